@@ -1,0 +1,102 @@
+"""The Python API: the same jobs as the CLI, as functions.
+
+``map_files`` is the stateless job (files in, one file out, no atlas);
+:class:`clusteratlas.Atlas` is the stateful one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import narwhals as nw
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from clusteratlas._sql import scalar
+from clusteratlas.errors import InputError
+from clusteratlas.metrics import Engine, MapParams, impute_suppressed, map_clusters
+from clusteratlas.metrics.pipeline import CLUSTER_COLUMNS
+from clusteratlas.sources.files import LINE
+from clusteratlas.sources.generic import stage
+from clusteratlas.store.export import export_format, write_table
+
+
+@dataclass
+class FileMapReport:
+    """What :func:`map_files` wrote and what it could not place."""
+
+    out: str
+    rows: int
+    unmapped: pa.Table
+    mapped_share: float
+
+
+def stateless_columns(by_subcluster: bool) -> list[str]:
+    """Columns of the stateless ``map`` output (no level; subcluster only when asked)."""
+    skip = {"level"} | (set() if by_subcluster else {"subcluster"})
+    return [c for c in CLUSTER_COLUMNS if c not in skip]
+
+
+def map_files(data: str | os.PathLike[str], clusters: str | os.PathLike[str],
+              out: str | os.PathLike[str], *, year: int | None = None,
+              reference_totals: str | os.PathLike[str] | None = None,
+              regions_out: str | os.PathLike[str] | None = None,
+              mapping: Mapping[str, str] | None = None, encoding: str | None = None,
+              params: MapParams | None = None, strict: bool = False) -> FileMapReport:
+    """Map clusters from an observations file and a definitions file to ``out``.
+
+    Writes one row per region × cluster × year (see docs/data-model.md for
+    every column). Nothing is written if any input is invalid, or, with
+    ``strict``, if any industry is missing from the definition.
+    """
+    params = params or MapParams()
+    out = Path(out)
+    export_format(out)
+    if regions_out is not None:
+        export_format(Path(regions_out))
+    con = duckdb.connect(config={"preserve_insertion_order": False})
+    obs = stage(con, data, "observations", mapping=mapping, encoding=encoding)
+    defs = stage(con, clusters, "definitions")
+    ref = stage(con, reference_totals, "reference-totals") if reference_totals else None
+    where = f"WHERE year = {int(year)}" if year is not None else ""
+    obs_rel = con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {obs.view} {where}")
+    if year is not None and not obs_rel.limit(1).fetchall():
+        years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM {obs.view} ORDER BY 1").fetchall()]
+        raise InputError("no observations for this year", file=str(data), column="year", value=year,
+                         expected=", ".join(map(str, years)))
+    reference = None
+    if ref is not None:
+        reference = nw.from_native(con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {ref.view}"))
+        _check_reference_years(con, obs.view, ref.view, str(reference_totals))
+    observations = impute_suppressed(nw.from_native(obs_rel)).drop("size_class")
+    result = map_clusters(observations, nw.from_native(con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {defs.view}")),
+                          reference=reference, params=params, engine=Engine(con))
+    unmapped = result.unmapped.sort("employment", descending=True).to_native().to_arrow_table()
+    total = scalar(con, f"SELECT coalesce(sum(employment), 0) FROM {obs.view} {where}")
+    unmapped_emp = float(pc.sum(unmapped["employment"]).as_py() or 0) if unmapped.num_rows else 0.0
+    if strict and unmapped.num_rows:
+        listed = ", ".join(f"{i} ({e:,.0f} jobs)" for i, e in zip(
+            unmapped["industry"].to_pylist()[:5], unmapped["employment"].to_pylist()[:5], strict=True))
+        raise InputError(f"{unmapped.num_rows} industry code(s) are not in the cluster definition",
+                         file=str(clusters), value=listed, expected="every industry mapped (--strict)")
+    cols = stateless_columns(params.by_subcluster)
+    clusters_rel = result.clusters.select(*cols).sort("region", "cluster", "year").to_native()
+    rows = write_table(clusters_rel, out)
+    if regions_out is not None:
+        write_table(result.regions.drop("level").sort("region", "year").to_native(), Path(regions_out))
+    con.close()
+    share = 1.0 - unmapped_emp / total if total else 0.0
+    return FileMapReport(str(out), rows, unmapped, share)
+
+
+def _check_reference_years(con: duckdb.DuckDBPyConnection, obs_view: str, ref_view: str, label: str) -> None:
+    missing = con.execute(f"SELECT DISTINCT year FROM {obs_view} EXCEPT SELECT DISTINCT year FROM {ref_view} "
+                          "ORDER BY 1").fetchall()
+    if missing:
+        raise InputError("the reference totals have no rows for some observed years", file=label,
+                         column="year", value=", ".join(str(r[0]) for r in missing),
+                         expected="reference totals for every year in the observations")

@@ -1,0 +1,259 @@
+"""The ``clusteratlas`` command line: a thin layer over the Python API.
+
+Errors in the user's input print one message and exit with code 2; no
+traceback. Long steps show a spinner with the elapsed time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from clusteratlas import __version__
+from clusteratlas._sql import scalar
+from clusteratlas.api import map_files
+from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.metrics import MapParams
+from clusteratlas.model import TABLES
+from clusteratlas.report import cluster_table, region_table, summary_panel, unmapped_table
+from clusteratlas.sample import generate_sample
+from clusteratlas.sources.generic import parse_mapping
+from clusteratlas.store import DEFAULT_PATH, Atlas
+from clusteratlas.store.schema import EXPORTABLE
+
+app = typer.Typer(help="clusteratlas: map, rate and compare regional industrial clusters.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+show_app = typer.Typer(help="Show stored results as readable tables.", no_args_is_help=True)
+app.add_typer(show_app, name="show")
+
+out = Console()
+err = Console(stderr=True)
+
+AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")]
+YearOpt = Annotated[int | None, typer.Option(help="Year (default: the latest).")]
+
+
+def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ClusterAtlasError into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ClusterAtlasError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _step(text: str) -> Iterator[None]:
+    """A spinner with elapsed time while a step runs (hidden when not a terminal)."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as progress:
+        progress.add_task(text, total=None)
+        yield
+
+
+def _params(base_year: int | None, by_subcluster: bool, **overrides: float | None) -> MapParams:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return MapParams(base_year=base_year, by_subcluster=by_subcluster, **given)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"clusteratlas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Show the version and exit.")] = False) -> None:
+    """clusteratlas: map, rate and compare regional industrial clusters."""
+
+
+@app.command()
+@_fails_cleanly
+def init(atlas: AtlasOpt = DEFAULT_PATH,
+         force: Annotated[bool, typer.Option(help="Replace an existing atlas file.")] = False) -> None:
+    """Create an empty atlas (a DuckDB file; no server needed)."""
+    if atlas.exists():
+        if not force:
+            raise ClusterAtlasError(f"{atlas} already exists; pass --force to replace it")
+        atlas.unlink()
+    Atlas(atlas, create=True).close()
+    out.print(f"Created atlas [bold]{atlas}[/]")
+
+
+@app.command("import")
+@_fails_cleanly
+def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', '.join(TABLES)}.")],
+            file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or Shift_JIS), Parquet or Excel file.")],
+            atlas: AtlasOpt = DEFAULT_PATH,
+            name: Annotated[str | None, typer.Option(help="Dataset or definition name (default: file name).")]
+            = None,
+            map_: Annotated[list[str] | None, typer.Option("--map", help="Column mapping CANONICAL=YOURS, "
+                                                           "repeatable (e.g. --map employment=EMP).")] = None,
+            encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detect UTF-8/CP932).")]
+            = None,
+            replace: Annotated[bool, typer.Option(help="Replace a dataset or definition of the same name.")]
+            = False,
+            dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False,
+            ) -> None:
+    """Check a file completely and store it in the atlas, all or nothing."""
+    if kind not in TABLES:
+        raise ClusterAtlasError(f"unknown kind {kind!r}; expected one of {', '.join(TABLES)}")
+    with Atlas(atlas) as a, _step(f"Importing {file}"):
+        report = a.import_file(kind, file, name=name, mapping=parse_mapping(map_), encoding=encoding,
+                               replace=replace, dry_run=dry_run)
+    verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
+    label = f" as '{report.name}'" if report.name else ""
+    replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""
+    out.print(f"{verb} {report.rows:,} {kind} rows from {file}{label}{replaced}.")
+
+
+@app.command("map")
+@_fails_cleanly
+def map_(atlas: AtlasOpt = DEFAULT_PATH,
+         definition: Annotated[str | None, typer.Option(help="Cluster definition (atlas mode).")] = None,
+         level: Annotated[list[str] | None, typer.Option(help="Also map this parent/custom level, "
+                                                         "repeatable (atlas mode).")] = None,
+         data: Annotated[Path | None, typer.Option(help="Observations file (stateless mode).")] = None,
+         clusters: Annotated[Path | None, typer.Option(help="Definitions file (stateless mode).")] = None,
+         out_file: Annotated[Path | None, typer.Option("--out", help="Output .csv/.parquet/.xlsx "
+                                                       "(stateless mode).")] = None,
+         regions_out: Annotated[Path | None, typer.Option(help="Also write region summaries here.")] = None,
+         reference_totals: Annotated[Path | None, typer.Option(help="Reference-area totals (industry, year, "
+                                                               "employment) for the LQ denominator.")] = None,
+         year: YearOpt = None,
+         base_year: Annotated[int | None, typer.Option(help="Base year for growth (default: first).")] = None,
+         by_subcluster: Annotated[bool, typer.Option(help="Rate subclusters instead of clusters.")] = False,
+         strict: Annotated[bool, typer.Option(help="Fail if any industry is missing from the definition.")]
+         = False,
+         specialisation_lq: Annotated[float | None, typer.Option(help="LQ for the specialisation star "
+                                                                 "(default 2).")] = None,
+         size_top: Annotated[float | None, typer.Option(help="Share of peers earning the size star "
+                                                        "(default 0.10).")] = None,
+         focus_top: Annotated[float | None, typer.Option(help="Share of peers earning the focus star "
+                                                         "(default 0.10).")] = None,
+         map_cols: Annotated[list[str] | None, typer.Option("--map", help="Column mapping for --data, "
+                                                            "CANONICAL=YOURS.")] = None,
+         ) -> None:
+    """Compute cluster results: LQs, stars, strong clusters, growth.
+
+    Atlas mode (default) stores results in the atlas. Stateless mode
+    (--data, --clusters, --out) needs no atlas and writes one file.
+    """
+    params = _params(base_year, by_subcluster, specialisation_lq=specialisation_lq, size_top=size_top,
+                     focus_top=focus_top)
+    if data or clusters or out_file:
+        if not (data and clusters and out_file):
+            raise ClusterAtlasError("stateless map needs --data, --clusters and --out together")
+        with _step("Mapping clusters"):
+            report = map_files(data, clusters, out_file, year=year, reference_totals=reference_totals,
+                               regions_out=regions_out, mapping=parse_mapping(map_cols), params=params,
+                               strict=strict)
+        out.print(f"Wrote {report.rows:,} region × cluster rows to {report.out} "
+                  f"({report.mapped_share:.1%} of employment mapped to a cluster).")
+        if report.unmapped.num_rows:
+            out.print(unmapped_table(report.unmapped))
+        return
+    with Atlas(atlas) as a, _step("Mapping clusters"):
+        summary = a.map(definition, levels=level, params=params, strict=strict)
+        unmapped = a.con.table("results_unmapped").limit(10).to_arrow_table()
+    out.print(summary_panel(summary))
+    if unmapped.num_rows:
+        out.print(unmapped_table(unmapped))
+
+
+@show_app.command("region")
+@_fails_cleanly
+def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
+                all_: Annotated[bool, typer.Option("--all", help="Include clusters with no jobs.")] = False,
+                ) -> None:
+    """A region's clusters: stars, LQ, employment, wages, growth, estimate flags."""
+    with Atlas(atlas) as a:
+        summary, rows = a.region_profile(region, year=year, include_empty=all_)
+    out.print(region_table(summary, rows))
+
+
+@show_app.command("cluster")
+@_fails_cleanly
+def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
+                 top: Annotated[int, typer.Option(help="How many regions.")] = 20,
+                 level: Annotated[str | None, typer.Option(help="Region level (default: the one with "
+                                                           "the most regions).")] = None) -> None:
+    """A cluster's top regions by employment, with their ratings."""
+    with Atlas(atlas) as a:
+        rows = a.cluster_profile(cluster, year=year, top=top, level=level)
+    out.print(cluster_table(cluster, rows))
+
+
+@app.command()
+@_fails_cleanly
+def export(what: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}.")],
+           file: Annotated[Path, typer.Argument(help="Output .csv, .parquet or .xlsx.")],
+           atlas: AtlasOpt = DEFAULT_PATH) -> None:
+    """Export a table of the atlas to CSV, Parquet or Excel."""
+    with Atlas(atlas) as a, _step(f"Exporting {what}"):
+        n = a.export(what, file)
+    out.print(f"Wrote {n:,} rows to {file}")
+
+
+@app.command()
+@_fails_cleanly
+def sample(folder: Annotated[Path, typer.Argument(help="Where to write the sample CSV files.")],
+           seed: Annotated[int, typer.Option(help="Random seed.")] = 7) -> None:
+    """Write the synthetic sample economy (with planted clusters) as CSV files."""
+    paths = generate_sample(seed).write(folder)
+    for kind, path in paths.items():
+        out.print(f"{kind:15} {path}")
+
+
+@app.command()
+@_fails_cleanly
+def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas file to create "
+                                                    "(default: a temporary one).")] = None,
+         seed: Annotated[int, typer.Option(help="Random seed of the sample economy.")] = 7) -> None:
+    """Run the whole job on the bundled sample economy and show the results."""
+    workdir = Path(tempfile.mkdtemp(prefix="clusteratlas-demo-"))
+    atlas = atlas or workdir / "demo.duckdb"
+    if atlas.exists():
+        raise ClusterAtlasError(f"{atlas} already exists; choose another --atlas path")
+    with _step("Generating the sample economy"):
+        paths = generate_sample(seed).write(workdir / "sample")
+    out.print(f"Sample economy written to {paths['observations'].parent}")
+    with Atlas(atlas, create=True) as a:
+        for kind in ("regions", "custom-regions", "definitions", "observations"):
+            with _step(f"Importing {kind}"):
+                report = a.import_file(kind, paths[kind], name="sample" if kind in ("observations",
+                                                                                    "definitions") else None)
+            out.print(f"  imported {report.rows:>7,} {kind}")
+        with _step("Mapping clusters"):
+            summary = a.map(levels=["state", "custom"])
+        out.print(summary_panel(summary))
+        top = scalar(a.con, "SELECT region FROM results_regions WHERE level = 'county' "
+                            "ORDER BY three_star_clusters DESC, employment DESC LIMIT 1")
+        profile, rows = a.region_profile(top)
+        out.print(region_table(profile, rows))
+        out.print(cluster_table("C01", a.cluster_profile("C01", top=8)))
+    out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}")
+
+
+def run() -> None:
+    """Entry point that keeps Rich's output readable when piped."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

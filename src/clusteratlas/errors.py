@@ -1,0 +1,77 @@
+"""Errors that clusteratlas raises on purpose.
+
+Every problem with a user's input is an :class:`InputError` that names the
+culprit (file, row, column, value) and says what was expected, so the CLI can
+print one clear message and exit with code 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class ClusterAtlasError(Exception):
+    """Base class of every error clusteratlas raises on purpose."""
+
+
+@dataclass
+class InputError(ClusterAtlasError):
+    """A user's input is wrong; the message says where and what was expected.
+
+    Parameters
+    ----------
+    problem
+        What is wrong, in one sentence.
+    file
+        The file (or table) the input came from.
+    row
+        1-based line number in the file, counting the header as line 1.
+    column
+        The offending column.
+    value
+        The offending value, as found.
+    expected
+        What would have been accepted.
+    hint
+        How to fix it, when there is something useful to say.
+    """
+
+    problem: str
+    file: str | None = None
+    row: int | None = None
+    column: str | None = None
+    value: object = None
+    expected: str | None = None
+    hint: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(str(self.file))
+        if self.row is not None:
+            where.append(f"line {self.row}")
+        if self.column:
+            where.append(f"column '{self.column}'")
+        text = (", ".join(where) + ": " if where else "") + self.problem
+        if self.value is not None:
+            text += f" (found {self.value!r})"
+        if self.expected:
+            text += f"; expected {self.expected}"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
+    """Return a "did you mean" hint listing the closest available names."""
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    available = ", ".join(choices)
+    if close:
+        return f"Did you mean {' or '.join(repr(c) for c in close)}? Available: {available}"
+    return f"Available columns: {available}" if choices else None

@@ -1,0 +1,91 @@
+"""Aggregation: industries to clusters, member regions to parent or custom regions.
+
+All functions take and return Narwhals lazy frames and run on any engine.
+"""
+
+from __future__ import annotations
+
+import narwhals as nw
+
+from clusteratlas import model
+
+SUMS = ("employment", "establishments", "payroll", "estimated_employment", "estimated_cells",
+        "establishment_cells", "payroll_cells")
+
+
+def _typed_sums() -> list[nw.Expr]:
+    """The sums with fixed dtypes, so frames from different steps can be stacked."""
+    return [nw.col(c).cast(nw.Int64 if c.endswith("_cells") else nw.Float64) for c in SUMS]
+
+
+def cluster_keys(by_subcluster: bool) -> list[str]:
+    """Columns that identify a cluster (or a subcluster) in results."""
+    return ["cluster", "subcluster"] if by_subcluster else ["cluster"]
+
+
+def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
+                by_subcluster: bool = False) -> nw.LazyFrame:
+    """Sum observations from industries to clusters for every region and year.
+
+    Industries missing from the definition are kept under a null cluster, so
+    region totals still count them. Returns one row per level × region ×
+    year × cluster (× subcluster) with the sums in :data:`SUMS`; ``*_cells``
+    count the contributing cells that carry a value (or, for
+    ``estimated_cells``, that rest on an estimate). Optional input columns
+    (level, establishments, payroll, flag) may be absent; their sums are
+    then null or zero, and the level is 'region'.
+    """
+    keys = cluster_keys(by_subcluster)
+    names = set(observations.collect_schema().names())
+    group = ["level"] if "level" in names else []
+    aggs = [nw.col("employment").sum()]
+    filled: list[nw.Expr] = []
+    for col, cells in (("establishments", "establishment_cells"), ("payroll", "payroll_cells")):
+        if col in names:
+            aggs += [nw.col(col).sum(), nw.col(col).count().alias(cells)]
+        else:
+            filled += [nw.lit(None, dtype=nw.Float64).alias(col), nw.lit(0, dtype=nw.Int64).alias(cells)]
+    rows = observations.join(definitions.select("industry", *keys, "type"), on="industry", how="left")
+    if "flag" in names:
+        estimated = nw.col("flag").is_in(list(model.NOT_REPORTED_FLAGS))
+        rows = rows.with_columns(
+            nw.when(estimated).then(nw.col("employment")).alias("estimated_employment"),
+            nw.when(estimated).then(1).alias("estimated_cells"),
+        )
+        aggs += [nw.col("estimated_employment").sum(), nw.col("estimated_cells").count()]
+    else:
+        filled += [nw.lit(0.0).alias("estimated_employment"), nw.lit(0, dtype=nw.Int64).alias("estimated_cells")]
+    if not group:
+        filled.append(nw.lit("region").alias("level"))
+    out = rows.group_by(*group, "region", "year", *keys, "type", drop_null_keys=False).agg(*aggs)
+    out = out.with_columns(nw.col("employment").fill_null(0.0), *filled)
+    return out.select("level", "region", "year", *keys, "type", *_typed_sums())
+
+
+def roll_up(clusters: nw.LazyFrame, membership: nw.LazyFrame, *,
+            by_subcluster: bool = False) -> nw.LazyFrame:
+    """Sum cluster rows of member regions into their parent or custom regions.
+
+    ``membership`` has columns ``region`` (the parent), ``level`` (its level)
+    and ``member`` (a region with observations). Each parent must list each
+    member once; :func:`clusteratlas.store` resolves nested hierarchies to
+    distinct members so no job is counted twice. The result keeps the
+    members' level as ``ref_level`` so the parent is compared with the same
+    reference economy as its members.
+    """
+    keys = cluster_keys(by_subcluster)
+    members = clusters.rename({"region": "member", "level": "ref_level"})
+    joined = members.join(membership.select("region", "level", "member"), on="member", how="inner")
+    summed = joined.group_by("level", "region", "ref_level", "year", *keys, "type",
+                             drop_null_keys=False).agg(*(nw.col(c).sum() for c in SUMS))
+    return summed.with_columns(*_typed_sums())
+
+
+def unmapped_industries(observations: nw.LazyFrame, definitions: nw.LazyFrame) -> nw.LazyFrame:
+    """Industries with observations but no cluster: code, employment and rows."""
+    return (
+        observations.select("industry", "employment")
+        .join(definitions.select("industry"), on="industry", how="anti")
+        .group_by("industry")
+        .agg(nw.col("employment").sum(), nw.len().alias("rows"))
+    )

@@ -1,0 +1,64 @@
+"""Parameters of the cluster-mapping metrics, with their rules declared once.
+
+Each parameter states its allowed range next to its published default, and
+one check (:func:`MapParams.__post_init__`) enforces them all, so the CLI,
+the Python API and any later interface reject the same values the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from clusteratlas.errors import InputError
+
+#: (low, high, inclusive) bounds for each numeric parameter.
+_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "size_top": (0.0, 1.0, False),
+    "focus_top": (0.0, 1.0, False),
+    "productivity_top": (0.0, 1.0, False),
+    "specialisation_lq": (0.0, 1e6, False),
+    "strong_quantile": (0.0, 1.0, True),
+    "strong10_quantile": (0.0, 1.0, True),
+    "significant_quantile": (0.0, 1.0, True),
+    "qualifying_quantile": (0.0, 1.0, True),
+    "size_quantile": (0.0, 1.0, True),
+    "min_lq": (0.0, 1e6, True),
+}
+
+
+@dataclass(frozen=True)
+class MapParams:
+    """Thresholds of the European Cluster Observatory stars and the US strong clusters.
+
+    Defaults are the published rules. ``size_top`` / ``focus_top`` /
+    ``productivity_top`` are the share of peer regions that earn the star
+    (0.10 = top 10 %); the US quantiles are those of the US Cluster Mapping
+    Project's code (P25 size floor, P25/P50/P75/P90 on the LQ).
+    """
+
+    size_top: float = 0.10
+    specialisation_lq: float = 2.0
+    focus_top: float = 0.10
+    productivity_top: float = 0.10
+    strong_quantile: float = 0.75
+    strong10_quantile: float = 0.90
+    significant_quantile: float = 0.50
+    qualifying_quantile: float = 0.25
+    size_quantile: float = 0.25
+    min_lq: float = 1.0
+    base_year: int | None = None
+    by_subcluster: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if f.name not in _BOUNDS:
+                continue
+            value = getattr(self, f.name)
+            low, high, inclusive = _BOUNDS[f.name]
+            ok = isinstance(value, int | float) and (
+                low <= value <= high if inclusive else low < value < high
+            )
+            if not ok:
+                bracket = "[]" if inclusive else "()"
+                raise InputError(f"parameter {f.name} out of range", value=value,
+                                 expected=f"a number in {bracket[0]}{low:g}, {high:g}{bracket[1]}")

@@ -1,0 +1,167 @@
+"""Cluster mapping in one call: from observations to rated region × cluster rows.
+
+:func:`map_clusters` composes the steps of this package. It only builds
+lazy expressions; the engine that holds the inputs (DuckDB by default)
+runs them, materialising the two intermediate tables that are reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import narwhals as nw
+
+from clusteratlas.metrics._engine import Engine, safe_ratio
+from clusteratlas.metrics.aggregate import cluster_keys, roll_up, to_clusters, unmapped_industries
+from clusteratlas.metrics.growth import add_growth
+from clusteratlas.metrics.params import MapParams
+from clusteratlas.metrics.ratings import rate
+from clusteratlas.metrics.specialisation import (
+    location_quotients,
+    reference_from_regions,
+    reference_from_totals,
+    region_totals,
+)
+
+#: Columns of the cluster results, in order (see docs/data-model.md).
+CLUSTER_COLUMNS = (
+    "level", "region", "cluster", "subcluster", "type", "year",
+    "employment", "establishments", "payroll", "average_wage",
+    "share_of_region", "share_of_cluster", "lq", "lq_within_type",
+    "size", "specialization", "focus", "stars", "productivity", "eocic_stars",
+    "qualifying", "significant", "strong", "strong10", "peers",
+    "base_year", "employment_base", "employment_change", "employment_cagr",
+    "estimated", "estimated_share", "region_employment",
+)
+
+REGION_COLUMNS = (
+    "level", "region", "year", "employment", "traded_employment", "local_employment",
+    "unmapped_employment", "clusters", "strong_clusters", "strong_employment", "cluster_strength",
+    "three_star_clusters", "job_creation", "job_destruction", "estimated_share",
+)
+
+
+@dataclass
+class MapResult:
+    """What :func:`map_clusters` returns: lazy frames, computed when collected.
+
+    Attributes
+    ----------
+    clusters
+        One row per level × region × cluster × year (:data:`CLUSTER_COLUMNS`).
+    regions
+        One row per level × region × year: totals, the number of strong
+        clusters and the region's cluster strength (employment in strong
+        traded clusters / traded employment) (:data:`REGION_COLUMNS`).
+    unmapped
+        Industries with observations but no cluster: industry, employment, rows.
+    """
+
+    clusters: nw.LazyFrame
+    regions: nw.LazyFrame
+    unmapped: nw.LazyFrame
+
+
+def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
+                 reference: nw.LazyFrame | None = None,
+                 membership: nw.LazyFrame | None = None,
+                 params: MapParams | None = None, engine: Engine | None = None,
+                 table: str | None = None) -> MapResult:
+    """Map clusters: aggregate, compare with the reference, rate, and measure growth.
+
+    Parameters
+    ----------
+    observations
+        Columns region, industry, year, employment and optionally
+        establishments, payroll, flag, level (default level 'region').
+        Suppressed cells must already be imputed or carry a null employment.
+    definitions
+        Columns industry, cluster, type ('traded'/'local') and, with
+        ``params.by_subcluster``, subcluster.
+    reference
+        Optional reference totals (industry, year, employment) for the LQ
+        denominator; default: the sum of the observed regions of each level.
+    membership
+        Optional parent/custom regions to add (region, level, member), each
+        member listed once per parent.
+    params
+        Thresholds; the published rules by default.
+    engine
+        Where intermediate tables are kept; pass ``Engine(con)`` for DuckDB
+        inputs so they can be freed early.
+    table
+        With a DuckDB engine, the permanent table to store the cluster rows in.
+    """
+    params = params or MapParams()
+    engine = engine or Engine()
+    checkpoint, release = engine.checkpoint, engine.release
+    keys = cluster_keys(params.by_subcluster)
+    base = checkpoint(to_clusters(observations, definitions, by_subcluster=params.by_subcluster))
+    reference_rows = base.with_columns(nw.col("level").alias("ref_level"))
+    if membership is not None:
+        rolled = roll_up(base, membership, by_subcluster=params.by_subcluster)
+        reference_rows = nw.concat([reference_rows, rolled.select(reference_rows.columns)], how="vertical")
+    if reference is None:
+        ref_cluster, ref_economy = reference_from_regions(base, by_subcluster=params.by_subcluster)
+        join_ref = ["ref_level", "year"]
+    else:
+        ref_cluster, ref_economy = reference_from_totals(reference, definitions,
+                                                         by_subcluster=params.by_subcluster)
+        join_ref = ["year"]
+    totals = checkpoint(region_totals(reference_rows))
+    series = reference_rows.filter(~nw.col("cluster").is_null())
+    rows = (
+        add_growth(series, ["level", "region", *keys], base_year=params.base_year)
+        .join(totals, on=["level", "region", "year"], how="left")
+        .join(ref_cluster, on=[*join_ref, *keys], how="left")
+        .join(ref_economy, on=join_ref, how="left")
+    )
+    grown = rate(location_quotients(rows), params)
+    clusters = grown.with_columns(
+        (nw.col("estimated_cells") > 0).alias("estimated"),
+        nw.when(nw.col("employment") > 0)
+        .then(nw.col("estimated_employment") / nw.col("employment")).otherwise(0.0).alias("estimated_share"),
+        nw.when(nw.col("establishment_cells") > 0).then(nw.col("establishments")).alias("establishments"),
+        nw.when(nw.col("payroll_cells") > 0).then(nw.col("payroll")).alias("payroll"),
+    )
+    if not params.by_subcluster:
+        clusters = clusters.with_columns(nw.lit(None, dtype=nw.String).alias("subcluster"))
+    clusters = checkpoint(clusters.select(*CLUSTER_COLUMNS), table)
+    release(base)
+    return MapResult(clusters=clusters, regions=_region_summary(clusters, totals),
+                     unmapped=unmapped_industries(observations, definitions))
+
+
+def _region_summary(clusters: nw.LazyFrame, totals: nw.LazyFrame) -> nw.LazyFrame:
+    emp = nw.col("employment")
+    strong_emp = nw.when(nw.col("strong")).then(emp).otherwise(0.0)
+    change = nw.col("employment_change")
+    per_region = (
+        clusters.with_columns(
+            strong_emp.alias("_strong_emp"),
+            nw.when(change > 0).then(change).otherwise(0.0).alias("_up"),
+            nw.when(change < 0).then(-change).otherwise(0.0).alias("_down"),
+            (nw.col("estimated_share") * emp).alias("_est"),
+        )
+        .group_by("level", "region", "year")
+        .agg(
+            (nw.col("employment") > 0).sum().alias("clusters"),
+            nw.col("strong").sum().alias("strong_clusters"),
+            nw.col("_strong_emp").sum().alias("strong_employment"),
+            (nw.col("stars") == 3).sum().alias("three_star_clusters"),
+            nw.col("_up").sum().alias("job_creation"),
+            nw.col("_down").sum().alias("job_destruction"),
+            nw.col("_est").sum().alias("_est"),
+            nw.col("employment").sum().alias("_mapped"),
+        )
+    )
+    out = totals.join(per_region, on=["level", "region", "year"], how="left").with_columns(
+        nw.col("region_employment").alias("employment"),
+        nw.col("region_traded").alias("traded_employment"),
+        nw.col("region_local").alias("local_employment"),
+        (nw.col("region_employment") - nw.col("_mapped").fill_null(0.0)).alias("unmapped_employment"),
+        safe_ratio(nw.col("strong_employment"), nw.col("region_traded")).alias("cluster_strength"),
+        nw.when(nw.col("_mapped") > 0).then(nw.col("_est") / nw.col("_mapped")).otherwise(0.0)
+        .alias("estimated_share"),
+    )
+    return out.select(*REGION_COLUMNS)

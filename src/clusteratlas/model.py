@@ -1,0 +1,115 @@
+"""The atlas's tables: names, types and vocabularies, in one place.
+
+Readers produce these tables, the store keeps them, the metrics read them.
+``docs/data-model.md`` explains each column; this module is the single
+source the code checks against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Values of ``observations.flag``. An empty flag means "reported as published".
+FLAG_REPORTED = ""
+FLAG_ESTIMATED = "estimated"  # the source publishes an estimate (e.g. Eurostat 'e')
+FLAG_SUPPRESSED = "suppressed"  # withheld by the source; employment unknown
+FLAG_IMPUTED = "imputed"  # withheld by the source; clusteratlas filled it in
+FLAGS = (FLAG_REPORTED, FLAG_ESTIMATED, FLAG_SUPPRESSED, FLAG_IMPUTED)
+#: Flags that make a figure rest on something other than a published number.
+NOT_REPORTED_FLAGS = (FLAG_ESTIMATED, FLAG_SUPPRESSED, FLAG_IMPUTED)
+
+CLUSTER_TYPES = ("traded", "local")
+
+#: Region levels clusteratlas knows by name; users may add their own.
+REGION_LEVELS = (
+    "country",
+    "state",
+    "nuts1",
+    "nuts2",
+    "nuts3",
+    "prefecture",
+    "municipality",
+    "county",
+    "economic_area",
+    "metro_area",
+    "custom",
+    "region",
+)
+
+#: Industry classifications clusteratlas knows by name.
+CLASSIFICATIONS = ("naics1997", "naics2002", "naics2007", "naics2012", "naics2017", "naics2022",
+                   "nace2", "jsic13", "jsic14", "custom")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its name, SQL type, and whether it must be given."""
+
+    name: str
+    sql_type: str
+    required: bool
+    description: str
+
+
+OBSERVATIONS = (
+    Column("region", "VARCHAR", True, "region id"),
+    Column("industry", "VARCHAR", True, "industry code"),
+    Column("year", "INTEGER", True, "reference year"),
+    Column("employment", "DOUBLE", True, "employees (jobs); empty where the source withholds it"),
+    Column("establishments", "DOUBLE", False, "number of establishments"),
+    Column("payroll", "DOUBLE", False, "annual payroll, in the source's currency unit"),
+    Column("flag", "VARCHAR", False, "'' reported, 'estimated', 'suppressed' or 'imputed'"),
+    Column("size_class", "VARCHAR", False, "employment size class of a withheld cell (CBP A-M)"),
+)
+
+DEFINITIONS = (
+    Column("industry", "VARCHAR", True, "industry code"),
+    Column("cluster", "VARCHAR", True, "cluster code or name"),
+    Column("type", "VARCHAR", False, "'traded' or 'local' (default traded)"),
+    Column("subcluster", "VARCHAR", False, "subcluster code or name"),
+    Column("cluster_name", "VARCHAR", False, "cluster name in English"),
+    Column("cluster_name_ja", "VARCHAR", False, "cluster name in Japanese"),
+)
+
+REGIONS = (
+    Column("region", "VARCHAR", True, "region id"),
+    Column("name", "VARCHAR", False, "name in English"),
+    Column("name_ja", "VARCHAR", False, "name in Japanese"),
+    Column("level", "VARCHAR", False, "region level (state, county, nuts2, prefecture, ...)"),
+    Column("parent", "VARCHAR", False, "the region this one belongs to in `hierarchy`"),
+    Column("hierarchy", "VARCHAR", False, "name of the hierarchy of `parent` (default 'default')"),
+)
+
+CUSTOM_REGIONS = (
+    Column("region", "VARCHAR", True, "id of the custom region"),
+    Column("member", "VARCHAR", True, "a region that belongs to it"),
+    Column("name", "VARCHAR", False, "name in English"),
+    Column("name_ja", "VARCHAR", False, "name in Japanese"),
+)
+
+INDUSTRIES = (
+    Column("industry", "VARCHAR", True, "industry code"),
+    Column("classification", "VARCHAR", False, "naics2017, nace2, jsic14, ..."),
+    Column("name", "VARCHAR", False, "name in English"),
+    Column("name_ja", "VARCHAR", False, "name in Japanese"),
+    Column("parent", "VARCHAR", False, "code of the parent industry"),
+)
+
+REFERENCE_TOTALS = (
+    Column("industry", "VARCHAR", True, "industry code"),
+    Column("year", "INTEGER", True, "reference year"),
+    Column("employment", "DOUBLE", True, "employment of the reference area (e.g. the nation)"),
+)
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "observations": OBSERVATIONS,
+    "definitions": DEFINITIONS,
+    "regions": REGIONS,
+    "custom-regions": CUSTOM_REGIONS,
+    "industries": INDUSTRIES,
+    "reference-totals": REFERENCE_TOTALS,
+}
+
+#: Upper bound above which an employment figure for one cell is taken as a mistake.
+MAX_CELL_EMPLOYMENT = 1e9
+MIN_YEAR, MAX_YEAR = 1800, 2200

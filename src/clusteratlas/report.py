@@ -1,0 +1,96 @@
+"""Readable terminal tables (Rich) for results; bilingual where names are known."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from rich.panel import Panel
+from rich.table import Table
+
+from clusteratlas.store.atlas import MapSummary
+
+STAR = "★"
+
+
+def _num(value: float | None, fmt: str = "{:,.0f}") -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.1%}"
+
+
+def _label(name: str | None, name_ja: str | None, code: str) -> str:
+    parts = [p for p in (name, name_ja) if p]
+    return f"{' / '.join(parts)} [dim]({code})[/]" if parts else code
+
+
+def _stars(n: int | None) -> str:
+    return STAR * (n or 0) or "·"
+
+
+def _estimate_note(row: dict) -> str:
+    share = row.get("estimated_share") or 0.0
+    return f"[yellow]est. {share:.0%}[/]" if row.get("estimated") else ""
+
+
+def region_table(summary: dict, rows: pa.Table) -> Table:
+    """A region's clusters for one year, strongest first."""
+    title = (f"{_label(summary.get('name'), summary.get('name_ja'), summary['region'])} — {summary['year']}\n"
+             f"employment {_num(summary['employment'])}, traded {_num(summary['traded_employment'])}, "
+             f"strong clusters {summary['strong_clusters'] or 0}, "
+             f"cluster strength {_num(summary['cluster_strength'], '{:.1%}')}")
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col, justify in (("Cluster / クラスター", "left"), ("Type", "left"), ("Employment", "right"),
+                         ("Share", "right"), ("LQ", "right"), ("LQ (type)", "right"), ("Stars", "left"),
+                         ("US rating", "left"), ("Avg wage", "right"), ("CAGR", "right"), ("Note", "left")):
+        table.add_column(col, justify=justify)
+    for row in rows.to_pylist():
+        rating = ("strong" if row["strong"] else "significant" if row["significant"]
+                  else "qualifying" if row["qualifying"] else "")
+        table.add_row(
+            _label(row.get("cluster_name"), row.get("cluster_name_ja"), row["cluster"]),
+            row["type"], _num(row["employment"]), _num(row["share_of_region"], "{:.1%}"),
+            _num(row["lq"], "{:.2f}"), _num(row["lq_within_type"], "{:.2f}"), _stars(row["stars"]),
+            rating, _num(row["average_wage"], "{:,.1f}"), _pct(row["employment_cagr"]),
+            _estimate_note(row),
+        )
+    return table
+
+
+def cluster_table(cluster: str, rows: pa.Table) -> Table:
+    """A cluster's top regions for one year."""
+    year = rows["year"][0].as_py() if rows.num_rows else ""
+    table = Table(title=f"Top regions in cluster {cluster} — {year}", title_justify="left",
+                  header_style="bold")
+    for col, justify in (("Region / 地域", "left"), ("Level", "left"), ("Employment", "right"),
+                         ("LQ", "right"), ("Stars", "left"), ("Strong", "left"), ("CAGR", "right"),
+                         ("Note", "left")):
+        table.add_column(col, justify=justify)
+    for row in rows.to_pylist():
+        table.add_row(_label(row.get("name"), row.get("name_ja"), row["region"]), row["level"],
+                      _num(row["employment"]), _num(row["lq"], "{:.2f}"), _stars(row["stars"]),
+                      "yes" if row["strong"] else "", _pct(row["employment_cagr"]), _estimate_note(row))
+    return table
+
+
+def summary_panel(summary: MapSummary) -> Panel:
+    """What a map run produced."""
+    text = (f"definition [bold]{summary.definition}[/]: {summary.cluster_rows:,} region × cluster × year rows, "
+            f"{summary.regions:,} regions ({', '.join(summary.levels)}), "
+            f"years {summary.years[0]}–{summary.years[-1]}\n"
+            f"{summary.mapped_share:.1%} of employment mapped to a cluster; "
+            f"{summary.unmapped_industries} industry code(s) unmapped "
+            f"({summary.unmapped_employment:,.0f} jobs)")
+    return Panel(text, title="Map", expand=False)
+
+
+def unmapped_table(unmapped: pa.Table, limit: int = 10) -> Table:
+    """Industry codes with observations but no cluster (never dropped silently)."""
+    table = Table(title=f"Industries not in the definition ({unmapped.num_rows}); largest first",
+                  title_justify="left", header_style="bold")
+    table.add_column("Industry")
+    table.add_column("Employment", justify="right")
+    table.add_column("Rows", justify="right")
+    for row in unmapped.slice(0, limit).to_pylist():
+        table.add_row(row["industry"], _num(row["employment"]), _num(row["rows"]))
+    return table

@@ -1,0 +1,326 @@
+"""Read any CSV, Parquet or Excel file into one of the atlas's tables.
+
+A column mapping renames the user's columns to the canonical ones of
+:mod:`clusteratlas.model`. Every value is checked before anything is
+stored; the first problem is raised as an :class:`InputError` naming the
+file, line, column and value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from clusteratlas import model
+from clusteratlas._sql import first_row, scalar
+from clusteratlas.errors import InputError, did_you_mean
+from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
+from clusteratlas.sources.files import LINE, open_relation
+
+
+def _q(name: str) -> str:
+    """Quote an identifier for SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    """Quote a string literal for SQL."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule on a staged table: rows where ``bad`` is true break it."""
+
+    column: str
+    bad: str
+    problem: str
+    expected: str | None = None
+
+
+def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
+    """Turn ``["employment=EMP", ...]`` (canonical=source) into a dict."""
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        canonical, sep, source = pair.partition("=")
+        if not sep or not canonical.strip() or not source.strip():
+            raise InputError("bad column mapping", value=pair,
+                             expected="CANONICAL=SOURCE, e.g. employment=EMP")
+        mapping[canonical.strip()] = source.strip()
+    return mapping
+
+
+def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, ...],
+                    mapping: Mapping[str, str], label: str) -> list[str]:
+    """SQL select items that rename source columns to canonical names (text)."""
+    found = {c.lower(): c for c in rel.columns if c != LINE}
+    known = {c.name for c in columns}
+    for canonical in mapping:
+        if canonical not in known:
+            raise InputError("the column mapping names an unknown column", file=label, value=canonical,
+                             hint=did_you_mean(canonical, sorted(known)))
+    items = []
+    for col in columns:
+        source = mapping.get(col.name, col.name)
+        actual = found.get(source.lower())
+        if actual is None:
+            if col.required or col.name in mapping:
+                raise InputError(
+                    f"required column '{col.name}' is missing", file=label, column=source,
+                    hint=did_you_mean(source, [c for c in rel.columns if c != LINE])
+                    + f". Map another column to it with --map {col.name}=YOUR_COLUMN",
+                )
+            items.append(f"NULL::VARCHAR AS {_q(col.name)}")
+        else:
+            items.append(f"NULLIF(trim({_q(actual)}::VARCHAR), '') AS {_q(col.name)}")
+    return items
+
+
+def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = None,
+                    maximum: float | None = None) -> list[Check]:
+    col = _q(name)
+    num = f"TRY_CAST({col} AS DOUBLE)"
+    checks = []
+    if required:
+        cond = f"{col} IS NULL" + (f" AND NOT ({allow_empty_if})" if allow_empty_if else "")
+        checks.append(Check(name, cond, "value is empty", "a number"))
+    checks += [
+        Check(name, f"{col} IS NOT NULL AND {num} IS NULL", "not a number", "a number such as 1234 or 12.5"),
+        Check(name, f"isnan({num}) OR isinf({num})", "not a finite number", "a finite number"),
+        Check(name, f"{num} < 0", "negative value", "zero or more"),
+    ]
+    if maximum is not None:
+        checks.append(Check(name, f"{num} > {maximum}", "implausibly large value",
+                            f"at most {maximum:,.0f} for one cell"))
+    return checks
+
+
+def _text_required(name: str) -> Check:
+    return Check(name, f"{_q(name)} IS NULL", "value is empty", f"a {name} code")
+
+
+def _year_checks() -> list[Check]:
+    num = "TRY_CAST(year AS DOUBLE)"
+    return [
+        _text_required("year"),
+        Check("year", f"year IS NOT NULL AND ({num} IS NULL OR {num} <> floor({num}))", "not a whole year",
+              "a year such as 2019"),
+        Check("year", f"{num} < {model.MIN_YEAR} OR {num} > {model.MAX_YEAR}", "year out of range",
+              f"a year between {model.MIN_YEAR} and {model.MAX_YEAR}"),
+    ]
+
+
+def _observation_checks() -> list[Check]:
+    flags = ", ".join(_lit(f) for f in model.FLAGS if f)
+    classes = ", ".join(_lit(c) for c in SIZE_CLASS_MIDPOINTS)
+    withheld = f"lower(flag) = {_lit(model.FLAG_SUPPRESSED)} OR size_class IS NOT NULL"
+    return [
+        _text_required("region"),
+        _text_required("industry"),
+        *_year_checks(),
+        *_numeric_checks("employment", required=True, allow_empty_if=withheld,
+                         maximum=model.MAX_CELL_EMPLOYMENT),
+        *_numeric_checks("establishments", required=False, maximum=model.MAX_CELL_EMPLOYMENT),
+        *_numeric_checks("payroll", required=False),
+        Check("flag", f"flag IS NOT NULL AND lower(flag) NOT IN ({flags})", "unknown flag",
+              f"empty or one of {', '.join(f for f in model.FLAGS if f)}"),
+        Check("size_class", f"size_class IS NOT NULL AND upper(size_class) NOT IN ({classes})",
+              "unknown employment size class", f"one of {', '.join(SIZE_CLASS_MIDPOINTS)}"),
+    ]
+
+
+def _definition_checks() -> list[Check]:
+    types = ", ".join(_lit(t) for t in model.CLUSTER_TYPES)
+    return [
+        _text_required("industry"),
+        _text_required("cluster"),
+        Check("type", f"type IS NOT NULL AND lower(type) NOT IN ({types})", "unknown cluster type",
+              "'traded' or 'local'"),
+    ]
+
+
+def _region_checks() -> list[Check]:
+    return [
+        _text_required("region"),
+        Check("parent", "parent = region", "a region cannot be its own parent", "another region's id"),
+    ]
+
+
+def _custom_region_checks() -> list[Check]:
+    return [_text_required("region"), _text_required("member"),
+            Check("member", "member = region", "a custom region cannot contain itself", "another region's id")]
+
+
+def _reference_checks() -> list[Check]:
+    return [_text_required("industry"), *_year_checks(),
+            *_numeric_checks("employment", required=True)]
+
+
+CHECKS = {
+    "observations": _observation_checks,
+    "definitions": _definition_checks,
+    "regions": _region_checks,
+    "custom-regions": _custom_region_checks,
+    "reference-totals": _reference_checks,
+    "industries": lambda: [_text_required("industry")],
+}
+
+#: Columns that identify a row: two rows with the same key are an error.
+KEYS = {
+    "observations": ("region", "industry", "year"),
+    "reference-totals": ("industry", "year"),
+    "definitions": ("industry",),
+    "regions": ("region", "hierarchy"),
+    "custom-regions": ("region", "member"),
+    "industries": ("industry",),
+}
+
+#: Key columns where a repeated key is harmless if the whole row repeats.
+_EXACT_REPEATS_OK = {"definitions", "custom-regions", "regions"}
+
+
+def _typed_select(columns: tuple[model.Column, ...]) -> str:
+    items = []
+    for col in columns:
+        if col.sql_type == "VARCHAR":
+            expr = _q(col.name)
+            if col.name in ("flag",):
+                expr = f"coalesce(lower({expr}), '')"
+            elif col.name in ("type",):
+                expr = f"coalesce(lower({expr}), 'traded')"
+            elif col.name == "size_class":
+                expr = f"upper({expr})"
+            elif col.name == "hierarchy":
+                expr = f"coalesce({expr}, 'default')"
+        else:
+            expr = f"CAST({_q(col.name)} AS {col.sql_type})"
+        items.append(f"{expr} AS {_q(col.name)}")
+    return ", ".join(items)
+
+
+def _first_violation(con: duckdb.DuckDBPyConnection, view: str, checks: list[Check],
+                     label: str) -> None:
+    """Raise for the first broken check (by check order, then line)."""
+    if not checks:
+        return
+    counts = ", ".join(f"count(*) FILTER (WHERE coalesce({c.bad}, false))" for c in checks)
+    found = first_row(con, f"SELECT {counts} FROM {view}")
+    for check, n in zip(checks, found, strict=True):
+        if n:
+            line, value = first_row(con,
+                f"SELECT {LINE}, {_q(check.column)}::VARCHAR FROM {view} "
+                f"WHERE coalesce({check.bad}, false) ORDER BY {LINE} LIMIT 1"
+            )
+            more = f" ({n - 1} more line(s) with the same problem)" if n > 1 else ""
+            raise InputError(check.problem + more, file=label, row=line, column=check.column,
+                             value=value, expected=check.expected)
+
+
+def _duplicate_keys(con: duckdb.DuckDBPyConnection, view: str, kind: str, label: str) -> None:
+    key = KEYS[kind]
+    cols = ", ".join(f"coalesce({_q(k)}, '')" for k in key)
+    # Blank-padded keys are equal after the trim in the staged view.
+    distinct = "count(DISTINCT (" + ", ".join(f"{_q(c)}" for c in _all_names(kind)) + "))"
+    allow_exact = kind in _EXACT_REPEATS_OK
+    having = f"{distinct} > 1" if allow_exact else "count(*) > 1"
+    row = first_row(con,
+        f"SELECT {cols}, list({LINE} ORDER BY {LINE})[1:2], count(*) FROM {view} "
+        f"GROUP BY {cols} HAVING {having} ORDER BY min({LINE}) LIMIT 1"
+    )
+    if row is None:
+        return
+    *values, lines, n = row
+    shown = ", ".join(f"{k}={v}" for k, v in zip(key, values, strict=True))
+    if kind == "definitions":
+        problem = f"industry {values[0]} is mapped to more than one cluster (lines {lines[0]} and {lines[1]})"
+        expected = "each industry in exactly one cluster and subcluster"
+    elif kind == "regions":
+        problem = (f"region {values[0]} is placed twice in hierarchy '{values[1] or 'default'}' "
+                   f"(lines {lines[0]} and {lines[1]})")
+        expected = "at most one parent per region in each hierarchy"
+    else:
+        problem = f"duplicate rows for {shown} (lines {lines[0]} and {lines[1]}, {n} in all)"
+        expected = f"one row per {', '.join(key)}"
+    raise InputError(problem, file=label, row=lines[1], column=key[-1], expected=expected,
+                     hint="Remove or merge the repeated rows")
+
+
+def _all_names(kind: str) -> list[str]:
+    return [c.name for c in model.TABLES[kind]]
+
+
+def _kind_specific(con: duckdb.DuckDBPyConnection, view: str, kind: str, label: str) -> None:
+    if kind == "definitions":
+        row = first_row(con,
+            f"SELECT cluster, list(DISTINCT coalesce(lower(type), 'traded')), min({LINE}) FROM {view} "
+            f"GROUP BY cluster HAVING count(DISTINCT coalesce(lower(type), 'traded')) > 1 LIMIT 1"
+        )
+        if row:
+            raise InputError(f"cluster {row[0]} is given more than one type", file=label, row=row[2],
+                             column="type", value=", ".join(sorted(row[1])),
+                             expected="one type (traded or local) per cluster")
+    if kind == "regions":
+        row = first_row(con,
+            f"SELECT region, list(DISTINCT coalesce(level, '')), min({LINE}) FROM {view} GROUP BY region "
+            f"HAVING count(DISTINCT coalesce(level, '')) > 1 OR count(DISTINCT coalesce(name, '')) > 1 LIMIT 1"
+        )
+        if row:
+            raise InputError(f"region {row[0]} appears with different names or levels", file=label,
+                             row=row[2], column="level",
+                             expected="the same name and level on every line of a region")
+
+
+@dataclass
+class StagedTable:
+    """A validated input: a temp view on the connection with canonical, typed columns."""
+
+    kind: str
+    view: str
+    label: str
+    rows: int
+
+    def relation(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+        return con.table(self.view)
+
+
+def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: str, *,
+          mapping: Mapping[str, str] | None = None, encoding: str | None = None) -> StagedTable:
+    """Open, rename, check and type a file as table ``kind`` of the data model.
+
+    Returns a :class:`StagedTable` whose view has the canonical columns with
+    their SQL types plus ``__line``. Raises :class:`InputError` for the first
+    problem found; nothing is written anywhere.
+    """
+    if kind not in model.TABLES:
+        raise InputError("unknown table kind", value=kind, expected=", ".join(model.TABLES))
+    label = str(path)
+    columns = model.TABLES[kind]
+    raw = open_relation(con, path, encoding=encoding)
+    items = _select_columns(con.table(raw), columns, mapping or {}, label)
+    text_view = raw + "_text"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
+    try:
+        n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read the file: {str(exc).strip().splitlines()[0]}", file=label) from None
+    if n_rows == 0:
+        raise InputError("the file has a header but no data rows", file=label)
+    _first_violation(con, text_view, CHECKS[kind](), label)
+    _duplicate_keys(con, text_view, kind, label)
+    _kind_specific(con, text_view, kind, label)
+    typed_view = raw + "_typed"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {typed_view} AS SELECT {_typed_select(columns)}, {LINE} "
+                f"FROM {text_view}")
+    return StagedTable(kind, typed_view, label, n_rows)
+
+
+def read_table(path: str | os.PathLike[str], kind: str, *, mapping: Mapping[str, str] | None = None,
+               encoding: str | None = None):
+    """Read and validate a file as table ``kind``; return it as a pyarrow Table."""
+    con = duckdb.connect()
+    staged = stage(con, Path(path), kind, mapping=mapping, encoding=encoding)
+    return con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {staged.view}").to_arrow_table()

@@ -1,0 +1,404 @@
+"""The atlas: one DuckDB file holding inputs, reference data and results.
+
+Every import is one transaction: the file is checked completely first, and
+either all its rows land or none do. Re-importing a dataset of the same
+name needs ``replace=True``; nothing is overwritten silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import narwhals as nw
+import pyarrow as pa
+
+from clusteratlas._sql import first_row, scalar
+from clusteratlas.errors import ClusterAtlasError, InputError, did_you_mean
+from clusteratlas.metrics import MapParams, impute_suppressed, map_clusters
+from clusteratlas.metrics._engine import Engine
+from clusteratlas.sources.files import LINE
+from clusteratlas.sources.generic import stage
+from clusteratlas.store.export import write_table
+from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
+
+DEFAULT_PATH = Path("atlas.duckdb")
+#: Import kinds whose rows belong to a named set (observations: dataset; definitions: definition).
+NAMED_KINDS = ("observations", "definitions")
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, with dry_run, would do)."""
+
+    kind: str
+    name: str | None
+    file: str
+    rows: int
+    replaced: int = 0
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MapSummary:
+    """What a map run produced."""
+
+    definition: str
+    cluster_rows: int
+    regions: int
+    years: list[int]
+    levels: list[str]
+    unmapped_industries: int
+    unmapped_employment: float
+    mapped_share: float
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Atlas:
+    """An atlas file: import, map, query and export.
+
+    Parameters
+    ----------
+    path
+        The DuckDB file (default ``./atlas.duckdb``).
+    create
+        Create the file and its tables if missing (``clusteratlas init``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise InputError("no atlas here", file=str(self.path),
+                             hint="Create one with 'clusteratlas init' or pass --atlas PATH")
+        try:
+            self.con = duckdb.connect(str(self.path), config={"preserve_insertion_order": False})
+        except duckdb.Error as exc:
+            raise InputError(f"cannot open as an atlas: {str(exc).splitlines()[0]}",
+                             file=str(self.path), expected="a clusteratlas DuckDB file") from None
+        if create:
+            for statement in DDL:
+                self.con.execute(statement)
+            self.con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)",
+                             [str(SCHEMA_VERSION)])
+        else:
+            tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            if "atlas_meta" not in tables:
+                self.con.close()
+                raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Atlas:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # ------------------------------------------------------------------ import
+    def import_file(self, kind: str, path: str | os.PathLike[str], *, name: str | None = None,
+                    mapping: Mapping[str, str] | None = None, encoding: str | None = None,
+                    replace: bool = False, dry_run: bool = False) -> ImportReport:
+        """Check a file completely, then store it in one transaction.
+
+        ``name`` names the dataset (observations) or the definition
+        (definitions); it defaults to the file's stem.
+        """
+        path = Path(path)
+        staged = stage(self.con, path, kind, mapping=mapping, encoding=encoding)
+        set_name = (name or path.name.split(".")[0]) if kind in NAMED_KINDS else None
+        report = ImportReport(kind, set_name, str(path), staged.rows, dry_run=dry_run)
+        self._check_against_atlas(kind, staged.view, staged.label, set_name, replace, report)
+        if dry_run:
+            return report
+        with self._transaction():
+            report.replaced = self._insert(kind, staged.view, set_name)
+            self.con.execute("INSERT INTO imports VALUES (now(), ?, ?, ?, ?, ?)",
+                             [kind, set_name, str(path.resolve()), staged.rows, _sha256(path)])
+        return report
+
+    def _count(self, sql: str, params: list | None = None) -> int:
+        return int(scalar(self.con, sql, params or []))
+
+    def _check_against_atlas(self, kind: str, view: str, label: str, set_name: str | None,
+                             replace: bool, report: ImportReport) -> None:
+        table = {"observations": "observations", "definitions": "definitions"}.get(kind)
+        if table:
+            key = "dataset" if kind == "observations" else "definition"
+            existing = self._count(f"SELECT count(*) FROM {table} WHERE {key} = ?", [set_name])
+            if existing and not replace:
+                raise InputError(f"{kind} '{set_name}' is already in the atlas ({existing} rows)",
+                                 file=label, hint="Pass --replace to replace it, or --name to add it "
+                                 "under another name")
+        if kind == "observations":
+            clash = first_row(self.con,
+                f"SELECT s.{LINE}, s.region, s.industry, s.year, o.dataset FROM {view} s JOIN observations o "
+                f"USING (region, industry, year) WHERE o.dataset <> ? ORDER BY s.{LINE} LIMIT 1",
+                [set_name])
+            if clash:
+                raise InputError(
+                    f"region {clash[1]}, industry {clash[2]}, year {clash[3]} is already in dataset "
+                    f"'{clash[4]}'", file=label, row=clash[0], column="region",
+                    expected="each region × industry × year in one dataset only, so no job counts twice")
+        if kind == "custom-regions":
+            unknown = first_row(self.con,
+                f"SELECT {LINE}, member FROM {view} WHERE member NOT IN (SELECT region FROM regions) "
+                "AND member NOT IN (SELECT DISTINCT region FROM observations) "
+                f"AND member NOT IN (SELECT region FROM {view}) ORDER BY {LINE} LIMIT 1")
+            if unknown:
+                raise InputError("unknown member region", file=label, row=unknown[0], column="member",
+                                 value=unknown[1], expected="a region already in the atlas (import regions "
+                                 "or observations first)")
+        if kind == "regions" and not replace:
+            moved = first_row(self.con,
+                f"SELECT s.{LINE}, s.region, s.hierarchy, l.parent, s.parent FROM {view} s JOIN region_links l "
+                "ON l.region = s.region AND l.hierarchy = s.hierarchy WHERE s.parent IS NOT NULL "
+                f"AND l.parent <> s.parent ORDER BY s.{LINE} LIMIT 1")
+            if moved:
+                raise InputError(
+                    f"region {moved[1]} already belongs to {moved[3]} in hierarchy '{moved[2]}'",
+                    file=label, row=moved[0], column="parent", value=moved[4],
+                    expected="one place per region in each hierarchy", hint="Pass --replace to move it")
+
+    def _insert(self, kind: str, view: str, set_name: str | None) -> int:
+        ex = self.con.execute
+        if kind == "observations":
+            replaced = self._count("SELECT count(*) FROM observations WHERE dataset = ?", [set_name])
+            ex("DELETE FROM observations WHERE dataset = ?", [set_name])
+            ex(f"INSERT INTO observations SELECT ?, * EXCLUDE ({LINE}) FROM {view}", [set_name])
+            return replaced
+        if kind == "definitions":
+            replaced = self._count("SELECT count(*) FROM definitions WHERE definition = ?", [set_name])
+            ex("DELETE FROM definitions WHERE definition = ?", [set_name])
+            ex(f"INSERT INTO definitions SELECT DISTINCT ?, * EXCLUDE ({LINE}) FROM {view}", [set_name])
+            return replaced
+        if kind == "regions":
+            ex(f"INSERT OR REPLACE INTO regions SELECT DISTINCT region, name, name_ja, coalesce(level, 'region') "
+               f"FROM {view}")
+            ex(f"INSERT OR REPLACE INTO region_links SELECT DISTINCT hierarchy, region, parent FROM {view} "
+               "WHERE parent IS NOT NULL")
+            return 0
+        if kind == "custom-regions":
+            ex(f"INSERT OR REPLACE INTO regions SELECT region, any_value(name), any_value(name_ja), 'custom' "
+               f"FROM {view} GROUP BY region")
+            ex(f"DELETE FROM custom_members WHERE region IN (SELECT region FROM {view})")
+            ex(f"INSERT INTO custom_members SELECT DISTINCT region, member FROM {view}")
+            return 0
+        if kind == "industries":
+            ex(f"INSERT OR REPLACE INTO industries SELECT * EXCLUDE ({LINE}) FROM {view}")
+            return 0
+        if kind == "reference-totals":
+            replaced = self._count(f"SELECT count(*) FROM reference_totals WHERE (industry, year) IN "
+                                   f"(SELECT (industry, year) FROM {view})")
+            ex(f"DELETE FROM reference_totals WHERE (industry, year) IN (SELECT (industry, year) FROM {view})")
+            ex(f"INSERT INTO reference_totals SELECT * EXCLUDE ({LINE}) FROM {view}")
+            return replaced
+        raise ClusterAtlasError(f"no importer for {kind}")
+
+    # --------------------------------------------------------------------- map
+    def definitions(self) -> list[str]:
+        """Names of the cluster definitions in the atlas."""
+        rows = self.con.execute("SELECT DISTINCT definition FROM definitions ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
+
+    def _pick_definition(self, definition: str | None) -> str:
+        names = self.definitions()
+        if definition is None:
+            if len(names) == 1:
+                return names[0]
+            if not names:
+                raise InputError("the atlas has no cluster definition",
+                                 hint="Import one with 'clusteratlas import definitions FILE'")
+            raise InputError("the atlas has several cluster definitions", value=", ".join(names),
+                             hint="Choose one with --definition")
+        if definition not in names:
+            raise InputError("unknown cluster definition", value=definition,
+                             expected=", ".join(names) or "an imported definition")
+        return definition
+
+    def _membership(self, levels: list[str]) -> duckdb.DuckDBPyRelation | None:
+        """Distinct observed member regions of every region at the given levels."""
+        if not levels:
+            return None
+        known = {r[0] for r in self.con.execute("SELECT DISTINCT level FROM regions").fetchall()}
+        for level in levels:
+            if level not in known:
+                raise InputError("unknown region level", value=level, expected=", ".join(sorted(known)))
+        placeholders = ", ".join("?" for _ in levels)
+        sql = f"""
+            WITH RECURSIVE edges AS (
+                SELECT parent AS region, region AS child FROM region_links
+                UNION SELECT region, member FROM custom_members),
+            observed AS (SELECT DISTINCT region FROM observations),
+            targets AS (SELECT region, level FROM regions WHERE level IN ({placeholders})
+                        AND region NOT IN (SELECT region FROM observed)),
+            walk(root, node) AS (
+                SELECT e.region, e.child FROM edges e JOIN targets t ON e.region = t.region
+                UNION
+                SELECT w.root, e.child FROM walk w JOIN edges e ON e.region = w.node
+                WHERE w.node NOT IN (SELECT region FROM observed))
+            SELECT DISTINCT w.root AS region, t.level, w.node AS member
+            FROM walk w JOIN targets t ON t.region = w.root
+            WHERE w.node IN (SELECT region FROM observed)"""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE __membership AS {sql}", levels)
+        return self.con.table("__membership")
+
+    def map(self, definition: str | None = None, *, levels: list[str] | None = None,
+            params: MapParams | None = None, strict: bool = False,
+            datasets: list[str] | None = None) -> MapSummary:
+        """Compute and store cluster results for one definition (replacing earlier results).
+
+        Observations are rated at the level their regions have; ``levels``
+        adds parent or custom levels aggregated from member regions.
+        Withheld cells with a size class are imputed first.
+        """
+        params = params or MapParams()
+        definition = self._pick_definition(definition)
+        where = ""
+        args: list = []
+        if datasets:
+            where = f"WHERE o.dataset IN ({', '.join('?' for _ in datasets)})"
+            args = list(datasets)
+        obs = self.con.sql(
+            "SELECT o.region, o.industry, o.year, o.employment, o.establishments, o.payroll, o.flag, "
+            f"o.size_class, coalesce(r.level, 'region') AS level FROM observations o "
+            f"LEFT JOIN regions r USING (region) {where}", params=args)
+        if obs.limit(1).fetchall() == []:
+            raise InputError("the atlas has no observations to map",
+                             hint="Import some with 'clusteratlas import observations FILE'")
+        defs = self.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
+                            params=[definition])
+        observations = impute_suppressed(nw.from_native(obs)).drop("size_class")
+        reference = None
+        if self._count("SELECT count(*) FROM reference_totals"):
+            reference = nw.from_native(self.con.table("reference_totals"))
+        membership = self._membership(list(levels or []))
+        with self._transaction():
+            result = map_clusters(observations, nw.from_native(defs), reference=reference,
+                                  membership=nw.from_native(membership) if membership is not None else None,
+                                  params=params, engine=Engine(self.con), table="results_clusters")
+            result.unmapped.sort("employment", descending=True).to_native().query(
+                "__unmapped", "CREATE OR REPLACE TABLE results_unmapped AS SELECT * FROM __unmapped")
+            if strict:
+                _raise_if_unmapped(self.con)
+            result.regions.to_native().query(
+                "__regions", "CREATE OR REPLACE TABLE results_regions AS SELECT * FROM __regions")
+            summary = self._summarise(definition)
+            self.con.execute("INSERT INTO map_runs VALUES (now(), ?, ?, ?, ?)",
+                             [definition, json.dumps(asdict(params)), summary.cluster_rows,
+                              summary.unmapped_employment])
+        return summary
+
+    def _summarise(self, definition: str) -> MapSummary:
+        n, regions = first_row(self.con,
+            "SELECT count(*), count(DISTINCT (level, region)) FROM results_clusters")
+        years = [r[0] for r in self.con.execute(
+            "SELECT DISTINCT year FROM results_clusters ORDER BY 1").fetchall()]
+        levels = [r[0] for r in self.con.execute(
+            "SELECT DISTINCT level FROM results_clusters ORDER BY 1").fetchall()]
+        n_unmapped, unmapped_emp = first_row(self.con,
+            "SELECT count(*), coalesce(sum(employment), 0) FROM results_unmapped")
+        total = scalar(self.con, "SELECT coalesce(sum(coalesce(employment, 0)), 0) FROM observations")
+        share = 1.0 - (unmapped_emp / total) if total else 0.0
+        return MapSummary(definition, n, regions, years, levels, n_unmapped, float(unmapped_emp), share)
+
+    # ------------------------------------------------------------------- query
+    def _require_results(self) -> None:
+        tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "results_clusters" not in tables:
+            raise InputError("the atlas has no results yet", hint="Run 'clusteratlas map' first")
+
+    def _latest_year(self, year: int | None) -> int:
+        years = [r[0] for r in self.con.execute(
+            "SELECT DISTINCT year FROM results_clusters ORDER BY 1").fetchall()]
+        if year is None:
+            return years[-1]
+        if year not in years:
+            raise InputError("no results for this year", value=year, expected=", ".join(map(str, years)))
+        return year
+
+    def region_profile(self, region: str, *, year: int | None = None, include_empty: bool = False,
+                       ) -> tuple[dict, pa.Table]:
+        """A region's summary and its clusters (strongest first) for one year."""
+        self._require_results()
+        year = self._latest_year(year)
+        found = self.con.sql(
+            "SELECT s.*, r.name, r.name_ja FROM results_regions s LEFT JOIN regions r USING (region) "
+            "WHERE s.region = ? AND s.year = ?", params=[region, year]).to_arrow_table().to_pylist()
+        if not found:
+            known = [r[0] for r in self.con.execute(
+                "SELECT DISTINCT region FROM results_regions ORDER BY 1 LIMIT 2000").fetchall()]
+            raise InputError("unknown region", value=region, hint=(did_you_mean(region, known) or "")
+                             .replace("Available columns", "Available regions"))
+        rows = self.con.sql(
+            f"""SELECT c.*, d.cluster_name, d.cluster_name_ja FROM results_clusters c
+            LEFT JOIN (SELECT DISTINCT cluster, cluster_name, cluster_name_ja FROM definitions
+                       WHERE definition = (SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1)) d
+            USING (cluster)
+            WHERE c.region = ? AND c.year = ? {'' if include_empty else 'AND c.employment > 0'}
+            ORDER BY c.stars DESC, c.strong DESC, c.lq DESC""", params=[region, year]).to_arrow_table()
+        return found[0], rows
+
+    def cluster_profile(self, cluster: str, *, year: int | None = None, top: int = 20,
+                        level: str | None = None) -> pa.Table:
+        """The regions of one level (default: the most detailed) with the most jobs in a cluster."""
+        self._require_results()
+        year = self._latest_year(year)
+        exists = self._count("SELECT count(*) FROM results_clusters WHERE cluster = ?", [cluster])
+        if not exists:
+            known = [r[0] for r in self.con.execute(
+                "SELECT DISTINCT cluster FROM results_clusters ORDER BY 1").fetchall()]
+            raise InputError("unknown cluster", value=cluster,
+                             hint=(did_you_mean(cluster, known) or "").replace("columns", "clusters"))
+        if level is None:  # the level with the most regions: usually the observed one
+            level = scalar(self.con, "SELECT level FROM results_clusters GROUP BY level "
+                                     "ORDER BY count(DISTINCT region) DESC, level LIMIT 1")
+        return self.con.sql(
+            """SELECT c.*, r.name, r.name_ja FROM results_clusters c LEFT JOIN regions r USING (region)
+            WHERE c.cluster = ? AND c.year = ? AND c.level = ? ORDER BY c.employment DESC LIMIT ?""",
+            params=[cluster, year, level, top]).to_arrow_table()
+
+    # ------------------------------------------------------------------ export
+    def export(self, what: str, path: str | os.PathLike[str]) -> int:
+        """Write a table (see :data:`EXPORTABLE`) to CSV, Parquet or Excel; return the row count."""
+        if what not in EXPORTABLE:
+            raise InputError("unknown table to export", value=what, expected=", ".join(EXPORTABLE))
+        table = EXPORTABLE[what]
+        if what in ("clusters", "regions", "unmapped"):
+            self._require_results()
+        return write_table(self.con.table(table), Path(path))
+
+
+def _raise_if_unmapped(con: duckdb.DuckDBPyConnection) -> None:
+    rows = con.execute("SELECT industry, employment FROM results_unmapped ORDER BY employment DESC LIMIT 5"
+                       ).fetchall()
+    if rows:
+        n = scalar(con, "SELECT count(*) FROM results_unmapped")
+        listed = ", ".join(f"{i} ({e:,.0f} jobs)" for i, e in rows)
+        raise InputError(f"{n} industry code(s) with observations are not in the cluster definition",
+                         value=listed, expected="every industry mapped to a cluster (--strict)",
+                         hint="Add them to the definition, or run without --strict to report them only")

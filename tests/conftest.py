@@ -1,0 +1,70 @@
+"""Shared fixtures: the real-data folder, the sample economy, a CLI runner."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from clusteratlas import Atlas, generate_sample
+from clusteratlas.cli import app
+
+SHARED_DATA = Path(os.environ.get("CLUSTERATLAS_SHARED_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def shared_file(relative: str) -> Path:
+    """A file of ../shared/data; skip when it is absent outside CI, fail in CI."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the shared test data {path} is missing")
+        pytest.skip(f"shared test data {path} is absent (outside CI only)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample():
+    return generate_sample(7)
+
+
+@pytest.fixture(scope="session")
+def sample_files(sample, tmp_path_factory):
+    return sample.write(tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str):
+    """Run the CLI in-process; return the result (exit_code, stdout, stderr)."""
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def mapped_atlas(tmp_path, sample_files):
+    """A sample atlas with regions, custom regions, definitions, observations and results."""
+    path = tmp_path / "atlas.duckdb"
+    with Atlas(path, create=True) as atlas:
+        for kind in ("regions", "custom-regions", "definitions", "observations"):
+            atlas.import_file(kind, sample_files[kind], name="sample")
+        atlas.map(levels=["state", "custom"])
+    return path
+
+
+def atlas_fingerprint(path: Path) -> str:
+    """A digest of every row of every table, to prove an atlas did not change."""
+    con = duckdb.connect(str(path), read_only=True)
+    digest = hashlib.sha256()
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+    for table in tables:
+        rows = con.execute(f'SELECT * FROM "{table}" ORDER BY ALL').fetchall()
+        digest.update(f"{table}:{rows!r}".encode())
+    con.close()
+    return digest.hexdigest()
