@@ -39,7 +39,7 @@ def sample_files(sample, tmp_path_factory):
 
 @pytest.fixture
 def runner():
-    return CliRunner()
+    return CliRunner(env={"COLUMNS": "200"})
 
 
 def invoke(runner: CliRunner, *args: str):

@@ -123,7 +123,7 @@ def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | No
     return rel
 
 
-def _excel_relation(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
+def _excel_table(path: Path):
     import openpyxl
     import pyarrow as pa
 
@@ -143,8 +143,7 @@ def _excel_relation(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDB
             value = row[i] if i < len(row) else None
             columns[i].append(None if value is None else _excel_text(value))
     book.close()
-    table = pa.table({n: pa.array(c, type=pa.string()) for n, c in zip(names, columns, strict=True)})
-    return con.from_arrow(table)
+    return pa.table({n: pa.array(c, type=pa.string()) for n, c in zip(names, columns, strict=True)})
 
 
 def _excel_text(value: object) -> str:
@@ -180,9 +179,12 @@ def open_relation(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], 
             raise InputError(f"cannot read as Parquet: {_first_line(exc)}", file=str(path)) from None
         numbered = f"SELECT * EXCLUDE (file_row_number), (file_row_number + 2)::BIGINT AS {LINE} FROM rel"
     else:
-        rel = _excel_relation(con, path)
+        rel = _excel_table(path)
         numbered = f"SELECT *, (row_number() OVER () + 1)::BIGINT AS {LINE} FROM rel"
     view = f"__src{next(_counter)}"
-    rel.to_view(view + "_raw", replace=True)
+    if kind == "excel":
+        con.register(view + "_raw", rel)
+    else:
+        rel.to_view(view + "_raw", replace=True)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {numbered.replace('FROM rel', f'FROM {view}_raw')}")
     return view

@@ -117,7 +117,7 @@ def _year_checks() -> list[Check]:
 def _observation_checks() -> list[Check]:
     flags = ", ".join(_lit(f) for f in model.FLAGS if f)
     classes = ", ".join(_lit(c) for c in SIZE_CLASS_MIDPOINTS)
-    withheld = f"lower(flag) = {_lit(model.FLAG_SUPPRESSED)} OR size_class IS NOT NULL"
+    withheld = f"coalesce(lower(flag) = {_lit(model.FLAG_SUPPRESSED)}, false) OR size_class IS NOT NULL"
     return [
         _text_required("region"),
         _text_required("industry"),

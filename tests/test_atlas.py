@@ -1,0 +1,139 @@
+"""The atlas: imports (all or nothing), aggregation to parent and custom regions, reports, exports."""
+
+from __future__ import annotations
+
+import csv
+
+import duckdb
+import openpyxl
+import polars as pl
+import pytest
+
+from clusteratlas import Atlas
+from tests.conftest import atlas_fingerprint, invoke
+
+
+def _query(path, sql):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_cli_round_trip(tmp_path, runner, sample_files):
+    atlas = tmp_path / "a.duckdb"
+    assert invoke(runner, "init", "--atlas", atlas).exit_code == 0
+    for kind in ("regions", "custom-regions", "definitions", "observations"):
+        res = invoke(runner, "import", kind, sample_files[kind], "--atlas", atlas)
+        assert res.exit_code == 0, res.output
+    res = invoke(runner, "map", "--atlas", atlas, "--level", "state", "--level", "custom")
+    assert res.exit_code == 0, res.output
+    assert "100.0% of employment mapped" in " ".join(res.output.split())
+    res = invoke(runner, "show", "region", "S1C1", "--atlas", atlas)
+    assert res.exit_code == 0
+    assert "North County 1 / 北第1郡" in res.output and "自動車" in res.output and "★★★" in res.output
+    res = invoke(runner, "show", "cluster", "C02", "--atlas", atlas, "--top", "3")
+    assert res.exit_code == 0 and "S2C3" in res.output
+    for suffix in ("csv", "parquet", "xlsx"):
+        out = tmp_path / f"clusters.{suffix}"
+        res = invoke(runner, "export", "clusters", out, "--atlas", atlas)
+        assert res.exit_code == 0, res.output
+        assert out.stat().st_size > 0
+    n = _query(atlas, "SELECT count(*) FROM results_clusters")[0][0]
+    assert pl.read_parquet(tmp_path / "clusters.parquet").height == n
+    book = openpyxl.load_workbook(tmp_path / "clusters.xlsx", read_only=True)
+    assert book.worksheets[0].max_row == n + 1
+    with open(tmp_path / "clusters.csv") as fh:
+        assert sum(1 for _ in csv.DictReader(fh)) == n
+
+
+def test_dry_run_stores_nothing(tmp_path, runner, sample_files):
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    before = atlas_fingerprint(atlas)
+    res = invoke(runner, "import", "observations", sample_files["observations"], "--atlas", atlas, "--dry-run")
+    assert res.exit_code == 0 and "dry run" in res.output
+    assert atlas_fingerprint(atlas) == before
+
+
+def test_interrupted_import_rolls_back(tmp_path, sample_files, monkeypatch):
+    path = tmp_path / "a.duckdb"
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("observations", sample_files["observations"], name="first")
+    before = atlas_fingerprint(path)
+
+    original = Atlas._insert
+
+    def insert_then_fail(self, kind, view, name):
+        original(self, kind, view, name)  # rows are written inside the transaction...
+        raise KeyboardInterrupt  # ...then the import is interrupted
+
+    monkeypatch.setattr(Atlas, "_insert", insert_then_fail)
+    with Atlas(path) as atlas, pytest.raises(KeyboardInterrupt):
+        atlas.import_file("observations", sample_files["observations"], name="first", replace=True)
+    assert atlas_fingerprint(path) == before
+
+
+def test_replace_dataset(tmp_path, sample_files):
+    path = tmp_path / "a.duckdb"
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("observations", sample_files["observations"], name="d")
+        report = atlas.import_file("observations", sample_files["observations"], name="d", replace=True)
+        assert report.replaced == report.rows
+        assert atlas._count("SELECT count(*) FROM observations") == report.rows
+
+
+def test_parent_and_custom_regions_count_each_job_once(mapped_atlas):
+    rows = dict(_query(mapped_atlas, """
+        SELECT region, employment FROM results_regions WHERE year = 2020 AND region IN ('S1', 'CORRIDOR')"""))
+    counties = dict(_query(mapped_atlas, """
+        SELECT region, employment FROM results_regions WHERE year = 2020 AND level = 'county'"""))
+    s1 = sum(v for k, v in counties.items() if k.startswith("S1C"))
+    assert rows["S1"] == pytest.approx(s1)
+    # CORRIDOR lists S1 and S1C1 (inside S1) and S2C1: S1C1 must not count twice.
+    assert rows["CORRIDOR"] == pytest.approx(s1 + counties["S2C1"])
+    # every level sums to the same national total
+    totals = dict(_query(mapped_atlas, "SELECT level, sum(employment) FROM results_regions WHERE year = 2020 "
+                                       "AND level IN ('county', 'state') GROUP BY level"))
+    assert totals["county"] == pytest.approx(totals["state"])
+
+
+def test_suppressed_cells_are_imputed_and_flagged(mapped_atlas):
+    n_withheld = _query(mapped_atlas, "SELECT count(*) FROM observations WHERE employment IS NULL")[0][0]
+    assert n_withheld > 0
+    flagged = _query(mapped_atlas, "SELECT count(*) FROM results_clusters WHERE estimated AND level = 'county'")
+    assert flagged[0][0] > 0
+    # a cluster row with no withheld cell is not flagged
+    clean = _query(mapped_atlas, """
+        SELECT count(*) FROM results_clusters c WHERE level = 'county' AND estimated AND NOT EXISTS (
+          SELECT 1 FROM observations o JOIN definitions d USING (industry)
+          WHERE o.region = c.region AND o.year = c.year AND d.cluster = c.cluster AND o.flag = 'suppressed')""")
+    assert clean[0][0] == 0
+
+
+def test_cp932_excel_and_parquet_imports(tmp_path, runner):
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    (tmp_path / "jp.csv").write_bytes("地域,産業,年,従業者数\n01000,E,2014,100\n13000,E,2014,300\n"
+                                      .encode("cp932"))
+    res = invoke(runner, "import", "observations", tmp_path / "jp.csv", "--atlas", atlas, "--map", "region=地域",
+                 "--map", "industry=産業", "--map", "year=年", "--map", "employment=従業者数")
+    assert res.exit_code == 0, res.output
+    (tmp_path / "regions.csv").write_text("region,name,name_ja,level\n01000,Hokkaido,北海道,prefecture\n",
+                                          encoding="utf-8")
+    assert invoke(runner, "import", "regions", tmp_path / "regions.csv", "--atlas", atlas).exit_code == 0
+    assert _query(atlas, "SELECT name_ja FROM regions") == [("北海道",)]
+    pl.DataFrame({"region": ["27000"], "industry": ["E"], "year": [2014], "employment": [50.0]}).write_excel(
+        tmp_path / "more.xlsx")
+    assert invoke(runner, "import", "observations", tmp_path / "more.xlsx", "--atlas", atlas).exit_code == 0
+    pl.DataFrame({"region": ["40000"], "industry": ["E"], "year": [2014], "employment": [7.0]}).write_parquet(
+        tmp_path / "p.parquet")
+    assert invoke(runner, "import", "observations", tmp_path / "p.parquet", "--atlas", atlas).exit_code == 0
+    assert _query(atlas, "SELECT sum(employment), count(DISTINCT dataset) FROM observations") == [(457.0, 3)]
+
+
+def test_show_unknown_region_suggests(runner, mapped_atlas):
+    res = invoke(runner, "show", "region", "S1C9", "--atlas", mapped_atlas)
+    assert res.exit_code == 2
+    assert "unknown region" in res.stderr and "S1C1" in res.stderr

@@ -1,0 +1,82 @@
+"""The sample economy: planted clusters come out with their expected ratings."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from clusteratlas.sample import PLANTED, generate_sample
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    from clusteratlas import Atlas
+
+    found = {}
+    for seed in (7, 8, 9):
+        folder = tmp_path_factory.mktemp(f"seed{seed}")
+        paths = generate_sample(seed).write(folder)
+        with Atlas(folder / "a.duckdb", create=True) as atlas:
+            for kind in ("regions", "definitions", "observations"):
+                atlas.import_file(kind, paths[kind])
+            atlas.map()
+            found[seed] = atlas.con.execute(
+                "SELECT region, cluster, year, type, lq, size, specialization, strong, stars, employment_cagr "
+                "FROM results_clusters").fetchall()
+    return found
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_planted_clusters_have_expected_ratings(results, seed):
+    rows = {(r[0], r[1], r[2]): r for r in results[seed]}
+    years = sorted({r[2] for r in results[seed]})
+    for p in PLANTED:
+        for year in years:
+            _, _, _, _, lq, size, spec, strong, stars, _ = rows[(p.region, p.cluster, year)]
+            assert strong == p.expect_strong, (p, year)
+            assert spec == p.expect_specialization, (p, year, lq)
+            if p.expect_size:
+                assert size and stars == 3, (p, year)
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_no_false_specialisation(results, seed):
+    planted = {(p.region, p.cluster) for p in PLANTED}
+    spurious = [r for r in results[seed] if r[3] == "traded" and (r[0], r[1]) not in planted and r[6]]
+    assert spurious == []
+
+
+def test_planted_growth_is_recovered():
+    """Without withheld cells (whose midpoints blur growth) the planted trends come back."""
+    import narwhals as nw
+    import polars as pl
+
+    from clusteratlas import map_clusters
+
+    sample = generate_sample(7, suppressed_share=0.0)
+    out = map_clusters(nw.from_native(pl.from_arrow(sample.observations).lazy()),
+                       nw.from_native(pl.from_arrow(sample.definitions).lazy())).clusters
+    frame = out.collect().to_native()
+    rows = {(r["region"], r["cluster"], r["year"]): (None,) * 9 + (r["employment_cagr"],)
+            for r in frame.iter_rows(named=True)}
+    for p in PLANTED:
+        if p.growth:
+            cagr = rows[(p.region, p.cluster, 2020)][9]
+            # per-cell noise (lognormal, sigma 0.1) moves a 5-year CAGR by a point or two
+            assert cagr == pytest.approx(p.growth, abs=0.025), p
+
+
+def test_generator_is_deterministic():
+    a, b = generate_sample(3), generate_sample(3)
+    assert a.observations.equals(b.observations)
+    assert not a.observations.equals(generate_sample(4).observations)
+
+
+def test_sample_cli_writes_files(tmp_path, runner):
+    from tests.conftest import invoke
+
+    res = invoke(runner, "sample", tmp_path / "s")
+    assert res.exit_code == 0
+    con = duckdb.connect()
+    n = con.execute(f"SELECT count(*) FROM read_csv('{tmp_path / 's' / 'observations.csv'}')").fetchall()[0][0]
+    assert n == 36 * 240 * 6
