@@ -45,6 +45,8 @@ def growth_between(rows: nw.LazyFrame, keys: list[str], start: int, end: int) ->
     first = rows.filter(nw.col("year") == start).select(*keys, nw.col("employment").alias("employment_start"))
     last = rows.filter(nw.col("year") == end).select(*keys, nw.col("employment").alias("employment_end"))
     both = first.join(last, on=keys, how="full", suffix="_r")
+    both = both.with_columns(nw.coalesce(nw.col(k), nw.col(f"{k}_r")).alias(k) for k in keys)
+    both = both.drop(*(f"{k}_r" for k in keys))
     return both.with_columns(
         nw.lit(start).alias("start_year"), nw.lit(end).alias("end_year"),
         (nw.col("employment_end") - nw.col("employment_start")).alias("employment_change"),

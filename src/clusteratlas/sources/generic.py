@@ -99,8 +99,8 @@ def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = N
     return checks
 
 
-def _text_required(name: str) -> Check:
-    return Check(name, f"{_q(name)} IS NULL", "value is empty", f"a {name} code")
+def _text_required(name: str, hint: str = "") -> Check:
+    return Check(name, f"{_q(name)} IS NULL", "value is empty", f"a {name} code{hint}")
 
 
 def _year_checks() -> list[Check]:
@@ -137,7 +137,8 @@ def _definition_checks() -> list[Check]:
     types = ", ".join(_lit(t) for t in model.CLUSTER_TYPES)
     return [
         _text_required("industry"),
-        _text_required("cluster"),
+        _text_required("cluster", " (to leave an industry out of every cluster, leave it out of the file; "
+                                  "its employment is then reported as unmapped)"),
         Check("type", f"type IS NOT NULL AND lower(type) NOT IN ({types})", "unknown cluster type",
               "'traded' or 'local'"),
     ]

@@ -1,0 +1,158 @@
+"""Real official tables from ../shared/data (see its MANIFEST.md).
+
+The files are reshaped here with plain SQL into the generic observation
+format (the source-specific readers are a later issue); nothing is copied
+into the project.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+
+import duckdb
+import numpy as np
+import pytest
+
+import clusteratlas
+from clusteratlas import Atlas
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def cbp2019(tmp_path_factory):
+    """CBP 2019 by CBSA, six-digit NAICS 2017, and two cluster definitions."""
+    cbp = shared_file("us/cbp2019_cbsa_naics2017_emp_est.csv.gz")
+    crosswalk = shared_file("clusters/naics_to_cluster_subcluster_noco_redi.csv")
+    cmp = shared_file("clusters/cmp_naics_to_cluster.csv")
+    folder = tmp_path_factory.mktemp("cbp2019")
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT cbsa_code AS region, naics_code AS industry, year, emp AS employment,
+        est AS establishments FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
+        WHERE naics_level = 6) TO '{folder / "obs.parquet"}'""")
+    con.execute(f"""COPY (SELECT NAICS AS industry, Cluster AS cluster, lower(TradedLocal) AS type,
+        SubclusterName AS subcluster FROM read_csv('{crosswalk}', types={{'NAICS': 'VARCHAR'}})
+        WHERE Cluster IS NOT NULL) TO '{folder / "crosswalk.csv"}' (HEADER)""")
+    con.execute(f"""COPY (SELECT naics AS industry, cluster_name AS cluster, type FROM read_csv('{cmp}',
+        types={{'naics': 'VARCHAR'}}) WHERE naics_vintage = 2012) TO '{folder / "cmp2012.csv"}' (HEADER)""")
+    out = folder / "out.csv"
+    report = clusteratlas.map_files(folder / "obs.parquet", folder / "crosswalk.csv", out)
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    return folder, report, rows
+
+
+def test_share_of_employment_assigned(cbp2019):
+    folder, report, _ = cbp2019
+    assert report.mapped_share >= 0.99
+    only_2012 = clusteratlas.map_files(folder / "obs.parquet", folder / "cmp2012.csv", folder / "o2.csv")
+    assert only_2012.mapped_share == pytest.approx(0.958, abs=0.001)  # MANIFEST: 95.8 %
+    assert only_2012.unmapped.num_rows > 0  # reported, with their employment
+    assert min(only_2012.unmapped["employment"].to_pylist()) >= 0
+
+
+@pytest.mark.parametrize(("cbsa", "cluster", "lq"), [
+    ("19820", "Automotive", 11.0),  # Detroit
+    ("41940", "Information Technology and Analytical Instruments", 5.2),  # San Jose
+])
+def test_published_top_clusters(cbp2019, cbsa, cluster, lq):
+    _, _, rows = cbp2019
+    traded = [r for r in rows if r["region"] == cbsa and r["type"] == "traded" and float(r["employment"]) > 5000]
+    top = max(traded, key=lambda r: float(r["lq_within_type"]))
+    assert top["cluster"] == cluster
+    assert float(top["lq_within_type"]) == pytest.approx(lq, abs=0.1)
+    assert top["strong"] == "true"
+
+
+def _independent_cmp_flags(rows):
+    """The US Cluster Mapping rules re-implemented with plain Python and numpy.quantile."""
+    peers = defaultdict(list)
+    for r in rows:
+        if r["type"] == "traded" and float(r["employment"]) > 0:
+            peers[r["cluster"]].append(r)
+    flags = {}
+    for cluster, group in peers.items():
+        lqt = np.array([float(r["lq_within_type"]) for r in group])
+        emp = np.array([float(r["employment"]) for r in group])
+        est = np.array([float(r["establishments"]) for r in group])
+        p25, p50, p75, p90 = np.quantile(lqt, [0.25, 0.5, 0.75, 0.9])  # numpy's default is linear
+        e25, s25 = np.quantile(emp, 0.25), np.quantile(est, 0.25)
+        for r, q, e, s in zip(group, lqt, emp, est, strict=True):
+            ok = e > e25 and s > s25
+            flags[(r["region"], cluster)] = (ok and q > p25, ok and q > p50, ok and q >= p75 and q >= 1,
+                                             ok and q >= p90 and q >= 1)
+    return flags
+
+
+def test_strong_clusters_match_an_independent_computation(cbp2019):
+    _, _, rows = cbp2019
+    expected = _independent_cmp_flags(rows)
+    ours = {(r["region"], r["cluster"]): tuple(r[k] == "true" for k in ("qualifying", "significant", "strong",
+                                                                         "strong10"))
+            for r in rows if r["type"] == "traded" and float(r["employment"]) > 0}
+    assert ours.keys() == expected.keys()
+    mismatched = [k for k in ours if ours[k] != expected[k]]
+    assert mismatched == []
+    assert sum(v[2] for v in ours.values()) > 1000  # plenty of strong clusters were tested
+
+
+def test_eco_stars_match_an_independent_computation(cbp2019):
+    _, _, rows = cbp2019
+    by_cluster = defaultdict(list)
+    for r in rows:
+        if float(r["employment"]) > 0:
+            by_cluster[r["cluster"]].append(r)
+    checked = 0
+    for group in by_cluster.values():
+        emp = np.array([float(r["employment"]) for r in group])
+        share = np.array([float(r["share_of_region"]) for r in group])
+        size_cut, focus_cut = np.quantile(emp, 0.9), np.quantile(share, 0.9)
+        for r, e, s in zip(group, emp, share, strict=True):
+            stars = int(e >= size_cut) + int(float(r["lq"]) >= 2) + int(s >= focus_cut)
+            assert int(r["stars"]) == stars, r
+            checked += 1
+    assert checked > 30_000
+
+
+@pytest.fixture(scope="module")
+def cbp_states_2011(tmp_path_factory):
+    """CBP state file, 2011, six-digit NAICS 2007, withheld cells as size classes."""
+    cbp = shared_file("us/cbp_state_naics_2000_2011.csv.gz")
+    cmp = shared_file("clusters/cmp_naics_to_cluster.csv")
+    folder = tmp_path_factory.mktemp("states")
+    con = duckdb.connect()
+    source = f"read_csv('{cbp}', types={{'fipstate': 'VARCHAR', 'naics': 'VARCHAR'}})"
+    con.execute(f"""COPY (SELECT fipstate AS region, naics AS industry, year,
+        CASE WHEN empflag IS NULL THEN emp END AS employment, est AS establishments,
+        CASE WHEN empflag IS NULL THEN ap END AS payroll,
+        CASE WHEN empflag IS NULL THEN '' ELSE 'suppressed' END AS flag, empflag AS size_class
+        FROM {source} WHERE year = 2011 AND naics_level = 6) TO '{folder / "obs.csv"}' (HEADER)""")
+    con.execute(f"""COPY (SELECT naics AS industry, cluster_name AS cluster, type FROM read_csv('{cmp}',
+        types={{'naics': 'VARCHAR'}}) WHERE naics_vintage = 2007) TO '{folder / "defs.csv"}' (HEADER)""")
+    national_total = con.execute(f"SELECT sum(emp) FROM {source} WHERE year = 2011 AND naics_level = 0"
+                                 ).fetchall()[0][0]
+    path = folder / "atlas.duckdb"
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("observations", folder / "obs.csv", name="cbp2011")
+        atlas.import_file("definitions", folder / "defs.csv", name="cmp2007")
+        atlas.map()
+    return path, national_total
+
+
+def test_state_file_total_and_imputation(cbp_states_2011):
+    path, national_total = cbp_states_2011
+    assert national_total == 113_425_965  # the published CBP 2011 US total
+    con = duckdb.connect(str(path), read_only=True)
+    withheld, classes = con.execute("SELECT count(*), count(DISTINCT size_class) FROM observations "
+                                    "WHERE flag = 'suppressed'").fetchall()[0]
+    assert withheld > 5000 and classes >= 8
+    estimated = con.execute("SELECT count(*), max(estimated_share) FROM results_clusters WHERE estimated"
+                            ).fetchall()[0]
+    assert estimated[0] > 100 and 0 < estimated[1] <= 1
+    # imputed midpoints are counted: mapped employment exceeds what the reported cells alone give
+    reported = con.execute("SELECT sum(employment) FROM observations").fetchall()[0][0]
+    mapped = con.execute("SELECT sum(employment) FROM results_regions").fetchall()[0][0]
+    assert mapped > reported
+    con.close()
