@@ -110,13 +110,17 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         join_ref = ["year"]
     totals = checkpoint(region_totals(reference_rows))
     series = reference_rows.filter(~nw.col("cluster").is_null())
+    base_year = params.base_year if params.base_year is not None else _first_year(base)
     rows = (
-        add_growth(series, ["level", "region", *keys], base_year=params.base_year)
+        add_growth(series, ["level", "region", *keys], base_year=base_year)
         .join(totals, on=["level", "region", "year"], how="left")
         .join(ref_cluster, on=[*join_ref, *keys], how="left")
         .join(ref_economy, on=join_ref, how="left")
     )
-    grown = rate(location_quotients(rows), params)
+    rows = checkpoint(location_quotients(rows).drop(
+        "ref_level", "region_traded", "region_local", "ref_cluster", "ref_total", "ref_traded", "ref_local"))
+    release(base)
+    grown = rate(rows, params)
     clusters = grown.with_columns(
         (nw.col("estimated_cells") > 0).alias("estimated"),
         nw.when(nw.col("employment") > 0)
@@ -127,9 +131,16 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     if not params.by_subcluster:
         clusters = clusters.with_columns(nw.lit(None, dtype=nw.String).alias("subcluster"))
     clusters = checkpoint(clusters.select(*CLUSTER_COLUMNS), table)
-    release(base)
+    release(rows)
     return MapResult(clusters=clusters, regions=_region_summary(clusters, totals),
                      unmapped=unmapped_industries(observations, definitions))
+
+
+def _first_year(frame: nw.LazyFrame) -> int:
+    """The earliest year in a frame (a tiny query on the aggregated rows)."""
+    first = frame.select(nw.col("year").min())
+    native = first.collect() if isinstance(first, nw.LazyFrame) else first
+    return int(native.item())
 
 
 def _region_summary(clusters: nw.LazyFrame, totals: nw.LazyFrame) -> nw.LazyFrame:
