@@ -7,6 +7,7 @@ Compares, on the same synthetic Parquet file (default 3,000 regions ×
                 (employment, establishments, payroll), stored in a table:
                 the least work any implementation must do;
   clusteratlas  clusteratlas.map_clusters on DuckDB, results stored in a table;
+  clusteratlas-800MB  the same with DuckDB's memory capped at 800 MB (it spills);
   pandas        a straightforward vectorised pandas implementation of the
                 same metrics (needs `pip install pandas`).
 
@@ -62,14 +63,14 @@ def run_baseline(data: Path) -> int:
     return con.execute("SELECT count(*) FROM agg").fetchall()[0][0]
 
 
-def run_clusteratlas(data: Path) -> int:
-    import duckdb
+def run_clusteratlas(data: Path, memory_limit: str | None = None) -> int:
     import narwhals as nw
 
     from clusteratlas import map_clusters
+    from clusteratlas._sql import connect
     from clusteratlas.metrics import Engine
 
-    con = duckdb.connect(config={"preserve_insertion_order": False})
+    con = connect(memory_limit=memory_limit)
     obs = con.sql(f"SELECT * FROM read_parquet('{data}')")
     defs = con.sql(f"SELECT * FROM read_csv('{data.with_suffix('.defs.csv')}')")
     result = map_clusters(nw.from_native(obs), nw.from_native(defs), engine=Engine(con), table="clusters")
@@ -128,7 +129,8 @@ def run_pandas(data: Path) -> int:
     return len(agg)
 
 
-RUNNERS = {"baseline": run_baseline, "clusteratlas": run_clusteratlas, "pandas": run_pandas}
+RUNNERS = {"baseline": run_baseline, "clusteratlas": run_clusteratlas,
+           "clusteratlas-800MB": lambda data: run_clusteratlas(data, "800MB"), "pandas": run_pandas}
 
 
 def measure(name: str, data: Path) -> dict:

@@ -65,6 +65,7 @@ STATELESS_CASES = [
      ["specialisation_lq out of range", "-1"]),
     ("share-out-of-range", obs(), "o.csv", DEFS, ["--size-top", "1.5"], ["size_top out of range"]),
     ("year-not-in-data", obs(), "o.csv", DEFS, ["--year", "1999"], ["no observations for this year", "2020"]),
+    ("bad-memory-limit", obs(), "o.csv", DEFS, ["--memory-limit", "lots"], ["invalid memory limit", "'lots'"]),
 ]
 
 

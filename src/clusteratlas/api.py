@@ -16,7 +16,7 @@ import narwhals as nw
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from clusteratlas._sql import scalar
+from clusteratlas._sql import connect, scalar
 from clusteratlas.errors import InputError
 from clusteratlas.metrics import Engine, MapParams, impute_suppressed, map_clusters
 from clusteratlas.metrics.pipeline import CLUSTER_COLUMNS
@@ -46,7 +46,8 @@ def map_files(data: str | os.PathLike[str], clusters: str | os.PathLike[str],
               reference_totals: str | os.PathLike[str] | None = None,
               regions_out: str | os.PathLike[str] | None = None,
               mapping: Mapping[str, str] | None = None, encoding: str | None = None,
-              params: MapParams | None = None, strict: bool = False) -> FileMapReport:
+              params: MapParams | None = None, strict: bool = False,
+              memory_limit: str | None = None) -> FileMapReport:
     """Map clusters from an observations file and a definitions file to ``out``.
 
     Writes one row per region × cluster × year (see docs/data-model.md for
@@ -58,7 +59,7 @@ def map_files(data: str | os.PathLike[str], clusters: str | os.PathLike[str],
     export_format(out)
     if regions_out is not None:
         export_format(Path(regions_out))
-    con = duckdb.connect(config={"preserve_insertion_order": False})
+    con = connect(memory_limit=memory_limit)
     obs = stage(con, data, "observations", mapping=mapping, encoding=encoding)
     defs = stage(con, clusters, "definitions")
     ref = stage(con, reference_totals, "reference-totals") if reference_totals else None

@@ -148,6 +148,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                                          "(default 0.10).")] = None,
          map_cols: Annotated[list[str] | None, typer.Option("--map", help="Column mapping for --data, "
                                                             "CANONICAL=YOURS.")] = None,
+         memory_limit: Annotated[str | None, typer.Option(help="Cap DuckDB's memory, e.g. 800MB (it spills "
+                                                          "to disk above); default: 80% of RAM.")] = None,
          ) -> None:
     """Compute cluster results: LQs, stars, strong clusters, growth.
 
@@ -162,13 +164,13 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         with _step("Mapping clusters"):
             report = map_files(data, clusters, out_file, year=year, reference_totals=reference_totals,
                                regions_out=regions_out, mapping=parse_mapping(map_cols), params=params,
-                               strict=strict)
+                               strict=strict, memory_limit=memory_limit)
         out.print(f"Wrote {report.rows:,} region × cluster rows to {report.out} "
                   f"({report.mapped_share:.1%} of employment mapped to a cluster).")
         if report.unmapped.num_rows:
             out.print(unmapped_table(report.unmapped))
         return
-    with Atlas(atlas) as a, _step("Mapping clusters"):
+    with Atlas(atlas, memory_limit=memory_limit) as a, _step("Mapping clusters"):
         summary = a.map(definition, levels=level, params=params, strict=strict)
         unmapped = a.con.table("results_unmapped").limit(10).to_arrow_table()
     out.print(summary_panel(summary))

@@ -27,8 +27,10 @@ def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
                 by_subcluster: bool = False) -> nw.LazyFrame:
     """Sum observations from industries to clusters for every region and year.
 
-    Industries missing from the definition are kept under a null cluster, so
-    region totals still count them. Returns one row per level × region ×
+    Industries missing from the definition are kept, each under its own code
+    as ``cluster`` and a null ``type``, so region totals still count them and
+    :func:`unmapped_industries` can report them without another pass over
+    the observations. Returns one row per level × region ×
     year × cluster (× subcluster) with the sums in :data:`SUMS`; ``*_cells``
     count the contributing cells that carry a value (or, for
     ``estimated_cells``, that rest on an estimate). Optional input columns
@@ -46,6 +48,8 @@ def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         else:
             filled += [nw.lit(None, dtype=nw.Float64).alias(col), nw.lit(0, dtype=nw.Int64).alias(cells)]
     rows = observations.join(definitions.select("industry", *keys, "type"), on="industry", how="left")
+    rows = rows.with_columns(
+        nw.when(nw.col("type").is_null()).then(nw.col("industry")).otherwise(nw.col("cluster")).alias("cluster"))
     if "flag" in names:
         estimated = nw.col("flag").is_in(list(model.NOT_REPORTED_FLAGS))
         rows = rows.with_columns(
@@ -81,11 +85,21 @@ def roll_up(clusters: nw.LazyFrame, membership: nw.LazyFrame, *,
     return summed.with_columns(*_typed_sums())
 
 
-def unmapped_industries(observations: nw.LazyFrame, definitions: nw.LazyFrame) -> nw.LazyFrame:
-    """Industries with observations but no cluster: code, employment and rows."""
+def mapped() -> nw.Expr:
+    """True for rows of :func:`to_clusters` that belong to a cluster of the definition."""
+    return ~nw.col("type").is_null()
+
+
+def unmapped_industries(clusters: nw.LazyFrame) -> nw.LazyFrame:
+    """Industries with observations but no cluster: code, employment and observation rows.
+
+    Takes the output of :func:`to_clusters` (one row per region × year for
+    each unmapped industry, since observations are unique per region ×
+    industry × year).
+    """
     return (
-        observations.select("industry", "employment")
-        .join(definitions.select("industry"), on="industry", how="anti")
-        .group_by("industry")
+        clusters.filter(~mapped())
+        .group_by("cluster")
         .agg(nw.col("employment").sum(), nw.len().alias("rows"))
+        .rename({"cluster": "industry"})
     )

@@ -18,20 +18,28 @@ def cagr(end: nw.Expr, start: nw.Expr, years: nw.Expr) -> nw.Expr:
     return nw.when((years > 0) & (start > 0)).then(ratio ** (1.0 / years) - 1.0)
 
 
-def add_growth(rows: nw.LazyFrame, keys: list[str], *, base_year: int | None = None) -> nw.LazyFrame:
+def add_growth(rows: nw.LazyFrame, keys: list[str], *, base_year: int | None = None,
+               source: nw.LazyFrame | None = None) -> nw.LazyFrame:
     """Add growth since the base year to every row.
 
     ``keys`` identify a series (e.g. level, region, cluster). The base year
-    defaults to the earliest year in ``rows``. Adds ``base_year``,
-    ``employment_base``, ``employment_change`` and ``employment_cagr``.
+    defaults to the earliest year in ``rows``. Base-year employment is read
+    from ``source`` (default ``rows``): pass a cheaper frame with the same
+    series and employment so an expensive ``rows`` plan is not run twice.
+    Adds ``base_year``, ``employment_base``, ``employment_change`` and
+    ``employment_cagr``.
     """
     if base_year is None:
         first = rows.select(nw.col("year").min().alias("base_year"))
         rows = rows.join(first, how="cross")
     else:
         rows = rows.with_columns(nw.lit(base_year, dtype=nw.Int32).alias("base_year"))
-    base = (rows.filter(nw.col("year") == nw.col("base_year"))
-            .select(*keys, nw.col("employment").alias("employment_base")))
+    if source is None:
+        base = rows.filter(nw.col("year") == nw.col("base_year"))
+    else:
+        base = source.filter(nw.col("year") == (base_year if base_year is not None
+                                                else source.select(nw.col("year").min()).collect().item()))
+    base = base.select(*keys, nw.col("employment").alias("employment_base"))
     out = rows.join(base, on=keys, how="left")
     years = nw.col("year") - nw.col("base_year")
     return out.with_columns(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import narwhals as nw
 
 from clusteratlas.metrics._engine import Engine, safe_ratio
-from clusteratlas.metrics.aggregate import cluster_keys, roll_up, to_clusters, unmapped_industries
+from clusteratlas.metrics.aggregate import cluster_keys, mapped, roll_up, to_clusters, unmapped_industries
 from clusteratlas.metrics.growth import add_growth
 from clusteratlas.metrics.params import MapParams
 from clusteratlas.metrics.ratings import rate
@@ -96,7 +96,10 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     engine = engine or Engine()
     checkpoint, release = engine.checkpoint, engine.release
     keys = cluster_keys(params.by_subcluster)
+    if "type" not in definitions.collect_schema().names():
+        definitions = definitions.with_columns(nw.lit("traded").alias("type"))
     base = checkpoint(to_clusters(observations, definitions, by_subcluster=params.by_subcluster))
+    unmapped = checkpoint(unmapped_industries(base))
     reference_rows = base.with_columns(nw.col("level").alias("ref_level"))
     if membership is not None:
         rolled = roll_up(base, membership, by_subcluster=params.by_subcluster)
@@ -109,18 +112,16 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
                                                          by_subcluster=params.by_subcluster)
         join_ref = ["year"]
     totals = checkpoint(region_totals(reference_rows))
-    series = reference_rows.filter(~nw.col("cluster").is_null())
+    series = reference_rows.filter(mapped())
     base_year = params.base_year if params.base_year is not None else _first_year(base)
     rows = (
-        add_growth(series, ["level", "region", *keys], base_year=base_year)
-        .join(totals, on=["level", "region", "year"], how="left")
+        series.join(totals, on=["level", "region", "year"], how="left")
         .join(ref_cluster, on=[*join_ref, *keys], how="left")
         .join(ref_economy, on=join_ref, how="left")
     )
-    rows = checkpoint(location_quotients(rows).drop(
-        "ref_level", "region_traded", "region_local", "ref_cluster", "ref_total", "ref_traded", "ref_local"))
-    release(base)
-    grown = rate(rows, params)
+    rows = location_quotients(rows).drop(
+        "ref_level", "region_traded", "region_local", "ref_cluster", "ref_total", "ref_traded", "ref_local")
+    grown = add_growth(rate(rows, params), ["level", "region", *keys], base_year=base_year, source=series)
     clusters = grown.with_columns(
         (nw.col("estimated_cells") > 0).alias("estimated"),
         nw.when(nw.col("employment") > 0)
@@ -131,9 +132,9 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     if not params.by_subcluster:
         clusters = clusters.with_columns(nw.lit(None, dtype=nw.String).alias("subcluster"))
     clusters = checkpoint(clusters.select(*CLUSTER_COLUMNS), table)
-    release(rows)
+    release(base)
     return MapResult(clusters=clusters, regions=_region_summary(clusters, totals),
-                     unmapped=unmapped_industries(observations, definitions))
+                     unmapped=unmapped)
 
 
 def _first_year(frame: nw.LazyFrame) -> int:

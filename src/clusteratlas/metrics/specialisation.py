@@ -12,7 +12,7 @@ from __future__ import annotations
 import narwhals as nw
 
 from clusteratlas.metrics._engine import safe_ratio
-from clusteratlas.metrics.aggregate import cluster_keys
+from clusteratlas.metrics.aggregate import cluster_keys, mapped
 
 
 def _by_type(frame: nw.LazyFrame) -> nw.LazyFrame:
@@ -40,7 +40,7 @@ def reference_from_regions(clusters: nw.LazyFrame, *, by_subcluster: bool = Fals
     """
     keys = cluster_keys(by_subcluster)
     rows = clusters.rename({"level": "ref_level"})
-    per_cluster = (rows.filter(~nw.col("cluster").is_null())
+    per_cluster = (rows.filter(mapped())
                    .group_by("ref_level", "year", *keys).agg(nw.col("employment").sum().alias("ref_cluster")))
     economy = _by_type(rows).group_by("ref_level", "year").agg(
         nw.col("employment").sum().alias("ref_total"),
@@ -60,7 +60,7 @@ def reference_from_totals(totals: nw.LazyFrame, definitions: nw.LazyFrame, *,
     """
     keys = cluster_keys(by_subcluster)
     rows = totals.join(definitions.select("industry", *keys, "type"), on="industry", how="left")
-    per_cluster = (rows.filter(~nw.col("cluster").is_null())
+    per_cluster = (rows.filter(mapped())
                    .group_by("year", *keys).agg(nw.col("employment").sum().alias("ref_cluster")))
     economy = _by_type(rows).group_by("year").agg(
         nw.col("employment").sum().alias("ref_total"),

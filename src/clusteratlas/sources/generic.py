@@ -16,20 +16,10 @@ from pathlib import Path
 import duckdb
 
 from clusteratlas import model
-from clusteratlas._sql import first_row, scalar
+from clusteratlas._sql import connect, first_row, ident, literal, scalar
 from clusteratlas.errors import InputError, did_you_mean
 from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
 from clusteratlas.sources.files import LINE, open_relation
-
-
-def _q(name: str) -> str:
-    """Quote an identifier for SQL."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    """Quote a string literal for SQL."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -74,15 +64,15 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
                     hint=did_you_mean(source, [c for c in rel.columns if c != LINE])
                     + f". Map another column to it with --map {col.name}=YOUR_COLUMN",
                 )
-            items.append(f"NULL::VARCHAR AS {_q(col.name)}")
+            items.append(f"NULL::VARCHAR AS {ident(col.name)}")
         else:
-            items.append(f"NULLIF(trim({_q(actual)}::VARCHAR), '') AS {_q(col.name)}")
+            items.append(f"NULLIF(trim({ident(actual)}::VARCHAR), '') AS {ident(col.name)}")
     return items
 
 
 def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = None,
                     maximum: float | None = None) -> list[Check]:
-    col = _q(name)
+    col = ident(name)
     num = f"TRY_CAST({col} AS DOUBLE)"
     checks = []
     if required:
@@ -100,7 +90,7 @@ def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = N
 
 
 def _text_required(name: str, hint: str = "") -> Check:
-    return Check(name, f"{_q(name)} IS NULL", "value is empty", f"a {name} code{hint}")
+    return Check(name, f"{ident(name)} IS NULL", "value is empty", f"a {name} code{hint}")
 
 
 def _year_checks() -> list[Check]:
@@ -115,9 +105,9 @@ def _year_checks() -> list[Check]:
 
 
 def _observation_checks() -> list[Check]:
-    flags = ", ".join(_lit(f) for f in model.FLAGS if f)
-    classes = ", ".join(_lit(c) for c in SIZE_CLASS_MIDPOINTS)
-    withheld = f"coalesce(lower(flag) = {_lit(model.FLAG_SUPPRESSED)}, false) OR size_class IS NOT NULL"
+    flags = ", ".join(literal(f) for f in model.FLAGS if f)
+    classes = ", ".join(literal(c) for c in SIZE_CLASS_MIDPOINTS)
+    withheld = f"coalesce(lower(flag) = {literal(model.FLAG_SUPPRESSED)}, false) OR size_class IS NOT NULL"
     return [
         _text_required("region"),
         _text_required("industry"),
@@ -134,7 +124,7 @@ def _observation_checks() -> list[Check]:
 
 
 def _definition_checks() -> list[Check]:
-    types = ", ".join(_lit(t) for t in model.CLUSTER_TYPES)
+    types = ", ".join(literal(t) for t in model.CLUSTER_TYPES)
     return [
         _text_required("industry"),
         _text_required("cluster", " (to leave an industry out of every cluster, leave it out of the file; "
@@ -188,7 +178,7 @@ def _typed_select(columns: tuple[model.Column, ...]) -> str:
     items = []
     for col in columns:
         if col.sql_type == "VARCHAR":
-            expr = _q(col.name)
+            expr = ident(col.name)
             if col.name in ("flag",):
                 expr = f"coalesce(lower({expr}), '')"
             elif col.name in ("type",):
@@ -198,8 +188,8 @@ def _typed_select(columns: tuple[model.Column, ...]) -> str:
             elif col.name == "hierarchy":
                 expr = f"coalesce({expr}, 'default')"
         else:
-            expr = f"CAST({_q(col.name)} AS {col.sql_type})"
-        items.append(f"{expr} AS {_q(col.name)}")
+            expr = f"CAST({ident(col.name)} AS {col.sql_type})"
+        items.append(f"{expr} AS {ident(col.name)}")
     return ", ".join(items)
 
 
@@ -213,7 +203,7 @@ def _first_violation(con: duckdb.DuckDBPyConnection, view: str, checks: list[Che
     for check, n in zip(checks, found, strict=True):
         if n:
             line, value = first_row(con,
-                f"SELECT {LINE}, {_q(check.column)}::VARCHAR FROM {view} "
+                f"SELECT {LINE}, {ident(check.column)}::VARCHAR FROM {view} "
                 f"WHERE coalesce({check.bad}, false) ORDER BY {LINE} LIMIT 1"
             )
             more = f" ({n - 1} more line(s) with the same problem)" if n > 1 else ""
@@ -223,9 +213,9 @@ def _first_violation(con: duckdb.DuckDBPyConnection, view: str, checks: list[Che
 
 def _duplicate_keys(con: duckdb.DuckDBPyConnection, view: str, kind: str, label: str) -> None:
     key = KEYS[kind]
-    cols = ", ".join(f"coalesce({_q(k)}, '')" for k in key)
+    cols = ", ".join(f"coalesce({ident(k)}, '')" for k in key)
     # Blank-padded keys are equal after the trim in the staged view.
-    distinct = "count(DISTINCT (" + ", ".join(f"{_q(c)}" for c in _all_names(kind)) + "))"
+    distinct = "count(DISTINCT (" + ", ".join(f"{ident(c)}" for c in _all_names(kind)) + "))"
     allow_exact = kind in _EXACT_REPEATS_OK
     having = f"{distinct} > 1" if allow_exact else "count(*) > 1"
     row = first_row(con,
@@ -322,6 +312,6 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
 def read_table(path: str | os.PathLike[str], kind: str, *, mapping: Mapping[str, str] | None = None,
                encoding: str | None = None):
     """Read and validate a file as table ``kind``; return it as a pyarrow Table."""
-    con = duckdb.connect()
+    con = connect()
     staged = stage(con, Path(path), kind, mapping=mapping, encoding=encoding)
     return con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {staged.view}").to_arrow_table()

@@ -19,7 +19,7 @@ import duckdb
 import narwhals as nw
 import pyarrow as pa
 
-from clusteratlas._sql import first_row, scalar
+from clusteratlas._sql import connect, first_row, scalar
 from clusteratlas.errors import ClusterAtlasError, InputError, did_you_mean
 from clusteratlas.metrics import MapParams, impute_suppressed, map_clusters
 from clusteratlas.metrics._engine import Engine
@@ -77,15 +77,20 @@ class Atlas:
         The DuckDB file (default ``./atlas.duckdb``).
     create
         Create the file and its tables if missing (``clusteratlas init``).
+    memory_limit
+        Cap on DuckDB's memory, e.g. "800MB" (see :func:`clusteratlas._sql.connect`).
     """
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH, *, create: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH, *, create: bool = False,
+                 memory_limit: str | None = None) -> None:
         self.path = Path(path)
         if not create and not self.path.exists():
             raise InputError("no atlas here", file=str(self.path),
                              hint="Create one with 'clusteratlas init' or pass --atlas PATH")
         try:
-            self.con = duckdb.connect(str(self.path), config={"preserve_insertion_order": False})
+            self.con = connect(str(self.path), memory_limit=memory_limit)
+        except InputError:
+            raise
         except duckdb.Error as exc:
             raise InputError(f"cannot open as an atlas: {str(exc).splitlines()[0]}",
                              file=str(self.path), expected="a clusteratlas DuckDB file") from None
