@@ -56,7 +56,7 @@ def run_baseline(data: Path) -> int:
     import duckdb
 
     con = duckdb.connect(config={"preserve_insertion_order": False})
-    con.execute(f"CREATE TABLE defs AS SELECT * FROM read_csv('{data.with_suffix('.defs.csv')}')")
+    con.execute(f"CREATE TABLE defs AS SELECT * FROM read_csv('{data.with_suffix('.defs.csv')}', all_varchar = true)")
     con.execute(f"""CREATE TABLE agg AS SELECT o.region, d.cluster, o.year, sum(o.employment) AS employment,
         sum(o.establishments) AS establishments, sum(o.payroll) AS payroll
         FROM read_parquet('{data}') o LEFT JOIN defs d USING (industry) GROUP BY ALL""")
@@ -72,7 +72,7 @@ def run_clusteratlas(data: Path, memory_limit: str | None = None) -> int:
 
     con = connect(memory_limit=memory_limit)
     obs = con.sql(f"SELECT * FROM read_parquet('{data}')")
-    defs = con.sql(f"SELECT * FROM read_csv('{data.with_suffix('.defs.csv')}')")
+    defs = con.sql(f"SELECT * FROM read_csv('{data.with_suffix('.defs.csv')}', all_varchar = true)")
     result = map_clusters(nw.from_native(obs), nw.from_native(defs), engine=Engine(con), table="clusters")
     result.regions.to_native().query("r", "CREATE TABLE regions AS SELECT * FROM r")
     result.unmapped.to_native().query("u", "CREATE TABLE unmapped AS SELECT * FROM u")

@@ -47,7 +47,8 @@ def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
             aggs += [nw.col(col).sum(), nw.col(col).count().alias(cells)]
         else:
             filled += [nw.lit(None, dtype=nw.Float64).alias(col), nw.lit(0, dtype=nw.Int64).alias(cells)]
-    rows = observations.join(definitions.select("industry", *keys, "type"), on="industry", how="left")
+    known = definitions.select(*(nw.col(c).cast(nw.String) for c in ("industry", *keys, "type")))
+    rows = observations.join(known, on="industry", how="left")
     rows = rows.with_columns(
         nw.when(nw.col("type").is_null()).then(nw.col("industry")).otherwise(nw.col("cluster")).alias("cluster"))
     if "flag" in names:
