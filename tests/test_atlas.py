@@ -137,3 +137,30 @@ def test_show_unknown_region_suggests(runner, mapped_atlas):
     res = invoke(runner, "show", "region", "S1C9", "--atlas", mapped_atlas)
     assert res.exit_code == 2
     assert "unknown region" in res.stderr and "S1C1" in res.stderr
+
+
+def test_custom_regions_rated_against_another_level(tmp_path, runner, sample_files):
+    import numpy as np
+
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    for kind in ("regions", "custom-regions", "definitions", "observations"):
+        invoke(runner, "import", kind, sample_files[kind], "--atlas", atlas)
+    res = invoke(runner, "map", "--atlas", atlas, "--level", "state", "--level", "custom",
+                 "--peers", "custom=state")
+    assert res.exit_code == 0, res.output
+    columns = "cluster, employment, establishments, lq_within_type"
+    states = _query(atlas, f"SELECT {columns} FROM results_clusters "
+                           "WHERE level = 'state' AND year = 2020 AND type = 'traded' AND employment > 0")
+    corridor = _query(atlas, f"SELECT {columns}, strong, size, peers FROM results_clusters "
+                             "WHERE region = 'CORRIDOR' AND year = 2020 AND type = 'traded'")
+    for cluster, emp, est, lqt, strong, size, peers in corridor:
+        pool = np.array([row[1:] for row in states if row[0] == cluster])  # employment, establishments, lqt
+        assert peers == len(pool)
+        assert size == bool(emp >= np.quantile(pool[:, 0], 0.9))
+        expected = bool(emp > np.quantile(pool[:, 0], 0.25) and est > np.quantile(pool[:, 1], 0.25)
+                        and lqt >= np.quantile(pool[:, 2], 0.75) and lqt >= 1)
+        assert strong == expected, cluster
+    assert any(r[4] for r in corridor)  # the corridor's planted automotive cluster is strong among states
+    res = invoke(runner, "map", "--atlas", atlas, "--peers", "custom")
+    assert res.exit_code == 2 and "LEVEL=PEER_LEVEL" in res.stderr

@@ -65,9 +65,16 @@ def _step(text: str) -> Iterator[None]:
         yield
 
 
-def _params(base_year: int | None, by_subcluster: bool, **overrides: float | None) -> MapParams:
+def _params(base_year: int | None, by_subcluster: bool, peers: list[str] | None,
+            **overrides: float | None) -> MapParams:
     given = {k: v for k, v in overrides.items() if v is not None}
-    return MapParams(base_year=base_year, by_subcluster=by_subcluster, **given)
+    peer_levels = {}
+    for pair in peers or []:
+        level, sep, peer = pair.partition("=")
+        if not sep:
+            raise ClusterAtlasError(f"bad --peers {pair!r}; expected LEVEL=PEER_LEVEL, e.g. custom=economic_area")
+        peer_levels[level.strip()] = peer.strip()
+    return MapParams(base_year=base_year, by_subcluster=by_subcluster, peer_levels=peer_levels, **given)
 
 
 def _version(value: bool) -> None:
@@ -138,6 +145,10 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
          year: YearOpt = None,
          base_year: Annotated[int | None, typer.Option(help="Base year for growth (default: first).")] = None,
          by_subcluster: Annotated[bool, typer.Option(help="Rate subclusters instead of clusters.")] = False,
+         peers: Annotated[list[str] | None, typer.Option(help="Compare a level with another level's regions, "
+                                                         "LEVEL=PEER_LEVEL, e.g. custom=economic_area "
+                                                         "(repeatable; default: each level with itself).")]
+         = None,
          strict: Annotated[bool, typer.Option(help="Fail if any industry is missing from the definition.")]
          = False,
          specialisation_lq: Annotated[float | None, typer.Option(help="LQ for the specialisation star "
@@ -156,7 +167,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
     Atlas mode (default) stores results in the atlas. Stateless mode
     (--data, --clusters, --out) needs no atlas and writes one file.
     """
-    params = _params(base_year, by_subcluster, specialisation_lq=specialisation_lq, size_top=size_top,
+    params = _params(base_year, by_subcluster, peers, specialisation_lq=specialisation_lq, size_top=size_top,
                      focus_top=focus_top)
     if data or clusters or out_file:
         if not (data and clusters and out_file):

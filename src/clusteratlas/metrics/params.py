@@ -7,7 +7,8 @@ the Python API and any later interface reject the same values the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
 from clusteratlas.errors import InputError
 
@@ -34,6 +35,11 @@ class MapParams:
     ``productivity_top`` are the share of peer regions that earn the star
     (0.10 = top 10 %); the US quantiles are those of the US Cluster Mapping
     Project's code (P25 size floor, P25/P50/P75/P90 on the LQ).
+
+    ``peer_levels`` sets the comparison set: by default each level's regions
+    are compared with the regions of the same level; ``{"custom":
+    "economic_area"}`` rates custom regions against the thresholds of the
+    economic areas, as the US Cluster Mapping Project does.
     """
 
     size_top: float = 0.10
@@ -48,8 +54,13 @@ class MapParams:
     min_lq: float = 1.0
     base_year: int | None = None
     by_subcluster: bool = False
+    peer_levels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for level, peer in self.peer_levels.items():
+            if not level or not peer or level == peer:
+                raise InputError("bad comparison set", value=f"{level}={peer}",
+                                 expected="LEVEL=OTHER_LEVEL, e.g. custom=economic_area")
         for f in fields(self):
             if f.name not in _BOUNDS:
                 continue

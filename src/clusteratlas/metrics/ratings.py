@@ -1,7 +1,8 @@
 """Cluster ratings: European Cluster Observatory stars and US strong clusters.
 
 Both compare a region's cluster with the same cluster in its *peers*: the
-regions of the same level with employment > 0 in that cluster and year.
+regions of the same level (or of the level ``MapParams.peer_levels`` names)
+with employment > 0 in that cluster and year.
 Quantiles use linear interpolation between order statistics (type 7 of
 Hyndman & Fan; d3.quantile, numpy's default, DuckDB's quantile_cont), as
 the US Cluster Mapping Project's code does.
@@ -57,10 +58,24 @@ def peer_thresholds(rows: nw.LazyFrame, params: MapParams) -> nw.LazyFrame:
     )
 
 
+def _peer_level(params: MapParams) -> nw.Expr:
+    """The level whose thresholds a row is compared with (its own unless mapped)."""
+    expr: nw.Expr = nw.col("level")
+    for level, peer in params.peer_levels.items():
+        expr = nw.when(nw.col("level") == level).then(nw.lit(peer)).otherwise(expr)
+    return expr
+
+
 def rate(rows: nw.LazyFrame, params: MapParams) -> nw.LazyFrame:
     """Add the star criteria, stars and US strong-cluster flags to metric rows."""
     keys = cluster_keys(params.by_subcluster)
     thresholds = peer_thresholds(rows, params)
+    if params.peer_levels:
+        rows = rows.with_columns(_peer_level(params).alias("_peer_level"))
+        thresholds = thresholds.rename({"level": "_peer_level"})
+        on = ["_peer_level", "year", *keys]
+    else:
+        on = ["level", "year", *keys]
     emp, lqt = nw.col("employment"), nw.col("lq_within_type")
     positive = emp > 0
     size_ok = (positive & (emp > nw.col("_emp_floor"))
@@ -70,7 +85,7 @@ def rate(rows: nw.LazyFrame, params: MapParams) -> nw.LazyFrame:
     def flag(expr: nw.Expr, name: str) -> nw.Expr:
         return expr.fill_null(False).alias(name)
 
-    rated = rows.join(thresholds, on=["level", "year", *keys], how="left").with_columns(
+    rated = rows.join(thresholds, on=on, how="left").with_columns(
         flag(positive & (emp >= nw.col("_size_cut")), "size"),
         flag(nw.col("lq") >= params.specialisation_lq, "specialization"),
         flag(positive & (nw.col("share_of_region") >= nw.col("_focus_cut")), "focus"),
@@ -84,5 +99,5 @@ def rate(rows: nw.LazyFrame, params: MapParams) -> nw.LazyFrame:
     eocic = sum(nw.col(c).cast(nw.Int32) for c in ("size", "specialization", "productivity"))
     return rated.with_columns(stars.alias("stars"), eocic.alias("eocic_stars")).drop(
         "_size_cut", "_focus_cut", "_wage_cut", "_emp_floor", "_est_floor", "_peer_est_cells",
-        "_lq_q", "_lq_s", "_lq_strong", "_lq_strong10",
+        "_lq_q", "_lq_s", "_lq_strong", "_lq_strong10", *(["_peer_level"] if params.peer_levels else []),
     )
