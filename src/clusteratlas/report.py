@@ -59,8 +59,9 @@ def region_table(summary: dict, rows: pa.Table) -> Table:
 
 def cluster_table(cluster: str, rows: pa.Table) -> Table:
     """A cluster's top regions for one year."""
-    year = rows["year"][0].as_py() if rows.num_rows else ""
-    table = Table(title=f"Top regions in cluster {cluster} — {year}", title_justify="left",
+    first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
+    name = _label(first.get("cluster_name"), first.get("cluster_name_ja"), cluster)
+    table = Table(title=f"Top regions in {name} — {first.get('year', '')}", title_justify="left",
                   header_style="bold")
     for col, justify in (("Region / 地域", "left"), ("Level", "left"), ("Employment", "right"),
                          ("LQ", "right"), ("Stars", "left"), ("Strong", "left"), ("CAGR", "right"),

@@ -31,6 +31,9 @@ from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
 DEFAULT_PATH = Path("atlas.duckdb")
 #: Import kinds whose rows belong to a named set (observations: dataset; definitions: definition).
 NAMED_KINDS = ("observations", "definitions")
+#: Cluster names of the definition used by the latest map run.
+_LATEST_CLUSTER_NAMES = ("SELECT DISTINCT cluster, cluster_name, cluster_name_ja FROM definitions WHERE "
+                         "definition = (SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1)")
 
 
 @dataclass
@@ -361,9 +364,7 @@ class Atlas:
                              .replace("Available columns", "Available regions"))
         rows = self.con.sql(
             f"""SELECT c.*, d.cluster_name, d.cluster_name_ja FROM results_clusters c
-            LEFT JOIN (SELECT DISTINCT cluster, cluster_name, cluster_name_ja FROM definitions
-                       WHERE definition = (SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1)) d
-            USING (cluster)
+            LEFT JOIN ({_LATEST_CLUSTER_NAMES}) d USING (cluster)
             WHERE c.region = ? AND c.year = ? {'' if include_empty else 'AND c.employment > 0'}
             ORDER BY c.stars DESC, c.strong DESC, c.lq DESC""", params=[region, year]).to_arrow_table()
         return found[0], rows
@@ -383,7 +384,9 @@ class Atlas:
             level = scalar(self.con, "SELECT level FROM results_clusters GROUP BY level "
                                      "ORDER BY count(DISTINCT region) DESC, level LIMIT 1")
         return self.con.sql(
-            """SELECT c.*, r.name, r.name_ja FROM results_clusters c LEFT JOIN regions r USING (region)
+            f"""SELECT c.*, r.name, r.name_ja, d.cluster_name, d.cluster_name_ja
+            FROM results_clusters c LEFT JOIN regions r USING (region)
+            LEFT JOIN ({_LATEST_CLUSTER_NAMES}) d USING (cluster)
             WHERE c.cluster = ? AND c.year = ? AND c.level = ? ORDER BY c.employment DESC LIMIT ?""",
             params=[cluster, year, level, top]).to_arrow_table()
 
