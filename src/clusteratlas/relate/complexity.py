@@ -1,0 +1,119 @@
+"""Economic complexity: diversity, ubiquity, ECI/PCI, COI and COG.
+
+Conventions (those of the Growth Lab's ecomplexity package and the Atlas of
+Economic Complexity):
+
+- ECI is the eigenvector of the second-largest eigenvalue of
+  M̃ = D⁻¹MU⁻¹Mᵀ (regions), obtained through the *industry × industry* matrix
+  U⁻¹MᵀD⁻¹M, which is far smaller than the region × region one; it is
+  solved in its symmetric form U^-½ MᵀD⁻¹M U^-½ (same eigenvalues);
+- the sign is fixed so that ECI correlates positively with diversity;
+- ECI is standardised (population standard deviation); PCI is standardised
+  with ECI's mean and standard deviation, which keeps ECI_r equal to the
+  mean PCI of the region's specialisations;
+- COI_r = Σ_i (1 − M_ri) ω_ri PCI_i and
+  COG_ri = Σ_j (1 − M_rj) PCI_j φ_ij / Σ_k φ_kj − ω_ri PCI_i
+  (Hausmann et al., the Atlas, whose "(1 − d_ri)" is the density ω since d
+  is the distance), with the standardised PCI. ecomplexity differs here: it
+  uses the unit-norm eigenvector instead of the standardised PCI and leaves
+  out the last term of COG; economic-complexity (Datawheel) agrees with us.
+
+Regions with no specialisation and industries no region specialises in get
+NaN ECI/PCI (the measures are undefined for them), never an arbitrary value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import eigh
+
+from clusteratlas.errors import InputError
+from clusteratlas.relate.relatedness import density as relatedness_density
+from clusteratlas.relate.relatedness import proximity as relatedness_proximity
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """Complexity measures of one region × industry presence matrix."""
+
+    diversity: np.ndarray
+    ubiquity: np.ndarray
+    eci: np.ndarray
+    pci: np.ndarray
+
+
+def _valid(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    m = np.asarray(m, dtype=np.float64)
+    if m.ndim != 2 or m.size == 0:
+        raise InputError("a non-empty region × industry presence matrix is needed")
+    div, ubq = m.sum(axis=1), m.sum(axis=0)
+    rows, cols = div > 0, ubq > 0
+    if rows.sum() < 2 or cols.sum() < 2:
+        raise InputError("complexity needs at least two regions and two industries with specialisations",
+                         value=f"{int(rows.sum())} regions, {int(cols.sum())} industries")
+    return m, div, ubq, np.ix_(rows, cols)
+
+
+def eci_pci(m: np.ndarray, *, method: str = "eigen", iterations: int = 20) -> Complexity:
+    """ECI and PCI of a presence matrix (``method`` 'eigen' or 'reflections').
+
+    The method of reflections iterates k_r,n = Σ_i M_ri k_i,n−1 / k_r,0 and
+    k_i,n = Σ_r M_ri k_r,n−1 / k_i,0, re-centred and rescaled at each step
+    (otherwise the iterates collapse onto the trivial constant vector); it
+    converges to the eigenvector solution. Both are standardised as above.
+    """
+    m, div, ubq, sub = _valid(m)
+    mv, dv, uv = m[sub], div[sub[0][:, 0]], ubq[sub[1][0]]
+    if method == "eigen":
+        a = mv / np.sqrt(dv)[:, None] / np.sqrt(uv)[None, :]  # D^-½ M U^-½
+        _, vecs = eigh(a.T @ a, subset_by_index=[len(uv) - 2, len(uv) - 2])
+        kp = vecs[:, 0] / np.sqrt(uv)
+        kc = (mv / dv[:, None]) @ kp
+    elif method == "reflections":
+        kc, kp = dv.copy(), uv.copy()
+        for _ in range(iterations):
+            kc, kp = (mv @ kp) / dv, (mv.T @ kc) / uv
+            kc, kp = (kc - kc.mean()) / (kc.std() or 1.0), (kp - kp.mean()) / (kp.std() or 1.0)
+        kc = (mv @ kp) / dv  # link the scales as in the eigen solution: kc = D⁻¹M kp
+    else:
+        raise InputError("unknown complexity method", value=method, expected="eigen or reflections")
+    mean, std = kc.mean(), kc.std()
+    if not np.isfinite(std) or std <= 1e-12 * max(1.0, abs(mean)):
+        raise InputError("every region has the same complexity; ECI is undefined (all-equal input)")
+    kc, kp = _fix_sign(kc, kp, mv, dv, uv)
+    mean = kc.mean()
+    eci, pci = np.full(m.shape[0], np.nan), np.full(m.shape[1], np.nan)
+    eci[sub[0][:, 0]] = (kc - mean) / std
+    pci[sub[1][0]] = (kp - mean) / std
+    return Complexity(div, ubq, eci, pci)
+
+
+def _fix_sign(kc: np.ndarray, kp: np.ndarray, m: np.ndarray, div: np.ndarray, ubq: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Orient ECI to rise with diversity (or, when all diversities are equal,
+    to fall with the average ubiquity of a region's specialisations)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(div, kc)[0, 1] if div.std() > 0 else -np.corrcoef((m @ ubq) / div, kc)[0, 1]
+    sign = -1.0 if np.isfinite(corr) and corr < 0 else 1.0
+    return sign * kc, sign * kp
+
+
+def outlook(m: np.ndarray, pci: np.ndarray, prox: np.ndarray | None = None,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Density ω, complexity outlook index (per region) and gain (per region × industry).
+
+    Industries with undefined PCI count as 0 in the sums.
+    """
+    m = np.asarray(m, dtype=np.float64)
+    prox = relatedness_proximity(m) if prox is None else prox
+    omega = relatedness_density(m, prox)
+    p = np.nan_to_num(np.asarray(pci, dtype=np.float64), nan=0.0)
+    absent = 1.0 - m
+    coi = (absent * omega) @ p
+    col = prox.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.where(col > 0, prox / col, 0.0)  # φ_ji / Σ_k φ_ki
+    cog = (absent * p[None, :]) @ weights - omega * p[None, :]
+    return omega, coi, cog

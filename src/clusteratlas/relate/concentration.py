@@ -1,0 +1,191 @@
+"""Specialisation, concentration and diversity indices on a region × industry matrix.
+
+E is the employment matrix (regions × industries); e_r its row totals, E_i
+its column totals, E the grand total. Definitions follow the textbook forms
+that EconGeo (Balland) documents; each function says which.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clusteratlas.errors import InputError
+from clusteratlas.relate.matrix import shares
+
+
+def _check(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.size == 0:
+        raise InputError("a non-empty region × industry matrix is needed", value=values.shape)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise InputError("the matrix has negative, infinite or missing values")
+    if values.sum() == 0:
+        raise InputError("the matrix is all zeros")
+    return values
+
+
+def rca(values: np.ndarray) -> np.ndarray:
+    """Balassa's revealed comparative advantage (= location quotient): (e_ri / e_r) / (E_i / E).
+
+    0 where a region has no employment; 0 for an industry with none.
+    """
+    values = _check(values)
+    region_share = shares(values, axis=1)
+    reference = values.sum(axis=0) / values.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = region_share / reference
+    return np.where(reference > 0, out, 0.0)
+
+
+def rca_population(values: np.ndarray, population: np.ndarray) -> np.ndarray:
+    """RCA against population ("RPOP"): (e_ri / pop_r) / (E_i / POP)."""
+    values = _check(values)
+    population = np.asarray(population, dtype=np.float64)
+    if population.shape != (values.shape[0],) or (population <= 0).any():
+        raise InputError("population must be positive, one value per region", value=population.shape)
+    per_head = values / population[:, None]
+    reference = values.sum(axis=0) / population.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = per_head / reference
+    return np.where(reference > 0, out, 0.0)
+
+
+def herfindahl(values: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Hirschman–Herfindahl index: Σ share². axis=1: of each region's industries
+    (specialisation); axis=0: of each industry's regions (concentration)."""
+    return (shares(_check(values), axis=axis) ** 2).sum(axis=axis)
+
+
+def krugman(values: np.ndarray) -> np.ndarray:
+    """Krugman specialisation index per region: Σ_i |e_ri / e_r − E_i / E| (0 to 2)."""
+    values = _check(values)
+    return np.abs(shares(values, axis=1) - values.sum(axis=0) / values.sum()).sum(axis=1)
+
+
+def hoover(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Hoover coefficient of localisation per industry: ½ Σ_r |e_ri / E_i − w_r|.
+
+    w_r is the region's share of the reference (default: of total employment;
+    pass population for the Hoover index of concentration). 0 = spread like
+    the reference, 1 = all in regions the reference does not have.
+    """
+    values = _check(values)
+    weight = values.sum(axis=1) if reference is None else np.asarray(reference, dtype=np.float64)
+    if weight.shape != (values.shape[0],) or weight.sum() <= 0 or (weight < 0).any():
+        raise InputError("the reference must be ≥ 0 with one value per region", value=weight.shape)
+    return 0.5 * np.abs(shares(values, axis=0) - (weight / weight.sum())[:, None]).sum(axis=0)
+
+
+def gini(x: np.ndarray) -> float:
+    """Gini coefficient of a non-negative vector (0 = equal, → 1 = concentrated).
+
+    G = Σ_i Σ_j |x_i − x_j| / (2 n² mean), computed in O(n log n) from the sorted values.
+    """
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    if x.size == 0 or (x < 0).any() or not np.isfinite(x).all():
+        raise InputError("Gini needs finite values ≥ 0", value=x.size)
+    total = x.sum()
+    if total == 0:
+        return 0.0
+    n = x.size
+    ranks = np.arange(1, n + 1)
+    return float((2 * (ranks * x).sum()) / (n * total) - (n + 1) / n)
+
+
+def lorenz(values: np.ndarray, industry: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lorenz curve of one industry against total employment (regions by ascending LQ).
+
+    Returns the cumulative share of total employment (x) and of the industry (y),
+    both starting at 0; the locational Gini is the area between it and the diagonal × 2.
+    """
+    values = _check(values)
+    lq = rca(values)[:, industry]
+    order = np.argsort(lq, kind="stable")
+    total = values.sum(axis=1)[order]
+    ind = values[order, industry]
+    x = np.concatenate([[0.0], np.cumsum(total) / total.sum()])
+    y = np.concatenate([[0.0], np.cumsum(ind) / ind.sum()]) if ind.sum() > 0 else np.zeros_like(x)
+    return x, y
+
+
+def locational_gini(values: np.ndarray) -> np.ndarray:
+    """Krugman's locational Gini per industry: 1 − Σ_k (x_k − x_{k−1})(y_k + y_{k−1}).
+
+    0 when the industry is spread like total employment; towards 1 when it
+    sits in regions with little of the economy.
+    """
+    values = _check(values)
+    out = np.empty(values.shape[1])
+    for j in range(values.shape[1]):  # one Lorenz curve per industry: a sort each, no row loop
+        x, y = lorenz(values, j)
+        out[j] = 1.0 - float(np.sum(np.diff(x) * (y[1:] + y[:-1])))
+    return out
+
+
+def entropy(values: np.ndarray, groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Diversity per region as entropy (bits): total, unrelated and related variety.
+
+    Frenken, Van Oort & Verburg (2007): with s_i the industry shares of a
+    region and S_g the share of group g (e.g. the 2-digit parent of a 4-digit
+    code), unrelated variety UV = Σ_g S_g log2(1/S_g), related variety
+    RV = Σ_g S_g H_g with H_g = Σ_{i∈g} (s_i/S_g) log2(S_g/s_i), and total
+    variety TV = Σ_i s_i log2(1/s_i) = UV + RV. Without groups only TV.
+    """
+    values = _check(values)
+    s = shares(values, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(s > 0, s * np.log2(1.0 / s), 0.0)
+    out = {"total_variety": term.sum(axis=1)}
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != (values.shape[1],):
+            raise InputError("one group per industry is needed", value=groups.shape)
+        labels, idx = np.unique(groups, return_inverse=True)
+        group_share = np.zeros((values.shape[0], len(labels)))
+        np.add.at(group_share.T, idx, s.T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uv = np.where(group_share > 0, group_share * np.log2(1.0 / group_share), 0.0).sum(axis=1)
+        out["unrelated_variety"] = uv
+        out["related_variety"] = out["total_variety"] - uv
+    return out
+
+
+def ellison_glaeser(values: np.ndarray, plant_herfindahl: np.ndarray) -> np.ndarray:
+    """Ellison–Glaeser agglomeration index γ per industry.
+
+    γ_i = (G_i − (1 − Σ_r x_r²) H_i) / ((1 − Σ_r x_r²)(1 − H_i)), with
+    G_i = Σ_r (s_ri − x_r)², s_ri the region's share of industry i, x_r its
+    share of all employment, and H_i the Herfindahl of the industry's plant
+    sizes. Official tables rarely give plant sizes: with only establishment
+    counts N_i, pass ``1 / N_i`` (all plants of equal size), which is what
+    :func:`plant_herfindahl_from_counts` does; say so when reporting γ.
+    """
+    values = _check(values)
+    h = np.asarray(plant_herfindahl, dtype=np.float64)
+    if h.shape != (values.shape[1],) or (h < 0).any() or (h >= 1).any():
+        raise InputError("one plant Herfindahl in [0, 1) per industry is needed", value=h.shape)
+    x = values.sum(axis=1) / values.sum()
+    g = ((shares(values, axis=0) - x[:, None]) ** 2).sum(axis=0)
+    spread = 1.0 - (x**2).sum()
+    return (g - spread * h) / (spread * (1.0 - h))
+
+
+def plant_herfindahl_from_counts(establishments: np.ndarray) -> np.ndarray:
+    """1 / N per industry: the plant Herfindahl if all N establishments were equal in size."""
+    n = np.asarray(establishments, dtype=np.float64)
+    n = n.sum(axis=0) if n.ndim == 2 else n
+    if (n <= 1).any():
+        raise InputError("each industry needs more than one establishment for γ", value=float(n.min()))
+    return 1.0 / n
+
+
+def coagglomeration(values: np.ndarray) -> np.ndarray:
+    """Ellison–Glaeser co-agglomeration of every industry pair (simplified form).
+
+    γ^c_ij = Σ_r (s_ri − x_r)(s_rj − x_r) / (1 − Σ_r x_r²), the form of
+    Ellison, Glaeser & Kerr (2010). One matrix product, no loop.
+    """
+    values = _check(values)
+    x = values.sum(axis=1) / values.sum()
+    dev = shares(values, axis=0) - x[:, None]
+    return (dev.T @ dev) / (1.0 - (x**2).sum())
