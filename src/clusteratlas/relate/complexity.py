@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import eigh
+from scipy.sparse.linalg import eigsh
 
 from clusteratlas.errors import InputError
 from clusteratlas.relate.relatedness import density as relatedness_density
@@ -44,7 +44,8 @@ class Complexity:
     pci: np.ndarray
 
 
-def _valid(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _valid(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The matrix, diversity, ubiquity, and the masks of regions and industries with specialisations."""
     m = np.asarray(m, dtype=np.float64)
     if m.ndim != 2 or m.size == 0:
         raise InputError("a non-empty region × industry presence matrix is needed")
@@ -53,7 +54,7 @@ def _valid(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     if rows.sum() < 2 or cols.sum() < 2:
         raise InputError("complexity needs at least two regions and two industries with specialisations",
                          value=f"{int(rows.sum())} regions, {int(cols.sum())} industries")
-    return m, div, ubq, np.ix_(rows, cols)
+    return m, div, ubq, rows, cols
 
 
 def eci_pci(m: np.ndarray, *, method: str = "eigen", iterations: int = 20) -> Complexity:
@@ -64,13 +65,19 @@ def eci_pci(m: np.ndarray, *, method: str = "eigen", iterations: int = 20) -> Co
     (otherwise the iterates collapse onto the trivial constant vector); it
     converges to the eigenvector solution. Both are standardised as above.
     """
-    m, div, ubq, sub = _valid(m)
-    mv, dv, uv = m[sub], div[sub[0][:, 0]], ubq[sub[1][0]]
+    m, div, ubq, rows, cols = _valid(m)
+    mv = m if rows.all() and cols.all() else m[np.ix_(rows, cols)]
+    dv, uv = div[rows], ubq[cols]
     if method == "eigen":
         a = mv / np.sqrt(dv)[:, None] / np.sqrt(uv)[None, :]  # D^-½ M U^-½
-        _, vecs = eigh(a.T @ a, subset_by_index=[len(uv) - 2, len(uv) - 2])
-        kp = vecs[:, 0] / np.sqrt(uv)
-        kc = (mv / dv[:, None]) @ kp
+        sym = a.T @ a
+        if len(uv) > 2:
+            start = np.random.default_rng(0).uniform(0.5, 1.5, size=len(uv))  # fixed: reproducible
+            vals, vecs = eigsh(sym, k=2, which="LA", v0=start, tol=0)
+        else:
+            vals, vecs = np.linalg.eigh(sym)
+        kp = vecs[:, np.argsort(vals)[-2]] / np.sqrt(uv)
+        kc = (mv @ kp) / dv
     elif method == "reflections":
         kc, kp = dv.copy(), uv.copy()
         for _ in range(iterations):
@@ -85,8 +92,8 @@ def eci_pci(m: np.ndarray, *, method: str = "eigen", iterations: int = 20) -> Co
     kc, kp = _fix_sign(kc, kp, mv, dv, uv)
     mean = kc.mean()
     eci, pci = np.full(m.shape[0], np.nan), np.full(m.shape[1], np.nan)
-    eci[sub[0][:, 0]] = (kc - mean) / std
-    pci[sub[1][0]] = (kp - mean) / std
+    eci[rows] = (kc - mean) / std
+    pci[cols] = (kp - mean) / std
     return Complexity(div, ubq, eci, pci)
 
 
