@@ -24,7 +24,16 @@ from clusteratlas.api import map_files
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.metrics import MapParams
 from clusteratlas.model import TABLES
-from clusteratlas.report import cluster_table, region_table, summary_panel, unmapped_table
+from clusteratlas.report import (
+    SHIFT_SHARE_PARTS,
+    cluster_table,
+    region_table,
+    relate_tables,
+    related_table,
+    shift_share_table,
+    summary_panel,
+    unmapped_table,
+)
 from clusteratlas.sample import generate_sample
 from clusteratlas.sources.generic import parse_mapping
 from clusteratlas.store import DEFAULT_PATH, Atlas
@@ -210,6 +219,67 @@ def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = N
     with Atlas(atlas) as a:
         rows = a.cluster_profile(cluster, year=year, top=top, level=level)
     out.print(cluster_table(cluster, rows))
+
+
+ByOpt = Annotated[str, typer.Option(help="Work on clusters (from the map results) or industries "
+                                          "(from the observations).")]
+LevelOpt = Annotated[str | None, typer.Option(help="Region level (default: the most detailed).")]
+
+
+@app.command()
+@_fails_cleanly
+def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
+           top: Annotated[int, typer.Option(help="Related partners stored per item.")] = 20) -> None:
+    """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
+    with Atlas(atlas) as a, _step("Computing relatedness and complexity"):
+        summary = a.relate(by=by, year=year, level=level, top=top)
+        keys = [summary.by, summary.level, summary.year]
+        regions = a.con.sql("SELECT * FROM relate_regions WHERE breakdown = ? AND level = ? AND year = ?",
+                            params=keys).to_arrow_table()
+        items = a.con.sql("SELECT * FROM relate_items WHERE breakdown = ? AND level = ? AND year = ?",
+                          params=keys).to_arrow_table()
+    out.print(f"Stored relatedness for {summary.regions:,} regions × {summary.items:,} {by}s "
+              f"({summary.level}, {summary.year}); {summary.pairs:,} related pairs.")
+    for table in relate_tables(regions, items, by):
+        out.print(table)
+
+
+@app.command("shift-share")
+@_fails_cleanly
+def shift_share_(start: Annotated[int, typer.Argument(help="Start year.")],
+                 end: Annotated[int, typer.Argument(help="End year.")],
+                 atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", level: LevelOpt = None,
+                 region: Annotated[str | None, typer.Option(help="List one region's items instead.")] = None,
+                 top: Annotated[int, typer.Option(help="Rows to show.")] = 15) -> None:
+    """Shift-share (Dunn; Esteban-Marquillas) of employment change between two years; stored."""
+    with Atlas(atlas) as a, _step("Decomposing employment change"):
+        table = a.shift_share(start, end, by=by, level=level)
+    rows = table.to_pylist()
+    if region is not None:
+        picked = [dict(r, key=r["item"]) for r in rows if r["region"] == region]
+        if not picked:
+            raise ClusterAtlasError(f"unknown region {region!r} in the shift-share results")
+        title = f"Shift-share of {region}, {start}–{end}, by {by}"
+    else:
+        sums: dict[str, dict] = {}
+        for r in rows:
+            acc = sums.setdefault(r["region"], {"key": r["region"], **dict.fromkeys(SHIFT_SHARE_PARTS, 0.0)})
+            for part in SHIFT_SHARE_PARTS:
+                acc[part] += r[part]
+        picked = list(sums.values())
+        title = f"Shift-share by region, {start}–{end} (largest regional-share effects)"
+    picked.sort(key=lambda r: -abs(r["regional_share"]))
+    out.print(shift_share_table(picked[:top], title))
+
+
+@show_app.command("related")
+@_fails_cleanly
+def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
+                 top: Annotated[int, typer.Option(help="How many partners.")] = 10) -> None:
+    """The clusters (or industries) most related to one, from the latest relate run."""
+    with Atlas(atlas) as a:
+        rows = a.related(item, top=top)
+    out.print(related_table(item, rows))
 
 
 @app.command()

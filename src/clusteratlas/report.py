@@ -95,3 +95,51 @@ def unmapped_table(unmapped: pa.Table, limit: int = 10) -> Table:
     for row in unmapped.slice(0, limit).to_pylist():
         table.add_row(row["industry"], _num(row["employment"]), _num(row["rows"]))
     return table
+
+
+def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10) -> list[Table]:
+    """The most complex regions and items of a relate run."""
+    out = []
+    reg = Table(title=f"Most complex regions (ECI, by {by})", title_justify="left", header_style="bold")
+    for col in ("Region", "ECI", "Diversity", "COI", "HHI", "Krugman", "Entropy (bits)"):
+        reg.add_column(col, justify="left" if col == "Region" else "right")
+    rows = sorted(regions.to_pylist(), key=lambda r: -(r["eci"] if r["eci"] == r["eci"] else -1e9))[:top]
+    for r in rows:
+        reg.add_row(r["region"], _num(r["eci"], "{:.2f}"), _num(r["diversity"]), _num(r["coi"], "{:.2f}"),
+                    _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"), _num(r["total_variety"], "{:.2f}"))
+    out.append(reg)
+    it = Table(title=f"Most complex {by}s (PCI)", title_justify="left", header_style="bold")
+    for col in (by.capitalize(), "PCI", "Ubiquity", "Hoover", "Locational Gini", "EG γ"):
+        it.add_column(col, justify="left" if col == by.capitalize() else "right")
+    rows = sorted(items.to_pylist(), key=lambda r: -(r["pci"] if r["pci"] == r["pci"] else -1e9))[:top]
+    for r in rows:
+        gamma = r["ellison_glaeser"]
+        it.add_row(r["item"], _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]), _num(r["hoover"], "{:.3f}"),
+                   _num(r["locational_gini"], "{:.3f}"), "–" if gamma != gamma else f"{gamma:.4f}")
+    out.append(it)
+    return out
+
+
+def related_table(item: str, rows: pa.Table) -> Table:
+    """An item's most related partners."""
+    table = Table(title=f"Most related to {item}", title_justify="left", header_style="bold")
+    for col in ("#", "Related", "Proximity", "Co-location r", "Co-agglomeration"):
+        table.add_column(col, justify="right" if col != "Related" else "left")
+    for r in rows.to_pylist():
+        table.add_row(str(r["rank"]), r["related"], _num(r["proximity"], "{:.3f}"), _num(r["colocation"], "{:.3f}"),
+                      _num(r["coagglomeration"], "{:.4f}"))
+    return table
+
+
+SHIFT_SHARE_PARTS = ("change", "national_share", "industry_mix", "regional_share", "competitive", "allocation")
+
+
+def shift_share_table(totals: list[dict], title: str) -> Table:
+    """Shift-share components summed by region (or listed by item for one region)."""
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("Region / item")
+    for col in ("Change", "National", "Industry mix", "Regional", "Competitive", "Allocation"):
+        table.add_column(col, justify="right")
+    for r in totals:
+        table.add_row(r["key"], *(_num(r[p], "{:+,.0f}") for p in SHIFT_SHARE_PARTS))
+    return table

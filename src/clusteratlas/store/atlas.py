@@ -25,6 +25,7 @@ from clusteratlas.metrics import MapParams, impute_suppressed, map_clusters
 from clusteratlas.metrics._engine import Engine
 from clusteratlas.sources.files import LINE
 from clusteratlas.sources.generic import stage
+from clusteratlas.store.analyses import RelateSummary, run_relate, run_shift_share
 from clusteratlas.store.export import write_table
 from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
 
@@ -390,14 +391,41 @@ class Atlas:
             WHERE c.cluster = ? AND c.year = ? AND c.level = ? ORDER BY c.employment DESC LIMIT ?""",
             params=[cluster, year, level, top]).to_arrow_table()
 
+    # -------------------------------------------------------------- analyses
+    def relate(self, *, by: str = "cluster", year: int | None = None, level: str | None = None,
+               top: int = 20) -> RelateSummary:
+        """Relatedness, complexity and concentration for one year (see :mod:`clusteratlas.store.analyses`)."""
+        return run_relate(self.con, by=by, year=year, level=level, top=top)
+
+    def shift_share(self, start: int, end: int, *, by: str = "cluster", level: str | None = None) -> pa.Table:
+        """Shift-share components per region × cluster (or industry) between two years; stored too."""
+        return run_shift_share(self.con, start, end, by=by, level=level)
+
+    def related(self, item: str, *, top: int = 10) -> pa.Table:
+        """The items most related to ``item`` in the latest relate run that has it."""
+        tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "relate_pairs" not in tables:
+            raise InputError("the atlas has no relatedness results yet", hint="Run 'clusteratlas relate' first")
+        rows = self.con.sql(
+            """SELECT p.* FROM relate_pairs p WHERE p.item = ? AND p.year = (
+                   SELECT max(year) FROM relate_pairs WHERE item = ?) ORDER BY p.rank LIMIT ?""",
+            params=[item, item, top]).to_arrow_table()
+        if rows.num_rows == 0:
+            known = [r[0] for r in self.con.execute("SELECT DISTINCT item FROM relate_pairs ORDER BY 1").fetchall()]
+            raise InputError("unknown cluster or industry", value=item,
+                             hint=(did_you_mean(item, known) or "").replace("columns", "items"))
+        return rows
+
     # ------------------------------------------------------------------ export
     def export(self, what: str, path: str | os.PathLike[str]) -> int:
         """Write a table (see :data:`EXPORTABLE`) to CSV, Parquet or Excel; return the row count."""
         if what not in EXPORTABLE:
             raise InputError("unknown table to export", value=what, expected=", ".join(EXPORTABLE))
         table = EXPORTABLE[what]
-        if what in ("clusters", "regions", "unmapped"):
-            self._require_results()
+        tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if table not in tables:
+            raise InputError(f"the atlas has no {what} table yet",
+                             hint="Run 'clusteratlas map' (or 'relate', 'shift-share') first")
         return write_table(self.con.table(table), Path(path))
 
 

@@ -37,4 +37,9 @@ EXPORTABLE = {
     "definitions": "definitions",
     "region-list": "regions",
     "imports": "imports",
+    "relate-regions": "relate_regions",
+    "relate-items": "relate_items",
+    "relate-cells": "relate_cells",
+    "relate-pairs": "relate_pairs",
+    "shift-share": "shift_share",
 }

@@ -1,0 +1,239 @@
+"""Relatedness, complexity, concentration and shift-share runs on an atlas.
+
+Reads region × cluster (from the stored map results) or region × industry
+(from the observations, withheld cells imputed) employment for one level
+and year, runs :mod:`clusteratlas.relate`, and stores long tables:
+
+- ``relate_regions``: one row per region (diversity, ECI, COI, HHI, Krugman, entropy);
+- ``relate_items``: one row per cluster or industry (ubiquity, PCI, Hoover,
+  locational Gini, HHI, Ellison–Glaeser γ where establishments exist);
+- ``relate_cells``: one row per region × item (RCA, presence, density, COG);
+- ``relate_pairs``: item pairs (proximity, co-location correlation, co-agglomeration),
+  the ``top`` most related partners of each item;
+- ``shift_share``: one row per region × item for two years (see relate.shiftshare).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from clusteratlas.errors import InputError
+from clusteratlas.relate import (
+    Matrix,
+    coagglomeration,
+    colocation_correlation,
+    eci_pci,
+    ellison_glaeser,
+    entropy,
+    herfindahl,
+    hoover,
+    krugman,
+    locational_gini,
+    outlook,
+    plant_herfindahl_from_counts,
+    presence,
+    proximity,
+    rca,
+    shift_share,
+    to_matrix,
+)
+
+BY = ("cluster", "industry")
+
+
+@dataclass
+class RelateSummary:
+    """What a relate run stored."""
+
+    by: str
+    level: str
+    year: int
+    regions: int
+    items: int
+    pairs: int
+
+
+def _long_data(con: duckdb.DuckDBPyConnection, by: str, level: str | None, years: list[int]
+               ) -> tuple[pa.Table, str]:
+    """region, item, year, employment, establishments for the given years."""
+    if by not in BY:
+        raise InputError("unknown breakdown", value=by, expected="cluster or industry")
+    marks = ", ".join("?" for _ in years)
+    if by == "cluster":
+        _require_cluster_results(con)
+        if level is None:
+            level = con.execute("SELECT level FROM results_clusters GROUP BY level "
+                                "ORDER BY count(DISTINCT region) DESC, level LIMIT 1").fetchall()[0][0]
+        sql = (f"SELECT region, cluster AS item, year, employment, coalesce(establishments, 0) AS establishments "
+               f"FROM results_clusters WHERE level = ? AND year IN ({marks})")
+        table = con.sql(sql, params=[level, *years]).to_arrow_table()
+    else:
+        sql = (f"SELECT o.region, o.industry AS item, o.year, coalesce(o.employment, "
+               f"CASE upper(o.size_class) {_size_case()} ELSE 0 END) AS employment, "
+               f"coalesce(o.establishments, 0) AS establishments, coalesce(r.level, 'region') AS level "
+               f"FROM observations o LEFT JOIN regions r USING (region) WHERE o.year IN ({marks})")
+        table = con.sql(sql, params=list(years)).to_arrow_table()
+        levels = sorted(set(table["level"].to_pylist()))
+        level = level or (levels[0] if len(levels) == 1 else None)
+        if level is None:
+            raise InputError("the observations have several region levels", value=", ".join(levels),
+                             hint="Choose one with --level")
+        mask = pa.compute.equal(table["level"], level)
+        table = table.filter(mask).drop_columns(["level"])
+    if table.num_rows == 0:
+        raise InputError("no data for this level and year", value=f"{level}, {years}")
+    return table, level
+
+
+def _require_cluster_results(con: duckdb.DuckDBPyConnection) -> None:
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "results_clusters" not in tables:
+        raise InputError("the atlas has no cluster results yet", hint="Run 'clusteratlas map' first")
+
+
+def _table(columns: dict[str, object]) -> pa.Table:
+    """A table from arrays and scalars; scalars are repeated to the arrays' length."""
+    n = max(len(v) for v in columns.values() if isinstance(v, np.ndarray))
+    return pa.table({k: v if isinstance(v, np.ndarray) else pa.array([v] * n) for k, v in columns.items()})
+
+
+def _size_case() -> str:
+    from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
+
+    return " ".join(f"WHEN '{k}' THEN {v}" for k, v in SIZE_CLASS_MIDPOINTS.items())
+
+
+def _aligned(table: pa.Table, year: int, regions: np.ndarray | None = None, items: np.ndarray | None = None,
+             column: str = "employment") -> Matrix:
+    sub = table.filter(pa.compute.equal(table["year"], year))
+    mat = to_matrix(sub, industry="item", value=column)
+    if regions is None:
+        return mat
+    out = np.zeros((len(regions), len(items)))
+    r_pos = np.searchsorted(regions, mat.regions)
+    i_pos = np.searchsorted(items, mat.industries)
+    out[np.ix_(r_pos, i_pos)] = mat.values
+    return Matrix(out, regions, items)
+
+
+def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int | None = None,
+               level: str | None = None, top: int = 20) -> RelateSummary:
+    """Compute every relatedness/complexity/concentration measure for one year and store it."""
+    if by == "cluster":
+        _require_cluster_results(con)
+    if year is None:
+        source = "results_clusters" if by == "cluster" else "observations"
+        year = con.execute(f"SELECT max(year) FROM {source}").fetchall()[0][0]
+        if year is None:
+            raise InputError("no data to relate", hint="Import observations first")
+    table, level = _long_data(con, by, level, [year])
+    emp = _aligned(table, year)
+    if emp.values.shape[0] < 2 or emp.values.shape[1] < 2:
+        raise InputError("relatedness needs at least two regions and two items", value=emp.values.shape)
+    values = emp.values
+    r = rca(values)
+    m = presence(r)
+    phi = proximity(m)
+    cx = eci_pci(m)
+    omega, coi, cog = outlook(m, cx.pci, phi)
+    groups = _groups(con, by, emp.industries)
+    ent = entropy(values, groups)
+    est = _aligned(table, year, emp.regions, emp.industries, "establishments").values.sum(axis=0)
+    gamma = np.full(values.shape[1], np.nan)
+    usable = est > 1
+    if usable.any():
+        gamma[usable] = ellison_glaeser(values[:, usable], plant_herfindahl_from_counts(est[usable]))
+    regions = _table({
+        "region": emp.regions, "level": level, "year": year, "diversity": cx.diversity, "eci": cx.eci,
+        "coi": coi, "hhi": herfindahl(values), "krugman": krugman(values), **ent,
+    })
+    items = _table({
+        "item": emp.industries, "breakdown": by, "year": year, "ubiquity": cx.ubiquity, "pci": cx.pci,
+        "hoover": hoover(values), "locational_gini": locational_gini(values), "hhi": herfindahl(values, axis=0),
+        "ellison_glaeser": gamma,
+    })
+    n_r, n_i = values.shape
+    cells = _table({
+        "region": np.repeat(emp.regions, n_i), "item": np.tile(emp.industries, n_r), "year": year,
+        "employment": values.ravel(), "rca": r.ravel(), "presence": m.ravel().astype(bool),
+        "density": omega.ravel(), "cog": cog.ravel(),
+    })
+    pairs = _top_pairs(emp.industries, phi, colocation_correlation(values), coagglomeration(values), top, year)
+    _store(con, {"relate_regions": regions, "relate_items": items, "relate_cells": cells, "relate_pairs": pairs},
+           keys={"breakdown": by, "level": level, "year": year})
+    return RelateSummary(by, level, year, n_r, n_i, pairs.num_rows)
+
+
+def _groups(con: duckdb.DuckDBPyConnection, by: str, items: np.ndarray) -> np.ndarray | None:
+    """Groups for related variety: the cluster of each industry (or none for clusters)."""
+    if by == "cluster":
+        return None
+    rows = dict(con.execute("SELECT industry, any_value(cluster) FROM definitions GROUP BY industry").fetchall())
+    return np.array([rows.get(i) or f"unclustered:{i[:2]}" for i in items])
+
+
+def _top_pairs(items: np.ndarray, phi: np.ndarray, colocation: np.ndarray, coagg: np.ndarray, top: int,
+               year: int) -> pa.Table:
+    n = len(items)
+    k = min(top, n - 1)
+    scores = phi.copy()
+    np.fill_diagonal(scores, -np.inf)
+    partners = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    a = np.repeat(np.arange(n), k)
+    b = partners.ravel()
+    return _table({
+        "item": items[a], "related": items[b], "rank": np.tile(np.arange(1, k + 1), n), "year": year,
+        "proximity": phi[a, b], "colocation": colocation[a, b], "coagglomeration": coagg[a, b],
+    })
+
+
+def _store(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], keys: dict[str, object]) -> None:
+    """Replace the rows of this run (same breakdown, level and year) in each table, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name, table in tables.items():
+            for key, value in keys.items():
+                if key not in table.column_names:
+                    table = table.append_column(key, pa.array([value] * table.num_rows))
+            con.register("__incoming", table)
+            existing = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            if name not in existing:
+                con.execute(f"CREATE TABLE {name} AS SELECT * FROM __incoming LIMIT 0")
+            where = " AND ".join(f'"{k}" = ?' for k in keys)
+            con.execute(f"DELETE FROM {name} WHERE {where}", list(keys.values()))
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __incoming")
+            con.unregister("__incoming")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def run_shift_share(con: duckdb.DuckDBPyConnection, start: int, end: int, *, by: str = "cluster",
+                    level: str | None = None) -> pa.Table:
+    """Dunn and Esteban-Marquillas components per region × item between two years; stored and returned."""
+    if start >= end:
+        raise InputError("the start year must come before the end year", value=f"{start}, {end}")
+    table, level = _long_data(con, by, level, [start, end])
+    years = set(table["year"].to_pylist())
+    for y in (start, end):
+        if y not in years:
+            raise InputError("no data for this year", value=y, expected=", ".join(map(str, sorted(years))))
+    a = _aligned(table, start)
+    b = _aligned(table, end)
+    regions, items = np.union1d(a.regions, b.regions), np.union1d(a.industries, b.industries)
+    e0 = _aligned(table, start, regions, items).values
+    e1 = _aligned(table, end, regions, items).values
+    parts = shift_share(e0, e1)
+    n_r, n_i = e0.shape
+    out = _table({
+        "region": np.repeat(regions, n_i), "item": np.tile(items, n_r), "start_year": start, "end_year": end,
+        "employment_start": e0.ravel(), "employment_end": e1.ravel(),
+        **{k: v.ravel() for k, v in parts.items()},
+    })
+    _store(con, {"shift_share": out}, keys={"breakdown": by, "level": level, "start_year": start, "end_year": end})
+    return out

@@ -1,0 +1,81 @@
+"""Relate and shift-share runs on an atlas: stored, consistent with the map, replaced on rerun."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from clusteratlas import Atlas
+from tests.conftest import atlas_fingerprint, invoke
+
+
+def _query(path, sql):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_relate_by_cluster_agrees_with_the_map(runner, mapped_atlas):
+    res = invoke(runner, "relate", "--atlas", mapped_atlas)
+    assert res.exit_code == 0, res.output
+    assert "Most complex regions" in res.output
+    # every cluster is mapped in the sample, so RCA (against mapped employment) equals the map's LQ
+    diff = _query(mapped_atlas, """
+        SELECT max(abs(c.rca - r.lq)), count(*) FROM relate_cells c JOIN results_clusters r
+        ON r.region = c.region AND r.cluster = c.item AND r.year = c.year AND r.level = c.level""")[0]
+    assert diff[0] < 1e-9 and diff[1] == 36 * 20
+    n_before = _query(mapped_atlas, "SELECT count(*) FROM relate_cells")[0][0]
+    assert invoke(runner, "relate", "--atlas", mapped_atlas).exit_code == 0
+    assert _query(mapped_atlas, "SELECT count(*) FROM relate_cells")[0][0] == n_before  # replaced, not added
+    res = invoke(runner, "show", "related", "C02", "--atlas", mapped_atlas, "--top", "3")
+    assert res.exit_code == 0 and "Most related to C02" in res.output
+
+
+def test_relate_by_industry_with_related_variety(runner, mapped_atlas):
+    res = invoke(runner, "relate", "--atlas", mapped_atlas, "--by", "industry", "--year", "2018")
+    assert res.exit_code == 0, res.output
+    rows = _query(mapped_atlas, """SELECT count(*), max(abs(total_variety - related_variety - unrelated_variety))
+        FROM relate_regions WHERE breakdown = 'industry' AND year = 2018""")[0]
+    assert rows[0] == 36 and rows[1] < 1e-9
+    gamma = _query(mapped_atlas, "SELECT count(ellison_glaeser) FROM relate_items WHERE breakdown = 'industry'")
+    assert gamma[0][0] == 240  # establishments are in the sample, so γ is defined for every industry
+
+
+def test_shift_share_components_add_up(runner, mapped_atlas):
+    res = invoke(runner, "shift-share", "2015", "2020", "--atlas", mapped_atlas)
+    assert res.exit_code == 0, res.output
+    worst = _query(mapped_atlas, """SELECT max(abs(national_share + industry_mix + competitive + allocation
+        - (employment_end - employment_start))) FROM shift_share""")[0][0]
+    assert worst < 1e-6
+    # the planted declining cluster (S5C1, C05, -5 % a year) has a negative regional share
+    rs = _query(mapped_atlas, "SELECT regional_share FROM shift_share WHERE region = 'S5C1' AND item = 'C05'")
+    assert rs[0][0] < 0
+    res = invoke(runner, "shift-share", "2015", "2020", "--atlas", mapped_atlas, "--region", "S3C2")
+    assert res.exit_code == 0 and "C03" in res.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["relate", "--by", "occupation"], "unknown breakdown"),
+    (["relate", "--year", "1990"], "no data for this level and year"),
+    (["shift-share", "2020", "2015"], "start year must come before"),
+    (["shift-share", "2010", "2020"], "no data for this year"),
+    (["show", "related", "C99"], "unknown cluster or industry"),
+])
+def test_relate_bad_input(runner, mapped_atlas, args, message):
+    invoke(runner, "relate", "--atlas", mapped_atlas)
+    before = atlas_fingerprint(mapped_atlas)
+    res = invoke(runner, *args, "--atlas", mapped_atlas)
+    assert res.exit_code == 2, res.output
+    assert message in " ".join(res.stderr.split())
+    assert atlas_fingerprint(mapped_atlas) == before
+
+
+def test_relate_needs_a_map_first(tmp_path, sample_files):
+    path = tmp_path / "a.duckdb"
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("observations", sample_files["observations"])
+        with pytest.raises(Exception, match="no cluster results yet"):
+            atlas.relate()
+        assert atlas.relate(by="industry").items == 240
