@@ -30,9 +30,20 @@ from clusteratlas.relate.relatedness import (
     related,
 )
 from clusteratlas.relate.shiftshare import shift_share
+from clusteratlas.relate.spatial import (
+    GlobalMoran,
+    LocalG,
+    LocalMoran,
+    fdr,
+    getis_ord_star,
+    local_moran,
+    moran,
+    weights_from_libpysal,
+)
 
 __all__ = [
-    "Complexity", "Matrix", "coagglomeration", "colocation_correlation", "cooccurrence", "density", "eci_pci",
+    "Complexity", "GlobalMoran", "LocalG", "LocalMoran", "Matrix", "fdr", "getis_ord_star", "local_moran",
+    "moran", "weights_from_libpysal", "coagglomeration", "colocation_correlation", "cooccurrence", "density", "eci_pci",
     "ellison_glaeser", "entries_exits", "entropy", "gini", "herfindahl", "hoover", "krugman", "locational_gini",
     "lorenz", "outlook", "plant_herfindahl_from_counts", "presence", "proximity", "rca", "rca_population",
     "related", "shares", "shift_share", "to_matrix",
