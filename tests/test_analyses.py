@@ -79,3 +79,48 @@ def test_relate_needs_a_map_first(tmp_path, sample_files):
         with pytest.raises(Exception, match="no cluster results yet"):
             atlas.relate()
         assert atlas.relate(by="industry").items == 240
+
+
+def test_hotspots_stored_and_consistent(runner, tmp_path, sample_files):
+    import numpy as np
+    import scipy.sparse as sp
+
+    from clusteratlas.relate import local_moran, rca
+
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    for kind in ("regions", "definitions", "observations"):
+        invoke(runner, "import", kind, sample_files[kind], "--atlas", atlas)
+    invoke(runner, "map", "--atlas", atlas)
+    res = invoke(runner, "hotspots", "--atlas", atlas)
+    assert res.exit_code == 2 and "no region neighbours" in res.stderr
+    assert invoke(runner, "import", "weights", sample_files["weights"], "--atlas", atlas).exit_code == 0
+    res = invoke(runner, "hotspots", "--atlas", atlas, "--permutations", "99")
+    assert res.exit_code == 0, res.output
+    # the stored LISA equals a direct computation on the same LQ matrix and row-standardised grid
+    rows = _query(atlas, "SELECT region, item, local_i FROM hotspots ORDER BY region, item")
+    emp = _query(atlas, "SELECT region, cluster, employment FROM results_clusters WHERE year = 2020 "
+                        "ORDER BY region, cluster")
+    regions = sorted({r[0] for r in emp})
+    items = sorted({r[1] for r in emp})
+    values = np.array([r[2] for r in emp]).reshape(len(regions), len(items))
+    links = _query(atlas, "SELECT region, neighbor FROM region_neighbors")
+    pos = {r: i for i, r in enumerate(regions)}
+    w = sp.csr_matrix((np.ones(len(links)), ([pos[a] for a, _ in links], [pos[b] for _, b in links])),
+                      shape=(len(regions), len(regions)))
+    w = sp.diags(1 / np.asarray(w.sum(axis=1)).ravel()) @ w
+    direct = local_moran(rca(values), w, permutations=9)
+    assert np.array([r[2] for r in rows]) == pytest.approx(direct.Is.ravel(), abs=1e-9)
+    n = _query(atlas, "SELECT count(*) FROM hotspots")[0][0]
+    invoke(runner, "hotspots", "--atlas", atlas, "--permutations", "99")
+    assert _query(atlas, "SELECT count(*) FROM hotspots")[0][0] == n  # replaced on rerun
+    res = invoke(runner, "hotspots", "--atlas", atlas, "--value", "wages")
+    assert res.exit_code == 2 and "unknown value" in res.stderr
+
+
+def test_weights_import_rejects_self_links(runner, tmp_path, mapped_atlas):
+    (tmp_path / "w.csv").write_text("region,neighbor\nS1C1,S1C2\nS1C2,S1C2\n")
+    before = atlas_fingerprint(mapped_atlas)
+    res = invoke(runner, "import", "weights", tmp_path / "w.csv", "--atlas", mapped_atlas)
+    assert res.exit_code == 2 and "line 3" in res.stderr and "own neighbour" in res.stderr
+    assert atlas_fingerprint(mapped_atlas) == before

@@ -27,6 +27,7 @@ from clusteratlas.model import TABLES
 from clusteratlas.report import (
     SHIFT_SHARE_PARTS,
     cluster_table,
+    hotspot_table,
     region_table,
     relate_tables,
     related_table,
@@ -270,6 +271,33 @@ def shift_share_(start: Annotated[int, typer.Argument(help="Start year.")],
         title = f"Shift-share by region, {start}–{end} (largest regional-share effects)"
     picked.sort(key=lambda r: -abs(r["regional_share"]))
     out.print(shift_share_table(picked[:top], title))
+
+
+@app.command()
+@_fails_cleanly
+def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
+             value: Annotated[str, typer.Option(help="What to test: lq, employment or share.")] = "lq",
+             permutations: Annotated[int, typer.Option(help="Conditional permutations.")] = 999,
+             alpha: Annotated[float, typer.Option(help="False-discovery rate.")] = 0.05,
+             top: Annotated[int, typer.Option(help="Rows to show.")] = 10) -> None:
+    """Spatial hot spots: Moran's I, local Moran (LISA) and Getis-Ord Gi* for every cluster; stored.
+
+    Needs region neighbours: 'clusteratlas import weights FILE' (region, neighbor, weight).
+    """
+    with Atlas(atlas) as a, _step("Testing for spatial hot spots"):
+        summary = a.hotspots(by=by, year=year, level=level, value=value, permutations=permutations, alpha=alpha)
+        keys = [summary.by, summary.level, summary.year, summary.value]
+        rows = a.con.sql(
+            """SELECT g.item, g.moran_i, g.p_sim, count(*) FILTER (WHERE h.significant AND h.quadrant = 1) AS hot,
+                      string_agg(h.region, ', ' ORDER BY h.region) FILTER (WHERE h.significant AND h.quadrant = 1)
+                      AS regions
+               FROM hotspots_global g JOIN hotspots h USING (item, breakdown, level, year, value)
+               WHERE g.breakdown = ? AND g.level = ? AND g.year = ? AND g.value = ?
+               GROUP BY ALL ORDER BY g.moran_i DESC LIMIT ?""", params=[*keys, top]).to_arrow_table()
+    out.print(f"Tested {summary.items:,} {by}s on {summary.regions:,} regions ({summary.level}, {summary.year}, "
+              f"{summary.value}): {summary.hot_spots:,} high-high hot spots at FDR {alpha:.0%}"
+              + (f"; {summary.unlinked_regions} region(s) without neighbours" if summary.unlinked_regions else ""))
+    out.print(hotspot_table(rows))
 
 
 @show_app.command("related")

@@ -101,6 +101,12 @@ REFERENCE_TOTALS = (
     Column("employment", "DOUBLE", True, "employment of the reference area (e.g. the nation)"),
 )
 
+WEIGHTS = (
+    Column("region", "VARCHAR", True, "region id"),
+    Column("neighbor", "VARCHAR", True, "a neighbouring region"),
+    Column("weight", "DOUBLE", False, "strength of the link (default 1); row-standardised when used"),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "observations": OBSERVATIONS,
     "definitions": DEFINITIONS,
@@ -108,6 +114,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "custom-regions": CUSTOM_REGIONS,
     "industries": INDUSTRIES,
     "reference-totals": REFERENCE_TOTALS,
+    "weights": WEIGHTS,
 }
 
 #: Upper bound above which an employment figure for one cell is taken as a mistake.

@@ -143,3 +143,16 @@ def shift_share_table(totals: list[dict], title: str) -> Table:
     for r in totals:
         table.add_row(r["key"], *(_num(r[p], "{:+,.0f}") for p in SHIFT_SHARE_PARTS))
     return table
+
+
+def hotspot_table(rows: pa.Table) -> Table:
+    """Items by global Moran's I, with their high-high hot spots."""
+    table = Table(title="Spatial concentration (global Moran's I) and hot spots (LISA high-high, FDR)",
+                  title_justify="left", header_style="bold")
+    for col, justify in (("Item", "left"), ("Moran's I", "right"), ("p", "right"), ("Hot spots", "right"),
+                         ("Regions", "left")):
+        table.add_column(col, justify=justify)
+    for r in rows.to_pylist():
+        table.add_row(r["item"], _num(r["moran_i"], "{:.3f}"), _num(r["p_sim"], "{:.3f}"), str(r["hot"]),
+                      r["regions"] or "")
+    return table

@@ -66,6 +66,7 @@ class Sample:
     definitions: pa.Table
     regions: pa.Table
     custom_regions: pa.Table
+    neighbors: pa.Table
     planted: tuple[Planted, ...]
 
     def write(self, folder: str | Path) -> dict[str, Path]:
@@ -77,9 +78,11 @@ class Sample:
             "definitions": folder / "definitions.csv",
             "regions": folder / "regions.csv",
             "custom-regions": folder / "custom_regions.csv",
+            "weights": folder / "neighbors.csv",
         }
         for kind, table in (("observations", self.observations), ("definitions", self.definitions),
-                            ("regions", self.regions), ("custom-regions", self.custom_regions)):
+                            ("regions", self.regions), ("custom-regions", self.custom_regions),
+                            ("weights", self.neighbors)):
             pacsv.write_csv(table, paths[kind])
         return paths
 
@@ -173,4 +176,9 @@ def generate_sample(seed: int = 7, *, counties_per_state: int = 6, industries_pe
         "region": ["CORRIDOR"] * 3, "member": ["S1", "S1C1", "S2C1"],
         "name": ["North-East Corridor"] * 3, "name_ja": ["北東回廊"] * 3,
     })
-    return Sample(observations, definitions, regions, custom, PLANTED)
+    # Counties on a grid: state = row, county number = column; rook neighbours.
+    grid = {(r, k): f"{code}C{k}" for r, (code, _, _) in enumerate(STATES) for k in range(1, counties_per_state + 1)}
+    links = [(name, grid[(r + dr, k + dk)]) for (r, k), name in grid.items()
+             for dr, dk in ((-1, 0), (1, 0), (0, -1), (0, 1)) if (r + dr, k + dk) in grid]
+    neighbors = pa.table({"region": [a for a, _ in links], "neighbor": [b for _, b in links]})
+    return Sample(observations, definitions, regions, custom, neighbors, PLANTED)

@@ -158,6 +158,10 @@ CHECKS = {
     "custom-regions": _custom_region_checks,
     "reference-totals": _reference_checks,
     "industries": lambda: [_text_required("industry")],
+    "weights": lambda: [_text_required("region"), _text_required("neighbor"),
+                        Check("neighbor", "neighbor = region", "a region cannot be its own neighbour",
+                              "another region's id"),
+                        *_numeric_checks("weight", required=False)],
 }
 
 #: Columns that identify a row: two rows with the same key are an error.
@@ -168,6 +172,7 @@ KEYS = {
     "regions": ("region", "hierarchy"),
     "custom-regions": ("region", "member"),
     "industries": ("industry",),
+    "weights": ("region", "neighbor"),
 }
 
 #: Key columns where a repeated key is harmless if the whole row repeats.

@@ -29,15 +29,19 @@ from clusteratlas.relate import (
     eci_pci,
     ellison_glaeser,
     entropy,
+    getis_ord_star,
     herfindahl,
     hoover,
     krugman,
+    local_moran,
     locational_gini,
+    moran,
     outlook,
     plant_herfindahl_from_counts,
     presence,
     proximity,
     rca,
+    shares,
     shift_share,
     to_matrix,
 )
@@ -237,3 +241,84 @@ def run_shift_share(con: duckdb.DuckDBPyConnection, start: int, end: int, *, by:
     })
     _store(con, {"shift_share": out}, keys={"breakdown": by, "level": level, "start_year": start, "end_year": end})
     return out
+
+
+VALUES = ("lq", "employment", "share")
+
+
+@dataclass
+class HotspotSummary:
+    """What a hot-spot run stored."""
+
+    by: str
+    level: str
+    year: int
+    value: str
+    regions: int
+    items: int
+    hot_spots: int
+    unlinked_regions: int
+
+
+def _weights(con: duckdb.DuckDBPyConnection, regions: np.ndarray):
+    """Row-standardised sparse weights over ``regions`` from the stored neighbour links."""
+    import scipy.sparse as sp
+
+    links = con.execute("SELECT region, neighbor, weight FROM region_neighbors").fetchall()
+    if not links:
+        raise InputError("the atlas has no region neighbours", hint="Import them with 'clusteratlas import "
+                         "weights FILE' (columns region, neighbor, optional weight)")
+    index = {r: i for i, r in enumerate(regions)}
+    rows, cols, vals = [], [], []
+    for a, b, wt in links:
+        if a in index and b in index:
+            rows.append(index[a])
+            cols.append(index[b])
+            vals.append(wt)
+    if not rows:
+        raise InputError("no neighbour link joins two regions of these results",
+                         hint="Check that the weights use the same region ids and level")
+    w = sp.csr_matrix((vals, (rows, cols)), shape=(len(regions), len(regions)))
+    row_sums = np.asarray(w.sum(axis=1)).ravel()
+    scale = sp.diags(np.where(row_sums > 0, 1.0 / np.where(row_sums > 0, row_sums, 1.0), 0.0))
+    return sp.csr_matrix(scale @ w), int((row_sums == 0).sum())
+
+
+def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int | None = None,
+                 level: str | None = None, value: str = "lq", permutations: int = 999, alpha: float = 0.05,
+                 seed: int = 0) -> HotspotSummary:
+    """Global and local Moran's I and Gi* of every cluster (or industry) for one year; stored."""
+    if value not in VALUES:
+        raise InputError("unknown value for hot spots", value=value, expected=", ".join(VALUES))
+    if not 0 < alpha < 1 or permutations < 19:
+        raise InputError("bad inference settings", value=f"alpha={alpha}, permutations={permutations}",
+                         expected="0 < alpha < 1 and at least 19 permutations")
+    if by == "cluster":
+        _require_cluster_results(con)
+    if year is None:
+        year = con.execute("SELECT max(year) FROM " + ("results_clusters" if by == "cluster" else "observations")
+                           ).fetchall()[0][0]
+    table, level = _long_data(con, by, level, [year])
+    emp = _aligned(table, year)
+    data = {"lq": lambda: rca(emp.values), "employment": lambda: emp.values,
+            "share": lambda: shares(emp.values, axis=1)}[value]()
+    w, unlinked = _weights(con, emp.regions)
+    lisa = local_moran(data, w, permutations=permutations, seed=seed, alpha=alpha)
+    binary = w.copy()
+    binary.data[:] = 1.0
+    gstar = getis_ord_star(data, binary, permutations=permutations, seed=seed, alpha=alpha)
+    glob = moran(data, w, permutations=permutations, seed=seed)
+    n_r, n_i = data.shape
+    cells = _table({
+        "region": np.repeat(emp.regions, n_i), "item": np.tile(emp.industries, n_r), "year": year, "value": value,
+        "x": data.ravel(), "local_i": lisa.Is.ravel(), "quadrant": lisa.quadrant.ravel(),
+        "p_sim": lisa.p_sim.ravel(), "significant": lisa.significant.ravel(),
+        "gi_star": gstar.Gs.ravel(), "gi_z": gstar.Zs.ravel(), "gi_p_sim": gstar.p_sim.ravel(),
+        "gi_significant": gstar.significant.ravel(),
+    })
+    globals_ = _table({"item": emp.industries, "year": year, "value": value, "moran_i": glob.I,
+                       "expected_i": np.full(n_i, glob.EI), "p_sim": glob.p_sim})
+    _store(con, {"hotspots": cells, "hotspots_global": globals_},
+           keys={"breakdown": by, "level": level, "year": year, "value": value})
+    hot = int((lisa.significant & (lisa.quadrant == 1)).sum())
+    return HotspotSummary(by, level, year, value, n_r, n_i, hot, unlinked)

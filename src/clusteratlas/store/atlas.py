@@ -25,7 +25,13 @@ from clusteratlas.metrics import MapParams, impute_suppressed, map_clusters
 from clusteratlas.metrics._engine import Engine
 from clusteratlas.sources.files import LINE
 from clusteratlas.sources.generic import stage
-from clusteratlas.store.analyses import RelateSummary, run_relate, run_shift_share
+from clusteratlas.store.analyses import (
+    HotspotSummary,
+    RelateSummary,
+    run_hotspots,
+    run_relate,
+    run_shift_share,
+)
 from clusteratlas.store.export import write_table
 from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
 
@@ -220,6 +226,11 @@ class Atlas:
         if kind == "industries":
             ex(f"INSERT OR REPLACE INTO industries SELECT * EXCLUDE ({LINE}) FROM {view}")
             return 0
+        if kind == "weights":
+            replaced = self._count("SELECT count(*) FROM region_neighbors")
+            ex("DELETE FROM region_neighbors")
+            ex(f"INSERT INTO region_neighbors SELECT region, neighbor, coalesce(weight, 1.0) FROM {view}")
+            return replaced
         if kind == "reference-totals":
             replaced = self._count(f"SELECT count(*) FROM reference_totals WHERE (industry, year) IN "
                                    f"(SELECT (industry, year) FROM {view})")
@@ -400,6 +411,12 @@ class Atlas:
     def shift_share(self, start: int, end: int, *, by: str = "cluster", level: str | None = None) -> pa.Table:
         """Shift-share components per region × cluster (or industry) between two years; stored too."""
         return run_shift_share(self.con, start, end, by=by, level=level)
+
+    def hotspots(self, *, by: str = "cluster", year: int | None = None, level: str | None = None,
+                 value: str = "lq", permutations: int = 999, alpha: float = 0.05) -> HotspotSummary:
+        """Spatial hot spots (Moran's I, LISA, Gi*) of every cluster or industry; stored."""
+        return run_hotspots(self.con, by=by, year=year, level=level, value=value, permutations=permutations,
+                            alpha=alpha)
 
     def related(self, item: str, *, top: int = 10) -> pa.Table:
         """The items most related to ``item`` in the latest relate run that has it."""

@@ -22,6 +22,8 @@ DDL = [
     f"CREATE TABLE IF NOT EXISTS industries ({_columns(model.INDUSTRIES)}, PRIMARY KEY (industry))",
     f"CREATE TABLE IF NOT EXISTS definitions (definition VARCHAR NOT NULL, {_columns(model.DEFINITIONS)})",
     f"CREATE TABLE IF NOT EXISTS reference_totals ({_columns(model.REFERENCE_TOTALS)})",
+    "CREATE TABLE IF NOT EXISTS region_neighbors (region VARCHAR, neighbor VARCHAR, weight DOUBLE, "
+    "PRIMARY KEY (region, neighbor))",
     "CREATE TABLE IF NOT EXISTS imports (imported_at TIMESTAMP, kind VARCHAR, name VARCHAR, file VARCHAR, "
     "rows BIGINT, sha256 VARCHAR)",
     "CREATE TABLE IF NOT EXISTS map_runs (run_at TIMESTAMP, definition VARCHAR, parameters VARCHAR, "
@@ -42,4 +44,6 @@ EXPORTABLE = {
     "relate-cells": "relate_cells",
     "relate-pairs": "relate_pairs",
     "shift-share": "shift_share",
+    "hotspots": "hotspots",
+    "hotspots-global": "hotspots_global",
 }
