@@ -124,3 +124,35 @@ def test_weights_import_rejects_self_links(runner, tmp_path, mapped_atlas):
     res = invoke(runner, "import", "weights", tmp_path / "w.csv", "--atlas", mapped_atlas)
     assert res.exit_code == 2 and "line 3" in res.stderr and "own neighbour" in res.stderr
     assert atlas_fingerprint(mapped_atlas) == before
+
+
+def test_define_recovers_the_planted_clusters(runner, tmp_path, mapped_atlas, sample):
+    import csv
+
+    from clusteratlas.sample import PLANTED
+
+    out = tmp_path / "derived.csv"
+    res = invoke(runner, "define", "--atlas", mapped_atlas, "--out", out, "--k-min", "3", "--k-max", "20")
+    assert res.exit_code == 0, res.output
+    derived = {r["industry"]: r["cluster"] for r in csv.DictReader(out.open())}
+    original = dict(zip(sample.definitions["industry"].to_pylist(), sample.definitions["cluster"].to_pylist(),
+                        strict=True))
+    labels = []
+    for p in PLANTED:  # each planted cluster co-locates in its county: one derived cluster of its own
+        found = {derived[i] for i, c in original.items() if c == p.cluster}
+        assert len(found) == 1, p
+        labels.append(found.pop())
+    assert len(set(labels)) == len(PLANTED)
+    assert invoke(runner, "import", "definitions", out, "--atlas", mapped_atlas).exit_code == 0
+
+
+def test_define_with_input_output_links(runner, tmp_path, mapped_atlas):
+    io = tmp_path / "io.csv"
+    io.write_text("from_industry,to_industry,value\n311000,311010,5\n311010,311020,2\n")
+    out = tmp_path / "d.csv"
+    res = invoke(runner, "define", "--atlas", mapped_atlas, "--out", out, "--k", "8", "--io", io)
+    assert res.exit_code == 0, res.output
+    assert "input_output" in res.output
+    io.write_text("from_industry,to_industry,value\n311000,311010,-5\n")
+    res = invoke(runner, "define", "--atlas", mapped_atlas, "--out", tmp_path / "e.csv", "--k", "8", "--io", io)
+    assert res.exit_code == 2 and "line 2" in res.stderr and not (tmp_path / "e.csv").exists()

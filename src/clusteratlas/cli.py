@@ -34,6 +34,7 @@ from clusteratlas.report import (
     shift_share_table,
     summary_panel,
     unmapped_table,
+    validation_table,
 )
 from clusteratlas.sample import generate_sample
 from clusteratlas.sources.generic import parse_mapping
@@ -298,6 +299,26 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
               f"{summary.value}): {summary.hot_spots:,} high-high hot spots at FDR {alpha:.0%}"
               + (f"; {summary.unlinked_regions} region(s) without neighbours" if summary.unlinked_regions else ""))
     out.print(hotspot_table(rows))
+
+
+@app.command()
+@_fails_cleanly
+def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions file to write (.csv/.parquet/.xlsx).")],
+           atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None, level: LevelOpt = None,
+           k: Annotated[int | None, typer.Option("--k", help="Number of clusters.")] = None,
+           k_min: Annotated[int, typer.Option(help="Smallest k to search (without --k).")] = 5,
+           k_max: Annotated[int, typer.Option(help="Largest k to search (without --k).")] = 60,
+           io: Annotated[Path | None, typer.Option(help="Input-output flows: from_industry, to_industry, "
+                                                 "value.")] = None,
+           occupations: Annotated[Path | None, typer.Option(help="Occupation mix: industry, occupation, "
+                                                          "employment.")] = None) -> None:
+    """Derive cluster definitions from co-location (and IO/occupation links), Delgado-Porter-Stern style."""
+    with Atlas(atlas) as a, _step("Deriving cluster definitions"):
+        result, lvl, yr = a.define(out_file, k=k, k_range=None if k else (k_min, k_max), year=year, level=level,
+                                   io_path=io, occupations_path=occupations)
+    out.print(f"Wrote {len(result.labels):,} industries in {result.k} clusters to {out_file} "
+              f"(from {lvl} regions, {yr}). Import it with 'clusteratlas import definitions {out_file}'.")
+    out.print(validation_table(result.scores))
 
 
 @show_app.command("related")

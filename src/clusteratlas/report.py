@@ -156,3 +156,14 @@ def hotspot_table(rows: pa.Table) -> Table:
         table.add_row(r["item"], _num(r["moran_i"], "{:.3f}"), _num(r["p_sim"], "{:.3f}"), str(r["hot"]),
                       r["regions"] or "")
     return table
+
+
+def validation_table(scores: dict[str, dict[str, float]]) -> Table:
+    """Validation scores of a derived definition, per linkage measure."""
+    table = Table(title="Validation (share of industries / clusters more linked inside than to any other cluster)",
+                  title_justify="left", header_style="bold")
+    for col in ("Linkage", "Industries", "Clusters", "Mean margin"):
+        table.add_column(col, justify="left" if col == "Linkage" else "right")
+    for name, s in scores.items():
+        table.add_row(name, f"{s['vs_industry']:.1%}", f"{s['vs_cluster']:.1%}", f"{s['margin']:.3f}")
+    return table

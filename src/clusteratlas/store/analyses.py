@@ -322,3 +322,62 @@ def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: i
            keys={"breakdown": by, "level": level, "year": year, "value": value})
     hot = int((lisa.significant & (lisa.quadrant == 1)).sum())
     return HotspotSummary(by, level, year, value, n_r, n_i, hot, unlinked)
+
+
+def _square_from_long(path, items: np.ndarray, columns: tuple[str, str, str]) -> np.ndarray:
+    """An items × items (or items × others) matrix from a long CSV/Parquet/Excel file."""
+    from clusteratlas.sources.files import LINE, open_relation
+
+    con = duckdb.connect()
+    view = open_relation(con, path)
+    names = [c for c in con.table(view).columns if c != LINE]
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise InputError(f"column '{missing[0]}' is missing", file=str(path), expected=", ".join(columns))
+    a, b, v = columns
+    rows = con.sql(f'SELECT "{a}"::VARCHAR, "{b}"::VARCHAR, TRY_CAST("{v}" AS DOUBLE), {LINE} FROM {view}'
+                   ).fetchall()
+    for row in rows:
+        if row[2] is None or not np.isfinite(row[2]) or row[2] < 0:
+            raise InputError("not a number ≥ 0", file=str(path), row=row[3], column=v, value=row[2])
+    index = {k: i for i, k in enumerate(items)}
+    if b == "occupation":
+        others = sorted({r[1] for r in rows})
+        col_index = {k: i for i, k in enumerate(others)}
+        out = np.zeros((len(items), len(others)))
+    else:
+        col_index = index
+        out = np.zeros((len(items), len(items)))
+    for r_key, c_key, value, _ in rows:
+        if r_key in index and c_key in col_index:
+            out[index[r_key], col_index[c_key]] += value
+    return out
+
+
+def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_range: tuple[int, int] | None = None,
+               year: int | None = None, level: str | None = None, io_path=None, occupations_path=None):
+    """Derive cluster definitions from the observations and write them (industry, cluster, type) to ``out``."""
+    from pathlib import Path
+
+    from clusteratlas.relate.definitions import derive_clusters
+    from clusteratlas.store.export import export_format, write_table
+
+    out = Path(out)
+    export_format(out)
+    if year is None:
+        year = con.execute("SELECT max(year) FROM observations").fetchall()[0][0]
+        if year is None:
+            raise InputError("the atlas has no observations", hint="Import some first")
+    table, level = _long_data(con, "industry", level, [year])
+    emp = _aligned(table, year)
+    io = _square_from_long(io_path, emp.industries, ("from_industry", "to_industry", "value")) if io_path else None
+    occ = (_square_from_long(occupations_path, emp.industries, ("industry", "occupation", "employment"))
+           if occupations_path else None)
+    result = derive_clusters(emp.values, k=k, k_range=k_range, io_flows=io, occupations=occ)
+    totals = emp.values.sum(axis=0)
+    order = sorted(set(result.labels), key=lambda c: -totals[result.labels == c].sum())
+    code = {c: f"D{n + 1:02d}" for n, c in enumerate(order)}
+    definitions = _table({"industry": emp.industries, "cluster": np.array([code[c] for c in result.labels]),
+                          "type": "traded"})
+    write_table(con.from_arrow(definitions), out)
+    return result, level, year

@@ -28,6 +28,7 @@ from clusteratlas.sources.generic import stage
 from clusteratlas.store.analyses import (
     HotspotSummary,
     RelateSummary,
+    run_define,
     run_hotspots,
     run_relate,
     run_shift_share,
@@ -417,6 +418,14 @@ class Atlas:
         """Spatial hot spots (Moran's I, LISA, Gi*) of every cluster or industry; stored."""
         return run_hotspots(self.con, by=by, year=year, level=level, value=value, permutations=permutations,
                             alpha=alpha)
+
+    def define(self, out: str | os.PathLike[str], *, k: int | None = None,
+               k_range: tuple[int, int] | None = None, year: int | None = None, level: str | None = None,
+               io_path: str | os.PathLike[str] | None = None,
+               occupations_path: str | os.PathLike[str] | None = None):
+        """Derive cluster definitions from the observations (see :mod:`clusteratlas.relate.definitions`)."""
+        return run_define(self.con, out, k=k, k_range=k_range, year=year, level=level, io_path=io_path,
+                          occupations_path=occupations_path)
 
     def related(self, item: str, *, top: int = 10) -> pa.Table:
         """The items most related to ``item`` in the latest relate run that has it."""
