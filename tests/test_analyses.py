@@ -156,3 +156,17 @@ def test_define_with_input_output_links(runner, tmp_path, mapped_atlas):
     io.write_text("from_industry,to_industry,value\n311000,311010,-5\n")
     res = invoke(runner, "define", "--atlas", mapped_atlas, "--out", tmp_path / "e.csv", "--k", "8", "--io", io)
     assert res.exit_code == 2 and "line 2" in res.stderr and not (tmp_path / "e.csv").exists()
+
+
+def test_relate_since_marks_entries_and_exits(runner, mapped_atlas):
+    res = invoke(runner, "relate", "--atlas", mapped_atlas, "--since", "2015")
+    assert res.exit_code == 0, res.output
+    assert "Since 2015:" in res.output
+    # cross-check with the map: entered = LQ >= 1 now and < 1 in 2015
+    mismatch = _query(mapped_atlas, """
+        SELECT count(*) FROM relate_cells c
+        JOIN results_clusters a ON a.region = c.region AND a.cluster = c.item AND a.year = 2020
+        JOIN results_clusters b ON b.region = c.region AND b.cluster = c.item AND b.year = 2015
+        WHERE c.entered <> (a.lq >= 1 AND b.lq < 1) OR c.exited <> (a.lq < 1 AND b.lq >= 1)""")[0][0]
+    assert mismatch == 0
+    assert invoke(runner, "relate", "--atlas", mapped_atlas, "--since", "2020").exit_code == 2

@@ -231,10 +231,12 @@ LevelOpt = Annotated[str | None, typer.Option(help="Region level (default: the m
 @app.command()
 @_fails_cleanly
 def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
-           top: Annotated[int, typer.Option(help="Related partners stored per item.")] = 20) -> None:
+           top: Annotated[int, typer.Option(help="Related partners stored per item.")] = 20,
+           since: Annotated[int | None, typer.Option(help="Also mark specialisations gained or lost since this "
+                                                     "year.")] = None) -> None:
     """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
     with Atlas(atlas) as a, _step("Computing relatedness and complexity"):
-        summary = a.relate(by=by, year=year, level=level, top=top)
+        summary = a.relate(by=by, year=year, level=level, top=top, since=since)
         keys = [summary.by, summary.level, summary.year]
         regions = a.con.sql("SELECT * FROM relate_regions WHERE breakdown = ? AND level = ? AND year = ?",
                             params=keys).to_arrow_table()
@@ -242,6 +244,12 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
                           params=keys).to_arrow_table()
     out.print(f"Stored relatedness for {summary.regions:,} regions × {summary.items:,} {by}s "
               f"({summary.level}, {summary.year}); {summary.pairs:,} related pairs.")
+    if since is not None:
+        with Atlas(atlas) as a:
+            gained, lost = a.con.execute(
+                "SELECT count(*) FILTER (WHERE entered), count(*) FILTER (WHERE exited) FROM relate_cells "
+                "WHERE breakdown = ? AND level = ? AND year = ?", keys).fetchall()[0]
+        out.print(f"Since {since}: {gained:,} specialisations gained, {lost:,} lost.")
     for table in relate_tables(regions, items, by):
         out.print(table)
 

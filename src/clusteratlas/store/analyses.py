@@ -28,6 +28,7 @@ from clusteratlas.relate import (
     colocation_correlation,
     eci_pci,
     ellison_glaeser,
+    entries_exits,
     entropy,
     getis_ord_star,
     herfindahl,
@@ -125,8 +126,12 @@ def _aligned(table: pa.Table, year: int, regions: np.ndarray | None = None, item
 
 
 def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int | None = None,
-               level: str | None = None, top: int = 20) -> RelateSummary:
-    """Compute every relatedness/complexity/concentration measure for one year and store it."""
+               level: str | None = None, top: int = 20, since: int | None = None) -> RelateSummary:
+    """Compute every relatedness/complexity/concentration measure for one year and store it.
+
+    With ``since`` (an earlier year), each cell also says whether the region
+    gained (``entered``) or lost (``exited``) the specialisation since then.
+    """
     if by == "cluster":
         _require_cluster_results(con)
     if year is None:
@@ -166,6 +171,15 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
         "employment": values.ravel(), "rca": r.ravel(), "presence": m.ravel().astype(bool),
         "density": omega.ravel(), "cog": cog.ravel(),
     })
+    if since is not None:
+        if since >= year:
+            raise InputError("--since must be a year before the one related", value=since)
+        before_table, _ = _long_data(con, by, level, [since])
+        before = presence(rca(_aligned(before_table, since, emp.regions, emp.industries).values))
+        entered, exited = entries_exits(before, m)
+        cells = cells.append_column("since", pa.array([since] * cells.num_rows))
+        cells = cells.append_column("entered", pa.array(entered.ravel().astype(bool)))
+        cells = cells.append_column("exited", pa.array(exited.ravel().astype(bool)))
     pairs = _top_pairs(emp.industries, phi, colocation_correlation(values), coagglomeration(values), top, year)
     _store(con, {"relate_regions": regions, "relate_items": items, "relate_cells": cells, "relate_pairs": pairs},
            keys={"breakdown": by, "level": level, "year": year})

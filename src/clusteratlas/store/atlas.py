@@ -405,9 +405,9 @@ class Atlas:
 
     # -------------------------------------------------------------- analyses
     def relate(self, *, by: str = "cluster", year: int | None = None, level: str | None = None,
-               top: int = 20) -> RelateSummary:
+               top: int = 20, since: int | None = None) -> RelateSummary:
         """Relatedness, complexity and concentration for one year (see :mod:`clusteratlas.store.analyses`)."""
-        return run_relate(self.con, by=by, year=year, level=level, top=top)
+        return run_relate(self.con, by=by, year=year, level=level, top=top, since=since)
 
     def shift_share(self, start: int, end: int, *, by: str = "cluster", level: str | None = None) -> pa.Table:
         """Shift-share components per region × cluster (or industry) between two years; stored too."""
