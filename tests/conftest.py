@@ -58,6 +58,15 @@ def mapped_atlas(tmp_path, sample_files):
     return path
 
 
+def query_atlas(path: Path, sql: str) -> list[tuple]:
+    """Rows of a query on an atlas file, opened read-only."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def atlas_fingerprint(path: Path) -> str:
     """A digest of every row of every table, to prove an atlas did not change."""
     con = duckdb.connect(str(path), read_only=True)

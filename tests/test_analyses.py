@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from clusteratlas import Atlas
-from tests.conftest import atlas_fingerprint, invoke
-
-
-def _query(path, sql):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.conftest import atlas_fingerprint, invoke, query_atlas
 
 
 def test_relate_by_cluster_agrees_with_the_map(runner, mapped_atlas):
@@ -22,13 +13,13 @@ def test_relate_by_cluster_agrees_with_the_map(runner, mapped_atlas):
     assert res.exit_code == 0, res.output
     assert "Most complex regions" in res.output
     # every cluster is mapped in the sample, so RCA (against mapped employment) equals the map's LQ
-    diff = _query(mapped_atlas, """
+    diff = query_atlas(mapped_atlas, """
         SELECT max(abs(c.rca - r.lq)), count(*) FROM relate_cells c JOIN results_clusters r
         ON r.region = c.region AND r.cluster = c.item AND r.year = c.year AND r.level = c.level""")[0]
     assert diff[0] < 1e-9 and diff[1] == 36 * 20
-    n_before = _query(mapped_atlas, "SELECT count(*) FROM relate_cells")[0][0]
+    n_before = query_atlas(mapped_atlas, "SELECT count(*) FROM relate_cells")[0][0]
     assert invoke(runner, "relate", "--atlas", mapped_atlas).exit_code == 0
-    assert _query(mapped_atlas, "SELECT count(*) FROM relate_cells")[0][0] == n_before  # replaced, not added
+    assert query_atlas(mapped_atlas, "SELECT count(*) FROM relate_cells")[0][0] == n_before  # replaced, not added
     res = invoke(runner, "show", "related", "C02", "--atlas", mapped_atlas, "--top", "3")
     assert res.exit_code == 0 and "Most related to C02" in res.output
 
@@ -36,21 +27,21 @@ def test_relate_by_cluster_agrees_with_the_map(runner, mapped_atlas):
 def test_relate_by_industry_with_related_variety(runner, mapped_atlas):
     res = invoke(runner, "relate", "--atlas", mapped_atlas, "--by", "industry", "--year", "2018")
     assert res.exit_code == 0, res.output
-    rows = _query(mapped_atlas, """SELECT count(*), max(abs(total_variety - related_variety - unrelated_variety))
+    rows = query_atlas(mapped_atlas, """SELECT count(*), max(abs(total_variety - related_variety - unrelated_variety))
         FROM relate_regions WHERE breakdown = 'industry' AND year = 2018""")[0]
     assert rows[0] == 36 and rows[1] < 1e-9
-    gamma = _query(mapped_atlas, "SELECT count(ellison_glaeser) FROM relate_items WHERE breakdown = 'industry'")
+    gamma = query_atlas(mapped_atlas, "SELECT count(ellison_glaeser) FROM relate_items WHERE breakdown = 'industry'")
     assert gamma[0][0] == 240  # establishments are in the sample, so γ is defined for every industry
 
 
 def test_shift_share_components_add_up(runner, mapped_atlas):
     res = invoke(runner, "shift-share", "2015", "2020", "--atlas", mapped_atlas)
     assert res.exit_code == 0, res.output
-    worst = _query(mapped_atlas, """SELECT max(abs(national_share + industry_mix + competitive + allocation
+    worst = query_atlas(mapped_atlas, """SELECT max(abs(national_share + industry_mix + competitive + allocation
         - (employment_end - employment_start))) FROM shift_share""")[0][0]
     assert worst < 1e-6
     # the planted declining cluster (S5C1, C05, -5 % a year) has a negative regional share
-    rs = _query(mapped_atlas, "SELECT regional_share FROM shift_share WHERE region = 'S5C1' AND item = 'C05'")
+    rs = query_atlas(mapped_atlas, "SELECT regional_share FROM shift_share WHERE region = 'S5C1' AND item = 'C05'")
     assert rs[0][0] < 0
     res = invoke(runner, "shift-share", "2015", "2020", "--atlas", mapped_atlas, "--region", "S3C2")
     assert res.exit_code == 0 and "C03" in res.output
@@ -98,22 +89,22 @@ def test_hotspots_stored_and_consistent(runner, tmp_path, sample_files):
     res = invoke(runner, "hotspots", "--atlas", atlas, "--permutations", "99")
     assert res.exit_code == 0, res.output
     # the stored LISA equals a direct computation on the same LQ matrix and row-standardised grid
-    rows = _query(atlas, "SELECT region, item, local_i FROM hotspots ORDER BY region, item")
-    emp = _query(atlas, "SELECT region, cluster, employment FROM results_clusters WHERE year = 2020 "
+    rows = query_atlas(atlas, "SELECT region, item, local_i FROM hotspots ORDER BY region, item")
+    emp = query_atlas(atlas, "SELECT region, cluster, employment FROM results_clusters WHERE year = 2020 "
                         "ORDER BY region, cluster")
     regions = sorted({r[0] for r in emp})
     items = sorted({r[1] for r in emp})
     values = np.array([r[2] for r in emp]).reshape(len(regions), len(items))
-    links = _query(atlas, "SELECT region, neighbor FROM region_neighbors")
+    links = query_atlas(atlas, "SELECT region, neighbor FROM region_neighbors")
     pos = {r: i for i, r in enumerate(regions)}
     w = sp.csr_matrix((np.ones(len(links)), ([pos[a] for a, _ in links], [pos[b] for _, b in links])),
                       shape=(len(regions), len(regions)))
     w = sp.diags(1 / np.asarray(w.sum(axis=1)).ravel()) @ w
     direct = local_moran(rca(values), w, permutations=9)
     assert np.array([r[2] for r in rows]) == pytest.approx(direct.Is.ravel(), abs=1e-9)
-    n = _query(atlas, "SELECT count(*) FROM hotspots")[0][0]
+    n = query_atlas(atlas, "SELECT count(*) FROM hotspots")[0][0]
     invoke(runner, "hotspots", "--atlas", atlas, "--permutations", "99")
-    assert _query(atlas, "SELECT count(*) FROM hotspots")[0][0] == n  # replaced on rerun
+    assert query_atlas(atlas, "SELECT count(*) FROM hotspots")[0][0] == n  # replaced on rerun
     res = invoke(runner, "hotspots", "--atlas", atlas, "--value", "wages")
     assert res.exit_code == 2 and "unknown value" in res.stderr
 
@@ -163,7 +154,7 @@ def test_relate_since_marks_entries_and_exits(runner, mapped_atlas):
     assert res.exit_code == 0, res.output
     assert "Since 2015:" in res.output
     # cross-check with the map: entered = LQ >= 1 now and < 1 in 2015
-    mismatch = _query(mapped_atlas, """
+    mismatch = query_atlas(mapped_atlas, """
         SELECT count(*) FROM relate_cells c
         JOIN results_clusters a ON a.region = c.region AND a.cluster = c.item AND a.year = 2020
         JOIN results_clusters b ON b.region = c.region AND b.cluster = c.item AND b.year = 2015

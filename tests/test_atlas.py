@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import csv
 
-import duckdb
 import openpyxl
 import polars as pl
 import pytest
 
 from clusteratlas import Atlas
-from tests.conftest import atlas_fingerprint, invoke
-
-
-def _query(path, sql):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.conftest import atlas_fingerprint, invoke, query_atlas
 
 
 def test_cli_round_trip(tmp_path, runner, sample_files):
@@ -40,7 +31,7 @@ def test_cli_round_trip(tmp_path, runner, sample_files):
         res = invoke(runner, "export", "clusters", out, "--atlas", atlas)
         assert res.exit_code == 0, res.output
         assert out.stat().st_size > 0
-    n = _query(atlas, "SELECT count(*) FROM results_clusters")[0][0]
+    n = query_atlas(atlas, "SELECT count(*) FROM results_clusters")[0][0]
     assert pl.read_parquet(tmp_path / "clusters.parquet").height == n
     book = openpyxl.load_workbook(tmp_path / "clusters.xlsx", read_only=True)
     assert book.worksheets[0].max_row == n + 1
@@ -85,27 +76,27 @@ def test_replace_dataset(tmp_path, sample_files):
 
 
 def test_parent_and_custom_regions_count_each_job_once(mapped_atlas):
-    rows = dict(_query(mapped_atlas, """
+    rows = dict(query_atlas(mapped_atlas, """
         SELECT region, employment FROM results_regions WHERE year = 2020 AND region IN ('S1', 'CORRIDOR')"""))
-    counties = dict(_query(mapped_atlas, """
+    counties = dict(query_atlas(mapped_atlas, """
         SELECT region, employment FROM results_regions WHERE year = 2020 AND level = 'county'"""))
     s1 = sum(v for k, v in counties.items() if k.startswith("S1C"))
     assert rows["S1"] == pytest.approx(s1)
     # CORRIDOR lists S1 and S1C1 (inside S1) and S2C1: S1C1 must not count twice.
     assert rows["CORRIDOR"] == pytest.approx(s1 + counties["S2C1"])
     # every level sums to the same national total
-    totals = dict(_query(mapped_atlas, "SELECT level, sum(employment) FROM results_regions WHERE year = 2020 "
+    totals = dict(query_atlas(mapped_atlas, "SELECT level, sum(employment) FROM results_regions WHERE year = 2020 "
                                        "AND level IN ('county', 'state') GROUP BY level"))
     assert totals["county"] == pytest.approx(totals["state"])
 
 
 def test_suppressed_cells_are_imputed_and_flagged(mapped_atlas):
-    n_withheld = _query(mapped_atlas, "SELECT count(*) FROM observations WHERE employment IS NULL")[0][0]
+    n_withheld = query_atlas(mapped_atlas, "SELECT count(*) FROM observations WHERE employment IS NULL")[0][0]
     assert n_withheld > 0
-    flagged = _query(mapped_atlas, "SELECT count(*) FROM results_clusters WHERE estimated AND level = 'county'")
+    flagged = query_atlas(mapped_atlas, "SELECT count(*) FROM results_clusters WHERE estimated AND level = 'county'")
     assert flagged[0][0] > 0
     # a cluster row with no withheld cell is not flagged
-    clean = _query(mapped_atlas, """
+    clean = query_atlas(mapped_atlas, """
         SELECT count(*) FROM results_clusters c WHERE level = 'county' AND estimated AND NOT EXISTS (
           SELECT 1 FROM observations o JOIN definitions d USING (industry)
           WHERE o.region = c.region AND o.year = c.year AND d.cluster = c.cluster AND o.flag = 'suppressed')""")
@@ -123,14 +114,14 @@ def test_cp932_excel_and_parquet_imports(tmp_path, runner):
     (tmp_path / "regions.csv").write_text("region,name,name_ja,level\n01000,Hokkaido,北海道,prefecture\n",
                                           encoding="utf-8")
     assert invoke(runner, "import", "regions", tmp_path / "regions.csv", "--atlas", atlas).exit_code == 0
-    assert _query(atlas, "SELECT name_ja FROM regions") == [("北海道",)]
+    assert query_atlas(atlas, "SELECT name_ja FROM regions") == [("北海道",)]
     pl.DataFrame({"region": ["27000"], "industry": ["E"], "year": [2014], "employment": [50.0]}).write_excel(
         tmp_path / "more.xlsx")
     assert invoke(runner, "import", "observations", tmp_path / "more.xlsx", "--atlas", atlas).exit_code == 0
     pl.DataFrame({"region": ["40000"], "industry": ["E"], "year": [2014], "employment": [7.0]}).write_parquet(
         tmp_path / "p.parquet")
     assert invoke(runner, "import", "observations", tmp_path / "p.parquet", "--atlas", atlas).exit_code == 0
-    assert _query(atlas, "SELECT sum(employment), count(DISTINCT dataset) FROM observations") == [(457.0, 3)]
+    assert query_atlas(atlas, "SELECT sum(employment), count(DISTINCT dataset) FROM observations") == [(457.0, 3)]
 
 
 def test_show_unknown_region_suggests(runner, mapped_atlas):
@@ -150,9 +141,9 @@ def test_custom_regions_rated_against_another_level(tmp_path, runner, sample_fil
                  "--peers", "custom=state")
     assert res.exit_code == 0, res.output
     columns = "cluster, employment, establishments, lq_within_type"
-    states = _query(atlas, f"SELECT {columns} FROM results_clusters "
+    states = query_atlas(atlas, f"SELECT {columns} FROM results_clusters "
                            "WHERE level = 'state' AND year = 2020 AND type = 'traded' AND employment > 0")
-    corridor = _query(atlas, f"SELECT {columns}, strong, size, peers FROM results_clusters "
+    corridor = query_atlas(atlas, f"SELECT {columns}, strong, size, peers FROM results_clusters "
                              "WHERE region = 'CORRIDOR' AND year = 2020 AND type = 'traded'")
     for cluster, emp, est, lqt, strong, size, peers in corridor:
         pool = np.array([row[1:] for row in states if row[0] == cluster])  # employment, establishments, lqt
