@@ -33,6 +33,7 @@ class FileMapReport:
     rows: int
     unmapped: pa.Table
     mapped_share: float
+    notes: list[str]
 
 
 def stateless_columns(by_subcluster: bool) -> list[str]:
@@ -47,7 +48,8 @@ def map_files(data: str | os.PathLike[str], clusters: str | os.PathLike[str],
               regions_out: str | os.PathLike[str] | None = None,
               mapping: Mapping[str, str] | None = None, encoding: str | None = None,
               params: MapParams | None = None, strict: bool = False,
-              memory_limit: str | None = None) -> FileMapReport:
+              memory_limit: str | None = None, file_format: str = "generic",
+              options: Mapping[str, object] | None = None) -> FileMapReport:
     """Map clusters from an observations file and a definitions file to ``out``.
 
     Writes one row per region × cluster × year (see docs/data-model.md for
@@ -60,7 +62,8 @@ def map_files(data: str | os.PathLike[str], clusters: str | os.PathLike[str],
     if regions_out is not None:
         export_format(Path(regions_out))
     con = connect(memory_limit=memory_limit)
-    obs = stage(con, data, "observations", mapping=mapping, encoding=encoding)
+    obs = stage(con, data, "observations", mapping=mapping, encoding=encoding, file_format=file_format,
+                options=options)
     defs = stage(con, clusters, "definitions")
     ref = stage(con, reference_totals, "reference-totals") if reference_totals else None
     where = f"WHERE year = {int(year)}" if year is not None else ""
@@ -91,7 +94,7 @@ def map_files(data: str | os.PathLike[str], clusters: str | os.PathLike[str],
         write_table(result.regions.drop("level").sort("region", "year").to_native(), Path(regions_out))
     con.close()
     share = 1.0 - unmapped_emp / total if total else 0.0
-    return FileMapReport(str(out), rows, unmapped, share)
+    return FileMapReport(str(out), rows, unmapped, share, obs.notes)
 
 
 def _check_reference_years(con: duckdb.DuckDBPyConnection, obs_view: str, ref_view: str, label: str) -> None:

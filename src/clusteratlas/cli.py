@@ -88,6 +88,15 @@ def _params(base_year: int | None, by_subcluster: bool, peers: list[str] | None,
     return MapParams(base_year=base_year, by_subcluster=by_subcluster, peer_levels=peer_levels, **given)
 
 
+def _format_options(file_format: str, year: int | None, digits: int, filters: list[str] | None) -> dict:
+    """Reader options for an official file format."""
+    if file_format == "cbp":
+        return {"year": year, "digits": digits}
+    if file_format == "eurostat":
+        return {"filters": parse_mapping(filters)}
+    return {}
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"clusteratlas {__version__}")
@@ -127,17 +136,28 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             replace: Annotated[bool, typer.Option(help="Replace a dataset or definition of the same name.")]
             = False,
             dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False,
+            file_format: Annotated[str, typer.Option("--format", help="generic, cbp (US County Business "
+                                                     "Patterns) or eurostat (TSV, wide CSV, SDMX-CSV).")]
+            = "generic",
+            year: Annotated[int | None, typer.Option(help="Reference year, for CBP files without a year "
+                                                     "column.")] = None,
+            digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
+            filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value, "
+                                                              "repeatable (e.g. age=Y15-64).")] = None,
             ) -> None:
     """Check a file completely and store it in the atlas, all or nothing."""
     if kind not in TABLES:
         raise ClusterAtlasError(f"unknown kind {kind!r}; expected one of {', '.join(TABLES)}")
     with Atlas(atlas) as a, _step(f"Importing {file}"):
         report = a.import_file(kind, file, name=name, mapping=parse_mapping(map_), encoding=encoding,
-                               replace=replace, dry_run=dry_run)
+                               replace=replace, dry_run=dry_run, file_format=file_format,
+                               options=_format_options(file_format, year, digits, filter_))
     verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
     label = f" as '{report.name}'" if report.name else ""
     replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""
     out.print(f"{verb} {report.rows:,} {kind} rows from {file}{label}{replaced}.")
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 @app.command("map")
@@ -172,6 +192,10 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                                             "CANONICAL=YOURS.")] = None,
          memory_limit: Annotated[str | None, typer.Option(help="Cap DuckDB's memory, e.g. 800MB (it spills "
                                                           "to disk above); default: 80% of RAM.")] = None,
+         file_format: Annotated[str, typer.Option("--format", help="Format of --data: generic, cbp or "
+                                                  "eurostat.")] = "generic",
+         digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
+         filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value.")] = None,
          ) -> None:
     """Compute cluster results: LQs, stars, strong clusters, growth.
 
@@ -186,7 +210,10 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         with _step("Mapping clusters"):
             report = map_files(data, clusters, out_file, year=year, reference_totals=reference_totals,
                                regions_out=regions_out, mapping=parse_mapping(map_cols), params=params,
-                               strict=strict, memory_limit=memory_limit)
+                               strict=strict, memory_limit=memory_limit, file_format=file_format,
+                               options=_format_options(file_format, year, digits, filter_))
+        for note in report.notes:
+            out.print(f"[yellow]note:[/] {note}", highlight=False)
         out.print(f"Wrote {report.rows:,} region × cluster rows to {report.out} "
                   f"({report.mapped_share:.1%} of employment mapped to a cluster).")
         if report.unmapped.num_rows:

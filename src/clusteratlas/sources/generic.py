@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -278,24 +278,44 @@ class StagedTable:
     view: str
     label: str
     rows: int
+    notes: list[str] = field(default_factory=list)
 
-    def relation(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
-        return con.table(self.view)
+
+#: Readers of official formats: FORMAT -> function(con, raw view, label, **options) -> (view, notes).
+#: Each yields the canonical observation columns as text, then the ordinary checks run.
+def _readers():
+    from clusteratlas.sources.cbp import cbp_view
+    from clusteratlas.sources.eurostat import eurostat_view
+
+    return {"cbp": cbp_view, "eurostat": eurostat_view}
+
+
+FORMATS = ("generic", "cbp", "eurostat")
 
 
 def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: str, *,
-          mapping: Mapping[str, str] | None = None, encoding: str | None = None) -> StagedTable:
+          mapping: Mapping[str, str] | None = None, encoding: str | None = None,
+          file_format: str = "generic", options: Mapping[str, object] | None = None) -> StagedTable:
     """Open, rename, check and type a file as table ``kind`` of the data model.
 
     Returns a :class:`StagedTable` whose view has the canonical columns with
     their SQL types plus ``__line``. Raises :class:`InputError` for the first
-    problem found; nothing is written anywhere.
+    problem found; nothing is written anywhere. ``file_format`` 'cbp' or
+    'eurostat' reads an official layout (observations only), with
+    ``options`` such as year, digits (CBP) or filters (Eurostat).
     """
+    if file_format not in FORMATS:
+        raise InputError("unknown file format", value=file_format, expected=", ".join(FORMATS))
+    if file_format != "generic" and kind != "observations":
+        raise InputError(f"the {file_format} format holds observations", value=kind)
     if kind not in model.TABLES:
         raise InputError("unknown table kind", value=kind, expected=", ".join(model.TABLES))
     label = str(path)
     columns = model.TABLES[kind]
     raw = open_relation(con, path, encoding=encoding)
+    notes: list[str] = []
+    if file_format != "generic":
+        raw, notes = _readers()[file_format](con, raw, label, **(options or {}))
     items = _select_columns(con.table(raw), columns, mapping or {}, label)
     text_view = raw + "_text"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
@@ -311,7 +331,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     typed_view = raw + "_typed"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {typed_view} AS SELECT {_typed_select(columns)}, {LINE} "
                 f"FROM {text_view}")
-    return StagedTable(kind, typed_view, label, n_rows)
+    return StagedTable(kind, typed_view, label, n_rows, notes)
 
 
 def read_table(path: str | os.PathLike[str], kind: str, *, mapping: Mapping[str, str] | None = None,

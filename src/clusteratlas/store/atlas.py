@@ -138,16 +138,18 @@ class Atlas:
     # ------------------------------------------------------------------ import
     def import_file(self, kind: str, path: str | os.PathLike[str], *, name: str | None = None,
                     mapping: Mapping[str, str] | None = None, encoding: str | None = None,
-                    replace: bool = False, dry_run: bool = False) -> ImportReport:
+                    replace: bool = False, dry_run: bool = False, file_format: str = "generic",
+                    options: Mapping[str, object] | None = None) -> ImportReport:
         """Check a file completely, then store it in one transaction.
 
         ``name`` names the dataset (observations) or the definition
         (definitions); it defaults to the file's stem.
         """
         path = Path(path)
-        staged = stage(self.con, path, kind, mapping=mapping, encoding=encoding)
+        staged = stage(self.con, path, kind, mapping=mapping, encoding=encoding, file_format=file_format,
+                       options=options)
         set_name = (name or path.name.split(".")[0]) if kind in NAMED_KINDS else None
-        report = ImportReport(kind, set_name, str(path), staged.rows, dry_run=dry_run)
+        report = ImportReport(kind, set_name, str(path), staged.rows, dry_run=dry_run, notes=list(staged.notes))
         self._check_against_atlas(kind, staged.view, staged.label, set_name, replace, report)
         if dry_run:
             return report

@@ -1,0 +1,107 @@
+"""US County Business Patterns (CBP) files as observations.
+
+Reads the complete state, county and metro files of the Census Bureau and
+tables shaped like the Census API's answers (``naics2017``, ``EMP``,
+``ESTAB``, ``PAYANN`` …). One NAICS level is kept (default six digits):
+codes are written ``113310`` for six digits and padded with ``/`` or ``-``
+above (``1133//``, ``11----``; ``------`` is the total row). In state files
+only all legal forms together are kept (``lfo`` = ``-``).
+
+Withheld cells carry an employment size class (``empflag`` A–M) and no
+number: they become ``suppressed`` rows with that class, for imputation.
+Noise flags (``emp_nf``): ``D`` and ``S`` (withheld, or not shown for
+quality) → suppressed; ``J`` (high noise) → estimated; ``G`` and ``H`` →
+reported. Payroll stays in the source unit (US$ 1,000).
+
+NAICS vintages by reference year (Census): 1997 for 1998–2002, 2002 for
+2003–2007, 2007 for 2008–2011, 2012 for 2012–2016, 2017 for 2017–2021, 2022
+from 2022 (:func:`naics_vintage`).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from clusteratlas._sql import ident
+from clusteratlas.errors import InputError, did_you_mean
+from clusteratlas.sources.files import LINE
+
+#: (first year, NAICS vintage) in order.
+VINTAGES = ((1998, 1997), (2003, 2002), (2008, 2007), (2012, 2012), (2017, 2017), (2022, 2022))
+
+
+def naics_vintage(year: int) -> int:
+    """The NAICS vintage CBP used for a reference year."""
+    if year < VINTAGES[0][0]:
+        raise InputError("CBP has no NAICS data before 1998", value=year)
+    return [v for first, v in VINTAGES if year >= first][-1]
+
+
+def _pick(found: dict[str, str], *names: str) -> str | None:
+    return next((found[n] for n in names if n in found), None)
+
+
+def cbp_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, year: int | None = None,
+             digits: int = 6) -> tuple[str, list[str]]:
+    """A view of canonical observation columns (as text) over a CBP file, and notes for the user."""
+    if digits not in range(0, 7):
+        raise InputError("NAICS level out of range", value=digits, expected="0 (total) to 6 digits")
+    cols = [c for c in con.table(raw_view).columns if c != LINE]
+    found = {c.lower(): c for c in cols}
+    naics = _pick(found, "naics", "naics_code", "naics2017", "naics2012", "naics2022", "naics2007")
+    emp = _pick(found, "emp")
+    if naics is None or emp is None:
+        missing = "naics" if naics is None else "emp"
+        raise InputError(f"not a CBP file: no '{missing}' column", file=label,
+                         hint=did_you_mean(missing, cols))
+    if "fipscty" in found and "fipstate" in found:
+        region = f"lpad(trim({ident(found['fipstate'])}), 2, '0') || lpad(trim({ident(found['fipscty'])}), 3, '0')"
+    elif "fipstate" in found:
+        region = f"lpad(trim({ident(found['fipstate'])}), 2, '0')"
+    else:
+        area = _pick(found, "msa", "cbsa_code", "cbsa", "metropolitan statistical area/micropolitan statistical area",
+                     "geo_id", "county", "state")
+        if area is None:
+            raise InputError("no region column found", file=label,
+                             expected="fipstate (and fipscty), msa or cbsa_code", value=", ".join(cols[:8]))
+        region = f"trim({ident(area)})"
+    if "year" in found:
+        year_sql = f"trim({ident(found['year'])})"
+    elif year is not None:
+        year_sql = f"'{int(year)}'"
+    else:
+        raise InputError("the file has no year column", file=label, hint="Give the year with --year")
+    code = f"trim({ident(naics)})"
+    level = (f"TRY_CAST({ident(found['naics_level'])} AS INTEGER)" if "naics_level" in found
+             else f"length(regexp_replace({code}, '[^0-9]', '', 'g'))")
+    where = [f"{level} = {digits}"]
+    if "lfo" in found:
+        where.append(f"trim({ident(found['lfo'])}) = '-'")
+    flag_col = _pick(found, "empflag", "emp_f")
+    noise = _pick(found, "emp_nf", "emp_n")
+    size = f"NULLIF(upper(trim({ident(flag_col)})), '')" if flag_col else "NULL"
+    nf = f"upper(trim(coalesce({ident(noise)}, '')))" if noise else "''"
+    withheld = f"({size} IS NOT NULL OR {nf} IN ('D', 'S'))"
+    est = _pick(found, "est", "estab")
+    pay = _pick(found, "ap", "payann")
+    out = raw_view + "_canonical"
+    industry = f"CASE WHEN {digits} = 0 THEN 'total' ELSE regexp_replace({code}, '[^0-9]', '', 'g') END"
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW {out} AS
+        SELECT {region} AS region, {industry} AS industry, {year_sql} AS year,
+               CASE WHEN {withheld} THEN NULL ELSE trim({ident(emp)}::VARCHAR) END AS employment,
+               {f"trim({ident(est)}::VARCHAR)" if est else "NULL"} AS establishments,
+               CASE WHEN {withheld} THEN NULL ELSE {f"trim({ident(pay)}::VARCHAR)" if pay else "NULL"} END
+                   AS payroll,
+               CASE WHEN {withheld} THEN 'suppressed' WHEN {nf} = 'J' THEN 'estimated' ELSE '' END AS flag,
+               {size} AS size_class, {LINE}
+        FROM {raw_view} WHERE {' AND '.join(where)}""")
+    notes = []
+    years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM {out} ORDER BY 1").fetchall()]
+    vintages = sorted({naics_vintage(int(y)) for y in years if y and y.isdigit()})
+    if vintages:
+        notes.append(f"{label}: NAICS {', '.join(map(str, vintages))} codes (by reference year); use a cluster "
+                     "definition of the same vintage")
+    n_withheld = con.execute(f"SELECT count(*) FROM {out} WHERE flag = 'suppressed'").fetchall()[0][0]
+    if n_withheld:
+        notes.append(f"{label}: {n_withheld:,} withheld cell(s) kept with their size class, imputed at map time")
+    return out, notes

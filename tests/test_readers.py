@@ -1,0 +1,142 @@
+"""Readers of official formats (issue 3, first part): CBP and Eurostat, on the real files and on
+format fixtures written from the published layouts."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from clusteratlas import Atlas, map_files
+from clusteratlas.errors import InputError
+from clusteratlas.sources.cbp import naics_vintage
+from tests.conftest import atlas_fingerprint, invoke, query_atlas, shared_file
+
+
+# ------------------------------------------------------------------- CBP
+def test_cbp_state_file_2011(tmp_path):
+    cbp = shared_file("us/cbp_state_naics_2000_2011.csv.gz")
+    # the shared file holds 2000-2011; keep 2011 (the reader takes the year column as it is)
+    one_year = tmp_path / "cbp2011.csv"
+    duckdb.connect().execute(f"COPY (SELECT * FROM read_csv('{cbp}', all_varchar = true) WHERE year = '2011') "
+                             f"TO '{one_year}' (HEADER)")
+    path = tmp_path / "a.duckdb"
+    with Atlas(path, create=True) as atlas:
+        total = atlas.import_file("observations", one_year, name="total", file_format="cbp", options={"digits": 0})
+        assert total.rows == 51
+        six = atlas.import_file("observations", one_year, name="six", file_format="cbp", options={"digits": 6})
+        assert any("NAICS 2007" in n for n in six.notes)
+        assert any("withheld cell(s) kept with their size class" in n for n in six.notes)
+    rows = query_atlas(path, "SELECT sum(employment) FROM observations WHERE dataset = 'total'")
+    assert rows[0][0] == 113_425_965  # the published 2011 US total
+    withheld = query_atlas(path, "SELECT count(*), count(DISTINCT size_class), count(employment) FROM observations "
+                                 "WHERE dataset = 'six' AND flag = 'suppressed'")[0]
+    assert withheld[0] > 5000 and withheld[1] >= 8 and withheld[2] == 0  # withheld: no number, a size class
+
+
+def test_cbp_complete_file_layout(tmp_path, runner):
+    """The Census complete state file layout (cbpYYst.txt): padded NAICS, lfo, empflag, emp_nf."""
+    text = ("fipstate,naics,lfo,empflag,emp_nf,emp,qp1_nf,qp1,ap_nf,ap,est\n"
+            "01,------,-,,G,1500000,G,1,G,60000000,90000\n"
+            "01,31----,-,,G,250000,G,1,G,9000000,4000\n"
+            "01,336111,-,,H,12000,G,1,G,800000,5\n"
+            "01,336111,C,,H,11000,G,1,G,700000,3\n"
+            "01,336112,-,E,D,0,D,0,D,0,2\n"
+            "01,336211,-,,J,900,G,1,G,40000,12\n"
+            "02,336111,-,,G,50,G,1,G,2000,1\n")
+    (tmp_path / "cbp19st.txt").write_text(text)
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "observations", tmp_path / "cbp19st.txt", "--atlas", atlas, "--format", "cbp",
+                 "--year", "2019")
+    assert res.exit_code == 0, res.output
+    rows = query_atlas(atlas, "SELECT region, industry, year, employment, flag, size_class, payroll FROM observations "
+                              "ORDER BY region, industry")
+    assert rows == [("01", "336111", 2019, 12000.0, "", None, 800000.0),  # lfo C dropped, only '-' kept
+                    ("01", "336112", 2019, None, "suppressed", "E", None),
+                    ("01", "336211", 2019, 900.0, "estimated", None, 40000.0),
+                    ("02", "336111", 2019, 50.0, "", None, 2000.0)]
+    res = invoke(runner, "import", "observations", tmp_path / "cbp19st.txt", "--atlas", atlas, "--format", "cbp",
+                 "--name", "again")
+    assert res.exit_code == 2 and "--year" in res.stderr
+
+
+def test_naics_vintages():
+    assert [naics_vintage(y) for y in (2000, 2003, 2011, 2012, 2019, 2023)] == [1997, 2002, 2007, 2012, 2017, 2022]
+    with pytest.raises(InputError):
+        naics_vintage(1990)
+
+
+# -------------------------------------------------------------- Eurostat
+def test_eurostat_sbs_2015(tmp_path):
+    sbs = shared_file("eu/eurostat_sbs_r_nuts06_r2_2015_persons_employed.csv")
+    path = tmp_path / "a.duckdb"
+    with Atlas(path, create=True) as atlas:
+        report = atlas.import_file("observations", sbs, file_format="eurostat")
+    corrupted = [n for n in report.notes if "not numbers" in n]
+    assert corrupted and "'12:00 AM'" in corrupted[0]  # Iceland's Excel-mangled cells, reported
+    n_nuts2 = query_atlas(path, "SELECT count(DISTINCT region) FROM observations WHERE length(region) = 4")[0][0]
+    assert n_nuts2 == 327  # MANIFEST: 327 regions at NUTS-2
+    # Iceland's readable cells are kept as numbers; only the mangled ones are withheld
+    assert query_atlas(path, "SELECT employment, flag FROM observations WHERE region = 'IS' AND industry = 'B'") \
+        == [(141.0, "")]
+    confidential = query_atlas(path, "SELECT count(*), count(employment) FROM observations WHERE flag = 'suppressed'")
+    assert confidential[0][0] > 5000 and confidential[0][1] == 0  # flagged, never zeroed
+    assert query_atlas(path, "SELECT employment FROM observations WHERE region = 'AT' AND industry = 'B'") == \
+        [(7089.0,)]
+    bad_cell = query_atlas(path, "SELECT employment, flag FROM observations WHERE region = 'IS' AND industry = 'B05'")
+    assert bad_cell == [(None, "suppressed")]
+
+
+def test_eurostat_sbs_stars_at_nuts2(tmp_path):
+    """ECO-style stars at the 2-digit level on the real SBS table (NUTS-2 regions only)."""
+    sbs = shared_file("eu/eurostat_sbs_r_nuts06_r2_2015_persons_employed.csv")
+    nuts2 = tmp_path / "sbs_nuts2.csv"
+    duckdb.connect().execute(f"COPY (SELECT * FROM read_csv('{sbs}', delim = ';', all_varchar = true) "
+                             f"WHERE length(geo) = 4 AND length(nace_r2) = 3) TO '{nuts2}' (HEADER, DELIMITER ';')")
+    defs = tmp_path / "defs.csv"
+    codes = duckdb.connect().execute(f"SELECT DISTINCT nace_r2 FROM read_csv('{nuts2}', delim = ';') ORDER BY 1"
+                                     ).fetchall()
+    defs.write_text("industry,cluster\n" + "".join(f"{c},{c}\n" for (c,) in codes))
+    out = tmp_path / "out.csv"
+    report = map_files(nuts2, defs, out, file_format="eurostat")
+    assert report.rows > 5000
+    rows = duckdb.connect().execute(f"SELECT count(DISTINCT region), max(stars), count(*) FILTER (WHERE stars = 3) "
+                                    f"FROM read_csv('{out}')").fetchall()[0]
+    assert rows[0] >= 300 and rows[1] == 3 and rows[2] > 0
+
+
+def test_eurostat_lfs_tsv_needs_a_filter(tmp_path, runner):
+    lfs = shared_file("eu/eurostat_lfst_r_lfe2en2_2008_2015.tsv")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    before = atlas_fingerprint(atlas)
+    res = invoke(runner, "import", "observations", lfs, "--atlas", atlas, "--format", "eurostat")
+    assert res.exit_code == 2 and "dimension 'age' has several values" in " ".join(res.stderr.split())
+    assert atlas_fingerprint(atlas) == before
+    res = invoke(runner, "import", "observations", lfs, "--atlas", atlas, "--format", "eurostat",
+                 "--filter", "age=Y15-64")
+    assert res.exit_code == 0, res.output
+    # thousands (THS) become persons; 'u' (low reliability) becomes an estimate; ':' is withheld
+    at = query_atlas(atlas, "SELECT employment, flag FROM observations WHERE region = 'AT' AND industry = 'A' "
+                            "AND year = 2015")
+    assert at[0][0] > 1000 and at[0][0] == round(at[0][0])
+    flags = dict(query_atlas(atlas, "SELECT flag, count(*) FROM observations GROUP BY flag"))
+    assert flags.get("estimated", 0) > 0 and flags.get("suppressed", 0) > 0
+
+
+def test_eurostat_sdmx_csv(tmp_path, runner):
+    (tmp_path / "sdmx.csv").write_text(
+        "DATAFLOW,LAST UPDATE,freq,nace_r2,geo,TIME_PERIOD,OBS_VALUE,OBS_FLAG\n"
+        "ESTAT:X(1.0),01/01/24,A,C10,DE11,2021,1500,\n"
+        "ESTAT:X(1.0),01/01/24,A,C10,DE12,2021,,c\n"
+        "ESTAT:X(1.0),01/01/24,A,C11,DE11,2021,300,e\n")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "observations", tmp_path / "sdmx.csv", "--atlas", atlas, "--format", "eurostat")
+    assert res.exit_code == 0, res.output
+    assert query_atlas(atlas, "SELECT region, industry, employment, flag FROM observations ORDER BY ALL") == [
+        ("DE11", "C10", 1500.0, ""), ("DE11", "C11", 300.0, "estimated"), ("DE12", "C10", None, "suppressed")]
+    (tmp_path / "bad.csv").write_text("nace_r2,geo,2015\nC10,DE11,12 q\n")
+    res = invoke(runner, "import", "observations", tmp_path / "bad.csv", "--atlas", atlas, "--format", "eurostat",
+                 "--name", "bad")
+    assert res.exit_code == 2 and "unknown Eurostat flag" in res.stderr
