@@ -140,3 +140,100 @@ def test_eurostat_sdmx_csv(tmp_path, runner):
     res = invoke(runner, "import", "observations", tmp_path / "bad.csv", "--atlas", atlas, "--format", "eurostat",
                  "--name", "bad")
     assert res.exit_code == 2 and "unknown Eurostat flag" in res.stderr
+
+
+# ------------------------------------------------------------------ Japan
+def test_estat_json_sample(tmp_path, runner):
+    sample = shared_file("jp/estat_api_sample/getStatsData_0000020201_trimmed.json")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    assert invoke(runner, "import", "observations", sample, "--atlas", atlas, "--format", "estat").exit_code == 0
+    assert query_atlas(atlas, "SELECT region, industry, year, employment FROM observations ORDER BY region") == [
+        ("01100", "A2101", 2020, 1973395.0), ("01101", "A2101", 2020, 248680.0)]
+    assert invoke(runner, "import", "regions", sample, "--atlas", atlas, "--format", "estat").exit_code == 0
+    assert query_atlas(atlas, "SELECT region, name_ja FROM regions ORDER BY region") == [
+        ("01100", "北海道 札幌市"), ("01101", "北海道 札幌市 中央区")]
+    assert query_atlas(atlas, "SELECT parent FROM region_links WHERE region = '01101'") == [("01100",)]
+
+
+def test_estat_json_withheld_cells_and_bad_answers(tmp_path, runner):
+    import json
+
+    answer = {"GET_STATS_DATA": {"RESULT": {"STATUS": 0}, "STATISTICAL_DATA": {
+        "CLASS_INF": {"CLASS_OBJ": {"@id": "area", "CLASS": {"@code": "13000", "@name": "東京都"}}},
+        "DATA_INF": {"VALUE": [
+            {"@cat01": "E", "@area": "13000", "@time": "2016000000", "$": "1,200"},
+            {"@cat01": "F", "@area": "13000", "@time": "2016000000", "$": "X"},
+            {"@cat01": "G", "@area": "13000", "@time": "2016000000", "$": "-"}]}}}}
+    (tmp_path / "a.json").write_text(json.dumps(answer, ensure_ascii=False), encoding="utf-8")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "observations", tmp_path / "a.json", "--atlas", atlas, "--format", "estat")
+    assert res.exit_code == 0 and "2 withheld cell(s)" in " ".join(res.output.split())
+    assert query_atlas(atlas, "SELECT industry, employment, flag FROM observations ORDER BY industry") == [
+        ("E", 1200.0, ""), ("F", None, "suppressed"), ("G", None, "suppressed")]
+    answer["GET_STATS_DATA"]["RESULT"] = {"STATUS": 100, "ERROR_MSG": "appId is invalid"}
+    (tmp_path / "b.json").write_text(json.dumps(answer), encoding="utf-8")
+    before = atlas_fingerprint(atlas)
+    res = invoke(runner, "import", "observations", tmp_path / "b.json", "--atlas", atlas, "--format", "estat",
+                 "--name", "b")
+    assert res.exit_code == 2 and "appId is invalid" in res.stderr
+    (tmp_path / "c.json").write_text("{not json", encoding="utf-8")
+    res = invoke(runner, "import", "observations", tmp_path / "c.json", "--atlas", atlas, "--format", "estat",
+                 "--name", "c")
+    assert res.exit_code == 2 and "cannot read as e-Stat JSON" in res.stderr
+    assert atlas_fingerprint(atlas) == before
+
+
+@pytest.fixture(scope="module")
+def japan_2014(tmp_path_factory):
+    table = shared_file("jp/sfukui_ReagionalIOTables/ExplanatoryVariablesBase.csv")
+    areas = shared_file("jp/sfukui_ReagionalIOTables/AreaID.csv")
+    folder = tmp_path_factory.mktemp("jp")
+    regions = folder / "regions.csv"
+    duckdb.connect().execute(f"""COPY (SELECT AreaID AS region, AreaName AS name,
+        CASE WHEN AreaID = '00000' THEN 'country' WHEN AreaID LIKE '%000' THEN 'prefecture' ELSE 'city' END
+        AS level FROM read_csv('{areas}', all_varchar = true)) TO '{regions}' (HEADER)""")
+    path = folder / "atlas.duckdb"
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("regions", regions)
+        divisions = atlas.import_file("observations", table, name="divisions", file_format="wide",
+                                      options={"establishments_prefix": "Firm_", "year": 2014})
+        groups = atlas.import_file("observations", table, name="groups", file_format="wide",
+                                   options={"prefix": "SEmp_", "establishments_prefix": "SFirm_",
+                                            "totals_prefix": "Firm_", "year": 2014}, dry_run=True)
+    return path, table, divisions, groups
+
+
+def test_japan_2014_extract_total_and_flaws(japan_2014):
+    path, _, _, groups = japan_2014
+    total = query_atlas(path, "SELECT sum(establishments) FROM observations WHERE region = '00000'")[0][0]
+    assert total == 5_541_634  # the published 2014 count of private establishments
+    notes = " ".join(groups.notes)
+    assert "Semp_982" in notes and "different letter case" in notes  # the misspelt column
+    assert "SFirm_350 holds values that are not counts" in notes  # the true/false column
+    assert "24% more than the 17 total columns" in notes  # 3-digit columns overlap the totals
+
+
+def test_japan_prefecture_lqs_and_stars(japan_2014, tmp_path):
+    _, table, _, _ = japan_2014
+    codes = [c[len("SEmp_"):] for c in duckdb.connect().execute(
+        f"SELECT * FROM read_csv('{table}', all_varchar = true) LIMIT 0").fetchdf().columns if c.startswith("SEmp_")]
+    defs = tmp_path / "defs.csv"  # each JSIC 3-digit group in its 2-digit major group
+    defs.write_text("industry,cluster\n" + "".join(f"{c},{c[:2]}\n" for c in codes))
+    path = tmp_path / "a.duckdb"
+    regions = tmp_path / "regions.csv"
+    duckdb.connect().execute(f"""COPY (SELECT AreaID AS region, CASE WHEN AreaID = '00000' THEN 'country'
+        WHEN AreaID LIKE '%000' THEN 'prefecture' ELSE 'city' END AS level
+        FROM read_csv('{shared_file("jp/sfukui_ReagionalIOTables/AreaID.csv")}', all_varchar = true))
+        TO '{regions}' (HEADER)""")
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("regions", regions)
+        atlas.import_file("observations", table, name="groups", file_format="wide",
+                          options={"prefix": "SEmp_", "year": 2014})
+        atlas.import_file("definitions", defs)
+        atlas.map()
+    rows = query_atlas(path, "SELECT count(DISTINCT region), max(stars), count(*) FILTER (WHERE stars = 3), "
+                             "max(peers) FROM results_clusters WHERE level = 'prefecture'")[0]
+    # 42 prefectures: 47 less the five the MANIFEST lists as missing (its "43" is off by one)
+    assert rows[0] == 42 and rows[1] == 3 and rows[2] > 0 and rows[3] <= 42  # peers: prefectures only

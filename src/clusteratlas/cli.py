@@ -88,12 +88,20 @@ def _params(base_year: int | None, by_subcluster: bool, peers: list[str] | None,
     return MapParams(base_year=base_year, by_subcluster=by_subcluster, peer_levels=peer_levels, **given)
 
 
-def _format_options(file_format: str, year: int | None, digits: int, filters: list[str] | None) -> dict:
+def _format_options(file_format: str, year: int | None, digits: int, filters: list[str] | None,
+                    wide: dict[str, str | None] | None = None) -> dict:
     """Reader options for an official file format."""
     if file_format == "cbp":
         return {"year": year, "digits": digits}
     if file_format == "eurostat":
         return {"filters": parse_mapping(filters)}
+    if file_format == "estat":
+        given = parse_mapping(filters)
+        industry = given.pop("industry", "cat01")
+        return {"industry": industry, "filters": given}
+    if file_format == "wide":
+        wide = wide or {}
+        return {"year": year, **{k: v for k, v in wide.items() if v}}
     return {}
 
 
@@ -137,13 +145,24 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             = False,
             dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False,
             file_format: Annotated[str, typer.Option("--format", help="generic, cbp (US County Business "
-                                                     "Patterns) or eurostat (TSV, wide CSV, SDMX-CSV).")]
+                                                     "Patterns), eurostat (TSV, wide CSV, SDMX-CSV), estat (e-Stat "
+                                                     "API JSON) or wide (a column per industry).")]
             = "generic",
             year: Annotated[int | None, typer.Option(help="Reference year, for CBP files without a year "
                                                      "column.")] = None,
             digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
-            filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value, "
-                                                              "repeatable (e.g. age=Y15-64).")] = None,
+            filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value or "
+                                                              "e-Stat class=code, repeatable (e.g. age=Y15-64; "
+                                                              "industry=cat02 picks e-Stat's industry class).")]
+            = None,
+            prefix: Annotated[str | None, typer.Option(help="wide: prefix of the value columns (e.g. SEmp_).")]
+            = None,
+            establishments_prefix: Annotated[str | None, typer.Option(help="wide: prefix of establishment "
+                                                                        "columns.")] = None,
+            totals_prefix: Annotated[str | None, typer.Option(help="wide: prefix of total columns to check the "
+                                                            "details against.")] = None,
+            region_column: Annotated[str | None, typer.Option(help="wide: the region column (default: the "
+                                                            "first).")] = None,
             ) -> None:
     """Check a file completely and store it in the atlas, all or nothing."""
     if kind not in TABLES:
@@ -151,7 +170,9 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
     with Atlas(atlas) as a, _step(f"Importing {file}"):
         report = a.import_file(kind, file, name=name, mapping=parse_mapping(map_), encoding=encoding,
                                replace=replace, dry_run=dry_run, file_format=file_format,
-                               options=_format_options(file_format, year, digits, filter_))
+                               options=_format_options(file_format, year, digits, filter_, {
+                                   "prefix": prefix, "establishments_prefix": establishments_prefix,
+                                   "totals_prefix": totals_prefix, "region_column": region_column}))
     verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
     label = f" as '{report.name}'" if report.name else ""
     replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""

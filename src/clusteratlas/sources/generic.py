@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from clusteratlas import model
 from clusteratlas._sql import connect, first_row, ident, literal, scalar
@@ -285,12 +286,27 @@ class StagedTable:
 #: Each yields the canonical observation columns as text, then the ordinary checks run.
 def _readers():
     from clusteratlas.sources.cbp import cbp_view
+    from clusteratlas.sources.estat import wide_view
     from clusteratlas.sources.eurostat import eurostat_view
 
-    return {"cbp": cbp_view, "eurostat": eurostat_view}
+    return {"cbp": cbp_view, "eurostat": eurostat_view, "wide": wide_view}
 
 
-FORMATS = ("generic", "cbp", "eurostat")
+FORMATS = ("generic", "cbp", "eurostat", "estat", "wide")
+
+
+def _estat_view(con: duckdb.DuckDBPyConnection, path: Path, kind: str, label: str,
+                options: Mapping[str, object]) -> tuple[str, list[str]]:
+    """e-Stat JSON: observations from the values, or regions from the area class."""
+    from clusteratlas.sources.estat import estat_json_view, estat_regions
+
+    if kind == "regions":
+        table = estat_regions(path)
+        table = table.append_column(LINE, pa.array(range(1, table.num_rows + 1), pa.int64()))
+        view = f"__estat_regions_{abs(hash(str(path))):x}"
+        con.register(view, table)
+        return view, []
+    return estat_json_view(con, path, label, **options)
 
 
 def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: str, *,
@@ -306,16 +322,19 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     """
     if file_format not in FORMATS:
         raise InputError("unknown file format", value=file_format, expected=", ".join(FORMATS))
-    if file_format != "generic" and kind != "observations":
+    if file_format != "generic" and kind != "observations" and (file_format, kind) != ("estat", "regions"):
         raise InputError(f"the {file_format} format holds observations", value=kind)
     if kind not in model.TABLES:
         raise InputError("unknown table kind", value=kind, expected=", ".join(model.TABLES))
     label = str(path)
     columns = model.TABLES[kind]
-    raw = open_relation(con, path, encoding=encoding)
     notes: list[str] = []
-    if file_format != "generic":
-        raw, notes = _readers()[file_format](con, raw, label, **(options or {}))
+    if file_format == "estat":
+        raw, notes = _estat_view(con, Path(path), kind, label, options or {})
+    else:
+        raw = open_relation(con, path, encoding=encoding)
+        if file_format != "generic":
+            raw, notes = _readers()[file_format](con, raw, label, **(options or {}))
     items = _select_columns(con.table(raw), columns, mapping or {}, label)
     text_view = raw + "_text"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")

@@ -1,0 +1,184 @@
+"""Japanese statistics: e-Stat API JSON, and wide region × industry tables.
+
+**e-Stat** ``getStatsData`` (API v3, JSON): values sit in
+``GET_STATS_DATA.STATISTICAL_DATA.DATA_INF.VALUE`` with their codes in
+attributes (``@area``, ``@time``, ``@cat01`` …) and the number in ``$``; the
+code lists in ``CLASS_INF.CLASS_OBJ``. The API returns a single object
+instead of a one-element list (for VALUE, CLASS_OBJ and CLASS); both are
+accepted. Cells ``-`` (none), ``X`` (秘匿, withheld), ``***`` and ``…`` are
+stored as withheld, never as numbers. Errors name the VALUE entry (1-based).
+
+**Wide tables** (``--format wide``): one row per region and one column per
+industry, named PREFIX + code (e.g. ``SEmp_091``: employees of JSIC group 091).
+Columns whose values are not counts (such as true/false), and columns whose
+prefix differs only by letter case (a misspelling such as ``Semp_982``), are
+reported and left out, not silently used; with a totals prefix, detail
+columns that add up to more than the totals are reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from clusteratlas._sql import ident
+from clusteratlas.errors import InputError
+from clusteratlas.sources.files import LINE
+
+WITHHELD = {"-", "X", "x", "***", "…", "...", ""}
+
+
+def _as_list(node) -> list:
+    return node if isinstance(node, list) else [node] if node is not None else []
+
+
+def _stats_data(path: Path, label: str) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read as e-Stat JSON: {exc}", file=label) from None
+    root = doc.get("GET_STATS_DATA") if isinstance(doc, dict) else None
+    if not isinstance(root, dict):
+        raise InputError("not an e-Stat getStatsData answer", file=label, expected="a GET_STATS_DATA object")
+    status = (root.get("RESULT") or {}).get("STATUS", 0)
+    if int(status) not in (0, 1, 2):  # 0 ok, 1-2 ok with notes
+        raise InputError(f"e-Stat reported an error: {root['RESULT'].get('ERROR_MSG')}", file=label,
+                         value=status)
+    data = root.get("STATISTICAL_DATA") or {}
+    if "DATA_INF" not in data:
+        raise InputError("the answer has no DATA_INF (no values)", file=label)
+    return data
+
+
+def estat_classes(path: Path, label: str | None = None) -> dict[str, list[dict]]:
+    """The code lists of an answer: class id -> [{code, name, level, parentCode, unit}]."""
+    data = _stats_data(path, label or str(path))
+    out = {}
+    for obj in _as_list((data.get("CLASS_INF") or {}).get("CLASS_OBJ")):
+        out[obj["@id"]] = [{k.lstrip("@"): v for k, v in c.items()} for c in _as_list(obj.get("CLASS"))]
+    return out
+
+
+def estat_json_view(con: duckdb.DuckDBPyConnection, path: Path, label: str, *, industry: str = "cat01",
+                    filters: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """A view of canonical observation columns (as text) over an e-Stat JSON answer."""
+    data = _stats_data(path, label)
+    values = _as_list(data["DATA_INF"].get("VALUE"))
+    if not values:
+        raise InputError("the answer has no values", file=label)
+    keys = sorted({k for v in values for k in v if k.startswith("@")})
+    if f"@{industry}" not in keys:
+        raise InputError("no such classification in the answer", file=label, value=industry,
+                         expected=", ".join(k[1:] for k in keys), hint="Choose it with --industry-class")
+    filters = dict(filters or {})
+    for k in filters:
+        if f"@{k}" not in keys:
+            raise InputError("unknown classification in --filter", file=label, value=k,
+                             expected=", ".join(k[1:] for k in keys))
+    rows = {"region": [], "industry": [], "year": [], "employment": [], "flag": [], LINE: []}
+    withheld = 0
+    for n, v in enumerate(values, start=1):
+        if any(v.get(f"@{k}") != want for k, want in filters.items()):
+            continue
+        raw = str(v.get("$", "")).strip()
+        rows["region"].append(v.get("@area"))
+        rows["industry"].append(v.get(f"@{industry}"))
+        time = str(v.get("@time", ""))
+        rows["year"].append(time[:4] if re.match(r"^\d{4}", time) else time)
+        if raw in WITHHELD:
+            withheld += 1
+            rows["employment"].append(None)
+            rows["flag"].append("suppressed")
+        else:
+            rows["employment"].append(raw.replace(",", ""))
+            rows["flag"].append("")
+        rows[LINE].append(n)
+    table = pa.table({k: pa.array(v, type=pa.int64() if k == LINE else pa.string()) for k, v in rows.items()})
+    for extra in ("establishments", "payroll", "size_class"):
+        table = table.append_column(extra, pa.nulls(table.num_rows, pa.string()))
+    view = f"__estat_{abs(hash(str(path))):x}"
+    con.register(view, table)
+    notes = [f"{label}: {withheld} withheld cell(s) ('-', 'X', '***') stored without a number"] if withheld else []
+    return view, notes
+
+
+def estat_regions(path: Path) -> pa.Table:
+    """Regions (code, Japanese name, level, parent) from the area class of an e-Stat answer."""
+    area = estat_classes(path).get("area", [])
+    return pa.table({"region": [a["code"] for a in area], "name_ja": [a.get("name") for a in area],
+                     "level": [f"estat_level_{a.get('level', '')}" for a in area],
+                     "parent": [a.get("parentCode") for a in area]})
+
+
+def wide_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, prefix: str | None = None,
+              region_column: str | None = None, establishments_prefix: str | None = None,
+              totals_prefix: str | None = None, year: int | None = None) -> tuple[str, list[str]]:
+    """A view of canonical observation columns over a wide table (one column per industry)."""
+    cols = [c for c in con.table(raw_view).columns if c != LINE]
+    region = region_column or cols[0]
+    if region not in cols:
+        raise InputError("no such region column", file=label, value=region, expected=", ".join(cols[:8]))
+    if year is None:
+        raise InputError("a wide table has no year column", file=label, hint="Give the year with --year")
+    notes: list[str] = []
+    materialised = raw_view + "_table"  # many columns are read many times: read the file once
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {materialised} AS SELECT * FROM {raw_view}")
+    raw_view = materialised
+
+    def usable(pfx: str) -> dict[str, str]:
+        exact = {c[len(pfx):]: c for c in cols if c.startswith(pfx)}
+        near = [c for c in cols if c.lower().startswith(pfx.lower()) and not c.startswith(pfx)]
+        if near:
+            notes.append(f"{label}: column(s) {', '.join(near)} look like '{pfx}…' with different letter case; "
+                         "left out (a misspelling?)")
+        if not exact:
+            raise InputError(f"no columns with prefix '{pfx}'", file=label, value=", ".join(cols[:8]))
+        checks = ", ".join(f"count(*) FILTER (WHERE {ident(c)} IS NOT NULL AND TRY_CAST({ident(c)} AS DOUBLE) "
+                           f"IS NULL), any_value({ident(c)}::VARCHAR)" for c in exact.values())
+        found = con.execute(f"SELECT {checks} FROM {raw_view}").fetchall()[0]
+        good = {}
+        for n, (code, col) in enumerate(exact.items()):
+            if found[2 * n]:
+                notes.append(f"{label}: column {col} holds values that are not counts "
+                             f"(e.g. {found[2 * n + 1]!r}); left out")
+            else:
+                good[code] = col
+        return good
+
+    if not prefix and not establishments_prefix:
+        raise InputError("a wide table needs --prefix (employment columns) or --establishments-prefix",
+                         file=label)
+    emp = usable(prefix) if prefix else {}
+    est = usable(establishments_prefix) if establishments_prefix else {}
+    if not emp:
+        notes.append(f"{label}: no employment columns; rows carry establishments only (flag suppressed: no "
+                     "employment number)")
+    codes = list(emp) or list(est)
+
+    def cell(columns: dict[str, str], code: str) -> str:
+        return f"{ident(columns[code])}::VARCHAR" if code in columns else "NULL::VARCHAR"
+
+    unions = " UNION ALL ".join(
+        f"SELECT trim({ident(region)}::VARCHAR) AS region, '{code}' AS industry, '{int(year)}' AS year, "
+        f"{cell(emp, code)} AS employment, {cell(est, code)} AS establishments, "
+        f"NULL::VARCHAR AS payroll, '{'' if emp else 'suppressed'}' AS flag, NULL::VARCHAR AS size_class, "
+        f"{LINE} FROM {raw_view}"
+        for code in codes)
+    out = raw_view + "_canonical"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS {unions}")
+    if totals_prefix:
+        totals = [c for c in cols if c.startswith(totals_prefix)]
+        detail_cols = est if establishments_prefix else emp
+        detail = " + ".join(f"coalesce(TRY_CAST({ident(c)} AS DOUBLE), 0)" for c in detail_cols.values())
+        total = " + ".join(f"coalesce(TRY_CAST({ident(c)} AS DOUBLE), 0)" for c in totals)
+        if totals and detail:
+            d, t = con.execute(f"SELECT sum({detail}), sum({total}) FROM {raw_view}").fetchall()[0]
+            if t and d > t * 1.001:
+                notes.append(f"{label}: the detail columns add up to {d:,.0f}, {d / t - 1:.0%} more than the "
+                             f"{len(totals)} total columns ({t:,.0f}): some overlap or are aggregates, so sums "
+                             "over them count some units twice")
+    return out, notes
