@@ -237,3 +237,28 @@ def test_japan_prefecture_lqs_and_stars(japan_2014, tmp_path):
                              "max(peers) FROM results_clusters WHERE level = 'prefecture'")[0]
     # 42 prefectures: 47 less the five the MANIFEST lists as missing (its "43" is off by one)
     assert rows[0] == 42 and rows[1] == 3 and rows[2] > 0 and rows[3] <= 42  # peers: prefectures only
+
+
+def test_japan_reference_systems(tmp_path, runner, japan_2014):
+    jsic = shared_file("jp/kobesoft_jsic-data/jsic-en.json")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "reference", "jp-prefectures", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    assert query_atlas(atlas, "SELECT count(*) FROM regions WHERE level = 'prefecture'") == [(47,)]
+    assert query_atlas(atlas, "SELECT name, name_ja FROM regions WHERE region = '27000'") == [("Osaka", "大阪府")]
+    bureaus = dict(query_atlas(atlas, "SELECT parent, count(*) FROM region_links WHERE hierarchy = 'meti_bureau' "
+                                      "GROUP BY parent"))
+    assert sum(bureaus.values()) == 47 and bureaus["meti_kanto"] == 11 and bureaus["meti_okinawa"] == 1
+    res = invoke(runner, "import", "industries", jsic, "--atlas", atlas, "--format", "jsic")
+    assert res.exit_code == 0, res.output
+    levels = dict(query_atlas(atlas, "SELECT length(industry), count(*) FROM industries GROUP BY 1"))
+    assert levels == {1: 20, 2: 99, 3: 536, 4: 1473}  # divisions, major groups, groups, industries (Rev. 14)
+    assert query_atlas(atlas, "SELECT name, name_ja FROM industries WHERE industry = 'E'") == [
+        ("MANUFACTURING", "製造業")]
+    # the 2014 extract's prefecture codes join the built-in names
+    path, _, _, _ = japan_2014
+    codes = {r[0] for r in query_atlas(path, "SELECT DISTINCT region FROM observations WHERE region LIKE '%000' "
+                                             "AND region <> '00000'")}
+    named = {r[0] for r in query_atlas(atlas, "SELECT region FROM regions WHERE level = 'prefecture'")}
+    assert codes <= named and len(codes) == 42

@@ -146,7 +146,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False,
             file_format: Annotated[str, typer.Option("--format", help="generic, cbp (US County Business "
                                                      "Patterns), eurostat (TSV, wide CSV, SDMX-CSV), estat (e-Stat "
-                                                     "API JSON) or wide (a column per industry).")]
+                                                     "API JSON), wide (a column per industry) or jsic (the JSIC "
+                                                     "code list, as industries).")]
             = "generic",
             year: Annotated[int | None, typer.Option(help="Reference year, for CBP files without a year "
                                                      "column.")] = None,
@@ -385,6 +386,26 @@ def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
     with Atlas(atlas) as a:
         rows = a.related(item, top=top)
     out.print(related_table(item, rows))
+
+
+@app.command()
+@_fails_cleanly
+def reference(name: Annotated[str, typer.Argument(help="Built-in reference data: jp-prefectures.")],
+              atlas: AtlasOpt = DEFAULT_PATH) -> None:
+    """Load built-in reference data into the atlas (e.g. Japan's 47 prefectures and METI bureaus)."""
+    from clusteratlas.reference.japan import prefectures
+
+    tables = {"jp-prefectures": prefectures}
+    if name not in tables:
+        raise ClusterAtlasError(f"unknown reference data {name!r}; available: {', '.join(tables)}")
+    import pyarrow.csv as pacsv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.csv"
+        pacsv.write_csv(tables[name](), path)
+        with Atlas(atlas) as a:
+            report = a.import_file("regions", path, replace=True)
+    out.print(f"Loaded {report.rows} {name} regions (with English and Japanese names).")
 
 
 @app.command()

@@ -292,7 +292,7 @@ def _readers():
     return {"cbp": cbp_view, "eurostat": eurostat_view, "wide": wide_view}
 
 
-FORMATS = ("generic", "cbp", "eurostat", "estat", "wide")
+FORMATS = ("generic", "cbp", "eurostat", "estat", "wide", "jsic")
 
 
 def _estat_view(con: duckdb.DuckDBPyConnection, path: Path, kind: str, label: str,
@@ -322,8 +322,10 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     """
     if file_format not in FORMATS:
         raise InputError("unknown file format", value=file_format, expected=", ".join(FORMATS))
-    if file_format != "generic" and kind != "observations" and (file_format, kind) != ("estat", "regions"):
-        raise InputError(f"the {file_format} format holds observations", value=kind)
+    allowed = {("estat", "regions"), ("jsic", "industries")}
+    if file_format != "generic" and (kind != "observations" or file_format == "jsic") and \
+            (file_format, kind) not in allowed:
+        raise InputError(f"the {file_format} format does not hold {kind}", value=kind)
     if kind not in model.TABLES:
         raise InputError("unknown table kind", value=kind, expected=", ".join(model.TABLES))
     label = str(path)
@@ -331,6 +333,12 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     notes: list[str] = []
     if file_format == "estat":
         raw, notes = _estat_view(con, Path(path), kind, label, options or {})
+    elif file_format == "jsic":
+        from clusteratlas.reference.japan import jsic
+
+        table = jsic(path)
+        raw = f"__jsic_{abs(hash(str(path))):x}"
+        con.register(raw, table.append_column(LINE, pa.array(range(2, table.num_rows + 2), pa.int64())))
     else:
         raw = open_relation(con, path, encoding=encoding)
         if file_format != "generic":
