@@ -390,6 +390,46 @@ def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
 
 @app.command()
 @_fails_cleanly
+def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat or estat.")],
+          dataset: Annotated[str | None, typer.Argument(help="Eurostat dataset code (e.g. sbs_r_nuts06_r2).")]
+          = None,
+          year: Annotated[int | None, typer.Option(help="CBP reference year.")] = None,
+          level: Annotated[str, typer.Option(help="CBP level: state, county, metro, national.")] = "metro",
+          table: Annotated[str | None, typer.Option(help="e-Stat statsDataId.")] = None,
+          app_id: Annotated[str | None, typer.Option(help="e-Stat application ID.")] = None,
+          base_url: Annotated[str | None, typer.Option(help="Use another server (a mirror, or a test server).")]
+          = None,
+          sha256: Annotated[str | None, typer.Option(help="Expected SHA-256 of the file.")] = None,
+          into: Annotated[Path | None, typer.Option("--import", help="Also import the file into this atlas.")]
+          = None) -> None:
+    """Download an official file into the local cache (resumable, checksummed), optionally importing it."""
+    from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
+
+    from clusteratlas.sources.download import fetch as download
+    from clusteratlas.sources.download import source_url, unpack
+
+    url = source_url(source, base=base_url, year=year, level=level, dataset=dataset, table=table, app_id=app_id)
+    name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json"}.get(source)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"Downloading {source}", total=None)
+        got = download(url, name=name, expected_sha256=sha256,
+                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    path = unpack(got.path)
+    state = "downloaded" if got.downloaded else "from the cache"
+    out.print(f"{path} ({got.size:,} bytes, {state}; sha256 {got.sha256})")
+    if into is not None:
+        file_format = {"cbp": "cbp", "eurostat": "eurostat", "estat": "estat"}[source]
+        with Atlas(into) as a:
+            report = a.import_file("observations", path, file_format=file_format, replace=True,
+                                   options={"year": year} if source == "cbp" else None)
+        out.print(f"Imported {report.rows:,} observations into {into} as '{report.name}'.")
+        for note in report.notes:
+            out.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+@app.command()
+@_fails_cleanly
 def reference(name: Annotated[str, typer.Argument(help="Built-in reference data: jp-prefectures.")],
               atlas: AtlasOpt = DEFAULT_PATH) -> None:
     """Load built-in reference data into the atlas (e.g. Japan's 47 prefectures and METI bureaus)."""

@@ -1,0 +1,116 @@
+"""The download code end to end against a local HTTP server on 127.0.0.1 (nothing from outside)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import zipfile
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from clusteratlas.errors import InputError
+from clusteratlas.sources.download import _target, cache_dir, fetch, source_url, unpack
+from tests.conftest import invoke, query_atlas, shared_file
+
+
+class RangeHandler(SimpleHTTPRequestHandler):
+    """Serves files with HTTP Range support and counts requests."""
+
+    requests: ClassVar[list[str]] = []
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):
+        type(self).requests.append(self.headers.get("Range") or "")
+        path = self.translate_path(self.path.split("?")[0])
+        try:
+            data = open(path, "rb").read()  # noqa: SIM115
+        except OSError:
+            self.send_error(404)
+            return
+        start = 0
+        if self.headers.get("Range"):
+            start = int(self.headers["Range"].split("=")[1].split("-")[0])
+            self.send_response(206)
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    root = tmp_path / "www"
+    root.mkdir()
+    monkeypatch.setenv("CLUSTERATLAS_CACHE", str(tmp_path / "cache"))
+    RangeHandler.requests = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_fetch_caches_checksums_and_resumes(server):
+    root, base = server
+    payload = shared_file("eu/eurostat_lfst_r_lfe2en2_2008_2015.tsv").read_bytes()
+    (root / "lfs.tsv").write_bytes(payload)
+    first = fetch(f"{base}/lfs.tsv")
+    assert first.downloaded and first.path.read_bytes() == payload
+    assert first.sha256 == hashlib.sha256(payload).hexdigest()
+    again = fetch(f"{base}/lfs.tsv")
+    assert not again.downloaded and len(RangeHandler.requests) == 1  # served from the cache
+    # an interrupted download: half a file is left as .part; the next call asks only for the rest
+    url = f"{base}/lfs.tsv?copy=2"
+    target = _target(url, None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.with_name(target.name + ".part").write_bytes(payload[: len(payload) // 2])
+    resumed = fetch(url)
+    assert resumed.path.read_bytes() == payload
+    assert RangeHandler.requests[-1] == f"bytes={len(payload) // 2}-"
+    assert not target.with_name(target.name + ".part").exists()
+
+
+def test_checksum_mismatch_and_offline(server):
+    root, base = server
+    (root / "f.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="does not match its checksum"):
+        fetch(f"{base}/f.csv", expected_sha256="0" * 64)
+    assert not list(cache_dir().glob("*/*.part"))  # nothing half-written kept
+    with pytest.raises(InputError, match="are you offline"):
+        fetch("http://127.0.0.1:9/nothing.csv", timeout=2)
+    with pytest.raises(InputError, match="404"):
+        fetch(f"{base}/missing.csv")
+
+
+def test_cbp_fetch_and_import_end_to_end(server, runner, tmp_path):
+    root, base = server
+    cbp = shared_file("us/cbp2019_cbsa_naics2017_emp_est.csv.gz")
+    import gzip
+
+    (root / "2019").mkdir()
+    with zipfile.ZipFile(root / "2019" / "cbp19msa.zip", "w") as archive:
+        archive.writestr("cbp19msa.txt", gzip.decompress(cbp.read_bytes()))
+    assert source_url("cbp", base=base, year=2019, level="metro") == f"{base}/2019/cbp19msa.zip"
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "fetch", "cbp", "--year", "2019", "--level", "metro", "--base-url", base,
+                 "--import", atlas)
+    assert res.exit_code == 0, res.output
+    assert "NAICS 2017" in " ".join(res.output.split())
+    n_regions, detroit = query_atlas(atlas, "SELECT count(DISTINCT region), sum(employment) FILTER "
+                                            "(WHERE region = '19820') FROM observations")[0]
+    assert n_regions == 933 and detroit > 1_000_000
+
+
+def test_unpack_rejects_a_broken_zip(tmp_path):
+    bad = tmp_path / "x.zip"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="not a valid zip"):
+        unpack(bad)
