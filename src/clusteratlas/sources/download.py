@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusteratlas.errors import InputError
+from clusteratlas.sources.files import sha256_file
 
 CHUNK = 1 << 16
 
@@ -86,14 +87,6 @@ class Fetched:
     downloaded: bool
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _target(url: str, name: str | None) -> Path:
     folder = cache_dir() / hashlib.sha256(url.encode()).hexdigest()[:16]
     filename = name or url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "download"
@@ -139,7 +132,7 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
                     done += len(chunk)
                     if progress:
                         progress(done, total)
-    digest = _sha256(part)
+    digest = sha256_file(part)
     if expected_sha256 and digest != expected_sha256.lower():
         part.unlink()
         raise InputError("the downloaded file does not match its checksum", value=digest,

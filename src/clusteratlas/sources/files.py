@@ -9,6 +9,7 @@ the line of the file it came from.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import itertools
 import os
 import tempfile
@@ -25,6 +26,15 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 ENCODINGS = ("utf-8", "cp932")
 _SNIFF_BYTES = 1 << 20
 _counter = itertools.count()
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def file_format(path: Path) -> str:

@@ -8,7 +8,6 @@ name needs ``replace=True``; nothing is overwritten silently.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -23,7 +22,7 @@ from clusteratlas._sql import connect, first_row, scalar
 from clusteratlas.errors import ClusterAtlasError, InputError, did_you_mean
 from clusteratlas.metrics import MapParams, impute_suppressed, map_clusters
 from clusteratlas.metrics._engine import Engine
-from clusteratlas.sources.files import LINE
+from clusteratlas.sources.files import LINE, sha256_file
 from clusteratlas.sources.generic import stage
 from clusteratlas.store.analyses import (
     HotspotSummary,
@@ -69,14 +68,6 @@ class MapSummary:
     unmapped_industries: int
     unmapped_employment: float
     mapped_share: float
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class Atlas:
@@ -156,7 +147,7 @@ class Atlas:
         with self._transaction():
             report.replaced = self._insert(kind, staged.view, set_name)
             self.con.execute("INSERT INTO imports VALUES (now(), ?, ?, ?, ?, ?)",
-                             [kind, set_name, str(path.resolve()), staged.rows, _sha256(path)])
+                             [kind, set_name, str(path.resolve()), staged.rows, sha256_file(path)])
         return report
 
     def _count(self, sql: str, params: list | None = None) -> int:
