@@ -262,3 +262,29 @@ def test_japan_reference_systems(tmp_path, runner, japan_2014):
                                              "AND region <> '00000'")}
     named = {r[0] for r in query_atlas(atlas, "SELECT region FROM regions WHERE level = 'prefecture'")}
     assert codes <= named and len(codes) == 42
+
+
+def test_us_region_system_aggregates_counties_both_ways(tmp_path):
+    """Counties sit in a state and a CBSA at once; both roll-ups reproduce the file's own totals."""
+    crosswalk = shared_file("us/county_cbsa_state_crosswalk.csv")
+    obs, defs = tmp_path / "obs.csv", tmp_path / "defs.csv"
+    duckdb.connect().execute(f"""COPY (SELECT lpad(stco_code::VARCHAR, 5, '0') AS region, 'all' AS industry,
+        2016 AS year, co_emp AS employment FROM read_csv('{crosswalk}', types = {{'stco_code': 'VARCHAR'}})
+        WHERE co_emp IS NOT NULL) TO '{obs}' (HEADER)""")  # three counties have no figure in the file
+    defs.write_text("industry,cluster\nall,economy\n")
+    path = tmp_path / "a.duckdb"
+    with Atlas(path, create=True) as atlas:
+        report = atlas.import_file("regions", crosswalk, file_format="us-regions")
+        assert "3,143 county, 384 metro_area, 543 micro_area, 51 state" in report.notes[0]
+        atlas.import_file("observations", obs)
+        atlas.import_file("definitions", defs)
+        atlas.map(levels=["state", "metro_area", "micro_area"])
+    expected = duckdb.connect().execute(f"""
+        SELECT lpad(st_code::VARCHAR, 2, '0'), any_value(st_emp) FROM read_csv('{crosswalk}') GROUP BY 1
+        UNION ALL SELECT cbsa_code::VARCHAR, any_value(cbsa_emp) FROM read_csv('{crosswalk}',
+        types = {{'cbsa_code': 'VARCHAR'}}) WHERE cbsa_code IS NOT NULL GROUP BY 1""").fetchall()
+    got = dict(query_atlas(path, "SELECT region, employment FROM results_regions WHERE level <> 'county'"))
+    assert len(got) == 51 + 927
+    assert all(abs(got[code] - value) < 0.5 for code, value in expected)
+    levels = query_atlas(path, "SELECT count(DISTINCT hierarchy) FROM region_links WHERE region = '06085'")
+    assert levels == [(2,)]  # Santa Clara County: in California and in the San Jose metro area

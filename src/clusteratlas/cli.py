@@ -146,8 +146,9 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False,
             file_format: Annotated[str, typer.Option("--format", help="generic, cbp (US County Business "
                                                      "Patterns), eurostat (TSV, wide CSV, SDMX-CSV), estat (e-Stat "
-                                                     "API JSON), wide (a column per industry) or jsic (the JSIC "
-                                                     "code list, as industries).")]
+                                                     "API JSON), wide (a column per industry), jsic (the JSIC "
+                                                     "code list, as industries) or us-regions (OMB county "
+                                                     "delineations, as regions).")]
             = "generic",
             year: Annotated[int | None, typer.Option(help="Reference year, for CBP files without a year "
                                                      "column.")] = None,

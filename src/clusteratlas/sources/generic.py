@@ -288,11 +288,12 @@ def _readers():
     from clusteratlas.sources.cbp import cbp_view
     from clusteratlas.sources.estat import wide_view
     from clusteratlas.sources.eurostat import eurostat_view
+    from clusteratlas.sources.us_regions import us_regions_view
 
-    return {"cbp": cbp_view, "eurostat": eurostat_view, "wide": wide_view}
+    return {"cbp": cbp_view, "eurostat": eurostat_view, "wide": wide_view, "us-regions": us_regions_view}
 
 
-FORMATS = ("generic", "cbp", "eurostat", "estat", "wide", "jsic")
+FORMATS = ("generic", "cbp", "eurostat", "estat", "wide", "jsic", "us-regions")
 
 
 def _estat_view(con: duckdb.DuckDBPyConnection, path: Path, kind: str, label: str,
@@ -322,8 +323,9 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     """
     if file_format not in FORMATS:
         raise InputError("unknown file format", value=file_format, expected=", ".join(FORMATS))
-    allowed = {("estat", "regions"), ("jsic", "industries")}
-    if file_format != "generic" and (kind != "observations" or file_format == "jsic") and \
+    allowed = {("estat", "regions"), ("jsic", "industries"), ("us-regions", "regions")}
+    region_or_list = file_format in ("jsic", "us-regions")
+    if file_format != "generic" and (kind != "observations" or region_or_list) and \
             (file_format, kind) not in allowed:
         raise InputError(f"the {file_format} format does not hold {kind}", value=kind)
     if kind not in model.TABLES:

@@ -1,0 +1,61 @@
+"""US region systems: counties in states and in metropolitan/micropolitan areas (CBSAs).
+
+Reads the OMB delineation file as the Census Bureau publishes it (columns
+``CBSA Code``, ``CBSA Title``, ``Metropolitan/Micropolitan Statistical
+Area``, ``FIPS State Code``, ``FIPS County Code``, ``County/County
+Equivalent``, ``State Name``) or a county crosswalk with ``stco_code``,
+``stco_name``, ``st_code``, ``st_name``, ``cbsa_code``, ``cbsa_name``,
+``cbsa_type``. Every county is placed in two hierarchies at once: ``state``
+and ``cbsa`` (counties outside any CBSA only in ``state``). CBSAs get the
+level ``metro_area`` or ``micro_area``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from clusteratlas._sql import ident
+from clusteratlas.errors import InputError
+from clusteratlas.sources.files import LINE
+
+OMB = {"county": ("FIPS State Code", "FIPS County Code"), "county_name": "County/County Equivalent",
+       "state_name": "State Name", "cbsa": "CBSA Code", "cbsa_name": "CBSA Title",
+       "cbsa_type": "Metropolitan/Micropolitan Statistical Area"}
+CROSSWALK = {"county": ("stco_code",), "county_name": "stco_name", "state": "st_code", "state_name": "st_name",
+             "cbsa": "cbsa_code", "cbsa_name": "cbsa_name", "cbsa_type": "cbsa_type"}
+
+
+def us_regions_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str) -> tuple[str, list[str]]:
+    """A view of canonical region columns (text) over an OMB delineation file or a county crosswalk."""
+    cols = set(con.table(raw_view).columns)
+    spec = OMB if "CBSA Code" in cols else CROSSWALK if "stco_code" in cols else None
+    if spec is None:
+        raise InputError("not a US county delineation file", file=label,
+                         expected="OMB columns (CBSA Code, FIPS State Code, FIPS County Code, …) or "
+                                  "stco_code, st_code, cbsa_code")
+    if len(spec["county"]) == 2:
+        st, co = (ident(c) for c in spec["county"])
+        county = f"lpad(trim({st}::VARCHAR), 2, '0') || lpad(trim({co}::VARCHAR), 3, '0')"
+        state = f"lpad(trim({st}::VARCHAR), 2, '0')"
+    else:
+        county = f"lpad(trim({ident(spec['county'][0])}::VARCHAR), 5, '0')"
+        state = f"lpad(trim({ident(spec['state'])}::VARCHAR), 2, '0')"
+    cbsa = f"NULLIF(trim({ident(spec['cbsa'])}::VARCHAR), '')"
+    kind = f"lower(coalesce({ident(spec['cbsa_type'])}::VARCHAR, ''))"
+    level = f"CASE WHEN {kind} LIKE 'metro%' THEN 'metro_area' WHEN {kind} LIKE 'micro%' THEN 'micro_area' END"
+    name = ident(spec["county_name"])
+    out = raw_view + "_canonical"
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW {out} AS
+        SELECT {county} AS region, {name}::VARCHAR AS name, NULL::VARCHAR AS name_ja, 'county' AS level,
+               {state} AS parent, 'state' AS hierarchy, {LINE} FROM {raw_view}
+        UNION ALL
+        SELECT {county}, {name}::VARCHAR, NULL, 'county', {cbsa}, 'cbsa', {LINE} FROM {raw_view}
+        WHERE {cbsa} IS NOT NULL AND {level} IS NOT NULL
+        UNION ALL
+        SELECT {state}, any_value({ident(spec['state_name'])}::VARCHAR), NULL, 'state', NULL, NULL, min({LINE})
+        FROM {raw_view} GROUP BY 1
+        UNION ALL
+        SELECT {cbsa}, any_value({ident(spec['cbsa_name'])}::VARCHAR), NULL, any_value({level}), NULL, NULL,
+               min({LINE}) FROM {raw_view} WHERE {cbsa} IS NOT NULL AND {level} IS NOT NULL GROUP BY 1""")
+    counts = con.execute(f"SELECT level, count(DISTINCT region) FROM {out} GROUP BY 1 ORDER BY 1").fetchall()
+    return out, [f"{label}: " + ", ".join(f"{n:,} {lvl}" for lvl, n in counts)]
