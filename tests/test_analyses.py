@@ -161,3 +161,29 @@ def test_relate_since_marks_entries_and_exits(runner, mapped_atlas):
         WHERE c.entered <> (a.lq >= 1 AND b.lq < 1) OR c.exited <> (a.lq < 1 AND b.lq >= 1)""")[0][0]
     assert mismatch == 0
     assert invoke(runner, "relate", "--atlas", mapped_atlas, "--since", "2020").exit_code == 2
+
+
+def test_indicators_and_rates(runner, tmp_path, mapped_atlas):
+    (tmp_path / "patents.csv").write_text("region,year,value,unit\nS1C1,2020,500,NR\nS2C3,2020,80,NR\n"
+                                          "S9C9,2020,5,NR\n")
+    res = invoke(runner, "import", "indicators", tmp_path / "patents.csv", "--atlas", mapped_atlas)
+    assert res.exit_code == 0, res.output
+    res = invoke(runner, "indicators", "patents", "--atlas", mapped_atlas, "--out", tmp_path / "rates.csv")
+    assert res.exit_code == 0, res.output
+    rates = query_atlas(mapped_atlas, "SELECT i.region, i.value / r.employment * 1000 FROM indicators i "
+                                      "JOIN results_regions r USING (region, year) ORDER BY 1")
+    import csv
+
+    written = {r["region"]: float(r["rate"]) for r in csv.DictReader((tmp_path / "rates.csv").open())}
+    assert set(written) == {"S1C1", "S2C3"}  # S9C9 has no employment: left out, not divided by zero
+    for region, rate in rates:
+        assert written[region] == pytest.approx(rate)
+    before = atlas_fingerprint(mapped_atlas)
+    res = invoke(runner, "import", "indicators", tmp_path / "patents.csv", "--atlas", mapped_atlas)
+    assert res.exit_code == 2 and "already in the atlas" in res.stderr
+    (tmp_path / "bad.csv").write_text("region,year,value\nS1C1,2020,lots\n")
+    res = invoke(runner, "import", "indicators", tmp_path / "bad.csv", "--atlas", mapped_atlas)
+    assert res.exit_code == 2 and "line 2" in res.stderr and "'lots'" in res.stderr
+    res = invoke(runner, "indicators", "gdp", "--atlas", mapped_atlas)
+    assert res.exit_code == 2 and "unknown indicator" in res.stderr
+    assert atlas_fingerprint(mapped_atlas) == before

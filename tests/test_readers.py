@@ -288,3 +288,27 @@ def test_us_region_system_aggregates_counties_both_ways(tmp_path):
     assert all(abs(got[code] - value) < 0.5 for code, value in expected)
     levels = query_atlas(path, "SELECT count(DISTINCT hierarchy) FROM region_links WHERE region = '06085'")
     assert levels == [(2,)]  # Santa Clara County: in California and in the San Jose metro area
+
+
+def test_patents_per_head_on_real_county_data(tmp_path):
+    patents = shared_file("patents/brookings_uspto_co_uspto.csv")
+    crosswalk = shared_file("us/county_cbsa_state_crosswalk.csv")
+    population = tmp_path / "population.csv"  # the crosswalk's county population, taken as the 2015 figure
+    duckdb.connect().execute(f"""COPY (SELECT lpad(stco_code::VARCHAR, 5, '0') AS region, 2015 AS year,
+        co_pop AS value FROM read_csv('{crosswalk}', types = {{'stco_code': 'VARCHAR'}}) WHERE co_pop IS NOT NULL)
+        TO '{population}' (HEADER)""")
+    path = tmp_path / "a.duckdb"
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("indicators", patents, name="patents", mapping={"region": "stco_code",
+                                                                          "value": "patents_issued"})
+        atlas.import_file("indicators", population, name="population")
+        rates = atlas.indicator_rates("patents", per="population", year=2015).to_pylist()
+    top = {r["region"]: r for r in rates}
+    santa_clara = top["06085"]
+    direct = duckdb.connect().execute(f"""SELECT p.patents_issued / c.co_pop * 1000 FROM read_csv('{patents}',
+        types = {{'stco_code': 'VARCHAR'}}) p JOIN read_csv('{crosswalk}', types = {{'stco_code': 'VARCHAR'}}) c
+        ON lpad(p.stco_code, 5, '0') = lpad(c.stco_code, 5, '0') WHERE p.year = 2015
+        AND p.stco_code IN ('06085', '6085')""").fetchall()[0][0]
+    assert santa_clara["rate"] == pytest.approx(direct)
+    big = [r for r in rates if r["base"] > 1_000_000]
+    assert big[0]["region"] == "06085"  # among counties over a million people, Santa Clara leads

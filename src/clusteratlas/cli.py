@@ -39,6 +39,7 @@ from clusteratlas.report import (
 from clusteratlas.sample import generate_sample
 from clusteratlas.sources.generic import parse_mapping
 from clusteratlas.store import DEFAULT_PATH, Atlas
+from clusteratlas.store.export import write_table
 from clusteratlas.store.schema import EXPORTABLE
 
 app = typer.Typer(help="clusteratlas: map, rate and compare regional industrial clusters.",
@@ -427,6 +428,32 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat or estat.")]
         out.print(f"Imported {report.rows:,} observations into {into} as '{report.name}'.")
         for note in report.notes:
             out.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+@app.command()
+@_fails_cleanly
+def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g. patents).")],
+               atlas: AtlasOpt = DEFAULT_PATH,
+               per: Annotated[str, typer.Option(help="Denominator: employment (from the map) or another "
+                                                "indicator (e.g. population).")] = "employment",
+               scale: Annotated[float, typer.Option(help="Per how many units of the denominator.")] = 1000.0,
+               year: YearOpt = None, top: Annotated[int, typer.Option(help="Rows to show.")] = 15,
+               out_file: Annotated[Path | None, typer.Option("--out", help="Also write all rows here.")] = None,
+               ) -> None:
+    """An innovation or context indicator per employee or per head, region by region."""
+    from rich.table import Table
+
+    with Atlas(atlas) as a:
+        rows = a.indicator_rates(indicator, per=per, scale=scale, year=year)
+        if out_file is not None:
+            write_table(a.con.from_arrow(rows), out_file)
+    table = Table(title=f"{indicator} per {scale:,.0f} {per}", title_justify="left", header_style="bold")
+    for col in ("Region", "Year", indicator, per, "Rate"):
+        table.add_column(col, justify="left" if col == "Region" else "right")
+    for r in rows.slice(0, top).to_pylist():
+        label = " / ".join(x for x in (r["name"], r["name_ja"]) if x) or r["region"]
+        table.add_row(label, str(r["year"]), f"{r['value']:,.1f}", f"{r['base']:,.0f}", f"{r['rate']:,.2f}")
+    out.print(table)
 
 
 @app.command()

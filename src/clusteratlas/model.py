@@ -107,6 +107,14 @@ WEIGHTS = (
     Column("weight", "DOUBLE", False, "strength of the link (default 1); row-standardised when used"),
 )
 
+INDICATORS = (
+    Column("region", "VARCHAR", True, "region id"),
+    Column("year", "INTEGER", True, "reference year"),
+    Column("value", "DOUBLE", True, "the indicator's value (may be negative, e.g. a growth rate)"),
+    Column("indicator", "VARCHAR", False, "indicator name (default: --name, else the file name)"),
+    Column("unit", "VARCHAR", False, "unit as the source gives it (e.g. NR, P_MHAB, EUR)"),
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "observations": OBSERVATIONS,
     "definitions": DEFINITIONS,
@@ -115,6 +123,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "industries": INDUSTRIES,
     "reference-totals": REFERENCE_TOTALS,
     "weights": WEIGHTS,
+    "indicators": INDICATORS,
 }
 
 #: Upper bound above which an employment figure for one cell is taken as a mistake.

@@ -159,6 +159,11 @@ CHECKS = {
     "custom-regions": _custom_region_checks,
     "reference-totals": _reference_checks,
     "industries": lambda: [_text_required("industry")],
+    "indicators": lambda: [_text_required("region"), *_year_checks(), _text_required("value"),
+                           Check("value", "value IS NOT NULL AND TRY_CAST(value AS DOUBLE) IS NULL", "not a number",
+                                 "a number"),
+                           Check("value", "isnan(TRY_CAST(value AS DOUBLE)) OR isinf(TRY_CAST(value AS DOUBLE))",
+                                 "not a finite number", "a finite number")],
     "weights": lambda: [_text_required("region"), _text_required("neighbor"),
                         Check("neighbor", "neighbor = region", "a region cannot be its own neighbour",
                               "another region's id"),
@@ -174,6 +179,7 @@ KEYS = {
     "custom-regions": ("region", "member"),
     "industries": ("industry",),
     "weights": ("region", "neighbor"),
+    "indicators": ("indicator", "region", "year"),
 }
 
 #: Key columns where a repeated key is harmless if the whole row repeats.

@@ -37,7 +37,7 @@ from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
 
 DEFAULT_PATH = Path("atlas.duckdb")
 #: Import kinds whose rows belong to a named set (observations: dataset; definitions: definition).
-NAMED_KINDS = ("observations", "definitions")
+NAMED_KINDS = ("observations", "definitions", "indicators")
 #: Cluster names of the definition used by the latest map run.
 _LATEST_CLUSTER_NAMES = ("SELECT DISTINCT cluster, cluster_name, cluster_name_ja FROM definitions WHERE "
                          "definition = (SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1)")
@@ -96,16 +96,15 @@ class Atlas:
         except duckdb.Error as exc:
             raise InputError(f"cannot open as an atlas: {str(exc).splitlines()[0]}",
                              file=str(self.path), expected="a clusteratlas DuckDB file") from None
+        tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if not create and "atlas_meta" not in tables:
+            self.con.close()
+            raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
+        for statement in DDL:  # idempotent: an atlas made by an older version gains the new tables
+            self.con.execute(statement)
         if create:
-            for statement in DDL:
-                self.con.execute(statement)
             self.con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)",
                              [str(SCHEMA_VERSION)])
-        else:
-            tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-            if "atlas_meta" not in tables:
-                self.con.close()
-                raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
 
     def close(self) -> None:
         self.con.close()
@@ -155,6 +154,13 @@ class Atlas:
 
     def _check_against_atlas(self, kind: str, view: str, label: str, set_name: str | None,
                              replace: bool, report: ImportReport) -> None:
+        if kind == "indicators":
+            clash = first_row(self.con, f"SELECT coalesce(s.indicator, ?) AS name, count(*) FROM {view} s "
+                              "WHERE coalesce(s.indicator, ?) IN (SELECT DISTINCT indicator FROM indicators) "
+                              "GROUP BY 1 LIMIT 1", [set_name, set_name])
+            if clash and not replace:
+                raise InputError(f"indicator '{clash[0]}' is already in the atlas", file=label,
+                                 hint="Pass --replace to replace it")
         table = {"observations": "observations", "definitions": "definitions"}.get(kind)
         if table:
             key = "dataset" if kind == "observations" else "definition"
@@ -220,6 +226,13 @@ class Atlas:
         if kind == "industries":
             ex(f"INSERT OR REPLACE INTO industries SELECT * EXCLUDE ({LINE}) FROM {view}")
             return 0
+        if kind == "indicators":
+            names = f"SELECT DISTINCT coalesce(indicator, ?) FROM {view}"
+            replaced = self._count(f"SELECT count(*) FROM indicators WHERE indicator IN ({names})", [set_name])
+            ex(f"DELETE FROM indicators WHERE indicator IN ({names})", [set_name])
+            ex(f"INSERT INTO indicators SELECT coalesce(indicator, ?), region, year, value, unit FROM {view}",
+               [set_name])
+            return replaced
         if kind == "weights":
             replaced = self._count("SELECT count(*) FROM region_neighbors")
             ex("DELETE FROM region_neighbors")
@@ -419,6 +432,35 @@ class Atlas:
         """Derive cluster definitions from the observations (see :mod:`clusteratlas.relate.definitions`)."""
         return run_define(self.con, out, k=k, k_range=k_range, year=year, level=level, io_path=io_path,
                           occupations_path=occupations_path)
+
+    def indicator_rates(self, indicator: str, *, per: str = "employment", scale: float = 1000.0,
+                        year: int | None = None) -> pa.Table:
+        """An indicator per ``scale`` units of employment (map results) or of another indicator.
+
+        Joined on region and year: a region or year without a denominator is
+        left out, never divided by zero.
+        """
+        known = [r[0] for r in self.con.execute("SELECT DISTINCT indicator FROM indicators ORDER BY 1").fetchall()]
+        for name in {indicator} | ({per} if per != "employment" else set()):
+            if name not in known:
+                raise InputError("unknown indicator", value=name, expected=", ".join(known) or "an imported one",
+                                 hint="Import it with 'clusteratlas import indicators FILE --name NAME'")
+        if per == "employment":
+            self._require_results()
+            denominator = "SELECT region, year, employment AS base FROM results_regions"
+        else:
+            denominator = "SELECT region, year, value AS base FROM indicators WHERE indicator = ?"
+        params = [*([] if per == "employment" else [per]), indicator, *([year] if year else [])]
+        rows = self.con.sql(
+            f"""SELECT i.region, r.name, r.name_ja, i.year, i.value, d.base, i.value / d.base * {scale} AS rate
+                FROM ({denominator}) d JOIN indicators i USING (region, year)
+                LEFT JOIN regions r USING (region)
+                WHERE i.indicator = ? AND d.base > 0 {'AND i.year = ?' if year else ''}
+                ORDER BY rate DESC""", params=params).to_arrow_table()
+        if rows.num_rows == 0:
+            raise InputError(f"no region and year has both {indicator} and {per}",
+                             hint="Check that both use the same region ids and years")
+        return rows
 
     def related(self, item: str, *, top: int = 10) -> pa.Table:
         """The items most related to ``item`` in the latest relate run that has it."""

@@ -24,6 +24,8 @@ DDL = [
     f"CREATE TABLE IF NOT EXISTS reference_totals ({_columns(model.REFERENCE_TOTALS)})",
     "CREATE TABLE IF NOT EXISTS region_neighbors (region VARCHAR, neighbor VARCHAR, weight DOUBLE, "
     "PRIMARY KEY (region, neighbor))",
+    "CREATE TABLE IF NOT EXISTS indicators (indicator VARCHAR, region VARCHAR, year INTEGER, value DOUBLE, "
+    "unit VARCHAR, PRIMARY KEY (indicator, region, year))",
     "CREATE TABLE IF NOT EXISTS imports (imported_at TIMESTAMP, kind VARCHAR, name VARCHAR, file VARCHAR, "
     "rows BIGINT, sha256 VARCHAR)",
     "CREATE TABLE IF NOT EXISTS map_runs (run_at TIMESTAMP, definition VARCHAR, parameters VARCHAR, "
@@ -44,6 +46,7 @@ EXPORTABLE = {
     "relate-cells": "relate_cells",
     "relate-pairs": "relate_pairs",
     "shift-share": "shift_share",
+    "indicators": "indicators",
     "hotspots": "hotspots",
     "hotspots-global": "hotspots_global",
 }
