@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import pytest
@@ -77,3 +81,44 @@ def atlas_fingerprint(path: Path) -> str:
         digest.update(f"{table}:{rows!r}".encode())
     con.close()
     return digest.hexdigest()
+
+
+class RangeHandler(SimpleHTTPRequestHandler):
+    """Serves files with HTTP Range support and counts requests."""
+
+    requests: ClassVar[list[str]] = []
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):
+        type(self).requests.append(self.headers.get("Range") or "")
+        path = self.translate_path(self.path.split("?")[0])
+        try:
+            data = open(path, "rb").read()  # noqa: SIM115
+        except OSError:
+            self.send_error(404)
+            return
+        start = 0
+        if self.headers.get("Range"):
+            start = int(self.headers["Range"].split("=")[1].split("-")[0])
+            self.send_response(206)
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    root = tmp_path / "www"
+    root.mkdir()
+    monkeypatch.setenv("CLUSTERATLAS_CACHE", str(tmp_path / "cache"))
+    RangeHandler.requests = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()

@@ -3,58 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 import zipfile
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import pytest
 
 from clusteratlas.errors import InputError
 from clusteratlas.sources.download import _target, cache_dir, fetch, source_url, unpack
-from tests.conftest import invoke, query_atlas, shared_file
-
-
-class RangeHandler(SimpleHTTPRequestHandler):
-    """Serves files with HTTP Range support and counts requests."""
-
-    requests: ClassVar[list[str]] = []
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-    def do_GET(self):
-        type(self).requests.append(self.headers.get("Range") or "")
-        path = self.translate_path(self.path.split("?")[0])
-        try:
-            data = open(path, "rb").read()  # noqa: SIM115
-        except OSError:
-            self.send_error(404)
-            return
-        start = 0
-        if self.headers.get("Range"):
-            start = int(self.headers["Range"].split("=")[1].split("-")[0])
-            self.send_response(206)
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    root = tmp_path / "www"
-    root.mkdir()
-    monkeypatch.setenv("CLUSTERATLAS_CACHE", str(tmp_path / "cache"))
-    RangeHandler.requests = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+from tests.conftest import RangeHandler, invoke, query_atlas, shared_file
 
 
 def test_fetch_caches_checksums_and_resumes(server):

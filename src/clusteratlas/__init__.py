@@ -8,7 +8,7 @@ and show them in the terminal or export them.
 
 __version__ = "0.1.0"
 
-from clusteratlas.api import FileMapReport, map_files
+from clusteratlas.api import Benchmark, FileMapReport, benchmark_definitions, map_files
 from clusteratlas.errors import ClusterAtlasError, InputError
 from clusteratlas.metrics import MapParams, MapResult, impute_suppressed, map_clusters
 from clusteratlas.sample import generate_sample
@@ -16,6 +16,6 @@ from clusteratlas.sources.generic import read_table
 from clusteratlas.store import Atlas
 
 __all__ = [
-    "Atlas", "ClusterAtlasError", "FileMapReport", "InputError", "MapParams", "MapResult",
-    "__version__", "generate_sample", "impute_suppressed", "map_clusters", "map_files", "read_table",
+    "Atlas", "Benchmark", "ClusterAtlasError", "FileMapReport", "InputError", "MapParams", "MapResult",
+    "__version__", "benchmark_definitions", "generate_sample", "impute_suppressed", "map_clusters", "map_files", "read_table",
 ]

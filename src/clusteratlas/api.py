@@ -104,3 +104,62 @@ def _check_reference_years(con: duckdb.DuckDBPyConnection, obs_view: str, ref_vi
         raise InputError("the reference totals have no rows for some observed years", file=label,
                          column="year", value=", ".join(str(r[0]) for r in missing),
                          expected="reference totals for every year in the observations")
+
+
+@dataclass
+class Benchmark:
+    """A benchmark definition ready to import, with what carrying it through concordances cost.
+
+    ``vintage`` is the NAICS vintage the published definition was read in;
+    ``steps`` the concordances applied after it (empty when none was needed);
+    ``lost`` and ``split`` are as in :class:`clusteratlas.reference.benchmark.Carried`,
+    gathered over all steps (with the step they happened in).
+    """
+
+    definitions: pa.Table
+    vintage: int
+    steps: list[str]
+    lost: pa.Table
+    split: pa.Table
+
+
+def benchmark_definitions(naics: int = 2012, *, definitions: str | os.PathLike[str] | None = None,
+                          subclusters: str | os.PathLike[str] | None = None,
+                          concordances: list[str | os.PathLike[str]] | None = None,
+                          base_url: str | None = None, concordance_url: str | None = None) -> Benchmark:
+    """The US benchmark cluster definitions (Delgado-Porter-Stern) on NAICS ``naics``.
+
+    The definition comes from ``definitions`` (a file) or is downloaded from
+    the US Cluster Mapping Project (cached). For NAICS 2017 or 2022 it is
+    carried from 2012 through the Census Bureau's concordances: the files in
+    ``concordances`` (one per step, in order) or downloaded ones.
+    """
+    from clusteratlas.reference.benchmark import CMP_VINTAGES, carry, naics_steps, read_cmp, read_concordance
+    from clusteratlas.sources.download import fetch, source_url
+
+    if definitions is None:
+        got = fetch(source_url("cmp", base=base_url), name="cmp_clusters.json")
+        definitions = got.path
+    vintage = naics if naics in CMP_VINTAGES else max(CMP_VINTAGES)
+    table = read_cmp(definitions, vintage=vintage, subclusters=subclusters)
+    steps = naics_steps(vintage, naics) if naics != vintage else []
+    if concordances and len(concordances) != len(steps):
+        raise InputError(f"NAICS {vintage} → {naics} takes {len(steps)} concordance(s)",
+                         value=len(concordances), expected=" then ".join(f"{a}→{b}" for a, b in steps))
+    lost, split, labels = [], [], []
+    for i, (a, b) in enumerate(steps):
+        path = concordances[i] if concordances else fetch(
+            source_url("naics-concordance", base=concordance_url, dataset=f"{a}-{b}")).path
+        carried = carry(table, read_concordance(path))
+        step = f"NAICS {a}→{b}"
+        labels.append(step)
+        lost.append(carried.lost.append_column("step", pa.array([step] * carried.lost.num_rows, pa.string())))
+        split.append(carried.split.append_column("step", pa.array([step] * carried.split.num_rows, pa.string())))
+        table = carried.definitions
+    empty_lost = pa.table({"industry": pa.array([], pa.string()), "cluster": pa.array([], pa.string()),
+                           "step": pa.array([], pa.string())})
+    empty_split = pa.table({"industry": pa.array([], pa.string()), "cluster": pa.array([], pa.string()),
+                            "purity": pa.array([], pa.float64()), "alternatives": pa.array([], pa.string()),
+                            "step": pa.array([], pa.string())})
+    return Benchmark(table, vintage, labels, pa.concat_tables([empty_lost, *lost]),
+                     pa.concat_tables([empty_split, *split]))

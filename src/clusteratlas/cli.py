@@ -26,6 +26,7 @@ from clusteratlas.metrics import MapParams
 from clusteratlas.model import TABLES
 from clusteratlas.report import (
     SHIFT_SHARE_PARTS,
+    carry_report,
     cluster_table,
     hotspot_table,
     region_table,
@@ -392,11 +393,14 @@ def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
 
 @app.command()
 @_fails_cleanly
-def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat or estat.")],
-          dataset: Annotated[str | None, typer.Argument(help="Eurostat dataset code (e.g. sbs_r_nuts06_r2).")]
+def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat, estat, cmp (US benchmark cluster "
+                                                 "definitions), naics-concordance or gisco (NUTS geometry).")],
+          dataset: Annotated[str | None, typer.Argument(help="Eurostat dataset code (e.g. sbs_r_nuts06_r2), or "
+                                                        "the NAICS concordance step (e.g. 2012-2017).")]
           = None,
-          year: Annotated[int | None, typer.Option(help="CBP reference year.")] = None,
-          level: Annotated[str, typer.Option(help="CBP level: state, county, metro, national.")] = "metro",
+          year: Annotated[int | None, typer.Option(help="CBP reference year, or NUTS version year.")] = None,
+          level: Annotated[str, typer.Option(help="CBP level: state, county, metro, national; NUTS level 0-3.")]
+          = "metro",
           table: Annotated[str | None, typer.Option(help="e-Stat statsDataId.")] = None,
           app_id: Annotated[str | None, typer.Option(help="e-Stat application ID.")] = None,
           base_url: Annotated[str | None, typer.Option(help="Use another server (a mirror, or a test server).")]
@@ -411,7 +415,10 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat or estat.")]
     from clusteratlas.sources.download import source_url, unpack
 
     url = source_url(source, base=base_url, year=year, level=level, dataset=dataset, table=table, app_id=app_id)
-    name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json"}.get(source)
+    name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json", "cmp": "cmp_clusters.json"}.get(source)
+    if into is not None and source not in ("cbp", "eurostat", "estat"):
+        raise ClusterAtlasError(f"--import works for observations (cbp, eurostat, estat); load {source} files "
+                                "with 'clusteratlas reference us-benchmark' or 'clusteratlas carry'")
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(f"Downloading {source}", total=None)
@@ -458,22 +465,82 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
 
 @app.command()
 @_fails_cleanly
-def reference(name: Annotated[str, typer.Argument(help="Built-in reference data: jp-prefectures.")],
-              atlas: AtlasOpt = DEFAULT_PATH) -> None:
-    """Load built-in reference data into the atlas (e.g. Japan's 47 prefectures and METI bureaus)."""
+def reference(name: Annotated[str, typer.Argument(help="Built-in reference data: jp-prefectures, "
+                                                   "us-benchmark.")],
+              atlas: AtlasOpt = DEFAULT_PATH,
+              naics: Annotated[int, typer.Option(help="us-benchmark: NAICS vintage wanted (1997, 2002, 2007, "
+                                                  "2012 as published; 2017, 2022 carried by concordance).")]
+              = 2012,
+              definitions: Annotated[Path | None, typer.Option(help="us-benchmark: read the definition from this "
+                                                               "file instead of downloading it.")] = None,
+              subclusters: Annotated[Path | None, typer.Option(help="us-benchmark: NAICS → subcluster file "
+                                                               "(NAICS, Cluster, SubclusterName).")] = None,
+              concordance: Annotated[list[Path] | None, typer.Option(help="us-benchmark: Census concordance "
+                                                                     "file per step, in order (default: "
+                                                                     "download).")] = None,
+              base_url: Annotated[str | None, typer.Option(help="Download the definition from another server.")]
+              = None,
+              concordance_url: Annotated[str | None, typer.Option(help="Download concordances from another "
+                                                                  "server.")] = None,
+              as_name: Annotated[str | None, typer.Option("--name", help="Store the definition under this name "
+                                                          "(default: us-benchmark).")] = None) -> None:
+    """Load built-in reference data into the atlas: Japan's prefectures, or the US benchmark clusters."""
     from clusteratlas.reference.japan import prefectures
 
-    tables = {"jp-prefectures": prefectures}
-    if name not in tables:
-        raise ClusterAtlasError(f"unknown reference data {name!r}; available: {', '.join(tables)}")
-    import pyarrow.csv as pacsv
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{name}.csv"
-        pacsv.write_csv(tables[name](), path)
+    if name == "jp-prefectures":
         with Atlas(atlas) as a:
-            report = a.import_file("regions", path, replace=True)
-    out.print(f"Loaded {report.rows} {name} regions (with English and Japanese names).")
+            report = a.import_table("regions", prefectures(), name=name)
+        out.print(f"Loaded {report.rows} {name} regions (with English and Japanese names).")
+        return
+    if name != "us-benchmark":
+        raise ClusterAtlasError(f"unknown reference data {name!r}; available: jp-prefectures, us-benchmark")
+    from clusteratlas.api import benchmark_definitions
+
+    with _step("Reading the benchmark cluster definitions"):
+        bench = benchmark_definitions(naics, definitions=definitions, subclusters=subclusters,
+                                      concordances=concordance, base_url=base_url, concordance_url=concordance_url)
+    with Atlas(atlas) as a:
+        report = a.import_table("definitions", bench.definitions, name=as_name or "us-benchmark")
+    out.print(carry_report(report, bench.definitions, bench.lost, bench.split,
+                           f"NAICS {bench.vintage}" + "".join(f", then {s}" for s in bench.steps)))
+
+
+@app.command()
+@_fails_cleanly
+def carry(definition: Annotated[str, typer.Argument(help="A cluster definition in the atlas.")],
+          concordance: Annotated[list[Path], typer.Option(help="Concordance file (source and target code "
+                                                          "columns), repeatable for a chain, e.g. "
+                                                          "NAICS→ISIC then ISIC→NACE.")],
+          as_name: Annotated[str, typer.Option("--name", help="Name of the new definition.")],
+          atlas: AtlasOpt = DEFAULT_PATH,
+          source_column: Annotated[str | None, typer.Option(help="Source code column (default: the first "
+                                                            "column named …code…).")] = None,
+          target_column: Annotated[str | None, typer.Option(help="Target code column (default: the second).")]
+          = None,
+          weight_column: Annotated[str | None, typer.Option(help="Weight column (e.g. an employment share).")]
+          = None) -> None:
+    """Carry a cluster definition onto another classification through concordances (e.g. NAICS → NACE)."""
+    from clusteratlas.reference.benchmark import carry as carry_through
+    from clusteratlas.reference.benchmark import read_concordance
+
+    with Atlas(atlas) as a:
+        a._pick_definition(definition)
+        table = a.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
+                          params=[definition]).to_arrow_table()
+        lost, split = [], []
+        for path in concordance:
+            carried = carry_through(table, read_concordance(path, source=source_column, target=target_column,
+                                                            weight=weight_column))
+            lost.append(carried.lost)
+            split.append(carried.split)
+            table = carried.definitions
+        if table.num_rows == 0:
+            raise ClusterAtlasError(f"the concordance places none of {definition!r}'s codes; check its columns")
+        report = a.import_table("definitions", table, name=as_name)
+    import pyarrow as pa
+
+    out.print(carry_report(report, table, pa.concat_tables(lost), pa.concat_tables(split),
+                           f"{definition} through {len(concordance)} concordance(s)"))
 
 
 @app.command()

@@ -167,3 +167,28 @@ def validation_table(scores: dict[str, dict[str, float]]) -> Table:
     for name, s in scores.items():
         table.add_row(name, f"{s['vs_industry']:.1%}", f"{s['vs_cluster']:.1%}", f"{s['margin']:.3f}")
     return table
+
+
+def carry_report(report, definitions: pa.Table, lost: pa.Table, split: pa.Table, origin: str,
+                 limit: int = 10):
+    """What a carried (or loaded) definition holds, and the codes that did not carry cleanly."""
+    from rich.console import Group
+
+    types = definitions["type"].to_pylist()
+    clusters = len(set(definitions["cluster"].to_pylist()))
+    parts: list = [f"Stored definition '{report.name}' ({origin}): {definitions.num_rows:,} industries in "
+                   f"{clusters} clusters ({types.count('traded'):,} traded, {types.count('local'):,} local codes)."]
+    if split.num_rows:
+        table = Table(title=f"{split.num_rows:,} target codes whose sources sit in several clusters "
+                            "(lowest purity first)", title_justify="left", header_style="bold")
+        for col in ("Code", "Cluster chosen", "Purity", "Also from"):
+            table.add_column(col, justify="right" if col == "Purity" else "left")
+        for r in sorted(split.to_pylist(), key=lambda r: r["purity"])[:limit]:
+            table.add_row(r["industry"], r["cluster"], _pct(r["purity"]), r["alternatives"])
+        parts.append(table)
+    if lost.num_rows:
+        codes = ", ".join(f"{r['industry']} ({r['cluster']})" for r in lost.to_pylist()[:limit])
+        more = f" and {lost.num_rows - limit:,} more" if lost.num_rows > limit else ""
+        parts.append(f"[yellow]note:[/] {lost.num_rows:,} code(s) of the definition have no target in the "
+                     f"concordance and are left out: {codes}{more}.")
+    return Group(*parts)

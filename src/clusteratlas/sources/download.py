@@ -37,6 +37,9 @@ SOURCES = {
     "eurostat": ("CLUSTERATLAS_EUROSTAT_BASE_URL",
                  "https://ec.europa.eu/eurostat/api/dissemination/sdmx/2.1/data"),
     "estat": ("CLUSTERATLAS_ESTAT_BASE_URL", "https://api.e-stat.go.jp/rest/3.0/app/json"),
+    "cmp": ("CLUSTERATLAS_CMP_BASE_URL", "https://clustermapping.us/data"),
+    "naics-concordance": ("CLUSTERATLAS_NAICS_BASE_URL", "https://www.census.gov/naics/concordances"),
+    "gisco": ("CLUSTERATLAS_GISCO_BASE_URL", "https://gisco-services.ec.europa.eu/distribution/v2/nuts/geojson"),
 }
 CBP_LEVELS = {"state": "st", "county": "co", "metro": "msa", "national": "us"}
 
@@ -73,6 +76,21 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
         if not table or not app_id:
             raise InputError("e-Stat needs --table (statsDataId) and --app-id (your application ID)")
         return f"{root}/getStatsData?appId={app_id}&statsDataId={table}"
+    if source == "cmp":
+        return f"{root}/meta/clusters"
+    if source == "naics-concordance":
+        from clusteratlas.reference.benchmark import NAICS_CONCORDANCES
+
+        if not dataset or dataset not in {f"{a}-{b}" for a, b in NAICS_CONCORDANCES}:
+            raise InputError("unknown NAICS concordance", value=dataset,
+                             expected=", ".join(f"{a}-{b}" for a, b in NAICS_CONCORDANCES))
+        a, b = (int(v) for v in dataset.split("-"))
+        return f"{root}/{NAICS_CONCORDANCES[(a, b)]}"
+    if source == "gisco":
+        if year is None or level not in ("0", "1", "2", "3"):
+            raise InputError("GISCO NUTS geometry needs --year (2013, 2016, 2021, 2024) and --level 0-3",
+                             value=f"year={year}, level={level}")
+        return f"{root}/NUTS_RG_03M_{year}_4326_LEVL_{level}.geojson"
     raise InputError("unknown source", value=source, expected=", ".join(SOURCES))
 
 

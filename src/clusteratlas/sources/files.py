@@ -22,7 +22,7 @@ from clusteratlas.errors import InputError
 LINE = "__line"
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 ENCODINGS = ("utf-8", "cp932")
 _SNIFF_BYTES = 1 << 20
 _counter = itertools.count()
@@ -52,7 +52,7 @@ def file_format(path: Path) -> str:
         "unsupported file type",
         file=str(path),
         value=path.suffix,
-        expected="a .csv, .tsv, .txt, .parquet or .xlsx file",
+        expected="a .csv, .tsv, .txt, .parquet, .xlsx or .xls file",
     )
 
 
@@ -133,16 +133,41 @@ def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | No
     return rel
 
 
+def sheet_rows(path: Path, sheet: int | str = 0) -> list[list[str | None]]:
+    """All rows of one sheet of an .xlsx or .xls workbook as text cells (None where empty).
+
+    For official workbooks whose header is not on the first row (titles and
+    notes above it); the caller finds the header.
+    """
+    path = Path(path)
+    _check_exists(path)
+    try:
+        if path.suffix.lower() == ".xls":
+            import xlrd
+
+            book = xlrd.open_workbook(str(path), on_demand=True)
+            ws = book.sheet_by_name(sheet) if isinstance(sheet, str) else book.sheet_by_index(sheet)
+            rows = [[_excel_text(c.value) if c.value not in ("", None) else None for c in ws.row(i)]
+                    for i in range(ws.nrows)]
+            book.release_resources()
+            return rows
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        ws = book[sheet] if isinstance(sheet, str) else book.worksheets[sheet]
+        rows = [[None if v is None else _excel_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        book.close()
+        return rows
+    except (KeyError, IndexError) as exc:
+        raise InputError(f"the workbook has no sheet {sheet!r}", file=str(path)) from exc
+    except Exception as exc:  # openpyxl and xlrd raise many types for a bad file
+        raise InputError(f"cannot read as an Excel workbook: {exc}", file=str(path)) from None
+
+
 def _excel_table(path: Path):
-    import openpyxl
     import pyarrow as pa
 
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a bad file
-        raise InputError(f"cannot read as an Excel workbook: {exc}", file=str(path)) from None
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
+    rows = iter(sheet_rows(path))
     header = next(rows, None)
     if not header or all(h is None for h in header):
         raise InputError("the first sheet has no header row", file=str(path))
@@ -150,9 +175,7 @@ def _excel_table(path: Path):
     columns: list[list[str | None]] = [[] for _ in names]
     for row in rows:
         for i in range(len(names)):
-            value = row[i] if i < len(row) else None
-            columns[i].append(None if value is None else _excel_text(value))
-    book.close()
+            columns[i].append(row[i] if i < len(row) else None)
     return pa.table({n: pa.array(c, type=pa.string()) for n, c in zip(names, columns, strict=True)})
 
 

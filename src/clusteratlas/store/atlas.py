@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -148,6 +149,19 @@ class Atlas:
             self.con.execute("INSERT INTO imports VALUES (now(), ?, ?, ?, ?, ?)",
                              [kind, set_name, str(path.resolve()), staged.rows, sha256_file(path)])
         return report
+
+    def import_table(self, kind: str, table: pa.Table, *, name: str, replace: bool = True) -> ImportReport:
+        """Store an in-memory table (built-in reference data, a carried definition) like a file.
+
+        The table goes through the same checks and the same transaction as
+        :meth:`import_file`; the import log names it ``<name>`` (no file).
+        """
+        import pyarrow.parquet as pq
+
+        with tempfile.TemporaryDirectory(prefix="clusteratlas-") as tmp:
+            path = Path(tmp) / f"{name}.parquet"
+            pq.write_table(table, path)
+            return self.import_file(kind, path, name=name, replace=replace)
 
     def _count(self, sql: str, params: list | None = None) -> int:
         return int(scalar(self.con, sql, params or []))

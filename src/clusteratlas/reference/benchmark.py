@@ -1,0 +1,302 @@
+"""Benchmark cluster definitions and the industry concordances that carry them to other codes.
+
+The US Cluster Mapping Project's benchmark definitions (Delgado, Porter and
+Stern 2016: 51 traded and 16 local clusters with subclusters) are published
+for NAICS 1997, 2002, 2007 and 2012. :func:`read_cmp` reads them as the
+project's API serves them (``/data/meta/clusters``: a JSON list of clusters,
+each with its NAICS codes, its year and its subclusters) or as the flat table
+people usually keep (one row per vintage × NAICS code × cluster), optionally
+with a NAICS → subcluster file.
+
+:func:`carry` moves a definition onto another classification through a
+concordance (``source``, ``target`` and an optional ``weight`` per pair): the
+Census Bureau's NAICS 2012 → 2017 → 2022 tables, or NAICS → ISIC → NACE and
+JSIC → ISIC for Europe and Japan. A target code takes the cluster that most of
+its concordance weight comes from; when its sources disagree the code is
+listed with the share of weight its cluster got (its *purity*), and source
+codes the concordance does not place anywhere are listed as lost. Nothing is
+dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from clusteratlas.errors import InputError
+from clusteratlas.sources.files import detect_encoding, sheet_rows
+
+#: The NAICS vintages the benchmark definitions are published for.
+CMP_VINTAGES = (1997, 2002, 2007, 2012)
+#: Census concordance file names, by (from, to) vintage.
+NAICS_CONCORDANCES = {(2002, 2007): "2002_to_2007_NAICS.xls", (2007, 2012): "2007_to_2012_NAICS.xls",
+                      (2012, 2017): "2012_to_2017_NAICS.xlsx", (2017, 2022): "2017_to_2022_NAICS.xlsx"}
+DEFINITION_COLUMNS = ("industry", "cluster", "type", "subcluster", "cluster_name", "cluster_name_ja")
+
+
+def _text_rows(path: Path) -> list[list[str | None]]:
+    """Rows of a CSV (UTF-8 or CP932) or a workbook's first sheet, cells stripped, empty as None."""
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        rows = sheet_rows(path)
+    else:
+        encoding = detect_encoding(path)
+        with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
+            rows = list(csv.reader(fh))
+    return [[(c.strip() or None) if isinstance(c, str) else c for c in row] for row in rows]
+
+
+def _definitions_table(rows: list[dict[str, str | None]]) -> pa.Table:
+    return pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in DEFINITION_COLUMNS})
+
+
+def _cluster_type(value: object, label: str) -> str:
+    text = str(value or "").strip().lower()
+    if text in ("traded", "local"):
+        return text
+    if text in ("true", "1"):
+        return "traded"
+    if text in ("false", "0"):
+        return "local"
+    raise InputError("unknown cluster type", file=label, value=value, expected="traded or local")
+
+
+def read_cmp(path: str | Path, *, vintage: int = 2012, subclusters: str | Path | None = None) -> pa.Table:
+    """The benchmark definition for one NAICS vintage, as a definitions table.
+
+    ``path`` is the project's cluster metadata (JSON) or a flat CSV with
+    ``naics_vintage, naics, cluster_name, type`` (``cluster_code`` optional).
+    ``subclusters``, a CSV with ``NAICS, Cluster, SubclusterName`` (the
+    subcluster crosswalk), adds each code's subcluster where the codes agree.
+    Clusters are identified by their English name, which is also how the
+    project labels them.
+    """
+    path = Path(path)
+    label = str(path)
+    if vintage not in CMP_VINTAGES:
+        raise InputError("the benchmark definitions are published for NAICS "
+                         + ", ".join(map(str, CMP_VINTAGES)), value=vintage,
+                         hint="Carry them to a later vintage with a concordance")
+    rows = _cmp_json(path, vintage) if path.suffix.lower() == ".json" else _cmp_flat(path, vintage)
+    if not rows:
+        raise InputError(f"no cluster codes for NAICS {vintage}", file=label,
+                         expected=f"rows or clusters of vintage {vintage}")
+    seen: dict[str, str] = {}
+    for row in rows:
+        code = row["industry"]
+        if not re.fullmatch(r"\d{6}", code or ""):
+            raise InputError("not a six-digit NAICS code", file=label, value=code)
+        if seen.setdefault(code, row["cluster"]) != row["cluster"]:
+            raise InputError("a NAICS code is in two clusters", file=label, value=code,
+                             expected=f"one cluster (found {seen[code]!r} and {row['cluster']!r})")
+    if subclusters is not None:
+        names = {}
+        for r in _dict_rows(Path(subclusters)):
+            if r.get("NAICS") and r.get("SubclusterName"):
+                names[(r["NAICS"], r.get("Cluster"))] = r["SubclusterName"]
+        for row in rows:
+            row["subcluster"] = row.get("subcluster") or names.get((row["industry"], row["cluster"]))
+    rows.sort(key=lambda r: r["industry"])
+    return _definitions_table(rows)
+
+
+def _dict_rows(path: Path) -> list[dict[str, str | None]]:
+    rows = _text_rows(path)
+    if not rows:
+        raise InputError("the file is empty", file=str(path))
+    header = [str(h or "") for h in rows[0]]
+    return [dict(zip(header, r, strict=False)) for r in rows[1:] if any(r)]
+
+
+def _cmp_flat(path: Path, vintage: int) -> list[dict]:
+    rows = _dict_rows(path)
+    needed = {"naics_vintage", "naics", "cluster_name", "type"}
+    missing = needed - set(rows[0] if rows else ())
+    if missing:
+        raise InputError("not a benchmark definition table: columns missing", file=str(path),
+                         value=", ".join(sorted(missing)), expected=", ".join(sorted(needed)))
+    out = []
+    for line, r in enumerate(rows, start=2):
+        if str(r["naics_vintage"]) != str(vintage):
+            continue
+        if not r["cluster_name"]:
+            raise InputError("empty cluster name", file=str(path), row=line, column="cluster_name")
+        out.append({"industry": r["naics"], "cluster": r["cluster_name"], "cluster_name": r["cluster_name"],
+                    "type": _cluster_type(r["type"], f"{path}, line {line}")})
+    return out
+
+
+def _cmp_json(path: Path, vintage: int) -> list[dict]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read as JSON: {exc}", file=str(path)) from None
+    clusters = doc if isinstance(doc, list) else doc.get("clusters") if isinstance(doc, dict) else None
+    if not isinstance(clusters, list):
+        raise InputError("not the cluster metadata of the US Cluster Mapping Project", file=str(path),
+                         expected="a JSON list of clusters with name_t and NAICS code lists")
+    out = []
+    for i, cluster in enumerate(clusters):
+        if not isinstance(cluster, dict) or "name_t" not in cluster:
+            raise InputError(f"cluster {i + 1} has no name_t", file=str(path))
+        name = str(cluster["name_t"]).strip()
+        if cluster.get("type_t") in ("traded", "local") or "traded_b" in cluster:
+            ctype = _cluster_type(cluster.get("traded_b", cluster.get("type_t")), str(path))
+        else:  # the project names every local cluster "Local …"
+            ctype = "local" if name.lower().startswith("local ") else "traded"
+        for key, codes in cluster.items():
+            match = re.fullmatch(r"naics(?:_(\d{4}))?_txt", key)
+            if not match or not isinstance(codes, list):
+                continue
+            year = int(match.group(1) or cluster.get("year_t") or 0)
+            if year != vintage:
+                continue
+            out += [{"industry": str(c).strip(), "cluster": name, "cluster_name": name, "type": ctype}
+                    for c in codes]
+    return out
+
+
+def read_concordance(path: str | Path, *, source: str | None = None, target: str | None = None,
+                     weight: str | None = None) -> pa.Table:
+    """A concordance table (``source``, ``target``, ``weight``) from a CSV or workbook.
+
+    The header may sit below title rows, as in the Census Bureau's files
+    (``2012 NAICS Code … 2017 NAICS Code``): the first row with two cells
+    naming a code is taken as the header, and the first two such columns are
+    source and target unless named. Rows without both codes (notes, blank
+    lines) are skipped; a ``weight`` column (e.g. an employment share) is used
+    when named or called ``weight``/``share``, else each pair weighs 1.
+    """
+    path = Path(path)
+    label = str(path)
+    rows = _text_rows(path)
+    wanted = [c for c in (source, target) if c]
+    header_at = None
+    for i, row in enumerate(rows[:50]):
+        cells = [str(c or "") for c in row]
+        if (wanted and all(w in cells for w in wanted)) or \
+                (not wanted and sum(bool(re.search(r"code", c, re.I)) for c in cells) >= 2):
+            header_at = i
+            break
+    if header_at is None:
+        raise InputError("no header row with the two code columns found", file=label,
+                         expected=f"columns {source!r} and {target!r}" if wanted
+                         else "two columns whose names contain 'Code' (e.g. 2012 NAICS Code, 2017 NAICS Code)",
+                         hint="Name them with --source-column and --target-column")
+    header = [str(c or "") for c in rows[header_at]]
+    code_cols = [i for i, c in enumerate(header) if re.search(r"code", c, re.I)]
+    try:
+        src = header.index(source) if source else code_cols[0]
+        tgt = header.index(target) if target else code_cols[1]
+    except (ValueError, IndexError):
+        raise InputError("code column not found", file=label, row=header_at + 1,
+                         value=source or target, hint=f"The header has: {', '.join(h for h in header if h)}") \
+            from None
+    lowered = [h.lower() for h in header]
+    wcol = header.index(weight) if weight in header else next(
+        (i for i, h in enumerate(lowered) if h in ("weight", "share")), None)
+    if weight and wcol is None:
+        raise InputError("weight column not found", file=label, value=weight)
+    pairs: list[tuple[str, str, float]] = []
+    for line, row in enumerate(rows[header_at + 1:], start=header_at + 2):
+        cells = row + [None] * (len(header) - len(row))
+        a, b = cells[src], cells[tgt]
+        if not a or not b:
+            continue
+        w = 1.0
+        if wcol is not None and cells[wcol] is not None:
+            try:
+                w = float(cells[wcol])
+            except ValueError:
+                raise InputError("not a number", file=label, row=line, column=header[wcol], value=cells[wcol]) \
+                    from None
+            if w < 0:
+                raise InputError("negative weight", file=label, row=line, column=header[wcol], value=w)
+        pairs.append((str(a), str(b), w))
+    if not pairs:
+        raise InputError("the concordance has no code pairs", file=label, row=header_at + 1)
+    return pa.table({"source": [p[0] for p in pairs], "target": [p[1] for p in pairs],
+                     "weight": pa.array([p[2] for p in pairs], pa.float64())})
+
+
+@dataclass
+class Carried:
+    """A definition carried through a concordance, with what could not be carried cleanly.
+
+    ``definitions`` is the new definitions table; ``lost`` lists the source
+    codes of the definition that the concordance sends nowhere; ``split``
+    lists target codes whose sources sit in more than one cluster, with the
+    cluster chosen and its share of the weight (``purity``).
+    """
+
+    definitions: pa.Table
+    lost: pa.Table
+    split: pa.Table
+
+    @property
+    def mean_purity(self) -> float:
+        """Average purity over the target codes (1.0 where the sources agree)."""
+        n = self.definitions.num_rows
+        if n == 0:
+            return float("nan")
+        impure = self.split["purity"].to_pylist()
+        return (n - len(impure) + sum(impure)) / n
+
+
+def carry(definitions: pa.Table, concordance: pa.Table) -> Carried:
+    """Carry ``definitions`` (industry → cluster) onto the target codes of ``concordance``.
+
+    Each target code takes the cluster with the largest summed weight over
+    its source codes (ties go to the cluster named first alphabetically, so
+    the result does not depend on row order); the subcluster is chosen the
+    same way within that cluster. Source codes outside the definition do not
+    vote, so a target only partly covered still gets the cluster of the part
+    that is.
+    """
+    by_code = {r["industry"]: r for r in definitions.to_pylist()}
+    votes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    sub_votes: dict[tuple[str, str], dict[str | None, float]] = defaultdict(lambda: defaultdict(float))
+    placed: set[str] = set()
+    for src, tgt, w in zip(*(concordance[c].to_pylist() for c in ("source", "target", "weight")), strict=True):
+        row = by_code.get(src)
+        if row is None:
+            continue
+        placed.add(src)
+        votes[tgt][row["cluster"]] += w
+        sub_votes[(tgt, row["cluster"])][row.get("subcluster")] += w
+    out, split = [], []
+    for tgt in sorted(votes):
+        ranked = sorted(votes[tgt].items(), key=lambda kv: (-kv[1], kv[0]))
+        cluster, best = ranked[0]
+        total = sum(votes[tgt].values())
+        template = next(r for r in by_code.values() if r["cluster"] == cluster)
+        subs = sorted(sub_votes[(tgt, cluster)].items(), key=lambda kv: (-kv[1], str(kv[0])))
+        out.append({**{c: template.get(c) for c in DEFINITION_COLUMNS}, "industry": tgt, "subcluster": subs[0][0]})
+        if len(ranked) > 1:
+            split.append({"industry": tgt, "cluster": cluster, "purity": best / total if total else 0.0,
+                          "alternatives": "; ".join(c for c, _ in ranked[1:])})
+    lost = sorted(set(by_code) - placed)
+    return Carried(
+        _definitions_table(out),
+        pa.table({"industry": pa.array(lost, pa.string()),
+                  "cluster": pa.array([by_code[c]["cluster"] for c in lost], pa.string())}),
+        pa.table({"industry": pa.array([s["industry"] for s in split], pa.string()),
+                  "cluster": pa.array([s["cluster"] for s in split], pa.string()),
+                  "purity": pa.array([s["purity"] for s in split], pa.float64()),
+                  "alternatives": pa.array([s["alternatives"] for s in split], pa.string())}),
+    )
+
+
+def naics_steps(start: int, end: int) -> list[tuple[int, int]]:
+    """The Census concordance steps from NAICS ``start`` to ``end`` (e.g. 2012 → 2017 → 2022)."""
+    chain = sorted({v for pair in NAICS_CONCORDANCES for v in pair})
+    if start not in chain or end not in chain or end < start:
+        raise InputError("no Census concordance chain between these NAICS vintages", value=f"{start} → {end}",
+                         expected="vintages among " + ", ".join(map(str, chain)) + ", the second not earlier")
+    return [(a, b) for a, b in itertools.pairwise(chain) if a >= start and b <= end]
