@@ -8,7 +8,7 @@ from collections import Counter
 
 import openpyxl
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute as pc
 import pytest
 
 import clusteratlas
@@ -56,7 +56,7 @@ def test_read_cmp_benchmark_2012():
     assert table.num_rows == 978 and types == {"traded": 675, "local": 303}  # MANIFEST: 978, 675 + 303
     clusters = {(r["cluster"], r["type"]) for r in table.to_pylist()}
     assert Counter(t for _, t in clusters) == {"traded": 51, "local": 16}  # Delgado-Porter-Stern
-    named = [r for r in table.to_pylist() if r["industry"] == "336411"][0]
+    named = next(r for r in table.to_pylist() if r["industry"] == "336411")
     assert named["cluster"] == "Aerospace Vehicles and Defense" and named["subcluster"] == "Aircraft"
     with pytest.raises(InputError, match="published for NAICS"):
         read_cmp(shared_file("clusters/cmp_naics_to_cluster.csv"), vintage=2017)
@@ -145,7 +145,7 @@ def test_benchmark_carried_to_naics_2017_on_cbp_2019(concordance_2012_2017, tmp_
     report = clusteratlas.map_files(obs, defs, tmp_path / "out.csv")
     assert report.mapped_share >= 0.99 and report.unmapped.num_rows == 0  # all 20 changed codes carried
     # Without the concordance rows for warehouse clubs, that code and its jobs are reported, not dropped.
-    partial = bench.definitions.filter(pa.compute.not_equal(bench.definitions["industry"], "452311"))
+    partial = bench.definitions.filter(pc.not_equal(bench.definitions["industry"], "452311"))
     pq.write_table(partial, defs)
     report = clusteratlas.map_files(obs, defs, tmp_path / "out.csv")
     assert report.unmapped.to_pylist()[0]["industry"] == "452311"

@@ -17,5 +17,6 @@ from clusteratlas.store import Atlas
 
 __all__ = [
     "Atlas", "Benchmark", "ClusterAtlasError", "FileMapReport", "InputError", "MapParams", "MapResult",
-    "__version__", "benchmark_definitions", "generate_sample", "impute_suppressed", "map_clusters", "map_files", "read_table",
+    "__version__", "benchmark_definitions", "generate_sample", "impute_suppressed", "map_clusters", "map_files",
+    "read_table",
 ]
