@@ -207,3 +207,28 @@ def test_carry_command_to_another_classification(runner, tmp_path, sample_files)
     assert n == len(codes) // 2
     bad = invoke(runner, "carry", "nope", "--concordance", step1, "--name", "x", "--atlas", atlas)
     assert bad.exit_code == 2 and "unknown cluster definition" in bad.output
+
+
+def test_nace_divisions_and_employment_weighted_votes():
+    from clusteratlas.reference.benchmark import builtin_concordance, nace_division
+
+    assert [nace_division(c) for c in ("2011", "0111", "4711", "6201", "9900", "x")] == \
+        ["C20", "A01", "G47", "J62", "U99", None]
+    defs = pa.table({"industry": ["n1", "n2", "n3"], "cluster": ["Chem", "Plastics", "Chem"],
+                     "type": ["traded"] * 3, "subcluster": [None] * 3, "cluster_name": ["Chem", "Plastics", "Chem"],
+                     "cluster_name_ja": [None] * 3})
+    to_isic = pa.table({"source": ["n1", "n2", "n3"], "target": ["2011", "2220", "2012"],
+                        "weight": [1.0, 1.0, 1.0]})
+    # Counted by codes: C20 gets Chem twice; C22 gets Plastics. By employment the same, with sizes carried on.
+    step1 = carry(defs, to_isic, sizes={"n1": 100.0, "n2": 300.0, "n3": 50.0})
+    assert step1.sizes == {"2011": 100.0, "2220": 300.0, "2012": 50.0}
+    to_nace = builtin_concordance("isic4-nace2-division", step1.definitions["industry"].to_pylist())
+    step2 = carry(step1.definitions, to_nace, sizes=step1.sizes)
+    assert {r["industry"]: r["cluster"] for r in step2.definitions.to_pylist()} == {"C20": "Chem", "C22": "Plastics"}
+    # One division fed by two clusters: the bigger employer wins, purity is its employment share.
+    merged = pa.table({"source": ["2011", "2220", "2012"], "target": ["C20", "C20", "C20"], "weight": [1.0] * 3})
+    step = carry(step1.definitions, merged, sizes=step1.sizes)
+    assert step.split.to_pylist() == [{"industry": "C20", "cluster": "Plastics", "purity": pytest.approx(300 / 450),
+                                       "alternatives": "Chem"}]
+    unweighted = carry(step1.definitions, merged)
+    assert unweighted.definitions["cluster"].to_pylist() == ["Chem"]  # two codes against one

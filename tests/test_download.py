@@ -69,3 +69,22 @@ def test_unpack_rejects_a_broken_zip(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="not a valid zip"):
         unpack(bad)
+
+
+def test_gisco_geometry_fetch_then_neighbours(server, runner, tmp_path):
+    root, base = server
+    nuts = shared_file("geo/NUTS_RG_03M_2021_4326_LEVL_2.geojson.gz")
+    (root / "NUTS_RG_03M_2021_4326_LEVL_2.geojson").write_bytes(nuts.read_bytes())  # served as stored
+    res = invoke(runner, "fetch", "gisco", "--year", "2021", "--level", "2", "--base-url", base)
+    assert res.exit_code == 0, res.output
+    path = _target(source_url("gisco", base=base, year=2021, level="2"), None)  # where fetch keeps it
+    assert path.exists()
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    assert invoke(runner, "import", "regions", path, "--format", "nuts", "--atlas", atlas).exit_code == 0
+    res = invoke(runner, "import", "weights", path, "--format", "geojson", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    (n,) = query_atlas(atlas, "SELECT count(*) FROM region_neighbors WHERE region = 'FR10'")[0]
+    assert n == 5
+    bad = invoke(runner, "fetch", "gisco", "--year", "2021", "--level", "4", "--base-url", base)
+    assert bad.exit_code == 2 and "--level 0-3" in bad.output

@@ -312,3 +312,29 @@ def test_patents_per_head_on_real_county_data(tmp_path):
     assert santa_clara["rate"] == pytest.approx(direct)
     big = [r for r in rates if r["base"] > 1_000_000]
     assert big[0]["region"] == "06085"  # among counties over a million people, Santa Clara leads
+
+
+def test_eurostat_indicator_tables(tmp_path, runner):
+    """EPO patent applications per million (tgs00040), population (tgs00096) and GDP (tgs00003) by NUTS 2."""
+    long = shared_file("patents/eurostat_ballatore_eu_all_geo_data_long.csv.gz")
+    for code in ("tgs00096", "tgs00003"):
+        duckdb.connect().execute(f"""COPY (SELECT geo, time, unit, "values" FROM read_csv('{long}', quote='"')
+            WHERE input_var_code = '{code}') TO '{tmp_path / code}.csv' (HEADER)""")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    for name, path in (("epo_patents", shared_file("patents/eurostat_tgs00040_epo_patents_per_million_nuts2_2001_"
+                                                   "2012.csv")),
+                       ("population", tmp_path / "tgs00096.csv"), ("gdp", tmp_path / "tgs00003.csv")):
+        res = invoke(runner, "import", "indicators", path, "--format", "eurostat", "--name", name, "--atlas", atlas)
+        assert res.exit_code == 0, res.output
+    value, unit = query_atlas(atlas, "SELECT value, unit FROM indicators WHERE indicator = 'epo_patents' "
+                                     "AND region = 'AT12' AND year = 2001")[0]
+    assert (value, unit) == (pytest.approx(113.342), "P_MHAB")  # as in the file
+    with Atlas(atlas) as a:
+        rates = {r["region"]: r for r in a.indicator_rates("gdp", per="population", scale=1e6, year=2015)
+                 .to_pylist()}
+    direct = duckdb.connect().execute(f"""SELECT g."values" / p."values" * 1e6 FROM read_csv('{tmp_path}/tgs00003.csv')
+        g JOIN read_csv('{tmp_path}/tgs00096.csv') p USING (geo, time) WHERE geo = 'DE21' AND time = 2015""") \
+        .fetchall()[0][0]
+    assert rates["DE21"]["rate"] == pytest.approx(direct)  # GDP per head of Oberbayern, EUR
+    assert 40_000 < rates["DE21"]["rate"] < 80_000

@@ -91,20 +91,38 @@ def _params(base_year: int | None, by_subcluster: bool, peers: list[str] | None,
 
 
 def _format_options(file_format: str, year: int | None, digits: int, filters: list[str] | None,
-                    wide: dict[str, str | None] | None = None) -> dict:
+                    wide: dict[str, str | None] | None = None, kind: str = "observations") -> dict:
     """Reader options for an official file format."""
+    extra = {k: v for k, v in (wide or {}).items() if v}
     if file_format == "cbp":
         return {"year": year, "digits": digits}
     if file_format == "eurostat":
         return {"filters": parse_mapping(filters)}
-    if file_format == "estat":
+    if file_format in ("estat", "estat-csv") and kind == "observations":
         given = parse_mapping(filters)
         industry = given.pop("industry", "cat01")
         return {"industry": industry, "filters": given}
     if file_format == "wide":
-        wide = wide or {}
-        return {"year": year, **{k: v for k, v in wide.items() if v}}
+        keys = ("prefix", "establishments_prefix", "totals_prefix", "region_column")
+        return {"year": year, **{k: v for k, v in extra.items() if k in keys}}
+    if file_format == "jp-municipalities":
+        return {"year": year} if year else {}
+    if file_format in ("geojson", "topojson"):
+        return {k: v for k, v in extra.items() if k in ("layer", "id_property")}
     return {}
+
+
+def _recode_option(path: Path | None, columns: str | None) -> dict:
+    """The ``recode`` reader option: a region concordance read from ``path``."""
+    if path is None:
+        return {}
+    from clusteratlas.reference.benchmark import read_concordance
+
+    names = [c.strip() for c in columns.split(",")] if columns else []
+    if columns and len(names) not in (2, 3):
+        raise ClusterAtlasError(f"bad --recode-columns {columns!r}; expected SOURCE,TARGET[,WEIGHT]")
+    source, target, weight = [*names, None, None, None][:3]
+    return {"recode": read_concordance(path, source=source, target=target, weight=weight)}
 
 
 def _version(value: bool) -> None:
@@ -146,14 +164,17 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             replace: Annotated[bool, typer.Option(help="Replace a dataset or definition of the same name.")]
             = False,
             dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False,
-            file_format: Annotated[str, typer.Option("--format", help="generic, cbp (US County Business "
-                                                     "Patterns), eurostat (TSV, wide CSV, SDMX-CSV), estat (e-Stat "
-                                                     "API JSON), wide (a column per industry), jsic (the JSIC "
-                                                     "code list, as industries) or us-regions (OMB county "
-                                                     "delineations, as regions).")]
+            file_format: Annotated[str, typer.Option("--format", help="generic; observations: cbp (US County "
+                                                     "Business Patterns), eurostat (TSV, wide CSV, SDMX-CSV), "
+                                                     "estat (e-Stat API JSON), estat-csv (e-Stat CSV), wide (a "
+                                                     "column per industry); industries: jsic; regions: "
+                                                     "us-regions (OMB delineations), bea-ea (BEA economic "
+                                                     "areas), nuts (GISCO GeoJSON), jp-municipalities (Kondo's "
+                                                     "converter), estat; weights: geojson, topojson (neighbours "
+                                                     "from map geometry).")]
             = "generic",
             year: Annotated[int | None, typer.Option(help="Reference year, for CBP files without a year "
-                                                     "column.")] = None,
+                                                     "column; census year for jp-municipalities.")] = None,
             digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
             filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value or "
                                                               "e-Stat class=code, repeatable (e.g. age=Y15-64; "
@@ -167,6 +188,15 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                             "details against.")] = None,
             region_column: Annotated[str | None, typer.Option(help="wide: the region column (default: the "
                                                             "first).")] = None,
+            recode: Annotated[Path | None, typer.Option(help="observations: convert region codes through this "
+                                                        "concordance (e.g. NUTS 2013 → 2016); unlisted regions "
+                                                        "keep their code.")] = None,
+            recode_columns: Annotated[str | None, typer.Option(help="Columns of --recode: SOURCE,TARGET[,WEIGHT] "
+                                                               "(default: the first two named …code…).")]
+            = None,
+            layer: Annotated[str | None, typer.Option(help="topojson: the layer (object) to read.")] = None,
+            id_property: Annotated[str | None, typer.Option(help="geojson/topojson: the property holding region "
+                                                            "ids (default: the feature id, or NUTS_ID).")] = None,
             ) -> None:
     """Check a file completely and store it in the atlas, all or nothing."""
     if kind not in TABLES:
@@ -174,9 +204,11 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
     with Atlas(atlas) as a, _step(f"Importing {file}"):
         report = a.import_file(kind, file, name=name, mapping=parse_mapping(map_), encoding=encoding,
                                replace=replace, dry_run=dry_run, file_format=file_format,
-                               options=_format_options(file_format, year, digits, filter_, {
+                               options={**_format_options(file_format, year, digits, filter_, {
                                    "prefix": prefix, "establishments_prefix": establishments_prefix,
-                                   "totals_prefix": totals_prefix, "region_column": region_column}))
+                                   "totals_prefix": totals_prefix, "region_column": region_column,
+                                   "layer": layer, "id_property": id_property}, kind),
+                                   **_recode_option(recode, recode_columns)})
     verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
     label = f" as '{report.name}'" if report.name else ""
     replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""
@@ -393,8 +425,9 @@ def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
 
 @app.command()
 @_fails_cleanly
-def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat, estat, cmp (US benchmark cluster "
-                                                 "definitions), naics-concordance or gisco (NUTS geometry).")],
+def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat, estat (JSON), estat-csv, cmp (US benchmark "
+                                                 "cluster definitions), naics-concordance or gisco (NUTS "
+                                                 "geometry).")],
           dataset: Annotated[str | None, typer.Argument(help="Eurostat dataset code (e.g. sbs_r_nuts06_r2), or "
                                                         "the NAICS concordance step (e.g. 2012-2017).")]
           = None,
@@ -415,8 +448,9 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat, estat, cmp 
     from clusteratlas.sources.download import source_url, unpack
 
     url = source_url(source, base=base_url, year=year, level=level, dataset=dataset, table=table, app_id=app_id)
-    name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json", "cmp": "cmp_clusters.json"}.get(source)
-    if into is not None and source not in ("cbp", "eurostat", "estat"):
+    name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json", "estat-csv": f"estat_{table}.csv",
+            "cmp": "cmp_clusters.json"}.get(source)
+    if into is not None and source not in ("cbp", "eurostat", "estat", "estat-csv"):
         raise ClusterAtlasError(f"--import works for observations (cbp, eurostat, estat); load {source} files "
                                 "with 'clusteratlas reference us-benchmark' or 'clusteratlas carry'")
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -428,8 +462,8 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat, estat, cmp 
     state = "downloaded" if got.downloaded else "from the cache"
     out.print(f"{path} ({got.size:,} bytes, {state}; sha256 {got.sha256})")
     if into is not None:
-        file_format = {"cbp": "cbp", "eurostat": "eurostat", "estat": "estat"}[source]
-        with Atlas(into) as a:
+        file_format = source
+        with Atlas(into, create=not into.exists()) as a:
             report = a.import_file("observations", path, file_format=file_format, replace=True,
                                    options={"year": year} if source == "cbp" else None)
         out.print(f"Imported {report.rows:,} observations into {into} as '{report.name}'.")
@@ -508,9 +542,9 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
 @app.command()
 @_fails_cleanly
 def carry(definition: Annotated[str, typer.Argument(help="A cluster definition in the atlas.")],
-          concordance: Annotated[list[Path], typer.Option(help="Concordance file (source and target code "
-                                                          "columns), repeatable for a chain, e.g. "
-                                                          "NAICS→ISIC then ISIC→NACE.")],
+          concordance: Annotated[list[str], typer.Option(help="Concordance file (source and target code columns) "
+                                                         "or the built-in isic4-nace2-division; repeatable for "
+                                                         "a chain, e.g. NAICS→ISIC then isic4-nace2-division.")],
           as_name: Annotated[str, typer.Option("--name", help="Name of the new definition.")],
           atlas: AtlasOpt = DEFAULT_PATH,
           source_column: Annotated[str | None, typer.Option(help="Source code column (default: the first "
@@ -518,27 +552,40 @@ def carry(definition: Annotated[str, typer.Argument(help="A cluster definition i
           target_column: Annotated[str | None, typer.Option(help="Target code column (default: the second).")]
           = None,
           weight_column: Annotated[str | None, typer.Option(help="Weight column (e.g. an employment share).")]
-          = None) -> None:
+          = None,
+          by_employment: Annotated[bool, typer.Option(help="Weigh each source code's vote by its employment in "
+                                                      "the atlas (all regions, latest year; carried along a "
+                                                      "chain), so purity is an employment share.")] = False,
+          ) -> None:
     """Carry a cluster definition onto another classification through concordances (e.g. NAICS → NACE)."""
+    import pyarrow as pa
+
+    from clusteratlas.reference.benchmark import BUILTIN_CONCORDANCES, builtin_concordance, read_concordance
     from clusteratlas.reference.benchmark import carry as carry_through
-    from clusteratlas.reference.benchmark import read_concordance
 
     with Atlas(atlas) as a:
         a._pick_definition(definition)
         table = a.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
                           params=[definition]).to_arrow_table()
+        sizes = None
+        if by_employment:
+            sizes = dict(a.con.execute(
+                "SELECT industry, sum(employment) FROM observations WHERE year = (SELECT max(year) FROM "
+                "observations) GROUP BY 1").fetchall())
+            if not sizes:
+                raise ClusterAtlasError("--by-employment needs observations in the atlas")
         lost, split = [], []
-        for path in concordance:
-            carried = carry_through(table, read_concordance(path, source=source_column, target=target_column,
-                                                            weight=weight_column))
+        for spec in concordance:
+            conc = builtin_concordance(spec, table["industry"].to_pylist()) if spec in BUILTIN_CONCORDANCES \
+                else read_concordance(Path(spec), source=source_column, target=target_column, weight=weight_column)
+            carried = carry_through(table, conc, sizes=sizes)
+            sizes = carried.sizes
             lost.append(carried.lost)
             split.append(carried.split)
             table = carried.definitions
         if table.num_rows == 0:
             raise ClusterAtlasError(f"the concordance places none of {definition!r}'s codes; check its columns")
         report = a.import_table("definitions", table, name=as_name)
-    import pyarrow as pa
-
     out.print(carry_report(report, table, pa.concat_tables(lost), pa.concat_tables(split),
                            f"{definition} through {len(concordance)} concordance(s)"))
 

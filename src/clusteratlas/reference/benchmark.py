@@ -232,12 +232,14 @@ class Carried:
     ``definitions`` is the new definitions table; ``lost`` lists the source
     codes of the definition that the concordance sends nowhere; ``split``
     lists target codes whose sources sit in more than one cluster, with the
-    cluster chosen and its share of the weight (``purity``).
+    cluster chosen and its share of the weight (``purity``). With sizes,
+    ``sizes`` holds each target's share of them, for the next step of a chain.
     """
 
     definitions: pa.Table
     lost: pa.Table
     split: pa.Table
+    sizes: dict[str, float] | None = None
 
     @property
     def mean_purity(self) -> float:
@@ -249,30 +251,40 @@ class Carried:
         return (n - len(impure) + sum(impure)) / n
 
 
-def carry(definitions: pa.Table, concordance: pa.Table) -> Carried:
+def carry(definitions: pa.Table, concordance: pa.Table, *, sizes: dict[str, float] | None = None) -> Carried:
     """Carry ``definitions`` (industry → cluster) onto the target codes of ``concordance``.
 
     Each target code takes the cluster with the largest summed weight over
     its source codes (ties go to the cluster named first alphabetically, so
     the result does not depend on row order); the subcluster is chosen the
-    same way within that cluster. Source codes outside the definition do not
-    vote, so a target only partly covered still gets the cluster of the part
-    that is.
+    same way within that cluster. With ``sizes`` (e.g. national employment
+    by source code) each source votes with its concordance weight times its
+    size, so purity becomes the employment share of the chosen cluster;
+    sources without a size then vote with 0. Source codes outside the
+    definition do not vote, so a target only partly covered still gets the
+    cluster of the part that is.
     """
     by_code = {r["industry"]: r for r in definitions.to_pylist()}
     votes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     sub_votes: dict[tuple[str, str], dict[str | None, float]] = defaultdict(lambda: defaultdict(float))
     placed: set[str] = set()
+    target_sizes: dict[str, float] = defaultdict(float)
     for src, tgt, w in zip(*(concordance[c].to_pylist() for c in ("source", "target", "weight")), strict=True):
         row = by_code.get(src)
         if row is None:
             continue
         placed.add(src)
+        if sizes is not None:
+            w *= sizes.get(src, 0.0)
+            target_sizes[tgt] += w
         votes[tgt][row["cluster"]] += w
         sub_votes[(tgt, row["cluster"])][row.get("subcluster")] += w
     out, split = [], []
     for tgt in sorted(votes):
-        ranked = sorted(votes[tgt].items(), key=lambda kv: (-kv[1], kv[0]))
+        ranked = [kv for kv in sorted(votes[tgt].items(), key=lambda kv: (-kv[1], kv[0]))
+                  if kv[1] > 0 or sizes is None]
+        if not ranked:  # every source weighs 0 (no employment): nothing to go by
+            continue
         cluster, best = ranked[0]
         total = sum(votes[tgt].values())
         template = next(r for r in by_code.values() if r["cluster"] == cluster)
@@ -290,6 +302,7 @@ def carry(definitions: pa.Table, concordance: pa.Table) -> Carried:
                   "cluster": pa.array([s["cluster"] for s in split], pa.string()),
                   "purity": pa.array([s["purity"] for s in split], pa.float64()),
                   "alternatives": pa.array([s["alternatives"] for s in split], pa.string())}),
+        dict(target_sizes) if sizes is not None else None,
     )
 
 
@@ -300,3 +313,36 @@ def naics_steps(start: int, end: int) -> list[tuple[int, int]]:
         raise InputError("no Census concordance chain between these NAICS vintages", value=f"{start} → {end}",
                          expected="vintages among " + ", ".join(map(str, chain)) + ", the second not earlier")
     return [(a, b) for a, b in itertools.pairwise(chain) if a >= start and b <= end]
+
+
+#: NACE Rev. 2 sections by division (the first two levels of NACE Rev. 2 are those of ISIC Rev. 4).
+NACE_SECTIONS = {
+    "A": range(1, 4), "B": range(5, 10), "C": range(10, 34), "D": range(35, 36), "E": range(36, 40),
+    "F": range(41, 44), "G": range(45, 48), "H": range(49, 54), "I": range(55, 57), "J": range(58, 64),
+    "K": range(64, 67), "L": range(68, 69), "M": range(69, 76), "N": range(77, 83), "O": range(84, 85),
+    "P": range(85, 86), "Q": range(86, 89), "R": range(90, 94), "S": range(94, 97), "T": range(97, 99),
+    "U": range(99, 100),
+}
+#: Built-in concordances usable by name wherever a concordance file is expected.
+BUILTIN_CONCORDANCES = ("isic4-nace2-division",)
+
+
+def nace_division(code: str) -> str | None:
+    """The NACE Rev. 2 division, written as Eurostat's regional tables do (``C20``), of an ISIC/NACE code."""
+    digits = re.sub(r"\D", "", code)[:2]
+    if len(digits) < 2:
+        return None
+    number = int(digits)
+    section = next((s for s, divisions in NACE_SECTIONS.items() if number in divisions), None)
+    return f"{section}{digits}" if section else None
+
+
+def builtin_concordance(name: str, sources: list[str]) -> pa.Table:
+    """A built-in concordance over ``sources``: ``isic4-nace2-division`` sends each ISIC Rev. 4 code to its
+    NACE Rev. 2 division (identical to ISIC's division by construction of NACE)."""
+    if name != "isic4-nace2-division":
+        raise InputError("unknown built-in concordance", value=name, expected=", ".join(BUILTIN_CONCORDANCES))
+    pairs = [(c, nace_division(c)) for c in sources]
+    pairs = [(a, b) for a, b in pairs if b]
+    return pa.table({"source": [a for a, _ in pairs], "target": [b for _, b in pairs],
+                     "weight": pa.array([1.0] * len(pairs), pa.float64())})

@@ -60,3 +60,64 @@ def jsic(path: str | Path, *, classification: str = "jsic14") -> pa.Table:
     return pa.table({"industry": [r[0] for r in rows], "classification": [classification] * len(rows),
                      "name": [r[1] for r in rows], "name_ja": [r[2] for r in rows],
                      "parent": [r[3] for r in rows]})
+
+
+def municipalities(path: str | Path, *, year: int = 2020) -> pa.Table:
+    """Japan's municipalities of one year (JIS codes) with their prefecture, from Kondo's converter.
+
+    The converter (RIETI; ``municipality_converter_jp.csv`` / ``_en.csv``)
+    lists every municipality since 1980 with its code and name in each census
+    year (1980, 1985, … 2020), codes written without the leading zero. This
+    returns the municipalities of ``year`` as five-digit codes (``01100``),
+    level ``municipality``, parent the prefecture (``01000``, as the
+    ``jp-prefectures`` reference data) in the hierarchy ``prefecture``; names in
+    Japanese from the ``_jp`` file and in English from the ``_en`` file beside
+    it, when both are there.
+    """
+    path = Path(path)
+    label = str(path)
+    if year not in range(1980, 2021, 5):
+        raise InputError("the converter has municipalities for census years only", file=label, value=year,
+                         expected="1980, 1985, … 2020")
+    english = path.name.endswith("_en.csv")
+    sibling = path.with_name(path.name.replace("_en.csv", "_jp.csv") if english
+                             else path.name.replace("_jp.csv", "_en.csv"))
+    names = {"en": _converter_names(path, year) if english else {},
+             "ja": {} if english else _converter_names(path, year)}
+    if sibling != path and sibling.exists():
+        names["ja" if english else "en"] = _converter_names(sibling, year)
+    codes = names["en"] or names["ja"]
+    if not codes:
+        raise InputError(f"no municipalities for {year}", file=label)
+    ordered = sorted(codes)
+
+    def strip_prefecture(name: str | None) -> str | None:
+        return name.split(" ", 1)[-1] if name else None  # "北海道 札幌市" -> "札幌市"
+
+    return pa.table({"region": ordered, "name": [names["en"].get(c) for c in ordered],
+                     "name_ja": [strip_prefecture(names["ja"].get(c)) for c in ordered],
+                     "level": ["municipality"] * len(ordered), "parent": [f"{c[:2]}000" for c in ordered],
+                     "hierarchy": ["prefecture"] * len(ordered)})
+
+
+def _converter_names(path: Path, year: int) -> dict[str, str]:
+    """Five-digit code -> name for one year of the municipality converter."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            id_col, name_col = f"id_muni{year}", f"name_muni{year}"
+            if id_col not in (reader.fieldnames or []) or name_col not in (reader.fieldnames or []):
+                raise InputError("not Kondo's municipality converter", file=str(path),
+                                 expected=f"columns {id_col} and {name_col}")
+            out = {}
+            for line, row in enumerate(reader, start=2):
+                code = (row[id_col] or "").strip()
+                if not code:
+                    continue
+                if not code.isdigit() or len(code) > 5:
+                    raise InputError("not a municipality code", file=str(path), row=line, column=id_col,
+                                     value=code, expected="up to five digits, e.g. 1100 (= 01100)")
+                out[code.zfill(5)] = row[name_col]
+            return out
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the file is not UTF-8 text: {exc}", file=str(path)) from None

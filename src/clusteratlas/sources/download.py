@@ -37,6 +37,7 @@ SOURCES = {
     "eurostat": ("CLUSTERATLAS_EUROSTAT_BASE_URL",
                  "https://ec.europa.eu/eurostat/api/dissemination/sdmx/2.1/data"),
     "estat": ("CLUSTERATLAS_ESTAT_BASE_URL", "https://api.e-stat.go.jp/rest/3.0/app/json"),
+    "estat-csv": ("CLUSTERATLAS_ESTAT_CSV_BASE_URL", "https://api.e-stat.go.jp/rest/3.0/app"),
     "cmp": ("CLUSTERATLAS_CMP_BASE_URL", "https://clustermapping.us/data"),
     "naics-concordance": ("CLUSTERATLAS_NAICS_BASE_URL", "https://www.census.gov/naics/concordances"),
     "gisco": ("CLUSTERATLAS_GISCO_BASE_URL", "https://gisco-services.ec.europa.eu/distribution/v2/nuts/geojson"),
@@ -76,6 +77,10 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
         if not table or not app_id:
             raise InputError("e-Stat needs --table (statsDataId) and --app-id (your application ID)")
         return f"{root}/getStatsData?appId={app_id}&statsDataId={table}"
+    if source == "estat-csv":
+        if not table or not app_id:
+            raise InputError("e-Stat needs --table (statsDataId) and --app-id (your application ID)")
+        return f"{root}/getSimpleStatsData?appId={app_id}&statsDataId={table}"
     if source == "cmp":
         return f"{root}/meta/clusters"
     if source == "naics-concordance":

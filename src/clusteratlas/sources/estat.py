@@ -70,10 +70,19 @@ def estat_json_view(con: duckdb.DuckDBPyConnection, path: Path, label: str, *, i
     values = _as_list(data["DATA_INF"].get("VALUE"))
     if not values:
         raise InputError("the answer has no values", file=label)
-    keys = sorted({k for v in values for k in v if k.startswith("@")})
+    table, notes = _values_table([(n, v) for n, v in enumerate(values, start=1)], label, industry, filters)
+    view = f"__estat_{abs(hash(str(path))):x}"
+    con.register(view, table)
+    return view, notes
+
+
+def _values_table(values: list[tuple[int, dict]], label: str, industry: str,
+                  filters: dict[str, str] | None) -> tuple[pa.Table, list[str]]:
+    """Canonical observation rows from e-Stat values ({'@area', '@time', '@cat01', …, '$'}), numbered."""
+    keys = sorted({k for _, v in values for k in v if k.startswith("@")})
     if f"@{industry}" not in keys:
         raise InputError("no such classification in the answer", file=label, value=industry,
-                         expected=", ".join(k[1:] for k in keys), hint="Choose it with --industry-class")
+                         expected=", ".join(k[1:] for k in keys), hint="Choose it with --filter industry=CLASS")
     filters = dict(filters or {})
     for k in filters:
         if f"@{k}" not in keys:
@@ -81,7 +90,7 @@ def estat_json_view(con: duckdb.DuckDBPyConnection, path: Path, label: str, *, i
                              expected=", ".join(k[1:] for k in keys))
     rows = {"region": [], "industry": [], "year": [], "employment": [], "flag": [], LINE: []}
     withheld = 0
-    for n, v in enumerate(values, start=1):
+    for n, v in values:
         if any(v.get(f"@{k}") != want for k, want in filters.items()):
             continue
         raw = str(v.get("$", "")).strip()
@@ -100,13 +109,90 @@ def estat_json_view(con: duckdb.DuckDBPyConnection, path: Path, label: str, *, i
     table = pa.table({k: pa.array(v, type=pa.int64() if k == LINE else pa.string()) for k, v in rows.items()})
     for extra in ("establishments", "payroll", "size_class"):
         table = table.append_column(extra, pa.nulls(table.num_rows, pa.string()))
-    view = f"__estat_{abs(hash(str(path))):x}"
-    con.register(view, table)
     notes = [f"{label}: {withheld} withheld cell(s) ('-', 'X', '***') stored without a number"] if withheld else []
-    return view, notes
+    return table, notes
 
 
-def estat_regions(path: Path) -> pa.Table:
+#: Japanese column names of e-Stat CSV downloads → the API's class ids.
+_JA_CLASSES = (("地域", "area"), ("時間軸", "time"), ("表章項目", "tab"))
+
+
+def estat_csv(path: Path, *, industry: str = "cat01",
+              filters: dict[str, str] | None = None) -> tuple[pa.Table, list[str]]:
+    """A view of canonical observation columns over an e-Stat CSV (API ``getSimpleStatsData`` or download).
+
+    Such files carry metadata rows above the table (``"RESULT"``, ``"STATUS"``
+    … ``"VALUE"``, or 統計名/表題 lines): the header is the first row with a
+    ``value`` (値) column and code columns (``area_code`` or ``地域 コード``).
+    Cells ``-``, ``X``, ``***`` and ``…`` are withheld, as in the JSON reader.
+    """
+    label = str(path)
+    rows = _csv_rows(path, label)
+    header_at = None
+    for i, row in enumerate(rows[:200]):
+        cells = [c.strip() for c in row]
+        if any(c in ("value", "値") for c in cells) and any(_class_id(c, []) for c in cells):
+            header_at = i
+            break
+    if header_at is None:
+        raise InputError("no e-Stat table header found", file=label,
+                         expected="a header row with 'value' and code columns such as area_code, time_code, "
+                                  "cat01_code (or 地域 コード, 時間軸 コード)")
+    header = [c.strip() for c in rows[header_at]]
+    taken: list[str] = []
+    classes = {}
+    for i, name in enumerate(header):
+        cls = _class_id(name, taken)
+        if cls:
+            taken.append(cls)
+            classes[i] = cls
+    value_at = next(i for i, c in enumerate(header) if c in ("value", "値"))
+    if "area" not in classes.values() or "time" not in classes.values():
+        raise InputError("the e-Stat table has no area or time code column", file=label, row=header_at + 1,
+                         value=", ".join(header), expected="area_code and time_code columns")
+    values = []
+    for line, row in enumerate(rows[header_at + 1:], start=header_at + 2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise InputError(f"the row has {len(row)} cells, the header {len(header)} (a truncated file?)",
+                             file=label, row=line)
+        entry = {f"@{cls}": row[i].strip() for i, cls in classes.items()}
+        entry["$"] = row[value_at].strip()
+        values.append((line, entry))
+    if not values:
+        raise InputError("the e-Stat table has a header but no values", file=label, row=header_at + 1)
+    return _values_table(values, label, industry, filters)
+
+
+def _class_id(name: str, taken: list[str]) -> str | None:
+    """The e-Stat class id a code column stands for (``cat01_code`` → cat01; ``地域 コード`` → area)."""
+    match = re.fullmatch(r"(\w+?)_code", name)
+    if match:
+        return match.group(1)
+    if not name.endswith("コード"):
+        return None
+    for word, cls in _JA_CLASSES:
+        if word in name:
+            return cls
+    return f"cat{sum(t.startswith('cat') for t in taken) + 1:02d}"
+
+
+def _csv_rows(path: Path, label: str) -> list[list[str]]:
+    import csv
+
+    from clusteratlas.sources.files import detect_encoding
+
+    encoding = detect_encoding(path)
+    try:
+        with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
+            return list(csv.reader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read as an e-Stat CSV: {exc}", file=label,
+                         expected="UTF-8 or Shift_JIS/CP932 text") from None
+
+
+def estat_regions(path: Path, **_: object) -> pa.Table:
     """Regions (code, Japanese name, level, parent) from the area class of an e-Stat answer."""
     area = estat_classes(path).get("area", [])
     return pa.table({"region": [a["code"] for a in area], "name_ja": [a.get("name") for a in area],

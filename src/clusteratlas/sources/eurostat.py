@@ -63,29 +63,35 @@ def _long_from_wide(con: duckdb.DuckDBPyConnection, view: str, label: str) -> tu
 
 
 def _long_from_sdmx(con: duckdb.DuckDBPyConnection, view: str) -> tuple[str, list[str]]:
+    """SDMX-CSV (OBS_VALUE, TIME_PERIOD) or the tidy long shape (values, time) of R's eurostat package."""
     cols = _columns(con, view)
-    dims = [c for c in cols if c not in ("OBS_VALUE", "OBS_FLAG", "TIME_PERIOD", "DATAFLOW", "LAST UPDATE",
-                                         "CONF_STATUS")]
+    value, time = ("OBS_VALUE", "TIME_PERIOD") if "OBS_VALUE" in cols else ("values", "time")
+    dims = [c for c in cols if c not in (value, time, "OBS_FLAG", "DATAFLOW", "LAST UPDATE", "CONF_STATUS")]
     flag = "coalesce(OBS_FLAG::VARCHAR, '')" if "OBS_FLAG" in cols else "''"
-    cell = f"CASE WHEN OBS_VALUE IS NULL THEN ':' ELSE OBS_VALUE::VARCHAR END || ' ' || {flag}"
+    cell = f"CASE WHEN {ident(value)} IS NULL THEN ':' ELSE {ident(value)}::VARCHAR END || ' ' || {flag}"
     parts = ", ".join(f"trim({ident(d)}) AS {ident(d)}" for d in dims)
-    return (f"SELECT {parts}, TRY_CAST(TIME_PERIOD AS INTEGER) AS year, {cell} AS cell, {LINE} FROM {view}",
-            dims)
+    year = f"TRY_CAST(left({ident(time)}::VARCHAR, 4) AS INTEGER)"
+    return f"SELECT {parts}, {year} AS year, {cell} AS cell, {LINE} FROM {view}", dims
 
 
 def eurostat_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *,
-                  filters: dict[str, str] | None = None) -> tuple[str, list[str]]:
-    """A view of canonical observation columns (as text) over a Eurostat file, and notes for the user."""
+                  filters: dict[str, str] | None = None, kind: str = "observations") -> tuple[str, list[str]]:
+    """Canonical observation (or indicator) columns as text over a Eurostat file, and notes for the user.
+
+    As indicators (e.g. ``tgs00040`` patent applications per million, ``tgs00003``
+    regional GDP) a table needs no NACE dimension; values keep their unit
+    (no scaling), and withheld cells are left out and counted in the notes.
+    """
     cols = _columns(con, raw_view)
-    if "OBS_VALUE" in cols:
+    if "OBS_VALUE" in cols or {"values", "time"} <= set(cols):
         long_sql, dims = _long_from_sdmx(con, raw_view)
     else:
         long_sql, dims = _long_from_wide(con, raw_view, label)
     lower = {d.lower(): d for d in dims}
     geo, nace = lower.get("geo"), next((lower[k] for k in ("nace_r2", "nace_r1", "nace") if k in lower), None)
-    if geo is None or nace is None:
+    if geo is None or (nace is None and kind == "observations"):
         raise InputError("the file has no geo or NACE dimension", file=label, value=", ".join(dims),
-                         expected="dimensions geo and nace_r2")
+                         expected="dimensions geo and nace_r2" if kind == "observations" else "a geo dimension")
     filters = dict(filters or {})
     for key in filters:
         if key not in dims:
@@ -108,7 +114,8 @@ def eurostat_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *,
     readable = f"(regexp_matches(cell, {literal(_CELL)}) OR regexp_matches(cell, '^\\s*:\\s*[a-z]*\\s*$'))"
     parsed = raw_view + "_parsed"
     con.execute(f"""CREATE OR REPLACE TEMP VIEW {parsed} AS
-        SELECT {ident(geo)} AS region, {ident(nace)} AS industry, year, {LINE}, cell,
+        SELECT {ident(geo)} AS region, {ident(nace) if nace else 'NULL'} AS industry, year, {LINE}, cell,
+               {number} AS raw_number, {f"{ident(unit)}::VARCHAR" if unit else "NULL::VARCHAR"} AS unit_code,
                coalesce({readable}, false) AS readable,
                CASE WHEN coalesce({readable}, false) THEN {number} * {scale} END AS value,
                CASE WHEN coalesce({readable}, false) THEN
@@ -116,6 +123,12 @@ def eurostat_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *,
         FROM {long_view} WHERE {where}""")
     notes = _cell_notes(con, parsed, label)
     out = raw_view + "_canonical"
+    if kind == "indicators":
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW {out} AS
+            SELECT region, year::VARCHAR AS year, raw_number::VARCHAR AS value, NULL::VARCHAR AS indicator,
+                   unit_code AS unit, {LINE}
+            FROM {parsed} WHERE readable AND value IS NOT NULL AND NOT contains(flags, 'c')""")
+        return out, notes
     estimate = " OR ".join(f"contains(flags, '{f}')" for f in ESTIMATE_FLAGS)
     con.execute(f"""CREATE OR REPLACE TEMP VIEW {out} AS
         SELECT region, industry, year::VARCHAR AS year,

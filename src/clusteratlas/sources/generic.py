@@ -299,21 +299,34 @@ def _readers():
     return {"cbp": cbp_view, "eurostat": eurostat_view, "wide": wide_view, "us-regions": us_regions_view}
 
 
-FORMATS = ("generic", "cbp", "eurostat", "estat", "wide", "jsic", "us-regions")
+#: Readers that parse a whole file themselves: (FORMAT, kind) -> function(path, **options) -> table.
+def _table_readers():
+    from clusteratlas.reference.geometry import contiguity
+    from clusteratlas.reference.japan import jsic, municipalities
+    from clusteratlas.sources.estat import estat_csv, estat_regions
+    from clusteratlas.sources.nuts import nuts_regions
+    from clusteratlas.sources.us_regions import bea_economic_areas
+
+    return {("jsic", "industries"): jsic, ("estat", "regions"): estat_regions,
+            ("bea-ea", "regions"): bea_economic_areas, ("jp-municipalities", "regions"): municipalities,
+            ("nuts", "regions"): nuts_regions, ("geojson", "weights"): contiguity,
+            ("topojson", "weights"): contiguity, ("estat-csv", "observations"): estat_csv}
 
 
-def _estat_view(con: duckdb.DuckDBPyConnection, path: Path, kind: str, label: str,
-                options: Mapping[str, object]) -> tuple[str, list[str]]:
-    """e-Stat JSON: observations from the values, or regions from the area class."""
-    from clusteratlas.sources.estat import estat_json_view, estat_regions
+#: What each official format holds (generic holds every kind).
+FORMAT_KINDS = {"cbp": ("observations",), "eurostat": ("observations", "indicators"), "wide": ("observations",),
+                "estat": ("observations", "regions"), "estat-csv": ("observations",), "jsic": ("industries",),
+                "us-regions": ("regions",), "bea-ea": ("regions",), "jp-municipalities": ("regions",),
+                "nuts": ("regions",), "geojson": ("weights",), "topojson": ("weights",)}
+FORMATS = ("generic", *FORMAT_KINDS)
 
-    if kind == "regions":
-        table = estat_regions(path)
-        table = table.append_column(LINE, pa.array(range(1, table.num_rows + 1), pa.int64()))
-        view = f"__estat_regions_{abs(hash(str(path))):x}"
-        con.register(view, table)
-        return view, []
-    return estat_json_view(con, path, label, **options)
+
+def _registered(con: duckdb.DuckDBPyConnection, table: pa.Table, prefix: str, path: Path) -> str:
+    if LINE not in table.column_names:
+        table = table.append_column(LINE, pa.array(range(2, table.num_rows + 2), pa.int64()))
+    view = f"__{prefix}_{abs(hash(str(path))):x}"
+    con.register(view, table)
+    return view
 
 
 def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: str, *,
@@ -323,34 +336,40 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
 
     Returns a :class:`StagedTable` whose view has the canonical columns with
     their SQL types plus ``__line``. Raises :class:`InputError` for the first
-    problem found; nothing is written anywhere. ``file_format`` 'cbp' or
-    'eurostat' reads an official layout (observations only), with
-    ``options`` such as year, digits (CBP) or filters (Eurostat).
+    problem found; nothing is written anywhere. ``file_format`` names an
+    official layout (see ``FORMAT_KINDS``), with ``options`` such as year,
+    digits (CBP) or filters (Eurostat). For observations, the option
+    ``recode`` (a concordance table: source, target, weight) converts region
+    codes, e.g. NUTS 2013 to NUTS 2016 (see :func:`recode_regions`).
     """
     if file_format not in FORMATS:
         raise InputError("unknown file format", value=file_format, expected=", ".join(FORMATS))
-    allowed = {("estat", "regions"), ("jsic", "industries"), ("us-regions", "regions")}
-    region_or_list = file_format in ("jsic", "us-regions")
-    if file_format != "generic" and (kind != "observations" or region_or_list) and \
-            (file_format, kind) not in allowed:
-        raise InputError(f"the {file_format} format does not hold {kind}", value=kind)
     if kind not in model.TABLES:
         raise InputError("unknown table kind", value=kind, expected=", ".join(model.TABLES))
+    if file_format != "generic" and kind not in FORMAT_KINDS[file_format]:
+        raise InputError(f"the {file_format} format does not hold {kind}", value=kind,
+                         expected=" or ".join(FORMAT_KINDS[file_format]))
+    options = dict(options or {})
+    recode = options.pop("recode", None)
     label = str(path)
     columns = model.TABLES[kind]
     notes: list[str] = []
-    if file_format == "estat":
-        raw, notes = _estat_view(con, Path(path), kind, label, options or {})
-    elif file_format == "jsic":
-        from clusteratlas.reference.japan import jsic
+    if file_format == "estat" and kind == "observations":
+        from clusteratlas.sources.estat import estat_json_view
 
-        table = jsic(path)
-        raw = f"__jsic_{abs(hash(str(path))):x}"
-        con.register(raw, table.append_column(LINE, pa.array(range(2, table.num_rows + 2), pa.int64())))
+        raw, notes = estat_json_view(con, Path(path), label, **options)
+    elif (file_format, kind) in _table_readers():
+        if not Path(path).is_file():
+            raise InputError("file not found", file=label)
+        got = _table_readers()[(file_format, kind)](Path(path), **options)
+        table, notes = got if isinstance(got, tuple) else (got, [])
+        raw = _registered(con, table, file_format.replace("-", "_"), Path(path))
     else:
         raw = open_relation(con, path, encoding=encoding)
+        if file_format == "eurostat":
+            options["kind"] = kind
         if file_format != "generic":
-            raw, notes = _readers()[file_format](con, raw, label, **(options or {}))
+            raw, notes = _readers()[file_format](con, raw, label, **options)
     items = _select_columns(con.table(raw), columns, mapping or {}, label)
     text_view = raw + "_text"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
@@ -361,12 +380,69 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     if n_rows == 0:
         raise InputError("the file has a header but no data rows", file=label)
     _first_violation(con, text_view, CHECKS[kind](), label)
+    if recode is not None and kind == "observations":
+        text_view, note = recode_regions(con, text_view, recode, label)
+        notes.append(note)
     _duplicate_keys(con, text_view, kind, label)
     _kind_specific(con, text_view, kind, label)
     typed_view = raw + "_typed"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {typed_view} AS SELECT {_typed_select(columns)}, {LINE} "
                 f"FROM {text_view}")
+    n_rows = scalar(con, f"SELECT count(*) FROM {typed_view}")
     return StagedTable(kind, typed_view, label, n_rows, notes)
+
+
+def recode_regions(con: duckdb.DuckDBPyConnection, view: str, concordance: pa.Table,
+                   label: str) -> tuple[str, str]:
+    """Convert the region codes of checked observations through a concordance (source, target, weight).
+
+    Regions the concordance does not list keep their code (version tables
+    list only what changed). A region split among several targets must give
+    weights that add up to 1 per source; its numbers are shared out by them
+    and flagged ``estimated``. Several sources merging into one target are
+    added up; a merged cell with a withheld part stays withheld (no size
+    class). Numeric codes match without leading zeros (``1100`` = ``01100``)
+    and keep the width the file uses.
+    """
+    table = f"__recode_{view}"
+    con.register(table + "_raw", concordance)
+    key = "CASE WHEN regexp_full_match({0}, '[0-9]+') THEN ltrim({0}, '0') ELSE {0} END"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT {key.format('trim(source)')} AS k, trim(source) AS source, trim(target) AS target,
+               weight FROM {table}_raw""")
+    bad = first_row(con, f"SELECT source, count(*), sum(weight) FROM {table} GROUP BY source "
+                         "HAVING count(*) > 1 AND abs(sum(weight) - 1) > 1e-6 ORDER BY source LIMIT 1")
+    if bad:
+        raise InputError(f"region {bad[0]} is split among {bad[1]} targets but its weights add up to {bad[2]:g}",
+                         file=label, expected="shares that add up to 1 for each split region",
+                         hint="Give the concordance a weight column (e.g. population shares)")
+    num = "TRY_CAST({} AS DOUBLE)"
+    w = "coalesce(c.weight, 1.0)"
+    width = ("CASE WHEN regexp_full_match(c.target, '[0-9]+') THEN "
+             "lpad(c.target, greatest(length(o.region), length(c.target))::INTEGER, '0') "
+             "ELSE c.target END")
+    out = view + "_recoded"
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW {out} AS
+        SELECT coalesce({width}, o.region) AS region, o.industry, o.year,
+               CASE WHEN bool_or(o.employment IS NULL) THEN NULL
+                    ELSE sum({num.format('o.employment')} * {w})::VARCHAR END AS employment,
+               sum({num.format('o.establishments')} * {w})::VARCHAR AS establishments,
+               sum({num.format('o.payroll')} * {w})::VARCHAR AS payroll,
+               CASE WHEN bool_or(o.employment IS NULL) THEN 'suppressed'
+                    WHEN bool_or({w} < 1) OR bool_or(lower(coalesce(o.flag, '')) IN ('estimated', 'imputed'))
+                    THEN 'estimated' ELSE '' END AS flag,
+               CASE WHEN count(*) = 1 AND bool_and({w} = 1) THEN any_value(o.size_class) END AS size_class,
+               min(o.{LINE}) AS {LINE}
+        FROM {view} o LEFT JOIN {table} c ON c.k = {key.format('o.region')}
+        GROUP BY ALL""")
+    changed, merged, split = con.execute(f"""SELECT count(DISTINCT o.region) FILTER (WHERE c.target IS NOT NULL
+            AND c.target <> o.region), count(DISTINCT c.target) FILTER (WHERE c.source IN
+            (SELECT source FROM {table}) AND c.target IN (SELECT target FROM {table} GROUP BY target
+            HAVING count(*) > 1)), count(DISTINCT o.region) FILTER (WHERE c.weight < 1)
+        FROM (SELECT DISTINCT region FROM {view}) o LEFT JOIN {table} c ON c.k = {key.format('o.region')}""") \
+        .fetchall()[0]
+    return out, (f"{label}: {changed:,} region code(s) converted through the concordance "
+                 f"({merged:,} merged target(s), {split:,} split region(s) shared out by weight)")
 
 
 def read_table(path: str | os.PathLike[str], kind: str, *, mapping: Mapping[str, str] | None = None,

@@ -12,7 +12,11 @@ level ``metro_area`` or ``micro_area``.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import duckdb
+import pyarrow as pa
 
 from clusteratlas._sql import ident
 from clusteratlas.errors import InputError
@@ -59,3 +63,54 @@ def us_regions_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str) -
                min({LINE}) FROM {raw_view} WHERE {cbsa} IS NOT NULL AND {level} IS NOT NULL GROUP BY 1""")
     counts = con.execute(f"SELECT level, count(DISTINCT region) FROM {out} GROUP BY 1 ORDER BY 1").fetchall()
     return out, [f"{label}: " + ", ".join(f"{n:,} {lvl}" for lvl, n in counts)]
+
+
+def bea_economic_areas(path: Path) -> pa.Table:
+    """Counties in BEA economic areas, from the workbook the US Cluster Mapping Project publishes.
+
+    Its sheet ``EA county definition`` lists ``FIPS, County, EA, EA Name``; every
+    county gets the parent EA in the hierarchy ``economic_area`` and every EA a
+    region row of level ``economic_area`` (its three-digit code as the id).
+    """
+    from clusteratlas.sources.files import sheet_rows
+
+    label = str(path)
+    rows = sheet_rows(path, "EA county definition") if Path(path).suffix.lower() in (".xls", ".xlsx") \
+        else _csv_rows(path)
+    header = [str(c or "").strip() for c in rows[0]] if rows else []
+    need = ("FIPS", "County", "EA", "EA Name")
+    if any(n not in header for n in need):
+        raise InputError("not a BEA economic-area county list", file=label, value=", ".join(header[:6]),
+                         expected="columns " + ", ".join(need) + " (sheet 'EA county definition')")
+    at = {n: header.index(n) for n in need}
+    counties: list[tuple] = []
+    areas: dict[str, tuple[str, int]] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        cells = [str(c).strip() if c is not None else "" for c in row] + [""] * len(header)
+        fips, name, ea, ea_name = (cells[at[n]] for n in need)
+        if not fips and not ea:
+            continue
+        if not re.fullmatch(r"\d{4,5}", fips):
+            raise InputError("not a county FIPS code", file=label, row=line, column="FIPS", value=fips,
+                             expected="five digits, e.g. 38001")
+        if not re.fullmatch(r"\d{1,3}", ea):
+            raise InputError("not an economic-area code", file=label, row=line, column="EA", value=ea,
+                             expected="up to three digits, e.g. 001")
+        ea = ea.zfill(3)
+        counties.append((fips.zfill(5), name, ea, line))
+        areas.setdefault(ea, (ea_name, line))
+    out = {"region": [c[0] for c in counties] + list(areas),
+           "name": [c[1] for c in counties] + [v[0] for v in areas.values()],
+           "name_ja": [None] * (len(counties) + len(areas)),
+           "level": ["county"] * len(counties) + ["economic_area"] * len(areas),
+           "parent": [c[2] for c in counties] + [None] * len(areas),
+           "hierarchy": ["economic_area"] * len(counties) + [None] * len(areas),
+           LINE: [c[3] for c in counties] + [v[1] for v in areas.values()]}
+    return pa.table({k: pa.array(v, pa.int64() if k == LINE else pa.string()) for k, v in out.items()})
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.reader(fh))

@@ -1,0 +1,60 @@
+"""Eurostat's NUTS regions from the GISCO GeoJSON files.
+
+GISCO publishes one file per NUTS version, scale and level
+(``NUTS_RG_03M_2021_4326_LEVL_2.geojson``); each feature carries ``NUTS_ID``,
+``LEVL_CODE``, ``CNTR_CODE`` and ``NAME_LATN``. Every region becomes a row of
+level ``nuts0`` … ``nuts3`` whose parent, in the hierarchy ``nuts``, is its
+code less the last character (``FRF2`` → ``FRF``), which is how NUTS codes
+nest. Converting data between NUTS versions is a concordance applied at
+import (``--recode``), see :func:`clusteratlas.sources.generic.recode_regions`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+
+from clusteratlas.errors import InputError
+
+
+def read_geojson(path: Path) -> dict:
+    """A GeoJSON or TopoJSON document (optionally gzipped)."""
+    label = str(path)
+    try:
+        raw = Path(path).read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        doc = json.loads(raw.decode("utf-8"))
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"cannot read as GeoJSON/TopoJSON: {exc}", file=label) from None
+    if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Topology"):
+        raise InputError("not a GeoJSON FeatureCollection or a TopoJSON Topology", file=label,
+                         value=doc.get("type") if isinstance(doc, dict) else type(doc).__name__)
+    return doc
+
+
+def nuts_regions(path: Path) -> pa.Table:
+    """Regions (code, Latin name, level nutsN, parent in hierarchy ``nuts``) from a GISCO NUTS GeoJSON."""
+    label = str(path)
+    doc = read_geojson(path)
+    rows = []
+    for n, feature in enumerate(doc.get("features") or [], start=1):
+        props = feature.get("properties") or {}
+        code, level = props.get("NUTS_ID"), props.get("LEVL_CODE")
+        if not code or level is None:
+            raise InputError(f"feature {n} has no NUTS_ID or LEVL_CODE", file=label,
+                             expected="GISCO NUTS properties (NUTS_ID, LEVL_CODE, NAME_LATN)")
+        if int(level) != len(code) - 2:
+            raise InputError(f"feature {n}: the code's length does not match its NUTS level", file=label,
+                             value=f"{code} at level {level}")
+        rows.append((code, props.get("NAME_LATN") or props.get("NUTS_NAME"), f"nuts{int(level)}",
+                     code[:-1] if int(level) > 0 else None, n))
+    if not rows:
+        raise InputError("the file has no features", file=label)
+    return pa.table({"region": [r[0] for r in rows], "name": [r[1] for r in rows],
+                     "name_ja": pa.nulls(len(rows), pa.string()), "level": [r[2] for r in rows],
+                     "parent": [r[3] for r in rows], "hierarchy": ["nuts" if r[3] else None for r in rows],
+                     "__line": pa.array([r[4] for r in rows], pa.int64())})
