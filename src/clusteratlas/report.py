@@ -21,7 +21,9 @@ def _pct(value: float | None) -> str:
 
 def _label(name: str | None, name_ja: str | None, code: str) -> str:
     parts = [p for p in (name, name_ja) if p]
-    return f"{' / '.join(parts)} [dim]({code})[/]" if parts else code
+    if not parts:
+        return code
+    return " / ".join(parts) + ("" if code in parts else f" [dim]({code})[/]")
 
 
 def _stars(n: int | None) -> str:
