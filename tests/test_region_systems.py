@@ -226,3 +226,47 @@ def test_estat_csv_bad_input(tmp_path, runner, case, message):
     res = invoke(runner, "import", "observations", path, "--format", "estat-csv", "--atlas", atlas, *extra)
     assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
     assert atlas_fingerprint(atlas) == before
+
+
+def test_neighbours_from_a_census_style_shapefile_zip_equal_libpysal(tmp_path, server, runner):
+    """Queen contiguity of the 48 states from a zipped shapefile, against libpysal's own Queen weights."""
+    import zipfile
+    from pathlib import Path
+
+    import libpysal
+
+    shp = Path(libpysal.examples.get_path("us48.shp"))
+    root, base = server
+    (root / "GENZ2019" / "shp").mkdir(parents=True)
+    archive = root / "GENZ2019" / "shp" / "cb_2019_us_state_500k.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for ext in (".shp", ".shx", ".dbf"):
+            z.write(shp.with_suffix(ext), f"cb_2019_us_state_500k{ext}")
+    ours = contiguity(archive, id_property="STATE_FIPS")
+    queen = libpysal.weights.Queen.from_shapefile(str(shp), idVariable="STATE_FIPS")
+    expected = {(str(a), str(b)) for a, ns in queen.neighbors.items() for b in ns}
+    assert {(r["region"], r["neighbor"]) for r in ours.to_pylist()} == expected
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "fetch", "census-geo", "--year", "2019", "--level", "state", "--base-url", base)
+    assert res.exit_code == 0, res.output
+    from clusteratlas.sources.download import _target, source_url
+
+    fetched = _target(source_url("census-geo", base=base, year=2019, level="state"), None)
+    res = invoke(runner, "import", "weights", fetched, "--format", "shapefile", "--id-property", "STATE_FIPS",
+                 "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    assert query_atlas(atlas, "SELECT count(*) FROM region_neighbors")[0][0] == len(expected)
+    bad = invoke(runner, "import", "weights", fetched, "--format", "shapefile", "--id-property", "NOPE",
+                 "--atlas", atlas)
+    assert bad.exit_code == 2 and "choose the id field" in bad.output
+
+
+def test_prefecture_neighbours_from_japanmap(tmp_path, runner):
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "reference", "jp-prefecture-neighbours", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    tokyo = {r[0] for r in query_atlas(atlas, "SELECT neighbor FROM region_neighbors WHERE region = '13000'")}
+    assert tokyo == {"11000", "12000", "14000", "19000"}  # Saitama, Chiba, Kanagawa, Yamanashi
+    assert not query_atlas(atlas, "SELECT * FROM region_neighbors WHERE region = '47000'")  # Okinawa

@@ -107,7 +107,7 @@ def _format_options(file_format: str, year: int | None, digits: int, filters: li
         return {"year": year, **{k: v for k, v in extra.items() if k in keys}}
     if file_format == "jp-municipalities":
         return {"year": year} if year else {}
-    if file_format in ("geojson", "topojson"):
+    if file_format in ("geojson", "topojson", "shapefile"):
         return {k: v for k, v in extra.items() if k in ("layer", "id_property")}
     return {}
 
@@ -170,8 +170,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                      "column per industry); industries: jsic; regions: "
                                                      "us-regions (OMB delineations), bea-ea (BEA economic "
                                                      "areas), nuts (GISCO GeoJSON), jp-municipalities (Kondo's "
-                                                     "converter), estat; weights: geojson, topojson (neighbours "
-                                                     "from map geometry).")]
+                                                     "converter), estat; weights: geojson, topojson, shapefile "
+                                                     "(neighbours from map geometry).")]
             = "generic",
             year: Annotated[int | None, typer.Option(help="Reference year, for CBP files without a year "
                                                      "column; census year for jp-municipalities.")] = None,
@@ -195,8 +195,9 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                                "(default: the first two named …code…).")]
             = None,
             layer: Annotated[str | None, typer.Option(help="topojson: the layer (object) to read.")] = None,
-            id_property: Annotated[str | None, typer.Option(help="geojson/topojson: the property holding region "
-                                                            "ids (default: the feature id, or NUTS_ID).")] = None,
+            id_property: Annotated[str | None, typer.Option(help="geojson/topojson/shapefile: the property "
+                                                            "holding region ids (default: the feature id, "
+                                                            "NUTS_ID or GEOID).")] = None,
             ) -> None:
     """Check a file completely and store it in the atlas, all or nothing."""
     if kind not in TABLES:
@@ -426,14 +427,15 @@ def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
 @app.command()
 @_fails_cleanly
 def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat, estat (JSON), estat-csv, cmp (US benchmark "
-                                                 "cluster definitions), naics-concordance or gisco (NUTS "
-                                                 "geometry).")],
+                                                 "cluster definitions), naics-concordance, gisco (NUTS "
+                                                 "GeoJSON) or census-geo (cartographic boundary "
+                                                 "shapefiles).")],
           dataset: Annotated[str | None, typer.Argument(help="Eurostat dataset code (e.g. sbs_r_nuts06_r2), or "
                                                         "the NAICS concordance step (e.g. 2012-2017).")]
           = None,
           year: Annotated[int | None, typer.Option(help="CBP reference year, or NUTS version year.")] = None,
-          level: Annotated[str, typer.Option(help="CBP level: state, county, metro, national; NUTS level 0-3.")]
-          = "metro",
+          level: Annotated[str, typer.Option(help="CBP level: state, county, metro, national; NUTS level 0-3; "
+                                             "census-geo: state, county, cbsa.")] = "metro",
           table: Annotated[str | None, typer.Option(help="e-Stat statsDataId.")] = None,
           app_id: Annotated[str | None, typer.Option(help="e-Stat application ID.")] = None,
           base_url: Annotated[str | None, typer.Option(help="Use another server (a mirror, or a test server).")]
@@ -458,7 +460,7 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat, estat (JSON
         task = bar.add_task(f"Downloading {source}", total=None)
         got = download(url, name=name, expected_sha256=sha256,
                        progress=lambda done, total: bar.update(task, completed=done, total=total))
-    path = unpack(got.path)
+    path = got.path if source == "census-geo" else unpack(got.path)  # a shapefile is read from its zip
     state = "downloaded" if got.downloaded else "from the cache"
     out.print(f"{path} ({got.size:,} bytes, {state}; sha256 {got.sha256})")
     if into is not None:
@@ -500,7 +502,7 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
 @app.command()
 @_fails_cleanly
 def reference(name: Annotated[str, typer.Argument(help="Built-in reference data: jp-prefectures, "
-                                                   "us-benchmark.")],
+                                                   "jp-prefecture-neighbours (weights), us-benchmark.")],
               atlas: AtlasOpt = DEFAULT_PATH,
               naics: Annotated[int, typer.Option(help="us-benchmark: NAICS vintage wanted (1997, 2002, 2007, "
                                                   "2012 as published; 2017, 2022 carried by concordance).")]
@@ -519,15 +521,21 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
               as_name: Annotated[str | None, typer.Option("--name", help="Store the definition under this name "
                                                           "(default: us-benchmark).")] = None) -> None:
     """Load built-in reference data into the atlas: Japan's prefectures, or the US benchmark clusters."""
-    from clusteratlas.reference.japan import prefectures
+    from clusteratlas.reference.japan import prefecture_neighbours, prefectures
 
     if name == "jp-prefectures":
         with Atlas(atlas) as a:
             report = a.import_table("regions", prefectures(), name=name)
         out.print(f"Loaded {report.rows} {name} regions (with English and Japanese names).")
         return
+    if name == "jp-prefecture-neighbours":
+        with Atlas(atlas) as a:
+            report = a.import_table("weights", prefecture_neighbours(), name=name)
+        out.print(f"Loaded {report.rows} neighbour links between prefectures (shared land borders).")
+        return
     if name != "us-benchmark":
-        raise ClusterAtlasError(f"unknown reference data {name!r}; available: jp-prefectures, us-benchmark")
+        raise ClusterAtlasError(f"unknown reference data {name!r}; available: jp-prefectures, "
+                                "jp-prefecture-neighbours, us-benchmark")
     from clusteratlas.api import benchmark_definitions
 
     with _step("Reading the benchmark cluster definitions"):

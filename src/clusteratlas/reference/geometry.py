@@ -4,9 +4,10 @@
   Project's counties, economic areas and metro areas): two regions are
   neighbours when their outlines share an arc. This is exact, needs no
   geometry library, and gives rook contiguity (a shared edge).
-* **GeoJSON** (GISCO NUTS files): two regions are neighbours when their
-  polygons intersect (queen contiguity: a shared point suffices), found with
-  a Shapely spatial index (``pip install clusteratlas[spatial]``).
+* **GeoJSON** (GISCO NUTS files) and **shapefiles** (the Census Bureau's
+  cartographic boundary zips): two regions are neighbours when their polygons
+  intersect (queen contiguity: a shared point suffices), found with a Shapely
+  spatial index (``pip install clusteratlas[spatial]``; shapefiles through pyshp).
 
 Regions are identified by the feature ``id`` or a property (``NUTS_ID`` is
 used when present); islands get no neighbours and are reported by
@@ -35,45 +36,96 @@ def _feature_id(obj: dict, id_property: str | None, label: str, n: int) -> str:
 
 
 def contiguity(path: Path, *, layer: str | None = None, id_property: str | None = None) -> pa.Table:
-    """Neighbour pairs (region, neighbor, weight 1, both directions) from a TopoJSON or GeoJSON file."""
+    """Neighbour pairs (region, neighbor, weight 1, both directions) from TopoJSON, GeoJSON or a shapefile."""
     label = str(path)
+    if Path(path).suffix.lower() in (".shp", ".zip"):
+        return _pairs_table(_touching(*_shapefile_features(Path(path), id_property)), label)
     doc = read_geojson(path)
-    pairs: set[tuple[str, str]] = set()
     if doc["type"] == "Topology":
-        objects = doc.get("objects") or {}
-        name = layer or (next(iter(objects)) if len(objects) == 1 else None)
-        if name not in objects:
-            raise InputError("choose the TopoJSON layer", file=label, value=layer,
-                             expected=", ".join(objects), hint="Pass --layer NAME")
-        by_arc: dict[int, set[str]] = defaultdict(set)
-        for n, geom in enumerate(objects[name].get("geometries") or [], start=1):
-            rid = _feature_id(geom, id_property, label, n)
-            stack = [geom.get("arcs") or []]
-            while stack:
-                item = stack.pop()
-                if isinstance(item, list):
-                    stack.extend(item)
-                else:
-                    by_arc[item if item >= 0 else ~item].add(rid)
-        for regions in by_arc.values():
-            for a in regions:
-                pairs.update((a, b) for b in regions if b != a)
-    else:
-        try:
-            import shapely
-        except ImportError:
-            raise InputError("neighbours from GeoJSON need Shapely", file=label,
-                             hint="pip install 'clusteratlas[spatial]'") from None
-        ids, shapes = [], []
-        for n, feature in enumerate(doc.get("features") or [], start=1):
-            ids.append(_feature_id(feature, id_property, label, n))
-            shapes.append(shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None)
-        tree = shapely.STRtree([s for s in shapes if s is not None])
-        kept = [i for i, s in enumerate(shapes) if s is not None]
-        left, right = tree.query([shapes[i] for i in kept], predicate="intersects")
-        pairs.update((ids[kept[a]], ids[kept[b]]) for a, b in zip(left, right, strict=True) if a != b)
+        return _pairs_table(_shared_arcs(doc, layer, id_property, label), label)
+    return _pairs_table(_touching(*_features(doc, id_property, label)), label)
+
+
+def _shared_arcs(doc: dict, layer: str | None, id_property: str | None, label: str) -> set[tuple[str, str]]:
+    """Pairs of TopoJSON geometries (of one layer) whose outlines share an arc."""
+    objects = doc.get("objects") or {}
+    name = layer or (next(iter(objects)) if len(objects) == 1 else None)
+    if name not in objects:
+        raise InputError("choose the TopoJSON layer", file=label, value=layer,
+                         expected=", ".join(objects), hint="Pass --layer NAME")
+    by_arc: dict[int, set[str]] = defaultdict(set)
+    for n, geom in enumerate(objects[name].get("geometries") or [], start=1):
+        rid = _feature_id(geom, id_property, label, n)
+        stack = [geom.get("arcs") or []]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            else:
+                by_arc[item if item >= 0 else ~item].add(rid)  # ~i is arc i reversed
+    pairs: set[tuple[str, str]] = set()
+    for regions in by_arc.values():
+        pairs.update((a, b) for a in regions for b in regions if a != b)
+    return pairs
+
+
+def _pairs_table(pairs: set[tuple[str, str]], label: str) -> pa.Table:
     if not pairs:
         raise InputError("no two regions in the file touch", file=label)
     ordered = sorted(pairs)
     return pa.table({"region": [p[0] for p in ordered], "neighbor": [p[1] for p in ordered],
                      "weight": pa.array([1.0] * len(ordered), pa.float64())})
+
+
+def _shapely():
+    try:
+        import shapely
+    except ImportError:
+        raise InputError("neighbours from polygons need Shapely", hint="pip install 'clusteratlas[spatial]'") \
+            from None
+    return shapely
+
+
+def _features(doc: dict, id_property: str | None, label: str) -> tuple[list[str], list]:
+    shapely = _shapely()
+    ids, shapes = [], []
+    for n, feature in enumerate(doc.get("features") or [], start=1):
+        ids.append(_feature_id(feature, id_property, label, n))
+        shapes.append(shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None)
+    return ids, shapes
+
+
+def _shapefile_features(path: Path, id_property: str | None) -> tuple[list[str], list]:
+    """Ids and polygons of an ESRI shapefile (or a zip holding one, as the Census Bureau ships them)."""
+    shapely = _shapely()
+    try:
+        import shapefile
+    except ImportError:
+        raise InputError("reading shapefiles needs pyshp", file=str(path),
+                         hint="pip install 'clusteratlas[spatial]'") from None
+    try:
+        reader = shapefile.Reader(str(path))
+        fields = [f.name for f in reader.fields[1:]]
+        key = id_property or next((f for f in ("GEOID", "NUTS_ID", "FIPS", "STATE_FIPS") if f in fields), None)
+        if key not in fields:
+            raise InputError("choose the id field of the shapefile", file=str(path), value=id_property,
+                             expected=", ".join(fields), hint="Pass --id-property FIELD")
+        ids, shapes = [], []
+        for item in reader.iterShapeRecords():
+            ids.append(str(item.record[key]).strip())
+            geo = item.shape.__geo_interface__
+            shapes.append(shapely.geometry.shape(geo) if geo.get("coordinates") else None)
+        reader.close()
+    except shapefile.ShapefileException as exc:
+        raise InputError(f"cannot read as a shapefile: {exc}", file=str(path)) from None
+    return ids, shapes
+
+
+def _touching(ids: list[str], shapes: list) -> set[tuple[str, str]]:
+    """Pairs of ids whose polygons intersect (queen contiguity), found with a spatial index."""
+    shapely = _shapely()
+    kept = [i for i, s in enumerate(shapes) if s is not None]
+    tree = shapely.STRtree([shapes[i] for i in kept])
+    left, right = tree.query([shapes[i] for i in kept], predicate="intersects")
+    return {(ids[kept[a]], ids[kept[b]]) for a, b in zip(left, right, strict=True)
+            if ids[kept[a]] != ids[kept[b]]}

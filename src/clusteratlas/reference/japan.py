@@ -40,6 +40,23 @@ def prefectures() -> pa.Table:
     })
 
 
+def prefecture_neighbours() -> pa.Table:
+    """Weights: prefectures that share a land border, from the geometry the ``japanmap`` package ships.
+
+    Codes are the five-digit prefecture ids (``13000``). ``japanmap`` counts
+    the borders of the part of each prefecture that holds its capital, so
+    Okinawa, and islands, have no neighbours (``pip install 'clusteratlas[japan]'``).
+    """
+    try:
+        import japanmap
+    except ImportError:
+        raise InputError("prefecture neighbours need the japanmap package",
+                         hint="pip install 'clusteratlas[japan]'") from None
+    pairs = sorted(japanmap.adjacent())
+    return pa.table({"region": [f"{a:02d}000" for a, _ in pairs], "neighbor": [f"{b:02d}000" for _, b in pairs],
+                     "weight": pa.array([1.0] * len(pairs), pa.float64())})
+
+
 def jsic(path: str | Path, *, classification: str = "jsic14") -> pa.Table:
     """Industries from the JSIC JSON (major → middle → minor → detail categories)."""
     try:

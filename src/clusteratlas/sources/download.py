@@ -40,6 +40,7 @@ SOURCES = {
     "estat-csv": ("CLUSTERATLAS_ESTAT_CSV_BASE_URL", "https://api.e-stat.go.jp/rest/3.0/app"),
     "cmp": ("CLUSTERATLAS_CMP_BASE_URL", "https://clustermapping.us/data"),
     "naics-concordance": ("CLUSTERATLAS_NAICS_BASE_URL", "https://www.census.gov/naics/concordances"),
+    "census-geo": ("CLUSTERATLAS_CENSUS_GEO_BASE_URL", "https://www2.census.gov/geo/tiger"),
     "gisco": ("CLUSTERATLAS_GISCO_BASE_URL", "https://gisco-services.ec.europa.eu/distribution/v2/nuts/geojson"),
 }
 CBP_LEVELS = {"state": "st", "county": "co", "metro": "msa", "national": "us"}
@@ -91,6 +92,11 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
                              expected=", ".join(f"{a}-{b}" for a, b in NAICS_CONCORDANCES))
         a, b = (int(v) for v in dataset.split("-"))
         return f"{root}/{NAICS_CONCORDANCES[(a, b)]}"
+    if source == "census-geo":
+        if year is None or level not in ("state", "county", "cbsa"):
+            raise InputError("Census cartographic boundaries need --year and --level state, county or cbsa",
+                             value=f"year={year}, level={level}")
+        return f"{root}/GENZ{year}/shp/cb_{year}_us_{level}_500k.zip"
     if source == "gisco":
         if year is None or level not in ("0", "1", "2", "3"):
             raise InputError("GISCO NUTS geometry needs --year (2013, 2016, 2021, 2024) and --level 0-3",

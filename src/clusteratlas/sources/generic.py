@@ -310,14 +310,16 @@ def _table_readers():
     return {("jsic", "industries"): jsic, ("estat", "regions"): estat_regions,
             ("bea-ea", "regions"): bea_economic_areas, ("jp-municipalities", "regions"): municipalities,
             ("nuts", "regions"): nuts_regions, ("geojson", "weights"): contiguity,
-            ("topojson", "weights"): contiguity, ("estat-csv", "observations"): estat_csv}
+            ("topojson", "weights"): contiguity, ("shapefile", "weights"): contiguity,
+            ("estat-csv", "observations"): estat_csv}
 
 
 #: What each official format holds (generic holds every kind).
 FORMAT_KINDS = {"cbp": ("observations",), "eurostat": ("observations", "indicators"), "wide": ("observations",),
                 "estat": ("observations", "regions"), "estat-csv": ("observations",), "jsic": ("industries",),
                 "us-regions": ("regions",), "bea-ea": ("regions",), "jp-municipalities": ("regions",),
-                "nuts": ("regions",), "geojson": ("weights",), "topojson": ("weights",)}
+                "nuts": ("regions",), "geojson": ("weights",), "topojson": ("weights",),
+                "shapefile": ("weights",)}
 FORMATS = ("generic", *FORMAT_KINDS)
 
 
