@@ -52,7 +52,7 @@ STATELESS_CASES = [
     ("binary-file", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "o.csv", DEFS, [], ["binary file"]),
     ("undecodable", b"region,industry,year,employment\n\x85\x40,a1,2020,1\n", "o.csv", DEFS, [],
      ["cannot decode", "UTF-8 or Shift_JIS"]),
-    ("unsupported-type", obs(), "o.json", DEFS, [], ["unsupported file type", "'.json'"]),
+    ("unsupported-type", obs(), "o.xml", DEFS, [], ["unsupported file type", "'.xml'"]),
     ("definition-two-clusters", obs(), "o.csv", "industry,cluster\na1,A\na1,B\n", [],
      ["industry a1 is mapped to more than one cluster", "lines 2 and 3"]),
     ("definition-unknown-type", obs(), "o.csv", "industry,cluster,type\na1,A,export\n", [],

@@ -338,3 +338,29 @@ def test_eurostat_indicator_tables(tmp_path, runner):
         .fetchall()[0][0]
     assert rates["DE21"]["rate"] == pytest.approx(direct)  # GDP per head of Oberbayern, EUR
     assert 40_000 < rates["DE21"]["rate"] < 80_000
+
+
+def test_cbp_census_api_json(tmp_path, runner):
+    """The Census API's JSON shape (an array of rows, header first) read by --format cbp."""
+    import json
+
+    cbp = shared_file("us/cbp2019_cbsa_naics2017_emp_est.csv.gz")
+    rows = duckdb.connect().execute(f"""SELECT naics_code, emp::VARCHAR, est::VARCHAR, cbsa_code
+        FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
+        WHERE cbsa_code IN ('19820', '41940')""").fetchall()
+    header = ["NAICS2017", "EMP", "ESTAB", "metropolitan statistical area/micropolitan statistical area"]
+    path = tmp_path / "cbp_api.json"
+    path.write_text(json.dumps([header, *map(list, rows)]))
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "observations", path, "--format", "cbp", "--year", "2019", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    got = dict(query_atlas(atlas, "SELECT region, sum(employment) FROM observations GROUP BY 1"))
+    direct = dict(duckdb.connect().execute(f"""SELECT cbsa_code, sum(emp) FROM read_csv('{cbp}',
+        types={{'cbsa_code': 'VARCHAR'}}) WHERE cbsa_code IN ('19820', '41940') AND naics_level = 6
+        GROUP BY 1""").fetchall())
+    assert got == pytest.approx(direct)
+    path.write_text(json.dumps([header, ["1133//", "5"]]))
+    bad = invoke(runner, "import", "observations", path, "--format", "cbp", "--year", "2019", "--atlas", atlas,
+                 "--name", "bad")
+    assert bad.exit_code == 2 and "line 2: row has 2 values, the header 4" in " ".join(bad.output.split())

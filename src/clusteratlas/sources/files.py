@@ -23,6 +23,7 @@ LINE = "__line"
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+JSON_SUFFIXES = {".json"}
 ENCODINGS = ("utf-8", "cp932")
 _SNIFF_BYTES = 1 << 20
 _counter = itertools.count()
@@ -48,11 +49,13 @@ def file_format(path: Path) -> str:
         return "parquet"
     if suffix in EXCEL_SUFFIXES:
         return "excel"
+    if suffix in JSON_SUFFIXES:
+        return "json"
     raise InputError(
         "unsupported file type",
         file=str(path),
         value=path.suffix,
-        expected="a .csv, .tsv, .txt, .parquet, .xlsx or .xls file",
+        expected="a .csv, .tsv, .txt, .parquet, .xlsx, .xls or .json (Census API) file",
     )
 
 
@@ -179,6 +182,28 @@ def _excel_table(path: Path):
     return pa.table({n: pa.array(c, type=pa.string()) for n, c in zip(names, columns, strict=True)})
 
 
+def _json_table(path: Path):
+    """A Census-API-style JSON answer: an array of arrays whose first row names the columns."""
+    import json
+
+    import pyarrow as pa
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"cannot read as JSON: {exc}", file=str(path)) from None
+    if not (isinstance(doc, list) and doc and all(isinstance(r, list) for r in doc)
+            and all(isinstance(h, str) for h in doc[0])):
+        raise InputError("not a table in the Census API's JSON shape", file=str(path),
+                         expected='an array of rows whose first row names the columns: [["NAICS2017","EMP",…],…]')
+    header = doc[0]
+    for line, row in enumerate(doc[1:], start=2):
+        if len(row) != len(header):
+            raise InputError(f"row has {len(row)} values, the header {len(header)}", file=str(path), row=line)
+    return pa.table({name: pa.array([None if r[i] is None else str(r[i]) for r in doc[1:]], pa.string())
+                     for i, name in enumerate(header)})
+
+
 def _excel_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -212,10 +237,10 @@ def open_relation(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], 
             raise InputError(f"cannot read as Parquet: {_first_line(exc)}", file=str(path)) from None
         numbered = f"SELECT * EXCLUDE (file_row_number), (file_row_number + 2)::BIGINT AS {LINE} FROM rel"
     else:
-        rel = _excel_table(path)
+        rel = _excel_table(path) if kind == "excel" else _json_table(path)
         numbered = f"SELECT *, (row_number() OVER () + 1)::BIGINT AS {LINE} FROM rel"
     view = f"__src{next(_counter)}"
-    if kind == "excel":
+    if kind in ("excel", "json"):
         con.register(view + "_raw", rel)
     else:
         rel.to_view(view + "_raw", replace=True)
