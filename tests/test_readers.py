@@ -364,3 +364,44 @@ def test_cbp_census_api_json(tmp_path, runner):
     bad = invoke(runner, "import", "observations", path, "--format", "cbp", "--year", "2019", "--atlas", atlas,
                  "--name", "bad")
     assert bad.exit_code == 2 and "line 2: row has 2 values, the header 4" in " ".join(bad.output.split())
+
+
+QCEW_HEADER = ("area_fips,own_code,industry_code,agglvl_code,size_code,year,qtr,disclosure_code,annual_avg_estabs,"
+               "annual_avg_emplvl,total_annual_wages,taxable_annual_wages,annual_contributions,"
+               "annual_avg_wkly_wage,avg_annual_pay")
+
+
+def test_qcew_annual_file_specification_fixture(tmp_path, runner):
+    """BLS QCEW annual-averages CSV, written from the published layout (no real file is in ../shared/data)."""
+    rows = [
+        '"36061","0","10","70","0","2017","A","","120000","2400000","300000000000","0","0","2400","125000"',
+        '"36061","5","10","71","0","2017","A","","110000","2000000","260000000000","0","0","2500","130000"',
+        '"36061","5","31-33","74","0","2017","A","","2000","20000","1200000000","0","0","1154","60000"',
+        '"36061","5","541511","78","0","2017","A","","3000","40000","6000000000","0","0","2885","150000"',
+        '"36061","5","541512","78","0","2017","A","N","0","0","0","0","0","0","0"',
+        '"36061","3","541511","78","0","2017","A","","2","50","5000000","0","0","1923","100000"',
+        '"36047","5","541511","78","0","2017","A","","900","5000","500000000","0","0","1923","100000"',
+    ]
+    path = tmp_path / "2017.annual.singlefile.csv"
+    path.write_text(QCEW_HEADER + "\n" + "\n".join(rows) + "\n")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "observations", path, "--format", "qcew", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    got = query_atlas(atlas, "SELECT region, industry, employment, payroll, flag FROM observations ORDER BY 1, 2")
+    # private (own_code 5) six-digit rows only; the undisclosed cell withheld, never 0
+    assert got == [("36047", "541511", 5000.0, 500_000_000.0, ""),
+                   ("36061", "541511", 40000.0, 6_000_000_000.0, ""),
+                   ("36061", "541512", None, None, "suppressed")]
+    two = invoke(runner, "import", "observations", path, "--format", "qcew", "--digits", "2", "--name", "sectors",
+                 "--filter", "own_code=0", "--atlas", tmp_path / "b.duckdb")
+    assert two.exit_code == 2  # no atlas there yet: the message says so
+    invoke(runner, "init", "--atlas", tmp_path / "b.duckdb")
+    two = invoke(runner, "import", "observations", path, "--format", "qcew", "--digits", "2", "--filter",
+                 "own_code=5", "--atlas", tmp_path / "b.duckdb")
+    assert two.exit_code == 0, two.output
+    assert query_atlas(tmp_path / "b.duckdb", "SELECT industry FROM observations") == [("31-33",)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(QCEW_HEADER.replace("annual_avg_emplvl", "emplvl") + "\n" + rows[0] + "\n")
+    res = invoke(runner, "import", "observations", bad, "--format", "qcew", "--atlas", atlas, "--name", "bad")
+    assert res.exit_code == 2 and "no 'annual_avg_emplvl' column" in res.output

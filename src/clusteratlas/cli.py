@@ -96,6 +96,8 @@ def _format_options(file_format: str, year: int | None, digits: int, filters: li
     extra = {k: v for k, v in (wide or {}).items() if v}
     if file_format == "cbp":
         return {"year": year, "digits": digits}
+    if file_format == "qcew":
+        return {"digits": digits, "filters": parse_mapping(filters)}
     if file_format == "eurostat":
         return {"filters": parse_mapping(filters)}
     if file_format in ("estat", "estat-csv") and kind == "observations":
@@ -165,7 +167,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             = False,
             dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False,
             file_format: Annotated[str, typer.Option("--format", help="generic; observations: cbp (US County "
-                                                     "Business Patterns), eurostat (TSV, wide CSV, SDMX-CSV), "
+                                                     "Business Patterns), qcew (BLS QCEW annual averages), "
+                                                     "eurostat (TSV, wide CSV, SDMX-CSV), "
                                                      "estat (e-Stat API JSON), estat-csv (e-Stat CSV), wide (a "
                                                      "column per industry); industries: jsic; regions: "
                                                      "us-regions (OMB delineations), bea-ea (BEA economic "
@@ -175,7 +178,7 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             = "generic",
             year: Annotated[int | None, typer.Option(help="Reference year, for CBP files without a year "
                                                      "column; census year for jp-municipalities.")] = None,
-            digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
+            digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP or QCEW file.")] = 6,
             filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value or "
                                                               "e-Stat class=code, repeatable (e.g. age=Y15-64; "
                                                               "industry=cat02 picks e-Stat's industry class).")]
@@ -426,7 +429,7 @@ def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
 
 @app.command()
 @_fails_cleanly
-def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat, estat (JSON), estat-csv, cmp (US benchmark "
+def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat (JSON), estat-csv, cmp (US benchmark "
                                                  "cluster definitions), naics-concordance, gisco (NUTS "
                                                  "GeoJSON) or census-geo (cartographic boundary "
                                                  "shapefiles).")],
@@ -452,8 +455,8 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, eurostat, estat (JSON
     url = source_url(source, base=base_url, year=year, level=level, dataset=dataset, table=table, app_id=app_id)
     name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json", "estat-csv": f"estat_{table}.csv",
             "cmp": "cmp_clusters.json"}.get(source)
-    if into is not None and source not in ("cbp", "eurostat", "estat", "estat-csv"):
-        raise ClusterAtlasError(f"--import works for observations (cbp, eurostat, estat); load {source} files "
+    if into is not None and source not in ("cbp", "qcew", "eurostat", "estat", "estat-csv"):
+        raise ClusterAtlasError(f"--import works for observations (cbp, qcew, eurostat, estat); load {source} files "
                                 "with 'clusteratlas reference us-benchmark' or 'clusteratlas carry'")
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:

@@ -38,6 +38,7 @@ SOURCES = {
                  "https://ec.europa.eu/eurostat/api/dissemination/sdmx/2.1/data"),
     "estat": ("CLUSTERATLAS_ESTAT_BASE_URL", "https://api.e-stat.go.jp/rest/3.0/app/json"),
     "estat-csv": ("CLUSTERATLAS_ESTAT_CSV_BASE_URL", "https://api.e-stat.go.jp/rest/3.0/app"),
+    "qcew": ("CLUSTERATLAS_QCEW_BASE_URL", "https://data.bls.gov/cew/data/files"),
     "cmp": ("CLUSTERATLAS_CMP_BASE_URL", "https://clustermapping.us/data"),
     "naics-concordance": ("CLUSTERATLAS_NAICS_BASE_URL", "https://www.census.gov/naics/concordances"),
     "census-geo": ("CLUSTERATLAS_CENSUS_GEO_BASE_URL", "https://www2.census.gov/geo/tiger"),
@@ -82,6 +83,10 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
         if not table or not app_id:
             raise InputError("e-Stat needs --table (statsDataId) and --app-id (your application ID)")
         return f"{root}/getSimpleStatsData?appId={app_id}&statsDataId={table}"
+    if source == "qcew":
+        if year is None:
+            raise InputError("QCEW needs --year")
+        return f"{root}/{year}/csv/{year}_annual_singlefile.zip"
     if source == "cmp":
         return f"{root}/meta/clusters"
     if source == "naics-concordance":

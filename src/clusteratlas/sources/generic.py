@@ -294,9 +294,11 @@ def _readers():
     from clusteratlas.sources.cbp import cbp_view
     from clusteratlas.sources.estat import wide_view
     from clusteratlas.sources.eurostat import eurostat_view
+    from clusteratlas.sources.qcew import qcew_view
     from clusteratlas.sources.us_regions import us_regions_view
 
-    return {"cbp": cbp_view, "eurostat": eurostat_view, "wide": wide_view, "us-regions": us_regions_view}
+    return {"cbp": cbp_view, "eurostat": eurostat_view, "wide": wide_view, "us-regions": us_regions_view,
+            "qcew": qcew_view}
 
 
 #: Readers that parse a whole file themselves: (FORMAT, kind) -> function(path, **options) -> table.
@@ -315,11 +317,13 @@ def _table_readers():
 
 
 #: What each official format holds (generic holds every kind).
-FORMAT_KINDS = {"cbp": ("observations",), "eurostat": ("observations", "indicators"), "wide": ("observations",),
-                "estat": ("observations", "regions"), "estat-csv": ("observations",), "jsic": ("industries",),
-                "us-regions": ("regions",), "bea-ea": ("regions",), "jp-municipalities": ("regions",),
-                "nuts": ("regions",), "geojson": ("weights",), "topojson": ("weights",),
-                "shapefile": ("weights",)}
+FORMAT_KINDS = {
+    "cbp": ("observations",), "qcew": ("observations",), "eurostat": ("observations", "indicators"),
+    "wide": ("observations",), "estat": ("observations", "regions"), "estat-csv": ("observations",),
+    "jsic": ("industries",), "us-regions": ("regions",), "bea-ea": ("regions",),
+    "jp-municipalities": ("regions",), "nuts": ("regions",), "geojson": ("weights",), "topojson": ("weights",),
+    "shapefile": ("weights",),
+}
 FORMATS = ("generic", *FORMAT_KINDS)
 
 
