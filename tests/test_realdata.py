@@ -156,3 +156,41 @@ def test_state_file_total_and_imputation(cbp_states_2011):
     mapped = con.execute("SELECT sum(employment) FROM results_regions").fetchall()[0][0]
     assert mapped > reported
     con.close()
+
+
+def test_state_series_2000_2011_each_year_with_its_own_vintage(tmp_path, runner):
+    """CBP states 2000-2011 in one atlas, mapped once with the union of the 1997, 2002 and 2007 benchmark
+    definitions, give for each year the same cluster employment as that year alone mapped with its own vintage."""
+    from clusteratlas.reference.benchmark import read_cmp
+    from clusteratlas.sources.cbp import naics_vintage
+    from tests.conftest import invoke, query_atlas
+
+    cbp = shared_file("us/cbp_state_naics_2000_2011.csv.gz")
+    cmp = shared_file("clusters/cmp_naics_to_cluster.csv")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "observations", cbp, "--format", "cbp", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    assert "NAICS 1997, 2002, 2007 codes" in " ".join(res.output.split())
+    res = invoke(runner, "reference", "us-benchmark", "--naics", "1997", "--naics", "2002", "--naics", "2007",
+                 "--definitions", cmp, "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    with Atlas(atlas) as a:
+        summary = a.map()
+    assert summary.years == list(range(2000, 2012))
+    import pyarrow.parquet as pq
+
+    for year in (2001, 2005, 2011):
+        vintage = naics_vintage(year)
+        assert vintage == {2001: 1997, 2005: 2002, 2011: 2007}[year]
+        defs = tmp_path / f"defs{vintage}.parquet"
+        pq.write_table(read_cmp(cmp, vintage=vintage), defs)
+        alone = clusteratlas.map_files(cbp, defs, tmp_path / f"{year}.csv", year=year, file_format="cbp",
+                                       options={"digits": 6})
+        with open(tmp_path / f"{year}.csv") as fh:
+            expected = {(r["region"], r["cluster"]): float(r["employment"]) for r in csv.DictReader(fh)}
+        got = dict(((r, c), e) for r, c, e in query_atlas(
+            atlas, f"SELECT region, cluster, employment FROM results_clusters WHERE year = {year}"))
+        assert got.keys() == expected.keys()
+        assert all(got[k] == pytest.approx(v) for k, v in expected.items())
+        assert alone.mapped_share > 0.97

@@ -123,7 +123,7 @@ class Benchmark:
     split: pa.Table
 
 
-def benchmark_definitions(naics: int = 2012, *, definitions: str | os.PathLike[str] | None = None,
+def benchmark_definitions(naics: int | list[int] = 2012, *, definitions: str | os.PathLike[str] | None = None,
                           subclusters: str | os.PathLike[str] | None = None,
                           concordances: list[str | os.PathLike[str]] | None = None,
                           base_url: str | None = None, concordance_url: str | None = None) -> Benchmark:
@@ -132,7 +132,9 @@ def benchmark_definitions(naics: int = 2012, *, definitions: str | os.PathLike[s
     The definition comes from ``definitions`` (a file) or is downloaded from
     the US Cluster Mapping Project (cached). For NAICS 2017 or 2022 it is
     carried from 2012 through the Census Bureau's concordances: the files in
-    ``concordances`` (one per step, in order) or downloaded ones.
+    ``concordances`` (one per step, in order) or downloaded ones. A list of
+    published vintages (e.g. ``[1997, 2002, 2007]``) gives their union, for
+    series whose years use different vintages.
     """
     from clusteratlas.reference.benchmark import CMP_VINTAGES, carry, naics_steps, read_cmp, read_concordance
     from clusteratlas.sources.download import fetch, source_url
@@ -140,11 +142,15 @@ def benchmark_definitions(naics: int = 2012, *, definitions: str | os.PathLike[s
     if definitions is None:
         got = fetch(source_url("cmp", base=base_url), name="cmp_clusters.json")
         definitions = got.path
-    vintage = naics if naics in CMP_VINTAGES else max(CMP_VINTAGES)
+    wanted = naics if isinstance(naics, list) else [naics]
+    if len(wanted) > 1:
+        return Benchmark(read_cmp(definitions, vintage=wanted, subclusters=subclusters), min(wanted), [],
+                         *_carry_losses([], []))
+    vintage = wanted[0] if wanted[0] in CMP_VINTAGES else max(CMP_VINTAGES)
     table = read_cmp(definitions, vintage=vintage, subclusters=subclusters)
-    steps = naics_steps(vintage, naics) if naics != vintage else []
+    steps = naics_steps(vintage, wanted[0]) if wanted[0] != vintage else []
     if concordances and len(concordances) != len(steps):
-        raise InputError(f"NAICS {vintage} → {naics} takes {len(steps)} concordance(s)",
+        raise InputError(f"NAICS {vintage} → {wanted[0]} takes {len(steps)} concordance(s)",
                          value=len(concordances), expected=" then ".join(f"{a}→{b}" for a, b in steps))
     lost, split, labels = [], [], []
     for i, (a, b) in enumerate(steps):
@@ -156,10 +162,15 @@ def benchmark_definitions(naics: int = 2012, *, definitions: str | os.PathLike[s
         lost.append(carried.lost.append_column("step", pa.array([step] * carried.lost.num_rows, pa.string())))
         split.append(carried.split.append_column("step", pa.array([step] * carried.split.num_rows, pa.string())))
         table = carried.definitions
-    empty_lost = pa.table({"industry": pa.array([], pa.string()), "cluster": pa.array([], pa.string()),
-                           "step": pa.array([], pa.string())})
-    empty_split = pa.table({"industry": pa.array([], pa.string()), "cluster": pa.array([], pa.string()),
-                            "purity": pa.array([], pa.float64()), "alternatives": pa.array([], pa.string()),
-                            "step": pa.array([], pa.string())})
-    return Benchmark(table, vintage, labels, pa.concat_tables([empty_lost, *lost]),
-                     pa.concat_tables([empty_split, *split]))
+    return Benchmark(table, vintage, labels, *_carry_losses(lost, split))
+
+
+def _carry_losses(lost: list[pa.Table], split: list[pa.Table]) -> tuple[pa.Table, pa.Table]:
+    """The lost and split codes of all steps in one table each (empty, with their columns, when none)."""
+    text, number = pa.string(), pa.float64()
+    empty_lost = pa.table({"industry": pa.array([], text), "cluster": pa.array([], text),
+                           "step": pa.array([], text)})
+    empty_split = pa.table({"industry": pa.array([], text), "cluster": pa.array([], text),
+                            "purity": pa.array([], number), "alternatives": pa.array([], text),
+                            "step": pa.array([], text)})
+    return pa.concat_tables([empty_lost, *lost]), pa.concat_tables([empty_split, *split])

@@ -507,9 +507,11 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
 def reference(name: Annotated[str, typer.Argument(help="Built-in reference data: jp-prefectures, "
                                                    "jp-prefecture-neighbours (weights), us-benchmark.")],
               atlas: AtlasOpt = DEFAULT_PATH,
-              naics: Annotated[int, typer.Option(help="us-benchmark: NAICS vintage wanted (1997, 2002, 2007, "
-                                                  "2012 as published; 2017, 2022 carried by concordance).")]
-              = 2012,
+              naics: Annotated[list[int] | None, typer.Option(help="us-benchmark: NAICS vintage wanted (1997, "
+                                                              "2002, 2007, 2012 as published; 2017, 2022 carried "
+                                                              "by concordance); repeat for the union of "
+                                                              "published vintages (a 2000-2011 series).")]
+              = None,
               definitions: Annotated[Path | None, typer.Option(help="us-benchmark: read the definition from this "
                                                                "file instead of downloading it.")] = None,
               subclusters: Annotated[Path | None, typer.Option(help="us-benchmark: NAICS → subcluster file "
@@ -542,12 +544,13 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
     from clusteratlas.api import benchmark_definitions
 
     with _step("Reading the benchmark cluster definitions"):
-        bench = benchmark_definitions(naics, definitions=definitions, subclusters=subclusters,
+        bench = benchmark_definitions(naics or [2012], definitions=definitions, subclusters=subclusters,
                                       concordances=concordance, base_url=base_url, concordance_url=concordance_url)
     with Atlas(atlas) as a:
         report = a.import_table("definitions", bench.definitions, name=as_name or "us-benchmark")
+    origin = "NAICS " + (" + ".join(map(str, naics)) if naics and len(naics) > 1 else str(bench.vintage))
     out.print(carry_report(report, bench.definitions, bench.lost, bench.split,
-                           f"NAICS {bench.vintage}" + "".join(f", then {s}" for s in bench.steps)))
+                           origin + "".join(f", then {s}" for s in bench.steps)))
 
 
 @app.command()

@@ -25,6 +25,7 @@ import itertools
 import json
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,27 +68,37 @@ def _cluster_type(value: object, label: str) -> str:
     raise InputError("unknown cluster type", file=label, value=value, expected="traded or local")
 
 
-def read_cmp(path: str | Path, *, vintage: int = 2012, subclusters: str | Path | None = None) -> pa.Table:
-    """The benchmark definition for one NAICS vintage, as a definitions table.
+def read_cmp(path: str | Path, *, vintage: int | Sequence[int] = 2012,
+             subclusters: str | Path | None = None) -> pa.Table:
+    """The benchmark definition for one NAICS vintage (or several), as a definitions table.
 
     ``path`` is the project's cluster metadata (JSON) or a flat CSV with
     ``naics_vintage, naics, cluster_name, type`` (``cluster_code`` optional).
     ``subclusters``, a CSV with ``NAICS, Cluster, SubclusterName`` (the
     subcluster crosswalk), adds each code's subcluster where the codes agree.
     Clusters are identified by their English name, which is also how the
-    project labels them.
+    project labels them. Several vintages give their union, so that one
+    definition maps a series whose years use different vintages (CBP
+    2000–2011: 1997, 2002, 2007), each year's codes finding their own
+    vintage's cluster; a code the vintages put in different clusters is an
+    error, since the union could not say which one a year meant.
     """
     path = Path(path)
     label = str(path)
-    if vintage not in CMP_VINTAGES:
-        raise InputError("the benchmark definitions are published for NAICS "
-                         + ", ".join(map(str, CMP_VINTAGES)), value=vintage,
-                         hint="Carry them to a later vintage with a concordance")
-    rows = _cmp_json(path, vintage) if path.suffix.lower() == ".json" else _cmp_flat(path, vintage)
-    if not rows:
-        raise InputError(f"no cluster codes for NAICS {vintage}", file=label,
-                         expected=f"rows or clusters of vintage {vintage}")
+    vintages = [vintage] if isinstance(vintage, int) else list(vintage)
+    for v in vintages:
+        if v not in CMP_VINTAGES:
+            raise InputError("the benchmark definitions are published for NAICS "
+                             + ", ".join(map(str, CMP_VINTAGES)), value=v,
+                             hint="Carry them to a later vintage with a concordance")
+    rows = []
+    for v in vintages:
+        got = _cmp_json(path, v) if path.suffix.lower() == ".json" else _cmp_flat(path, v)
+        if not got:
+            raise InputError(f"no cluster codes for NAICS {v}", file=label, expected=f"rows or clusters of vintage {v}")
+        rows += got
     seen: dict[str, str] = {}
+    unique = []
     for row in rows:
         code = row["industry"]
         if not re.fullmatch(r"\d{6}", code or ""):
@@ -95,6 +106,9 @@ def read_cmp(path: str | Path, *, vintage: int = 2012, subclusters: str | Path |
         if seen.setdefault(code, row["cluster"]) != row["cluster"]:
             raise InputError("a NAICS code is in two clusters", file=label, value=code,
                              expected=f"one cluster (found {seen[code]!r} and {row['cluster']!r})")
+        if len(seen) > len(unique):
+            unique.append(row)
+    rows = unique
     if subclusters is not None:
         names = {}
         for r in _dict_rows(Path(subclusters)):
