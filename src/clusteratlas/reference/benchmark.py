@@ -39,6 +39,8 @@ CMP_VINTAGES = (1997, 2002, 2007, 2012)
 #: Census concordance file names, by (from, to) vintage.
 NAICS_CONCORDANCES = {(2002, 2007): "2002_to_2007_NAICS.xls", (2007, 2012): "2007_to_2012_NAICS.xls",
                       (2012, 2017): "2012_to_2017_NAICS.xlsx", (2017, 2022): "2017_to_2022_NAICS.xlsx"}
+#: Other Census Bureau concordances, by name (NAICS 2017 → ISIC Rev. 4, the first step towards NACE).
+CENSUS_CONCORDANCES = {"2017-isic4": "2017_NAICS_to_ISIC_4.xlsx"}
 DEFINITION_COLUMNS = ("industry", "cluster", "type", "subcluster", "cluster_name", "cluster_name_ja")
 
 

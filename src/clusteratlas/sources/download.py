@@ -90,13 +90,12 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
     if source == "cmp":
         return f"{root}/meta/clusters"
     if source == "naics-concordance":
-        from clusteratlas.reference.benchmark import NAICS_CONCORDANCES
+        from clusteratlas.reference.benchmark import CENSUS_CONCORDANCES, NAICS_CONCORDANCES
 
-        if not dataset or dataset not in {f"{a}-{b}" for a, b in NAICS_CONCORDANCES}:
-            raise InputError("unknown NAICS concordance", value=dataset,
-                             expected=", ".join(f"{a}-{b}" for a, b in NAICS_CONCORDANCES))
-        a, b = (int(v) for v in dataset.split("-"))
-        return f"{root}/{NAICS_CONCORDANCES[(a, b)]}"
+        files = {f"{a}-{b}": name for (a, b), name in NAICS_CONCORDANCES.items()} | CENSUS_CONCORDANCES
+        if dataset not in files:
+            raise InputError("unknown NAICS concordance", value=dataset, expected=", ".join(files))
+        return f"{root}/{files[dataset]}"
     if source == "census-geo":
         if year is None or level not in ("state", "county", "cbsa"):
             raise InputError("Census cartographic boundaries need --year and --level state, county or cbsa",
