@@ -55,16 +55,23 @@ AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")
 YearOpt = Annotated[int | None, typer.Option(help="Year (default: the latest).")]
 
 
-def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+@contextlib.contextmanager
+def failing_cleanly() -> Iterator[None]:
     """Turn ClusterAtlasError into a one-line message and exit code 2."""
+    try:
+        yield
+    except ClusterAtlasError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A command that fails cleanly (see :func:`failing_cleanly`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with failing_cleanly():
             return fn(*args, **kwargs)
-        except ClusterAtlasError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
 
     return wrapper
 
@@ -505,7 +512,8 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
 @app.command()
 @_fails_cleanly
 def reference(name: Annotated[str, typer.Argument(help="Built-in reference data: jp-prefectures, "
-                                                   "jp-prefecture-neighbours (weights), us-benchmark.")],
+                                                   "jp-prefecture-neighbours (weights), jp-programmes (the "
+                                                   "Japanese programme registry), us-benchmark.")],
               atlas: AtlasOpt = DEFAULT_PATH,
               naics: Annotated[list[int] | None, typer.Option(help="us-benchmark: NAICS vintage wanted (1997, "
                                                               "2002, 2007, 2012 as published; 2017, 2022 carried "
@@ -533,6 +541,15 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
             report = a.import_table("regions", prefectures(), name=name)
         out.print(f"Loaded {report.rows} {name} regions (with English and Japanese names).")
         return
+    if name == "jp-programmes":
+        from clusteratlas.reference.programmes import nistep_profiles_path
+
+        with Atlas(atlas) as a:
+            n = a.load_programmes()
+            profiles = a.import_assessments(nistep_profiles_path())
+        out.print(f"Loaded {n} programme entries (custom regions 'PROGRAMME:ID' over their prefectures or METI "
+                  f"bureaus, with the 47 prefectures) and {profiles.assessments} NISTEP (2004) worked profiles.")
+        return
     if name == "jp-prefecture-neighbours":
         with Atlas(atlas) as a:
             report = a.import_table("weights", prefecture_neighbours(), name=name)
@@ -540,7 +557,7 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
         return
     if name != "us-benchmark":
         raise ClusterAtlasError(f"unknown reference data {name!r}; available: jp-prefectures, "
-                                "jp-prefecture-neighbours, us-benchmark")
+                                "jp-prefecture-neighbours, jp-programmes, us-benchmark")
     from clusteratlas.api import benchmark_definitions
 
     with _step("Reading the benchmark cluster definitions"):
@@ -653,6 +670,17 @@ def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas
         out.print(region_table(profile, rows))
         out.print(cluster_table("C01", a.cluster_profile("C01", top=8)))
     out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}")
+
+
+def _register_evaluation() -> None:
+    from clusteratlas.cli_evaluate import assess_app, registry, scoreboard
+
+    app.add_typer(assess_app, name="assess")
+    app.command()(registry)
+    app.command()(scoreboard)
+
+
+_register_evaluation()
 
 
 def run() -> None:

@@ -194,3 +194,56 @@ def carry_report(report, definitions: pa.Table, lost: pa.Table, split: pa.Table,
         parts.append(f"[yellow]note:[/] {lost.num_rows:,} code(s) of the definition have no target in the "
                      f"concordance and are left out: {codes}{more}.")
     return Group(*parts)
+
+
+def averages_table(table: pa.Table, fw, reference: pa.Table | None = None) -> Table:
+    """Mean points per factor, a column per group × framework column (and the published figures beside)."""
+    groups = list(dict.fromkeys(table["group"].to_pylist()))
+    columns = [c.id for c in fw.columns if c.id in set(table["column"].to_pylist())]
+    counts = {g: n for g, n in zip(table["group"].to_pylist(), table["assessments"].to_pylist(), strict=True)}
+    out = Table(title=f"{fw.name} / {fw.name_ja or ''}: mean points (unmarked = 0)", title_justify="left",
+                header_style="bold")
+    out.add_column("Factor / 要素")
+    keys = []
+    for g in groups:
+        for c in columns:
+            label = fw.column(c).name_ja or c
+            out.add_column(f"{g} (n={counts[g]})\n{label}", justify="right")
+            keys.append((g, c, None))
+            if reference is not None:
+                out.add_column(f"published\n{g}", justify="right", style="dim")
+                keys.append((g, c, "ref"))
+    means = {(r["group"], r["column"], r["factor"]): r["mean"] for r in table.to_pylist()}
+    ref = {(r["group"], r["column"], r["factor"]): r["mean"] for r in reference.to_pylist()} if reference else {}
+    for f in fw.factors:
+        cells = []
+        for g, c, kind in keys:
+            value = ref.get((g, c, f.id)) if kind else means.get((g, c, f.id))
+            cells.append("" if value is None else f"{value:.1f}")
+        out.add_row(f"{f.number or ''} {_label(f.name, f.name_ja, f.id)}".strip(), *cells)
+    return out
+
+
+def gap_table(table: pa.Table, now: str, then: str, title: str) -> Table:
+    """A gap profile: points now, points to promote, and the difference, factor by factor."""
+    out = Table(title=title, title_justify="left", header_style="bold")
+    for col in ("Factor / 要素", now, then, "Gap"):
+        out.add_column(col, justify="left" if col.startswith("Factor") else "right")
+    for r in table.to_pylist():
+        if r[now] or r[then]:
+            out.add_row(f"{r['number'] or ''} {_label(r['name'], r['name_ja'], r['factor'])}".strip(),
+                        f"{r[now]:g}", f"{r[then]:g}", f"{r['gap']:+g}")
+    return out
+
+
+def plain_table(rows: list[dict], title: str, columns: list[str] | None = None, limit: int = 100) -> Table:
+    """Any list of records as a table (numbers right-aligned)."""
+    out = Table(title=title, title_justify="left", header_style="bold")
+    columns = columns or (list(rows[0]) if rows else [])
+    for c in columns:
+        numeric = any(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows)
+        out.add_column(c, justify="right" if numeric else "left")
+    for r in rows[:limit]:
+        out.add_row(*[("" if r.get(c) is None else f"{r[c]:,.3g}" if isinstance(r[c], float) else str(r[c]))
+                      for c in columns])
+    return out

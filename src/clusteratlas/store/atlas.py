@@ -492,6 +492,56 @@ class Atlas:
         return rows
 
     # ------------------------------------------------------------------ export
+    # ------------------------------------------------------------- evaluation
+    def framework(self, framework: str, version: str | None = None):
+        """A framework stored in the atlas or built in (the latest version unless one is named)."""
+        from clusteratlas.store.evaluations import framework_resolver
+
+        return framework_resolver(self.con)(framework, version)
+
+    def add_framework(self, path: str | os.PathLike[str]):
+        """Validate a framework file and store its version in the atlas; returns (framework, stored_now)."""
+        from clusteratlas.evaluate.frameworks import load_framework
+        from clusteratlas.store.evaluations import store_framework
+
+        fw = load_framework(path)
+        with self._transaction():
+            added = store_framework(self.con, fw)
+        return fw, added
+
+    def import_assessments(self, path: str | os.PathLike[str], *, dry_run: bool = False):
+        """Check an assessment file completely, then store new assessments and revisions (never overwriting)."""
+        from clusteratlas.store.evaluations import import_assessments
+
+        return import_assessments(self.con, path, transaction=self._transaction, dry_run=dry_run)
+
+    def assessments(self, *, framework: str | None = None, subject: str | None = None,
+                    all_revisions: bool = False) -> list:
+        """Stored assessments (the current revision of each, or all revisions), oldest first."""
+        from clusteratlas.store.evaluations import load_assessments
+
+        items = load_assessments(self.con, framework=framework, subject=subject, all_revisions=all_revisions)
+        if not items:
+            what = " ".join(x for x in (f"under {framework}" if framework else "",
+                                        f"of {subject}" if subject else "") if x)
+            raise InputError(f"no assessments {what}".strip(),
+                             hint="Import some with 'clusteratlas assess import FILE'")
+        return items
+
+    def load_programmes(self) -> int:
+        """Japan's cluster programme registry into the atlas: the table, and its entries as custom regions."""
+        from clusteratlas.reference.japan import prefectures
+        from clusteratlas.reference.programmes import programme_regions, programme_table
+
+        table = programme_table()
+        with self._transaction():
+            self.con.execute("DELETE FROM programme_registry")
+            self.con.register("__programmes", table)
+            self.con.execute("INSERT INTO programme_registry SELECT * FROM __programmes")
+        self.import_table("regions", prefectures(), name="jp-prefectures")
+        self.import_table("custom-regions", programme_regions(), name="jp-programmes")
+        return table.num_rows
+
     def export(self, what: str, path: str | os.PathLike[str]) -> int:
         """Write a table (see :data:`EXPORTABLE`) to CSV, Parquet or Excel; return the row count."""
         if what not in EXPORTABLE:

@@ -28,6 +28,20 @@ DDL = [
     "unit VARCHAR, PRIMARY KEY (indicator, region, year))",
     "CREATE TABLE IF NOT EXISTS imports (imported_at TIMESTAMP, kind VARCHAR, name VARCHAR, file VARCHAR, "
     "rows BIGINT, sha256 VARCHAR)",
+    # Qualitative evaluation: framework versions, assessments with every revision, their scores.
+    "CREATE TABLE IF NOT EXISTS evaluation_frameworks (framework VARCHAR, version VARCHAR, sha256 VARCHAR, "
+    "name VARCHAR, name_ja VARCHAR, document VARCHAR, loaded_at TIMESTAMP, PRIMARY KEY (framework, version))",
+    "CREATE TABLE IF NOT EXISTS assessments (assessment VARCHAR, revision INTEGER, framework VARCHAR, "
+    "framework_version VARCHAR, subject VARCHAR, subject_type VARCHAR, subject_name VARCHAR, "
+    "subject_name_ja VARCHAR, region VARCHAR, assessor VARCHAR, assessed_on VARCHAR, tags VARCHAR, "
+    "content_sha256 VARCHAR, recorded_at TIMESTAMP, file VARCHAR, PRIMARY KEY (assessment, revision))",
+    "CREATE TABLE IF NOT EXISTS assessment_scores (assessment VARCHAR, revision INTEGER, factor VARCHAR, "
+    '"column" VARCHAR, value VARCHAR, points DOUBLE, evidence VARCHAR, source VARCHAR)',
+    "CREATE VIEW IF NOT EXISTS assessments_current AS SELECT * FROM assessments "
+    "QUALIFY revision = max(revision) OVER (PARTITION BY assessment)",
+    "CREATE TABLE IF NOT EXISTS programme_registry (programme VARCHAR, id VARCHAR, name VARCHAR, name_ja VARCHAR, "
+    "start BIGINT, type VARCHAR, fields VARCHAR, fields_ja VARCHAR, regions VARCHAR, parts BIGINT, "
+    "PRIMARY KEY (programme, id))",
     "CREATE TABLE IF NOT EXISTS map_runs (run_at TIMESTAMP, definition VARCHAR, parameters VARCHAR, "
     "clusters BIGINT, unmapped_employment DOUBLE)",
 ]
@@ -49,4 +63,8 @@ EXPORTABLE = {
     "indicators": "indicators",
     "hotspots": "hotspots",
     "hotspots-global": "hotspots_global",
+    "assessments": "assessments",
+    "assessment-scores": "assessment_scores",
+    "frameworks": "evaluation_frameworks",
+    "programmes": "programme_registry",
 }

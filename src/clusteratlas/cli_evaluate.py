@@ -1,0 +1,396 @@
+"""Command line for qualitative evaluation: ``clusteratlas assess …``, ``registry`` and ``scoreboard``.
+
+A thin layer over :mod:`clusteratlas.evaluate` and the atlas; the rules live there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pyarrow as pa
+import typer
+
+from clusteratlas.errors import ClusterAtlasError, InputError
+from clusteratlas.store import DEFAULT_PATH, Atlas
+from clusteratlas.store.export import write_table
+
+assess_app = typer.Typer(help="Qualitative evaluation: frameworks, assessments, reports.", no_args_is_help=True)
+
+AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")]
+
+
+def _cli():
+    from clusteratlas import cli
+
+    return cli
+
+
+def _write(table: pa.Table, path: Path) -> int:
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("t", table)
+    return write_table(con.table("t"), path)
+
+
+@assess_app.command("frameworks")
+def frameworks(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Also list the atlas's own.")]
+               = None) -> None:
+    """List the frameworks: built in, and stored in an atlas."""
+    cli = _cli()
+    with cli.failing_cleanly():
+        from clusteratlas.evaluate.frameworks import builtin_frameworks
+        from clusteratlas.report import plain_table
+
+        rows = [{"framework": f.id, "version": f.version, "name": f.name, "name_ja": f.name_ja,
+                 "factors": len(f.factors), "where": "built in"} for f in builtin_frameworks().values()]
+        if atlas is not None:
+            with Atlas(atlas) as a:
+                rows += [{"framework": r[0], "version": r[1], "name": r[2], "name_ja": r[3], "factors": None,
+                          "where": "atlas"} for r in a.con.execute(
+                    "SELECT framework, version, name, name_ja FROM evaluation_frameworks ORDER BY 1, 2").fetchall()]
+        cli.out.print(plain_table(rows, "Evaluation frameworks / 評価枠組み"))
+
+
+@assess_app.command("show")
+def show(framework: Annotated[str, typer.Argument(help="Framework id, e.g. nistep-jp-15.")],
+         atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Look in this atlas too.")] = None,
+         version: Annotated[str | None, typer.Option(help="Framework version (default: latest).")] = None) -> None:
+    """A framework's factors, groups, columns and scales, in English and Japanese."""
+    cli = _cli()
+    with cli.failing_cleanly():
+        fw = _resolve(framework, version, atlas)
+        from clusteratlas.report import plain_table
+
+        cli.out.print(f"[bold]{fw.name}[/] / {fw.name_ja or ''} ({fw.id} {fw.version})")
+        if fw.source:
+            cli.out.print(f"Source: {fw.source}", highlight=False)
+        groups = {g.id: g for g in fw.groups}
+        rows = [{"no.": f.number, "factor": f.id, "group": groups[f.group].name if f.group else None,
+                 "name": f.name, "name_ja": f.name_ja,
+                 "scale": f.scale or ", ".join(c.scale for c in fw.columns)} for f in fw.factors]
+        cli.out.print(plain_table(rows, "Factors / 要素"))
+        for c in fw.columns:
+            scale = fw.scales[c.scale]
+            cli.out.print(f"Column [bold]{c.id}[/] ({c.name} / {c.name_ja or ''}): {scale.kind} scale "
+                          f"{scale.describe()}" + (f", rule {scale.rule}" if scale.rule else ""), highlight=False)
+
+
+def _resolve(framework: str, version: str | None, atlas: Path | None):
+    if atlas is not None and atlas.exists():
+        with Atlas(atlas) as a:
+            return a.framework(framework, version)
+    from clusteratlas.evaluate.frameworks import builtin_frameworks
+
+    found = builtin_frameworks().get(framework)
+    if found is None:
+        raise InputError("unknown framework", value=framework, expected=", ".join(builtin_frameworks()),
+                         hint="Pass --atlas to look among the frameworks stored there")
+    if version and version != found.version:
+        raise InputError(f"framework {framework} has no version {version!r}", expected=found.version)
+    return found
+
+
+@assess_app.command("check-framework")
+def check_framework(file: Annotated[Path, typer.Argument(help="A framework file (YAML or JSON).")]) -> None:
+    """Validate a framework file against the schema and for consistency; store nothing."""
+    cli = _cli()
+    with cli.failing_cleanly():
+        from clusteratlas.evaluate.frameworks import load_framework
+
+        fw = load_framework(file)
+        cli.out.print(f"{file}: framework {fw.id} {fw.version} is valid: {len(fw.factors)} factors, "
+                      f"{len(fw.columns)} column(s), scales {', '.join(fw.scales)}.")
+
+
+@assess_app.command("add-framework")
+def add_framework(file: Annotated[Path, typer.Argument(help="A framework file (YAML or JSON).")],
+                  atlas: AtlasOpt = DEFAULT_PATH) -> None:
+    """Store your own framework (one version; a changed file needs a new version)."""
+    cli = _cli()
+    with cli.failing_cleanly(), Atlas(atlas) as a:
+        fw, added = a.add_framework(file)
+        cli.out.print(f"{'Stored' if added else 'Already stored:'} framework {fw.id} {fw.version}.")
+
+
+@assess_app.command("template")
+def template(framework: Annotated[str, typer.Argument(help="Framework id.")],
+             out_file: Annotated[Path, typer.Argument(help="The template to write (.csv or .xlsx).")],
+             subject: Annotated[str, typer.Option(help="Subject id (a cluster, organisation or region).")] = "",
+             assessor: Annotated[str, typer.Option(help="Who assesses.")] = "",
+             assessed_on: Annotated[str, typer.Option("--date", help="Date of the assessment, YYYY-MM-DD.")] = "",
+             assessment: Annotated[str, typer.Option(help="Assessment id.")] = "A1",
+             tag: Annotated[list[str] | None, typer.Option(help="Attribute KEY=VALUE to group by later, "
+                                                           "repeatable (e.g. formation_base=knowledge).")] = None,
+             atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Look in this atlas too.")] = None,
+             ) -> None:
+    """Write an empty assessment to fill in: one row per factor × column, with names and allowed values."""
+    cli = _cli()
+    with cli.failing_cleanly():
+        from clusteratlas.evaluate.assessments import template_rows
+        from clusteratlas.sources.generic import parse_mapping
+
+        fw = _resolve(framework, None, atlas)
+        rows = template_rows(fw, assessment=assessment, subject=subject, assessor=assessor, assessed_on=assessed_on,
+                             tags=parse_mapping(tag))
+        n = _write(pa.Table.from_pylist(rows), out_file)
+        cli.out.print(f"Wrote a {fw.id} template with {n} rows to {out_file}; fill in 'value' "
+                      f"({fw.scales[fw.columns[0].scale].describe()}), then 'clusteratlas assess import'.")
+
+
+@assess_app.command("import")
+def import_(file: Annotated[Path, typer.Argument(help="Assessments (.csv in UTF-8 or CP932, or .xlsx).")],
+            atlas: AtlasOpt = DEFAULT_PATH,
+            dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False) -> None:
+    """Check assessments against their frameworks, then store them; edits become new revisions."""
+    cli = _cli()
+    with cli.failing_cleanly(), Atlas(atlas) as a:
+        r = a.import_assessments(file, dry_run=dry_run)
+        verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
+        cli.out.print(f"{verb} {r.assessments} assessment(s) from {file} ({', '.join(r.frameworks)}): {r.new} new, "
+                      f"{r.revised} revised (earlier revisions kept), {r.unchanged} unchanged.")
+
+
+@assess_app.command("export")
+def export(out_file: Annotated[Path, typer.Argument(help="Output .csv, .parquet or .xlsx.")],
+           atlas: AtlasOpt = DEFAULT_PATH,
+           framework: Annotated[str | None, typer.Option(help="Only this framework.")] = None,
+           all_revisions: Annotated[bool, typer.Option(help="Every revision, not only the current ones.")] = False,
+           ) -> None:
+    """Export assessments in the import format (one row per score)."""
+    cli = _cli()
+    with cli.failing_cleanly(), Atlas(atlas) as a:
+        from clusteratlas.store.evaluations import assessments_table
+
+        n = _write(assessments_table(a.assessments(framework=framework, all_revisions=all_revisions)), out_file)
+        cli.out.print(f"Wrote {n:,} scores to {out_file}")
+
+
+@assess_app.command("report")
+def report(atlas: AtlasOpt = DEFAULT_PATH,
+           framework: Annotated[str, typer.Option(help="Framework id.")] = "nistep-jp-15",
+           by: Annotated[str | None, typer.Option(help="Group by a tag (e.g. formation_base) or a field.")] = None,
+           subject: Annotated[str | None, typer.Option(help="One subject's profile: gaps, history, and its "
+                                                       "region's quantitative results.")] = None,
+           reference: Annotated[bool, typer.Option(help="Show NISTEP's published averages beside "
+                                                   "(nistep-jp-15, grouped by formation_base).")] = False,
+           out_file: Annotated[Path | None, typer.Option("--out", help="Also write the averages here.")] = None,
+           ) -> None:
+    """Averages and distributions by group, or one subject's gap profile beside its quantitative results."""
+    cli = _cli()
+    with cli.failing_cleanly(), Atlas(atlas) as a:
+        from clusteratlas.evaluate.analysis import average_points, distribution, gap_profile, over_time
+        from clusteratlas.report import averages_table, gap_table, plain_table, region_table
+
+        fw = a.framework(framework)
+        items = a.assessments(framework=framework, subject=subject)
+        if subject is None:
+            if fw.has_points:
+                table = average_points(items, fw, by=by)
+                ref = None
+                if reference:
+                    from clusteratlas.reference.programmes import nistep_published_averages
+
+                    ref = nistep_published_averages()
+                cli.out.print(averages_table(table, fw, ref))
+            else:
+                table = distribution(items, fw, by=by)
+                cli.out.print(plain_table(table.to_pylist(), f"{fw.name}: how often each value was given",
+                                          ["group", "factor", "value", "value_name", "value_name_ja", "count"]))
+            if out_file is not None:
+                n = _write(table, out_file)
+                cli.out.print(f"Wrote {n:,} rows to {out_file}")
+            return
+        latest = items[-1]
+        cli.out.print(f"[bold]{latest.subject_name or subject}[/] {latest.subject_name_ja or ''} — "
+                      f"{len(items)} assessment(s) under {fw.id}; latest {latest.assessed_on} by {latest.assessor}")
+        if len(fw.columns) >= 2:
+            now, then = fw.columns[0].id, fw.columns[1].id
+            cli.out.print(gap_table(gap_profile(latest, fw), now, then,
+                                    f"Gap profile: {fw.columns[0].name} → {fw.columns[1].name}"))
+        if len(items) > 1 or len(fw.columns) < 2:
+            rows = [r for r in over_time(items, fw).to_pylist() if r["value"] is not None]
+            cli.out.print(plain_table(rows, "Over time", ["assessed_on", "assessment", "column", "factor", "value",
+                                                          "points"]))
+        if latest.region:
+            try:
+                summary, clusters = a.region_profile(latest.region)
+            except InputError as exc:
+                cli.out.print(f"[yellow]note:[/] no quantitative results for region {latest.region} ({exc.problem})")
+            else:
+                cli.out.print(region_table(summary, clusters))
+
+
+@assess_app.command("history")
+def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: AtlasOpt = DEFAULT_PATH) -> None:
+    """Every revision of every assessment of one subject, with who recorded it and when."""
+    cli = _cli()
+    with cli.failing_cleanly(), Atlas(atlas) as a:
+        from clusteratlas.report import plain_table
+
+        a.assessments(subject=subject, all_revisions=True)
+        rows = a.con.sql("""SELECT a.assessment, a.revision, a.framework, a.framework_version, a.assessed_on,
+            a.assessor, a.recorded_at::VARCHAR AS recorded_at, count(s.factor) AS scores
+            FROM assessments a LEFT JOIN assessment_scores s USING (assessment, revision)
+            WHERE a.subject = ? GROUP BY ALL ORDER BY a.assessed_on, a.assessment, a.revision""",
+                         params=[subject]).to_arrow_table().to_pylist()
+        cli.out.print(plain_table(rows, f"History of {subject}"))
+
+
+@assess_app.command("html")
+def html(out_file: Annotated[Path, typer.Argument(help="The report to write (.html).")],
+         atlas: AtlasOpt = DEFAULT_PATH,
+         framework: Annotated[str | None, typer.Option(help="Only this framework.")] = None,
+         subject: Annotated[str | None, typer.Option(help="Only this subject.")] = None) -> None:
+    """A self-contained HTML report: a radar profile per assessment, scores with evidence (print it to PDF)."""
+    cli = _cli()
+    with cli.failing_cleanly(), Atlas(atlas) as a:
+        from clusteratlas.evaluate.html import report_html
+
+        items = a.assessments(framework=framework, subject=subject)
+        pairs = [(a.framework(i.framework, i.framework_version), i) for i in items]
+        text = report_html(pairs)
+    tmp = out_file.with_name(out_file.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out_file)
+    cli.out.print(f"Wrote {len(items)} assessment(s) to {out_file}")
+
+
+def registry(programme: Annotated[str | None, typer.Argument(help="industrial-cluster-plan, knowledge-cluster, "
+                                                           "city-area, innovation-network or nistep-candidates "
+                                                           "(default: a summary).")] = None,
+             out_file: Annotated[Path | None, typer.Option("--out", help="Also write the entries here.")] = None,
+             ) -> None:
+    """Japan's cluster programmes (METI, MEXT) and NISTEP's candidate regions, from the sources."""
+    cli = _cli()
+    with cli.failing_cleanly():
+        from clusteratlas.reference.programmes import programme_table
+        from clusteratlas.report import plain_table
+
+        table = programme_table(programme)
+        if programme is None:
+            rows: dict[str, dict] = {}
+            for r in table.to_pylist():
+                acc = rows.setdefault(r["programme"], {"programme": r["programme"], "entries": 0})
+                acc["entries"] += 1
+            cli.out.print(plain_table(list(rows.values()), "Japanese cluster programmes (registry)"))
+        else:
+            cli.out.print(plain_table(table.to_pylist(), programme,
+                                      ["id", "name", "name_ja", "start", "type", "fields_ja", "regions"]))
+        if out_file is not None:
+            n = _write(table, out_file)
+            cli.out.print(f"Wrote {n:,} rows to {out_file}")
+
+
+def scoreboard(file: Annotated[Path | None, typer.Argument(help="A table with one row per unit and a column per "
+                                                         "indicator (.csv, .parquet, .xlsx).")] = None,
+               unit: Annotated[str, typer.Option(help="The column naming the units.")] = "region",
+               indicator: Annotated[list[str] | None, typer.Option(help="Indicator columns (default: every numeric "
+                                                                   "column).")] = None,
+               weight: Annotated[list[str] | None, typer.Option(help="INDICATOR=WEIGHT or PILLAR=WEIGHT, "
+                                                                "repeatable (default: equal).")] = None,
+               pillar: Annotated[list[str] | None, typer.Option(help="INDICATOR=PILLAR, repeatable: aggregate "
+                                                                "indicators into pillars first.")] = None,
+               lower_is_better: Annotated[list[str] | None, typer.Option(help="Indicators where less is "
+                                                                         "better.")] = None,
+               normalise: Annotated[str, typer.Option(help="minmax, zscore or rank.")] = "minmax",
+               aggregate: Annotated[str, typer.Option(help="arithmetic or geometric.")] = "arithmetic",
+               sensitivity: Annotated[int, typer.Option(help="Random weight draws for the rank ranges "
+                                                        "(0 = none).")] = 1000,
+               assessments: Annotated[str | None, typer.Option(help="Score the subjects of this framework's "
+                                                               "assessments instead (groups become pillars), "
+                                                               "e.g. imd-wcy-2004.")] = None,
+               atlas: AtlasOpt = DEFAULT_PATH,
+               top: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+               out_file: Annotated[Path | None, typer.Option("--out", help="Also write all rows here.")] = None,
+               ) -> None:
+    """A composite index: normalise, weigh, aggregate, rank, and check the ranks against other weights."""
+    cli = _cli()
+    with cli.failing_cleanly():
+        from clusteratlas.evaluate import scoreboard as sb
+        from clusteratlas.report import plain_table
+        from clusteratlas.sources.generic import parse_mapping
+
+        if assessments:
+            units, names, values, pillars = _assessment_matrix(atlas, assessments)
+        elif file is not None:
+            units, names, values = _file_matrix(file, unit, indicator)
+            pillars = parse_mapping(pillar) or None
+        else:
+            raise ClusterAtlasError("give an indicator table, or --assessments FRAMEWORK")
+        weights = {k: _number(v, k) for k, v in parse_mapping(weight).items()}
+        options = {"weights": weights, "normalisation": normalise, "aggregation": aggregate,
+                   "lower_is_better": set(lower_is_better or []), "pillars": pillars}
+        board = sb.composite(units, names, values, **options)
+        rows = [{"rank": int(board.rank[i]), "unit": u, "score": float(board.score[i]),
+                 "missing": int(board.missing[i]), **{p: float(v[i]) for p, v in board.pillars.items()}}
+                for i, u in enumerate(units)]
+        if sensitivity:
+            sens = sb.sensitivity(units, names, values, draws=sensitivity, **options)
+            for i, r in enumerate(rows):
+                r.update({"rank_median": float(sens.median[i]), "rank_p5": float(sens.low[i]),
+                          "rank_p95": float(sens.high[i])})
+        rows.sort(key=lambda r: (r["rank"], r["unit"]))
+        cli.out.print(plain_table(rows[:top], f"Composite index ({normalise}, {aggregate}; weights "
+                                  + ", ".join(f"{k} {v:.2f}" for k, v in board.weights.items()) + ")"))
+        if out_file is not None:
+            n = _write(pa.Table.from_pylist(rows), out_file)
+            cli.out.print(f"Wrote {n:,} rows to {out_file}")
+
+
+def _number(text: str, key: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError("not a number", column=key, value=text, expected="a weight such as 0.5") from None
+
+
+def _file_matrix(path: Path, unit: str, indicators: list[str] | None):
+    from clusteratlas._sql import connect
+    from clusteratlas.sources.files import LINE, open_relation
+
+    con = connect()
+    view = open_relation(con, path)
+    cols = [c for c in con.table(view).columns if c != LINE]
+    if unit not in cols:
+        raise InputError("no such unit column", file=str(path), value=unit, expected=", ".join(cols))
+    chosen = indicators or [c for c in cols if c != unit and con.execute(
+        f'SELECT count(*) FILTER (WHERE "{c}" IS NOT NULL AND TRY_CAST("{c}" AS DOUBLE) IS NULL) = 0 '
+        f'AND count("{c}") > 0 FROM {view}').fetchone()[0]]
+    for c in chosen:
+        if c not in cols:
+            raise InputError("no such indicator column", file=str(path), value=c, expected=", ".join(cols))
+        bad = con.execute(f'SELECT {LINE}, "{c}" FROM {view} WHERE "{c}" IS NOT NULL AND TRY_CAST("{c}" AS DOUBLE) '
+                          f"IS NULL ORDER BY {LINE} LIMIT 1").fetchall()
+        if bad:
+            raise InputError("not a number", file=str(path), row=bad[0][0], column=c, value=bad[0][1])
+    if not chosen:
+        raise InputError("no numeric indicator columns", file=str(path), hint="Name them with --indicator")
+    select = ", ".join(f'TRY_CAST("{c}" AS DOUBLE)' for c in chosen)
+    data = con.execute(f'SELECT "{unit}"::VARCHAR, {select} FROM {view} ORDER BY {LINE}').fetchall()
+    units = [r[0] for r in data]
+    if len(set(units)) != len(units):
+        raise InputError("a unit appears twice", file=str(path), column=unit,
+                         value=next(u for u in units if units.count(u) > 1))
+    values = np.array([[np.nan if v is None else v for v in r[1:]] for r in data], dtype=float)
+    return units, chosen, values
+
+
+def _assessment_matrix(atlas: Path, framework: str):
+    with Atlas(atlas) as a:
+        fw = a.framework(framework)
+        items = a.assessments(framework=framework)
+    factors = [f for f in fw.factors if any(fw.scale_for(f, c).kind != "categorical" for c in fw.columns)]
+    column = fw.columns[0].id
+    subjects = sorted({i.subject for i in items})
+    latest = {i.subject: i for i in items}  # oldest first, so the last one wins
+    values = np.full((len(subjects), len(factors)), np.nan)
+    for r, s in enumerate(subjects):
+        for k, f in enumerate(factors):
+            scored = next((x for x in latest[s].scores if x.factor == f.id and x.column == column), None)
+            if scored is not None:
+                values[r, k] = scored.points
+    pillars = {f.id: f.group for f in factors} if all(f.group for f in factors) else None
+    return subjects, [f.id for f in factors], values, pillars

@@ -1,0 +1,254 @@
+"""Assessments: who scored which cluster or organisation, when, under which framework, with what evidence.
+
+An assessment file (CSV in UTF-8 or CP932, or Excel) has one row per score:
+
+``assessment, framework, subject, assessor, assessed_on, factor, column, value``
+(required) and ``framework_version, subject_type, subject_name, subject_name_ja,
+region, evidence, source`` and ``tag:KEY`` columns (optional). The header
+fields repeat on every row of an assessment and must agree. ``tag:`` columns
+carry attributes to group by (``tag:formation_base`` = knowledge / enterprise).
+Rows with an empty ``value`` are skipped, so a filled-in template may keep
+the factors it does not mark.
+
+:func:`read_assessments` checks everything against the framework before
+anything is stored and raises :class:`InputError` naming the file, line,
+column and value of the first problem: an unknown framework, factor, column
+or value, a missing assessor, a factor scored twice, a ◎ given twice in one
+column (or one missing) where the framework's rule says each mark once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clusteratlas.errors import InputError, did_you_mean
+from clusteratlas.evaluate.frameworks import Framework
+
+REQUIRED = ("assessment", "framework", "subject", "assessor", "assessed_on", "factor", "value")
+OPTIONAL = ("framework_version", "subject_type", "subject_name", "subject_name_ja", "region", "column", "evidence",
+            "source")
+HEADER_FIELDS = ("framework", "framework_version", "subject", "subject_type", "subject_name", "subject_name_ja",
+                 "region", "assessor", "assessed_on")
+SUBJECT_TYPES = ("cluster", "organisation", "region", "programme")
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+@dataclass
+class Score:
+    """One score: factor × column → value (and its points), with evidence and source."""
+
+    factor: str
+    column: str
+    value: str
+    points: float | None
+    evidence: str | None = None
+    source: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class Assessment:
+    """One assessment of one subject under one framework version."""
+
+    assessment: str
+    framework: str
+    framework_version: str
+    subject: str
+    subject_type: str
+    assessor: str
+    assessed_on: str
+    subject_name: str | None = None
+    subject_name_ja: str | None = None
+    region: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    scores: list[Score] = field(default_factory=list)
+    framework_sha256: str = ""
+
+    def content_hash(self) -> str:
+        """A digest of everything but the id, to tell a real edit from a re-import of the same content."""
+        body = {k: getattr(self, k) for k in (*HEADER_FIELDS, "tags")}
+        body["scores"] = sorted((s.factor, s.column, s.value, s.evidence or "", s.source or "") for s in self.scores)
+        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+    def points(self, factor: str, column: str) -> float:
+        """Points for a factor in a column; 0 where it is not marked (as the ◎○△ averages count it)."""
+        return next((s.points or 0.0 for s in self.scores if s.factor == factor and s.column == column), 0.0)
+
+
+def _rows(path: Path) -> list[dict[str, str | None]]:
+    from clusteratlas.sources.files import detect_encoding, sheet_rows
+
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        rows = sheet_rows(path)
+    elif path.suffix.lower() in (".csv", ".txt"):
+        encoding = detect_encoding(path)
+        with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
+            rows = list(csv.reader(fh))
+    else:
+        raise InputError("unsupported file type", file=str(path), value=path.suffix,
+                         expected="a .csv or .xlsx assessment file")
+    if not rows:
+        raise InputError("the file is empty", file=str(path))
+    header = [str(h or "").strip() for h in rows[0]]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InputError(f"required column '{missing[0]}' is missing", file=str(path),
+                         hint=did_you_mean(missing[0], [h for h in header if h]))
+    out = []
+    for row in rows[1:]:
+        cells = [(str(c).strip() or None) if c is not None else None for c in row] + [None] * len(header)
+        out.append(dict(zip(header, cells, strict=False)))
+    return out
+
+
+def read_assessments(path: str | Path, resolve: Callable[[str, str | None], Framework]) -> list[Assessment]:
+    """Read and validate an assessment file; ``resolve(id, version)`` returns the framework (or raises)."""
+    path = Path(path)
+    label = str(path)
+    rows = _rows(path)
+    by_id: dict[str, Assessment] = {}
+    first_line: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        if not any(row.values()):
+            continue
+        aid = row.get("assessment")
+        if not aid:
+            raise InputError("value is empty", file=label, row=line, column="assessment", expected="an assessment id")
+        header = {k: row.get(k) for k in HEADER_FIELDS}
+        header["subject_type"] = (header["subject_type"] or "cluster").lower()
+        tags = {k[4:]: v for k, v in row.items() if k.startswith("tag:") and v}
+        if aid not in by_id:
+            for key in ("framework", "subject", "assessor", "assessed_on"):
+                if not header[key]:
+                    raise InputError(f"missing {key}", file=label, row=line, column=key,
+                                     expected="who assessed" if key == "assessor" else f"a {key}")
+            if not _DATE.match(header["assessed_on"]):
+                raise InputError("not a date", file=label, row=line, column="assessed_on", value=header["assessed_on"],
+                                 expected="YYYY-MM-DD (or YYYY-MM, YYYY)")
+            if header["subject_type"] not in SUBJECT_TYPES:
+                raise InputError("unknown subject type", file=label, row=line, column="subject_type",
+                                 value=header["subject_type"], expected=", ".join(SUBJECT_TYPES))
+            try:
+                fw = resolve(header["framework"], header["framework_version"])
+            except InputError as exc:
+                if exc.file is not None:
+                    raise
+                raise InputError(exc.problem, file=label, row=line, column="framework", value=exc.value,
+                                 expected=exc.expected, hint=exc.hint) from None
+            by_id[aid] = Assessment(aid, fw.id, fw.version, header["subject"], header["subject_type"],
+                                    header["assessor"], header["assessed_on"], header["subject_name"],
+                                    header["subject_name_ja"], header["region"], tags, framework_sha256=fw.sha256)
+            first_line[aid] = line
+        else:
+            a = by_id[aid]
+            for key in HEADER_FIELDS:
+                given = header[key]
+                have = getattr(a, key)
+                if key == "framework_version" and given is None:
+                    continue
+                if given is not None and given != have:
+                    raise InputError(f"assessment {aid} has another {key} here than on line {first_line[aid]}",
+                                     file=label, row=line, column=key, value=given, expected=repr(have))
+            for k, v in tags.items():
+                if a.tags.setdefault(k, v) != v:
+                    raise InputError(f"assessment {aid} has another tag:{k} here than on line {first_line[aid]}",
+                                     file=label, row=line, column=f"tag:{k}", value=v, expected=repr(a.tags[k]))
+        _add_score(by_id[aid], resolve(by_id[aid].framework, by_id[aid].framework_version), row, line, label)
+    if not by_id:
+        raise InputError("the file has a header but no assessments", file=label)
+    for a in by_id.values():
+        check_rules(a, resolve(a.framework, a.framework_version), label)
+    return list(by_id.values())
+
+
+def _near(name: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    return (f"Did you mean {' or '.join(map(repr, close))}? " if close else "") + "Factors: " + ", ".join(choices)
+
+
+def _add_score(a: Assessment, fw: Framework, row: dict, line: int, label: str) -> None:
+    value = row.get("value")
+    if value is None:
+        return
+    factor = fw.factor(row.get("factor") or "")
+    if factor is None:
+        raise InputError(f"unknown factor of framework {fw.id}", file=label, row=line, column="factor",
+                         value=row.get("factor"), hint=_near(row.get("factor") or "", [f.id for f in fw.factors]))
+    column_id = row.get("column") or (fw.columns[0].id if len(fw.columns) == 1 else None)
+    column = fw.column(column_id or "")
+    if column is None:
+        raise InputError(f"unknown column of framework {fw.id}", file=label, row=line, column="column",
+                         value=row.get("column"), expected=", ".join(c.id for c in fw.columns))
+    scale = fw.scale_for(factor, column)
+    if scale.kind == "numeric":
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError("not a number", file=label, row=line, column="value", value=value,
+                             expected=scale.describe()) from None
+        if not scale.minimum <= number <= scale.maximum:
+            raise InputError("value out of range", file=label, row=line, column="value", value=value,
+                             expected=scale.describe())
+    elif scale.value(value) is None:
+        raise InputError(f"not a value of the scale '{scale.id}' for {factor.id}", file=label, row=line,
+                         column="value", value=value, expected=scale.describe())
+    if any(s.factor == factor.id and s.column == column.id for s in a.scores):
+        raise InputError(f"factor {factor.id} is scored twice in column {column.id} of assessment {a.assessment}",
+                         file=label, row=line, column="factor", value=factor.id)
+    a.scores.append(Score(factor.id, column.id, value, scale.points(value), row.get("evidence"), row.get("source"),
+                          line))
+
+
+def check_rules(a: Assessment, fw: Framework, label: str) -> None:
+    """The framework's per-column rules (◎○△ each once) and required factors, for one assessment."""
+    for column in fw.columns:
+        in_column = [s for s in a.scores if s.column == column.id]
+        ranked = {fw.scale_for(fw.factor(s.factor), column).id for s in in_column}
+        for sid in ranked:
+            scale = fw.scales[sid]
+            if scale.kind != "ranked":
+                continue
+            counts = Counter(s.value for s in in_column if fw.scale_for(fw.factor(s.factor), column).id == sid)
+            for v in scale.values:
+                n = counts.get(v.value, 0)
+                bad = n != 1 if scale.rule == "each_once" else n > 1
+                if bad:
+                    lines = [s.line for s in in_column if s.value == v.value]
+                    raise InputError(f"assessment {a.assessment}, column {column.id}: {v.value} given {n} time(s)",
+                                     file=label, row=lines[1] if n > 1 else None, column="value", value=v.value,
+                                     expected=("exactly one " if scale.rule == "each_once" else "at most one ")
+                                     + " ".join(x.value for x in scale.values) + " per column")
+    for factor in fw.factors:
+        if factor.required and not any(s.factor == factor.id for s in a.scores):
+            raise InputError(f"assessment {a.assessment} does not score the required factor {factor.id}",
+                             file=label, column="factor", value=factor.id)
+
+
+def template_rows(fw: Framework, *, assessment: str = "A1", subject: str = "", assessor: str = "",
+                  assessed_on: str = "", tags: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """Rows of an empty assessment (every factor × column, value to fill in), with bilingual labels."""
+    rows = []
+    for column in fw.columns:
+        for factor in fw.factors:
+            if factor.scale and len(fw.columns) > 1 and column.id != fw.columns[0].id:
+                continue
+            scale = fw.scale_for(factor, column)
+            rows.append({"assessment": assessment, "framework": fw.id, "framework_version": fw.version,
+                         "subject": subject, "subject_type": "cluster", "subject_name": "", "subject_name_ja": "",
+                         "region": "", "assessor": assessor, "assessed_on": assessed_on,
+                         **{f"tag:{k}": v for k, v in (tags or {}).items()},
+                         "factor": factor.id, "column": column.id, "value": "", "evidence": "", "source": "",
+                         "factor_name": factor.name, "factor_name_ja": factor.name_ja or "",
+                         "allowed_values": scale.describe()})
+    return rows
