@@ -122,9 +122,11 @@ def _transcode_to_utf8(path: Path, encoding: str, workdir: Path) -> Path:
 
 
 def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None,
-                  workdir: Path) -> duckdb.DuckDBPyRelation:
+                  workdir: Path | None) -> duckdb.DuckDBPyRelation:
     enc = detect_encoding(path, encoding)
-    source = path if enc == "utf-8" else _transcode_to_utf8(path, enc, workdir)
+    # only a transcoded copy needs a folder (it must outlive this call: DuckDB reads it lazily)
+    source = path if enc == "utf-8" else _transcode_to_utf8(
+        path, enc, workdir or Path(tempfile.mkdtemp(prefix="clusteratlas-")))
     try:
         rel = con.read_csv(str(source), header=True, all_varchar=True, null_padding=False)
         names = rel.columns
@@ -226,7 +228,6 @@ def open_relation(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], 
     path = Path(path)
     _check_exists(path)
     kind = file_format(path)
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="clusteratlas-"))
     if kind == "csv":
         rel = _csv_relation(con, path, encoding, workdir)
         numbered = f"SELECT *, (row_number() OVER () + 1)::BIGINT AS {LINE} FROM rel"
