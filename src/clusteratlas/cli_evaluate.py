@@ -348,7 +348,7 @@ def _number(text: str, key: str) -> float:
 
 
 def _file_matrix(path: Path, unit: str, indicators: list[str] | None):
-    from clusteratlas._sql import connect
+    from clusteratlas._sql import connect, scalar
     from clusteratlas.sources.files import LINE, open_relation
 
     con = connect()
@@ -356,9 +356,9 @@ def _file_matrix(path: Path, unit: str, indicators: list[str] | None):
     cols = [c for c in con.table(view).columns if c != LINE]
     if unit not in cols:
         raise InputError("no such unit column", file=str(path), value=unit, expected=", ".join(cols))
-    chosen = indicators or [c for c in cols if c != unit and con.execute(
-        f'SELECT count(*) FILTER (WHERE "{c}" IS NOT NULL AND TRY_CAST("{c}" AS DOUBLE) IS NULL) = 0 '
-        f'AND count("{c}") > 0 FROM {view}').fetchone()[0]]
+    chosen = indicators or [c for c in cols if c != unit and scalar(
+        con, f'SELECT count(*) FILTER (WHERE "{c}" IS NOT NULL AND TRY_CAST("{c}" AS DOUBLE) IS NULL) = 0 '
+        f'AND count("{c}") > 0 FROM {view}')]
     for c in chosen:
         if c not in cols:
             raise InputError("no such indicator column", file=str(path), value=c, expected=", ".join(cols))
