@@ -136,41 +136,26 @@ def benchmark_definitions(naics: int | list[int] = 2012, *, definitions: str | o
     published vintages (e.g. ``[1997, 2002, 2007]``) gives their union, for
     series whose years use different vintages.
     """
-    from clusteratlas.reference.benchmark import CMP_VINTAGES, carry, naics_steps, read_cmp, read_concordance
+    from clusteratlas.reference.benchmark import CMP_VINTAGES, carry_chain, naics_steps, read_cmp, read_concordance
     from clusteratlas.sources.download import fetch, source_url
 
     if definitions is None:
         got = fetch(source_url("cmp", base=base_url), name="cmp_clusters.json")
         definitions = got.path
     wanted = naics if isinstance(naics, list) else [naics]
-    if len(wanted) > 1:
-        return Benchmark(read_cmp(definitions, vintage=wanted, subclusters=subclusters), min(wanted), [],
-                         *_carry_losses([], []))
-    vintage = wanted[0] if wanted[0] in CMP_VINTAGES else max(CMP_VINTAGES)
-    table = read_cmp(definitions, vintage=vintage, subclusters=subclusters)
-    steps = naics_steps(vintage, wanted[0]) if wanted[0] != vintage else []
+    if len(wanted) > 1:  # a union of published vintages: nothing to carry
+        table, vintage, steps = read_cmp(definitions, vintage=wanted, subclusters=subclusters), min(wanted), []
+    else:
+        vintage = wanted[0] if wanted[0] in CMP_VINTAGES else max(CMP_VINTAGES)
+        table = read_cmp(definitions, vintage=vintage, subclusters=subclusters)
+        steps = naics_steps(vintage, wanted[0]) if wanted[0] != vintage else []
     if concordances and len(concordances) != len(steps):
         raise InputError(f"NAICS {vintage} → {wanted[0]} takes {len(steps)} concordance(s)",
                          value=len(concordances), expected=" then ".join(f"{a}→{b}" for a, b in steps))
-    lost, split, labels = [], [], []
+    chain = []
     for i, (a, b) in enumerate(steps):
         path = concordances[i] if concordances else fetch(
             source_url("naics-concordance", base=concordance_url, dataset=f"{a}-{b}")).path
-        carried = carry(table, read_concordance(path))
-        step = f"NAICS {a}→{b}"
-        labels.append(step)
-        lost.append(carried.lost.append_column("step", pa.array([step] * carried.lost.num_rows, pa.string())))
-        split.append(carried.split.append_column("step", pa.array([step] * carried.split.num_rows, pa.string())))
-        table = carried.definitions
-    return Benchmark(table, vintage, labels, *_carry_losses(lost, split))
-
-
-def _carry_losses(lost: list[pa.Table], split: list[pa.Table]) -> tuple[pa.Table, pa.Table]:
-    """The lost and split codes of all steps in one table each (empty, with their columns, when none)."""
-    text, number = pa.string(), pa.float64()
-    empty_lost = pa.table({"industry": pa.array([], text), "cluster": pa.array([], text),
-                           "step": pa.array([], text)})
-    empty_split = pa.table({"industry": pa.array([], text), "cluster": pa.array([], text),
-                            "purity": pa.array([], number), "alternatives": pa.array([], text),
-                            "step": pa.array([], text)})
-    return pa.concat_tables([empty_lost, *lost]), pa.concat_tables([empty_split, *split])
+        chain.append((f"NAICS {a}→{b}", read_concordance(path)))
+    carried = carry_chain(table, chain)
+    return Benchmark(carried.definitions, vintage, [label for label, _ in chain], carried.lost, carried.split)

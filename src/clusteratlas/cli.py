@@ -589,11 +589,16 @@ def carry(definition: Annotated[str, typer.Argument(help="A cluster definition i
                                                       "chain), so purity is an employment share.")] = False,
           ) -> None:
     """Carry a cluster definition onto another classification through concordances (e.g. NAICS → NACE)."""
-    import pyarrow as pa
+    from clusteratlas.reference.benchmark import (
+        BUILTIN_CONCORDANCES,
+        builtin_concordance,
+        carry_chain,
+        read_concordance,
+    )
 
-    from clusteratlas.reference.benchmark import BUILTIN_CONCORDANCES, builtin_concordance, read_concordance
-    from clusteratlas.reference.benchmark import carry as carry_through
-
+    steps = [(spec, functools.partial(builtin_concordance, spec) if spec in BUILTIN_CONCORDANCES
+              else read_concordance(Path(spec), source=source_column, target=target_column, weight=weight_column))
+             for spec in concordance]
     with Atlas(atlas) as a:
         a._pick_definition(definition)
         table = a.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
@@ -605,19 +610,11 @@ def carry(definition: Annotated[str, typer.Argument(help="A cluster definition i
                 "observations) GROUP BY 1").fetchall())
             if not sizes:
                 raise ClusterAtlasError("--by-employment needs observations in the atlas")
-        lost, split = [], []
-        for spec in concordance:
-            conc = builtin_concordance(spec, table["industry"].to_pylist()) if spec in BUILTIN_CONCORDANCES \
-                else read_concordance(Path(spec), source=source_column, target=target_column, weight=weight_column)
-            carried = carry_through(table, conc, sizes=sizes)
-            sizes = carried.sizes
-            lost.append(carried.lost)
-            split.append(carried.split)
-            table = carried.definitions
-        if table.num_rows == 0:
+        carried = carry_chain(table, steps, sizes=sizes)
+        if carried.definitions.num_rows == 0:
             raise ClusterAtlasError(f"the concordance places none of {definition!r}'s codes; check its columns")
-        report = a.import_table("definitions", table, name=as_name)
-    out.print(carry_report(report, table, pa.concat_tables(lost), pa.concat_tables(split),
+        report = a.import_table("definitions", carried.definitions, name=as_name)
+    out.print(carry_report(report, carried.definitions, carried.lost, carried.split,
                            f"{definition} through {len(concordance)} concordance(s)"))
 
 

@@ -92,12 +92,12 @@ def gap_profile(a: Assessment, fw: Framework, *, now: str | None = None, then: s
 def over_time(items: list[Assessment], fw: Framework) -> pa.Table:
     """Points of each factor × column in every assessment of one subject, in date order (and revisions)."""
     rows = []
-    for a in sorted(_of(items, fw), key=lambda x: (x.assessed_on, x.assessment, getattr(x, "revision", 0))):
+    for a in sorted(_of(items, fw), key=lambda x: (x.assessed_on, x.assessment, x.revision or 0)):
         for column in fw.columns:
             for factor in fw.factors:
                 scored = next((s for s in a.scores if s.factor == factor.id and s.column == column.id), None)
                 rows.append({"subject": a.subject, "assessed_on": a.assessed_on, "assessment": a.assessment,
-                             "revision": getattr(a, "revision", None), "assessor": a.assessor, "column": column.id,
+                             "revision": a.revision, "assessor": a.assessor, "column": column.id,
                              "factor": factor.id, "value": scored.value if scored else None,
                              "points": a.points(factor.id, column.id)})
     return pa.Table.from_pylist(rows)

@@ -70,6 +70,7 @@ class Assessment:
     tags: dict[str, str] = field(default_factory=dict)
     scores: list[Score] = field(default_factory=list)
     framework_sha256: str = ""
+    revision: int | None = None  # set when read back from the atlas
 
     def content_hash(self) -> str:
         """A digest of everything but the id, to tell a real edit from a re-import of the same content."""

@@ -85,7 +85,7 @@ def assessment_section(fw: Framework, a: Assessment) -> str:
             f'<p class="meta">{escape(a.subject_type)} {escape(a.subject)}'
             f'{" · region " + escape(a.region) if a.region else ""} · assessed by {escape(a.assessor)} on '
             f'{escape(a.assessed_on)} · {escape(fw.id)} {escape(fw.version)} · assessment {escape(a.assessment)}'
-            f'{" (revision " + str(a.revision) + ")" if getattr(a, "revision", None) else ""}'
+            f'{" (revision " + str(a.revision) + ")" if a.revision else ""}'
             f'{" · " + tags if tags else ""}</p>'
             f'<div class="card">{chart}<table><tr><th>Column / 列</th><th>No.</th><th>Factor / 要素</th>'
             f'<th>Score / 評価</th><th>Evidence / 根拠</th><th>Source / 出典</th></tr>{"".join(rows)}</table></div>')

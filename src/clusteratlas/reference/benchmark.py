@@ -25,7 +25,7 @@ import itertools
 import json
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -362,3 +362,33 @@ def builtin_concordance(name: str, sources: list[str]) -> pa.Table:
     pairs = [(a, b) for a, b in pairs if b]
     return pa.table({"source": [a for a, _ in pairs], "target": [b for _, b in pairs],
                      "weight": pa.array([1.0] * len(pairs), pa.float64())})
+
+
+def carry_chain(definitions: pa.Table, steps: list[tuple[str, pa.Table | Callable[[list[str]], pa.Table]]], *,
+                sizes: dict[str, float] | None = None) -> Carried:
+    """Carry a definition through several concordances in turn (``steps``: label, concordance).
+
+    A concordance may also be a function of the codes reaching its step (a
+    built-in one, see :func:`builtin_concordance`). The lost and split codes of
+    every step are gathered, each with the label of its step; with ``sizes``,
+    each step's target sizes weigh the next step's votes.
+    """
+    lost, split = [_empty_losses()[0]], [_empty_losses()[1]]
+    table = definitions
+    for label, concordance in steps:
+        if callable(concordance):
+            concordance = concordance(table["industry"].to_pylist())
+        carried = carry(table, concordance, sizes=sizes)
+        labels = pa.array([label] * carried.lost.num_rows, pa.string())
+        lost.append(carried.lost.append_column("step", labels))
+        split.append(carried.split.append_column("step", pa.array([label] * carried.split.num_rows, pa.string())))
+        table, sizes = carried.definitions, carried.sizes
+    return Carried(table, pa.concat_tables(lost), pa.concat_tables(split), sizes)
+
+
+def _empty_losses() -> tuple[pa.Table, pa.Table]:
+    text = pa.string()
+    return (pa.table({"industry": pa.array([], text), "cluster": pa.array([], text), "step": pa.array([], text)}),
+            pa.table({"industry": pa.array([], text), "cluster": pa.array([], text),
+                      "purity": pa.array([], pa.float64()), "alternatives": pa.array([], text),
+                      "step": pa.array([], text)}))

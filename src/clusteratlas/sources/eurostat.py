@@ -121,7 +121,7 @@ def eurostat_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *,
                CASE WHEN coalesce({readable}, false) THEN
                     coalesce({flags}, '') || CASE WHEN cell LIKE '%:%' THEN 'c' ELSE '' END END AS flags
         FROM {long_view} WHERE {where}""")
-    notes = _cell_notes(con, parsed, label)
+    notes = _cell_notes(con, parsed, label, kind)
     out = raw_view + "_canonical"
     if kind == "indicators":
         con.execute(f"""CREATE OR REPLACE TEMP VIEW {out} AS
@@ -141,14 +141,15 @@ def eurostat_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *,
     return out, notes
 
 
-def _cell_notes(con: duckdb.DuckDBPyConnection, parsed: str, label: str) -> list[str]:
+def _cell_notes(con: duckdb.DuckDBPyConnection, parsed: str, label: str, kind: str) -> list[str]:
     notes = []
+    kept = "left out" if kind == "indicators" else "stored as withheld (flag suppressed)"
     bad = con.execute(f"SELECT count(*), list({LINE} ORDER BY {LINE})[1:3], list(cell ORDER BY {LINE})[1:3] "
                       f"FROM {parsed} WHERE NOT readable").fetchall()[0]
     if bad[0]:
         examples = ", ".join(f"line {ln}: {c!r}" for ln, c in zip(bad[1], bad[2], strict=True))
-        notes.append(f"{label}: {bad[0]} cell(s) are not numbers with Eurostat flags ({examples}); stored as "
-                     "withheld (flag suppressed), not read as numbers")
+        notes.append(f"{label}: {bad[0]} cell(s) are not numbers with Eurostat flags ({examples}); {kept}, "
+                     "not read as numbers")
     unknown = con.execute(f"SELECT DISTINCT flags FROM {parsed} WHERE readable AND flags <> ''").fetchall()
     odd = sorted({ch for (f,) in unknown for ch in f} - KNOWN_FLAGS)
     if odd:
@@ -157,5 +158,5 @@ def _cell_notes(con: duckdb.DuckDBPyConnection, parsed: str, label: str) -> list
     withheld = con.execute(f"SELECT count(*) FROM {parsed} WHERE readable AND (value IS NULL OR "
                            "contains(flags, 'c'))").fetchall()[0][0]
     if withheld:
-        notes.append(f"{label}: {withheld} confidential or empty cell(s) stored as withheld (flag suppressed)")
+        notes.append(f"{label}: {withheld} confidential or empty cell(s) {kept}")
     return notes

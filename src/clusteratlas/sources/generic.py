@@ -389,12 +389,12 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     if recode is not None and kind == "observations":
         text_view, note = recode_regions(con, text_view, recode, label)
         notes.append(note)
+        n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")  # merges and splits change the count
     _duplicate_keys(con, text_view, kind, label)
     _kind_specific(con, text_view, kind, label)
     typed_view = raw + "_typed"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {typed_view} AS SELECT {_typed_select(columns)}, {LINE} "
                 f"FROM {text_view}")
-    n_rows = scalar(con, f"SELECT count(*) FROM {typed_view}")
     return StagedTable(kind, typed_view, label, n_rows, notes)
 
 

@@ -146,10 +146,8 @@ def load_assessments(con: duckdb.DuckDBPyConnection, *, framework: str | None = 
         scores.setdefault((r[0], r[1]), []).append(Score(r[2], r[3], r[4], r[5], r[6], r[7]))
     out = []
     for h in heads:
-        a = Assessment(h[0], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], json.loads(h[11] or "{}"),
-                       scores.get((h[0], h[1]), []), h[12] or "")
-        a.revision = h[1]  # type: ignore[attr-defined]
-        out.append(a)
+        out.append(Assessment(h[0], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10],
+                              json.loads(h[11] or "{}"), scores.get((h[0], h[1]), []), h[12] or "", h[1]))
     return out
 
 
@@ -159,7 +157,7 @@ def assessments_table(items: list[Assessment]) -> pa.Table:
     rows = []
     for a in items:
         for s in a.scores:
-            rows.append({"assessment": a.assessment, "revision": getattr(a, "revision", None),
+            rows.append({"assessment": a.assessment, "revision": a.revision,
                          "framework": a.framework, "framework_version": a.framework_version, "subject": a.subject,
                          "subject_type": a.subject_type, "subject_name": a.subject_name,
                          "subject_name_ja": a.subject_name_ja, "region": a.region, "assessor": a.assessor,
