@@ -84,9 +84,10 @@ def test_fdr_hand_worked():
 def test_degenerate_inputs():
     w = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=float))  # region 3 has no neighbour
     out = local_moran(np.array([[1.0], [2.0], [3.0]]), w, permutations=9)
-    assert out.Is[2, 0] == 0.0 and out.p_sim[2, 0] == 1.0 and not out.significant[2, 0]
-    flat = local_moran(np.ones((3, 1)), w, permutations=9)  # all-equal: defined, nothing significant
-    assert (flat.Is == 0).all() and not flat.significant.any()
+    assert np.isnan(out.Is[2, 0]) and np.isnan(out.p_sim[2, 0]) and not out.significant[2, 0]
+    assert out.reason[2, 0] == "no neighbours"
+    flat = local_moran(np.ones((3, 1)), w, permutations=9)  # all-equal: undefined, nothing significant
+    assert np.isnan(flat.Is).all() and not flat.significant.any() and (flat.reason == "no variation").all()
     with pytest.raises(InputError):
         local_moran(np.ones((4, 1)), w)  # weights for 3 regions
     with pytest.raises(InputError):
