@@ -191,7 +191,69 @@ def test_matches_ecomplexity():
     assert proximity(m) == pytest.approx(calc_discrete_proximity(m, m.sum(axis=0)), abs=1e-12)
 
 
-def test_matches_economic_complexity_opportunity_gain_and_reflections():
+def _atlas_cog(m, pci, phi):
+    """COG written out loop by loop from the Atlas of Economic Complexity (Hausmann et al.):
+
+    COG_cp = Σ_p' [φ_pp' / Σ_p'' φ_p''p'] (1 − M_cp') PCI_p' − (1 − d_cp) PCI_p,
+    d_cp = Σ_p' (1 − M_cp') φ_pp' / Σ_p' φ_pp' (the distance; 1 − d is the density).
+    """
+    n_c, n_p = m.shape
+    out = np.zeros((n_c, n_p))
+    for c in range(n_c):
+        for p in range(n_p):
+            gain = sum(phi[p, q] / sum(phi[k, q] for k in range(n_p)) * (1 - m[c, q]) * pci[q] for q in range(n_p))
+            distance = sum((1 - m[c, q]) * phi[p, q] for q in range(n_p)) / sum(phi[p, q] for q in range(n_p))
+            out[c, p] = gain - (1 - distance) * pci[p]
+    return out
+
+
+def test_cog_hand_worked():
+    # M as above; φ11 = φ22 = φ33 = 1, φ12 = φ13 = 2/3, φ23 = 1/3: totals Σ_k φ_kj = 7/3, 2, 2
+    pci = np.array([1.0, -2.0, 3.0])
+    omega, coi, cog = outlook(M, pci, proximity(M))
+    # region 4 holds industry 3 only; ω(4, ·) = (2/7, 1/6, 1/2)
+    assert omega[3] == pytest.approx([2 / 7, 1 / 6, 1 / 2])
+    # COG(4, 1) = PCI1 φ11/(7/3) + PCI2 φ12/2 − ω41 PCI1 = 3/7 − 2/3 − 2/7 = −11/21
+    # (normalising by industry 1's own total 7/3 instead, as Datawheel's package does, gives −9/21)
+    assert cog[3, 0] == pytest.approx(-11 / 21)
+    # COG(4, 2) = PCI1 φ21/(7/3) + PCI2 φ22/2 − ω42 PCI2 = 2/7 − 1 + 1/3 = −8/21
+    assert cog[3, 1] == pytest.approx(-8 / 21)
+    # region 1 lacks only industry 3: COG(1, 1) = PCI3 φ13/2 − ω11 PCI1 = 1 − 5/7
+    assert cog[0, 0] == pytest.approx(2 / 7)
+    assert coi[3] == pytest.approx(2 / 7 * 1 - 1 / 6 * 2)  # COI(4) = ω41 PCI1 + ω42 PCI2
+    assert cog == pytest.approx(_atlas_cog(M, pci, proximity(M)), abs=1e-12)
+    # an industry without PCI has no COG (and counts 0 in the others' sums)
+    assert np.isnan(outlook(M, np.array([1.0, np.nan, 3.0]), proximity(M))[2][:, 1]).all()
+
+
+def test_cog_follows_the_atlas_and_where_peers_differ():
+    values = _random_economy(seed=5)
+    m = presence(rca(values))
+    ours = eci_pci(m)
+    phi = proximity(m)
+    omega, coi, cog = outlook(m, ours.pci, phi)
+    assert cog == pytest.approx(_atlas_cog(m, ours.pci, phi), abs=1e-9)
+    # COI from its definition, written out independently
+    assert coi == pytest.approx(((1 - m) * density(m, phi) * ours.pci).sum(axis=1))
+    # ecomplexity (Growth Lab) normalises like the Atlas; it multiplies by (1 − M_cp) and leaves out −ω·PCI
+    from types import SimpleNamespace
+
+    from ecomplexity.coicog import calc_coi_cog
+
+    _, theirs = calc_coi_cog(SimpleNamespace(density_t=omega, mcp_t=m, pci_t=ours.pci), phi)
+    assert (1 - m) * (cog + omega * ours.pci) == pytest.approx(theirs, abs=1e-9)
+    # economic-complexity (Datawheel) divides by the gained industry's own total Σ_k φ_ki instead
+    ec = pytest.importorskip("economic_complexity")
+    import pandas as pd
+
+    rcas = pd.DataFrame(rca(values))
+    datawheel = ec.opportunity_gain(rcas, pci=pd.Series(ours.pci), proximities=pd.DataFrame(phi)).to_numpy()
+    by_gained = ((1 - m) * ours.pci) @ (phi / phi.sum(axis=0)) - omega * ours.pci
+    assert datawheel == pytest.approx(by_gained, abs=1e-9)
+    assert np.abs(datawheel - cog).max() > 0.01  # the two definitions differ
+
+
+def test_matches_economic_complexity_reflections():
     ec = pytest.importorskip("economic_complexity")
     import pandas as pd
 
@@ -199,14 +261,6 @@ def test_matches_economic_complexity_opportunity_gain_and_reflections():
     rcas = pd.DataFrame(rca(values))
     m = presence(rca(values))
     ours = eci_pci(m)
-    phi = proximity(m)
-    _, coi, cog = outlook(m, ours.pci, phi)
-    # (economic-complexity 0.3's own proximity() fails under pandas 3: it fills the diagonal of a
-    # read-only copy-on-write array; proximity is checked against ecomplexity instead)
-    theirs = ec.opportunity_gain(rcas, pci=pd.Series(ours.pci), proximities=pd.DataFrame(phi))
-    assert cog == pytest.approx(theirs.to_numpy(), abs=1e-9)
-    # COI from its definition, written out independently
-    assert coi == pytest.approx(((1 - m) * density(m, phi) * ours.pci).sum(axis=1))
     # Datawheel runs 20 reflections without re-centring and does not orient signs: near the
     # eigenvector then (|r| 0.96-0.9997 on these economies), noise after ~100 iterations.
     eci_r, pci_r = ec.complexity(rcas)

@@ -14,9 +14,12 @@ Economic Complexity):
 - COI_r = Σ_i (1 − M_ri) ω_ri PCI_i and
   COG_ri = Σ_j (1 − M_rj) PCI_j φ_ij / Σ_k φ_kj − ω_ri PCI_i
   (Hausmann et al., the Atlas, whose "(1 − d_ri)" is the density ω since d
-  is the distance), with the standardised PCI. ecomplexity differs here: it
-  uses the unit-norm eigenvector instead of the standardised PCI and leaves
-  out the last term of COG; economic-complexity (Datawheel) agrees with us.
+  is the distance), with the standardised PCI. The proximity is normalised
+  by Σ_k φ_kj, the total of j, the industry summed over (the Atlas's
+  Σ_p'' φ_p''p'). ecomplexity (Growth Lab) normalises the same way but
+  multiplies by (1 − M_ri), rescales, and leaves out the last term;
+  economic-complexity (Datawheel) normalises by Σ_k φ_ki, the total of the
+  industry gained, which is not the Atlas's formula (docs/methods.md).
 
 Regions with no specialisation and industries no region specialises in get
 NaN ECI/PCI (the measures are undefined for them), never an arbitrary value.
@@ -111,16 +114,30 @@ def outlook(m: np.ndarray, pci: np.ndarray, prox: np.ndarray | None = None,
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Density ω, complexity outlook index (per region) and gain (per region × industry).
 
-    Industries with undefined PCI count as 0 in the sums.
+    The Atlas of Economic Complexity's definitions (Hausmann et al., technical box on
+    opportunity gain):
+
+    - COI_r = Σ_i (1 − M_ri) ω_ri PCI_i;
+    - COG_ri = Σ_j (1 − M_rj) PCI_j φ_ij / Σ_k φ_kj − ω_ri PCI_i: each absent
+      industry j brings PCI_j in proportion to i's share of *j's* proximity
+      total (the normaliser belongs to j, the industry summed over, not to i).
+
+    Industries with undefined PCI count as 0 in the sums; their own COG, and
+    the COG of an industry whose density is undefined (no proximity to
+    anything), is NaN.
     """
     m = np.asarray(m, dtype=np.float64)
-    prox = relatedness_proximity(m) if prox is None else prox
+    prox = relatedness_proximity(m) if prox is None else np.asarray(prox, dtype=np.float64)
     omega = relatedness_density(m, prox)
-    p = np.nan_to_num(np.asarray(pci, dtype=np.float64), nan=0.0)
+    pci = np.asarray(pci, dtype=np.float64)
+    known = np.isfinite(pci)
+    p = np.where(known, pci, 0.0)
     absent = 1.0 - m
-    coi = (absent * omega) @ p
-    col = prox.sum(axis=0)
+    omega0 = np.nan_to_num(omega, nan=0.0)
+    coi = (absent * omega0) @ p
+    col = prox.sum(axis=0)  # Σ_k φ_kj for every j
     with np.errstate(divide="ignore", invalid="ignore"):
-        weights = np.where(col > 0, prox / col, 0.0)  # φ_ji / Σ_k φ_ki
-    cog = (absent * p[None, :]) @ weights - omega * p[None, :]
+        per_j = np.where(col > 0, p / col, 0.0)  # PCI_j / Σ_k φ_kj
+    cog = (absent * per_j[None, :]) @ prox.T - omega0 * p[None, :]  # Σ_j (1 − M_rj) PCI_j/Σφ_kj · φ_ij
+    cog = np.where(known[None, :] & np.isfinite(omega), cog, np.nan)
     return omega, coi, cog

@@ -91,12 +91,16 @@ def density(m: np.ndarray, prox: np.ndarray) -> np.ndarray:
 
     "What could we grow into next": a high density for an industry the region
     is not yet specialised in means many related specialisations are present.
+    Undefined (NaN) for an industry related to nothing (Σ_j φ_ji = 0, e.g. one
+    no region specialises in): 0/0, not "no relatedness".
     """
     prox = np.asarray(prox, dtype=np.float64)
     col = prox.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        weights = np.where(col > 0, prox / col, 0.0)
-    return np.asarray(m, dtype=np.float64) @ weights
+        weights = np.where(col > 0, prox / np.where(col > 0, col, 1.0), 0.0)
+    out = np.asarray(m, dtype=np.float64) @ weights
+    out[:, col <= 0] = np.nan
+    return out
 
 
 def entries_exits(m_before: np.ndarray, m_after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
