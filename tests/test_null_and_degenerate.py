@@ -164,3 +164,34 @@ def test_cbp2019_metros_without_biopharma_are_not_cold_spots():
     assert (gstar.p_sim[empty, 0] > 0.2).all()
     assert isolated.sum() > 50 and (gstar.reason[isolated, 0] == NO_NEIGHBOURS).all()
     assert np.isnan(gstar.p_sim[isolated, 0]).all() and np.isfinite(gstar.p_sim[~isolated, 0]).all()
+
+
+def test_concentration_indices_are_undefined_on_empty_regions_and_industries():
+    from clusteratlas.relate import (
+        coagglomeration,
+        ellison_glaeser,
+        entropy,
+        gini,
+        herfindahl,
+        hoover,
+        krugman,
+        locational_gini,
+        lorenz,
+    )
+
+    # region 3 and industry 3 have no employment
+    e = np.array([[30.0, 10.0, 0.0], [10.0, 50.0, 0.0], [0.0, 0.0, 0.0]])
+    # before: Krugman 1.0 for the empty region; locational Gini 1.0, Hoover 0.5, a finite γ for the empty industry
+    assert np.isnan(krugman(e)[2]) and np.isfinite(krugman(e)[:2]).all()
+    assert np.isnan(herfindahl(e)[2]) and np.isnan(herfindahl(e, axis=0)[2])
+    assert np.isnan(entropy(e, groups=np.array(["a", "a", "b"]))["related_variety"][2])
+    assert np.isnan(entropy(e)["total_variety"][2])
+    assert np.isnan(hoover(e)[2]) and np.isnan(locational_gini(e)[2]) and np.isnan(lorenz(e, 2)[1]).all()
+    gamma = ellison_glaeser(e, np.array([0.1, 0.1, 0.1]))
+    assert np.isnan(gamma[2]) and np.isfinite(gamma[:2]).all()
+    co = coagglomeration(e)
+    assert np.isnan(co[2]).all() and np.isnan(co[:, 2]).all() and np.isfinite(co[:2, :2]).all()
+    assert np.isnan(gini(np.zeros(4)))
+    # all employment in one region: the region shares x have no spread (1 − Σx² = 0)
+    one = np.array([[5.0, 7.0], [0.0, 0.0]])
+    assert np.isnan(ellison_glaeser(one, np.array([0.2, 0.2]))).all() and np.isnan(coagglomeration(one)).all()
