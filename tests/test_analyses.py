@@ -187,3 +187,46 @@ def test_indicators_and_rates(runner, tmp_path, mapped_atlas):
     res = invoke(runner, "indicators", "gdp", "--atlas", mapped_atlas)
     assert res.exit_code == 2 and "unknown indicator" in res.stderr
     assert atlas_fingerprint(mapped_atlas) == before
+
+
+def test_undefined_statistics_are_stored_as_null_with_a_reason(tmp_path):
+    """A constant series (industry B: the same share of every region, so LQ 1 everywhere) and a region
+    without neighbours (R5) get NULL statistics and a reason, never a number or a significance flag."""
+    a = [10, 20, 30, 40, 50]
+    c = [50, 10, 42, 5, 31]
+    b = [(x + y) // 3 for x, y in zip(a, c, strict=True)]  # a quarter of every region's employment
+    lines = ["region,industry,year,employment"] + [
+        f"R{r + 1},{ind},2020,{v[r]}" for r in range(5) for ind, v in (("A", a), ("B", b), ("C", c))]
+    (tmp_path / "obs.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "w.csv").write_text("region,neighbor\nR1,R2\nR2,R1\nR2,R3\nR3,R2\nR3,R4\nR4,R3\n")
+    path = tmp_path / "a.duckdb"
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("observations", tmp_path / "obs.csv")
+        atlas.import_file("weights", tmp_path / "w.csv")
+        summary = atlas.hotspots(by="industry", permutations=99)
+        atlas.relate(by="industry")
+    assert summary.constant_items == 1 and summary.unlinked_regions == 1
+    glob = dict((r[0], r[1:]) for r in query_atlas(path, "SELECT item, moran_i, p_sim, reason FROM hotspots_global"))
+    assert glob["B"] == (None, None, "no variation")
+    assert glob["A"][0] is not None and glob["A"][1] is not None and glob["A"][2] is None
+    cells = {(r[0], r[1]): r[2:] for r in query_atlas(
+        path, "SELECT region, item, local_i, p_sim, quadrant, significant, gi_z, gi_p_sim, reason FROM hotspots")}
+    assert all(cells[(f"R{k}", "B")] == (None, None, None, False, None, None, "no variation") for k in range(1, 6))
+    assert cells[("R5", "A")] == (None, None, None, False, None, None, "no neighbours")
+    assert all(v is not None for v in cells[("R1", "A")][:3]) and cells[("R1", "A")][-1] is None
+    items = dict(query_atlas(path, "SELECT item, reason FROM relate_items WHERE ellison_glaeser IS NULL"))
+    assert items == {i: "fewer than two establishments: γ undefined" for i in "ABC"}
+
+
+def test_store_adds_new_columns_to_tables_of_an_older_atlas():
+    import duckdb
+    import pyarrow as pa
+
+    from clusteratlas.store.analyses import _store
+
+    con = duckdb.connect()
+    _store(con, {"hotspots_global": pa.table({"item": ["A"], "moran_i": [0.5]})}, keys={"year": 2019})
+    _store(con, {"hotspots_global": pa.table({"item": ["B"], "moran_i": pa.array([None], pa.float64()),
+                                              "reason": ["no variation"]})}, keys={"year": 2020})
+    rows = con.execute("SELECT item, moran_i, reason, year FROM hotspots_global ORDER BY item").fetchall()
+    assert rows == [("A", 0.5, None, 2019), ("B", None, "no variation", 2020)]

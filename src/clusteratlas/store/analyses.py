@@ -11,6 +11,9 @@ and year, runs :mod:`clusteratlas.relate`, and stores long tables:
 - ``relate_pairs``: item pairs (proximity, co-location correlation, co-agglomeration),
   the ``top`` most related partners of each item;
 - ``shift_share``: one row per region × item for two years (see relate.shiftshare).
+
+A value that is undefined (NaN in :mod:`clusteratlas.relate`) is stored as
+NULL, and the row's ``reason`` says why (docs/methods.md, "Degenerate input").
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from clusteratlas.relate import (
     shift_share,
     to_matrix,
 )
+from clusteratlas.relate.concentration import NO_EMPLOYMENT, ONE_REGION
+from clusteratlas.relate.spatial import NO_VARIATION
 
 BY = ("cluster", "industry")
 
@@ -100,10 +105,32 @@ def _require_cluster_results(con: duckdb.DuckDBPyConnection) -> None:
         raise InputError("the atlas has no cluster results yet", hint="Run 'clusteratlas map' first")
 
 
+def _column(values: object, n: int) -> pa.Array:
+    """An Arrow column: NaN becomes NULL (undefined, not a number), '' reasons NULL; scalars repeated."""
+    if isinstance(values, pa.Array):
+        return values
+    if not isinstance(values, np.ndarray):
+        return pa.array([values] * n)
+    if values.dtype == object:
+        return pa.array([v or None for v in values], type=pa.string())
+    if values.dtype.kind == "f":
+        return pa.array(values, from_pandas=True)
+    return pa.array(values)
+
+
 def _table(columns: dict[str, object]) -> pa.Table:
     """A table from arrays and scalars; scalars are repeated to the arrays' length."""
     n = max(len(v) for v in columns.values() if isinstance(v, np.ndarray))
-    return pa.table({k: v if isinstance(v, np.ndarray) else pa.array([v] * n) for k, v in columns.items()})
+    return pa.table({k: _column(v, n) for k, v in columns.items()})
+
+
+def _join_reasons(*parts: tuple[np.ndarray, str]) -> np.ndarray:
+    """Per row, the reasons (``text`` where ``mask``) joined with '; ' ('' where none applies)."""
+    n = len(parts[0][0])
+    out = np.full(n, "", dtype=object)
+    for mask, text in parts:
+        out[mask] = [f"{r}; {text}" if r else text for r in out[mask]]
+    return out
 
 
 def _size_case() -> str:
@@ -156,14 +183,22 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
     usable = est > 1
     if usable.any():
         gamma[usable] = ellison_glaeser(values[:, usable], plant_herfindahl_from_counts(est[usable]))
+    region_total, item_total = values.sum(axis=1), values.sum(axis=0)
     regions = _table({
         "region": emp.regions, "level": level, "year": year, "diversity": cx.diversity, "eci": cx.eci,
         "coi": coi, "hhi": herfindahl(values), "krugman": krugman(values), **ent,
+        "reason": _join_reasons((region_total == 0, f"{NO_EMPLOYMENT}: every index undefined"),
+                                ((region_total > 0) & (cx.diversity == 0), "no specialisation: ECI undefined")),
     })
     items = _table({
         "item": emp.industries, "breakdown": by, "year": year, "ubiquity": cx.ubiquity, "pci": cx.pci,
         "hoover": hoover(values), "locational_gini": locational_gini(values), "hhi": herfindahl(values, axis=0),
         "ellison_glaeser": gamma,
+        "reason": _join_reasons((item_total == 0, f"{NO_EMPLOYMENT}: every index undefined"),
+                                ((item_total > 0) & (cx.ubiquity == 0),
+                                 "no region specialised: PCI, density and COG undefined"),
+                                ((item_total > 0) & ~usable, "fewer than two establishments: γ undefined"),
+                                (np.isnan(gamma) & usable & (item_total > 0), f"{ONE_REGION}: γ undefined")),
     })
     n_r, n_i = values.shape
     cells = _table({
@@ -221,6 +256,13 @@ def _store(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], keys: di
             existing = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
             if name not in existing:
                 con.execute(f"CREATE TABLE {name} AS SELECT * FROM __incoming LIMIT 0")
+            else:  # an atlas written before a column (e.g. ``reason``) existed: add it, NULL for old rows
+                have = {r[0] for r in con.execute(f"SELECT column_name FROM duckdb_columns() "
+                                                  f"WHERE table_name = '{name}'").fetchall()}
+                for column in con.table("__incoming").columns:
+                    if column not in have:
+                        kind = con.table("__incoming").select(f'"{column}"').types[0]
+                        con.execute(f'ALTER TABLE {name} ADD COLUMN "{column}" {kind}')
             where = " AND ".join(f'"{k}" = ?' for k in keys)
             con.execute(f"DELETE FROM {name} WHERE {where}", list(keys.values()))
             con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM __incoming")
@@ -272,6 +314,7 @@ class HotspotSummary:
     items: int
     hot_spots: int
     unlinked_regions: int
+    constant_items: int = 0  # series with no variation: no statistic, no p-value (stored NULL with a reason)
 
 
 def _weights(con: duckdb.DuckDBPyConnection, regions: np.ndarray):
@@ -323,19 +366,23 @@ def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: i
     gstar = getis_ord_star(data, binary, permutations=permutations, seed=seed, alpha=alpha)
     glob = moran(data, w, permutations=permutations, seed=seed)
     n_r, n_i = data.shape
+    # local Moran and Gi* are undefined for the same cells (constant series, regions without neighbours)
+    reason = np.where(lisa.reason != "", lisa.reason, gstar.reason).ravel()
+    quadrant = lisa.quadrant.ravel()
     cells = _table({
         "region": np.repeat(emp.regions, n_i), "item": np.tile(emp.industries, n_r), "year": year, "value": value,
-        "x": data.ravel(), "local_i": lisa.Is.ravel(), "quadrant": lisa.quadrant.ravel(),
+        "x": data.ravel(), "local_i": lisa.Is.ravel(),
+        "quadrant": pa.array(quadrant, mask=quadrant == 0),  # NULL where local I is undefined
         "p_sim": lisa.p_sim.ravel(), "significant": lisa.significant.ravel(),
         "gi_star": gstar.Gs.ravel(), "gi_z": gstar.Zs.ravel(), "gi_p_sim": gstar.p_sim.ravel(),
-        "gi_significant": gstar.significant.ravel(),
+        "gi_significant": gstar.significant.ravel(), "reason": reason,
     })
     globals_ = _table({"item": emp.industries, "year": year, "value": value, "moran_i": glob.I,
-                       "expected_i": np.full(n_i, glob.EI), "p_sim": glob.p_sim})
+                       "expected_i": np.full(n_i, glob.EI), "p_sim": glob.p_sim, "reason": glob.reason})
     _store(con, {"hotspots": cells, "hotspots_global": globals_},
            keys={"breakdown": by, "level": level, "year": year, "value": value})
     hot = int((lisa.significant & (lisa.quadrant == 1)).sum())
-    return HotspotSummary(by, level, year, value, n_r, n_i, hot, unlinked)
+    return HotspotSummary(by, level, year, value, n_r, n_i, hot, unlinked, int((glob.reason == NO_VARIATION).sum()))
 
 
 def _square_from_long(path, items: np.ndarray, columns: tuple[str, str, str]) -> np.ndarray:
