@@ -353,3 +353,15 @@ def test_the_readme_evaluation_tour_runs_as_written(tmp_path, runner, monkeypatc
             assert "left out of this grouping: nistep2004-" in text and "published" in text
             assert "(n=1)" in text and "1.7" in text
     assert Path("report.html").exists()
+
+
+def test_two_assessors_of_one_subject_on_one_day_get_told_an_id_to_use(tmp_path, atlas, runner):
+    """Rows without an id get SUBJECT-FRAMEWORK-DATE; a second assessor's form then collides and is refused."""
+    for who, scores in (("me", SAPPORO), ("you", KOBE)):
+        rows = [["", *r[1:3], who, *r[4:]] for r in marks("", "alpha", "knowledge", *scores)]
+        write_assessments(tmp_path / f"{who}.csv", rows, HEADER)
+    assert "1 new" in invoke(runner, "assess", "import", tmp_path / "me.csv", "--atlas", atlas).output
+    res = invoke(runner, "assess", "import", tmp_path / "you.csv", "--atlas", atlas)
+    text = one_line(res.output)
+    assert res.exit_code == 2 and "assessment id alpha-nistep-jp-15-2024-04-01 is already in the atlas" in text
+    assert "'alpha-nistep-jp-15-2024-04-01-you'" in text, text

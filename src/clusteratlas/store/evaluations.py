@@ -119,15 +119,16 @@ def _check_identities(con: duckdb.DuckDBPyConnection, items: list[Assessment], l
         if not known or a.identity() in known:
             continue
         have = known[-1]
+        other = default_assessment_id(a.subject, a.framework, a.assessed_on)
+        if other == a.assessment:  # the made-up id itself collides: two assessors, one subject and day
+            other = f"{other}-{a.assessor}"
         differs = [k for k, x, y in zip(IDENTITY, a.identity(), have, strict=True) if x != y]
         raise InputError(f"assessment id {a.assessment} is already in the atlas for "
                          + ", ".join(f"{k} {y!r}" for k, y in zip(IDENTITY, have, strict=True))
                          + f"; this one has {differs[0]} {getattr(a, differs[0])!r}",
                          file=label, row=a.line, column="assessment", value=a.assessment,
                          expected="an id of its own for each subject, framework and assessor",
-                         hint=f"Give it another id, e.g. "
-                              f"{default_assessment_id(a.subject, a.framework, a.assessed_on)!r} "
-                              "(or leave 'assessment' empty to get that one); nothing was stored")
+                         hint=f"Give it an id of its own, e.g. {other!r}; nothing was stored")
 
 
 def import_assessments(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, transaction,
