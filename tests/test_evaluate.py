@@ -220,6 +220,8 @@ def test_assessments_grouped_history_kept_and_reports(tmp_path, atlas, runner):
     ("missing-assessor", "missing assessor"),
     ("unknown-framework", "unknown framework"),
     ("bad-date", "not a date"),
+    ("impossible-date", "not a date (month 13 does not exist)"),
+    ("after-the-era", "平成 ended: 令和 began 2019-05-01"),
     ("inconsistent", "has another subject here than on line 2"),
     ("twice", "scored twice"),
 ])
@@ -240,6 +242,10 @@ def test_bad_assessments_are_refused_and_nothing_is_stored(tmp_path, atlas, runn
         rows = [[r[0], "nistep-jp-16", *r[2:]] for r in rows]
     elif case == "bad-date":
         rows = [[*r[:4], "1 April 2024", *r[5:]] for r in rows]
+    elif case == "impossible-date":
+        rows = [[*r[:4], "2024-13-45", *r[5:]] for r in rows]
+    elif case == "after-the-era":
+        rows = [[*r[:4], "平成31年5月1日", *r[5:]] for r in rows]
     elif case == "inconsistent":
         rows[2][2] = "beta"
     elif case == "twice":

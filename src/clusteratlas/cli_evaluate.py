@@ -27,12 +27,48 @@ def _cli():
     return cli
 
 
+def _output(path: Path) -> Path:
+    """Check an output path before any work: its folder is made when missing, but must be a folder."""
+    folder = path.parent
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError("cannot write here: a file stands where a folder should be", file=str(path),
+                                 value=str(parent), expected="a path inside a folder")
+            break
+    if path.is_dir():
+        raise InputError("this is a folder, not a file to write", file=str(path), expected="a file name")
+    return path
+
+
 def _write(table: pa.Table, path: Path) -> int:
     import duckdb
 
     con = duckdb.connect()
     con.register("t", table)
-    return write_table(con.table("t"), path)
+    try:
+        return write_table(con.table("t"), _output(path))
+    except OSError as exc:
+        raise InputError(f"cannot write the file: {exc.strerror or exc}", file=str(path)) from None
+
+
+def _write_text(text: str, path: Path) -> None:
+    """Write a text file atomically (a partial file never replaces a good one); its folder is made if missing."""
+    _output(path)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write the file: {exc.strerror or exc}", file=str(path)) from None
+
+
+def _warn(messages: list[str]) -> None:
+    cli = _cli()
+    for m in messages:
+        cli.err.print(f"[yellow]warning:[/] {m}", highlight=False, soft_wrap=True)
 
 
 @assess_app.command("frameworks")
@@ -120,8 +156,11 @@ def template(framework: Annotated[str, typer.Argument(help="Framework id.")],
              out_file: Annotated[Path, typer.Argument(help="The template to write (.csv or .xlsx).")],
              subject: Annotated[str, typer.Option(help="Subject id (a cluster, organisation or region).")] = "",
              assessor: Annotated[str, typer.Option(help="Who assesses.")] = "",
-             assessed_on: Annotated[str, typer.Option("--date", help="Date of the assessment, YYYY-MM-DD.")] = "",
-             assessment: Annotated[str, typer.Option(help="Assessment id.")] = "A1",
+             assessed_on: Annotated[str, typer.Option("--date", help="Date of the assessment: YYYY-MM-DD, "
+                                                      "令和6年4月1日, R6.4.1 or a fiscal year 2024年度 (read as "
+                                                      "'assess import' reads it).")] = "",
+             assessment: Annotated[str | None, typer.Option(help="Assessment id (default: "
+                                                            "SUBJECT-FRAMEWORK-DATE, one per subject).")] = None,
              tag: Annotated[list[str] | None, typer.Option(help="Attribute KEY=VALUE to group by later, "
                                                            "repeatable (e.g. formation_base=knowledge).")] = None,
              atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Look in this atlas too.")] = None,
@@ -129,12 +168,16 @@ def template(framework: Annotated[str, typer.Argument(help="Framework id.")],
     """Write an empty assessment to fill in: one row per factor × column, with names and allowed values."""
     cli = _cli()
     with cli.failing_cleanly():
+        from clusteratlas.dates import parse_date
         from clusteratlas.evaluate.assessments import template_rows
         from clusteratlas.sources.generic import parse_mapping
 
+        _output(out_file)
         fw = _resolve(framework, None, atlas)
         rows = template_rows(fw, assessment=assessment, subject=subject, assessor=assessor, assessed_on=assessed_on,
                              tags=parse_mapping(tag))
+        if assessed_on and parse_date(assessed_on).is_future():
+            _warn([f"--date {assessed_on} is in the future"])
         n = _write(pa.Table.from_pylist(rows), out_file)
         cli.out.print(f"Wrote a {fw.id} template with {n} rows to {out_file}; fill in 'value' "
                       f"({fw.scales[fw.columns[0].scale].describe()}), then 'clusteratlas assess import'.")
@@ -148,6 +191,7 @@ def import_(file: Annotated[Path, typer.Argument(help="Assessments (.csv in UTF-
     cli = _cli()
     with cli.failing_cleanly(), Atlas(atlas) as a:
         r = a.import_assessments(file, dry_run=dry_run)
+        _warn(r.warnings)
         verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
         cli.out.print(f"{verb} {r.assessments} assessment(s) from {file} ({', '.join(r.frameworks)}): {r.new} new, "
                       f"{r.revised} revised (earlier revisions kept), {r.unchanged} unchanged.")
@@ -161,10 +205,13 @@ def export(out_file: Annotated[Path, typer.Argument(help="Output .csv, .parquet 
            ) -> None:
     """Export assessments in the import format (one row per score)."""
     cli = _cli()
-    with cli.failing_cleanly(), Atlas(atlas) as a:
+    with cli.failing_cleanly():
         from clusteratlas.store.evaluations import assessments_table
 
-        n = _write(assessments_table(a.assessments(framework=framework, all_revisions=all_revisions)), out_file)
+        _output(out_file)
+        with Atlas(atlas) as a:
+            table = assessments_table(a.assessments(framework=framework, all_revisions=all_revisions))
+        n = _write(table, out_file)
         cli.out.print(f"Wrote {n:,} scores to {out_file}")
 
 
@@ -180,26 +227,46 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
            ) -> None:
     """Averages and distributions by group, or one subject's gap profile beside its quantitative results."""
     cli = _cli()
+    if out_file is not None:
+        with cli.failing_cleanly():
+            _output(out_file)
     with cli.failing_cleanly(), Atlas(atlas) as a:
-        from clusteratlas.evaluate.analysis import average_points, distribution, gap_profile, over_time
+        from clusteratlas.evaluate.analysis import average_points, distribution, gap_profile, left_out, over_time
         from clusteratlas.report import averages_table, gap_table, plain_table, region_table
 
         fw = a.framework(framework)
         items = a.assessments(framework=framework, subject=subject)
         if subject is None:
+            missing = left_out(items, by)
             if fw.has_points:
-                table = average_points(items, fw, by=by)
-                ref = None
+                grouped = len(missing) < len(items)
+                table = average_points(items, fw, by=by) if grouped or not reference else None
+                shown, ref = table, None
                 if reference:
-                    from clusteratlas.reference.programmes import nistep_published_averages
+                    from clusteratlas.reference.programmes import published_beside
 
-                    ref = nistep_published_averages()
-                cli.out.print(averages_table(table, fw, ref))
+                    groups = list(dict.fromkeys(table["group"].to_pylist())) if table is not None else []
+                    beside = published_beside(fw.id, by, groups)
+                    ref = beside.table
+                    if beside.note:
+                        cli.out.print(f"[yellow]note:[/] {beside.note}", highlight=False, soft_wrap=True)
+                    if beside.unmatched is not None:  # the whole published table is shown, n=0 where none
+                        blank = pa.Table.from_pylist([{"group": r["group"], "column": r["column"],
+                                                       "factor": r["factor"], "assessments": 0, "mean": None}
+                                                      for r in beside.unmatched.to_pylist()])
+                        shown = pa.concat_tables([t for t in (table, blank) if t is not None],
+                                                 promote_options="permissive")
+                        ref = pa.concat_tables([t for t in (ref, beside.unmatched) if t is not None])
+                cli.out.print(averages_table(shown, fw, ref))
             else:
                 table = distribution(items, fw, by=by)
                 cli.out.print(plain_table(table.to_pylist(), f"{fw.name}: how often each value was given",
                                           ["group", "factor", "value", "value_name", "value_name_ja", "count"]))
-            if out_file is not None:
+            if missing:
+                cli.out.print(f"[yellow]note:[/] {len(missing)} of {len(items)} assessment(s) have no {by!r} and "
+                              f"are left out of this grouping: " + ", ".join(m.assessment for m in missing),
+                              highlight=False, soft_wrap=True)
+            if out_file is not None and table is not None:
                 n = _write(table, out_file)
                 cli.out.print(f"Wrote {n:,} rows to {out_file}")
             return
@@ -246,15 +313,15 @@ def html(out_file: Annotated[Path, typer.Argument(help="The report to write (.ht
          subject: Annotated[str | None, typer.Option(help="Only this subject.")] = None) -> None:
     """A self-contained HTML report: a radar profile per assessment, scores with evidence (print it to PDF)."""
     cli = _cli()
-    with cli.failing_cleanly(), Atlas(atlas) as a:
-        from clusteratlas.evaluate.html import report_html
+    with cli.failing_cleanly():
+        _output(out_file)
+        with Atlas(atlas) as a:
+            from clusteratlas.evaluate.html import report_html
 
-        items = a.assessments(framework=framework, subject=subject)
-        pairs = [(a.framework(i.framework, i.framework_version), i) for i in items]
-        text = report_html(pairs)
-    tmp = out_file.with_name(out_file.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out_file)
+            items = a.assessments(framework=framework, subject=subject)
+            pairs = [(a.framework(i.framework, i.framework_version), i) for i in items]
+            text = report_html(pairs)
+        _write_text(text, out_file)
     cli.out.print(f"Wrote {len(items)} assessment(s) to {out_file}")
 
 

@@ -1,5 +1,8 @@
 """Analyses of assessments: averages and distributions by group, gap profiles, change over time.
 
+Grouping by a tag (or field) leaves out the assessments that lack it:
+:func:`left_out` lists them, so a report can say how many.
+
 Averages follow the source's procedure for the ◎○△ method (NISTEP 2004): a
 factor an assessor did not mark counts 0 points, and the mean is over all
 assessments in the group, so each column of a complete ◎○△ assessment adds
@@ -19,14 +22,28 @@ from clusteratlas.evaluate.frameworks import Framework
 ALL = "all"
 
 
+def group_key(a: Assessment, by: str | None) -> str | None:
+    """The group of an assessment: its tag ``by``, else its field ``by`` (e.g. region), else None."""
+    if by is None:
+        return ALL
+    key = a.tags.get(by) or getattr(a, by, None)
+    return None if key in (None, "") or not isinstance(key, str | int | float) else str(key)
+
+
+def left_out(items: list[Assessment], by: str | None) -> list[Assessment]:
+    """Assessments that have no tag or field ``by``: grouping by it leaves them out (say how many)."""
+    return [a for a in items if group_key(a, by) is None]
+
+
 def _groups(items: list[Assessment], by: str | None) -> dict[str, list[Assessment]]:
     out: dict[str, list[Assessment]] = defaultdict(list)
     for a in items:
-        key = ALL if by is None else a.tags.get(by) or getattr(a, by, None)
-        if key is None:
-            raise InputError(f"assessment {a.assessment} has no tag or field {by!r} to group by",
-                             hint="Add a tag:KEY column to the assessment file")
-        out[str(key)].append(a)
+        key = group_key(a, by)
+        if key is not None:
+            out[key].append(a)
+    if not out:
+        raise InputError(f"none of the {len(items)} assessment(s) has a tag or field {by!r} to group by",
+                         value=by, hint=f"Add a tag:{by} column to the assessment file, or leave out --by")
     return dict(sorted(out.items()))
 
 

@@ -4,11 +4,24 @@ An assessment file (CSV in UTF-8 or CP932, or Excel) has one row per score:
 
 ``assessment, framework, subject, assessor, assessed_on, factor, column, value``
 (required) and ``framework_version, subject_type, subject_name, subject_name_ja,
-region, evidence, source`` and ``tag:KEY`` columns (optional). The header
-fields repeat on every row of an assessment and must agree. ``tag:`` columns
-carry attributes to group by (``tag:formation_base`` = knowledge / enterprise).
-Rows with an empty ``value`` are skipped, so a filled-in template may keep
-the factors it does not mark.
+region, assessed_on_text, evidence, source`` and ``tag:KEY`` columns
+(optional). The header fields repeat on every row of an assessment and must
+agree. ``tag:`` columns carry attributes to group by (``tag:formation_base`` =
+knowledge / enterprise). Rows with an empty ``value`` are skipped, so a
+filled-in template may keep the factors it does not mark.
+
+**Identity.** An assessment id names one assessment of one subject, under one
+framework, by one assessor: a later import with the same id and the same
+three is a new revision of it; the same id with another subject, framework or
+assessor is refused (never turned into a revision). A row with no id gets
+:func:`default_assessment_id` (``SUBJECT-FRAMEWORK-DATE``), the id
+``assess template`` writes too.
+
+**Dates.** ``assessed_on`` is read by :func:`clusteratlas.dates.parse_date`
+(ISO, Excel date cells, 和暦 such as 令和6年4月1日 or R6.4.1, fiscal years such
+as 2024年度) and stored as ISO text; the date as written is kept in
+``assessed_on_text``. A malformed or impossible date is refused; a future one
+is allowed with a warning (:func:`future_dates`).
 
 :func:`read_assessments` checks everything against the framework before
 anything is stored and raises :class:`InputError` naming the file, line,
@@ -22,22 +35,24 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clusteratlas.dates import EXPECTED as DATE_EXPECTED
+from clusteratlas.dates import ParsedDate, parse_date
 from clusteratlas.errors import InputError, did_you_mean
 from clusteratlas.evaluate.frameworks import Framework
 
 REQUIRED = ("assessment", "framework", "subject", "assessor", "assessed_on", "factor", "value")
-OPTIONAL = ("framework_version", "subject_type", "subject_name", "subject_name_ja", "region", "column", "evidence",
-            "source")
+OPTIONAL = ("framework_version", "subject_type", "subject_name", "subject_name_ja", "region", "column",
+            "assessed_on_text", "evidence", "source")
 HEADER_FIELDS = ("framework", "framework_version", "subject", "subject_type", "subject_name", "subject_name_ja",
                  "region", "assessor", "assessed_on")
 SUBJECT_TYPES = ("cluster", "organisation", "region", "programme")
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+#: What identifies an assessment beside its id: a revision must keep all three.
+IDENTITY = ("framework", "subject", "assessor")
 
 
 @dataclass
@@ -71,6 +86,12 @@ class Assessment:
     scores: list[Score] = field(default_factory=list)
     framework_sha256: str = ""
     revision: int | None = None  # set when read back from the atlas
+    assessed_on_text: str | None = None  # the date as written (令和6年4月1日, 2024年度 …) when not ISO
+    line: int | None = None  # first line in the file it was read from
+
+    def identity(self) -> tuple[str, str, str]:
+        """(framework, subject, assessor): what an id stands for; a revision keeps all three."""
+        return (self.framework, self.subject, self.assessor)
 
     def content_hash(self) -> str:
         """A digest of everything but the id, to tell a real edit from a re-import of the same content."""
@@ -111,6 +132,46 @@ def _rows(path: Path) -> list[dict[str, str | None]]:
     return out
 
 
+def default_assessment_id(subject: str, framework: str, assessed_on: str) -> str:
+    """The id of an assessment that names none: ``SUBJECT-FRAMEWORK-DATE`` (ISO date), unique per subject."""
+    return "-".join(x for x in (subject, framework, assessed_on) if x)
+
+
+def read_date(text: str | None, *, label: str, line: int | None, column: str = "assessed_on") -> ParsedDate:
+    """A date cell parsed by :func:`clusteratlas.dates.parse_date`, or an InputError naming where and why."""
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise InputError(f"not a date ({exc})", file=label, row=line, column=column, value=text,
+                         expected=DATE_EXPECTED) from None
+
+
+def future_dates(items: list[Assessment], label: str, today=None) -> list[str]:
+    """Warnings for assessments dated after today (allowed: a planned review, or a typo worth a look)."""
+    out = []
+    for a in items:
+        if parse_date(a.assessed_on).is_future(today):
+            where = f"{label}, line {a.line}" if a.line else label
+            out.append(f"{where}: assessment {a.assessment} is dated in the future "
+                       f"({a.assessed_on_text or a.assessed_on})")
+    return out
+
+
+def _header_date(header: dict, row: dict, label: str, line: int) -> None:
+    """Replace the written date by its ISO form, checking an ``assessed_on_text`` cell says the same day."""
+    if not header["assessed_on"]:
+        return
+    parsed = read_date(header["assessed_on"], label=label, line=line)
+    written = row.get("assessed_on_text")
+    if written:
+        again = read_date(written, label=label, line=line, column="assessed_on_text")
+        if again.iso != parsed.iso:
+            raise InputError("assessed_on_text is another date than assessed_on", file=label, row=line,
+                             column="assessed_on_text", value=written, expected=f"the date {parsed.iso}")
+    header["assessed_on"] = parsed.iso
+    header["assessed_on_text"] = written or (None if parsed.text == parsed.iso else parsed.text)
+
+
 def read_assessments(path: str | Path, resolve: Callable[[str, str | None], Framework]) -> list[Assessment]:
     """Read and validate an assessment file; ``resolve(id, version)`` returns the framework (or raises)."""
     path = Path(path)
@@ -121,20 +182,21 @@ def read_assessments(path: str | Path, resolve: Callable[[str, str | None], Fram
     for line, row in enumerate(rows, start=2):
         if not any(row.values()):
             continue
-        aid = row.get("assessment")
-        if not aid:
-            raise InputError("value is empty", file=label, row=line, column="assessment", expected="an assessment id")
         header = {k: row.get(k) for k in HEADER_FIELDS}
         header["subject_type"] = (header["subject_type"] or "cluster").lower()
+        _header_date(header, row, label, line)
+        aid = row.get("assessment")
+        if not aid:
+            if not (header["subject"] and header["framework"] and header["assessed_on"]):
+                raise InputError("value is empty", file=label, row=line, column="assessment",
+                                 expected="an assessment id (or subject, framework and assessed_on to make one)")
+            aid = default_assessment_id(header["subject"], header["framework"], header["assessed_on"])
         tags = {k[4:]: v for k, v in row.items() if k.startswith("tag:") and v}
         if aid not in by_id:
             for key in ("framework", "subject", "assessor", "assessed_on"):
                 if not header[key]:
                     raise InputError(f"missing {key}", file=label, row=line, column=key,
                                      expected="who assessed" if key == "assessor" else f"a {key}")
-            if not _DATE.match(header["assessed_on"]):
-                raise InputError("not a date", file=label, row=line, column="assessed_on", value=header["assessed_on"],
-                                 expected="YYYY-MM-DD (or YYYY-MM, YYYY)")
             if header["subject_type"] not in SUBJECT_TYPES:
                 raise InputError("unknown subject type", file=label, row=line, column="subject_type",
                                  value=header["subject_type"], expected=", ".join(SUBJECT_TYPES))
@@ -147,7 +209,8 @@ def read_assessments(path: str | Path, resolve: Callable[[str, str | None], Fram
                                  expected=exc.expected, hint=exc.hint) from None
             by_id[aid] = Assessment(aid, fw.id, fw.version, header["subject"], header["subject_type"],
                                     header["assessor"], header["assessed_on"], header["subject_name"],
-                                    header["subject_name_ja"], header["region"], tags, framework_sha256=fw.sha256)
+                                    header["subject_name_ja"], header["region"], tags, framework_sha256=fw.sha256,
+                                    assessed_on_text=header["assessed_on_text"], line=line)
             first_line[aid] = line
         else:
             a = by_id[aid]
@@ -236,9 +299,20 @@ def check_rules(a: Assessment, fw: Framework, label: str) -> None:
                              file=label, column="factor", value=factor.id)
 
 
-def template_rows(fw: Framework, *, assessment: str = "A1", subject: str = "", assessor: str = "",
+def template_rows(fw: Framework, *, assessment: str | None = None, subject: str = "", assessor: str = "",
                   assessed_on: str = "", tags: dict[str, str] | None = None) -> list[dict[str, str]]:
-    """Rows of an empty assessment (every factor × column, value to fill in), with bilingual labels."""
+    """Rows of an empty assessment (every factor × column, value to fill in), with bilingual labels.
+
+    The date is read as an import reads it (a malformed one raises InputError) and written in ISO form, with
+    the text as given beside it in ``assessed_on_text``. Without an id, the id is made from the subject
+    (:func:`default_assessment_id`); without a subject it stays empty and the import makes it the same way.
+    """
+    written = ""
+    if assessed_on:
+        parsed = read_date(assessed_on, label="--date", line=None, column="assessed_on")
+        assessed_on, written = parsed.iso, ("" if parsed.text == parsed.iso else parsed.text)
+    if assessment is None:
+        assessment = default_assessment_id(subject, fw.id, assessed_on) if subject else ""
     rows = []
     for column in fw.columns:
         for factor in fw.factors:
@@ -248,6 +322,7 @@ def template_rows(fw: Framework, *, assessment: str = "A1", subject: str = "", a
             rows.append({"assessment": assessment, "framework": fw.id, "framework_version": fw.version,
                          "subject": subject, "subject_type": "cluster", "subject_name": "", "subject_name_ja": "",
                          "region": "", "assessor": assessor, "assessed_on": assessed_on,
+                         "assessed_on_text": written,
                          **{f"tag:{k}": v for k, v in (tags or {}).items()},
                          "factor": factor.id, "column": column.id, "value": "", "evidence": "", "source": "",
                          "factor_name": factor.name, "factor_name_ja": factor.name_ja or "",

@@ -5,13 +5,20 @@ revision beside the earlier ones, an unchanged one is left alone, and the
 framework version each assessment was scored under is stored with it (so an
 atlas stays readable when a framework file changes later). Everything one
 import writes is in one transaction.
+
+An id stands for one (framework, subject, assessor): an import that reuses an
+id stored for another subject, framework or assessor is refused before
+anything is written. Atlases written before this rule may hold one id for
+several subjects (every template once said ``A1``); they still open, and the
+current revision is taken per id *and* identity, so each subject's latest
+assessment is there again.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -19,7 +26,14 @@ import pyarrow as pa
 
 from clusteratlas._sql import first_row
 from clusteratlas.errors import InputError
-from clusteratlas.evaluate.assessments import Assessment, Score, read_assessments
+from clusteratlas.evaluate.assessments import (
+    IDENTITY,
+    Assessment,
+    Score,
+    default_assessment_id,
+    future_dates,
+    read_assessments,
+)
 from clusteratlas.evaluate.frameworks import Framework, builtin_frameworks, framework_from_document
 
 
@@ -86,6 +100,35 @@ class AssessmentImport:
     scores: int
     frameworks: list[str]
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+#: The current revision of each assessment: the latest per id and identity (see the module's docstring).
+CURRENT = ("SELECT * FROM assessments QUALIFY revision = max(revision) OVER (PARTITION BY assessment, "
+           + ", ".join(IDENTITY) + ")")
+
+
+def _check_identities(con: duckdb.DuckDBPyConnection, items: list[Assessment], label: str) -> None:
+    """Refuse an id already stored for another subject, framework or assessor (before anything is written)."""
+    stored: dict[str, list[tuple]] = {}
+    for r in con.execute(f"SELECT DISTINCT assessment, {', '.join(IDENTITY)} FROM assessments "
+                         "ORDER BY ALL").fetchall():
+        stored.setdefault(r[0], []).append(tuple(r[1:]))
+    for a in items:
+        known = stored.get(a.assessment)
+        if not known or a.identity() in known:
+            continue
+        have = known[-1]
+        other = default_assessment_id(a.subject, a.framework, a.assessed_on)
+        if other == a.assessment:  # the made-up id itself collides: two assessors, one subject and day
+            other = f"{other}-{a.assessor}"
+        differs = [k for k, x, y in zip(IDENTITY, a.identity(), have, strict=True) if x != y]
+        raise InputError(f"assessment id {a.assessment} is already in the atlas for "
+                         + ", ".join(f"{k} {y!r}" for k, y in zip(IDENTITY, have, strict=True))
+                         + f"; this one has {differs[0]} {getattr(a, differs[0])!r}",
+                         file=label, row=a.line, column="assessment", value=a.assessment,
+                         expected="an id of its own for each subject, framework and assessor",
+                         hint=f"Give it an id of its own, e.g. {other!r}; nothing was stored")
 
 
 def import_assessments(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, transaction,
@@ -93,19 +136,23 @@ def import_assessments(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[s
     """Validate an assessment file completely, then store new assessments and revisions in one transaction."""
     path = Path(path)
     items = read_assessments(path, framework_resolver(con))
+    _check_identities(con, items, str(path))
     used = sorted({f"{a.framework} {a.framework_version}" for a in items})
-    latest = {r[0]: (r[1], r[2]) for r in con.execute(
-        "SELECT assessment, revision, content_sha256 FROM assessments_current").fetchall()}
+    top = {r[0]: r[1] for r in con.execute("SELECT assessment, max(revision) FROM assessments GROUP BY 1").fetchall()}
+    latest = {(r[0], *r[1:4]): r[4] for r in con.execute(
+        f"SELECT assessment, {', '.join(IDENTITY)}, content_sha256 FROM ({CURRENT})").fetchall()}
     plan = []
+    new = 0
     for a in items:
         digest = a.content_hash()
-        revision, old = latest.get(a.assessment, (0, None))
+        old = latest.get((a.assessment, *a.identity()))
         if old == digest:
             continue
-        plan.append((a, revision + 1, digest))
-    new = sum(1 for _, r, _ in plan if r == 1)
+        new += old is None
+        plan.append((a, top.get(a.assessment, 0) + 1, digest))
     report = AssessmentImport(str(path), len(items), new, len(plan) - new, len(items) - len(plan),
-                              sum(len(a.scores) for a, _, _ in plan), used, dry_run)
+                              sum(len(a.scores) for a, _, _ in plan), used, dry_run,
+                              future_dates(items, str(path)))
     if dry_run:
         return report
     resolve = framework_resolver(con)
@@ -113,10 +160,14 @@ def import_assessments(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[s
         for key in {(a.framework, a.framework_version) for a, _, _ in plan}:
             store_framework(con, resolve(*key))
         for a, revision, digest in plan:
-            con.execute("INSERT INTO assessments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
+            con.execute("INSERT INTO assessments (assessment, revision, framework, framework_version, subject, "
+                        "subject_type, subject_name, subject_name_ja, region, assessor, assessed_on, tags, "
+                        "content_sha256, recorded_at, file, assessed_on_text) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
                         [a.assessment, revision, a.framework, a.framework_version, a.subject, a.subject_type,
                          a.subject_name, a.subject_name_ja, a.region, a.assessor, a.assessed_on,
-                         json.dumps(a.tags, ensure_ascii=False, sort_keys=True), digest, str(path.resolve())])
+                         json.dumps(a.tags, ensure_ascii=False, sort_keys=True), digest, str(path.resolve()),
+                         a.assessed_on_text])
             if a.scores:
                 con.executemany("INSERT INTO assessment_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                 [[a.assessment, revision, s.factor, s.column, s.value, s.points, s.evidence,
@@ -127,7 +178,7 @@ def import_assessments(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[s
 def load_assessments(con: duckdb.DuckDBPyConnection, *, framework: str | None = None, subject: str | None = None,
                      all_revisions: bool = False) -> list[Assessment]:
     """Assessments from the atlas (the current revision of each, or every revision), oldest first."""
-    table = "assessments" if all_revisions else "assessments_current"
+    table = "assessments" if all_revisions else f"({CURRENT})"
     where, params = ["true"], []
     if framework:
         where.append("a.framework = ?")
@@ -137,7 +188,7 @@ def load_assessments(con: duckdb.DuckDBPyConnection, *, framework: str | None = 
         params.append(subject)
     heads = con.execute(f"""SELECT a.assessment, a.revision, a.framework, a.framework_version, a.subject,
         a.subject_type, a.assessor, a.assessed_on, a.subject_name, a.subject_name_ja, a.region, a.tags,
-        f.sha256 FROM {table} a LEFT JOIN evaluation_frameworks f ON f.framework = a.framework
+        f.sha256, a.assessed_on_text FROM {table} a LEFT JOIN evaluation_frameworks f ON f.framework = a.framework
         AND f.version = a.framework_version WHERE {' AND '.join(where)}
         ORDER BY a.assessed_on, a.assessment, a.revision""", params).fetchall()
     scores: dict[tuple[str, int], list[Score]] = {}
@@ -147,7 +198,8 @@ def load_assessments(con: duckdb.DuckDBPyConnection, *, framework: str | None = 
     out = []
     for h in heads:
         out.append(Assessment(h[0], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10],
-                              json.loads(h[11] or "{}"), scores.get((h[0], h[1]), []), h[12] or "", h[1]))
+                              json.loads(h[11] or "{}"), scores.get((h[0], h[1]), []), h[12] or "", h[1],
+                              h[13]))
     return out
 
 
@@ -161,7 +213,8 @@ def assessments_table(items: list[Assessment]) -> pa.Table:
                          "framework": a.framework, "framework_version": a.framework_version, "subject": a.subject,
                          "subject_type": a.subject_type, "subject_name": a.subject_name,
                          "subject_name_ja": a.subject_name_ja, "region": a.region, "assessor": a.assessor,
-                         "assessed_on": a.assessed_on, **{f"tag:{k}": a.tags.get(k) for k in tag_keys},
+                         "assessed_on": a.assessed_on, "assessed_on_text": a.assessed_on_text,
+                         **{f"tag:{k}": a.tags.get(k) for k in tag_keys},
                          "factor": s.factor, "column": s.column, "value": s.value, "points": s.points,
                          "evidence": s.evidence, "source": s.source})
     if not rows:

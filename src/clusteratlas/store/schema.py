@@ -37,8 +37,11 @@ DDL = [
     "content_sha256 VARCHAR, recorded_at TIMESTAMP, file VARCHAR, PRIMARY KEY (assessment, revision))",
     "CREATE TABLE IF NOT EXISTS assessment_scores (assessment VARCHAR, revision INTEGER, factor VARCHAR, "
     '"column" VARCHAR, value VARCHAR, points DOUBLE, evidence VARCHAR, source VARCHAR)',
-    "CREATE VIEW IF NOT EXISTS assessments_current AS SELECT * FROM assessments "
-    "QUALIFY revision = max(revision) OVER (PARTITION BY assessment)",
+    # the date as written (令和6年4月1日, 2024年度); added on open to atlases made before it existed
+    "ALTER TABLE assessments ADD COLUMN IF NOT EXISTS assessed_on_text VARCHAR",
+    # the current revision per id and identity (an id once stood for several subjects: see store/evaluations.py)
+    "CREATE OR REPLACE VIEW assessments_current AS SELECT * FROM assessments "
+    "QUALIFY revision = max(revision) OVER (PARTITION BY assessment, framework, subject, assessor)",
     "CREATE TABLE IF NOT EXISTS programme_registry (programme VARCHAR, id VARCHAR, name VARCHAR, name_ja VARCHAR, "
     "start BIGINT, type VARCHAR, fields VARCHAR, fields_ja VARCHAR, regions VARCHAR, parts BIGINT, "
     "PRIMARY KEY (programme, id))",
