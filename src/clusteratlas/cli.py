@@ -53,6 +53,12 @@ err = Console(stderr=True)
 
 AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")]
 YearOpt = Annotated[int | None, typer.Option(help="Year (default: the latest).")]
+NutsLevelOpt = Annotated[int | None, typer.Option(help="eurostat: keep regions of this NUTS level only (0 "
+                                                       "countries, 1, 2, 3); Eurostat tables mix levels, which "
+                                                       "would count jobs twice.")]
+NaceLevelOpt = Annotated[str | None, typer.Option(help="eurostat: keep industries of this NACE level only: "
+                                                       "section (letter), division (2 digits), group (3), class "
+                                                       "(4).")]
 
 
 @contextlib.contextmanager
@@ -98,15 +104,18 @@ def _params(base_year: int | None, by_subcluster: bool, peers: list[str] | None,
 
 
 def _format_options(file_format: str, year: int | None, digits: int, filters: list[str] | None,
-                    wide: dict[str, str | None] | None = None, kind: str = "observations") -> dict:
+                    wide: dict[str, str | None] | None = None, kind: str = "observations", *,
+                    nuts_level: int | None = None, nace_level: str | None = None) -> dict:
     """Reader options for an official file format."""
+    if file_format != "eurostat" and (nuts_level is not None or nace_level is not None):
+        raise ClusterAtlasError("--nuts-level and --nace-level work with --format eurostat")
     extra = {k: v for k, v in (wide or {}).items() if v}
     if file_format == "cbp":
         return {"year": year, "digits": digits}
     if file_format == "qcew":
         return {"digits": digits, "filters": parse_mapping(filters)}
     if file_format == "eurostat":
-        return {"filters": parse_mapping(filters)}
+        return {"filters": parse_mapping(filters), "nuts_level": nuts_level, "nace_level": nace_level}
     if file_format in ("estat", "estat-csv") and kind == "observations":
         given = parse_mapping(filters)
         industry = given.pop("industry", "cat01")
@@ -190,6 +199,7 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                               "e-Stat class=code, repeatable (e.g. age=Y15-64; "
                                                               "industry=cat02 picks e-Stat's industry class).")]
             = None,
+            nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None,
             prefix: Annotated[str | None, typer.Option(help="wide: prefix of the value columns (e.g. SEmp_).")]
             = None,
             establishments_prefix: Annotated[str | None, typer.Option(help="wide: prefix of establishment "
@@ -218,7 +228,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                options={**_format_options(file_format, year, digits, filter_, {
                                    "prefix": prefix, "establishments_prefix": establishments_prefix,
                                    "totals_prefix": totals_prefix, "region_column": region_column,
-                                   "layer": layer, "id_property": id_property}, kind),
+                                   "layer": layer, "id_property": id_property}, kind,
+                                   nuts_level=nuts_level, nace_level=nace_level),
                                    **_recode_option(recode, recode_columns)})
     verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
     label = f" as '{report.name}'" if report.name else ""
@@ -264,6 +275,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                                   "eurostat.")] = "generic",
          digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
          filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value.")] = None,
+         nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None,
          ) -> None:
     """Compute cluster results: LQs, stars, strong clusters, growth.
 
@@ -279,7 +291,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
             report = map_files(data, clusters, out_file, year=year, reference_totals=reference_totals,
                                regions_out=regions_out, mapping=parse_mapping(map_cols), params=params,
                                strict=strict, memory_limit=memory_limit, file_format=file_format,
-                               options=_format_options(file_format, year, digits, filter_))
+                               options=_format_options(file_format, year, digits, filter_,
+                                                       nuts_level=nuts_level, nace_level=nace_level))
         for note in report.notes:
             out.print(f"[yellow]note:[/] {note}", highlight=False)
         out.print(f"Wrote {report.rows:,} region × cluster rows to {report.out} "
@@ -452,7 +465,7 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
           = None,
           sha256: Annotated[str | None, typer.Option(help="Expected SHA-256 of the file.")] = None,
           into: Annotated[Path | None, typer.Option("--import", help="Also import the file into this atlas.")]
-          = None) -> None:
+          = None, nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None) -> None:
     """Download an official file into the local cache (resumable, checksummed), optionally importing it."""
     from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
 
@@ -462,6 +475,8 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
     url = source_url(source, base=base_url, year=year, level=level, dataset=dataset, table=table, app_id=app_id)
     name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json", "estat-csv": f"estat_{table}.csv",
             "cmp": "cmp_clusters.json"}.get(source)
+    if (nuts_level is not None or nace_level is not None) and (source != "eurostat" or into is None):
+        raise ClusterAtlasError("--nuts-level and --nace-level work with 'fetch eurostat … --import ATLAS'")
     if into is not None and source not in ("cbp", "qcew", "eurostat", "estat", "estat-csv"):
         raise ClusterAtlasError(f"--import works for observations (cbp, qcew, eurostat, estat); load {source} files "
                                 "with 'clusteratlas reference us-benchmark' or 'clusteratlas carry'")
@@ -477,7 +492,9 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
         file_format = source
         with Atlas(into, create=not into.exists()) as a:
             report = a.import_file("observations", path, file_format=file_format, replace=True,
-                                   options={"year": year} if source == "cbp" else None)
+                                   options={"year": year} if source == "cbp" else
+                                   _format_options(source, year, 6, None, nuts_level=nuts_level,
+                                                   nace_level=nace_level) if source == "eurostat" else None)
         out.print(f"Imported {report.rows:,} observations into {into} as '{report.name}'.")
         for note in report.notes:
             out.print(f"[yellow]note:[/] {note}", highlight=False)
