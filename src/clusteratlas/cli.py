@@ -485,8 +485,9 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
         task = bar.add_task(f"Downloading {source}", total=None)
         got = download(url, name=name, expected_sha256=sha256,
                        progress=lambda done, total: bar.update(task, completed=done, total=total))
-    path = got.path if source == "census-geo" else unpack(got.path)  # a shapefile is read from its zip
-    state = "downloaded" if got.downloaded else "from the cache"
+    path = got.path if source == "census-geo" else unpack(got.path, discard_bad=True)  # a shapefile stays zipped
+    state = ("downloaded again: the cached copy no longer matched its checksum" if got.repaired
+             else "downloaded" if got.downloaded else "from the cache, checksum verified")
     out.print(f"{path} ({got.size:,} bytes, {state}; sha256 {got.sha256})")
     if into is not None:
         file_format = source
