@@ -112,6 +112,10 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
     raise InputError("unknown source", value=source, expected=", ".join(SOURCES))
 
 
+class OfflineError(InputError):
+    """The server could not be reached (no network): callers may say how to work from local files instead."""
+
+
 @dataclass
 class Fetched:
     """A file in the cache, and whether it was downloaded now (``repaired``: again, the cached copy was bad)."""
@@ -197,8 +201,8 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
                         if not p.name.endswith((".part", ".json", ".tmp")))
         listed = (("Files already in the cache: " + ", ".join(cached[:10])) if cached
                   else "Nothing is cached yet; connect and try again")
-        raise InputError(f"cannot reach the server ({getattr(exc, 'reason', exc)}); are you offline?", value=url,
-                         hint=broken + listed) from None
+        raise OfflineError(f"cannot reach the server ({getattr(exc, 'reason', exc)}); are you offline?",
+                           value=url, hint=broken + listed) from None
     if response is not None:
         with response:
             resumed = start and response.status == 206
