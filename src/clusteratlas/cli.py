@@ -53,6 +53,9 @@ err = Console(stderr=True)
 
 AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")]
 YearOpt = Annotated[int | None, typer.Option(help="Year (default: the latest).")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Show every table column at full width (lines may "
+                                                     "exceed the terminal); by default the columns that do not "
+                                                     "fit are hidden, least important first.")]
 NutsLevelOpt = Annotated[int | None, typer.Option(help="eurostat: keep regions of this NUTS level only (0 "
                                                        "countries, 1, 2, 3); Eurostat tables mix levels, which "
                                                        "would count jobs twice.")]
@@ -312,11 +315,11 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
 @_fails_cleanly
 def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                 all_: Annotated[bool, typer.Option("--all", help="Include clusters with no jobs.")] = False,
-                ) -> None:
+                wide: WideOpt = False) -> None:
     """A region's clusters: stars, LQ, employment, wages, growth, estimate flags."""
     with Atlas(atlas) as a:
         summary, rows = a.region_profile(region, year=year, include_empty=all_)
-    out.print(region_table(summary, rows))
+    out.print(region_table(summary, rows, wide=wide), crop=not wide)
 
 
 @show_app.command("cluster")
@@ -324,11 +327,12 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
 def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                  top: Annotated[int, typer.Option(help="How many regions.")] = 20,
                  level: Annotated[str | None, typer.Option(help="Region level (default: the one with "
-                                                           "the most regions).")] = None) -> None:
+                                                           "the most regions).")] = None,
+                 wide: WideOpt = False) -> None:
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:
         rows = a.cluster_profile(cluster, year=year, top=top, level=level)
-    out.print(cluster_table(cluster, rows))
+    out.print(cluster_table(cluster, rows, wide=wide), crop=not wide)
 
 
 ByOpt = Annotated[str, typer.Option(help="Work on clusters (from the map results) or industries "
@@ -341,7 +345,7 @@ LevelOpt = Annotated[str | None, typer.Option(help="Region level (default: the m
 def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
            top: Annotated[int, typer.Option(help="Related partners stored per item.")] = 20,
            since: Annotated[int | None, typer.Option(help="Also mark specialisations gained or lost since this "
-                                                     "year.")] = None) -> None:
+                                                     "year.")] = None, wide: WideOpt = False) -> None:
     """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
     with Atlas(atlas) as a, _step("Computing relatedness and complexity"):
         summary = a.relate(by=by, year=year, level=level, top=top, since=since)
@@ -358,8 +362,8 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
                 "SELECT count(*) FILTER (WHERE entered), count(*) FILTER (WHERE exited) FROM relate_cells "
                 "WHERE breakdown = ? AND level = ? AND year = ?", keys).fetchall()[0]
         out.print(f"Since {since}: {gained:,} specialisations gained, {lost:,} lost.")
-    for table in relate_tables(regions, items, by):
-        out.print(table)
+    for table in relate_tables(regions, items, by, wide=wide):
+        out.print(table, crop=not wide)
 
 
 @app.command("shift-share")
@@ -368,7 +372,7 @@ def shift_share_(start: Annotated[int, typer.Argument(help="Start year.")],
                  end: Annotated[int, typer.Argument(help="End year.")],
                  atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", level: LevelOpt = None,
                  region: Annotated[str | None, typer.Option(help="List one region's items instead.")] = None,
-                 top: Annotated[int, typer.Option(help="Rows to show.")] = 15) -> None:
+                 top: Annotated[int, typer.Option(help="Rows to show.")] = 15, wide: WideOpt = False) -> None:
     """Shift-share (Dunn; Esteban-Marquillas) of employment change between two years; stored."""
     with Atlas(atlas) as a, _step("Decomposing employment change"):
         table = a.shift_share(start, end, by=by, level=level)
@@ -387,7 +391,7 @@ def shift_share_(start: Annotated[int, typer.Argument(help="Start year.")],
         picked = list(sums.values())
         title = f"Shift-share by region, {start}–{end} (largest regional-share effects)"
     picked.sort(key=lambda r: -abs(r["regional_share"]))
-    out.print(shift_share_table(picked[:top], title))
+    out.print(shift_share_table(picked[:top], title, wide=wide), crop=not wide)
 
 
 @app.command()
@@ -396,7 +400,7 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
              value: Annotated[str, typer.Option(help="What to test: lq, employment or share.")] = "lq",
              permutations: Annotated[int, typer.Option(help="Conditional permutations.")] = 999,
              alpha: Annotated[float, typer.Option(help="False-discovery rate.")] = 0.05,
-             top: Annotated[int, typer.Option(help="Rows to show.")] = 10) -> None:
+             top: Annotated[int, typer.Option(help="Rows to show.")] = 10, wide: WideOpt = False) -> None:
     """Spatial hot spots: Moran's I, local Moran (LISA) and Getis-Ord Gi* for every cluster; stored.
 
     Needs region neighbours: 'clusteratlas import weights FILE' (region, neighbor, weight).
@@ -414,7 +418,7 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
     out.print(f"Tested {summary.items:,} {by}s on {summary.regions:,} regions ({summary.level}, {summary.year}, "
               f"{summary.value}): {summary.hot_spots:,} high-high hot spots at FDR {alpha:.0%}"
               + (f"; {summary.unlinked_regions} region(s) without neighbours" if summary.unlinked_regions else ""))
-    out.print(hotspot_table(rows))
+    out.print(hotspot_table(rows, wide=wide), crop=not wide)
 
 
 @app.command()
@@ -440,11 +444,11 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
 @show_app.command("related")
 @_fails_cleanly
 def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
-                 top: Annotated[int, typer.Option(help="How many partners.")] = 10) -> None:
+                 top: Annotated[int, typer.Option(help="How many partners.")] = 10, wide: WideOpt = False) -> None:
     """The clusters (or industries) most related to one, from the latest relate run."""
     with Atlas(atlas) as a:
         rows = a.related(item, top=top)
-    out.print(related_table(item, rows))
+    out.print(related_table(item, rows, wide=wide), crop=not wide)
 
 
 @app.command()
@@ -510,21 +514,22 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
                scale: Annotated[float, typer.Option(help="Per how many units of the denominator.")] = 1000.0,
                year: YearOpt = None, top: Annotated[int, typer.Option(help="Rows to show.")] = 15,
                out_file: Annotated[Path | None, typer.Option("--out", help="Also write all rows here.")] = None,
-               ) -> None:
+               wide: WideOpt = False) -> None:
     """An innovation or context indicator per employee or per head, region by region."""
-    from rich.table import Table
+    from clusteratlas.report import Col, FitTable, _num
 
     with Atlas(atlas) as a:
         rows = a.indicator_rates(indicator, per=per, scale=scale, year=year)
         if out_file is not None:
             write_table(a.con.from_arrow(rows), out_file)
-    table = Table(title=f"{indicator} per {scale:,.0f} {per}", title_justify="left", header_style="bold")
-    for col in ("Region", "Year", indicator, per, "Rate"):
-        table.add_column(col, justify="left" if col == "Region" else "right")
+    table = FitTable(f"{indicator} per {scale:,.0f} {per}", [
+        Col("Region", priority=0, flex=True), Col("Year", "right", 2), Col(indicator, "right", 1),
+        Col(per, "right", 1), Col("Rate", "right", 0)], wide=wide)
     for r in rows.slice(0, top).to_pylist():
         label = " / ".join(x for x in (r["name"], r["name_ja"]) if x) or r["region"]
-        table.add_row(label, str(r["year"]), f"{r['value']:,.1f}", f"{r['base']:,.0f}", f"{r['rate']:,.2f}")
-    out.print(table)
+        table.add_row(label, str(r["year"]), _num(r["value"], "{:,.1f}"), _num(r["base"]),
+                      _num(r["rate"], "{:,.2f}"))
+    out.print(table, crop=not wide)
 
 
 @app.command()
@@ -661,7 +666,8 @@ def sample(folder: Annotated[Path, typer.Argument(help="Where to write the sampl
 @_fails_cleanly
 def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas file to create "
                                                     "(default: a temporary one).")] = None,
-         seed: Annotated[int, typer.Option(help="Random seed of the sample economy.")] = 7) -> None:
+         seed: Annotated[int, typer.Option(help="Random seed of the sample economy.")] = 7,
+         wide: WideOpt = False) -> None:
     """Run the whole job on the bundled sample economy and show the results."""
     workdir = Path(tempfile.mkdtemp(prefix="clusteratlas-demo-"))
     atlas = atlas or workdir / "demo.duckdb"
@@ -682,8 +688,8 @@ def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas
         top = scalar(a.con, "SELECT region FROM results_regions WHERE level = 'county' "
                             "ORDER BY three_star_clusters DESC, employment DESC LIMIT 1")
         profile, rows = a.region_profile(top)
-        out.print(region_table(profile, rows))
-        out.print(cluster_table("C01", a.cluster_profile("C01", top=8)))
+        out.print(region_table(profile, rows, wide=wide), crop=not wide)
+        out.print(cluster_table("C01", a.cluster_profile("C01", top=8), wide=wide), crop=not wide)
     out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}")
 
 
