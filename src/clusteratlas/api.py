@@ -136,13 +136,22 @@ def benchmark_definitions(naics: int | list[int] = 2012, *, definitions: str | o
     published vintages (e.g. ``[1997, 2002, 2007]``) gives their union, for
     series whose years use different vintages.
     """
-    from clusteratlas.reference.benchmark import CMP_VINTAGES, carry_chain, naics_steps, read_cmp, read_concordance
-    from clusteratlas.sources.download import fetch, source_url
+    from clusteratlas.reference.benchmark import (
+        CMP_VINTAGES,
+        carry_chain,
+        fetch_input,
+        naics_steps,
+        read_cmp,
+        read_concordance,
+    )
+    from clusteratlas.sources.download import source_url
 
-    if definitions is None:
-        got = fetch(source_url("cmp", base=base_url), name="cmp_clusters.json")
-        definitions = got.path
     wanted = naics if isinstance(naics, list) else [naics]
+    planned = naics_steps(max(CMP_VINTAGES), wanted[0]) if len(wanted) == 1 and wanted[0] not in CMP_VINTAGES \
+        else []
+    if definitions is None:
+        definitions = fetch_input(source_url("cmp", base=base_url), "the US benchmark cluster definitions",
+                                  name="cmp_clusters.json", steps=planned, naics=wanted[0])
     if len(wanted) > 1:  # a union of published vintages: nothing to carry
         table, vintage, steps = read_cmp(definitions, vintage=wanted, subclusters=subclusters), min(wanted), []
     else:
@@ -154,8 +163,9 @@ def benchmark_definitions(naics: int | list[int] = 2012, *, definitions: str | o
                          value=len(concordances), expected=" then ".join(f"{a}→{b}" for a, b in steps))
     chain = []
     for i, (a, b) in enumerate(steps):
-        path = concordances[i] if concordances else fetch(
-            source_url("naics-concordance", base=concordance_url, dataset=f"{a}-{b}")).path
+        path = concordances[i] if concordances else fetch_input(
+            source_url("naics-concordance", base=concordance_url, dataset=f"{a}-{b}"),
+            f"the Census NAICS {a}→{b} concordance", steps=steps, naics=wanted[0])
         chain.append((f"NAICS {a}→{b}", read_concordance(path)))
     carried = carry_chain(table, chain)
     return Benchmark(carried.definitions, vintage, [label for label, _ in chain], carried.lost, carried.split)

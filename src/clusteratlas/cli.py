@@ -53,6 +53,15 @@ err = Console(stderr=True)
 
 AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")]
 YearOpt = Annotated[int | None, typer.Option(help="Year (default: the latest).")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Show every table column at full width (lines may "
+                                                     "exceed the terminal); by default the columns that do not "
+                                                     "fit are hidden, least important first.")]
+NutsLevelOpt = Annotated[int | None, typer.Option(help="eurostat: keep regions of this NUTS level only (0 "
+                                                       "countries, 1, 2, 3); Eurostat tables mix levels, which "
+                                                       "would count jobs twice.")]
+NaceLevelOpt = Annotated[str | None, typer.Option(help="eurostat: keep industries of this NACE level only: "
+                                                       "section (letter), division (2 digits), group (3), class "
+                                                       "(4).")]
 
 
 @contextlib.contextmanager
@@ -98,15 +107,18 @@ def _params(base_year: int | None, by_subcluster: bool, peers: list[str] | None,
 
 
 def _format_options(file_format: str, year: int | None, digits: int, filters: list[str] | None,
-                    wide: dict[str, str | None] | None = None, kind: str = "observations") -> dict:
+                    wide: dict[str, str | None] | None = None, kind: str = "observations", *,
+                    nuts_level: int | None = None, nace_level: str | None = None) -> dict:
     """Reader options for an official file format."""
+    if file_format != "eurostat" and (nuts_level is not None or nace_level is not None):
+        raise ClusterAtlasError("--nuts-level and --nace-level work with --format eurostat")
     extra = {k: v for k, v in (wide or {}).items() if v}
     if file_format == "cbp":
         return {"year": year, "digits": digits}
     if file_format == "qcew":
         return {"digits": digits, "filters": parse_mapping(filters)}
     if file_format == "eurostat":
-        return {"filters": parse_mapping(filters)}
+        return {"filters": parse_mapping(filters), "nuts_level": nuts_level, "nace_level": nace_level}
     if file_format in ("estat", "estat-csv") and kind == "observations":
         given = parse_mapping(filters)
         industry = given.pop("industry", "cat01")
@@ -190,6 +202,7 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                               "e-Stat class=code, repeatable (e.g. age=Y15-64; "
                                                               "industry=cat02 picks e-Stat's industry class).")]
             = None,
+            nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None,
             prefix: Annotated[str | None, typer.Option(help="wide: prefix of the value columns (e.g. SEmp_).")]
             = None,
             establishments_prefix: Annotated[str | None, typer.Option(help="wide: prefix of establishment "
@@ -218,7 +231,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                options={**_format_options(file_format, year, digits, filter_, {
                                    "prefix": prefix, "establishments_prefix": establishments_prefix,
                                    "totals_prefix": totals_prefix, "region_column": region_column,
-                                   "layer": layer, "id_property": id_property}, kind),
+                                   "layer": layer, "id_property": id_property}, kind,
+                                   nuts_level=nuts_level, nace_level=nace_level),
                                    **_recode_option(recode, recode_columns)})
     verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
     label = f" as '{report.name}'" if report.name else ""
@@ -264,6 +278,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                                   "eurostat.")] = "generic",
          digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
          filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value.")] = None,
+         nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None,
          ) -> None:
     """Compute cluster results: LQs, stars, strong clusters, growth.
 
@@ -279,7 +294,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
             report = map_files(data, clusters, out_file, year=year, reference_totals=reference_totals,
                                regions_out=regions_out, mapping=parse_mapping(map_cols), params=params,
                                strict=strict, memory_limit=memory_limit, file_format=file_format,
-                               options=_format_options(file_format, year, digits, filter_))
+                               options=_format_options(file_format, year, digits, filter_,
+                                                       nuts_level=nuts_level, nace_level=nace_level))
         for note in report.notes:
             out.print(f"[yellow]note:[/] {note}", highlight=False)
         out.print(f"Wrote {report.rows:,} region × cluster rows to {report.out} "
@@ -299,11 +315,11 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
 @_fails_cleanly
 def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                 all_: Annotated[bool, typer.Option("--all", help="Include clusters with no jobs.")] = False,
-                ) -> None:
+                wide: WideOpt = False) -> None:
     """A region's clusters: stars, LQ, employment, wages, growth, estimate flags."""
     with Atlas(atlas) as a:
         summary, rows = a.region_profile(region, year=year, include_empty=all_)
-    out.print(region_table(summary, rows))
+    out.print(region_table(summary, rows, wide=wide), crop=not wide)
 
 
 @show_app.command("cluster")
@@ -311,11 +327,12 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
 def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                  top: Annotated[int, typer.Option(help="How many regions.")] = 20,
                  level: Annotated[str | None, typer.Option(help="Region level (default: the one with "
-                                                           "the most regions).")] = None) -> None:
+                                                           "the most regions).")] = None,
+                 wide: WideOpt = False) -> None:
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:
         rows = a.cluster_profile(cluster, year=year, top=top, level=level)
-    out.print(cluster_table(cluster, rows))
+    out.print(cluster_table(cluster, rows, wide=wide), crop=not wide)
 
 
 ByOpt = Annotated[str, typer.Option(help="Work on clusters (from the map results) or industries "
@@ -328,7 +345,7 @@ LevelOpt = Annotated[str | None, typer.Option(help="Region level (default: the m
 def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
            top: Annotated[int, typer.Option(help="Related partners stored per item.")] = 20,
            since: Annotated[int | None, typer.Option(help="Also mark specialisations gained or lost since this "
-                                                     "year.")] = None) -> None:
+                                                     "year.")] = None, wide: WideOpt = False) -> None:
     """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
     with Atlas(atlas) as a, _step("Computing relatedness and complexity"):
         summary = a.relate(by=by, year=year, level=level, top=top, since=since)
@@ -345,8 +362,8 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
                 "SELECT count(*) FILTER (WHERE entered), count(*) FILTER (WHERE exited) FROM relate_cells "
                 "WHERE breakdown = ? AND level = ? AND year = ?", keys).fetchall()[0]
         out.print(f"Since {since}: {gained:,} specialisations gained, {lost:,} lost.")
-    for table in relate_tables(regions, items, by):
-        out.print(table)
+    for table in relate_tables(regions, items, by, wide=wide):
+        out.print(table, crop=not wide)
 
 
 @app.command("shift-share")
@@ -355,7 +372,7 @@ def shift_share_(start: Annotated[int, typer.Argument(help="Start year.")],
                  end: Annotated[int, typer.Argument(help="End year.")],
                  atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", level: LevelOpt = None,
                  region: Annotated[str | None, typer.Option(help="List one region's items instead.")] = None,
-                 top: Annotated[int, typer.Option(help="Rows to show.")] = 15) -> None:
+                 top: Annotated[int, typer.Option(help="Rows to show.")] = 15, wide: WideOpt = False) -> None:
     """Shift-share (Dunn; Esteban-Marquillas) of employment change between two years; stored."""
     with Atlas(atlas) as a, _step("Decomposing employment change"):
         table = a.shift_share(start, end, by=by, level=level)
@@ -374,7 +391,7 @@ def shift_share_(start: Annotated[int, typer.Argument(help="Start year.")],
         picked = list(sums.values())
         title = f"Shift-share by region, {start}–{end} (largest regional-share effects)"
     picked.sort(key=lambda r: -abs(r["regional_share"]))
-    out.print(shift_share_table(picked[:top], title))
+    out.print(shift_share_table(picked[:top], title, wide=wide), crop=not wide)
 
 
 @app.command()
@@ -383,7 +400,7 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
              value: Annotated[str, typer.Option(help="What to test: lq, employment or share.")] = "lq",
              permutations: Annotated[int, typer.Option(help="Conditional permutations.")] = 999,
              alpha: Annotated[float, typer.Option(help="False-discovery rate.")] = 0.05,
-             top: Annotated[int, typer.Option(help="Rows to show.")] = 10) -> None:
+             top: Annotated[int, typer.Option(help="Rows to show.")] = 10, wide: WideOpt = False) -> None:
     """Spatial hot spots: Moran's I, local Moran (LISA) and Getis-Ord Gi* for every cluster; stored.
 
     Needs region neighbours: 'clusteratlas import weights FILE' (region, neighbor, weight).
@@ -401,7 +418,7 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
     out.print(f"Tested {summary.items:,} {by}s on {summary.regions:,} regions ({summary.level}, {summary.year}, "
               f"{summary.value}): {summary.hot_spots:,} high-high hot spots at FDR {alpha:.0%}"
               + (f"; {summary.unlinked_regions} region(s) without neighbours" if summary.unlinked_regions else ""))
-    out.print(hotspot_table(rows))
+    out.print(hotspot_table(rows, wide=wide), crop=not wide)
 
 
 @app.command()
@@ -427,11 +444,11 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
 @show_app.command("related")
 @_fails_cleanly
 def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
-                 top: Annotated[int, typer.Option(help="How many partners.")] = 10) -> None:
+                 top: Annotated[int, typer.Option(help="How many partners.")] = 10, wide: WideOpt = False) -> None:
     """The clusters (or industries) most related to one, from the latest relate run."""
     with Atlas(atlas) as a:
         rows = a.related(item, top=top)
-    out.print(related_table(item, rows))
+    out.print(related_table(item, rows, wide=wide), crop=not wide)
 
 
 @app.command()
@@ -452,7 +469,7 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
           = None,
           sha256: Annotated[str | None, typer.Option(help="Expected SHA-256 of the file.")] = None,
           into: Annotated[Path | None, typer.Option("--import", help="Also import the file into this atlas.")]
-          = None) -> None:
+          = None, nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None) -> None:
     """Download an official file into the local cache (resumable, checksummed), optionally importing it."""
     from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
 
@@ -462,6 +479,8 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
     url = source_url(source, base=base_url, year=year, level=level, dataset=dataset, table=table, app_id=app_id)
     name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json", "estat-csv": f"estat_{table}.csv",
             "cmp": "cmp_clusters.json"}.get(source)
+    if (nuts_level is not None or nace_level is not None) and (source != "eurostat" or into is None):
+        raise ClusterAtlasError("--nuts-level and --nace-level work with 'fetch eurostat … --import ATLAS'")
     if into is not None and source not in ("cbp", "qcew", "eurostat", "estat", "estat-csv"):
         raise ClusterAtlasError(f"--import works for observations (cbp, qcew, eurostat, estat); load {source} files "
                                 "with 'clusteratlas reference us-benchmark' or 'clusteratlas carry'")
@@ -470,14 +489,17 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
         task = bar.add_task(f"Downloading {source}", total=None)
         got = download(url, name=name, expected_sha256=sha256,
                        progress=lambda done, total: bar.update(task, completed=done, total=total))
-    path = got.path if source == "census-geo" else unpack(got.path)  # a shapefile is read from its zip
-    state = "downloaded" if got.downloaded else "from the cache"
+    path = got.path if source == "census-geo" else unpack(got.path, discard_bad=True)  # a shapefile stays zipped
+    state = ("downloaded again: the cached copy no longer matched its checksum" if got.repaired
+             else "downloaded" if got.downloaded else "from the cache, checksum verified")
     out.print(f"{path} ({got.size:,} bytes, {state}; sha256 {got.sha256})")
     if into is not None:
         file_format = source
         with Atlas(into, create=not into.exists()) as a:
             report = a.import_file("observations", path, file_format=file_format, replace=True,
-                                   options={"year": year} if source == "cbp" else None)
+                                   options={"year": year} if source == "cbp" else
+                                   _format_options(source, year, 6, None, nuts_level=nuts_level,
+                                                   nace_level=nace_level) if source == "eurostat" else None)
         out.print(f"Imported {report.rows:,} observations into {into} as '{report.name}'.")
         for note in report.notes:
             out.print(f"[yellow]note:[/] {note}", highlight=False)
@@ -492,21 +514,22 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
                scale: Annotated[float, typer.Option(help="Per how many units of the denominator.")] = 1000.0,
                year: YearOpt = None, top: Annotated[int, typer.Option(help="Rows to show.")] = 15,
                out_file: Annotated[Path | None, typer.Option("--out", help="Also write all rows here.")] = None,
-               ) -> None:
+               wide: WideOpt = False) -> None:
     """An innovation or context indicator per employee or per head, region by region."""
-    from rich.table import Table
+    from clusteratlas.report import Col, FitTable, _num
 
     with Atlas(atlas) as a:
         rows = a.indicator_rates(indicator, per=per, scale=scale, year=year)
         if out_file is not None:
             write_table(a.con.from_arrow(rows), out_file)
-    table = Table(title=f"{indicator} per {scale:,.0f} {per}", title_justify="left", header_style="bold")
-    for col in ("Region", "Year", indicator, per, "Rate"):
-        table.add_column(col, justify="left" if col == "Region" else "right")
+    table = FitTable(f"{indicator} per {scale:,.0f} {per}", [
+        Col("Region", priority=0, flex=True), Col("Year", "right", 2), Col(indicator, "right", 1),
+        Col(per, "right", 1), Col("Rate", "right", 0)], wide=wide)
     for r in rows.slice(0, top).to_pylist():
         label = " / ".join(x for x in (r["name"], r["name_ja"]) if x) or r["region"]
-        table.add_row(label, str(r["year"]), f"{r['value']:,.1f}", f"{r['base']:,.0f}", f"{r['rate']:,.2f}")
-    out.print(table)
+        table.add_row(label, str(r["year"]), _num(r["value"], "{:,.1f}"), _num(r["base"]),
+                      _num(r["rate"], "{:,.2f}"))
+    out.print(table, crop=not wide)
 
 
 @app.command()
@@ -643,7 +666,8 @@ def sample(folder: Annotated[Path, typer.Argument(help="Where to write the sampl
 @_fails_cleanly
 def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas file to create "
                                                     "(default: a temporary one).")] = None,
-         seed: Annotated[int, typer.Option(help="Random seed of the sample economy.")] = 7) -> None:
+         seed: Annotated[int, typer.Option(help="Random seed of the sample economy.")] = 7,
+         wide: WideOpt = False) -> None:
     """Run the whole job on the bundled sample economy and show the results."""
     workdir = Path(tempfile.mkdtemp(prefix="clusteratlas-demo-"))
     atlas = atlas or workdir / "demo.duckdb"
@@ -664,8 +688,8 @@ def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas
         top = scalar(a.con, "SELECT region FROM results_regions WHERE level = 'county' "
                             "ORDER BY three_star_clusters DESC, employment DESC LIMIT 1")
         profile, rows = a.region_profile(top)
-        out.print(region_table(profile, rows))
-        out.print(cluster_table("C01", a.cluster_profile("C01", top=8)))
+        out.print(region_table(profile, rows, wide=wide), crop=not wide)
+        out.print(cluster_table("C01", a.cluster_profile("C01", top=8), wide=wide), crop=not wide)
     out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}")
 
 

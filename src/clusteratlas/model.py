@@ -60,6 +60,8 @@ OBSERVATIONS = (
     Column("payroll", "DOUBLE", False, "annual payroll, in the source's currency unit"),
     Column("flag", "VARCHAR", False, "'' reported, 'estimated', 'suppressed' or 'imputed'"),
     Column("size_class", "VARCHAR", False, "employment size class of a withheld cell (CBP A-M)"),
+    Column("source_flag", "VARCHAR", False, "the source's own flags as published (e.g. Eurostat 'd' definition "
+                                            "differs, 'bu'); `flag` says what they mean for the figures"),
 )
 
 DEFINITIONS = (

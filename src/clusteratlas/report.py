@@ -1,22 +1,43 @@
-"""Readable terminal tables (Rich) for results; bilingual where names are known."""
+"""Readable terminal tables (Rich) for results; bilingual where names are known.
+
+Every table goes through :class:`FitTable`, which picks the columns that fit
+the console when it is printed: headers are abbreviated first, then the
+label column is shortened (with …), then the least important columns are
+dropped, and a caption says how many are hidden. No cell is ever wrapped
+into fragments. ``wide=True`` (the CLI's ``--wide``) keeps every column at
+its full width. Missing and undefined values (None, NaN) show as "—".
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import pyarrow as pa
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from clusteratlas.store.atlas import MapSummary
 
 STAR = "★"
+MISSING = "—"
+#: A label column (flex) is shortened with … down to this many cells before columns are dropped.
+FLEX_MIN = 24
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _num(value: float | None, fmt: str = "{:,.0f}") -> str:
-    return "–" if value is None else fmt.format(value)
+    return MISSING if _missing(value) else fmt.format(value)
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.1%}"
+    return MISSING if _missing(value) else f"{value:+.1%}"
 
 
 def _label(name: str | None, name_ja: str | None, code: str) -> str:
@@ -35,17 +56,115 @@ def _estimate_note(row: dict) -> str:
     return f"[yellow]est. {share:.0%}[/]" if row.get("estimated") else ""
 
 
-def region_table(summary: dict, rows: pa.Table) -> Table:
+@dataclass(frozen=True)
+class Col:
+    """A column of a :class:`FitTable`.
+
+    ``priority``: 0 is never dropped; higher numbers are dropped first (ties:
+    the rightmost first). ``short``: an abbreviated header used when space is
+    short. ``flex``: a label column that may be shortened with … instead.
+    """
+
+    header: str
+    justify: str = "left"
+    priority: int = 1
+    short: str | None = None
+    flex: bool = False
+    style: str | None = None
+
+
+def _width(markup: str, *, plain: bool = False) -> int:
+    text = Text(markup) if plain else Text.from_markup(markup)
+    return max((Text(line).cell_len for line in text.plain.split("\n")), default=0)
+
+
+class FitTable:
+    """A Rich table that fits the console width when printed (see the module docstring)."""
+
+    def __init__(self, title: str, columns: Iterable[Col], *, wide: bool = False) -> None:
+        self.title = title
+        self.columns = list(columns)
+        self.rows: list[list[str]] = []
+        self.wide = wide
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    def add_row(self, *cells: str | None) -> None:
+        self.rows.append([MISSING if c is None else str(c) for c in cells])
+
+    def _natural(self, i: int, short: bool) -> int:
+        col = self.columns[i]
+        header = col.short if short and col.short else col.header
+        return max([_width(header, plain=True), *(_width(r[i]) for r in self.rows)])
+
+    def layout(self, max_width: int | None) -> tuple[list[int], dict[int, int], bool]:
+        """The columns shown, the width of each, and whether headers are abbreviated."""
+        shown = list(range(len(self.columns)))
+
+        def total(cols: list[int], short: bool, squeeze: bool) -> int:
+            return 1 + sum(3 + (min(self._natural(i, short), max(FLEX_MIN, _width(
+                self.columns[i].short or self.columns[i].header, plain=True)))
+                if squeeze and self.columns[i].flex else self._natural(i, short)) for i in cols)
+
+        if max_width is None or total(shown, False, False) <= max_width:
+            return shown, {i: self._natural(i, False) for i in shown}, False
+        short = True
+        squeeze = total(shown, short, False) > max_width
+        order = sorted(shown, key=lambda i: (-self.columns[i].priority, -i))
+        while squeeze and total(shown, short, True) > max_width:
+            drop = next((i for i in order if i in shown and self.columns[i].priority > 0), None)
+            if drop is None:
+                break
+            shown.remove(drop)
+        widths = {i: self._natural(i, short) for i in shown}
+        flex = [i for i in shown if self.columns[i].flex]
+        spare = max_width - total([i for i in shown if i not in flex], short, False) - 3 * len(flex)
+        for i in flex:  # share what is left among the label columns, none wider than it needs
+            widths[i] = max(4, min(widths[i], spare // max(1, len(flex))))
+        return shown, widths, short
+
+    def build(self, max_width: int | None) -> Table:
+        """The Rich table for this width (None: every column at full width)."""
+        shown, widths, short = self.layout(None if self.wide else max_width)
+        hidden = [self.columns[i].header for i in range(len(self.columns)) if i not in shown]
+        caption = (f"{len(hidden)} column(s) hidden ({', '.join(hidden)}); use --wide to show all"
+                   if hidden else None)
+        table = Table(title=self.title, title_justify="left", header_style="bold", caption=caption,
+                      caption_justify="left")
+        for i in shown:
+            col = self.columns[i]
+            header = col.short if short and col.short else col.header
+            fixed = {} if col.flex else {"min_width": widths[i]}
+            table.add_column(header, justify=col.justify, no_wrap=True, overflow="ellipsis", style=col.style,
+                             max_width=widths[i], **fixed)
+        for row in self.rows:
+            table.add_row(*(row[i] for i in shown))
+        return table
+
+    def natural_width(self) -> int:
+        return 1 + sum(3 + self._natural(i, False) for i in range(len(self.columns)))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.wide:
+            width = max(options.max_width, self.natural_width())
+            yield from console.render(self.build(None), options.update(width=width, max_width=width))
+        else:
+            yield self.build(options.max_width)
+
+
+def region_table(summary: dict, rows: pa.Table, *, wide: bool = False) -> FitTable:
     """A region's clusters for one year, strongest first."""
     title = (f"{_label(summary.get('name'), summary.get('name_ja'), summary['region'])} — {summary['year']}\n"
              f"employment {_num(summary['employment'])}, traded {_num(summary['traded_employment'])}, "
              f"strong clusters {summary['strong_clusters'] or 0}, "
              f"cluster strength {_num(summary['cluster_strength'], '{:.1%}')}")
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for col, justify in (("Cluster / クラスター", "left"), ("Type", "left"), ("Employment", "right"),
-                         ("Share", "right"), ("LQ", "right"), ("LQ (type)", "right"), ("Stars", "left"),
-                         ("US rating", "left"), ("Avg wage", "right"), ("CAGR", "right"), ("Note", "left")):
-        table.add_column(col, justify=justify)
+    table = FitTable(title, [
+        Col("Cluster / クラスター", priority=0, short="Cluster", flex=True), Col("Type", priority=4),
+        Col("Employment", "right", 1, "Jobs"), Col("Share", "right", 3), Col("LQ", "right", 1),
+        Col("LQ (type)", "right", 5, "LQt"), Col("Stars", priority=1), Col("US rating", priority=2, short="US"),
+        Col("Avg wage", "right", 5, "Wage"), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide)
     for row in rows.to_pylist():
         rating = ("strong" if row["strong"] else "significant" if row["significant"]
                   else "qualifying" if row["qualifying"] else "")
@@ -59,16 +178,14 @@ def region_table(summary: dict, rows: pa.Table) -> Table:
     return table
 
 
-def cluster_table(cluster: str, rows: pa.Table) -> Table:
+def cluster_table(cluster: str, rows: pa.Table, *, wide: bool = False) -> FitTable:
     """A cluster's top regions for one year."""
     first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
     name = _label(first.get("cluster_name"), first.get("cluster_name_ja"), cluster)
-    table = Table(title=f"Top regions in {name} — {first.get('year', '')}", title_justify="left",
-                  header_style="bold")
-    for col, justify in (("Region / 地域", "left"), ("Level", "left"), ("Employment", "right"),
-                         ("LQ", "right"), ("Stars", "left"), ("Strong", "left"), ("CAGR", "right"),
-                         ("Note", "left")):
-        table.add_column(col, justify=justify)
+    table = FitTable(f"Top regions in {name} — {first.get('year', '')}", [
+        Col("Region / 地域", priority=0, short="Region", flex=True), Col("Level", priority=4),
+        Col("Employment", "right", 1, "Jobs"), Col("LQ", "right", 1), Col("Stars", priority=1),
+        Col("Strong", priority=2), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide)
     for row in rows.to_pylist():
         table.add_row(_label(row.get("name"), row.get("name_ja"), row["region"]), row["level"],
                       _num(row["employment"]), _num(row["lq"], "{:.2f}"), _stars(row["stars"]),
@@ -87,46 +204,47 @@ def summary_panel(summary: MapSummary) -> Panel:
     return Panel(text, title="Map", expand=False)
 
 
-def unmapped_table(unmapped: pa.Table, limit: int = 10) -> Table:
+def unmapped_table(unmapped: pa.Table, limit: int = 10, *, wide: bool = False) -> FitTable:
     """Industry codes with observations but no cluster (never dropped silently)."""
-    table = Table(title=f"Industries not in the definition ({unmapped.num_rows}); largest first",
-                  title_justify="left", header_style="bold")
-    table.add_column("Industry")
-    table.add_column("Employment", justify="right")
-    table.add_column("Rows", justify="right")
+    table = FitTable(f"Industries not in the definition ({unmapped.num_rows}); largest first",
+                     [Col("Industry", priority=0, flex=True), Col("Employment", "right", 1, "Jobs"),
+                      Col("Rows", "right", 2)], wide=wide)
     for row in unmapped.slice(0, limit).to_pylist():
         table.add_row(row["industry"], _num(row["employment"]), _num(row["rows"]))
     return table
 
 
-def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10) -> list[Table]:
+def _desc(value: float | None) -> float:
+    """Sort key: largest first, missing (None/NaN) last."""
+    return math.inf if _missing(value) else -value
+
+
+def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *,
+                  wide: bool = False) -> list[FitTable]:
     """The most complex regions and items of a relate run."""
-    out = []
-    reg = Table(title=f"Most complex regions (ECI, by {by})", title_justify="left", header_style="bold")
-    for col in ("Region", "ECI", "Diversity", "COI", "HHI", "Krugman", "Entropy (bits)"):
-        reg.add_column(col, justify="left" if col == "Region" else "right")
-    rows = sorted(regions.to_pylist(), key=lambda r: -(r["eci"] if r["eci"] == r["eci"] else -1e9))[:top]
-    for r in rows:
+    reg = FitTable(f"Most complex regions (ECI, by {by})", [
+        Col("Region", priority=0, flex=True), Col("ECI", "right", 1), Col("Diversity", "right", 2, "Div."),
+        Col("COI", "right", 2), Col("HHI", "right", 3), Col("Krugman", "right", 3, "Krug."),
+        Col("Entropy (bits)", "right", 4, "Entropy")], wide=wide)
+    for r in sorted(regions.to_pylist(), key=lambda r: _desc(r["eci"]))[:top]:
         reg.add_row(r["region"], _num(r["eci"], "{:.2f}"), _num(r["diversity"]), _num(r["coi"], "{:.2f}"),
                     _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"), _num(r["total_variety"], "{:.2f}"))
-    out.append(reg)
-    it = Table(title=f"Most complex {by}s (PCI)", title_justify="left", header_style="bold")
-    for col in (by.capitalize(), "PCI", "Ubiquity", "Hoover", "Locational Gini", "EG γ"):
-        it.add_column(col, justify="left" if col == by.capitalize() else "right")
-    rows = sorted(items.to_pylist(), key=lambda r: -(r["pci"] if r["pci"] == r["pci"] else -1e9))[:top]
-    for r in rows:
-        gamma = r["ellison_glaeser"]
+    it = FitTable(f"Most complex {by}s (PCI)", [
+        Col(by.capitalize(), priority=0, flex=True), Col("PCI", "right", 1), Col("Ubiquity", "right", 2, "Ubiq."),
+        Col("Hoover", "right", 3), Col("Locational Gini", "right", 3, "Gini"), Col("EG γ", "right", 4)],
+        wide=wide)
+    for r in sorted(items.to_pylist(), key=lambda r: _desc(r["pci"]))[:top]:
         it.add_row(r["item"], _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]), _num(r["hoover"], "{:.3f}"),
-                   _num(r["locational_gini"], "{:.3f}"), "–" if gamma != gamma else f"{gamma:.4f}")
-    out.append(it)
-    return out
+                   _num(r["locational_gini"], "{:.3f}"), _num(r["ellison_glaeser"], "{:.4f}"))
+    return [reg, it]
 
 
-def related_table(item: str, rows: pa.Table) -> Table:
+def related_table(item: str, rows: pa.Table, *, wide: bool = False) -> FitTable:
     """An item's most related partners."""
-    table = Table(title=f"Most related to {item}", title_justify="left", header_style="bold")
-    for col in ("#", "Related", "Proximity", "Co-location r", "Co-agglomeration"):
-        table.add_column(col, justify="right" if col != "Related" else "left")
+    table = FitTable(f"Most related to {item}", [
+        Col("#", "right", 3), Col("Related", priority=0, flex=True), Col("Proximity", "right", 1, "Prox."),
+        Col("Co-location r", "right", 2, "Co-loc r"), Col("Co-agglomeration", "right", 2, "Co-aggl.")],
+        wide=wide)
     for r in rows.to_pylist():
         table.add_row(str(r["rank"]), r["related"], _num(r["proximity"], "{:.3f}"), _num(r["colocation"], "{:.3f}"),
                       _num(r["coagglomeration"], "{:.4f}"))
@@ -136,38 +254,36 @@ def related_table(item: str, rows: pa.Table) -> Table:
 SHIFT_SHARE_PARTS = ("change", "national_share", "industry_mix", "regional_share", "competitive", "allocation")
 
 
-def shift_share_table(totals: list[dict], title: str) -> Table:
+def shift_share_table(totals: list[dict], title: str, *, wide: bool = False) -> FitTable:
     """Shift-share components summed by region (or listed by item for one region)."""
-    table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column("Region / item")
-    for col in ("Change", "National", "Industry mix", "Regional", "Competitive", "Allocation"):
-        table.add_column(col, justify="right")
+    table = FitTable(title, [
+        Col("Region / item", priority=0, flex=True), Col("Change", "right", 1), Col("National", "right", 2, "Nat."),
+        Col("Industry mix", "right", 2, "Mix"), Col("Regional", "right", 1, "Reg."),
+        Col("Competitive", "right", 3, "Comp."), Col("Allocation", "right", 3, "Alloc.")], wide=wide)
     for r in totals:
         table.add_row(r["key"], *(_num(r[p], "{:+,.0f}") for p in SHIFT_SHARE_PARTS))
     return table
 
 
-def hotspot_table(rows: pa.Table) -> Table:
+def hotspot_table(rows: pa.Table, *, wide: bool = False) -> FitTable:
     """Items by global Moran's I, with their high-high hot spots."""
-    table = Table(title="Spatial concentration (global Moran's I) and hot spots (LISA high-high, FDR)",
-                  title_justify="left", header_style="bold")
-    for col, justify in (("Item", "left"), ("Moran's I", "right"), ("p", "right"), ("Hot spots", "right"),
-                         ("Regions", "left")):
-        table.add_column(col, justify=justify)
+    table = FitTable("Spatial concentration (global Moran's I) and hot spots (LISA high-high, FDR)", [
+        Col("Item", priority=0, flex=True), Col("Moran's I", "right", 1, "I"), Col("p", "right", 1),
+        Col("Hot spots", "right", 2, "Hot"), Col("Regions", priority=3, flex=True)], wide=wide)
     for r in rows.to_pylist():
         table.add_row(r["item"], _num(r["moran_i"], "{:.3f}"), _num(r["p_sim"], "{:.3f}"), str(r["hot"]),
                       r["regions"] or "")
     return table
 
 
-def validation_table(scores: dict[str, dict[str, float]]) -> Table:
+def validation_table(scores: dict[str, dict[str, float]], *, wide: bool = False) -> FitTable:
     """Validation scores of a derived definition, per linkage measure."""
-    table = Table(title="Validation (share of industries / clusters more linked inside than to any other cluster)",
-                  title_justify="left", header_style="bold")
-    for col in ("Linkage", "Industries", "Clusters", "Mean margin"):
-        table.add_column(col, justify="left" if col == "Linkage" else "right")
+    table = FitTable("Validation (share of industries / clusters more linked inside than to any other cluster)", [
+        Col("Linkage", priority=0, flex=True), Col("Industries", "right", 1), Col("Clusters", "right", 1),
+        Col("Mean margin", "right", 2, "Margin")], wide=wide)
     for name, s in scores.items():
-        table.add_row(name, f"{s['vs_industry']:.1%}", f"{s['vs_cluster']:.1%}", f"{s['margin']:.3f}")
+        table.add_row(name, _num(s["vs_industry"], "{:.1%}"), _num(s["vs_cluster"], "{:.1%}"),
+                      _num(s["margin"], "{:.3f}"))
     return table
 
 
@@ -181,10 +297,10 @@ def carry_report(report, definitions: pa.Table, lost: pa.Table, split: pa.Table,
     parts: list = [f"Stored definition '{report.name}' ({origin}): {definitions.num_rows:,} industries in "
                    f"{clusters} clusters ({types.count('traded'):,} traded, {types.count('local'):,} local codes)."]
     if split.num_rows:
-        table = Table(title=f"{split.num_rows:,} target codes whose sources sit in several clusters "
-                            "(lowest purity first)", title_justify="left", header_style="bold")
-        for col in ("Code", "Cluster chosen", "Purity", "Also from"):
-            table.add_column(col, justify="right" if col == "Purity" else "left")
+        table = FitTable(f"{split.num_rows:,} target codes whose sources sit in several clusters "
+                         "(lowest purity first)", [
+                             Col("Code", priority=0), Col("Cluster chosen", priority=0, short="Cluster", flex=True),
+                             Col("Purity", "right", 1), Col("Also from", priority=2, flex=True)])
         for r in sorted(split.to_pylist(), key=lambda r: r["purity"])[:limit]:
             table.add_row(r["industry"], r["cluster"], _pct(r["purity"]), r["alternatives"])
         parts.append(table)
@@ -196,54 +312,59 @@ def carry_report(report, definitions: pa.Table, lost: pa.Table, split: pa.Table,
     return Group(*parts)
 
 
-def averages_table(table: pa.Table, fw, reference: pa.Table | None = None) -> Table:
+def averages_table(table: pa.Table, fw, reference: pa.Table | None = None, *, wide: bool = False) -> FitTable:
     """Mean points per factor, a column per group × framework column (and the published figures beside)."""
     groups = list(dict.fromkeys(table["group"].to_pylist()))
     columns = [c.id for c in fw.columns if c.id in set(table["column"].to_pylist())]
     counts = {g: n for g, n in zip(table["group"].to_pylist(), table["assessments"].to_pylist(), strict=True)}
-    out = Table(title=f"{fw.name} / {fw.name_ja or ''}: mean points (unmarked = 0)", title_justify="left",
-                header_style="bold")
-    out.add_column("Factor / 要素")
+    cols = [Col("Factor / 要素", priority=0, short="Factor", flex=True)]
     keys = []
     for g in groups:
         for c in columns:
             label = fw.column(c).name_ja or c
-            out.add_column(f"{g} (n={counts[g]})\n{label}", justify="right")
+            cols.append(Col(f"{g} (n={counts[g]})\n{label}", "right", 1))
             keys.append((g, c, None))
             if reference is not None:
-                out.add_column(f"published\n{g}", justify="right", style="dim")
+                cols.append(Col(f"published\n{g}", "right", 2, style="dim"))
                 keys.append((g, c, "ref"))
+    out = FitTable(f"{fw.name} / {fw.name_ja or ''}: mean points (unmarked = 0)", cols, wide=wide)
     means = {(r["group"], r["column"], r["factor"]): r["mean"] for r in table.to_pylist()}
     ref = {(r["group"], r["column"], r["factor"]): r["mean"] for r in reference.to_pylist()} if reference else {}
     for f in fw.factors:
         cells = []
         for g, c, kind in keys:
             value = ref.get((g, c, f.id)) if kind else means.get((g, c, f.id))
-            cells.append("" if value is None else f"{value:.1f}")
+            cells.append("" if value is None else _num(value, "{:.1f}"))
         out.add_row(f"{f.number or ''} {_label(f.name, f.name_ja, f.id)}".strip(), *cells)
     return out
 
 
-def gap_table(table: pa.Table, now: str, then: str, title: str) -> Table:
+def gap_table(table: pa.Table, now: str, then: str, title: str, *, wide: bool = False) -> FitTable:
     """A gap profile: points now, points to promote, and the difference, factor by factor."""
-    out = Table(title=title, title_justify="left", header_style="bold")
-    for col in ("Factor / 要素", now, then, "Gap"):
-        out.add_column(col, justify="left" if col.startswith("Factor") else "right")
+    out = FitTable(title, [Col("Factor / 要素", priority=0, short="Factor", flex=True), Col(now, "right", 1),
+                           Col(then, "right", 1), Col("Gap", "right", 1)], wide=wide)
     for r in table.to_pylist():
         if r[now] or r[then]:
             out.add_row(f"{r['number'] or ''} {_label(r['name'], r['name_ja'], r['factor'])}".strip(),
-                        f"{r[now]:g}", f"{r[then]:g}", f"{r['gap']:+g}")
+                        _num(r[now], "{:g}"), _num(r[then], "{:g}"), _num(r["gap"], "{:+g}"))
     return out
 
 
-def plain_table(rows: list[dict], title: str, columns: list[str] | None = None, limit: int = 100) -> Table:
-    """Any list of records as a table (numbers right-aligned)."""
-    out = Table(title=title, title_justify="left", header_style="bold")
+def _cell(value: object) -> str:
+    if _missing(value):
+        return MISSING
+    return f"{value:,.3g}" if isinstance(value, float) else str(value)
+
+
+def plain_table(rows: list[dict], title: str, columns: list[str] | None = None, limit: int = 100, *,
+                wide: bool = False) -> FitTable:
+    """Any list of records as a table (numbers right-aligned; later columns are dropped first)."""
     columns = columns or (list(rows[0]) if rows else [])
-    for c in columns:
+    cols = []
+    for n, c in enumerate(columns):
         numeric = any(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows)
-        out.add_column(c, justify="right" if numeric else "left")
+        cols.append(Col(c, "right" if numeric else "left", priority=0 if n == 0 else 1, flex=not numeric))
+    out = FitTable(title, cols, wide=wide)
     for r in rows[:limit]:
-        out.add_row(*[("" if r.get(c) is None else f"{r[c]:,.3g}" if isinstance(r[c], float) else str(r[c]))
-                      for c in columns])
+        out.add_row(*[_cell(r.get(c)) for c in columns])
     return out

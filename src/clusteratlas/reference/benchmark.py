@@ -44,6 +44,30 @@ CENSUS_CONCORDANCES = {"2017-isic4": "2017_NAICS_to_ISIC_4.xlsx"}
 DEFINITION_COLUMNS = ("industry", "cluster", "type", "subcluster", "cluster_name", "cluster_name_ja")
 
 
+def offline_route(steps: Sequence[tuple[int, int]] = (), naics: int | None = None) -> str:
+    """How to load the benchmark without internet: the options that take local files, and which files."""
+    wanted = f" --naics {naics}" if naics else ""
+    conc = "".join(f" --concordance {NAICS_CONCORDANCES.get(step, f'{step[0]}_to_{step[1]}_NAICS.xlsx')}"
+                   for step in steps)
+    return (f"Without internet, give the files instead: clusteratlas reference us-benchmark{wanted} "
+            "--definitions CLUSTERS (the CMP cluster JSON, or a table naics_vintage, naics, cluster_name, type) "
+            "--subclusters SUBCLUSTERS (NAICS, Cluster, SubclusterName)"
+            + (f"{conc} (the Census Bureau's concordance workbooks, one per step, in order)" if steps else
+               " [--concordance FILE, one Census concordance per step when carrying to NAICS 2017 or 2022]"))
+
+
+def fetch_input(url: str, what: str, *, name: str | None = None, steps: Sequence[tuple[int, int]] = (),
+                naics: int | None = None) -> Path:
+    """Download (or reuse from the cache) one input of the benchmark; offline, say how to give it as a file."""
+    from clusteratlas.sources.download import OfflineError, fetch
+
+    try:
+        return fetch(url, name=name).path
+    except OfflineError as exc:
+        raise InputError(f"cannot download {what}: {exc.problem}", value=url,
+                         hint=offline_route(steps, naics)) from None
+
+
 def _text_rows(path: Path) -> list[list[str | None]]:
     """Rows of a CSV (UTF-8 or CP932) or a workbook's first sheet, cells stripped, empty as None."""
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):

@@ -3,8 +3,9 @@
 Each file lands in the platform cache directory (``CLUSTERATLAS_CACHE`` to
 change it) under a folder named after its URL, with a sidecar
 ``.meta.json`` recording the URL, size, SHA-256 and time. A cached file is
-reused without touching the network. An interrupted download leaves a
-``.part`` file; the next call asks the server for the rest (HTTP Range) and
+reused without touching the network while its checksum still matches
+(checked on every use; a damaged copy is removed and downloaded again).
+An interrupted download leaves a ``.part`` file; the next call asks the server for the rest (HTTP Range) and
 starts over if the server does not support it. A file is only moved into
 place once complete (and its checksum matches, when one is expected).
 
@@ -18,10 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,15 +112,20 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
     raise InputError("unknown source", value=source, expected=", ".join(SOURCES))
 
 
+class OfflineError(InputError):
+    """The server could not be reached (no network): callers may say how to work from local files instead."""
+
+
 @dataclass
 class Fetched:
-    """A file in the cache, and whether it was downloaded now."""
+    """A file in the cache, and whether it was downloaded now (``repaired``: again, the cached copy was bad)."""
 
     path: Path
     url: str
     sha256: str
     size: int
     downloaded: bool
+    repaired: bool = False
 
 
 def _target(url: str, name: str | None) -> Path:
@@ -126,14 +134,54 @@ def _target(url: str, name: str | None) -> Path:
     return folder / filename
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a small file under a temporary name, then rename it (never half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _discard(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _cached(target: Path, meta: Path, expected_sha256: str | None) -> tuple[Fetched | None, str | None]:
+    """The cached file if its checksum still matches (checked on every use), else why it was discarded."""
+    if not target.exists():
+        return None, None
+    try:
+        recorded = json.loads(meta.read_text())
+        want = recorded["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        _discard(target, meta)
+        return None, "its checksum record is missing or unreadable"
+    digest = sha256_file(target)
+    if digest != want:
+        _discard(target, meta)
+        return None, f"it no longer matches its checksum (sha256 {digest}, recorded {want})"
+    if expected_sha256 and digest != expected_sha256.lower():
+        _discard(target, meta)
+        return None, f"its checksum {digest} is not the one asked for ({expected_sha256})"
+    return Fetched(target, recorded.get("url", ""), digest, target.stat().st_size, downloaded=False), None
+
+
 def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = None,
           progress: Callable[[int, int | None], None] | None = None, timeout: float = 60.0) -> Fetched:
-    """Download ``url`` into the cache (or reuse it); ``progress(done, total)`` is called as bytes arrive."""
+    """Download ``url`` into the cache (or reuse it); ``progress(done, total)`` is called as bytes arrive.
+
+    A cached file is reused only while its SHA-256 matches the one recorded
+    when it was downloaded (and ``expected_sha256``, when given); otherwise it
+    is removed and downloaded again, or, when that fails, the error says so
+    and the cache holds nothing broken for the next run.
+    """
     target = _target(url, name)
     meta = target.with_name(target.name + ".meta.json")
-    if target.exists() and meta.exists():
-        recorded = json.loads(meta.read_text())
-        return Fetched(target, url, recorded["sha256"], recorded["size"], downloaded=False)
+    got, problem = _cached(target, meta, expected_sha256)
+    if got is not None:
+        got.url = url
+        return got
+    broken = f"The cached copy {target} was removed: {problem}. " if problem else ""
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     start = part.stat().st_size if part.exists() else 0
@@ -146,12 +194,15 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
         if exc.code == 416 and start:  # the part is already complete
             response = None
         else:
-            raise InputError(f"the server answered {exc.code} {exc.reason}", value=url) from None
+            raise InputError(f"the server answered {exc.code} {exc.reason}", value=url,
+                             hint=broken.strip() or None) from None
     except (urllib.error.URLError, OSError) as exc:
-        cached = sorted(p.name for p in cache_dir().glob("*/*") if not p.name.endswith((".part", ".json")))
-        raise InputError(f"cannot reach the server ({getattr(exc, 'reason', exc)}); are you offline?", value=url,
-                         hint=("Files already in the cache: " + ", ".join(cached[:10])) if cached
-                         else "Nothing is cached yet; connect and try again") from None
+        cached = sorted(p.name for p in cache_dir().glob("*/*")
+                        if not p.name.endswith((".part", ".json", ".tmp")))
+        listed = (("Files already in the cache: " + ", ".join(cached[:10])) if cached
+                  else "Nothing is cached yet; connect and try again")
+        raise OfflineError(f"cannot reach the server ({getattr(exc, 'reason', exc)}); are you offline?",
+                           value=url, hint=broken + listed) from None
     if response is not None:
         with response:
             resumed = start and response.status == 206
@@ -169,26 +220,52 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
     if expected_sha256 and digest != expected_sha256.lower():
         part.unlink()
         raise InputError("the downloaded file does not match its checksum", value=digest,
-                         expected=expected_sha256, hint="The partial file was removed; try again")
+                         expected=expected_sha256, hint=broken + "The partial file was removed; try again")
     size = part.stat().st_size
+    _discard(meta)  # no record ever vouches for a file it was not written for
     os.replace(part, target)
-    meta.write_text(json.dumps({"url": url, "sha256": digest, "size": size, "fetched_at": time.time()}, indent=1))
-    return Fetched(target, url, digest, size, downloaded=True)
+    _write_atomically(meta, json.dumps({"url": url, "sha256": digest, "size": size, "fetched_at": time.time()},
+                                       indent=1))
+    return Fetched(target, url, digest, size, downloaded=True, repaired=bool(problem))
 
 
-def unpack(path: Path) -> Path:
-    """The data file inside a downloaded zip (the largest member), extracted beside it once."""
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK * 16):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def unpack(path: Path, *, discard_bad: bool = False) -> Path:
+    """The data file inside a downloaded zip (the largest member), extracted beside it.
+
+    An extracted copy is reused only while its size and CRC-32 match the
+    archive's record of the member (checked on every use); otherwise it is
+    extracted again, to a temporary name renamed into place once complete,
+    so a damaged archive never leaves half a file behind. ``discard_bad``
+    removes a damaged archive (and its checksum record) from the cache, so
+    the next fetch downloads it anew instead of failing again.
+    """
     if path.suffix.lower() != ".zip":
         return path
+    tmp: Path | None = None
     try:
         with zipfile.ZipFile(path) as archive:
             member = max(archive.infolist(), key=lambda m: m.file_size)
             out = path.with_name(Path(member.filename).name)
-            if not out.exists():
-                archive.extract(member, path.parent)
-                extracted = path.parent / member.filename
-                if extracted != out:
-                    os.replace(extracted, out)
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise InputError(f"the download is not a valid zip archive: {exc}", file=str(path)) from None
+            if out.exists() and out.stat().st_size == member.file_size and _crc32(out) == member.CRC:
+                return out
+            tmp = out.with_name(out.name + ".extracting")
+            with archive.open(member) as src, open(tmp, "wb") as dst:  # zipfile checks the CRC at the end
+                shutil.copyfileobj(src, dst, CHUNK * 16)
+            os.replace(tmp, out)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if discard_bad:
+            _discard(path, path.with_name(path.name + ".meta.json"))
+        raise InputError(f"the download is not a valid zip archive: {exc}", file=str(path),
+                         hint="It was removed from the cache; fetch again to download it anew" if discard_bad
+                         else "Delete it and fetch again") from None
     return out

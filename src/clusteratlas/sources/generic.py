@@ -407,8 +407,9 @@ def recode_regions(con: duckdb.DuckDBPyConnection, view: str, concordance: pa.Ta
     weights that add up to 1 per source; its numbers are shared out by them
     and flagged ``estimated``. Several sources merging into one target are
     added up; a merged cell with a withheld part stays withheld (no size
-    class). Numeric codes match without leading zeros (``1100`` = ``01100``)
-    and keep the width the file uses.
+    class); the sources' own flag letters are kept, merged. Numeric codes
+    match without leading zeros (``1100`` = ``01100``) and keep the width the
+    file uses.
     """
     table = f"__recode_{view}"
     con.register(table + "_raw", concordance)
@@ -438,6 +439,8 @@ def recode_regions(con: duckdb.DuckDBPyConnection, view: str, concordance: pa.Ta
                     WHEN bool_or({w} < 1) OR bool_or(lower(coalesce(o.flag, '')) IN ('estimated', 'imputed'))
                     THEN 'estimated' ELSE '' END AS flag,
                CASE WHEN count(*) = 1 AND bool_and({w} = 1) THEN any_value(o.size_class) END AS size_class,
+               nullif(array_to_string(list_sort(list_distinct(flatten(list(string_split(
+                   coalesce(o.source_flag, ''), ''))))), ''), '') AS source_flag,
                min(o.{LINE}) AS {LINE}
         FROM {view} o LEFT JOIN {table} c ON c.k = {key.format('o.region')}
         GROUP BY ALL""")

@@ -14,6 +14,7 @@ def _columns(columns: tuple[model.Column, ...], *, skip: tuple[str, ...] = ()) -
 DDL = [
     "CREATE TABLE IF NOT EXISTS atlas_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     f"CREATE TABLE IF NOT EXISTS observations (dataset VARCHAR NOT NULL, {_columns(model.OBSERVATIONS)})",
+    "ALTER TABLE observations ADD COLUMN IF NOT EXISTS source_flag VARCHAR",  # atlases made before it existed
     "CREATE TABLE IF NOT EXISTS regions (region VARCHAR PRIMARY KEY, name VARCHAR, name_ja VARCHAR, "
     "level VARCHAR)",
     "CREATE TABLE IF NOT EXISTS region_links (hierarchy VARCHAR, region VARCHAR, parent VARCHAR, "
