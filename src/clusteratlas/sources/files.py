@@ -75,6 +75,13 @@ def file_format(path: Path) -> str:
     )
 
 
+def _is_csv(path: Path) -> bool:
+    try:
+        return file_format(path) == "csv"
+    except InputError:
+        return False
+
+
 def _check_exists(path: Path) -> None:
     if not path.exists():
         raise InputError("file not found", file=str(path))
@@ -263,6 +270,11 @@ def diagnose_csv(path: Path, label: str, encoding: str = "utf-8") -> InputError 
     return None
 
 
+#: DuckDB errors that come from a file's content (others are bugs, and are not translated).
+READ_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException,
+               duckdb.OutOfRangeException)
+
+
 def read_error(exc: Exception, label: str, path: Path | None = None, encoding: str = "utf-8") -> InputError:
     """Translate a DuckDB error met while reading a user's file into an InputError with its line."""
     text = str(exc)
@@ -275,7 +287,7 @@ def read_error(exc: Exception, label: str, path: Path | None = None, encoding: s
                           row=int(line.group(1)) if line else None,
                           value=original.group(1)[:80] if original else None,
                           expected=f"{expected} fields on every line")
-    if path is not None and file_format(path) == "csv":
+    if path is not None and path.is_file() and _is_csv(path):
         diagnosed = diagnose_csv(path, label, encoding)
         if diagnosed is not None:
             return diagnosed
@@ -341,11 +353,19 @@ def _csv_view(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None, 
     # only a transcoded copy needs a folder (it must outlive this call: DuckDB reads it lazily)
     source = path if enc == "utf-8" else _transcode_to_utf8(
         path, enc, workdir or Path(tempfile.mkdtemp(prefix="clusteratlas-")))
-    reader = f"read_csv({literal(str(source))}, header=true, all_varchar=true, null_padding=false)"
+    options = "header=true, all_varchar=true, null_padding=false"
     try:
+        # Sniff once, then read with the options found: a view over plain read_csv would sniff the file
+        # again each time a query binds it (0.15 s a time for the CBP state file).
+        delimiter, quote, skip, prompt = con.execute(
+            f"SELECT Delimiter, Quote, SkipRows, Prompt FROM sniff_csv({literal(str(source))}, {options})"
+        ).fetchall()[0]
+        reader = prompt.strip().removeprefix("FROM ").rstrip(";")
+        if not reader.startswith("read_csv("):
+            reader = f"read_csv({literal(str(source))}, {options})"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {reader}")
         names = con.table(view).columns
-    except duckdb.Error as exc:
+    except READ_ERRORS as exc:
         raise read_error(exc, label, path, enc) from None
     if len(names) == 1 and names[0].startswith("column"):
         raise InputError("the file has no header line", file=label,
@@ -356,18 +376,16 @@ def _csv_view(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None, 
         diagnosed = diagnose_csv(path, label, enc)
         if diagnosed is not None:
             raise diagnosed
-    _check_csv_header(con, names, header, source, label)
+    _check_csv_header(names, header, source, label, delimiter, quote, skip)
 
 
-def _check_csv_header(con: duckdb.DuckDBPyConnection, names: list[str], header: str, source: Path,
-                      label: str) -> None:
+def _check_csv_header(names: list[str], header: str, source: Path, label: str, delimiter: str, quote: str,
+                      skip: int) -> None:
     """Refuse a header that names a column twice (DuckDB would rename the second to NAME_1)."""
     lowered = {n.casefold() for n in names}
     renamed = [m for n in names if (m := re.fullmatch(r"(.+)_\d+", n)) and m.group(1).casefold() in lowered]
     if not renamed:
         return
-    delimiter, quote, skip = con.execute(
-        f"SELECT Delimiter, Quote, SkipRows FROM sniff_csv({literal(str(source))})").fetchall()[0]
     if skip:
         header = next((c.decode("utf-8", "replace") for n, c, _ in _physical_lines(source) if n == skip + 1), "")
     quotechar = quote if len(quote) == 1 else '"'
