@@ -90,10 +90,15 @@ def check_json(doc: object, schema: dict, label: str, what: str) -> None:
     if error is None:
         return
     where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-    found = error.instance if isinstance(error.instance, str | int | float | bool) or error.instance is None \
-        else type(error.instance).__name__
-    raise InputError(f"not {what}: at {where}, {error.message}", file=label,
-                     value=found if found is not None else "null")
+    scalar = isinstance(error.instance, str | int | float | bool)
+    json_types = {dict: "an object", list: "an array", str: "a string", bool: "true/false", int: "an integer",
+                  float: "a number", type(None): "null"}
+    if error.validator == "type":
+        message = f"expected {error.validator_value}, found {json_types.get(type(error.instance), 'another type')}"
+    else:
+        message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
+    raise InputError(f"not {what}: at {where} (JSON pointer), {message}", file=label,
+                     value=error.instance if scalar else None)
 
 
 def duplicate_names(names: list[str], label: str, *, row: int | None = 1) -> None:
