@@ -75,3 +75,44 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     if close:
         return f"Did you mean {' or '.join(repr(c) for c in close)}? Available: {available}"
     return f"Available columns: {available}" if choices else None
+
+
+def check_json(doc: object, schema: dict, label: str, what: str) -> None:
+    """Validate a parsed JSON document against a JSON Schema; raise InputError for the first problem.
+
+    The message names the place in the document (``features/3/properties/LEVL_CODE``)
+    and what the schema wanted, so a reader never walks a structure it has not checked.
+    """
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is None:
+        return
+    where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+    scalar = isinstance(error.instance, str | int | float | bool)
+    json_types = {dict: "an object", list: "an array", str: "a string", bool: "true/false", int: "an integer",
+                  float: "a number", type(None): "null"}
+    if error.validator == "type":
+        message = f"expected {error.validator_value}, found {json_types.get(type(error.instance), 'another type')}"
+    else:
+        message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
+    raise InputError(f"not {what}: at {where} (JSON pointer), {message}", file=label,
+                     value=error.instance if scalar else None)
+
+
+def duplicate_names(names: list[str], label: str, *, row: int | None = 1) -> None:
+    """Raise when a header names a column twice (case and surrounding blanks ignored).
+
+    Readers match column names without regard to case, so ``Employment`` and
+    ``employment`` would be the same column: one of them would be used silently.
+    """
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        key = str(name).strip().casefold()
+        if key in seen:
+            raise InputError(f"the header names column {str(name).strip()!r} twice: columns {seen[key]} and "
+                             f"{position}", file=label, row=row,
+                             expected="each column name once (letter case is ignored)",
+                             hint="Rename or remove one of the two columns")
+        seen[key] = position

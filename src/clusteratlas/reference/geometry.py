@@ -21,8 +21,30 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from clusteratlas.errors import InputError
+from clusteratlas.errors import InputError, check_json
 from clusteratlas.sources.nuts import read_geojson
+
+_ID = {"type": ["string", "integer"]}
+#: What :func:`_shared_arcs` walks (arcs are checked as they are walked: nested lists of integers).
+TOPOLOGY_SCHEMA = {
+    "type": "object", "required": ["objects"],
+    "properties": {"objects": {"type": "object", "minProperties": 1, "additionalProperties": {
+        "type": "object",
+        "properties": {"geometries": {"type": "array", "items": {
+            "type": "object",
+            "properties": {"id": _ID, "properties": {"type": ["object", "null"]},
+                           "arcs": {"type": "array"}}}}}}}},
+}
+#: What :func:`_features` walks; the geometry itself is checked by Shapely.
+FEATURES_SCHEMA = {
+    "type": "object", "required": ["features"],
+    "properties": {"features": {"type": "array", "items": {
+        "type": "object",
+        "properties": {"id": _ID, "properties": {"type": ["object", "null"]},
+                       "geometry": {"type": ["object", "null"], "required": ["type", "coordinates"],
+                                    "properties": {"type": {"type": "string"},
+                                                   "coordinates": {"type": "array"}}}}}}},
+}
 
 
 def _feature_id(obj: dict, id_property: str | None, label: str, n: int) -> str:
@@ -48,7 +70,8 @@ def contiguity(path: Path, *, layer: str | None = None, id_property: str | None 
 
 def _shared_arcs(doc: dict, layer: str | None, id_property: str | None, label: str) -> set[tuple[str, str]]:
     """Pairs of TopoJSON geometries (of one layer) whose outlines share an arc."""
-    objects = doc.get("objects") or {}
+    check_json(doc, TOPOLOGY_SCHEMA, label, "a TopoJSON Topology (objects of geometries with arcs)")
+    objects = doc["objects"]
     name = layer or (next(iter(objects)) if len(objects) == 1 else None)
     if name not in objects:
         raise InputError("choose the TopoJSON layer", file=label, value=layer,
@@ -61,8 +84,12 @@ def _shared_arcs(doc: dict, layer: str | None, id_property: str | None, label: s
             item = stack.pop()
             if isinstance(item, list):
                 stack.extend(item)
-            else:
+            elif isinstance(item, int) and not isinstance(item, bool):
                 by_arc[item if item >= 0 else ~item].add(rid)  # ~i is arc i reversed
+            else:
+                raise InputError(f"geometry {n} ({rid}) of layer {name!r} has an arc index that is not an "
+                                 "integer", file=label, value=item,
+                                 expected="arcs as nested lists of integers (~i for arc i reversed)")
     pairs: set[tuple[str, str]] = set()
     for regions in by_arc.values():
         pairs.update((a, b) for a in regions for b in regions if a != b)
@@ -88,10 +115,15 @@ def _shapely():
 
 def _features(doc: dict, id_property: str | None, label: str) -> tuple[list[str], list]:
     shapely = _shapely()
+    check_json(doc, FEATURES_SCHEMA, label, "a GeoJSON FeatureCollection (features with a geometry)")
     ids, shapes = [], []
-    for n, feature in enumerate(doc.get("features") or [], start=1):
+    for n, feature in enumerate(doc["features"], start=1):
         ids.append(_feature_id(feature, id_property, label, n))
-        shapes.append(shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None)
+        try:
+            shapes.append(shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None)
+        except (shapely.errors.ShapelyError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise InputError(f"feature {n} ({ids[-1]}) has a geometry Shapely cannot read: {exc}", file=label,
+                             expected="a GeoJSON Polygon or MultiPolygon") from None
     return ids, shapes
 
 

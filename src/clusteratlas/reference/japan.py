@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from clusteratlas.errors import InputError
+from clusteratlas.errors import InputError, check_json
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -57,14 +57,30 @@ def prefecture_neighbours() -> pa.Table:
                      "weight": pa.array([1.0] * len(pairs), pa.float64())})
 
 
+def _jsic_level(children: tuple[str, ...]) -> dict:
+    node = {"type": "object", "required": ["code"],
+            "properties": {"code": {"type": "string", "minLength": 1}, "name": {"type": ["string", "null"]},
+                           "name_en": {"type": ["string", "null"]}}}
+    if children:
+        node["properties"][children[0]] = _jsic_level(children[1:])
+    return {"type": "array", "items": node}
+
+
+#: What :func:`jsic` walks.
+_JSIC_SCHEMA = {"type": "object", "required": ["major_categories"], "properties": {
+    "major_categories": _jsic_level(("middle_categories", "minor_categories", "detail_categories"))}}
+
+
 def jsic(path: str | Path, *, classification: str = "jsic14") -> pa.Table:
     """Industries from the JSIC JSON (major → middle → minor → detail categories)."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        majors = doc["major_categories"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise InputError(f"cannot read as a JSIC code list: {exc}", file=str(path),
                          expected="JSON with major_categories[].middle_categories[]…") from None
+    check_json(doc, _JSIC_SCHEMA, str(path), "a JSIC code list (major_categories[].middle_categories[]"
+               ".minor_categories[].detail_categories[], each with a code)")
+    majors = doc["major_categories"]
     rows: list[tuple[str, str | None, str | None, str | None]] = []
 
     def walk(nodes: list[dict], parent: str | None, children: tuple[str, ...]) -> None:

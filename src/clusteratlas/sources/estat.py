@@ -26,10 +26,34 @@ import duckdb
 import pyarrow as pa
 
 from clusteratlas._sql import ident
-from clusteratlas.errors import InputError
+from clusteratlas.errors import InputError, check_json, duplicate_names
 from clusteratlas.sources.files import LINE
 
 WITHHELD = {"-", "X", "x", "***", "…", "...", ""}
+
+
+def _one_or_many(item: dict) -> dict:
+    return {"anyOf": [item, {"type": "array", "items": item}]}
+
+
+_CELL = {"type": ["string", "number", "null"]}
+#: What the e-Stat readers walk (the API gives a single object where a list has one element).
+STATS_DATA_SCHEMA = {
+    "type": "object", "required": ["GET_STATS_DATA"],
+    "properties": {"GET_STATS_DATA": {
+        "type": "object", "required": ["STATISTICAL_DATA"],
+        "properties": {
+            "RESULT": {"type": "object", "properties": {
+                "STATUS": {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]+$"}]}}},
+            "STATISTICAL_DATA": {"type": "object", "properties": {
+                "CLASS_INF": {"type": "object", "properties": {"CLASS_OBJ": _one_or_many({
+                    "type": "object", "required": ["@id"],
+                    "properties": {"@id": {"type": "string"}, "CLASS": _one_or_many({
+                        "type": "object", "required": ["@code"],
+                        "additionalProperties": _CELL})}})}},
+                "DATA_INF": {"type": "object", "properties": {"VALUE": _one_or_many({
+                    "type": "object", "additionalProperties": _CELL})}}}}}}},
+}
 
 
 def _as_list(node) -> list:
@@ -41,9 +65,10 @@ def _stats_data(path: Path, label: str) -> dict:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read as e-Stat JSON: {exc}", file=label) from None
-    root = doc.get("GET_STATS_DATA") if isinstance(doc, dict) else None
-    if not isinstance(root, dict):
+    if not isinstance(doc, dict) or not isinstance(doc.get("GET_STATS_DATA"), dict):
         raise InputError("not an e-Stat getStatsData answer", file=label, expected="a GET_STATS_DATA object")
+    check_json(doc, STATS_DATA_SCHEMA, label, "an e-Stat getStatsData answer")
+    root = doc["GET_STATS_DATA"]
     status = (root.get("RESULT") or {}).get("STATUS", 0)
     if int(status) not in (0, 1, 2):  # 0 ok, 1-2 ok with notes
         raise InputError(f"e-Stat reported an error: {root['RESULT'].get('ERROR_MSG')}", file=label,
@@ -139,6 +164,7 @@ def estat_csv(path: Path, *, industry: str = "cat01",
                          expected="a header row with 'value' and code columns such as area_code, time_code, "
                                   "cat01_code (or 地域 コード, 時間軸 コード)")
     header = [c.strip() for c in rows[header_at]]
+    duplicate_names(header, label, row=header_at + 1)
     taken: list[str] = []
     classes = {}
     for i, name in enumerate(header):
@@ -195,7 +221,7 @@ def _csv_rows(path: Path, label: str) -> list[list[str]]:
 def estat_regions(path: Path, **_: object) -> pa.Table:
     """Regions (code, Japanese name, level, parent) from the area class of an e-Stat answer."""
     area = estat_classes(path).get("area", [])
-    return pa.table({"region": [a["code"] for a in area], "name_ja": [a.get("name") for a in area],
+    return pa.table({"region": [str(a["code"]) for a in area], "name_ja": [a.get("name") for a in area],
                      "level": [f"estat_level_{a.get('level', '')}" for a in area],
                      "parent": [a.get("parentCode") for a in area]})
 

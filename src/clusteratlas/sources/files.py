@@ -4,20 +4,36 @@ This is the one place that touches raw bytes: it refuses empty and binary
 files, detects UTF-8 versus Shift_JIS/CP932 (the encoding of most Japanese
 official CSVs), and adds a ``__line`` column so every later error can name
 the line of the file it came from.
+
+Before DuckDB sniffs a CSV, one streaming pass over its bytes
+(:func:`scan_text`) refuses what DuckDB would either misread silently or
+report without a line: NUL bytes, mixed line endings, a quote that is never
+closed, and a last line cut off mid-row. The pass only counts bytes in C
+(``bytes.count``); a line-by-line walk happens only to locate a problem
+already found. Staging views are TEMP objects: nothing of an import is left
+in the atlas file, whether the import succeeds or not.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
+import gzip
 import hashlib
+import io
 import itertools
 import os
+import re
 import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from clusteratlas.errors import InputError
+from clusteratlas._sql import literal
+from clusteratlas.errors import InputError, duplicate_names
 
 LINE = "__line"
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -59,6 +75,13 @@ def file_format(path: Path) -> str:
     )
 
 
+def _is_csv(path: Path) -> bool:
+    try:
+        return file_format(path) == "csv"
+    except InputError:
+        return False
+
+
 def _check_exists(path: Path) -> None:
     if not path.exists():
         raise InputError("file not found", file=str(path))
@@ -66,6 +89,210 @@ def _check_exists(path: Path) -> None:
         raise InputError("is a folder, not a file", file=str(path))
     if path.stat().st_size == 0:
         raise InputError("the file is empty", file=str(path), expected="a header line and data rows")
+
+
+_DELIMITERS = (",", ";", "\t", "|")
+_ENDINGS = {"lf": "LF (\\n, Unix)", "crlf": "CR LF (\\r\\n, Windows)", "cr": "CR (\\r, old Mac)"}
+_LINE_RE = re.compile(rb"([^\r\n]*)(\r\n|\r|\n)")
+_KEEP = 1 << 20  # at most this much of the header and of the last line is kept for checks
+
+
+@dataclass(frozen=True)
+class TextScan:
+    """What one pass over a text file's bytes found (it raised for anything wrong)."""
+
+    lines: int
+    header: bytes
+
+
+def _open_bytes(path: Path):
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def _breaks(data: bytes) -> int:
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def _shown(data: bytes, encoding: str, limit: int = 80) -> str:
+    text = data.decode(encoding if encoding != "utf-8" else "utf-8", errors="replace")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _physical_lines(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
+    """(line number, content, line ending) of every line, streaming; for locating a problem only."""
+    number, rest = 0, b""
+    with _open_bytes(path) as fh:
+        while True:
+            chunk = fh.read(_SNIFF_BYTES)
+            data, hold = rest + chunk, b""
+            if chunk and data.endswith(b"\r"):  # maybe half of a CR LF
+                data, hold = data[:-1], b"\r"
+            pos = 0
+            for match in _LINE_RE.finditer(data):
+                number += 1
+                yield number, match.group(1), match.group(2)
+                pos = match.end()
+            rest = data[pos:] + hold
+            if not chunk:
+                if rest:
+                    yield number + 1, rest, b""
+                return
+
+
+def _guess_delimiter(header: str) -> str:
+    return max(_DELIMITERS, key=header.count)
+
+
+def _fields(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def scan_text(path: Path, label: str | None = None, encoding: str = "utf-8") -> TextScan:
+    """Check a text table's bytes in one streaming pass; raise InputError naming the line of a problem.
+
+    Refused: a NUL byte (a binary file, or UTF-16), line endings of more than
+    one kind outside quoted fields, a ``"`` that opens a quoted field never
+    closed, and a last line that stops before the header's number of fields
+    (a file cut off, e.g. an interrupted download). The pass counts bytes in
+    C; only when a count shows a problem are the lines walked to find where.
+    ``encoding`` is only used to show a line: the bytes checked (NUL, CR,
+    LF, ``"``) never occur inside a UTF-8 or Shift_JIS character.
+    """
+    label = label or str(path)
+    counts = {"lf": 0, "crlf": 0, "cr": 0}
+    quotes = lines = 0
+    header = tail = carry = b""
+    try:
+        with _open_bytes(path) as fh:
+            while True:
+                chunk = fh.read(_SNIFF_BYTES)
+                data, carry = carry + chunk, b""
+                if not data:
+                    break
+                if chunk and data.endswith(b"\r"):  # maybe half of a CR LF: count it with the next chunk
+                    data, carry = data[:-1], b"\r"
+                nul = data.find(b"\0")
+                if nul >= 0:
+                    start = max(data.rfind(b"\n", 0, nul), data.rfind(b"\r", 0, nul)) + 1
+                    raise InputError(
+                        f"a NUL byte (\\x00) at character {nul - start + 1} of the line: this is a binary "
+                        "file, or text in UTF-16, not a text CSV", file=label, row=lines + _breaks(data[:nul]) + 1,
+                        expected="a text CSV (UTF-8 or Shift_JIS), a .parquet or an .xlsx file")
+                crlf = data.count(b"\r\n")
+                cr, lf = data.count(b"\r") - crlf, data.count(b"\n") - crlf
+                counts["crlf"] += crlf
+                counts["cr"] += cr
+                counts["lf"] += lf
+                quotes += data.count(b'"')
+                last = max(data.rfind(b"\n"), data.rfind(b"\r"))
+                if lines == 0 and len(header) < _KEEP:
+                    first = min((i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0), default=len(data))
+                    header += data[:first]
+                tail = data[last + 1:] if last >= 0 else (tail + data)[:_KEEP]
+                lines += crlf + cr + lf
+                if not chunk:
+                    break
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"the compressed file is damaged or cut off ({exc})", file=label, row=lines + 1,
+                         expected="a complete gzip file", hint="Download it again") from None
+    if sum(1 for n in counts.values() if n) > 1:
+        _locate_mixed_endings(path, label)
+    if quotes % 2:
+        _locate_open_quote(path, label, encoding)
+    if tail.strip() and lines >= 1:
+        head_text = header.decode(encoding, errors="replace")
+        delimiter = _guess_delimiter(head_text)
+        expected, found = len(_fields(head_text, delimiter)), len(_fields(tail.decode(encoding, "replace"), delimiter))
+        if found < expected:
+            raise InputError(
+                f"the file ends in the middle of a line: {found} of the header's {expected} fields and no line "
+                "break (a file cut off, e.g. an interrupted download?)", file=label, row=lines + 1,
+                value=_shown(tail, encoding), expected=f"{expected} fields on every line",
+                hint="Download or export the file again")
+    return TextScan(lines + (1 if tail else 0), header)
+
+
+def _locate_mixed_endings(path: Path, label: str) -> None:
+    """Raise at the first line whose ending (outside quoted fields) differs from the lines before."""
+    inside = False
+    first: tuple[str, int] | None = None
+    for number, content, ending in _physical_lines(path):
+        if content.count(b'"') % 2:
+            inside = not inside
+        if inside or not ending:
+            continue
+        style = {b"\n": "lf", b"\r\n": "crlf", b"\r": "cr"}[ending]
+        if first is None:
+            first = (style, number)
+        elif style != first[0]:
+            raise InputError(
+                f"mixed line endings: this line ends with {_ENDINGS[style]}, the lines before it "
+                f"(from line {first[1]}) with {_ENDINGS[first[0]]}", file=label, row=number,
+                expected="one kind of line ending throughout the file",
+                hint="Convert the line endings (e.g. with dos2unix, or save again from a spreadsheet)")
+
+
+def _locate_open_quote(path: Path, label: str, encoding: str) -> None:
+    """Raise at the line where a quoted field that is never closed starts."""
+    inside, opened = False, (0, b"")
+    for number, content, _ in _physical_lines(path):
+        if content.count(b'"') % 2:
+            inside = not inside
+            if inside:
+                opened = (number, content)
+    if inside:
+        raise InputError("a quoted field starts on this line and is never closed", file=label, row=opened[0],
+                         value=_shown(opened[1], encoding),
+                         expected='a closing " for every opening " (a " inside a quoted field is written "")')
+
+
+def diagnose_csv(path: Path, label: str, encoding: str = "utf-8") -> InputError | None:
+    """The first line whose number of fields differs from the header's, as an InputError (or None).
+
+    Used only after DuckDB failed to read a file or read it as one column,
+    to say which line is wrong; streams the file through :mod:`csv`.
+    """
+    with _open_bytes(path) as raw, io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=_guess_delimiter(fh.readline()))
+        fh.seek(0)
+        header, start = None, 1
+        try:
+            for row in reader:
+                if header is None:
+                    header = row
+                elif row and len(row) != len(header):
+                    return InputError(f"the line has {len(row)} fields, the header {len(header)}", file=label,
+                                      row=start, value=_shown(reader.dialect.delimiter.join(row).encode(), "utf-8"),
+                                      expected=f"{len(header)} fields on every line")
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            return InputError(f"cannot read as CSV: {exc}", file=label, row=reader.line_num)
+    return None
+
+
+#: DuckDB errors that come from a file's content (others are bugs, and are not translated).
+READ_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException,
+               duckdb.OutOfRangeException)
+
+
+def read_error(exc: Exception, label: str, path: Path | None = None, encoding: str = "utf-8") -> InputError:
+    """Translate a DuckDB error met while reading a user's file into an InputError with its line."""
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    original = re.search(r"Original Line: ?(.*)", text)
+    if columns:
+        expected, found = columns.groups()
+        return InputError(f"the line has {found} fields, the header {expected}", file=label,
+                          row=int(line.group(1)) if line else None,
+                          value=original.group(1)[:80] if original else None,
+                          expected=f"{expected} fields on every line")
+    if path is not None and path.is_file() and _is_csv(path):
+        diagnosed = diagnose_csv(path, label, encoding)
+        if diagnosed is not None:
+            return diagnosed
+    return InputError(f"cannot read the file: {_first_line(exc)}", file=label,
+                      row=int(line.group(1)) if line else None)
 
 
 def detect_encoding(path: Path, encoding: str | None = None) -> str:
@@ -79,11 +306,7 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
     if path.suffix.lower() == ".gz":
         return encoding or "utf-8"
     if b"\x00" in head[:65536]:
-        raise InputError(
-            "this is a binary file, not a text CSV",
-            file=str(path),
-            expected="a text CSV (UTF-8 or Shift_JIS), a .parquet or an .xlsx file",
-        )
+        scan_text(path)  # names the line of the NUL byte
     candidates = [encoding] if encoding else list(ENCODINGS)
     for name in candidates:
         try:
@@ -121,21 +344,53 @@ def _transcode_to_utf8(path: Path, encoding: str, workdir: Path) -> Path:
     return target
 
 
-def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None,
-                  workdir: Path | None) -> duckdb.DuckDBPyRelation:
+def _csv_view(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None, workdir: Path | None,
+              view: str) -> None:
+    """Create TEMP VIEW ``view`` over a CSV file, after checking its bytes and header."""
+    label = str(path)
     enc = detect_encoding(path, encoding)
+    scan = scan_text(path, label, enc)
     # only a transcoded copy needs a folder (it must outlive this call: DuckDB reads it lazily)
     source = path if enc == "utf-8" else _transcode_to_utf8(
         path, enc, workdir or Path(tempfile.mkdtemp(prefix="clusteratlas-")))
+    options = "header=true, all_varchar=true, null_padding=false"
     try:
-        rel = con.read_csv(str(source), header=True, all_varchar=True, null_padding=False)
-        names = rel.columns
-    except duckdb.Error as exc:
-        raise InputError(f"cannot read as CSV: {_first_line(exc)}", file=str(path)) from None
+        # Sniff once, then read with the options found: a view over plain read_csv would sniff the file
+        # again each time a query binds it (0.15 s a time for the CBP state file).
+        delimiter, quote, skip, prompt = con.execute(
+            f"SELECT Delimiter, Quote, SkipRows, Prompt FROM sniff_csv({literal(str(source))}, {options})"
+        ).fetchall()[0]
+        reader = prompt.strip().removeprefix("FROM ").rstrip(";")
+        if not reader.startswith("read_csv("):
+            reader = f"read_csv({literal(str(source))}, {options})"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {reader}")
+        names = con.table(view).columns
+    except READ_ERRORS as exc:
+        raise read_error(exc, label, path, enc) from None
     if len(names) == 1 and names[0].startswith("column"):
-        raise InputError("the file has no header line", file=str(path),
+        raise InputError("the file has no header line", file=label,
                          expected="a first line with column names")
-    return rel
+    header = scan.header.decode(enc, errors="replace").lstrip("\ufeff")
+    if len(names) == 1 and any(d in header for d in _DELIMITERS):
+        # DuckDB found no consistent delimiter (it then reads one column): say which line breaks the pattern
+        diagnosed = diagnose_csv(path, label, enc)
+        if diagnosed is not None:
+            raise diagnosed
+    _check_csv_header(names, header, source, label, delimiter, quote, skip)
+
+
+def _check_csv_header(names: list[str], header: str, source: Path, label: str, delimiter: str, quote: str,
+                      skip: int) -> None:
+    """Refuse a header that names a column twice (DuckDB would rename the second to NAME_1)."""
+    lowered = {n.casefold() for n in names}
+    renamed = [m for n in names if (m := re.fullmatch(r"(.+)_\d+", n)) and m.group(1).casefold() in lowered]
+    if not renamed:
+        return
+    if skip:
+        header = next((c.decode("utf-8", "replace") for n, c, _ in _physical_lines(source) if n == skip + 1), "")
+    quotechar = quote if len(quote) == 1 else '"'
+    fields = next(csv.reader([header], delimiter=delimiter if len(delimiter) == 1 else ",", quotechar=quotechar), [])
+    duplicate_names(fields, label, row=skip + 1)
 
 
 def sheet_rows(path: Path, sheet: int | str = 0) -> list[list[str | None]]:
@@ -177,6 +432,7 @@ def _excel_table(path: Path):
     if not header or all(h is None for h in header):
         raise InputError("the first sheet has no header row", file=str(path))
     names = [str(h).strip() if h is not None else f"column{i}" for i, h in enumerate(header)]
+    duplicate_names(names, str(path))
     columns: list[list[str | None]] = [[] for _ in names]
     for row in rows:
         for i in range(len(names)):
@@ -199,6 +455,7 @@ def _json_table(path: Path):
         raise InputError("not a table in the Census API's JSON shape", file=str(path),
                          expected='an array of rows whose first row names the columns: [["NAICS2017","EMP",…],…]')
     header = doc[0]
+    duplicate_names(header, str(path))
     for line, row in enumerate(doc[1:], start=2):
         if len(row) != len(header):
             raise InputError(f"row has {len(row)} values, the header {len(header)}", file=str(path), row=line)
@@ -223,27 +480,30 @@ def open_relation(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], 
 
     CSV and Excel cells come as text (so bad values can be reported as found);
     Parquet keeps its own types. ``__line`` is the file line (header = 1) for
-    CSV and Excel, and the row number + 1 for Parquet.
+    CSV and Excel, and the row number + 1 for Parquet. Every object made here
+    is temporary (TEMP views, registered tables): nothing reaches the atlas
+    file, and nothing keeps pointing at the user's file after the connection closes.
     """
     path = Path(path)
     _check_exists(path)
     kind = file_format(path)
+    view = f"__src{next(_counter)}"
+    raw = view + "_raw"
     if kind == "csv":
-        rel = _csv_relation(con, path, encoding, workdir)
-        numbered = f"SELECT *, (row_number() OVER () + 1)::BIGINT AS {LINE} FROM rel"
+        _csv_view(con, path, encoding, workdir, raw)
+        numbered = f"SELECT *, (row_number() OVER () + 1)::BIGINT AS {LINE} FROM {raw}"
     elif kind == "parquet":
         try:
-            rel = con.read_parquet(str(path), file_row_number=True)
-        except duckdb.Error as exc:
+            import pyarrow.parquet as pq
+
+            duplicate_names(pq.read_schema(path).names, str(path), row=None)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM "
+                        f"read_parquet({literal(str(path))}, file_row_number=true)")
+        except (duckdb.Error, OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)
             raise InputError(f"cannot read as Parquet: {_first_line(exc)}", file=str(path)) from None
-        numbered = f"SELECT * EXCLUDE (file_row_number), (file_row_number + 2)::BIGINT AS {LINE} FROM rel"
+        numbered = f"SELECT * EXCLUDE (file_row_number), (file_row_number + 2)::BIGINT AS {LINE} FROM {raw}"
     else:
-        rel = _excel_table(path) if kind == "excel" else _json_table(path)
-        numbered = f"SELECT *, (row_number() OVER () + 1)::BIGINT AS {LINE} FROM rel"
-    view = f"__src{next(_counter)}"
-    if kind in ("excel", "json"):
-        con.register(view + "_raw", rel)
-    else:
-        rel.to_view(view + "_raw", replace=True)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {numbered.replace('FROM rel', f'FROM {view}_raw')}")
+        con.register(raw, _excel_table(path) if kind == "excel" else _json_table(path))
+        numbered = f"SELECT *, (row_number() OVER () + 1)::BIGINT AS {LINE} FROM {raw}"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {numbered}")
     return view

@@ -9,7 +9,7 @@ file, line, column and value.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,8 @@ from clusteratlas import model
 from clusteratlas._sql import connect, first_row, ident, literal, scalar
 from clusteratlas.errors import InputError, did_you_mean
 from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
-from clusteratlas.sources.files import LINE, open_relation
+from clusteratlas.sources import codes
+from clusteratlas.sources.files import LINE, READ_ERRORS, open_relation, read_error
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,34 @@ class Check:
     bad: str
     problem: str
     expected: str | None = None
+    #: Optional: the problem and the value to show, from the value found (for long or invisible values).
+    explain: Callable[[str], tuple[str, str]] | None = None
+
+
+#: Code columns of every import kind, with the longest code accepted (see :mod:`clusteratlas.sources.codes`).
+CODE_COLUMNS: dict[str, dict[str, int]] = {
+    "observations": {"region": codes.CODE_MAX_LENGTH, "industry": codes.CODE_MAX_LENGTH},
+    "definitions": {"industry": codes.CODE_MAX_LENGTH, "cluster": codes.NAME_CODE_MAX_LENGTH,
+                    "subcluster": codes.NAME_CODE_MAX_LENGTH},
+    "regions": {"region": codes.CODE_MAX_LENGTH, "parent": codes.CODE_MAX_LENGTH,
+                "level": codes.CODE_MAX_LENGTH, "hierarchy": codes.CODE_MAX_LENGTH},
+    "custom-regions": {"region": codes.CODE_MAX_LENGTH, "member": codes.CODE_MAX_LENGTH},
+    "industries": {"industry": codes.CODE_MAX_LENGTH, "parent": codes.CODE_MAX_LENGTH,
+                   "classification": codes.CODE_MAX_LENGTH},
+    "reference-totals": {"industry": codes.CODE_MAX_LENGTH},
+    "weights": {"region": codes.CODE_MAX_LENGTH, "neighbor": codes.CODE_MAX_LENGTH},
+    "indicators": {"region": codes.CODE_MAX_LENGTH, "indicator": codes.CODE_MAX_LENGTH},
+}
+
+
+def _code_checks(kind: str) -> list[Check]:
+    """The code rule on every code column of ``kind`` (values already normalised by the staging view)."""
+    def explain(limit: int) -> Callable[[str], tuple[str, str]]:
+        return lambda value: (codes.code_problem(value, limit) or "not a valid code", codes.shown(value))
+
+    return [Check(name, codes.bad_code_sql(ident(name), limit), "not a valid code",
+                  codes.RULE.format(n=limit), explain(limit))
+            for name, limit in CODE_COLUMNS[kind].items()]
 
 
 def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
@@ -46,8 +75,9 @@ def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
 
 
 def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, ...],
-                    mapping: Mapping[str, str], label: str) -> list[str]:
-    """SQL select items that rename source columns to canonical names (text)."""
+                    mapping: Mapping[str, str], label: str, code_columns: Mapping[str, int] | None = None,
+                    ) -> list[str]:
+    """SQL select items that rename source columns to canonical names (text); codes in normal form."""
     found = {c.lower(): c for c in rel.columns if c != LINE}
     known = {c.name for c in columns}
     for canonical in mapping:
@@ -67,7 +97,9 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
                 )
             items.append(f"NULL::VARCHAR AS {ident(col.name)}")
         else:
-            items.append(f"NULLIF(trim({ident(actual)}::VARCHAR), '') AS {ident(col.name)}")
+            text = f"{ident(actual)}::VARCHAR"
+            value = codes.code_sql(text) if col.name in (code_columns or {}) else f"trim({text})"
+            items.append(f"NULLIF({value}, '') AS {ident(col.name)}")
     return items
 
 
@@ -219,7 +251,10 @@ def _first_violation(con: duckdb.DuckDBPyConnection, view: str, checks: list[Che
                 f"WHERE coalesce({check.bad}, false) ORDER BY {LINE} LIMIT 1"
             )
             more = f" ({n - 1} more line(s) with the same problem)" if n > 1 else ""
-            raise InputError(check.problem + more, file=label, row=line, column=check.column,
+            problem = check.problem
+            if check.explain is not None and value is not None:
+                problem, value = check.explain(value)
+            raise InputError(problem + more, file=label, row=line, column=check.column,
                              value=value, expected=check.expected)
 
 
@@ -360,42 +395,54 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     label = str(path)
     columns = model.TABLES[kind]
     notes: list[str] = []
+    codes.register_code_function(con)
+    try:
+        raw, text_view, n_rows = _read_and_check(con, Path(path), kind, mapping or {}, encoding, file_format,
+                                                 options, recode, label, notes)
+    except READ_ERRORS as exc:  # DuckDB met a problem while reading the file lazily: name its line
+        raise read_error(exc, label, Path(path), encoding or "utf-8") from None
+    typed_view = raw + "_typed"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {typed_view} AS SELECT {_typed_select(columns)}, {LINE} "
+                f"FROM {text_view}")
+    return StagedTable(kind, typed_view, label, n_rows, notes)
+
+
+def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mapping: Mapping[str, str],
+                    encoding: str | None, file_format: str, options: dict, recode: pa.Table | None, label: str,
+                    notes: list[str]) -> tuple[str, str, int]:
+    """Open the file with its reader, rename, normalise codes and run every check; (raw, text view, rows)."""
+    columns = model.TABLES[kind]
     if file_format == "estat" and kind == "observations":
         from clusteratlas.sources.estat import estat_json_view
 
-        raw, notes = estat_json_view(con, Path(path), label, **options)
+        raw, more = estat_json_view(con, path, label, **options)
     elif (file_format, kind) in _table_readers():
-        if not Path(path).is_file():
+        if not path.is_file():
             raise InputError("file not found", file=label)
-        got = _table_readers()[(file_format, kind)](Path(path), **options)
-        table, notes = got if isinstance(got, tuple) else (got, [])
-        raw = _registered(con, table, file_format.replace("-", "_"), Path(path))
+        got = _table_readers()[(file_format, kind)](path, **options)
+        table, more = got if isinstance(got, tuple) else (got, [])
+        raw = _registered(con, table, file_format.replace("-", "_"), path)
     else:
-        raw = open_relation(con, path, encoding=encoding)
+        raw, more = open_relation(con, path, encoding=encoding), []
         if file_format == "eurostat":
             options["kind"] = kind
         if file_format != "generic":
-            raw, notes = _readers()[file_format](con, raw, label, **options)
-    items = _select_columns(con.table(raw), columns, mapping or {}, label)
+            raw, more = _readers()[file_format](con, raw, label, **options)
+    notes.extend(more)
+    items = _select_columns(con.table(raw), columns, mapping, label, CODE_COLUMNS[kind])
     text_view = raw + "_text"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
-    try:
-        n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")
-    except duckdb.Error as exc:
-        raise InputError(f"cannot read the file: {str(exc).strip().splitlines()[0]}", file=label) from None
+    n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")
     if n_rows == 0:
         raise InputError("the file has a header but no data rows", file=label)
-    _first_violation(con, text_view, CHECKS[kind](), label)
+    _first_violation(con, text_view, _code_checks(kind) + CHECKS[kind](), label)
     if recode is not None and kind == "observations":
         text_view, note = recode_regions(con, text_view, recode, label)
         notes.append(note)
         n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")  # merges and splits change the count
     _duplicate_keys(con, text_view, kind, label)
     _kind_specific(con, text_view, kind, label)
-    typed_view = raw + "_typed"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {typed_view} AS SELECT {_typed_select(columns)}, {LINE} "
-                f"FROM {text_view}")
-    return StagedTable(kind, typed_view, label, n_rows, notes)
+    return raw, text_view, n_rows
 
 
 def recode_regions(con: duckdb.DuckDBPyConnection, view: str, concordance: pa.Table,
@@ -412,6 +459,7 @@ def recode_regions(con: duckdb.DuckDBPyConnection, view: str, concordance: pa.Ta
     file uses.
     """
     table = f"__recode_{view}"
+    concordance = _normal_concordance(concordance)
     con.register(table + "_raw", concordance)
     key = "CASE WHEN regexp_full_match({0}, '[0-9]+') THEN ltrim({0}, '0') ELSE {0} END"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
@@ -460,3 +508,18 @@ def read_table(path: str | os.PathLike[str], kind: str, *, mapping: Mapping[str,
     con = connect()
     staged = stage(con, Path(path), kind, mapping=mapping, encoding=encoding)
     return con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {staged.view}").to_arrow_table()
+
+
+def _normal_concordance(concordance: pa.Table) -> pa.Table:
+    """The concordance with its source and target codes in normal form; refused where the code rule fails."""
+    for name in ("source", "target"):
+        if name not in concordance.column_names:
+            continue
+        values = codes.normalise_codes(concordance[name].cast(pa.string()))
+        for number, value in enumerate(values.to_pylist(), start=2):
+            problem = codes.code_problem(value) if value is not None else None
+            if problem:
+                raise InputError(problem, file="the --recode concordance", row=number, column=name,
+                                 value=codes.shown(value), expected=codes.RULE.format(n=codes.CODE_MAX_LENGTH))
+        concordance = concordance.set_column(concordance.column_names.index(name), name, values)
+    return concordance

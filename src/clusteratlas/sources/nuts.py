@@ -17,7 +17,22 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from clusteratlas.errors import InputError
+from clusteratlas.errors import InputError, check_json
+
+#: What :func:`nuts_regions` walks: GISCO features with a NUTS_ID and a LEVL_CODE 0-3.
+NUTS_SCHEMA = {
+    "type": "object",
+    "required": ["features"],
+    "properties": {"features": {"type": "array", "items": {
+        "type": "object", "required": ["properties"],
+        "properties": {"properties": {
+            "type": "object", "required": ["NUTS_ID", "LEVL_CODE"],
+            "properties": {
+                "NUTS_ID": {"type": "string", "pattern": "^[A-Z]{2}[A-Z0-9]{0,3}$"},
+                "LEVL_CODE": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 3},
+                                        {"type": "string", "pattern": "^[0-3]$"}]},
+                "NAME_LATN": {"type": ["string", "null"]}, "NUTS_NAME": {"type": ["string", "null"]}}}}}}},
+}
 
 
 def read_geojson(path: Path) -> dict:
@@ -40,13 +55,12 @@ def nuts_regions(path: Path) -> pa.Table:
     """Regions (code, Latin name, level nutsN, parent in hierarchy ``nuts``) from a GISCO NUTS GeoJSON."""
     label = str(path)
     doc = read_geojson(path)
+    check_json(doc, NUTS_SCHEMA, label, "a GISCO NUTS GeoJSON (features with properties NUTS_ID, LEVL_CODE 0-3, "
+               "NAME_LATN)")
     rows = []
-    for n, feature in enumerate(doc.get("features") or [], start=1):
-        props = feature.get("properties") or {}
-        code, level = props.get("NUTS_ID"), props.get("LEVL_CODE")
-        if not code or level is None:
-            raise InputError(f"feature {n} has no NUTS_ID or LEVL_CODE", file=label,
-                             expected="GISCO NUTS properties (NUTS_ID, LEVL_CODE, NAME_LATN)")
+    for n, feature in enumerate(doc["features"], start=1):
+        props = feature["properties"]
+        code, level = props["NUTS_ID"], props["LEVL_CODE"]
         if int(level) != len(code) - 2:
             raise InputError(f"feature {n}: the code's length does not match its NUTS level", file=label,
                              value=f"{code} at level {level}")

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from clusteratlas._sql import ident
-from clusteratlas.errors import InputError
+from clusteratlas.errors import InputError, duplicate_names
 from clusteratlas.sources.files import LINE
 
 OMB = {"county": ("FIPS State Code", "FIPS County Code"), "county_name": "County/County Equivalent",
@@ -78,6 +78,7 @@ def bea_economic_areas(path: Path) -> pa.Table:
     rows = sheet_rows(path, "EA county definition") if Path(path).suffix.lower() in (".xls", ".xlsx") \
         else _csv_rows(path)
     header = [str(c or "").strip() for c in rows[0]] if rows else []
+    duplicate_names(header, label)
     need = ("FIPS", "County", "EA", "EA Name")
     if any(n not in header for n in need):
         raise InputError("not a BEA economic-area county list", file=label, value=", ".join(header[:6]),
@@ -112,5 +113,11 @@ def bea_economic_areas(path: Path) -> pa.Table:
 def _csv_rows(path: Path) -> list[list[str]]:
     import csv
 
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return list(csv.reader(fh))
+    from clusteratlas.sources.files import scan_text
+
+    scan_text(path)  # NUL bytes, mixed line endings, unclosed quotes, a cut-off last line
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return list(csv.reader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read as a CSV: {exc}", file=str(path), expected="UTF-8 text") from None
