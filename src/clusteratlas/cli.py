@@ -264,6 +264,13 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                                   "eurostat.")] = "generic",
          digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
          filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value.")] = None,
+         reference: Annotated[str | None, typer.Option(help="Reference economy of every LQ (atlas mode): "
+                                                       "totals (imported reference totals), observations "
+                                                       "(the observed regions no other observed region "
+                                                       "contains), level:LEVEL (the observed regions of one "
+                                                       "level), region:CODE (one region). Default: totals if "
+                                                       "imported, else level:country if observed, else "
+                                                       "observations.")] = None,
          ) -> None:
     """Compute cluster results: LQs, stars, strong clusters, growth.
 
@@ -288,7 +295,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
             out.print(unmapped_table(report.unmapped))
         return
     with Atlas(atlas, memory_limit=memory_limit) as a, _step("Mapping clusters"):
-        summary = a.map(definition, levels=level, params=params, strict=strict)
+        summary = a.map(definition, levels=level, params=params, strict=strict, reference=reference)
         unmapped = a.con.table("results_unmapped").limit(10).to_arrow_table()
     out.print(summary_panel(summary))
     if unmapped.num_rows:
@@ -303,7 +310,8 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
     """A region's clusters: stars, LQ, employment, wages, growth, estimate flags."""
     with Atlas(atlas) as a:
         summary, rows = a.region_profile(region, year=year, include_empty=all_)
-    out.print(region_table(summary, rows))
+        economy = a.reference_economy()
+    out.print(region_table(summary, rows, economy))
 
 
 @show_app.command("cluster")
@@ -315,7 +323,8 @@ def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = N
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:
         rows = a.cluster_profile(cluster, year=year, top=top, level=level)
-    out.print(cluster_table(cluster, rows))
+        economy = a.reference_economy()
+    out.print(cluster_table(cluster, rows, economy))
 
 
 ByOpt = Annotated[str, typer.Option(help="Work on clusters (from the map results) or industries "

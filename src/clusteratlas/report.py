@@ -35,12 +35,21 @@ def _estimate_note(row: dict) -> str:
     return f"[yellow]est. {share:.0%}[/]" if row.get("estimated") else ""
 
 
-def region_table(summary: dict, rows: pa.Table) -> Table:
+def reference_line(reference: dict | None) -> str:
+    """The reference economy of the LQs, in one line (see Atlas.reference_economy)."""
+    if not reference:
+        return ""
+    jobs = f", {reference['employment']:,.0f} jobs" if reference.get("employment") is not None else ""
+    label = f": {reference['label']}" if reference.get("label") else ""
+    return f"\nLQ reference economy: {reference['spec']}{label}{jobs}"
+
+
+def region_table(summary: dict, rows: pa.Table, reference: dict | None = None) -> Table:
     """A region's clusters for one year, strongest first."""
     title = (f"{_label(summary.get('name'), summary.get('name_ja'), summary['region'])} — {summary['year']}\n"
              f"employment {_num(summary['employment'])}, traded {_num(summary['traded_employment'])}, "
              f"strong clusters {summary['strong_clusters'] or 0}, "
-             f"cluster strength {_num(summary['cluster_strength'], '{:.1%}')}")
+             f"cluster strength {_num(summary['cluster_strength'], '{:.1%}')}" + reference_line(reference))
     table = Table(title=title, title_justify="left", header_style="bold")
     for col, justify in (("Cluster / クラスター", "left"), ("Type", "left"), ("Employment", "right"),
                          ("Share", "right"), ("LQ", "right"), ("LQ (type)", "right"), ("Stars", "left"),
@@ -59,11 +68,12 @@ def region_table(summary: dict, rows: pa.Table) -> Table:
     return table
 
 
-def cluster_table(cluster: str, rows: pa.Table) -> Table:
+def cluster_table(cluster: str, rows: pa.Table, reference: dict | None = None) -> Table:
     """A cluster's top regions for one year."""
     first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
     name = _label(first.get("cluster_name"), first.get("cluster_name_ja"), cluster)
-    table = Table(title=f"Top regions in {name} — {first.get('year', '')}", title_justify="left",
+    table = Table(title=f"Top regions in {name} — {first.get('year', '')}" + reference_line(reference),
+                  title_justify="left",
                   header_style="bold")
     for col, justify in (("Region / 地域", "left"), ("Level", "left"), ("Employment", "right"),
                          ("LQ", "right"), ("Stars", "left"), ("Strong", "left"), ("CAGR", "right"),
@@ -83,7 +93,12 @@ def summary_panel(summary: MapSummary) -> Panel:
             f"years {summary.years[0]}–{summary.years[-1]}\n"
             f"{summary.mapped_share:.1%} of employment mapped to a cluster; "
             f"{summary.unmapped_industries} industry code(s) unmapped "
-            f"({summary.unmapped_employment:,.0f} jobs)")
+            f"({summary.unmapped_employment:,.0f} jobs)"
+            + reference_line({"spec": summary.reference, "label": summary.reference_label,
+                              "employment": summary.reference_employment}))
+    if summary.outside.count:
+        text += (f"\n[yellow]{summary.outside.describe('in the observations')}[/] (latest year; they are "
+                 "rated as level 'region')")
     return Panel(text, title="Map", expand=False)
 
 

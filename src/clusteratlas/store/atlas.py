@@ -34,6 +34,7 @@ from clusteratlas.store.analyses import (
     run_shift_share,
 )
 from clusteratlas.store.export import write_table
+from clusteratlas.store.integrity import UnknownRegions, resolve_reference, unknown_regions
 from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
 
 DEFAULT_PATH = Path("atlas.duckdb")
@@ -69,6 +70,13 @@ class MapSummary:
     unmapped_industries: int
     unmapped_employment: float
     mapped_share: float
+    #: The reference economy of the LQs: its spec (observations, totals, level:L, region:C) and in words.
+    reference: str = "observations"
+    reference_label: str = ""
+    #: Its employment in the latest year mapped.
+    reference_employment: float | None = None
+    #: Observed regions in no imported or built-in region system (latest year's employment).
+    outside: UnknownRegions = field(default_factory=UnknownRegions)
 
 
 class Atlas:
@@ -310,12 +318,19 @@ class Atlas:
 
     def map(self, definition: str | None = None, *, levels: list[str] | None = None,
             params: MapParams | None = None, strict: bool = False,
-            datasets: list[str] | None = None) -> MapSummary:
+            datasets: list[str] | None = None, reference: str | None = None) -> MapSummary:
         """Compute and store cluster results for one definition (replacing earlier results).
 
         Observations are rated at the level their regions have; ``levels``
         adds parent or custom levels aggregated from member regions.
         Withheld cells with a size class are imputed first.
+
+        ``reference`` is the reference economy of every LQ of the run, one
+        for all levels (see :func:`clusteratlas.store.integrity.resolve_reference`):
+        by default the imported reference totals, else the nation (observed
+        regions of level ``country``, else the observed regions no other
+        observed region contains). It is recorded in ``map_runs`` and in the
+        results' ``reference_economy`` column.
         """
         params = params or MapParams()
         definition = self._pick_definition(definition)
@@ -331,16 +346,23 @@ class Atlas:
         if obs.limit(1).fetchall() == []:
             raise InputError("the atlas has no observations to map",
                              hint="Import some with 'clusteratlas import observations FILE'")
+        self.con.execute("CREATE OR REPLACE TEMP TABLE __observed AS SELECT DISTINCT o.region, "
+                         f"coalesce(r.level, 'region') AS level FROM observations o LEFT JOIN regions r "
+                         f"USING (region) {where}", args)
+        economy = resolve_reference(self.con, reference, "__observed")
         defs = self.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
                             params=[definition])
         observations = impute_suppressed(nw.from_native(obs)).drop("size_class")
-        reference = None
-        if self._count("SELECT count(*) FROM reference_totals"):
-            reference = nw.from_native(self.con.table("reference_totals"))
+        totals = None
+        if economy.table is None:
+            _check_reference_years(self.con, where, args)
+            totals = nw.from_native(self.con.table("reference_totals"))
         membership = self._membership(list(levels or []))
         with self._transaction():
-            result = map_clusters(observations, nw.from_native(defs), reference=reference,
+            result = map_clusters(observations, nw.from_native(defs), reference=totals,
                                   membership=nw.from_native(membership) if membership is not None else None,
+                                  reference_regions=None if economy.table is None
+                                  else nw.from_native(self.con.table(economy.table)),
                                   params=params, engine=Engine(self.con), table="results_clusters")
             result.unmapped.sort("employment", descending=True).to_native().query(
                 "__unmapped", "CREATE OR REPLACE TABLE results_unmapped AS SELECT * FROM __unmapped")
@@ -348,11 +370,42 @@ class Atlas:
                 _raise_if_unmapped(self.con)
             result.regions.to_native().query(
                 "__regions", "CREATE OR REPLACE TABLE results_regions AS SELECT * FROM __regions")
+            for table in ("results_clusters", "results_regions"):
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN reference_economy VARCHAR "
+                                 f"DEFAULT '{economy.spec.replace(chr(39), chr(39) * 2)}'")
             summary = self._summarise(definition)
-            self.con.execute("INSERT INTO map_runs VALUES (now(), ?, ?, ?, ?)",
-                             [definition, json.dumps(asdict(params)), summary.cluster_rows,
-                              summary.unmapped_employment])
+            summary.reference, summary.reference_label = economy.spec, economy.label
+            summary.reference_employment = self._reference_employment(economy, summary.years[-1])
+            summary.outside = unknown_regions(
+                self.con, f"SELECT o.region, o.employment FROM observations o {where} "
+                f"{'AND' if where else 'WHERE'} o.year = ?", [*args, summary.years[-1]])
+            self.con.execute(
+                "INSERT INTO map_runs (run_at, definition, parameters, clusters, unmapped_employment, reference, "
+                "reference_label, reference_employment, outside_regions, outside_employment) "
+                "VALUES (now(), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [definition, json.dumps(asdict(params)), summary.cluster_rows, summary.unmapped_employment,
+                 economy.spec, economy.label, summary.reference_employment, summary.outside.count,
+                 summary.outside.employment])
         return summary
+
+    def _reference_employment(self, economy, year: int) -> float | None:
+        """The reference economy's employment in ``year`` (withheld cells as imputed by the map)."""
+        if economy.table is None:
+            return scalar(self.con, "SELECT sum(employment) FROM reference_totals WHERE year = ?", [year])
+        return scalar(self.con, f"SELECT sum(employment) FROM results_regions WHERE year = ? AND "
+                                f"(region, level) IN (SELECT (region, level) FROM __observed WHERE region IN "
+                                f"(SELECT region FROM {economy.table}))", [year])
+
+    def reference_economy(self) -> dict | None:
+        """The reference economy of the latest map run (spec, label, employment), or None before any."""
+        row = first_row(self.con, "SELECT reference, reference_label, reference_employment FROM map_runs "
+                                  "ORDER BY run_at DESC LIMIT 1")
+        if row is None:
+            return None
+        spec, label, employment = row
+        if spec is None:  # a run made before the reference economy was recorded
+            return {"spec": "per level (before clusteratlas recorded it)", "label": "", "employment": None}
+        return {"spec": spec, "label": label, "employment": employment}
 
     def _summarise(self, definition: str) -> MapSummary:
         n, regions = first_row(self.con,
@@ -552,6 +605,17 @@ class Atlas:
             raise InputError(f"the atlas has no {what} table yet",
                              hint="Run 'clusteratlas map' (or 'relate', 'shift-share') first")
         return write_table(self.con.table(table), Path(path))
+
+
+def _check_reference_years(con: duckdb.DuckDBPyConnection, where: str, args: list) -> None:
+    """Every observed year needs reference totals, or its LQs would have no denominator."""
+    missing = con.execute(f"SELECT DISTINCT o.year FROM observations o {where} EXCEPT "
+                          "SELECT DISTINCT year FROM reference_totals ORDER BY 1", args).fetchall()
+    if missing:
+        raise InputError("the reference totals have no rows for some observed years", column="year",
+                         value=", ".join(str(r[0]) for r in missing),
+                         expected="reference totals for every year in the observations",
+                         hint="Import them, or map against the observations with --reference observations")
 
 
 def _raise_if_unmapped(con: duckdb.DuckDBPyConnection) -> None:
