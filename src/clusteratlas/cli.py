@@ -170,8 +170,16 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                            "repeatable (e.g. --map employment=EMP).")] = None,
             encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detect UTF-8/CP932).")]
             = None,
-            replace: Annotated[bool, typer.Option(help="Replace a dataset or definition of the same name.")]
+            replace: Annotated[bool, typer.Option(help="Replace a dataset, definition or indicator of the same "
+                                                  "name; for weights, replace every stored link (without it "
+                                                  "links are added, same pairs updated).")]
             = False,
+            strict: Annotated[bool, typer.Option(help="Refuse the file if it has region codes in no region system "
+                                                 "of the atlas (observations, indicators, custom regions), or "
+                                                 "reference totals for years without observations.")] = False,
+            drop_unknown: Annotated[bool, typer.Option(help="weights: leave out (and list) rows naming regions "
+                                                       "the atlas does not hold, instead of refusing the "
+                                                       "file.")] = False,
             dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False,
             file_format: Annotated[str, typer.Option("--format", help="generic; observations: cbp (US County "
                                                      "Business Patterns), qcew (BLS QCEW annual averages), "
@@ -219,7 +227,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                    "prefix": prefix, "establishments_prefix": establishments_prefix,
                                    "totals_prefix": totals_prefix, "region_column": region_column,
                                    "layer": layer, "id_property": id_property}, kind),
-                                   **_recode_option(recode, recode_columns)})
+                                   **_recode_option(recode, recode_columns)},
+                               strict=strict, drop_unknown=drop_unknown)
     verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
     label = f" as '{report.name}'" if report.name else ""
     replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""
@@ -560,7 +569,8 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
                   f"bureaus, with the 47 prefectures) and {profiles.assessments} NISTEP (2004) worked profiles.")
         return
     if name == "jp-prefecture-neighbours":
-        with Atlas(atlas) as a:
+        with Atlas(atlas) as a:  # the built-in prefectures come along, so the links name known regions
+            a.import_table("regions", prefectures(), name="jp-prefectures")
             report = a.import_table("weights", prefecture_neighbours(), name=name)
         out.print(f"Loaded {report.rows} neighbour links between prefectures (shared land borders).")
         return

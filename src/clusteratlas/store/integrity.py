@@ -22,6 +22,7 @@ be taken as Japanese.
 from __future__ import annotations
 
 import graphlib
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ import duckdb
 
 from clusteratlas._sql import first_row, scalar
 from clusteratlas.errors import InputError
+from clusteratlas.sources.files import LINE
 
 #: Every region code a region system knows: imported or loaded (incl. custom regions).
 KNOWN = "(SELECT region FROM regions)"
@@ -171,3 +173,60 @@ def resolve_reference(con: duckdb.DuckDBPyConnection, spec: str | None, observed
                            "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     parts = ", ".join(f"{c:,} {lvl}" for lvl, c in by_level)
     return ReferenceEconomy(spec, f"{words} ({parts})", n, table)
+
+
+# ---------------------------------------------------------------- hierarchies
+def _graph_sql(kind: str, view: str) -> tuple[str, str, str]:
+    """(edges child → parent of the atlas as it would be after the import, the file's edges, its nodes)."""
+    if kind == "industries":
+        stored = (f"SELECT industry AS child, parent FROM industries WHERE parent IS NOT NULL "
+                  f"AND industry NOT IN (SELECT industry FROM {view})")
+        incoming = f"SELECT industry AS child, parent, {LINE} FROM {view} WHERE parent IS NOT NULL"
+        return stored, incoming, f"SELECT industry FROM {view} UNION SELECT industry FROM industries"
+    links = "SELECT region AS child, parent FROM region_links"
+    members = "SELECT member AS child, region AS parent FROM custom_members"
+    if kind == "regions":  # a file's row replaces the stored place of that region in that hierarchy
+        links += (f" WHERE (hierarchy, region) NOT IN (SELECT (hierarchy, region) FROM {view} "
+                  "WHERE parent IS NOT NULL)")
+        incoming = f"SELECT region AS child, parent, {LINE} FROM {view} WHERE parent IS NOT NULL"
+    else:  # custom regions: a file's custom region replaces its stored members
+        members += f" WHERE region NOT IN (SELECT region FROM {view})"
+        incoming = f"SELECT member AS child, region AS parent, {LINE} FROM {view}"
+    return f"{links} UNION ALL {members}", incoming, f"SELECT region FROM {view} UNION SELECT region FROM regions"
+
+
+def check_hierarchy(con: duckdb.DuckDBPyConnection, kind: str, view: str, label: str) -> None:
+    """Refuse a file whose parents exist nowhere, or that closes a cycle with itself or the atlas.
+
+    Regions, their hierarchies and custom regions form one graph (a region
+    contains its children and a custom region its members, in whatever
+    hierarchy): a cycle anywhere in it would make a region part of itself.
+    Industries form their own graph.
+    """
+    stored, incoming, nodes = _graph_sql(kind, view)
+    thing = "industry" if kind == "industries" else "region"
+    if kind != "custom-regions":  # custom members are checked against the atlas when staged
+        dangling = first_row(con, f"SELECT {LINE}, child, parent FROM ({incoming}) WHERE parent NOT IN "
+                                  f"({nodes}) ORDER BY {LINE} LIMIT 1")
+        if dangling:
+            raise InputError(f"the parent of {thing} {dangling[1]} exists nowhere", file=label, row=dangling[0],
+                             column="parent", value=dangling[2],
+                             expected=f"a {thing} of this file or already in the atlas",
+                             hint=f"Import the parent {thing}s first (e.g. the level above), or leave parent "
+                                  "empty")
+    edges = con.execute(f"SELECT child, parent FROM ({stored}) UNION ALL SELECT child, parent FROM ({incoming})"
+                        ).fetchall()
+    cycle = find_cycle(edges)
+    if cycle is None:
+        return
+    pairs = list(itertools.pairwise(cycle))
+    marks = " OR ".join("(child = ? AND parent = ?)" for _ in pairs)
+    line = first_row(con, f"SELECT {LINE}, child FROM ({incoming}) WHERE {marks} ORDER BY {LINE} LIMIT 1",
+                     [x for p in pairs for x in p])
+    if line:  # start the cycle at the file's row that closes it
+        at = cycle.index(line[1])
+        cycle = cycle[at:-1] + cycle[:at + 1]
+    where = "custom region" if kind == "custom-regions" else thing
+    raise InputError(f"this file makes a {where} part of itself: {' → '.join(cycle)} (each in the next)",
+                     file=label, row=line[0] if line else None, column="member" if kind == "custom-regions"
+                     else "parent", expected="a hierarchy without cycles (file and atlas together)")
