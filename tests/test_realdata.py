@@ -249,3 +249,24 @@ def test_region_hierarchy_does_not_change_the_lq_reference_economy(cbp2019, tmp_
     assert res.exit_code == 0, res.output
     assert query_atlas(atlas, sql)[0][0] == pytest.approx(5.07, abs=0.005)
     assert "level:metro_area" in " ".join(res.output.split())
+
+
+def test_a_cbsa_missing_from_the_region_file_is_reported(tmp_path, runner):
+    """Issue 9, item 8: a CBSA (99999) absent from the imported crosswalk was imported without a word."""
+    from tests.conftest import atlas_fingerprint, invoke
+
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "regions", shared_file("us/county_cbsa_state_crosswalk.csv"), "--format",
+                 "us-regions", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    obs = tmp_path / "obs.csv"
+    obs.write_text("region,industry,year,employment\n41940,541511,2019,1000\n99999,541511,2019,250\n")
+    before = atlas_fingerprint(atlas)
+    res = invoke(runner, "import", "observations", obs, "--strict", "--atlas", atlas)
+    assert res.exit_code == 2 and "'99999'" in res.stderr and "line 3" in res.stderr
+    assert atlas_fingerprint(atlas) == before
+    res = invoke(runner, "import", "observations", obs, "--atlas", atlas)
+    assert res.exit_code == 0
+    assert "1 region code(s) in this file are in no imported or built-in region system, 250 jobs: 99999 (250 jobs)" \
+        in " ".join(res.output.split())

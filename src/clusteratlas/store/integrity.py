@@ -14,9 +14,12 @@ questions that need the atlas as well:
 :mod:`clusteratlas.reference` (Japan's 47 prefectures and 9 METI bureaus);
 they count once loaded (``clusteratlas reference jp-prefectures``; the
 ``jp-prefecture-neighbours`` and ``jp-programmes`` loads bring them along).
-They are not matched by code alone: codes of different systems collide (the
-CBSAs 19000, 32000 and 45000 are also prefecture codes), so a US file would
-be taken as Japanese.
+Region codes are not matched against them by code alone: codes of different
+systems collide (the CBSAs 19000, 32000 and 45000 are also prefecture codes),
+so a US file would be taken as Japanese. Only a *parent* may be a built-in
+code not loaded yet (an e-Stat or municipality file placing its areas in
+prefecture ``01000``): it exists, in clusteratlas, and loading the built-in
+system later completes the hierarchy.
 """
 
 from __future__ import annotations
@@ -34,8 +37,21 @@ from clusteratlas.sources.files import LINE
 
 #: Every region code a region system knows: imported or loaded (incl. custom regions).
 KNOWN = "(SELECT region FROM regions)"
+#: Temporary table of the codes of the built-in region systems (see :func:`register_builtin`).
+BUILTIN = "__builtin_regions"
 #: How many unknown codes a report lists.
 LISTED = 10
+
+
+def register_builtin(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the table :data:`BUILTIN` (region codes of the built-in systems) available on this connection."""
+    from clusteratlas.reference.japan import prefectures
+
+    if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [BUILTIN]):
+        return
+    con.register("__builtin_codes", prefectures().select(["region"]))
+    con.execute(f"CREATE TEMP TABLE {BUILTIN} AS SELECT DISTINCT region FROM __builtin_codes")
+    con.unregister("__builtin_codes")
 
 
 @dataclass
@@ -192,7 +208,8 @@ def _graph_sql(kind: str, view: str) -> tuple[str, str, str]:
     else:  # custom regions: a file's custom region replaces its stored members
         members += f" WHERE region NOT IN (SELECT region FROM {view})"
         incoming = f"SELECT member AS child, region AS parent, {LINE} FROM {view}"
-    return f"{links} UNION ALL {members}", incoming, f"SELECT region FROM {view} UNION SELECT region FROM regions"
+    nodes = f"SELECT region FROM {view} UNION SELECT region FROM regions UNION SELECT region FROM {BUILTIN}"
+    return f"{links} UNION ALL {members}", incoming, nodes
 
 
 def check_hierarchy(con: duckdb.DuckDBPyConnection, kind: str, view: str, label: str) -> None:
@@ -203,6 +220,7 @@ def check_hierarchy(con: duckdb.DuckDBPyConnection, kind: str, view: str, label:
     hierarchy): a cycle anywhere in it would make a region part of itself.
     Industries form their own graph.
     """
+    register_builtin(con)
     stored, incoming, nodes = _graph_sql(kind, view)
     thing = "industry" if kind == "industries" else "region"
     if kind != "custom-regions":  # custom members are checked against the atlas when staged
@@ -211,7 +229,8 @@ def check_hierarchy(con: duckdb.DuckDBPyConnection, kind: str, view: str, label:
         if dangling:
             raise InputError(f"the parent of {thing} {dangling[1]} exists nowhere", file=label, row=dangling[0],
                              column="parent", value=dangling[2],
-                             expected=f"a {thing} of this file or already in the atlas",
+                             expected=f"a {thing} of this file, of the atlas"
+                             + ("" if kind == "industries" else " or of a built-in region system"),
                              hint=f"Import the parent {thing}s first (e.g. the level above), or leave parent "
                                   "empty")
     edges = con.execute(f"SELECT child, parent FROM ({stored}) UNION ALL SELECT child, parent FROM ({incoming})"
