@@ -299,7 +299,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         for note in report.notes:
             out.print(f"[yellow]note:[/] {note}", highlight=False)
         out.print(f"Wrote {report.rows:,} region × cluster rows to {report.out} "
-                  f"({report.mapped_share:.1%} of employment mapped to a cluster).")
+                  f"({report.mapped_share:.1%} of employment mapped to a cluster).\n"
+                  f"LQ reference economy: {report.reference}.")
         if report.unmapped.num_rows:
             out.print(unmapped_table(report.unmapped))
         return
