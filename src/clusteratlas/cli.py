@@ -572,7 +572,7 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
     if name == "jp-prefecture-neighbours":
         with Atlas(atlas) as a:  # the built-in prefectures come along, so the links name known regions
             a.import_table("regions", prefectures(), name="jp-prefectures")
-            report = a.import_table("weights", prefecture_neighbours(), name=name)
+            report = a.import_table("weights", prefecture_neighbours(), name=name, replace=False)  # merged
         out.print(f"Loaded {report.rows} neighbour links between prefectures (shared land borders).")
         return
     if name != "us-benchmark":
