@@ -56,8 +56,8 @@ def test_interrupted_import_rolls_back(tmp_path, sample_files, monkeypatch):
 
     original = Atlas._insert
 
-    def insert_then_fail(self, kind, view, name):
-        original(self, kind, view, name)  # rows are written inside the transaction...
+    def insert_then_fail(self, kind, view, name, **kwargs):
+        original(self, kind, view, name, **kwargs)  # rows are written inside the transaction...
         raise KeyboardInterrupt  # ...then the import is interrupted
 
     monkeypatch.setattr(Atlas, "_insert", insert_then_fail)

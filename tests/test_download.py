@@ -81,6 +81,9 @@ def test_gisco_geometry_fetch_then_neighbours(server, runner, tmp_path):
     assert path.exists()
     atlas = tmp_path / "a.duckdb"
     invoke(runner, "init", "--atlas", atlas)
+    for above in (0, 1):  # the NUTS 2 regions' parents must exist first
+        assert invoke(runner, "import", "regions", shared_file(f"geo/NUTS_RG_03M_2021_4326_LEVL_{above}.geojson.gz"),
+                      "--format", "nuts", "--atlas", atlas).exit_code == 0
     assert invoke(runner, "import", "regions", path, "--format", "nuts", "--atlas", atlas).exit_code == 0
     res = invoke(runner, "import", "weights", path, "--format", "geojson", "--atlas", atlas)
     assert res.exit_code == 0, res.output

@@ -194,3 +194,79 @@ def test_state_series_2000_2011_each_year_with_its_own_vintage(tmp_path, runner)
         assert got.keys() == expected.keys()
         assert all(got[k] == pytest.approx(v) for k, v in expected.items())
         assert alone.mapped_share > 0.97
+
+
+def test_region_hierarchy_does_not_change_the_lq_reference_economy(cbp2019, tmp_path, runner):
+    """Issue 9, item 4: importing the county → CBSA → state crosswalk split the CBSAs into metro_area,
+    micro_area and a leftover level, each its own reference economy (San Jose's IT LQ fell from 5.24 to
+    5.07). The reference economy is now one per run: the nation (all CBSAs) before and after."""
+    from tests.conftest import invoke, query_atlas
+
+    folder, _, _ = cbp2019
+    it = "Information Technology and Analytical Instruments"
+    sql = f"SELECT lq_within_type FROM results_clusters WHERE region = '41940' AND cluster = '{it}'"
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    for args in (("observations", folder / "obs.parquet", "--name", "cbp"),
+                 ("definitions", folder / "crosswalk.csv", "--name", "benchmark")):
+        res = invoke(runner, "import", *args, "--atlas", atlas)
+        assert res.exit_code == 0, res.output
+    assert invoke(runner, "map", "--atlas", atlas).exit_code == 0
+    before = query_atlas(atlas, sql)[0][0]
+    # independent: (e_rc / e_r,traded) / (E_c / E_traded) over every CBSA of the file, in plain SQL
+    expected = duckdb.connect().execute(f"""
+        WITH o AS (SELECT o.region, d.cluster, d.type, o.employment FROM '{folder / "obs.parquet"}' o
+                   JOIN read_csv('{folder / "crosswalk.csv"}', types = {{'industry': 'VARCHAR'}}) d
+                   USING (industry))
+        SELECT (sum(employment) FILTER (WHERE region = '41940' AND cluster = '{it}')
+                / sum(employment) FILTER (WHERE region = '41940' AND type = 'traded'))
+             / (sum(employment) FILTER (WHERE cluster = '{it}') / sum(employment) FILTER (WHERE type = 'traded'))
+        FROM o""").fetchall()[0][0]
+    assert before == pytest.approx(expected)
+    assert before == pytest.approx(5.24, abs=0.005)
+    res = invoke(runner, "import", "regions", shared_file("us/county_cbsa_state_crosswalk.csv"), "--format",
+                 "us-regions", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    res = invoke(runner, "map", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    assert query_atlas(atlas, sql)[0][0] == pytest.approx(before, rel=1e-12)  # was 5.07 with the hierarchy
+    text = " ".join(res.output.split())
+    assert "LQ reference economy: observations" in text and "115,591,806 jobs" in text
+    # the CBSAs the crosswalk lacks are reported with their employment, the largest first
+    assert "21 region code(s) in the observations are in no imported or built-in region system" in text
+    assert "19380 (310,961 jobs)" in text
+    run = query_atlas(atlas, "SELECT reference, reference_employment, outside_regions, outside_employment "
+                             "FROM map_runs ORDER BY run_at DESC LIMIT 1")[0]
+    assert run == ("observations", 115_591_806, 21, 618_508)
+    res = invoke(runner, "show", "region", "41940", "--atlas", atlas)
+    assert "LQ reference economy: observations" in " ".join(res.output.split())
+    out = tmp_path / "clusters.csv"
+    assert invoke(runner, "export", "clusters", out, "--atlas", atlas).exit_code == 0
+    with open(out) as fh:
+        assert {r["reference_economy"] for r in csv.DictReader(fh)} == {"observations"}
+    # a chosen reference: the metro areas only (the old metro_area denominator, now asked for and recorded)
+    res = invoke(runner, "map", "--atlas", atlas, "--reference", "level:metro_area")
+    assert res.exit_code == 0, res.output
+    assert query_atlas(atlas, sql)[0][0] == pytest.approx(5.07, abs=0.005)
+    assert "level:metro_area" in " ".join(res.output.split())
+
+
+def test_a_cbsa_missing_from_the_region_file_is_reported(tmp_path, runner):
+    """Issue 9, item 8: a CBSA (99999) absent from the imported crosswalk was imported without a word."""
+    from tests.conftest import atlas_fingerprint, invoke
+
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "regions", shared_file("us/county_cbsa_state_crosswalk.csv"), "--format",
+                 "us-regions", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    obs = tmp_path / "obs.csv"
+    obs.write_text("region,industry,year,employment\n41940,541511,2019,1000\n99999,541511,2019,250\n")
+    before = atlas_fingerprint(atlas)
+    res = invoke(runner, "import", "observations", obs, "--strict", "--atlas", atlas)
+    assert res.exit_code == 2 and "'99999'" in res.stderr and "line 3" in res.stderr
+    assert atlas_fingerprint(atlas) == before
+    res = invoke(runner, "import", "observations", obs, "--atlas", atlas)
+    assert res.exit_code == 0
+    assert "1 region code(s) in this file are in no imported or built-in region system, 250 jobs: 99999 (250 jobs)" \
+        in " ".join(res.output.split())

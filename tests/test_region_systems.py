@@ -102,6 +102,15 @@ def test_nuts_regions_and_recode_2013_to_2016(tmp_path, runner):
     conc.write_text("Code 2013,Code 2016\n" + "".join(f"{a},{b}\n" for a, b in FRANCE_2013_2016.items()))
     atlas = tmp_path / "a.duckdb"
     invoke(runner, "init", "--atlas", atlas)
+    # one NUTS level alone names parents (FRF2 → FRF) that exist nowhere: refused, nothing stored
+    before = atlas_fingerprint(atlas)
+    res = invoke(runner, "import", "regions", nuts2016, "--format", "nuts", "--atlas", atlas)
+    assert res.exit_code == 2 and "exists nowhere" in res.stderr and "Import the parent regions first" in res.stderr
+    assert atlas_fingerprint(atlas) == before
+    for level in (0, 1):  # the levels above, then the 2016 NUTS 2 regions under them
+        res = invoke(runner, "import", "regions", shared_file(f"geo/NUTS_RG_03M_2021_4326_LEVL_{level}.geojson.gz"),
+                     "--format", "nuts", "--atlas", atlas)
+        assert res.exit_code == 0, res.output
     res = invoke(runner, "import", "regions", nuts2016, "--format", "nuts", "--atlas", atlas)
     assert res.exit_code == 0, res.output
     assert query_atlas(atlas, "SELECT count(*) FROM regions WHERE level = 'nuts2'")[0][0] == 332
@@ -124,6 +133,18 @@ def test_nuts_regions_and_recode_2013_to_2016(tmp_path, runner):
     assert sum(after.values()) == pytest.approx(sum(before.values()))
     assert after["FRF2"] == pytest.approx(before["FR21"])
     assert f"{len(FRANCE_2013_2016)} region code(s) converted" in note  # all 26 are in the table
+
+    # issue 9, item 8: a NUTS code that does not exist is reported after import, and --strict refuses it
+    odd = tmp_path / "odd.csv"
+    odd.write_text("region,industry,year,employment\nFR10,C,2015,100\nXX99,C,2015,42\n")
+    before = atlas_fingerprint(atlas)
+    res = invoke(runner, "import", "observations", odd, "--strict", "--atlas", atlas)
+    assert res.exit_code == 2 and "line 3" in res.stderr and "'XX99'" in res.stderr
+    assert atlas_fingerprint(atlas) == before
+    res = invoke(runner, "import", "observations", odd, "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    assert "1 region code(s) in this file are in no imported or built-in region system, 42 jobs: XX99 (42 jobs)" \
+        in " ".join(res.output.split())
 
 
 def test_recode_split_and_merge_hand_worked(tmp_path):
@@ -162,11 +183,24 @@ def test_neighbours_from_topojson_and_geojson(tmp_path, runner):
         contiguity(shared_file("geo/cmp_counties_eas_msas.topojson.json"))
     atlas = tmp_path / "a.duckdb"
     invoke(runner, "init", "--atlas", atlas)
-    res = invoke(runner, "import", "weights", shared_file("geo/counties-10m.json"), "--format", "topojson",
-                 "--layer", "counties", "--atlas", atlas)
+    counties = shared_file("geo/counties-10m.json")
+    weights = ("import", "weights", counties, "--format", "topojson", "--layer", "counties", "--atlas", atlas)
+    res = invoke(runner, *weights)  # an empty atlas holds none of these counties: refused
+    assert res.exit_code == 2 and "--drop-unknown" in res.stderr
+    assert invoke(runner, "import", "regions", shared_file("us/county_cbsa_state_crosswalk.csv"), "--format",
+                  "us-regions", "--atlas", atlas).exit_code == 0
+    before = atlas_fingerprint(atlas)
+    res = invoke(runner, *weights)  # 80 counties the crosswalk lacks (Puerto Rico, …): refused
+    assert res.exit_code == 2 and "80 such code(s) in 370 row(s)" in " ".join(res.stderr.split())
+    assert atlas_fingerprint(atlas) == before
+    res = invoke(runner, *weights, "--drop-unknown")
     assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "left out" in text and "72001" in text  # the rows left out are listed
     n, = query_atlas(atlas, "SELECT count(DISTINCT region) FROM region_neighbors")[0]
     assert n > 3000
+    assert not query_atlas(atlas, "SELECT * FROM region_neighbors WHERE region NOT IN (SELECT region FROM regions) "
+                                  "OR neighbor NOT IN (SELECT region FROM regions)")
 
 
 #: The metadata sections above the table in the e-Stat API 3.0 CSV (getSimpleStatsData), as specified.
@@ -253,6 +287,8 @@ def test_neighbours_from_a_census_style_shapefile_zip_equal_libpysal(tmp_path, s
     from clusteratlas.sources.download import _target, source_url
 
     fetched = _target(source_url("census-geo", base=base, year=2019, level="state"), None)
+    assert invoke(runner, "import", "regions", shared_file("us/county_cbsa_state_crosswalk.csv"), "--format",
+                  "us-regions", "--atlas", atlas).exit_code == 0  # the states the links name
     res = invoke(runner, "import", "weights", fetched, "--format", "shapefile", "--id-property", "STATE_FIPS",
                  "--atlas", atlas)
     assert res.exit_code == 0, res.output

@@ -34,6 +34,8 @@ class FileMapReport:
     unmapped: pa.Table
     mapped_share: float
     notes: list[str]
+    #: The reference economy of the LQs, in words.
+    reference: str = ""
 
 
 def stateless_columns(by_subcluster: bool) -> list[str]:
@@ -94,7 +96,10 @@ def map_files(data: str | os.PathLike[str], clusters: str | os.PathLike[str],
         write_table(result.regions.drop("level").sort("region", "year").to_native(), Path(regions_out))
     con.close()
     share = 1.0 - unmapped_emp / total if total else 0.0
-    return FileMapReport(str(out), rows, unmapped, share, obs.notes)
+    economy = (f"reference totals from {reference_totals}" if reference_totals is not None else
+               "observations: every region of the file (pass --reference-totals when they overlap or "
+               "leave part of the nation out)")
+    return FileMapReport(str(out), rows, unmapped, share, obs.notes, economy)
 
 
 def _check_reference_years(con: duckdb.DuckDBPyConnection, obs_view: str, ref_view: str, label: str) -> None:

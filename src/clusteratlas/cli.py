@@ -182,8 +182,16 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                            "repeatable (e.g. --map employment=EMP).")] = None,
             encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detect UTF-8/CP932).")]
             = None,
-            replace: Annotated[bool, typer.Option(help="Replace a dataset or definition of the same name.")]
+            replace: Annotated[bool, typer.Option(help="Replace a dataset, definition or indicator of the same "
+                                                  "name; for weights, replace every stored link (without it "
+                                                  "links are added, same pairs updated).")]
             = False,
+            strict: Annotated[bool, typer.Option(help="Refuse the file if it has region codes in no region system "
+                                                 "of the atlas (observations, indicators, custom regions), or "
+                                                 "reference totals for years without observations.")] = False,
+            drop_unknown: Annotated[bool, typer.Option(help="weights: leave out (and list) rows naming regions "
+                                                       "the atlas does not hold, instead of refusing the "
+                                                       "file.")] = False,
             dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False,
             file_format: Annotated[str, typer.Option("--format", help="generic; observations: cbp (US County "
                                                      "Business Patterns), qcew (BLS QCEW annual averages), "
@@ -233,7 +241,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                    "totals_prefix": totals_prefix, "region_column": region_column,
                                    "layer": layer, "id_property": id_property}, kind,
                                    nuts_level=nuts_level, nace_level=nace_level),
-                                   **_recode_option(recode, recode_columns)})
+                                   **_recode_option(recode, recode_columns)},
+                               strict=strict, drop_unknown=drop_unknown)
     verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
     label = f" as '{report.name}'" if report.name else ""
     replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""
@@ -279,6 +288,13 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
          digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
          filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value.")] = None,
          nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None,
+         reference: Annotated[str | None, typer.Option(help="Reference economy of every LQ (atlas mode): "
+                                                       "totals (imported reference totals), observations "
+                                                       "(the observed regions no other observed region "
+                                                       "contains), level:LEVEL (the observed regions of one "
+                                                       "level), region:CODE (one region). Default: totals if "
+                                                       "imported, else level:country if observed, else "
+                                                       "observations.")] = None,
          ) -> None:
     """Compute cluster results: LQs, stars, strong clusters, growth.
 
@@ -299,12 +315,13 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         for note in report.notes:
             out.print(f"[yellow]note:[/] {note}", highlight=False)
         out.print(f"Wrote {report.rows:,} region × cluster rows to {report.out} "
-                  f"({report.mapped_share:.1%} of employment mapped to a cluster).")
+                  f"({report.mapped_share:.1%} of employment mapped to a cluster).\n"
+                  f"LQ reference economy: {report.reference}.")
         if report.unmapped.num_rows:
             out.print(unmapped_table(report.unmapped))
         return
     with Atlas(atlas, memory_limit=memory_limit) as a, _step("Mapping clusters"):
-        summary = a.map(definition, levels=level, params=params, strict=strict)
+        summary = a.map(definition, levels=level, params=params, strict=strict, reference=reference)
         unmapped = a.con.table("results_unmapped").limit(10).to_arrow_table()
     out.print(summary_panel(summary))
     if unmapped.num_rows:
@@ -319,7 +336,8 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
     """A region's clusters: stars, LQ, employment, wages, growth, estimate flags."""
     with Atlas(atlas) as a:
         summary, rows = a.region_profile(region, year=year, include_empty=all_)
-    out.print(region_table(summary, rows, wide=wide), crop=not wide)
+        economy = a.reference_economy()
+    out.print(region_table(summary, rows, economy, wide=wide), crop=not wide)
 
 
 @show_app.command("cluster")
@@ -332,7 +350,8 @@ def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = N
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:
         rows = a.cluster_profile(cluster, year=year, top=top, level=level)
-    out.print(cluster_table(cluster, rows, wide=wide), crop=not wide)
+        economy = a.reference_economy()
+    out.print(cluster_table(cluster, rows, economy, wide=wide), crop=not wide)
 
 
 ByOpt = Annotated[str, typer.Option(help="Work on clusters (from the map results) or industries "
@@ -574,8 +593,9 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
                   f"bureaus, with the 47 prefectures) and {profiles.assessments} NISTEP (2004) worked profiles.")
         return
     if name == "jp-prefecture-neighbours":
-        with Atlas(atlas) as a:
-            report = a.import_table("weights", prefecture_neighbours(), name=name)
+        with Atlas(atlas) as a:  # the built-in prefectures come along, so the links name known regions
+            a.import_table("regions", prefectures(), name="jp-prefectures")
+            report = a.import_table("weights", prefecture_neighbours(), name=name, replace=False)  # merged
         out.print(f"Loaded {report.rows} neighbour links between prefectures (shared land borders).")
         return
     if name != "us-benchmark":

@@ -154,12 +154,22 @@ class FitTable:
             yield self.build(options.max_width)
 
 
-def region_table(summary: dict, rows: pa.Table, *, wide: bool = False) -> FitTable:
+def reference_line(reference: dict | None) -> str:
+    """The reference economy of the LQs, in one line (see Atlas.reference_economy)."""
+    if not reference:
+        return ""
+    jobs = f", {reference['employment']:,.0f} jobs" if reference.get("employment") is not None else ""
+    label = f": {reference['label']}" if reference.get("label") else ""
+    return f"\nLQ reference economy: {reference['spec']}{label}{jobs}"
+
+
+def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *,
+                 wide: bool = False) -> FitTable:
     """A region's clusters for one year, strongest first."""
     title = (f"{_label(summary.get('name'), summary.get('name_ja'), summary['region'])} — {summary['year']}\n"
              f"employment {_num(summary['employment'])}, traded {_num(summary['traded_employment'])}, "
              f"strong clusters {summary['strong_clusters'] or 0}, "
-             f"cluster strength {_num(summary['cluster_strength'], '{:.1%}')}")
+             f"cluster strength {_num(summary['cluster_strength'], '{:.1%}')}" + reference_line(reference))
     table = FitTable(title, [
         Col("Cluster / クラスター", priority=0, short="Cluster", flex=True), Col("Type", priority=4),
         Col("Employment", "right", 1, "Jobs"), Col("Share", "right", 3), Col("LQ", "right", 1),
@@ -178,11 +188,12 @@ def region_table(summary: dict, rows: pa.Table, *, wide: bool = False) -> FitTab
     return table
 
 
-def cluster_table(cluster: str, rows: pa.Table, *, wide: bool = False) -> FitTable:
+def cluster_table(cluster: str, rows: pa.Table, reference: dict | None = None, *,
+                  wide: bool = False) -> FitTable:
     """A cluster's top regions for one year."""
     first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
     name = _label(first.get("cluster_name"), first.get("cluster_name_ja"), cluster)
-    table = FitTable(f"Top regions in {name} — {first.get('year', '')}", [
+    table = FitTable(f"Top regions in {name} — {first.get('year', '')}" + reference_line(reference), [
         Col("Region / 地域", priority=0, short="Region", flex=True), Col("Level", priority=4),
         Col("Employment", "right", 1, "Jobs"), Col("LQ", "right", 1), Col("Stars", priority=1),
         Col("Strong", priority=2), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide)
@@ -200,7 +211,12 @@ def summary_panel(summary: MapSummary) -> Panel:
             f"years {summary.years[0]}–{summary.years[-1]}\n"
             f"{summary.mapped_share:.1%} of employment mapped to a cluster; "
             f"{summary.unmapped_industries} industry code(s) unmapped "
-            f"({summary.unmapped_employment:,.0f} jobs)")
+            f"({summary.unmapped_employment:,.0f} jobs)"
+            + reference_line({"spec": summary.reference, "label": summary.reference_label,
+                              "employment": summary.reference_employment}))
+    if summary.outside.count:
+        text += (f"\n[yellow]{summary.outside.describe('in the observations')}[/] (latest year; they are "
+                 "rated as level 'region')")
     return Panel(text, title="Map", expand=False)
 
 

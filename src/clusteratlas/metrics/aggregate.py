@@ -74,14 +74,13 @@ def roll_up(clusters: nw.LazyFrame, membership: nw.LazyFrame, *,
     ``membership`` has columns ``region`` (the parent), ``level`` (its level)
     and ``member`` (a region with observations). Each parent must list each
     member once; :func:`clusteratlas.store` resolves nested hierarchies to
-    distinct members so no job is counted twice. The result keeps the
-    members' level as ``ref_level`` so the parent is compared with the same
-    reference economy as its members.
+    distinct members so no job is counted twice (members of several levels
+    add up into one row per parent).
     """
     keys = cluster_keys(by_subcluster)
-    members = clusters.rename({"region": "member", "level": "ref_level"})
+    members = clusters.drop("level").rename({"region": "member"})
     joined = members.join(membership.select("region", "level", "member"), on="member", how="inner")
-    summed = joined.group_by("level", "region", "ref_level", "year", *keys, "type",
+    summed = joined.group_by("level", "region", "year", *keys, "type",
                              drop_null_keys=False).agg(*(nw.col(c).sum() for c in SUMS))
     return summed.with_columns(*_typed_sums())
 

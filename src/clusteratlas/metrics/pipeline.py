@@ -65,6 +65,7 @@ class MapResult:
 def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
                  reference: nw.LazyFrame | None = None,
                  membership: nw.LazyFrame | None = None,
+                 reference_regions: nw.LazyFrame | None = None,
                  params: MapParams | None = None, engine: Engine | None = None,
                  table: str | None = None) -> MapResult:
     """Map clusters: aggregate, compare with the reference, rate, and measure growth.
@@ -80,10 +81,16 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         ``params.by_subcluster``, subcluster.
     reference
         Optional reference totals (industry, year, employment) for the LQ
-        denominator; default: the sum of the observed regions of each level.
+        denominator; default: the sum of the observed regions in
+        ``reference_regions``. One reference economy per year serves every
+        level, so adding a level never changes another level's LQs.
     membership
         Optional parent/custom regions to add (region, level, member), each
         member listed once per parent.
+    reference_regions
+        Without ``reference``: the observed regions (column ``region``) whose
+        sum is the reference economy; default every observed region (right
+        when they do not overlap; with nested levels pass the outermost).
     params
         Thresholds; the published rules by default.
     engine
@@ -100,17 +107,18 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         definitions = definitions.with_columns(nw.lit("traded").alias("type"))
     base = checkpoint(to_clusters(observations, definitions, by_subcluster=params.by_subcluster))
     unmapped = checkpoint(unmapped_industries(base))
-    reference_rows = base.with_columns(nw.col("level").alias("ref_level"))
+    reference_rows = base
     if membership is not None:
         rolled = roll_up(base, membership, by_subcluster=params.by_subcluster)
         reference_rows = nw.concat([reference_rows, rolled.select(reference_rows.columns)], how="vertical")
     if reference is None:
-        ref_cluster, ref_economy = reference_from_regions(base, by_subcluster=params.by_subcluster)
-        join_ref = ["ref_level", "year"]
+        economy = base if reference_regions is None else base.join(
+            reference_regions.select("region").unique(), on="region", how="inner")
+        ref_cluster, ref_economy = reference_from_regions(economy, by_subcluster=params.by_subcluster)
     else:
         ref_cluster, ref_economy = reference_from_totals(reference, definitions,
                                                          by_subcluster=params.by_subcluster)
-        join_ref = ["year"]
+    join_ref = ["year"]
     totals = checkpoint(region_totals(reference_rows))
     series = reference_rows.filter(mapped())
     base_year = params.base_year if params.base_year is not None else _first_year(base)
@@ -120,7 +128,7 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         .join(ref_economy, on=join_ref, how="left")
     )
     rows = location_quotients(rows).drop(
-        "ref_level", "region_traded", "region_local", "ref_cluster", "ref_total", "ref_traded", "ref_local")
+        "region_traded", "region_local", "ref_cluster", "ref_total", "ref_traded", "ref_local")
     grown = add_growth(rate(rows, params), ["level", "region", *keys], base_year=base_year, source=series)
     clusters = grown.with_columns(
         (nw.col("estimated_cells") > 0).alias("estimated"),

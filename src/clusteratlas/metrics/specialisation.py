@@ -33,16 +33,21 @@ def region_totals(clusters: nw.LazyFrame) -> nw.LazyFrame:
 
 def reference_from_regions(clusters: nw.LazyFrame, *, by_subcluster: bool = False,
                            ) -> tuple[nw.LazyFrame, nw.LazyFrame]:
-    """The reference economy as the sum of the observed regions, per level.
+    """The reference economy as the sum of the given observed regions, per year.
 
-    Returns (cluster totals E_c by ref_level × year × cluster, economy totals
-    E, E_traded, E_local by ref_level × year).
+    ``clusters`` holds the rows of the regions that make up the reference
+    economy (by default every observed region; the atlas passes the observed
+    regions that no other observed region contains, i.e. the nation). Every
+    level is compared with this one economy: a level is never its own
+    reference by accident.
+
+    Returns (cluster totals E_c by year × cluster, economy totals E, E_traded,
+    E_local by year).
     """
     keys = cluster_keys(by_subcluster)
-    rows = clusters.rename({"level": "ref_level"})
-    per_cluster = (rows.filter(mapped())
-                   .group_by("ref_level", "year", *keys).agg(nw.col("employment").sum().alias("ref_cluster")))
-    economy = _by_type(rows).group_by("ref_level", "year").agg(
+    per_cluster = (clusters.filter(mapped())
+                   .group_by("year", *keys).agg(nw.col("employment").sum().alias("ref_cluster")))
+    economy = _by_type(clusters).group_by("year").agg(
         nw.col("employment").sum().alias("ref_total"),
         nw.col("traded").sum().alias("ref_traded"),
         nw.col("local").sum().alias("ref_local"),
@@ -55,8 +60,7 @@ def reference_from_totals(totals: nw.LazyFrame, definitions: nw.LazyFrame, *,
     """The reference economy from given industry totals (e.g. the nation's).
 
     ``totals`` has columns industry, year, employment. Same shapes as
-    :func:`reference_from_regions` but without ``ref_level``: one reference
-    serves every level.
+    :func:`reference_from_regions`: one reference serves every level.
     """
     keys = cluster_keys(by_subcluster)
     rows = totals.join(definitions.select("industry", *keys, "type"), on="industry", how="left")

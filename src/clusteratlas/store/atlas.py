@@ -34,6 +34,7 @@ from clusteratlas.store.analyses import (
     run_shift_share,
 )
 from clusteratlas.store.export import write_table
+from clusteratlas.store.integrity import UnknownRegions, check_hierarchy, resolve_reference, unknown_regions
 from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
 
 DEFAULT_PATH = Path("atlas.duckdb")
@@ -69,6 +70,13 @@ class MapSummary:
     unmapped_industries: int
     unmapped_employment: float
     mapped_share: float
+    #: The reference economy of the LQs: its spec (observations, totals, level:L, region:C) and in words.
+    reference: str = "observations"
+    reference_label: str = ""
+    #: Its employment in the latest year mapped.
+    reference_employment: float | None = None
+    #: Observed regions in no imported or built-in region system (latest year's employment).
+    outside: UnknownRegions = field(default_factory=UnknownRegions)
 
 
 class Atlas:
@@ -130,11 +138,19 @@ class Atlas:
     def import_file(self, kind: str, path: str | os.PathLike[str], *, name: str | None = None,
                     mapping: Mapping[str, str] | None = None, encoding: str | None = None,
                     replace: bool = False, dry_run: bool = False, file_format: str = "generic",
-                    options: Mapping[str, object] | None = None) -> ImportReport:
+                    options: Mapping[str, object] | None = None, strict: bool = False,
+                    drop_unknown: bool = False) -> ImportReport:
         """Check a file completely, then store it in one transaction.
 
         ``name`` names the dataset (observations) or the definition
         (definitions); it defaults to the file's stem.
+
+        Region codes that no region system in the atlas knows are reported
+        in the notes (count, codes, employment); ``strict`` makes them an
+        error. Weights naming regions the atlas does not hold at all are an
+        error, or with ``drop_unknown`` left out and listed. ``replace`` is
+        needed to replace a stored set (a dataset, a definition, an
+        indicator, the whole weights table); without it weights are merged.
         """
         path = Path(path)
         staged = stage(self.con, path, kind, mapping=mapping, encoding=encoding, file_format=file_format,
@@ -142,10 +158,12 @@ class Atlas:
         set_name = (name or path.name.split(".")[0]) if kind in NAMED_KINDS else None
         report = ImportReport(kind, set_name, str(path), staged.rows, dry_run=dry_run, notes=list(staged.notes))
         self._check_against_atlas(kind, staged.view, staged.label, set_name, replace, report)
+        view = self._check_references(kind, staged.view, staged.label, report, strict=strict,
+                                      drop_unknown=drop_unknown)
         if dry_run:
             return report
         with self._transaction():
-            report.replaced = self._insert(kind, staged.view, set_name)
+            report.replaced = self._insert(kind, view, set_name, replace=replace)
             self.con.execute("INSERT INTO imports VALUES (now(), ?, ?, ?, ?, ?)",
                              [kind, set_name, str(path.resolve()), staged.rows, sha256_file(path)])
         return report
@@ -213,7 +231,87 @@ class Atlas:
                     file=label, row=moved[0], column="parent", value=moved[4],
                     expected="one place per region in each hierarchy", hint="Pass --replace to move it")
 
-    def _insert(self, kind: str, view: str, set_name: str | None) -> int:
+    def _check_references(self, kind: str, view: str, label: str, report: ImportReport, *, strict: bool,
+                          drop_unknown: bool) -> str:
+        """Check what a file refers to against the atlas; return the view to store (maybe with rows left out).
+
+        - hierarchies (regions, custom regions, industries): parents must exist
+          and no cycle may form, file and atlas together (always an error);
+        - region codes of observations, indicators and custom-region members
+          in no region system: reported (``strict``: an error);
+        - weights naming a region the atlas does not hold (no region system
+          and no observation): an error (``drop_unknown``: left out, listed);
+        - reference totals for a year without observations: reported
+          (``strict``: an error).
+        """
+        if kind in ("regions", "custom-regions", "industries"):
+            check_hierarchy(self.con, kind, view, label)
+        if kind == "weights":
+            return self._check_weights(view, label, report, drop_unknown)
+        if drop_unknown:
+            raise InputError("--drop-unknown applies to weights only", value=kind)
+        if kind == "reference-totals":
+            years = [r[0] for r in self.con.execute(
+                f"SELECT DISTINCT year FROM {view} EXCEPT SELECT DISTINCT year FROM observations ORDER BY 1"
+            ).fetchall()]
+            if years:
+                problem = (f"the reference totals have {len(years)} year(s) without observations in the atlas: "
+                           + ", ".join(map(str, years)))
+                if strict:
+                    raise InputError(problem, file=label, column="year", expected="years the observations "
+                                     "have (--strict)", hint="Import the observations first")
+                report.notes.append(problem + " (not used by 'map' until observations for them are imported)")
+            return view
+        columns = {"observations": "region, employment", "indicators": "region",
+                   "custom-regions": "member AS region"}.get(kind)
+        if columns is None:
+            return view
+        also = f"SELECT region FROM {view}" if kind == "custom-regions" else None
+        unknown = unknown_regions(self.con, f"SELECT {columns} FROM {view}", also_known=also)
+        if unknown.count:
+            where = {"custom-regions": "among the members"}.get(kind, "in this file")
+            if strict:
+                column = "member" if kind == "custom-regions" else "region"
+                first = first_row(self.con, f"SELECT {LINE}, {column} FROM {view} WHERE {column} NOT IN "
+                                  f"(SELECT region FROM regions) {f'AND {column} NOT IN ({also})' if also else ''} "
+                                  f"ORDER BY {LINE} LIMIT 1")
+                raise InputError(unknown.describe(where), file=label, row=first[0], column=column, value=first[1],
+                                 expected="codes of an imported region system (--strict)",
+                                 hint="Import the region system first ('clusteratlas import regions' or "
+                                      "'clusteratlas reference'), or import without --strict")
+            report.notes.append(unknown.describe(where) + "; import their region system, or pass --strict "
+                                "to refuse such files")
+        return view
+
+    def _check_weights(self, view: str, label: str, report: ImportReport, drop_unknown: bool) -> str:
+        """Weights may only link regions the atlas holds (in a region system or observed)."""
+        held = "(SELECT region FROM regions UNION SELECT DISTINCT region FROM observations)"
+        bad = f"SELECT * FROM {view} WHERE region NOT IN {held} OR neighbor NOT IN {held}"
+        n = self._count(f"SELECT count(*) FROM ({bad})")
+        if not n:
+            return view
+        codes = [r[0] for r in self.con.execute(
+            f"SELECT code FROM (SELECT region AS code FROM {view} UNION SELECT neighbor FROM {view}) "
+            f"WHERE code NOT IN {held} ORDER BY code").fetchall()]
+        listed = ", ".join(codes[:10]) + (f" and {len(codes) - 10:,} more" if len(codes) > 10 else "")
+        if not drop_unknown:
+            line, region, neighbor = first_row(self.con, f"SELECT {LINE}, region, neighbor FROM ({bad}) "
+                                                         f"ORDER BY {LINE} LIMIT 1")
+            column, value = ("region", region) if region in codes else ("neighbor", neighbor)
+            raise InputError(f"a weights row names a region the atlas does not hold ({len(codes):,} such "
+                             f"code(s) in {n:,} row(s): {listed})", file=label, row=line, column=column,
+                             value=value, expected="regions of an imported region system or with observations",
+                             hint="Import the regions (or observations) first, or pass --drop-unknown to leave "
+                                  "these rows out")
+        report.rows -= n
+        report.notes.append(f"left out {n:,} weights row(s) naming {len(codes):,} region code(s) the atlas does "
+                            f"not hold (--drop-unknown): {listed}")
+        kept = f"{view}_known"
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {kept} AS SELECT * FROM {view} "
+                         f"WHERE region IN {held} AND neighbor IN {held}")
+        return kept
+
+    def _insert(self, kind: str, view: str, set_name: str | None, *, replace: bool = False) -> int:
         ex = self.con.execute
         if kind == "observations":
             replaced = self._count("SELECT count(*) FROM observations WHERE dataset = ?", [set_name])
@@ -247,10 +345,14 @@ class Atlas:
             ex(f"INSERT INTO indicators SELECT coalesce(indicator, ?), region, year, value, unit FROM {view}",
                [set_name])
             return replaced
-        if kind == "weights":
-            replaced = self._count("SELECT count(*) FROM region_neighbors")
-            ex("DELETE FROM region_neighbors")
-            ex(f"INSERT INTO region_neighbors SELECT region, neighbor, coalesce(weight, 1.0) FROM {view}")
+        if kind == "weights":  # merged into the stored links; --replace replaces the whole table
+            if replace:
+                replaced = self._count("SELECT count(*) FROM region_neighbors")
+                ex("DELETE FROM region_neighbors")
+            else:
+                replaced = self._count(f"SELECT count(*) FROM region_neighbors WHERE (region, neighbor) IN "
+                                       f"(SELECT (region, neighbor) FROM {view})")
+            ex(f"INSERT OR REPLACE INTO region_neighbors SELECT region, neighbor, coalesce(weight, 1.0) FROM {view}")
             return replaced
         if kind == "reference-totals":
             replaced = self._count(f"SELECT count(*) FROM reference_totals WHERE (industry, year) IN "
@@ -310,12 +412,19 @@ class Atlas:
 
     def map(self, definition: str | None = None, *, levels: list[str] | None = None,
             params: MapParams | None = None, strict: bool = False,
-            datasets: list[str] | None = None) -> MapSummary:
+            datasets: list[str] | None = None, reference: str | None = None) -> MapSummary:
         """Compute and store cluster results for one definition (replacing earlier results).
 
         Observations are rated at the level their regions have; ``levels``
         adds parent or custom levels aggregated from member regions.
         Withheld cells with a size class are imputed first.
+
+        ``reference`` is the reference economy of every LQ of the run, one
+        for all levels (see :func:`clusteratlas.store.integrity.resolve_reference`):
+        by default the imported reference totals, else the nation (observed
+        regions of level ``country``, else the observed regions no other
+        observed region contains). It is recorded in ``map_runs`` and in the
+        results' ``reference_economy`` column.
         """
         params = params or MapParams()
         definition = self._pick_definition(definition)
@@ -331,16 +440,23 @@ class Atlas:
         if obs.limit(1).fetchall() == []:
             raise InputError("the atlas has no observations to map",
                              hint="Import some with 'clusteratlas import observations FILE'")
+        self.con.execute("CREATE OR REPLACE TEMP TABLE __observed AS SELECT DISTINCT o.region, "
+                         f"coalesce(r.level, 'region') AS level FROM observations o LEFT JOIN regions r "
+                         f"USING (region) {where}", args)
+        economy = resolve_reference(self.con, reference, "__observed")
         defs = self.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
                             params=[definition])
         observations = impute_suppressed(nw.from_native(obs)).drop("size_class")
-        reference = None
-        if self._count("SELECT count(*) FROM reference_totals"):
-            reference = nw.from_native(self.con.table("reference_totals"))
+        totals = None
+        if economy.table is None:
+            _check_reference_years(self.con, where, args)
+            totals = nw.from_native(self.con.table("reference_totals"))
         membership = self._membership(list(levels or []))
         with self._transaction():
-            result = map_clusters(observations, nw.from_native(defs), reference=reference,
+            result = map_clusters(observations, nw.from_native(defs), reference=totals,
                                   membership=nw.from_native(membership) if membership is not None else None,
+                                  reference_regions=None if economy.table is None
+                                  else nw.from_native(self.con.table(economy.table)),
                                   params=params, engine=Engine(self.con), table="results_clusters")
             result.unmapped.sort("employment", descending=True).to_native().query(
                 "__unmapped", "CREATE OR REPLACE TABLE results_unmapped AS SELECT * FROM __unmapped")
@@ -348,11 +464,42 @@ class Atlas:
                 _raise_if_unmapped(self.con)
             result.regions.to_native().query(
                 "__regions", "CREATE OR REPLACE TABLE results_regions AS SELECT * FROM __regions")
+            for table in ("results_clusters", "results_regions"):
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN reference_economy VARCHAR "
+                                 f"DEFAULT '{economy.spec.replace(chr(39), chr(39) * 2)}'")
             summary = self._summarise(definition)
-            self.con.execute("INSERT INTO map_runs VALUES (now(), ?, ?, ?, ?)",
-                             [definition, json.dumps(asdict(params)), summary.cluster_rows,
-                              summary.unmapped_employment])
+            summary.reference, summary.reference_label = economy.spec, economy.label
+            summary.reference_employment = self._reference_employment(economy, summary.years[-1])
+            summary.outside = unknown_regions(
+                self.con, f"SELECT o.region, o.employment FROM observations o {where} "
+                f"{'AND' if where else 'WHERE'} o.year = ?", [*args, summary.years[-1]])
+            self.con.execute(
+                "INSERT INTO map_runs (run_at, definition, parameters, clusters, unmapped_employment, reference, "
+                "reference_label, reference_employment, outside_regions, outside_employment) "
+                "VALUES (now(), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [definition, json.dumps(asdict(params)), summary.cluster_rows, summary.unmapped_employment,
+                 economy.spec, economy.label, summary.reference_employment, summary.outside.count,
+                 summary.outside.employment])
         return summary
+
+    def _reference_employment(self, economy, year: int) -> float | None:
+        """The reference economy's employment in ``year`` (withheld cells as imputed by the map)."""
+        if economy.table is None:
+            return scalar(self.con, "SELECT sum(employment) FROM reference_totals WHERE year = ?", [year])
+        return scalar(self.con, f"SELECT sum(employment) FROM results_regions WHERE year = ? AND "
+                                f"(region, level) IN (SELECT (region, level) FROM __observed WHERE region IN "
+                                f"(SELECT region FROM {economy.table}))", [year])
+
+    def reference_economy(self) -> dict | None:
+        """The reference economy of the latest map run (spec, label, employment), or None before any."""
+        row = first_row(self.con, "SELECT reference, reference_label, reference_employment FROM map_runs "
+                                  "ORDER BY run_at DESC LIMIT 1")
+        if row is None:
+            return None
+        spec, label, employment = row
+        if spec is None:  # a run made before the reference economy was recorded
+            return {"spec": "per level (before clusteratlas recorded it)", "label": "", "employment": None}
+        return {"spec": spec, "label": label, "employment": employment}
 
     def _summarise(self, definition: str) -> MapSummary:
         n, regions = first_row(self.con,
@@ -552,6 +699,17 @@ class Atlas:
             raise InputError(f"the atlas has no {what} table yet",
                              hint="Run 'clusteratlas map' (or 'relate', 'shift-share') first")
         return write_table(self.con.table(table), Path(path))
+
+
+def _check_reference_years(con: duckdb.DuckDBPyConnection, where: str, args: list) -> None:
+    """Every observed year needs reference totals, or its LQs would have no denominator."""
+    missing = con.execute(f"SELECT DISTINCT o.year FROM observations o {where} EXCEPT "
+                          "SELECT DISTINCT year FROM reference_totals ORDER BY 1", args).fetchall()
+    if missing:
+        raise InputError("the reference totals have no rows for some observed years", column="year",
+                         value=", ".join(str(r[0]) for r in missing),
+                         expected="reference totals for every year in the observations",
+                         hint="Import them, or map against the observations with --reference observations")
 
 
 def _raise_if_unmapped(con: duckdb.DuckDBPyConnection) -> None:

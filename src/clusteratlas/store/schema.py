@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clusteratlas import model
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _columns(columns: tuple[model.Column, ...], *, skip: tuple[str, ...] = ()) -> str:
@@ -48,6 +48,11 @@ DDL = [
     "PRIMARY KEY (programme, id))",
     "CREATE TABLE IF NOT EXISTS map_runs (run_at TIMESTAMP, definition VARCHAR, parameters VARCHAR, "
     "clusters BIGINT, unmapped_employment DOUBLE)",
+    # Added in schema 2: the reference economy of each run, and the observed regions in no region system.
+    # (ADD COLUMN IF NOT EXISTS migrates an older atlas when it is opened; its earlier runs keep NULL.)
+    *(f"ALTER TABLE map_runs ADD COLUMN IF NOT EXISTS {col}" for col in (
+        "reference VARCHAR", "reference_label VARCHAR", "reference_employment DOUBLE",
+        "outside_regions BIGINT", "outside_employment DOUBLE")),
 ]
 
 #: Tables a user can export, and what they hold.
