@@ -1,0 +1,131 @@
+"""Built-in reference data and carrying definitions across classifications: reference, carry."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clusteratlas.cli._common import (
+    AtlasOpt,
+    app,
+    fails_cleanly,
+    out,
+    step,
+)
+from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.report import (
+    carry_report,
+)
+from clusteratlas.store import DEFAULT_PATH, Atlas
+
+
+@app.command()
+@fails_cleanly
+def reference(name: Annotated[str, typer.Argument(help="Built-in reference data: jp-prefectures, "
+                                                   "jp-prefecture-neighbours (weights), jp-programmes (the "
+                                                   "Japanese programme registry), us-benchmark.")],
+              atlas: AtlasOpt = DEFAULT_PATH,
+              naics: Annotated[list[int] | None, typer.Option(help="us-benchmark: NAICS vintage wanted (1997, "
+                                                              "2002, 2007, 2012 as published; 2017, 2022 carried "
+                                                              "by concordance); repeat for the union of "
+                                                              "published vintages (a 2000-2011 series).")]
+              = None,
+              definitions: Annotated[Path | None, typer.Option(help="us-benchmark: read the definition from this "
+                                                               "file instead of downloading it.")] = None,
+              subclusters: Annotated[Path | None, typer.Option(help="us-benchmark: NAICS → subcluster file "
+                                                               "(NAICS, Cluster, SubclusterName).")] = None,
+              concordance: Annotated[list[Path] | None, typer.Option(help="us-benchmark: Census concordance "
+                                                                     "file per step, in order (default: "
+                                                                     "download).")] = None,
+              base_url: Annotated[str | None, typer.Option(help="Download the definition from another server.")]
+              = None,
+              concordance_url: Annotated[str | None, typer.Option(help="Download concordances from another "
+                                                                  "server.")] = None,
+              as_name: Annotated[str | None, typer.Option("--name", help="Store the definition under this name "
+                                                          "(default: us-benchmark).")] = None) -> None:
+    """Load built-in reference data into the atlas: Japan's prefectures, or the US benchmark clusters."""
+    from clusteratlas.reference.japan import prefecture_neighbours, prefectures
+
+    if name == "jp-prefectures":
+        with Atlas(atlas) as a:
+            report = a.import_table("regions", prefectures(), name=name)
+        out.print(f"Loaded {report.rows} {name} regions (with English and Japanese names).")
+        return
+    if name == "jp-programmes":
+        from clusteratlas.reference.programmes import nistep_profiles_path
+
+        with Atlas(atlas) as a:
+            n = a.load_programmes()
+            profiles = a.import_assessments(nistep_profiles_path())
+        out.print(f"Loaded {n} programme entries (custom regions 'PROGRAMME:ID' over their prefectures or METI "
+                  f"bureaus, with the 47 prefectures) and {profiles.assessments} NISTEP (2004) worked profiles.")
+        return
+    if name == "jp-prefecture-neighbours":
+        with Atlas(atlas) as a:  # the built-in prefectures come along, so the links name known regions
+            a.import_table("regions", prefectures(), name="jp-prefectures")
+            report = a.import_table("weights", prefecture_neighbours(), name=name, replace=False)  # merged
+        out.print(f"Loaded {report.rows} neighbour links between prefectures (shared land borders).")
+        return
+    if name != "us-benchmark":
+        raise ClusterAtlasError(f"unknown reference data {name!r}; available: jp-prefectures, "
+                                "jp-prefecture-neighbours, jp-programmes, us-benchmark")
+    from clusteratlas.api import benchmark_definitions
+
+    with step("Reading the benchmark cluster definitions"):
+        bench = benchmark_definitions(naics or [2012], definitions=definitions, subclusters=subclusters,
+                                      concordances=concordance, base_url=base_url, concordance_url=concordance_url)
+    with Atlas(atlas) as a:
+        report = a.import_table("definitions", bench.definitions, name=as_name or "us-benchmark")
+    origin = "NAICS " + (" + ".join(map(str, naics)) if naics and len(naics) > 1 else str(bench.vintage))
+    out.print(carry_report(report, bench.definitions, bench.lost, bench.split,
+                           origin + "".join(f", then {s}" for s in bench.steps)))
+
+@app.command()
+@fails_cleanly
+def carry(definition: Annotated[str, typer.Argument(help="A cluster definition in the atlas.")],
+          concordance: Annotated[list[str], typer.Option(help="Concordance file (source and target code columns) "
+                                                         "or the built-in isic4-nace2-division; repeatable for "
+                                                         "a chain, e.g. NAICS→ISIC then isic4-nace2-division.")],
+          as_name: Annotated[str, typer.Option("--name", help="Name of the new definition.")],
+          atlas: AtlasOpt = DEFAULT_PATH,
+          source_column: Annotated[str | None, typer.Option(help="Source code column (default: the first "
+                                                            "column named …code…).")] = None,
+          target_column: Annotated[str | None, typer.Option(help="Target code column (default: the second).")]
+          = None,
+          weight_column: Annotated[str | None, typer.Option(help="Weight column (e.g. an employment share).")]
+          = None,
+          by_employment: Annotated[bool, typer.Option(help="Weigh each source code's vote by its employment in "
+                                                      "the atlas (all regions, latest year; carried along a "
+                                                      "chain), so purity is an employment share.")] = False,
+          ) -> None:
+    """Carry a cluster definition onto another classification through concordances (e.g. NAICS → NACE)."""
+    from clusteratlas.reference.benchmark import (
+        BUILTIN_CONCORDANCES,
+        builtin_concordance,
+        carry_chain,
+        read_concordance,
+    )
+
+    steps = [(spec, functools.partial(builtin_concordance, spec) if spec in BUILTIN_CONCORDANCES
+              else read_concordance(Path(spec), source=source_column, target=target_column, weight=weight_column))
+             for spec in concordance]
+    with Atlas(atlas) as a:
+        a._pick_definition(definition)
+        table = a.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
+                          params=[definition]).to_arrow_table()
+        sizes = None
+        if by_employment:
+            sizes = dict(a.con.execute(
+                "SELECT industry, sum(employment) FROM observations WHERE year = (SELECT max(year) FROM "
+                "observations) GROUP BY 1").fetchall())
+            if not sizes:
+                raise ClusterAtlasError("--by-employment needs observations in the atlas")
+        carried = carry_chain(table, steps, sizes=sizes)
+        if carried.definitions.num_rows == 0:
+            raise ClusterAtlasError(f"the concordance places none of {definition!r}'s codes; check its columns")
+        report = a.import_table("definitions", carried.definitions, name=as_name)
+    out.print(carry_report(report, carried.definitions, carried.lost, carried.split,
+                           f"{definition} through {len(concordance)} concordance(s)"))
