@@ -235,8 +235,8 @@ def import_ties(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], ne
     ensure_network_schema(con)
     file = str(path)
     df = read_table(path, TIE_COLUMNS, ("source", "target", "kind"), mapping=mapping, encoding=encoding)
-    existing = con.execute("SELECT target AS child, source AS parent, NULL::BIGINT AS __line FROM actor_ties "
-                           "WHERE network = ? AND kind = 'spin_off'", [network]).pl()
+    existing = con.sql("SELECT target AS child, source AS parent, NULL::BIGINT AS __line FROM actor_ties "
+                           "WHERE network = ? AND kind = 'spin_off'", params=[network]).pl()
     df = check_ties(df, file, _known_actors(con, network))
     if existing.height:
         check_acyclic(pl.concat([existing.with_columns(pl.col(LINE).cast(pl.Int64)),
@@ -283,8 +283,8 @@ def import_spinoffs(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str]
     file = str(path)
     df = read_spinoffs(path, mapping=mapping, encoding=encoding)
     known = _known_actors(con, network)
-    existing = con.execute("SELECT target AS child, source AS parent, NULL::BIGINT AS __line FROM actor_ties "
-                           "WHERE network = ? AND kind = 'spin_off'", [network]).pl()
+    existing = con.sql("SELECT target AS child, source AS parent, NULL::BIGINT AS __line FROM actor_ties "
+                           "WHERE network = ? AND kind = 'spin_off'", params=[network]).pl()
     links = df.filter(pl.col("parent").is_not_null())
     if existing.height:
         check_acyclic(pl.concat([existing.with_columns(pl.col(LINE).cast(pl.Int64)),

@@ -44,6 +44,9 @@ NETWORK_TABLES = ("network_metrics", "network_summaries", "actor_memberships", "
 
 
 def ensure_network_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the network tables if missing (idempotent; called when an atlas opens)."""
+    """Create the network tables if missing (idempotent; called when an atlas opens; no-op when all exist,
+    so a read-only connection works)."""
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     for statement in NETWORK_DDL:
-        con.execute(statement)
+        if statement.split("EXISTS ")[1].split(" ")[0] not in have:
+            con.execute(statement)
