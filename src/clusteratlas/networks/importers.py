@@ -48,6 +48,7 @@ PRESETS: dict[str, dict[str, str]] = {
     "h2020": {"project": "rcn", "actor": "pic", "role": "role", "type": "type", "country": "country",
               "year": "start_year"},
     "anr": {"project": "Projet.Code_Decision_ANR", "actor": "Projet.Partenaire.Nom_organisme",
+            "name": "Projet.Partenaire.Nom_organisme",
             "role": "Projet.Partenaire.Est_coordinateur", "type": "Projet.Partenaire.Categorie_organisme",
             "city": "Projet.Partenaire.Adresse.Ville", "region": "Projet.Partenaire.Adresse.Region",
             "country": "Projet.Partenaire.Adresse.Pays", "year": "Action.Edition"},
