@@ -678,6 +678,7 @@ def _register_evaluation() -> None:
 
 
 _register_evaluation()
+import clusteratlas.cli_network  # noqa: E402, F401  (registers the network commands, issue 12)
 
 
 def run() -> None:
