@@ -191,4 +191,8 @@ def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas
         profile, rows = a.region_profile(top)
         out.print(region_table(profile, rows, wide=wide), crop=not wide)
         out.print(cluster_table("C01", a.cluster_profile("C01", top=8), wide=wide), crop=not wide)
+    from clusteratlas.cli.network import demo_network
+
+    with step("Actors and networks"):
+        demo_network(atlas)
     out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}")

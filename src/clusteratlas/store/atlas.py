@@ -111,6 +111,7 @@ class Atlas:
             raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
         for statement in DDL:  # idempotent: an atlas made by an older version gains the new tables
             self.con.execute(statement)
+        __import__("clusteratlas.store.networks").store.networks.ensure_network_schema(self.con)  # issue 12
         if create:
             self.con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)",
                              [str(SCHEMA_VERSION)])
