@@ -11,6 +11,7 @@ from rich.progress import Progress, TextColumn
 
 from clusteratlas.cli._common import (
     AtlasOpt,
+    BomOpt,
     NaceLevelOpt,
     NutsLevelOpt,
     app,
@@ -106,6 +107,19 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
     """Check a file completely and store it in the atlas, all or nothing."""
     if kind not in TABLES:
         raise ClusterAtlasError(f"unknown kind {kind!r}; expected one of {', '.join(TABLES)}")
+    if kind == "reference-totals" and file_format in ("wide", "jp-census"):
+        # a wide table's national row (00000, or the only row) holds the reference totals
+        from clusteratlas.sources.jp_census import read_census, store_table
+
+        table = read_census(file, year=year, **{k: v for k, v in {
+            "prefix": prefix, "establishments_prefix": establishments_prefix,
+            "region_column": region_column}.items() if v}, national_only=True)
+        with Atlas(atlas) as a, step(f"Importing {file}"):
+            report = store_table(a, "reference-totals", table.reference_totals, name or file.name.split(".")[0],
+                                 dry_run=dry_run, strict=strict, replace=replace)
+        report.file, report.notes[:0] = str(file), table.notes
+        _print_import(report, kind, file, dry_run)
+        return
     if file_format == "jp-census":
         if kind != "observations":
             raise ClusterAtlasError("--format jp-census reads observations (it also stores the table's regions, "
@@ -143,10 +157,14 @@ def _print_import(report, kind: str, file: Path, dry_run: bool) -> None:
 @fails_cleanly
 def export(what: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}.")],
            file: Annotated[Path, typer.Argument(help="Output .csv, .parquet or .xlsx.")],
-           atlas: AtlasOpt = DEFAULT_PATH) -> None:
+           atlas: AtlasOpt = DEFAULT_PATH, bom: BomOpt = False) -> None:
     """Export a table of the atlas to CSV, Parquet or Excel."""
     with Atlas(atlas) as a, step(f"Exporting {what}"):
         n = a.export(what, file)
+    if bom:
+        from clusteratlas.store.export import add_bom
+
+        add_bom(file)
     out.print(f"Wrote {n:,} rows to {file}")
 
 @app.command()
@@ -200,7 +218,7 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
                                                    nace_level=nace_level) if source == "eurostat" else None)
         out.print(f"Imported {report.rows:,} observations into {into} as '{report.name}'.")
         for note in report.notes:
-            out.print(f"[yellow]note:[/] {note}", highlight=False)
+            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 @app.command()
 @fails_cleanly

@@ -99,8 +99,11 @@ def _count(raw: str) -> float | bool | None:
 
 def read_census(path: str | Path, *, year: int | None, prefix: str | None = None,
                 establishments_prefix: str | None = None, region_column: str | None = None,
-                tolerance: float = 0.001) -> CensusTable:
-    """Read a census table (one row per area, one column per JSIC code); see the module docstring."""
+                tolerance: float = 0.001, national_only: bool = False) -> CensusTable:
+    """Read a census table (one row per area, one column per JSIC code); see the module docstring.
+
+    ``national_only``: the table holds reference totals; its one row (or its row ``00000``) is the nation.
+    """
     path = Path(path)
     label = str(path)
     if year is None:
@@ -168,6 +171,8 @@ def read_census(path: str | Path, *, year: int | None, prefix: str | None = None
     seen: set[str] = set()
     for n, row in enumerate(data, start=2):
         code = row[region_at].strip()
+        if national_only and len(data) == 1:
+            code = NATIONAL
         if code.isdigit() and len(code) < 5:
             code = code.zfill(5)
         if not re.fullmatch(r"\d{5}", code):
@@ -202,7 +207,12 @@ def read_census(path: str | Path, *, year: int | None, prefix: str | None = None
             child["parent"].append(parent)
             child["year"].append(int(year))
             child["employment"].append(_count(row[main[c]]))
-    if NATIONAL not in seen:
+    if national_only:
+        if NATIONAL not in seen:
+            raise InputError("no national row for the reference totals", file=label,
+                             expected="one row, or a row with area code 00000")
+        notes = [n for n in notes if "national row" not in n]
+    elif NATIONAL not in seen:
         notes.append(f"{label}: no national row (00000): no reference totals; map with --reference observations")
     else:
         notes.append(f"{label}: the national row (00000) is stored as reference totals, not as a region")
@@ -356,6 +366,11 @@ def import_census(atlas, path: str | Path, *, name: str | None = None, year: int
     stored = _store(atlas, "observations", table.observations, name, replace=replace, strict=strict)
     report.replaced, report.dry_run = stored.replaced, False
     return [report]
+
+
+def store_table(atlas, kind: str, table: pa.Table, name: str, **options):
+    """Store an in-memory table through the atlas's checked import; returns its ImportReport."""
+    return _store(atlas, kind, table, name, **options)
 
 
 def _store(atlas, kind: str, table: pa.Table, name: str, **options):
