@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from clusteratlas import __version__
@@ -27,6 +28,9 @@ out = Console()
 err = Console(stderr=True)
 
 AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")]
+BomOpt = Annotated[bool, typer.Option("--bom", envvar="CLUSTERATLAS_CSV_BOM",
+                                      help="Start a CSV with a UTF-8 byte-order mark, so that Excel (Japanese "
+                                           "Windows included) opens it as UTF-8 instead of garbling it.")]
 YearOpt = Annotated[int | None, typer.Option(help="Year (default: the latest).")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Show every table column at full width (lines may "
                                                      "exceed the terminal); by default the columns that do not "
@@ -45,7 +49,9 @@ def failing_cleanly() -> Iterator[None]:
     try:
         yield
     except ClusterAtlasError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escaped: a message may hold square brackets (pip install 'clusteratlas[japan]') that Rich would
+        # otherwise take for markup and swallow
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

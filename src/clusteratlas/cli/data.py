@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, TextColumn
 
 from clusteratlas.cli._common import (
     AtlasOpt,
+    BomOpt,
     NaceLevelOpt,
     NutsLevelOpt,
     app,
@@ -66,7 +68,10 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                      "Business Patterns), qcew (BLS QCEW annual averages), "
                                                      "eurostat (TSV, wide CSV, SDMX-CSV), "
                                                      "estat (e-Stat API JSON), estat-csv (e-Stat CSV), wide (a "
-                                                     "column per industry); industries: jsic; regions: "
+                                                     "column per industry), jp-census (an Economic Census table "
+                                                     "by area × JSIC: national row → reference totals, cities "
+                                                     "→ municipality level, letter columns kept as details); "
+                                                     "industries: jsic; regions: "
                                                      "us-regions (OMB delineations), bea-ea (BEA economic "
                                                      "areas), nuts (GISCO GeoJSON), jp-municipalities (Kondo's "
                                                      "converter), estat; weights: geojson, topojson, shapefile "
@@ -102,31 +107,64 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
     """Check a file completely and store it in the atlas, all or nothing."""
     if kind not in TABLES:
         raise ClusterAtlasError(f"unknown kind {kind!r}; expected one of {', '.join(TABLES)}")
-    with Atlas(atlas) as a, step(f"Importing {file}"):
-        report = a.import_file(kind, file, name=name, mapping=parse_mapping(map_), encoding=encoding,
-                               replace=replace, dry_run=dry_run, file_format=file_format,
-                               options={**format_options(file_format, year, digits, filter_, {
-                                   "prefix": prefix, "establishments_prefix": establishments_prefix,
-                                   "totals_prefix": totals_prefix, "region_column": region_column,
-                                   "layer": layer, "id_property": id_property}, kind,
-                                   nuts_level=nuts_level, nace_level=nace_level),
-                                   **recode_option(recode, recode_columns)},
-                               strict=strict, drop_unknown=drop_unknown)
+    if kind == "reference-totals" and file_format in ("wide", "jp-census"):
+        # a wide table's national row (00000, or the only row) holds the reference totals
+        from clusteratlas.sources.jp_census import read_census, store_table
+
+        table = read_census(file, year=year, **{k: v for k, v in {
+            "prefix": prefix, "establishments_prefix": establishments_prefix,
+            "region_column": region_column}.items() if v}, national_only=True)
+        with Atlas(atlas) as a, step(f"Importing {file}"):
+            report = store_table(a, "reference-totals", table.reference_totals, name or file.name.split(".")[0],
+                                 dry_run=dry_run, strict=strict, replace=replace)
+        report.file, report.notes[:0] = str(file), table.notes
+        _print_import(report, kind, file, dry_run)
+        return
+    if file_format == "jp-census":
+        if kind != "observations":
+            raise ClusterAtlasError("--format jp-census reads observations (it also stores the table's regions, "
+                                    "industries and national reference totals)")
+        from clusteratlas.sources.jp_census import import_census
+
+        with Atlas(atlas) as a, step(f"Importing {file}"):
+            census_options = {k: v for k, v in {"prefix": prefix, "establishments_prefix": establishments_prefix,
+                                                "region_column": region_column}.items() if v}
+            report = import_census(a, file, name=name, year=year, replace=replace, dry_run=dry_run, strict=strict,
+                                   **census_options)[0]
+    else:
+        with Atlas(atlas) as a, step(f"Importing {file}"):
+            report = a.import_file(kind, file, name=name, mapping=parse_mapping(map_), encoding=encoding,
+                                   replace=replace, dry_run=dry_run, file_format=file_format,
+                                   options={**format_options(file_format, year, digits, filter_, {
+                                       "prefix": prefix, "establishments_prefix": establishments_prefix,
+                                       "totals_prefix": totals_prefix, "region_column": region_column,
+                                       "layer": layer, "id_property": id_property}, kind,
+                                       nuts_level=nuts_level, nace_level=nace_level),
+                                       **recode_option(recode, recode_columns)},
+                                   strict=strict, drop_unknown=drop_unknown)
+    _print_import(report, kind, file, dry_run)
+
+
+def _print_import(report, kind: str, file: Path, dry_run: bool) -> None:
     verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
     label = f" as '{report.name}'" if report.name else ""
     replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""
     out.print(f"{verb} {report.rows:,} {kind} rows from {file}{label}{replaced}.")
     for note in report.notes:
-        out.print(f"[yellow]note:[/] {note}", highlight=False)
+        out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 @app.command()
 @fails_cleanly
 def export(what: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}.")],
            file: Annotated[Path, typer.Argument(help="Output .csv, .parquet or .xlsx.")],
-           atlas: AtlasOpt = DEFAULT_PATH) -> None:
+           atlas: AtlasOpt = DEFAULT_PATH, bom: BomOpt = False) -> None:
     """Export a table of the atlas to CSV, Parquet or Excel."""
     with Atlas(atlas) as a, step(f"Exporting {what}"):
         n = a.export(what, file)
+    if bom:
+        from clusteratlas.store.export import add_bom
+
+        add_bom(file)
     out.print(f"Wrote {n:,} rows to {file}")
 
 @app.command()
@@ -180,7 +218,7 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
                                                    nace_level=nace_level) if source == "eurostat" else None)
         out.print(f"Imported {report.rows:,} observations into {into} as '{report.name}'.")
         for note in report.notes:
-            out.print(f"[yellow]note:[/] {note}", highlight=False)
+            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 @app.command()
 @fails_cleanly

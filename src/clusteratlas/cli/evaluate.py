@@ -11,8 +11,9 @@ from typing import Annotated
 import numpy as np
 import pyarrow as pa
 import typer
+from rich.markup import escape
 
-from clusteratlas.cli._common import AtlasOpt, app, err, failing_cleanly, out
+from clusteratlas.cli._common import AtlasOpt, BomOpt, app, err, failing_cleanly, out
 from clusteratlas.errors import ClusterAtlasError, InputError
 from clusteratlas.store import DEFAULT_PATH, Atlas
 from clusteratlas.store.export import write_table
@@ -154,7 +155,7 @@ def template(framework: Annotated[str, typer.Argument(help="Framework id.")],
              tag: Annotated[list[str] | None, typer.Option(help="Attribute KEY=VALUE to group by later, "
                                                            "repeatable (e.g. formation_base=knowledge).")] = None,
              atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Look in this atlas too.")] = None,
-             ) -> None:
+             bom: BomOpt = False) -> None:
     """Write an empty assessment to fill in: one row per factor × column, with names and allowed values."""
     with failing_cleanly():
         from clusteratlas.dates import parse_date
@@ -168,6 +169,10 @@ def template(framework: Annotated[str, typer.Argument(help="Framework id.")],
         if assessed_on and parse_date(assessed_on).is_future():
             _warn([f"--date {assessed_on} is in the future"])
         n = _write(pa.Table.from_pylist(rows), out_file)
+        if bom and out_file.suffix.lower() == ".csv":
+            from clusteratlas.store.export import add_bom
+
+            add_bom(out_file)
         out.print(f"Wrote a {fw.id} template with {n} rows to {out_file}; fill in 'value' "
                       f"({fw.scales[fw.columns[0].scale].describe()}), then 'clusteratlas assess import'.")
 
@@ -235,7 +240,7 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
                     beside = published_beside(fw.id, by, groups)
                     ref = beside.table
                     if beside.note:
-                        out.print(f"[yellow]note:[/] {beside.note}", highlight=False, soft_wrap=True)
+                        out.print(f"[yellow]note:[/] {escape(beside.note)}", highlight=False, soft_wrap=True)
                     if beside.unmatched is not None:  # the whole published table is shown, n=0 where none
                         blank = pa.Table.from_pylist([{"group": r["group"], "column": r["column"],
                                                        "factor": r["factor"], "assessments": 0, "mean": None}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from clusteratlas._sql import scalar
 from clusteratlas.api import map_files
@@ -99,7 +100,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                options=format_options(file_format, year, digits, filter_,
                                                        nuts_level=nuts_level, nace_level=nace_level))
         for note in report.notes:
-            out.print(f"[yellow]note:[/] {note}", highlight=False)
+            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         out.print(f"Wrote {report.rows:,} region × cluster rows to {report.out} "
                   f"({report.mapped_share:.1%} of employment mapped to a cluster).\n"
                   f"LQ reference economy: {report.reference}.")

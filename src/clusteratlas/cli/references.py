@@ -6,6 +6,8 @@ import functools
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
+import pyarrow.compute
 import typer
 
 from clusteratlas.cli._common import (
@@ -26,7 +28,8 @@ from clusteratlas.store import DEFAULT_PATH, Atlas
 @fails_cleanly
 def reference(name: Annotated[str, typer.Argument(help="Built-in reference data: jp-prefectures, "
                                                    "jp-prefecture-neighbours (weights), jp-programmes (the "
-                                                   "Japanese programme registry), us-benchmark.")],
+                                                   "Japanese programme registry), jp-benchmark (the US "
+                                                   "benchmark carried onto JSIC, shipped), us-benchmark.")],
               atlas: AtlasOpt = DEFAULT_PATH,
               naics: Annotated[list[int] | None, typer.Option(help="us-benchmark: NAICS vintage wanted (1997, "
                                                               "2002, 2007, 2012 as published; 2017, 2022 carried "
@@ -45,7 +48,9 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
               concordance_url: Annotated[str | None, typer.Option(help="Download concordances from another "
                                                                   "server.")] = None,
               as_name: Annotated[str | None, typer.Option("--name", help="Store the definition under this name "
-                                                          "(default: us-benchmark).")] = None) -> None:
+                                                          "(default: us-benchmark).")] = None,
+              jsic: Annotated[int, typer.Option(help="jp-benchmark: JSIC revision, 13 (2013; the 2014 and 2016 "
+                                                "censuses) or 14 (2023).")] = 13) -> None:
     """Load built-in reference data into the atlas: Japan's prefectures, or the US benchmark clusters."""
     from clusteratlas.reference.japan import prefecture_neighbours, prefectures
 
@@ -69,9 +74,37 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
             report = a.import_table("weights", prefecture_neighbours(), name=name, replace=False)  # merged
         out.print(f"Loaded {report.rows} neighbour links between prefectures (shared land borders).")
         return
+    if name == "jp-benchmark":
+        from clusteratlas.reference import jp_benchmark
+
+        table = jp_benchmark.definitions(jsic)
+        lost = jp_benchmark.lost(jsic)
+        bench = jp_benchmark.benchmark(jsic)
+        with Atlas(atlas) as a:
+            report = a.import_table("definitions", table, name=as_name or f"jp-benchmark-jsic{jsic}")
+            a.import_table("industries", jp_benchmark.industries(jsic), name=f"jsic{jsic}")
+        impure = bench.filter(pa.compute.less(bench["purity"], 0.999))
+        levels = bench["level"].to_pylist()
+        out.print(f"Loaded {report.rows:,} JSIC Rev. {jsic} codes ({levels.count('3')} 3-digit groups and "
+                  f"{levels.count('4')} 4-digit classes) "
+                  f"into {len(set(table['cluster'].to_pylist()))} benchmark clusters as '{report.name}'; "
+                  f"{impure.num_rows} codes have split links (purity < 1; see 'export definitions' or "
+                  f"clusteratlas.reference.jp_benchmark.benchmark()); {lost.num_rows} codes were lost on the way.",
+                  highlight=False)
+        for step_name in sorted(set(lost["step"].to_pylist())):
+            codes = [c for c, s in zip(lost["code"].to_pylist(), lost["step"].to_pylist(), strict=True)
+                     if s == step_name]
+            out.print(f"  lost at {step_name}: {len(codes)} ({', '.join(codes[:12])}{' …' if len(codes) > 12 else ''})",
+                      highlight=False)
+        if jsic == 14:
+            matches = bench["match"].to_pylist()
+            for kind in ("same code, same name", "renumbered", "same code, renamed"):
+                out.print(f"  Rev. 14 codes matched as '{kind}': {sum(str(m).startswith(kind) for m in matches)}",
+                          highlight=False)
+        return
     if name != "us-benchmark":
         raise ClusterAtlasError(f"unknown reference data {name!r}; available: jp-prefectures, "
-                                "jp-prefecture-neighbours, jp-programmes, us-benchmark")
+                                "jp-prefecture-neighbours, jp-programmes, jp-benchmark, us-benchmark")
     from clusteratlas.api import benchmark_definitions
 
     with step("Reading the benchmark cluster definitions"):
