@@ -230,3 +230,20 @@ def test_store_adds_new_columns_to_tables_of_an_older_atlas():
                                               "reason": ["no variation"]})}, keys={"year": 2020})
     rows = con.execute("SELECT item, moran_i, reason, year FROM hotspots_global ORDER BY item").fetchall()
     assert rows == [("A", 0.5, None, 2019), ("B", None, "no variation", 2020)]
+
+
+def test_hotspots_command_says_which_series_and_regions_have_no_statistic(tmp_path, runner):
+    a, c = [10, 20, 30, 40, 50], [50, 10, 42, 5, 31]
+    b = [(x + y) // 3 for x, y in zip(a, c, strict=True)]  # LQ 1 in every region: no variation
+    lines = ["region,industry,year,employment"] + [
+        f"R{r + 1},{ind},2020,{v[r]}" for r in range(5) for ind, v in (("A", a), ("B", b), ("C", c))]
+    (tmp_path / "obs.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "w.csv").write_text("region,neighbor\nR1,R2\nR2,R1\nR2,R3\nR3,R2\nR3,R4\nR4,R3\n")
+    path = tmp_path / "a.duckdb"
+    assert invoke(runner, "init", "--atlas", path).exit_code == 0
+    for kind, file in (("observations", "obs.csv"), ("weights", "w.csv")):
+        assert invoke(runner, "import", kind, tmp_path / file, "--atlas", path).exit_code == 0
+    res = invoke(runner, "hotspots", "--by", "industry", "--permutations", "99", "--atlas", path)
+    assert res.exit_code == 0, res.output
+    assert "1 region(s) without neighbours (no statistic)" in res.stdout
+    assert "1 industry(s) without variation (no statistic, no p-value)" in res.stdout

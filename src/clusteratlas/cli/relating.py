@@ -106,8 +106,12 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
                GROUP BY ALL ORDER BY g.moran_i DESC LIMIT ?""", params=[*keys, top]).to_arrow_table()
     out.print(f"Tested {summary.items:,} {by}s on {summary.regions:,} regions ({summary.level}, {summary.year}, "
               f"{summary.value}): {summary.hot_spots:,} high-high hot spots at FDR {alpha:.0%}"
-              + (f"; {summary.unlinked_regions} region(s) without neighbours" if summary.unlinked_regions else ""))
+              + (f"; {summary.unlinked_regions} region(s) without neighbours (no statistic)"
+                 if summary.unlinked_regions else "")
+              + (f"; {summary.constant_items} {by}(s) without variation (no statistic, no p-value)"
+                 if summary.constant_items else ""))
     out.print(hotspot_table(rows, wide=wide), crop=not wide)
+
 
 @app.command()
 @fails_cleanly
