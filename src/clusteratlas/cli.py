@@ -678,6 +678,7 @@ def _register_evaluation() -> None:
 
 
 _register_evaluation()
+__import__("clusteratlas.cli_serve", fromlist=["register"]).register(app)  # 'serve' and 'token' (cli_serve.py)
 
 
 def run() -> None:
