@@ -169,7 +169,16 @@ def _validation_error(request: Request, exc: RequestValidationError) -> Response
 def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
               401: "Unauthorized", 403: "Forbidden", 400: "Bad request", 503: "Unavailable"}
-    return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), request)
+    response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), request)
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # every method the schema documents for the path (RFC 9110)
+        import re
+
+        for template, ops in request.app.openapi()["paths"].items():
+            if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+                response.headers["Allow"] = ", ".join(sorted(m.upper() for m in ops))
+                break
+    return response
 
 
 def _duckdb_error(request: Request, exc: duckdb.Error) -> Response:
@@ -191,6 +200,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        service.open()
         yield
         service.close()
 

@@ -3,7 +3,7 @@
 A pure ASGI middleware, so a refused request never reaches the app:
 
 - a NUL byte (raw or ``%00``) in the path or query: 400;
-- a URL over 16 KiB: 414;
+- a URL over 32 KiB: 422 (a parameter too long);
 - a body without a length, or over the configured limit: 411 / 413, before
   any byte of it is read (uploads are then streamed to a temporary file);
 - more requests than ``rate_limit`` (e.g. ``600/minute``) from one token, or
@@ -18,7 +18,7 @@ import math
 import time
 from typing import Any
 
-MAX_URL = 16 * 1024
+MAX_URL = 32 * 1024
 
 
 class GuardMiddleware:
@@ -41,7 +41,8 @@ class GuardMiddleware:
         path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string", b"")
         if len(path) + len(query) > MAX_URL:
-            await _problem(send, scope, 414, "URI too long", f"the URL is over {MAX_URL} bytes")
+            await _problem(send, scope, 422, "Bad parameter", f"the URL is over {MAX_URL} bytes; expected shorter "
+                           "parameters (send long region lists in several requests)")
             return
         if b"\x00" in path or b"\x00" in query or b"%00" in path or b"%00" in query or "\x00" in scope["path"]:
             await _problem(send, scope, 400, "Bad request", "NUL bytes are not allowed in a URL")

@@ -36,40 +36,52 @@ class AtlasService:
     def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.memory_limit = memory_limit
         if not self.path.is_file():
             raise InputError("no atlas here", file=str(self.path),
                              hint="Create one with 'clusteratlas init' or 'clusteratlas demo --atlas FILE'")
-        try:
-            if read_only:
-                self.con = duckdb.connect(str(self.path), read_only=True,
-                                          config={"preserve_insertion_order": False})
-            else:
-                self.con = connect(str(self.path), memory_limit=memory_limit)
-        except duckdb.Error as exc:
-            raise InputError(f"cannot open the atlas: {str(exc).splitlines()[0]}", file=str(self.path),
-                             hint="Another process may be writing it; serve it with --read-only, or stop "
-                                  "that process") from None
-        names = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "atlas_meta" not in names:
-            self.con.close()
-            raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
-        self.memory_limit = memory_limit
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
         self._provenance: tuple[str, Provenance] | None = None
-        self._writer = None if read_only else ThreadPoolExecutor(max_workers=1, thread_name_prefix="atlas-writer")
+        self._generation = 0
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.open()
+
+    def open(self) -> None:
+        """Open the database (again, after :meth:`close`); a file that is not an atlas is a clear error."""
+        if self.con is not None:
+            return
+        try:
+            if self.read_only:
+                con = duckdb.connect(str(self.path), read_only=True, config={"preserve_insertion_order": False})
+            else:
+                con = connect(str(self.path), memory_limit=self.memory_limit)
+        except duckdb.Error as exc:
+            raise InputError(f"cannot open the atlas: {str(exc).splitlines()[0]}", file=str(self.path),
+                             hint="Another process may be writing it; serve it with --read-only, or stop "
+                                  "that process") from None
+        names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "atlas_meta" not in names:
+            con.close()
+            raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
+        if not self.read_only:
+            ensure_tables(con)
+        self.con = con
+        self._generation += 1
+        self._writer = None if self.read_only else ThreadPoolExecutor(max_workers=1,
+                                                                      thread_name_prefix="atlas-writer")
         self._atlas: Any = None
-        if not read_only:
-            ensure_tables(self.con)
 
     # ----------------------------------------------------------------- reads
     def reader(self) -> duckdb.DuckDBPyConnection:
         """This thread's read cursor."""
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
+        generation, cur = getattr(self._local, "cursor", (0, None))
+        if cur is None or generation != self._generation:
+            if self.con is None:
+                self.open()
             cur = self.con.cursor()
-            self._local.cursor = cur
+            self._local.cursor = (self._generation, cur)
             with self._lock:
                 self._cursors.append(cur)
         return cur
@@ -104,6 +116,8 @@ class AtlasService:
 
     def close(self) -> None:
         """Finish queued writes, then close every connection."""
+        if self.con is None:
+            return
         if self._writer is not None:
             self._writer.shutdown(wait=True)
         if self._atlas is not None:
@@ -114,6 +128,7 @@ class AtlasService:
                     cur.close()
             self._cursors.clear()
         self.con.close()
+        self.con = None
 
 
 class ReadOnly(Exception):
