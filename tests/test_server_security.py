@@ -50,7 +50,7 @@ def _auth(token):
 
 def _assessment_file(suffix: str, *, bad: bool = False) -> bytes:
     """The NISTEP profiles with new assessment ids (a different assessment); ``bad`` puts in a wrong value."""
-    rows = list(csv.DictReader(open(nistep_profiles_path(), encoding="utf-8")))
+    rows = list(csv.DictReader(io.StringIO(nistep_profiles_path().read_text("utf-8"))))
     for r in rows:
         r["assessment"] = f"{r['assessment']}-{suffix}"
     if bad:
