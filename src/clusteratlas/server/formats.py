@@ -31,8 +31,9 @@ MEDIA = {
 _ACCEPT = {"application/json": "json", "text/csv": "csv", "application/vnd.apache.parquet": "parquet",
            "application/x-parquet": "parquet", "application/parquet": "parquet",
            MEDIA["xlsx"]: "xlsx"}
-#: Rows per streamed CSV chunk.
+#: Rows per streamed CSV chunk, and the size above which CSV is streamed.
 CHUNK = 2000
+STREAM_ROWS = 20_000
 
 
 def negotiate(fmt: str | None, accept: str | None) -> str:
@@ -126,7 +127,9 @@ def table_response(table: pa.Table, meta: dict[str, Any], provenance: dict[str, 
     headers = {**headers, "Link": '</api/v1/provenance>; rel="describedby"'}
     if fmt == "csv":
         headers["Content-Disposition"] = f'inline; filename="{filename}.csv"'
-        return StreamingResponse(_csv_chunks(table), media_type=MEDIA["csv"], headers=headers)
+        if table.num_rows > STREAM_ROWS:  # large: streamed chunk by chunk
+            return StreamingResponse(_csv_chunks(table), media_type=MEDIA["csv"], headers=headers)
+        return Response(b"".join(_csv_chunks(table)), media_type=MEDIA["csv"], headers=headers)
     if fmt == "parquet":
         headers["Content-Disposition"] = f'attachment; filename="{filename}.parquet"'
         return Response(_parquet(table, meta, provenance), media_type=MEDIA["parquet"], headers=headers)

@@ -34,25 +34,45 @@ def _service(request: Request) -> AtlasService:
     return request.app.state.service
 
 
+def _cached(request: Request, service: AtlasService, fmt: str, build: Callable[[dict[str, str]], Response]
+            ) -> Response:
+    """304 when the client's copy is current; else a recent identical answer, or a new one (then kept)."""
+    headers, fresh = cache_headers(request, service, fmt)
+    if fresh:
+        return Response(status_code=304, headers=headers)
+    key = (headers["X-Atlas-Version"], request.url.path, request.url.query, fmt)
+    hit = service.cache.get(key)
+    if hit is not None:
+        body, media, extra = hit
+        return Response(body, media_type=media, headers={**extra, **headers})
+    response = build(headers)
+    if response.status_code == 200 and isinstance(getattr(response, "body", None), bytes):
+        extra = {k: v for k, v in response.headers.items() if k in ("link", "content-disposition")}
+        service.cache.put(key, response.body, response.media_type or "application/octet-stream", extra)
+    return response
+
+
 def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:
     service = _service(request)
     chosen = negotiate(fmt, request.headers.get("accept"))
-    headers, fresh = cache_headers(request, service, chosen)
-    if fresh:
-        return Response(status_code=304, headers=headers)
-    result = run(service.reader())
-    return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name)
+
+    def build(headers: dict[str, str]) -> Response:
+        result = run(service.reader())
+        return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name)
+
+    return _cached(request, service, chosen, build)
 
 
 def _object(request: Request, run: Callable[[Any], Any]) -> Response:
     service = _service(request)
-    headers, fresh = cache_headers(request, service, "json")
-    if fresh:
-        return Response(status_code=304, headers=headers)
-    data = run(service.reader())
-    if hasattr(data, "as_dict"):
-        data = data.as_dict()
-    return json_response({"data": data, "provenance": service.provenance().as_dict()}, headers=headers)
+
+    def build(headers: dict[str, str]) -> Response:
+        data = run(service.reader())
+        if hasattr(data, "as_dict"):
+            data = data.as_dict()
+        return json_response({"data": data, "provenance": service.provenance().as_dict()}, headers=headers)
+
+    return _cached(request, service, "json", build)
 
 
 @router.get("/health", tags=["service"], responses={200: {"description": "The server is up"}})

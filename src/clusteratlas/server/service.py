@@ -44,6 +44,7 @@ class AtlasService:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
         self._provenance: tuple[str, Provenance] | None = None
+        self.cache = ResponseCache()
         self._generation = 0
         self.con: duckdb.DuckDBPyConnection | None = None
         self.open()
@@ -129,6 +130,42 @@ class AtlasService:
             self._cursors.clear()
         self.con.close()
         self.con = None
+
+
+class ResponseCache:
+    """Recent answers by (atlas version, URL, format), least recently used dropped past ``max_bytes``.
+
+    The atlas version changes with any committed write (see
+    :func:`clusteratlas.queries.provenance.atlas_stamp`), so a cached answer
+    is never served for a changed atlas.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_item: int = 4 * 1024 * 1024) -> None:
+        from collections import OrderedDict
+
+        self.max_bytes, self.max_item = max_bytes, max_item
+        self._items: OrderedDict[tuple, tuple[bytes, str, dict[str, str]]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[bytes, str, dict[str, str]] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: tuple, body: bytes, media: str, headers: dict[str, str]) -> None:
+        if len(body) > self.max_item:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (body, media, headers)
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                _, (old, _, _) = self._items.popitem(last=False)
+                self._size -= len(old)
 
 
 class ReadOnly(Exception):
