@@ -10,6 +10,7 @@ on 127.0.0.1, then a bounded asyncio loop of httpx clients (50 at once,
   cluster ranking  /api/v1/clusters/{random cluster}/ranking?metric=lq&top=20
   map layer        /api/v1/clusters/{random cluster}/map?metric=lq (every region of the level)
 
+first with one client (the cost of one answer, cache mostly cold), then with 50,
 and reports p50/p95/p99 latency, requests/s, errors (any non-200) and the
 server's peak resident memory (VmHWM). The same answers are then timed from
 the CLI (``clusteratlas show region`` / ``show cluster``, a fresh process each).
@@ -91,14 +92,14 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def _load(base: str, paths: list[str], seconds: float) -> dict:
+async def _load(base: str, paths: list[str], seconds: float, clients: int = CLIENTS) -> dict:
     import httpx
 
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
     rng = random.Random(1)
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         async def worker() -> None:
             nonlocal errors
@@ -114,7 +115,7 @@ async def _load(base: str, paths: list[str], seconds: float) -> dict:
                 latencies.append(time.perf_counter() - t0)
                 errors += not ok
 
-        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+        await asyncio.gather(*(worker() for _ in range(clients)))
     q = statistics.quantiles(latencies, n=100)
     return {"requests": len(latencies), "errors": errors, "rps": round(len(latencies) / seconds, 1),
             "p50_ms": round(q[49] * 1000, 1), "p95_ms": round(q[94] * 1000, 1), "p99_ms": round(q[98] * 1000, 1)}
@@ -159,7 +160,9 @@ def bench(name: str, atlas: Path, seconds: float) -> dict:
             "map layer": [f"/api/v1/clusters/{quote(c, safe='')}/map?metric=lq" for c in clusters],
         }
         out = {name: {}}
-        for label, paths in scenarios.items():
+        for label, paths in scenarios.items():  # one client first (the cost of an answer), then 50 at once
+            out[name][label + ", 1 client"] = asyncio.run(_load(base, paths, max(seconds / 3, 2), clients=1))
+            print(name, label, "1 client", out[name][label + ", 1 client"], flush=True)
             out[name][label] = asyncio.run(_load(base, paths, seconds))
             print(name, label, out[name][label], flush=True)
         out[name]["server_peak_rss_mb"] = round(_peak_rss_mb(server.pid), 1)

@@ -193,14 +193,16 @@ def latest_year(con: duckdb.DuckDBPyConnection, table: str, year: int | None, wh
 
 def most_detailed_level(con: duckdb.DuckDBPyConnection) -> str:
     """The level of the map results with the most regions (usually the observed one)."""
-    rows = con.execute("SELECT level FROM results_clusters GROUP BY level "
+    # results_regions has the same levels and regions as results_clusters, with a row per region and year
+    # instead of per region, cluster and year: the same answer for a fraction of the scan.
+    rows = con.execute("SELECT level FROM results_regions GROUP BY level "
                        "ORDER BY count(DISTINCT region) DESC, level LIMIT 1").fetchall()
     if not rows:
         raise Missing("the atlas has no results yet", hint="Run 'clusteratlas map' first")
     return rows[0][0]
 
 
-def check_level(con: duckdb.DuckDBPyConnection, level: str | None, table: str = "results_clusters") -> str:
+def check_level(con: duckdb.DuckDBPyConnection, level: str | None, table: str = "results_regions") -> str:
     """``level`` if the results have it (default: the most detailed), else a clear error."""
     if level is None:
         return most_detailed_level(con)

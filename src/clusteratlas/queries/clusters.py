@@ -42,7 +42,7 @@ def list_clusters(con: duckdb.DuckDBPyConnection) -> TableResult:
     """The clusters of the latest map run: code, names, type, industries, and national jobs in the latest year."""
     require(con, "results_clusters", RESULTS_HINT)
     level = check_level(con, None)
-    year = latest_year(con, "results_clusters", None)
+    year = latest_year(con, "results_regions", None)
     table = con.sql(
         f"""SELECT c.cluster, d.cluster_name, d.cluster_name_ja, any_value(c.type) AS type,
                    sum(c.employment) AS employment, count(*) FILTER (WHERE c.strong) AS strong_regions,
@@ -89,7 +89,7 @@ def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
     _check_cluster(con, cluster)
     metric = check_choice("metric", metric, metrics(con))
     level = check_level(con, level)
-    year = latest_year(con, "results_clusters", year)
+    year = latest_year(con, "results_regions", year)
     where = "AND c.employment > ?" if min_employment is not None else ""
     params: list[Any] = [cluster, year, level, *([min_employment] if min_employment is not None else [])]
     limit = "" if top is None else "LIMIT ?"
@@ -109,7 +109,7 @@ def map_layer(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "lq
     _check_cluster(con, cluster)
     metric = check_choice("metric", metric, metrics(con))
     level = check_level(con, level)
-    year = latest_year(con, "results_clusters", year)
+    year = latest_year(con, "results_regions", year)
     table = con.sql(f"""SELECT c.region, r.name, r.name_ja, c."{metric}" AS value, c.employment, c.stars, c.strong
                         FROM results_clusters c LEFT JOIN regions r USING (region)
                         WHERE c.cluster = ? AND c.year = ? AND c.level = ? ORDER BY c.region""",

@@ -45,6 +45,7 @@ class AtlasService:
         self._lock = threading.Lock()
         self._provenance: tuple[str, Provenance] | None = None
         self.cache = ResponseCache()
+        self.read_limiter: Any = None  # an anyio CapacityLimiter, made on the event loop
         self._generation = 0
         self.con: duckdb.DuckDBPyConnection | None = None
         self.open()
