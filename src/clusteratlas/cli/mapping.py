@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from clusteratlas._sql import scalar
-from clusteratlas.api import map_files
+from clusteratlas.api import build_demo_atlas, map_files
 from clusteratlas.cli._common import (
     AtlasOpt,
     NaceLevelOpt,
@@ -32,7 +32,6 @@ from clusteratlas.report import (
     summary_panel,
     unmapped_table,
 )
-from clusteratlas.sample import generate_sample
 from clusteratlas.sources.generic import parse_mapping
 from clusteratlas.store import DEFAULT_PATH, Atlas
 from clusteratlas.store.export import write_table
@@ -169,24 +168,20 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
 def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas file to create "
                                                     "(default: a temporary one).")] = None,
          seed: Annotated[int, typer.Option(help="Random seed of the sample economy.")] = 7,
-         wide: WideOpt = False) -> None:
+         wide: WideOpt = False,
+         serve_: Annotated[bool, typer.Option("--serve", help="Then serve the demo atlas over HTTP "
+                                                               "(as 'clusteratlas serve').")] = False) -> None:
     """Run the whole job on the bundled sample economy and show the results."""
     workdir = Path(tempfile.mkdtemp(prefix="clusteratlas-demo-"))
     atlas = atlas or workdir / "demo.duckdb"
     if atlas.exists():
         raise ClusterAtlasError(f"{atlas} already exists; choose another --atlas path")
-    with step("Generating the sample economy"):
-        paths = generate_sample(seed).write(workdir / "sample")
-    out.print(f"Sample economy written to {paths['observations'].parent}")
-    with Atlas(atlas, create=True) as a:
-        for kind in ("regions", "custom-regions", "definitions", "observations"):
-            with step(f"Importing {kind}"):
-                report = a.import_file(kind, paths[kind], name="sample" if kind in ("observations",
-                                                                                    "definitions") else None)
-            out.print(f"  imported {report.rows:>7,} {kind}")
-        with step("Mapping clusters"):
-            summary = a.map(levels=["state", "custom"])
-        out.print(summary_panel(summary))
+    out.print(f"Sample economy written to {workdir / 'sample'}")
+    with step("Building the demo atlas: importing and mapping the sample economy"):
+        summary = build_demo_atlas(atlas, seed=seed, sample_dir=workdir / "sample",
+                                   on_import=lambda kind, rows: out.print(f"  imported {rows:>7,} {kind}"))
+    out.print(summary_panel(summary))
+    with Atlas(atlas) as a:
         top = scalar(a.con, "SELECT region FROM results_regions WHERE level = 'county' "
                             "ORDER BY three_star_clusters DESC, employment DESC LIMIT 1")
         profile, rows = a.region_profile(top)
@@ -197,3 +192,7 @@ def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas
     with step("Actors and networks"):
         demo_network(atlas)
     out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}")
+    if serve_:
+        from clusteratlas.cli.serve import serve
+
+        serve(atlas=atlas)
