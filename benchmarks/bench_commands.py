@@ -43,6 +43,7 @@ import math
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -118,20 +119,24 @@ def write_queen_weights(path: Path, regions: int) -> None:
     assert rows * cols == regions
 
 
-def prepare(workdir: Path, rows: int) -> Files:
-    """Generate the inputs once (they are reused by later runs) and name the outputs."""
+def files_for(workdir: Path, rows: int) -> Files:
+    """The inputs and outputs of one scale, by name."""
     regions = rows // (INDUSTRIES * YEARS)
     data = workdir / f"obs_{regions}x{INDUSTRIES}x{YEARS}.parquet"
-    if not data.exists():
-        print(f"generating {data} ...", flush=True)
-        generate(data, regions, INDUSTRIES, YEARS)
-    weights = workdir / f"weights_{regions}.csv"
-    if not weights.exists():
-        write_queen_weights(weights, regions)
     label = rows_label(rows)
-    return Files(data=data, definitions=data.with_suffix(".defs.csv"), weights=weights,
+    return Files(data=data, definitions=data.with_suffix(".defs.csv"), weights=workdir / f"weights_{regions}.csv",
                  atlas=workdir / f"atlas_{label}.duckdb", floor_db=workdir / f"floor_{label}.duckdb",
                  stateless_out=workdir / f"map_{label}.parquet")
+
+
+def make_inputs(workdir: Path, rows: int) -> None:
+    """Generate the inputs once (later runs reuse them). Runs in a child process: see `measure`."""
+    f = files_for(workdir, rows)
+    if not f.data.exists():
+        print(f"generating {f.data} ...", flush=True)
+        generate(f.data, rows // (INDUSTRIES * YEARS), INDUSTRIES, YEARS)
+    if not f.weights.exists():
+        write_queen_weights(f.weights, rows // (INDUSTRIES * YEARS))
 
 
 def steps(cli: str, python: str, f: Files) -> list[Step]:
@@ -154,14 +159,35 @@ def steps(cli: str, python: str, f: Files) -> list[Step]:
     ]
 
 
+def own_peak_kib() -> int:
+    """This process's own high-water mark of resident memory, in KiB: what a child it starts inherits.
+
+    /proc/self/status VmHWM, which starts afresh at exec; ru_maxrss of
+    RUSAGE_SELF would also carry the high-water mark inherited from whoever
+    started this process (e.g. a test runner) and overstate it.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def measure(argv: tuple[str, ...], log: Path, env: dict[str, str]) -> dict:
     """Run one command as a child process; its wall time, CPU time, peak RSS and exit code.
 
-    os.wait4 gives the rusage of exactly this child (on Linux its ru_maxrss is
-    the child's own peak, or that of a process it waited for if larger; the
-    commands here start none), so the harness's own memory never counts.
+    os.wait4 gives the rusage of this one child: its ru_maxrss is the child's
+    own peak (or that of a process it waited for, if larger; the commands here
+    start none). One catch on Linux: a child inherits, across fork/vfork and
+    exec, the high-water mark of the process that started it, so the figure
+    is max(the harness's own peak, the child's). The harness therefore keeps
+    itself small (no DuckDB in this process: inputs are made by a child) and
+    records its own peak beside each figure; a figure not above it is only an
+    upper bound, and the table marks it "≤".
     """
     load = os.getloadavg()[0]
+    harness = own_peak_kib()
     with log.open("w") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
@@ -170,7 +196,8 @@ def measure(argv: tuple[str, ...], log: Path, env: dict[str, str]) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait for it again
     return {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_gib": round(usage.ru_maxrss / 1024**2, 3), "exit_code": proc.returncode,
-            "load_before": round(load, 2)}
+            "load_before": round(load, 2), "harness_peak_gib": round(harness / 1024**2, 3),
+            "upper_bound": usage.ru_maxrss <= harness}
 
 
 def _tail(log: Path, lines: int = 3) -> str:
@@ -180,8 +207,6 @@ def _tail(log: Path, lines: int = 3) -> str:
 
 def machine_facts(cli: str, env: dict[str, str]) -> dict:
     """Cores, memory, CPU model, versions: what a reader needs to compare figures."""
-    import duckdb
-
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or "unknown")
     mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
@@ -191,7 +216,9 @@ def machine_facts(cli: str, env: dict[str, str]) -> dict:
                             text=True, check=False)
     return {"date": dt.date.today().isoformat(), "cores": os.cpu_count(), "cpu": cpu,
             "memory_gib": round(mem_kib / 1024**2, 1), "os": platform.platform(),
-            "python": platform.python_version(), "duckdb": duckdb.__version__,
+            "python": platform.python_version(), "duckdb": subprocess.run(
+                [sys.executable, "-c", "import duckdb; print(duckdb.__version__)"], capture_output=True, text=True,
+                env=env, check=False).stdout.strip() or "?",
             "clusteratlas": ((version.stdout.strip() or "?").splitlines()[-1].split() or ["?"])[-1],
             "commit": commit.stdout.strip() or "?"}
 
@@ -221,12 +248,14 @@ def markdown(rows: int, facts: dict, table: list[dict], commands: list[str]) -> 
     """The results as Markdown: facts, one row per step (min–max of the runs, × floor), and the commands."""
     runs = max((len(r["runs"]) for r in table), default=0)
     loads = [run["load_before"] for r in table for run in r["runs"]]
+    harness = max((run.get("harness_peak_gib", 0) for r in table for run in r["runs"]), default=0)
     regions = rows // (INDUSTRIES * YEARS)
     lines = [f"{rows:,} rows ({regions:,} regions × {INDUSTRIES:,} industries × {YEARS} years); "
              f"measured {facts['date']}, {runs} run{'s' if runs > 1 else ''} of each step; "
              f"clusteratlas {facts['clusteratlas']} ({facts['commit']}), Python {facts['python']}, "
              f"DuckDB {facts['duckdb']}; {facts['cores']} cores ({facts['cpu']}), {facts['memory_gib']} GiB, "
-             f"{facts['os']}; 1-minute load average at step starts {_span(loads, 1)}.",
+             f"{facts['os']}; 1-minute load average at step starts {_span(loads, 1)}; "
+             f"the harness's own peak RSS {harness:.3f} GiB (no figure below can be smaller).",
              "",
              "| step | wall time (s) | × floor | CPU time (s) | peak RSS (GiB) | × floor |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -237,7 +266,8 @@ def markdown(rows: int, facts: dict, table: list[dict], commands: list[str]) -> 
             lines.append(f"| {r['label']} | failed (exit {failed['exit_code']}): {failed['error']} | | | | |")
             continue
         cells = [_span([x["seconds"] for x in ok], 1), _span(r["time_ratio"], 2) if r["time_ratio"] else "",
-                 _span([x["cpu_seconds"] for x in ok], 1), _span([x["peak_gib"] for x in ok], 2),
+                 _span([x["cpu_seconds"] for x in ok], 1),
+                 ("≤ " if any(x.get("upper_bound") for x in ok) else "") + _span([x["peak_gib"] for x in ok], 2),
                  _span(r["memory_ratio"], 2) if r["memory_ratio"] else ""]
         label = f"**{r['label']}**" if r.get("total") else r["label"]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -313,17 +343,29 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=HERE / "results", help="where the .md and .json go")
     parser.add_argument("--cli", default=None, help="the clusteratlas command (default: beside this Python)")
     parser.add_argument("--doc", type=Path, help="also replace this scale's block in this Markdown file")
+    parser.add_argument("--make-inputs", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--render-only", action="store_true",
+                        help="run nothing: render the table again from the .json of an earlier run")
     args = parser.parse_args()
+    label = rows_label(args.rows)
+    if args.render_only:
+        saved = json.loads((args.results / f"commands-{label}.json").read_text(encoding="utf-8"))
+        order = [s for s in steps("clusteratlas", "python", Files(*[Path()] * 6)) if s.key in saved["steps"]]
+        return report(args, saved["machine"], saved["steps"], order, write_json=False)
     if "analyses" in args.groups and "pipeline" not in args.groups:
         parser.error("the analyses group needs the pipeline group (it works on the atlas the pipeline makes)")
 
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.make_inputs:
+        make_inputs(args.workdir, args.rows)
+        return 0
     cli, python = args.cli or default_cli(), sys.executable
     env = {k: v for k, v in os.environ.items() if k != "CLUSTERATLAS_MEMORY_LIMIT"}  # DuckDB's default limit
-    args.workdir.mkdir(parents=True, exist_ok=True)
     logs = args.workdir / "logs"
     logs.mkdir(exist_ok=True)
-    label = rows_label(args.rows)
-    files = prepare(args.workdir, args.rows)
+    files = files_for(args.workdir, args.rows)
+    subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--workdir", str(args.workdir),
+                    "--make-inputs"], check=True)  # in a child, so DuckDB's memory never enters this process
     facts = machine_facts(cli, env)
     order = [s for s in steps(cli, python, files) if s.group in args.groups]
 
@@ -348,15 +390,23 @@ def main() -> int:
             results.setdefault(step.key, {"command": shown(step.argv, cli, python), "runs": []})
             results[step.key]["runs"].append(figures)
 
+    return report(args, facts, results, order, write_json=True)
+
+
+def report(args: argparse.Namespace, facts: dict, results: dict[str, dict], order: list[Step],
+           write_json: bool) -> int:
+    """Print the Markdown, write it (and the raw figures) to --results, update --doc; 1 if a step failed."""
+    label = rows_label(args.rows)
     table = summarise(results, order)
     commands = [results[s.key]["command"] for s in order if s.key in results]
     text = markdown(args.rows, facts, table, commands)
     print("\n" + text)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"commands-{label}.md").write_text(text, encoding="utf-8")
-    (args.results / f"commands-{label}.json").write_text(
-        json.dumps({"rows": args.rows, "machine": facts, "steps": results}, indent=1, ensure_ascii=False) + "\n",
-        encoding="utf-8")
+    if write_json:
+        (args.results / f"commands-{label}.json").write_text(
+            json.dumps({"rows": args.rows, "machine": facts, "steps": results}, indent=1, ensure_ascii=False)
+            + "\n", encoding="utf-8")
     if args.doc:
         update_doc(args.doc, label, text)
     return 1 if any(run["exit_code"] for r in results.values() for run in r["runs"]) else 0
