@@ -212,15 +212,19 @@ def machine_facts(cli: str, env: dict[str, str]) -> dict:
     mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal"))
     version = subprocess.run([cli, "--version"], capture_output=True, text=True, env=env, check=False)
-    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
-                            text=True, check=False)
+    def git(*words: str) -> str:
+        done = subprocess.run(["git", "-C", str(ROOT), *words], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD")
+    commit = head + (" with uncommitted changes in src/" if head and git("status", "--porcelain", "src") else "")
     return {"date": dt.date.today().isoformat(), "cores": os.cpu_count(), "cpu": cpu,
             "memory_gib": round(mem_kib / 1024**2, 1), "os": platform.platform(),
             "python": platform.python_version(), "duckdb": subprocess.run(
                 [sys.executable, "-c", "import duckdb; print(duckdb.__version__)"], capture_output=True, text=True,
                 env=env, check=False).stdout.strip() or "?",
             "clusteratlas": ((version.stdout.strip() or "?").splitlines()[-1].split() or ["?"])[-1],
-            "commit": commit.stdout.strip() or "?"}
+            "commit": commit or "?"}
 
 
 def shown(argv: tuple[str, ...], cli: str, python: str) -> str:
