@@ -261,16 +261,16 @@ def markdown(rows: int, facts: dict, table: list[dict], commands: list[str]) -> 
              f"{facts['os']}; 1-minute load average at step starts {_span(loads, 1)}; "
              f"the harness's own peak RSS {harness:.3f} GiB (no figure below can be smaller).",
              "",
-             "| step | wall time (s) | × floor | CPU time (s) | peak RSS (GiB) | × floor |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| step | wall time (s) | × floor | CPU time (s) | × floor | peak RSS (GiB) | × floor |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for r in table:
         ok = [run for run in r["runs"] if run["exit_code"] == 0]
         if len(ok) < len(r["runs"]):
             failed = next(run for run in r["runs"] if run["exit_code"] != 0)
-            lines.append(f"| {r['label']} | failed (exit {failed['exit_code']}): {failed['error']} | | | | |")
+            lines.append(f"| {r['label']} | failed (exit {failed['exit_code']}): {failed['error']} | | | | | |")
             continue
         cells = [_span([x["seconds"] for x in ok], 1), _span(r["time_ratio"], 2) if r["time_ratio"] else "",
-                 _span([x["cpu_seconds"] for x in ok], 1),
+                 _span([x["cpu_seconds"] for x in ok], 1), _span(r["cpu_ratio"], 2) if r["cpu_ratio"] else "",
                  ("≤ " if any(x.get("upper_bound") for x in ok) else "") + _span([x["peak_gib"] for x in ok], 2),
                  _span(r["memory_ratio"], 2) if r["memory_ratio"] else ""]
         label = f"**{r['label']}**" if r.get("total") else r["label"]
@@ -301,6 +301,7 @@ def summarise(results: dict[str, dict], order: list[Step]) -> list[dict]:
         runs = results[step.key]["runs"]
         table.append({"key": step.key, "label": step.label, "runs": runs,
                       "time_ratio": ratios(runs, "seconds") if step.key != "floor" else [1.0],
+                      "cpu_ratio": ratios(runs, "cpu_seconds") if step.key != "floor" else [1.0],
                       "memory_ratio": ratios(runs, "peak_gib") if step.key != "floor" else [1.0]})
         if step.key == "map" and all(k in results for k in ("init", "import-definitions", "import-observations")):
             parts = [results[k]["runs"] for k in ("init", "import-definitions", "import-observations", "map")]
@@ -314,6 +315,7 @@ def summarise(results: dict[str, dict], order: list[Step]) -> list[dict]:
             table.append({"key": "pipeline-total", "total": True,
                           "label": "init + import definitions + import observations + map (sum; peak: largest)",
                           "runs": total, "time_ratio": ratios(total, "seconds"),
+                          "cpu_ratio": ratios(total, "cpu_seconds"),
                           "memory_ratio": ratios(total, "peak_gib")})
     return table
 
