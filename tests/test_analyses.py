@@ -245,5 +245,5 @@ def test_hotspots_command_says_which_series_and_regions_have_no_statistic(tmp_pa
         assert invoke(runner, "import", kind, tmp_path / file, "--atlas", path).exit_code == 0
     res = invoke(runner, "hotspots", "--by", "industry", "--permutations", "99", "--atlas", path)
     assert res.exit_code == 0, res.output
-    assert "1 region(s) without neighbours (no statistic)" in res.stdout
-    assert "1 industry(s) without variation (no statistic, no p-value)" in res.stdout
+    assert "regions without neighbours (no statistic): 1" in res.stdout
+    assert "industries without variation (no statistic, no p-value): 1" in res.stdout

@@ -31,6 +31,10 @@ from clusteratlas.report import (
 from clusteratlas.store import DEFAULT_PATH, Atlas
 
 
+def _plural(by: str) -> str:
+    """'clusters' or 'industries'."""
+    return "industries" if by == "industry" else f"{by}s"
+
 @app.command()
 @fails_cleanly
 def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
@@ -45,7 +49,7 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
                             params=keys).to_arrow_table()
         items = a.con.sql("SELECT * FROM relate_items WHERE breakdown = ? AND level = ? AND year = ?",
                           params=keys).to_arrow_table()
-    out.print(f"Stored relatedness for {summary.regions:,} regions × {summary.items:,} {by}s "
+    out.print(f"Stored relatedness for {summary.regions:,} regions × {summary.items:,} {_plural(by)} "
               f"({summary.level}, {summary.year}); {summary.pairs:,} related pairs.")
     if since is not None:
         with Atlas(atlas) as a:
@@ -104,11 +108,12 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
                FROM hotspots_global g JOIN hotspots h USING (item, breakdown, level, year, value)
                WHERE g.breakdown = ? AND g.level = ? AND g.year = ? AND g.value = ?
                GROUP BY ALL ORDER BY g.moran_i DESC LIMIT ?""", params=[*keys, top]).to_arrow_table()
-    out.print(f"Tested {summary.items:,} {by}s on {summary.regions:,} regions ({summary.level}, {summary.year}, "
+    out.print(f"Tested {summary.items:,} {_plural(by)} on {summary.regions:,} regions "
+              f"({summary.level}, {summary.year}, "
               f"{summary.value}): {summary.hot_spots:,} high-high hot spots at FDR {alpha:.0%}"
-              + (f"; {summary.unlinked_regions} region(s) without neighbours (no statistic)"
+              + (f"; regions without neighbours (no statistic): {summary.unlinked_regions}"
                  if summary.unlinked_regions else "")
-              + (f"; {summary.constant_items} {by}(s) without variation (no statistic, no p-value)"
+              + (f"; {_plural(by)} without variation (no statistic, no p-value): {summary.constant_items}"
                  if summary.constant_items else ""))
     out.print(hotspot_table(rows, wide=wide), crop=not wide)
 
