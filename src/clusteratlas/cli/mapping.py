@@ -120,10 +120,15 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
                 all_: Annotated[bool, typer.Option("--all", help="Include clusters with no jobs.")] = False,
                 wide: WideOpt = False) -> None:
     """A region's clusters: stars, LQ, employment, wages, growth, estimate flags."""
+    from clusteratlas.reference.programmes import profile_notes
+
     with Atlas(atlas) as a:
         summary, rows = a.region_profile(region, year=year, include_empty=all_)
         economy = a.reference_economy()
+        notes = profile_notes(a.con, region, a.region_profile(region, year=year, include_empty=True)[1])
     out.print(region_table(summary, rows, economy, wide=wide), crop=not wide)
+    for note in notes:
+        out.print(note, highlight=False)
 
 @show_app.command("cluster")
 @fails_cleanly
