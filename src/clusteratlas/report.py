@@ -257,7 +257,8 @@ def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *,
         Col("Entropy (bits)", "right", 4, "Entropy")], wide=wide)
     for r in sorted(regions.to_pylist(), key=lambda r: _desc(r["eci"]))[:top]:
         reg.add_row(_named(r["region"], region_names), _num(r["eci"], "{:.2f}"), _num(r["diversity"]),
-                    _num(r["coi"], "{:.2f}"), _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"), _num(r["total_variety"], "{:.2f}"))
+                    _num(r["coi"], "{:.2f}"), _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"),
+                    _num(r["total_variety"], "{:.2f}"))
     plural = "industries" if by == "industry" else f"{by}s"
     it = FitTable(f"Most complex {plural} (PCI)", [
         Col(by.capitalize(), priority=0, flex=True), Col("PCI", "right", 1), Col("Ubiquity", "right", 2, "Ubiq."),
@@ -265,7 +266,8 @@ def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *,
         wide=wide)
     for r in sorted(items.to_pylist(), key=lambda r: _desc(r["pci"]))[:top]:
         it.add_row(_named(r["item"], item_names), _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]),
-                   _num(r["hoover"], "{:.3f}"), _num(r["locational_gini"], "{:.3f}"), _num(r["ellison_glaeser"], "{:.4f}"))
+                   _num(r["hoover"], "{:.3f}"), _num(r["locational_gini"], "{:.3f}"),
+                   _num(r["ellison_glaeser"], "{:.4f}"))
     return [reg, it]
 
 
