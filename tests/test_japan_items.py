@@ -73,3 +73,26 @@ def test_programme_regions_roll_up_from_their_cities_with_a_coverage_warning(map
     res = invoke(runner, "show", "region", "nistep-candidates:sapporo", "--atlas", atlas)
     assert "declared field IT: Information Technology" in " ".join(res.output.split())
     assert "coverage" not in res.output
+
+
+def _table_rows(output: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("│").split("│")] for line in output.splitlines() if line.startswith("│")]
+
+
+def test_show_region_ranks_by_stars_then_jobs_and_says_how_few_the_peers_are(mapped, runner):
+    res = invoke(runner, "show", "region", "01000", "--atlas", mapped, "--wide")
+    assert res.exit_code == 0, res.output
+    rows = _table_rows(res.output)
+    header = [c.strip() for c in next(line for line in res.output.splitlines() if line.startswith("┃"))
+              .strip("┃").split("┃")]
+    keys = [(len(r[header.index("Stars")].strip("·")), float(r[header.index("Employment")].replace(",", "")))
+            for r in rows]
+    assert keys == sorted(keys, reverse=True)  # Hokkaido's 618 coal-mining jobs (LQ 17) no longer come first
+    text = " ".join(res.output.split())
+    with Atlas(mapped) as a:
+        n = a.con.execute("SELECT count(DISTINCT region) FROM results_clusters WHERE level = 'prefecture'"
+                          ).fetchall()[0][0]
+    assert f"only {n} prefecture regions" in text and f"about {-(-n // 10)} region(s)" in text
+    res = invoke(runner, "show", "region", "01000", "--atlas", mapped, "--wide", "--min-employment", "1000")
+    jobs = [float(r[header.index("Employment")].replace(",", "")) for r in _table_rows(res.output)]
+    assert jobs and min(jobs) >= 1000 and len(jobs) < len(rows)
