@@ -21,7 +21,7 @@ def test_relate_by_cluster_agrees_with_the_map(runner, mapped_atlas):
     assert invoke(runner, "relate", "--atlas", mapped_atlas).exit_code == 0
     assert query_atlas(mapped_atlas, "SELECT count(*) FROM relate_cells")[0][0] == n_before  # replaced, not added
     res = invoke(runner, "show", "related", "C02", "--atlas", mapped_atlas, "--top", "3")
-    assert res.exit_code == 0 and "Most related to C02" in res.output
+    assert res.exit_code == 0 and "Most related to Biopharmaceuticals (C02)" in res.output
 
 
 def test_relate_by_industry_with_related_variety(runner, mapped_atlas):
