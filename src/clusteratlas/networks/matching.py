@@ -73,17 +73,6 @@ def shared_terms(index: TextIndex, query_vec: sp.csr_matrix, row: int, n: int = 
     return [str(index.words[j]) for j in top if contrib[j] > 0]
 
 
-def _cluster_relatedness(con: duckdb.DuckDBPyConnection, cluster: str | None) -> dict[str, float]:
-    if not cluster:
-        return {}
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if "relate_pairs" not in tables:
-        return {}
-    # relatedness as 1 / rank among the cluster's related clusters (ranks by co-location, see 'relate')
-    rows = con.execute("SELECT related, min(rank) FROM relate_pairs WHERE item = ? GROUP BY 1", [cluster]).fetchall()
-    return {r[0]: 1.0 / float(r[1]) for r in rows if r[1]}
-
-
 def match_actors(con: duckdb.DuckDBPyConnection, network: str | None = None, *, need: str | None = None,
                  actor: str | None = None, kind: str | None = None, top: int = 10,
                  index: tuple[Network, TextIndex] | None = None) -> pl.DataFrame:
@@ -222,15 +211,84 @@ def network_edges(net: Network) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ clusters across regions
-def match_clusters(con: duckdb.DuckDBPyConnection, region: str, cluster: str, *, kind: str | None = None,
-                   top: int = 10, year: int | None = None) -> pl.DataFrame:
-    """Partner clusters elsewhere for ``cluster`` in ``region``, each with the figures behind it.
+CLUSTER_MATCH_SCHEMA = {"kind": pl.String, "region": pl.String, "cluster": pl.String, "score": pl.Float64,
+                        "similarity": pl.Float64, "relatedness": pl.Float64, "colocation": pl.Float64,
+                        "lq_there": pl.Float64, "lq_here": pl.Float64, "employment_there": pl.Float64,
+                        "basis": pl.String, "why": pl.String}
 
-    synergistic: regions where the same cluster is specialised (LQ > 1),
-    ranked by the cosine similarity of the two regions' LQ profiles over all
-    clusters (similar composition). complementary: regions where the cluster
-    is not specialised but clusters related to it (co-location relatedness
-    from ``relate``) are, ranked by the sum of relatedness × LQ of those.
+
+def composition_cosine(home: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Cosine similarity of a region's composition vector (employment by part of the cluster) with each row
+    of ``others``; NaN where either vector is all zero (no composition to compare)."""
+    home = np.asarray(home, dtype=float)
+    others = np.atleast_2d(np.asarray(others, dtype=float))
+    norms = np.linalg.norm(others, axis=1) * np.linalg.norm(home)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, others @ home / np.where(norms > 0, norms, 1.0), np.nan)
+
+
+def cluster_relatedness(con: duckdb.DuckDBPyConnection, cluster: str | None) -> pl.DataFrame:
+    """The clusters related to ``cluster`` by co-location (from ``clusteratlas relate --by cluster``), with the
+    figures: proximity (Hidalgo et al. 2007: min of the conditional probabilities that two clusters are both
+    specialised, LQ > 1, in the same region), the correlation of their location quotients across regions,
+    and the rank. Empty when ``relate`` has not been run."""
+    schema = {"related": pl.String, "proximity": pl.Float64, "colocation": pl.Float64, "rank": pl.Int64}
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if not cluster or "relate_pairs" not in tables:
+        return pl.DataFrame(schema=schema)
+    return con.sql("""SELECT related, proximity, colocation, rank FROM relate_pairs
+                      WHERE item = ? AND breakdown = 'cluster'
+                        AND year = (SELECT max(year) FROM relate_pairs WHERE item = ? AND breakdown = 'cluster')
+                      QUALIFY row_number() OVER (PARTITION BY related ORDER BY rank) = 1 ORDER BY rank""",
+                   params=[cluster, cluster]).pl().cast(schema)
+
+
+def _cluster_relatedness(con: duckdb.DuckDBPyConnection, cluster: str | None) -> dict[str, float]:
+    """Proximity of each cluster related to ``cluster`` (see :func:`cluster_relatedness`)."""
+    rel = cluster_relatedness(con, cluster)
+    return {r: float(p) for r, p in zip(rel["related"], rel["proximity"], strict=True) if p is not None and p > 0}
+
+
+def _compositions(con: duckdb.DuckDBPyConnection, cluster: str, year: int, regions: list[str]) -> pl.DataFrame:
+    """Employment of each region by subcluster of ``cluster`` (by industry when the definition has no
+    subclusters), from the observations and the definition of the latest map run; regions above the observed
+    level are summed over their observed descendants (region hierarchy and custom regions)."""
+    definition = con.execute("SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1").fetchall()
+    if not definition:
+        return pl.DataFrame(schema={"region": pl.String, "part": pl.String, "employment": pl.Float64})
+    con.register("__wanted", pl.DataFrame({"region": regions}).to_arrow())
+    try:
+        return con.sql("""
+            WITH RECURSIVE links AS (SELECT region AS child, parent FROM region_links
+                                     UNION SELECT member, region FROM custom_members),
+            up(region, leaf) AS (
+                SELECT DISTINCT region, region FROM observations WHERE year = $year
+                UNION
+                SELECT l.parent, u.leaf FROM links l JOIN up u ON l.child = u.region),
+            defs AS (SELECT industry, coalesce(subcluster, industry) AS part FROM definitions
+                     WHERE definition = $definition AND cluster = $cluster)
+            SELECT u.region, d.part, sum(o.employment) AS employment
+            FROM observations o JOIN defs d USING (industry) JOIN up u ON u.leaf = o.region
+            WHERE o.year = $year AND u.region IN (SELECT region FROM __wanted)
+            GROUP BY 1, 2""", params={"year": year, "definition": definition[0][0], "cluster": cluster}).pl()
+    finally:
+        con.unregister("__wanted")
+
+
+def match_clusters(con: duckdb.DuckDBPyConnection, region: str, cluster: str, *, kind: str | None = None,
+                   top: int = 10, year: int | None = None, min_employment: float = 1000.0) -> pl.DataFrame:
+    """Partner clusters elsewhere for ``cluster`` in ``region`` (regions of the same level), each with its figures.
+
+    synergistic: the same cluster, specialised there (LQ > 1), ranked by the
+    cosine similarity of the two regions' compositions of the cluster
+    (employment by subcluster, or by industry when the definition has no
+    subclusters); ``why`` names the parts both are specialised in (share of
+    the cluster above the nation's share). complementary: a cluster related to
+    this one by co-location (proximity from ``clusteratlas relate``) that is
+    specialised there (LQ > 1) but not here, ranked by proximity × ln(LQ
+    there). Partner clusters with fewer than ``min_employment`` jobs are
+    left out (a one-plant cluster of a small region has extreme LQs and
+    compositions).
     """
     if kind not in (None, "complementary", "synergistic"):
         raise InputError("unknown match kind", value=kind, expected="complementary or synergistic")
@@ -238,44 +296,107 @@ def match_clusters(con: duckdb.DuckDBPyConnection, region: str, cluster: str, *,
     if "results_clusters" not in tables:
         raise InputError("no cluster results in this atlas", hint="run 'clusteratlas map' first")
     year_sql = "(SELECT max(year) FROM results_clusters)" if year is None else str(int(year))
-    res = con.sql(f"SELECT level, region, cluster, lq, employment FROM results_clusters WHERE year = {year_sql} "
-                  "AND subcluster IS NULL").pl()
+    res = con.sql(f"SELECT level, region, cluster, year, lq, employment FROM results_clusters "
+                  f"WHERE year = {year_sql} AND subcluster IS NULL").pl()
     mine = res.filter((pl.col("region") == region) & (pl.col("cluster") == cluster))
     if not mine.height:
         raise InputError(f"no result for cluster '{cluster}' in region '{region}'",
                          hint="see 'clusteratlas show region'")
-    level = mine["level"][0]
+    level, the_year = mine["level"][0], int(mine["year"][0])
     res = res.filter(pl.col("level") == level)
-    wide = res.pivot(on="cluster", index="region", values="lq").fill_null(0.0)
-    clusters = [c for c in wide.columns if c != "region"]
-    matrix = np.log1p(wide.select(clusters).to_numpy())
-    regions = wide["region"].to_list()
-    me = regions.index(region)
-    norms = np.linalg.norm(matrix, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = matrix @ matrix[me] / (norms * norms[me])
-    lq = wide[cluster].to_numpy()
-    related = _cluster_relatedness(con, cluster)
+    lq_here = dict(zip(res.filter(pl.col("region") == region)["cluster"],
+                       res.filter(pl.col("region") == region)["lq"], strict=True))
+    rows: list[dict] = []
+    if kind in (None, "synergistic"):
+        rows += _synergistic(con, res, region, cluster, the_year, lq_here, min_employment)
+    if kind in (None, "complementary"):
+        rows += _complementary(con, res, region, cluster, lq_here, min_employment)
+    frame = pl.DataFrame(rows, schema=CLUSTER_MATCH_SCHEMA)
+    return (frame.sort(["kind", "score", "region"], descending=[True, True, False], nulls_last=True)
+            .group_by("kind", maintain_order=True).head(top))
+
+
+def _synergistic(con: duckdb.DuckDBPyConnection, res: pl.DataFrame, region: str, cluster: str, year: int,
+                 lq_here: dict, min_employment: float) -> list[dict]:
+    same = res.filter((pl.col("cluster") == cluster) & (pl.col("region") != region) & (pl.col("lq") > 1)
+                      & (pl.col("employment") >= min_employment))
+    if not same.height:
+        return []
+    comp = _compositions(con, cluster, year, [region, *same["region"].to_list()])
+    wide = comp.pivot(on="part", index="region", values="employment").fill_null(0.0)
+    parts = sorted(c for c in wide.columns if c != "region")
+    if not parts or region not in wide["region"].to_list():
+        basis = "no composition (observations of the cluster's industries missing)"
+        sim = dict.fromkeys(same["region"].to_list(), float("nan"))
+        special_here: set[str] = set()
+        special: dict[str, list[str]] = {}
+    else:
+        kind_of_part = "subcluster" if con.execute(
+            "SELECT count(subcluster) FROM definitions WHERE cluster = ?", [cluster]).fetchall()[0][0] else "industry"
+        basis = f"composition by {kind_of_part} ({len(parts)})"
+        matrix = wide.select(parts).to_numpy()
+        regions = wide["region"].to_list()
+        # the nation's mix: every region of this level that has the cluster, here from the regions compared;
+        # shares above the compared regions' pooled share mark a specialised part
+        pooled = _national_mix(con, cluster, year, parts, res)
+        shares = matrix / np.where(matrix.sum(axis=1, keepdims=True) > 0, matrix.sum(axis=1, keepdims=True), 1)
+        over = shares > pooled
+        me = regions.index(region)
+        # specialisation within the cluster: each part's share over the nation's share (a part the nation
+        # lacks counts as 0), so the similarity is of what is over-represented, not of the largest part
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = np.where(pooled > 0, shares / np.where(pooled > 0, pooled, 1), 0.0)
+        cos = composition_cosine(relative[me], relative)
+        sim = dict(zip(regions, cos.tolist(), strict=True))
+        special_here = {parts[k] for k in np.flatnonzero(over[me])}
+        special = {r: [parts[k] for k in np.flatnonzero(over[i]) if parts[k] in special_here]
+                   for i, r in enumerate(regions)}
     rows = []
-    for j, other in enumerate(regions):
-        if other == region:
-            continue
-        if lq[j] > 1 and kind in (None, "synergistic"):
-            shared = [c for c in clusters if wide[c][j] > 1 and wide[c][me] > 1 and c != cluster]
-            rows.append({"region": other, "cluster": cluster, "kind": "synergistic", "score": float(cosine[j]),
-                         "lq_there": float(lq[j]), "lq_here": float(lq[me]),
-                         "why": f"same cluster specialised there (LQ {lq[j]:.2f}); profile cosine {cosine[j]:.2f}"
-                                + (f"; both specialised in {', '.join(shared[:5])}" if shared else "")})
-        if lq[j] <= 1 and kind in (None, "complementary") and related:
-            parts = [(c, related[c], float(wide[c][j])) for c in related if c in clusters and wide[c][j] > 1]
-            if parts:
-                score = sum(max(r, 0.0) * np.log1p(q) for _, r, q in parts)
-                best = sorted(parts, key=lambda p: -p[1])[:3]
-                rows.append({"region": other, "cluster": best[0][0], "kind": "complementary", "score": float(score),
-                             "lq_there": best[0][2], "lq_here": float(lq[me]),
-                             "why": "related clusters specialised there: " + ", ".join(
-                                 f"{c} (relatedness 1/rank {r:.2f}, LQ {q:.2f})" for c, r, q in best)})
-    frame = pl.DataFrame(rows, schema={"region": pl.String, "cluster": pl.String, "kind": pl.String,
-                                       "score": pl.Float64, "lq_there": pl.Float64, "lq_here": pl.Float64,
-                                       "why": pl.String})
-    return frame.sort(["kind", "score"], descending=[True, True]).group_by("kind", maintain_order=True).head(top)
+    for r in same.iter_rows(named=True):
+        s = sim.get(r["region"], float("nan"))
+        both = special.get(r["region"], [])
+        rows.append({"kind": "synergistic", "region": r["region"], "cluster": cluster,
+                     "score": None if s != s else s, "similarity": None if s != s else s, "relatedness": None,
+                     "colocation": None, "lq_there": r["lq"], "lq_here": lq_here.get(cluster),
+                     "employment_there": r["employment"], "basis": basis,
+                     "why": (f"same cluster specialised there (LQ {r['lq']:.2f}, here {lq_here.get(cluster):.2f});"
+                             f" composition similarity {s:.2f}" if s == s else
+                             f"same cluster specialised there (LQ {r['lq']:.2f}); composition unknown")
+                     + (f"; both specialised in {', '.join(both[:4])}" + (" …" if len(both) > 4 else "")
+                        if both else "")})
+    return rows
+
+
+def _national_mix(con: duckdb.DuckDBPyConnection, cluster: str, year: int, parts: list[str],
+                  res: pl.DataFrame) -> np.ndarray:
+    """The share of each part in the cluster's employment over all regions of the level (the nation's mix)."""
+    comp = _compositions(con, cluster, year, res["region"].unique().to_list())
+    total = comp.group_by("part").agg(pl.col("employment").sum())
+    amounts = dict(zip(total["part"], total["employment"], strict=True))
+    vec = np.array([amounts.get(p, 0.0) for p in parts], dtype=float)
+    return vec / vec.sum() if vec.sum() > 0 else vec
+
+
+def _complementary(con: duckdb.DuckDBPyConnection, res: pl.DataFrame, region: str, cluster: str, lq_here: dict,
+                   min_employment: float) -> list[dict]:
+    rel = cluster_relatedness(con, cluster).filter(pl.col("proximity") > 0)
+    if not rel.height:
+        return []
+    cand = (res.join(rel, left_on="cluster", right_on="related")
+            .filter((pl.col("region") != region) & (pl.col("lq") > 1) & (pl.col("employment") >= min_employment)))
+    rows = []
+    for r in cand.iter_rows(named=True):
+        here = lq_here.get(r["cluster"])
+        if here is not None and here > 1:
+            continue  # specialised here too: not a different specialisation
+        excess = r["employment"] * (1 - 1 / r["lq"])
+        score = r["proximity"] * float(np.log1p(excess))
+        rows.append({"kind": "complementary", "region": r["region"], "cluster": r["cluster"], "score": score,
+                     "similarity": None, "relatedness": r["proximity"], "colocation": r["colocation"],
+                     "lq_there": r["lq"], "lq_here": here, "employment_there": r["employment"],
+                     "basis": f"related to {cluster} (rank {r['rank']})",
+                     "why": f"{r['cluster']} specialised there (LQ {r['lq']:.2f}, {excess:,.0f} jobs above the "
+                            f"nation's share) but not here "
+                            f"(LQ {here if here is not None else float('nan'):.2f}); related to {cluster} by "
+                            f"co-location: proximity {r['proximity']:.2f}, LQ correlation {r['colocation']:.2f}"})
+    return rows
