@@ -6,13 +6,14 @@ rows on the demo data, and neither was tested. Now: a hand-checkable atlas, the 
 
 from __future__ import annotations
 
+import csv
 import math
 
 import duckdb
 import numpy as np
 import pytest
 
-from clusteratlas.networks.matching import composition_cosine, match_clusters
+from clusteratlas.networks.matching import analyze, build_index, composition_cosine, match_actors, match_clusters
 from tests.conftest import invoke, shared_file
 
 
@@ -125,3 +126,94 @@ def test_san_jose_it_on_cbp_2019(tmp_path, runner):
     pairs = set(comp.select("region", "cluster").rows())
     assert ("42660", "Aerospace Vehicles and Defense") in pairs and ("14460", "Biopharmaceuticals") in pairs
     assert (comp["lq_here"] <= 1).all() and comp["relatedness"].is_not_null().all()
+
+
+# ---------------------------------------------------------------- actors (item 2: a stored text index)
+def test_analyze_words_bigrams_and_cjk_bigrams():
+    assert analyze("Fuel cells, 燃料電池") == ["fuel", "cells", "fuel cells", "燃料", "料電", "電池"]
+    assert analyze("a 鉄") == ["鉄"]  # one-letter words are dropped, a lone CJK character is kept
+
+
+def test_index_transform_equals_sklearn():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["hydrogen fuel cells for trucks", "燃料電池 の 研究", "fuel cells and batteries", "", "wine"]
+    index = build_index(texts, [f"a{i}" for i in range(5)])
+    ref = TfidfVectorizer(analyzer=analyze, sublinear_tf=True).fit(texts)
+    for text in ("fuel cells fuel", "燃料電池", "nothing known"):
+        want = ref.transform([text]).toarray().ravel()
+        got = index.transform(text).toarray().ravel()
+        order = {t: i for i, t in enumerate(ref.get_feature_names_out())}
+        assert got == pytest.approx(want[[order[t] for t in index.terms]], abs=1e-6)
+
+
+def _small_network(tmp_path) -> duckdb.DuckDBPyConnection:
+    from clusteratlas.networks import importers
+
+    rows = [["project", "actor", "role", "type", "region", "name"],
+            ["P1", "U1", "coordinator", "university", "S1", "Hydrogen institute fuel cells"],
+            ["P1", "F1", "member", "firm", "S1", "Membrane maker"],
+            ["P2", "F1", "coordinator", "firm", "S1", "Membrane maker"],
+            ["P2", "F2", "member", "firm", "S2", "Fuel cells stacks for trucks"],
+            ["P3", "U1", "coordinator", "university", "S1", "Hydrogen institute fuel cells"],
+            ["P3", "G1", "member", "government", "S2", "Energy agency"],
+            ["P4", "G1", "coordinator", "government", "S2", "Energy agency"],
+            ["P4", "F3", "member", "firm", "S3", "Wine cellar"]]
+    path = tmp_path / "p.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    con = duckdb.connect(str(tmp_path / "a.duckdb"))
+    importers.import_participations(con, path, "t")
+    return con
+
+
+def test_match_actor_by_hand_and_index_stored_at_compute(tmp_path):
+    from clusteratlas.networks.analysis import run_network
+
+    con = _small_network(tmp_path)
+    info = run_network(con, "t")
+    assert info["text_index_seconds"] >= 0
+    assert con.execute("SELECT n_rows FROM network_text_index WHERE network = 't'").fetchall() == [(5,)]
+    got = match_actors(con, "t", actor="U1")
+    # U1's partners F1 and G1 are excluded; F2 (via F1) and F3 (via G1) share one partner each: network 1.0
+    assert set(got["actor"]) == {"F2", "F3"}
+    f2 = got.filter(actor="F2").row(0, named=True)
+    assert f2["network"] == 1.0 and "via Membrane maker" in f2["why"] and f2["text"] > 0
+    assert "fuel cells" in f2["why"]  # the shared terms are named
+    assert got["actor"][0] == "F2" and f2["score"] == pytest.approx(0.5 * f2["text"] + 0.35)
+    # complementary keeps other sectors than U1's (academia); synergistic the same sector (none left)
+    assert set(match_actors(con, "t", actor="U1", kind="complementary")["actor"]) == {"F2", "F3"}
+    assert match_actors(con, "t", actor="U1", kind="synergistic").height == 0
+    need = match_actors(con, "t", need="燃料電池 fuel cells trucks")
+    assert need["actor"][0] == "F2"
+
+
+def test_stale_index_is_rebuilt(tmp_path):
+    from clusteratlas.networks.matching import load_index, store_index
+
+    con = _small_network(tmp_path)
+    store_index(con, "t")
+    assert load_index(con, "t") is not None
+    con.execute("UPDATE actors SET seeds = 'solar panels' WHERE actor = 'F3'")
+    assert load_index(con, "t") is None  # checksum differs
+    assert match_actors(con, "t", need="solar panels")["actor"][0] == "F3"
+    assert load_index(con, "t") is not None  # rebuilt and stored
+
+
+@pytest.mark.realdata
+def test_anr_index_builds_quickly():
+    """The first pass took 11 s (character 2–4-grams of every word over 8 M characters of abstracts)."""
+    import time
+
+    from clusteratlas.networks.matching import actor_texts
+
+    path = shared_file("actors/fr_anr_pia_partners/anr_dgpie_partenaires_20220512.csv")
+    from clusteratlas.networks import importers
+
+    con = duckdb.connect()
+    importers.import_participations(con, path, "anr", preset="anr")
+    texts = actor_texts(con.sql("SELECT * FROM actors ORDER BY actor").pl())
+    start = time.process_time()
+    index = build_index(texts)
+    assert time.process_time() - start < 5  # CPU seconds; about 2 on this machine
+    assert index.matrix.shape[0] == 1331

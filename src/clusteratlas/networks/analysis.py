@@ -293,6 +293,9 @@ def run_network(con: duckdb.DuckDBPyConnection, network: str | None = None, *, g
             con.register("__frame", frame.with_columns(pl.lit(net.name).alias("network")).to_arrow())
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __frame")
             con.unregister("__frame")
+        from clusteratlas.networks.matching import store_index
+
+        info["text_index_seconds"] = round(store_index(con, net.name)[1], 2)  # matching reads it, not rebuilds it
         con.execute("INSERT INTO network_runs VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
                     [net.name, net.graph.vcount(), net.graph.ecount(), info["betweenness"], seed, seconds,
                      json.dumps(info, ensure_ascii=False)])

@@ -35,12 +35,17 @@ NETWORK_DDL = [
     "share_abroad DOUBLE, share_industry_academia DOUBLE, share_industry_government DOUBLE, "
     "share_academia_government DOUBLE, share_within_sector DOUBLE, share_other_sector DOUBLE, "
     "mean_degree DOUBLE, note VARCHAR, PRIMARY KEY (network, level, grp))",
+    # The TF-IDF index of the actors' texts (numpy arrays saved without pickles), valid while checksum matches.
+    "CREATE TABLE IF NOT EXISTS network_text_index (network VARCHAR PRIMARY KEY, checksum VARCHAR, "
+    "built_at TIMESTAMP, seconds DOUBLE, n_rows BIGINT, n_terms BIGINT, actors VARCHAR, terms VARCHAR, "
+    "idf BLOB, data BLOB, structure BLOB)",
     "CREATE TABLE IF NOT EXISTS network_runs (run_at TIMESTAMP, network VARCHAR, actors BIGINT, ties BIGINT, "
     "betweenness_method VARCHAR, seed BIGINT, seconds DOUBLE, parameters VARCHAR)",
 ]
 
 #: Tables of a network, in the order they are cleared when a network is replaced.
-NETWORK_TABLES = ("network_metrics", "network_summaries", "actor_memberships", "actor_ties", "actors")
+NETWORK_TABLES = ("network_text_index", "network_metrics", "network_summaries", "actor_memberships", "actor_ties",
+                  "actors")
 
 
 def ensure_network_schema(con: duckdb.DuckDBPyConnection) -> None:
