@@ -184,6 +184,15 @@ def test_match_actor_by_hand_and_index_stored_at_compute(tmp_path):
     # complementary keeps other sectors than U1's (academia); synergistic the same sector (none left)
     assert set(match_actors(con, "t", actor="U1", kind="complementary")["actor"]) == {"F2", "F3"}
     assert match_actors(con, "t", actor="U1", kind="synergistic").height == 0
+    # the stored adjacency and the SQL fallback (used when the ties changed since) agree
+    import clusteratlas.networks.matching as matching
+
+    stored = match_actors(con, "t", actor="U1")
+    original, matching.load_adjacency = matching.load_adjacency, lambda con, network: None
+    try:
+        assert match_actors(con, "t", actor="U1").equals(stored)
+    finally:
+        matching.load_adjacency = original
     need = match_actors(con, "t", need="燃料電池 fuel cells trucks")
     assert need["actor"][0] == "F2"
 

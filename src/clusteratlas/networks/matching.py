@@ -138,11 +138,23 @@ def store_index(con: duckdb.DuckDBPyConnection, network: str) -> tuple[TextIndex
     index = build_index(actor_texts(actors), actors["actor"].to_list())
     seconds = time.perf_counter() - start
     m = index.matrix
+    # the binary adjacency (CSR over the same actor order) for friends of friends without a graph in memory
+    ends = con.sql("""WITH i AS (SELECT actor, row_number() OVER (ORDER BY actor) - 1 AS i FROM actors
+                                 WHERE network = $n)
+                      SELECT DISTINCT s.i AS s, t.i AS t FROM actor_ties e JOIN i s ON s.actor = e.source
+                      JOIN i t ON t.actor = e.target WHERE e.network = $n AND s.i <> t.i""",
+                   params={"n": network}).fetchnumpy()
+    n = m.shape[0]
+    adj = sp.csr_matrix((np.ones(2 * ends["s"].size, dtype=np.int8),
+                         (np.r_[ends["s"], ends["t"]], np.r_[ends["t"], ends["s"]])), shape=(n, n))
+    adj.sum_duplicates()
+    n_ties = int(first_row(con, "SELECT count(*) FROM actor_ties WHERE network = ?", [network])[0])
     con.execute("DELETE FROM network_text_index WHERE network = ?", [network])
-    con.execute("INSERT INTO network_text_index VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO network_text_index VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [network, text_checksum(con, network), seconds, m.shape[0], m.shape[1],
                  json.dumps(index.actors, ensure_ascii=False), json.dumps(index.terms.tolist(), ensure_ascii=False),
-                 _blob(index.idf), _blob(m.data), _blob(np.r_[m.indptr, m.indices].astype(np.int64))])
+                 _blob(index.idf), _blob(m.data), _blob(np.r_[m.indptr, m.indices].astype(np.int64)), n_ties,
+                 _blob(np.r_[adj.indptr, adj.indices].astype(np.int32))])
     return index, seconds
 def load_index(con: duckdb.DuckDBPyConnection, network: str) -> TextIndex | None:
     """The stored text index of the network, or None when there is none or the actors changed since."""
@@ -154,6 +166,19 @@ def load_index(con: duckdb.DuckDBPyConnection, network: str) -> TextIndex | None
     structure = _array(row[7])
     matrix = sp.csr_matrix((_array(row[6]), structure[n_rows + 1:], structure[:n_rows + 1]), shape=(n_rows, n_terms))
     return TextIndex(np.asarray(json.loads(row[4]), dtype=object), _array(row[5]), matrix, json.loads(row[3]))
+
+
+def load_adjacency(con: duckdb.DuckDBPyConnection, network: str) -> sp.csr_matrix | None:
+    """The stored binary adjacency of the network (actor order), or None if missing or the ties changed since
+    (their count differs: ties are only added to a network, or replaced with it)."""
+    row = first_row(con, "SELECT n_rows, n_ties, adjacency FROM network_text_index WHERE network = ?", [network])
+    if row is None or row[2] is None:
+        return None
+    if row[1] != first_row(con, "SELECT count(*) FROM actor_ties WHERE network = ?", [network])[0]:
+        return None
+    n, structure = int(row[0]), _array(row[2])
+    return sp.csr_matrix((np.ones(structure.size - n - 1, dtype=np.int8), structure[n + 1:], structure[:n + 1]),
+                         shape=(n, n))
 
 
 def text_index(con: duckdb.DuckDBPyConnection, network: str) -> TextIndex:
@@ -234,6 +259,9 @@ def match_actors(con: duckdb.DuckDBPyConnection, network: str | None = None, *, 
         raise InputError("the text index does not match the network's actors", hint="run 'network compute'")
     network_score, cluster_score = np.zeros(n), np.zeros(n)
     via: list[str | None] = [None] * n
+
+    def via_of(i: int) -> str | None:
+        return via[i]
     exclude = np.zeros(n, dtype=bool)
     if need is not None:
         query = idx.transform(need)
@@ -243,16 +271,30 @@ def match_actors(con: duckdb.DuckDBPyConnection, network: str | None = None, *, 
             raise InputError(f"no actor '{actor}' in network '{name}'",
                              hint="list actors with 'clusteratlas show network'")
         query = idx.matrix[me]
-        mine, fof = friends_of_friends(con, name, actor)
-        position = {a: i for i, a in enumerate(ids)}
-        exclude[[position[a] for a in mine if a in position]] = True
+        adj = load_adjacency(con, name)
+        if adj is not None:  # stored at 'network compute': a few milliseconds
+            first = adj.indices[adj.indptr[me]:adj.indptr[me + 1]]
+            common = np.asarray(adj[first].sum(axis=0), dtype=float).ravel()
+            common[me] = 0
+            exclude[first] = True
+            if first.size and common.max() > 0:
+                network_score = common / common.max()
+                sub = adj[first].tocsc()  # the shared partner named for a candidate: its first one
+
+                def via_of(i: int) -> str | None:
+                    rows = sub.indices[sub.indptr[i]:sub.indptr[i + 1]]
+                    return ids[first[rows.min()]] if rows.size else None
+        else:  # ties changed since: plain SQL over the stored ties
+            mine, fof = friends_of_friends(con, name, actor)
+            position = {a: i for i, a in enumerate(ids)}
+            exclude[[position[a] for a in mine if a in position]] = True
+            if fof.height:
+                rows = np.array([position[a] for a in fof["actor"].to_list()], dtype=np.int64)
+                common = fof["common"].to_numpy().astype(float)
+                network_score[rows] = common / common.max()
+                for i, v in zip(rows.tolist(), fof["via"].to_list(), strict=True):
+                    via[i] = v
         exclude[me] = True
-        if fof.height:
-            rows = np.array([position[a] for a in fof["actor"].to_list()], dtype=np.int64)
-            common = fof["common"].to_numpy().astype(float)
-            network_score[rows] = common / common.max()
-            for i, v in zip(rows.tolist(), fof["via"].to_list(), strict=True):
-                via[i] = v
         my_cluster = actors["cluster"][me]
         related = _cluster_relatedness(con, my_cluster)
         cluster_score = np.array([1.0 if c and c == my_cluster else related.get(c, 0.0) if c else 0.0
@@ -277,7 +319,8 @@ def match_actors(con: duckdb.DuckDBPyConnection, network: str | None = None, *, 
             terms = shared_terms(idx, query, j)
             reasons.append(f"text {text[j]:.2f}" + (f" (shared: {', '.join(terms)})" if terms else ""))
         if network_score[j] > 0:
-            reasons.append(f"friend of a friend via {names.get(via[j]) or via[j]}")
+            v = via_of(j)
+            reasons.append(f"friend of a friend via {names.get(v) or v}")
         if cluster_score[j] > 0:
             reasons.append(f"cluster relatedness {cluster_score[j]:.2f}")
         rows_out.append({"actor": ids[j], "name": names[ids[j]], "kind": actors["kind"][j],
