@@ -226,3 +226,42 @@ def test_anr_index_builds_quickly():
     index = build_index(texts)
     assert time.process_time() - start < 5  # CPU seconds; about 2 on this machine
     assert index.matrix.shape[0] == 1331
+
+
+# ---------------------------------------------------------------- items 6 and 7: tables that fit, demo data
+def test_network_tables_fit_80_columns_and_wide_shows_all(tmp_path):
+    """Item 6: the coordinators table (and every network table) was wider than an 80-column terminal."""
+    from rich.cells import cell_len
+    from typer.testing import CliRunner
+
+    narrow = CliRunner(env={"COLUMNS": "80"})
+    atlas = tmp_path / "demo.duckdb"
+    res = invoke(narrow, "demo", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    # item 7: the demo network is the package's data file (names included), not rows written in the CLI
+    assert "East Technology" in res.output
+    assert invoke(narrow, "relate", "--atlas", atlas).exit_code == 0
+    commands = [("coordinators", "-n", "demo"), ("match", "--need", "batteries", "-n", "demo"),
+                ("match", "--actor", "U1", "-n", "demo"), ("match", "--cluster", "S3C2:C03"),
+                ("show", "network", "S2", "-n", "demo"), ("show", "actor", "T1", "-n", "demo"),
+                ("spinoffs", "-n", "san-diego")]
+    for args in commands:
+        res = invoke(narrow, *args, "--atlas", atlas)
+        assert res.exit_code == 0, (args, res.output)
+        too_wide = [line for line in res.output.splitlines() if cell_len(line) > 80 and "{" not in line]
+        assert not too_wide, (args, res.output)
+    res = invoke(narrow, "coordinators", "-n", "demo", "--atlas", atlas)
+    assert "use --wide" in " ".join(res.output.split())
+    res = invoke(narrow, "coordinators", "-n", "demo", "--atlas", atlas, "--wide")
+    assert "Reachability lost" in res.output and "Components after" in res.output and "hidden" not in res.output
+
+
+def test_demo_network_data_is_a_package_file():
+    from pathlib import Path
+
+    import clusteratlas.cli.network as cli_network
+    from clusteratlas.networks.sample import demo_participations_path
+
+    assert demo_participations_path().is_file()
+    source = Path(cli_network.__file__).read_text()
+    assert "\"P1\"" not in source and "\"U1\"" not in source  # the first pass wrote the rows here
