@@ -112,8 +112,9 @@ def build_index(texts: list[str], actors: list[str] | None = None) -> TextIndex:
 
 
 def text_checksum(con: duckdb.DuckDBPyConnection, network: str) -> str:
-    """A checksum of the network's actors and their texts: the stored index is used only while it matches."""
-    cols = ", ".join(f"coalesce({c}, '')" for c in TEXT_COLUMNS)
+    """A checksum of the network's actors (texts, kinds, regions, clusters): the stored index is used only
+    while it matches."""
+    cols = ", ".join(f"coalesce({c}, '')" for c in (*TEXT_COLUMNS, "kind", "region", "cluster"))
     row = first_row(con, f"SELECT count(*), coalesce(sum(hash(actor, {cols})), 0) FROM actors WHERE network = ?",
                     [network])
     return f"{row[0]}:{row[1]}"
@@ -156,29 +157,56 @@ def store_index(con: duckdb.DuckDBPyConnection, network: str) -> tuple[TextIndex
                  _blob(index.idf), _blob(m.data), _blob(np.r_[m.indptr, m.indices].astype(np.int64)), n_ties,
                  _blob(np.r_[adj.indptr, adj.indices].astype(np.int32))])
     return index, seconds
+#: Indexes and adjacencies read from atlases in this process, keyed by (atlas file, network) and checked
+#: against the stored checksum / tie count on every use (a server or a notebook reads the blobs once).
+_LOADED: dict[tuple[str, str, str], tuple[object, object]] = {}
+
+
+def _atlas_key(con: duckdb.DuckDBPyConnection, network: str, what: str) -> tuple[str, str, str]:
+    path = first_row(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+    return (str(path[0]) if path and path[0] else f"memory:{id(con)}", network, what)
+
+
 def load_index(con: duckdb.DuckDBPyConnection, network: str) -> TextIndex | None:
     """The stored text index of the network, or None when there is none or the actors changed since."""
+    checksum = text_checksum(con, network)
+    key = _atlas_key(con, network, "text")
+    cached = _LOADED.get(key)
+    if cached is not None and cached[0] == checksum:
+        return cached[1]  # type: ignore[return-value]
+    stored = first_row(con, "SELECT checksum FROM network_text_index WHERE network = ?", [network])
+    if stored is None or stored[0] != checksum:
+        return None
     row = first_row(con, "SELECT checksum, n_rows, n_terms, actors, terms, idf, data, structure "
                          "FROM network_text_index WHERE network = ?", [network])
-    if row is None or row[0] != text_checksum(con, network):
-        return None
     n_rows, n_terms = int(row[1]), int(row[2])
     structure = _array(row[7])
     matrix = sp.csr_matrix((_array(row[6]), structure[n_rows + 1:], structure[:n_rows + 1]), shape=(n_rows, n_terms))
-    return TextIndex(np.asarray(json.loads(row[4]), dtype=object), _array(row[5]), matrix, json.loads(row[3]))
+    index = TextIndex(np.asarray(json.loads(row[4]), dtype=object), _array(row[5]), matrix, json.loads(row[3]))
+    _LOADED[key] = (checksum, index)
+    return index
 
 
 def load_adjacency(con: duckdb.DuckDBPyConnection, network: str) -> sp.csr_matrix | None:
     """The stored binary adjacency of the network (actor order), or None if missing or the ties changed since
     (their count differs: ties are only added to a network, or replaced with it)."""
-    row = first_row(con, "SELECT n_rows, n_ties, adjacency FROM network_text_index WHERE network = ?", [network])
-    if row is None or row[2] is None:
+    ties = first_row(con, "SELECT count(*) FROM actor_ties WHERE network = ?", [network])[0]
+    state = (text_checksum(con, network), ties)
+    key = _atlas_key(con, network, "adjacency")
+    cached = _LOADED.get(key)
+    if cached is not None and cached[0] == state:
+        return cached[1]  # type: ignore[return-value]
+    stored = first_row(con, "SELECT checksum, n_ties FROM network_text_index WHERE network = ?", [network])
+    if stored is None or tuple(stored) != state:
         return None
-    if row[1] != first_row(con, "SELECT count(*) FROM actor_ties WHERE network = ?", [network])[0]:
+    row = first_row(con, "SELECT n_rows, adjacency FROM network_text_index WHERE network = ?", [network])
+    if row[1] is None:
         return None
-    n, structure = int(row[0]), _array(row[2])
-    return sp.csr_matrix((np.ones(structure.size - n - 1, dtype=np.int8), structure[n + 1:], structure[:n + 1]),
-                         shape=(n, n))
+    n, structure = int(row[0]), _array(row[1])
+    adj = sp.csr_matrix((np.ones(structure.size - n - 1, dtype=np.int8), structure[n + 1:], structure[:n + 1]),
+                        shape=(n, n))
+    _LOADED[key] = (state, adj)
+    return adj
 
 
 def text_index(con: duckdb.DuckDBPyConnection, network: str) -> TextIndex:
@@ -188,10 +216,12 @@ def text_index(con: duckdb.DuckDBPyConnection, network: str) -> TextIndex:
         return index
     try:
         return store_index(con, network)[0]
-    except duckdb.Error:  # read-only atlas: build in memory only
+    except duckdb.Error:  # read-only atlas: build in memory, kept for this process while the actors match
         actors = con.sql(f"SELECT actor, {', '.join(TEXT_COLUMNS)} FROM actors WHERE network = ? ORDER BY actor",
                          params=[network]).pl()
-        return build_index(actor_texts(actors), actors["actor"].to_list())
+        index = build_index(actor_texts(actors), actors["actor"].to_list())
+        _LOADED[_atlas_key(con, network, "text")] = (text_checksum(con, network), index)
+        return index
 
 
 def shared_terms(index: TextIndex, query_vec: sp.csr_matrix, row: int, n: int = 5) -> list[str]:
@@ -251,8 +281,15 @@ def match_actors(con: duckdb.DuckDBPyConnection, network: str | None = None, *, 
         raise InputError("unknown match kind", value=kind, expected="complementary or synergistic")
     name = resolve_network(con, network)
     idx = index or text_index(con, name)
-    actors = con.sql("SELECT actor, name, kind, region, cluster FROM actors WHERE network = ? ORDER BY actor",
-                     params=[name]).pl()
+    key = _atlas_key(con, name, "actors")
+    checksum = text_checksum(con, name)
+    cached = _LOADED.get(key)
+    if cached is not None and cached[0] == checksum:
+        actors: pl.DataFrame = cached[1]  # type: ignore[assignment]
+    else:
+        actors = con.sql("SELECT actor, name, kind, region, cluster FROM actors WHERE network = ? ORDER BY actor",
+                         params=[name]).pl()
+        _LOADED[key] = (checksum, actors)
     ids = actors["actor"].to_list()
     n = len(ids)
     if idx.matrix.shape[0] != n:
@@ -300,7 +337,8 @@ def match_actors(con: duckdb.DuckDBPyConnection, network: str | None = None, *, 
         cluster_score = np.array([1.0 if c and c == my_cluster else related.get(c, 0.0) if c else 0.0
                                   for c in actors["cluster"].to_list()])
         my_sector = sector(actors["kind"][me])
-        sectors = np.array([sector(k) for k in actors["kind"].to_list()])
+        kinds = actors["kind"].fill_null("")
+        sectors = kinds.replace_strict({k: sector(k) for k in kinds.unique().to_list()}).to_numpy()
         if kind == "complementary":
             exclude |= sectors == my_sector
         elif kind == "synergistic":
