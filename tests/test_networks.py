@@ -232,3 +232,18 @@ def test_brokerage_of_every_actor_above_10000(tmp_path):
     sample = np.arange(0, 10_500, 997)
     want = analysis.brokerage(adj, actors["region"].to_numpy(), sample)
     assert frame.select(analysis.ROLE_NAMES).to_numpy()[sample].tolist() == want.tolist()
+
+
+def test_brokerage_published_example():
+    """Item 4: the worked example of the cograph R package's documentation ("bit-exact match against
+    sna::brokerage"), https://sonsoles.me/cograph/reference/centrality_brokerage_coordinator.html : the directed
+    graph A→B, A→C, B→C, B→D, C→D, D→A with groups (1, 1, 2, 2) has coordinator counts A B C D = 0 0 0 0.
+    The page prints only the coordinator role; the other roles below are worked by hand from the same graph:
+    open two-paths D→A→B (gatekeeper: source outside, target in A's group), D→A→C (itinerant), A→B→D
+    (representative), A→C→D (gatekeeper), B→D→A (itinerant), C→D→A (representative); A→B→C and B→C→D are
+    closed by A→C and B→D."""
+    order = ["A", "B", "C", "D"]
+    g = nx.DiGraph([("A", "B"), ("A", "C"), ("B", "C"), ("B", "D"), ("C", "D"), ("D", "A")])
+    roles = analysis.brokerage(nx.to_scipy_sparse_array(g, nodelist=order, format="csr"), np.array([1, 1, 2, 2]))
+    assert roles[:, 0].tolist() == [0, 0, 0, 0]  # published
+    assert roles.tolist() == [[0, 1, 0, 1, 0], [0, 0, 1, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 1, 0]]
