@@ -16,6 +16,7 @@ a subnetwork (a snowball sample of the Horizon 2020 network).
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -129,8 +130,13 @@ def main() -> None:
             wall, cpu, mb = timed(args)
             print(f"run {run} {label:14s} wall {wall:6.1f} s  CPU {cpu:6.1f} s  peak RSS {mb:6.0f} MB", flush=True)
         keep = atlas
-    library_query(keep)
-    betweenness_error(keep)
+        if run == 1:
+            shutil.rmtree(tmp)
+    try:
+        library_query(keep)
+        betweenness_error(keep)
+    finally:
+        shutil.rmtree(Path(keep).parent)
 
 
 if __name__ == "__main__":
