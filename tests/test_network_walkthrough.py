@@ -41,7 +41,7 @@ def test_walkthrough_on_horizon_2020(tmp_path, monkeypatch, runner):
         assert res.exit_code == 0, (args, res.output)
         outputs[" ".join(args[:2])] = " ".join(res.output.split())
     assert "35,871 actors, 796,670 ties" in outputs["network import"]
-    assert "sampled pivots k=200 of n=35871" in outputs["network compute"]
+    assert "sampled pivots k=500 of n=35871" in outputs["network compute"]
     assert "brokerage (region groups): all actors" in outputs["network compute"]
     network = outputs["show network"]
     assert "share_unknown_location" in network and "AARHUS UNIVERSITET" in network

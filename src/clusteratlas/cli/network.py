@@ -133,7 +133,7 @@ def network_compute(atlas: AtlasOpt = DEFAULT_PATH, network: NetOpt = None,
                     group: Annotated[str, typer.Option(help="Brokerage groups: region, kind, country, cluster.")]
                     = "region",
                     seed: Annotated[int, typer.Option(help="Seed of communities and pivots.")] = 0,
-                    pivots: Annotated[int, typer.Option(help="Betweenness pivots above --max-exact actors.")] = 200,
+                    pivots: Annotated[int, typer.Option(help="Betweenness pivots above --max-exact actors.")] = 500,
                     max_exact: Annotated[int, typer.Option(help="Exact betweenness up to this many actors.")]
                     = 10_000) -> None:
     """Compute and store every network figure (centralities, brokerage, constraint, communities, summaries)."""
