@@ -73,9 +73,9 @@ def library_query(atlas: str) -> None:
             start = time.perf_counter()
             match_actors(con, "h2020", index=index, **kwargs)
             warm.append(time.perf_counter() - start)
-        print(f"library match --{label} over {n:,} actors: first call {1000 * first:6.0f} ms; index read from the atlas "
-              f"{1000 * statistics.median(cold):6.0f} ms, index in memory {1000 * statistics.median(warm):6.0f} ms "
-              f"(median of 5)", flush=True)
+        print(f"library match --{label} over {n:,} actors: first call {1000 * first:6.0f} ms; index read from "
+              f"the atlas {1000 * statistics.median(cold):6.0f} ms, index in memory "
+              f"{1000 * statistics.median(warm):6.0f} ms (median of 5)", flush=True)
     con.close()
 
 
