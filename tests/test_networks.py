@@ -182,9 +182,68 @@ def test_anr_network_counts_and_figures(tmp_path):
     assert report.coordinator_roles == len(coord_projects)
     info = analysis.run_network(con, "anr")
     assert info["betweenness"] == "exact"
-    summary = con.execute("SELECT actors, share_internal + share_other_region + share_abroad FROM "
-                          "network_summaries WHERE network = 'anr' AND grp = 'FR1'").fetchall()[0]
-    unknown = con.execute("SELECT count(*) FROM actors WHERE network = 'anr' AND country IS NULL").fetchall()[0][0]
-    assert summary[0] > 100 and 0.9 < summary[1] <= 1.0 and (summary[1] < 1.0) == (unknown > 0)
+    summary = con.execute("SELECT actors, share_internal + share_other_region + share_abroad, "
+                          "share_unknown_location FROM network_summaries WHERE network = 'anr' AND grp = 'FR1'"
+                          ).fetchall()[0]
+    # item 5: ties of FR1 actors to actors without a country, counted independently in SQL
+    unknown = con.execute("""SELECT avg((NOT coalesce(a.region = 'FR1' AND b.region = 'FR1', false)
+                                         AND (a.country IS NULL OR b.country IS NULL))::INT)
+        FROM actor_ties t JOIN actors a ON a.network = t.network AND a.actor = t.source
+        JOIN actors b ON b.network = t.network AND b.actor = t.target
+        WHERE t.network = 'anr' AND 'FR1' IN (a.region, b.region)""").fetchall()[0][0]
+    assert summary[0] > 100
+    assert summary[2] == pytest.approx(unknown) and summary[1] + summary[2] == pytest.approx(1.0)
+    shares = con.execute("SELECT max(abs(share_internal + share_other_region + share_abroad + "
+                         "share_unknown_location - 1)) FROM network_summaries WHERE ties > 0").fetchall()[0][0]
+    assert shares < 1e-12
     with pytest.raises(InputError, match="already in the atlas"):
         importers.import_participations(con, ANR, "anr", preset="anr")
+
+
+def test_shares_add_up_with_unknown_location(tmp_path):
+    """Item 5: a tie to an actor without a country counted in none of the shares (they added up to 2/3 here)."""
+    path = _write(tmp_path / "p.csv", [["project", "actor", "role", "type", "region", "country"],
+                                        ["P1", "A", "coordinator", "firm", "X1", "X"],
+                                        ["P1", "B", "member", "firm", "X2", "X"],
+                                        ["P2", "A", "coordinator", "firm", "X1", "X"],
+                                        ["P2", "C", "member", "firm", "", ""],
+                                        ["P3", "A", "coordinator", "firm", "X1", "X"],
+                                        ["P3", "D", "member", "firm", "Y1", "Y"]])
+    con = _atlas(tmp_path)
+    importers.import_participations(con, path, "t")
+    analysis.run_network(con, "t")
+    row = con.execute("SELECT ties, share_internal, share_other_region, share_abroad, share_unknown_location "
+                      "FROM network_summaries WHERE network = 't' AND grp = 'X1'").fetchall()[0]
+    assert row == (3, 0.0, pytest.approx(1 / 3), pytest.approx(1 / 3), pytest.approx(1 / 3))
+
+
+def test_brokerage_of_every_actor_above_10000(tmp_path):
+    """Item 3: above 10,000 actors brokerage was computed for the top 1,000 by betweenness only."""
+    graph = ig.Graph.Erdos_Renyi(n=10_500, m=20_000)
+    graph.es["weight"] = 1.0
+    import polars as pl
+
+    actors = pl.DataFrame({"actor": [f"a{i}" for i in range(10_500)],
+                           "region": [f"R{i % 7}" for i in range(10_500)]})
+    frame, info = analysis.actor_metrics(analysis.Network("t", graph, actors), pivots=50)
+    assert info["brokerage"] == "all actors" and "sampled pivots k=50" in info["betweenness"]
+    assert frame["liaison"].null_count() == 0
+    adj = analysis.adjacency(graph)
+    sample = np.arange(0, 10_500, 997)
+    want = analysis.brokerage(adj, actors["region"].to_numpy(), sample)
+    assert frame.select(analysis.ROLE_NAMES).to_numpy()[sample].tolist() == want.tolist()
+
+
+def test_brokerage_published_example():
+    """Item 4: the worked example of the cograph R package's documentation ("bit-exact match against
+    sna::brokerage"), https://sonsoles.me/cograph/reference/centrality_brokerage_coordinator.html : the directed
+    graph A→B, A→C, B→C, B→D, C→D, D→A with groups (1, 1, 2, 2) has coordinator counts A B C D = 0 0 0 0.
+    The page prints only the coordinator role; the other roles below are worked by hand from the same graph:
+    open two-paths D→A→B (gatekeeper: source outside, target in A's group), D→A→C (itinerant), A→B→D
+    (representative), A→C→D (gatekeeper), B→D→A (itinerant), C→D→A (representative); A→B→C and B→C→D are
+    closed by A→C and B→D."""
+    order = ["A", "B", "C", "D"]
+    g = nx.DiGraph([("A", "B"), ("A", "C"), ("B", "C"), ("B", "D"), ("C", "D"), ("D", "A")])
+    roles = analysis.brokerage(nx.to_scipy_sparse_array(g, nodelist=order, format="csr"), np.array([1, 1, 2, 2]))
+    assert roles[:, 0].tolist() == [0, 0, 0, 0]  # published
+    assert roles.tolist() == [[0, 1, 0, 1, 0], [0, 0, 1, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 1, 0]]

@@ -11,6 +11,8 @@ network figure joins ``results_clusters`` / ``results_regions`` on ``region``
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 
 NETWORK_DDL = [
@@ -32,15 +34,20 @@ NETWORK_DDL = [
     # Summaries per region / cluster (level), joinable with results_clusters and results_regions.
     "CREATE TABLE IF NOT EXISTS network_summaries (network VARCHAR, level VARCHAR, grp VARCHAR, actors BIGINT, "
     "ties BIGINT, internal_ties BIGINT, density DOUBLE, share_internal DOUBLE, share_other_region DOUBLE, "
-    "share_abroad DOUBLE, share_industry_academia DOUBLE, share_industry_government DOUBLE, "
-    "share_academia_government DOUBLE, share_within_sector DOUBLE, share_other_sector DOUBLE, "
-    "mean_degree DOUBLE, note VARCHAR, PRIMARY KEY (network, level, grp))",
+    "share_abroad DOUBLE, share_unknown_location DOUBLE, share_industry_academia DOUBLE, "
+    "share_industry_government DOUBLE, share_academia_government DOUBLE, share_within_sector DOUBLE, "
+    "share_other_sector DOUBLE, mean_degree DOUBLE, note VARCHAR, PRIMARY KEY (network, level, grp))",
+    # The TF-IDF index of the actors' texts (numpy arrays saved without pickles), valid while checksum matches.
+    "CREATE TABLE IF NOT EXISTS network_text_index (network VARCHAR PRIMARY KEY, checksum VARCHAR, "
+    "built_at TIMESTAMP, seconds DOUBLE, n_rows BIGINT, n_terms BIGINT, actors VARCHAR, terms VARCHAR, "
+    "idf BLOB, data BLOB, structure BLOB, n_ties BIGINT, adjacency BLOB)",
     "CREATE TABLE IF NOT EXISTS network_runs (run_at TIMESTAMP, network VARCHAR, actors BIGINT, ties BIGINT, "
     "betweenness_method VARCHAR, seed BIGINT, seconds DOUBLE, parameters VARCHAR)",
 ]
 
 #: Tables of a network, in the order they are cleared when a network is replaced.
-NETWORK_TABLES = ("network_metrics", "network_summaries", "actor_memberships", "actor_ties", "actors")
+NETWORK_TABLES = ("network_text_index", "network_metrics", "network_summaries", "actor_memberships", "actor_ties",
+                  "actors")
 
 
 def ensure_network_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -50,3 +57,9 @@ def ensure_network_schema(con: duckdb.DuckDBPyConnection) -> None:
     for statement in NETWORK_DDL:
         if statement.split("EXISTS ")[1].split(" ")[0] not in have:
             con.execute(statement)
+    # atlases written before the unknown-location share: add the column (NULL until 'network compute')
+    if "network_summaries" in have and not con.execute(
+            "SELECT 1 FROM duckdb_columns() WHERE table_name = 'network_summaries' "
+            "AND column_name = 'share_unknown_location'").fetchall():
+        with contextlib.suppress(duckdb.Error):  # a read-only atlas is read as it is
+            con.execute("ALTER TABLE network_summaries ADD COLUMN share_unknown_location DOUBLE")
