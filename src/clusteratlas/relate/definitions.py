@@ -280,6 +280,8 @@ def derive_clusters(employment: np.ndarray, *, k: int | None = None, k_range: tu
     """
     employment = np.asarray(employment, dtype=np.float64)
     n = employment.shape[1]
+    if method not in METHODS:
+        raise InputError("unknown clustering method", value=method, expected=", ".join(METHODS))
     if n < 3 or employment.shape[0] < 3:
         raise InputError("deriving clusters needs at least three regions and three industries",
                          value=employment.shape)

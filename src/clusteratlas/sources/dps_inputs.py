@@ -187,6 +187,17 @@ def read_crosswalk(path) -> dict[str, list[str]]:
     return out
 
 
+def crosswalk_names(path) -> dict[str, str]:
+    """NAICS code → its name, from a crosswalk that carries one (e.g. NAICS_2017_Name); empty when it does not."""
+    names, rows = _read_text(path)
+    code = [n for n in names if re.search(r"naics.*code", n, re.I)]
+    title = [n for n in names if re.search(r"naics.*(name|title)", n, re.I)]
+    if not code or not title:
+        return {}
+    c, t = names.index(code[0]), names.index(title[0])
+    return {_code(r[c]): str(r[t]).strip() for r in rows if r[c] and r[t]}
+
+
 def _longest_prefix(code: str, keys: dict) -> str | None:
     for n in range(len(code), 1, -1):
         if code[:n] in keys:

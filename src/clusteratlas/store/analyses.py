@@ -574,6 +574,8 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
                 contributions.append((" + ".join(steps[:n]), d.compare_partitions(sub.labels[in_ref], ref,
                                                                                     weight[in_ref])))
     names_en = dict(con.execute("SELECT industry, name FROM industries WHERE name IS NOT NULL").fetchall())
+    if io_crosswalk is not None:  # BEA's crosswalk names the NAICS codes the atlas does not name
+        names_en = {**dps.crosswalk_names(io_crosswalk), **names_en}
     names_ja = dict(con.execute("SELECT industry, name_ja FROM industries WHERE name_ja IS NOT NULL").fetchall())
     order = sorted(set(result.labels), key=lambda c: -weight[result.labels == c].sum())
     code = {c: f"D{n + 1:02d}" for n, c in enumerate(order)}
