@@ -102,3 +102,26 @@ def test_bls_matrix_codes_map_to_naics_by_prefix(tmp_path):
     assert rows[1].tolist() == [0, 2, 0]  # listed as summary and as line item: counted once
     # 1131-2 covers 1131 and 1132, not 1133
     assert rows[2].tolist() == [3, 0, 0] and rows[3].sum() == 0 and rows[4].sum() == 0
+
+
+def test_fetch_bea_and_bls_inputs_from_a_local_server(server, runner):
+    """The official BEA/BLS file paths, fetched from a local server standing in for bea.gov and bls.gov."""
+    import zipfile
+
+    root, base = server
+    (root / "ind_xlsx").mkdir()
+    (root / "ind_xlsx" / "ind_311100.xlsx").write_bytes(b"PK fake workbook")
+    with zipfile.ZipFile(root / "AllTablesIO.zip", "w") as z:
+        z.writestr("IOUse_Before_Redefinitions_PRO_2017_Detail.xlsx", b"use")
+        z.writestr("IOMake_Before_Redefinitions_2017_Detail.xlsx", b"make")
+    with zipfile.ZipFile(root / "oesm23in4.zip", "w") as z:
+        z.writestr("oesm23in4/nat4d_M2023_dl.xlsx", b"x" * 100)
+    res = invoke(runner, "fetch", "bea-io", "--base-url", base)
+    assert res.exit_code == 0, res.output
+    assert "AllTablesIO.zip" in res.output.replace("\n", "")  # kept zipped: it holds many workbooks
+    res = invoke(runner, "fetch", "bls-matrix", "311100", "--base-url", base)
+    assert res.exit_code == 0 and "ind_311100.xlsx" in res.output.replace("\n", ""), res.output
+    res = invoke(runner, "fetch", "oews", "--year", "2023", "--base-url", base)
+    assert res.exit_code == 0 and "nat4d_M2023_dl.xlsx" in res.output.replace("\n", ""), res.output
+    res = invoke(runner, "fetch", "bls-matrix", "--base-url", base)
+    assert res.exit_code == 2 and "matrix code" in res.stderr
