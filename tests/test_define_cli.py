@@ -7,7 +7,9 @@ import gzip
 import json
 
 import numpy as np
+import pytest
 
+from clusteratlas.errors import InputError
 from clusteratlas.sources import dps_inputs as dps
 from tests.conftest import atlas_fingerprint, invoke, query_atlas
 
@@ -125,3 +127,29 @@ def test_fetch_bea_and_bls_inputs_from_a_local_server(server, runner):
     assert res.exit_code == 0 and "nat4d_M2023_dl.xlsx" in res.output.replace("\n", ""), res.output
     res = invoke(runner, "fetch", "bls-matrix", "--base-url", base)
     assert res.exit_code == 2 and "matrix code" in res.stderr
+
+
+def test_bea_workbook_as_published(tmp_path):
+    """BEA's xlsx layout: title rows, a 'Code' header with a description column, totals and final demand."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "NAICS Codes"
+    sheet = book.create_sheet("2017")
+    sheet.append(["The Use of Commodities by Industries - 2017"])
+    sheet.append(["[Millions of dollars]"])
+    sheet.append(["Code", "Commodity Description", "A1", "B1", "C1", "T001", "F01000"])
+    sheet.append(["A1", "Apples", 0, 30, 10, 40, 5])
+    sheet.append(["B1", "Bananas", 0, 0, 0, 0, 1])
+    sheet.append(["C1", "Cherries", 5, 5, "...", 8, 0])
+    sheet.append(["T005", "Total intermediate inputs", 5, 35, 10, 48, None])
+    path = tmp_path / "IOUse_Before_Redefinitions_PRO_2017_Detail.xlsx"
+    book.save(path)
+    table = dps.read_io_table(path)
+    assert table.codes == ["A1", "B1", "C1"]
+    assert table.flows.tolist() == [[0, 30, 10], [0, 0, 0], [5, 5, 0]]
+    sheet.cell(row=5, column=4, value="lots")
+    book.save(path)
+    with pytest.raises(InputError, match="not a number") as info:
+        dps.read_io_table(path)
+    assert info.value.row == 5 and info.value.column == "B1"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -40,8 +41,10 @@ SUPPRESSED = {"", "*", "**", "***", "#", "(D)", "(S)", "(X)", "-", "—", "…",
 
 def _read_text(path) -> tuple[list[str], list[tuple]]:
     """Column names and rows (text, with the file line last) of a CSV/Parquet/Excel file."""
-    from clusteratlas.sources.files import LINE, open_relation
+    from clusteratlas.sources.files import LINE, file_format, open_relation
 
+    if file_format(Path(path)) == "excel" and (found := _bea_workbook(path)) is not None:
+        return found
     con = duckdb.connect()
     try:
         view = open_relation(con, path)
@@ -51,6 +54,30 @@ def _read_text(path) -> tuple[list[str], list[tuple]]:
     finally:
         con.close()
     return names, rows
+
+
+def _bea_workbook(path) -> tuple[list[str], list[tuple]] | None:
+    """A BEA workbook (titles above a 'Code' header row, one sheet per year): header and rows, or None.
+
+    The first sheet holding a row that starts with 'Code' is read; the row
+    of names under the codes, if any, is skipped; lines are the sheet's rows.
+    """
+    from clusteratlas.sources.files import sheet_rows
+
+    for sheet in range(64):
+        try:
+            rows = sheet_rows(path, sheet)
+        except InputError:
+            return None
+        for at, row in enumerate(rows[:50]):
+            if row and str(row[0] or "").strip().lower() == "code" and sum(c is not None for c in row) > 3:
+                names = [str(c or f"column{i}").strip() for i, c in enumerate(row)]
+                body = []
+                for n, r in enumerate(rows[at + 1:]):
+                    if r and r[0] is not None and str(r[0]).strip():
+                        body.append((*(list(r) + [None] * len(names))[:len(names)], at + 2 + n))
+                return names, body
+    return None
 
 
 def _number(text, *, file: str, row: int, column: str) -> float | None:
@@ -86,17 +113,19 @@ def _wide(path, names: list[str] | None = None, rows: list[tuple] | None = None,
     file = str(path)
     if names is None or rows is None:
         names, rows = _read_text(path)
+    text = {i for i, n in enumerate(names) if re.search(r"description|name|title", n, re.I)}
+    keep = [i for i in range(1, len(names)) if i not in text]  # BEA workbooks name the codes in a column
     if len(names) < 3:
         raise InputError("an input-output table needs a code column and at least two industry columns",
                          file=file, value=names)
-    columns = [_code(n) for n in names[1:]]
+    columns = [_code(names[i]) for i in keep]
     out = {}
     for row in rows:
         key, line = _code(row[0]), row[-1]
         if not key:
             continue
         values = {}
-        for col, cell in zip(columns, row[1:-1], strict=True):
+        for col, cell in zip(columns, (row[i] for i in keep), strict=True):
             v = _number(cell, file=file, row=line, column=col)
             if v is not None:
                 values[col] = v
