@@ -54,8 +54,9 @@ def cbp(tmp_path_factory):
 def test_benchmark_scores_well_above_random_partitions(cbp):
     """The DPS validation scores separate the benchmark from random partitions of the same sizes.
 
-    Measured (seed 0): under the combined relatedness the benchmark's 51 traded clusters score 41 % of industries
-    and 69 % of clusters against about 1–2 % and 4–5 % for random partitions.
+    Measured (seed 0): under the combined relatedness the benchmark's 51 traded clusters score 55 % of industries
+    and 86 % of clusters, against 0.6 % and 1.9 % for random partitions; under co-location alone 17 % and 49 %
+    (random 0.5 % and 2.8 %).
     """
     _, codes, emp, est, ref = cbp
     traded = np.array([c in ref for c in codes]) & (emp.sum(axis=0) > 0)
@@ -67,10 +68,13 @@ def test_benchmark_scores_well_above_random_partitions(cbp):
     combined = d.combine({m: links[m] for m in d.MEASURES})
     labels = np.array([ref[c] for c in codes[traded]])
     assert len(set(labels)) == 51
-    for name, link in (("combined", combined), ("colocation", d.rank_scale(links["colocation"]))):
-        s = d.chance_adjusted_scores(labels, link, draws=20)
-        assert s["vs_industry"] > 5 * s["vs_industry_random"] and s["vs_industry"] > 0.2, (name, s)
-        assert s["vs_cluster"] > 5 * s["vs_cluster_random"] and s["vs_cluster"] > 0.4, (name, s)
+    scores = {name: d.chance_adjusted_scores(labels, link, draws=20)
+              for name, link in (("combined", combined), ("colocation", d.rank_scale(links["colocation"])))}
+    for name, s in scores.items():  # the benchmark: far above random partitions of the same sizes
+        assert s["vs_industry"] > 10 * s["vs_industry_random"], (name, s)
+        assert s["vs_cluster"] > 5 * s["vs_cluster_random"], (name, s)
+    assert scores["combined"]["vs_industry"] > scores["colocation"]["vs_industry"]
+    assert scores["combined"]["vs_industry"] > 0.3 and scores["combined"]["vs_cluster"] > 0.5
 
 
 def test_define_with_all_three_measures_against_the_benchmark(cbp, runner):
