@@ -90,7 +90,8 @@ def main() -> None:
               f"industries; IO {args.industries}²; {args.industries} × {args.occupations} occupations\n")
         print("| run | wall time (s) | peak RSS (MiB) | ARI vs planted groups |")
         print("|---:|---:|---:|---:|")
-        cmd = [sys.executable, "-m", "clusteratlas.cli", "define", "--atlas", str(files["atlas"]),
+        script = Path(sys.executable).with_name("clusteratlas")  # the installed command, as a user runs it
+        cmd = [str(script), "define", "--atlas", str(files["atlas"]),
                "--out", str(folder / "derived.csv"), "--k", str(args.groups), "--io", str(files["use"]),
                "--occupations", str(files["nem"]), "--compare", str(files["reference"]), "--wide"]
         for run in range(1, args.runs + 1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import duckdb
@@ -106,3 +107,37 @@ def test_define_with_all_three_measures_against_the_benchmark(cbp, runner):
     assert header == "industry,cluster,type,cluster_name"
     assert "Aircraft" in out.read_text() or "Pharmaceutical" in out.read_text()  # named from BEA's NAICS names
     assert invoke(runner, "import", "definitions", out, "--atlas", atlas).exit_code == 0
+
+
+def test_define_on_japanese_prefectures_says_colocation_only(runner, tmp_path):
+    """42 prefectures × JSIC 3-digit groups (2014): co-location alone, said so; electronics kept together.
+
+    Before: electronic devices (JSIC 28x) shared a cluster with inland fisheries. Measured (ward, k = 57):
+    281–285 in one cluster with 271 and 289, no fishery (03x, 04x) in it; ARI 0.07 against the JSIC major groups.
+    """
+    folder = shared_file("jp/sfukui_ReagionalIOTables")
+    table = folder / "ExplanatoryVariablesBase.csv"
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT AreaID AS region, CASE WHEN AreaID = '00000' THEN 'country'
+        WHEN AreaID LIKE '%000' THEN 'prefecture' ELSE 'city' END AS level
+        FROM read_csv('{folder / "AreaID.csv"}', all_varchar = true)) TO '{tmp_path / "regions.csv"}' (HEADER)""")
+    columns = con.execute(f"SELECT * FROM read_csv('{table}', all_varchar = true) LIMIT 0").fetchdf().columns
+    con.close()
+    codes = [c[len("SEmp_"):] for c in columns if c.startswith("SEmp_")]
+    (tmp_path / "major.csv").write_text("industry,cluster\n" + "".join(f"{c},{c[:2]}\n" for c in codes))
+    atlas = tmp_path / "jp.duckdb"
+    with Atlas(atlas, create=True) as a:
+        a.import_file("regions", tmp_path / "regions.csv")
+        a.import_file("observations", table, name="groups", file_format="wide",
+                      options={"prefix": "SEmp_", "establishments_prefix": "SFirm_", "year": 2014})
+    out = tmp_path / "jp.csv"
+    res = invoke(runner, "define", "--atlas", atlas, "--out", out, "--level", "prefecture", "--k", "57",
+                 "--compare", tmp_path / "major.csv", "--wide")
+    assert res.exit_code == 0, res.output
+    assert "relatedness: colocation)" in res.output.replace("\n", "") and "co-location only" in res.output
+    assert "2-digit classification" in res.output and "nan%" not in res.output
+    cluster = {r["industry"]: r["cluster"] for r in csv.DictReader(out.open())}
+    electronics = {cluster[c] for c in ("281", "282", "283", "284", "285")}
+    assert len(electronics) == 1
+    members = {c for c, k in cluster.items() if k in electronics}
+    assert not any(c.startswith(("03", "04")) for c in members), members

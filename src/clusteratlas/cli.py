@@ -490,9 +490,11 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
     out.print(define_validation_table(rep.result.scores, wide=wide), crop=not wide)
     if rep.split is not None:
         s = rep.split
+        found = "; ".join(f"{s[key]:.0%} of its {kind} industries found" for key, kind in
+                          (("local_found", "local"), ("traded_found", "traded")) if s[key] == s[key])
         out.print(f"Traded/local split from the data vs the reference ({s['industries']:,} industries): "
-                  f"{s['agreement']:.0%} agree; {s['local_found']:.0%} of its local and {s['traded_found']:.0%} "
-                  f"of its traded industries found.")
+                  f"{s['agreement']:.0%} agree; {found or 'no industry typed'}"
+                  + ("" if s["local_found"] == s["local_found"] else "; the reference marks none local") + ".")
     if rep.comparison:
         out.print(comparison_table(f"Against {compare}", rep.comparison, wide=wide), crop=not wide)
     if rep.contributions:

@@ -476,7 +476,7 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
                year: int | None = None, level: str | None = None, io_path=None, io_crosswalk=None,
                io_make=None, occupations_path=None, method: str = "ward", weights: dict[str, float] | None = None,
                seed: int = 0, starts: int = 20, occupation_transform: str = "shares", traded_only: bool = False,
-               compare=None, local_threshold: float = 0.3, prefix: int = 3) -> DefineReport:
+               compare=None, local_threshold: float = 0.3, prefix: int | None = None) -> DefineReport:
     """Derive cluster definitions from the observations, write them to ``out`` and record the run.
 
     Industries: every industry with employment, or (``traded_only``) the
@@ -555,6 +555,9 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
         ref = np.array([reference[c][0] for c in codes[in_ref]])
         labels = result.labels[in_ref]
         main = d.compare_partitions(labels, ref, weight[in_ref])
+        if prefix is None:  # one level up the classification: NAICS-6 → 3 digits, JSIC/NACE 3-digit → 2
+            longest = max(len(c) for c in codes[in_ref])
+            prefix = 3 if longest >= 5 else max(1, longest - 1)
         comparison = [("derived", main)] + [
             (name, d.compare_partitions(base, ref, weight[in_ref]))
             for name, base in d.baseline_partitions(labels, codes[in_ref], prefix=prefix, seed=seed).items()]
