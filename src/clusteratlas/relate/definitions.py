@@ -195,7 +195,7 @@ def validation_scores(labels: np.ndarray, link: np.ndarray) -> dict[str, float]:
     other = np.where(member > 0, -np.inf, mean_to).max(axis=1) if g > 1 else np.full(len(labels), -np.inf)
     industry_ok = (size[idx] > 1) & (own > other)
     margin = np.where(size[idx] > 1, own - np.where(np.isfinite(other), other, 0.0), 0.0)
-    block = member.T @ off @ member
+    block = member.T @ to_cluster
     pairs = np.outer(size, size) - np.diag(size)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_block = np.where(pairs > 0, block / pairs, -np.inf)
@@ -268,7 +268,7 @@ def derive_clusters(employment: np.ndarray, *, k: int | None = None, k_range: tu
                     io_link: np.ndarray | None = None, occupation_link: np.ndarray | None = None,
                     method: str = "ward", weights: dict[str, float] | None = None, seed: int = 0,
                     starts: int = 20, occupation_transform: str = "shares", scaling: str = "industry",
-                    ) -> DerivedDefinition:
+                    validate: bool = True) -> DerivedDefinition:
     """Group industries into clusters from their relatedness (see the module text).
 
     ``employment`` (and ``establishments``) are regions × industries. IO and
@@ -324,8 +324,10 @@ def derive_clusters(employment: np.ndarray, *, k: int | None = None, k_range: tu
         if best is None or key > best[0]:
             best = (key, labels, c)
     _, labels, c = best
-    scores = {name: chance_adjusted_scores(labels, rank_scale(m, per=scaling) if name != "combined" else m, seed=seed)
-              for name, m in links.items()}
+    # validation per measure, beside random partitions (``validate=False``: the combined similarity only, no draws)
+    scores = ({name: chance_adjusted_scores(labels, rank_scale(m, per=scaling) if name != "combined" else m,
+                                            seed=seed) for name, m in links.items()} if validate
+              else {"combined": validation_scores(labels, combined)})
     parameters = {"method": method, "k": c, "k_range": list(k_range) if k is None else None, "seed": seed,
                   "starts": starts if method == "kmeans" else None, "weights": {m: float((weights or {}).get(m, 1.0))
                                                                                   for m in measures},

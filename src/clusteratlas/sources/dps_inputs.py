@@ -261,16 +261,20 @@ def io_link_for(industries, table: IOTable, crosswalk: dict[str, list[str]] | No
                          value=", ".join(map(str, list(industries)[:5])),
                          hint="give BEA's crosswalk to NAICS (--io-crosswalk) or a table in the atlas' codes")
     n = len(members)
-    out = np.full((n, n), np.nan)
-    for a in range(n):
-        if not members[a]:
-            continue
-        for b in range(a, n):
-            if not members[b]:
-                continue
-            shared = set(members[a]) & set(members[b])
-            value = 1.0 if shared else float(link[np.ix_(members[a], members[b])].max())
-            out[a, b] = out[b, a] = value
+    have = np.array([bool(m) for m in members])
+    # the largest link between the two industries' BEA codes: first over a's codes (rows), then over b's
+    rows = np.array([link[m].max(axis=0) if m else np.full(len(index), np.nan) for m in members])
+    first = np.array([m[0] if m else 0 for m in members])
+    out = rows[:, first]
+    for b in np.flatnonzero([len(m) > 1 for m in members]):
+        out[:, b] = rows[:, members[b]].max(axis=1)
+    membership = np.zeros((n, len(index)))
+    for a, m in enumerate(members):
+        membership[a, m] = 1.0
+    out = np.maximum(out, out.T)
+    out[(membership @ membership.T) > 0] = 1.0  # a BEA industry shared: BEA cannot tell them apart
+    out[~have, :] = np.nan
+    out[:, ~have] = np.nan
     return out, matched
 
 

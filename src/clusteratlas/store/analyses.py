@@ -573,7 +573,7 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
                 sub = d.derive_clusters(values, k=result.k, establishments=est, region_totals=region_totals,
                                         io_link=io_link if "input_output" in steps[:n] else None,
                                         occupation_link=occ_link if "occupations" in steps[:n] else None,
-                                        **options)
+                                        validate=False, **options)
                 contributions.append((" + ".join(steps[:n]), d.compare_partitions(sub.labels[in_ref], ref,
                                                                                     weight[in_ref])))
     names_en = dict(con.execute("SELECT industry, name FROM industries WHERE name IS NOT NULL").fetchall())
