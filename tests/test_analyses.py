@@ -21,7 +21,7 @@ def test_relate_by_cluster_agrees_with_the_map(runner, mapped_atlas):
     assert invoke(runner, "relate", "--atlas", mapped_atlas).exit_code == 0
     assert query_atlas(mapped_atlas, "SELECT count(*) FROM relate_cells")[0][0] == n_before  # replaced, not added
     res = invoke(runner, "show", "related", "C02", "--atlas", mapped_atlas, "--top", "3")
-    assert res.exit_code == 0 and "Most related to C02" in res.output
+    assert res.exit_code == 0 and "Most related to Biopharmaceuticals (C02)" in res.output
 
 
 def test_relate_by_industry_with_related_variety(runner, mapped_atlas):
@@ -230,3 +230,20 @@ def test_store_adds_new_columns_to_tables_of_an_older_atlas():
                                               "reason": ["no variation"]})}, keys={"year": 2020})
     rows = con.execute("SELECT item, moran_i, reason, year FROM hotspots_global ORDER BY item").fetchall()
     assert rows == [("A", 0.5, None, 2019), ("B", None, "no variation", 2020)]
+
+
+def test_hotspots_command_says_which_series_and_regions_have_no_statistic(tmp_path, runner):
+    a, c = [10, 20, 30, 40, 50], [50, 10, 42, 5, 31]
+    b = [(x + y) // 3 for x, y in zip(a, c, strict=True)]  # LQ 1 in every region: no variation
+    lines = ["region,industry,year,employment"] + [
+        f"R{r + 1},{ind},2020,{v[r]}" for r in range(5) for ind, v in (("A", a), ("B", b), ("C", c))]
+    (tmp_path / "obs.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "w.csv").write_text("region,neighbor\nR1,R2\nR2,R1\nR2,R3\nR3,R2\nR3,R4\nR4,R3\n")
+    path = tmp_path / "a.duckdb"
+    assert invoke(runner, "init", "--atlas", path).exit_code == 0
+    for kind, file in (("observations", "obs.csv"), ("weights", "w.csv")):
+        assert invoke(runner, "import", kind, tmp_path / file, "--atlas", path).exit_code == 0
+    res = invoke(runner, "hotspots", "--by", "industry", "--permutations", "99", "--atlas", path)
+    assert res.exit_code == 0, res.output
+    assert "regions without neighbours (no statistic): 1" in res.stdout
+    assert "industries without variation (no statistic, no p-value): 1" in res.stdout

@@ -269,3 +269,22 @@ def test_matches_economic_complexity_reflections():
     converged = eci_pci(m, method="reflections", iterations=300)
     assert converged.eci == pytest.approx(ours.eci, abs=1e-6)  # reflections converge to the eigenvector
     assert converged.pci == pytest.approx(ours.pci, abs=1e-6)
+
+
+def test_locational_gini_of_all_industries_equals_one_curve_at_a_time():
+    """The vectorised Lorenz curves equal a plain per-industry computation (sort by LQ, trapezoids)."""
+    rng = np.random.default_rng(3)
+    values = rng.poisson(4, (60, 25)).astype(float)
+    values[:, 4] = 0  # an industry with no employment: undefined
+    expected = []
+    for j in range(values.shape[1]):
+        col, total = values[:, j], values.sum(axis=1)
+        if col.sum() == 0:
+            expected.append(np.nan)
+            continue
+        lq = (col / total) / (col.sum() / total.sum())
+        order = sorted(range(len(lq)), key=lambda r: lq[r])
+        x = np.concatenate([[0], np.cumsum(total[order]) / total.sum()])
+        y = np.concatenate([[0], np.cumsum(col[order]) / col.sum()])
+        expected.append(1 - sum((x[k] - x[k - 1]) * (y[k] + y[k - 1]) for k in range(1, len(x))))
+    np.testing.assert_allclose(locational_gini(values), expected, rtol=1e-12)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,3 +174,29 @@ def benchmark_definitions(naics: int | list[int] = 2012, *, definitions: str | o
         chain.append((f"NAICS {a}→{b}", read_concordance(path)))
     carried = carry_chain(table, chain)
     return Benchmark(carried.definitions, vintage, [label for label, _ in chain], carried.lost, carried.split)
+
+
+DEMO_IMPORTS = ("regions", "custom-regions", "definitions", "observations")
+
+
+def build_demo_atlas(atlas: str | os.PathLike[str], *, seed: int = 7, sample_dir: str | os.PathLike[str] | None = None,
+                     on_import: Callable[[str, int], None] | None = None):
+    """Create the demo atlas: the sample economy written as CSV files, imported and mapped.
+
+    The sample goes to ``sample_dir`` (default: a ``sample`` folder beside the
+    atlas); counties are rated, and states and custom regions built from them.
+    ``on_import(kind, rows)`` is called after each import (for progress
+    output). Returns the :class:`~clusteratlas.store.atlas.MapSummary`.
+    """
+    from clusteratlas.sample import generate_sample
+    from clusteratlas.store import Atlas
+
+    folder = Path(sample_dir) if sample_dir is not None else Path(atlas).parent / "sample"
+    paths = generate_sample(seed).write(folder)
+    with Atlas(atlas, create=True) as a:
+        for kind in DEMO_IMPORTS:
+            report = a.import_file(kind, paths[kind], name="sample" if kind in ("observations", "definitions")
+                                   else None)
+            if on_import is not None:
+                on_import(kind, report.rows)
+        return a.map(levels=["state", "custom"])

@@ -10,6 +10,7 @@ its full width. Missing and undefined values (None, NaN) show as "—".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from clusteratlas import i18n
+from clusteratlas.i18n import _
 from clusteratlas.store.atlas import MapSummary
 
 STAR = "★"
@@ -41,10 +44,21 @@ def _pct(value: float | None) -> str:
 
 
 def _label(name: str | None, name_ja: str | None, code: str) -> str:
-    parts = [p for p in (name, name_ja) if p]
-    if not parts:
+    """A name with its code: English by default, Japanese with ``--lang ja`` (the other when one is missing)."""
+    shown = i18n.name(name, name_ja)
+    if not shown:
         return code
-    return " / ".join(parts) + ("" if code in parts else f" [dim]({code})[/]")
+    return shown + ("" if code == shown else f" [dim]({code})[/]")
+
+
+#: code -> (English name, Japanese name)
+Names = dict[str, tuple[str | None, str | None]]
+
+
+def _named(code: str, names: Names | None) -> str:
+    """A code with its name when ``names`` knows it."""
+    en, ja = (names or {}).get(code, (None, None))
+    return _label(en, ja, code)
 
 
 def _stars(n: int | None) -> str:
@@ -83,7 +97,9 @@ class FitTable:
 
     def __init__(self, title: str, columns: Iterable[Col], *, wide: bool = False) -> None:
         self.title = title
-        self.columns = list(columns)
+        # headers in the language of the run (the catalogue's; English source text where it has none)
+        self.columns = [dataclasses.replace(c, header=_(c.header), short=_(c.short) if c.short else c.short)
+                        for c in columns]
         self.rows: list[list[str]] = []
         self.wide = wide
 
@@ -171,7 +187,7 @@ def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *
              f"strong clusters {summary['strong_clusters'] or 0}, "
              f"cluster strength {_num(summary['cluster_strength'], '{:.1%}')}" + reference_line(reference))
     table = FitTable(title, [
-        Col("Cluster / クラスター", priority=0, short="Cluster", flex=True), Col("Type", priority=4),
+        Col("Cluster", priority=0, flex=True), Col("Type", priority=4),
         Col("Employment", "right", 1, "Jobs"), Col("Share", "right", 3), Col("LQ", "right", 1),
         Col("LQ (type)", "right", 5, "LQt"), Col("Stars", priority=1), Col("US rating", priority=2, short="US"),
         Col("Avg wage", "right", 5, "Wage"), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide)
@@ -194,7 +210,7 @@ def cluster_table(cluster: str, rows: pa.Table, reference: dict | None = None, *
     first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
     name = _label(first.get("cluster_name"), first.get("cluster_name_ja"), cluster)
     table = FitTable(f"Top regions in {name} — {first.get('year', '')}" + reference_line(reference), [
-        Col("Region / 地域", priority=0, short="Region", flex=True), Col("Level", priority=4),
+        Col("Region", priority=0, flex=True), Col("Level", priority=4),
         Col("Employment", "right", 1, "Jobs"), Col("LQ", "right", 1), Col("Stars", priority=1),
         Col("Strong", priority=2), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide)
     for row in rows.to_pylist():
@@ -235,34 +251,40 @@ def _desc(value: float | None) -> float:
     return math.inf if _missing(value) else -value
 
 
-def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *,
-                  wide: bool = False) -> list[FitTable]:
-    """The most complex regions and items of a relate run."""
+def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *, wide: bool = False,
+                  region_names: Names | None = None, item_names: Names | None = None,
+                  ) -> list[FitTable]:
+    """The most complex regions and items of a relate run, named where the names are known."""
     reg = FitTable(f"Most complex regions (ECI, by {by})", [
         Col("Region", priority=0, flex=True), Col("ECI", "right", 1), Col("Diversity", "right", 2, "Div."),
         Col("COI", "right", 2), Col("HHI", "right", 3), Col("Krugman", "right", 3, "Krug."),
         Col("Entropy (bits)", "right", 4, "Entropy")], wide=wide)
     for r in sorted(regions.to_pylist(), key=lambda r: _desc(r["eci"]))[:top]:
-        reg.add_row(r["region"], _num(r["eci"], "{:.2f}"), _num(r["diversity"]), _num(r["coi"], "{:.2f}"),
-                    _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"), _num(r["total_variety"], "{:.2f}"))
-    it = FitTable(f"Most complex {by}s (PCI)", [
+        reg.add_row(_named(r["region"], region_names), _num(r["eci"], "{:.2f}"), _num(r["diversity"]),
+                    _num(r["coi"], "{:.2f}"), _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"),
+                    _num(r["total_variety"], "{:.2f}"))
+    plural = "industries" if by == "industry" else f"{by}s"
+    it = FitTable(f"Most complex {plural} (PCI)", [
         Col(by.capitalize(), priority=0, flex=True), Col("PCI", "right", 1), Col("Ubiquity", "right", 2, "Ubiq."),
         Col("Hoover", "right", 3), Col("Locational Gini", "right", 3, "Gini"), Col("EG γ", "right", 4)],
         wide=wide)
     for r in sorted(items.to_pylist(), key=lambda r: _desc(r["pci"]))[:top]:
-        it.add_row(r["item"], _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]), _num(r["hoover"], "{:.3f}"),
-                   _num(r["locational_gini"], "{:.3f}"), _num(r["ellison_glaeser"], "{:.4f}"))
+        it.add_row(_named(r["item"], item_names), _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]),
+                   _num(r["hoover"], "{:.3f}"), _num(r["locational_gini"], "{:.3f}"),
+                   _num(r["ellison_glaeser"], "{:.4f}"))
     return [reg, it]
 
 
-def related_table(item: str, rows: pa.Table, *, wide: bool = False) -> FitTable:
-    """An item's most related partners."""
-    table = FitTable(f"Most related to {item}", [
+def related_table(item: str, rows: pa.Table, *, wide: bool = False,
+                  names: Names | None = None) -> FitTable:
+    """An item's most related partners, named where the names are known."""
+    table = FitTable(f"Most related to {_named(item, names)}", [
         Col("#", "right", 3), Col("Related", priority=0, flex=True), Col("Proximity", "right", 1, "Prox."),
         Col("Co-location r", "right", 2, "Co-loc r"), Col("Co-agglomeration", "right", 2, "Co-aggl.")],
         wide=wide)
     for r in rows.to_pylist():
-        table.add_row(str(r["rank"]), r["related"], _num(r["proximity"], "{:.3f}"), _num(r["colocation"], "{:.3f}"),
+        table.add_row(str(r["rank"]), _named(r["related"], names), _num(r["proximity"], "{:.3f}"),
+                      _num(r["colocation"], "{:.3f}"),
                       _num(r["coagglomeration"], "{:.4f}"))
     return table
 
@@ -333,7 +355,7 @@ def averages_table(table: pa.Table, fw, reference: pa.Table | None = None, *, wi
     groups = list(dict.fromkeys(table["group"].to_pylist()))
     columns = [c.id for c in fw.columns if c.id in set(table["column"].to_pylist())]
     counts = {g: n for g, n in zip(table["group"].to_pylist(), table["assessments"].to_pylist(), strict=True)}
-    cols = [Col("Factor / 要素", priority=0, short="Factor", flex=True)]
+    cols = [Col("Factor", priority=0, flex=True)]
     keys = []
     for g in groups:
         for c in columns:
@@ -357,7 +379,7 @@ def averages_table(table: pa.Table, fw, reference: pa.Table | None = None, *, wi
 
 def gap_table(table: pa.Table, now: str, then: str, title: str, *, wide: bool = False) -> FitTable:
     """A gap profile: points now, points to promote, and the difference, factor by factor."""
-    out = FitTable(title, [Col("Factor / 要素", priority=0, short="Factor", flex=True), Col(now, "right", 1),
+    out = FitTable(title, [Col("Factor", priority=0, flex=True), Col(now, "right", 1),
                            Col(then, "right", 1), Col("Gap", "right", 1)], wide=wide)
     for r in table.to_pylist():
         if r[now] or r[then]:

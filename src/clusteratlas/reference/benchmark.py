@@ -32,7 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
-from clusteratlas.sources.files import detect_encoding, sheet_rows
+from clusteratlas.sources.files import _check_exists, detect_encoding, sheet_rows
 
 #: The NAICS vintages the benchmark definitions are published for.
 CMP_VINTAGES = (1997, 2002, 2007, 2012)
@@ -70,6 +70,7 @@ def fetch_input(url: str, what: str, *, name: str | None = None, steps: Sequence
 
 def _text_rows(path: Path) -> list[list[str | None]]:
     """Rows of a CSV (UTF-8 or CP932) or a workbook's first sheet, cells stripped, empty as None."""
+    _check_exists(path)  # a missing or empty file is an input error (it was a traceback)
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         rows = sheet_rows(path)
     else:

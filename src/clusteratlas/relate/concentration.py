@@ -113,6 +113,24 @@ def gini(x: np.ndarray) -> float:
     return float((2 * (ranks * x).sum()) / (n * total) - (n + 1) / n)
 
 
+def _lorenz_curves(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lorenz curves of every industry at once: (regions + 1) × industries arrays x and y.
+
+    Regions are ordered by ascending LQ in each column (one RCA matrix, one sort
+    per column); y is NaN in the columns of industries with no employment.
+    """
+    order = np.argsort(rca(values), axis=0, kind="stable")
+    total = values.sum(axis=1)
+    ind = np.take_along_axis(values, order, axis=0)
+    zeros = np.zeros((1, values.shape[1]))
+    x = np.vstack([zeros, np.cumsum(total[order], axis=0) / total.sum()])
+    sums = ind.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.vstack([zeros, np.cumsum(ind, axis=0) / sums])
+    y[:, sums == 0] = np.nan
+    return x, y
+
+
 def lorenz(values: np.ndarray, industry: int) -> tuple[np.ndarray, np.ndarray]:
     """Lorenz curve of one industry against total employment (regions by ascending LQ).
 
@@ -120,14 +138,8 @@ def lorenz(values: np.ndarray, industry: int) -> tuple[np.ndarray, np.ndarray]:
     both starting at 0; the locational Gini is the area between it and the diagonal × 2.
     An industry with no employment has no curve: y is NaN.
     """
-    values = _check(values)
-    lq = rca(values)[:, industry]
-    order = np.argsort(lq, kind="stable")
-    total = values.sum(axis=1)[order]
-    ind = values[order, industry]
-    x = np.concatenate([[0.0], np.cumsum(total) / total.sum()])
-    y = np.concatenate([[0.0], np.cumsum(ind) / ind.sum()]) if ind.sum() > 0 else np.full_like(x, np.nan)
-    return x, y
+    x, y = _lorenz_curves(_check(values))
+    return x[:, industry], y[:, industry]
 
 
 def locational_gini(values: np.ndarray) -> np.ndarray:
@@ -135,14 +147,11 @@ def locational_gini(values: np.ndarray) -> np.ndarray:
 
     0 when the industry is spread like total employment; towards 1 when it
     sits in regions with little of the economy. NaN for an industry with no
-    employment (its Lorenz curve is 0/0).
+    employment (its Lorenz curve is 0/0). All industries in one pass: one RCA
+    matrix and one sort per column (not an RCA matrix per industry).
     """
-    values = _check(values)
-    out = np.empty(values.shape[1])
-    for j in range(values.shape[1]):  # one Lorenz curve per industry: a sort each, no row loop
-        x, y = lorenz(values, j)
-        out[j] = 1.0 - float(np.sum(np.diff(x) * (y[1:] + y[:-1])))
-    return out
+    x, y = _lorenz_curves(_check(values))
+    return 1.0 - np.sum(np.diff(x, axis=0) * (y[1:] + y[:-1]), axis=0)
 
 
 def entropy(values: np.ndarray, groups: np.ndarray | None = None) -> dict[str, np.ndarray]:

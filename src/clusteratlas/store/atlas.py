@@ -111,6 +111,7 @@ class Atlas:
             raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
         for statement in DDL:  # idempotent: an atlas made by an older version gains the new tables
             self.con.execute(statement)
+        __import__("clusteratlas.store.networks").store.networks.ensure_network_schema(self.con)  # issue 12
         if create:
             self.con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)",
                              [str(SCHEMA_VERSION)])
@@ -674,7 +675,7 @@ class Atlas:
     def load_programmes(self) -> int:
         """Japan's cluster programme registry into the atlas: the table, and its entries as custom regions."""
         from clusteratlas.reference.japan import prefectures
-        from clusteratlas.reference.programmes import programme_regions, programme_table
+        from clusteratlas.reference.programmes import municipality_regions, programme_regions, programme_table
 
         table = programme_table()
         with self._transaction():
@@ -682,7 +683,9 @@ class Atlas:
             self.con.register("__programmes", table)
             self.con.execute("INSERT INTO programme_registry SELECT * FROM __programmes")
         self.import_table("regions", prefectures(), name="jp-prefectures")
-        self.import_table("custom-regions", programme_regions(), name="jp-programmes")
+        self.import_table("regions", municipality_regions(), name="jp-programme-municipalities")
+        observed = {r[0] for r in self.con.execute("SELECT DISTINCT region FROM observations").fetchall()}
+        self.import_table("custom-regions", programme_regions(observed or None), name="jp-programmes")
         return table.num_rows
 
     def export(self, what: str, path: str | os.PathLike[str]) -> int:

@@ -28,8 +28,34 @@ def export_format(path: Path) -> str:
     return fmt
 
 
-def write_table(rel: duckdb.DuckDBPyRelation, path: Path) -> int:
-    """Write ``rel`` to ``path`` atomically; return the number of rows written."""
+BOM = b"\xef\xbb\xbf"
+
+
+def add_bom(path: Path) -> None:
+    """Start a UTF-8 CSV with a byte-order mark, atomically, so that Japanese Excel reads it as UTF-8.
+
+    Excel opens a CSV without a BOM in the system code page (CP932 in Japan)
+    and garbles its Japanese names. A file that already has one is left as is.
+    """
+    path = Path(path)
+    if export_format(path) != "csv":
+        raise InputError("a byte-order mark is for CSV files", file=str(path), expected="a .csv file")
+    with open(path, "rb") as fh:
+        if fh.read(3) == BOM:
+            return
+    tmp = path.with_name(f".{path.name}.bom")
+    try:
+        with open(path, "rb") as src, open(tmp, "wb") as dst:
+            dst.write(BOM)
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table(rel: duckdb.DuckDBPyRelation, path: Path, *, bom: bool = False) -> int:
+    """Write ``rel`` to ``path`` atomically; return the number of rows written (``bom``: see :func:`add_bom`)."""
     fmt = export_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
@@ -38,6 +64,8 @@ def write_table(rel: duckdb.DuckDBPyRelation, path: Path) -> int:
     try:
         if fmt == "csv":
             rel.write_csv(str(tmp), header=True)
+            if bom:
+                add_bom(tmp)
             rows = None
         elif fmt == "parquet":
             rel.write_parquet(str(tmp))

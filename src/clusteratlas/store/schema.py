@@ -63,6 +63,8 @@ EXPORTABLE = {
     "observations": "observations",
     "definitions": "definitions",
     "region-list": "regions",
+    "industries": "industries",
+    "reference-totals": "reference_totals",
     "imports": "imports",
     "relate-regions": "relate_regions",
     "relate-items": "relate_items",

@@ -11,20 +11,16 @@ from typing import Annotated
 import numpy as np
 import pyarrow as pa
 import typer
+from rich.markup import escape
 
+from clusteratlas.cli._common import AtlasOpt, BomOpt, app, err, failing_cleanly, out
 from clusteratlas.errors import ClusterAtlasError, InputError
 from clusteratlas.store import DEFAULT_PATH, Atlas
 from clusteratlas.store.export import write_table
 
 assess_app = typer.Typer(help="Qualitative evaluation: frameworks, assessments, reports.", no_args_is_help=True)
 
-AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")]
 
-
-def _cli():
-    from clusteratlas import cli
-
-    return cli
 
 
 def _output(path: Path) -> Path:
@@ -66,17 +62,15 @@ def _write_text(text: str, path: Path) -> None:
 
 
 def _warn(messages: list[str]) -> None:
-    cli = _cli()
     for m in messages:
-        cli.err.print(f"[yellow]warning:[/] {m}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {m}", highlight=False, soft_wrap=True)
 
 
 @assess_app.command("frameworks")
 def frameworks(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Also list the atlas's own.")]
                = None) -> None:
     """List the frameworks: built in, and stored in an atlas."""
-    cli = _cli()
-    with cli.failing_cleanly():
+    with failing_cleanly():
         from clusteratlas.evaluate.frameworks import builtin_frameworks
         from clusteratlas.report import plain_table
 
@@ -87,7 +81,7 @@ def frameworks(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help=
                 rows += [{"framework": r[0], "version": r[1], "name": r[2], "name_ja": r[3], "factors": None,
                           "where": "atlas"} for r in a.con.execute(
                     "SELECT framework, version, name, name_ja FROM evaluation_frameworks ORDER BY 1, 2").fetchall()]
-        cli.out.print(plain_table(rows, "Evaluation frameworks / 評価枠組み"))
+        out.print(plain_table(rows, "Evaluation frameworks / 評価枠組み"))
 
 
 @assess_app.command("show")
@@ -95,22 +89,21 @@ def show(framework: Annotated[str, typer.Argument(help="Framework id, e.g. niste
          atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Look in this atlas too.")] = None,
          version: Annotated[str | None, typer.Option(help="Framework version (default: latest).")] = None) -> None:
     """A framework's factors, groups, columns and scales, in English and Japanese."""
-    cli = _cli()
-    with cli.failing_cleanly():
+    with failing_cleanly():
         fw = _resolve(framework, version, atlas)
         from clusteratlas.report import plain_table
 
-        cli.out.print(f"[bold]{fw.name}[/] / {fw.name_ja or ''} ({fw.id} {fw.version})")
+        out.print(f"[bold]{fw.name}[/] / {fw.name_ja or ''} ({fw.id} {fw.version})")
         if fw.source:
-            cli.out.print(f"Source: {fw.source}", highlight=False)
+            out.print(f"Source: {fw.source}", highlight=False)
         groups = {g.id: g for g in fw.groups}
         rows = [{"no.": f.number, "factor": f.id, "group": groups[f.group].name if f.group else None,
                  "name": f.name, "name_ja": f.name_ja,
                  "scale": f.scale or ", ".join(c.scale for c in fw.columns)} for f in fw.factors]
-        cli.out.print(plain_table(rows, "Factors / 要素"))
+        out.print(plain_table(rows, "Factors / 要素"))
         for c in fw.columns:
             scale = fw.scales[c.scale]
-            cli.out.print(f"Column [bold]{c.id}[/] ({c.name} / {c.name_ja or ''}): {scale.kind} scale "
+            out.print(f"Column [bold]{c.id}[/] ({c.name} / {c.name_ja or ''}): {scale.kind} scale "
                           f"{scale.describe()}" + (f", rule {scale.rule}" if scale.rule else ""), highlight=False)
 
 
@@ -132,12 +125,11 @@ def _resolve(framework: str, version: str | None, atlas: Path | None):
 @assess_app.command("check-framework")
 def check_framework(file: Annotated[Path, typer.Argument(help="A framework file (YAML or JSON).")]) -> None:
     """Validate a framework file against the schema and for consistency; store nothing."""
-    cli = _cli()
-    with cli.failing_cleanly():
+    with failing_cleanly():
         from clusteratlas.evaluate.frameworks import load_framework
 
         fw = load_framework(file)
-        cli.out.print(f"{file}: framework {fw.id} {fw.version} is valid: {len(fw.factors)} factors, "
+        out.print(f"{file}: framework {fw.id} {fw.version} is valid: {len(fw.factors)} factors, "
                       f"{len(fw.columns)} column(s), scales {', '.join(fw.scales)}.")
 
 
@@ -145,10 +137,9 @@ def check_framework(file: Annotated[Path, typer.Argument(help="A framework file 
 def add_framework(file: Annotated[Path, typer.Argument(help="A framework file (YAML or JSON).")],
                   atlas: AtlasOpt = DEFAULT_PATH) -> None:
     """Store your own framework (one version; a changed file needs a new version)."""
-    cli = _cli()
-    with cli.failing_cleanly(), Atlas(atlas) as a:
+    with failing_cleanly(), Atlas(atlas) as a:
         fw, added = a.add_framework(file)
-        cli.out.print(f"{'Stored' if added else 'Already stored:'} framework {fw.id} {fw.version}.")
+        out.print(f"{'Stored' if added else 'Already stored:'} framework {fw.id} {fw.version}.")
 
 
 @assess_app.command("template")
@@ -164,10 +155,9 @@ def template(framework: Annotated[str, typer.Argument(help="Framework id.")],
              tag: Annotated[list[str] | None, typer.Option(help="Attribute KEY=VALUE to group by later, "
                                                            "repeatable (e.g. formation_base=knowledge).")] = None,
              atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Look in this atlas too.")] = None,
-             ) -> None:
+             bom: BomOpt = False) -> None:
     """Write an empty assessment to fill in: one row per factor × column, with names and allowed values."""
-    cli = _cli()
-    with cli.failing_cleanly():
+    with failing_cleanly():
         from clusteratlas.dates import parse_date
         from clusteratlas.evaluate.assessments import template_rows
         from clusteratlas.sources.generic import parse_mapping
@@ -179,7 +169,11 @@ def template(framework: Annotated[str, typer.Argument(help="Framework id.")],
         if assessed_on and parse_date(assessed_on).is_future():
             _warn([f"--date {assessed_on} is in the future"])
         n = _write(pa.Table.from_pylist(rows), out_file)
-        cli.out.print(f"Wrote a {fw.id} template with {n} rows to {out_file}; fill in 'value' "
+        if bom and out_file.suffix.lower() == ".csv":
+            from clusteratlas.store.export import add_bom
+
+            add_bom(out_file)
+        out.print(f"Wrote a {fw.id} template with {n} rows to {out_file}; fill in 'value' "
                       f"({fw.scales[fw.columns[0].scale].describe()}), then 'clusteratlas assess import'.")
 
 
@@ -188,12 +182,11 @@ def import_(file: Annotated[Path, typer.Argument(help="Assessments (.csv in UTF-
             atlas: AtlasOpt = DEFAULT_PATH,
             dry_run: Annotated[bool, typer.Option(help="Check the file and report; store nothing.")] = False) -> None:
     """Check assessments against their frameworks, then store them; edits become new revisions."""
-    cli = _cli()
-    with cli.failing_cleanly(), Atlas(atlas) as a:
+    with failing_cleanly(), Atlas(atlas) as a:
         r = a.import_assessments(file, dry_run=dry_run)
         _warn(r.warnings)
         verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
-        cli.out.print(f"{verb} {r.assessments} assessment(s) from {file} ({', '.join(r.frameworks)}): {r.new} new, "
+        out.print(f"{verb} {r.assessments} assessment(s) from {file} ({', '.join(r.frameworks)}): {r.new} new, "
                       f"{r.revised} revised (earlier revisions kept), {r.unchanged} unchanged.")
 
 
@@ -204,15 +197,14 @@ def export(out_file: Annotated[Path, typer.Argument(help="Output .csv, .parquet 
            all_revisions: Annotated[bool, typer.Option(help="Every revision, not only the current ones.")] = False,
            ) -> None:
     """Export assessments in the import format (one row per score)."""
-    cli = _cli()
-    with cli.failing_cleanly():
+    with failing_cleanly():
         from clusteratlas.store.evaluations import assessments_table
 
         _output(out_file)
         with Atlas(atlas) as a:
             table = assessments_table(a.assessments(framework=framework, all_revisions=all_revisions))
         n = _write(table, out_file)
-        cli.out.print(f"Wrote {n:,} scores to {out_file}")
+        out.print(f"Wrote {n:,} scores to {out_file}")
 
 
 @assess_app.command("report")
@@ -226,11 +218,10 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
            out_file: Annotated[Path | None, typer.Option("--out", help="Also write the averages here.")] = None,
            ) -> None:
     """Averages and distributions by group, or one subject's gap profile beside its quantitative results."""
-    cli = _cli()
     if out_file is not None:
-        with cli.failing_cleanly():
+        with failing_cleanly():
             _output(out_file)
-    with cli.failing_cleanly(), Atlas(atlas) as a:
+    with failing_cleanly(), Atlas(atlas) as a:
         from clusteratlas.evaluate.analysis import average_points, distribution, gap_profile, left_out, over_time
         from clusteratlas.report import averages_table, gap_table, plain_table, region_table
 
@@ -249,7 +240,7 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
                     beside = published_beside(fw.id, by, groups)
                     ref = beside.table
                     if beside.note:
-                        cli.out.print(f"[yellow]note:[/] {beside.note}", highlight=False, soft_wrap=True)
+                        out.print(f"[yellow]note:[/] {escape(beside.note)}", highlight=False, soft_wrap=True)
                     if beside.unmatched is not None:  # the whole published table is shown, n=0 where none
                         blank = pa.Table.from_pylist([{"group": r["group"], "column": r["column"],
                                                        "factor": r["factor"], "assessments": 0, "mean": None}
@@ -257,44 +248,43 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
                         shown = pa.concat_tables([t for t in (table, blank) if t is not None],
                                                  promote_options="permissive")
                         ref = pa.concat_tables([t for t in (ref, beside.unmatched) if t is not None])
-                cli.out.print(averages_table(shown, fw, ref))
+                out.print(averages_table(shown, fw, ref))
             else:
                 table = distribution(items, fw, by=by)
-                cli.out.print(plain_table(table.to_pylist(), f"{fw.name}: how often each value was given",
+                out.print(plain_table(table.to_pylist(), f"{fw.name}: how often each value was given",
                                           ["group", "factor", "value", "value_name", "value_name_ja", "count"]))
             if missing:
-                cli.out.print(f"[yellow]note:[/] {len(missing)} of {len(items)} assessment(s) have no {by!r} and "
+                out.print(f"[yellow]note:[/] {len(missing)} of {len(items)} assessment(s) have no {by!r} and "
                               f"are left out of this grouping: " + ", ".join(m.assessment for m in missing),
                               highlight=False, soft_wrap=True)
             if out_file is not None and table is not None:
                 n = _write(table, out_file)
-                cli.out.print(f"Wrote {n:,} rows to {out_file}")
+                out.print(f"Wrote {n:,} rows to {out_file}")
             return
         latest = items[-1]
-        cli.out.print(f"[bold]{latest.subject_name or subject}[/] {latest.subject_name_ja or ''} — "
+        out.print(f"[bold]{latest.subject_name or subject}[/] {latest.subject_name_ja or ''} — "
                       f"{len(items)} assessment(s) under {fw.id}; latest {latest.assessed_on} by {latest.assessor}")
         if len(fw.columns) >= 2:
             now, then = fw.columns[0].id, fw.columns[1].id
-            cli.out.print(gap_table(gap_profile(latest, fw), now, then,
+            out.print(gap_table(gap_profile(latest, fw), now, then,
                                     f"Gap profile: {fw.columns[0].name} → {fw.columns[1].name}"))
         if len(items) > 1 or len(fw.columns) < 2:
             rows = [r for r in over_time(items, fw).to_pylist() if r["value"] is not None]
-            cli.out.print(plain_table(rows, "Over time", ["assessed_on", "assessment", "column", "factor", "value",
+            out.print(plain_table(rows, "Over time", ["assessed_on", "assessment", "column", "factor", "value",
                                                           "points"]))
         if latest.region:
             try:
                 summary, clusters = a.region_profile(latest.region)
             except InputError as exc:
-                cli.out.print(f"[yellow]note:[/] no quantitative results for region {latest.region} ({exc.problem})")
+                out.print(f"[yellow]note:[/] no quantitative results for region {latest.region} ({exc.problem})")
             else:
-                cli.out.print(region_table(summary, clusters))
+                out.print(region_table(summary, clusters))
 
 
 @assess_app.command("history")
 def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: AtlasOpt = DEFAULT_PATH) -> None:
     """Every revision of every assessment of one subject, with who recorded it and when."""
-    cli = _cli()
-    with cli.failing_cleanly(), Atlas(atlas) as a:
+    with failing_cleanly(), Atlas(atlas) as a:
         from clusteratlas.report import plain_table
 
         a.assessments(subject=subject, all_revisions=True)
@@ -303,7 +293,7 @@ def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: 
             FROM assessments a LEFT JOIN assessment_scores s USING (assessment, revision)
             WHERE a.subject = ? GROUP BY ALL ORDER BY a.assessed_on, a.assessment, a.revision""",
                          params=[subject]).to_arrow_table().to_pylist()
-        cli.out.print(plain_table(rows, f"History of {subject}"))
+        out.print(plain_table(rows, f"History of {subject}"))
 
 
 @assess_app.command("html")
@@ -312,8 +302,7 @@ def html(out_file: Annotated[Path, typer.Argument(help="The report to write (.ht
          framework: Annotated[str | None, typer.Option(help="Only this framework.")] = None,
          subject: Annotated[str | None, typer.Option(help="Only this subject.")] = None) -> None:
     """A self-contained HTML report: a radar profile per assessment, scores with evidence (print it to PDF)."""
-    cli = _cli()
-    with cli.failing_cleanly():
+    with failing_cleanly():
         _output(out_file)
         with Atlas(atlas) as a:
             from clusteratlas.evaluate.html import report_html
@@ -322,7 +311,7 @@ def html(out_file: Annotated[Path, typer.Argument(help="The report to write (.ht
             pairs = [(a.framework(i.framework, i.framework_version), i) for i in items]
             text = report_html(pairs)
         _write_text(text, out_file)
-    cli.out.print(f"Wrote {len(items)} assessment(s) to {out_file}")
+    out.print(f"Wrote {len(items)} assessment(s) to {out_file}")
 
 
 def registry(programme: Annotated[str | None, typer.Argument(help="industrial-cluster-plan, knowledge-cluster, "
@@ -331,8 +320,7 @@ def registry(programme: Annotated[str | None, typer.Argument(help="industrial-cl
              out_file: Annotated[Path | None, typer.Option("--out", help="Also write the entries here.")] = None,
              ) -> None:
     """Japan's cluster programmes (METI, MEXT) and NISTEP's candidate regions, from the sources."""
-    cli = _cli()
-    with cli.failing_cleanly():
+    with failing_cleanly():
         from clusteratlas.reference.programmes import programme_table
         from clusteratlas.report import plain_table
 
@@ -342,13 +330,13 @@ def registry(programme: Annotated[str | None, typer.Argument(help="industrial-cl
             for r in table.to_pylist():
                 acc = rows.setdefault(r["programme"], {"programme": r["programme"], "entries": 0})
                 acc["entries"] += 1
-            cli.out.print(plain_table(list(rows.values()), "Japanese cluster programmes (registry)"))
+            out.print(plain_table(list(rows.values()), "Japanese cluster programmes (registry)"))
         else:
-            cli.out.print(plain_table(table.to_pylist(), programme,
+            out.print(plain_table(table.to_pylist(), programme,
                                       ["id", "name", "name_ja", "start", "type", "fields_ja", "regions"]))
         if out_file is not None:
             n = _write(table, out_file)
-            cli.out.print(f"Wrote {n:,} rows to {out_file}")
+            out.print(f"Wrote {n:,} rows to {out_file}")
 
 
 def scoreboard(file: Annotated[Path | None, typer.Argument(help="A table with one row per unit and a column per "
@@ -374,8 +362,7 @@ def scoreboard(file: Annotated[Path | None, typer.Argument(help="A table with on
                out_file: Annotated[Path | None, typer.Option("--out", help="Also write all rows here.")] = None,
                ) -> None:
     """A composite index: normalise, weigh, aggregate, rank, and check the ranks against other weights."""
-    cli = _cli()
-    with cli.failing_cleanly():
+    with failing_cleanly():
         from clusteratlas.evaluate import scoreboard as sb
         from clusteratlas.report import plain_table
         from clusteratlas.sources.generic import parse_mapping
@@ -400,11 +387,11 @@ def scoreboard(file: Annotated[Path | None, typer.Argument(help="A table with on
                 r.update({"rank_median": float(sens.median[i]), "rank_p5": float(sens.low[i]),
                           "rank_p95": float(sens.high[i])})
         rows.sort(key=lambda r: (r["rank"], r["unit"]))
-        cli.out.print(plain_table(rows[:top], f"Composite index ({normalise}, {aggregate}; weights "
+        out.print(plain_table(rows[:top], f"Composite index ({normalise}, {aggregate}; weights "
                                   + ", ".join(f"{k} {v:.2f}" for k, v in board.weights.items()) + ")"))
         if out_file is not None:
             n = _write(pa.Table.from_pylist(rows), out_file)
-            cli.out.print(f"Wrote {n:,} rows to {out_file}")
+            out.print(f"Wrote {n:,} rows to {out_file}")
 
 
 def _number(text: str, key: str) -> float:
@@ -461,3 +448,8 @@ def _assessment_matrix(atlas: Path, framework: str):
                 values[r, k] = scored.points
     pillars = {f.id: f.group for f in factors} if all(f.group for f in factors) else None
     return subjects, [f.id for f in factors], values, pillars
+
+
+app.add_typer(assess_app, name="assess")
+app.command()(registry)
+app.command()(scoreboard)

@@ -1,0 +1,200 @@
+"""Shared pieces of the command line: the Typer apps, consoles, options and clean failure."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from clusteratlas import __version__, i18n
+from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
+from clusteratlas.metrics import MapParams
+from clusteratlas.sources.generic import parse_mapping
+
+app = typer.Typer(help="clusteratlas: map, rate and compare regional industrial clusters.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+show_app = typer.Typer(help="Show stored results as readable tables.", no_args_is_help=True)
+app.add_typer(show_app, name="show")
+
+out = Console()
+err = Console(stderr=True)
+
+AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")]
+BomOpt = Annotated[bool, typer.Option("--bom", envvar="CLUSTERATLAS_CSV_BOM",
+                                      help="Start a CSV with a UTF-8 byte-order mark, so that Excel (Japanese "
+                                           "Windows included) opens it as UTF-8 instead of garbling it.")]
+YearOpt = Annotated[int | None, typer.Option(help="Year (default: the latest).")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Show every table column at full width (lines may "
+                                                     "exceed the terminal); by default the columns that do not "
+                                                     "fit are hidden, least important first.")]
+NutsLevelOpt = Annotated[int | None, typer.Option(help="eurostat: keep regions of this NUTS level only (0 "
+                                                       "countries, 1, 2, 3); Eurostat tables mix levels, which "
+                                                       "would count jobs twice.")]
+NaceLevelOpt = Annotated[str | None, typer.Option(help="eurostat: keep industries of this NACE level only: "
+                                                       "section (letter), division (2 digits), group (3), class "
+                                                       "(4).")]
+
+
+@contextlib.contextmanager
+def failing_cleanly() -> Iterator[None]:
+    """Turn ClusterAtlasError into a one-line message and exit code 2."""
+    try:
+        yield
+    except ClusterAtlasError as exc:
+        # escaped: a message may hold square brackets (pip install 'clusteratlas[japan]') that Rich would
+        # otherwise take for markup and swallow
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A command that fails cleanly (see :func:`failing_cleanly`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with failing_cleanly():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def step(text: str) -> Iterator[None]:
+    """A spinner with elapsed time while a step runs (hidden when not a terminal)."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as progress:
+        progress.add_task(text, total=None)
+        yield
+
+
+def map_params(base_year: int | None, by_subcluster: bool, peers: list[str] | None,
+            **overrides: float | None) -> MapParams:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    peer_levels = {}
+    for pair in peers or []:
+        level, sep, peer = pair.partition("=")
+        if not sep:
+            raise ClusterAtlasError(f"bad --peers {pair!r}; expected LEVEL=PEER_LEVEL, e.g. custom=economic_area")
+        peer_levels[level.strip()] = peer.strip()
+    return MapParams(base_year=base_year, by_subcluster=by_subcluster, peer_levels=peer_levels, **given)
+
+
+def format_options(file_format: str, year: int | None, digits: int, filters: list[str] | None,
+                    wide: dict[str, str | None] | None = None, kind: str = "observations", *,
+                    nuts_level: int | None = None, nace_level: str | None = None) -> dict:
+    """Reader options for an official file format."""
+    if file_format != "eurostat" and (nuts_level is not None or nace_level is not None):
+        raise ClusterAtlasError("--nuts-level and --nace-level work with --format eurostat")
+    extra = {k: v for k, v in (wide or {}).items() if v}
+    if file_format == "cbp":
+        return {"year": year, "digits": digits}
+    if file_format == "qcew":
+        return {"digits": digits, "filters": parse_mapping(filters)}
+    if file_format == "eurostat":
+        return {"filters": parse_mapping(filters), "nuts_level": nuts_level, "nace_level": nace_level}
+    if file_format in ("estat", "estat-csv") and kind == "observations":
+        given = parse_mapping(filters)
+        industry = given.pop("industry", "cat01")
+        return {"industry": industry, "filters": given}
+    if file_format == "wide":
+        keys = ("prefix", "establishments_prefix", "totals_prefix", "region_column")
+        return {"year": year, **{k: v for k, v in extra.items() if k in keys}}
+    if file_format == "jp-municipalities":
+        return {"year": year} if year else {}
+    if file_format in ("geojson", "topojson", "shapefile"):
+        return {k: v for k, v in extra.items() if k in ("layer", "id_property")}
+    return {}
+
+
+def recode_option(path: Path | None, columns: str | None) -> dict:
+    """The ``recode`` reader option: a region concordance read from ``path``."""
+    if path is None:
+        return {}
+    from clusteratlas.reference.benchmark import read_concordance
+
+    names = [c.strip() for c in columns.split(",")] if columns else []
+    if columns and len(names) not in (2, 3):
+        raise ClusterAtlasError(f"bad --recode-columns {columns!r}; expected SOURCE,TARGET[,WEIGHT]")
+    source, target, weight = [*names, None, None, None][:3]
+    return {"recode": read_concordance(path, source=source, target=target, weight=weight)}
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"clusteratlas {__version__}")
+        raise typer.Exit()
+
+
+def _lang(ctx: typer.Context, value: str | None) -> str:
+    """Set the language before any command runs (and translate the help of the whole command tree)."""
+    with failing_cleanly():
+        lang = i18n.check(value) if value else i18n.detect(environ={k: v for k, v in os.environ.items()
+                                                                   if k != "CLUSTERATLAS_LANG"})
+    i18n.set_language(lang)
+    translate_commands(ctx.find_root().command)
+    return lang
+
+
+def translate_commands(command: click.Command) -> None:
+    """Put every help text of a click command tree into the current language (idempotent: originals kept)."""
+    for cmd in walk_commands(command):
+        for obj in (cmd, *cmd.params):
+            for attr in ("help", "short_help"):
+                source = getattr(obj, f"_source_{attr}", getattr(obj, attr, None))
+                if source:
+                    setattr(obj, f"_source_{attr}", source)
+                    setattr(obj, attr, _(source))
+
+
+def walk_commands(command: click.Command) -> Iterator[click.Command]:
+    """A command and all its subcommands, depth first."""
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from walk_commands(sub)
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Show the version and exit.")] = False,
+         lang: Annotated[str | None, typer.Option("--lang", envvar="CLUSTERATLAS_LANG", callback=_lang,
+                                                  is_eager=True, help="Language of help, messages, table "
+                                                  "headers and names: en or ja (default: CLUSTERATLAS_LANG, "
+                                                  "else the locale, LANG=ja_JP.UTF-8 meaning ja).")] = None,
+         ) -> None:
+    """clusteratlas: map, rate and compare regional industrial clusters."""
+
+
+ByOpt = Annotated[str, typer.Option(help="Work on clusters (from the map results) or industries "
+                                          "(from the observations).")]
+LevelOpt = Annotated[str | None, typer.Option(help="Region level (default: the most detailed).")]
+
+
+def run() -> None:
+    """Entry point: the language first (``--lang`` anywhere on the line, CLUSTERATLAS_LANG, the locale),
+    so that help is translated whatever its place; then the commands."""
+    argv = sys.argv[1:]
+    with failing_cleanly():
+        lang = i18n.detect(argv)
+    for i, arg in enumerate(argv):  # --lang belongs to the top level: move it there from wherever it was given
+        if arg == "--lang" and i + 1 < len(argv):
+            argv = argv[:i] + argv[i + 2:]
+            break
+        if arg.startswith("--lang="):
+            argv = argv[:i] + argv[i + 1:]
+            break
+    try:
+        app(["--lang", lang, *argv])
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,213 @@
+"""Relatedness, complexity, shift-share, hot spots and data-driven definitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+
+from clusteratlas.cli._common import (
+    AtlasOpt,
+    ByOpt,
+    LevelOpt,
+    WideOpt,
+    YearOpt,
+    app,
+    fails_cleanly,
+    out,
+    show_app,
+    step,
+)
+from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.report import (
+    SHIFT_SHARE_PARTS,
+    hotspot_table,
+    relate_tables,
+    related_table,
+    shift_share_table,
+)
+from clusteratlas.store import DEFAULT_PATH, Atlas
+
+
+def _plural(by: str) -> str:
+    """'clusters' or 'industries'."""
+    return "industries" if by == "industry" else f"{by}s"
+
+
+def names_of(a: Atlas, kind: str) -> dict[str, tuple[str | None, str | None]]:
+    """Code -> (English, Japanese) name of regions, clusters (the latest mapped definition, else any) or
+    industries, from the atlas's own tables: relatedness results hold codes only."""
+    if kind == "region":
+        sql = "SELECT region, name, name_ja FROM regions"
+    elif kind == "cluster":
+        sql = ("SELECT cluster, any_value(cluster_name ORDER BY (definition = (SELECT definition FROM map_runs "
+               "ORDER BY run_at DESC LIMIT 1)) DESC), any_value(cluster_name_ja ORDER BY (definition = (SELECT "
+               "definition FROM map_runs ORDER BY run_at DESC LIMIT 1)) DESC) FROM definitions GROUP BY cluster")
+    else:
+        sql = "SELECT industry, name, name_ja FROM industries"
+    try:
+        rows = a.con.execute(sql).fetchall()
+    except duckdb.Error:  # an atlas without the table (never mapped): codes only
+        return {}
+    return {code: (en, ja) for code, en, ja in rows if en or ja}
+
+
+@app.command()
+@fails_cleanly
+def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
+           top: Annotated[int, typer.Option(help="Related partners stored per item.")] = 20,
+           since: Annotated[int | None, typer.Option(help="Also mark specialisations gained or lost since this "
+                                                     "year.")] = None, wide: WideOpt = False) -> None:
+    """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
+    with Atlas(atlas) as a, step("Computing relatedness and complexity"):
+        summary = a.relate(by=by, year=year, level=level, top=top, since=since)
+        keys = [summary.by, summary.level, summary.year]
+        regions = a.con.sql("SELECT * FROM relate_regions WHERE breakdown = ? AND level = ? AND year = ?",
+                            params=keys).to_arrow_table()
+        items = a.con.sql("SELECT * FROM relate_items WHERE breakdown = ? AND level = ? AND year = ?",
+                          params=keys).to_arrow_table()
+        region_names, item_names = names_of(a, "region"), names_of(a, by)
+    out.print(f"Stored relatedness for {summary.regions:,} regions × {summary.items:,} {_plural(by)} "
+              f"({summary.level}, {summary.year}); {summary.pairs:,} related pairs.")
+    if since is not None:
+        with Atlas(atlas) as a:
+            gained, lost = a.con.execute(
+                "SELECT count(*) FILTER (WHERE entered), count(*) FILTER (WHERE exited) FROM relate_cells "
+                "WHERE breakdown = ? AND level = ? AND year = ?", keys).fetchall()[0]
+        out.print(f"Since {since}: {gained:,} specialisations gained, {lost:,} lost.")
+    for table in relate_tables(regions, items, by, wide=wide, region_names=region_names, item_names=item_names):
+        out.print(table, crop=not wide)
+
+@app.command("shift-share")
+@fails_cleanly
+def shift_share_(start: Annotated[int, typer.Argument(help="Start year.")],
+                 end: Annotated[int, typer.Argument(help="End year.")],
+                 atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", level: LevelOpt = None,
+                 region: Annotated[str | None, typer.Option(help="List one region's items instead.")] = None,
+                 top: Annotated[int, typer.Option(help="Rows to show.")] = 15, wide: WideOpt = False) -> None:
+    """Shift-share (Dunn; Esteban-Marquillas) of employment change between two years; stored."""
+    with Atlas(atlas) as a, step("Decomposing employment change"):
+        table = a.shift_share(start, end, by=by, level=level)
+    rows = table.to_pylist()
+    if region is not None:
+        picked = [dict(r, key=r["item"]) for r in rows if r["region"] == region]
+        if not picked:
+            raise ClusterAtlasError(f"unknown region {region!r} in the shift-share results")
+        title = f"Shift-share of {region}, {start}–{end}, by {by}"
+    else:
+        sums: dict[str, dict] = {}
+        for r in rows:
+            acc = sums.setdefault(r["region"], {"key": r["region"], **dict.fromkeys(SHIFT_SHARE_PARTS, 0.0)})
+            for part in SHIFT_SHARE_PARTS:
+                acc[part] += r[part]
+        picked = list(sums.values())
+        title = f"Shift-share by region, {start}–{end} (largest regional-share effects)"
+    picked.sort(key=lambda r: -abs(r["regional_share"]))
+    out.print(shift_share_table(picked[:top], title, wide=wide), crop=not wide)
+
+@app.command()
+@fails_cleanly
+def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
+             value: Annotated[str, typer.Option(help="What to test: lq, employment or share.")] = "lq",
+             permutations: Annotated[int, typer.Option(help="Conditional permutations.")] = 999,
+             alpha: Annotated[float, typer.Option(help="False-discovery rate.")] = 0.05,
+             top: Annotated[int, typer.Option(help="Rows to show.")] = 10, wide: WideOpt = False) -> None:
+    """Spatial hot spots: Moran's I, local Moran (LISA) and Getis-Ord Gi* for every cluster; stored.
+
+    Needs region neighbours: 'clusteratlas import weights FILE' (region, neighbor, weight).
+    """
+    with Atlas(atlas) as a, step("Testing for spatial hot spots"):
+        summary = a.hotspots(by=by, year=year, level=level, value=value, permutations=permutations, alpha=alpha)
+        keys = [summary.by, summary.level, summary.year, summary.value]
+        rows = a.con.sql(
+            """SELECT g.item, g.moran_i, g.p_sim, count(*) FILTER (WHERE h.significant AND h.quadrant = 1) AS hot,
+                      string_agg(h.region, ', ' ORDER BY h.region) FILTER (WHERE h.significant AND h.quadrant = 1)
+                      AS regions
+               FROM hotspots_global g JOIN hotspots h USING (item, breakdown, level, year, value)
+               WHERE g.breakdown = ? AND g.level = ? AND g.year = ? AND g.value = ?
+               GROUP BY ALL ORDER BY g.moran_i DESC LIMIT ?""", params=[*keys, top]).to_arrow_table()
+    out.print(f"Tested {summary.items:,} {_plural(by)} on {summary.regions:,} regions "
+              f"({summary.level}, {summary.year}, "
+              f"{summary.value}): {summary.hot_spots:,} high-high hot spots at FDR {alpha:.0%}"
+              + (f"; regions without neighbours (no statistic): {summary.unlinked_regions}"
+                 if summary.unlinked_regions else "")
+              + (f"; {_plural(by)} without variation (no statistic, no p-value): {summary.constant_items}"
+                 if summary.constant_items else ""))
+    out.print(hotspot_table(rows, wide=wide), crop=not wide)
+
+
+@app.command()
+@fails_cleanly
+def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions file to write (.csv/.parquet/.xlsx).")],
+           atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None, level: LevelOpt = None,
+           k: Annotated[int | None, typer.Option("--k", help="Number of clusters.")] = None,
+           k_min: Annotated[int, typer.Option(help="Smallest k to search (without --k).")] = 5,
+           k_max: Annotated[int, typer.Option(help="Largest k to search (without --k).")] = 60,
+           io: Annotated[Path | None, typer.Option(help="Input-output table: BEA's detail Use table as published "
+                                                 "(or long: from_industry, to_industry, value).")] = None,
+           io_crosswalk: Annotated[Path | None, typer.Option(help="BEA's crosswalk from BEA detail codes to "
+                                                           "NAICS.")] = None,
+           io_make: Annotated[Path | None, typer.Option(help="BEA's detail Make table (industry × industry "
+                                                      "flows from Use and Make).")] = None,
+           occupations: Annotated[Path | None, typer.Option(help="BLS industry × occupation matrix as published "
+                                                          "(NEM long file or OEWS national industry file).")]
+           = None,
+           method: Annotated[str, typer.Option(help="average, complete, single, ward (hierarchical) or "
+                                               "kmeans.")] = "ward",
+           weight: Annotated[list[str] | None, typer.Option(help="Weight of a measure, e.g. occupations=2 "
+                                                            "(repeatable; default 1 each).")] = None,
+           occupation_transform: Annotated[str, typer.Option(help="shares (DPS) or sqrt (Hellinger).")] = "shares",
+           seed: Annotated[int, typer.Option(help="Seed of k-means starts and random baselines.")] = 0,
+           starts: Annotated[int, typer.Option(help="k-means starts.")] = 20,
+           traded_only: Annotated[bool, typer.Option(help="Cluster traded industries only (the reference's "
+                                                     "with --compare, else the data's split).")] = False,
+           compare: Annotated[str | None, typer.Option(help="Reference definition (file or name in the atlas) "
+                                                       "to compare with.")] = None,
+           wide: WideOpt = False) -> None:
+    """Derive cluster definitions from co-location, IO and occupation links, Delgado-Porter-Stern style."""
+    from clusteratlas.relate.definition_tables import comparison_table, define_validation_table
+
+    weights = {}
+    for w in weight or []:
+        name, _, value = w.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ClusterAtlasError(f"--weight takes measure=number, got {w!r}") from None
+    with Atlas(atlas) as a, step("Deriving cluster definitions"):
+        rep = a.define(out_file, k=k, k_range=None if k else (k_min, k_max), year=year, level=level, io_path=io,
+                       io_crosswalk=io_crosswalk, io_make=io_make, occupations_path=occupations, method=method,
+                       weights=weights or None, seed=seed, starts=starts, occupation_transform=occupation_transform,
+                       traded_only=traded_only, compare=compare)
+    out.print(f"Wrote {rep.industries:,} industries in {rep.result.k} clusters to {out_file} "
+              f"(from {rep.level} regions, {rep.year}; {method}, seed {seed}; relatedness: "
+              f"{', '.join(rep.measures)}). Import it with 'clusteratlas import definitions {out_file}'.")
+    for note in rep.notes:
+        out.print(f"  {note}")
+    out.print(define_validation_table(rep.result.scores, wide=wide), crop=not wide)
+    if rep.split is not None:
+        s = rep.split
+        found = "; ".join(f"{s[key]:.0%} of its {kind} industries found" for key, kind in
+                          (("local_found", "local"), ("traded_found", "traded")) if s[key] == s[key])
+        out.print(f"Traded/local split from the data vs the reference ({s['industries']:,} industries): "
+                  f"{s['agreement']:.0%} agree; {found or 'no industry typed'}"
+                  + ("" if s["local_found"] == s["local_found"] else "; the reference marks none local") + ".")
+    if rep.comparison:
+        out.print(comparison_table(f"Against {compare}", rep.comparison, wide=wide), crop=not wide)
+    if rep.contributions:
+        out.print(comparison_table(f"Contribution of each measure (k = {rep.result.k})", rep.contributions,
+                                   wide=wide), crop=not wide)
+
+
+@show_app.command("related")
+@fails_cleanly
+def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
+                 top: Annotated[int, typer.Option(help="How many partners.")] = 10, wide: WideOpt = False) -> None:
+    """The clusters (or industries) most related to one, from the latest relate run."""
+    with Atlas(atlas) as a:
+        rows = a.related(item, top=top)
+        breakdown = rows["breakdown"][0].as_py() if "breakdown" in rows.column_names else "cluster"
+        names = names_of(a, breakdown)
+    out.print(related_table(item, rows, wide=wide, names=names), crop=not wide)

@@ -1,0 +1,115 @@
+"""Command line for the service: ``clusteratlas serve`` and ``clusteratlas token …``.
+
+A thin layer over :mod:`clusteratlas.server`; registered on the main app when imported.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clusteratlas.cli._common import AtlasOpt, app, err, failing_cleanly, out
+from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.store import DEFAULT_PATH, Atlas
+
+token_app = typer.Typer(help="API tokens: create (shown once, stored hashed), list, revoke.", no_args_is_help=True)
+
+
+def _demo_atlas() -> Path:
+    """Build the demo atlas (the sample economy, mapped) in a temporary folder."""
+    from clusteratlas.api import build_demo_atlas
+
+    path = Path(tempfile.mkdtemp(prefix="clusteratlas-serve-demo-")) / "demo.duckdb"
+    build_demo_atlas(path)
+    return path
+
+
+def serve(atlas: AtlasOpt = DEFAULT_PATH,
+          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+          workers: Annotated[int, typer.Option(help="Server processes; above 1 the atlas is served read-only.",
+                                               min=1, max=64)] = 1,
+          read_only: Annotated[bool, typer.Option(help="Serve read-only (write routes answer 503).")] = False,
+          demo: Annotated[bool, typer.Option(help="Build the demo atlas (sample economy) and serve it.")] = False,
+          max_body_mb: Annotated[float, typer.Option(help="Largest request body (uploads), in MB.", min=0.001)]
+          = 20.0,
+          cors_origin: Annotated[list[str] | None, typer.Option(help="Allow browser calls from this origin "
+                                                                "(repeatable; default: CORS off).")] = None,
+          rate_limit: Annotated[str | None, typer.Option(help="Requests allowed per token (or client address), "
+                                                         "e.g. 600/minute (default: no limit).")] = None,
+          log_level: Annotated[str, typer.Option(help="Uvicorn log level.")] = "warning") -> None:
+    """Serve the atlas over HTTP: REST API under /api/v1, docs at /api/docs (see docs/api.md)."""
+    import os
+
+    import uvicorn
+
+    from clusteratlas.server import Settings, create_app
+
+    with failing_cleanly():
+        if rate_limit:
+            from limits import parse
+
+            try:
+                parse(rate_limit)
+            except ValueError:
+                raise ClusterAtlasError(f"bad --rate-limit {rate_limit!r}; expected e.g. 600/minute") from None
+        path = _demo_atlas() if demo else atlas
+        settings = Settings(atlas=str(path), read_only=read_only or workers > 1, max_body=int(max_body_mb * 1e6),
+                            cors_origins=list(cors_origin or []), rate_limit=rate_limit)
+        app = create_app(settings) if workers == 1 else None
+        if app is None:  # check the atlas opens, then hand the settings to the workers through the environment
+            os.environ.update(settings.to_env())
+            create_app(settings).state.service.close()
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    mode = " (read-only)" if settings.read_only else ""
+    out.print(f"Serving {path}{mode} at http://{shown}:{port}/api/v1 (docs: http://{shown}:{port}/api/docs). "
+                  "Ctrl+C stops.", highlight=False, soft_wrap=True)
+    if app is not None:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
+    else:
+        uvicorn.run("clusteratlas.server.app:factory", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, timeout_graceful_shutdown=10)
+
+
+@token_app.command("create")
+def token_create(role: Annotated[str, typer.Option(help="editor or admin.")],
+                 atlas: AtlasOpt = DEFAULT_PATH,
+                 name: Annotated[str | None, typer.Option(help="Who or what the token is for.")] = None,
+                 expires: Annotated[float | None, typer.Option(help="Days until it expires (default: never).")]
+                 = None) -> None:
+    """Create a token; it is printed once and only its hash is stored."""
+    from clusteratlas.server.auth import create_token
+
+    with failing_cleanly(), Atlas(atlas) as a:
+        token_id, token = create_token(a.con, role, name=name, expires_days=expires)
+    err.print(f"Created {role} token {token_id}. It is shown once; keep it safe:", highlight=False)
+    print(token)
+
+
+@token_app.command("list")
+def token_list(atlas: AtlasOpt = DEFAULT_PATH) -> None:
+    """List tokens (id, name, role, dates, state); never their secrets."""
+    from clusteratlas.report import plain_table
+    from clusteratlas.server.auth import list_tokens
+
+    with failing_cleanly(), Atlas(atlas) as a:
+        rows = list_tokens(a.con).to_pylist()
+    out.print(plain_table(rows, "API tokens") if rows else "No tokens.")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (from 'token list').")],
+                 atlas: AtlasOpt = DEFAULT_PATH) -> None:
+    """Revoke a token at once."""
+    from clusteratlas.server.auth import revoke_token
+
+    with failing_cleanly(), Atlas(atlas) as a:
+        revoke_token(a.con, token_id)
+    out.print(f"Revoked token {token_id}.")
+
+
+app.command()(serve)
+app.add_typer(token_app, name="token")

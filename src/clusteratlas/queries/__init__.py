@@ -1,0 +1,39 @@
+"""The query layer: every question the CLI's ``show``, the REST API and the pages answer, in one place.
+
+Each function takes a DuckDB connection to the atlas (read-only is enough)
+and plain parameters, and returns a typed result: a :class:`TableResult`
+(an Arrow table plus metadata) or a dataclass holding Arrow tables. No
+function prints, formats or knows about HTTP, and every value reaches SQL
+as a bound parameter (column names are checked against the table first).
+"""
+
+from clusteratlas.queries._core import MAX_PAGE, Missing, NotFound, TableResult
+from clusteratlas.queries.analyses import complexity, hotspots, indicator, indicator_names, shift_share
+from clusteratlas.queries.clusters import (
+    ClusterProfile,
+    cluster_profile,
+    cluster_ranking,
+    list_clusters,
+    map_layer,
+    metrics,
+    related_clusters,
+)
+from clusteratlas.queries.evaluation import (
+    AssessmentHistory,
+    assessment,
+    assessments,
+    framework,
+    frameworks,
+    programmes,
+)
+from clusteratlas.queries.provenance import Provenance, imports, map_runs, provenance, writes
+from clusteratlas.queries.regions import RegionProfile, compare_regions, list_regions, region_profile
+from clusteratlas.queries.results import ResultFilters, results
+
+__all__ = [
+    "MAX_PAGE", "AssessmentHistory", "ClusterProfile", "Missing", "NotFound", "Provenance", "RegionProfile",
+    "ResultFilters", "TableResult", "assessment", "assessments", "cluster_profile", "cluster_ranking",
+    "compare_regions", "complexity", "framework", "frameworks", "hotspots", "imports", "indicator",
+    "indicator_names", "list_clusters", "list_regions", "map_layer", "map_runs", "metrics", "programmes",
+    "provenance", "region_profile", "related_clusters", "results", "shift_share", "writes",
+]

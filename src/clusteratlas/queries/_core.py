@@ -1,0 +1,213 @@
+"""Shared pieces of the query layer: results, errors, cursors, column checks.
+
+Every query takes a DuckDB connection (read-only is enough) and plain
+parameters, and returns a :class:`TableResult` (an Arrow table plus
+metadata) or a dataclass of them. Nothing here prints or knows about HTTP:
+the CLI, the REST API and the pages render the same results.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from clusteratlas.errors import InputError, did_you_mean
+
+#: The most rows one page of a paginated query may hold.
+MAX_PAGE = 10_000
+
+
+@dataclass
+class NotFound(InputError):
+    """An id that is not in the atlas (the API answers 404, with close matches)."""
+
+    choices: list[str] = field(default_factory=list)
+
+    @property
+    def close_matches(self) -> list[str]:
+        import difflib
+
+        return difflib.get_close_matches(str(self.value), self.choices, n=3, cutoff=0.5)
+
+
+@dataclass
+class Missing(InputError):
+    """The atlas has not computed this yet (e.g. no map or relate run); the API answers 404."""
+
+
+@dataclass
+class TableResult:
+    """Rows as an Arrow table and what they are (year, level, paging, notes)."""
+
+    table: pa.Table
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as plain Python values (non-finite numbers as None)."""
+        return to_rows(self.table)
+
+
+def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the tables and views of the atlas."""
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()").fetchall()}
+
+
+def require(con: duckdb.DuckDBPyConnection, table: str, hint: str) -> None:
+    """Raise :class:`Missing` when ``table`` is not in the atlas yet."""
+    if table not in tables(con):
+        raise Missing(f"the atlas has no {table} yet", hint=hint)
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Column names of a table, in order."""
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]).fetchall()]
+
+
+def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``, else a 422-style error naming them."""
+    if value not in choices:
+        raise InputError(f"unknown {name}", value=value, expected=", ".join(choices),
+                         hint=(did_you_mean(value, choices) or "").split(" Available")[0] or None)
+    return value
+
+
+def not_found(what: str, value: str, choices: Iterable[str]) -> NotFound:
+    """A :class:`NotFound` with a "did you mean" hint."""
+    choices = list(choices)
+    err = NotFound(f"unknown {what}", value=value, choices=choices)
+    close = err.close_matches
+    if close:
+        err.hint = "Did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return err
+
+
+def finite(table: pa.Table) -> pa.Table:
+    """The table with NaN and infinite floats as nulls (JSON, CSV and Parquet then agree)."""
+    out = table
+    for i, f in enumerate(table.schema):
+        if pa.types.is_decimal(f.type):  # DuckDB sums and counts: whole numbers as integers, else floats
+            out = out.set_column(i, f.name, pc.cast(table.column(i), pa.int64() if f.type.scale == 0
+                                                    else pa.float64()))
+        elif pa.types.is_floating(f.type):
+            col = table.column(i)
+            out = out.set_column(i, f.name, pc.if_else(pc.is_finite(col), col, pa.scalar(None, f.type)))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        value = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def to_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows of a table as JSON-ready dicts."""
+    return [_plain(r) for r in table.to_pylist()]
+
+
+def plain(value: Any) -> Any:
+    """A value (dict, list, scalar) made JSON-ready: non-finite floats as None, dates as ISO text."""
+    return _plain(value)
+
+
+def encode_cursor(offset: int, key: str) -> str:
+    """An opaque cursor for the next page of a query (``key`` ties it to the query's filters)."""
+    raw = json.dumps({"o": offset, "k": key}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, key: str) -> int:
+    """The offset a cursor points at; a cursor of another query or a garbled one is a clear error."""
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        offset = int(data["o"])
+        same = data["k"] == key
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise InputError("bad cursor", value=cursor[:60], expected="the 'next' cursor of an earlier page") from None
+    if not same or not 0 <= offset <= 2**40:
+        raise InputError("this cursor belongs to another query", value=cursor[:60],
+                         expected="the 'next' cursor of the same query (same filters and sort)")
+    return offset
+
+
+def query_key(**params: Any) -> str:
+    """A short digest of a query's parameters (to tie a cursor to it)."""
+    import hashlib
+
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def sort_clause(sort: str | None, allowed: Sequence[str], default: str) -> str:
+    """An ORDER BY clause from ``col`` or ``-col`` (descending), checked against ``allowed``."""
+    spec = sort or default
+    parts = []
+    for item in spec.split(","):
+        item = item.strip()
+        desc = item.startswith("-")
+        name = item.lstrip("-+")
+        if name not in allowed:
+            raise InputError("unknown sort column", value=name, expected="one of " + ", ".join(allowed)
+                             + " (prefix - for descending)",
+                             hint=(did_you_mean(name, allowed) or "").split(" Available")[0] or None)
+        parts.append(f'"{name}" {"DESC" if desc else "ASC"} NULLS LAST')
+    return ", ".join(parts)
+
+
+def latest_year(con: duckdb.DuckDBPyConnection, table: str, year: int | None, where: str = "true",
+                params: Sequence[Any] = ()) -> int:
+    """``year`` if the table has rows for it, else the latest year; a clear error for a year without data."""
+    years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM {table} WHERE {where} ORDER BY 1",
+                                       list(params)).fetchall()]
+    if not years:
+        raise Missing(f"no rows in {table}", hint="Run the step that fills it first")
+    if year is None:
+        return years[-1]
+    if year not in years:
+        raise InputError("no results for this year", value=year, expected=", ".join(map(str, years)))
+    return year
+
+
+def most_detailed_level(con: duckdb.DuckDBPyConnection) -> str:
+    """The level of the map results with the most regions (usually the observed one)."""
+    # results_regions has the same levels and regions as results_clusters, with a row per region and year
+    # instead of per region, cluster and year: the same answer for a fraction of the scan.
+    rows = con.execute("SELECT level FROM results_regions GROUP BY level "
+                       "ORDER BY count(DISTINCT region) DESC, level LIMIT 1").fetchall()
+    if not rows:
+        raise Missing("the atlas has no results yet", hint="Run 'clusteratlas map' first")
+    return rows[0][0]
+
+
+def check_level(con: duckdb.DuckDBPyConnection, level: str | None, table: str = "results_regions") -> str:
+    """``level`` if the results have it (default: the most detailed), else a clear error."""
+    if level is None:
+        return most_detailed_level(con)
+    levels = [r[0] for r in con.execute(f"SELECT DISTINCT level FROM {table} ORDER BY 1").fetchall()]
+    if level not in levels:
+        raise InputError("unknown region level", value=level, expected=", ".join(levels),
+                         hint=(did_you_mean(level, levels) or "").split(" Available")[0] or None)
+    return level

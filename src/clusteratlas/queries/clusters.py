@@ -1,0 +1,156 @@
+"""Clusters: the list, a cluster's profile, its regions ranked by any metric, and the map layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from clusteratlas.queries._core import (
+    TableResult,
+    check_choice,
+    check_level,
+    columns,
+    finite,
+    latest_year,
+    not_found,
+    require,
+    to_rows,
+)
+from clusteratlas.queries.regions import CLUSTER_NAMES, RESULTS_HINT
+
+#: Columns of the results that are not metrics.
+KEYS = ("level", "region", "cluster", "subcluster", "type")
+
+
+def metrics(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every metric column of the cluster results (what a ranking or a map layer can show)."""
+    return [c for c in columns(con, "results_clusters") if c not in KEYS and c != "year"]
+
+
+def _check_cluster(con: duckdb.DuckDBPyConnection, cluster: str) -> None:
+    found = con.execute("SELECT count(*) FROM (SELECT 1 FROM results_clusters WHERE cluster = ? LIMIT 1)",
+                        [cluster]).fetchall()[0][0]
+    if not found:
+        known = [r[0] for r in con.execute("SELECT DISTINCT cluster FROM results_clusters ORDER BY 1").fetchall()]
+        raise not_found("cluster", cluster, known)
+
+
+def list_clusters(con: duckdb.DuckDBPyConnection) -> TableResult:
+    """The clusters of the latest map run: code, names, type, industries, and national jobs in the latest year."""
+    require(con, "results_clusters", RESULTS_HINT)
+    level = check_level(con, None)
+    year = latest_year(con, "results_regions", None)
+    table = con.sql(
+        f"""SELECT c.cluster, d.cluster_name, d.cluster_name_ja, any_value(c.type) AS type,
+                   sum(c.employment) AS employment, count(*) FILTER (WHERE c.strong) AS strong_regions,
+                   (SELECT count(DISTINCT industry) FROM definitions x WHERE x.cluster = c.cluster AND x.definition =
+                    (SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1)) AS industries
+            FROM results_clusters c LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
+            WHERE c.level = ? AND c.year = ? GROUP BY ALL ORDER BY c.cluster""", params=[level, year]).to_arrow_table()
+    return TableResult(finite(table), {"level": level, "year": year})
+
+
+@dataclass
+class ClusterProfile:
+    """A cluster's definition (industries with names, subclusters), its top regions and its time series."""
+
+    cluster: str
+    definition: str | None
+    name: str | None
+    name_ja: str | None
+    type: str | None
+    level: str
+    year: int
+    metric: str
+    industries: pa.Table
+    subclusters: list[str]
+    ranking: pa.Table
+    series: pa.Table
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cluster": self.cluster, "definition": self.definition, "name": self.name, "name_ja": self.name_ja,
+                "type": self.type, "level": self.level, "year": self.year, "metric": self.metric,
+                "industries": to_rows(self.industries), "subclusters": self.subclusters,
+                "ranking": to_rows(self.ranking), "series": to_rows(self.series)}
+
+
+def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "employment",
+                    level: str | None = None, year: int | None = None, top: int | None = 20,
+                    min_employment: float | None = None) -> TableResult:
+    """The regions of one level ranked by any metric of one cluster (all of them when ``top`` is None).
+
+    With ``top=None`` this is the cluster's map layer: every region's value
+    at the level.
+    """
+    require(con, "results_clusters", RESULTS_HINT)
+    _check_cluster(con, cluster)
+    metric = check_choice("metric", metric, metrics(con))
+    level = check_level(con, level)
+    year = latest_year(con, "results_regions", year)
+    where = "AND c.employment > ?" if min_employment is not None else ""
+    params: list[Any] = [cluster, year, level, *([min_employment] if min_employment is not None else [])]
+    limit = "" if top is None else "LIMIT ?"
+    table = con.sql(
+        f"""SELECT row_number() OVER (ORDER BY c."{metric}" DESC NULLS LAST, c.region) AS rank, c.*,
+                   r.name, r.name_ja
+            FROM results_clusters c LEFT JOIN regions r USING (region)
+            WHERE c.cluster = ? AND c.year = ? AND c.level = ? {where}
+            ORDER BY rank {limit}""", params=params + ([top] if top is not None else [])).to_arrow_table()
+    return TableResult(finite(table), {"cluster": cluster, "metric": metric, "level": level, "year": year})
+
+
+def map_layer(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "lq", level: str | None = None,
+              year: int | None = None) -> TableResult:
+    """Every region's value of one metric of one cluster at one level (what a choropleth map draws)."""
+    require(con, "results_clusters", RESULTS_HINT)
+    _check_cluster(con, cluster)
+    metric = check_choice("metric", metric, metrics(con))
+    level = check_level(con, level)
+    year = latest_year(con, "results_regions", year)
+    table = con.sql(f"""SELECT c.region, r.name, r.name_ja, c."{metric}" AS value, c.employment, c.stars, c.strong
+                        FROM results_clusters c LEFT JOIN regions r USING (region)
+                        WHERE c.cluster = ? AND c.year = ? AND c.level = ? ORDER BY c.region""",
+                    params=[cluster, year, level]).to_arrow_table()
+    return TableResult(finite(table), {"cluster": cluster, "metric": metric, "level": level, "year": year})
+
+
+def cluster_profile(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "employment",
+                    level: str | None = None, year: int | None = None, top: int = 20) -> ClusterProfile:
+    """Definition, subclusters, industries (with names), top regions by ``metric`` and national series."""
+    ranking = cluster_ranking(con, cluster, metric=metric, level=level, year=year, top=top)
+    level, year, metric = ranking.meta["level"], ranking.meta["year"], ranking.meta["metric"]
+    run = con.execute("SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1").fetchall()
+    definition = run[0][0] if run else None
+    industries = con.sql(
+        """SELECT d.industry, i.name, i.name_ja, d.subcluster, d.type FROM definitions d
+           LEFT JOIN industries i USING (industry) WHERE d.definition = ? AND d.cluster = ?
+           ORDER BY d.industry""", params=[definition, cluster]).to_arrow_table()
+    names = con.execute(f"SELECT cluster_name, cluster_name_ja, cluster_type FROM ({CLUSTER_NAMES}) WHERE cluster = ?",
+                        [cluster]).fetchall()
+    name, name_ja, ctype = names[0] if names else (None, None, None)
+    subclusters = sorted({s for s in industries["subcluster"].to_pylist() if s})
+    series = con.sql(
+        """SELECT year, sum(employment) AS employment, count(*) FILTER (WHERE employment > 0) AS regions,
+                  count(*) FILTER (WHERE strong) AS strong_regions, sum(establishments) AS establishments,
+                  sum(payroll) AS payroll
+           FROM results_clusters WHERE cluster = ? AND level = ? GROUP BY year ORDER BY year""",
+        params=[cluster, level]).to_arrow_table()
+    return ClusterProfile(cluster, definition, name, name_ja, ctype, level, year, metric, industries, subclusters,
+                          ranking.table, finite(series))
+
+
+def related_clusters(con: duckdb.DuckDBPyConnection, item: str, *, top: int = 10) -> TableResult:
+    """The clusters (or industries) most related to ``item`` in the latest relate run that has it."""
+    require(con, "relate_pairs", "Run 'clusteratlas relate' first")
+    table = con.sql(
+        f"""SELECT p.*, d.cluster_name AS related_name, d.cluster_name_ja AS related_name_ja
+            FROM relate_pairs p LEFT JOIN ({CLUSTER_NAMES}) d ON d.cluster = p.related
+            WHERE p.item = ? AND p.year = (SELECT max(year) FROM relate_pairs WHERE item = ?)
+            ORDER BY p.rank LIMIT ?""", params=[item, item, top]).to_arrow_table()
+    if table.num_rows == 0:
+        known = [r[0] for r in con.execute("SELECT DISTINCT item FROM relate_pairs ORDER BY 1").fetchall()]
+        raise not_found("cluster or industry", item, known)
+    return TableResult(finite(table), {"item": item, "year": table["year"][0].as_py()})

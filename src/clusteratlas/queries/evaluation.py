@@ -1,0 +1,117 @@
+"""Qualitative evaluation: frameworks, assessments (current and history), the Japanese programme registry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from clusteratlas.errors import InputError
+from clusteratlas.queries._core import TableResult, not_found
+
+#: Header columns of an assessment (one row per assessment and revision).
+ASSESSMENT_COLUMNS = ("assessment", "revision", "framework", "framework_version", "subject", "subject_type",
+                      "subject_name", "subject_name_ja", "region", "assessor", "assessed_on", "tags",
+                      "content_sha256", "recorded_at")
+
+
+def frameworks(con: duckdb.DuckDBPyConnection) -> TableResult:
+    """Every framework: built in, and stored in the atlas (one row per version)."""
+    from clusteratlas.evaluate.frameworks import builtin_frameworks
+
+    rows = [{"framework": f.id, "version": f.version, "name": f.name, "name_ja": f.name_ja,
+             "factors": len(f.factors), "sha256": f.sha256, "where": "built in"}
+            for f in builtin_frameworks().values()]
+    for fid, version, name, name_ja, sha, doc in con.execute(
+            "SELECT framework, version, name, name_ja, sha256, document FROM evaluation_frameworks ORDER BY 1, 2"
+            ).fetchall():
+        rows.append({"framework": fid, "version": version, "name": name, "name_ja": name_ja,
+                     "factors": len(json.loads(doc or "{}").get("factors", [])), "sha256": sha, "where": "atlas"})
+    schema = pa.schema([("framework", pa.string()), ("version", pa.string()), ("name", pa.string()),
+                        ("name_ja", pa.string()), ("factors", pa.int64()), ("sha256", pa.string()),
+                        ("where", pa.string())])
+    return TableResult(pa.Table.from_pylist(rows, schema=schema), {"frameworks": len(rows)})
+
+
+def framework(con: duckdb.DuckDBPyConnection, framework_id: str, version: str | None = None) -> dict[str, Any]:
+    """One framework's document (the atlas's stored version, else the built-in one)."""
+    from clusteratlas.store.evaluations import framework_resolver
+
+    try:
+        fw = framework_resolver(con)(framework_id, version)
+    except InputError as exc:
+        if exc.problem == "unknown framework":
+            raise not_found("framework", framework_id, (exc.expected or "").split(", ")) from None
+        raise
+    return {"framework": fw.id, "version": fw.version, "name": fw.name, "name_ja": fw.name_ja,
+            "sha256": fw.sha256, "document": fw.document}
+
+
+def assessments(con: duckdb.DuckDBPyConnection, *, framework: str | None = None, subject: str | None = None,
+                all_revisions: bool = False) -> TableResult:
+    """Assessments, one row each (the current revision, or every revision), oldest first."""
+    table = "assessments" if all_revisions else "assessments_current"
+    where, params = ["true"], []
+    if framework is not None:
+        where.append("framework = ?")
+        params.append(framework)
+    if subject is not None:
+        where.append("subject = ?")
+        params.append(subject)
+    cols = ", ".join(ASSESSMENT_COLUMNS)
+    rows = con.sql(f"SELECT {cols}, (SELECT count(*) FROM assessment_scores s WHERE s.assessment = a.assessment "
+                   f"AND s.revision = a.revision) AS scores FROM {table} a WHERE {' AND '.join(where)} "
+                   "ORDER BY assessed_on, assessment, revision", params=params).to_arrow_table()
+    return TableResult(rows, {"all_revisions": all_revisions, "framework": framework, "subject": subject})
+
+
+@dataclass
+class AssessmentHistory:
+    """One assessment: every revision (oldest first), each with its scores and evidence."""
+
+    assessment: str
+    current: int
+    revisions: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"assessment": self.assessment, "current": self.current, "revisions": self.revisions}
+
+
+def assessment(con: duckdb.DuckDBPyConnection, assessment_id: str) -> AssessmentHistory:
+    """One assessment with its full revision history."""
+    from clusteratlas.queries._core import to_rows
+
+    heads = to_rows(con.sql(f"SELECT {', '.join(ASSESSMENT_COLUMNS)} FROM assessments WHERE assessment = ? "
+                            "ORDER BY revision", params=[assessment_id]).to_arrow_table())
+    if not heads:
+        known = [r[0] for r in con.execute("SELECT DISTINCT assessment FROM assessments ORDER BY 1").fetchall()]
+        raise not_found("assessment", assessment_id, known)
+    scores = to_rows(con.sql('SELECT revision, factor, "column", value, points, evidence, source '
+                             "FROM assessment_scores WHERE assessment = ? ORDER BY revision, factor, \"column\"",
+                             params=[assessment_id]).to_arrow_table())
+    for head in heads:
+        head["tags"] = json.loads(head["tags"] or "{}")
+        head["scores"] = [{k: v for k, v in s.items() if k != "revision"} for s in scores
+                          if s["revision"] == head["revision"]]
+    return AssessmentHistory(assessment_id, heads[-1]["revision"], heads)
+
+
+def programmes(con: duckdb.DuckDBPyConnection, *, programme: str | None = None) -> TableResult:
+    """Japan's cluster programme registry (from the atlas when loaded, else the built-in copy)."""
+    from clusteratlas.reference.programmes import PROGRAMMES, programme_table
+
+    if programme is not None and programme not in PROGRAMMES:
+        raise not_found("programme", programme, list(PROGRAMMES))
+    stored = con.execute("SELECT count(*) FROM programme_registry").fetchall()[0][0]
+    if stored:
+        where, params = ("WHERE programme = ?", [programme]) if programme else ("", [])
+        rows = con.sql(f"SELECT * FROM programme_registry {where} ORDER BY programme, id",
+                       params=params).to_arrow_table()
+        origin = "atlas"
+    else:
+        rows = programme_table(programme)
+        origin = "built in"
+    return TableResult(rows, {"programme": programme, "from": origin})

@@ -1,0 +1,188 @@
+"""Regions: list and search, a region's profile, and comparing regions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from clusteratlas.errors import InputError
+from clusteratlas.queries._core import (
+    MAX_PAGE,
+    TableResult,
+    decode_cursor,
+    encode_cursor,
+    finite,
+    not_found,
+    plain,
+    query_key,
+    require,
+    tables,
+    to_rows,
+)
+
+#: Cluster names of the definition used by the latest map run (one row per cluster).
+CLUSTER_NAMES = ("SELECT cluster, any_value(cluster_name) AS cluster_name, any_value(cluster_name_ja) "
+                 "AS cluster_name_ja, any_value(type) AS cluster_type FROM definitions WHERE definition = "
+                 "(SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1) GROUP BY cluster")
+RESULTS_HINT = "Run 'clusteratlas map' first"
+
+
+def _known_regions(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL for every region the atlas knows: the region list, and mapped regions not in it."""
+    if "results_regions" in tables(con):
+        return ("SELECT region, name, name_ja, level FROM regions UNION ALL "
+                "SELECT DISTINCT region, NULL, NULL, level FROM results_regions "
+                "WHERE region NOT IN (SELECT region FROM regions)")
+    return "SELECT region, name, name_ja, level FROM regions"
+
+
+def list_regions(con: duckdb.DuckDBPyConnection, *, q: str | None = None, level: str | None = None,
+                 parent: str | None = None, limit: int = 100, cursor: str | None = None) -> TableResult:
+    """Regions by id or name (English or Japanese, case-insensitive substring), level and parent.
+
+    ``parent`` finds the regions directly below it in any hierarchy, and the
+    members of a custom region. Paged: ``meta['next']`` is the cursor of the
+    next page (None on the last).
+    """
+    limit = max(1, min(int(limit), MAX_PAGE))
+    key = query_key(q=q, level=level, parent=parent)
+    offset = decode_cursor(cursor, key)
+    where, params = ["true"], []
+    if q:
+        where.append("(contains(lower(k.region), lower(?)) OR contains(lower(coalesce(k.name, '')), lower(?)) "
+                     "OR contains(coalesce(k.name_ja, ''), ?))")
+        params += [q, q, q]
+    if level:
+        where.append("k.level = ?")
+        params.append(level)
+    if parent:
+        where.append("(k.region IN (SELECT region FROM region_links WHERE parent = ?) "
+                     "OR k.region IN (SELECT member FROM custom_members WHERE region = ?))")
+        params += [parent, parent]
+    sql = (f"SELECT k.region, k.name, k.name_ja, k.level, "
+           f"(SELECT list(DISTINCT l.parent ORDER BY l.parent) FROM region_links l WHERE l.region = k.region) "
+           f"AS parents FROM ({_known_regions(con)}) k WHERE {' AND '.join(where)}")
+    total = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()[0][0]
+    table = con.sql(f"{sql} ORDER BY k.level, k.region LIMIT ? OFFSET ?",
+                    params=[*params, limit, offset]).to_arrow_table()
+    nxt = encode_cursor(offset + limit, key) if offset + limit < total else None
+    return TableResult(table, {"total": total, "offset": offset, "limit": limit, "next": nxt})
+
+
+def _region_choices(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT DISTINCT region FROM results_regions ORDER BY 1 LIMIT 5000"
+                                      ).fetchall()]
+
+
+def _region_level(con: duckdb.DuckDBPyConnection, region: str, level: str | None) -> str:
+    levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions WHERE region = ? ORDER BY 1",
+                                        [region]).fetchall()]
+    if not levels:
+        raise not_found("region", region, _region_choices(con))
+    if level is None:
+        return levels[0]
+    if level not in levels:
+        raise InputError("the region has no results at this level", value=level, expected=", ".join(levels))
+    return level
+
+
+@dataclass
+class RegionProfile:
+    """A region's summary for one year, every cluster with every metric, its time series and opportunities.
+
+    ``opportunities`` are the clusters the region is not specialised in,
+    ranked by relatedness density (from the latest ``relate`` run at the
+    region's level; empty, with a note, when there is none).
+    """
+
+    region: str
+    level: str
+    year: int
+    summary: dict[str, Any]
+    clusters: pa.Table
+    series: pa.Table
+    opportunities: pa.Table
+    notes: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "level": self.level, "year": self.year, "summary": plain(self.summary),
+                "clusters": to_rows(self.clusters), "series": to_rows(self.series),
+                "opportunities": to_rows(self.opportunities), "notes": self.notes}
+
+
+def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | None = None,
+                   level: str | None = None, include_empty: bool = False, opportunities: int = 10) -> RegionProfile:
+    """Everything the atlas knows about one region's clusters (strongest first)."""
+    require(con, "results_regions", RESULTS_HINT)
+    level = _region_level(con, region, level)
+    years = [r[0] for r in con.execute("SELECT DISTINCT year FROM results_regions WHERE region = ? AND level = ? "
+                                       "ORDER BY 1", [region, level]).fetchall()]
+    if year is None:
+        year = years[-1]
+    elif year not in years:
+        raise InputError("no results for this year", value=year, expected=", ".join(map(str, years)))
+    summary = con.sql("SELECT s.*, r.name, r.name_ja FROM results_regions s LEFT JOIN regions r USING (region) "
+                      "WHERE s.region = ? AND s.level = ? AND s.year = ?",
+                      params=[region, level, year]).to_arrow_table().to_pylist()[0]
+    clusters = con.sql(
+        f"""SELECT c.*, d.cluster_name, d.cluster_name_ja FROM results_clusters c
+        LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
+        WHERE c.region = ? AND c.level = ? AND c.year = ? {'' if include_empty else 'AND c.employment > 0'}
+        ORDER BY c.stars DESC, c.strong DESC, c.lq DESC, c.cluster""", params=[region, level, year]).to_arrow_table()
+    series = con.sql("SELECT * FROM results_regions WHERE region = ? AND level = ? ORDER BY year",
+                     params=[region, level]).to_arrow_table()
+    notes: list[str] = []
+    opps = pa.table({"item": pa.array([], pa.string())})
+    if "relate_cells" in tables(con):
+        opps = con.sql(
+            f"""SELECT c.item AS cluster, d.cluster_name, d.cluster_name_ja, c.year, c.density, c.cog, c.rca,
+                       c.employment
+                FROM relate_cells c LEFT JOIN ({CLUSTER_NAMES}) d ON d.cluster = c.item
+                WHERE c.region = ? AND c.level = ? AND c.breakdown = 'cluster' AND NOT c.presence
+                  AND c.year = (SELECT max(year) FROM relate_cells WHERE region = ? AND level = ?
+                                AND breakdown = 'cluster')
+                ORDER BY c.density DESC NULLS LAST, c.item LIMIT ?""",
+            params=[region, level, region, level, opportunities]).to_arrow_table()
+    if opps.num_rows == 0:
+        notes.append("no relatedness results for this region's level: run 'clusteratlas relate --level "
+                     f"{level}' to list opportunities")
+    return RegionProfile(region, level, year, summary, finite(clusters), finite(series), finite(opps), notes)
+
+
+def compare_regions(con: duckdb.DuckDBPyConnection, regions: list[str], *, year: int | None = None,
+                    level: str | None = None, metric: str = "lq") -> TableResult:
+    """Two to 25 regions side by side: every cluster with every metric, one row per region × cluster.
+
+    ``meta['summaries']`` holds each region's summary row; ``meta['metric']``
+    names the metric the rows are sorted by.
+    """
+    from clusteratlas.queries._core import check_choice, columns
+
+    require(con, "results_clusters", RESULTS_HINT)
+    unique = list(dict.fromkeys(regions))
+    if not 2 <= len(unique) <= 25:
+        raise InputError("compare needs 2 to 25 different regions", value=len(unique),
+                         expected="a comma-separated list of 2 to 25 region ids")
+    metric = check_choice("metric", metric, [c for c in columns(con, "results_clusters")
+                                             if c not in ("level", "region", "cluster", "subcluster", "type")])
+    levels = {r: _region_level(con, r, level) for r in unique}
+    if year is None:
+        year = con.execute("SELECT max(year) FROM results_regions").fetchall()[0][0]
+    marks = ", ".join("?" for _ in unique)
+    pairs = [x for r in unique for x in (r, levels[r])]
+    match = " OR ".join("(c.region = ? AND c.level = ?)" for _ in unique)
+    table = con.sql(
+        f"""SELECT c.*, d.cluster_name, d.cluster_name_ja, r.name AS region_name, r.name_ja AS region_name_ja
+        FROM results_clusters c LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster) LEFT JOIN regions r USING (region)
+        WHERE ({match}) AND c.year = ? ORDER BY c.cluster, "{metric}" DESC NULLS LAST, c.region""",
+        params=[*pairs, year]).to_arrow_table()
+    if table.num_rows == 0:
+        raise InputError("no results for these regions in this year", value=year)
+    summaries = con.sql(f"SELECT s.*, r.name, r.name_ja FROM results_regions s LEFT JOIN regions r USING (region) "
+                        f"WHERE s.region IN ({marks}) AND s.year = ? ORDER BY s.region",
+                        params=[*unique, year]).to_arrow_table()
+    return TableResult(finite(table), {"regions": unique, "year": year, "metric": metric,
+                                       "summaries": to_rows(finite(summaries))})

@@ -1,0 +1,143 @@
+"""API tokens: created once, stored only as an Argon2 hash, with roles, expiry and revocation.
+
+A token reads ``ca_<id>_<secret>``: the id finds the stored row (and is what
+``token list`` and the write log show), the secret is checked against the
+Argon2id hash (argon2-cffi). Roles: ``editor`` (upload assessments, define
+custom regions) and ``admin`` (everything, plus tokens and map runs).
+Anonymous callers may only read. Every write is logged in ``api_writes``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from clusteratlas.errors import InputError
+
+ROLES = ("editor", "admin")
+RANK = {"anonymous": 0, "editor": 1, "admin": 2}
+DDL = [
+    "CREATE TABLE IF NOT EXISTS api_tokens (id VARCHAR PRIMARY KEY, name VARCHAR, role VARCHAR, hash VARCHAR, "
+    "created_at TIMESTAMP, expires_at TIMESTAMP, revoked_at TIMESTAMP)",
+    "CREATE TABLE IF NOT EXISTS api_writes (written_at TIMESTAMP, token VARCHAR, name VARCHAR, role VARCHAR, "
+    "action VARCHAR, detail VARCHAR, sha256 VARCHAR)",
+]
+_HASHER = PasswordHasher()
+
+
+@dataclass
+class Caller:
+    """Who is calling: a token's id, name and role, or anonymous."""
+
+    role: str = "anonymous"
+    token: str | None = None
+    name: str | None = None
+
+
+class AuthError(Exception):
+    """A token is missing, wrong, revoked or expired (401), or its role is too low (403)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the token and write-log tables if missing (they sit beside the atlas's own tables)."""
+    for statement in DDL:
+        con.execute(statement)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def create_token(con: duckdb.DuckDBPyConnection, role: str, *, name: str | None = None,
+                 expires_days: float | None = None) -> tuple[str, str]:
+    """A new token: returns (id, token). Only the hash is stored; the token cannot be shown again."""
+    if role not in ROLES:
+        raise InputError("unknown role", value=role, expected=", ".join(ROLES))
+    if expires_days is not None and not 0 < expires_days <= 3650:
+        raise InputError("bad expiry", value=expires_days, expected="a number of days above 0, at most 3650")
+    if name is not None and len(name) > 200:
+        raise InputError("token name too long", value=len(name), expected="at most 200 characters")
+    ensure_tables(con)
+    token_id = secrets.token_hex(6)
+    token = f"ca_{token_id}_{secrets.token_urlsafe(32)}"
+    expires = _now() + timedelta(days=expires_days) if expires_days else None
+    con.execute("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                [token_id, name, role, _HASHER.hash(token), _now(), expires])
+    return token_id, token
+
+
+def list_tokens(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Every token (never its secret or hash), newest first, with its state."""
+    ensure_tables(con)
+    return con.sql("SELECT id, name, role, created_at, expires_at, revoked_at, CASE WHEN revoked_at IS NOT NULL "
+                   "THEN 'revoked' WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 'expired' ELSE 'active' "
+                   "END AS state FROM api_tokens ORDER BY created_at DESC", params=[_now()]).to_arrow_table()
+
+
+def revoke_token(con: duckdb.DuckDBPyConnection, token_id: str) -> None:
+    """Revoke a token at once; an unknown id is a clear error."""
+    ensure_tables(con)
+    rows = con.execute("SELECT revoked_at FROM api_tokens WHERE id = ?", [token_id]).fetchall()
+    if not rows:
+        from clusteratlas.queries._core import not_found
+
+        known = [r[0] for r in con.execute("SELECT id FROM api_tokens ORDER BY 1").fetchall()]
+        raise not_found("token", token_id, known)
+    if rows[0][0] is None:
+        con.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [_now(), token_id])
+
+
+def authenticate(con: duckdb.DuckDBPyConnection, header: str | None) -> Caller:
+    """The caller named by an ``Authorization: Bearer`` header (anonymous without one)."""
+    if not header:
+        return Caller()
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith("ca_") or token.count("_") < 2 or len(token) > 200:
+        raise AuthError(401, "malformed token: expected 'Authorization: Bearer ca_<id>_<secret>'")
+    token_id = token.split("_")[1]
+    from clusteratlas.queries._core import tables
+
+    if "api_tokens" not in tables(con):
+        raise AuthError(401, "unknown token")
+    rows = con.execute("SELECT name, role, hash, expires_at, revoked_at FROM api_tokens WHERE id = ?",
+                       [token_id]).fetchall()
+    if not rows:
+        raise AuthError(401, "unknown token")
+    name, role, digest, expires, revoked = rows[0]
+    try:
+        _HASHER.verify(digest, token)
+    except (VerificationError, InvalidHashError):
+        raise AuthError(401, "wrong token") from None
+    if revoked is not None:
+        raise AuthError(401, "this token was revoked")
+    if expires is not None and expires <= _now():
+        raise AuthError(401, "this token has expired")
+    return Caller(role, token_id, name)
+
+
+def require_role(caller: Caller, role: str) -> None:
+    """401 for an anonymous caller, 403 for a token whose role is below ``role``."""
+    if caller.role == "anonymous":
+        raise AuthError(401, f"this route needs a token with role {role} or above")
+    if RANK[caller.role] < RANK[role]:
+        raise AuthError(403, f"this route needs role {role}; the token has role {caller.role}")
+
+
+def record_write(con: duckdb.DuckDBPyConnection, caller: Caller, action: str, detail: str,
+                 sha256: str | None) -> None:
+    """Log one write: who, when, what, the checksum of what was sent."""
+    ensure_tables(con)
+    con.execute("INSERT INTO api_writes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [_now(), caller.token, caller.name, caller.role, action, detail, sha256])

@@ -1,0 +1,137 @@
+"""Answers in JSON, CSV, Parquet and Excel: the same rows, with the provenance alongside.
+
+JSON wraps rows as ``{"data": [...], "meta": {...}, "provenance": {...}}``;
+CSV is streamed batch by batch; Parquet carries the provenance and meta in
+its schema metadata; Excel has a second sheet with them. In CSV, Parquet
+and Excel the provenance is also in the ``Link`` header
+(``/api/v1/provenance``) and the ``X-Atlas-Version`` header.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from starlette.responses import Response, StreamingResponse
+
+from clusteratlas.errors import InputError
+from clusteratlas.queries._core import plain, to_rows
+
+FORMATS = ("json", "csv", "parquet", "xlsx")
+MEDIA = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+_ACCEPT = {"application/json": "json", "text/csv": "csv", "application/vnd.apache.parquet": "parquet",
+           "application/x-parquet": "parquet", "application/parquet": "parquet",
+           MEDIA["xlsx"]: "xlsx"}
+#: Rows per streamed CSV chunk, and the size above which CSV is streamed.
+CHUNK = 2000
+STREAM_ROWS = 20_000
+
+
+def negotiate(fmt: str | None, accept: str | None) -> str:
+    """The answer's format: ``?format=`` first, else the first known type in ``Accept``, else JSON."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise InputError("unknown format", value=fmt[:40], expected=", ".join(FORMATS))
+        return fmt
+    for part in (accept or "").split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in _ACCEPT:
+            return _ACCEPT[media]
+    return "json"
+
+
+def dumps(value: Any) -> bytes:
+    """Strict JSON (no NaN), UTF-8, Japanese kept readable."""
+    return json.dumps(plain(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                      default=str).encode("utf-8")
+
+
+def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None,
+                  media: str = "application/json") -> Response:
+    return Response(dumps(body), status_code=status, media_type=media, headers=headers)
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """Nested columns (lists, structs) and times as text (as in JSON), for CSV and Excel."""
+    out = table
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type):
+            out = out.set_column(i, f.name, pa.array([v.isoformat() if v is not None else None
+                                                      for v in table.column(i).to_pylist()], pa.string()))
+        elif pa.types.is_list(f.type) or pa.types.is_large_list(f.type):
+            joined = pc.binary_join(pc.cast(table.column(i), pa.list_(pa.string())), " ")
+            out = out.set_column(i, f.name, joined)
+        elif pa.types.is_struct(f.type) or pa.types.is_map(f.type):
+            out = out.set_column(i, f.name, pa.array([json.dumps(v, default=str) if v is not None else None
+                                                      for v in table.column(i).to_pylist()], pa.string()))
+    return out
+
+
+def _csv_chunks(table: pa.Table) -> Iterator[bytes]:
+    import pyarrow.csv as pcsv
+
+    table = _flat(table)
+    for start in range(0, max(table.num_rows, 1), CHUNK):
+        buf = io.BytesIO()
+        pcsv.write_csv(table.slice(start, CHUNK), buf,
+                       pcsv.WriteOptions(include_header=start == 0, quoting_style="needed"))
+        yield buf.getvalue()
+
+
+def _parquet(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any]) -> bytes:
+    import pyarrow.parquet as pq
+
+    schema_meta = dict(table.schema.metadata or {})
+    schema_meta[b"clusteratlas.meta"] = dumps(meta)
+    schema_meta[b"clusteratlas.provenance"] = dumps(provenance)
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(schema_meta), buf)
+    return buf.getvalue()
+
+
+def _xlsx(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any]) -> bytes:
+    import xlsxwriter
+
+    table = _flat(table)
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True, "nan_inf_to_errors": True,
+                                     "default_date_format": "yyyy-mm-dd hh:mm:ss"})
+    sheet = book.add_worksheet("data")
+    sheet.write_row(0, 0, table.column_names)
+    for r, row in enumerate(table.to_pylist(), start=1):
+        for c, value in enumerate(row.values()):
+            if hasattr(value, "tzinfo"):
+                value = value.replace(tzinfo=None)
+            sheet.write(r, c, value)
+    about = book.add_worksheet("provenance")
+    about.write_column(0, 0, ["meta", "provenance"])
+    about.write_column(0, 1, [dumps(meta).decode(), dumps(provenance).decode()])
+    book.close()
+    return buf.getvalue()
+
+
+def table_response(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any], fmt: str,
+                   headers: dict[str, str], filename: str) -> Response:
+    """One tabular answer in the format asked for."""
+    if fmt == "json":
+        return json_response({"data": to_rows(table), "meta": meta, "provenance": provenance}, headers=headers)
+    headers = {**headers, "Link": '</api/v1/provenance>; rel="describedby"'}
+    if fmt == "csv":
+        headers["Content-Disposition"] = f'inline; filename="{filename}.csv"'
+        if table.num_rows > STREAM_ROWS:  # large: streamed chunk by chunk
+            return StreamingResponse(_csv_chunks(table), media_type=MEDIA["csv"], headers=headers)
+        return Response(b"".join(_csv_chunks(table)), media_type=MEDIA["csv"], headers=headers)
+    if fmt == "parquet":
+        headers["Content-Disposition"] = f'attachment; filename="{filename}.parquet"'
+        return Response(_parquet(table, meta, provenance), media_type=MEDIA["parquet"], headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
+    return Response(_xlsx(table, meta, provenance), media_type=MEDIA["xlsx"], headers=headers)

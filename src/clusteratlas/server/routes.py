@@ -1,0 +1,286 @@
+"""Read routes: one per query of :mod:`clusteratlas.queries`, each answering with its provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from clusteratlas import queries as Q
+from clusteratlas.queries._core import TableResult
+from clusteratlas.server.app import OBJECT, TABULAR, Format, cache_headers
+from clusteratlas.server.formats import json_response, negotiate, table_response
+from clusteratlas.server.service import AtlasService
+
+router = APIRouter()
+#: Queries run at once (new answers); the others wait their turn, cached answers never wait.
+READERS = 4
+
+Id = Annotated[str, Path(min_length=1, max_length=200, description="An id as stored in the atlas")]
+Text = Annotated[str | None, Query(max_length=200)]
+Year = Annotated[int | None, Query(ge=1800, le=2200, description="Year (default: the latest)")]
+Level = Annotated[str | None, Query(max_length=100, description="Region level (default: the most detailed)")]
+Limit = Annotated[int, Query(ge=1, le=Q.MAX_PAGE, description="Rows per page")]
+Top = Annotated[int, Query(ge=1, le=10_000)]
+Cursor = Annotated[str | None, Query(max_length=200, description="The 'next' cursor of the previous page")]
+Sort = Annotated[str | None, Query(max_length=300, description="Column(s) to sort by, '-col' for descending, "
+                                   "comma-separated")]
+Fmt = Annotated[Format | None, Query(alias="format", description="json, csv, parquet or xlsx (else the Accept "
+                                     "header; default json)")]
+By = Annotated[Literal["cluster", "industry"], Query(description="Clusters or industries")]
+
+
+def _service(request: Request) -> AtlasService:
+    return request.app.state.service
+
+
+async def _cached(request: Request, service: AtlasService, fmt: str,
+                  build: Callable[[dict[str, str]], Response]) -> Response:
+    """304 when the client's copy is current; else a recent identical answer, or a new one (then kept).
+
+    Only a new answer leaves the event loop: it is built on a worker thread.
+    """
+    headers, fresh = cache_headers(request, service, fmt)
+    if fresh:
+        return Response(status_code=304, headers=headers)
+    key = (headers["X-Atlas-Version"], request.url.path, request.url.query, fmt)
+    hit = service.cache.get(key)
+    if hit is not None:
+        body, media, extra = hit
+        return Response(body, media_type=media, headers={**extra, **headers})
+    if service.read_limiter is None:  # a few queries at once: more only thrash the cores and DuckDB's memory
+        service.read_limiter = anyio.CapacityLimiter(READERS)
+    response = await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
+    if response.status_code == 200 and isinstance(getattr(response, "body", None), bytes):
+        extra = {k: v for k, v in response.headers.items() if k in ("link", "content-disposition")}
+        service.cache.put(key, response.body, response.media_type or "application/octet-stream", extra)
+    return response
+
+
+async def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:
+    service = _service(request)
+    chosen = negotiate(fmt, request.headers.get("accept"))
+
+    def build(headers: dict[str, str]) -> Response:
+        result = run(service.reader())
+        return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name)
+
+    return await _cached(request, service, chosen, build)
+
+
+async def _object(request: Request, run: Callable[[Any], Any]) -> Response:
+    service = _service(request)
+
+    def build(headers: dict[str, str]) -> Response:
+        data = run(service.reader())
+        if hasattr(data, "as_dict"):
+            data = data.as_dict()
+        return json_response({"data": data, "provenance": service.provenance().as_dict()}, headers=headers)
+
+    return await _cached(request, service, "json", build)
+
+
+@router.get("/health", tags=["service"], responses={200: {"description": "The server is up"}})
+def health(request: Request) -> Response:
+    """Liveness and what is served (never cached)."""
+    service = _service(request)
+    version, modified = service.stamp()
+    service.reader().execute("SELECT 1").fetchall()
+    return json_response({"status": "ok", "atlas": service.path.name, "version": version,
+                          "last_modified": modified.isoformat(), "read_only": service.read_only})
+
+
+@router.get("/provenance", tags=["provenance"], responses=OBJECT)
+async def provenance(request: Request) -> Response:
+    """The atlas, its latest map run (definition, parameters, reference economy, time) and its source files."""
+    return await _object(request, lambda con: _service(request).provenance().as_dict())
+
+
+@router.get("/map-runs", tags=["provenance"], responses=TABULAR)
+async def map_runs(request: Request, fmt: Fmt = None) -> Response:
+    """Every map run, newest first."""
+    return await _table(request, fmt, "map-runs", Q.map_runs)
+
+
+@router.get("/imports", tags=["provenance"], responses=TABULAR)
+async def imports(request: Request, fmt: Fmt = None) -> Response:
+    """Every imported file with its SHA-256, oldest first."""
+    return await _table(request, fmt, "imports", Q.imports)
+
+
+@router.get("/writes", tags=["provenance"], responses=TABULAR)
+async def writes(request: Request, fmt: Fmt = None) -> Response:
+    """Every write made through the API: who, when, what, checksum."""
+    return await _table(request, fmt, "writes", Q.writes)
+
+
+# ------------------------------------------------------------------- regions
+@router.get("/regions", tags=["regions"], responses=TABULAR)
+async def regions(request: Request, q: Text = None, level: Level = None, parent: Text = None, limit: Limit = 100,
+            cursor: Cursor = None, fmt: Fmt = None) -> Response:
+    """Regions by id or name (English or Japanese), level and parent; paged by cursor."""
+    return await _table(request, fmt, "regions", lambda con: Q.list_regions(con, q=q, level=level, parent=parent,
+                                                                       limit=limit, cursor=cursor))
+
+
+@router.get("/regions/{region}", tags=["regions"], responses=OBJECT)
+async def region(request: Request, region: Id, year: Year = None, level: Level = None,
+           include_empty: bool = False, opportunities: Annotated[int, Query(ge=0, le=1000)] = 10) -> Response:
+    """A region's profile: summary, every cluster with every metric, time series, related opportunities."""
+    return await _object(request, lambda con: Q.region_profile(con, region, year=year, level=level,
+                                                         include_empty=include_empty, opportunities=opportunities))
+
+
+@router.get("/regions/{region}/clusters", tags=["regions"], responses=TABULAR)
+async def region_clusters(request: Request, region: Id, year: Year = None, level: Level = None,
+                    include_empty: bool = False, fmt: Fmt = None) -> Response:
+    """A region's clusters (the profile's table), strongest first."""
+    def run(con):
+        p = Q.region_profile(con, region, year=year, level=level, include_empty=include_empty, opportunities=0)
+        return TableResult(p.clusters, {"region": p.region, "level": p.level, "year": p.year})
+
+    return await _table(request, fmt, f"region-{region}", run)
+
+
+@router.get("/compare", tags=["regions"], responses=TABULAR)
+async def compare(request: Request, regions: Annotated[str, Query(min_length=1, max_length=5000,
+                                                            description="2 to 25 region ids, comma-separated")],
+            year: Year = None, level: Level = None, metric: Annotated[str, Query(max_length=100)] = "lq",
+            fmt: Fmt = None) -> Response:
+    """Two to 25 regions side by side: one row per region × cluster with every metric."""
+    ids = [r.strip() for r in regions.split(",") if r.strip()]
+    return await _table(request, fmt, "compare", lambda con: Q.compare_regions(con, ids, year=year, level=level,
+                                                                         metric=metric))
+
+
+# ------------------------------------------------------------------ clusters
+@router.get("/clusters", tags=["clusters"], responses=TABULAR)
+async def clusters(request: Request, fmt: Fmt = None) -> Response:
+    """The clusters of the latest map run, with names, type and jobs."""
+    return await _table(request, fmt, "clusters", Q.list_clusters)
+
+
+@router.get("/clusters/{cluster}", tags=["clusters"], responses=OBJECT)
+async def cluster(request: Request, cluster: Id, metric: Annotated[str, Query(max_length=100)] = "employment",
+            level: Level = None, year: Year = None, top: Top = 20) -> Response:
+    """A cluster's profile: definition, subclusters, industries, top regions by a metric, time series."""
+    return await _object(request, lambda con: Q.cluster_profile(con, cluster, metric=metric, level=level, year=year,
+                                                          top=top))
+
+
+@router.get("/clusters/{cluster}/ranking", tags=["clusters"], responses=TABULAR)
+async def cluster_ranking(request: Request, cluster: Id, metric: Annotated[str, Query(max_length=100)] = "employment",
+                    level: Level = None, year: Year = None, top: Top = 20,
+                    min_employment: Annotated[float | None, Query(ge=0, le=1e12)] = None,
+                    fmt: Fmt = None) -> Response:
+    """The regions of one level ranked by any metric of a cluster."""
+    return await _table(request, fmt, f"ranking-{cluster}", lambda con: Q.cluster_ranking(
+        con, cluster, metric=metric, level=level, year=year, top=top, min_employment=min_employment))
+
+
+@router.get("/clusters/{cluster}/map", tags=["clusters"], responses=TABULAR)
+async def cluster_map(request: Request, cluster: Id, metric: Annotated[str, Query(max_length=100)] = "lq",
+                level: Level = None, year: Year = None, fmt: Fmt = None) -> Response:
+    """A map layer: every region's value of one metric of a cluster at one level."""
+    return await _table(request, fmt, f"map-{cluster}", lambda con: Q.map_layer(con, cluster, metric=metric,
+                                                                          level=level, year=year))
+
+
+@router.get("/clusters/{cluster}/related", tags=["clusters"], responses=TABULAR)
+async def related(request: Request, cluster: Id, top: Annotated[int, Query(ge=1, le=1000)] = 10,
+            fmt: Fmt = None) -> Response:
+    """The most related clusters (or industries) by proximity, co-location and co-agglomeration."""
+    return await _table(request, fmt, f"related-{cluster}", lambda con: Q.related_clusters(con, cluster, top=top))
+
+
+# ------------------------------------------------------------------- results
+@router.get("/results", tags=["results"], responses=TABULAR)
+async def results(request: Request, level: Level = None, year: Year = None, cluster: Text = None,
+            type: Annotated[Literal["traded", "local"] | None, Query()] = None,
+            stars_min: Annotated[int | None, Query(ge=0, le=10)] = None, strong: bool | None = None,
+            regions: Annotated[str | None, Query(max_length=20_000, description="Region ids, comma-separated")]
+            = None, sort: Sort = None, limit: Limit = 1000, cursor: Cursor = None, fmt: Fmt = None) -> Response:
+    """Region × cluster results: filters, sort by any column, cursor pagination."""
+    filters = Q.ResultFilters(level=level, year=year, cluster=cluster, type=type, stars_min=stars_min,
+                              strong=strong, regions=[r.strip() for r in regions.split(",") if r.strip()]
+                              if regions is not None else None)
+    return await _table(request, fmt, "results", lambda con: Q.results(con, filters, sort=sort, limit=limit,
+                                                                 cursor=cursor))
+
+
+# ------------------------------------------------------------------ analyses
+@router.get("/complexity/{of}", tags=["analyses"], responses=TABULAR)
+async def complexity(request: Request, of: Literal["regions", "items"], by: By = "cluster", level: Level = None,
+               year: Year = None, sort: Sort = None, limit: Limit = 1000, fmt: Fmt = None) -> Response:
+    """Complexity rankings: regions (ECI, COI, diversity…) or clusters/industries (PCI, ubiquity…)."""
+    return await _table(request, fmt, f"complexity-{of}", lambda con: Q.complexity(
+        con, of=of, by=by, level=level, year=year, sort=sort, limit=limit))
+
+
+@router.get("/hotspots", tags=["analyses"], responses=TABULAR)
+async def hotspots(request: Request, item: Text = None, by: By = "cluster", level: Level = None, year: Year = None,
+             value: Literal["lq", "employment", "share"] = "lq", significant: bool = True, limit: Limit = 1000,
+             fmt: Fmt = None) -> Response:
+    """Spatial hot spots (LISA high-high, Gi*) of the stored run; global Moran's I in meta."""
+    return await _table(request, fmt, "hotspots", lambda con: Q.hotspots(
+        con, item=item, by=by, level=level, year=year, value=value, significant=significant, limit=limit))
+
+
+@router.get("/shift-share", tags=["analyses"], responses=TABULAR)
+async def shift_share(request: Request, start: Year = None, end: Year = None, region: Text = None, item: Text = None,
+                by: By = "cluster", sort: Sort = None, limit: Limit = 1000, fmt: Fmt = None) -> Response:
+    """Stored shift-share components per region × item (default: the latest stored period)."""
+    return await _table(request, fmt, "shift-share", lambda con: Q.shift_share(
+        con, start=start, end=end, region=region, item=item, by=by, sort=sort, limit=limit))
+
+
+@router.get("/indicators", tags=["analyses"], responses=TABULAR)
+async def indicators(request: Request, fmt: Fmt = None) -> Response:
+    """The indicators in the atlas (units, years, regions)."""
+    return await _table(request, fmt, "indicators", Q.indicator_names)
+
+
+@router.get("/indicators/{indicator}", tags=["analyses"], responses=TABULAR)
+async def indicator(request: Request, indicator: Id, per: Text = None,
+              scale: Annotated[float, Query(gt=0, lt=1e12)] = 1000.0, year: Year = None,
+              fmt: Fmt = None) -> Response:
+    """An indicator by region and year; with ``per`` (employment or another indicator), a rate."""
+    return await _table(request, fmt, f"indicator-{indicator}", lambda con: Q.indicator(con, indicator, per=per,
+                                                                                  scale=scale, year=year))
+
+
+# ---------------------------------------------------------------- evaluation
+@router.get("/frameworks", tags=["evaluation"], responses=TABULAR)
+async def frameworks(request: Request, fmt: Fmt = None) -> Response:
+    """Evaluation frameworks: built in and stored in the atlas."""
+    return await _table(request, fmt, "frameworks", Q.frameworks)
+
+
+@router.get("/frameworks/{framework}", tags=["evaluation"], responses=OBJECT)
+async def framework(request: Request, framework: Id, version: Text = None) -> Response:
+    """One framework's document (factors, columns, scales)."""
+    return await _object(request, lambda con: Q.framework(con, framework, version))
+
+
+@router.get("/assessments", tags=["evaluation"], responses=TABULAR)
+async def assessments(request: Request, framework: Text = None, subject: Text = None, all_revisions: bool = False,
+                fmt: Fmt = None) -> Response:
+    """Assessments: the current revision of each (or every revision)."""
+    return await _table(request, fmt, "assessments", lambda con: Q.assessments(
+        con, framework=framework, subject=subject, all_revisions=all_revisions))
+
+
+@router.get("/assessments/{assessment}", tags=["evaluation"], responses=OBJECT)
+async def assessment(request: Request, assessment: Id) -> Response:
+    """One assessment with its full revision history, scores and evidence."""
+    return await _object(request, lambda con: Q.assessment(con, assessment))
+
+
+@router.get("/programmes", tags=["evaluation"], responses=TABULAR)
+async def programmes(request: Request, programme: Text = None, fmt: Fmt = None) -> Response:
+    """Japan's cluster programme registry."""
+    return await _table(request, fmt, "programmes", lambda con: Q.programmes(con, programme=programme))

@@ -1,0 +1,173 @@
+"""The served atlas: one DuckDB database, many readers, one writer.
+
+DuckDB lets one process write a database file. The serving process opens
+it once; every request thread reads through its own cursor (a connection
+to the same database, so reads see each committed write and are answered
+while a write runs). Writes go through a queue with a single worker thread,
+so two uploads never interleave: each runs in its own transaction, the
+second after the first.
+
+Served read-only (``--read-only``, or ``--workers`` above 1), any number
+of processes may read the file; the write routes then answer 503.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from clusteratlas._sql import connect
+from clusteratlas.errors import InputError
+from clusteratlas.queries.provenance import Provenance, atlas_stamp, provenance
+from clusteratlas.server.auth import ensure_tables
+
+T = TypeVar("T")
+
+
+class AtlasService:
+    """An atlas opened for serving: per-thread read cursors and a one-thread write queue."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self.memory_limit = memory_limit
+        if not self.path.is_file():
+            raise InputError("no atlas here", file=str(self.path),
+                             hint="Create one with 'clusteratlas init' or 'clusteratlas demo --atlas FILE'")
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+        self._provenance: tuple[str, Provenance] | None = None
+        self.cache = ResponseCache()
+        self.read_limiter: Any = None  # an anyio CapacityLimiter, made on the event loop
+        self._generation = 0
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.open()
+
+    def open(self) -> None:
+        """Open the database (again, after :meth:`close`); a file that is not an atlas is a clear error."""
+        if self.con is not None:
+            return
+        try:
+            if self.read_only:
+                con = duckdb.connect(str(self.path), read_only=True, config={"preserve_insertion_order": False})
+            else:
+                con = connect(str(self.path), memory_limit=self.memory_limit)
+        except duckdb.Error as exc:
+            raise InputError(f"cannot open the atlas: {str(exc).splitlines()[0]}", file=str(self.path),
+                             hint="Another process may be writing it; serve it with --read-only, or stop "
+                                  "that process") from None
+        names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "atlas_meta" not in names:
+            con.close()
+            raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
+        if not self.read_only:
+            ensure_tables(con)
+        self.con = con
+        self._generation += 1
+        self._writer = None if self.read_only else ThreadPoolExecutor(max_workers=1,
+                                                                      thread_name_prefix="atlas-writer")
+        self._atlas: Any = None
+
+    # ----------------------------------------------------------------- reads
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """This thread's read cursor."""
+        generation, cur = getattr(self._local, "cursor", (0, None))
+        if cur is None or generation != self._generation:
+            if self.con is None:
+                self.open()
+            cur = self.con.cursor()
+            self._local.cursor = (self._generation, cur)
+            with self._lock:
+                self._cursors.append(cur)
+        return cur
+
+    def stamp(self):
+        """(version, last-modified) of the atlas file."""
+        return atlas_stamp(self.path)
+
+    def provenance(self) -> Provenance:
+        """The provenance of answers now (cached until the atlas changes)."""
+        version, _ = self.stamp()
+        cached = self._provenance
+        if cached and cached[0] == version:
+            return cached[1]
+        prov = provenance(self.reader(), self.path)
+        self._provenance = (version, prov)
+        return prov
+
+    # ---------------------------------------------------------------- writes
+    def write(self, job: Callable[[Any], T], timeout: float = 3600) -> T:
+        """Run ``job(atlas)`` on the writer thread, after any write queued before it; return its result."""
+        if self._writer is None:
+            raise ReadOnly()
+        return self._writer.submit(self._run, job).result(timeout=timeout)
+
+    def _run(self, job: Callable[[Any], T]) -> T:
+        if self._atlas is None:
+            from clusteratlas.store import Atlas
+
+            self._atlas = Atlas(self.path, memory_limit=self.memory_limit)
+        return job(self._atlas)
+
+    def close(self) -> None:
+        """Finish queued writes, then close every connection."""
+        if self.con is None:
+            return
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+        if self._atlas is not None:
+            self._atlas.close()
+        with self._lock:
+            for cur in self._cursors:
+                with contextlib.suppress(duckdb.Error):
+                    cur.close()
+            self._cursors.clear()
+        self.con.close()
+        self.con = None
+
+
+class ResponseCache:
+    """Recent answers by (atlas version, URL, format), least recently used dropped past ``max_bytes``.
+
+    The atlas version changes with any committed write (see
+    :func:`clusteratlas.queries.provenance.atlas_stamp`), so a cached answer
+    is never served for a changed atlas.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_item: int = 4 * 1024 * 1024) -> None:
+        from collections import OrderedDict
+
+        self.max_bytes, self.max_item = max_bytes, max_item
+        self._items: OrderedDict[tuple, tuple[bytes, str, dict[str, str]]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[bytes, str, dict[str, str]] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: tuple, body: bytes, media: str, headers: dict[str, str]) -> None:
+        if len(body) > self.max_item:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (body, media, headers)
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                _, (old, _, _) = self._items.popitem(last=False)
+                self._size -= len(old)
+
+
+class ReadOnly(Exception):
+    """The atlas is served read-only: write routes answer 503."""

@@ -1,0 +1,206 @@
+"""Write routes: token-checked, queued on the one writer thread, logged.
+
+Uploads are streamed to a temporary file (python-multipart), then kept
+beside the atlas (``<atlas>.uploads/``) so the import log names a file that
+still exists; an upload that fails its checks is deleted and leaves the
+atlas unchanged (the importers are all-or-nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from clusteratlas.errors import InputError
+from clusteratlas.queries._core import to_rows
+from clusteratlas.server.app import ERRORS
+from clusteratlas.server.auth import (
+    Caller,
+    authenticate,
+    create_token,
+    list_tokens,
+    record_write,
+    require_role,
+    revoke_token,
+)
+from clusteratlas.server.formats import json_response
+from clusteratlas.server.service import AtlasService
+
+router = APIRouter(tags=["writes"])
+bearer = HTTPBearer(auto_error=False, description="A token from 'clusteratlas token create' (ca_<id>_<secret>)")
+WRITE_ERRORS = {**ERRORS, 401: {**ERRORS[404], "description": "No token, or a wrong, revoked or expired one"},
+                403: {**ERRORS[404], "description": "The token's role is too low"},
+                503: {**ERRORS[404], "description": "The atlas is served read-only"}}
+UPLOAD_SUFFIXES = {".csv", ".xlsx", ".parquet", ".tsv", ".txt"}
+
+
+def _service(request: Request) -> AtlasService:
+    return request.app.state.service
+
+
+def caller(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    """Who is calling (anonymous without a token)."""
+    header = request.headers.get("authorization")
+    return authenticate(_service(request).reader(), header)
+
+
+Who = Annotated[Caller, Depends(caller)]
+
+
+class WriteAnswer(BaseModel):
+    """What a write did."""
+
+    action: str
+    result: dict[str, Any]
+    sha256: str | None = None
+
+
+def _keep_upload(service: AtlasService, upload: UploadFile) -> tuple[Path, str]:
+    """Copy an upload (already spooled to a temporary file) beside the atlas; return its path and SHA-256."""
+    name = Path(upload.filename or "upload.csv").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InputError("unsupported file type", file=name[:100], value=suffix[:20],
+                         expected=", ".join(sorted(UPLOAD_SUFFIXES)))
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).stem)[:80] or "upload"
+    folder = service.path.with_name(service.path.name + ".uploads")
+    folder.mkdir(exist_ok=True)
+    digest = hashlib.sha256()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    target = folder / f"{stamp}-{safe}{suffix}"
+    upload.file.seek(0)
+    with open(target, "wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    return target, digest.hexdigest()
+
+
+def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, action: str, job) -> Response:
+    require_role(who, role)
+    service = _service(request)
+    if service.read_only:
+        from clusteratlas.server.service import ReadOnly
+
+        raise ReadOnly()
+    path, sha = _keep_upload(service, upload)
+
+    def run(atlas):
+        try:
+            result = job(atlas, path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        record_write(atlas.con, who, action, json.dumps({"file": path.name, **result}, default=str), sha)
+        return result
+
+    result = service.write(run)
+    return json_response({"action": action, "result": result, "sha256": sha}, status=201)
+
+
+@router.post("/assessments", status_code=201, responses={201: {"model": WriteAnswer}, **WRITE_ERRORS})
+def upload_assessments(request: Request, who: Who, file: Annotated[UploadFile, File(
+        description="An assessment form (.csv or .xlsx), as 'clusteratlas assess import' reads it")]) -> Response:
+    """Import an assessment form (editor): the same checks as 'assess import'; all or nothing; new revisions."""
+    return _write_upload(request, who, "editor", file, "assess-import",
+                         lambda atlas, path: asdict(atlas.import_assessments(path)) | {"file": path.name})
+
+
+def _remap(atlas, definition: str | None = None) -> dict[str, Any]:
+    """Map again with the latest run's definition and parameters, at its levels (and custom regions)."""
+    from clusteratlas._sql import first_row
+    from clusteratlas.metrics import MapParams
+
+    last = first_row(atlas.con, "SELECT definition, parameters FROM map_runs ORDER BY run_at DESC LIMIT 1")
+    params = MapParams(**json.loads(last[1])) if last else MapParams()
+    levels = [r[0] for r in atlas.con.execute(
+        "SELECT DISTINCT level FROM regions WHERE region NOT IN (SELECT DISTINCT region FROM observations) "
+        "AND level IN (SELECT DISTINCT level FROM results_regions UNION SELECT 'custom') ORDER BY 1").fetchall()] \
+        if "results_regions" in {r[0] for r in atlas.con.execute(
+            "SELECT table_name FROM duckdb_tables()").fetchall()} else []
+    summary = atlas.map(definition or (last[0] if last else None), levels=levels, params=params)
+    return asdict(summary)
+
+
+@router.post("/custom-regions", status_code=201, responses={201: {"model": WriteAnswer}, **WRITE_ERRORS})
+def upload_custom_regions(request: Request, who: Who, file: Annotated[UploadFile, File(
+        description="Custom regions (region, member, name, name_ja)")]) -> Response:
+    """Define custom regions (editor), then map again so their results exist."""
+    def job(atlas, path):
+        report = atlas.import_file("custom-regions", path)
+        return {"rows": report.rows, "map": _remap(atlas)}
+
+    return _write_upload(request, who, "editor", file, "custom-regions", job)
+
+
+class MapRequest(BaseModel):
+    definition: str | None = Field(None, max_length=200)
+
+
+@router.post("/map", status_code=201, responses={201: {"model": WriteAnswer}, **WRITE_ERRORS})
+def run_map(request: Request, who: Who, body: MapRequest | None = None) -> Response:
+    """Map again (admin), with the latest run's parameters and levels."""
+    require_role(who, "admin")
+    definition = body.definition if body else None
+
+    def job(atlas):
+        result = _remap(atlas, definition)
+        record_write(atlas.con, who, "map", json.dumps(result, default=str), None)
+        return result
+
+    return json_response({"action": "map", "result": _service(request).write(job)}, status=201)
+
+
+class TokenRequest(BaseModel):
+    role: Literal["editor", "admin"]
+    name: str | None = Field(None, max_length=200)
+    expires_days: float | None = Field(None, gt=0, le=3650)
+
+
+@router.get("/tokens", responses={200: {"description": "The tokens (never their secrets)"}, **WRITE_ERRORS})
+def tokens(request: Request, who: Who) -> Response:
+    """List the tokens (admin)."""
+    require_role(who, "admin")
+    return json_response({"data": to_rows(list_tokens(_service(request).reader()))})
+
+
+@router.post("/tokens", status_code=201, responses={201: {"description": "The new token, shown once"},
+                                                    **WRITE_ERRORS})
+def new_token(request: Request, who: Who, body: TokenRequest) -> Response:
+    """Create a token (admin); the answer holds it once, only its hash is stored."""
+    require_role(who, "admin")
+
+    def job(atlas):
+        token_id, token = create_token(atlas.con, body.role, name=body.name, expires_days=body.expires_days)
+        record_write(atlas.con, who, "token-create", json.dumps({"id": token_id, "role": body.role}), None)
+        return token_id, token
+
+    token_id, token = _service(request).write(job)
+    return json_response({"id": token_id, "token": token, "role": body.role, "name": body.name}, status=201)
+
+
+@router.delete("/tokens/{token_id}", responses={200: {"description": "Revoked"}, **WRITE_ERRORS})
+def delete_token(request: Request, who: Who,
+                 token_id: Annotated[str, PathParam(min_length=1, max_length=100)]) -> Response:
+    """Revoke a token (admin), at once."""
+    require_role(who, "admin")
+
+    def job(atlas):
+        revoke_token(atlas.con, token_id)
+        record_write(atlas.con, who, "token-revoke", json.dumps({"id": token_id}), None)
+
+    _service(request).write(job)
+    return json_response({"id": token_id, "state": "revoked"})
+
+

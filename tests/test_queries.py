@@ -1,0 +1,152 @@
+"""The query layer (clusteratlas.queries) on the sample atlas, checked against plain Python over the stored rows."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import pytest
+
+from clusteratlas import queries as Q
+from clusteratlas.errors import InputError
+from clusteratlas.queries._core import decode_cursor, encode_cursor, finite, sort_clause
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory, sample_files):
+    from clusteratlas import Atlas
+
+    path = tmp_path_factory.mktemp("queries") / "atlas.duckdb"
+    with Atlas(path, create=True) as atlas:
+        for kind in ("regions", "custom-regions", "definitions", "observations"):
+            atlas.import_file(kind, sample_files[kind], name="sample")
+        atlas.map(levels=["state", "custom"])
+    c = duckdb.connect(str(path), read_only=True)
+    yield c
+    c.close()
+
+
+def _all(con, table):
+    return con.sql(f"SELECT * FROM {table}").to_arrow_table().to_pylist()
+
+
+def test_region_search_by_english_and_japanese_names_level_and_parent(con):
+    regions = _all(con, "regions")
+    east = Q.list_regions(con, q="east", limit=1000).rows()
+    assert {r["region"] for r in east} == {r["region"] for r in regions if "east" in (r["name"] or "").lower()}
+    ja = Q.list_regions(con, q="東", limit=1000).rows()
+    assert {r["region"] for r in ja} == {r["region"] for r in regions if "東" in (r["name_ja"] or "")}
+    states = Q.list_regions(con, level="state", limit=1000).rows()
+    assert {r["region"] for r in states} == {r["region"] for r in regions if r["level"] == "state"}
+    children = {r["region"] for r in Q.list_regions(con, parent="S2", limit=1000).rows()}
+    links = con.execute("SELECT region FROM region_links WHERE parent = 'S2'").fetchall()
+    assert children == {r[0] for r in links} and children
+
+
+def test_region_pages_cover_every_region_once(con):
+    seen, cursor = [], None
+    while True:
+        page = Q.list_regions(con, limit=4, cursor=cursor)
+        seen += [r["region"] for r in page.rows()]
+        cursor = page.meta["next"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == page.meta["total"]
+
+
+def test_region_profile_lists_every_cluster_with_jobs(con):
+    profile = Q.region_profile(con, "S2C3")
+    stored = [r for r in _all(con, "results_clusters")
+              if r["region"] == "S2C3" and r["year"] == profile.year and r["employment"] > 0]
+    assert sorted(profile.clusters["cluster"].to_pylist()) == sorted(r["cluster"] for r in stored)
+    assert set(profile.clusters.column_names) >= set(stored[0])  # every metric
+    assert profile.series["year"].to_pylist() == sorted({r["year"] for r in _all(con, "results_regions")})
+    assert profile.notes  # no relate run: says how to get opportunities
+
+
+def test_cluster_ranking_by_any_metric_matches_a_plain_sort(con):
+    level, year = "county", Q.list_clusters(con).meta["year"]
+    rows = [r for r in _all(con, "results_clusters")
+            if r["cluster"] == "C03" and r["level"] == level and r["year"] == year]
+    for metric in ("lq", "employment", "employment_cagr", "stars"):
+        got = Q.cluster_ranking(con, "C03", metric=metric, level=level, top=5).rows()
+        want = sorted(rows, key=lambda r: (-(r[metric] if r[metric] is not None and not math.isnan(r[metric])
+                                              else -math.inf), r["region"]))[:5]
+        assert [r["region"] for r in got] == [r["region"] for r in want], metric
+        assert [r["rank"] for r in got] == [1, 2, 3, 4, 5]
+
+
+def test_map_layer_has_every_region_of_the_level(con):
+    layer = Q.map_layer(con, "C01", level="state")
+    states = {r["region"] for r in _all(con, "results_clusters") if r["level"] == "state" and r["cluster"] == "C01"}
+    assert set(layer.table["region"].to_pylist()) == states
+
+
+def test_results_filters_sort_and_pages(con):
+    f = Q.ResultFilters(level="county", stars_min=1, strong=True)
+    full = Q.results(con, f, sort="-lq", limit=10_000).rows()
+    want = [r for r in _all(con, "results_clusters")
+            if r["level"] == "county" and r["stars"] >= 1 and r["strong"]]
+    assert len(full) == len(want)
+    lqs = [r["lq"] for r in full]
+    assert lqs == sorted(lqs, reverse=True)
+    pages, cursor = [], None
+    while True:
+        page = Q.results(con, f, sort="-lq", limit=3, cursor=cursor)
+        pages += page.rows()
+        cursor = page.meta["next"]
+        if not cursor:
+            break
+    assert pages == full
+
+
+def test_compare_takes_two_to_twenty_five_regions(con):
+    table = Q.compare_regions(con, ["S1", "S2", "S3"]).table
+    assert set(table["region"].to_pylist()) == {"S1", "S2", "S3"}
+    with pytest.raises(InputError, match="2 to 25"):
+        Q.compare_regions(con, ["S1"])
+    with pytest.raises(InputError, match="2 to 25"):
+        Q.compare_regions(con, [f"R{i}" for i in range(26)])
+
+
+def test_unknown_ids_name_close_matches(con):
+    with pytest.raises(Q.NotFound) as err:
+        Q.region_profile(con, "S2C33")
+    assert "S2C3" in err.value.close_matches
+    with pytest.raises(Q.NotFound):
+        Q.cluster_profile(con, "C999")
+    with pytest.raises(Q.Missing):
+        Q.related_clusters(con, "C01")  # no relate run yet
+
+
+@pytest.mark.parametrize("bad", ['lq"; DROP TABLE regions; --', "lq DESC, (SELECT 1)", "../x"])
+def test_sort_and_metric_names_are_checked_not_pasted(con, bad):
+    with pytest.raises(InputError):
+        sort_clause(bad, ["lq", "region"], "region")
+    with pytest.raises(InputError):
+        Q.cluster_ranking(con, "C01", metric=bad)
+
+
+def test_cursors_are_tied_to_their_query():
+    cursor = encode_cursor(20, "abc")
+    assert decode_cursor(cursor, "abc") == 20
+    for other in ("def",):
+        with pytest.raises(InputError, match="another query"):
+            decode_cursor(cursor, other)
+    with pytest.raises(InputError, match="bad cursor"):
+        decode_cursor("%%%", "abc")
+
+
+def test_non_finite_numbers_become_null():
+    import pyarrow as pa
+
+    t = finite(pa.table({"x": [1.0, float("nan"), float("inf"), None]}))
+    assert t["x"].to_pylist() == [1.0, None, None, None]
+
+
+def test_provenance_names_the_map_run_and_sources(con, tmp_path):
+    prov = Q.provenance(con, "atlas.duckdb")
+    assert prov.map_run.definition == "sample"
+    assert prov.map_run.parameters["specialisation_lq"] == 2.0
+    assert {s.kind for s in prov.sources} == {"regions", "custom-regions", "definitions", "observations"}
+    assert all(len(s.sha256) == 64 and "/" not in s.file for s in prov.sources)
