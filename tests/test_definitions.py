@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from clusteratlas.errors import InputError
-from clusteratlas.relate.definitions import combined_linkage, derive_clusters, io_linkage, validation_scores
+from clusteratlas.relate.definitions import derive_clusters, io_linkage, relatedness, validation_scores
 
 
 def _economy(seed=0, regions=120, groups=6, per_group=8):
@@ -72,10 +72,10 @@ def test_io_linkage_and_combination():
     assert link[0, 1] == pytest.approx(30 / 35)  # 30 of industry 1's 35 of purchases come from 0
     assert link[0, 2] == pytest.approx(max(10 / 40, 5 / 10, 10 / 10, 5 / 35))
     values, _ = _economy(groups=2, per_group=2)
-    combined = combined_linkage(values, io_flows=np.ones((4, 4)))
-    assert set(combined) == {"colocation", "input_output", "combined"}
+    links = relatedness(values, io_flows=np.ones((4, 4)))
+    assert {"colocation", "input_output"} <= set(links)
     with pytest.raises(InputError):
-        combined_linkage(values, io_flows=np.ones((3, 3)))
+        derive_clusters(values, k=2, io_flows=np.ones((3, 3)))
 
 
 def test_bad_requests():
@@ -86,3 +86,100 @@ def test_bad_requests():
         derive_clusters(values, k=1)
     with pytest.raises(InputError):
         derive_clusters(values[:2], k=3)
+
+
+# --- relatedness measures, checked by hand on small inputs ---------------------------------------------------
+
+def test_occupation_similarity_by_hand():
+    from clusteratlas.relate.definitions import occupation_linkage
+
+    # shares: [.5, .5, 0], [.5, .5, 0], [0, .5, .5]; the last two deviate by (1/6, 1/6, -1/3) and
+    # (-1/3, 1/6, 1/6): covariance -1/12 (× 1/3), variances 1/6 (× 1/3) → correlation -0.5
+    link = occupation_linkage(np.array([[2.0, 2, 0], [1, 1, 0], [0, 1, 1]]))
+    assert link[0, 1] == pytest.approx(1.0)
+    assert link[0, 2] == pytest.approx(-0.5)
+    assert np.isnan(occupation_linkage(np.array([[1.0, 1], [0, 0], [1, 0]]))[0, 1])  # no occupation data
+
+
+def test_coagglomeration_uses_all_employment_by_hand():
+    from clusteratlas.relate.concentration import coagglomeration
+    from clusteratlas.relate.definitions import coagglomeration_with_totals
+
+    e = np.array([[6.0, 3], [2, 1], [2, 6]])
+    # regions hold 40, 40, 20 of all employment: x = (.4, .4, .2), Σx² = .36
+    # s_A = (.6, .2, .2), s_B = (.3, .1, .6): deviations (.2, -.2, 0), (-.1, -.3, .4)
+    got = coagglomeration_with_totals(e, np.array([40.0, 40, 20]))
+    assert got[0, 1] == pytest.approx((.2 * -.1 + -.2 * -.3 + 0) / (1 - .36))
+    assert got[0, 0] == pytest.approx((.04 + .04) / .64)
+    # without totals it is the library's coagglomeration of the matrix itself
+    assert coagglomeration_with_totals(e) == pytest.approx(coagglomeration(e))
+
+
+def test_rank_scaling_by_hand():
+    from clusteratlas.relate.definitions import rank_scale
+
+    m = np.array([[1, .9, .1, np.nan], [.9, 1, .5, .2], [.1, .5, 1, .3], [np.nan, .2, .3, 1]])
+    pairs = rank_scale(m, per="pairs")  # five pairs ranked .1 < .2 < .3 < .5 < .9
+    assert pairs[0, 2] == pytest.approx(1 / 5) and pairs[0, 1] == pytest.approx(1.0)
+    assert np.isnan(pairs[0, 3])
+    per = rank_scale(m)  # industry 0 ranks its partners (.1, .9) as 1/2, 2/2; industry 2 ranks .1 first of 3
+    assert per[0, 2] == pytest.approx((1 / 2 + 1 / 3) / 2)
+    assert per[1, 3] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert (per == per.T)[~np.isnan(per)].all()
+
+
+def test_combination_ignores_pairs_a_measure_does_not_cover():
+    from clusteratlas.relate.definitions import combine
+
+    a = np.array([[1, .9, .1], [.9, 1, .5], [.1, .5, 1]])
+    b = np.array([[1, np.nan, .2], [np.nan, 1, .8], [.2, .8, 1]])
+    both = combine({"a": a, "b": b}, per="pairs")
+    assert both[0, 1] == pytest.approx(1.0)  # only a covers (0, 1): its rank, 3/3
+    assert both[0, 2] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    weighted = combine({"a": a, "b": b}, {"a": 3, "b": 1}, per="pairs")
+    assert weighted[0, 2] == pytest.approx((3 / 3 + 1 / 2) / 4)
+    with pytest.raises(InputError):
+        combine({"a": a}, {"a": -1})
+
+
+def test_local_industries_follow_employment_by_hand():
+    from clusteratlas.relate.definitions import local_industries
+
+    e = np.array([[5.0, 10, 0], [5, 0, 0]])
+    local, index = local_industries(e, np.array([50.0, 50]))
+    assert index[0] == pytest.approx(0.0) and index[1] == pytest.approx(0.5) and np.isnan(index[2])
+    assert local.tolist() == [True, False, False]
+
+
+def test_comparison_with_a_reference_by_hand():
+    from clusteratlas.relate.definitions import baseline_partitions, compare_partitions
+
+    ref = np.array(["x", "x", "y", "y", "z", "z"])
+    same = compare_partitions(np.array([3, 3, 1, 1, 2, 2]), ref)
+    assert same["ari"] == pytest.approx(1.0) and same["ami"] == pytest.approx(1.0) and same["share_matched"] == 1
+    # {0, 1, 2} and {3, 4, 5}: x's best match {0,1,2} (J = 2/3), y's either (1/4), z's {3,4,5} (2/3)
+    c = compare_partitions(np.array([1, 1, 1, 2, 2, 2]), ref, np.array([1.0, 1, 1, 1, 1, 5]))
+    assert c["best_jaccard"] == pytest.approx({"x": 2 / 3, "y": 1 / 4, "z": 2 / 3})
+    assert c["median_jaccard"] == pytest.approx(2 / 3) and c["share_matched"] == pytest.approx(2 / 3)
+    assert c["employment_matched"] == pytest.approx(8 / 10)
+    base = baseline_partitions(np.array([1, 1, 1, 2, 2, 2]), np.array(["311", "3112", "312", "3", "31x", "999"]),
+                               prefix=2)
+    assert sorted(np.bincount(base["random (same sizes)"])[1:]) == [3, 3]
+    assert base["2-digit classification"].tolist() == ["31", "31", "31", "3", "31", "99"]
+
+
+def test_validation_beats_random_on_planted_groups_and_kmeans_is_reproducible():
+    values, truth = _economy(seed=3)
+    from clusteratlas.relate.definitions import chance_adjusted_scores, relatedness
+
+    link = relatedness(values)["colocation"]
+    s = chance_adjusted_scores(truth, link)
+    assert s["vs_industry"] == 1.0 and s["vs_industry_random"] < 0.3 and s["vs_cluster_random"] < 0.5
+    a = derive_clusters(values, k=6, method="kmeans", seed=5)
+    b = derive_clusters(values, k=6, method="kmeans", seed=5)
+    assert (a.labels == b.labels).all() and a.parameters["seed"] == 5 and a.parameters["starts"] == 20
+    assert _same_partition(a.labels, truth)
+    for method in ("average", "complete", "single", "ward"):
+        assert _same_partition(derive_clusters(values, k=6, method=method).labels, truth), method
+    with pytest.raises(InputError, match="unknown clustering method"):
+        derive_clusters(values, k=6, method="dbscan")

@@ -171,10 +171,12 @@ def export(what: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTA
 @fails_cleanly
 def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat (JSON), estat-csv, cmp (US benchmark "
                                                  "cluster definitions), naics-concordance, gisco (NUTS "
-                                                 "GeoJSON) or census-geo (cartographic boundary "
-                                                 "shapefiles).")],
+                                                 "GeoJSON), census-geo (cartographic boundary "
+                                                 "shapefiles), bea-io (BEA AllTablesIO), bls-matrix (one "
+                                                 "industry's matrix) or oews (national industry file).")],
           dataset: Annotated[str | None, typer.Argument(help="Eurostat dataset code (e.g. sbs_r_nuts06_r2), or "
-                                                        "the NAICS concordance step (e.g. 2012-2017).")]
+                                                        "the NAICS concordance step (e.g. 2012-2017), or "
+                                                        "the BLS matrix industry code.")]
           = None,
           year: Annotated[int | None, typer.Option(help="CBP reference year, or NUTS version year.")] = None,
           level: Annotated[str, typer.Option(help="CBP level: state, county, metro, national; NUTS level 0-3; "
@@ -205,7 +207,8 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
         task = bar.add_task(f"Downloading {source}", total=None)
         got = download(url, name=name, expected_sha256=sha256,
                        progress=lambda done, total: bar.update(task, completed=done, total=total))
-    path = got.path if source == "census-geo" else unpack(got.path, discard_bad=True)  # a shapefile stays zipped
+    # a shapefile stays zipped; so does BEA's AllTablesIO (many workbooks)
+    path = got.path if source in ("census-geo", "bea-io") else unpack(got.path, discard_bad=True)
     state = ("downloaded again: the cached copy no longer matched its checksum" if got.repaired
              else "downloaded" if got.downloaded else "from the cache, checksum verified")
     out.print(f"{path} ({got.size:,} bytes, {state}; sha256 {got.sha256})")

@@ -27,7 +27,6 @@ from clusteratlas.report import (
     relate_tables,
     related_table,
     shift_share_table,
-    validation_table,
 )
 from clusteratlas.store import DEFAULT_PATH, Atlas
 
@@ -146,17 +145,61 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
            k: Annotated[int | None, typer.Option("--k", help="Number of clusters.")] = None,
            k_min: Annotated[int, typer.Option(help="Smallest k to search (without --k).")] = 5,
            k_max: Annotated[int, typer.Option(help="Largest k to search (without --k).")] = 60,
-           io: Annotated[Path | None, typer.Option(help="Input-output flows: from_industry, to_industry, "
-                                                 "value.")] = None,
-           occupations: Annotated[Path | None, typer.Option(help="Occupation mix: industry, occupation, "
-                                                          "employment.")] = None) -> None:
-    """Derive cluster definitions from co-location (and IO/occupation links), Delgado-Porter-Stern style."""
+           io: Annotated[Path | None, typer.Option(help="Input-output table: BEA's detail Use table as published "
+                                                 "(or long: from_industry, to_industry, value).")] = None,
+           io_crosswalk: Annotated[Path | None, typer.Option(help="BEA's crosswalk from BEA detail codes to "
+                                                           "NAICS.")] = None,
+           io_make: Annotated[Path | None, typer.Option(help="BEA's detail Make table (industry × industry "
+                                                      "flows from Use and Make).")] = None,
+           occupations: Annotated[Path | None, typer.Option(help="BLS industry × occupation matrix as published "
+                                                          "(NEM long file or OEWS national industry file).")]
+           = None,
+           method: Annotated[str, typer.Option(help="average, complete, single, ward (hierarchical) or "
+                                               "kmeans.")] = "ward",
+           weight: Annotated[list[str] | None, typer.Option(help="Weight of a measure, e.g. occupations=2 "
+                                                            "(repeatable; default 1 each).")] = None,
+           occupation_transform: Annotated[str, typer.Option(help="shares (DPS) or sqrt (Hellinger).")] = "shares",
+           seed: Annotated[int, typer.Option(help="Seed of k-means starts and random baselines.")] = 0,
+           starts: Annotated[int, typer.Option(help="k-means starts.")] = 20,
+           traded_only: Annotated[bool, typer.Option(help="Cluster traded industries only (the reference's "
+                                                     "with --compare, else the data's split).")] = False,
+           compare: Annotated[str | None, typer.Option(help="Reference definition (file or name in the atlas) "
+                                                       "to compare with.")] = None,
+           wide: WideOpt = False) -> None:
+    """Derive cluster definitions from co-location, IO and occupation links, Delgado-Porter-Stern style."""
+    from clusteratlas.relate.definition_tables import comparison_table, define_validation_table
+
+    weights = {}
+    for w in weight or []:
+        name, _, value = w.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ClusterAtlasError(f"--weight takes measure=number, got {w!r}") from None
     with Atlas(atlas) as a, step("Deriving cluster definitions"):
-        result, lvl, yr = a.define(out_file, k=k, k_range=None if k else (k_min, k_max), year=year, level=level,
-                                   io_path=io, occupations_path=occupations)
-    out.print(f"Wrote {len(result.labels):,} industries in {result.k} clusters to {out_file} "
-              f"(from {lvl} regions, {yr}). Import it with 'clusteratlas import definitions {out_file}'.")
-    out.print(validation_table(result.scores))
+        rep = a.define(out_file, k=k, k_range=None if k else (k_min, k_max), year=year, level=level, io_path=io,
+                       io_crosswalk=io_crosswalk, io_make=io_make, occupations_path=occupations, method=method,
+                       weights=weights or None, seed=seed, starts=starts, occupation_transform=occupation_transform,
+                       traded_only=traded_only, compare=compare)
+    out.print(f"Wrote {rep.industries:,} industries in {rep.result.k} clusters to {out_file} "
+              f"(from {rep.level} regions, {rep.year}; {method}, seed {seed}; relatedness: "
+              f"{', '.join(rep.measures)}). Import it with 'clusteratlas import definitions {out_file}'.")
+    for note in rep.notes:
+        out.print(f"  {note}")
+    out.print(define_validation_table(rep.result.scores, wide=wide), crop=not wide)
+    if rep.split is not None:
+        s = rep.split
+        found = "; ".join(f"{s[key]:.0%} of its {kind} industries found" for key, kind in
+                          (("local_found", "local"), ("traded_found", "traded")) if s[key] == s[key])
+        out.print(f"Traded/local split from the data vs the reference ({s['industries']:,} industries): "
+                  f"{s['agreement']:.0%} agree; {found or 'no industry typed'}"
+                  + ("" if s["local_found"] == s["local_found"] else "; the reference marks none local") + ".")
+    if rep.comparison:
+        out.print(comparison_table(f"Against {compare}", rep.comparison, wide=wide), crop=not wide)
+    if rep.contributions:
+        out.print(comparison_table(f"Contribution of each measure (k = {rep.result.k})", rep.contributions,
+                                   wide=wide), crop=not wide)
+
 
 @show_app.command("related")
 @fails_cleanly

@@ -46,6 +46,10 @@ SOURCES = {
     "naics-concordance": ("CLUSTERATLAS_NAICS_BASE_URL", "https://www.census.gov/naics/concordances"),
     "census-geo": ("CLUSTERATLAS_CENSUS_GEO_BASE_URL", "https://www2.census.gov/geo/tiger"),
     "gisco": ("CLUSTERATLAS_GISCO_BASE_URL", "https://gisco-services.ec.europa.eu/distribution/v2/nuts/geojson"),
+    # inputs of data-driven definitions (define --io / --occupations)
+    "bea-io": ("CLUSTERATLAS_BEA_BASE_URL", "https://apps.bea.gov/industry/iTables%20Static%20Files"),
+    "bls-matrix": ("CLUSTERATLAS_BLS_EP_BASE_URL", "https://www.bls.gov/emp/ind-occ-matrix"),
+    "oews": ("CLUSTERATLAS_OEWS_BASE_URL", "https://www.bls.gov/oes/special-requests"),
 }
 CBP_LEVELS = {"state": "st", "county": "co", "metro": "msa", "national": "us"}
 
@@ -109,6 +113,16 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
             raise InputError("GISCO NUTS geometry needs --year (2013, 2016, 2021, 2024) and --level 0-3",
                              value=f"year={year}, level={level}")
         return f"{root}/NUTS_RG_03M_{year}_4326_LEVL_{level}.geojson"
+    if source == "bea-io":  # every BEA input-output table (Use, Make, detail with its NAICS sheet) in one zip
+        return f"{root}/AllTablesIO.zip"
+    if source == "bls-matrix":  # one industry's National Employment Matrix workbook, by its NEM code
+        if not dataset:
+            raise InputError("the BLS matrix needs the industry's matrix code, e.g. 311100")
+        return f"{root}/ind_xlsx/ind_{dataset}.xlsx"
+    if source == "oews":  # OEWS national industry-specific estimates (4-digit NAICS × occupation)
+        if year is None:
+            raise InputError("OEWS needs --year")
+        return f"{root}/oesm{year % 100:02d}in4.zip"
     raise InputError("unknown source", value=source, expected=", ".join(SOURCES))
 
 

@@ -415,12 +415,79 @@ def _square_from_long(path, items: np.ndarray, columns: tuple[str, str, str]) ->
     return out
 
 
-def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_range: tuple[int, int] | None = None,
-               year: int | None = None, level: str | None = None, io_path=None, occupations_path=None):
-    """Derive cluster definitions from the observations and write them (industry, cluster, type) to ``out``."""
+@dataclass
+class DefineReport:
+    """What ``define`` did: the definition, the measures it used, and how it compares with a reference."""
+
+    result: object  # clusteratlas.relate.definitions.DerivedDefinition
+    level: str
+    year: int
+    industries: int
+    measures: list[str]
+    notes: list[str]
+    split: dict | None = None
+    comparison: list[tuple[str, dict]] | None = None
+    contributions: list[tuple[str, dict]] | None = None
+    names: dict | None = None
+
+
+def _reference_definition(con: duckdb.DuckDBPyConnection, reference) -> tuple[str, dict[str, tuple[str, str]]]:
+    """industry → (cluster, type) of a definitions file (industry, cluster, type) or of a stored definition."""
     from pathlib import Path
 
-    from clusteratlas.relate.definitions import derive_clusters
+    from clusteratlas.sources.dps_inputs import _read_text
+
+    if Path(str(reference)).exists():
+        names, rows = _read_text(reference)
+        lower = [n.lower() for n in names]
+        if "industry" not in lower or "cluster" not in lower:
+            raise InputError("the reference definition needs columns industry and cluster", file=str(reference),
+                             value=names, expected="industry, cluster[, type]")
+        i, c = lower.index("industry"), lower.index("cluster")
+        t = lower.index("type") if "type" in lower else None
+        out = {str(r[i]).strip(): (str(r[c]).strip(), (str(r[t]).strip().lower() if t is not None and r[t]
+                                                         else "traded")) for r in rows if r[i] and r[c]}
+        label = Path(str(reference)).name
+    else:
+        rows = con.execute("SELECT industry, cluster, coalesce(lower(type), 'traded') FROM definitions "
+                           "WHERE definition = ?", [str(reference)]).fetchall()
+        out = {r[0]: (r[1], r[2]) for r in rows}
+        label = str(reference)
+    if not out:
+        raise InputError("the reference definition is neither a file nor a definition in the atlas, or is empty",
+                         value=str(reference))
+    return label, out
+
+
+def _record_define(con: duckdb.DuckDBPyConnection, out, parameters: dict, report: DefineReport) -> None:
+    """Keep the parameters (seed included) and scores of a define run in the atlas (table define_runs)."""
+    import json
+
+    con.execute("CREATE TABLE IF NOT EXISTS define_runs (run_at TIMESTAMP, file VARCHAR, level VARCHAR, "
+                "year INTEGER, k INTEGER, parameters VARCHAR, scores VARCHAR, comparison VARCHAR)")
+    comparison = {name: {k: v for k, v in c.items() if k not in ("best_jaccard", "best_match")}
+                  for name, c in (report.comparison or []) + (report.contributions or [])}
+    con.execute("INSERT INTO define_runs VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
+                [str(out), report.level, report.year, report.result.k, json.dumps(parameters, default=str),
+                 json.dumps(report.result.scores), json.dumps(comparison) if comparison else None])
+
+
+def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_range: tuple[int, int] | None = None,
+               year: int | None = None, level: str | None = None, io_path=None, io_crosswalk=None,
+               io_make=None, occupations_path=None, method: str = "ward", weights: dict[str, float] | None = None,
+               seed: int = 0, starts: int = 20, occupation_transform: str = "shares", traded_only: bool = False,
+               compare=None, local_threshold: float = 0.3, prefix: int | None = None) -> DefineReport:
+    """Derive cluster definitions from the observations, write them to ``out`` and record the run.
+
+    Industries: every industry with employment, or (``traded_only``) the
+    reference's traded industries when ``compare`` is given, else the
+    industries the data call traded (:func:`~clusteratlas.relate.definitions.local_industries`).
+    Every input is read and checked before anything is written.
+    """
+    from pathlib import Path
+
+    from clusteratlas.relate import definitions as d
+    from clusteratlas.sources import dps_inputs as dps
     from clusteratlas.store.export import export_format, write_table
 
     out = Path(out)
@@ -431,14 +498,108 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
             raise InputError("the atlas has no observations", hint="Import some first")
     table, level = _long_data(con, "industry", level, [year])
     emp = _aligned(table, year)
-    io = _square_from_long(io_path, emp.industries, ("from_industry", "to_industry", "value")) if io_path else None
-    occ = (_square_from_long(occupations_path, emp.industries, ("industry", "occupation", "employment"))
-           if occupations_path else None)
-    result = derive_clusters(emp.values, k=k, k_range=k_range, io_flows=io, occupations=occ)
-    totals = emp.values.sum(axis=0)
-    order = sorted(set(result.labels), key=lambda c: -totals[result.labels == c].sum())
+    est = _aligned(table, year, emp.regions, emp.industries, "establishments").values
+    region_totals = emp.values.sum(axis=1)
+    codes = np.asarray(emp.industries).astype(str)
+    alive = emp.values.sum(axis=0) > 0
+    is_local, dissimilarity = d.local_industries(emp.values, region_totals, threshold=local_threshold)
+    notes: list[str] = []
+    ref_label, reference = _reference_definition(con, compare) if compare is not None else (None, None)
+    split = None
+    if reference is not None:
+        known = np.array([c in reference for c in codes]) & alive
+        ref_local = np.array([reference.get(c, ("", ""))[1] == "local" for c in codes])
+        split = {"industries": int(known.sum()),
+                 "agreement": float((is_local[known] == ref_local[known]).mean()) if known.any() else float("nan"),
+                 "local_found": float(is_local[known & ref_local].mean()) if (known & ref_local).any() else
+                 float("nan"), "traded_found": float((~is_local[known & ~ref_local]).mean())
+                 if (known & ~ref_local).any() else float("nan"), "threshold": local_threshold}
+    keep = alive.copy()
+    if traded_only:
+        if reference is not None:
+            keep &= np.array([reference.get(c, ("", "local"))[1] == "traded" for c in codes])
+            notes.append(f"traded industries of {ref_label}")
+        else:
+            keep &= ~is_local
+            notes.append(f"traded industries by the data (Hoover dissimilarity ≥ {local_threshold})")
+    codes, values, est = codes[keep], emp.values[:, keep], est[:, keep]
+    if len(codes) < 3:
+        raise InputError("fewer than three industries with employment to cluster", value=len(codes))
+    io_link = occ_link = None
+    if io_path is not None:
+        table_io = dps.read_io_table(io_path, io_make)
+        crosswalk = dps.read_crosswalk(io_crosswalk) if io_crosswalk is not None else None
+        io_link, matched = dps.io_link_for(codes, table_io, crosswalk, file=str(io_path))
+        notes.append(f"input-output: {matched:,} of {len(codes):,} industries matched a BEA industry"
+                     + (f"; {table_io.negatives} negative cells counted as 0" if table_io.negatives else ""))
+    if occupations_path is not None:
+        matrix = dps.read_occupations(occupations_path)
+        rows, matched = dps.occupations_for(codes, matrix, file=str(occupations_path))
+        occ_link = d.occupation_linkage(rows, transform=occupation_transform)
+        notes.append(f"occupations: {matched:,} of {len(codes):,} industries matched the matrix"
+                     + (f"; {matrix.suppressed:,} suppressed cells left out" if matrix.suppressed else ""))
+    options = {"method": method, "weights": weights, "seed": seed, "starts": starts}
+    result = d.derive_clusters(values, k=k, k_range=k_range, establishments=est, region_totals=region_totals,
+                               io_link=io_link, occupation_link=occ_link,
+                               occupation_transform=occupation_transform, **options)
+    if io_link is None and occ_link is None:
+        notes.append("co-location only: no input-output or occupation table was given")
+    weight = values.sum(axis=0)
+    comparison = contributions = None
+    match = None
+    if reference is not None:
+        in_ref = np.array([c in reference for c in codes])
+        if in_ref.sum() < 2:
+            raise InputError("the reference definition shares fewer than two industries with the data",
+                             file=ref_label)
+        ref = np.array([reference[c][0] for c in codes[in_ref]])
+        labels = result.labels[in_ref]
+        main = d.compare_partitions(labels, ref, weight[in_ref])
+        if prefix is None:  # one level up the classification: NAICS-6 → 3 digits, JSIC/NACE 3-digit → 2
+            longest = max(len(c) for c in codes[in_ref])
+            prefix = 3 if longest >= 5 else max(1, longest - 1)
+        comparison = [("derived", main)] + [
+            (name, d.compare_partitions(base, ref, weight[in_ref]))
+            for name, base in d.baseline_partitions(labels, codes[in_ref], prefix=prefix, seed=seed).items()]
+        inverse = {}
+        for r, c in main["best_match"].items():
+            if main["best_jaccard"][r] > inverse.get(c, ("", -1))[1]:
+                inverse[c] = (r, main["best_jaccard"][r])
+        match = {c: r for c, (r, _) in inverse.items()}
+        if len(result.measures) > 1:
+            contributions = []
+            steps = [m for m in d.MEASURES if m in result.measures]
+            for n in range(1, len(steps) + 1):
+                sub = d.derive_clusters(values, k=result.k, establishments=est, region_totals=region_totals,
+                                        io_link=io_link if "input_output" in steps[:n] else None,
+                                        occupation_link=occ_link if "occupations" in steps[:n] else None,
+                                        validate=False, **options)
+                contributions.append((" + ".join(steps[:n]), d.compare_partitions(sub.labels[in_ref], ref,
+                                                                                    weight[in_ref])))
+    names_en = dict(con.execute("SELECT industry, name FROM industries WHERE name IS NOT NULL").fetchall())
+    if io_crosswalk is not None:  # BEA's crosswalk names the NAICS codes the atlas does not name
+        names_en = {**dps.crosswalk_names(io_crosswalk), **names_en}
+    names_ja = dict(con.execute("SELECT industry, name_ja FROM industries WHERE name_ja IS NOT NULL").fetchall())
+    order = sorted(set(result.labels), key=lambda c: -weight[result.labels == c].sum())
     code = {c: f"D{n + 1:02d}" for n, c in enumerate(order)}
-    definitions = _table({"industry": emp.industries, "cluster": np.array([code[c] for c in result.labels]),
-                          "type": "traded"})
-    write_table(con.from_arrow(definitions), out)
-    return result, level, year
+    name_en = d.cluster_names(result.labels, codes, weight, names_en, reference_match=match)
+    name_ja = d.cluster_names(result.labels, codes, weight, names_ja) if names_ja else {}
+    local_share = {c: float(is_local[keep][result.labels == c].mean()) for c in order}
+    kind = {c: "local" if local_share[c] > 0.5 else "traded" for c in order}
+    columns = {"industry": codes, "cluster": np.array([code[c] for c in result.labels]),
+               "type": np.array([kind[c] for c in result.labels]),
+               "cluster_name": np.array([name_en[c] for c in result.labels])}
+    if names_ja:
+        columns["cluster_name_ja"] = np.array([name_ja[c] if any(str(x) in names_ja for x in codes[
+            result.labels == c]) else None for c in result.labels], dtype=object)
+    report = DefineReport(result, level, year, len(codes), list(result.measures), notes, split, comparison,
+                          contributions, {code[c]: name_en[c] for c in order})
+    parameters = {**result.parameters, "year": year, "level": level, "traded_only": traded_only,
+                  "compare": ref_label, "io": str(io_path) if io_path else None,
+                  "io_crosswalk": str(io_crosswalk) if io_crosswalk else None,
+                  "io_make": str(io_make) if io_make else None,
+                  "occupations": str(occupations_path) if occupations_path else None,
+                  "local_threshold": local_threshold, "dissimilarity_median": float(np.nanmedian(dissimilarity))}
+    write_table(con.from_arrow(_table(columns)), out)
+    _record_define(con, out, parameters, report)
+    return report

@@ -587,13 +587,9 @@ class Atlas:
         return run_hotspots(self.con, by=by, year=year, level=level, value=value, permutations=permutations,
                             alpha=alpha)
 
-    def define(self, out: str | os.PathLike[str], *, k: int | None = None,
-               k_range: tuple[int, int] | None = None, year: int | None = None, level: str | None = None,
-               io_path: str | os.PathLike[str] | None = None,
-               occupations_path: str | os.PathLike[str] | None = None):
-        """Derive cluster definitions from the observations (see :mod:`clusteratlas.relate.definitions`)."""
-        return run_define(self.con, out, k=k, k_range=k_range, year=year, level=level, io_path=io_path,
-                          occupations_path=occupations_path)
+    def define(self, out: str | os.PathLike[str], **options):
+        """Derive cluster definitions from the observations (see :func:`clusteratlas.store.analyses.run_define`)."""
+        return run_define(self.con, out, **options)
 
     def indicator_rates(self, indicator: str, *, per: str = "employment", scale: float = 1000.0,
                         year: int | None = None) -> pa.Table:
