@@ -167,7 +167,7 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
                                                        "to compare with.")] = None,
            wide: WideOpt = False) -> None:
     """Derive cluster definitions from co-location, IO and occupation links, Delgado-Porter-Stern style."""
-    from clusteratlas.relate.definition_tables import comparison_table, define_validation_table
+    from clusteratlas.report import comparison_table, validation_table
 
     weights = {}
     for w in weight or []:
@@ -186,7 +186,7 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
               f"{', '.join(rep.measures)}). Import it with 'clusteratlas import definitions {out_file}'.")
     for note in rep.notes:
         out.print(f"  {note}")
-    out.print(define_validation_table(rep.result.scores, wide=wide), crop=not wide)
+    out.print(validation_table(rep.result.scores, wide=wide), crop=not wide)
     if rep.split is not None:
         s = rep.split
         found = "; ".join(f"{s[key]:.0%} of its {kind} industries found" for key, kind in
