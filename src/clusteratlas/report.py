@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from clusteratlas import i18n
 from clusteratlas.store.atlas import MapSummary
 
 STAR = "★"
@@ -41,10 +42,21 @@ def _pct(value: float | None) -> str:
 
 
 def _label(name: str | None, name_ja: str | None, code: str) -> str:
-    parts = [p for p in (name, name_ja) if p]
-    if not parts:
+    """A name with its code: English by default, Japanese with ``--lang ja`` (the other when one is missing)."""
+    shown = i18n.name(name, name_ja)
+    if not shown:
         return code
-    return " / ".join(parts) + ("" if code in parts else f" [dim]({code})[/]")
+    return shown + ("" if code == shown else f" [dim]({code})[/]")
+
+
+#: code -> (English name, Japanese name)
+Names = dict[str, tuple[str | None, str | None]]
+
+
+def _named(code: str, names: Names | None) -> str:
+    """A code with its name when ``names`` knows it."""
+    en, ja = (names or {}).get(code, (None, None))
+    return _label(en, ja, code)
 
 
 def _stars(n: int | None) -> str:
@@ -235,34 +247,38 @@ def _desc(value: float | None) -> float:
     return math.inf if _missing(value) else -value
 
 
-def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *,
-                  wide: bool = False) -> list[FitTable]:
-    """The most complex regions and items of a relate run."""
+def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *, wide: bool = False,
+                  region_names: Names | None = None, item_names: Names | None = None,
+                  ) -> list[FitTable]:
+    """The most complex regions and items of a relate run, named where the names are known."""
     reg = FitTable(f"Most complex regions (ECI, by {by})", [
         Col("Region", priority=0, flex=True), Col("ECI", "right", 1), Col("Diversity", "right", 2, "Div."),
         Col("COI", "right", 2), Col("HHI", "right", 3), Col("Krugman", "right", 3, "Krug."),
         Col("Entropy (bits)", "right", 4, "Entropy")], wide=wide)
     for r in sorted(regions.to_pylist(), key=lambda r: _desc(r["eci"]))[:top]:
-        reg.add_row(r["region"], _num(r["eci"], "{:.2f}"), _num(r["diversity"]), _num(r["coi"], "{:.2f}"),
+        reg.add_row(_named(r["region"], region_names), _num(r["eci"], "{:.2f}"), _num(r["diversity"]), _num(r["coi"], "{:.2f}"),
                     _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"), _num(r["total_variety"], "{:.2f}"))
-    it = FitTable(f"Most complex {by}s (PCI)", [
+    plural = "industries" if by == "industry" else f"{by}s"
+    it = FitTable(f"Most complex {plural} (PCI)", [
         Col(by.capitalize(), priority=0, flex=True), Col("PCI", "right", 1), Col("Ubiquity", "right", 2, "Ubiq."),
         Col("Hoover", "right", 3), Col("Locational Gini", "right", 3, "Gini"), Col("EG γ", "right", 4)],
         wide=wide)
     for r in sorted(items.to_pylist(), key=lambda r: _desc(r["pci"]))[:top]:
-        it.add_row(r["item"], _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]), _num(r["hoover"], "{:.3f}"),
+        it.add_row(_named(r["item"], item_names), _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]), _num(r["hoover"], "{:.3f}"),
                    _num(r["locational_gini"], "{:.3f}"), _num(r["ellison_glaeser"], "{:.4f}"))
     return [reg, it]
 
 
-def related_table(item: str, rows: pa.Table, *, wide: bool = False) -> FitTable:
-    """An item's most related partners."""
-    table = FitTable(f"Most related to {item}", [
+def related_table(item: str, rows: pa.Table, *, wide: bool = False,
+                  names: Names | None = None) -> FitTable:
+    """An item's most related partners, named where the names are known."""
+    table = FitTable(f"Most related to {_named(item, names)}", [
         Col("#", "right", 3), Col("Related", priority=0, flex=True), Col("Proximity", "right", 1, "Prox."),
         Col("Co-location r", "right", 2, "Co-loc r"), Col("Co-agglomeration", "right", 2, "Co-aggl.")],
         wide=wide)
     for r in rows.to_pylist():
-        table.add_row(str(r["rank"]), r["related"], _num(r["proximity"], "{:.3f}"), _num(r["colocation"], "{:.3f}"),
+        table.add_row(str(r["rank"]), _named(r["related"], names), _num(r["proximity"], "{:.3f}"),
+                      _num(r["colocation"], "{:.3f}"),
                       _num(r["coagglomeration"], "{:.4f}"))
     return table
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from clusteratlas import __version__
+from clusteratlas import __version__, i18n
 from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
 from clusteratlas.metrics import MapParams
 from clusteratlas.sources.generic import parse_mapping
 
@@ -133,9 +136,42 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _lang(ctx: typer.Context, value: str | None) -> str:
+    """Set the language before any command runs (and translate the help of the whole command tree)."""
+    with failing_cleanly():
+        lang = i18n.check(value) if value else i18n.detect(environ={k: v for k, v in os.environ.items()
+                                                                   if k != "CLUSTERATLAS_LANG"})
+    i18n.set_language(lang)
+    translate_commands(ctx.find_root().command)
+    return lang
+
+
+def translate_commands(command: click.Command) -> None:
+    """Put every help text of a click command tree into the current language (idempotent: originals kept)."""
+    for cmd in walk_commands(command):
+        for obj in (cmd, *cmd.params):
+            for attr in ("help", "short_help"):
+                source = getattr(obj, f"_source_{attr}", getattr(obj, attr, None))
+                if source:
+                    setattr(obj, f"_source_{attr}", source)
+                    setattr(obj, attr, _(source))
+
+
+def walk_commands(command: click.Command) -> Iterator[click.Command]:
+    """A command and all its subcommands, depth first."""
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from walk_commands(sub)
+
+
 @app.callback()
 def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                               help="Show the version and exit.")] = False) -> None:
+                                               help="Show the version and exit.")] = False,
+         lang: Annotated[str | None, typer.Option("--lang", envvar="CLUSTERATLAS_LANG", callback=_lang,
+                                                  is_eager=True, help="Language of help, messages, table "
+                                                  "headers and names: en or ja (default: CLUSTERATLAS_LANG, "
+                                                  "else the locale, LANG=ja_JP.UTF-8 meaning ja).")] = None,
+         ) -> None:
     """clusteratlas: map, rate and compare regional industrial clusters."""
 
 
@@ -145,9 +181,20 @@ LevelOpt = Annotated[str | None, typer.Option(help="Region level (default: the m
 
 
 def run() -> None:
-    """Entry point that keeps Rich's output readable when piped."""
+    """Entry point: the language first (``--lang`` anywhere on the line, CLUSTERATLAS_LANG, the locale),
+    so that help is translated whatever its place; then the commands."""
+    argv = sys.argv[1:]
+    with failing_cleanly():
+        lang = i18n.detect(argv)
+    for i, arg in enumerate(argv):  # --lang belongs to the top level: move it there from wherever it was given
+        if arg == "--lang" and i + 1 < len(argv):
+            argv = argv[:i] + argv[i + 2:]
+            break
+        if arg.startswith("--lang="):
+            argv = argv[:i] + argv[i + 1:]
+            break
     try:
-        app()
+        app(["--lang", lang, *argv])
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

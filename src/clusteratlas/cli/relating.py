@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 
 from clusteratlas.cli._common import (
@@ -31,6 +32,24 @@ from clusteratlas.report import (
 from clusteratlas.store import DEFAULT_PATH, Atlas
 
 
+def names_of(a: Atlas, kind: str) -> dict[str, tuple[str | None, str | None]]:
+    """Code -> (English, Japanese) name of regions, clusters (the latest mapped definition, else any) or
+    industries, from the atlas's own tables: relatedness results hold codes only."""
+    if kind == "region":
+        sql = "SELECT region, name, name_ja FROM regions"
+    elif kind == "cluster":
+        sql = ("SELECT cluster, any_value(cluster_name ORDER BY (definition = (SELECT definition FROM map_runs "
+               "ORDER BY run_at DESC LIMIT 1)) DESC), any_value(cluster_name_ja ORDER BY (definition = (SELECT "
+               "definition FROM map_runs ORDER BY run_at DESC LIMIT 1)) DESC) FROM definitions GROUP BY cluster")
+    else:
+        sql = "SELECT industry, name, name_ja FROM industries"
+    try:
+        rows = a.con.execute(sql).fetchall()
+    except duckdb.Error:  # an atlas without the table (never mapped): codes only
+        return {}
+    return {code: (en, ja) for code, en, ja in rows if en or ja}
+
+
 @app.command()
 @fails_cleanly
 def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
@@ -45,6 +64,7 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
                             params=keys).to_arrow_table()
         items = a.con.sql("SELECT * FROM relate_items WHERE breakdown = ? AND level = ? AND year = ?",
                           params=keys).to_arrow_table()
+        region_names, item_names = names_of(a, "region"), names_of(a, by)
     out.print(f"Stored relatedness for {summary.regions:,} regions × {summary.items:,} {by}s "
               f"({summary.level}, {summary.year}); {summary.pairs:,} related pairs.")
     if since is not None:
@@ -53,7 +73,7 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
                 "SELECT count(*) FILTER (WHERE entered), count(*) FILTER (WHERE exited) FROM relate_cells "
                 "WHERE breakdown = ? AND level = ? AND year = ?", keys).fetchall()[0]
         out.print(f"Since {since}: {gained:,} specialisations gained, {lost:,} lost.")
-    for table in relate_tables(regions, items, by, wide=wide):
+    for table in relate_tables(regions, items, by, wide=wide, region_names=region_names, item_names=item_names):
         out.print(table, crop=not wide)
 
 @app.command("shift-share")
@@ -139,4 +159,6 @@ def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
     """The clusters (or industries) most related to one, from the latest relate run."""
     with Atlas(atlas) as a:
         rows = a.related(item, top=top)
-    out.print(related_table(item, rows, wide=wide), crop=not wide)
+        breakdown = rows["breakdown"][0].as_py() if "breakdown" in rows.column_names else "cluster"
+        names = names_of(a, breakdown)
+    out.print(related_table(item, rows, wide=wide, names=names), crop=not wide)

@@ -1,0 +1,104 @@
+"""The language of output: English (default) or Japanese, with gettext message catalogues.
+
+The catalogues are standard gettext files, ``locales/<lang>/LC_MESSAGES/clusteratlas.po``
+compiled to ``.mo`` (``python -m clusteratlas.i18n.compile``; a test checks the ``.mo`` is
+current), so the web pages can use the same catalogue through Jinja2's i18n extension
+(``env.install_gettext_translations(clusteratlas.i18n.translations("ja"))``).
+
+The language is chosen, first match wins, by ``--lang``, the ``CLUSTERATLAS_LANG``
+environment variable, then the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``: ``ja_JP.UTF-8``
+means Japanese). It decides the CLI's help and messages, table headers and which name of a
+region, cluster or industry is shown (English by default; Japanese only on request).
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from importlib import resources
+
+LANGUAGES = ("en", "ja")
+DOMAIN = "clusteratlas"
+_state = {"lang": "en"}
+#: Called with (language, msgid) for every message the catalogue lacks (tests use it to find untranslated text).
+MISS_HOOKS: list[Callable[[str, str], None]] = []
+
+
+def normalise(lang: str | None) -> str | None:
+    """``ja``, ``ja_JP.UTF-8``, ``JA`` -> ``ja``; ``C``/``POSIX``/``en_US`` -> ``en``; nothing -> None."""
+    if not lang:
+        return None
+    code = lang.strip().split(".")[0].split("_")[0].split("-")[0].lower()
+    if code in LANGUAGES:
+        return code
+    return "en" if code in ("c", "posix") or code.isalpha() else None
+
+
+def detect(argv: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> str:
+    """The language asked for: ``--lang X`` / ``--lang=X`` in argv, ``CLUSTERATLAS_LANG``, then the locale."""
+    environ = os.environ if environ is None else environ
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return check(argv[i + 1])
+        if arg.startswith("--lang="):
+            return check(arg.split("=", 1)[1])
+    if environ.get("CLUSTERATLAS_LANG"):
+        return check(environ["CLUSTERATLAS_LANG"])
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        found = normalise(environ.get(var))
+        if found:
+            return found
+    return "en"
+
+
+def check(lang: str) -> str:
+    """A supported language code, or a clear error."""
+    from clusteratlas.errors import InputError
+
+    found = normalise(lang)
+    if found not in LANGUAGES:
+        raise InputError("unsupported language", value=lang, expected=", ".join(LANGUAGES))
+    return found
+
+
+def set_language(lang: str) -> None:
+    _state["lang"] = check(lang)
+
+
+def get_language() -> str:
+    return _state["lang"]
+
+
+@cache
+def translations(lang: str) -> gettext.NullTranslations:
+    """The catalogue of one language (English: no catalogue, the source text)."""
+    if lang == "en":
+        return gettext.NullTranslations()
+    with resources.as_file(resources.files("clusteratlas.i18n").joinpath("locales")) as folder:
+        return gettext.translation(DOMAIN, localedir=str(folder), languages=[lang])
+
+
+def has(msgid: str, lang: str | None = None) -> bool:
+    """Whether the catalogue of ``lang`` (default: the current language) translates ``msgid``."""
+    lang = lang or get_language()
+    return lang == "en" or msgid in getattr(translations(lang), "_catalog", {})
+
+
+def _(msgid: str) -> str:
+    """``msgid`` in the current language (the English source text when the catalogue lacks it)."""
+    lang = get_language()
+    if lang == "en" or not msgid:
+        return msgid
+    if not has(msgid, lang):
+        for hook in MISS_HOOKS:
+            hook(lang, msgid)
+        return msgid
+    return translations(lang).gettext(msgid)
+
+
+def name(en: str | None, ja: str | None) -> str | None:
+    """The name in the current language, else the other one (a name is better than a bare code)."""
+    first, second = (ja, en) if get_language() == "ja" else (en, ja)
+    return first or second or None
