@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from clusteratlas import i18n
 from clusteratlas import queries as Q
+from clusteratlas.errors import InputError
 from clusteratlas.queries._core import Missing, to_rows
 from clusteratlas.server.formats import dumps
 
@@ -245,7 +246,12 @@ def cluster_page(request: Request, cluster: str, level: str | None = None, year:
     level, year = profile["level"], profile["year"]
     layer = Q.map_layer(con, cluster, metric="employment_cagr" if metric == "growth" else metric,
                         level=level, year=year)
-    hot = _maybe(lambda: Q.hotspots(con, item=cluster, level=level, limit=Q.MAX_PAGE))
+    hot = None
+    if classes == "hotspots":
+        try:
+            hot = Q.hotspots(con, item=cluster, level=level, limit=Q.MAX_PAGE)
+        except InputError:  # no run at this level (or none at all): the page says so
+            hot = None
     related = _maybe(lambda: Q.related_clusters(con, cluster, top=10))
     levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()]
     q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year})
@@ -295,15 +301,37 @@ def evaluations_page(request: Request) -> Response:
     con = _con(request)
     listed = _maybe(Q.assessments, con)
     rows = listed.rows() if listed else []
-    radars = []
-    for row in rows[:24]:
-        history = Q.assessment(con, row["assessment"])
-        radars.append(history.as_dict() if hasattr(history, "as_dict") else history)
+    documents: dict[str, dict] = {}
+    radars, sums = [], {}
+    for row in rows[:48]:
+        key = row["framework"]
+        if key not in documents:
+            documents[key] = Q.framework(con, key, row.get("framework_version"))["document"]
+        doc = documents[key]
+        current = Q.assessment(con, row["assessment"]).as_dict()["revisions"][-1]
+        columns = [c["id"] for c in doc.get("columns", [])] or sorted({s["column"] for s in current["scores"]})
+        points = {(s["factor"], s["column"]): s["points"] or 0 for s in current["scores"]}
+        factors = doc.get("factors", [])
+        series = {c: [points.get((f["id"], c), 0) for f in factors] for c in columns}
+        for c, values in series.items():
+            acc = sums.setdefault((key, c), [0.0] * len(factors))
+            sums[(key, c)] = [a + v for a, v in zip(acc, values, strict=True)]
+        tags = current.get("tags") or {}
+        radars.append({"assessment": row["assessment"], "name": row.get("subject_name"),
+                       "name_ja": row.get("subject_name_ja"), "framework": key, "tags": tags,
+                       "axes": [{"name": f.get("name"), "name_ja": f.get("name_ja"), "id": f["id"]} for f in factors],
+                       "columns": [{"id": c.get("id"), "name": c.get("name"), "name_ja": c.get("name_ja")}
+                                   for c in doc.get("columns", [])], "series": series})
+    counts: dict[str, int] = {}
+    for r in radars:
+        counts[r["framework"]] = counts.get(r["framework"], 0) + 1
+    averages = [{"framework": key, "column": c, "factors": documents[key].get("factors", []),
+                 "means": [v / counts[key] for v in values]} for (key, c), values in sums.items()]
     frameworks = Q.frameworks(con).rows()
     programmes = _maybe(Q.programmes, con)
     return render(request, "evaluations.html", twin="/api/v1/assessments",
                   downloads={"CSV": "/api/v1/assessments?format=csv", "Excel": "/api/v1/assessments?format=xlsx"},
-                  assessments=rows, radars=radars, frameworks=frameworks,
+                  assessments=rows, radars=radars, averages=averages, counts=counts, frameworks=frameworks,
                   programmes=programmes.rows() if programmes else [],
                   has_prefectures="prefecture" in Q.geometry_levels(con))
 
@@ -326,7 +354,24 @@ async def geometry(request: Request, level: str) -> Response:
 
 
 def mount(app: FastAPI) -> None:
-    """Add the pages, their static assets and the geometry route to the API app."""
+    """Add the pages, their static assets and the geometry route to the API app.
+
+    Errors on a page (an unknown region, a bad parameter) answer an HTML page that says what was wrong;
+    the API's routes keep their problem documents.
+    """
+    api_handler = app.exception_handlers[InputError]
+
+    def input_error(request: Request, exc: InputError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return api_handler(request, exc)
+        status = 404 if isinstance(exc, Q.NotFound | Missing) else 422
+        response = render(request, "error.html", twin=None, status=status, message=str(exc),
+                          value=getattr(exc, "value", None), expected=getattr(exc, "expected", None),
+                          hint=getattr(exc, "hint", None))
+        response.status_code = status
+        return response
+
+    app.add_exception_handler(InputError, input_error)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(router)

@@ -225,19 +225,35 @@
 
   CA.evaluationsPage = function () {
     var d = data(), box = document.getElementById("radars");
+    function nm(o) { return (d.lang === "ja" ? o.name_ja || o.name : o.name || o.name_ja) || o.id; }
+    CA.radars = 0;
     (d.radars || []).forEach(function (a, i) {
-      var scores = a.scores || [];
-      if (!scores.length) return;
+      if (!a.axes.length) return;
       var fig = document.createElement("figure"), div = document.createElement("div"), cap = document.createElement("figcaption");
       div.className = "chart radar"; div.id = "radar-" + i;
-      cap.textContent = a.assessment || a.id || "";
+      cap.textContent = nm({name: a.name, name_ja: a.name_ja, id: a.assessment});
       fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
-      var max = Math.max.apply(null, scores.map(function (s) { return s.scale_max || s.score || 5; }).concat([5]));
-      chart(div.id).setOption({animation: false, color: [OKABE[4]], radar: {indicator: scores.map(function (s) {
-        return {name: (d.lang === "ja" ? s.factor_name_ja || s.factor_name : s.factor_name || s.factor_name_ja) || s.factor, max: max};
-      }), axisName: {color: "#000", fontSize: 10}},
-        series: [{type: "radar", data: [{value: scores.map(function (s) { return s.score; }), name: cap.textContent}]}]});
+      var cols = a.columns.length ? a.columns : Object.keys(a.series).map(function (c) { return {id: c}; });
+      var max = 3;
+      Object.keys(a.series).forEach(function (c) { a.series[c].forEach(function (v) { if (v > max) max = v; }); });
+      chart(div.id).setOption({animation: false, color: [OKABE[4], OKABE[3]], legend: {bottom: 0, data: cols.map(nm)},
+        radar: {radius: "58%", indicator: a.axes.map(function (f) { return {name: nm(f), max: max}; }),
+                axisName: {color: "#000", fontSize: 9}},
+        series: [{type: "radar", data: cols.map(function (c) { return {name: nm(c), value: a.series[c.id] || []}; })}]});
+      CA.radars += 1;
     });
+    if (d.has_prefectures) {
+      var count = {};
+      (d.programmes || []).forEach(function (p) {
+        String(p.regions || "").split(/[,;\s]+/).forEach(function (r) { if (r) count[r] = (count[r] || 0) + 1; });
+      });
+      var m = chart("programme-map");
+      geometry("prefecture").then(function (g) {
+        m.setOption({animation: false, tooltip: {}, visualMap: {type: "piecewise", left: 10, bottom: 10,
+          pieces: [{value: 0, color: "#eeeeee"}, {min: 1, max: 1, color: VIRIDIS[1]}, {min: 2, color: VIRIDIS[3]}]},
+          series: [{type: "map", map: g.name, data: g.features.map(function (f) { return {name: f.id, value: count[f.id] || 0}; })}]});
+      });
+    }
     var form = document.getElementById("upload");
     if (form) form.addEventListener("submit", function (e) {
       e.preventDefault();
