@@ -22,7 +22,10 @@
     if (!el) return null;
     var c = echarts.init(el, null, {renderer: "canvas"});
     CA.charts[id] = c;
-    c.on("finished", function () { CA.ready[id] = true; });
+    c.on("finished", function () {  // drawn: only once a series is set (an empty chart finishes too)
+      var o = c.getOption();
+      if (o && o.series && o.series.length) CA.ready[id] = true;
+    });
     window.addEventListener("resize", function () { c.resize(); });
     window.addEventListener("beforeprint", function () { c.resize(); });
     return c;
@@ -165,7 +168,12 @@
           if (d.metric === "strong") breaks = [1];
           visual = {type: "piecewise", pieces: pieces(breaks, d.lang)};
         }
-        CA.mapInfo = {features: g.features.length, values: values.length};
+        var ids = {};
+        g.features.forEach(function (f) { ids[f.id] = 1; });
+        var missing = values.filter(function (v) { return !ids[v.name]; }).map(function (v) { return v.name; });
+        CA.mapInfo = {features: g.features.length, values: values.length, missing: missing.length};
+        var note = document.getElementById("map-note");
+        if (note && missing.length) note.textContent = L.missing + ": " + missing.length + " (" + missing.slice(0, 12).join(", ") + (missing.length > 12 ? ", …" : "") + ")";
         m.setOption({
           animation: false, aria: {enabled: true},
           tooltip: {trigger: "item", formatter: function (p) {
