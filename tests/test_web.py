@@ -392,3 +392,15 @@ def test_page_errors_are_html_pages_and_api_errors_stay_problem_documents(client
     r = client.get(f"{API}/regions/S1C9")
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     assert client.get("/clusters/C01?level=state&classes=hotspots&lang=en").status_code == 200  # no run: a note
+
+
+def test_geometry_route_serves_each_level_with_etag(client):
+    assert client.get(f"{API}/geometry").json()["data"] == {"levels": ["county", "state"]}
+    r = client.get(f"{API}/geometry/county")
+    doc = r.json()["data"]
+    assert doc["type"] == "FeatureCollection" and len(doc["features"]) == 36
+    s1c1 = next(f for f in doc["features"] if f["id"] == "S1C1")
+    assert s1c1["properties"]["label"] == "North County 1" and s1c1["geometry"]["type"] == "Polygon"
+    assert client.get(f"{API}/geometry/county", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+    missing = client.get(f"{API}/geometry/nowhere")
+    assert missing.status_code == 404 and "import geometry" in missing.text

@@ -19,12 +19,12 @@ import json
 import unicodedata
 from functools import cache
 from importlib import resources
-from pathlib import Path
-from typing import Any
+from pathlib import Path as FilePath
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -32,9 +32,10 @@ from clusteratlas import i18n
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import Missing, to_rows
+from clusteratlas.server.app import OBJECT
 from clusteratlas.server.formats import dumps
 
-HERE = Path(__file__).resolve().parent
+HERE = FilePath(__file__).resolve().parent
 DOMAIN = "web"
 LANG_COOKIE = "clusteratlas_lang"
 METRICS = ("lq", "stars", "strong", "employment", "employment_cagr")
@@ -337,7 +338,7 @@ def evaluations_page(request: Request) -> Response:
 
 
 # --------------------------------------------------------- geometry (JSON twin)
-@api_router.get("/geometry", tags=["geometry"])
+@api_router.get("/geometry", tags=["geometry"], responses=OBJECT)
 async def geometry_levels(request: Request) -> Response:
     """The region levels that have shapes for the maps."""
     from clusteratlas.server.routes import _object
@@ -345,8 +346,9 @@ async def geometry_levels(request: Request) -> Response:
     return await _object(request, lambda con: {"levels": Q.geometry_levels(con)})
 
 
-@api_router.get("/geometry/{level}", tags=["geometry"])
-async def geometry(request: Request, level: str) -> Response:
+@api_router.get("/geometry/{level}", tags=["geometry"], responses=OBJECT)
+async def geometry(request: Request, level: Annotated[str, Path(min_length=1, max_length=100,
+                                                               description="A region level with shapes")]) -> Response:
     """Simplified shapes of every region of a level, as a GeoJSON FeatureCollection (in ``data``)."""
     from clusteratlas.server.routes import _object
 
