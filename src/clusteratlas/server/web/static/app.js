@@ -82,7 +82,7 @@
     b.setOption({
       animation: false,
       aria: {enabled: true},
-      grid: {left: 60, right: 30, top: 20, bottom: 50},
+      grid: {left: 60, right: 30, top: 40, bottom: 50},
       tooltip: {formatter: function (p) {
         var v = p.data.value;
         return p.data.name + "<br>" + L.lq + ": " + num(v[0], d.lang, 2) + "<br>" + L.growth + ": " + num(v[1], d.lang, 1)
