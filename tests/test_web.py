@@ -404,3 +404,12 @@ def test_geometry_route_serves_each_level_with_etag(client):
     assert client.get(f"{API}/geometry/county", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
     missing = client.get(f"{API}/geometry/nowhere")
     assert missing.status_code == 404 and "import geometry" in missing.text
+
+
+def test_compare_heat_table_classes_follow_the_lq_breaks(client):
+    page = client.get("/compare?regions=S1C1,S2C1&metric=lq&lang=en").text
+    rows = client.get(f"{API}/compare?regions=S1C1,S2C1&metric=lq").json()["data"]
+    for row in rows:
+        expected = "h2" if row["lq"] >= 2 else "h1" if row["lq"] >= 1 else "h0"
+        value = f"{row['lq']:,.2f}"
+        assert re.search(rf'<td class="n {expected}" data-v="[^"]*">{re.escape(value)}', page), (row["cluster"], value)
