@@ -53,7 +53,7 @@ def client(web_atlas):
 
 
 @contextlib.contextmanager
-def live_server(path: Path):
+def live_server(path: Path, read_only: bool = True):
     """The app served by uvicorn on a free local port, in a thread (the browser needs a real socket)."""
     import uvicorn
 
@@ -61,7 +61,7 @@ def live_server(path: Path):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(atlas=str(path), read_only=True)),
+    server = uvicorn.Server(uvicorn.Config(create_app(Settings(atlas=str(path), read_only=read_only)),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -413,3 +413,35 @@ def test_compare_heat_table_classes_follow_the_lq_breaks(client):
         expected = "h2" if row["lq"] >= 2 else "h1" if row["lq"] >= 1 else "h0"
         value = f"{row['lq']:,.2f}"
         assert re.search(rf'<td class="n {expected}" data-v="[^"]*">{re.escape(value)}', page), (row["cluster"], value)
+
+
+def test_editor_uploads_an_assessment_form_from_the_page(browser, web_atlas, tmp_path):
+    import shutil
+
+    from clusteratlas.reference.programmes import nistep_profiles_path
+    from clusteratlas.server.auth import create_token
+
+    path = tmp_path / "writable.duckdb"
+    shutil.copy(web_atlas, path)
+    with Atlas(path) as atlas:
+        _, token = create_token(atlas.con, "editor", name="web test")
+    form = Path(nistep_profiles_path())
+    with live_server(path, read_only=False) as base:
+        watched = Watched(browser)
+        try:
+            watched.open(f"{base}/evaluations?lang=en")
+            watched.page.fill("#token", "wrong")
+            watched.page.set_input_files("#form-file", str(form))
+            watched.page.click("#upload button")
+            watched.page.wait_for_function("document.getElementById('upload-result').textContent.length > 0")
+            assert watched.page.inner_text("#upload-result").startswith("401")
+            watched.errors.clear()  # the 401 was the point
+            watched.page.fill("#token", token)
+            watched.page.evaluate("document.getElementById('upload-result').textContent = ''")
+            watched.page.click("#upload button")
+            watched.page.wait_for_function("document.getElementById('upload-result').textContent.length > 0")
+            assert watched.page.inner_text("#upload-result").startswith("201"), watched.page.inner_text(
+                "#upload-result")
+            assert watched.errors == []
+        finally:
+            watched.close()
