@@ -49,3 +49,50 @@ def test_relate_and_show_related_print_names_not_codes(mapped, tmp_path, runner)
     assert body and all(re.search(r"\(\d{3}\)", line) for line in body), res.output  # name (code) per partner
     res = invoke(runner, "--lang", "ja", "show", "related", "391", "--atlas", atlas, "--wide")
     assert "ソフトウェア業" in res.output, res.output
+
+
+def test_programme_regions_roll_up_from_their_cities_with_a_coverage_warning(mapped, tmp_path, runner):
+    atlas = _copy(mapped, tmp_path)
+    with Atlas(atlas) as a:
+        members = dict(a.con.execute("SELECT region, list(member ORDER BY member) FROM custom_members "
+                                     "GROUP BY region").fetchall())
+        jobs = dict(a.con.execute("SELECT region, employment FROM results_regions").fetchall())
+    assert members["nistep-candidates:sapporo"] == ["01100"]  # the city row, not all of Hokkaido
+    assert jobs["nistep-candidates:sapporo"] == jobs["01100"] < jobs["01000"]
+    assert members["nistep-candidates:kobe"] == ["28000"]  # Kobe city is not in the extract
+    res = invoke(runner, "reference", "jp-programmes", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "nistep-candidates:kobe: Kobe City (28100) not in the data, rated from Hyogo (28000)" in text
+    assert ("knowledge-cluster:toyama-ishikawa: 1 of 2 listed prefectures in the data (50%); missing Ishikawa "
+            "(17000)") in text
+    res = invoke(runner, "show", "region", "nistep-candidates:kobe", "--atlas", atlas)
+    text = " ".join(res.output.split())
+    assert "coverage: Kobe City (28100) not in the data" in text
+    assert re.search(r"declared field Bio: Biopharmaceuticals LQ \d\.\d\d.*Medical Devices LQ \d\.\d\d", text), text
+    res = invoke(runner, "show", "region", "nistep-candidates:sapporo", "--atlas", atlas)
+    assert "declared field IT: Information Technology" in " ".join(res.output.split())
+    assert "coverage" not in res.output
+
+
+def _table_rows(output: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("│").split("│")] for line in output.splitlines() if line.startswith("│")]
+
+
+def test_show_region_ranks_by_stars_then_jobs_and_says_how_few_the_peers_are(mapped, runner):
+    res = invoke(runner, "show", "region", "01000", "--atlas", mapped, "--wide")
+    assert res.exit_code == 0, res.output
+    rows = _table_rows(res.output)
+    header = [c.strip() for c in next(line for line in res.output.splitlines() if line.startswith("┃"))
+              .strip("┃").split("┃")]
+    keys = [(len(r[header.index("Stars")].strip("·")), float(r[header.index("Employment")].replace(",", "")))
+            for r in rows]
+    assert keys == sorted(keys, reverse=True)  # Hokkaido's 618 coal-mining jobs (LQ 17) no longer come first
+    text = " ".join(res.output.split())
+    with Atlas(mapped) as a:
+        n = a.con.execute("SELECT count(DISTINCT region) FROM results_clusters WHERE level = 'prefecture'"
+                          ).fetchall()[0][0]
+    assert f"only {n} prefecture regions" in text and f"about {-(-n // 10)} region(s)" in text
+    res = invoke(runner, "show", "region", "01000", "--atlas", mapped, "--wide", "--min-employment", "1000")
+    jobs = [float(r[header.index("Employment")].replace(",", "")) for r in _table_rows(res.output)]
+    assert jobs and min(jobs) >= 1000 and len(jobs) < len(rows)

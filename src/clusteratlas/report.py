@@ -10,6 +10,7 @@ its full width. Missing and undefined values (None, NaN) show as "—".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from clusteratlas import i18n
+from clusteratlas.i18n import _
 from clusteratlas.store.atlas import MapSummary
 
 STAR = "★"
@@ -95,7 +97,9 @@ class FitTable:
 
     def __init__(self, title: str, columns: Iterable[Col], *, wide: bool = False) -> None:
         self.title = title
-        self.columns = list(columns)
+        # headers in the language of the run (the catalogue's; English source text where it has none)
+        self.columns = [dataclasses.replace(c, header=_(c.header), short=_(c.short) if c.short else c.short)
+                        for c in columns]
         self.rows: list[list[str]] = []
         self.wide = wide
 
@@ -183,7 +187,7 @@ def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *
              f"strong clusters {summary['strong_clusters'] or 0}, "
              f"cluster strength {_num(summary['cluster_strength'], '{:.1%}')}" + reference_line(reference))
     table = FitTable(title, [
-        Col("Cluster / クラスター", priority=0, short="Cluster", flex=True), Col("Type", priority=4),
+        Col("Cluster", priority=0, flex=True), Col("Type", priority=4),
         Col("Employment", "right", 1, "Jobs"), Col("Share", "right", 3), Col("LQ", "right", 1),
         Col("LQ (type)", "right", 5, "LQt"), Col("Stars", priority=1), Col("US rating", priority=2, short="US"),
         Col("Avg wage", "right", 5, "Wage"), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide)
@@ -206,7 +210,7 @@ def cluster_table(cluster: str, rows: pa.Table, reference: dict | None = None, *
     first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
     name = _label(first.get("cluster_name"), first.get("cluster_name_ja"), cluster)
     table = FitTable(f"Top regions in {name} — {first.get('year', '')}" + reference_line(reference), [
-        Col("Region / 地域", priority=0, short="Region", flex=True), Col("Level", priority=4),
+        Col("Region", priority=0, flex=True), Col("Level", priority=4),
         Col("Employment", "right", 1, "Jobs"), Col("LQ", "right", 1), Col("Stars", priority=1),
         Col("Strong", priority=2), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide)
     for row in rows.to_pylist():
@@ -256,16 +260,18 @@ def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *,
         Col("COI", "right", 2), Col("HHI", "right", 3), Col("Krugman", "right", 3, "Krug."),
         Col("Entropy (bits)", "right", 4, "Entropy")], wide=wide)
     for r in sorted(regions.to_pylist(), key=lambda r: _desc(r["eci"]))[:top]:
-        reg.add_row(_named(r["region"], region_names), _num(r["eci"], "{:.2f}"), _num(r["diversity"]), _num(r["coi"], "{:.2f}"),
-                    _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"), _num(r["total_variety"], "{:.2f}"))
+        reg.add_row(_named(r["region"], region_names), _num(r["eci"], "{:.2f}"), _num(r["diversity"]),
+                    _num(r["coi"], "{:.2f}"), _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"),
+                    _num(r["total_variety"], "{:.2f}"))
     plural = "industries" if by == "industry" else f"{by}s"
     it = FitTable(f"Most complex {plural} (PCI)", [
         Col(by.capitalize(), priority=0, flex=True), Col("PCI", "right", 1), Col("Ubiquity", "right", 2, "Ubiq."),
         Col("Hoover", "right", 3), Col("Locational Gini", "right", 3, "Gini"), Col("EG γ", "right", 4)],
         wide=wide)
     for r in sorted(items.to_pylist(), key=lambda r: _desc(r["pci"]))[:top]:
-        it.add_row(_named(r["item"], item_names), _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]), _num(r["hoover"], "{:.3f}"),
-                   _num(r["locational_gini"], "{:.3f}"), _num(r["ellison_glaeser"], "{:.4f}"))
+        it.add_row(_named(r["item"], item_names), _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]),
+                   _num(r["hoover"], "{:.3f}"), _num(r["locational_gini"], "{:.3f}"),
+                   _num(r["ellison_glaeser"], "{:.4f}"))
     return [reg, it]
 
 
@@ -349,7 +355,7 @@ def averages_table(table: pa.Table, fw, reference: pa.Table | None = None, *, wi
     groups = list(dict.fromkeys(table["group"].to_pylist()))
     columns = [c.id for c in fw.columns if c.id in set(table["column"].to_pylist())]
     counts = {g: n for g, n in zip(table["group"].to_pylist(), table["assessments"].to_pylist(), strict=True)}
-    cols = [Col("Factor / 要素", priority=0, short="Factor", flex=True)]
+    cols = [Col("Factor", priority=0, flex=True)]
     keys = []
     for g in groups:
         for c in columns:
@@ -373,7 +379,7 @@ def averages_table(table: pa.Table, fw, reference: pa.Table | None = None, *, wi
 
 def gap_table(table: pa.Table, now: str, then: str, title: str, *, wide: bool = False) -> FitTable:
     """A gap profile: points now, points to promote, and the difference, factor by factor."""
-    out = FitTable(title, [Col("Factor / 要素", priority=0, short="Factor", flex=True), Col(now, "right", 1),
+    out = FitTable(title, [Col("Factor", priority=0, flex=True), Col(now, "right", 1),
                            Col(then, "right", 1), Col("Gap", "right", 1)], wide=wide)
     for r in table.to_pylist():
         if r[now] or r[then]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
+import pyarrow.compute
 import typer
 from rich.markup import escape
 
@@ -117,12 +120,22 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
 @fails_cleanly
 def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                 all_: Annotated[bool, typer.Option("--all", help="Include clusters with no jobs.")] = False,
-                wide: WideOpt = False) -> None:
-    """A region's clusters: stars, LQ, employment, wages, growth, estimate flags."""
+                min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
+    """A region's clusters: stars, LQ, employment, wages, growth, estimate flags.
+
+    Ranked by stars, then employment: a cell of a few dozen jobs with a high LQ does not come first.
+    """
+    from clusteratlas.reference.programmes import profile_notes
+
     with Atlas(atlas) as a:
         summary, rows = a.region_profile(region, year=year, include_empty=all_)
         economy = a.reference_economy()
+        notes = profile_notes(a.con, region, a.region_profile(region, year=year, include_empty=True)[1])
+        notes.extend(small_n_notes(a.con, summary["year"], region=region))
+    rows = ranked(rows, min_employment)
     out.print(region_table(summary, rows, economy, wide=wide), crop=not wide)
+    for note in notes:
+        out.print(note, highlight=False)
 
 @show_app.command("cluster")
 @fails_cleanly
@@ -130,12 +143,43 @@ def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = N
                  top: Annotated[int, typer.Option(help="How many regions.")] = 20,
                  level: Annotated[str | None, typer.Option(help="Region level (default: the one with "
                                                            "the most regions).")] = None,
-                 wide: WideOpt = False) -> None:
+                 min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:
         rows = a.cluster_profile(cluster, year=year, top=top, level=level)
         economy = a.reference_economy()
-    out.print(cluster_table(cluster, rows, economy, wide=wide), crop=not wide)
+        notes = small_n_notes(a.con, rows["year"][0].as_py(), level=rows["level"][0].as_py()) if rows.num_rows else []
+    out.print(cluster_table(cluster, ranked(rows, min_employment), economy, wide=wide), crop=not wide)
+    for note in notes:
+        out.print(note, highlight=False)
+
+
+MinEmploymentOpt = Annotated[float, typer.Option(help="Leave out cells with fewer jobs than this: with few "
+                                                 "regions (47 prefectures) tiny cells rank high on LQ alone.")]
+#: Below this many peer regions a level's "top 10 %" stars go to a handful of regions: say so.
+SMALL_N = 100
+
+
+def ranked(rows: pa.Table, min_employment: float) -> pa.Table:
+    """Cells with at least ``min_employment`` jobs, ranked by stars then employment (largest first)."""
+    if min_employment > 0:
+        rows = rows.filter(pa.compute.greater_equal(rows["employment"], min_employment))
+    return rows.sort_by([("stars", "descending"), ("employment", "descending")]) if rows.num_rows else rows
+
+
+def small_n_notes(con, year: int, *, region: str | None = None, level: str | None = None) -> list[str]:
+    """A note when a level has few regions: the size and focus stars (top 10 % of peers) then go to a
+    handful of regions, and an LQ ranking favours small cells."""
+    if level is None:
+        level = scalar(con, "SELECT level FROM results_regions WHERE region = ? AND year = ?", [region, year])
+    n = scalar(con, "SELECT count(DISTINCT region) FROM results_clusters WHERE level = ? AND year = ?",
+               [level, year]) or 0
+    if not n or n >= SMALL_N:
+        return []
+    top = max(1, math.ceil(n * 0.10))
+    return [f"[yellow]note:[/] only {n} {level} regions: the size and focus stars (top 10 % of peers) go to "
+            f"about {top} region(s) per cluster; compare with more peers (map --peers {level}=municipality when "
+            f"municipal data are imported) or rank only cells of some size (--min-employment)."]
 
 @app.command()
 @fails_cleanly

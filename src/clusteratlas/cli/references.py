@@ -9,6 +9,7 @@ from typing import Annotated
 import pyarrow as pa
 import pyarrow.compute
 import typer
+from rich.markup import escape
 
 from clusteratlas.cli._common import (
     AtlasOpt,
@@ -60,13 +61,21 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
         out.print(f"Loaded {report.rows} {name} regions (with English and Japanese names).")
         return
     if name == "jp-programmes":
-        from clusteratlas.reference.programmes import nistep_profiles_path
+        from clusteratlas.reference.programmes import coverage, nistep_profiles_path, observed_regions, region_names
 
         with Atlas(atlas) as a:
             n = a.load_programmes()
             profiles = a.import_assessments(nistep_profiles_path())
-        out.print(f"Loaded {n} programme entries (custom regions 'PROGRAMME:ID' over their prefectures or METI "
-                  f"bureaus, with the 47 prefectures) and {profiles.assessments} NISTEP (2004) worked profiles.")
+            observed = observed_regions(a.con)
+            partial = coverage(observed, region_names(a.con)) if observed else []
+        out.print(f"Loaded {n} programme entries (custom regions 'PROGRAMME:ID' over their named cities when the "
+                  f"data hold them, else their prefectures or METI bureaus) and {profiles.assessments} NISTEP "
+                  f"(2004) worked profiles.")
+        if not observed:
+            out.print("[yellow]note:[/] no observations yet: the programme regions were built from prefectures; "
+                      "load them again after importing municipal data to roll them up from their cities.")
+        for c in partial:
+            out.print(f"[yellow]coverage:[/] {escape(c['region'])}: {escape(c['note'])}", highlight=False)
         return
     if name == "jp-prefecture-neighbours":
         with Atlas(atlas) as a:  # the built-in prefectures come along, so the links name known regions

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from html import escape
 
+from clusteratlas import i18n
 from clusteratlas.evaluate.assessments import Assessment
 from clusteratlas.evaluate.frameworks import Framework
 
@@ -97,7 +98,8 @@ def report_html(items: list[tuple[Framework, Assessment]], *, title: str = "Asse
     frameworks = {fw.id: fw for fw, _ in items}
     sources = "".join(f"<li><b>{_label(fw.name, fw.name_ja)}</b> ({escape(fw.id)} {escape(fw.version)}): "
                       f"{escape(fw.source or '')}</li>" for fw in frameworks.values())
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+    return (f'<!DOCTYPE html><html lang="{i18n.get_language()}"><head><meta charset="utf-8">'
+            f'<title>{escape(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{''.join(sections)}"
             f"<h2>Frameworks / 評価枠組み</h2><ul>{sources}</ul>"
             f'<p class="meta">Made with clusteratlas.</p></body></html>')

@@ -57,7 +57,7 @@ def check(lang: str) -> str:
     """A supported language code, or a clear error."""
     from clusteratlas.errors import InputError
 
-    found = normalise(lang)
+    found = (lang or "").strip().split(".")[0].split("_")[0].split("-")[0].lower()
     if found not in LANGUAGES:
         raise InputError("unsupported language", value=lang, expected=", ".join(LANGUAGES))
     return found

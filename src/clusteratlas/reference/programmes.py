@@ -83,16 +83,137 @@ def programme_table(name: str | None = None) -> pa.Table:
         ("regions", pa.string()), ("parts", pa.int64())]))
 
 
-def programme_regions() -> pa.Table:
-    """Custom regions for the atlas: each programme entry with a place, its members the prefectures or bureau."""
-    rows = []
-    for r in programme_table().to_pylist():
-        if r["programme"] == "innovation-network" or not r["regions"]:
+def _entries() -> list[tuple[str, str, dict]]:
+    """(programme, id, entry) of every registry entry with a place (the innovation network's bodies aside)."""
+    doc = registry()
+    found = []
+    for key, (section, items) in PROGRAMMES.items():
+        if key == "innovation-network":
             continue
-        for member in r["regions"].split():
-            rows.append({"region": f"{r['programme']}:{r['id']}", "member": member, "name": r["name"],
-                         "name_ja": r["name_ja"]})
+        for n, entry in enumerate(doc[section][items], start=1):
+            if _region_ids(entry) or entry.get("municipalities"):
+                found.append((key, entry.get("id") or f"{key}-{n:02d}", entry))
+    return found
+
+
+@dataclass
+class Members:
+    """Where a programme region's statistics come from, and what of it the data lack."""
+
+    basis: str  # "municipalities", "prefectures" or "bureau"
+    members: list[str]  # the region ids it is rolled up from
+    listed: list[str]  # the places the registry lists on that basis
+    missing: list[str]  # listed places the data do not hold
+    lacking_municipalities: list[str]  # named cities not in the data (when it fell back to prefectures)
+
+    @property
+    def share(self) -> float:
+        """Share of the listed places the data hold (1 when nothing is missing)."""
+        return 1 - len(self.missing) / len(self.listed) if self.listed else 0.0
+
+
+def members(entry: dict, observed: set[str] | None) -> Members:
+    """A programme region's members: its named cities when the data hold any of them, else its prefectures
+    (or METI bureau). ``observed`` None means "not known yet" (nothing is reported missing)."""
+    cities = list(entry.get("municipalities") or [])
+    places = _region_ids(entry)
+    basis = "bureau" if entry.get("region") else "prefectures"
+    known = observed if observed is not None else set(places) | set(cities)
+    if cities and (set(cities) & known or not places):
+        return Members("municipalities", cities, cities, [c for c in cities if c not in known], [])
+    lacking = [c for c in cities if c not in known] if observed is not None else []
+    missing = [p for p in places if p not in known] if basis == "prefectures" else []
+    return Members(basis, places, places, missing, lacking)
+
+
+def municipality_regions() -> pa.Table:
+    """The cities the registry names, as regions (level municipality, parent their prefecture)."""
+    rows = list(csv.DictReader(_data("jp_programme_municipalities.csv").read_text(encoding="utf-8").splitlines()))
+    return pa.table({"region": [r["region"] for r in rows], "name": [r["name"] for r in rows],
+                     "name_ja": [r["name_ja"] for r in rows], "level": ["municipality"] * len(rows),
+                     "parent": [r["parent"] for r in rows], "hierarchy": ["prefecture"] * len(rows)})
+
+
+def programme_regions(observed: set[str] | None = None) -> pa.Table:
+    """Custom regions for the atlas: each programme entry with a place, rolled up from its named cities when
+    ``observed`` (the regions the data hold) has any of them, else from its prefectures or METI bureau."""
+    rows = []
+    for key, id_, entry in _entries():
+        for member in members(entry, observed).members:
+            rows.append({"region": f"{key}:{id_}", "member": member, "name": entry.get("name"),
+                         "name_ja": entry.get("name_ja")})
     return pa.Table.from_pylist(rows)
+
+
+def coverage(observed: set[str], names: dict[str, str] | None = None) -> list[dict]:
+    """Programme regions the data cover only in part (or not at all), with what is missing, for a warning."""
+    names = names or {}
+
+    def named(codes: list[str]) -> str:
+        return ", ".join(f"{names[c]} ({c})" if names.get(c) else c for c in codes)
+
+    found = []
+    for key, id_, entry in _entries():
+        m = members(entry, observed)
+        if not m.missing and not m.lacking_municipalities:
+            continue
+        parts = []
+        if m.missing:
+            parts.append(f"{len(m.listed) - len(m.missing)} of {len(m.listed)} listed {m.basis} in the data "
+                         f"({m.share:.0%}); missing {named(m.missing)}")
+        held = [c for c in m.members if c not in m.missing]
+        if m.lacking_municipalities:
+            parts.append(f"{named(m.lacking_municipalities)} not in the data" + (
+                f", rated from {named(held)} as a whole" if held else ""))
+        if not held:
+            parts.append("no data for this region: not rated")
+        found.append({"region": f"{key}:{id_}", "name": entry.get("name"), "share": m.share,
+                      "note": "; ".join(parts)})
+    return found
+
+
+def observed_regions(con) -> set[str]:
+    """The regions an atlas's observations hold."""
+    return {r[0] for r in con.execute("SELECT DISTINCT region FROM observations").fetchall()}
+
+
+def region_names(con) -> dict[str, str]:
+    """Region id -> name in the current language, for notes."""
+    from clusteratlas import i18n
+
+    return {r: i18n.name(en, ja) for r, en, ja in con.execute("SELECT region, name, name_ja FROM regions").fetchall()
+            if en or ja}
+
+
+def profile_notes(con, region: str, rows: pa.Table) -> list[str]:
+    """Lines under a programme region's profile: its coverage and its declared fields beside their statistics
+    (the benchmark clusters each field is read from, with LQ and stars). Empty for other regions."""
+    from clusteratlas import i18n
+
+    if ":" not in region or region.split(":", 1)[0] not in PROGRAMMES:
+        return []
+    lines = [f"[yellow]coverage:[/] {c['note']}" for c in coverage(observed_regions(con), region_names(con))
+             if c["region"] == region]
+    stats = {r["cluster"]: r for r in rows.to_pylist()}
+    for f in declared_fields(region):
+        cells = []
+        for cluster in f["clusters"]:
+            r = stats.get(cluster)
+            cells.append(f"{cluster} LQ {r['lq']:.2f} {'★' * (r['stars'] or 0)}".rstrip() if r and r["lq"] is not None
+                         else f"{cluster} —")
+        lines.append(f"declared field {i18n.name(f['name'], f['name_ja'])}: " + "; ".join(cells))
+    return lines
+
+
+def declared_fields(region: str) -> list[dict]:
+    """The fields a programme region declares, each with the benchmark clusters its statistics are read from."""
+    key, _, id_ = region.partition(":")
+    fields = registry()["fields"]
+    for k, i, entry in _entries():
+        if (k, i) == (key, id_):
+            return [{"field": f, "name": fields[f]["name"], "name_ja": fields[f]["name_ja"],
+                     "clusters": list(fields[f].get("clusters", []))} for f in entry.get("fields", [])]
+    return []
 
 
 def nistep_profiles_path() -> Path:

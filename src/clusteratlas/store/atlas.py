@@ -679,7 +679,7 @@ class Atlas:
     def load_programmes(self) -> int:
         """Japan's cluster programme registry into the atlas: the table, and its entries as custom regions."""
         from clusteratlas.reference.japan import prefectures
-        from clusteratlas.reference.programmes import programme_regions, programme_table
+        from clusteratlas.reference.programmes import municipality_regions, programme_regions, programme_table
 
         table = programme_table()
         with self._transaction():
@@ -687,7 +687,9 @@ class Atlas:
             self.con.register("__programmes", table)
             self.con.execute("INSERT INTO programme_registry SELECT * FROM __programmes")
         self.import_table("regions", prefectures(), name="jp-prefectures")
-        self.import_table("custom-regions", programme_regions(), name="jp-programmes")
+        self.import_table("regions", municipality_regions(), name="jp-programme-municipalities")
+        observed = {r[0] for r in self.con.execute("SELECT DISTINCT region FROM observations").fetchall()}
+        self.import_table("custom-regions", programme_regions(observed or None), name="jp-programmes")
         return table.num_rows
 
     def export(self, what: str, path: str | os.PathLike[str]) -> int:
