@@ -43,6 +43,7 @@ def web_atlas(tmp_path_factory, sample_files):
     with Atlas(path) as atlas:
         for level in ("county", "state"):
             import_geometry(atlas.con, sample_files[f"geometry-{level}"], level=level, tolerance=0)
+        import_geometry(atlas.con, "japanmap", level="prefecture", file_format="japanmap")  # programme map
     return path
 
 
@@ -124,7 +125,7 @@ SAMPLE_PAGES = {  # page -> (url, charts that must finish drawing)
     "region": ("/regions/S1C1", ("bubble", "series", "locator")),
     "cluster": ("/clusters/C01?metric=lq&classes=lq", ("map", "series", "graph")),
     "compare": ("/compare?regions=S1C1,S1C2,S2C1,S2C2,S3C1,S3C2,S4C1,S4C2,S5C1,S6C1", ("m-S1C1", "m-S6C1")),
-    "evaluations": ("/evaluations", ("radar-0",)),
+    "evaluations": ("/evaluations", ("radar-0", "programme-map")),
 }
 
 
@@ -395,7 +396,7 @@ def test_page_errors_are_html_pages_and_api_errors_stay_problem_documents(client
 
 
 def test_geometry_route_serves_each_level_with_etag(client):
-    assert client.get(f"{API}/geometry").json()["data"] == {"levels": ["county", "state"]}
+    assert client.get(f"{API}/geometry").json()["data"] == {"levels": ["county", "prefecture", "state"]}
     r = client.get(f"{API}/geometry/county")
     doc = r.json()["data"]
     assert doc["type"] == "FeatureCollection" and len(doc["features"]) == 36
@@ -445,3 +446,22 @@ def test_editor_uploads_an_assessment_form_from_the_page(browser, web_atlas, tmp
             assert watched.errors == []
         finally:
             watched.close()
+
+
+def test_japan_prefecture_shapes_from_japanmap(tmp_path, runner):
+    pytest.importorskip("japanmap")
+    path = tmp_path / "jp.duckdb"
+    invoke(runner, "init", "--atlas", str(path))
+    result = invoke(runner, "import", "geometry", "japanmap", "--format", "japanmap", "--level", "prefecture",
+                    "--atlas", str(path))
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect(str(path), read_only=True)
+    rows = dict(con.execute("SELECT region, geojson FROM geometries WHERE level = 'prefecture'").fetchall())
+    con.close()
+    assert len(rows) == 47 and "13000" in rows and "47000" in rows
+    import json
+
+    import shapely
+
+    tokyo = shapely.geometry.shape(json.loads(rows["13000"]))
+    assert tokyo.is_valid and 138.9 < tokyo.centroid.x < 140.0 and 35.4 < tokyo.centroid.y < 36.0

@@ -112,7 +112,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
     """Check a file completely and store it in the atlas, all or nothing.
 
     'import geometry FILE --format topojson|geojson|shapefile --level LEVEL' stores simplified region shapes
-    for the web maps (replacing that level's shapes).
+    for the web maps (replacing that level's shapes); 'import geometry japanmap --format japanmap --level
+    prefecture' stores Japan's prefectures from the japanmap package.
     """
     if kind == "geometry":
         from clusteratlas.store.geometry import import_geometry

@@ -19,7 +19,7 @@ import duckdb
 from clusteratlas.errors import InputError
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS geometries (level VARCHAR, region VARCHAR, geojson VARCHAR)"
-FORMATS = ("geojson", "topojson", "shapefile")
+FORMATS = ("geojson", "topojson", "shapefile", "japanmap")
 #: Decimal places kept in coordinates (about 10 m at the equator: finer than any web map draws).
 DIGITS = 4
 
@@ -84,12 +84,31 @@ def read_shapes(path: str | Path, *, file_format: str, layer: str | None = None,
     path = Path(path)
     if file_format not in FORMATS:
         raise InputError("unknown geometry format", value=file_format, expected=", ".join(FORMATS))
+    if file_format == "japanmap":
+        return japan_prefectures()
     if file_format == "shapefile":
         return _shapefile_features(path, id_property)
     doc = read_geojson(path)
     if file_format == "topojson" or doc.get("type") == "Topology":
         doc = _topology_features(doc, layer, str(path))
     return _features(doc, id_property, str(path))
+
+
+def japan_prefectures() -> tuple[list[str], list]:
+    """Japan's 47 prefectures (ids ``01000``…``47000``) from the outlines the ``japanmap`` package ships.
+
+    ``japanmap`` gives the main part of each prefecture (islands left out), in longitude and latitude.
+    """
+    import shapely
+
+    try:
+        import japanmap
+    except ImportError:
+        raise InputError("prefecture shapes need the japanmap package", hint="pip install 'clusteratlas[japan]'") \
+            from None
+    rings = japanmap.pref_points(japanmap.get_data())
+    # the outlines are traced from a raster: some touch themselves, which make_valid repairs
+    return [f"{k:02d}000" for k in range(1, len(rings) + 1)], [shapely.make_valid(shapely.Polygon(r)) for r in rings]
 
 
 def simplified(shapes: list, tolerance: float) -> list[str | None]:
@@ -102,6 +121,9 @@ def simplified(shapes: list, tolerance: float) -> list[str | None]:
             out.append(None)
             continue
         small = shapely.simplify(shape, tolerance, preserve_topology=True) if tolerance > 0 else shape
+        if small.geom_type not in ("Polygon", "MultiPolygon"):  # e.g. a repaired outline: keep its areas only
+            parts = [g for g in shapely.get_parts(small) if g.geom_type in ("Polygon", "MultiPolygon")]
+            small = shapely.union_all(parts) if parts else shape
         if small.is_empty:
             small = shape
         small = shapely.transform(small, lambda xy: xy.round(DIGITS))  # rounding only: no topology check
