@@ -146,7 +146,8 @@ def test_every_get_route_is_tested(client):
     templated = {"/api/v1/regions/{region}", "/api/v1/regions/{region}/clusters", "/api/v1/clusters/{cluster}",
                  "/api/v1/clusters/{cluster}/ranking", "/api/v1/clusters/{cluster}/map",
                  "/api/v1/clusters/{cluster}/related", "/api/v1/complexity/{of}", "/api/v1/indicators/{indicator}",
-                 "/api/v1/frameworks/{framework}", "/api/v1/assessments/{assessment}", "/api/v1/tokens"}
+                 "/api/v1/frameworks/{framework}", "/api/v1/assessments/{assessment}", "/api/v1/tokens",
+                 "/api/v1/geometry", "/api/v1/geometry/{level}"}  # geometry: tests/test_web.py
     assert routes - templated <= tested
     assert spec["openapi"].startswith("3.1")
 

@@ -199,4 +199,9 @@ def build_demo_atlas(atlas: str | os.PathLike[str], *, seed: int = 7, sample_dir
                                    else None)
             if on_import is not None:
                 on_import(kind, report.rows)
-        return a.map(levels=["state", "custom"])
+        summary = a.map(levels=["state", "custom"])
+        from clusteratlas.store.geometry import import_geometry
+
+        for level in ("county", "state"):  # the sample's synthetic map, so the pages' maps draw
+            import_geometry(a.con, paths[f"geometry-{level}"], level=level, tolerance=0)
+        return summary

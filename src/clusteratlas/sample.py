@@ -12,6 +12,7 @@ Each planted cluster states the ratings it must earn.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,11 +80,29 @@ class Sample:
             "regions": folder / "regions.csv",
             "custom-regions": folder / "custom_regions.csv",
             "weights": folder / "neighbors.csv",
+            "geometry-county": folder / "geometry_county.geojson",
+            "geometry-state": folder / "geometry_state.geojson",
         }
         for kind, table in (("observations", self.observations), ("definitions", self.definitions),
                             ("regions", self.regions), ("custom-regions", self.custom_regions),
                             ("weights", self.neighbors)):
             pacsv.write_csv(table, paths[kind])
+        # A synthetic map so the demo's choropleths draw: counties as squares on the grid of their
+        # neighbours (state = row, county number = column), each state the row its counties make.
+        from clusteratlas.store.geometry import grid_geojson
+
+        counties = [r for r, lv in zip(self.regions["region"].to_pylist(), self.regions["level"].to_pylist(),
+                                       strict=True) if lv == "county"]
+        states = list(dict.fromkeys(c.split("C")[0] for c in counties))
+        cells = {c: (states.index(c.split("C")[0]), int(c.split("C")[1]) - 1) for c in counties}
+        paths["geometry-county"].write_text(json.dumps(grid_geojson(cells)), encoding="utf-8")
+        width = max(col for _, col in cells.values()) + 1
+        rows = {s: (i, 0) for i, s in enumerate(states)}
+        doc = grid_geojson(rows)
+        for f in doc["features"]:
+            x, y = 0.0, float(-rows[f["id"]][0])
+            f["geometry"]["coordinates"] = [[[x, y], [x + width, y], [x + width, y - 1], [x, y - 1], [x, y]]]
+        paths["geometry-state"].write_text(json.dumps(doc), encoding="utf-8")
         return paths
 
 

@@ -44,7 +44,7 @@ def init(atlas: AtlasOpt = DEFAULT_PATH,
 
 @app.command("import")
 @fails_cleanly
-def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', '.join(TABLES)}.")],
+def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', '.join(TABLES)}, geometry.")],
             file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or Shift_JIS), Parquet or Excel file.")],
             atlas: AtlasOpt = DEFAULT_PATH,
             name: Annotated[str | None, typer.Option(help="Dataset or definition name (default: file name).")]
@@ -103,8 +103,28 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             id_property: Annotated[str | None, typer.Option(help="geojson/topojson/shapefile: the property "
                                                             "holding region ids (default: the feature id, "
                                                             "NUTS_ID or GEOID).")] = None,
+            level: Annotated[str | None, typer.Option(help="geometry: the region level the shapes are for (e.g. "
+                                                      "county, msa, nuts2).")] = None,
+            simplify: Annotated[float, typer.Option(help="geometry: simplification tolerance in the file's "
+                                                    "units (degrees for lon/lat; 0 keeps every point).")]
+            = 0.01,
             ) -> None:
-    """Check a file completely and store it in the atlas, all or nothing."""
+    """Check a file completely and store it in the atlas, all or nothing.
+
+    'import geometry FILE --format topojson|geojson|shapefile --level LEVEL' stores simplified region shapes
+    for the web maps (replacing that level's shapes); 'import geometry japanmap --format japanmap --level
+    prefecture' stores Japan's prefectures from the japanmap package.
+    """
+    if kind == "geometry":
+        from clusteratlas.store.geometry import import_geometry
+
+        if not level:
+            raise ClusterAtlasError("import geometry needs --level (the region level the shapes are for)")
+        with Atlas(atlas) as a, step(f"Importing {file}"):
+            shapes = import_geometry(a.con, file, level=level, file_format="geojson" if file_format == "generic"
+                                     else file_format, layer=layer, id_property=id_property, tolerance=simplify)
+        out.print(f"Stored {shapes} shapes for level [bold]{escape(level)}[/] from {escape(str(file))}")
+        return
     if kind not in TABLES:
         raise ClusterAtlasError(f"unknown kind {kind!r}; expected one of {', '.join(TABLES)}")
     if kind == "reference-totals" and file_format in ("wide", "jp-census"):

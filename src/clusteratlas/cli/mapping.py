@@ -235,7 +235,8 @@ def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas
 
     with step("Actors and networks"):
         demo_network(atlas)
-    out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}")
+    out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}\n"
+              f"Browse: clusteratlas serve --atlas {atlas}")
     if serve_:
         from clusteratlas.cli.serve import serve
 

@@ -65,7 +65,8 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
             create_app(settings).state.service.close()
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     mode = " (read-only)" if settings.read_only else ""
-    out.print(f"Serving {path}{mode} at http://{shown}:{port}/api/v1 (docs: http://{shown}:{port}/api/docs). "
+    out.print(f"Serving {path}{mode}: pages at http://{shown}:{port}/ , API at http://{shown}:{port}/api/v1 "
+              f"(docs: http://{shown}:{port}/api/docs). "
                   "Ctrl+C stops.", highlight=False, soft_wrap=True)
     if app is not None:
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)

@@ -26,14 +26,16 @@ from clusteratlas.queries.evaluation import (
     frameworks,
     programmes,
 )
+from clusteratlas.queries.geometry import geometry, geometry_levels
 from clusteratlas.queries.provenance import Provenance, imports, map_runs, provenance, writes
-from clusteratlas.queries.regions import RegionProfile, compare_regions, list_regions, region_profile
+from clusteratlas.queries.regions import RegionProfile, compare_regions, list_regions, peer_regions, region_profile
 from clusteratlas.queries.results import ResultFilters, results
 
 __all__ = [
     "MAX_PAGE", "AssessmentHistory", "ClusterProfile", "Missing", "NotFound", "Provenance", "RegionProfile",
     "ResultFilters", "TableResult", "assessment", "assessments", "cluster_profile", "cluster_ranking",
-    "compare_regions", "complexity", "framework", "frameworks", "hotspots", "imports", "indicator",
-    "indicator_names", "list_clusters", "list_regions", "map_layer", "map_runs", "metrics", "programmes",
-    "provenance", "region_profile", "related_clusters", "results", "shift_share", "writes",
+    "compare_regions", "complexity", "framework", "frameworks", "geometry", "geometry_levels", "hotspots",
+    "imports", "indicator", "indicator_names", "list_clusters", "list_regions", "map_layer", "map_runs", "metrics",
+    "peer_regions", "programmes", "provenance", "region_profile", "related_clusters", "results", "shift_share",
+    "writes",
 ]

@@ -186,3 +186,22 @@ def compare_regions(con: duckdb.DuckDBPyConnection, regions: list[str], *, year:
                         params=[*unique, year]).to_arrow_table()
     return TableResult(finite(table), {"regions": unique, "year": year, "metric": metric,
                                        "summaries": to_rows(finite(summaries))})
+
+
+def peer_regions(con: duckdb.DuckDBPyConnection, region: str, *, n: int = 9, level: str | None = None,
+                 year: int | None = None) -> TableResult:
+    """The ``n`` regions of the same level closest in size (total employment, on a log scale) to ``region``."""
+    require(con, "results_regions", RESULTS_HINT)
+    level = _region_level(con, region, level)
+    if year is None:
+        year = con.execute("SELECT max(year) FROM results_regions WHERE region = ? AND level = ?",
+                           [region, level]).fetchall()[0][0]
+    table = con.sql(
+        """WITH me AS (SELECT employment FROM results_regions WHERE region = ? AND level = ? AND year = ?)
+           SELECT s.region, r.name, r.name_ja, s.level, s.employment,
+                  abs(ln(s.employment) - ln((SELECT employment FROM me))) AS distance
+           FROM results_regions s LEFT JOIN regions r USING (region)
+           WHERE s.level = ? AND s.year = ? AND s.region <> ? AND s.employment > 0
+           ORDER BY distance, s.region LIMIT ?""", params=[region, level, year, level, year, region, n]
+    ).to_arrow_table()
+    return TableResult(finite(table), {"region": region, "level": level, "year": year})

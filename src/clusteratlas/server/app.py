@@ -247,6 +247,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(router, prefix="/api/v1")
     app.include_router(write_router, prefix="/api/v1")
+    from starlette.middleware.gzip import GZipMiddleware
+
+    from clusteratlas.server.web import mount
+
+    mount(app)  # the pages (server-rendered HTML over the same queries) and the map geometry route
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     return app
 
 

@@ -39,7 +39,8 @@ class AtlasService:
         self.memory_limit = memory_limit
         if not self.path.is_file():
             raise InputError("no atlas here", file=str(self.path),
-                             hint="Create one with 'clusteratlas init' or 'clusteratlas demo --atlas FILE'")
+                             hint="Create one with 'clusteratlas init' or 'clusteratlas demo --atlas FILE', "
+                                  "or browse the sample with 'clusteratlas serve --demo'")
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()

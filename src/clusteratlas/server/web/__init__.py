@@ -1,0 +1,382 @@
+"""The web observatory: server-rendered pages over the query layer.
+
+Each page is one or a few calls into :mod:`clusteratlas.queries` (the same
+calls its JSON twin, the ``/api/v1`` route it links to, makes), rendered with
+Jinja2. Tables are plain HTML (readable with JavaScript off); JavaScript only
+draws the charts and maps with the vendored Apache ECharts, from data that is
+in the page or from the geometry route. Nothing is loaded from another host.
+
+Every interface string goes through the ``web`` gettext catalogue
+(``clusteratlas/i18n/locales/<lang>/LC_MESSAGES/web.po``); a string the
+catalogue lacks is reported to :data:`clusteratlas.i18n.MISS_HOOKS`, which the
+tests use to fail on any untranslated label of a Japanese page.
+"""
+
+from __future__ import annotations
+
+import gettext
+import json
+import unicodedata
+from functools import cache
+from importlib import resources
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from clusteratlas import i18n
+from clusteratlas import queries as Q
+from clusteratlas.errors import InputError
+from clusteratlas.queries._core import Missing, to_rows
+from clusteratlas.server.app import OBJECT
+from clusteratlas.server.formats import dumps
+
+HERE = FilePath(__file__).resolve().parent
+DOMAIN = "web"
+LANG_COOKIE = "clusteratlas_lang"
+METRICS = ("lq", "stars", "strong", "employment", "employment_cagr")
+MAX_COMPARE = 25
+router = APIRouter(include_in_schema=False)
+api_router = APIRouter()
+
+
+# ------------------------------------------------------------------ language
+@cache
+def catalogue(lang: str) -> gettext.NullTranslations:
+    """The pages' catalogue of one language (English: the source text)."""
+    if lang == "en":
+        return gettext.NullTranslations()
+    with resources.as_file(resources.files("clusteratlas.i18n").joinpath("locales")) as folder:
+        return gettext.translation(DOMAIN, localedir=str(folder), languages=[lang])
+
+
+def translate(lang: str, msgid: str) -> str:
+    """``msgid`` in ``lang``; a miss is reported to the i18n miss hooks and shows the English text."""
+    if lang == "en" or not msgid:
+        return msgid
+    table = getattr(catalogue(lang), "_catalog", {})
+    if msgid not in table:
+        for hook in i18n.MISS_HOOKS:
+            hook(lang, msgid)
+        return msgid
+    return table[msgid]
+
+
+def fmt_number(value: Any, lang: str, digits: int = 0) -> str:
+    """A number formatted for the locale (Babel); empty for a missing value."""
+    if value is None or value == "":
+        return ""
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale="ja_JP" if lang == "ja" else "en_US")
+
+
+def fmt_percent(value: Any, lang: str, digits: int = 1) -> str:
+    if value is None:
+        return ""
+    from babel.numbers import format_percent
+
+    return format_percent(value, format="#,##0." + "0" * digits + "%", locale="ja_JP" if lang == "ja" else "en_US")
+
+
+@cache
+def environment(lang: str) -> jinja2.Environment:
+    """One Jinja2 environment per language (the i18n extension bound to that language's catalogue)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+                             autoescape=jinja2.select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
+                             trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_callables(gettext=lambda m: translate(lang, m),
+                                  ngettext=lambda s, p, n: translate(lang, s if n == 1 else p), newstyle=True)
+    env.filters["num"] = lambda v, d=0: fmt_number(v, lang, d)
+    env.filters["pct"] = lambda v, d=1: fmt_percent(v, lang, d)
+    env.filters["stars"] = lambda v: "★" * int(v or 0)
+    env.filters["tojson_safe"] = lambda v: jinja2.utils.markupsafe.Markup(
+        dumps(v).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    env.globals["name"] = lambda en, ja, fallback="": (ja or en or fallback) if lang == "ja" else (en or ja or fallback)
+    return env
+
+
+def language(request: Request) -> str:
+    """``?lang=`` first (then remembered in a cookie), else the cookie, else English."""
+    asked = i18n.normalise(request.query_params.get("lang"))
+    if asked in i18n.LANGUAGES:
+        return asked
+    kept = i18n.normalise(request.cookies.get(LANG_COOKIE))
+    return kept if kept in i18n.LANGUAGES else "en"
+
+
+def url_with(request: Request, **changes: Any) -> str:
+    """This page's URL with some query parameters changed (None removes one): page state lives in the URL."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    query = urlencode(params)
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def render(request: Request, template: str, *, twin: str | None, downloads: dict[str, str] | None = None,
+           **context: Any) -> Response:
+    """A page in the visitor's language, with its JSON twin, downloads and the provenance footer."""
+    lang = language(request)
+    service = request.app.state.service
+    provenance = service.provenance().as_dict()
+    html = environment(lang).get_template(template).render(
+        request=request, lang=lang, twin=twin, downloads=downloads or {}, provenance=provenance,
+        url_with=lambda **kw: url_with(request, **kw), other_lang="en" if lang == "ja" else "ja", **context)
+    response = HTMLResponse(html)
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(LANG_COOKIE, request.query_params["lang"], max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _con(request: Request):
+    return request.app.state.service.reader()
+
+
+def _maybe(call, *args, **kwargs):
+    """A query's answer, or None when the atlas has not computed it (the page then says so)."""
+    try:
+        return call(*args, **kwargs)
+    except Missing:
+        return None
+
+
+# -------------------------------------------------------------------- search
+def search_variants(text: str) -> list[str]:
+    """The query as typed, NFKC-folded (full/half width), and with katakana <-> hiragana swapped."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    hira = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in folded)
+    kata = "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in folded)
+    return list(dict.fromkeys(v for v in (text.strip(), folded, hira, kata) if v))
+
+
+def search(con, text: str, limit: int = 50) -> tuple[list[dict], list[dict]]:
+    """Regions (through ``list_regions``) and clusters whose id or name matches any variant of ``text``."""
+    regions: dict[str, dict] = {}
+    for variant in search_variants(text):
+        for row in Q.list_regions(con, q=variant, limit=limit).rows():
+            regions.setdefault(row["region"], row)
+    clusters = []
+    listed = _maybe(Q.list_clusters, con)
+    if listed is not None:
+        needles = [unicodedata.normalize("NFKC", v).casefold() for v in search_variants(text)]
+        for row in listed.rows():
+            hay = unicodedata.normalize("NFKC", " ".join(str(row.get(k) or "") for k in (
+                "cluster", "cluster_name", "cluster_name_ja"))).casefold()
+            if any(n in hay for n in needles):
+                clusters.append(row)
+    return list(regions.values())[:limit], clusters[:limit]
+
+
+# --------------------------------------------------------------------- pages
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    con = _con(request)
+    clusters = _maybe(Q.list_clusters, con)
+    regions = Q.list_regions(con, limit=1)
+    rows = clusters.rows() if clusters else []
+    headline = {"regions": regions.meta["total"], "clusters": len(rows),
+                "employment": sum(r["employment"] or 0 for r in rows),
+                "strong": sum(r["strong_regions"] or 0 for r in rows),
+                "level": clusters.meta["level"] if clusters else None,
+                "year": clusters.meta["year"] if clusters else None}
+    top = sorted(rows, key=lambda r: -(r["employment"] or 0))
+    return render(request, "home.html", twin="/api/v1/clusters", clusters=top, headline=headline,
+                  downloads={"CSV": "/api/v1/clusters?format=csv", "Excel": "/api/v1/clusters?format=xlsx"})
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, q: str = Query("", max_length=200)) -> Response:
+    regions, clusters = search(_con(request), q) if q.strip() else ([], [])
+    if len(regions) + len(clusters) == 1 and request.query_params.get("go"):
+        target = f"/regions/{regions[0]['region']}" if regions else f"/clusters/{clusters[0]['cluster']}"
+        return RedirectResponse(target, status_code=303)
+    return render(request, "search.html", twin=f"/api/v1/regions?{urlencode({'q': q})}", q=q, regions=regions,
+                  clusters=clusters)
+
+
+@router.get("/regions/{region}", response_class=HTMLResponse)
+def region_page(request: Request, region: str, year: int | None = None, level: str | None = None) -> Response:
+    con = _con(request)
+    profile = Q.region_profile(con, region, year=year, level=level, opportunities=10).as_dict()
+    clusters = profile["clusters"]
+    top = [c["cluster"] for c in sorted(clusters, key=lambda c: -(c["employment"] or 0))[:5]]
+    history = Q.results(con, Q.ResultFilters(level=profile["level"], regions=[region]), limit=Q.MAX_PAGE).rows()
+    series = {c: [[r["year"], r["employment"]] for r in history if r["cluster"] == c] for c in top}
+    indicators = []
+    names = _maybe(Q.indicator_names, con)
+    for row in (names.rows() if names else []):
+        values = [r for r in Q.indicator(con, row["indicator"]).rows() if r.get("region") == region]
+        if values:
+            indicators.append({"indicator": row["indicator"], "unit": row.get("unit"), "value": values[-1]})
+    assessed = _maybe(Q.assessments, con, subject=region)
+    paid = [c for c in clusters if c.get("payroll") is not None]
+    emp_paid = sum(c["employment"] or 0 for c in paid)
+    first = profile["series"][0] if profile["series"] else None
+    summary = profile["summary"]
+    tiles = {"employment": summary.get("employment"),
+             "traded_share": (summary["traded_employment"] / summary["employment"]) if summary.get("employment")
+             else None,
+             "strong": summary.get("strong_clusters"), "strength": summary.get("cluster_strength"),
+             "wage": (sum(c["payroll"] or 0 for c in paid) * 1000 / emp_paid) if paid and emp_paid else None,
+             "growth": (summary["employment"] / first["employment"] - 1) if first and first["employment"]
+             and first["year"] != profile["year"] else None, "base_year": first["year"] if first else None}
+    geo = Q.geometry_levels(con)
+    q = urlencode({k: v for k, v in (("year", year), ("level", level)) if v is not None})
+    return render(request, "region.html", twin=f"/api/v1/regions/{region}" + (f"?{q}" if q else ""),
+                  downloads={"CSV": f"/api/v1/regions/{region}/clusters?format=csv" + (f"&{q}" if q else ""),
+                             "Excel": f"/api/v1/regions/{region}/clusters?format=xlsx" + (f"&{q}" if q else "")},
+                  p=profile, tiles=tiles, series=series, indicators=indicators,
+                  assessments=assessed.rows() if assessed else [], map_level=profile["level"]
+                  if profile["level"] in geo else None)
+
+
+@router.get("/clusters/{cluster}", response_class=HTMLResponse)
+def cluster_page(request: Request, cluster: str, level: str | None = None, year: int | None = None,
+                 metric: str = "lq", classes: str = "quantiles") -> Response:
+    con = _con(request)
+    profile = Q.cluster_profile(con, cluster, metric="employment", level=level, year=year, top=20).as_dict()
+    level, year = profile["level"], profile["year"]
+    layer = Q.map_layer(con, cluster, metric="employment_cagr" if metric == "growth" else metric,
+                        level=level, year=year)
+    hot = None
+    if classes == "hotspots":
+        try:
+            hot = Q.hotspots(con, item=cluster, level=level, limit=Q.MAX_PAGE)
+        except InputError:  # no run at this level (or none at all): the page says so
+            hot = None
+    related = _maybe(lambda: Q.related_clusters(con, cluster, top=10))
+    levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()]
+    q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year})
+    return render(request, "cluster.html", twin=f"/api/v1/clusters/{cluster}?level={level}&year={year}",
+                  map_twin=f"/api/v1/clusters/{cluster}/map?{q}",
+                  downloads={"CSV": f"/api/v1/clusters/{cluster}/ranking?format=csv&top=10000&level={level}",
+                             "Excel": f"/api/v1/clusters/{cluster}/ranking?format=xlsx&top=10000&level={level}"},
+                  p=profile, layer=layer.rows(), metric=layer.meta["metric"], metrics=METRICS, classes=classes,
+                  level=level, levels=levels, has_geometry=level in Q.geometry_levels(con),
+                  hotspots=hot.rows() if hot else None, related=related.rows() if related else None)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, regions: str = Query("", max_length=5000), metric: str = "lq",
+                 peers: str | None = Query(None, max_length=200), year: int | None = None) -> Response:
+    con = _con(request)
+    ids = [r.strip() for r in regions.split(",") if r.strip()][:MAX_COMPARE]
+    peer_rows = Q.peer_regions(con, peers, n=9).rows() if peers else []
+    if peers and not ids:
+        ids = [peers, *[r["region"] for r in peer_rows]]
+    table, meta = [], {}
+    if len(set(ids)) >= 2:
+        answer = Q.compare_regions(con, ids, metric=metric, year=year)
+        table, meta = answer.rows(), answer.meta
+    clusters: dict[str, dict] = {}
+    for row in table:
+        entry = clusters.setdefault(row["cluster"], {"cluster": row["cluster"], "name": row.get("cluster_name"),
+                                                     "name_ja": row.get("cluster_name_ja"), "cells": {}})
+        entry["cells"][row["region"]] = row
+    names = {s["region"]: s for s in meta.get("summaries", [])}
+    differences = []
+    for entry in clusters.values():
+        values = [(r, c.get(metric)) for r, c in entry["cells"].items() if c.get(metric) is not None]
+        if len(values) >= 2:
+            hi, lo = max(values, key=lambda v: v[1]), min(values, key=lambda v: v[1])
+            differences.append({**entry, "high": hi, "low": lo, "spread": hi[1] - lo[1]})
+    differences.sort(key=lambda d: -d["spread"])
+    q = urlencode({"regions": ",".join(ids), "metric": metric})
+    return render(request, "compare.html", twin=f"/api/v1/compare?{q}" if len(ids) >= 2 else None,
+                  downloads={"CSV": f"/api/v1/compare?{q}&format=csv", "Excel": f"/api/v1/compare?{q}&format=xlsx"}
+                  if len(ids) >= 2 else {}, ids=ids, rows=list(clusters.values()), names=names, metric=metric,
+                  differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions)
+
+
+@router.get("/evaluations", response_class=HTMLResponse)
+def evaluations_page(request: Request) -> Response:
+    con = _con(request)
+    listed = _maybe(Q.assessments, con)
+    rows = listed.rows() if listed else []
+    documents: dict[str, dict] = {}
+    radars, sums = [], {}
+    for row in rows[:48]:
+        key = row["framework"]
+        if key not in documents:
+            documents[key] = Q.framework(con, key, row.get("framework_version"))["document"]
+        doc = documents[key]
+        current = Q.assessment(con, row["assessment"]).as_dict()["revisions"][-1]
+        columns = [c["id"] for c in doc.get("columns", [])] or sorted({s["column"] for s in current["scores"]})
+        points = {(s["factor"], s["column"]): s["points"] or 0 for s in current["scores"]}
+        factors = doc.get("factors", [])
+        series = {c: [points.get((f["id"], c), 0) for f in factors] for c in columns}
+        for c, values in series.items():
+            acc = sums.setdefault((key, c), [0.0] * len(factors))
+            sums[(key, c)] = [a + v for a, v in zip(acc, values, strict=True)]
+        tags = current.get("tags") or {}
+        radars.append({"assessment": row["assessment"], "name": row.get("subject_name"),
+                       "name_ja": row.get("subject_name_ja"), "framework": key, "tags": tags,
+                       "axes": [{"name": f.get("name"), "name_ja": f.get("name_ja"), "id": f["id"]} for f in factors],
+                       "columns": [{"id": c.get("id"), "name": c.get("name"), "name_ja": c.get("name_ja")}
+                                   for c in doc.get("columns", [])], "series": series})
+    counts: dict[str, int] = {}
+    for r in radars:
+        counts[r["framework"]] = counts.get(r["framework"], 0) + 1
+    averages = [{"framework": key, "column": c, "factors": documents[key].get("factors", []),
+                 "means": [v / counts[key] for v in values]} for (key, c), values in sums.items()]
+    frameworks = Q.frameworks(con).rows()
+    programmes = _maybe(Q.programmes, con)
+    return render(request, "evaluations.html", twin="/api/v1/assessments",
+                  downloads={"CSV": "/api/v1/assessments?format=csv", "Excel": "/api/v1/assessments?format=xlsx"},
+                  assessments=rows, radars=radars, averages=averages, counts=counts, frameworks=frameworks,
+                  programmes=programmes.rows() if programmes else [],
+                  has_prefectures="prefecture" in Q.geometry_levels(con))
+
+
+# --------------------------------------------------------- geometry (JSON twin)
+@api_router.get("/geometry", tags=["geometry"], responses=OBJECT)
+async def geometry_levels(request: Request) -> Response:
+    """The region levels that have shapes for the maps."""
+    from clusteratlas.server.routes import _object
+
+    return await _object(request, lambda con: {"levels": Q.geometry_levels(con)})
+
+
+@api_router.get("/geometry/{level}", tags=["geometry"], responses=OBJECT)
+async def geometry(request: Request, level: Annotated[str, Path(min_length=1, max_length=100,
+                                                               description="A region level with shapes")]) -> Response:
+    """Simplified shapes of every region of a level, as a GeoJSON FeatureCollection (in ``data``)."""
+    from clusteratlas.server.routes import _object
+
+    return await _object(request, lambda con: Q.geometry(con, level))
+
+
+def mount(app: FastAPI) -> None:
+    """Add the pages, their static assets and the geometry route to the API app.
+
+    Errors on a page (an unknown region, a bad parameter) answer an HTML page that says what was wrong;
+    the API's routes keep their problem documents.
+    """
+    api_handler = app.exception_handlers[InputError]
+
+    def input_error(request: Request, exc: InputError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return api_handler(request, exc)
+        status = 404 if isinstance(exc, Q.NotFound | Missing) else 422
+        response = render(request, "error.html", twin=None, status=status, message=str(exc),
+                          value=getattr(exc, "value", None), expected=getattr(exc, "expected", None),
+                          hint=getattr(exc, "hint", None))
+        response.status_code = status
+        return response
+
+    app.add_exception_handler(InputError, input_error)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
+    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(router)
+
+
+__all__ = ["json", "mount", "render", "search", "search_variants", "to_rows"]

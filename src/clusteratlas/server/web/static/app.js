@@ -1,0 +1,273 @@
+/* clusteratlas pages: sortable tables, and the charts and maps drawn with the vendored Apache ECharts.
+   Tables are plain HTML (they work without JavaScript); this file only adds interaction and drawings.
+   The data of a page is in <script id="page-data" type="application/json">; map shapes come from
+   /api/v1/geometry/LEVEL (the page's JSON twin for geometry). */
+(function () {
+  "use strict";
+  // Colour-blind-safe sequential scale (viridis) and a categorical scale (Okabe-Ito).
+  var VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
+  var OKABE = ["#999999", "#56b4e9", "#e69f00", "#d55e00", "#0072b2", "#009e73", "#cc79a7", "#f0e442"];
+  var CA = window.CA = {charts: {}, ready: {}};
+
+  function data() {
+    var el = document.getElementById("page-data");
+    return el ? JSON.parse(el.textContent) : {};
+  }
+  function num(v, lang, d) {
+    if (v === null || v === undefined) return "–";
+    return Number(v).toLocaleString(lang === "ja" ? "ja-JP" : "en-US", {maximumFractionDigits: d || 0});
+  }
+  function chart(id) {
+    var el = document.getElementById(id);
+    if (!el) return null;
+    var c = echarts.init(el, null, {renderer: "canvas"});
+    CA.charts[id] = c;
+    c.on("finished", function () {  // drawn: only once a series is set (an empty chart finishes too)
+      var o = c.getOption();
+      if (o && o.series && o.series.length) CA.ready[id] = true;
+    });
+    window.addEventListener("resize", function () { c.resize(); });
+    window.addEventListener("beforeprint", function () { c.resize(); });
+    return c;
+  }
+
+  // Sortable tables: click or press Enter on a header; numbers sort by their data-v value.
+  function sortable(table) {
+    var heads = table.querySelectorAll("thead th");
+    heads.forEach(function (th, i) {
+      th.tabIndex = 0;
+      th.setAttribute("aria-sort", "none");
+      function go() {
+        var asc = th.getAttribute("aria-sort") !== "ascending";
+        heads.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+        th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+        var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = a.cells[i], y = b.cells[i];
+          var xv = x && x.dataset.v !== undefined ? parseFloat(x.dataset.v) : NaN;
+          var yv = y && y.dataset.v !== undefined ? parseFloat(y.dataset.v) : NaN;
+          var r = (!isNaN(xv) || !isNaN(yv)) ? (isNaN(xv) ? -Infinity : xv) - (isNaN(yv) ? -Infinity : yv)
+            : (x ? x.textContent : "").localeCompare(y ? y.textContent : "");
+          return asc ? r : -r;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      }
+      th.addEventListener("click", go);
+      th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
+    });
+  }
+  document.querySelectorAll("table.sortable").forEach(sortable);
+
+  function geometry(level) {
+    return fetch("/api/v1/geometry/" + encodeURIComponent(level)).then(function (r) {
+      if (!r.ok) throw new Error("geometry " + r.status);
+      return r.json();
+    }).then(function (doc) {
+      var name = "level:" + level;
+      if (!echarts.getMap(name)) echarts.registerMap(name, doc.data);
+      return {name: name, features: doc.data.features};
+    });
+  }
+
+  CA.regionPage = function () {
+    var d = data(), L = d.labels;
+    var points = d.clusters.filter(function (c) { return c.employment > 0 && c.lq > 0; }).map(function (c) {
+      return {value: [c.lq, c.employment_cagr === null ? 0 : c.employment_cagr * 100, c.employment, c.stars || 0,
+                      c.strong ? 1 : 0], cluster: c.cluster,
+              name: (d.lang === "ja" ? (c.cluster_name_ja || c.cluster_name) : (c.cluster_name || c.cluster_name_ja)) || c.cluster};
+    });
+    var maxEmp = Math.max.apply(null, points.map(function (p) { return p.value[2]; }).concat([1]));
+    var b = chart("bubble");
+    CA.bubbles = points.length;
+    b.setOption({
+      animation: false,
+      aria: {enabled: true},
+      grid: {left: 60, right: 30, top: 40, bottom: 50},
+      tooltip: {formatter: function (p) {
+        var v = p.data.value;
+        return p.data.name + "<br>" + L.lq + ": " + num(v[0], d.lang, 2) + "<br>" + L.growth + ": " + num(v[1], d.lang, 1)
+          + "%<br>" + L.employment + ": " + num(v[2], d.lang) + "<br>" + L.stars + ": " + "★".repeat(v[3])
+          + (v[4] ? "<br>" + L.strong : "");
+      }},
+      xAxis: {type: "log", name: L.lq, nameLocation: "middle", nameGap: 30, logBase: 10},
+      yAxis: {type: "value", name: L.growth + " (%)"},
+      visualMap: {show: false, dimension: 3, type: "piecewise", pieces: [
+        {value: 0, color: OKABE[0]}, {value: 1, color: OKABE[1]}, {value: 2, color: OKABE[2]}, {value: 3, color: OKABE[3]}]},
+      series: [{type: "scatter", data: points, cursor: "pointer",
+        symbolSize: function (v) { return 6 + 54 * Math.sqrt(v[2] / maxEmp); },
+        itemStyle: {opacity: 0.8, borderColor: "#000", borderWidth: 0},
+        emphasis: {focus: "self"},
+        markLine: {silent: true, symbol: "none", lineStyle: {type: "dashed", color: "#333"},
+                   data: [{xAxis: 1}], label: {formatter: "LQ = 1"}}}]
+    });
+    b.setOption({series: [{data: points.map(function (p) {
+      return Object.assign({}, p, {itemStyle: {borderWidth: p.value[4] ? 2 : 0}});
+    })}]});
+    b.on("click", function (p) {
+      if (p.data && p.data.cluster) {
+        window.location.href = "/clusters/" + encodeURIComponent(p.data.cluster) + "?level=" + encodeURIComponent(d.level);
+      }
+    });
+    var s = chart("series");
+    var names = Object.keys(d.series);
+    var byId = {};
+    d.clusters.forEach(function (c) { byId[c.cluster] = (d.lang === "ja" ? c.cluster_name_ja || c.cluster_name : c.cluster_name || c.cluster_name_ja) || c.cluster; });
+    s.setOption({animation: false, color: OKABE.slice(1), tooltip: {trigger: "axis"}, legend: {type: "scroll", bottom: 0},
+      grid: {left: 70, right: 20, top: 20, bottom: 50},
+      xAxis: {type: "value", min: "dataMin", max: "dataMax", minInterval: 1, axisLabel: {formatter: String}},
+      yAxis: {type: "value"},
+      series: names.map(function (c) { return {type: "line", name: byId[c] || c, data: d.series[c]}; })});
+    if (d.map_level) {
+      var m = chart("locator");
+      geometry(d.map_level).then(function (g) {
+        m.setOption({animation: false, series: [{type: "map", map: g.name, roam: false, selectedMode: false,
+          itemStyle: {areaColor: "#e8e8e8", borderColor: "#888", borderWidth: 0.3},
+          data: [{name: d.region, itemStyle: {areaColor: OKABE[3]}}]}]});
+      });
+    }
+  };
+
+  function quantileBreaks(values, k) {
+    var v = values.filter(function (x) { return x !== null && isFinite(x); }).sort(function (a, b) { return a - b; });
+    var out = [];
+    for (var i = 1; i < k; i++) { var q = v[Math.floor(i * v.length / k)]; if (q !== undefined && out.indexOf(q) < 0) out.push(q); }
+    return out;
+  }
+  function pieces(breaks, lang) {
+    var p = [], lo = null;
+    breaks.concat([null]).forEach(function (b, i, all) {
+      var piece = {};
+      if (lo !== null) piece.gte = lo;
+      if (b !== null) piece.lt = b;
+      piece.label = (lo === null ? "< " + num(b, lang, 2) : b === null ? "≥ " + num(lo, lang, 2) : num(lo, lang, 2) + " – " + num(b, lang, 2));
+      piece.color = VIRIDIS[Math.round(i * (VIRIDIS.length - 1) / Math.max(1, all.length - 1))];
+      p.push(piece);
+      lo = b;
+    });
+    return p;
+  }
+
+  CA.clusterPage = function () {
+    var d = data(), L = d.labels;
+    if (d.has_geometry) {
+      var m = chart("map");
+      geometry(d.level).then(function (g) {
+        var visual, values;
+        if (d.classes === "hotspots") {
+          var hot = {};
+          (d.hotspots || []).forEach(function (h) { hot[h.region] = 1; });
+          values = d.layer.map(function (r) { return {name: r.region, value: hot[r.region] ? 1 : 0, label: r.name || r.region}; });
+          visual = {type: "piecewise", pieces: [{value: 1, label: L.hot, color: OKABE[3]}, {value: 0, label: L.other, color: "#dddddd"}]};
+        } else {
+          values = d.layer.map(function (r) {
+            var v = r.value === true ? 1 : r.value === false ? 0 : r.value;
+            return {name: r.region, value: v, label: r.name || r.region};
+          });
+          var breaks = d.classes === "lq" ? [1, 2] : quantileBreaks(values.map(function (x) { return x.value; }), 5);
+          if (d.metric === "stars") breaks = [1, 2, 3];
+          if (d.metric === "strong") breaks = [1];
+          visual = {type: "piecewise", pieces: pieces(breaks, d.lang)};
+        }
+        var ids = {};
+        g.features.forEach(function (f) { ids[f.id] = 1; });
+        var missing = values.filter(function (v) { return !ids[v.name]; }).map(function (v) { return v.name; });
+        CA.mapInfo = {features: g.features.length, values: values.length, missing: missing.length};
+        var note = document.getElementById("map-note");
+        if (note && missing.length) note.textContent = L.missing + ": " + missing.length + " (" + missing.slice(0, 12).join(", ") + (missing.length > 12 ? ", …" : "") + ")";
+        m.setOption({
+          animation: false, aria: {enabled: true},
+          tooltip: {trigger: "item", formatter: function (p) {
+            return (p.data ? p.data.label : p.name) + "<br>" + d.metric + ": " + (p.data ? num(p.data.value, d.lang, 2) : L.nodata);
+          }},
+          visualMap: Object.assign({left: 10, bottom: 10, orient: "vertical", itemSymbol: "rect"}, visual),
+          series: [{type: "map", map: g.name, roam: true, selectedMode: false, data: values,
+                    itemStyle: {areaColor: "#f4f4f4", borderColor: "#666", borderWidth: 0.2},
+                    emphasis: {label: {show: false}, itemStyle: {borderWidth: 1, borderColor: "#000"}}}]
+        });
+        m.on("click", function (p) {
+          if (p.name) window.location.href = "/regions/" + encodeURIComponent(p.name) + "?level=" + encodeURIComponent(d.level);
+        });
+      }).catch(function (e) { CA.error = String(e); });
+    }
+    var s = chart("series");
+    if (s) s.setOption({animation: false, color: [OKABE[4]], tooltip: {trigger: "axis"}, grid: {left: 80, right: 20, top: 20, bottom: 30},
+      xAxis: {type: "value", min: "dataMin", max: "dataMax", minInterval: 1, axisLabel: {formatter: String}},
+      yAxis: {type: "value"},
+      series: [{type: "line", name: L.employment, data: d.series.map(function (r) { return [r.year, r.employment]; })}]});
+    var gr = chart("graph");
+    if (gr && d.related) {
+      var nodes = [{id: d.cluster, name: d.name, symbolSize: 40, itemStyle: {color: OKABE[3]}}];
+      var links = [];
+      d.related.forEach(function (r) {
+        var label = (d.lang === "ja" ? r.related_name_ja || r.related_name : r.related_name || r.related_name_ja) || r.related;
+        nodes.push({id: r.related, name: label, symbolSize: 20, itemStyle: {color: OKABE[4]}, cluster: r.related});
+        links.push({source: d.cluster, target: r.related});
+      });
+      gr.setOption({animation: false, series: [{type: "graph", layout: "circular", roam: true, label: {show: true, fontSize: 10},
+        data: nodes, links: links, lineStyle: {color: "#888"}}]});
+      gr.on("click", function (p) { if (p.data && p.data.cluster) window.location.href = "/clusters/" + encodeURIComponent(p.data.cluster); });
+    }
+  };
+
+  CA.comparePage = function () {
+    var d = data(), box = document.getElementById("multiples");
+    if (!box || !d.rows || !d.rows.length) return;
+    d.ids.forEach(function (region) {
+      var cells = d.rows.map(function (row) {
+        var c = row.cells[region];
+        return {name: (d.lang === "ja" ? row.name_ja || row.name : row.name || row.name_ja) || row.cluster, value: c ? c[d.metric] : null};
+      }).filter(function (x) { return x.value !== null; }).sort(function (a, b) { return b.value - a.value; }).slice(0, 8).reverse();
+      var fig = document.createElement("figure");
+      var div = document.createElement("div");
+      div.className = "chart mini";
+      div.id = "m-" + region;
+      var cap = document.createElement("figcaption");
+      var n = d.names[region];
+      cap.textContent = (n ? (d.lang === "ja" ? n.name_ja || n.name : n.name || n.name_ja) : null) || region;
+      fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
+      chart(div.id).setOption({animation: false, grid: {left: 120, right: 10, top: 5, bottom: 20}, color: [OKABE[4]],
+        xAxis: {type: "value"}, yAxis: {type: "category", data: cells.map(function (x) { return x.name; }), axisLabel: {fontSize: 9, width: 110, overflow: "truncate"}},
+        series: [{type: "bar", data: cells.map(function (x) { return x.value; })}]});
+    });
+  };
+
+  CA.evaluationsPage = function () {
+    var d = data(), box = document.getElementById("radars");
+    function nm(o) { return (d.lang === "ja" ? o.name_ja || o.name : o.name || o.name_ja) || o.id; }
+    CA.radars = 0;
+    (d.radars || []).forEach(function (a, i) {
+      if (!a.axes.length) return;
+      var fig = document.createElement("figure"), div = document.createElement("div"), cap = document.createElement("figcaption");
+      div.className = "chart radar"; div.id = "radar-" + i;
+      cap.textContent = nm({name: a.name, name_ja: a.name_ja, id: a.assessment});
+      fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
+      var cols = a.columns.length ? a.columns : Object.keys(a.series).map(function (c) { return {id: c}; });
+      var max = 3;
+      Object.keys(a.series).forEach(function (c) { a.series[c].forEach(function (v) { if (v > max) max = v; }); });
+      chart(div.id).setOption({animation: false, color: [OKABE[4], OKABE[3]], legend: {bottom: 0, data: cols.map(nm)},
+        radar: {radius: "58%", indicator: a.axes.map(function (f) { return {name: nm(f), max: max}; }),
+                axisName: {color: "#000", fontSize: 9}},
+        series: [{type: "radar", data: cols.map(function (c) { return {name: nm(c), value: a.series[c.id] || []}; })}]});
+      CA.radars += 1;
+    });
+    if (d.has_prefectures) {
+      var count = {};
+      (d.programmes || []).forEach(function (p) {
+        String(p.regions || "").split(/[,;\s]+/).forEach(function (r) { if (r) count[r] = (count[r] || 0) + 1; });
+      });
+      var m = chart("programme-map");
+      geometry("prefecture").then(function (g) {
+        m.setOption({animation: false, tooltip: {}, visualMap: {type: "piecewise", left: 10, bottom: 10,
+          pieces: [{value: 0, color: "#eeeeee"}, {min: 1, max: 1, color: VIRIDIS[1]}, {min: 2, color: VIRIDIS[3]}]},
+          series: [{type: "map", map: g.name, data: g.features.map(function (f) { return {name: f.id, value: count[f.id] || 0}; })}]});
+      });
+    }
+    var form = document.getElementById("upload");
+    if (form) form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = new FormData(form), out = document.getElementById("upload-result");
+      fetch(form.action, {method: "POST", body: body, headers: {Authorization: "Bearer " + document.getElementById("token").value}})
+        .then(function (r) { return r.json().then(function (j) { out.textContent = r.status + " " + (j.title || "") + " " + (j.detail || JSON.stringify(j.data || "")); }); });
+    });
+  };
+})();
