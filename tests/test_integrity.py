@@ -193,7 +193,8 @@ def test_reference_economy_is_one_region_when_asked(tmp_path, sample_files):
 
 def test_reference_economy_the_same_with_or_without_rolled_up_levels(mapped_atlas):
     """Adding levels to a map never changes the LQs of another level (one reference economy per run)."""
-    sql = "SELECT region, cluster, year, lq, lq_within_type FROM results_clusters WHERE level = 'county'"
+    sql = ("SELECT region, cluster, year, lq, lq_within_type FROM results_clusters WHERE level = 'county' "
+           "ORDER BY ALL")
     with_levels = query_atlas(mapped_atlas, sql)
     with Atlas(mapped_atlas) as atlas:
         summary = atlas.map()
