@@ -54,7 +54,7 @@ def failing_cleanly() -> Iterator[None]:
     except ClusterAtlasError as exc:
         # escaped: a message may hold square brackets (pip install 'clusteratlas[japan]') that Rich would
         # otherwise take for markup and swallow
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print("[bold red]" + _("error:") + f"[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -146,15 +146,51 @@ def _lang(ctx: typer.Context, value: str | None) -> str:
     return lang
 
 
+#: Fixed words of Typer's help panels (module constants of typer.rich_utils), translated with the help texts.
+TYPER_WORDS = ("DEPRECATED_STRING", "DEFAULT_STRING", "ENVVAR_STRING", "REQUIRED_LONG_STRING", "ARGUMENTS_PANEL_TITLE",
+               "OPTIONS_PANEL_TITLE", "COMMANDS_PANEL_TITLE", "ERRORS_PANEL_TITLE", "ABORTED_TEXT", "RICH_HELP")
+_TYPER_SOURCE: dict[str, str] = {}
+
+
 def translate_commands(command: click.Command) -> None:
-    """Put every help text of a click command tree into the current language (idempotent: originals kept)."""
+    """Put every help text of a click command tree into the current language (idempotent: originals kept).
+
+    Besides the commands' and options' own help: the ``--help`` option of each command and the fixed words of
+    Typer's panels ("Options", "[default: …]", "[required]"), so that ``--lang ja`` help is Japanese throughout.
+    """
+    from typer import rich_utils
+
+    if not getattr(rich_utils._make_rich_text, "_folds", False):
+        rich_utils._make_rich_text = _folding(rich_utils._make_rich_text)
+    for word in TYPER_WORDS:
+        source = _TYPER_SOURCE.setdefault(word, getattr(rich_utils, word))
+        setattr(rich_utils, word, _(source))
     for cmd in walk_commands(command):
-        for obj in (cmd, *cmd.params):
+        help_option = cmd.get_help_option(click.Context(cmd))
+        for obj in (cmd, *cmd.params, *([help_option] if help_option else [])):
             for attr in ("help", "short_help"):
                 source = getattr(obj, f"_source_{attr}", getattr(obj, attr, None))
                 if source:
                     setattr(obj, f"_source_{attr}", source)
                     setattr(obj, attr, _(source))
+
+
+def _folding(make: Callable[..., Any]) -> Callable[..., Any]:
+    """Typer's help text maker, folding Japanese lines at the cell's edge.
+
+    Rich wraps lines at spaces; Japanese has none, so a help text would be cut short with "…" in the option
+    table. Folding breaks it at any character instead, which is how Japanese is wrapped anyway.
+    """
+
+    @functools.wraps(make)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        text = make(*args, **kwargs)
+        if i18n.get_language() == "ja" and hasattr(text, "overflow"):
+            text.overflow = "fold"
+        return text
+
+    wrapper._folds = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def walk_commands(command: click.Command) -> Iterator[click.Command]:

@@ -23,6 +23,7 @@ from clusteratlas.cli._common import (
     step,
 )
 from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
 from clusteratlas.model import TABLES
 from clusteratlas.sample import generate_sample
 from clusteratlas.sources.generic import parse_mapping
@@ -40,7 +41,7 @@ def init(atlas: AtlasOpt = DEFAULT_PATH,
             raise ClusterAtlasError(f"{atlas} already exists; pass --force to replace it")
         atlas.unlink()
     Atlas(atlas, create=True).close()
-    out.print(f"Created atlas [bold]{atlas}[/]")
+    out.print(_("Created atlas [bold]{atlas}[/]").format(atlas=atlas))
 
 @app.command("import")
 @fails_cleanly
@@ -146,12 +147,13 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
 
 
 def _print_import(report, kind: str, file: Path, dry_run: bool) -> None:
-    verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
-    label = f" as '{report.name}'" if report.name else ""
-    replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""
-    out.print(f"{verb} {report.rows:,} {kind} rows from {file}{label}{replaced}.")
+    verb = _("Checked (dry run, nothing stored)") if dry_run else _("Imported")
+    label = _(" as '{name}'").format(name=report.name) if report.name else ""
+    replaced = _(", replacing {rows:,} rows").format(rows=report.replaced) if report.replaced else ""
+    out.print(_("{verb} {rows:,} {kind} rows from {file}{label}{replaced}.").format(
+        verb=verb, rows=report.rows, kind=kind, file=file, label=label, replaced=replaced))
     for note in report.notes:
-        out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
 
 @app.command()
 @fails_cleanly
@@ -165,7 +167,7 @@ def export(what: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTA
         from clusteratlas.store.export import add_bom
 
         add_bom(file)
-    out.print(f"Wrote {n:,} rows to {file}")
+    out.print(_("Wrote {rows:,} rows to {file}").format(rows=n, file=file))
 
 @app.command()
 @fails_cleanly
@@ -216,9 +218,10 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
                                    options={"year": year} if source == "cbp" else
                                    format_options(source, year, 6, None, nuts_level=nuts_level,
                                                    nace_level=nace_level) if source == "eurostat" else None)
-        out.print(f"Imported {report.rows:,} observations into {into} as '{report.name}'.")
+        out.print(_("Imported {rows:,} observations into {atlas} as '{name}'.").format(rows=report.rows, atlas=into,
+                                                                                    name=report.name))
         for note in report.notes:
-            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+            out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
 
 @app.command()
 @fails_cleanly

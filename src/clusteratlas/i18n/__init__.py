@@ -1,7 +1,7 @@
 """The language of output: English (default) or Japanese, with gettext message catalogues.
 
 The catalogues are standard gettext files, ``locales/<lang>/LC_MESSAGES/clusteratlas.po``
-compiled to ``.mo`` (``python -m clusteratlas.i18n.compile``; a test checks the ``.mo`` is
+compiled to ``.mo`` with Babel (``python -m clusteratlas.i18n.compile``; a test checks the ``.mo`` is
 current), so the web pages can use the same catalogue through Jinja2's i18n extension
 (``env.install_gettext_translations(clusteratlas.i18n.translations("ja"))``).
 
