@@ -34,7 +34,19 @@ AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")
 BomOpt = Annotated[bool, typer.Option("--bom", envvar="CLUSTERATLAS_CSV_BOM",
                                       help="Start a CSV with a UTF-8 byte-order mark, so that Excel (Japanese "
                                            "Windows included) opens it as UTF-8 instead of garbling it.")]
-YearOpt = Annotated[int | None, typer.Option(help="Year (default: the latest).")]
+def year_parser(value: str | int) -> int:
+    """A year option as people write it: 2007, 平成19年, H19, 2007年度, 令和6年度, FY2007 (see dates.parse_year)."""
+    from clusteratlas.dates import YEAR_EXPECTED, parse_year
+
+    if isinstance(value, int):
+        return value
+    try:
+        return parse_year(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc} ({value!r}); expected {YEAR_EXPECTED}") from None
+
+
+YearOpt = Annotated[int | None, typer.Option(parser=year_parser, metavar="YEAR", help="Year (default: the latest).")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Show every table column at full width (lines may "
                                                      "exceed the terminal); by default the columns that do not "
                                                      "fit are hidden, least important first.")]

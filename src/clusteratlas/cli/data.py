@@ -21,6 +21,7 @@ from clusteratlas.cli._common import (
     out,
     recode_option,
     step,
+    year_parser,
 )
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.i18n import _
@@ -78,7 +79,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                      "converter), estat; weights: geojson, topojson, shapefile "
                                                      "(neighbours from map geometry).")]
             = "generic",
-            year: Annotated[int | None, typer.Option(help="Reference year, for CBP files without a year "
+            year: Annotated[int | None, typer.Option(
+                parser=year_parser, metavar="YEAR", help="Reference year, for CBP files without a year "
                                                      "column; census year for jp-municipalities.")] = None,
             digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP or QCEW file.")] = 6,
             filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value or "
@@ -178,7 +180,8 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
           dataset: Annotated[str | None, typer.Argument(help="Eurostat dataset code (e.g. sbs_r_nuts06_r2), or "
                                                         "the NAICS concordance step (e.g. 2012-2017).")]
           = None,
-          year: Annotated[int | None, typer.Option(help="CBP reference year, or NUTS version year.")] = None,
+          year: Annotated[int | None, typer.Option(
+                parser=year_parser, metavar="YEAR", help="CBP reference year, or NUTS version year.")] = None,
           level: Annotated[str, typer.Option(help="CBP level: state, county, metro, national; NUTS level 0-3; "
                                              "census-geo: state, county, cbsa.")] = "metro",
           table: Annotated[str | None, typer.Option(help="e-Stat statsDataId.")] = None,

@@ -318,6 +318,9 @@ def registry(programme: Annotated[str | None, typer.Argument(help="industrial-cl
                                                            "city-area, innovation-network or nistep-candidates "
                                                            "(default: a summary).")] = None,
              out_file: Annotated[Path | None, typer.Option("--out", help="Also write the entries here.")] = None,
+             era: Annotated[bool, typer.Option("--era", help="Show start years as the sources write them, "
+                                               "Japanese era fiscal years (平成19年度); with --lang ja "
+                                               "they are shown as 2007年度.")] = False,
              ) -> None:
     """Japan's cluster programmes (METI, MEXT) and NISTEP's candidate regions, from the sources."""
     with failing_cleanly():
@@ -332,7 +335,13 @@ def registry(programme: Annotated[str | None, typer.Argument(help="industrial-cl
                 acc["entries"] += 1
             out.print(plain_table(list(rows.values()), "Japanese cluster programmes (registry)"))
         else:
-            out.print(plain_table(table.to_pylist(), programme,
+            from clusteratlas import i18n
+            from clusteratlas.dates import format_year
+
+            style = "era" if era else "year"
+            fiscal = era or i18n.get_language() == "ja"  # the programmes start in fiscal years (年度)
+            entries = [{**r, "start": format_year(r["start"], style, fiscal=fiscal)} for r in table.to_pylist()]
+            out.print(plain_table(entries, programme,
                                       ["id", "name", "name_ja", "start", "type", "fields_ja", "regions"]))
         if out_file is not None:
             n = _write(table, out_file)

@@ -27,6 +27,7 @@ from clusteratlas.cli._common import (
     out,
     show_app,
     step,
+    year_parser,
 )
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.i18n import _
@@ -55,7 +56,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
          reference_totals: Annotated[Path | None, typer.Option(help="Reference-area totals (industry, year, "
                                                                "employment) for the LQ denominator.")] = None,
          year: YearOpt = None,
-         base_year: Annotated[int | None, typer.Option(help="Base year for growth (default: first).")] = None,
+         base_year: Annotated[int | None, typer.Option(
+                parser=year_parser, metavar="YEAR", help="Base year for growth (default: first).")] = None,
          by_subcluster: Annotated[bool, typer.Option(help="Rate subclusters instead of clusters.")] = False,
          peers: Annotated[list[str] | None, typer.Option(help="Compare a level with another level's regions, "
                                                          "LEVEL=PEER_LEVEL, e.g. custom=economic_area "
