@@ -82,6 +82,9 @@ def test_every_help_screen_is_japanese_under_lang_ja(runner):
         i18n.MISS_HOOKS.pop()
         i18n.set_language("en")
     assert not missed, f"{len(set(missed))} messages missing from the ja catalogue, e.g. {sorted(set(missed))[:5]}"
+    from typer import rich_utils
+
+    assert rich_utils.OPTIONS_PANEL_TITLE == "Options"  # Typer's shared words back in English (docs generator)
     english = invoke(runner, "--lang", "en", "map", "--help").output
     assert "Show this message and exit." in english and "Options" in english
 

@@ -170,13 +170,7 @@ def translate_commands(command: click.Command) -> None:
     Besides the commands' and options' own help: the ``--help`` option of each command and the fixed words of
     Typer's panels ("Options", "[default: …]", "[required]"), so that ``--lang ja`` help is Japanese throughout.
     """
-    from typer import rich_utils
-
-    if not getattr(rich_utils._make_rich_text, "_folds", False):
-        rich_utils._make_rich_text = _folding(rich_utils._make_rich_text)
-    for word in TYPER_WORDS:
-        source = _TYPER_SOURCE.setdefault(word, getattr(rich_utils, word))
-        setattr(rich_utils, word, _(source))
+    translate_typer_words()
     for cmd in walk_commands(command):
         help_option = cmd.get_help_option(click.Context(cmd))
         for obj in (cmd, *cmd.params, *([help_option] if help_option else [])):
@@ -185,6 +179,24 @@ def translate_commands(command: click.Command) -> None:
                 if source:
                     setattr(obj, f"_source_{attr}", source)
                     setattr(obj, attr, _(source))
+
+
+def translate_typer_words(_lang: str | None = None) -> None:
+    """Typer's panel words (module constants, so shared by every command tree) in the current language.
+
+    Called on every change of language (:data:`clusteratlas.i18n.LANGUAGE_LISTENERS`), so that English help
+    rendered after a Japanese run in the same process (tests, the docs generator) is English again.
+    """
+    from typer import rich_utils
+
+    if not getattr(rich_utils._make_rich_text, "_folds", False):
+        rich_utils._make_rich_text = _folding(rich_utils._make_rich_text)
+    for word in TYPER_WORDS:
+        source = _TYPER_SOURCE.setdefault(word, getattr(rich_utils, word))
+        setattr(rich_utils, word, _(source))
+
+
+i18n.LANGUAGE_LISTENERS.append(translate_typer_words)
 
 
 def _folding(make: Callable[..., Any]) -> Callable[..., Any]:

@@ -190,13 +190,21 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
           = None,
           sha256: Annotated[str | None, typer.Option(help="Expected SHA-256 of the file.")] = None,
           into: Annotated[Path | None, typer.Option("--import", help="Also import the file into this atlas.")]
-          = None, nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None) -> None:
+          = None, nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None,
+          survey: Annotated[str | None, typer.Option(help="estat: find the table of this survey with getStatsList "
+                                                     "instead of --table: economic-census-activity (経済センサス‐"
+                                                     "活動調査, statsCode 00200553; --year 2012, 2016 or 2021).")]
+          = None,
+          area: Annotated[str, typer.Option(help="estat --survey: the area level of the table, prefecture or "
+                                            "municipality.")] = "prefecture") -> None:
     """Download an official file into the local cache (resumable, checksummed), optionally importing it."""
     from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
 
     from clusteratlas.sources.download import fetch as download
     from clusteratlas.sources.download import source_url, unpack
 
+    if survey is not None:
+        table = _find_estat_table(source, survey, year, area, table=table, app_id=app_id, base=base_url)
     url = source_url(source, base=base_url, year=year, level=level, dataset=dataset, table=table, app_id=app_id)
     name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json", "estat-csv": f"estat_{table}.csv",
             "cmp": "cmp_clusters.json"}.get(source)
@@ -225,6 +233,30 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
                                                                                     name=report.name))
         for note in report.notes:
             out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
+
+def _find_estat_table(source: str, survey: str, year: int | None, area: str, *, table: str | None,
+                      app_id: str | None, base: str | None) -> str:
+    """The statsDataId of ``survey``'s table of employees by ``area`` × industry, found with getStatsList."""
+    from clusteratlas.sources import estat_catalogue
+    from clusteratlas.sources.download import base_url
+    from clusteratlas.sources.download import fetch as download
+
+    if source not in ("estat", "estat-csv"):
+        raise ClusterAtlasError("--survey works with 'fetch estat' or 'fetch estat-csv'")
+    if table is not None:
+        raise ClusterAtlasError("give --survey (to find the table) or --table (a statsDataId), not both")
+    if year is None or not app_id:
+        raise ClusterAtlasError("--survey needs --year (e.g. 2021) and --app-id (your e-Stat application ID)")
+    code = estat_catalogue.SURVEYS.get(survey, ("?",))[0]
+    url = estat_catalogue.stats_list_url(base_url("estat", base), app_id=app_id, survey=survey, year=year)
+    listed = download(url, name=f"estat_list_{code}_{year}.json")
+    chosen, others = estat_catalogue.choose_table(estat_catalogue.read_stats_list(listed.path), area,
+                                                  survey=survey, year=year)
+    out.print(f"e-Stat table {escape(chosen.describe())}", highlight=False)
+    for other in others[:5]:
+        out.print(f"  also: {escape(other.describe())} (--table {other.id})", highlight=False)
+    return chosen.id
+
 
 @app.command()
 @fails_cleanly

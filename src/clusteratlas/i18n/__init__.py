@@ -63,8 +63,14 @@ def check(lang: str) -> str:
     return found
 
 
+#: Called with the language whenever it is set (the CLI puts Typer's module-level panel words into it).
+LANGUAGE_LISTENERS: list[Callable[[str], None]] = []
+
+
 def set_language(lang: str) -> None:
     _state["lang"] = check(lang)
+    for listener in LANGUAGE_LISTENERS:
+        listener(_state["lang"])
 
 
 def get_language() -> str:
