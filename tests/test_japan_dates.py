@@ -108,3 +108,30 @@ def test_registry_start_years_as_the_sources_write_them(runner, monkeypatch):
     assert "2007" in plain.output and "年度" not in plain.output
     assert "平成19年度" in era.output
     assert "2007年度" in ja.output
+
+
+def test_assessment_dates_shown_in_the_era_on_request(tmp_path, runner, monkeypatch):
+    import csv
+
+    monkeypatch.setenv("COLUMNS", "200")
+    atlas = _atlas(tmp_path)
+    template = tmp_path / "t.csv"
+    res = invoke(runner, "assess", "template", "nistep-jp-15", template, "--subject", "x", "--assessor", "me",
+                 "--date", "R6.4.1", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    with open(template, encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    seen: dict[str, int] = {}
+    for r in rows:  # one ◎, one ○ and one △ per column (the framework's rule)
+        n = seen[r["column"]] = seen.get(r["column"], -1) + 1
+        r["value"] = ("◎", "○", "△", "")[min(n, 3)]
+    with open(template, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert invoke(runner, "assess", "import", template, "--atlas", atlas).exit_code == 0
+    plain = invoke(runner, "assess", "history", "x", "--atlas", atlas)
+    era = invoke(runner, "assess", "history", "x", "--era", "--atlas", atlas)
+    assert "2024-04-01" in plain.output and "令和" not in plain.output
+    assert "令和6年4月1日" in era.output
+    assert era.output.count("2024-04-01") == plain.output.count("2024-04-01") - 1  # left in the assessment id only

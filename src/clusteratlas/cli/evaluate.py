@@ -282,7 +282,9 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
 
 
 @assess_app.command("history")
-def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: AtlasOpt = DEFAULT_PATH) -> None:
+def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: AtlasOpt = DEFAULT_PATH,
+            era: Annotated[bool, typer.Option("--era", help="Show the assessment dates in the Japanese era "
+                                              "(令和6年4月1日).")] = False) -> None:
     """Every revision of every assessment of one subject, with who recorded it and when."""
     with failing_cleanly(), Atlas(atlas) as a:
         from clusteratlas.report import plain_table
@@ -293,6 +295,11 @@ def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: 
             FROM assessments a LEFT JOIN assessment_scores s USING (assessment, revision)
             WHERE a.subject = ? GROUP BY ALL ORDER BY a.assessed_on, a.assessment, a.revision""",
                          params=[subject]).to_arrow_table().to_pylist()
+        if era:
+            from clusteratlas.dates import format_date
+
+            rows = [{**r, "assessed_on": format_date(str(r["assessed_on"]) if r["assessed_on"] else None, "era")}
+                    for r in rows]
         out.print(plain_table(rows, f"History of {subject}"))
 
 

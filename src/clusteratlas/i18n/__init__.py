@@ -78,12 +78,16 @@ def get_language() -> str:
 
 
 @cache
-def translations(lang: str) -> gettext.NullTranslations:
-    """The catalogue of one language (English: no catalogue, the source text)."""
+def translations(lang: str, domain: str = DOMAIN) -> gettext.NullTranslations:
+    """The catalogue of one language and domain (English: no catalogue, the source text).
+
+    ``domain`` is the catalogue's file name: ``clusteratlas`` (the CLI's help, messages and table headers)
+    or another one kept beside it in ``locales/<lang>/LC_MESSAGES/`` (e.g. the web pages' own strings).
+    """
     if lang == "en":
         return gettext.NullTranslations()
     with resources.as_file(resources.files("clusteratlas.i18n").joinpath("locales")) as folder:
-        return gettext.translation(DOMAIN, localedir=str(folder), languages=[lang])
+        return gettext.translation(domain, localedir=str(folder), languages=[lang])
 
 
 def has(msgid: str, lang: str | None = None) -> bool:
