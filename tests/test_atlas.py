@@ -8,7 +8,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from clusteratlas import Atlas
+from clusteratlas import Atlas, i18n
 from tests.conftest import atlas_fingerprint, invoke, query_atlas
 
 
@@ -23,7 +23,11 @@ def test_cli_round_trip(tmp_path, runner, sample_files):
     assert "100.0% of employment mapped" in " ".join(res.output.split())
     res = invoke(runner, "show", "region", "S1C1", "--atlas", atlas)
     assert res.exit_code == 0
-    assert "North County 1 / 北第1郡" in res.output and "自動車" in res.output and "★★★" in res.output
+    assert "North County 1" in res.output and "北第1郡" not in res.output and "★★★" in res.output
+    res = invoke(runner, "--lang", "ja", "show", "region", "S1C1", "--atlas", atlas)  # Japanese names on request
+    i18n.set_language("en")
+    assert res.exit_code == 0
+    assert "北第1郡" in res.output and "自動車" in res.output and "★★★" in res.output
     res = invoke(runner, "show", "cluster", "C02", "--atlas", atlas, "--top", "3")
     assert res.exit_code == 0 and "S2C3" in res.output
     for suffix in ("csv", "parquet", "xlsx"):

@@ -27,11 +27,15 @@ def test_carry_with_a_missing_concordance_fails_cleanly(atlas, runner):
     assert "missing.csv: file not found" in res.output
 
 
-def test_hint_with_square_brackets_is_printed_whole(atlas, runner, monkeypatch):
-    monkeypatch.setitem(sys.modules, "japanmap", None)  # as if the [japan] extra were not installed
-    res = invoke(runner, "reference", "jp-prefecture-neighbours", "--atlas", atlas)
+def test_hint_with_square_brackets_is_printed_whole(atlas, runner, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "shapely", None)  # as if the [spatial] extra were not installed
+    shapes = tmp_path / "shapes.geojson"
+    shapes.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "id": "a", "properties": {}, '
+                      '"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}]}',
+                      encoding="utf-8")
+    res = invoke(runner, "import", "weights", shapes, "--format", "geojson", "--atlas", atlas)
     assert res.exit_code == 2
-    assert "pip install 'clusteratlas[japan]'" in res.output
+    assert "pip install 'clusteratlas[spatial]'" in res.output
 
 
 @pytest.mark.parametrize("date", ["令和6年4月1日", "R6.4.1", "2024年度", "2024-04-01 00:00:00"])

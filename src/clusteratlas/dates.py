@@ -162,3 +162,86 @@ def _fiscal(year: int, written: str) -> ParsedDate:
         raise ValueError(f"year {year} is out of range")
     first = dt.date(year, 4, 1)
     return ParsedDate(first.isoformat(), first, dt.date(year + 1, 3, 31), written, fiscal_year=True)
+
+
+#: What the error messages say is accepted where a year is wanted.
+YEAR_EXPECTED = "a year: 2007, 2007年, 平成19年 / H19, a fiscal year 2007年度 / 平成19年度 / FY2007, or an Excel date"
+_ERA_YEAR = re.compile(r"(明治|大正|昭和|平成|令和|[MTSHR])(元|\d{1,2})年?")
+
+
+def parse_year(value: object) -> int:
+    """A year as people write it, as the calendar (or fiscal-starting) year; raise ValueError saying why not.
+
+    ``2007``, ``"2007"``, ``2007.0``, ``2007年``, ``平成19年``, ``H19``, ``平成19年度`` / ``FY2007`` (the fiscal year
+    *starting* in April 2007, labelled 2007 as Japanese statistics label it), an Excel date cell or a full date
+    (its year). Registry start years written ``平成19年度`` thus become 2007, and :func:`format_year` shows them
+    again as the source wrote them.
+    """
+    if isinstance(value, bool):
+        raise ValueError("not a year")
+    if isinstance(value, int | float):
+        if value != value or int(value) != value:
+            raise ValueError("not a whole year")
+        return int(value)
+    if isinstance(value, dt.date):
+        return value.year
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("no year given")
+    text = _normal(value.strip()).replace(" ", "")
+    if re.fullmatch(r"\d{1,4}(?:\.0+)?", text):
+        return int(float(text))
+    if m := re.fullmatch(r"(\d{4})年", text):
+        return int(m.group(1))
+    if m := _ERA_YEAR.fullmatch(text):
+        index, year = _era_year(m.group(1), m.group(2))
+        _check_era(index, dt.date(year, 1, 1), dt.date(year, 12, 31), value.strip())
+        return year
+    try:
+        return parse_date(value).first.year
+    except ValueError:
+        raise ValueError("not a year") from None
+
+
+def era_year(year: int) -> str:
+    """The Japanese era year of a calendar year, as printed on official tables: 2007 -> 平成19年, 2019 -> 令和元年.
+
+    A year in which the era changed is named by the era that began in it (2019 -> 令和元年, 1989 -> 平成元年),
+    as Japanese statistics do for the year as a whole.
+    """
+    for name, _abbr, first in reversed(ERAS):
+        if year >= first.year:
+            n = year - first.year + 1
+            return f"{name}{'元' if n == 1 else n}年"
+    raise ValueError(f"year {year} is before the Meiji era")
+
+
+def format_year(year: int | None, style: str = "year", *, fiscal: bool = False) -> str:
+    """A year for display: ``year`` (2007), ``era`` (平成19年), or with ``fiscal`` 2007年度 / 平成19年度."""
+    if year is None:
+        return ""
+    if style == "era":
+        text = era_year(int(year))
+        return text[:-1] + "年度" if fiscal else text
+    if style != "year":
+        raise ValueError(f"unknown year style {style!r}")
+    return f"{int(year)}年度" if fiscal else str(int(year))
+
+
+def format_date(iso: str | None, style: str = "iso") -> str:
+    """A stored ISO date for display: ``iso`` as stored, or ``era``: 2024-04-01 -> 令和6年4月1日, 2024 -> 令和6年."""
+    if not iso or style == "iso":
+        return iso or ""
+    if style != "era":
+        raise ValueError(f"unknown date style {style!r}")
+    parts = [int(p) for p in str(iso).split("-")]
+    day = dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+    for name, _abbr, first in reversed(ERAS):
+        if day >= first or (len(parts) == 1 and day.year >= first.year):
+            n = day.year - first.year + 1
+            text = f"{name}{'元' if n == 1 else n}年"
+            if len(parts) > 1:
+                text += f"{parts[1]}月"
+            if len(parts) > 2:
+                text += f"{parts[2]}日"
+            return text
+    return str(iso)

@@ -50,20 +50,23 @@ class InputError(ClusterAtlasError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        """The message; its fixed words (line, column, found, expected) in the current language."""
+        from clusteratlas.i18n import _
+
         where = []
         if self.file:
             where.append(str(self.file))
         if self.row is not None:
-            where.append(f"line {self.row}")
+            where.append(_("line {row}").format(row=self.row))
         if self.column:
-            where.append(f"column '{self.column}'")
-        text = (", ".join(where) + ": " if where else "") + self.problem
+            where.append(_("column '{column}'").format(column=self.column))
+        text = (", ".join(where) + ": " if where else "") + _(self.problem)
         if self.value is not None:
-            text += f" (found {self.value!r})"
+            text += _(" (found {value})").format(value=repr(self.value))
         if self.expected:
-            text += f"; expected {self.expected}"
+            text += _("; expected {expected}").format(expected=self.expected)
         if self.hint:
-            text += f". {self.hint}"
+            text += f". {_(self.hint)}"
         return text
 
 

@@ -174,18 +174,21 @@ def reference_line(reference: dict | None) -> str:
     """The reference economy of the LQs, in one line (see Atlas.reference_economy)."""
     if not reference:
         return ""
-    jobs = f", {reference['employment']:,.0f} jobs" if reference.get("employment") is not None else ""
+    jobs = _(", {jobs:,.0f} jobs").format(jobs=reference["employment"]) if reference.get("employment") is not None \
+        else ""
     label = f": {reference['label']}" if reference.get("label") else ""
-    return f"\nLQ reference economy: {reference['spec']}{label}{jobs}"
+    return "\n" + _("LQ reference economy: {reference}.").format(reference=f"{reference['spec']}{label}{jobs}")
 
 
 def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *,
                  wide: bool = False) -> FitTable:
     """A region's clusters for one year, strongest first."""
     title = (f"{_label(summary.get('name'), summary.get('name_ja'), summary['region'])} — {summary['year']}\n"
-             f"employment {_num(summary['employment'])}, traded {_num(summary['traded_employment'])}, "
-             f"strong clusters {summary['strong_clusters'] or 0}, "
-             f"cluster strength {_num(summary['cluster_strength'], '{:.1%}')}" + reference_line(reference))
+             + _("employment {employment}, traded {traded}, strong clusters {strong}, cluster strength "
+                 "{strength}").format(employment=_num(summary["employment"]), traded=_num(summary["traded_employment"]),
+                                      strong=summary["strong_clusters"] or 0,
+                                      strength=_num(summary["cluster_strength"], "{:.1%}"))
+             + reference_line(reference))
     table = FitTable(title, [
         Col("Cluster", priority=0, flex=True), Col("Type", priority=4),
         Col("Employment", "right", 1, "Jobs"), Col("Share", "right", 3), Col("LQ", "right", 1),
@@ -222,18 +225,19 @@ def cluster_table(cluster: str, rows: pa.Table, reference: dict | None = None, *
 
 def summary_panel(summary: MapSummary) -> Panel:
     """What a map run produced."""
-    text = (f"definition [bold]{summary.definition}[/]: {summary.cluster_rows:,} region × cluster × year rows, "
-            f"{summary.regions:,} regions ({', '.join(summary.levels)}), "
-            f"years {summary.years[0]}–{summary.years[-1]}\n"
-            f"{summary.mapped_share:.1%} of employment mapped to a cluster; "
-            f"{summary.unmapped_industries} industry code(s) unmapped "
-            f"({summary.unmapped_employment:,.0f} jobs)"
+    text = (_("definition [bold]{definition}[/]: {rows:,} region × cluster × year rows, {regions:,} regions "
+              "({levels}), years {first}–{last}").format(
+                definition=summary.definition, rows=summary.cluster_rows, regions=summary.regions,
+                levels=", ".join(summary.levels), first=summary.years[0], last=summary.years[-1]) + "\n"
+            + _("{share:.1%} of employment mapped to a cluster; {codes} industry code(s) unmapped ({jobs:,.0f} "
+                "jobs)").format(share=summary.mapped_share, codes=summary.unmapped_industries,
+                                jobs=summary.unmapped_employment)
             + reference_line({"spec": summary.reference, "label": summary.reference_label,
                               "employment": summary.reference_employment}))
     if summary.outside.count:
         text += (f"\n[yellow]{summary.outside.describe('in the observations')}[/] (latest year; they are "
                  "rated as level 'region')")
-    return Panel(text, title="Map", expand=False)
+    return Panel(text, title=_("Map"), expand=False)
 
 
 def unmapped_table(unmapped: pa.Table, limit: int = 10, *, wide: bool = False) -> FitTable:

@@ -34,7 +34,19 @@ AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")
 BomOpt = Annotated[bool, typer.Option("--bom", envvar="CLUSTERATLAS_CSV_BOM",
                                       help="Start a CSV with a UTF-8 byte-order mark, so that Excel (Japanese "
                                            "Windows included) opens it as UTF-8 instead of garbling it.")]
-YearOpt = Annotated[int | None, typer.Option(help="Year (default: the latest).")]
+def year_parser(value: str | int) -> int:
+    """A year option as people write it: 2007, 平成19年, H19, 2007年度, 令和6年度, FY2007 (see dates.parse_year)."""
+    from clusteratlas.dates import YEAR_EXPECTED, parse_year
+
+    if isinstance(value, int):
+        return value
+    try:
+        return parse_year(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc} ({value!r}); expected {YEAR_EXPECTED}") from None
+
+
+YearOpt = Annotated[int | None, typer.Option(parser=year_parser, metavar="YEAR", help="Year (default: the latest).")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Show every table column at full width (lines may "
                                                      "exceed the terminal); by default the columns that do not "
                                                      "fit are hidden, least important first.")]
@@ -54,7 +66,7 @@ def failing_cleanly() -> Iterator[None]:
     except ClusterAtlasError as exc:
         # escaped: a message may hold square brackets (pip install 'clusteratlas[japan]') that Rich would
         # otherwise take for markup and swallow
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print("[bold red]" + _("error:") + f"[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -146,15 +158,63 @@ def _lang(ctx: typer.Context, value: str | None) -> str:
     return lang
 
 
+#: Fixed words of Typer's help panels (module constants of typer.rich_utils), translated with the help texts.
+TYPER_WORDS = ("DEPRECATED_STRING", "DEFAULT_STRING", "ENVVAR_STRING", "REQUIRED_LONG_STRING", "ARGUMENTS_PANEL_TITLE",
+               "OPTIONS_PANEL_TITLE", "COMMANDS_PANEL_TITLE", "ERRORS_PANEL_TITLE", "ABORTED_TEXT", "RICH_HELP")
+_TYPER_SOURCE: dict[str, str] = {}
+
+
 def translate_commands(command: click.Command) -> None:
-    """Put every help text of a click command tree into the current language (idempotent: originals kept)."""
+    """Put every help text of a click command tree into the current language (idempotent: originals kept).
+
+    Besides the commands' and options' own help: the ``--help`` option of each command and the fixed words of
+    Typer's panels ("Options", "[default: …]", "[required]"), so that ``--lang ja`` help is Japanese throughout.
+    """
+    translate_typer_words()
     for cmd in walk_commands(command):
-        for obj in (cmd, *cmd.params):
+        help_option = cmd.get_help_option(click.Context(cmd))
+        for obj in (cmd, *cmd.params, *([help_option] if help_option else [])):
             for attr in ("help", "short_help"):
                 source = getattr(obj, f"_source_{attr}", getattr(obj, attr, None))
                 if source:
                     setattr(obj, f"_source_{attr}", source)
                     setattr(obj, attr, _(source))
+
+
+def translate_typer_words(_lang: str | None = None) -> None:
+    """Typer's panel words (module constants, so shared by every command tree) in the current language.
+
+    Called on every change of language (:data:`clusteratlas.i18n.LANGUAGE_LISTENERS`), so that English help
+    rendered after a Japanese run in the same process (tests, the docs generator) is English again.
+    """
+    from typer import rich_utils
+
+    if not getattr(rich_utils._make_rich_text, "_folds", False):
+        rich_utils._make_rich_text = _folding(rich_utils._make_rich_text)
+    for word in TYPER_WORDS:
+        source = _TYPER_SOURCE.setdefault(word, getattr(rich_utils, word))
+        setattr(rich_utils, word, _(source))
+
+
+i18n.LANGUAGE_LISTENERS.append(translate_typer_words)
+
+
+def _folding(make: Callable[..., Any]) -> Callable[..., Any]:
+    """Typer's help text maker, folding Japanese lines at the cell's edge.
+
+    Rich wraps lines at spaces; Japanese has none, so a help text would be cut short with "…" in the option
+    table. Folding breaks it at any character instead, which is how Japanese is wrapped anyway.
+    """
+
+    @functools.wraps(make)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        text = make(*args, **kwargs)
+        if i18n.get_language() == "ja" and hasattr(text, "overflow"):
+            text.overflow = "fold"
+        return text
+
+    wrapper._folds = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def walk_commands(command: click.Command) -> Iterator[click.Command]:

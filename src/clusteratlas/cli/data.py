@@ -21,8 +21,10 @@ from clusteratlas.cli._common import (
     out,
     recode_option,
     step,
+    year_parser,
 )
 from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
 from clusteratlas.model import TABLES
 from clusteratlas.sample import generate_sample
 from clusteratlas.sources.generic import parse_mapping
@@ -40,7 +42,7 @@ def init(atlas: AtlasOpt = DEFAULT_PATH,
             raise ClusterAtlasError(f"{atlas} already exists; pass --force to replace it")
         atlas.unlink()
     Atlas(atlas, create=True).close()
-    out.print(f"Created atlas [bold]{atlas}[/]")
+    out.print(_("Created atlas [bold]{atlas}[/]").format(atlas=atlas))
 
 @app.command("import")
 @fails_cleanly
@@ -77,7 +79,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                      "converter), estat; weights: geojson, topojson, shapefile "
                                                      "(neighbours from map geometry).")]
             = "generic",
-            year: Annotated[int | None, typer.Option(help="Reference year, for CBP files without a year "
+            year: Annotated[int | None, typer.Option(
+                parser=year_parser, metavar="YEAR", help="Reference year, for CBP files without a year "
                                                      "column; census year for jp-municipalities.")] = None,
             digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP or QCEW file.")] = 6,
             filter_: Annotated[list[str] | None, typer.Option("--filter", help="Eurostat dimension=value or "
@@ -113,7 +116,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
 
     'import geometry FILE --format topojson|geojson|shapefile --level LEVEL' stores simplified region shapes
     for the web maps (replacing that level's shapes); 'import geometry japanmap --format japanmap --level
-    prefecture' stores Japan's prefectures from the japanmap package.
+    prefecture' stores Japan's prefectures from the outlines bundled with the package (also loaded by
+    'reference jp-prefectures').
     """
     if kind == "geometry":
         from clusteratlas.store.geometry import import_geometry
@@ -166,12 +170,13 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
 
 
 def _print_import(report, kind: str, file: Path, dry_run: bool) -> None:
-    verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
-    label = f" as '{report.name}'" if report.name else ""
-    replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""
-    out.print(f"{verb} {report.rows:,} {kind} rows from {file}{label}{replaced}.")
+    verb = _("Checked (dry run, nothing stored)") if dry_run else _("Imported")
+    label = _(" as '{name}'").format(name=report.name) if report.name else ""
+    replaced = _(", replacing {rows:,} rows").format(rows=report.replaced) if report.replaced else ""
+    out.print(_("{verb} {rows:,} {kind} rows from {file}{label}{replaced}.").format(
+        verb=verb, rows=report.rows, kind=kind, file=file, label=label, replaced=replaced))
     for note in report.notes:
-        out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
 
 @app.command()
 @fails_cleanly
@@ -185,7 +190,7 @@ def export(what: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTA
         from clusteratlas.store.export import add_bom
 
         add_bom(file)
-    out.print(f"Wrote {n:,} rows to {file}")
+    out.print(_("Wrote {rows:,} rows to {file}").format(rows=n, file=file))
 
 @app.command()
 @fails_cleanly
@@ -198,7 +203,8 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
                                                         "the NAICS concordance step (e.g. 2012-2017), or "
                                                         "the BLS matrix industry code.")]
           = None,
-          year: Annotated[int | None, typer.Option(help="CBP reference year, or NUTS version year.")] = None,
+          year: Annotated[int | None, typer.Option(
+                parser=year_parser, metavar="YEAR", help="CBP reference year, or NUTS version year.")] = None,
           level: Annotated[str, typer.Option(help="CBP level: state, county, metro, national; NUTS level 0-3; "
                                              "census-geo: state, county, cbsa.")] = "metro",
           table: Annotated[str | None, typer.Option(help="e-Stat statsDataId.")] = None,
@@ -207,13 +213,21 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
           = None,
           sha256: Annotated[str | None, typer.Option(help="Expected SHA-256 of the file.")] = None,
           into: Annotated[Path | None, typer.Option("--import", help="Also import the file into this atlas.")]
-          = None, nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None) -> None:
+          = None, nuts_level: NutsLevelOpt = None, nace_level: NaceLevelOpt = None,
+          survey: Annotated[str | None, typer.Option(help="estat: find the table of this survey with getStatsList "
+                                                     "instead of --table: economic-census-activity (経済センサス‐"
+                                                     "活動調査, statsCode 00200553; --year 2012, 2016 or 2021).")]
+          = None,
+          area: Annotated[str, typer.Option(help="estat --survey: the area level of the table, prefecture or "
+                                            "municipality.")] = "prefecture") -> None:
     """Download an official file into the local cache (resumable, checksummed), optionally importing it."""
     from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
 
     from clusteratlas.sources.download import fetch as download
     from clusteratlas.sources.download import source_url, unpack
 
+    if survey is not None:
+        table = _find_estat_table(source, survey, year, area, table=table, app_id=app_id, base=base_url)
     url = source_url(source, base=base_url, year=year, level=level, dataset=dataset, table=table, app_id=app_id)
     name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json", "estat-csv": f"estat_{table}.csv",
             "cmp": "cmp_clusters.json"}.get(source)
@@ -239,9 +253,34 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
                                    options={"year": year} if source == "cbp" else
                                    format_options(source, year, 6, None, nuts_level=nuts_level,
                                                    nace_level=nace_level) if source == "eurostat" else None)
-        out.print(f"Imported {report.rows:,} observations into {into} as '{report.name}'.")
+        out.print(_("Imported {rows:,} observations into {atlas} as '{name}'.").format(rows=report.rows, atlas=into,
+                                                                                    name=report.name))
         for note in report.notes:
-            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+            out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
+
+def _find_estat_table(source: str, survey: str, year: int | None, area: str, *, table: str | None,
+                      app_id: str | None, base: str | None) -> str:
+    """The statsDataId of ``survey``'s table of employees by ``area`` × industry, found with getStatsList."""
+    from clusteratlas.sources import estat_catalogue
+    from clusteratlas.sources.download import base_url
+    from clusteratlas.sources.download import fetch as download
+
+    if source not in ("estat", "estat-csv"):
+        raise ClusterAtlasError("--survey works with 'fetch estat' or 'fetch estat-csv'")
+    if table is not None:
+        raise ClusterAtlasError("give --survey (to find the table) or --table (a statsDataId), not both")
+    if year is None or not app_id:
+        raise ClusterAtlasError("--survey needs --year (e.g. 2021) and --app-id (your e-Stat application ID)")
+    code = estat_catalogue.SURVEYS.get(survey, ("?",))[0]
+    url = estat_catalogue.stats_list_url(base_url("estat", base), app_id=app_id, survey=survey, year=year)
+    listed = download(url, name=f"estat_list_{code}_{year}.json")
+    chosen, others = estat_catalogue.choose_table(estat_catalogue.read_stats_list(listed.path), area,
+                                                  survey=survey, year=year)
+    out.print(f"e-Stat table {escape(chosen.describe())}", highlight=False)
+    for other in others[:5]:
+        out.print(f"  also: {escape(other.describe())} (--table {other.id})", highlight=False)
+    return chosen.id
+
 
 @app.command()
 @fails_cleanly

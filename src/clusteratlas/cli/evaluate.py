@@ -282,7 +282,9 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
 
 
 @assess_app.command("history")
-def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: AtlasOpt = DEFAULT_PATH) -> None:
+def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: AtlasOpt = DEFAULT_PATH,
+            era: Annotated[bool, typer.Option("--era", help="Show the assessment dates in the Japanese era "
+                                              "(令和6年4月1日).")] = False) -> None:
     """Every revision of every assessment of one subject, with who recorded it and when."""
     with failing_cleanly(), Atlas(atlas) as a:
         from clusteratlas.report import plain_table
@@ -293,6 +295,11 @@ def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: 
             FROM assessments a LEFT JOIN assessment_scores s USING (assessment, revision)
             WHERE a.subject = ? GROUP BY ALL ORDER BY a.assessed_on, a.assessment, a.revision""",
                          params=[subject]).to_arrow_table().to_pylist()
+        if era:
+            from clusteratlas.dates import format_date
+
+            rows = [{**r, "assessed_on": format_date(str(r["assessed_on"]) if r["assessed_on"] else None, "era")}
+                    for r in rows]
         out.print(plain_table(rows, f"History of {subject}"))
 
 
@@ -318,6 +325,9 @@ def registry(programme: Annotated[str | None, typer.Argument(help="industrial-cl
                                                            "city-area, innovation-network or nistep-candidates "
                                                            "(default: a summary).")] = None,
              out_file: Annotated[Path | None, typer.Option("--out", help="Also write the entries here.")] = None,
+             era: Annotated[bool, typer.Option("--era", help="Show start years as the sources write them, "
+                                               "Japanese era fiscal years (平成19年度); with --lang ja "
+                                               "they are shown as 2007年度.")] = False,
              ) -> None:
     """Japan's cluster programmes (METI, MEXT) and NISTEP's candidate regions, from the sources."""
     with failing_cleanly():
@@ -332,7 +342,13 @@ def registry(programme: Annotated[str | None, typer.Argument(help="industrial-cl
                 acc["entries"] += 1
             out.print(plain_table(list(rows.values()), "Japanese cluster programmes (registry)"))
         else:
-            out.print(plain_table(table.to_pylist(), programme,
+            from clusteratlas import i18n
+            from clusteratlas.dates import format_year
+
+            style = "era" if era else "year"
+            fiscal = era or i18n.get_language() == "ja"  # the programmes start in fiscal years (年度)
+            entries = [{**r, "start": format_year(r["start"], style, fiscal=fiscal)} for r in table.to_pylist()]
+            out.print(plain_table(entries, programme,
                                       ["id", "name", "name_ja", "start", "type", "fields_ja", "regions"]))
         if out_file is not None:
             n = _write(table, out_file)

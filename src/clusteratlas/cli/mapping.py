@@ -27,8 +27,10 @@ from clusteratlas.cli._common import (
     out,
     show_app,
     step,
+    year_parser,
 )
 from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
 from clusteratlas.report import (
     cluster_table,
     region_table,
@@ -54,7 +56,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
          reference_totals: Annotated[Path | None, typer.Option(help="Reference-area totals (industry, year, "
                                                                "employment) for the LQ denominator.")] = None,
          year: YearOpt = None,
-         base_year: Annotated[int | None, typer.Option(help="Base year for growth (default: first).")] = None,
+         base_year: Annotated[int | None, typer.Option(
+                parser=year_parser, metavar="YEAR", help="Base year for growth (default: first).")] = None,
          by_subcluster: Annotated[bool, typer.Option(help="Rate subclusters instead of clusters.")] = False,
          peers: Annotated[list[str] | None, typer.Option(help="Compare a level with another level's regions, "
                                                          "LEVEL=PEER_LEVEL, e.g. custom=economic_area "
@@ -102,10 +105,10 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                options=format_options(file_format, year, digits, filter_,
                                                        nuts_level=nuts_level, nace_level=nace_level))
         for note in report.notes:
-            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-        out.print(f"Wrote {report.rows:,} region × cluster rows to {report.out} "
-                  f"({report.mapped_share:.1%} of employment mapped to a cluster).\n"
-                  f"LQ reference economy: {report.reference}.")
+            out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
+        out.print(_("Wrote {rows:,} region × cluster rows to {out} ({share:.1%} of employment mapped to a "
+                    "cluster).").format(rows=report.rows, out=report.out, share=report.mapped_share) + "\n"
+                  + _("LQ reference economy: {reference}.").format(reference=report.reference))
         if report.unmapped.num_rows:
             out.print(unmapped_table(report.unmapped))
         return
@@ -177,9 +180,10 @@ def small_n_notes(con, year: int, *, region: str | None = None, level: str | Non
     if not n or n >= SMALL_N:
         return []
     top = max(1, math.ceil(n * 0.10))
-    return [f"[yellow]note:[/] only {n} {level} regions: the size and focus stars (top 10 % of peers) go to "
-            f"about {top} region(s) per cluster; compare with more peers (map --peers {level}=municipality when "
-            f"municipal data are imported) or rank only cells of some size (--min-employment)."]
+    return ["[yellow]" + _("note:") + "[/] " + _(
+        "only {n} {level} regions: the size and focus stars (top 10 % of peers) go to about {top} region(s) per "
+        "cluster; compare with more peers (map --peers {level}=municipality when municipal data are imported) or "
+        "rank only cells of some size (--min-employment).").format(n=n, level=level, top=top)]
 
 @app.command()
 @fails_cleanly

@@ -19,6 +19,7 @@ from clusteratlas.cli._common import (
     step,
 )
 from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
 from clusteratlas.report import (
     carry_report,
 )
@@ -56,9 +57,13 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
     from clusteratlas.reference.japan import prefecture_neighbours, prefectures
 
     if name == "jp-prefectures":
+        from clusteratlas.store.geometry import import_geometry
+
         with Atlas(atlas) as a:
             report = a.import_table("regions", prefectures(), name=name)
-        out.print(f"Loaded {report.rows} {name} regions (with English and Japanese names).")
+            import_geometry(a.con, "", level="prefecture", file_format="japanmap", tolerance=0)  # bundled shapes
+        out.print(_("Loaded {rows} {name} regions (with English and Japanese names).").format(rows=report.rows,
+                                                                                           name=name))
         return
     if name == "jp-programmes":
         from clusteratlas.reference.programmes import coverage, nistep_profiles_path, observed_regions, region_names
@@ -68,20 +73,22 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
             profiles = a.import_assessments(nistep_profiles_path())
             observed = observed_regions(a.con)
             partial = coverage(observed, region_names(a.con)) if observed else []
-        out.print(f"Loaded {n} programme entries (custom regions 'PROGRAMME:ID' over their named cities when the "
-                  f"data hold them, else their prefectures or METI bureaus) and {profiles.assessments} NISTEP "
-                  f"(2004) worked profiles.")
+        out.print(_("Loaded {entries} programme entries (custom regions 'PROGRAMME:ID' over their named cities "
+                    "when the data hold them, else their prefectures or METI bureaus) and {profiles} NISTEP (2004) "
+                    "worked profiles.").format(entries=n, profiles=profiles.assessments))
         if not observed:
-            out.print("[yellow]note:[/] no observations yet: the programme regions were built from prefectures; "
-                      "load them again after importing municipal data to roll them up from their cities.")
+            out.print("[yellow]" + _("note:") + "[/] " + _("no observations yet: the programme regions were built from "
+                      "prefectures; load them again after importing municipal data to roll them up from their "
+                      "cities."))
         for c in partial:
-            out.print(f"[yellow]coverage:[/] {escape(c['region'])}: {escape(c['note'])}", highlight=False)
+            out.print("[yellow]" + _("coverage:") + f"[/] {escape(c['region'])}: {escape(c['note'])}", highlight=False)
         return
     if name == "jp-prefecture-neighbours":
         with Atlas(atlas) as a:  # the built-in prefectures come along, so the links name known regions
             a.import_table("regions", prefectures(), name="jp-prefectures")
             report = a.import_table("weights", prefecture_neighbours(), name=name, replace=False)  # merged
-        out.print(f"Loaded {report.rows} neighbour links between prefectures (shared land borders).")
+        out.print(_("Loaded {rows} neighbour links between prefectures (shared land borders).").format(
+            rows=report.rows))
         return
     if name == "jp-benchmark":
         from clusteratlas.reference import jp_benchmark

@@ -19,6 +19,7 @@ from clusteratlas.cli._common import (
     out,
     show_app,
     step,
+    year_parser,
 )
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.report import (
@@ -58,7 +59,8 @@ def names_of(a: Atlas, kind: str) -> dict[str, tuple[str | None, str | None]]:
 @fails_cleanly
 def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
            top: Annotated[int, typer.Option(help="Related partners stored per item.")] = 20,
-           since: Annotated[int | None, typer.Option(help="Also mark specialisations gained or lost since this "
+           since: Annotated[int | None, typer.Option(
+                parser=year_parser, metavar="YEAR", help="Also mark specialisations gained or lost since this "
                                                      "year.")] = None, wide: WideOpt = False) -> None:
     """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
     with Atlas(atlas) as a, step("Computing relatedness and complexity"):
@@ -82,8 +84,8 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
 
 @app.command("shift-share")
 @fails_cleanly
-def shift_share_(start: Annotated[int, typer.Argument(help="Start year.")],
-                 end: Annotated[int, typer.Argument(help="End year.")],
+def shift_share_(start: Annotated[int, typer.Argument(parser=year_parser, metavar="YEAR", help="Start year.")],
+                 end: Annotated[int, typer.Argument(parser=year_parser, metavar="YEAR", help="End year.")],
                  atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", level: LevelOpt = None,
                  region: Annotated[str | None, typer.Option(help="List one region's items instead.")] = None,
                  top: Annotated[int, typer.Option(help="Rows to show.")] = 15, wide: WideOpt = False) -> None:

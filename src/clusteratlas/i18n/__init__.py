@@ -1,7 +1,7 @@
 """The language of output: English (default) or Japanese, with gettext message catalogues.
 
 The catalogues are standard gettext files, ``locales/<lang>/LC_MESSAGES/clusteratlas.po``
-compiled to ``.mo`` (``python -m clusteratlas.i18n.compile``; a test checks the ``.mo`` is
+compiled to ``.mo`` with Babel (``python -m clusteratlas.i18n.compile``; a test checks the ``.mo`` is
 current), so the web pages can use the same catalogue through Jinja2's i18n extension
 (``env.install_gettext_translations(clusteratlas.i18n.translations("ja"))``).
 
@@ -63,8 +63,14 @@ def check(lang: str) -> str:
     return found
 
 
+#: Called with the language whenever it is set (the CLI puts Typer's module-level panel words into it).
+LANGUAGE_LISTENERS: list[Callable[[str], None]] = []
+
+
 def set_language(lang: str) -> None:
     _state["lang"] = check(lang)
+    for listener in LANGUAGE_LISTENERS:
+        listener(_state["lang"])
 
 
 def get_language() -> str:
@@ -72,12 +78,16 @@ def get_language() -> str:
 
 
 @cache
-def translations(lang: str) -> gettext.NullTranslations:
-    """The catalogue of one language (English: no catalogue, the source text)."""
+def translations(lang: str, domain: str = DOMAIN) -> gettext.NullTranslations:
+    """The catalogue of one language and domain (English: no catalogue, the source text).
+
+    ``domain`` is the catalogue's file name: ``clusteratlas`` (the CLI's help, messages and table headers)
+    or another one kept beside it in ``locales/<lang>/LC_MESSAGES/`` (e.g. the web pages' own strings).
+    """
     if lang == "en":
         return gettext.NullTranslations()
     with resources.as_file(resources.files("clusteratlas.i18n").joinpath("locales")) as folder:
-        return gettext.translation(DOMAIN, localedir=str(folder), languages=[lang])
+        return gettext.translation(domain, localedir=str(folder), languages=[lang])
 
 
 def has(msgid: str, lang: str | None = None) -> bool:

@@ -1,88 +1,53 @@
-"""Compile the gettext catalogues (``.po`` -> ``.mo``) and extract the CLI's messages into a template.
+"""Compile the gettext catalogues (``.po`` -> ``.mo``) and extract the messages into a template, with Babel.
 
-``python -m clusteratlas.i18n.compile`` writes ``locales/<lang>/LC_MESSAGES/clusteratlas.mo`` from each
-``.po`` (the standard GNU format that ``gettext``, Jinja2 and Babel read); a test checks that the shipped
-``.mo`` is what the ``.po`` gives. ``--pot FILE`` also writes a template of every help text of the command
-line, so that a translator sees what is new. The stdlib has a reader of ``.mo`` files but no writer; this
-is the small writer (what CPython's ``Tools/i18n/msgfmt.py`` does), for catalogues without plural forms.
+``python -m clusteratlas.i18n.compile`` writes ``locales/<lang>/LC_MESSAGES/<domain>.mo`` from every ``.po``
+(every domain: the CLI's ``clusteratlas`` and any other, e.g. the web pages'); a test checks that the shipped
+``.mo`` files are what Babel makes of the ``.po`` files. ``--pot FILE`` also writes a template of every message
+(the help of the whole command line, and every ``_("...")`` in the source, found by Babel's extractor), which
+``pybabel update -i FILE -d src/clusteratlas/i18n/locales -D clusteratlas`` merges into the ``.po`` files.
+
+Babel is needed only here (the ``test`` extra); at run time the ``.mo`` files are read by the stdlib ``gettext``.
 """
 
 from __future__ import annotations
 
-import ast
-import struct
+import io
 import sys
 from pathlib import Path
 
 LOCALES = Path(__file__).resolve().parent / "locales"
+SOURCE = Path(__file__).resolve().parent.parent
 
 
-def read_po(text: str) -> dict[str, str]:
-    """msgid -> msgstr of a ``.po`` file (untranslated and fuzzy entries left out; the header kept)."""
-    entries: dict[str, str] = {}
-    msgid: list[str] | None = None
-    msgstr: list[str] | None = None
-    fuzzy = False
-    target = None
-
-    def flush() -> None:
-        if msgid is not None and msgstr is not None and not fuzzy:
-            key, value = "".join(msgid), "".join(msgstr)
-            if value:
-                entries[key] = value
-
-    for line in [*text.splitlines(), ""]:
-        line = line.strip()
-        if not line:
-            flush()
-            msgid = msgstr = None
-            fuzzy = False
-            continue
-        if line.startswith("#,") and "fuzzy" in line:
-            fuzzy = True
-        elif line.startswith("#"):
-            continue
-        elif line.startswith("msgid "):
-            flush()
-            msgid, msgstr, target = [ast.literal_eval(line[6:])], None, "id"
-        elif line.startswith("msgstr "):
-            msgstr, target = [ast.literal_eval(line[7:])], "str"
-        elif line.startswith('"'):
-            (msgid if target == "id" else msgstr).append(ast.literal_eval(line))
-    return entries
+def _babel():
+    try:
+        from babel.messages import catalog, extract, mofile, pofile
+    except ImportError as exc:  # pragma: no cover - the test extra has it
+        raise SystemExit("compiling catalogues needs Babel: pip install 'clusteratlas[test]'") from exc
+    return catalog, extract, mofile, pofile
 
 
-def write_mo(entries: dict[str, str]) -> bytes:
-    """The GNU ``.mo`` bytes of a catalogue (keys sorted, no hash table)."""
-    keys = sorted(entries)
-    ids = b""
-    strs = b""
-    offsets = []
-    for key in keys:
-        k, v = key.encode("utf-8"), entries[key].encode("utf-8")
-        offsets.append((len(ids), len(k), len(strs), len(v)))
-        ids += k + b"\0"
-        strs += v + b"\0"
-    start = 7 * 4
-    key_table = start + len(keys) * 8
-    value_table = key_table + len(keys) * 8
-    ids_start = value_table
-    strs_start = ids_start + len(ids)
-    out = struct.pack("Iiiiiii", 0x950412DE, 0, len(keys), start, key_table, 0, 0)
-    out += b"".join(struct.pack("ii", n, ids_start + o) for o, n, _, _ in offsets)
-    out += b"".join(struct.pack("ii", n, strs_start + o) for _, _, o, n in offsets)
-    return out + ids + strs
+def read_catalogue(po: Path):
+    """The Babel catalogue of a ``.po`` file."""
+    _, _, _, pofile = _babel()
+    with po.open("rb") as fh:
+        return pofile.read_po(fh, locale=po.parent.parent.name, domain=po.stem)
 
 
-def po_escape(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+def mo_bytes(po: Path) -> bytes:
+    """The ``.mo`` bytes Babel compiles from a ``.po`` (fuzzy and untranslated entries left out)."""
+    _, _, mofile, _ = _babel()
+    buffer = io.BytesIO()
+    mofile.write_mo(buffer, read_catalogue(po), use_fuzzy=False)
+    return buffer.getvalue()
 
 
 def compile_all() -> list[Path]:
+    """Write the ``.mo`` of every ``.po`` under :data:`LOCALES`; the paths written."""
     written = []
     for po in sorted(LOCALES.glob("*/LC_MESSAGES/*.po")):
         mo = po.with_suffix(".mo")
-        mo.write_bytes(write_mo(read_po(po.read_text(encoding="utf-8"))))
+        mo.write_bytes(mo_bytes(po))
         written.append(mo)
     return written
 
@@ -104,10 +69,32 @@ def cli_messages() -> list[str]:
     return list(seen)
 
 
+def source_messages() -> list[tuple[str, str, int]]:
+    """Every ``_("...")`` literal in the package's Python source: (msgid, file, line), by Babel's extractor."""
+    _, extract, _, _ = _babel()
+    found = []
+    for filename, lineno, message, _comments, _context in extract.extract_from_dir(
+            str(SOURCE), method_map=[("**.py", "python")], keywords={"_": None}):
+        if isinstance(message, str) and message:
+            found.append((message, filename, lineno))
+    return found
+
+
+def template():
+    """A Babel catalogue of every message: the CLI's help texts and the source's ``_()`` literals."""
+    catalog, _, _, _ = _babel()
+    pot = catalog.Catalog(domain="clusteratlas", project="clusteratlas", charset="utf-8")
+    for text in cli_messages():
+        pot.add(text, auto_comments=["command-line help"])
+    for text, filename, lineno in source_messages():
+        pot.add(text, locations=[(filename, lineno)])
+    return pot
+
+
 if __name__ == "__main__":
     if "--pot" in sys.argv:
-        target = Path(sys.argv[sys.argv.index("--pot") + 1])
-        body = "".join(f"msgid {po_escape(m)}\nmsgstr \"\"\n\n" for m in cli_messages())
-        target.write_text('msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n' + body, encoding="utf-8")
+        _, _, _, pofile = _babel()
+        with Path(sys.argv[sys.argv.index("--pot") + 1]).open("wb") as fh:
+            pofile.write_po(fh, template(), width=0)
     for path in compile_all():
         print(path)

@@ -126,10 +126,18 @@ def _required(df: pl.DataFrame, file: str, *names: str) -> None:
 
 
 def _integers(df: pl.DataFrame, file: str, *names: str) -> pl.DataFrame:
+    """Year columns as whole numbers; a year may be written as Japanese sources write it (平成19年, H19,
+    2007年度 -> 2007; see :func:`clusteratlas.dates.parse_year`), or be an Excel date cell."""
+    from clusteratlas.dates import YEAR_EXPECTED
+    from clusteratlas.sources.generic import year_text
+
     for name in names:
-        as_int = pl.col(name).cast(pl.Float64, strict=False)
+        raw = pl.col(name).cast(pl.String)
+        read = (pl.when(raw.cast(pl.Float64, strict=False).is_null() & raw.is_not_null())
+                .then(raw.map_elements(year_text, return_dtype=pl.String)).otherwise(raw))
+        as_int = read.cast(pl.Float64, strict=False)
         _fail_first(df, pl.col(name).is_not_null() & (as_int.is_null() | (as_int != as_int.round(0))),
-                    "not a whole number", file, name, expected="a year or whole number")
+                    "not a whole number", file, name, expected=YEAR_EXPECTED)
         df = df.with_columns(as_int.cast(pl.Int64).alias(name))
     return df
 

@@ -41,20 +41,29 @@ def prefectures() -> pa.Table:
 
 
 def prefecture_neighbours() -> pa.Table:
-    """Weights: prefectures that share a land border, from the geometry the ``japanmap`` package ships.
+    """Weights: prefectures that share a land border (bundled; derived from ``japanmap``, see data/japanmap-NOTICE).
 
-    Codes are the five-digit prefecture ids (``13000``). ``japanmap`` counts
-    the borders of the part of each prefecture that holds its capital, so
-    Okinawa, and islands, have no neighbours (``pip install 'clusteratlas[japan]'``).
+    Codes are the five-digit prefecture ids (``13000``). ``japanmap`` counts the borders of the part of each
+    prefecture that holds its capital, so Okinawa, and islands, have no neighbours. No extra package is needed:
+    the list is generated once by ``scripts/make_jp_prefectures_geojson.py``.
     """
-    try:
-        import japanmap
-    except ImportError:
-        raise InputError("prefecture neighbours need the japanmap package",
-                         hint="pip install 'clusteratlas[japan]'") from None
-    pairs = sorted(japanmap.adjacent())
-    return pa.table({"region": [f"{a:02d}000" for a, _ in pairs], "neighbor": [f"{b:02d}000" for _, b in pairs],
+    pairs = _rows("jp_prefecture_neighbours.csv")
+    return pa.table({"region": [p["region"] for p in pairs], "neighbor": [p["neighbor"] for p in pairs],
                      "weight": pa.array([1.0] * len(pairs), pa.float64())})
+
+
+def prefecture_geojson() -> dict:
+    """The 47 prefectures as a GeoJSON FeatureCollection (longitude/latitude; bundled, works offline).
+
+    Each feature's ``id`` and ``properties.region`` are the prefecture ids of :func:`prefectures`
+    (``13000``), with ``name`` and ``name_ja``. Simplified from ``japanmap`` (about 1 km; shared borders
+    simplified once, so neighbours meet without gaps); each prefecture is the part that holds its capital,
+    without outlying islands. Municipal shapes are read from the user's files (``import weights`` /
+    ``import geometry`` with GeoJSON, TopoJSON or a shapefile).
+    """
+    text = resources.files("clusteratlas.reference").joinpath("data", "jp_prefectures.geojson").read_text(
+        encoding="utf-8")
+    return json.loads(text)
 
 
 def _jsic_level(children: tuple[str, ...]) -> dict:

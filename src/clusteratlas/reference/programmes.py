@@ -147,6 +147,8 @@ def programme_regions(observed: set[str] | None = None) -> pa.Table:
 
 def coverage(observed: set[str], names: dict[str, str] | None = None) -> list[dict]:
     """Programme regions the data cover only in part (or not at all), with what is missing, for a warning."""
+    from clusteratlas.i18n import _
+
     names = names or {}
 
     def named(codes: list[str]) -> str:
@@ -159,14 +161,15 @@ def coverage(observed: set[str], names: dict[str, str] | None = None) -> list[di
             continue
         parts = []
         if m.missing:
-            parts.append(f"{len(m.listed) - len(m.missing)} of {len(m.listed)} listed {m.basis} in the data "
-                         f"({m.share:.0%}); missing {named(m.missing)}")
+            parts.append(_("{found} of {listed} listed {basis} in the data ({share:.0%}); missing {missing}").format(
+                found=len(m.listed) - len(m.missing), listed=len(m.listed), basis=_(m.basis), share=m.share,
+                missing=named(m.missing)))
         held = [c for c in m.members if c not in m.missing]
         if m.lacking_municipalities:
-            parts.append(f"{named(m.lacking_municipalities)} not in the data" + (
-                f", rated from {named(held)} as a whole" if held else ""))
+            parts.append(_("{regions} not in the data").format(regions=named(m.lacking_municipalities)) + (
+                _(", rated from {regions} as a whole").format(regions=named(held)) if held else ""))
         if not held:
-            parts.append("no data for this region: not rated")
+            parts.append(_("no data for this region: not rated"))
         found.append({"region": f"{key}:{id_}", "name": entry.get("name"), "share": m.share,
                       "note": "; ".join(parts)})
     return found
@@ -189,11 +192,12 @@ def profile_notes(con, region: str, rows: pa.Table) -> list[str]:
     """Lines under a programme region's profile: its coverage and its declared fields beside their statistics
     (the benchmark clusters each field is read from, with LQ and stars). Empty for other regions."""
     from clusteratlas import i18n
+    from clusteratlas.i18n import _
 
     if ":" not in region or region.split(":", 1)[0] not in PROGRAMMES:
         return []
-    lines = [f"[yellow]coverage:[/] {c['note']}" for c in coverage(observed_regions(con), region_names(con))
-             if c["region"] == region]
+    lines = ["[yellow]" + _("coverage:") + f"[/] {c['note']}"
+             for c in coverage(observed_regions(con), region_names(con)) if c["region"] == region]
     stats = {r["cluster"]: r for r in rows.to_pylist()}
     for f in declared_fields(region):
         cells = []
@@ -201,7 +205,7 @@ def profile_notes(con, region: str, rows: pa.Table) -> list[str]:
             r = stats.get(cluster)
             cells.append(f"{cluster} LQ {r['lq']:.2f} {'★' * (r['stars'] or 0)}".rstrip() if r and r["lq"] is not None
                          else f"{cluster} —")
-        lines.append(f"declared field {i18n.name(f['name'], f['name_ja'])}: " + "; ".join(cells))
+        lines.append(_("declared field {name}: ").format(name=i18n.name(f["name"], f["name_ja"])) + "; ".join(cells))
     return lines
 
 

@@ -8,6 +8,7 @@ file, line, column and value.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -99,8 +100,41 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
         else:
             text = f"{ident(actual)}::VARCHAR"
             value = codes.code_sql(text) if col.name in (code_columns or {}) else f"trim({text})"
+            if col.name == "year":
+                value = _year_sql(value)
             items.append(f"NULLIF({value}, '') AS {ident(col.name)}")
     return items
+
+
+#: A DuckDB function (registered per connection) reading a year as people write it (see dates.parse_year).
+YEAR_FUNCTION = "clusteratlas_year"
+
+
+def year_text(value: str | None) -> str | None:
+    """The year of ``平成19年度``, ``H19``, ``2007年``, an Excel date…, as text; None when it is no year."""
+    from clusteratlas.dates import parse_year
+
+    try:
+        return str(parse_year(value))
+    except ValueError:
+        return None
+
+
+def register_year_function(con: duckdb.DuckDBPyConnection) -> None:
+    """Make :data:`YEAR_FUNCTION` known to ``con`` (once)."""
+    with contextlib.suppress(duckdb.NotImplementedException):  # already registered on this connection
+        con.create_function(YEAR_FUNCTION, year_text, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"),
+                            null_handling="special", side_effects=False)
+
+
+def _year_sql(value: str) -> str:
+    """A year column's text with Japanese era and fiscal years (平成19年度 -> 2007) read as years.
+
+    Plain numbers pass untouched (the Python function runs only on the other cells, so a large file of
+    numeric years costs nothing more); text that is no year is kept as written, for the checks to report.
+    """
+    return (f"CASE WHEN {value} IS NULL OR TRY_CAST({value} AS DOUBLE) IS NOT NULL THEN {value} "
+            f"ELSE coalesce({YEAR_FUNCTION}({value}), {value}) END")
 
 
 def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = None,
@@ -131,7 +165,7 @@ def _year_checks() -> list[Check]:
     return [
         _text_required("year"),
         Check("year", f"year IS NOT NULL AND ({num} IS NULL OR {num} <> floor({num}))", "not a whole year",
-              "a year such as 2019"),
+              "a year such as 2019, 平成31年, H31 or 2019年度"),
         Check("year", f"{num} < {model.MIN_YEAR} OR {num} > {model.MAX_YEAR}", "year out of range",
               f"a year between {model.MIN_YEAR} and {model.MAX_YEAR}"),
     ]
@@ -429,6 +463,7 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
         if file_format != "generic":
             raw, more = _readers()[file_format](con, raw, label, **options)
     notes.extend(more)
+    register_year_function(con)
     items = _select_columns(con.table(raw), columns, mapping, label, CODE_COLUMNS[kind])
     text_view = raw + "_text"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")

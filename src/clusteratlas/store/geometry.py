@@ -95,20 +95,17 @@ def read_shapes(path: str | Path, *, file_format: str, layer: str | None = None,
 
 
 def japan_prefectures() -> tuple[list[str], list]:
-    """Japan's 47 prefectures (ids ``01000``…``47000``) from the outlines the ``japanmap`` package ships.
+    """Japan's 47 prefectures (ids ``01000``…``47000``) from the outlines bundled with the package.
 
-    ``japanmap`` gives the main part of each prefecture (islands left out), in longitude and latitude.
+    See :func:`clusteratlas.reference.japan.prefecture_geojson` (simplified from ``japanmap`` once;
+    no extra package needed).
     """
-    import shapely
+    import shapely.geometry
 
-    try:
-        import japanmap
-    except ImportError:
-        raise InputError("prefecture shapes need the japanmap package", hint="pip install 'clusteratlas[japan]'") \
-            from None
-    rings = japanmap.pref_points(japanmap.get_data())
-    # the outlines are traced from a raster: some touch themselves, which make_valid repairs
-    return [f"{k:02d}000" for k in range(1, len(rings) + 1)], [shapely.make_valid(shapely.Polygon(r)) for r in rings]
+    from clusteratlas.reference.japan import prefecture_geojson
+
+    features = prefecture_geojson()["features"]
+    return [str(f["id"]) for f in features], [shapely.geometry.shape(f["geometry"]) for f in features]
 
 
 def simplified(shapes: list, tolerance: float) -> list[str | None]:
