@@ -267,7 +267,10 @@ class Atlas:
         if columns is None:
             return view
         also = f"SELECT region FROM {view}" if kind == "custom-regions" else None
-        unknown = unknown_regions(self.con, f"SELECT {columns} FROM {view}", also_known=also)
+        rows = f"SELECT {columns} FROM {view}"
+        if kind == "observations":  # one row per region: the codes are compared once each, not once per row
+            rows = f"SELECT region, sum(employment) AS employment FROM {view} GROUP BY region"
+        unknown = unknown_regions(self.con, rows, also_known=also)
         if unknown.count:
             where = {"custom-regions": "among the members"}.get(kind, "in this file")
             if strict:
