@@ -7,6 +7,7 @@ and every check still finds what it found on text, on the same line.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -104,3 +105,34 @@ def test_typed_duplicate_keys_name_both_lines(tmp_path):
     data = _parquet(tmp_path / "obs.parquet", **_typed(industry=["a", "b", "a"], region=["R1", "R2", "R1"]))
     with pytest.raises(InputError, match=r"duplicate rows for region=R1, industry=a, year=2020 \(lines 2 and 4"):
         stage(connect(), data, "observations")
+
+
+def test_memory_is_bounded_by_default_and_spills_to_a_folder(monkeypatch, tmp_path):
+    from clusteratlas import _sql
+
+    monkeypatch.delenv(_sql.MEMORY_LIMIT_ENV, raising=False)
+    monkeypatch.delenv(_sql.TEMP_DIR_ENV, raising=False)
+    con = connect()
+    limit, folder = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+                                ).fetchall()[0]
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    expected = min(max(ram // 32, 512 << 20), 4 << 30)
+    value, unit = limit.split()
+    assert unit == "MiB" and abs(float(value) * (1 << 20) - expected) < 0.1 * expected
+    assert Path(folder).is_dir()
+    monkeypatch.setenv(_sql.TEMP_DIR_ENV, str(tmp_path / "spill"))
+    con = connect(memory_limit="100MB")
+    assert con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] == str(tmp_path / "spill")
+    # a query larger than the limit completes by spilling
+    assert con.execute("SELECT count(*) FROM (SELECT range % 5000000 AS k, count(*) FROM range(10000000) "
+                       "GROUP BY k)").fetchall()[0][0] == 5_000_000
+
+
+def test_progress_reports_the_running_query():
+    from clusteratlas._sql import progress
+
+    con = connect()
+    seen: list[float] = []
+    with progress(con, seen.append, every=0.05):
+        con.execute("SELECT count(DISTINCT hash(range)) FROM range(30000000)").fetchall()
+    assert seen and all(0 <= p <= 100 for p in seen)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +78,40 @@ def connect(path: str = ":memory:", *, memory_limit: str | None = None,
         config["temp_directory"] = folder
     elif path == ":memory:":
         config["temp_directory"] = default_temp_directory()
-    return duckdb.connect(path, config=config)
+    con = duckdb.connect(path, config=config)
+    # DuckDB tracks each query's progress (read by :func:`progress`) but prints no bar of its own.
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    return con
+
+
+@contextlib.contextmanager
+def progress(con: duckdb.DuckDBPyConnection, report: Callable[[float], None],
+             every: float = 0.25) -> Iterator[None]:
+    """Call ``report(percent)`` with the progress of the query running on ``con`` while the block runs.
+
+    A thread polls DuckDB's ``query_progress`` (the share of the running
+    query's input read, 0-100) every ``every`` seconds; nothing else touches
+    the connection from that thread.
+    """
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every):
+            try:
+                done = con.query_progress()
+            except duckdb.Error:
+                continue
+            if done is not None and done >= 0:
+                report(float(done))
+
+    watcher = threading.Thread(target=poll, name="clusteratlas-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
 
 
 def ident(name: str) -> str:

@@ -10,16 +10,17 @@ import contextlib
 import functools
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from clusteratlas import __version__
-from clusteratlas._sql import scalar
+from clusteratlas._sql import progress, scalar
 from clusteratlas.api import map_files
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.metrics import MapParams
@@ -86,12 +87,29 @@ def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def _step(text: str) -> Iterator[None]:
-    """A spinner with elapsed time while a step runs (hidden when not a terminal)."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as progress:
-        progress.add_task(text, total=None)
-        yield
+def _step(text: str, con: Any = None) -> Iterator[None]:
+    """A spinner with elapsed time while a step runs (hidden when not a terminal).
+
+    With a DuckDB connection, also a bar with the progress of the query it runs.
+    """
+    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    if con is not None:
+        columns += [BarColumn(), TextColumn("{task.percentage:>3.0f}%")]
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as bar:
+        task = bar.add_task(text, total=100 if con is not None else None)
+        if con is None or not err.is_terminal:
+            yield
+            return
+        with progress(con, lambda done: bar.update(task, completed=done)):
+            yield
+
+
+def _rate(rows: int, started: float) -> None:
+    """Rows per second of a long step, on a terminal."""
+    seconds = time.perf_counter() - started
+    if err.is_terminal and seconds > 0:
+        err.print(f"{rows:,} rows in {seconds:,.1f} s ({rows / seconds:,.0f} rows/s)")
 
 
 def _params(base_year: int | None, by_subcluster: bool, peers: list[str] | None,
@@ -233,7 +251,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
     """Check a file completely and store it in the atlas, all or nothing."""
     if kind not in TABLES:
         raise ClusterAtlasError(f"unknown kind {kind!r}; expected one of {', '.join(TABLES)}")
-    with Atlas(atlas) as a, _step(f"Importing {file}"):
+    started = time.perf_counter()
+    with Atlas(atlas) as a, _step(f"Importing {file}", a.con):
         report = a.import_file(kind, file, name=name, mapping=parse_mapping(map_), encoding=encoding,
                                replace=replace, dry_run=dry_run, file_format=file_format,
                                options={**_format_options(file_format, year, digits, filter_, {
@@ -243,6 +262,7 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                    nuts_level=nuts_level, nace_level=nace_level),
                                    **_recode_option(recode, recode_columns)},
                                strict=strict, drop_unknown=drop_unknown)
+    _rate(report.rows, started)
     verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
     label = f" as '{report.name}'" if report.name else ""
     replaced = f", replacing {report.replaced:,} rows" if report.replaced else ""
@@ -320,9 +340,11 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         if report.unmapped.num_rows:
             out.print(unmapped_table(report.unmapped))
         return
-    with Atlas(atlas, memory_limit=memory_limit) as a, _step("Mapping clusters"):
+    started = time.perf_counter()
+    with Atlas(atlas, memory_limit=memory_limit) as a, _step("Mapping clusters", a.con):
         summary = a.map(definition, levels=level, params=params, strict=strict, reference=reference)
         unmapped = a.con.table("results_unmapped").limit(10).to_arrow_table()
+        _rate(scalar(a.con, "SELECT count(*) FROM observations"), started)
     out.print(summary_panel(summary))
     if unmapped.num_rows:
         out.print(unmapped_table(unmapped))

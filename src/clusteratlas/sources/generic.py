@@ -85,13 +85,15 @@ def _is_numeric(sql_type: str) -> bool:
     return sql_type.split("(")[0].upper() in _NUMERIC_TYPES
 
 
-def _plain_codes(rel: duckdb.DuckDBPyRelation, column: str) -> bool:
-    """True when every value of a text column is already a code in normal form.
+def _plain_codes(rel: duckdb.DuckDBPyRelation, column: str, max_length: int) -> bool:
+    """True when every value of a text column is already a code in normal form that the code rule accepts.
 
-    Looks at the distinct values only (codes have few), so a typed source's
-    codes need no per-row normalisation when, as usual, they are plain ASCII.
+    Looks at the distinct values only (codes have few): a typed source's
+    plain ASCII codes of an accepted length then need neither a per-row
+    normalisation nor the code check.
     """
-    found = rel.query("__codes", f"SELECT bool_and(regexp_full_match(v, {literal(_PLAIN_CODE)})) FROM "
+    found = rel.query("__codes", f"SELECT bool_and(regexp_full_match(v, {literal(_PLAIN_CODE)}) AND "
+                                 f"length(v) <= {int(max_length)}) FROM "
                                  f"(SELECT DISTINCT {ident(column)} AS v FROM __codes WHERE v IS NOT NULL)"
                       ).fetchall()[0][0]
     return found is None or bool(found)
@@ -99,13 +101,14 @@ def _plain_codes(rel: duckdb.DuckDBPyRelation, column: str) -> bool:
 
 def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, ...],
                     mapping: Mapping[str, str], label: str, code_columns: Mapping[str, int] | None = None,
-                    ) -> list[str]:
+                    checked: set[str] | None = None) -> list[str]:
     """SQL select items that rename source columns to canonical names; codes in normal form.
 
     Values come as text, except a numeric source column for a numeric
     canonical column (Parquet, Arrow), which keeps its type: the checks and
     the typing accept both, and a typed file is not cast to text and back.
-    A text code column whose distinct values are all plain is taken as it is.
+    A code column whose distinct values are all plain, accepted codes (or
+    numbers) is taken as it is, and its name is added to ``checked``.
     """
     found = {c.lower(): c for c in rel.columns if c != LINE}
     types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
@@ -132,8 +135,11 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
             continue
         text = ident(actual) if types[actual] == "VARCHAR" else f"{ident(actual)}::VARCHAR"
         if col.name in (code_columns or {}):
-            if _is_numeric(types[actual]) or (types[actual] == "VARCHAR" and _plain_codes(rel, actual)):
+            limit = (code_columns or {})[col.name]
+            if _is_numeric(types[actual]) or (types[actual] == "VARCHAR" and _plain_codes(rel, actual, limit)):
                 items.append(f"{text} AS {ident(col.name)}")
+                if checked is not None:
+                    checked.add(col.name)
                 continue
             value = codes.code_sql(text)
         else:
@@ -488,13 +494,15 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
         if file_format != "generic":
             raw, more = _readers()[file_format](con, raw, label, **options)
     notes.extend(more)
-    items = _select_columns(con.table(raw), columns, mapping, label, CODE_COLUMNS[kind])
+    checked: set[str] = set()
+    items = _select_columns(con.table(raw), columns, mapping, label, CODE_COLUMNS[kind], checked)
     text_view = raw + "_text"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
     n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")
     if n_rows == 0:
         raise InputError("the file has a header but no data rows", file=label)
-    _first_violation(con, text_view, CHECKS[kind](), label, _code_checks(kind))
+    _first_violation(con, text_view, CHECKS[kind](), label,
+                     [c for c in _code_checks(kind) if c.column not in checked])
     if recode is not None and kind == "observations":
         text_view, note = recode_regions(con, text_view, recode, label)
         notes.append(note)
