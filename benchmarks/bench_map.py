@@ -1,4 +1,11 @@
-"""Benchmark of the full cluster map (LQ, stars, strong clusters, growth).
+"""Library timing of map_clusters (LQ, stars, strong clusters, growth), and the benchmark economy's generator.
+
+Not what users run: this calls the library function map_clusters inside one
+Python process on a DuckDB view of the Parquet file, with no import (reading,
+checking and storing the rows), so its figures are not the cost of mapping.
+The commands users run are timed by benchmarks/bench_commands.py, whose
+figures docs/benchmarks.md reports; this script stays for profiling
+map_clusters on its own and for its pandas comparison.
 
 Compares, on the same synthetic Parquet file (default 3,000 regions ×
 1,000 industries × 20 years = 60 M rows):
