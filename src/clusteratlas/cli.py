@@ -302,7 +302,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
          map_cols: Annotated[list[str] | None, typer.Option("--map", help="Column mapping for --data, "
                                                             "CANONICAL=YOURS.")] = None,
          memory_limit: Annotated[str | None, typer.Option(help="Cap DuckDB's memory, e.g. 800MB (it spills "
-                                                          "to disk above); default: 80% of RAM.")] = None,
+                                                          "to disk above); default: $CLUSTERATLAS_MEMORY_LIMIT, "
+                                                          "else 1/32 of RAM (512 MB–4 GB).")] = None,
          file_format: Annotated[str, typer.Option("--format", help="Format of --data: generic, cbp or "
                                                   "eurostat.")] = "generic",
          digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
