@@ -6,6 +6,7 @@ import contextlib
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,9 +15,10 @@ import click
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from clusteratlas import __version__, i18n
+from clusteratlas._sql import progress as query_progress
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.i18n import _
 from clusteratlas.metrics import MapParams
@@ -82,12 +84,29 @@ def fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def step(text: str) -> Iterator[None]:
-    """A spinner with elapsed time while a step runs (hidden when not a terminal)."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as progress:
-        progress.add_task(text, total=None)
-        yield
+def step(text: str, con: Any = None) -> Iterator[None]:
+    """A spinner with elapsed time while a step runs (hidden when not a terminal).
+
+    With a DuckDB connection, also a bar with the progress of the query it runs.
+    """
+    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    if con is not None:
+        columns += [BarColumn(), TextColumn("{task.percentage:>3.0f}%")]
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as bar:
+        task = bar.add_task(text, total=100 if con is not None else None)
+        if con is None or not err.is_terminal:
+            yield
+            return
+        with query_progress(con, lambda done: bar.update(task, completed=done)):
+            yield
+
+
+def rate(rows: int, started: float) -> None:
+    """Rows per second of a long step, on a terminal."""
+    seconds = time.perf_counter() - started
+    if err.is_terminal and seconds > 0:
+        err.print(f"{rows:,} rows in {seconds:,.1f} s ({rows / seconds:,.0f} rows/s)")
 
 
 def map_params(base_year: int | None, by_subcluster: bool, peers: list[str] | None,

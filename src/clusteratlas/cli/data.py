@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from clusteratlas.cli._common import (
     fails_cleanly,
     format_options,
     out,
+    rate,
     recode_option,
     step,
     year_parser,
@@ -156,7 +158,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             report = import_census(a, file, name=name, year=year, replace=replace, dry_run=dry_run, strict=strict,
                                    **census_options)[0]
     else:
-        with Atlas(atlas) as a, step(f"Importing {file}"):
+        started = time.perf_counter()
+        with Atlas(atlas) as a, step(f"Importing {file}", a.con):
             report = a.import_file(kind, file, name=name, mapping=parse_mapping(map_), encoding=encoding,
                                    replace=replace, dry_run=dry_run, file_format=file_format,
                                    options={**format_options(file_format, year, digits, filter_, {
@@ -166,6 +169,7 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                        nuts_level=nuts_level, nace_level=nace_level),
                                        **recode_option(recode, recode_columns)},
                                    strict=strict, drop_unknown=drop_unknown)
+        rate(report.rows, started)
     _print_import(report, kind, file, dry_run)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,7 @@ from clusteratlas.cli._common import (
     format_options,
     map_params,
     out,
+    rate,
     show_app,
     step,
     year_parser,
@@ -74,7 +76,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
          map_cols: Annotated[list[str] | None, typer.Option("--map", help="Column mapping for --data, "
                                                             "CANONICAL=YOURS.")] = None,
          memory_limit: Annotated[str | None, typer.Option(help="Cap DuckDB's memory, e.g. 800MB (it spills "
-                                                          "to disk above); default: 80% of RAM.")] = None,
+                                                          "to disk above); default: $CLUSTERATLAS_MEMORY_LIMIT, "
+                                                          "else 1/32 of RAM (512 MB–4 GB).")] = None,
          file_format: Annotated[str, typer.Option("--format", help="Format of --data: generic, cbp or "
                                                   "eurostat.")] = "generic",
          digits: Annotated[int, typer.Option(help="NAICS digits to keep from a CBP file.")] = 6,
@@ -112,9 +115,11 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         if report.unmapped.num_rows:
             out.print(unmapped_table(report.unmapped))
         return
-    with Atlas(atlas, memory_limit=memory_limit) as a, step("Mapping clusters"):
+    started = time.perf_counter()
+    with Atlas(atlas, memory_limit=memory_limit) as a, step("Mapping clusters", a.con):
         summary = a.map(definition, levels=level, params=params, strict=strict, reference=reference)
         unmapped = a.con.table("results_unmapped").limit(10).to_arrow_table()
+        rate(len(a.con.table("observations")), started)
     out.print(summary_panel(summary))
     if unmapped.num_rows:
         out.print(unmapped_table(unmapped))

@@ -75,11 +75,44 @@ def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
+#: DuckDB types kept as they are when the canonical column is numeric (no round trip through text).
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+#: A code already in normal form: printable ASCII, no blank at either end (NFKC and trim leave it as it is).
+_PLAIN_CODE = "[!-~]([ -~]*[!-~])?"
+
+
+def _is_numeric(sql_type: str) -> bool:
+    return sql_type.split("(")[0].upper() in _NUMERIC_TYPES
+
+
+def _plain_codes(rel: duckdb.DuckDBPyRelation, column: str, max_length: int) -> bool:
+    """True when every value of a text column is already a code in normal form that the code rule accepts.
+
+    Looks at the distinct values only (codes have few): a typed source's
+    plain ASCII codes of an accepted length then need neither a per-row
+    normalisation nor the code check.
+    """
+    found = rel.query("__codes", f"SELECT bool_and(regexp_full_match(v, {literal(_PLAIN_CODE)}) AND "
+                                 f"length(v) <= {int(max_length)}) FROM "
+                                 f"(SELECT DISTINCT {ident(column)} AS v FROM __codes WHERE v IS NOT NULL)"
+                      ).fetchall()[0][0]
+    return found is None or bool(found)
+
+
 def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, ...],
                     mapping: Mapping[str, str], label: str, code_columns: Mapping[str, int] | None = None,
-                    ) -> list[str]:
-    """SQL select items that rename source columns to canonical names (text); codes in normal form."""
+                    checked: set[str] | None = None) -> list[str]:
+    """SQL select items that rename source columns to canonical names; codes in normal form.
+
+    Values come as text, except a numeric source column for a numeric
+    canonical column (Parquet, Arrow), which keeps its type: the checks and
+    the typing accept both, and a typed file is not cast to text and back.
+    A code column whose distinct values are all plain, accepted codes (or
+    numbers) is taken as it is, and its name is added to ``checked``.
+    """
     found = {c.lower(): c for c in rel.columns if c != LINE}
+    types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
     known = {c.name for c in columns}
     for canonical in mapping:
         if canonical not in known:
@@ -97,12 +130,24 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
                     + f". Map another column to it with --map {col.name}=YOUR_COLUMN",
                 )
             items.append(f"NULL::VARCHAR AS {ident(col.name)}")
+            continue
+        if col.sql_type != "VARCHAR" and _is_numeric(types[actual]):
+            items.append(f"{ident(actual)} AS {ident(col.name)}")
+            continue
+        text = ident(actual) if types[actual] == "VARCHAR" else f"{ident(actual)}::VARCHAR"
+        if col.name in (code_columns or {}):
+            limit = (code_columns or {})[col.name]
+            if _is_numeric(types[actual]) or (types[actual] == "VARCHAR" and _plain_codes(rel, actual, limit)):
+                items.append(f"{text} AS {ident(col.name)}")
+                if checked is not None:
+                    checked.add(col.name)
+                continue
+            value = codes.code_sql(text)
         else:
-            text = f"{ident(actual)}::VARCHAR"
-            value = codes.code_sql(text) if col.name in (code_columns or {}) else f"trim({text})"
+            value = f"trim({text})"
             if col.name == "year":
                 value = _year_sql(value)
-            items.append(f"NULLIF({value}, '') AS {ident(col.name)}")
+        items.append(f"NULLIF({value}, '') AS {ident(col.name)}")
     return items
 
 
@@ -272,32 +317,52 @@ def _typed_select(columns: tuple[model.Column, ...]) -> str:
 
 
 def _first_violation(con: duckdb.DuckDBPyConnection, view: str, checks: list[Check],
-                     label: str) -> None:
-    """Raise for the first broken check (by check order, then line)."""
+                     label: str, code_checks: list[Check] | None = None) -> None:
+    """Raise for the first broken check (by check order, then line); ``code_checks`` come first.
+
+    The code checks look at each column's distinct values (few), and the
+    rows only when one fails; the other checks share one pass over the rows.
+    """
+    for check in code_checks or []:
+        if scalar(con, f"SELECT count(*) FROM (SELECT DISTINCT {ident(check.column)} FROM {view}) "
+                       f"WHERE coalesce({check.bad}, false)"):
+            _raise_for(con, view, check, scalar(con, f"SELECT count(*) FROM {view} WHERE coalesce({check.bad}, false)"),
+                       label)
     if not checks:
         return
     counts = ", ".join(f"count(*) FILTER (WHERE coalesce({c.bad}, false))" for c in checks)
     found = first_row(con, f"SELECT {counts} FROM {view}")
     for check, n in zip(checks, found, strict=True):
         if n:
-            line, value = first_row(con,
-                f"SELECT {LINE}, {ident(check.column)}::VARCHAR FROM {view} "
-                f"WHERE coalesce({check.bad}, false) ORDER BY {LINE} LIMIT 1"
-            )
-            more = f" ({n - 1} more line(s) with the same problem)" if n > 1 else ""
-            problem = check.problem
-            if check.explain is not None and value is not None:
-                problem, value = check.explain(value)
-            raise InputError(problem + more, file=label, row=line, column=check.column,
-                             value=value, expected=check.expected)
+            _raise_for(con, view, check, n, label)
+
+
+def _raise_for(con: duckdb.DuckDBPyConnection, view: str, check: Check, n: int, label: str) -> None:
+    """Raise the InputError of a broken check: its first line and value, and how many lines break it."""
+    # An aggregate FILTER, not a WHERE: DuckDB pushes a WHERE into the Parquet reader, whose statistics
+    # leave NaN out, so "WHERE isnan(x)" can skip the very row group that holds the NaN.
+    line = scalar(con, f"SELECT min({LINE}) FILTER (WHERE coalesce({check.bad}, false)) FROM {view}")
+    value = scalar(con, f"SELECT {ident(check.column)}::VARCHAR FROM {view} WHERE {LINE} = ?", [line])
+    more = f" ({n - 1} more line(s) with the same problem)" if n > 1 else ""
+    problem = check.problem
+    if check.explain is not None and value is not None:
+        problem, value = check.explain(value)
+    raise InputError(problem + more, file=label, row=line, column=check.column,
+                     value=value, expected=check.expected)
 
 
 def _duplicate_keys(con: duckdb.DuckDBPyConnection, view: str, kind: str, label: str) -> None:
     key = KEYS[kind]
-    cols = ", ".join(f"coalesce({ident(k)}, '')" for k in key)
+    cols = ", ".join(f"coalesce({ident(k)}::VARCHAR, '')" for k in key)
     # Blank-padded keys are equal after the trim in the staged view.
     distinct = "count(DISTINCT (" + ", ".join(f"{ident(c)}" for c in _all_names(kind)) + "))"
     allow_exact = kind in _EXACT_REPEATS_OK
+    if not allow_exact:
+        # One pass that keeps only a 64-bit hash of each key (a large file's keys need not fit in memory);
+        # only when two hashes meet are the keys themselves compared, by the query below.
+        hashed = f"hash({', '.join(ident(k) for k in key)})"
+        if not first_row(con, f"SELECT {hashed} AS h FROM {view} GROUP BY h HAVING count(*) > 1 LIMIT 1"):
+            return
     having = f"{distinct} > 1" if allow_exact else "count(*) > 1"
     row = first_row(con,
         f"SELECT {cols}, list({LINE} ORDER BY {LINE})[1:2], count(*) FROM {view} "
@@ -464,13 +529,15 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
             raw, more = _readers()[file_format](con, raw, label, **options)
     notes.extend(more)
     register_year_function(con)
-    items = _select_columns(con.table(raw), columns, mapping, label, CODE_COLUMNS[kind])
+    checked: set[str] = set()
+    items = _select_columns(con.table(raw), columns, mapping, label, CODE_COLUMNS[kind], checked)
     text_view = raw + "_text"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
     n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")
     if n_rows == 0:
         raise InputError("the file has a header but no data rows", file=label)
-    _first_violation(con, text_view, _code_checks(kind) + CHECKS[kind](), label)
+    _first_violation(con, text_view, CHECKS[kind](), label,
+                     [c for c in _code_checks(kind) if c.column not in checked])
     if recode is not None and kind == "observations":
         text_view, note = recode_regions(con, text_view, recode, label)
         notes.append(note)

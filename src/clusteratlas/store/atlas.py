@@ -268,7 +268,10 @@ class Atlas:
         if columns is None:
             return view
         also = f"SELECT region FROM {view}" if kind == "custom-regions" else None
-        unknown = unknown_regions(self.con, f"SELECT {columns} FROM {view}", also_known=also)
+        rows = f"SELECT {columns} FROM {view}"
+        if kind == "observations":  # one row per region: the codes are compared once each, not once per row
+            rows = f"SELECT region, sum(employment) AS employment FROM {view} GROUP BY region"
+        unknown = unknown_regions(self.con, rows, also_known=also)
         if unknown.count:
             where = {"custom-regions": "among the members"}.get(kind, "in this file")
             if strict:
@@ -441,9 +444,10 @@ class Atlas:
         if obs.limit(1).fetchall() == []:
             raise InputError("the atlas has no observations to map",
                              hint="Import some with 'clusteratlas import observations FILE'")
-        self.con.execute("CREATE OR REPLACE TEMP TABLE __observed AS SELECT DISTINCT o.region, "
-                         f"coalesce(r.level, 'region') AS level FROM observations o LEFT JOIN regions r "
-                         f"USING (region) {where}", args)
+        # distinct regions first, then their level (a region has one: regions.region is the key)
+        self.con.execute("CREATE OR REPLACE TEMP TABLE __observed AS SELECT o.region, "
+                         "coalesce(r.level, 'region') AS level FROM (SELECT DISTINCT o.region FROM observations o "
+                         f"{where}) o LEFT JOIN regions r USING (region)", args)
         economy = resolve_reference(self.con, reference, "__observed")
         defs = self.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
                             params=[definition])
@@ -471,9 +475,9 @@ class Atlas:
             summary = self._summarise(definition)
             summary.reference, summary.reference_label = economy.spec, economy.label
             summary.reference_employment = self._reference_employment(economy, summary.years[-1])
-            summary.outside = unknown_regions(
-                self.con, f"SELECT o.region, o.employment FROM observations o {where} "
-                f"{'AND' if where else 'WHERE'} o.year = ?", [*args, summary.years[-1]])
+            summary.outside = unknown_regions(  # one row per region: each code is compared once
+                self.con, f"SELECT o.region, sum(o.employment) AS employment FROM observations o {where} "
+                f"{'AND' if where else 'WHERE'} o.year = ? GROUP BY o.region", [*args, summary.years[-1]])
             self.con.execute(
                 "INSERT INTO map_runs (run_at, definition, parameters, clusters, unmapped_employment, reference, "
                 "reference_label, reference_employment, outside_regions, outside_employment) "

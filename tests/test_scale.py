@@ -1,0 +1,138 @@
+"""Import at scale (issue 13): typed sources are checked on their own types, with the same results and errors.
+
+A typed file (Parquet) must not be cast to text and back: its numeric columns
+keep their types in the staged view, its plain codes are taken as they are,
+and every check still finds what it found on text, on the same line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from clusteratlas import Atlas, model
+from clusteratlas._sql import connect
+from clusteratlas.errors import InputError
+from clusteratlas.sources.files import open_relation
+from clusteratlas.sources.generic import CODE_COLUMNS, _select_columns, stage
+from tests.conftest import query_atlas
+
+
+def _parquet(path: Path, **columns) -> Path:
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def _typed(**overrides):
+    base = {"region": ["R1", "R1", "R2"], "industry": ["a", "b", "a"], "year": pa.array([2020, 2020, 2020], pa.int32()),
+            "employment": pa.array([5.0, 7.0, 9.0]), "establishments": pa.array([1, 2, 3], pa.int64())}
+    base.update(overrides)
+    return base
+
+
+def test_typed_numeric_columns_are_not_cast_to_text(tmp_path):
+    data = _parquet(tmp_path / "obs.parquet", **_typed())
+    con = connect()
+    raw = open_relation(con, data)
+    items = _select_columns(con.table(raw), model.TABLES["observations"], {}, str(data),
+                            CODE_COLUMNS["observations"])
+    selected = " ".join(items)
+    for name in ("year", "employment", "establishments", "region", "industry"):
+        assert f'"{name}"::VARCHAR' not in selected, selected
+    # a CSV's numbers still come as text (their values are checked as written); codes that are not
+    # plain ASCII go through the normalisation, plain ones are taken as they are
+    csv = tmp_path / "obs.csv"
+    csv.write_text("region,industry,year,employment\nR1,\uff41,2020,5\n", encoding="utf-8")
+    raw = open_relation(con, csv)
+    items = dict(zip(("region", "industry", "year", "employment"), _select_columns(
+        con.table(raw), model.TABLES["observations"], {}, str(csv), CODE_COLUMNS["observations"]), strict=False))
+    assert "clusteratlas_code" not in items["region"]
+    assert "clusteratlas_code" in items["industry"]
+    assert "trim" in items["employment"]
+
+
+def test_typed_and_text_files_store_the_same_rows(tmp_path):
+    parquet = _parquet(tmp_path / "obs.parquet", **_typed())
+    csv = tmp_path / "obs.csv"
+    csv.write_text("region,industry,year,employment,establishments\nR1,a,2020,5,1\nR1,b,2020,7,2\n"
+                   "R2,a,2020,9,3\n")
+    stored = []
+    for data in (parquet, csv):
+        path = tmp_path / f"{data.suffix[1:]}.duckdb"
+        with Atlas(path, create=True) as a:
+            a.import_file("observations", data, name="obs")
+        stored.append(query_atlas(path, "SELECT * FROM observations ORDER BY region, industry"))
+    assert stored[0] == stored[1]
+    assert len(stored[0]) == 3
+
+
+@pytest.mark.parametrize(("column", "values", "line", "problem", "value"), [
+    ("employment", pa.array([5.0, -1.0, 9.0]), 3, "negative value", "-1.0"),
+    ("employment", pa.array([5.0, 7.0, float("nan")]), 4, "not a finite number", "nan"),
+    ("employment", pa.array([5.0, None, 9.0]), 3, "value is empty", None),
+    ("year", pa.array([2020.0, 2020.5, 2020.0]), 3, "not a whole year", "2020.5"),
+    ("year", pa.array([2020, 1700, 2020], pa.int32()), 3, "year out of range", "1700"),
+    ("establishments", pa.array([1, -2, 3], pa.int64()), 3, "negative value", "-2"),
+    ("region", ["R1", "R\u200b1", "R2"], 3, "U+200B ZERO WIDTH SPACE", None),
+    ("industry", ["a", "b", "x" * 65], 4, "the code is 65 characters long", None),
+])
+def test_typed_files_fail_on_the_same_line(tmp_path, column, values, line, problem, value):
+    data = _parquet(tmp_path / "obs.parquet", **_typed(**{column: values}))
+    with pytest.raises(InputError) as info:
+        stage(connect(), data, "observations")
+    err = info.value
+    assert err.row == line
+    assert err.column == column
+    assert problem in str(err)
+    if value is not None:
+        assert err.value == value
+
+
+def test_typed_codes_are_normalised(tmp_path):
+    # full-width codes with blanks in a Parquet file: normalised like a CSV's (NFKC, trimmed)
+    data = _parquet(tmp_path / "obs.parquet", **_typed(region=["\uff32\uff11 ", "R1", "R2"]))
+    con = connect()
+    staged = stage(con, data, "observations")
+    rows = con.execute(f"SELECT DISTINCT region FROM {staged.view} ORDER BY 1").fetchall()
+    assert rows == [("R1",), ("R2",)]
+
+
+def test_typed_duplicate_keys_name_both_lines(tmp_path):
+    data = _parquet(tmp_path / "obs.parquet", **_typed(industry=["a", "b", "a"], region=["R1", "R2", "R1"]))
+    with pytest.raises(InputError, match=r"duplicate rows for region=R1, industry=a, year=2020 \(lines 2 and 4"):
+        stage(connect(), data, "observations")
+
+
+def test_memory_is_bounded_by_default_and_spills_to_a_folder(monkeypatch, tmp_path):
+    from clusteratlas import _sql
+
+    monkeypatch.delenv(_sql.MEMORY_LIMIT_ENV, raising=False)
+    monkeypatch.delenv(_sql.TEMP_DIR_ENV, raising=False)
+    con = connect()
+    limit, folder = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+                                ).fetchall()[0]
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    expected = min(max(ram // 32, 512 << 20), 4 << 30)
+    value, unit = limit.split()
+    assert unit == "MiB" and abs(float(value) * (1 << 20) - expected) < 0.1 * expected
+    assert Path(folder).is_dir()
+    monkeypatch.setenv(_sql.TEMP_DIR_ENV, str(tmp_path / "spill"))
+    con = connect(memory_limit="100MB")
+    assert con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] == str(tmp_path / "spill")
+    # a query larger than the limit completes by spilling
+    assert con.execute("SELECT count(*) FROM (SELECT range % 5000000 AS k, count(*) FROM range(10000000) "
+                       "GROUP BY k)").fetchall()[0][0] == 5_000_000
+
+
+def test_progress_reports_the_running_query():
+    from clusteratlas._sql import progress
+
+    con = connect()
+    seen: list[float] = []
+    with progress(con, seen.append, every=0.05):
+        con.execute("SELECT count(DISTINCT hash(range)) FROM range(30000000)").fetchall()
+    assert seen and all(0 <= p <= 100 for p in seen)
