@@ -34,6 +34,7 @@ from clusteratlas.queries.evaluation import (
     assessments,
     framework,
     frameworks,
+    group_averages,
     programmes,
 )
 from clusteratlas.queries.geometry import geometry, geometry_levels
@@ -52,7 +53,8 @@ from clusteratlas.queries.results import ResultFilters, results
 __all__ = [
     "MAX_PAGE", "AssessmentHistory", "ClusterProfile", "Missing", "NotFound", "Provenance", "RegionProfile",
     "RelateRun", "ResultFilters", "TableResult", "assessment", "assessments", "cluster_profile", "cluster_ranking",
-    "compare_regions", "complexity", "framework", "frameworks", "geometry", "geometry_levels", "hotspot_summary",
+    "compare_regions", "complexity", "framework", "frameworks", "geometry", "geometry_levels",
+    "group_averages", "hotspot_summary",
     "hotspots", "imports", "indicator", "indicator_names", "list_clusters", "list_regions", "map_layer",
     "map_runs", "metrics", "names", "peer_regions", "programmes", "provenance", "region_profile", "relate_run",
     "related_clusters", "results", "shift_share", "small_n_notes", "top_region", "writes",
