@@ -150,3 +150,34 @@ def test_provenance_names_the_map_run_and_sources(con, tmp_path):
     assert prov.map_run.parameters["specialisation_lq"] == 2.0
     assert {s.kind for s in prov.sources} == {"regions", "custom-regions", "definitions", "observations"}
     assert all(len(s.sha256) == 64 and "/" not in s.file for s in prov.sources)
+
+
+def test_region_profile_ranks_by_stars_then_jobs_filters_small_cells_and_notes_few_peers(con):
+    cells = [r for r in _all(con, "results_clusters") if r["region"] == "S2C3" and r["employment"]]
+    year = max(r["year"] for r in cells)
+    cells = [r for r in cells if r["year"] == year]
+    got = Q.region_profile(con, "S2C3", opportunities=0)
+    keys = [(r["stars"], r["employment"]) for r in got.clusters.to_pylist()]
+    assert keys == sorted(((r["stars"], r["employment"]) for r in cells), reverse=True)
+    floor = sorted(r["employment"] for r in cells)[len(cells) // 2]
+    big = Q.region_profile(con, "S2C3", opportunities=0, min_employment=floor).clusters
+    assert sorted(big["cluster"].to_pylist()) == sorted(r["cluster"] for r in cells if r["employment"] >= floor)
+    n = len({r["region"] for r in _all(con, "results_clusters") if r["level"] == got.level and r["year"] == year})
+    small = [x for x in got.notes if x.startswith("note: only")]
+    assert (small == [] if n >= 100 else f"only {n} {got.level} regions" in small[0])
+    assert not any("relate" in x for x in got.notes)  # opportunities not asked for: no note about them
+
+
+def test_cluster_ranking_by_stars_keeps_the_top_by_the_metric_and_names_codes(con):
+    by_jobs = Q.cluster_ranking(con, "C01", top=8)
+    by_stars = Q.cluster_ranking(con, "C01", top=8, order="stars")
+    assert set(by_jobs.table["region"].to_pylist()) == set(by_stars.table["region"].to_pylist())
+    keys = [(r["stars"] or 0, r["employment"]) for r in by_stars.rows()]
+    assert keys == sorted(keys, reverse=True)
+    assert by_stars.meta["notes"] == Q.small_n_notes(con, by_stars.meta["level"], by_stars.meta["year"])
+    floor = by_jobs.rows()[3]["employment"]
+    assert all(r["employment"] >= floor for r in Q.cluster_ranking(con, "C01", min_employment=floor).rows())
+    regions = Q.names(con, "region")
+    assert {k: v for k, v in regions.items()} == {r["region"]: (r["name"], r["name_ja"]) for r in _all(con, "regions")
+                                                   if r["name"] or r["name_ja"]}
+    assert Q.names(con, "cluster")["C01"][0] == by_jobs.rows()[0]["cluster_name"]

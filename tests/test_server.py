@@ -115,6 +115,7 @@ TABULAR = [
     "/complexity/regions", "/complexity/items", "/hotspots?significant=false&limit=30", "/shift-share?limit=30",
     "/indicators", "/indicators/patents?per=employment", "/frameworks", "/assessments",
     "/assessments?all_revisions=true", "/programmes", "/map-runs", "/imports", "/writes",
+    "/frameworks/nistep-jp-15/averages?by=formation_base",
 ]
 OBJECTS = ["/regions/S2C3", "/clusters/C01", "/frameworks/nistep-jp-15", "/assessments/nistep2004-sapporo-it",
            "/provenance"]
@@ -146,7 +147,8 @@ def test_every_get_route_is_tested(client):
     templated = {"/api/v1/regions/{region}", "/api/v1/regions/{region}/clusters", "/api/v1/clusters/{cluster}",
                  "/api/v1/clusters/{cluster}/ranking", "/api/v1/clusters/{cluster}/map",
                  "/api/v1/clusters/{cluster}/related", "/api/v1/complexity/{of}", "/api/v1/indicators/{indicator}",
-                 "/api/v1/frameworks/{framework}", "/api/v1/assessments/{assessment}", "/api/v1/tokens",
+                 "/api/v1/frameworks/{framework}", "/api/v1/frameworks/{framework}/averages",
+                 "/api/v1/assessments/{assessment}", "/api/v1/tokens",
                  "/api/v1/geometry", "/api/v1/geometry/{level}"}  # geometry: tests/test_web.py
     assert routes - templated <= tested
     assert spec["openapi"].startswith("3.1")
@@ -265,3 +267,18 @@ def test_cbp_map_layer_covers_every_metro(cbp_client):
     assert len(layer) == total > 100  # every metro with a row for the cluster
     assert len({r["region"] for r in layer}) == len(layer)
     assert cbp_client.get(f"{API}/regions/4194").json()["did_you_mean"]
+
+
+def test_framework_averages_route_is_the_query_with_the_published_table(client, full_atlas):
+    from clusteratlas import queries as Q
+    from clusteratlas.reference.programmes import nistep_published_averages
+
+    body = _ok(client, f"{API}/frameworks/nistep-jp-15/averages?by=formation_base").json()
+    with Atlas(full_atlas) as a:
+        expected = Q.group_averages(a.con, "nistep-jp-15", by="formation_base")
+    assert body["data"] == expected.rows()
+    published = {(r["group"], r["column"], r["factor"]): r["mean"] for r in nistep_published_averages().to_pylist()}
+    shown = {(r["group"], r["column"], r["factor"]): r["published"] for r in body["data"] if r["published"] is not None}
+    assert shown and all(published[k] == v for k, v in shown.items())
+    plain = _ok(client, f"{API}/frameworks/nistep-jp-15/averages?reference=false").json()["data"]
+    assert plain and all(r["published"] is None and r["assessments"] > 0 for r in plain)

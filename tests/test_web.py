@@ -465,3 +465,47 @@ def test_japan_prefecture_shapes_from_japanmap(tmp_path, runner):
 
     tokyo = shapely.geometry.shape(json.loads(rows["13000"]))
     assert tokyo.is_valid and 138.9 < tokyo.centroid.x < 140.0 and 35.4 < tokyo.centroid.y < 36.0
+
+
+def test_evaluations_page_shows_group_averages_beside_nistep_published_table(browser, web_atlas, tmp_path):
+    """Issue 11.5: the page's averages come from the query layer, grouped by formation base, published beside."""
+    import csv
+    import shutil
+
+    from clusteratlas import queries as Q
+    from clusteratlas.reference.programmes import nistep_profiles_path
+
+    path = tmp_path / "tagged.duckdb"
+    shutil.copy(web_atlas, path)
+    with open(nistep_profiles_path(), encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    form = tmp_path / "tagged.csv"
+    with open(form, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, [*rows[0], "tag:formation_base"])
+        writer.writeheader()
+        writer.writerows({**r, "assessment": r["assessment"] + "-kb", "tag:formation_base": "knowledge"}
+                         for r in rows)
+    with Atlas(path) as atlas:
+        atlas.import_assessments(form)
+        expected = Q.group_averages(atlas.con, "nistep-jp-15", by="formation_base")
+    mine = [r for r in expected.rows() if r["group"] == "knowledge" and r["assessments"] and r["published"]]
+    assert mine, "the tagged assessments match NISTEP's 'knowledge' group"
+    with live_server(path) as base:
+        watched = Watched(browser)
+        try:
+            watched.open(f"{base}/evaluations?lang=en")
+            table = watched.page.locator("#averages-nistep-jp-15")
+            assert "published table" in table.locator("caption").inner_text()
+            heads = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+            column = mine[0]["column"]
+            own = heads.index(f"knowledge · {column} (n={mine[0]['assessments']})")
+            assert heads[own + 1] == "published knowledge"
+            number = mine[0]["number"]
+            row = next(r for r in table.locator("tbody tr").all() if r.locator("td").first.inner_text()
+                       .startswith(f"{number} "))
+            cells = row.locator("td").all_inner_texts()
+            assert float(cells[own]) == pytest.approx(mine[0]["mean"], abs=0.05)
+            assert float(cells[own + 1]) == pytest.approx(mine[0]["published"], abs=0.05)
+            assert watched.errors == []
+        finally:
+            watched.close()

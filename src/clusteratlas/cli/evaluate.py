@@ -222,7 +222,7 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
         with failing_cleanly():
             _output(out_file)
     with failing_cleanly(), Atlas(atlas) as a:
-        from clusteratlas.evaluate.analysis import average_points, distribution, gap_profile, left_out, over_time
+        from clusteratlas.evaluate.analysis import distribution, gap_profile, left_out, over_time
         from clusteratlas.report import averages_table, gap_table, plain_table, region_table
 
         fw = a.framework(framework)
@@ -230,25 +230,23 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
         if subject is None:
             missing = left_out(items, by)
             if fw.has_points:
-                grouped = len(missing) < len(items)
-                table = average_points(items, fw, by=by) if grouped or not reference else None
-                shown, ref = table, None
-                if reference:
-                    from clusteratlas.reference.programmes import published_beside
+                import pyarrow.compute as pc
 
-                    groups = list(dict.fromkeys(table["group"].to_pylist())) if table is not None else []
-                    beside = published_beside(fw.id, by, groups)
-                    ref = beside.table
-                    if beside.note:
-                        out.print(f"[yellow]note:[/] {escape(beside.note)}", highlight=False, soft_wrap=True)
-                    if beside.unmatched is not None:  # the whole published table is shown, n=0 where none
-                        blank = pa.Table.from_pylist([{"group": r["group"], "column": r["column"],
-                                                       "factor": r["factor"], "assessments": 0, "mean": None}
-                                                      for r in beside.unmatched.to_pylist()])
-                        shown = pa.concat_tables([t for t in (table, blank) if t is not None],
-                                                 promote_options="permissive")
-                        ref = pa.concat_tables([t for t in (ref, beside.unmatched) if t is not None])
-                out.print(averages_table(shown, fw, ref))
+                from clusteratlas import queries as Q
+
+                result = Q.group_averages(a.con, fw.id, by=by, reference=reference)
+                if result.meta["published_note"]:
+                    out.print(f"[yellow]note:[/] {escape(result.meta['published_note'])}", highlight=False,
+                              soft_wrap=True)
+                averages = result.table
+                own = averages.filter(pc.greater(averages["assessments"], 0))
+                table = own.drop_columns(["published", "published_assessments"]) if own.num_rows else None
+                ref = None
+                if reference:
+                    given = averages.filter(pc.is_valid(averages["published"]))
+                    ref = given.select(["group", "column", "factor", "published"]).rename_columns(
+                        ["group", "column", "factor", "mean"])
+                out.print(averages_table(averages, fw, ref))
             else:
                 table = distribution(items, fw, by=by)
                 out.print(plain_table(table.to_pylist(), f"{fw.name}: how often each value was given",

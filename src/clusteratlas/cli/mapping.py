@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
-import pyarrow.compute
 import typer
 from rich.markup import escape
 
-from clusteratlas._sql import scalar
+from clusteratlas import queries as Q
 from clusteratlas.api import build_demo_atlas, map_files
 from clusteratlas.cli._common import (
     AtlasOpt,
@@ -124,6 +121,20 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
     if unmapped.num_rows:
         out.print(unmapped_table(unmapped))
 
+MinEmploymentOpt = Annotated[float, typer.Option(help="Leave out cells with fewer jobs than this: with few "
+                                                 "regions (47 prefectures) tiny cells rank high on LQ alone.")]
+
+
+def print_notes(notes: list[str]) -> None:
+    """The query layer's plain-text notes, their leading 'note:' or 'coverage:' in colour."""
+    for note in notes:
+        head, sep, rest = note.partition(" ")
+        if sep and head in (_("note:"), _("coverage:")):
+            out.print(f"[yellow]{escape(head)}[/] {escape(rest)}", highlight=False)
+        else:
+            out.print(escape(note), highlight=False)
+
+
 @show_app.command("region")
 @fails_cleanly
 def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
@@ -133,17 +144,13 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
 
     Ranked by stars, then employment: a cell of a few dozen jobs with a high LQ does not come first.
     """
-    from clusteratlas.reference.programmes import profile_notes
-
     with Atlas(atlas) as a:
-        summary, rows = a.region_profile(region, year=year, include_empty=all_)
+        profile = Q.region_profile(a.con, region, year=year, include_empty=all_, opportunities=0,
+                                   min_employment=min_employment)
         economy = a.reference_economy()
-        notes = profile_notes(a.con, region, a.region_profile(region, year=year, include_empty=True)[1])
-        notes.extend(small_n_notes(a.con, summary["year"], region=region))
-    rows = ranked(rows, min_employment)
-    out.print(region_table(summary, rows, economy, wide=wide), crop=not wide)
-    for note in notes:
-        out.print(note, highlight=False)
+    out.print(region_table(profile.summary, profile.clusters, economy, wide=wide), crop=not wide)
+    print_notes(profile.notes)
+
 
 @show_app.command("cluster")
 @fails_cleanly
@@ -154,41 +161,12 @@ def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = N
                  min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:
-        rows = a.cluster_profile(cluster, year=year, top=top, level=level)
+        ranking = Q.cluster_ranking(a.con, cluster, year=year, top=top, level=level,
+                                    min_employment=min_employment, order="stars")
         economy = a.reference_economy()
-        notes = small_n_notes(a.con, rows["year"][0].as_py(), level=rows["level"][0].as_py()) if rows.num_rows else []
-    out.print(cluster_table(cluster, ranked(rows, min_employment), economy, wide=wide), crop=not wide)
-    for note in notes:
-        out.print(note, highlight=False)
+    out.print(cluster_table(cluster, ranking.table, economy, wide=wide), crop=not wide)
+    print_notes(ranking.meta["notes"] if ranking.table.num_rows else [])
 
-
-MinEmploymentOpt = Annotated[float, typer.Option(help="Leave out cells with fewer jobs than this: with few "
-                                                 "regions (47 prefectures) tiny cells rank high on LQ alone.")]
-#: Below this many peer regions a level's "top 10 %" stars go to a handful of regions: say so.
-SMALL_N = 100
-
-
-def ranked(rows: pa.Table, min_employment: float) -> pa.Table:
-    """Cells with at least ``min_employment`` jobs, ranked by stars then employment (largest first)."""
-    if min_employment > 0:
-        rows = rows.filter(pa.compute.greater_equal(rows["employment"], min_employment))
-    return rows.sort_by([("stars", "descending"), ("employment", "descending")]) if rows.num_rows else rows
-
-
-def small_n_notes(con, year: int, *, region: str | None = None, level: str | None = None) -> list[str]:
-    """A note when a level has few regions: the size and focus stars (top 10 % of peers) then go to a
-    handful of regions, and an LQ ranking favours small cells."""
-    if level is None:
-        level = scalar(con, "SELECT level FROM results_regions WHERE region = ? AND year = ?", [region, year])
-    n = scalar(con, "SELECT count(DISTINCT region) FROM results_clusters WHERE level = ? AND year = ?",
-               [level, year]) or 0
-    if not n or n >= SMALL_N:
-        return []
-    top = max(1, math.ceil(n * 0.10))
-    return ["[yellow]" + _("note:") + "[/] " + _(
-        "only {n} {level} regions: the size and focus stars (top 10 % of peers) go to about {top} region(s) per "
-        "cluster; compare with more peers (map --peers {level}=municipality when municipal data are imported) or "
-        "rank only cells of some size (--min-employment).").format(n=n, level=level, top=top)]
 
 @app.command()
 @fails_cleanly
@@ -235,11 +213,10 @@ def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas
                                    on_import=lambda kind, rows: out.print(f"  imported {rows:>7,} {kind}"))
     out.print(summary_panel(summary))
     with Atlas(atlas) as a:
-        top = scalar(a.con, "SELECT region FROM results_regions WHERE level = 'county' "
-                            "ORDER BY three_star_clusters DESC, employment DESC LIMIT 1")
-        profile, rows = a.region_profile(top)
-        out.print(region_table(profile, rows, wide=wide), crop=not wide)
-        out.print(cluster_table("C01", a.cluster_profile("C01", top=8), wide=wide), crop=not wide)
+        top = Q.top_region(a.con, level="county")
+        profile = Q.region_profile(a.con, top, opportunities=0)
+        out.print(region_table(profile.summary, profile.clusters, wide=wide), crop=not wide)
+        out.print(cluster_table("C01", Q.cluster_ranking(a.con, "C01", top=8).table, wide=wide), crop=not wide)
     from clusteratlas.cli.network import demo_network
 
     with step("Actors and networks"):

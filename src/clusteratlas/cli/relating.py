@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import typer
 
+from clusteratlas import queries as Q
 from clusteratlas.cli._common import (
     AtlasOpt,
     ByOpt,
@@ -37,24 +37,6 @@ def _plural(by: str) -> str:
     return "industries" if by == "industry" else f"{by}s"
 
 
-def names_of(a: Atlas, kind: str) -> dict[str, tuple[str | None, str | None]]:
-    """Code -> (English, Japanese) name of regions, clusters (the latest mapped definition, else any) or
-    industries, from the atlas's own tables: relatedness results hold codes only."""
-    if kind == "region":
-        sql = "SELECT region, name, name_ja FROM regions"
-    elif kind == "cluster":
-        sql = ("SELECT cluster, any_value(cluster_name ORDER BY (definition = (SELECT definition FROM map_runs "
-               "ORDER BY run_at DESC LIMIT 1)) DESC), any_value(cluster_name_ja ORDER BY (definition = (SELECT "
-               "definition FROM map_runs ORDER BY run_at DESC LIMIT 1)) DESC) FROM definitions GROUP BY cluster")
-    else:
-        sql = "SELECT industry, name, name_ja FROM industries"
-    try:
-        rows = a.con.execute(sql).fetchall()
-    except duckdb.Error:  # an atlas without the table (never mapped): codes only
-        return {}
-    return {code: (en, ja) for code, en, ja in rows if en or ja}
-
-
 @app.command()
 @fails_cleanly
 def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
@@ -65,21 +47,13 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
     """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
     with Atlas(atlas) as a, step("Computing relatedness and complexity"):
         summary = a.relate(by=by, year=year, level=level, top=top, since=since)
-        keys = [summary.by, summary.level, summary.year]
-        regions = a.con.sql("SELECT * FROM relate_regions WHERE breakdown = ? AND level = ? AND year = ?",
-                            params=keys).to_arrow_table()
-        items = a.con.sql("SELECT * FROM relate_items WHERE breakdown = ? AND level = ? AND year = ?",
-                          params=keys).to_arrow_table()
-        region_names, item_names = names_of(a, "region"), names_of(a, by)
+        run = Q.relate_run(a.con, by=summary.by, level=summary.level, year=summary.year)
+        region_names, item_names = Q.names(a.con, "region"), Q.names(a.con, by)
     out.print(f"Stored relatedness for {summary.regions:,} regions × {summary.items:,} {_plural(by)} "
               f"({summary.level}, {summary.year}); {summary.pairs:,} related pairs.")
     if since is not None:
-        with Atlas(atlas) as a:
-            gained, lost = a.con.execute(
-                "SELECT count(*) FILTER (WHERE entered), count(*) FILTER (WHERE exited) FROM relate_cells "
-                "WHERE breakdown = ? AND level = ? AND year = ?", keys).fetchall()[0]
-        out.print(f"Since {since}: {gained:,} specialisations gained, {lost:,} lost.")
-    for table in relate_tables(regions, items, by, wide=wide, region_names=region_names, item_names=item_names):
+        out.print(f"Since {since}: {run.gained:,} specialisations gained, {run.lost:,} lost.")
+    for table in relate_tables(run.regions, run.items, by, wide=wide, region_names=region_names, item_names=item_names):
         out.print(table, crop=not wide)
 
 @app.command("shift-share")
@@ -122,14 +96,8 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
     """
     with Atlas(atlas) as a, step("Testing for spatial hot spots"):
         summary = a.hotspots(by=by, year=year, level=level, value=value, permutations=permutations, alpha=alpha)
-        keys = [summary.by, summary.level, summary.year, summary.value]
-        rows = a.con.sql(
-            """SELECT g.item, g.moran_i, g.p_sim, count(*) FILTER (WHERE h.significant AND h.quadrant = 1) AS hot,
-                      string_agg(h.region, ', ' ORDER BY h.region) FILTER (WHERE h.significant AND h.quadrant = 1)
-                      AS regions
-               FROM hotspots_global g JOIN hotspots h USING (item, breakdown, level, year, value)
-               WHERE g.breakdown = ? AND g.level = ? AND g.year = ? AND g.value = ?
-               GROUP BY ALL ORDER BY g.moran_i DESC LIMIT ?""", params=[*keys, top]).to_arrow_table()
+        rows = Q.hotspot_summary(a.con, by=summary.by, level=summary.level, year=summary.year,
+                                 value=summary.value, top=top).table
     out.print(f"Tested {summary.items:,} {_plural(by)} on {summary.regions:,} regions "
               f"({summary.level}, {summary.year}, "
               f"{summary.value}): {summary.hot_spots:,} high-high hot spots at FDR {alpha:.0%}"
@@ -209,7 +177,6 @@ def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
                  top: Annotated[int, typer.Option(help="How many partners.")] = 10, wide: WideOpt = False) -> None:
     """The clusters (or industries) most related to one, from the latest relate run."""
     with Atlas(atlas) as a:
-        rows = a.related(item, top=top)
-        breakdown = rows["breakdown"][0].as_py() if "breakdown" in rows.column_names else "cluster"
-        names = names_of(a, breakdown)
+        rows = Q.related_clusters(a.con, item, top=top).table
+        names = Q.names(a.con, rows["breakdown"][0].as_py())
     out.print(related_table(item, rows, wide=wide, names=names), crop=not wide)

@@ -8,7 +8,16 @@ as a bound parameter (column names are checked against the table first).
 """
 
 from clusteratlas.queries._core import MAX_PAGE, Missing, NotFound, TableResult
-from clusteratlas.queries.analyses import complexity, hotspots, indicator, indicator_names, shift_share
+from clusteratlas.queries.analyses import (
+    RelateRun,
+    complexity,
+    hotspot_summary,
+    hotspots,
+    indicator,
+    indicator_names,
+    relate_run,
+    shift_share,
+)
 from clusteratlas.queries.clusters import (
     ClusterProfile,
     cluster_profile,
@@ -16,6 +25,7 @@ from clusteratlas.queries.clusters import (
     list_clusters,
     map_layer,
     metrics,
+    names,
     related_clusters,
 )
 from clusteratlas.queries.evaluation import (
@@ -24,18 +34,28 @@ from clusteratlas.queries.evaluation import (
     assessments,
     framework,
     frameworks,
+    group_averages,
     programmes,
 )
 from clusteratlas.queries.geometry import geometry, geometry_levels
 from clusteratlas.queries.provenance import Provenance, imports, map_runs, provenance, writes
-from clusteratlas.queries.regions import RegionProfile, compare_regions, list_regions, peer_regions, region_profile
+from clusteratlas.queries.regions import (
+    RegionProfile,
+    compare_regions,
+    list_regions,
+    peer_regions,
+    region_profile,
+    small_n_notes,
+    top_region,
+)
 from clusteratlas.queries.results import ResultFilters, results
 
 __all__ = [
     "MAX_PAGE", "AssessmentHistory", "ClusterProfile", "Missing", "NotFound", "Provenance", "RegionProfile",
-    "ResultFilters", "TableResult", "assessment", "assessments", "cluster_profile", "cluster_ranking",
-    "compare_regions", "complexity", "framework", "frameworks", "geometry", "geometry_levels", "hotspots",
-    "imports", "indicator", "indicator_names", "list_clusters", "list_regions", "map_layer", "map_runs", "metrics",
-    "peer_regions", "programmes", "provenance", "region_profile", "related_clusters", "results", "shift_share",
-    "writes",
+    "RelateRun", "ResultFilters", "TableResult", "assessment", "assessments", "cluster_profile", "cluster_ranking",
+    "compare_regions", "complexity", "framework", "frameworks", "geometry", "geometry_levels",
+    "group_averages", "hotspot_summary",
+    "hotspots", "imports", "indicator", "indicator_names", "list_clusters", "list_regions", "map_layer",
+    "map_runs", "metrics", "names", "peer_regions", "programmes", "provenance", "region_profile", "relate_run",
+    "related_clusters", "results", "shift_share", "small_n_notes", "top_region", "writes",
 ]

@@ -90,6 +90,9 @@ def not_found(what: str, value: str, choices: Iterable[str]) -> NotFound:
     close = err.close_matches
     if close:
         err.hint = "Did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if choices:  # the first known ids too: close matches by spelling can miss the one meant (S1C9 -> S1C1)
+        shown = ", ".join(choices[:20]) + (f", … ({len(choices):,} in all)" if len(choices) > 20 else "")
+        err.hint = " ".join(x for x in (err.hint, f"Available: {shown}") if x)
     return err
 
 

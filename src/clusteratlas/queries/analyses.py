@@ -7,9 +7,11 @@ write).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import (
@@ -198,3 +200,53 @@ def indicator(con: duckdb.DuckDBPyConnection, name: str, *, per: str | None = No
 def has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether an analysis table exists in the atlas."""
     return table in tables(con)
+
+
+@dataclass
+class RelateRun:
+    """One stored relate run: every region's and every item's complexity and concentration, and (when the run
+    marked them with ``since``) how many specialisations were gained and lost."""
+
+    breakdown: str
+    level: str
+    year: int
+    regions: pa.Table
+    items: pa.Table
+    gained: int | None  # None: the run was not asked to mark entries and exits (relate --since)
+    lost: int | None
+
+
+def relate_run(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", level: str | None = None,
+               year: int | None = None) -> RelateRun:
+    """The region and item tables of a stored relate run (default: the latest of this breakdown)."""
+    require(con, "relate_regions", "Run 'clusteratlas relate' first")
+    level, year = _run_keys(con, "relate_regions", by, level, year)
+    keys = [by, level, year]
+    regions = con.sql("SELECT * FROM relate_regions WHERE breakdown = ? AND level = ? AND year = ?",
+                      params=keys).to_arrow_table()
+    items = con.sql("SELECT * FROM relate_items WHERE breakdown = ? AND level = ? AND year = ?",
+                    params=keys).to_arrow_table()
+    gained = lost = None
+    if {"entered", "exited"} <= set(columns(con, "relate_cells")):
+        gained, lost = con.execute(
+            "SELECT count(*) FILTER (WHERE entered), count(*) FILTER (WHERE exited) FROM relate_cells "
+            "WHERE breakdown = ? AND level = ? AND year = ?", keys).fetchall()[0]
+    return RelateRun(by, level, year, finite(regions), finite(items), gained, lost)
+
+
+def hotspot_summary(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", level: str | None = None,
+                    year: int | None = None, value: str = "lq", top: int = 10) -> TableResult:
+    """Per item of a stored hot-spot run: Moran's I, its pseudo p-value, and the significant high-high regions
+    (count and list), the ``top`` items by Moran's I."""
+    require(con, "hotspots", "Run 'clusteratlas hotspots' first")
+    check_choice("value", value, ("lq", "employment", "share"))
+    level, year = _run_keys(con, "hotspots", by, level, year)
+    keys = [by, level, year, value]
+    rows = con.sql(
+        """SELECT g.item, g.moran_i, g.p_sim, count(*) FILTER (WHERE h.significant AND h.quadrant = 1) AS hot,
+                  string_agg(h.region, ', ' ORDER BY h.region) FILTER (WHERE h.significant AND h.quadrant = 1)
+                  AS regions
+           FROM hotspots_global g JOIN hotspots h USING (item, breakdown, level, year, value)
+           WHERE g.breakdown = ? AND g.level = ? AND g.year = ? AND g.value = ?
+           GROUP BY ALL ORDER BY g.moran_i DESC LIMIT ?""", params=[*keys, top]).to_arrow_table()
+    return TableResult(finite(rows), {"breakdown": by, "level": level, "year": year, "value": value})

@@ -17,6 +17,7 @@ from clusteratlas.queries._core import (
     latest_year,
     not_found,
     require,
+    tables,
     to_rows,
 )
 from clusteratlas.queries.regions import CLUSTER_NAMES, RESULTS_HINT
@@ -79,27 +80,60 @@ class ClusterProfile:
 
 def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "employment",
                     level: str | None = None, year: int | None = None, top: int | None = 20,
-                    min_employment: float | None = None) -> TableResult:
+                    min_employment: float | None = None, order: str = "metric") -> TableResult:
     """The regions of one level ranked by any metric of one cluster (all of them when ``top`` is None).
 
     With ``top=None`` this is the cluster's map layer: every region's value
-    at the level.
+    at the level. ``min_employment`` leaves out cells with fewer jobs (before
+    the top is taken). ``order="stars"`` lists the top regions by stars, then
+    by the metric (what ``show cluster`` prints); ``rank`` stays the rank by
+    the metric. ``meta['notes']`` warns when the level has few peer regions.
     """
+    from clusteratlas.queries.regions import small_n_notes
+
     require(con, "results_clusters", RESULTS_HINT)
     _check_cluster(con, cluster)
     metric = check_choice("metric", metric, metrics(con))
+    order = check_choice("order", order, ("metric", "stars"))
     level = check_level(con, level)
     year = latest_year(con, "results_regions", year)
-    where = "AND c.employment > ?" if min_employment is not None else ""
-    params: list[Any] = [cluster, year, level, *([min_employment] if min_employment is not None else [])]
-    limit = "" if top is None else "LIMIT ?"
+    where = "AND c.employment >= ?" if min_employment else ""
+    params: list[Any] = [cluster, year, level, *([min_employment] if min_employment else [])]
+    limit = "" if top is None else "WHERE rank <= ?"
+    final = "stars DESC NULLS LAST, \"{m}\" DESC NULLS LAST, rank" if order == "stars" else "rank"
     table = con.sql(
-        f"""SELECT row_number() OVER (ORDER BY c."{metric}" DESC NULLS LAST, c.region) AS rank, c.*,
-                   r.name, r.name_ja
-            FROM results_clusters c LEFT JOIN regions r USING (region)
-            WHERE c.cluster = ? AND c.year = ? AND c.level = ? {where}
-            ORDER BY rank {limit}""", params=params + ([top] if top is not None else [])).to_arrow_table()
-    return TableResult(finite(table), {"cluster": cluster, "metric": metric, "level": level, "year": year})
+        f"""SELECT * FROM (
+              SELECT row_number() OVER (ORDER BY c."{metric}" DESC NULLS LAST, c.region) AS rank, c.*,
+                     r.name, r.name_ja, d.cluster_name, d.cluster_name_ja
+              FROM results_clusters c LEFT JOIN regions r USING (region)
+              LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
+              WHERE c.cluster = ? AND c.year = ? AND c.level = ? {where}) {limit}
+            ORDER BY {final.format(m=metric)}""", params=params + ([top] if top is not None else [])
+    ).to_arrow_table()
+    return TableResult(finite(table), {"cluster": cluster, "metric": metric, "level": level, "year": year,
+                                       "notes": small_n_notes(con, level, year)})
+
+
+def names(con: duckdb.DuckDBPyConnection, kind: str) -> dict[str, tuple[str | None, str | None]]:
+    """Code -> (English, Japanese) name of regions, clusters (the latest mapped definition's name first, else
+    any definition's) or industries: relatedness and hot-spot results hold codes only.
+
+    Codes without any name are left out; an atlas without the table gives {}.
+    """
+    kind = check_choice("kind", kind, ("region", "cluster", "industry"))
+    if kind == "region":
+        sql = "SELECT region, name, name_ja FROM regions"
+    elif kind == "cluster":
+        if "map_runs" not in tables(con) or "definitions" not in tables(con):
+            return {}
+        latest = "(definition = (SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1)) DESC NULLS LAST"
+        sql = (f"SELECT cluster, any_value(cluster_name ORDER BY {latest}), "
+               f"any_value(cluster_name_ja ORDER BY {latest}) FROM definitions GROUP BY cluster")
+    else:
+        sql = "SELECT industry, name, name_ja FROM industries"
+    if sql.split(" FROM ")[-1].split()[0] not in tables(con):
+        return {}
+    return {code: (en, ja) for code, en, ja in con.execute(sql).fetchall() if en or ja}
 
 
 def map_layer(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "lq", level: str | None = None,

@@ -115,3 +115,66 @@ def programmes(con: duckdb.DuckDBPyConnection, *, programme: str | None = None) 
         rows = programme_table(programme)
         origin = "built in"
     return TableResult(rows, {"programme": programme, "from": origin})
+
+
+#: Columns of :func:`group_averages` (one row per group × framework column × factor).
+AVERAGE_COLUMNS = pa.schema([("group", pa.string()), ("column", pa.string()), ("factor", pa.string()),
+                             ("number", pa.int64()), ("name", pa.string()), ("name_ja", pa.string()),
+                             ("mean", pa.float64()), ("assessments", pa.int64()), ("marked", pa.int64()),
+                             ("published", pa.float64()), ("published_assessments", pa.int64())])
+
+
+def group_averages(con: duckdb.DuckDBPyConnection, framework_id: str = "nistep-jp-15", *, by: str | None = None,
+                   reference: bool | None = None) -> TableResult:
+    """Mean points per group × column × factor of one framework's current assessments, grouped by a tag or field,
+    with NISTEP's published averages beside (``published``) when ``reference`` is on.
+
+    ``reference`` defaults to on for nistep-jp-15 (NISTEP 2004 published this
+    table by formation base). Published groups that no group of the atlas
+    matches come as rows of their own with ``assessments`` 0 and ``mean``
+    null. ``meta['notes']`` says why published figures are missing
+    (``meta['published_note']``) and what was left out; ``meta['left_out']`` lists the assessments without ``by``.
+    Unmarked factors count 0 points, as in NISTEP's table.
+    """
+    from clusteratlas.evaluate.analysis import average_points, left_out
+    from clusteratlas.reference.programmes import NISTEP_FRAMEWORK, published_beside
+    from clusteratlas.store.evaluations import framework_resolver, load_assessments
+
+    framework(con, framework_id)  # an unknown framework: a NotFound with close matches (404)
+    fw = framework_resolver(con)(framework_id, None)
+    if not fw.has_points:
+        raise InputError(f"framework {fw.id} has categories only: it has no points to average", value=fw.id,
+                         expected="a framework whose scales give points")
+    items = load_assessments(con, framework=fw.id)
+    if reference is None:
+        reference = fw.id == NISTEP_FRAMEWORK
+    missing = left_out(items, by)
+    notes: list[str] = []
+    published_note = None
+    rows: list[dict[str, Any]] = []
+    if items and (len(missing) < len(items) or not reference):  # nothing to group by: a clear error
+        rows = average_points(items, fw, by=by).to_pylist()
+    if reference:
+        beside = published_beside(fw.id, by, list(dict.fromkeys(r["group"] for r in rows)))
+        published_note = beside.note
+        published = {(r["group"], r["column"], r["factor"]): r for r in
+                     (beside.table.to_pylist() if beside.table is not None else [])}
+        for r in rows:
+            p = published.get((r["group"], r["column"], r["factor"]))
+            r["published"], r["published_assessments"] = (p["mean"], p["assessments"]) if p else (None, None)
+        factors = {f.id: f for f in fw.factors}
+        for p in (beside.unmatched.to_pylist() if beside.unmatched is not None else []):
+            f = factors.get(p["factor"])
+            rows.append({"group": p["group"], "column": p["column"], "factor": p["factor"],
+                         "number": f.number if f else None, "name": f.name if f else None,
+                         "name_ja": f.name_ja if f else None, "mean": None, "assessments": 0, "marked": 0,
+                         "published": p["mean"], "published_assessments": p["assessments"]})
+    if published_note:
+        notes.append(published_note)
+    if missing:
+        notes.append(f"{len(missing)} of {len(items)} assessment(s) have no {by!r} and are left out of this "
+                     "grouping: " + ", ".join(m.assessment for m in missing))
+    table = pa.Table.from_pylist([{k: r.get(k) for k in AVERAGE_COLUMNS.names} for r in rows], schema=AVERAGE_COLUMNS)
+    return TableResult(table, {"framework": fw.id, "version": fw.version, "by": by, "reference": reference,
+                               "assessments": len(items), "left_out": [m.assessment for m in missing],
+                               "published_note": published_note, "notes": notes})

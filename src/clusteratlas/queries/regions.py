@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.queries._core import (
     MAX_PAGE,
     TableResult,
@@ -113,9 +115,38 @@ class RegionProfile:
                 "opportunities": to_rows(self.opportunities), "notes": self.notes}
 
 
+#: Below this many peer regions a level's "top 10 %" stars go to a handful of regions: the notes say so.
+SMALL_N = 100
+
+
+def small_n_notes(con: duckdb.DuckDBPyConnection, level: str, year: int) -> list[str]:
+    """A note when a level has few regions: the size and focus stars (top 10 % of peers) then go to a
+    handful of regions, and an LQ ranking favours small cells. Empty for a level of 100 regions or more."""
+    n = con.execute("SELECT count(DISTINCT region) FROM results_clusters WHERE level = ? AND year = ?",
+                    [level, year]).fetchall()[0][0] or 0
+    if not n or n >= SMALL_N:
+        return []
+    top = max(1, math.ceil(n * 0.10))
+    return [_("note:") + " " + _(
+        "only {n} {level} regions: the size and focus stars (top 10 % of peers) go to about {top} region(s) per "
+        "cluster; compare with more peers (map --peers {level}=municipality when municipal data are imported) or "
+        "rank only cells of some size (--min-employment).").format(n=n, level=level, top=top)]
+
+
 def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | None = None,
-                   level: str | None = None, include_empty: bool = False, opportunities: int = 10) -> RegionProfile:
-    """Everything the atlas knows about one region's clusters (strongest first)."""
+                   level: str | None = None, include_empty: bool = False, opportunities: int = 10,
+                   min_employment: float = 0.0) -> RegionProfile:
+    """Everything the atlas knows about one region's clusters, ranked by stars then employment.
+
+    Ranked by stars, then employment (then US rating and LQ): a cell of a few
+    dozen jobs with a high LQ does not come first. ``min_employment`` leaves
+    out smaller cells. ``notes`` holds, as plain text: a programme region's
+    coverage and declared fields beside their statistics, a warning when the
+    level has few peer regions, and (when ``opportunities`` > 0 and there is
+    no relate run) how to get opportunities.
+    """
+    from clusteratlas.reference.programmes import profile_notes
+
     require(con, "results_regions", RESULTS_HINT)
     level = _region_level(con, region, level)
     years = [r[0] for r in con.execute("SELECT DISTINCT year FROM results_regions WHERE region = ? AND level = ? "
@@ -131,10 +162,15 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
         f"""SELECT c.*, d.cluster_name, d.cluster_name_ja FROM results_clusters c
         LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
         WHERE c.region = ? AND c.level = ? AND c.year = ? {'' if include_empty else 'AND c.employment > 0'}
-        ORDER BY c.stars DESC, c.strong DESC, c.lq DESC, c.cluster""", params=[region, level, year]).to_arrow_table()
+          AND (? <= 0 OR c.employment >= ?)
+        ORDER BY c.stars DESC NULLS LAST, c.employment DESC NULLS LAST, c.strong DESC, c.lq DESC, c.cluster""",
+        params=[region, level, year, min_employment, min_employment]).to_arrow_table()
     series = con.sql("SELECT * FROM results_regions WHERE region = ? AND level = ? ORDER BY year",
                      params=[region, level]).to_arrow_table()
-    notes: list[str] = []
+    # a programme region's declared fields are read from every cluster, with jobs or not
+    cells = con.sql("SELECT cluster, lq, stars FROM results_clusters WHERE region = ? AND level = ? AND year = ?",
+                    params=[region, level, year]).to_arrow_table()
+    notes: list[str] = [*profile_notes(con, region, cells), *small_n_notes(con, level, year)]
     opps = pa.table({"item": pa.array([], pa.string())})
     if "relate_cells" in tables(con):
         opps = con.sql(
@@ -146,7 +182,7 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
                                 AND breakdown = 'cluster')
                 ORDER BY c.density DESC NULLS LAST, c.item LIMIT ?""",
             params=[region, level, region, level, opportunities]).to_arrow_table()
-    if opps.num_rows == 0:
+    if opps.num_rows == 0 and opportunities > 0:
         notes.append("no relatedness results for this region's level: run 'clusteratlas relate --level "
                      f"{level}' to list opportunities")
     return RegionProfile(region, level, year, summary, finite(clusters), finite(series), finite(opps), notes)
@@ -205,3 +241,14 @@ def peer_regions(con: duckdb.DuckDBPyConnection, region: str, *, n: int = 9, lev
            ORDER BY distance, s.region LIMIT ?""", params=[region, level, year, level, year, region, n]
     ).to_arrow_table()
     return TableResult(finite(table), {"region": region, "level": level, "year": year})
+
+
+def top_region(con: duckdb.DuckDBPyConnection, *, level: str | None = None) -> str:
+    """The region of a level (default: the most detailed) with the most three-star clusters, then the most jobs,
+    in any year: the demo's example region."""
+    from clusteratlas.queries._core import check_level
+
+    require(con, "results_regions", RESULTS_HINT)
+    level = check_level(con, level)
+    return con.execute("SELECT region FROM results_regions WHERE level = ? "
+                       "ORDER BY three_star_clusters DESC, employment DESC, region LIMIT 1", [level]).fetchall()[0][0]

@@ -190,19 +190,23 @@ def region_names(con) -> dict[str, str]:
 
 def profile_notes(con, region: str, rows: pa.Table) -> list[str]:
     """Lines under a programme region's profile: its coverage and its declared fields beside their statistics
-    (the benchmark clusters each field is read from, with LQ and stars). Empty for other regions."""
+    (the benchmark clusters each field is read from, with LQ and stars), as plain text. Empty for other regions.
+
+    ``rows`` needs the columns cluster, lq and stars of the region's clusters (NaN or null LQ shows as —)."""
     from clusteratlas import i18n
     from clusteratlas.i18n import _
 
     if ":" not in region or region.split(":", 1)[0] not in PROGRAMMES:
         return []
-    lines = ["[yellow]" + _("coverage:") + f"[/] {c['note']}"
-             for c in coverage(observed_regions(con), region_names(con)) if c["region"] == region]
+    lines = [_("coverage:") + f" {c['note']}" for c in coverage(observed_regions(con), region_names(con))
+             if c["region"] == region]
     stats = {r["cluster"]: r for r in rows.to_pylist()}
     for f in declared_fields(region):
         cells = []
         for cluster in f["clusters"]:
             r = stats.get(cluster)
+            if r and r["lq"] is not None and r["lq"] != r["lq"]:  # NaN: no LQ
+                r = None
             cells.append(f"{cluster} LQ {r['lq']:.2f} {'★' * (r['stars'] or 0)}".rstrip() if r and r["lq"] is not None
                          else f"{cluster} —")
         lines.append(_("declared field {name}: ").format(name=i18n.name(f["name"], f["name_ja"])) + "; ".join(cells))

@@ -266,6 +266,17 @@ async def framework(request: Request, framework: Id, version: Text = None) -> Re
     return await _object(request, lambda con: Q.framework(con, framework, version))
 
 
+@router.get("/frameworks/{framework}/averages", tags=["evaluation"], responses=TABULAR)
+async def framework_averages(request: Request, framework: Id, by: Text = None,
+                             reference: Annotated[bool | None, Query(description="NISTEP's published averages "
+                                                                     "beside (default: on for nistep-jp-15)")]
+                             = None, fmt: Fmt = None) -> Response:
+    """Mean points per group × column × factor of a framework's assessments, grouped by a tag or field
+    (e.g. formation_base), with NISTEP's published table beside for nistep-jp-15."""
+    return await _table(request, fmt, f"averages-{framework}", lambda con: Q.group_averages(
+        con, framework, by=by, reference=reference))
+
+
 @router.get("/assessments", tags=["evaluation"], responses=TABULAR)
 async def assessments(request: Request, framework: Text = None, subject: Text = None, all_revisions: bool = False,
                 fmt: Fmt = None) -> Response:

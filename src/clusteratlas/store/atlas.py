@@ -20,7 +20,7 @@ import narwhals as nw
 import pyarrow as pa
 
 from clusteratlas._sql import connect, first_row, scalar
-from clusteratlas.errors import ClusterAtlasError, InputError, did_you_mean
+from clusteratlas.errors import ClusterAtlasError, InputError
 from clusteratlas.metrics import MapParams, impute_suppressed, map_clusters
 from clusteratlas.metrics._engine import Engine
 from clusteratlas.sources.files import LINE, sha256_file
@@ -40,9 +40,6 @@ from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
 DEFAULT_PATH = Path("atlas.duckdb")
 #: Import kinds whose rows belong to a named set (observations: dataset; definitions: definition).
 NAMED_KINDS = ("observations", "definitions", "indicators")
-#: Cluster names of the definition used by the latest map run.
-_LATEST_CLUSTER_NAMES = ("SELECT DISTINCT cluster, cluster_name, cluster_name_ja FROM definitions WHERE "
-                         "definition = (SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1)")
 
 
 @dataclass
@@ -525,55 +522,32 @@ class Atlas:
         if "results_clusters" not in tables:
             raise InputError("the atlas has no results yet", hint="Run 'clusteratlas map' first")
 
-    def _latest_year(self, year: int | None) -> int:
-        years = [r[0] for r in self.con.execute(
-            "SELECT DISTINCT year FROM results_clusters ORDER BY 1").fetchall()]
-        if year is None:
-            return years[-1]
-        if year not in years:
-            raise InputError("no results for this year", value=year, expected=", ".join(map(str, years)))
-        return year
-
     def region_profile(self, region: str, *, year: int | None = None, include_empty: bool = False,
                        ) -> tuple[dict, pa.Table]:
-        """A region's summary and its clusters (strongest first) for one year."""
-        self._require_results()
-        year = self._latest_year(year)
-        found = self.con.sql(
-            "SELECT s.*, r.name, r.name_ja FROM results_regions s LEFT JOIN regions r USING (region) "
-            "WHERE s.region = ? AND s.year = ?", params=[region, year]).to_arrow_table().to_pylist()
-        if not found:
-            known = [r[0] for r in self.con.execute(
-                "SELECT DISTINCT region FROM results_regions ORDER BY 1 LIMIT 2000").fetchall()]
-            raise InputError("unknown region", value=region, hint=(did_you_mean(region, known) or "")
-                             .replace("Available columns", "Available regions"))
-        rows = self.con.sql(
-            f"""SELECT c.*, d.cluster_name, d.cluster_name_ja FROM results_clusters c
-            LEFT JOIN ({_LATEST_CLUSTER_NAMES}) d USING (cluster)
-            WHERE c.region = ? AND c.year = ? {'' if include_empty else 'AND c.employment > 0'}
-            ORDER BY c.stars DESC, c.strong DESC, c.lq DESC""", params=[region, year]).to_arrow_table()
-        return found[0], rows
+        """A region's summary and its clusters (ranked by stars, then employment) for one year.
+
+        The question is answered once, by :func:`clusteratlas.queries.region_profile`
+        (the API, the pages and ``show region`` ask it too). Non-finite
+        numbers in the clusters (an LQ or a growth rate without a
+        denominator) come back as None (null), not NaN.
+        """
+        from clusteratlas import queries
+
+        profile = queries.region_profile(self.con, region, year=year, include_empty=include_empty,
+                                         opportunities=0)
+        return profile.summary, profile.clusters
 
     def cluster_profile(self, cluster: str, *, year: int | None = None, top: int = 20,
                         level: str | None = None) -> pa.Table:
-        """The regions of one level (default: the most detailed) with the most jobs in a cluster."""
-        self._require_results()
-        year = self._latest_year(year)
-        exists = self._count("SELECT count(*) FROM results_clusters WHERE cluster = ?", [cluster])
-        if not exists:
-            known = [r[0] for r in self.con.execute(
-                "SELECT DISTINCT cluster FROM results_clusters ORDER BY 1").fetchall()]
-            raise InputError("unknown cluster", value=cluster,
-                             hint=(did_you_mean(cluster, known) or "").replace("columns", "clusters"))
-        if level is None:  # the level with the most regions: usually the observed one
-            level = scalar(self.con, "SELECT level FROM results_clusters GROUP BY level "
-                                     "ORDER BY count(DISTINCT region) DESC, level LIMIT 1")
-        return self.con.sql(
-            f"""SELECT c.*, r.name, r.name_ja, d.cluster_name, d.cluster_name_ja
-            FROM results_clusters c LEFT JOIN regions r USING (region)
-            LEFT JOIN ({_LATEST_CLUSTER_NAMES}) d USING (cluster)
-            WHERE c.cluster = ? AND c.year = ? AND c.level = ? ORDER BY c.employment DESC LIMIT ?""",
-            params=[cluster, year, level, top]).to_arrow_table()
+        """The regions of one level (default: the most detailed) with the most jobs in a cluster.
+
+        Answered by :func:`clusteratlas.queries.cluster_ranking` (with a
+        ``rank`` column); non-finite numbers come back as None (null), not NaN.
+        """
+        from clusteratlas import queries
+
+        return queries.cluster_ranking(self.con, cluster, metric="employment", level=level, year=year,
+                                       top=top).table
 
     # -------------------------------------------------------------- analyses
     def relate(self, *, by: str = "cluster", year: int | None = None, level: str | None = None,
@@ -625,19 +599,14 @@ class Atlas:
         return rows
 
     def related(self, item: str, *, top: int = 10) -> pa.Table:
-        """The items most related to ``item`` in the latest relate run that has it."""
-        tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "relate_pairs" not in tables:
-            raise InputError("the atlas has no relatedness results yet", hint="Run 'clusteratlas relate' first")
-        rows = self.con.sql(
-            """SELECT p.* FROM relate_pairs p WHERE p.item = ? AND p.year = (
-                   SELECT max(year) FROM relate_pairs WHERE item = ?) ORDER BY p.rank LIMIT ?""",
-            params=[item, item, top]).to_arrow_table()
-        if rows.num_rows == 0:
-            known = [r[0] for r in self.con.execute("SELECT DISTINCT item FROM relate_pairs ORDER BY 1").fetchall()]
-            raise InputError("unknown cluster or industry", value=item,
-                             hint=(did_you_mean(item, known) or "").replace("columns", "items"))
-        return rows
+        """The items most related to ``item`` in the latest relate run that has it.
+
+        Answered by :func:`clusteratlas.queries.related_clusters` (with the
+        related clusters' names); non-finite numbers come back as None (null).
+        """
+        from clusteratlas import queries
+
+        return queries.related_clusters(self.con, item, top=top).table
 
     # ------------------------------------------------------------------ export
     # ------------------------------------------------------------- evaluation

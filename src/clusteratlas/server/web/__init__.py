@@ -297,13 +297,38 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
                   differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions)
 
 
+def _default_grouping(framework: str) -> str | None:
+    """NISTEP published its averages by formation base: group nistep-jp-15 that way unless asked otherwise."""
+    from clusteratlas.reference.programmes import NISTEP_FRAMEWORK, NISTEP_GROUPING
+
+    return NISTEP_GROUPING if framework == NISTEP_FRAMEWORK else None
+
+
+def _averages_view(result: Q.TableResult) -> dict:
+    """The query's long rows (group × column × factor) laid out as the page's table: a row per factor, a column
+    per group × framework column, and the published figure beside each when there is one."""
+    rows = result.rows()
+    heads = list(dict.fromkeys((r["group"], r["column"], r["assessments"]) for r in rows))
+    published = any(r["published"] is not None for r in rows)
+    cells = {(r["group"], r["column"], r["factor"]): r for r in rows}
+    factors = list(dict.fromkeys((r["factor"], r["number"], r["name"], r["name_ja"]) for r in rows))
+    table = [{"factor": f, "number": n, "name": en, "name_ja": ja,
+              "values": [v for g, c, _ in heads for v in ((cells.get((g, c, f)) or {}).get("mean"),
+                                                            *(((cells.get((g, c, f)) or {}).get("published"),)
+                                                              if published else ()))]}
+             for f, n, en, ja in factors]
+    return {"framework": result.meta["framework"], "by": result.meta["by"], "published": published,
+            "heads": [{"group": g, "column": c, "n": n} for g, c, n in heads], "rows": table,
+            "notes": result.meta["notes"]}
+
+
 @router.get("/evaluations", response_class=HTMLResponse)
 def evaluations_page(request: Request) -> Response:
     con = _con(request)
     listed = _maybe(Q.assessments, con)
     rows = listed.rows() if listed else []
     documents: dict[str, dict] = {}
-    radars, sums = [], {}
+    radars = []
     for row in rows[:48]:
         key = row["framework"]
         if key not in documents:
@@ -314,25 +339,25 @@ def evaluations_page(request: Request) -> Response:
         points = {(s["factor"], s["column"]): s["points"] or 0 for s in current["scores"]}
         factors = doc.get("factors", [])
         series = {c: [points.get((f["id"], c), 0) for f in factors] for c in columns}
-        for c, values in series.items():
-            acc = sums.setdefault((key, c), [0.0] * len(factors))
-            sums[(key, c)] = [a + v for a, v in zip(acc, values, strict=True)]
         tags = current.get("tags") or {}
         radars.append({"assessment": row["assessment"], "name": row.get("subject_name"),
                        "name_ja": row.get("subject_name_ja"), "framework": key, "tags": tags,
                        "axes": [{"name": f.get("name"), "name_ja": f.get("name_ja"), "id": f["id"]} for f in factors],
                        "columns": [{"id": c.get("id"), "name": c.get("name"), "name_ja": c.get("name_ja")}
                                    for c in doc.get("columns", [])], "series": series})
-    counts: dict[str, int] = {}
-    for r in radars:
-        counts[r["framework"]] = counts.get(r["framework"], 0) + 1
-    averages = [{"framework": key, "column": c, "factors": documents[key].get("factors", []),
-                 "means": [v / counts[key] for v in values]} for (key, c), values in sums.items()]
+    by = request.query_params.get("by") or None
+    averages = []
+    for key in dict.fromkeys(r["framework"] for r in rows):
+        try:
+            averages.append(_averages_view(Q.group_averages(con, key, by=by or _default_grouping(key))))
+        except InputError as exc:  # categories only, or nothing to group by: say so instead of a table
+            averages.append({"framework": key, "by": by, "heads": [], "rows": [], "published": False,
+                             "notes": [" ".join(x for x in (exc.problem, exc.hint) if x)]})
     frameworks = Q.frameworks(con).rows()
     programmes = _maybe(Q.programmes, con)
     return render(request, "evaluations.html", twin="/api/v1/assessments",
                   downloads={"CSV": "/api/v1/assessments?format=csv", "Excel": "/api/v1/assessments?format=xlsx"},
-                  assessments=rows, radars=radars, averages=averages, counts=counts, frameworks=frameworks,
+                  assessments=rows, radars=radars, averages=averages, by=by, frameworks=frameworks,
                   programmes=programmes.rows() if programmes else [],
                   has_prefectures="prefecture" in Q.geometry_levels(con))
 
