@@ -139,14 +139,12 @@ def read_table(spark: SparkSession, path: str, kind: str, *, mapping: Mapping[st
 
 
 def _typed(present: list[str], kind: str) -> list[Column]:
-    """The canonical columns, typed as ``clusteratlas import`` stores them (absent optional ones left out)."""
+    """Every canonical column, typed as ``clusteratlas import`` stores them (absent optional ones null)."""
     from pyspark.sql import functions as F
 
     out = []
     for col in model.TABLES[kind]:
-        if col.name not in present:
-            continue
-        c = F.col(col.name)
+        c = F.col(col.name) if col.name in present else F.lit(None).cast("string")
         if col.name == "flag":
             expr = F.coalesce(F.lower(c), F.lit(""))
         elif col.name == "type":
