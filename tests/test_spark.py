@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import socket
@@ -274,8 +275,6 @@ def standalone_cluster(tmp_path):
         alive = 0
         while time.time() < deadline:
             try:
-                import json
-
                 with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=2) as fh:
                     alive = json.load(fh).get("aliveworkers", 0)
             except OSError:
@@ -285,7 +284,7 @@ def standalone_cluster(tmp_path):
             time.sleep(1)
         assert alive == 2, "the two workers did not register: " + "\n".join(
             p.read_text()[-2000:] for p in (tmp_path / "logs").glob("*.out"))
-        yield master, env, home
+        yield master, env, home, ui
     finally:
         pids = [int(p.read_text()) for p in (tmp_path / "pids").glob("*.pid")] if (tmp_path / "pids").exists() \
             else []
@@ -304,7 +303,7 @@ def standalone_cluster(tmp_path):
 
 
 def test_spark_submit_on_a_standalone_cluster_gives_the_duckdb_results(standalone_cluster, sample_files, tmp_path):
-    master, env, home = standalone_cluster
+    master, env, home, ui = standalone_cluster
     obs, defs = sample_files["observations"], sample_files["definitions"]
     map_files(obs, defs, tmp_path / "duck.parquet", regions_out=tmp_path / "duck_regions.parquet")
     entry = subprocess.run([sys.executable, "-m", "clusteratlas.engines.submit"], capture_output=True, text=True,
@@ -321,6 +320,9 @@ def test_spark_submit_on_a_standalone_cluster_gives_the_duckdb_results(standalon
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]
     assert "Wrote 4,320 region × cluster rows" in run.stdout.replace("\n", " ")
+    with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5) as fh:
+        state = json.load(fh)
+    assert [a["name"] for a in state["completedapps"]] == ["clusteratlas"]  # the run was the cluster's
     apps = list((tmp_path / "work").glob("app-*"))
     assert apps and len({p.name for a in apps for p in a.iterdir()}) == 2  # executors ran on both workers
     _stateless_parity(tmp_path / "duck.parquet", tmp_path / "duck_regions.parquet", tmp_path / "res")

@@ -64,9 +64,11 @@ def session(*, memory: str | None = None, app_name: str = "clusteratlas") -> Spa
     and binds only to the loopback interface.
     """
     require_pyspark()
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
+    # Start (or join, under spark-submit) the JVM first: only then does SparkConf see the submit's --master.
+    SparkContext._ensure_initialized()
     builder = SparkSession.builder.appName(app_name)
     if "spark.master" not in dict(SparkConf().getAll()):
         builder = (builder.master(os.environ.get("CLUSTERATLAS_SPARK_MASTER", "local[*]"))
@@ -292,6 +294,7 @@ def map_with_spark(data: str, clusters: str, out: str, *, year: int | None = Non
 
     params = params or MapParams()
     spark = spark or session(memory=memory)
+    _prepare_out(spark, out, delete=False)  # refuse a wrong --out before any work
     obs = read_table(spark, data, "observations", mapping=mapping)
     if year is not None:
         obs = obs.filter(F.col("year") == int(year))
@@ -338,8 +341,8 @@ def map_with_spark(data: str, clusters: str, out: str, *, year: int | None = Non
     return SparkMapReport(out, rows, unmapped, share, economy)
 
 
-def _prepare_out(spark: SparkSession, out: str) -> None:
-    """Remove an earlier results folder at ``out``; refuse to replace anything else."""
+def _prepare_out(spark: SparkSession, out: str, *, delete: bool = True) -> None:
+    """Remove an earlier results folder at ``out`` (with ``delete``); refuse to replace anything else."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(out)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -350,6 +353,8 @@ def _prepare_out(spark: SparkSession, out: str) -> None:
         raise InputError("the output exists and is not a clusteratlas results folder", file=out,
                          value=", ".join(sorted(entries)[:5]),
                          expected=f"a new path, or an earlier results folder ({', '.join(RESULT_PARTS)})")
+    if not delete:
+        return
     # The marker first: a run interrupted from here on leaves a folder import refuses.
     fs.delete(jvm.org.apache.hadoop.fs.Path(f"{out}/run"), True)
     fs.delete(path, True)
