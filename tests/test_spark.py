@@ -7,16 +7,11 @@ absent the tests skip with that reason outside CI and fail in CI.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -230,7 +225,7 @@ def test_six_million_rows_are_identical_on_spark(spark, tmp_path):
 
     data = tmp_path / "six_million.parquet"
     generate(data, regions=1_000, industries=300, years=20)  # 6,000,000 rows
-    assert duckdb.sql(f"SELECT count(*) FROM '{data}'").fetchone()[0] == 6_000_000
+    assert duckdb.sql(f"SELECT count(*) FROM '{data}'").fetchall() == [(6_000_000,)]
     defs = data.with_suffix(".defs.csv")
     map_files(data, defs, tmp_path / "duck.parquet", regions_out=tmp_path / "duck_regions.parquet",
               memory_limit="2GB")
@@ -241,88 +236,36 @@ def test_six_million_rows_are_identical_on_spark(spark, tmp_path):
 
 
 # --------------------------------------------------------------- standalone cluster
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def standalone_cluster(tmp_path):
-    """A Spark standalone master and two workers on 127.0.0.1, started with pyspark's own scripts.
-
-    Stopped by their process ids at teardown, whatever the test did.
-    """
+    """A Spark standalone master and two workers (1 core, 1 GB each) on 127.0.0.1, stopped by pid afterwards."""
     _need_java()
-    pyspark = pytest.importorskip("pyspark", reason='install the extra: pip install "clusteratlas[spark]"')
-    home = Path(pyspark.__file__).parent
-    port, ui = _free_port(), _free_port()
-    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_MASTER_HOST": "127.0.0.1",
-           "SPARK_PID_DIR": str(tmp_path / "pids"), "SPARK_LOG_DIR": str(tmp_path / "logs"),
-           "SPARK_WORKER_DIR": str(tmp_path / "work"), "SPARK_IDENT_STRING": f"clusteratlas-test-{os.getpid()}",
-           "SPARK_DAEMON_MEMORY": "256m", "SPARK_NO_DAEMONIZE": ""}
-    env.pop("SPARK_NO_DAEMONIZE")
-    daemon = ["bash", str(home / "sbin" / "spark-daemon.sh"), "start"]
-    master = f"spark://127.0.0.1:{port}"
-    try:
-        subprocess.run([*daemon, "org.apache.spark.deploy.master.Master", "1", "--host", "127.0.0.1",
-                        "--port", str(port), "--webui-port", str(ui)], env=env, check=True, capture_output=True)
-        for i in (1, 2):
-            subprocess.run([*daemon, "org.apache.spark.deploy.worker.Worker", str(i), "--host", "127.0.0.1",
-                            "--webui-port", str(_free_port()), "--cores", "1", "--memory", "1g", master],
-                           env=env, check=True, capture_output=True)
-        deadline = time.time() + 90
-        alive = 0
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=2) as fh:
-                    alive = json.load(fh).get("aliveworkers", 0)
-            except OSError:
-                alive = 0
-            if alive == 2:
-                break
-            time.sleep(1)
-        assert alive == 2, "the two workers did not register: " + "\n".join(
-            p.read_text()[-2000:] for p in (tmp_path / "logs").glob("*.out"))
-        yield master, env, home, ui
-    finally:
-        pids = [int(p.read_text()) for p in (tmp_path / "pids").glob("*.pid")] if (tmp_path / "pids").exists() \
-            else []
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 15)
-        for pid in pids:
-            for _ in range(50):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.2)
-            else:
-                os.kill(pid, 9)
+    pytest.importorskip("pyspark", reason='install the extra: pip install "clusteratlas[spark]"')
+    from clusteratlas.engines.standalone import standalone_cluster
+
+    with standalone_cluster(tmp_path / "cluster") as cluster:
+        yield cluster
+    assert all(not Path(f"/proc/{pid}").exists() for pid in cluster.pids)
 
 
 def test_spark_submit_on_a_standalone_cluster_gives_the_duckdb_results(standalone_cluster, sample_files, tmp_path):
-    master, env, home, ui = standalone_cluster
+    cluster = standalone_cluster
     obs, defs = sample_files["observations"], sample_files["definitions"]
     map_files(obs, defs, tmp_path / "duck.parquet", regions_out=tmp_path / "duck_regions.parquet")
+    env = {**cluster.env, "PYTHONPATH": str(ROOT / "src"), "PYSPARK_PYTHON": sys.executable,
+           "PYSPARK_DRIVER_PYTHON": sys.executable}
     entry = subprocess.run([sys.executable, "-m", "clusteratlas.engines.submit"], capture_output=True, text=True,
-                           check=True, env={**env, "PYTHONPATH": str(ROOT / "src")}).stdout.strip()
+                           check=True, env=env).stdout.strip()
     run = subprocess.run(
-        [str(home / "bin" / "spark-submit"), "--master", master, "--deploy-mode", "client",
+        [str(cluster.home / "bin" / "spark-submit"), "--master", cluster.master, "--deploy-mode", "client",
          "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.ui.enabled=false",
          "--driver-memory", "512m", "--executor-memory", "512m", "--total-executor-cores", "2",
          "--conf", "spark.sql.shuffle.partitions=8",
          entry, "map", "--engine", "spark", "--data", str(obs), "--clusters", str(defs), "--out",
-         str(tmp_path / "res")],
-        env={**env, "PYTHONPATH": str(ROOT / "src"), "PYSPARK_PYTHON": sys.executable,
-             "PYSPARK_DRIVER_PYTHON": sys.executable},
-        capture_output=True, text=True, timeout=600)
+         str(tmp_path / "res")], env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
     assert "Wrote 4,320 region × cluster rows" in run.stdout.replace("\n", " ")
-    with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5) as fh:
-        state = json.load(fh)
-    assert [a["name"] for a in state["completedapps"]] == ["clusteratlas"]  # the run was the cluster's
-    apps = list((tmp_path / "work").glob("app-*"))
+    assert [a["name"] for a in cluster.state()["completedapps"]] == ["clusteratlas"]  # the run was the cluster's
+    apps = list((tmp_path / "cluster" / "work").glob("app-*"))
     assert apps and len({p.name for a in apps for p in a.iterdir()}) == 2  # executors ran on both workers
     _stateless_parity(tmp_path / "duck.parquet", tmp_path / "duck_regions.parquet", tmp_path / "res")
