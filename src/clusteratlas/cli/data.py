@@ -48,7 +48,8 @@ def init(atlas: AtlasOpt = DEFAULT_PATH,
 
 @app.command("import")
 @fails_cleanly
-def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', '.join(TABLES)}, geometry.")],
+def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', '.join(TABLES)}, geometry; or "
+                                                  "results (a folder written by 'map --engine spark').")],
             file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or Shift_JIS), Parquet or Excel file.")],
             atlas: AtlasOpt = DEFAULT_PATH,
             name: Annotated[str | None, typer.Option(help="Dataset or definition name (default: file name).")]
@@ -121,6 +122,16 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
     prefecture' stores Japan's prefectures from the outlines bundled with the package (also loaded by
     'reference jp-prefectures').
     """
+    if kind == "results":
+        from clusteratlas.store.results import import_results
+
+        with Atlas(atlas) as a, step(f"Importing results from {file}"):
+            report = import_results(a, file, name=name, dry_run=dry_run)
+        verb = "Checked (dry run, nothing stored)" if dry_run else "Imported"
+        out.print(f"{verb} {report.rows:,} region × cluster results from {file} (definition '{report.name}').")
+        for note in report.notes:
+            out.print(f"[yellow]note:[/] {note}", highlight=False)
+        return
     if kind == "geometry":
         from clusteratlas.store.geometry import import_geometry
 

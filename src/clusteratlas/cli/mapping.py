@@ -47,12 +47,12 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
          definition: Annotated[str | None, typer.Option(help="Cluster definition (atlas mode).")] = None,
          level: Annotated[list[str] | None, typer.Option(help="Also map this parent/custom level, "
                                                          "repeatable (atlas mode).")] = None,
-         data: Annotated[Path | None, typer.Option(help="Observations file (stateless mode).")] = None,
-         clusters: Annotated[Path | None, typer.Option(help="Definitions file (stateless mode).")] = None,
-         out_file: Annotated[Path | None, typer.Option("--out", help="Output .csv/.parquet/.xlsx "
-                                                       "(stateless mode).")] = None,
+         data: Annotated[str | None, typer.Option(help="Observations file (stateless mode).")] = None,
+         clusters: Annotated[str | None, typer.Option(help="Definitions file (stateless mode).")] = None,
+         out_file: Annotated[str | None, typer.Option("--out", help="Output .csv/.parquet/.xlsx "
+                                                      "(stateless mode).")] = None,
          regions_out: Annotated[Path | None, typer.Option(help="Also write region summaries here.")] = None,
-         reference_totals: Annotated[Path | None, typer.Option(help="Reference-area totals (industry, year, "
+         reference_totals: Annotated[str | None, typer.Option(help="Reference-area totals (industry, year, "
                                                                "employment) for the LQ denominator.")] = None,
          year: YearOpt = None,
          base_year: Annotated[int | None, typer.Option(
@@ -87,6 +87,11 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                                        "level), region:CODE (one region). Default: totals if "
                                                        "imported, else level:country if observed, else "
                                                        "observations.")] = None,
+         engine: Annotated[str, typer.Option(help="duckdb (one machine) or spark (stateless mode; --data, "
+                                             "--clusters and --reference-totals may be any path Spark reads, "
+                                             "Parquet or CSV; --out becomes a results folder for 'import "
+                                             "results'; --memory-limit sets the local driver's memory; run it "
+                                             "under spark-submit for a cluster).")] = "duckdb",
          ) -> None:
     """Compute cluster results: LQs, stars, strong clusters, growth.
 
@@ -98,8 +103,14 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
     if data or clusters or out_file:
         if not (data and clusters and out_file):
             raise ClusterAtlasError("stateless map needs --data, --clusters and --out together")
+        if engine != "duckdb":
+            _map_elsewhere(engine, data, clusters, out_file, year=year, reference_totals=reference_totals,
+                           regions_out=regions_out, map_cols=map_cols, params=params, strict=strict,
+                           memory_limit=memory_limit, file_format=file_format)
+            return
         with step("Mapping clusters"):
-            report = map_files(data, clusters, out_file, year=year, reference_totals=reference_totals,
+            report = map_files(Path(data), Path(clusters), Path(out_file), year=year,
+                               reference_totals=Path(reference_totals) if reference_totals else None,
                                regions_out=regions_out, mapping=parse_mapping(map_cols), params=params,
                                strict=strict, memory_limit=memory_limit, file_format=file_format,
                                options=format_options(file_format, year, digits, filter_,
@@ -112,6 +123,9 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         if report.unmapped.num_rows:
             out.print(unmapped_table(report.unmapped))
         return
+    if engine != "duckdb":
+        raise ClusterAtlasError(f"--engine {engine} maps files (--data, --clusters, --out); load its results "
+                                "into an atlas with 'clusteratlas import results FOLDER'")
     started = time.perf_counter()
     with Atlas(atlas, memory_limit=memory_limit) as a, step("Mapping clusters", a.con):
         summary = a.map(definition, levels=level, params=params, strict=strict, reference=reference)
@@ -133,6 +147,29 @@ def print_notes(notes: list[str]) -> None:
             out.print(f"[yellow]{escape(head)}[/] {escape(rest)}", highlight=False)
         else:
             out.print(escape(note), highlight=False)
+
+
+def _map_elsewhere(engine: str, data: str, clusters: str, out_file: str, *, regions_out: Path | None,
+                   map_cols: list[str] | None, memory_limit: str | None, file_format: str, **kwargs) -> None:
+    """A stateless map on another engine (Spark): results folder at ``out_file``."""
+    from clusteratlas.engines import ENGINES
+
+    if engine not in ENGINES:
+        raise ClusterAtlasError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if regions_out is not None or file_format != "generic":
+        raise ClusterAtlasError("--engine spark reads generic Parquet or CSV inputs (no --format) and writes the "
+                                "region summaries into the --out folder (no --regions-out)")
+    from clusteratlas.engines.spark import map_with_spark
+
+    with step("Mapping clusters with Spark"):
+        report = map_with_spark(data, clusters, out_file, mapping=parse_mapping(map_cols), memory=memory_limit,
+                                **kwargs)
+    out.print(f"Wrote {report.rows:,} region × cluster rows to the results folder {report.out} "
+              f"({report.mapped_share:.1%} of employment mapped to a cluster).\n"
+              f"LQ reference economy: {report.reference}.\n"
+              f"Load them into an atlas with: clusteratlas import results {report.out}")
+    if report.unmapped.num_rows:
+        out.print(unmapped_table(report.unmapped))
 
 
 @show_app.command("region")

@@ -22,11 +22,12 @@ class Engine:
 
     With a DuckDB connection, :meth:`checkpoint` writes a temp table (which
     DuckDB can spill to disk) and :meth:`release` drops it. Without one,
-    Polars frames are collected and Spark frames cached.
+    Polars frames are collected and Spark frames checkpointed on the executors.
     """
 
     con: duckdb.DuckDBPyConnection | None = None
     _tables: dict[int, str] = field(default_factory=dict)
+    _spark: dict[int, object] = field(default_factory=dict)
 
     def checkpoint(self, frame: nw.LazyFrame, table: str | None = None) -> nw.LazyFrame:
         """Compute ``frame`` once and return a lazy frame over the stored result.
@@ -49,11 +50,18 @@ class Engine:
                 self._tables[id(stored)] = name
             return stored
         if impl is nw.Implementation.PYSPARK:
-            return nw.from_native(native.cache())
+            # Computed now and kept on the executors, with the plan cut here: later steps neither
+            # recompute it nor re-analyse its (long) logical plan, as they would after cache().
+            stored = nw.from_native(native.localCheckpoint(eager=True))
+            self._spark[id(stored)] = stored.to_native()
+            return stored
         return frame.collect().lazy()
 
     def release(self, frame: nw.LazyFrame) -> None:
         """Free a :meth:`checkpoint` result that no later step reads."""
+        spark_frame = self._spark.pop(id(frame), None)
+        if spark_frame is not None:
+            spark_frame.unpersist()
         name = self._tables.pop(id(frame), None)
         if name is not None and self.con is not None:
             self.con.execute(f"DROP TABLE IF EXISTS {name}")

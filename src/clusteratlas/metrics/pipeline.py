@@ -153,6 +153,7 @@ def _first_year(frame: nw.LazyFrame) -> int:
 
 
 def _region_summary(clusters: nw.LazyFrame, totals: nw.LazyFrame) -> nw.LazyFrame:
+    # Counts sum flags cast to integers: Spark cannot sum booleans (DuckDB gives HUGEINT either way).
     emp = nw.col("employment")
     strong_emp = nw.when(nw.col("strong")).then(emp).otherwise(0.0)
     change = nw.col("employment_change")
@@ -165,10 +166,10 @@ def _region_summary(clusters: nw.LazyFrame, totals: nw.LazyFrame) -> nw.LazyFram
         )
         .group_by("level", "region", "year")
         .agg(
-            (nw.col("employment") > 0).sum().alias("clusters"),
-            nw.col("strong").sum().alias("strong_clusters"),
+            (nw.col("employment") > 0).cast(nw.Int64).sum().alias("clusters"),
+            nw.col("strong").cast(nw.Int64).sum().alias("strong_clusters"),
             nw.col("_strong_emp").sum().alias("strong_employment"),
-            (nw.col("stars") == 3).sum().alias("three_star_clusters"),
+            (nw.col("stars") == 3).cast(nw.Int64).sum().alias("three_star_clusters"),
             nw.col("_up").sum().alias("job_creation"),
             nw.col("_down").sum().alias("job_destruction"),
             nw.col("_est").sum().alias("_est"),

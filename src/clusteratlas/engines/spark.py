@@ -1,0 +1,360 @@
+"""Cluster mapping on Apache Spark: read, check, map and write without leaving the cluster.
+
+``clusteratlas map --engine spark`` runs the same Narwhals expressions as the
+DuckDB engine (:func:`clusteratlas.metrics.map_clusters`) on PySpark
+DataFrames. Only the edges differ:
+
+* input: any path Spark reads (local, ``hdfs://``, ``s3a://`` through the
+  cluster's own configuration), Parquet or CSV, checked with the rules of
+  ``clusteratlas import`` (:mod:`clusteratlas.sources.generic`) written as
+  Spark column expressions (no Python UDF touches a row);
+* output: a results folder (:data:`RESULT_PARTS`), one Parquet dataset per
+  table plus a one-row ``run`` dataset written last, which
+  ``clusteratlas import results`` loads into an atlas
+  (:mod:`clusteratlas.store.results`).
+
+Peer-group quantiles use Spark's exact ``percentile`` (linear interpolation,
+as DuckDB's ``quantile_cont``), never ``percentile_approx``, so stars and
+strong clusters are identical to the DuckDB engine's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+import narwhals as nw
+
+from clusteratlas import model
+from clusteratlas.errors import ClusterAtlasError, InputError
+from clusteratlas.metrics import Engine, MapParams, impute_suppressed, map_clusters
+from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+#: The datasets of a results folder, in the order they are written (``run`` last marks it complete).
+RESULT_PARTS = ("clusters", "regions", "unmapped", "run")
+#: Version of the results-folder layout, checked by ``import results``.
+RESULTS_FORMAT = 1
+
+_SPARK_TYPES = {"VARCHAR": "string", "INTEGER": "int", "DOUBLE": "double"}
+
+
+def require_pyspark() -> None:
+    """Fail with the install command when the optional Spark extra is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise ClusterAtlasError('the Spark engine needs PySpark: pip install "clusteratlas[spark]" '
+                                "(and Java 17 or later)") from exc
+
+
+def session(*, memory: str | None = None, app_name: str = "clusteratlas") -> SparkSession:
+    """The Spark session of this process, started if need be.
+
+    Under ``spark-submit`` the master and resources come from the submit
+    command and the cluster's configuration. A plain ``clusteratlas map
+    --engine spark`` runs Spark in this process (``local[*]``), its driver
+    memory capped by ``memory`` (e.g. ``4g``; the JVM default otherwise),
+    and binds only to the loopback interface.
+    """
+    require_pyspark()
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
+
+    # Start (or join, under spark-submit) the JVM first: only then does SparkConf see the submit's --master.
+    SparkContext._ensure_initialized()
+    builder = SparkSession.builder.appName(app_name)
+    if "spark.master" not in dict(SparkConf().getAll()):
+        builder = (builder.master(os.environ.get("CLUSTERATLAS_SPARK_MASTER", "local[*]"))
+                   .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+                   # Spark's 200 shuffle partitions suit a cluster; on one machine they only add task overhead.
+                   .config("spark.sql.shuffle.partitions", str(max(8, 4 * (os.cpu_count() or 2)))))
+        if memory:
+            builder = builder.config("spark.driver.memory", memory)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("CLUSTERATLAS_SPARK_LOG_LEVEL", "ERROR"))
+    return spark
+
+
+# ----------------------------------------------------------------------- input
+def _reader_format(path: str) -> str:
+    name = path.rstrip("/").lower()
+    if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".txt")):
+        return "csv"
+    return "parquet"
+
+
+def read_table(spark: SparkSession, path: str, kind: str, *, mapping: Mapping[str, str] | None = None,
+               ) -> DataFrame:
+    """Read and check one input with Spark; return it with the canonical columns and types.
+
+    Parquet (a file, a folder or a glob) or CSV with a header; columns are
+    matched case-insensitively, ``mapping`` renames CANONICAL=YOURS as
+    ``--map`` does. The checks are those of ``clusteratlas import``:
+    required values present, numbers finite and not negative, years whole
+    and in range, flags and size classes known, keys unique. One Spark job
+    finds every violation; the error names the file, column and first bad
+    value (Spark does not know line numbers).
+    """
+    from pyspark.errors import AnalysisException
+
+    mapping = dict(mapping or {})
+    fmt = _reader_format(path)
+    try:
+        reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
+        raw = reader.format(fmt).load(path)
+    except AnalysisException as exc:
+        raise InputError("Spark cannot read this input", file=path, expected=f"a {fmt.upper()} file or folder",
+                         hint=str(exc).splitlines()[0]) from exc
+    found = {c.lower(): c for c in raw.columns}
+    known = {c.name for c in model.TABLES[kind]}
+    for canonical in mapping:
+        if canonical not in known:
+            raise InputError("the column mapping names an unknown column", file=path, value=canonical,
+                             expected=", ".join(sorted(known)))
+    from pyspark.sql import functions as F
+
+    texts: dict[str, Column] = {}
+    for col in model.TABLES[kind]:
+        source = mapping.get(col.name, col.name)
+        actual = found.get(source.lower())
+        if actual is None:
+            if col.required or col.name in mapping:
+                raise InputError(f"required column '{col.name}' is missing", file=path, column=source,
+                                 expected=", ".join(raw.columns),
+                                 hint=f"Map another column to it with --map {col.name}=YOUR_COLUMN")
+            continue
+        text = F.trim(F.col(f"`{actual}`").cast("string"))
+        texts[col.name] = F.when(text != "", text)
+    text_frame = raw.select(*(expr.alias(name) for name, expr in texts.items()))
+    _check(text_frame, kind, path)
+    if kind in ("observations", "definitions"):
+        _check_unique(text_frame, kind, path)
+    return text_frame.select(*_typed(text_frame.columns, kind))
+
+
+def _typed(present: list[str], kind: str) -> list[Column]:
+    """Every canonical column, typed as ``clusteratlas import`` stores them (absent optional ones null)."""
+    from pyspark.sql import functions as F
+
+    out = []
+    for col in model.TABLES[kind]:
+        c = F.col(col.name) if col.name in present else F.lit(None).cast("string")
+        if col.name == "flag":
+            expr = F.coalesce(F.lower(c), F.lit(""))
+        elif col.name == "type":
+            expr = F.coalesce(F.lower(c), F.lit("traded"))
+        elif col.name == "size_class":
+            expr = F.upper(c)
+        elif col.sql_type == "INTEGER":
+            expr = c.try_cast("double").cast("int")
+        else:
+            expr = c.try_cast(_SPARK_TYPES[col.sql_type])
+        out.append(expr.alias(col.name))
+    return out
+
+
+def _checks(kind: str, present: set[str]) -> list[tuple[str, Column, str, str]]:
+    """(column, condition true on a bad value, problem, expected) for one kind of input."""
+    from pyspark.sql import functions as F
+
+    def num(name: str) -> Column:
+        return F.col(name).try_cast("double")
+
+    def numeric(name: str, *, required: bool, allow_empty_if: Column | None = None,
+                maximum: float | None = None) -> list:
+        if name not in present:
+            return []
+        c = F.col(name)
+        out = []
+        if required:
+            empty = c.isNull() if allow_empty_if is None else c.isNull() & ~allow_empty_if
+            out.append((name, empty, "value is empty", "a number"))
+        out += [
+            (name, c.isNotNull() & num(name).isNull(), "not a number", "a number such as 1234 or 12.5"),
+            (name, F.isnan(num(name)) | (F.abs(num(name)) == float("inf")), "not a finite number",
+             "a finite number"),
+            (name, num(name) < 0, "negative value", "zero or more"),
+        ]
+        if maximum is not None:
+            out.append((name, num(name) > maximum, "implausibly large value", f"at most {maximum:,.0f} for one cell"))
+        return out
+
+    def required_text(name: str) -> tuple:
+        return (name, F.col(name).isNull(), "value is empty", f"a {name} code")
+
+    def ascii_code(name: str) -> tuple:
+        return (name, ~F.col(name).rlike("^[ -~]*$"), "code with characters outside printable ASCII",
+                "an ASCII code (import the file into an atlas to have codes normalised)")
+
+    year = num("year") if "year" in present else None
+    year_checks = [] if year is None else [
+        required_text("year"),
+        ("year", F.col("year").isNotNull() & (year.isNull() | (year != F.floor(year))), "not a whole year",
+         "a year such as 2019"),
+        ("year", (year < model.MIN_YEAR) | (year > model.MAX_YEAR), "year out of range",
+         f"a year between {model.MIN_YEAR} and {model.MAX_YEAR}"),
+    ]
+    if kind == "observations":
+        flags = [f for f in model.FLAGS if f]
+        withheld = F.coalesce(F.lower(F.col("flag")) == model.FLAG_SUPPRESSED, F.lit(False)) if "flag" in present \
+            else F.lit(False)
+        if "size_class" in present:
+            withheld = withheld | F.col("size_class").isNotNull()
+        checks = [required_text("region"), required_text("industry"), ascii_code("region"), ascii_code("industry"),
+                  *year_checks,
+                  *numeric("employment", required=True, allow_empty_if=withheld, maximum=model.MAX_CELL_EMPLOYMENT),
+                  *numeric("establishments", required=False, maximum=model.MAX_CELL_EMPLOYMENT),
+                  *numeric("payroll", required=False)]
+        if "flag" in present:
+            checks.append(("flag", F.col("flag").isNotNull() & ~F.lower(F.col("flag")).isin(flags), "unknown flag",
+                           f"empty or one of {', '.join(flags)}"))
+        if "size_class" in present:
+            checks.append(("size_class", F.col("size_class").isNotNull()
+                           & ~F.upper(F.col("size_class")).isin(list(SIZE_CLASS_MIDPOINTS)),
+                           "unknown employment size class", f"one of {', '.join(SIZE_CLASS_MIDPOINTS)}"))
+        return checks
+    if kind == "definitions":
+        checks = [required_text("industry"), required_text("cluster"), ascii_code("industry")]
+        if "type" in present:
+            checks.append(("type", F.col("type").isNotNull() & ~F.lower(F.col("type")).isin(list(model.CLUSTER_TYPES)),
+                           "unknown cluster type", "'traded' or 'local'"))
+        return checks
+    if kind == "reference-totals":
+        return [required_text("industry"), ascii_code("industry"), *year_checks,
+                *numeric("employment", required=True)]
+    raise ClusterAtlasError(f"the Spark engine does not read {kind}")
+
+
+def _check(frame: DataFrame, kind: str, label: str) -> None:
+    """Raise the first violated check, with how many rows violate it (one Spark job for all checks)."""
+    from pyspark.sql import functions as F
+
+    checks = _checks(kind, set(frame.columns))
+    aggs = []
+    for i, (column, bad, _problem, _expected) in enumerate(checks):
+        flagged = F.coalesce(bad, F.lit(False))
+        aggs += [F.count(F.when(flagged, 1)).alias(f"n{i}"),
+                 F.first(F.when(flagged, F.coalesce(F.col(column), F.lit(""))), ignorenulls=True).alias(f"v{i}")]
+    row = frame.agg(*aggs).first()
+    for i, (column, _bad, problem, expected) in enumerate(checks):
+        if row[f"n{i}"]:
+            more = f" ({row[f'n{i}']:,} rows in all)" if row[f"n{i}"] > 1 else ""
+            raise InputError(f"{problem}{more}", file=label, column=column, value=row[f"v{i}"], expected=expected)
+
+
+def _check_unique(frame: DataFrame, kind: str, label: str) -> None:
+    from pyspark.sql import functions as F
+
+    key = ["region", "industry", "year"] if kind == "observations" else ["industry"]
+    if kind == "definitions" and "subcluster" in frame.columns:
+        key = ["industry", "cluster"]
+    dup = (frame.groupBy(*(F.coalesce(F.col(k), F.lit("")).alias(k) for k in key)).count()
+           .filter(F.col("count") > 1).limit(1).collect())
+    if dup:
+        shown = ", ".join(f"{k}={dup[0][k]}" for k in key)
+        raise InputError(f"duplicate rows for {shown} ({dup[0]['count']} rows)", file=label,
+                         expected=f"one row per {' × '.join(key)}")
+
+
+# ------------------------------------------------------------------------- map
+@dataclass
+class SparkMapReport:
+    """What a Spark map wrote: the results folder, its row count and the unmapped industries."""
+
+    out: str
+    rows: int
+    unmapped: pa.Table
+    mapped_share: float
+    reference: str
+    notes: list[str] = field(default_factory=list)
+
+
+def map_with_spark(data: str, clusters: str, out: str, *, year: int | None = None,
+                   reference_totals: str | None = None, mapping: Mapping[str, str] | None = None,
+                   params: MapParams | None = None, strict: bool = False,
+                   spark: SparkSession | None = None, memory: str | None = None) -> SparkMapReport:
+    """Map clusters with Spark from an observations input and a definitions input into the folder ``out``.
+
+    The results are those of ``clusteratlas map --data … --out …`` on
+    DuckDB, with the level column kept (so ``import results`` can load
+    them). Nothing is written when an input is invalid (or, with ``strict``,
+    when an industry has no cluster); an existing ``out`` is replaced only
+    if it is a results folder, and its ``run`` part is written last, so an
+    interrupted run is never taken for a complete one.
+    """
+    from pyspark.sql import functions as F
+
+    params = params or MapParams()
+    spark = spark or session(memory=memory)
+    _prepare_out(spark, out, delete=False)  # refuse a wrong --out before any work
+    obs = read_table(spark, data, "observations", mapping=mapping)
+    if year is not None:
+        obs = obs.filter(F.col("year") == int(year))
+        if not obs.limit(1).collect():
+            years = sorted(r[0] for r in read_table(spark, data, "observations", mapping=mapping)
+                           .select("year").distinct().collect())
+            raise InputError("no observations for this year", file=data, column="year", value=year,
+                             expected=", ".join(map(str, years)))
+    defs = read_table(spark, clusters, "definitions")
+    reference = None
+    if reference_totals is not None:
+        ref = read_table(spark, reference_totals, "reference-totals")
+        missing = sorted(r[0] for r in obs.select("year").distinct().subtract(ref.select("year").distinct()).collect())
+        if missing:
+            raise InputError("the reference totals have no rows for some observed years", file=reference_totals,
+                             column="year", value=", ".join(map(str, missing)),
+                             expected="reference totals for every year in the observations")
+        reference = nw.from_native(ref.select("industry", "year", "employment"))
+    observations = impute_suppressed(nw.from_native(obs)).drop("size_class")
+    result = map_clusters(observations, nw.from_native(defs), reference=reference, params=params, engine=Engine())
+    unmapped = result.unmapped.sort("employment", descending=True).collect().to_arrow()
+    if strict and unmapped.num_rows:
+        listed = ", ".join(f"{i} ({e:,.0f} jobs)" for i, e in zip(
+            unmapped["industry"].to_pylist()[:5], unmapped["employment"].to_pylist()[:5], strict=True))
+        raise InputError(f"{unmapped.num_rows} industry code(s) are not in the cluster definition",
+                         file=clusters, value=listed, expected="every industry mapped (--strict)")
+    total = obs.agg(F.coalesce(F.sum("employment"), F.lit(0.0))).first()[0]
+    unmapped_emp = float(sum(v or 0 for v in unmapped["employment"].to_pylist()))
+    economy = (f"reference totals from {reference_totals}" if reference_totals is not None else
+               "observations: every region of the file (pass --reference-totals when they overlap or "
+               "leave part of the nation out)")
+    _prepare_out(spark, out)
+    clusters_df = result.clusters.to_native()
+    clusters_df.write.mode("overwrite").parquet(f"{out}/clusters")
+    result.regions.to_native().write.mode("overwrite").parquet(f"{out}/regions")
+    result.unmapped.to_native().coalesce(1).write.mode("overwrite").parquet(f"{out}/unmapped")
+    rows = clusters_df.count()
+    manifest = {"format": RESULTS_FORMAT, "engine": f"spark {spark.version}", "data": data,
+                "definition": clusters, "reference": economy, "parameters": asdict(params),
+                "clusters": rows, "unmapped_employment": unmapped_emp}
+    (spark.createDataFrame([(json.dumps(manifest),)], "manifest string").coalesce(1)
+     .write.mode("overwrite").parquet(f"{out}/run"))
+    share = 1.0 - unmapped_emp / total if total else 0.0
+    return SparkMapReport(out, rows, unmapped, share, economy)
+
+
+def _prepare_out(spark: SparkSession, out: str, *, delete: bool = True) -> None:
+    """Remove an earlier results folder at ``out`` (with ``delete``); refuse to replace anything else."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(out)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return
+    entries = {s.getPath().getName() for s in fs.listStatus(path)}
+    if entries - set(RESULT_PARTS):
+        raise InputError("the output exists and is not a clusteratlas results folder", file=out,
+                         value=", ".join(sorted(entries)[:5]),
+                         expected=f"a new path, or an earlier results folder ({', '.join(RESULT_PARTS)})")
+    if not delete:
+        return
+    # The marker first: a run interrupted from here on leaves a folder import refuses.
+    fs.delete(jvm.org.apache.hadoop.fs.Path(f"{out}/run"), True)
+    fs.delete(path, True)
