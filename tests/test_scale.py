@@ -19,7 +19,7 @@ from clusteratlas._sql import connect
 from clusteratlas.errors import InputError
 from clusteratlas.sources.files import open_relation
 from clusteratlas.sources.generic import CODE_COLUMNS, _select_columns, stage
-from tests.conftest import query_atlas
+from tests.conftest import atlas_fingerprint, invoke, query_atlas
 
 
 def _parquet(path: Path, **columns) -> Path:
@@ -136,3 +136,13 @@ def test_progress_reports_the_running_query():
     with progress(con, seen.append, every=0.05):
         con.execute("SELECT count(DISTINCT hash(range)) FROM range(30000000)").fetchall()
     assert seen and all(0 <= p <= 100 for p in seen)
+
+
+def test_out_of_memory_is_a_clean_error_and_keeps_the_stored_results(runner, mapped_atlas):
+    """DuckDB's out-of-memory error: one message naming the limit to raise, exit 2, stored results kept."""
+    before = atlas_fingerprint(mapped_atlas)
+    res = invoke(runner, "map", "--atlas", mapped_atlas, "--memory-limit", "2MB")
+    assert res.exit_code == 2, res.output
+    message = " ".join(res.stderr.split())
+    assert "DuckDB ran out of memory" in message and "--memory-limit" in message and "Traceback" not in res.output
+    assert atlas_fingerprint(mapped_atlas) == before

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import click
+import duckdb
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -69,6 +70,14 @@ def failing_cleanly() -> Iterator[None]:
         # escaped: a message may hold square brackets (pip install 'clusteratlas[japan]') that Rich would
         # otherwise take for markup and swallow
         err.print("[bold red]" + _("error:") + f"[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except duckdb.OutOfMemoryException as exc:
+        # not the user's data but the machine's limit: say which limit and how to raise it, without a traceback
+        first = str(exc).splitlines()[0]
+        err.print("[bold red]" + _("error:") + "[/] " + escape(_(
+            "DuckDB ran out of memory ({detail}); nothing was stored. Raise the limit with --memory-limit or "
+            "CLUSTERATLAS_MEMORY_LIMIT (e.g. 4GB), or set CLUSTERATLAS_TEMP_DIR to a disk with more room for "
+            "spilling.").format(detail=first)), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

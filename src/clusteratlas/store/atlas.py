@@ -128,7 +128,8 @@ class Atlas:
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed rollback must not hide what went wrong
+                self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
 
