@@ -122,3 +122,33 @@ def server(tmp_path, monkeypatch):
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+
+
+def cbp2019_inputs(folder: Path) -> tuple[Path, Path]:
+    """CBP 2019 by CBSA (933 metros and micros × six-digit NAICS 2017) as ``obs.parquet`` and the benchmark
+    definition (NAICS → cluster, type, subcluster; the crosswalk in ../shared/data/clusters) as
+    ``crosswalk.csv``, both in ``folder``; the inputs of every real-data test of a US atlas."""
+    import duckdb
+
+    cbp = shared_file("us/cbp2019_cbsa_naics2017_emp_est.csv.gz")
+    crosswalk = shared_file("clusters/naics_to_cluster_subcluster_noco_redi.csv")
+    obs, definitions = folder / "obs.parquet", folder / "crosswalk.csv"
+    with duckdb.connect() as con:
+        con.execute(f"""COPY (SELECT cbsa_code AS region, naics_code AS industry, year, emp AS employment,
+            est AS establishments FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
+            WHERE naics_level = 6) TO '{obs}'""")
+        con.execute(f"""COPY (SELECT NAICS AS industry, Cluster AS cluster, lower(TradedLocal) AS type,
+            SubclusterName AS subcluster FROM read_csv('{crosswalk}', types={{'NAICS': 'VARCHAR'}})
+            WHERE Cluster IS NOT NULL) TO '{definitions}' (HEADER)""")
+    return obs, definitions
+
+
+def cbp2019_atlas(folder: Path) -> Path:
+    """An atlas of :func:`cbp2019_inputs`, mapped with the benchmark definition."""
+    obs, definitions = cbp2019_inputs(folder)
+    path = folder / "cbp.duckdb"
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("definitions", definitions, name="benchmark")
+        atlas.import_file("observations", obs, name="cbp2019")
+        atlas.map()
+    return path

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from clusteratlas.networks.matching import analyze, build_index, composition_cosine, match_actors, match_clusters
-from tests.conftest import invoke, shared_file
+from tests.conftest import cbp2019_inputs, invoke, shared_file
 
 
 @pytest.fixture
@@ -98,15 +98,7 @@ def test_sample_atlas_both_kinds(tmp_path, runner):
 @pytest.mark.realdata
 def test_san_jose_it_on_cbp_2019(tmp_path, runner):
     """CBP 2019 metros, the benchmark definition (as tests/test_realdata.py builds it)."""
-    cbp = shared_file("us/cbp2019_cbsa_naics2017_emp_est.csv.gz")
-    crosswalk = shared_file("clusters/naics_to_cluster_subcluster_noco_redi.csv")
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT cbsa_code AS region, naics_code AS industry, year, emp AS employment,
-        est AS establishments FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
-        WHERE naics_level = 6) TO '{tmp_path / "obs.parquet"}'""")
-    con.execute(f"""COPY (SELECT NAICS AS industry, Cluster AS cluster, lower(TradedLocal) AS type,
-        SubclusterName AS subcluster FROM read_csv('{crosswalk}', types={{'NAICS': 'VARCHAR'}})
-        WHERE Cluster IS NOT NULL) TO '{tmp_path / "crosswalk.csv"}' (HEADER)""")
+    cbp2019_inputs(tmp_path)
     atlas = tmp_path / "a.duckdb"
     for args in (("init",), ("import", "observations", tmp_path / "obs.parquet", "--name", "cbp"),
                  ("import", "definitions", tmp_path / "crosswalk.csv", "--name", "benchmark"), ("map",),

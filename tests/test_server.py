@@ -6,7 +6,6 @@ import csv
 import io
 import json
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +13,7 @@ from fastapi.testclient import TestClient
 from clusteratlas import Atlas
 from clusteratlas.reference.programmes import nistep_profiles_path
 from clusteratlas.server import Settings, create_app
-from tests.conftest import shared_file
+from tests.conftest import cbp2019_atlas
 
 API = "/api/v1"
 
@@ -227,22 +226,7 @@ def test_the_api_answers_what_the_query_layer_answers(client, full_atlas):
 # ------------------------------------------------------------------ real data
 @pytest.fixture(scope="module")
 def cbp_client(tmp_path_factory):
-    cbp = shared_file("us/cbp2019_cbsa_naics2017_emp_est.csv.gz")
-    crosswalk = shared_file("clusters/naics_to_cluster_subcluster_noco_redi.csv")
-    folder = tmp_path_factory.mktemp("cbp-served")
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT cbsa_code AS region, naics_code AS industry, year, emp AS employment,
-        est AS establishments FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
-        WHERE naics_level = 6) TO '{folder / "obs.parquet"}'""")
-    con.execute(f"""COPY (SELECT NAICS AS industry, Cluster AS cluster, lower(TradedLocal) AS type,
-        SubclusterName AS subcluster FROM read_csv('{crosswalk}', types={{'NAICS': 'VARCHAR'}})
-        WHERE Cluster IS NOT NULL) TO '{folder / "crosswalk.csv"}' (HEADER)""")
-    con.close()
-    path = folder / "cbp.duckdb"
-    with Atlas(path, create=True) as atlas:
-        atlas.import_file("definitions", folder / "crosswalk.csv", name="benchmark")
-        atlas.import_file("observations", folder / "obs.parquet", name="cbp2019")
-        atlas.map()
+    path = cbp2019_atlas(tmp_path_factory.mktemp("cbp-served"))
     with TestClient(create_app(Settings(atlas=str(path), read_only=True))) as c:
         yield c
 

@@ -23,7 +23,7 @@ from polars.testing import assert_frame_equal
 from clusteratlas import MapParams, generate_sample, map_clusters
 from clusteratlas.api import map_files
 from clusteratlas.metrics import Engine, impute_suppressed
-from tests.conftest import invoke, query_atlas, shared_file
+from tests.conftest import cbp2019_inputs, invoke, query_atlas
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_KEYS = ["level", "region", "cluster", "subcluster", "year"]
@@ -198,15 +198,7 @@ def test_bad_input_fails_cleanly_and_writes_nothing(spark, sample_files, tmp_pat
 
 @pytest.mark.realdata
 def test_cbp_2019_metro_reproduction_is_identical_on_spark(spark, tmp_path):
-    cbp = shared_file("us/cbp2019_cbsa_naics2017_emp_est.csv.gz")
-    crosswalk = shared_file("clusters/naics_to_cluster_subcluster_noco_redi.csv")
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT cbsa_code AS region, naics_code AS industry, year, emp AS employment,
-        est AS establishments FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
-        WHERE naics_level = 6) TO '{tmp_path / "obs.parquet"}'""")
-    con.execute(f"""COPY (SELECT NAICS AS industry, Cluster AS cluster, lower(TradedLocal) AS type,
-        SubclusterName AS subcluster FROM read_csv('{crosswalk}', types={{'NAICS': 'VARCHAR'}})
-        WHERE Cluster IS NOT NULL) TO '{tmp_path / "crosswalk.csv"}' (HEADER)""")
+    cbp2019_inputs(tmp_path)
     from clusteratlas.engines.spark import map_with_spark
 
     for params, name in ((MapParams(), "clusters"), (MapParams(by_subcluster=True), "subclusters")):

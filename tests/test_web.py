@@ -27,7 +27,7 @@ from clusteratlas.server import Settings, create_app
 from clusteratlas.server.web import search_variants
 from clusteratlas.store import Atlas
 from clusteratlas.store.geometry import import_geometry
-from tests.conftest import invoke, shared_file
+from tests.conftest import cbp2019_atlas, invoke, shared_file
 from tests.test_server import build_full_atlas
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -321,22 +321,9 @@ def test_screenshots_of_every_page(browser, site):
 @pytest.fixture(scope="module")
 def cbp_site(tmp_path_factory):
     """An atlas of CBP 2019 metros (CBSAs) with the US Cluster Mapping Project's metro shapes."""
-    cbp = shared_file("us/cbp2019_cbsa_naics2017_emp_est.csv.gz")
-    crosswalk = shared_file("clusters/naics_to_cluster_subcluster_noco_redi.csv")
     folder = tmp_path_factory.mktemp("cbp-web")
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT cbsa_code AS region, naics_code AS industry, year, emp AS employment,
-        est AS establishments FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
-        WHERE naics_level = 6) TO '{folder / "obs.parquet"}'""")
-    con.execute(f"""COPY (SELECT NAICS AS industry, Cluster AS cluster, lower(TradedLocal) AS type,
-        SubclusterName AS subcluster FROM read_csv('{crosswalk}', types={{'NAICS': 'VARCHAR'}})
-        WHERE Cluster IS NOT NULL) TO '{folder / "crosswalk.csv"}' (HEADER)""")
-    con.close()
-    path = folder / "cbp.duckdb"
-    with Atlas(path, create=True) as atlas:
-        atlas.import_file("definitions", folder / "crosswalk.csv", name="benchmark")
-        atlas.import_file("observations", folder / "obs.parquet", name="cbp2019")
-        atlas.map()
+    path = cbp2019_atlas(folder)
+    with Atlas(path) as atlas:
         level = atlas.con.execute("SELECT any_value(level) FROM results_regions").fetchall()[0][0]
         import_geometry(atlas.con, shared_file("geo/cmp_counties_eas_msas.topojson.json"), level=level,
                         file_format="topojson", layer="msas")
