@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 LOCALES = Path(__file__).resolve().parent / "locales"
@@ -31,7 +32,11 @@ def read_catalogue(po: Path):
     """The Babel catalogue of a ``.po`` file."""
     _, _, _, pofile = _babel()
     with po.open("rb") as fh:
-        return pofile.read_po(fh, locale=po.parent.parent.name, domain=po.stem)
+        catalogue = pofile.read_po(fh, locale=po.parent.parent.name, domain=po.stem)
+    if b"POT-Creation-Date:" not in po.read_bytes():
+        # Babel would stamp the current time into the .mo header: a fixed date keeps the .mo reproducible
+        catalogue.creation_date = datetime(2000, 1, 1, tzinfo=UTC)
+    return catalogue
 
 
 def mo_bytes(po: Path) -> bytes:
