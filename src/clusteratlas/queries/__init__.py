@@ -44,6 +44,7 @@ from clusteratlas.queries.regions import (
     compare_regions,
     list_regions,
     peer_regions,
+    region_clusters,
     region_profile,
     small_n_notes,
     top_region,
@@ -56,6 +57,7 @@ __all__ = [
     "compare_regions", "complexity", "framework", "frameworks", "geometry", "geometry_levels",
     "group_averages", "hotspot_summary",
     "hotspots", "imports", "indicator", "indicator_names", "list_clusters", "list_regions", "map_layer",
-    "map_runs", "metrics", "names", "peer_regions", "programmes", "provenance", "region_profile", "relate_run",
+    "map_runs", "metrics", "names", "peer_regions", "programmes", "provenance", "region_clusters", "region_profile",
+    "relate_run",
     "related_clusters", "results", "shift_share", "small_n_notes", "top_region", "writes",
 ]

@@ -188,6 +188,13 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
     return RegionProfile(region, level, year, summary, finite(clusters), finite(series), finite(opps), notes)
 
 
+def region_clusters(con: duckdb.DuckDBPyConnection, region: str, *, year: int | None = None,
+                    level: str | None = None, include_empty: bool = False) -> TableResult:
+    """A region's clusters with every metric (the table of :func:`region_profile`), strongest first."""
+    profile = region_profile(con, region, year=year, level=level, include_empty=include_empty, opportunities=0)
+    return TableResult(profile.clusters, {"region": profile.region, "level": profile.level, "year": profile.year})
+
+
 def compare_regions(con: duckdb.DuckDBPyConnection, regions: list[str], *, year: int | None = None,
                     level: str | None = None, metric: str = "lq") -> TableResult:
     """Two to 25 regions side by side: every cluster with every metric, one row per region × cluster.

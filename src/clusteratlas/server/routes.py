@@ -139,11 +139,8 @@ async def region(request: Request, region: Id, year: Year = None, level: Level =
 async def region_clusters(request: Request, region: Id, year: Year = None, level: Level = None,
                     include_empty: bool = False, fmt: Fmt = None) -> Response:
     """A region's clusters (the profile's table), strongest first."""
-    def run(con):
-        p = Q.region_profile(con, region, year=year, level=level, include_empty=include_empty, opportunities=0)
-        return TableResult(p.clusters, {"region": p.region, "level": p.level, "year": p.year})
-
-    return await _table(request, fmt, f"region-{region}", run)
+    return await _table(request, fmt, f"region-{region}", lambda con: Q.region_clusters(
+        con, region, year=year, level=level, include_empty=include_empty))
 
 
 @router.get("/compare", tags=["regions"], responses=TABULAR)
