@@ -37,31 +37,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
-SHARED = Path(os.environ.get("CLUSTERATLAS_SHARED_DATA", HERE.parents[1] / "shared" / "data"))
 CLIENTS = 50
 
 
 def build_cbp(path: Path) -> None:
-    """CBP 2019 by CBSA (six-digit NAICS 2017) mapped with the benchmark definition (as tests/test_realdata.py)."""
-    import duckdb
+    """CBP 2019 by CBSA (six-digit NAICS 2017) mapped with the benchmark definition (the tests' atlas)."""
+    sys.path.insert(0, str(HERE.parent))
+    from tests.conftest import cbp2019_atlas
 
-    from clusteratlas import Atlas
-
-    cbp = SHARED / "us/cbp2019_cbsa_naics2017_emp_est.csv.gz"
-    crosswalk = SHARED / "clusters/naics_to_cluster_subcluster_noco_redi.csv"
-    folder = path.parent
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT cbsa_code AS region, naics_code AS industry, year, emp AS employment,
-        est AS establishments FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
-        WHERE naics_level = 6) TO '{folder / "cbp-obs.parquet"}'""")
-    con.execute(f"""COPY (SELECT NAICS AS industry, Cluster AS cluster, lower(TradedLocal) AS type,
-        SubclusterName AS subcluster FROM read_csv('{crosswalk}', types={{'NAICS': 'VARCHAR'}})
-        WHERE Cluster IS NOT NULL) TO '{folder / "cbp-defs.csv"}' (HEADER)""")
-    con.close()
-    with Atlas(path, create=True) as atlas:
-        atlas.import_file("definitions", folder / "cbp-defs.csv", name="benchmark")
-        atlas.import_file("observations", folder / "cbp-obs.parquet", name="cbp2019")
-        atlas.map()
+    cbp2019_atlas(path.parent, path.name)
 
 
 def build_synthetic(path: Path, regions: int = 3000, years: int = 20) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.conftest import cbp2019_atlas  # noqa: E402
 from tests.test_web import CHROMIUM, live_server  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -37,21 +38,8 @@ def metro_atlas(folder: Path) -> tuple[Path, str, str]:
     from clusteratlas import Atlas
     from clusteratlas.store.geometry import import_geometry
 
-    cbp, crosswalk = SHARED / "us" / "cbp2019_cbsa_naics2017_emp_est.csv.gz", \
-        SHARED / "clusters" / "naics_to_cluster_subcluster_noco_redi.csv"
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT cbsa_code AS region, naics_code AS industry, year, emp AS employment,
-        est AS establishments FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
-        WHERE naics_level = 6) TO '{folder / "obs.parquet"}'""")
-    con.execute(f"""COPY (SELECT NAICS AS industry, Cluster AS cluster, lower(TradedLocal) AS type,
-        SubclusterName AS subcluster FROM read_csv('{crosswalk}', types={{'NAICS': 'VARCHAR'}})
-        WHERE Cluster IS NOT NULL) TO '{folder / "crosswalk.csv"}' (HEADER)""")
-    con.close()
-    path = folder / "metros.duckdb"
-    with Atlas(path, create=True) as atlas:
-        atlas.import_file("definitions", folder / "crosswalk.csv", name="cmp")
-        atlas.import_file("observations", folder / "obs.parquet", name="cbp2019")
-        atlas.map()
+    path = cbp2019_atlas(folder, "metros.duckdb")
+    with Atlas(path) as atlas:
         level = atlas.con.execute("SELECT any_value(level) FROM results_regions").fetchall()[0][0]
         import_geometry(atlas.con, TOPO, level=level, file_format="topojson", layer="msas")
     return path, "41940", level

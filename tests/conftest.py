@@ -143,10 +143,11 @@ def cbp2019_inputs(folder: Path) -> tuple[Path, Path]:
     return obs, definitions
 
 
-def cbp2019_atlas(folder: Path) -> Path:
-    """An atlas of :func:`cbp2019_inputs`, mapped with the benchmark definition."""
+def cbp2019_atlas(folder: Path, name: str = "cbp.duckdb") -> Path:
+    """An atlas ``folder/name`` of :func:`cbp2019_inputs`, mapped with the benchmark definition (also the
+    benchmarks' real-data atlas)."""
     obs, definitions = cbp2019_inputs(folder)
-    path = folder / "cbp.duckdb"
+    path = folder / name
     with Atlas(path, create=True) as atlas:
         atlas.import_file("definitions", definitions, name="benchmark")
         atlas.import_file("observations", obs, name="cbp2019")
