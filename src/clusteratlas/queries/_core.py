@@ -164,6 +164,12 @@ def query_key(**params: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def equal_filters(prefix: str = "", **values: Any) -> tuple[list[str], list[Any]]:
+    """``column = ?`` clauses and their parameters for the values given (None: no filter on that column)."""
+    given = [(name, value) for name, value in values.items() if value is not None]
+    return [f"{prefix}{name} = ?" for name, _ in given], [value for _, value in given]
+
+
 def sort_clause(sort: str | None, allowed: Sequence[str], default: str) -> str:
     """An ORDER BY clause from ``col`` or ``-col`` (descending), checked against ``allowed``."""
     spec = sort or default

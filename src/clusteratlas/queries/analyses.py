@@ -19,6 +19,7 @@ from clusteratlas.queries._core import (
     TableResult,
     check_choice,
     columns,
+    equal_filters,
     finite,
     not_found,
     require,
@@ -34,13 +35,7 @@ def _run_keys(con: duckdb.DuckDBPyConnection, table: str, by: str, level: str | 
               extra: str = "") -> tuple[str, int]:
     """The level and year of a stored run (default: the latest run of this breakdown)."""
     check_choice("breakdown", by, BREAKDOWNS)
-    where, params = ["breakdown = ?"], [by]
-    if level is not None:
-        where.append("level = ?")
-        params.append(level)
-    if year is not None:
-        where.append("year = ?")
-        params.append(year)
+    where, params = equal_filters(breakdown=by, level=level, year=year)
     rows = con.execute(f"SELECT level, year FROM {table} WHERE {' AND '.join(where)} {extra} "
                        "GROUP BY level, year ORDER BY year DESC, level LIMIT 1", params).fetchall()
     if not rows:
@@ -121,11 +116,7 @@ def shift_share(con: duckdb.DuckDBPyConnection, *, start: int | None = None, end
     """Stored shift-share components per region × item (default: the latest stored period)."""
     require(con, "shift_share", "Run 'clusteratlas shift-share START END' first")
     check_choice("breakdown", by, BREAKDOWNS)
-    where, params = ["breakdown = ?"], [by]
-    for name, value in (("start_year", start), ("end_year", end)):
-        if value is not None:
-            where.append(f"{name} = ?")
-            params.append(value)
+    where, params = equal_filters(breakdown=by, start_year=start, end_year=end)
     run = con.execute(f"SELECT start_year, end_year, level FROM shift_share WHERE {' AND '.join(where)} "
                       "GROUP BY ALL ORDER BY end_year DESC, start_year LIMIT 1", params).fetchall()
     if not run:
@@ -134,13 +125,8 @@ def shift_share(con: duckdb.DuckDBPyConnection, *, start: int | None = None, end
         raise InputError("no stored shift-share for this period", value=f"{by} {start}-{end}",
                          expected="; ".join(r[0] for r in periods))
     start, end, level = run[0]
-    where, params = ["breakdown = ?", "start_year = ?", "end_year = ?", "level = ?"], [by, start, end, level]
-    if region is not None:
-        where.append("region = ?")
-        params.append(region)
-    if item is not None:
-        where.append("item = ?")
-        params.append(item)
+    where, params = equal_filters(breakdown=by, start_year=start, end_year=end, level=level, region=region,
+                                  item=item)
     order = sort_clause(sort, columns(con, "shift_share"), "-regional_share" if "regional_share" in
                         columns(con, "shift_share") else "region")
     limit = max(1, min(int(limit), MAX_PAGE))

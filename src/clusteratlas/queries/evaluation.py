@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
-from clusteratlas.queries._core import TableResult, not_found
+from clusteratlas.queries._core import TableResult, equal_filters, not_found
 
 #: Header columns of an assessment (one row per assessment and revision).
 ASSESSMENT_COLUMNS = ("assessment", "revision", "framework", "framework_version", "subject", "subject_type",
@@ -54,13 +54,8 @@ def assessments(con: duckdb.DuckDBPyConnection, *, framework: str | None = None,
                 all_revisions: bool = False) -> TableResult:
     """Assessments, one row each (the current revision, or every revision), oldest first."""
     table = "assessments" if all_revisions else "assessments_current"
-    where, params = ["true"], []
-    if framework is not None:
-        where.append("framework = ?")
-        params.append(framework)
-    if subject is not None:
-        where.append("subject = ?")
-        params.append(subject)
+    where, params = equal_filters(framework=framework, subject=subject)
+    where.insert(0, "true")
     cols = ", ".join(ASSESSMENT_COLUMNS)
     rows = con.sql(f"SELECT {cols}, (SELECT count(*) FROM assessment_scores s WHERE s.assessment = a.assessment "
                    f"AND s.revision = a.revision) AS scores FROM {table} a WHERE {' AND '.join(where)} "

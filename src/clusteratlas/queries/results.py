@@ -13,6 +13,7 @@ from clusteratlas.queries._core import (
     columns,
     decode_cursor,
     encode_cursor,
+    equal_filters,
     finite,
     query_key,
     require,
@@ -52,12 +53,8 @@ def results(con: duckdb.DuckDBPyConnection, filters: ResultFilters | None = None
     order = sort_clause(sort, cols, "level,region,cluster,year") + ', "level", "region", "cluster", "year"'
     key = query_key(sort=sort, **asdict(f))
     offset = decode_cursor(cursor, key)
-    where, params = ["true"], []
-    for name in ("level", "year", "cluster", "type"):
-        value = getattr(f, name)
-        if value is not None:
-            where.append(f"c.{name} = ?")
-            params.append(value)
+    where, params = equal_filters("c.", level=f.level, year=f.year, cluster=f.cluster, type=f.type)
+    where.insert(0, "true")
     if f.stars_min is not None:
         where.append("c.stars >= ?")
         params.append(f.stars_min)
