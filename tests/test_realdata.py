@@ -16,7 +16,7 @@ import pytest
 
 import clusteratlas
 from clusteratlas import Atlas
-from tests.conftest import shared_file
+from tests.conftest import cbp2019_inputs, shared_file
 
 pytestmark = pytest.mark.realdata
 
@@ -24,19 +24,12 @@ pytestmark = pytest.mark.realdata
 @pytest.fixture(scope="module")
 def cbp2019(tmp_path_factory):
     """CBP 2019 by CBSA, six-digit NAICS 2017, and two cluster definitions."""
-    cbp = shared_file("us/cbp2019_cbsa_naics2017_emp_est.csv.gz")
-    crosswalk = shared_file("clusters/naics_to_cluster_subcluster_noco_redi.csv")
     cmp = shared_file("clusters/cmp_naics_to_cluster.csv")
     folder = tmp_path_factory.mktemp("cbp2019")
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT cbsa_code AS region, naics_code AS industry, year, emp AS employment,
-        est AS establishments FROM read_csv('{cbp}', types={{'cbsa_code': 'VARCHAR', 'naics_code': 'VARCHAR'}})
-        WHERE naics_level = 6) TO '{folder / "obs.parquet"}'""")
-    con.execute(f"""COPY (SELECT NAICS AS industry, Cluster AS cluster, lower(TradedLocal) AS type,
-        SubclusterName AS subcluster FROM read_csv('{crosswalk}', types={{'NAICS': 'VARCHAR'}})
-        WHERE Cluster IS NOT NULL) TO '{folder / "crosswalk.csv"}' (HEADER)""")
-    con.execute(f"""COPY (SELECT naics AS industry, cluster_name AS cluster, type FROM read_csv('{cmp}',
-        types={{'naics': 'VARCHAR'}}) WHERE naics_vintage = 2012) TO '{folder / "cmp2012.csv"}' (HEADER)""")
+    cbp2019_inputs(folder)
+    with duckdb.connect() as con:
+        con.execute(f"""COPY (SELECT naics AS industry, cluster_name AS cluster, type FROM read_csv('{cmp}',
+            types={{'naics': 'VARCHAR'}}) WHERE naics_vintage = 2012) TO '{folder / "cmp2012.csv"}' (HEADER)""")
     out = folder / "out.csv"
     report = clusteratlas.map_files(folder / "obs.parquet", folder / "crosswalk.csv", out)
     with open(out) as fh:
