@@ -146,3 +146,59 @@ def test_out_of_memory_is_a_clean_error_and_keeps_the_stored_results(runner, map
     message = " ".join(res.stderr.split())
     assert "DuckDB ran out of memory" in message and "--memory-limit" in message and "Traceback" not in res.output
     assert atlas_fingerprint(mapped_atlas) == before
+
+
+def _rows(path: Path, table: str) -> list[tuple]:
+    return query_atlas(path, f"SELECT * FROM {table} ORDER BY ALL")
+
+
+def _same_rows(left: list[tuple], right: list[tuple]) -> None:
+    assert len(left) == len(right)
+    for a, b in zip(left, right, strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert x == (pytest.approx(y, rel=1e-9, nan_ok=True) if isinstance(y, float) else y), (a, b)
+
+
+def test_map_in_region_parts_gives_the_same_results(monkeypatch, tmp_path, sample_files):
+    """600 M rows need the big groupings cut into ranges of regions (issue 13): the results must not change.
+
+    With a tiny memory budget per group every map is cut into many parts,
+    including the rolled-up state and custom regions (codes outside the
+    observed regions' ranges) and the peer quantiles per year.
+    """
+    from clusteratlas.metrics import _engine
+
+    atlases = {}
+    for name, per_group in (("whole", None), ("parts", 10**9)):
+        if per_group:
+            monkeypatch.setattr(_engine, "BYTES_PER_GROUP", per_group)
+        path = atlases[name] = tmp_path / f"{name}.duckdb"
+        with Atlas(path, create=True) as atlas:
+            for kind in ("regions", "custom-regions", "definitions", "observations"):
+                atlas.import_file(kind, sample_files[kind], name="sample")
+            if per_group:
+                obs = _engine.nw.from_native(atlas.con.sql("SELECT * FROM observations"))
+                assert len(_engine.Engine(atlas.con).region_parts(obs, groups_per_region=1)) > 3
+            atlas.map(levels=["state", "custom"])
+    assert _rows(atlases["parts"], "results_clusters")
+    for table in ("results_clusters", "results_regions", "results_unmapped"):
+        _same_rows(_rows(atlases["whole"], table), _rows(atlases["parts"], table))
+    levels = {r[0] for r in query_atlas(atlases["parts"], "SELECT DISTINCT level FROM results_clusters")}
+    assert {"state", "custom"} <= levels
+
+
+def test_region_parts_cover_every_code_once():
+    """The ranges are open at both ends: a code below the first or above the last observed region is in one part."""
+    import narwhals as nw
+
+    from clusteratlas.metrics import _engine
+
+    con = connect(memory_limit="64MB")
+    obs = nw.from_native(con.sql("SELECT 'R' || lpad(i::VARCHAR, 3, '0') AS region FROM range(200) t(i)"))
+    parts = _engine.Engine(con).region_parts(obs, groups_per_region=10**6)
+    assert len(parts) > 1
+    codes = nw.from_native(con.sql("SELECT * FROM (VALUES ('0'), ('R000'), ('R100'), ('R199'), ('ZZZ')) t(region)"))
+    hits = [codes.filter(part).collect()["region"].to_list() for part in parts]
+    assert sorted(c for hit in hits for c in hit) == ["0", "R000", "R100", "R199", "ZZZ"]
+    assert len(_engine.Engine(con).region_parts(obs, groups_per_region=1)) == 1  # 200 groups fit: no cut
+    assert _engine.Engine().region_parts(obs, groups_per_region=10**6) == [None]  # not cut without a connection

@@ -8,12 +8,30 @@ computed once and reused by several later steps, differs by engine.
 from __future__ import annotations
 
 import itertools
+import math
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
 import narwhals as nw
 
 _names = itertools.count()
+
+#: Memory to allow per output row of a grouping when cutting it into parts (see Engine.region_parts):
+#: DuckDB needed about 20 bytes per group to aggregate and store in one statement; this leaves a margin.
+BYTES_PER_GROUP = 100
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's current memory limit in bytes (it reports it as text such as '715.2 MiB')."""
+    text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    match = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", str(text))
+    if match is None or match.group(2).upper() not in _UNITS:
+        raise ValueError(f"unreadable DuckDB memory limit: {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 @dataclass
@@ -56,6 +74,56 @@ class Engine:
             self._spark[id(stored)] = stored.to_native()
             return stored
         return frame.collect().lazy()
+
+    def region_parts(self, frame: nw.LazyFrame, *, groups_per_region: int) -> list[nw.Expr | None]:
+        """Filters that cut ``frame`` into ranges of regions small enough to group within memory.
+
+        Grouping tens of millions of region × cluster × year rows and writing
+        them to a table in one DuckDB statement runs out of memory at the
+        default limit even though DuckDB spills (600 M observations: 40 M
+        groups in 750 MB); in ranges of regions, each statement holds only
+        its share. ``groups_per_region`` is how many output rows one region
+        gives (clusters × years, an upper bound is fine). Returns ``[None]``
+        (no cut) when everything fits, or on engines other than DuckDB.
+        """
+        if not self.partitions or frame.implementation is not nw.Implementation.DUCKDB:
+            return [None]
+        regions = frame.select("region").unique().sort("region").collect()["region"].to_list()
+        budget = max(memory_limit_bytes(self.con) // BYTES_PER_GROUP, 1)
+        parts = min(math.ceil(len(regions) * max(groups_per_region, 1) / budget), len(regions))
+        if parts <= 1:
+            return [None]
+        cuts = regions[math.ceil(len(regions) / parts)::math.ceil(len(regions) / parts)]
+        region = nw.col("region")
+        # Open at both ends, so rows of other regions (parents rolled up from members) fall in a part too.
+        return [region < cuts[0], *((region >= lo) & (region < hi) for lo, hi in itertools.pairwise(cuts)),
+                region >= cuts[-1]]
+
+    def checkpoint_parts(self, parts: Iterable[nw.LazyFrame], table: str | None = None) -> nw.LazyFrame:
+        """Compute frames with the same columns and keep them stacked as one result.
+
+        On DuckDB each part is its own statement (the first creates the
+        table, the others append), so only one part's working memory is
+        needed at a time: this is how aggregates that cannot spill to disk
+        (exact quantiles keep every value of a group) stay within the
+        memory limit on any number of rows. Other engines stack the parts
+        and compute them together.
+        """
+        frames = list(parts)
+        if not frames:
+            raise ValueError("checkpoint_parts needs at least one frame")
+        if self.con is None or frames[0].implementation is not nw.Implementation.DUCKDB:
+            return self.checkpoint(nw.concat(frames, how="vertical"), table)
+        stored = self.checkpoint(frames[0], table)
+        name = table or self._tables[id(stored)]
+        for frame in frames[1:]:
+            frame.to_native().query("__cp_src", f"INSERT INTO {name} SELECT * FROM __cp_src")
+        return stored
+
+    @property
+    def partitions(self) -> bool:
+        """True where :meth:`checkpoint_parts` computes its parts one at a time (DuckDB)."""
+        return self.con is not None
 
     def release(self, frame: nw.LazyFrame) -> None:
         """Free a :meth:`checkpoint` result that no later step reads."""

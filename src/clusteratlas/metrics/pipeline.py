@@ -15,7 +15,7 @@ from clusteratlas.metrics._engine import Engine, safe_ratio
 from clusteratlas.metrics.aggregate import cluster_keys, mapped, roll_up, to_clusters, unmapped_industries
 from clusteratlas.metrics.growth import add_growth
 from clusteratlas.metrics.params import MapParams
-from clusteratlas.metrics.ratings import rate
+from clusteratlas.metrics.ratings import peer_thresholds, rate
 from clusteratlas.metrics.specialisation import (
     location_quotients,
     reference_from_regions,
@@ -105,7 +105,11 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     keys = cluster_keys(params.by_subcluster)
     if "type" not in definitions.collect_schema().names():
         definitions = definitions.with_columns(nw.lit("traded").alias("type"))
-    base = checkpoint(to_clusters(observations, definitions, by_subcluster=params.by_subcluster))
+    # An upper bound of the output rows per region: clusters (with unmapped industries) × years.
+    per_region = _count(definitions.select(*keys).unique()) * _count(observations.select("year").unique())
+    parts = engine.region_parts(observations, groups_per_region=per_region)
+    base = engine.checkpoint_parts(
+        to_clusters(_only(observations, part), definitions, by_subcluster=params.by_subcluster) for part in parts)
     unmapped = checkpoint(unmapped_industries(base))
     reference_rows = base
     if membership is not None:
@@ -118,6 +122,8 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     else:
         ref_cluster, ref_economy = reference_from_totals(reference, definitions,
                                                          by_subcluster=params.by_subcluster)
+    if len(parts) > 1:  # the rows are computed in parts below: the reference once, not in every part
+        ref_cluster, ref_economy = checkpoint(ref_cluster), checkpoint(ref_economy)
     join_ref = ["year"]
     totals = checkpoint(region_totals(reference_rows))
     series = reference_rows.filter(mapped())
@@ -129,7 +135,13 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     )
     rows = location_quotients(rows).drop(
         "region_traded", "region_local", "ref_cluster", "ref_total", "ref_traded", "ref_local")
-    grown = add_growth(rate(rows, params), ["level", "region", *keys], base_year=base_year, source=series)
+    thresholds = None
+    if engine.partitions:
+        # Exact quantiles hold every value of a group in memory (DuckDB cannot spill them): one year at a time.
+        thresholds = engine.checkpoint_parts(
+            peer_thresholds(rows.filter(nw.col("year") == year), params) for year in _years(base))
+    grown = add_growth(rate(rows, params, thresholds=thresholds), ["level", "region", *keys],
+                       base_year=base_year, source=series)
     clusters = grown.with_columns(
         (nw.col("estimated_cells") > 0).alias("estimated"),
         nw.when(nw.col("employment") > 0)
@@ -139,10 +151,29 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     )
     if not params.by_subcluster:
         clusters = clusters.with_columns(nw.lit(None, dtype=nw.String).alias("subcluster"))
-    clusters = checkpoint(clusters.select(*CLUSTER_COLUMNS), table)
+    clusters = engine.checkpoint_parts((_only(clusters, part).select(*CLUSTER_COLUMNS) for part in parts), table)
     release(base)
+    for table_used in (thresholds, *((ref_cluster, ref_economy) if len(parts) > 1 else ())):
+        if table_used is not None:
+            release(table_used)
     return MapResult(clusters=clusters, regions=_region_summary(clusters, totals),
                      unmapped=unmapped)
+
+
+def _only(frame: nw.LazyFrame, rows: nw.Expr | None) -> nw.LazyFrame:
+    """``frame`` filtered to one part of :meth:`Engine.region_parts` (all of it for None)."""
+    return frame if rows is None else frame.filter(rows)
+
+
+def _count(frame: nw.LazyFrame) -> int:
+    """The number of rows of a (small) lazy frame."""
+    return int(frame.select(nw.len()).collect().item())
+
+
+def _years(frame: nw.LazyFrame) -> list[int]:
+    """The distinct years of a frame, in order (a small query on the aggregated rows)."""
+    years = frame.select("year").unique().collect()
+    return sorted(int(y) for y in years["year"].to_list())
 
 
 def _first_year(frame: nw.LazyFrame) -> int:

@@ -66,10 +66,16 @@ def _peer_level(params: MapParams) -> nw.Expr:
     return expr
 
 
-def rate(rows: nw.LazyFrame, params: MapParams) -> nw.LazyFrame:
-    """Add the star criteria, stars and US strong-cluster flags to metric rows."""
+def rate(rows: nw.LazyFrame, params: MapParams, *, thresholds: nw.LazyFrame | None = None) -> nw.LazyFrame:
+    """Add the star criteria, stars and US strong-cluster flags to metric rows.
+
+    ``thresholds`` are :func:`peer_thresholds` of ``rows`` when the caller
+    has computed them already (e.g. year by year, to bound memory); by
+    default they are computed here.
+    """
     keys = cluster_keys(params.by_subcluster)
-    thresholds = peer_thresholds(rows, params)
+    if thresholds is None:
+        thresholds = peer_thresholds(rows, params)
     if params.peer_levels:
         rows = rows.with_columns(_peer_level(params).alias("_peer_level"))
         thresholds = thresholds.rename({"level": "_peer_level"})
