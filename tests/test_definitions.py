@@ -115,6 +115,32 @@ def test_coagglomeration_uses_all_employment_by_hand():
     assert coagglomeration_with_totals(e) == pytest.approx(coagglomeration(e))
 
 
+def test_log_lq_correlation_by_hand():
+    from scipy.stats import pearsonr
+
+    from clusteratlas.relate.definitions import colocation_measures, log_lq_correlation
+    from clusteratlas.relate.relatedness import colocation_correlation
+
+    e = np.array([[6.0, 3], [2, 1], [2, 6]])
+    # regions hold 40, 40, 20 of all employment (T = 100); each industry 10 of it (national share .1):
+    # LQ_A = (6/40, 2/40, 2/20) / .1 = (1.5, .5, 1); LQ_B = (3/40, 1/40, 6/20) / .1 = (.75, .25, 3)
+    a, b = np.log1p([1.5, .5, 1.0]), np.log1p([.75, .25, 3.0])
+    got = log_lq_correlation(e, np.array([40.0, 40, 20]))
+    assert got[0, 1] == pytest.approx(pearsonr(a, b)[0]) and got[1, 0] == got[0, 1]
+    assert got[0, 0] == pytest.approx(1.0)
+    # degenerate: an industry constant in LQ is unrelated (0), a region with no total is left out
+    flat = log_lq_correlation(np.array([[1.0, 5], [2, 1], [3, 2], [0, 0]]), np.array([10.0, 20, 30, 0]))
+    assert flat[0, 1] == 0.0 and np.isfinite(flat).all()
+    assert (log_lq_correlation(np.array([[1.0, 2]])) == 0).all()  # one region: nothing to correlate
+    # the published transform is the share correlation; the default uses the LQs against all employment
+    shares = colocation_measures(e, e, np.array([40.0, 40, 20]), transform="shares")
+    assert shares["colocation_employment"] == pytest.approx(colocation_correlation(e))
+    default = colocation_measures(e, e, np.array([40.0, 40, 20]), establishment_totals=np.array([40.0, 40, 20]))
+    assert default["colocation_establishments"] == pytest.approx(got)
+    with pytest.raises(InputError, match="co-location transform"):
+        colocation_measures(e, transform="lq")
+
+
 def test_rank_scaling_by_hand():
     from clusteratlas.relate.definitions import rank_scale
 

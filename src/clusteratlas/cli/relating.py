@@ -129,6 +129,9 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
            weight: Annotated[list[str] | None, typer.Option(help="Weight of a measure, e.g. occupations=2 "
                                                             "(repeatable; default 1 each).")] = None,
            occupation_transform: Annotated[str, typer.Option(help="shares (DPS) or sqrt (Hellinger).")] = "shares",
+           colocation_transform: Annotated[str, typer.Option(help="Co-location: loglq (correlation of "
+                                                             "log(1 + LQ)) or shares (DPS as published).")]
+           = "loglq",
            seed: Annotated[int, typer.Option(help="Seed of k-means starts and random baselines.")] = 0,
            starts: Annotated[int, typer.Option(help="k-means starts.")] = 20,
            traded_only: Annotated[bool, typer.Option(help="Cluster traded industries only (the reference's "
@@ -150,7 +153,7 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
         rep = a.define(out_file, k=k, k_range=None if k else (k_min, k_max), year=year, level=level, io_path=io,
                        io_crosswalk=io_crosswalk, io_make=io_make, occupations_path=occupations, method=method,
                        weights=weights or None, seed=seed, starts=starts, occupation_transform=occupation_transform,
-                       traded_only=traded_only, compare=compare)
+                       colocation_transform=colocation_transform, traded_only=traded_only, compare=compare)
     out.print(f"Wrote {rep.industries:,} industries in {rep.result.k} clusters to {out_file} "
               f"(from {rep.level} regions, {rep.year}; {method}, seed {seed}; relatedness: "
               f"{', '.join(rep.measures)}). Import it with 'clusteratlas import definitions {out_file}'.")

@@ -5,9 +5,10 @@ The steps, each a pure function here:
 1. **Relatedness** between every pair of industries, the three kinds DPS use:
 
    * co-location (:func:`colocation_measures`): the correlation across
-     regions of the industries' employment shares (equal to the correlation
-     of their location quotients), the same for establishments, and the
-     Ellison–Glaeser coagglomeration index of employment;
+     regions of the industries' log location quotients log(1 + LQ) (by
+     default; or, as published, of their employment shares), the same for
+     establishments, and the Ellison–Glaeser coagglomeration index of
+     employment;
    * input–output links (:func:`io_linkage`): the larger of the directional
      shares (i's share of j's purchases, j's of i's, and the sales shares),
      from BEA's detail Use and Make tables (see
@@ -61,6 +62,7 @@ from clusteratlas.relate.relatedness import colocation_correlation
 
 METHODS = ("average", "complete", "single", "ward", "kmeans")
 MEASURES = ("colocation", "input_output", "occupations")
+COLOCATION_TRANSFORMS = ("loglq", "shares")
 
 
 def rank_scale(matrix: np.ndarray, *, per: str = "industry") -> np.ndarray:
@@ -112,13 +114,62 @@ def coagglomeration_with_totals(employment: np.ndarray, region_totals: np.ndarra
     return coagglomeration(np.column_stack([e, rest]))[:-1, :-1]
 
 
+def log_lq_correlation(values: np.ndarray, region_totals: np.ndarray | None = None) -> np.ndarray:
+    """Pearson correlation, across regions, of the industries' log location quotients log(1 + LQ).
+
+    LQ_ri = (v_ri / t_r) / (V_i / T), with t_r the region's total over *all*
+    industries (``region_totals``; the row sums of ``values`` without it) and
+    T their sum. The plain correlation of LQs (or of shares) is carried by
+    the few small regions where an industry's LQ is in the hundreds (one plant
+    in a micropolitan area); the logarithm damps them. Why it is the default
+    (data-internal evidence, CBP 2019 CBSAs × the 660 traded six-digit codes):
+    computed on two random halves of the regions, the pair rankings agree at
+    Spearman 0.65 (employment) and 0.75 (establishments), against 0.46 and
+    0.53 for the share correlations, and they agree better with the
+    independent input–output and occupation links (see docs/methods.md).
+    Regions with no total are left out; an industry constant across regions
+    gets 0 with every other one (as :func:`colocation_correlation`).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    t = v.sum(axis=1) if region_totals is None else np.asarray(region_totals, dtype=np.float64)
+    keep = t > 0
+    v, t = v[keep], t[keep]
+    if v.shape[0] < 2:
+        return np.zeros((v.shape[1], v.shape[1]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lq = (v / t[:, None]) / (v.sum(axis=0) / t.sum())
+    x = np.log1p(np.nan_to_num(lq, nan=0.0, posinf=0.0))
+    centred = x - x.mean(axis=0)
+    norm = np.sqrt((centred**2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = (centred.T @ centred) / np.outer(norm, norm)
+    return np.nan_to_num(corr, nan=0.0)
+
+
 def colocation_measures(employment: np.ndarray, establishments: np.ndarray | None = None,
-                        region_totals: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The co-location measures available: employment correlation, EG coagglomeration, establishment correlation."""
-    out = {"colocation_employment": colocation_correlation(employment),
+                        region_totals: np.ndarray | None = None, *, transform: str = "loglq",
+                        establishment_totals: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The co-location measures available: employment correlation, EG coagglomeration, establishment correlation.
+
+    ``transform="loglq"`` (default) correlates log(1 + LQ) across regions
+    (:func:`log_lq_correlation`, LQs against ``region_totals`` /
+    ``establishment_totals``, the totals over all industries); ``"shares"``
+    correlates the shares of regional employment (DPS's locational
+    correlation as published, :func:`colocation_correlation`).
+    """
+    if transform not in COLOCATION_TRANSFORMS:
+        raise InputError("unknown co-location transform", value=transform,
+                         expected=", ".join(COLOCATION_TRANSFORMS))
+    if transform == "loglq":
+        def correlation(values, totals):
+            return log_lq_correlation(values, totals)
+    else:
+        def correlation(values, totals):
+            return colocation_correlation(values)
+    out = {"colocation_employment": correlation(employment, region_totals),
            "coagglomeration": coagglomeration_with_totals(employment, region_totals)}
     if establishments is not None and np.asarray(establishments).sum() > 0:
-        out["colocation_establishments"] = colocation_correlation(establishments)
+        out["colocation_establishments"] = correlation(establishments, establishment_totals)
     return out
 
 
@@ -268,10 +319,15 @@ def derive_clusters(employment: np.ndarray, *, k: int | None = None, k_range: tu
                     io_link: np.ndarray | None = None, occupation_link: np.ndarray | None = None,
                     method: str = "ward", weights: dict[str, float] | None = None, seed: int = 0,
                     starts: int = 20, occupation_transform: str = "shares", scaling: str = "industry",
+                    colocation_transform: str = "loglq", establishment_totals: np.ndarray | None = None,
                     validate: bool = True) -> DerivedDefinition:
     """Group industries into clusters from their relatedness (see the module text).
 
-    ``employment`` (and ``establishments``) are regions × industries. IO and
+    ``employment`` (and ``establishments``) are regions × industries;
+    ``region_totals`` (``establishment_totals``) are each region's totals over
+    all industries, the base of the location quotients and of the
+    coagglomeration's regional shares when only some industries are
+    clustered. ``colocation_transform``: see :func:`colocation_measures`. IO and
     occupation relatedness come as raw inputs (``io_flows`` industries ×
     industries, ``occupations`` industries × occupations) or as ready link
     matrices (``io_link``, ``occupation_link``; NaN where not covered). Give
@@ -297,7 +353,8 @@ def derive_clusters(employment: np.ndarray, *, k: int | None = None, k_range: tu
     links = relatedness(employment, establishments=establishments, region_totals=region_totals,
                         io_flows=io_flows, occupations=occupations, io_link=io_link,
                         occupation_link=occupation_link, occupation_transform=occupation_transform,
-                        scaling=scaling)
+                        scaling=scaling, colocation_transform=colocation_transform,
+                        establishment_totals=establishment_totals)
     for name, m in links.items():
         if m.shape != (n, n):
             raise InputError(f"the {name} relatedness does not match the industries", value=m.shape,
@@ -331,7 +388,8 @@ def derive_clusters(employment: np.ndarray, *, k: int | None = None, k_range: tu
     parameters = {"method": method, "k": c, "k_range": list(k_range) if k is None else None, "seed": seed,
                   "starts": starts if method == "kmeans" else None, "weights": {m: float((weights or {}).get(m, 1.0))
                                                                                   for m in measures},
-                  "measures": list(measures), "scaling": scaling, "occupation_transform": occupation_transform if
+                  "measures": list(measures), "scaling": scaling, "colocation_transform": colocation_transform,
+                  "occupation_transform": occupation_transform if
                   "occupations" in measures else None}
     return DerivedDefinition(labels, c, scores, tuple(measures), parameters, search)
 
@@ -340,13 +398,15 @@ def relatedness(employment: np.ndarray, *, establishments: np.ndarray | None = N
                 region_totals: np.ndarray | None = None, io_flows: np.ndarray | None = None,
                 occupations: np.ndarray | None = None, io_link: np.ndarray | None = None,
                 occupation_link: np.ndarray | None = None, occupation_transform: str = "shares",
-                scaling: str = "industry") -> dict[str, np.ndarray]:
+                scaling: str = "industry", colocation_transform: str = "loglq",
+                establishment_totals: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every relatedness matrix available, raw (not rank-scaled), keyed by name.
 
     'colocation' is the rank-scaled mean of the co-location measures; the
     individual co-location measures are returned too.
     """
-    co = colocation_measures(employment, establishments, region_totals)
+    co = colocation_measures(employment, establishments, region_totals, transform=colocation_transform,
+                             establishment_totals=establishment_totals)
     out = dict(co)
     out["colocation"] = combine(co, per=scaling)
     if io_link is None and io_flows is not None:

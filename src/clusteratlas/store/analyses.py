@@ -475,7 +475,8 @@ def _record_define(con: duckdb.DuckDBPyConnection, out, parameters: dict, report
 def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_range: tuple[int, int] | None = None,
                year: int | None = None, level: str | None = None, io_path=None, io_crosswalk=None,
                io_make=None, occupations_path=None, method: str = "ward", weights: dict[str, float] | None = None,
-               seed: int = 0, starts: int = 20, occupation_transform: str = "shares", traded_only: bool = False,
+               seed: int = 0, starts: int = 20, occupation_transform: str = "shares",
+               colocation_transform: str = "loglq", traded_only: bool = False,
                compare=None, local_threshold: float = 0.3, prefix: int | None = None) -> DefineReport:
     """Derive cluster definitions from the observations, write them to ``out`` and record the run.
 
@@ -499,7 +500,7 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
     table, level = _long_data(con, "industry", level, [year])
     emp = _aligned(table, year)
     est = _aligned(table, year, emp.regions, emp.industries, "establishments").values
-    region_totals = emp.values.sum(axis=1)
+    region_totals, establishment_totals = emp.values.sum(axis=1), est.sum(axis=1)
     codes = np.asarray(emp.industries).astype(str)
     alive = emp.values.sum(axis=0) > 0
     is_local, dissimilarity = d.local_industries(emp.values, region_totals, threshold=local_threshold)
@@ -538,7 +539,8 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
         occ_link = d.occupation_linkage(rows, transform=occupation_transform)
         notes.append(f"occupations: {matched:,} of {len(codes):,} industries matched the matrix"
                      + (f"; {matrix.suppressed:,} suppressed cells left out" if matrix.suppressed else ""))
-    options = {"method": method, "weights": weights, "seed": seed, "starts": starts}
+    options = {"method": method, "weights": weights, "seed": seed, "starts": starts,
+               "colocation_transform": colocation_transform, "establishment_totals": establishment_totals}
     result = d.derive_clusters(values, k=k, k_range=k_range, establishments=est, region_totals=region_totals,
                                io_link=io_link, occupation_link=occ_link,
                                occupation_transform=occupation_transform, **options)
