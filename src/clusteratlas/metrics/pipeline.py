@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import narwhals as nw
 
-from clusteratlas.metrics._engine import Engine, safe_ratio
+from clusteratlas.metrics._engine import Engine, distinct, safe_ratio
 from clusteratlas.metrics.aggregate import cluster_keys, mapped, roll_up, to_clusters, unmapped_industries
 from clusteratlas.metrics.growth import add_growth
 from clusteratlas.metrics.params import MapParams
@@ -105,9 +105,10 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     keys = cluster_keys(params.by_subcluster)
     if "type" not in definitions.collect_schema().names():
         definitions = definitions.with_columns(nw.lit("traded").alias("type"))
-    # An upper bound of the output rows per region: clusters (with unmapped industries) × years.
-    per_region = _count(definitions.select(*keys).unique()) * _count(observations.select("year").unique())
-    parts = engine.region_parts(observations, groups_per_region=per_region)
+    parts: list[nw.Expr | None] = [None]
+    if engine.partitions:  # output rows per region: clusters (or subclusters) × years
+        per_region = len(distinct(definitions, keys[-1])) * len(distinct(observations, "year"))
+        parts = engine.region_parts(observations, groups_per_region=per_region)
     base = engine.checkpoint_parts(
         to_clusters(_only(observations, part), definitions, by_subcluster=params.by_subcluster) for part in parts)
     unmapped = checkpoint(unmapped_industries(base))
@@ -117,7 +118,7 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         reference_rows = nw.concat([reference_rows, rolled.select(reference_rows.columns)], how="vertical")
     if reference is None:
         economy = base if reference_regions is None else base.join(
-            reference_regions.select("region").unique(), on="region", how="inner")
+            reference_regions.group_by("region").agg(nw.len()).select("region"), on="region", how="inner")
         ref_cluster, ref_economy = reference_from_regions(economy, by_subcluster=params.by_subcluster)
     else:
         ref_cluster, ref_economy = reference_from_totals(reference, definitions,
@@ -165,15 +166,10 @@ def _only(frame: nw.LazyFrame, rows: nw.Expr | None) -> nw.LazyFrame:
     return frame if rows is None else frame.filter(rows)
 
 
-def _count(frame: nw.LazyFrame) -> int:
-    """The number of rows of a (small) lazy frame."""
-    return int(frame.select(nw.len()).collect().item())
-
 
 def _years(frame: nw.LazyFrame) -> list[int]:
     """The distinct years of a frame, in order (a small query on the aggregated rows)."""
-    years = frame.select("year").unique().collect()
-    return sorted(int(y) for y in years["year"].to_list())
+    return [int(y) for y in distinct(frame, "year")]
 
 
 def _first_year(frame: nw.LazyFrame) -> int:
