@@ -152,7 +152,10 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     )
     if not params.by_subcluster:
         clusters = clusters.with_columns(nw.lit(None, dtype=nw.String).alias("subcluster"))
-    clusters = engine.checkpoint_parts((_only(clusters, part).select(*CLUSTER_COLUMNS) for part in parts), table)
+    # stored by level, year, region: a region profile and a cluster ranking or map layer (one level and year)
+    # then read one or two row groups instead of the whole table
+    clusters = engine.checkpoint_parts((_only(clusters, part).select(*CLUSTER_COLUMNS) for part in parts), table,
+                                       order_by=("level", "year", "region", *keys) if table else ())
     release(base)
     for table_used in (thresholds, *((ref_cluster, ref_economy) if len(parts) > 1 else ())):
         if table_used is not None:
