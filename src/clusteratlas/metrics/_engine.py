@@ -29,13 +29,17 @@ class Engine:
     _tables: dict[int, str] = field(default_factory=dict)
     _spark: dict[int, object] = field(default_factory=dict)
 
-    def checkpoint(self, frame: nw.LazyFrame, table: str | None = None) -> nw.LazyFrame:
+    def checkpoint(self, frame: nw.LazyFrame, table: str | None = None,
+                   order_by: tuple[str, ...] = ()) -> nw.LazyFrame:
         """Compute ``frame`` once and return a lazy frame over the stored result.
 
         Without this, DuckDB would re-run the plan for every later use of the
         frame (Narwhals emits non-materialised CTEs). With ``table`` (DuckDB
         only) the result is stored in that permanent table instead of a temp
-        one, which saves copying a large result once more.
+        one, which saves copying a large result once more. ``order_by``
+        (DuckDB only) stores the rows sorted by these columns, so DuckDB's
+        per-row-group min/max statistics skip most of the table for a filter
+        on them (a region's or a cluster's rows of one level and year).
         """
         impl = frame.implementation
         native = frame.to_native()
@@ -43,6 +47,10 @@ class Engine:
             name = table or f"__checkpoint_{next(_names)}"
             kind = "TABLE" if table else "TEMP TABLE"
             native.query("__cp_src", f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM __cp_src")
+            if order_by and self.con is not None:  # sorted in a second pass: sorting the plan's output at once
+                # needs the plan's memory and the sort's together (out of memory at 4 M rows within 718 MB)
+                order = ", ".join(f'"{c}"' for c in order_by)
+                self.con.execute(f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM {name} ORDER BY {order}")
             if self.con is None:
                 return nw.from_native(native.query("__cp_src", f"SELECT * FROM {name}"))
             stored = nw.from_native(self.con.table(name))

@@ -139,7 +139,10 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     )
     if not params.by_subcluster:
         clusters = clusters.with_columns(nw.lit(None, dtype=nw.String).alias("subcluster"))
-    clusters = checkpoint(clusters.select(*CLUSTER_COLUMNS), table)
+    # stored by level, year, region: a region profile and a cluster ranking or map layer (one level and year)
+    # then read one or two row groups instead of the whole table
+    clusters = checkpoint(clusters.select(*CLUSTER_COLUMNS), table,
+                          order_by=("level", "year", "region", *keys) if table else ())
     release(base)
     return MapResult(clusters=clusters, regions=_region_summary(clusters, totals),
                      unmapped=unmapped)

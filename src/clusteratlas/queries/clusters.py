@@ -97,17 +97,18 @@ def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
     order = check_choice("order", order, ("metric", "stars"))
     level = check_level(con, level)
     year = latest_year(con, "results_regions", year)
-    where = "AND c.employment >= ?" if min_employment else ""
+    where = "AND employment >= ?" if min_employment else ""
     params: list[Any] = [cluster, year, level, *([min_employment] if min_employment else [])]
-    limit = "" if top is None else "WHERE rank <= ?"
+    # the top rows by the metric first, then names for those only (the rank is their order: the same as
+    # ranking every region and keeping the first ``top``)
+    limit = "" if top is None else "LIMIT ?"
     final = "stars DESC NULLS LAST, \"{m}\" DESC NULLS LAST, rank" if order == "stars" else "rank"
     table = con.sql(
-        f"""SELECT * FROM (
-              SELECT row_number() OVER (ORDER BY c."{metric}" DESC NULLS LAST, c.region) AS rank, c.*,
-                     r.name, r.name_ja, d.cluster_name, d.cluster_name_ja
-              FROM results_clusters c LEFT JOIN regions r USING (region)
-              LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
-              WHERE c.cluster = ? AND c.year = ? AND c.level = ? {where}) {limit}
+        f"""SELECT row_number() OVER (ORDER BY c."{metric}" DESC NULLS LAST, c.region) AS rank, c.*,
+                   r.name, r.name_ja, d.cluster_name, d.cluster_name_ja
+            FROM (SELECT * FROM results_clusters WHERE cluster = ? AND year = ? AND level = ? {where}
+                  ORDER BY "{metric}" DESC NULLS LAST, region {limit}) c
+            LEFT JOIN regions r USING (region) LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
             ORDER BY {final.format(m=metric)}""", params=params + ([top] if top is not None else [])
     ).to_arrow_table()
     return TableResult(finite(table), {"cluster": cluster, "metric": metric, "level": level, "year": year,

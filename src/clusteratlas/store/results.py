@@ -83,7 +83,9 @@ def import_results(atlas: Atlas, folder: str | Path, *, name: str | None = None,
     with atlas._transaction():
         for part, (table, columns) in _PARTS.items():
             cols = ", ".join(f'"{c}"' for c in columns)
-            order = " ORDER BY employment DESC" if part == "unmapped" else ""
+            # clusters as a map run stores them (by level, year, region: the API's lookups skip row groups)
+            order = {"unmapped": " ORDER BY employment DESC",
+                     "clusters": " ORDER BY level, year, region, cluster, subcluster"}.get(part, "")
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {cols} FROM {sources[part]}{order}")
         for table in ("results_clusters", "results_regions"):
             con.execute(f"ALTER TABLE {table} ADD COLUMN reference_economy VARCHAR DEFAULT '{spec}'")
