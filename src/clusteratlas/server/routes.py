@@ -40,25 +40,17 @@ def _service(request: Request) -> AtlasService:
 
 async def _cached(request: Request, service: AtlasService, fmt: str,
                   build: Callable[[dict[str, str]], Response]) -> Response:
-    """304 when the client's copy is current; else a recent identical answer, or a new one (then kept).
+    """304 when the client's copy is current, else a new answer, built on a worker thread (a few at once).
 
-    Only a new answer leaves the event loop: it is built on a worker thread.
+    Identical requests are answered before they reach here, from the cache of encoded answers
+    (:mod:`clusteratlas.server.cache`), which keeps this answer on its way out.
     """
     headers, fresh = cache_headers(request, service, fmt)
     if fresh:
         return Response(status_code=304, headers=headers)
-    key = (headers["X-Atlas-Version"], request.url.path, request.url.query, fmt)
-    hit = service.cache.get(key)
-    if hit is not None:
-        body, media, extra = hit
-        return Response(body, media_type=media, headers={**extra, **headers})
     if service.read_limiter is None:  # a few queries at once: more only thrash the cores and DuckDB's memory
         service.read_limiter = anyio.CapacityLimiter(READERS)
-    response = await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
-    if response.status_code == 200 and isinstance(getattr(response, "body", None), bytes):
-        extra = {k: v for k, v in response.headers.items() if k in ("link", "content-disposition")}
-        service.cache.put(key, response.body, response.media_type or "application/octet-stream", extra)
-    return response
+    return await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
 
 
 async def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:
