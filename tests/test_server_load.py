@@ -224,3 +224,16 @@ def test_notes_follow_the_request_language_not_the_process_language(writable):
     with _client(path) as c:
         profile = c.get(f"{API}/regions/S1?level=state&lang=ja").json()["data"]["notes"]
     assert any(n.startswith("注:") for n in profile)
+
+
+def test_clients_with_other_accept_headers_for_the_same_format_share_the_cached_answer(writable):
+    path, _ = writable
+    url = f"{API}/clusters/C01/map?metric=lq"
+    with _client(path) as c:
+        cache = c.app.state.service.cache
+        first = c.get(url, headers={"Accept": "*/*"})
+        hits = cache.hits
+        for accept in ("", "application/json", "application/json, text/plain;q=0.5"):
+            assert c.get(url, headers={"Accept": accept}).content == first.content
+        assert cache.hits == hits + 3
+        assert c.get(url, headers={"Accept": "text/csv"}).headers["content-type"].startswith("text/csv")

@@ -6,7 +6,7 @@ answer already names the atlas version it was computed from (its ETag and
 ``X-Atlas-Version``). So a read answer is kept, exactly as it was sent
 (status, headers, body bytes, gzipped or not), under the key
 
-    (atlas version, write generation, path, query string, Accept, language, gzip or not)
+    (atlas version, write generation, path, query string, format asked by Accept, language, gzip or not)
 
 and the next identical request is answered from memory by a small ASGI
 check before FastAPI routes and validates it: the same headers, and 304 when
@@ -31,6 +31,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from clusteratlas import i18n
+from clusteratlas.server.formats import negotiate
 
 #: Default bound of the cache, in MB.
 DEFAULT_CACHE_MB = 256.0
@@ -143,7 +144,9 @@ class AnswerCacheMiddleware:
                 return
             headers = dict(scope.get("headers") or ())
             version = self.service.cache_version()
-            key = (version, path, scope.get("query_string", b""), headers.get(b"accept", b""), lang,
+            # the format the Accept header asks for (what the routes negotiate), not its exact text
+            wanted = negotiate(None, headers.get(b"accept", b"").decode("latin-1"))
+            key = (version, path, scope.get("query_string", b""), wanted, lang,
                    b"gzip" in headers.get(b"accept-encoding", b"").lower())
             hit = self.cache.get(key)
             if hit is not None:
