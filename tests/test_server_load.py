@@ -237,3 +237,42 @@ def test_clients_with_other_accept_headers_for_the_same_format_share_the_cached_
             assert c.get(url, headers={"Accept": accept}).content == first.content
         assert cache.hits == hits + 3
         assert c.get(url, headers={"Accept": "text/csv"}).headers["content-type"].startswith("text/csv")
+
+
+# ---------------------------------------------------------------------------------------------- encoding
+def test_fast_json_writes_the_same_bytes_as_the_value_by_value_path(cbp_atlas):
+    """Rows straight from Arrow and JSON written without a second pass equal the value-by-value conversion."""
+    import datetime as dt
+    import json
+    import math
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from clusteratlas.queries._core import _plain, plain, to_rows
+    from clusteratlas.server.formats import dumps
+
+    def reference(value):
+        return json.dumps(plain(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                          default=str).encode("utf-8")
+
+    values = [{"a": 1.5, "b": None, "c": "日本", "d": [1, 2.0, True]},
+              {"x": math.nan, "y": [math.inf, -math.inf, {"z": math.nan}]},
+              {"d": Decimal("3"), "e": Decimal("2.5"), "t": dt.datetime(2020, 1, 2, 3, 4, 5),
+               "day": dt.date(2020, 1, 2)},
+              [dt.datetime(2021, 5, 6, tzinfo=dt.UTC), Decimal("1e3"), ValueError("x")],
+              {"nested": {"deep": [{"nan": math.nan, "ok": 1}]}}, "plain", 3, None]
+    for value in values:
+        assert dumps(value) == reference(value), value
+    con = duckdb.connect(str(cbp_atlas), read_only=True)
+    try:
+        tables = [Q.map_layer(con, "Business Services").table,
+                  Q.region_profile(con, "41940").clusters, Q.region_profile(con, "41940").series,
+                  Q.results(con, Q.ResultFilters(), limit=500).table, Q.map_runs(con).table, Q.imports(con).table,
+                  pa.table({"f": pa.array([1.0, math.nan, None]), "s": ["a", "b", None]})]
+    finally:
+        con.close()
+    for table in tables:
+        slow = [_plain(r) for r in table.to_pylist()]
+        assert to_rows(table) == slow
+        assert dumps({"data": to_rows(table)}) == reference({"data": slow})
