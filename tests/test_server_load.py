@@ -276,3 +276,31 @@ def test_fast_json_writes_the_same_bytes_as_the_value_by_value_path(cbp_atlas):
         slow = [_plain(r) for r in table.to_pylist()]
         assert to_rows(table) == slow
         assert dumps({"data": to_rows(table)}) == reference({"data": slow})
+
+
+def test_facts_kept_about_the_atlas_are_dropped_after_a_write(writable, monkeypatch):
+    """The queries keep facts per atlas version (levels, years, how many regions a level has); a write through
+    the server (here custom regions, then the re-map) starts a new store even if the file stamp stood still."""
+    import re
+
+    from tests.test_server_security import CUSTOM
+
+    path, token = writable
+    url = f"{API}/clusters/C01/ranking?level=custom&top=100"
+    with _client(path) as c:
+        service = c.app.state.service
+        frozen = service.stamp()
+        monkeypatch.setattr(service, "stamp", lambda: frozen)
+
+        def custom_regions() -> tuple[int, int]:
+            answer = c.get(url, headers={"Accept-Encoding": "identity"}).json()
+            note = next(n for n in answer["meta"]["notes"] if "custom regions" in n)
+            return int(re.search(r"only (\d+) custom regions", note).group(1)), len(answer["data"])
+
+        before, rows = custom_regions()
+        assert before == rows  # the note counts the regions the ranking lists
+        assert ("regions_at", "custom", c.get(url).json()["meta"]["year"]) in service.memo()
+        r = c.post(f"{API}/custom-regions", headers={"Authorization": f"Bearer {token}"},
+                   files={"file": ("custom.csv", CUSTOM, "text/csv")})
+        assert r.status_code == 201, r.text
+        assert custom_regions() == (before + 1, rows + 1)

@@ -31,6 +31,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from clusteratlas import i18n
+from clusteratlas.queries._core import memo
 from clusteratlas.server.formats import negotiate
 
 #: Default bound of the cache, in MB.
@@ -118,7 +119,8 @@ def _cost(headers: list[tuple[bytes, bytes]], body: bytes) -> int:
 
 class AnswerCacheMiddleware:
     """Sets the request's language (``?lang=``, else the language cookie, else English) for everything
-    the request runs, then answers a GET under ``/api/v1/`` from the cache when it can, else passes it on
+    the request runs (and, for a GET, the store of facts its queries keep about this atlas version), then
+    answers a GET under ``/api/v1/`` from the cache when it can, else passes it on
     and keeps a cacheable answer on its way out."""
 
     def __init__(self, app: Any, *, service: Any) -> None:
@@ -136,7 +138,9 @@ class AnswerCacheMiddleware:
         from starlette.requests import Request
 
         lang = self._language(Request(scope))
-        with i18n.language_for(lang):
+        # a GET only reads: its queries may keep facts about this version of the atlas (levels, years…)
+        facts = self.service.memo() if scope["method"] in ("GET", "HEAD") else None
+        with i18n.language_for(lang), memo(facts):
             path = scope["path"]
             if (scope["method"] != "GET" or not self.cache.enabled or not path.startswith(PREFIX)
                     or path in _UNCACHED):

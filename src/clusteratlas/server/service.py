@@ -49,6 +49,7 @@ class AtlasService:
         self._provenance: tuple[str, Provenance] | None = None
         self.cache = ResponseCache(cache_bytes)
         self._writes = 0  # writes through this server: part of the cache key
+        self._memo: tuple[tuple[str, int], dict[tuple, Any]] | None = None
         self.read_limiter: Any = None  # an anyio CapacityLimiter, made on the event loop
         self._generation = 0
         self.con: duckdb.DuckDBPyConnection | None = None
@@ -100,6 +101,16 @@ class AtlasService:
         """(atlas version, writes through this server): what a cached answer must match to be served."""
         return self.stamp()[0], self._writes
 
+    def memo(self) -> dict[tuple, Any]:
+        """Facts the queries keep about the atlas (tables, levels, years: :func:`clusteratlas.queries.memo`),
+        a new store whenever the atlas changes."""
+        version = self.cache_version()
+        current = self._memo
+        if current is None or current[0] != version:
+            current = (version, {})
+            self._memo = current
+        return current[1]
+
     def provenance(self) -> Provenance:
         """The provenance of answers now (cached until the atlas changes)."""
         version, _ = self.stamp()
@@ -126,7 +137,7 @@ class AtlasService:
             return job(self._atlas)
         finally:  # committed or not, answers kept before this write are never served again
             self._writes += 1
-            self._provenance = None
+            self._provenance = self._memo = None
             self.cache.clear()
 
     def close(self) -> None:
