@@ -2,23 +2,43 @@
 
 For each atlas (the CBP 2019 metro atlas from ../shared/data with the
 benchmark definition, and a synthetic 3,000-region × 67-cluster × 20-year
-atlas) the server is started as ``clusteratlas serve`` in its own process
-on 127.0.0.1, then a bounded asyncio loop of httpx clients (50 at once,
-``--seconds`` per scenario, loopback only) asks:
+atlas) the server is started as ``clusteratlas serve --read-only`` in its own
+process on 127.0.0.1, and a bounded load generator asks, for random
+regions/clusters from every one the atlas has:
 
-  region profile   /api/v1/regions/{random region}
-  cluster ranking  /api/v1/clusters/{random cluster}/ranking?metric=lq&top=20
-  map layer        /api/v1/clusters/{random cluster}/map?metric=lq (every region of the level)
+  region profile   /api/v1/regions/{region}
+  cluster ranking  /api/v1/clusters/{cluster}/ranking?metric=lq&top=20
+  map layer        /api/v1/clusters/{cluster}/map?metric=lq (every region of the level)
 
-first with one client (the cost of one answer, cache mostly cold), then with 50,
-and reports p50/p95/p99 latency, requests/s, errors (any non-200) and the
-server's peak resident memory (VmHWM). The same answers are then timed from
-the CLI (``clusteratlas show region`` / ``show cluster``, a fresh process each).
-The clients run on the same machine as the server, so the figures include
-their CPU use. Run:
+in two server modes:
+
+  cache off   ``--cache-mb 0``: every request computes its answer (the cold cost, at 1 and 50 clients);
+  cache on    the default cache: first one pass over every distinct URL with 50 clients (each answer
+              computed once: the cold pass), then 1 and 50 clients on the warm cache.
+
+For each it reports p50/p95/p99 latency, requests/s, errors (any non-2xx/3xx,
+timeouts, socket errors) and the server's peak resident memory (VmHWM, summed
+over worker processes). The same answers are then timed from the CLI
+(``clusteratlas show region`` / ``show cluster``, a fresh process each, best
+of three). The clients run on the same machine as the server; requests ask for
+identity encoding (no gzip), as ``wrk`` does.
+
+The load generator is ``wrk`` when it is installed (C, a few % of a core;
+the output names the generator), else a bounded asyncio loop of httpx
+clients in Python (which itself takes about one of the two cores here).
+Install wrk:
+
+    apt-get install -y wrk        # Debian/Ubuntu (brew install wrk on macOS)
+
+Run:
 
     python benchmarks/bench_serve.py                  # both atlases, 30 s per scenario
     python benchmarks/bench_serve.py --seconds 5 --only synthetic
+    python benchmarks/bench_serve.py --generator httpx --workers 2
+
+The synthetic atlas is built once into benchmarks/data/ (git-ignored); delete
+it to rebuild it with the current ``map`` (which stores results by level,
+year and region: an older atlas answers region profiles more slowly).
 """
 
 from __future__ import annotations
@@ -76,33 +96,95 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def _load(base: str, paths: list[str], seconds: float, clients: int = CLIENTS) -> dict:
+WRK_SCRIPT = r"""
+-- Random paths from a file (one a line); prints the figures as one JSON line.
+local paths = {}
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  math.randomseed(1000 + (id or 0))
+end
+function request()
+  return wrk.format("GET", paths[math.random(#paths)], {["Accept-Encoding"] = "identity"})
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\nWRK_JSON {"requests": %d, "duration_us": %d, "errors": %d, "kinds": {"connect": %d, "read": %d, ' ..
+    '"write": %d, "status": %d, "timeout": %d}, "p50_us": %d, "p95_us": %d, "p99_us": %d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def _wrk(base: str, paths: list[str], seconds: float, clients: int) -> dict:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        script, listed = Path(tmp) / "paths.lua", Path(tmp) / "paths.txt"
+        script.write_text(WRK_SCRIPT)
+        listed.write_text("\n".join(paths) + "\n")
+        threads = min(2, clients)
+        run = subprocess.run(["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
+                              "--timeout", "30s", "-s", str(script), base, "--", str(listed)],
+                             capture_output=True, text=True, check=True)
+    line = next(x for x in run.stdout.splitlines() if x.startswith("WRK_JSON "))
+    got = json.loads(line.removeprefix("WRK_JSON "))
+    secs = got["duration_us"] / 1e6
+    return {"requests": got["requests"], "errors": got["errors"], "rps": round(got["requests"] / secs, 1),
+            **({"error_kinds": {k: v for k, v in got["kinds"].items() if v}} if got["errors"] else {}),
+            "p50_ms": round(got["p50_us"] / 1000, 1), "p95_ms": round(got["p95_us"] / 1000, 1),
+            "p99_ms": round(got["p99_us"] / 1000, 1)}
+
+
+async def _httpx(base: str, paths: list[str], seconds: float | None, clients: int = CLIENTS) -> dict:
+    """``clients`` at once for ``seconds``, random paths; or (``seconds`` None) each path once, in order."""
     import httpx
 
     latencies: list[float] = []
     errors = 0
-    deadline = time.perf_counter() + seconds
+    kinds: dict[str, int] = {}
     rng = random.Random(1)
+    queue = list(reversed(paths)) if seconds is None else None
+    t_start = time.perf_counter()
+    deadline = t_start + (seconds or 0)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
+                                 headers={"Accept-Encoding": "identity"}) as client:
         async def worker() -> None:
             nonlocal errors
-            while time.perf_counter() < deadline:
-                path = rng.choice(paths)
+            while (queue if queue is not None else time.perf_counter() < deadline):
+                path = queue.pop() if queue is not None else rng.choice(paths)
                 t0 = time.perf_counter()
                 try:
                     r = await client.get(path)
                     await r.aread()
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    kind = None if r.status_code == 200 else str(r.status_code)
+                except httpx.HTTPError as exc:
+                    kind = type(exc).__name__
                 latencies.append(time.perf_counter() - t0)
-                errors += not ok
+                if kind is not None:
+                    errors += 1
+                    kinds[kind] = kinds.get(kind, 0) + 1
 
         await asyncio.gather(*(worker() for _ in range(clients)))
-    q = statistics.quantiles(latencies, n=100)
-    return {"requests": len(latencies), "errors": errors, "rps": round(len(latencies) / seconds, 1),
+    elapsed = time.perf_counter() - t_start
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+    return {"requests": len(latencies), "errors": errors, "rps": round(len(latencies) / elapsed, 1),
+            **({"error_kinds": kinds} if errors else {}),
             "p50_ms": round(q[49] * 1000, 1), "p95_ms": round(q[94] * 1000, 1), "p99_ms": round(q[98] * 1000, 1)}
+
+
+def _load(generator: str, base: str, paths: list[str], seconds: float, clients: int) -> dict:
+    if generator == "wrk":
+        return _wrk(base, paths, seconds, clients)
+    return asyncio.run(_httpx(base, paths, seconds, clients))
 
 
 def _cli_seconds(args: list[str], repeat: int = 3) -> float:
@@ -115,56 +197,94 @@ def _cli_seconds(args: list[str], repeat: int = 3) -> float:
     return round(best, 2)
 
 
-def bench(name: str, atlas: Path, seconds: float) -> dict:
+def _tree_peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process and its children (uvicorn's workers), summed."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    return round(sum(_peak_rss_mb(p) for p in pids if Path(f"/proc/{p}/status").exists()), 1)
+
+
+def _serve(atlas: Path, port: int, cache_mb: float | None, workers: int) -> subprocess.Popen:
+    args = [sys.executable, "-c", "from clusteratlas.cli import run; run()", "serve", "--atlas", str(atlas),
+            "--port", str(port), "--read-only", "--workers", str(workers)]
+    if cache_mb is not None:
+        args += ["--cache-mb", str(cache_mb)]
+    server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import httpx
+
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("the server did not start")
+
+
+def bench(name: str, atlas: Path, seconds: float, generator: str, workers: int = 1) -> dict:
     import duckdb
 
     con = duckdb.connect(str(atlas), read_only=True)
-    regions = [r[0] for r in con.execute("SELECT DISTINCT region FROM results_regions").fetchall()]
-    clusters = [r[0] for r in con.execute("SELECT DISTINCT cluster FROM results_clusters").fetchall()]
+    regions = [r[0] for r in con.execute("SELECT DISTINCT region FROM results_regions ORDER BY 1").fetchall()]
+    clusters = [r[0] for r in con.execute("SELECT DISTINCT cluster FROM results_clusters ORDER BY 1").fetchall()]
     con.close()
     from urllib.parse import quote
 
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-c", "from clusteratlas.cli import run; run()", "serve",
-                               "--atlas", str(atlas), "--port", str(port), "--read-only"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        import httpx
-
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        scenarios = {
-            "region profile": [f"/api/v1/regions/{quote(r, safe='')}" for r in regions],
-            "cluster ranking": [f"/api/v1/clusters/{quote(c, safe='')}/ranking?metric=lq&top=20" for c in clusters],
-            "map layer": [f"/api/v1/clusters/{quote(c, safe='')}/map?metric=lq" for c in clusters],
-        }
-        out = {name: {}}
-        for label, paths in scenarios.items():  # one client first (the cost of an answer), then 50 at once
-            out[name][label + ", 1 client"] = asyncio.run(_load(base, paths, max(seconds / 3, 2), clients=1))
-            print(name, label, "1 client", out[name][label + ", 1 client"], flush=True)
-            out[name][label] = asyncio.run(_load(base, paths, seconds))
-            print(name, label, out[name][label], flush=True)
-        out[name]["server_peak_rss_mb"] = round(_peak_rss_mb(server.pid), 1)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    scenarios = {
+        "region profile": [f"/api/v1/regions/{quote(r, safe='')}" for r in regions],
+        "cluster ranking": [f"/api/v1/clusters/{quote(c, safe='')}/ranking?metric=lq&top=20" for c in clusters],
+        "map layer": [f"/api/v1/clusters/{quote(c, safe='')}/map?metric=lq" for c in clusters],
+    }
+    one = max(seconds / 3, 2)
+    out: dict = {"generator": generator, "workers": workers, "regions": len(regions), "clusters": len(clusters),
+                 "load_average_at_start": round(os.getloadavg()[0], 2)}
+    for mode, cache_mb in (("cache off", 0), ("cache on", None)):
+        port = _free_port()
+        server = _serve(atlas, port, cache_mb, workers)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for label, paths in scenarios.items():
+                if mode == "cache off":  # a few answers first: the first reads of DuckDB's blocks are not the cost
+                    asyncio.run(_httpx(base, random.Random(3).sample(paths, min(20, len(paths))), None, 1))
+                else:  # every distinct answer once (computed: the cache is empty), 50 at once
+                    first = asyncio.run(_httpx(base, random.Random(2).sample(paths, len(paths)), None))
+                    out[f"{label}, cache on, first pass (httpx, {len(paths)} URLs)"] = first
+                    print(name, label, mode, "first pass", first, flush=True)
+                    for extra in range(1, workers):  # each worker process has its own cache: one pass each
+                        asyncio.run(_httpx(base, random.Random(2 + extra).sample(paths, len(paths)), None))
+                for clients, secs in ((1, one), (CLIENTS, seconds)):
+                    got = _load(generator, base, paths, secs, clients)
+                    out[f"{label}, {mode}, {clients} client{'s' if clients > 1 else ''}"] = got
+                    print(name, label, mode, clients, got, flush=True)
+            out[f"server peak RSS MB, {mode}"] = _tree_peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     region, cluster = regions[len(regions) // 2], clusters[0]
-    out[name]["cli_show_region_s"] = _cli_seconds(["show", "region", region, "--atlas", str(atlas)])
-    out[name]["cli_show_cluster_s"] = _cli_seconds(["show", "cluster", cluster, "--atlas", str(atlas)])
-    out[name]["regions"], out[name]["clusters"] = len(regions), len(clusters)
-    return out
+    out["cli show region s"] = _cli_seconds(["show", "region", region, "--atlas", str(atlas)])
+    out["cli show cluster s"] = _cli_seconds(["show", "cluster", cluster, "--atlas", str(atlas)])
+    return {name: out}
 
 
 def main() -> None:
+    import shutil
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=30.0, help="load per scenario (default 30)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="load per scenario at 50 clients (default 30)")
     parser.add_argument("--only", choices=("cbp", "synthetic"))
+    parser.add_argument("--generator", choices=("auto", "wrk", "httpx"), default="auto",
+                        help="load generator (default: wrk when installed, else httpx)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    generator = args.generator
+    if generator == "auto":
+        generator = "wrk" if shutil.which("wrk") else "httpx"
+    print(f"load generator: {generator}" + (" (wrk not found: apt-get install -y wrk)" if generator == "httpx"
+                                            and args.generator == "auto" else ""), flush=True)
     DATA.mkdir(parents=True, exist_ok=True)
     results = {}
     for name, build in (("cbp", build_cbp), ("synthetic", build_synthetic)):
@@ -175,8 +295,10 @@ def main() -> None:
             t0 = time.perf_counter()
             build(atlas)
             print(f"built {atlas} in {time.perf_counter() - t0:.0f} s", flush=True)
-        results.update(bench(name, atlas, args.seconds))
+        results.update(bench(name, atlas, args.seconds, generator, args.workers))
     print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -66,3 +66,241 @@ def test_top_ranking_is_the_head_of_the_full_ranking(cbp_atlas, metric):
             assert [r["region"] for r in some] == [r["region"] for r in kept]
     finally:
         con.close()
+
+
+# ------------------------------------------------------------------------------------------------ the cache
+API = "/api/v1"
+
+
+@pytest.fixture
+def writable(tmp_path_factory, sample_files):
+    """A full sample atlas (a fresh copy per test) with an editor token."""
+    import shutil
+
+    from clusteratlas import Atlas
+    from clusteratlas.server.auth import create_token
+    from tests.test_server import build_full_atlas
+
+    base = tmp_path_factory.getbasetemp() / "load-base.duckdb"
+    if not base.exists():
+        build_full_atlas(base, sample_files)
+    path = tmp_path_factory.mktemp("load") / "atlas.duckdb"
+    shutil.copyfile(base, path)
+    with Atlas(path) as a:
+        _, token = create_token(a.con, "editor", name="editor")
+        a.con.execute("CHECKPOINT")
+    return path, token
+
+
+def _client(path, **settings):
+    from fastapi.testclient import TestClient
+
+    from clusteratlas.server import Settings, create_app
+
+    return TestClient(create_app(Settings(atlas=str(path), **settings)))
+
+
+READS = [f"{API}/regions/S1C1", f"{API}/clusters/C01/ranking?metric=lq&top=5", f"{API}/clusters/C01/map?metric=lq",
+         f"{API}/clusters/C01/map?metric=lq&format=csv", f"{API}/results?limit=50", f"{API}/assessments"]
+
+
+@pytest.mark.parametrize("url", READS)
+def test_a_repeated_request_is_answered_from_the_cache_with_the_same_headers(writable, url):
+    path, _ = writable
+    with _client(path) as c:
+        cache = c.app.state.service.cache
+        first = c.get(url)
+        assert first.status_code == 200, first.text[:300]
+        hits = cache.hits
+        second = c.get(url)
+        assert cache.hits == hits + 1  # answered before routing
+        assert second.content == first.content
+        for name in ("etag", "last-modified", "x-atlas-version", "vary", "content-type", "cache-control",
+                     "content-encoding"):
+            assert second.headers.get(name) == first.headers.get(name), name
+        assert "Cookie" in second.headers["vary"] and "Accept" in second.headers["vary"]
+        again = c.get(url, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["etag"] == first.headers["etag"]
+        since = c.get(url, headers={"If-Modified-Since": first.headers["last-modified"]})
+        assert since.status_code == 304
+        assert cache.hits == hits + 3
+        # another format, Accept header or encoding is another answer, never the cached one
+        csv = c.get(url, headers={"Accept": "text/csv"})
+        assert csv.status_code == 200
+        tabular = "/regions/" not in url
+        assert csv.headers["content-type"].startswith("text/csv") == tabular
+        plain = c.get(url, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        assert plain.content == first.content  # the same bytes, decoded by the client before
+
+
+def test_an_upload_changes_the_cached_answer(writable):
+    """Upload an assessment through the editor route: the cached list changes at once (never stale)."""
+    from tests.test_server_security import _assessment_file
+
+    path, token = writable
+    with _client(path) as c:
+        before = c.get(f"{API}/assessments").json()["data"]
+        assert c.get(f"{API}/assessments").json()["data"] == before
+        assert c.app.state.service.cache.hits >= 1
+        r = c.post(f"{API}/assessments", headers={"Authorization": f"Bearer {token}"},
+                   files={"file": ("new.csv", _assessment_file("cached"), "text/csv")})
+        assert r.status_code == 201, r.text
+        after = c.get(f"{API}/assessments").json()["data"]
+        assert len(after) == len(before) + 3
+        assert {a["assessment"] for a in after} - {a["assessment"] for a in before}
+
+
+def test_a_write_invalidates_the_cache_even_when_the_file_stamp_does_not_move(writable, monkeypatch):
+    """The atlas version comes from the file's time and size; a write through the server also moves the
+    cache's write generation, so even a write within the clock's resolution is never hidden."""
+    from tests.test_server_security import _assessment_file
+
+    path, token = writable
+    with _client(path) as c:
+        service = c.app.state.service
+        frozen = service.stamp()
+        monkeypatch.setattr(service, "stamp", lambda: frozen)
+        before = c.get(f"{API}/assessments").json()["data"]
+        r = c.post(f"{API}/assessments", headers={"Authorization": f"Bearer {token}"},
+                   files={"file": ("new.csv", _assessment_file("frozen"), "text/csv")})
+        assert r.status_code == 201, r.text
+        assert len(c.get(f"{API}/assessments").json()["data"]) == len(before) + 3
+
+
+def test_the_cache_is_bounded_and_can_be_turned_off(writable):
+    from clusteratlas.server.cache import ResponseCache
+
+    cache = ResponseCache(10_000, max_item=4_000)
+    for i in range(20):
+        cache.put(("k", i), 200, [(b"etag", b"x")], b"x" * 1_000)
+        assert cache.size <= 10_000
+    assert cache.get(("k", 19)) is not None and cache.get(("k", 0)) is None  # the oldest went first
+    cache.put(("big",), 200, [], b"x" * 5_000)
+    assert cache.get(("big",)) is None  # larger than an item may be
+    path, _ = writable
+    with _client(path, cache_mb=0) as c:
+        cache = c.app.state.service.cache
+        assert not cache.enabled
+        a, b = c.get(f"{API}/regions/S1C1"), c.get(f"{API}/regions/S1C1")
+        assert a.content == b.content and len(cache) == 0 and cache.hits == 0
+    with _client(path, cache_mb=0.05) as c:  # 50 kB: a map layer fits, the cache never holds more
+        for url in READS:
+            c.get(url)
+        cache = c.app.state.service.cache
+        assert 0 < cache.size <= 50_000
+
+
+def test_workers_read_the_cache_size_from_the_environment(monkeypatch):
+    from clusteratlas.server import Settings
+
+    settings = Settings(atlas="a.duckdb", cache_mb=12.5)
+    for key, value in settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    assert Settings.from_env().cache_mb == 12.5
+
+
+# --------------------------------------------------------------------------------------------- language
+def test_notes_follow_the_request_language_not_the_process_language(writable):
+    from clusteratlas import i18n
+
+    path, _ = writable
+    assert i18n.get_language() == "en"
+    url = f"{API}/clusters/C01/ranking?level=state"
+    with _client(path) as c:
+        english = c.get(url).json()["meta"]["notes"]
+        japanese = c.get(url + "&lang=ja").json()["meta"]["notes"]
+        c.cookies.set("clusteratlas_lang", "ja")
+        by_cookie = c.get(url)
+        c.cookies.clear()
+        again = c.get(url).json()["meta"]["notes"]
+    assert english and english[0].startswith("note:")
+    assert japanese and japanese[0].startswith("注:")
+    assert by_cookie.json()["meta"]["notes"] == japanese
+    assert again == english  # the cached Japanese answer is not served to an English request
+    assert i18n.get_language() == "en"
+    profile = None
+    with _client(path) as c:
+        profile = c.get(f"{API}/regions/S1?level=state&lang=ja").json()["data"]["notes"]
+    assert any(n.startswith("注:") for n in profile)
+
+
+def test_clients_with_other_accept_headers_for_the_same_format_share_the_cached_answer(writable):
+    path, _ = writable
+    url = f"{API}/clusters/C01/map?metric=lq"
+    with _client(path) as c:
+        cache = c.app.state.service.cache
+        first = c.get(url, headers={"Accept": "*/*"})
+        hits = cache.hits
+        for accept in ("", "application/json", "application/json, text/plain;q=0.5"):
+            assert c.get(url, headers={"Accept": accept}).content == first.content
+        assert cache.hits == hits + 3
+        assert c.get(url, headers={"Accept": "text/csv"}).headers["content-type"].startswith("text/csv")
+
+
+# ---------------------------------------------------------------------------------------------- encoding
+def test_fast_json_writes_the_same_bytes_as_the_value_by_value_path(cbp_atlas):
+    """Rows straight from Arrow and JSON written without a second pass equal the value-by-value conversion."""
+    import datetime as dt
+    import json
+    import math
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from clusteratlas.queries._core import _plain, plain, to_rows
+    from clusteratlas.server.formats import dumps
+
+    def reference(value):
+        return json.dumps(plain(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                          default=str).encode("utf-8")
+
+    values = [{"a": 1.5, "b": None, "c": "日本", "d": [1, 2.0, True]},
+              {"x": math.nan, "y": [math.inf, -math.inf, {"z": math.nan}]},
+              {"d": Decimal("3"), "e": Decimal("2.5"), "t": dt.datetime(2020, 1, 2, 3, 4, 5),
+               "day": dt.date(2020, 1, 2)},
+              [dt.datetime(2021, 5, 6, tzinfo=dt.UTC), Decimal("1e3"), ValueError("x")],
+              {"nested": {"deep": [{"nan": math.nan, "ok": 1}]}}, "plain", 3, None]
+    for value in values:
+        assert dumps(value) == reference(value), value
+    con = duckdb.connect(str(cbp_atlas), read_only=True)
+    try:
+        tables = [Q.map_layer(con, "Business Services").table,
+                  Q.region_profile(con, "41940").clusters, Q.region_profile(con, "41940").series,
+                  Q.results(con, Q.ResultFilters(), limit=500).table, Q.map_runs(con).table, Q.imports(con).table,
+                  pa.table({"f": pa.array([1.0, math.nan, None]), "s": ["a", "b", None]})]
+    finally:
+        con.close()
+    for table in tables:
+        slow = [_plain(r) for r in table.to_pylist()]
+        assert to_rows(table) == slow
+        assert dumps({"data": to_rows(table)}) == reference({"data": slow})
+
+
+def test_facts_kept_about_the_atlas_are_dropped_after_a_write(writable, monkeypatch):
+    """The queries keep facts per atlas version (levels, years, how many regions a level has); a write through
+    the server (here custom regions, then the re-map) starts a new store even if the file stamp stood still."""
+    import re
+
+    from tests.test_server_security import CUSTOM
+
+    path, token = writable
+    url = f"{API}/clusters/C01/ranking?level=custom&top=100"
+    with _client(path) as c:
+        service = c.app.state.service
+        frozen = service.stamp()
+        monkeypatch.setattr(service, "stamp", lambda: frozen)
+
+        def custom_regions() -> tuple[int, int]:
+            answer = c.get(url, headers={"Accept-Encoding": "identity"}).json()
+            note = next(n for n in answer["meta"]["notes"] if "custom regions" in n)
+            return int(re.search(r"only (\d+) custom regions", note).group(1)), len(answer["data"])
+
+        before, rows = custom_regions()
+        assert before == rows  # the note counts the regions the ranking lists
+        assert ("regions_at", "custom", c.get(url).json()["meta"]["year"]) in service.memo()
+        r = c.post(f"{API}/custom-regions", headers={"Authorization": f"Bearer {token}"},
+                   files={"file": ("custom.csv", CUSTOM, "text/csv")})
+        assert r.status_code == 201, r.text
+        assert custom_regions() == (before + 1, rows + 1)

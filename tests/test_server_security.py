@@ -189,7 +189,8 @@ def test_rate_limit_per_client(atlas):
 
 
 def test_hostile_values_in_every_parameter_never_break_the_server(atlas):
-    """SQL injection, traversal, NUL, huge numbers, 10,000 characters: a 4xx problem (or an empty answer)."""
+    """SQL injection, traversal, huge numbers: a 4xx problem or an answer (names like "Coeur d'Alene" exist, so
+    quotes are valid text, bound as parameters); a NUL byte or 10,000 characters: always a 4xx problem."""
     path, _ = atlas
     before = atlas_fingerprint(path)
     with TestClient(create_app(Settings(atlas=str(path)))) as c:
@@ -210,7 +211,30 @@ def test_hostile_values_in_every_parameter_never_break_the_server(atlas):
                         query[p["name"]] = value
                     r = c.get(url, params=query)
                     assert r.status_code < 500, (url, p["name"], value[:40], r.text[:300])
+                    if "\x00" in value or len(value) >= 10_000:  # never a valid value of any parameter
+                        assert 400 <= r.status_code < 500, (url, p["name"], value[:40], r.status_code)
                     if r.status_code >= 400:
                         assert r.headers["content-type"] == "application/problem+json", (url, p["name"])
                         assert r.json()["status"] == r.status_code
     assert atlas_fingerprint(path) == before
+
+
+def test_free_text_search_binds_quotes_as_text(atlas):
+    """Names with apostrophes exist (Coeur d'Alene, O'Brien County): quotes are searched as text (the query is
+    parameterised), and an injection string finds nothing instead of everything."""
+    path, _ = atlas
+    with Atlas(path) as a:
+        a.con.execute("INSERT INTO regions (region, name, level) VALUES ('16055', 'Coeur d''Alene, ID', 'county'), "
+                      "('19141', 'O''Brien County, IA', 'county')")
+        a.con.execute("CHECKPOINT")
+    with TestClient(create_app(Settings(atlas=str(path)))) as c:
+        total = c.get(f"{API}/regions", params={"limit": 1}).json()["meta"]["total"]
+        for text, found in (("Coeur d'Alene", ["16055"]), ("O'Brien", ["19141"]), ("' OR 1=1 --", []),
+                            ("' OR ''='", []), ("%", [])):
+            r = c.get(f"{API}/regions", params={"q": text})
+            assert r.status_code == 200, r.text
+            assert [row["region"] for row in r.json()["data"]] == found, text
+        # "_" is a character, not LIKE's wildcard: only ids or names that contain it
+        rows = c.get(f"{API}/regions", params={"q": "_", "limit": 10_000}).json()["data"]
+        assert 0 < len(rows) < total
+        assert all("_" in (row["region"] + (row["name"] or "")) for row in rows)

@@ -151,7 +151,8 @@ def test_map_engine_spark_matches_the_duckdb_command_and_imports_into_an_atlas(s
         res = invoke(runner, *args, "--atlas", atlas)
         assert res.exit_code == 0, res.output
     stored = pl.DataFrame(query_atlas(atlas, "SELECT * EXCLUDE (reference_economy) FROM results_clusters"),
-                          schema=list(_spark_results(tmp_path / "res")[0].columns), orient="row")
+                          schema=list(_spark_results(tmp_path / "res")[0].columns), orient="row",
+                          infer_schema_length=None)  # types from every row: stored order is level, year, region
     _same(_spark_results(tmp_path / "res")[0], stored, CLUSTER_KEYS)
     res = invoke(runner, "show", "region", "S2C3", "--atlas", atlas)
     assert res.exit_code == 0 and "East County 3" in res.output and "★★★" in res.output

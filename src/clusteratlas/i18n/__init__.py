@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import gettext
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 
@@ -73,8 +75,23 @@ def set_language(lang: str) -> None:
         listener(_state["lang"])
 
 
+#: A language for this task or thread only (a server answers each request in the language it asks for).
+_local_lang: ContextVar[str | None] = ContextVar("clusteratlas_language", default=None)
+
+
 def get_language() -> str:
-    return _state["lang"]
+    return _local_lang.get() or _state["lang"]
+
+
+@contextmanager
+def language_for(lang: str) -> Iterator[None]:
+    """Messages in ``lang`` within the block, in this task or thread only (and threads it starts with its
+    context, as anyio's ``to_thread`` does); the process's language is unchanged."""
+    token = _local_lang.set(check(lang))
+    try:
+        yield
+    finally:
+        _local_lang.reset(token)
 
 
 @cache

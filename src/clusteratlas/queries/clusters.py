@@ -15,6 +15,8 @@ from clusteratlas.queries._core import (
     columns,
     finite,
     latest_year,
+    memo_active,
+    memoised,
     not_found,
     require,
     tables,
@@ -32,8 +34,12 @@ def metrics(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _check_cluster(con: duckdb.DuckDBPyConnection, cluster: str) -> None:
-    found = con.execute("SELECT count(*) FROM (SELECT 1 FROM results_clusters WHERE cluster = ? LIMIT 1)",
-                        [cluster]).fetchall()[0][0]
+    if memo_active():  # serving: the clusters once per atlas version, then a set lookup
+        found = cluster in memoised(("clusters",), lambda: {r[0] for r in con.execute(
+            "SELECT DISTINCT cluster FROM results_clusters").fetchall()})
+    else:
+        found = con.execute("SELECT count(*) FROM (SELECT 1 FROM results_clusters WHERE cluster = ? LIMIT 1)",
+                            [cluster]).fetchall()[0][0]
     if not found:
         known = [r[0] for r in con.execute("SELECT DISTINCT cluster FROM results_clusters ORDER BY 1").fetchall()]
         raise not_found("cluster", cluster, known)

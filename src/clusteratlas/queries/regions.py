@@ -17,6 +17,7 @@ from clusteratlas.queries._core import (
     decode_cursor,
     encode_cursor,
     finite,
+    memoised,
     not_found,
     plain,
     query_key,
@@ -122,8 +123,9 @@ SMALL_N = 100
 def small_n_notes(con: duckdb.DuckDBPyConnection, level: str, year: int) -> list[str]:
     """A note when a level has few regions: the size and focus stars (top 10 % of peers) then go to a
     handful of regions, and an LQ ranking favours small cells. Empty for a level of 100 regions or more."""
-    n = con.execute("SELECT count(DISTINCT region) FROM results_clusters WHERE level = ? AND year = ?",
-                    [level, year]).fetchall()[0][0] or 0
+    n = memoised(("regions_at", level, year), lambda: con.execute(
+        "SELECT count(DISTINCT region) FROM results_clusters WHERE level = ? AND year = ?", [level, year]
+    ).fetchall()[0][0]) or 0
     if not n or n >= SMALL_N:
         return []
     top = max(1, math.ceil(n * 0.10))

@@ -28,6 +28,7 @@ from clusteratlas import __version__
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import Missing, NotFound
 from clusteratlas.server.auth import AuthError
+from clusteratlas.server.cache import DEFAULT_CACHE_MB, AnswerCacheMiddleware, not_modified
 from clusteratlas.server.formats import MEDIA, dumps
 from clusteratlas.server.service import AtlasService, ReadOnly
 
@@ -47,6 +48,7 @@ class Settings:
     cors_origins: list[str] = field(default_factory=list)
     rate_limit: str | None = None  # e.g. "600/minute", per token or client address
     memory_limit: str | None = None
+    cache_mb: float = DEFAULT_CACHE_MB  # encoded answers kept in memory (0: none)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,13 +58,15 @@ class Settings:
                    max_body=int(env.get("CLUSTERATLAS_SERVE_MAX_BODY", DEFAULT_MAX_BODY)),
                    cors_origins=[o for o in env.get("CLUSTERATLAS_SERVE_CORS", "").split(",") if o],
                    rate_limit=env.get("CLUSTERATLAS_SERVE_RATE_LIMIT") or None,
-                   memory_limit=env.get("CLUSTERATLAS_MEMORY_LIMIT") or None)
+                   memory_limit=env.get("CLUSTERATLAS_MEMORY_LIMIT") or None,
+                   cache_mb=float(env.get("CLUSTERATLAS_SERVE_CACHE_MB") or DEFAULT_CACHE_MB))
 
     def to_env(self) -> dict[str, str]:
         return {"CLUSTERATLAS_SERVE_ATLAS": str(self.atlas), "CLUSTERATLAS_SERVE_READ_ONLY": "1" if self.read_only
                 else "0", "CLUSTERATLAS_SERVE_MAX_BODY": str(self.max_body),
                 "CLUSTERATLAS_SERVE_CORS": ",".join(self.cors_origins),
-                "CLUSTERATLAS_SERVE_RATE_LIMIT": self.rate_limit or ""}
+                "CLUSTERATLAS_SERVE_RATE_LIMIT": self.rate_limit or "",
+                "CLUSTERATLAS_SERVE_CACHE_MB": str(self.cache_mb)}
 
 
 # ----------------------------------------------------------------- models (docs)
@@ -196,7 +200,8 @@ def _any_error(request: Request, exc: Exception) -> Response:
 # -------------------------------------------------------------------------- app
 def create_app(settings: Settings) -> FastAPI:
     """The API over one atlas (opened at startup, closed at shutdown)."""
-    service = AtlasService(settings.atlas, read_only=settings.read_only, memory_limit=settings.memory_limit)
+    service = AtlasService(settings.atlas, read_only=settings.read_only, memory_limit=settings.memory_limit,
+                           cache_bytes=int(settings.cache_mb * 1e6))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -221,15 +226,6 @@ def create_app(settings: Settings) -> FastAPI:
         "run one worker without --read-only to accept writes", r))
     app.add_exception_handler(Exception, _any_error)
 
-    from clusteratlas.server.guard import GuardMiddleware
-
-    if settings.cors_origins:
-        from starlette.middleware.cors import CORSMiddleware
-
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST",
-                           "DELETE"], allow_headers=["Authorization", "Content-Type", "If-None-Match"])
-    app.add_middleware(GuardMiddleware, max_body=settings.max_body, rate_limit=settings.rate_limit)
-
     import importlib.resources
 
     assets = importlib.resources.files("fastapi_offline").joinpath("static")
@@ -252,7 +248,18 @@ def create_app(settings: Settings) -> FastAPI:
     from clusteratlas.server.web import mount
 
     mount(app)  # the pages (server-rendered HTML over the same queries) and the map geometry route
+    # outermost last: the guard (bad URLs, sizes, rate limits) -> CORS -> cached answers and the request's
+    # language -> gzip -> the routes. Cached answers are kept as gzip sent them (a variant per encoding).
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(AnswerCacheMiddleware, service=service)
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST",
+                           "DELETE"], allow_headers=["Authorization", "Content-Type", "If-None-Match"])
+    from clusteratlas.server.guard import GuardMiddleware
+
+    app.add_middleware(GuardMiddleware, max_body=settings.max_body, rate_limit=settings.rate_limit)
     return app
 
 
@@ -262,24 +269,21 @@ def factory() -> FastAPI:
 
 
 def cache_headers(request: Request, service: AtlasService, fmt: str) -> tuple[dict[str, str], bool]:
-    """ETag and Last-Modified from the atlas' last change; True when the client's copy is current."""
+    """ETag and Last-Modified from the atlas' last change; True when the client's copy is current.
+
+    The ETag names the atlas version, the URL, the format and the language (notes follow ``?lang=`` or
+    the language cookie, hence ``Vary: Cookie``).
+    """
+    from clusteratlas.i18n import get_language
+
     version, modified = service.stamp()
-    key = hashlib.sha256(f"{version}|{request.url.path}?{request.url.query}|{fmt}".encode()).hexdigest()[:20]
+    key = hashlib.sha256(f"{version}|{request.url.path}?{request.url.query}|{fmt}|{get_language()}".encode()
+                         ).hexdigest()[:20]
     etag = f'W/"{key}"'
     headers = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True),
-               "Cache-Control": "public, no-cache", "X-Atlas-Version": version, "Vary": "Accept"}
-    match = request.headers.get("if-none-match")
-    if match is not None:
-        return headers, etag in [m.strip() for m in match.split(",")] or match.strip() == "*"
-    since = request.headers.get("if-modified-since")
-    if since:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return headers, parsedate_to_datetime(since) >= modified
-        except (TypeError, ValueError):
-            return headers, False
-    return headers, False
+               "Cache-Control": "public, no-cache", "X-Atlas-Version": version, "Vary": "Accept, Cookie"}
+    return headers, not_modified(etag, modified, request.headers.get("if-none-match"),
+                                 request.headers.get("if-modified-since"))
 
 
 FormatQ = Annotated[Format | None, "format"]

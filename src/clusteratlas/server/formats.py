@@ -49,10 +49,23 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
     return "json"
 
 
+def _default(value: Any) -> Any:
+    """What :func:`clusteratlas.queries._core.plain` makes of a value json cannot write itself."""
+    plain_value = plain(value)
+    return str(plain_value) if plain_value is value else plain_value
+
+
 def dumps(value: Any) -> bytes:
-    """Strict JSON (no NaN), UTF-8, Japanese kept readable."""
-    return json.dumps(plain(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"),
-                      default=str).encode("utf-8")
+    """Strict JSON (no NaN: null), UTF-8, Japanese kept readable.
+
+    Written directly when the value holds no non-finite float (the usual case: query results are
+    already plain), else after :func:`plain` makes it so; the bytes are the same either way.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default)
+    except ValueError:  # a NaN or infinity somewhere: null, as plain() writes it
+        text = json.dumps(plain(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+    return text.encode("utf-8")
 
 
 def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None,

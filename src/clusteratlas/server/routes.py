@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from clusteratlas import queries as Q
+from clusteratlas.errors import InputError
 from clusteratlas.queries._core import TableResult
 from clusteratlas.server.app import OBJECT, TABULAR, Format, cache_headers
 from clusteratlas.server.formats import json_response, negotiate, table_response
@@ -19,8 +20,10 @@ from clusteratlas.server.service import AtlasService
 router = APIRouter()
 #: Queries run at once (new answers); the others wait their turn, cached answers never wait.
 READERS = 4
+#: The longest id (region, cluster, …) a route accepts, alone or in a comma-separated list.
+MAX_ID = 200
 
-Id = Annotated[str, Path(min_length=1, max_length=200, description="An id as stored in the atlas")]
+Id = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="An id as stored in the atlas")]
 Text = Annotated[str | None, Query(max_length=200)]
 Year = Annotated[int | None, Query(ge=1800, le=2200, description="Year (default: the latest)")]
 Level = Annotated[str | None, Query(max_length=100, description="Region level (default: the most detailed)")]
@@ -34,31 +37,34 @@ Fmt = Annotated[Format | None, Query(alias="format", description="json, csv, par
 By = Annotated[Literal["cluster", "industry"], Query(description="Clusters or industries")]
 
 
+def _id_list(text: str, name: str) -> list[str]:
+    """Comma-separated ids, each at most :data:`MAX_ID` characters (a long list is fine, a 10,000-character
+    id is not: 422 saying so)."""
+    ids = [r.strip() for r in text.split(",") if r.strip()]
+    for value in ids:
+        if len(value) > MAX_ID:
+            raise InputError(f"an id in '{name}' is too long", value=value[:40] + "…",
+                             expected=f"comma-separated ids of at most {MAX_ID} characters each")
+    return ids
+
+
 def _service(request: Request) -> AtlasService:
     return request.app.state.service
 
 
 async def _cached(request: Request, service: AtlasService, fmt: str,
                   build: Callable[[dict[str, str]], Response]) -> Response:
-    """304 when the client's copy is current; else a recent identical answer, or a new one (then kept).
+    """304 when the client's copy is current, else a new answer, built on a worker thread (a few at once).
 
-    Only a new answer leaves the event loop: it is built on a worker thread.
+    Identical requests are answered before they reach here, from the cache of encoded answers
+    (:mod:`clusteratlas.server.cache`), which keeps this answer on its way out.
     """
     headers, fresh = cache_headers(request, service, fmt)
     if fresh:
         return Response(status_code=304, headers=headers)
-    key = (headers["X-Atlas-Version"], request.url.path, request.url.query, fmt)
-    hit = service.cache.get(key)
-    if hit is not None:
-        body, media, extra = hit
-        return Response(body, media_type=media, headers={**extra, **headers})
     if service.read_limiter is None:  # a few queries at once: more only thrash the cores and DuckDB's memory
         service.read_limiter = anyio.CapacityLimiter(READERS)
-    response = await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
-    if response.status_code == 200 and isinstance(getattr(response, "body", None), bytes):
-        extra = {k: v for k, v in response.headers.items() if k in ("link", "content-disposition")}
-        service.cache.put(key, response.body, response.media_type or "application/octet-stream", extra)
-    return response
+    return await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
 
 
 async def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:
@@ -149,7 +155,7 @@ async def compare(request: Request, regions: Annotated[str, Query(min_length=1, 
             year: Year = None, level: Level = None, metric: Annotated[str, Query(max_length=100)] = "lq",
             fmt: Fmt = None) -> Response:
     """Two to 25 regions side by side: one row per region × cluster with every metric."""
-    ids = [r.strip() for r in regions.split(",") if r.strip()]
+    ids = _id_list(regions, "regions")
     return await _table(request, fmt, "compare", lambda con: Q.compare_regions(con, ids, year=year, level=level,
                                                                          metric=metric))
 
@@ -203,8 +209,7 @@ async def results(request: Request, level: Level = None, year: Year = None, clus
             = None, sort: Sort = None, limit: Limit = 1000, cursor: Cursor = None, fmt: Fmt = None) -> Response:
     """Region × cluster results: filters, sort by any column, cursor pagination."""
     filters = Q.ResultFilters(level=level, year=year, cluster=cluster, type=type, stars_min=stars_min,
-                              strong=strong, regions=[r.strip() for r in regions.split(",") if r.strip()]
-                              if regions is not None else None)
+                              strong=strong, regions=_id_list(regions, "regions") if regions is not None else None)
     return await _table(request, fmt, "results", lambda con: Q.results(con, filters, sort=sort, limit=limit,
                                                                  cursor=cursor))
 

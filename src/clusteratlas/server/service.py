@@ -26,6 +26,7 @@ from clusteratlas._sql import connect
 from clusteratlas.errors import InputError
 from clusteratlas.queries.provenance import Provenance, atlas_stamp, provenance
 from clusteratlas.server.auth import ensure_tables
+from clusteratlas.server.cache import DEFAULT_CACHE_MB, ResponseCache
 
 T = TypeVar("T")
 
@@ -33,7 +34,8 @@ T = TypeVar("T")
 class AtlasService:
     """An atlas opened for serving: per-thread read cursors and a one-thread write queue."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None,
+                 cache_bytes: int = int(DEFAULT_CACHE_MB * 1e6)) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self.memory_limit = memory_limit
@@ -45,7 +47,9 @@ class AtlasService:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
         self._provenance: tuple[str, Provenance] | None = None
-        self.cache = ResponseCache()
+        self.cache = ResponseCache(cache_bytes)
+        self._writes = 0  # writes through this server: part of the cache key
+        self._memo: tuple[tuple[str, int], dict[tuple, Any]] | None = None
         self.read_limiter: Any = None  # an anyio CapacityLimiter, made on the event loop
         self._generation = 0
         self.con: duckdb.DuckDBPyConnection | None = None
@@ -93,6 +97,20 @@ class AtlasService:
         """(version, last-modified) of the atlas file."""
         return atlas_stamp(self.path)
 
+    def cache_version(self) -> tuple[str, int]:
+        """(atlas version, writes through this server): what a cached answer must match to be served."""
+        return self.stamp()[0], self._writes
+
+    def memo(self) -> dict[tuple, Any]:
+        """Facts the queries keep about the atlas (tables, levels, years: :func:`clusteratlas.queries.memo`),
+        a new store whenever the atlas changes."""
+        version = self.cache_version()
+        current = self._memo
+        if current is None or current[0] != version:
+            current = (version, {})
+            self._memo = current
+        return current[1]
+
     def provenance(self) -> Provenance:
         """The provenance of answers now (cached until the atlas changes)."""
         version, _ = self.stamp()
@@ -115,7 +133,12 @@ class AtlasService:
             from clusteratlas.store import Atlas
 
             self._atlas = Atlas(self.path, memory_limit=self.memory_limit)
-        return job(self._atlas)
+        try:
+            return job(self._atlas)
+        finally:  # committed or not, answers kept before this write are never served again
+            self._writes += 1
+            self._provenance = self._memo = None
+            self.cache.clear()
 
     def close(self) -> None:
         """Finish queued writes, then close every connection."""
@@ -132,42 +155,6 @@ class AtlasService:
             self._cursors.clear()
         self.con.close()
         self.con = None
-
-
-class ResponseCache:
-    """Recent answers by (atlas version, URL, format), least recently used dropped past ``max_bytes``.
-
-    The atlas version changes with any committed write (see
-    :func:`clusteratlas.queries.provenance.atlas_stamp`), so a cached answer
-    is never served for a changed atlas.
-    """
-
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_item: int = 4 * 1024 * 1024) -> None:
-        from collections import OrderedDict
-
-        self.max_bytes, self.max_item = max_bytes, max_item
-        self._items: OrderedDict[tuple, tuple[bytes, str, dict[str, str]]] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> tuple[bytes, str, dict[str, str]] | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is not None:
-                self._items.move_to_end(key)
-            return item
-
-    def put(self, key: tuple, body: bytes, media: str, headers: dict[str, str]) -> None:
-        if len(body) > self.max_item:
-            return
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = (body, media, headers)
-            self._size += len(body)
-            while self._size > self.max_bytes:
-                _, (old, _, _) = self._items.popitem(last=False)
-                self._size -= len(old)
 
 
 class ReadOnly(Exception):
