@@ -26,11 +26,6 @@ _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
 
 
-def repr_column(name: str) -> str:
-    """A column name quoted for SQL."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def distinct(frame: nw.LazyFrame, column: str) -> list:
     """The distinct values of one column, sorted.
 
@@ -124,7 +119,7 @@ class Engine:
     def _sort(self, name: str, kind: str, order_by: tuple[str, ...]) -> None:
         """Store a table's rows sorted, in a second pass: sorting the plan's output at once needs the
         plan's memory and the sort's together (out of memory at 4 M rows within 718 MB)."""
-        order = ", ".join(repr_column(c) for c in order_by)
+        order = ", ".join(f'"{c}"' for c in order_by)
         self.con.execute(f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM {name} ORDER BY {order}")
 
     def checkpoint_parts(self, parts: Iterable[nw.LazyFrame], table: str | None = None,
@@ -145,16 +140,13 @@ class Engine:
             return self.checkpoint(nw.concat(frames, how="vertical"), table, order_by)
         if len(frames) == 1:
             return self.checkpoint(frames[0], table, order_by)
-        # In parts, each part is stored sorted (a part is sized to fit in memory with its sort): the
-        # table is then sorted within ranges of regions, which serves lookups by level, year and region
-        # almost as well as one global sort, without a second pass over everything (144 s at 600 M rows).
-        name = table or f"__checkpoint_{next(_names)}"
-        order = f" ORDER BY {', '.join(repr_column(c) for c in order_by)}" if order_by else ""
-        for i, frame in enumerate(frames):
-            head = f"CREATE OR REPLACE {'TABLE' if table else 'TEMP TABLE'} {name} AS" if i == 0 else \
-                f"INSERT INTO {name}"
-            frame.to_native().query("__cp_src", f"{head} SELECT * FROM __cp_src{order}")
-        stored = nw.from_native(self.con.table(name))
+        first = self.checkpoint(frames[0], table)
+        name = table or self._tables.pop(id(first))
+        for frame in frames[1:]:
+            frame.to_native().query("__cp_src", f"INSERT INTO {name} SELECT * FROM __cp_src")
+        if order_by:
+            self._sort(name, "TABLE" if table else "TEMP TABLE", order_by)
+        stored = nw.from_native(self.con.table(name))  # bound after the sort replaced the table
         if table is None:
             self._tables[id(stored)] = name
         return stored
