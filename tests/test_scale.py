@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -185,6 +186,11 @@ def test_map_in_region_parts_gives_the_same_results(monkeypatch, tmp_path, sampl
         _same_rows(_rows(atlases["whole"], table), _rows(atlases["parts"], table))
     levels = {r[0] for r in query_atlas(atlases["parts"], "SELECT DISTINCT level FROM results_clusters")}
     assert {"state", "custom"} <= levels
+    # stored sorted by level, year, region, cluster across the parts too (the API's lookups skip row groups)
+    con = duckdb.connect(str(atlases["parts"]), read_only=True, config={"preserve_insertion_order": True})
+    stored = con.execute("SELECT level, year, region, cluster FROM results_clusters").fetchall()
+    con.close()
+    assert stored == sorted(stored)
 
 
 def test_region_parts_cover_every_code_once():
