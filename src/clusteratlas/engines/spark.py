@@ -74,8 +74,13 @@ def session(*, memory: str | None = None, app_name: str = "clusteratlas") -> Spa
         builder = (builder.master(os.environ.get("CLUSTERATLAS_SPARK_MASTER", "local[*]"))
                    .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
                    .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-                   # Spark's 200 shuffle partitions suit a cluster; on one machine they only add task overhead.
-                   .config("spark.sql.shuffle.partitions", str(max(8, 4 * (os.cpu_count() or 2)))))
+                   # Enough shuffle partitions that one partition's groups fit a task's memory (at 60 M rows
+                   # 8 partitions failed with AGGREGATE_OUT_OF_MEMORY at 4 and 8 GB; 64 worked); adaptive
+                   # execution merges them again when the data are small.
+                   .config("spark.sql.shuffle.partitions", str(max(64, 4 * (os.cpu_count() or 2))))
+                   .config("spark.sql.adaptive.enabled", "true")
+                   # The generated two-level aggregation map could not spill there either.
+                   .config("spark.sql.codegen.aggregate.map.twolevel.enabled", "false"))
         if memory:
             builder = builder.config("spark.driver.memory", memory)
     spark = builder.getOrCreate()
