@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -68,7 +67,7 @@ class Warmer:
         self.service = service
         self.enabled = enabled and service.cache.enabled
         self.state = "on" if self.enabled else "off"
-        self.done = self.total = 0
+        self.done = self.total = self.kept = 0  # answers asked, to ask, answered 200 (kept unless too large)
         self.version: tuple[str, int] | None = None
         self.started = self.finished = None  # perf_counter of the current pass
         self._stop = threading.Event()
@@ -103,7 +102,7 @@ class Warmer:
             text = f"{self.state}: {self.done:,} / {self.total:,} answers"
             if self.started is not None and self.finished is not None:
                 text += f" in {self.finished - self.started:.1f} s"
-        return {"state": self.state, "done": self.done, "total": self.total, "text": text,
+        return {"state": self.state, "done": self.done, "total": self.total, "answered": self.kept, "text": text,
                 "seconds": round((self.finished or time.perf_counter()) - self.started, 1)
                 if self.started is not None else None}
 
@@ -132,10 +131,9 @@ class Warmer:
 
     async def _pass(self, version: tuple[str, int]) -> None:
         """One pass over the common answers of this atlas version; abandoned as soon as it changes."""
-        self.state, self.done, self.total = "warming", 0, 0
+        self.state, self.done, self.total, self.kept = "warming", 0, 0, 0
         self.started, self.finished = time.perf_counter(), None
-        clusters = await self._ids(f"{API}/clusters", "cluster", paged=False)
-        regions = await self._ids(f"{API}/regions", "region", paged=True)
+        clusters, regions = self._ids()
         paths = warm_paths(clusters, regions)
         self.total = len(paths) * len(ENCODINGS)
         cache = self.service.cache
@@ -147,8 +145,9 @@ class Warmer:
                 if cache.size >= FULL * cache.max_bytes or cache.evictions != evicted:
                     self.state, self.finished = "full", time.perf_counter()
                     return
-                await self._get(path, encoding)
+                status = await self._get(path, encoding)
                 self.done += 1
+                self.kept += status == 200
                 time.sleep(0)  # let the serving threads have the interpreter between answers
         self.state, self.finished = "done", time.perf_counter()
 
@@ -160,23 +159,21 @@ class Warmer:
             time.sleep(0.002)
         return not self._changed(version)
 
-    async def _ids(self, path: str, column: str, *, paged: bool) -> list[str]:
-        """Every id a list route names (all its pages), in its order."""
-        ids: list[str] = []
-        query = "limit=10000" if paged else ""
-        while True:
-            status, body = await self._get(f"{path}?{query}" if query else path, b"identity")
-            if status != 200:
-                return ids
-            answer = json.loads(body)
-            ids += [row[column] for row in answer["data"]]
-            nxt = answer.get("meta", {}).get("next") if paged else None
-            if not nxt:
-                return ids
-            query = f"limit=10000&cursor={quote(nxt, safe='')}"
+    def _ids(self) -> tuple[list[str], list[str]]:
+        """The clusters of the latest map run and every region it has results for (the query layer's lists)."""
+        from clusteratlas import queries as Q
+        from clusteratlas.errors import InputError
+        from clusteratlas.queries.regions import mapped_regions
 
-    async def _get(self, path: str, encoding: bytes) -> tuple[int, bytes]:
-        """GET ``path`` through the whole app, as a client with default headers; (status, body)."""
+        con = self.service.reader()
+        try:
+            clusters = [str(c) for c in Q.list_clusters(con).table.column("cluster").to_pylist()]
+        except InputError:  # nothing mapped yet: nothing to warm
+            return [], []
+        return clusters, mapped_regions(con)
+
+    async def _get(self, path: str, encoding: bytes) -> int:
+        """GET ``path`` through the whole app, as a client with default headers; its status."""
         raw_path, _, query = path.partition("?")
         from urllib.parse import unquote
 
@@ -186,7 +183,7 @@ class Warmer:
                  "query_string": query.encode(), "state": {}, SCOPE_KEY: True,
                  "headers": [(b"host", b"localhost"), (b"accept", b"*/*"), (b"accept-encoding", encoding),
                              (b"user-agent", b"clusteratlas-warm")]}
-        got: dict[str, Any] = {"status": 0, "body": []}
+        got: dict[str, Any] = {"status": 0}
 
         async def receive() -> dict:
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -194,8 +191,6 @@ class Warmer:
         async def send(message: dict) -> None:
             if message["type"] == "http.response.start":
                 got["status"] = message["status"]
-            elif message["type"] == "http.response.body":
-                got["body"].append(message.get("body", b""))
 
         await self.app(scope, receive, send)
-        return got["status"], b"".join(got["body"])
+        return got["status"]
