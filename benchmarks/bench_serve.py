@@ -10,11 +10,14 @@ regions/clusters from every one the atlas has:
   cluster ranking  /api/v1/clusters/{cluster}/ranking?metric=lq&top=20
   map layer        /api/v1/clusters/{cluster}/map?metric=lq (every region of the level)
 
-in two server modes:
+in three server modes:
 
   cache off   ``--cache-mb 0``: every request computes its answer (the cold cost, at 1 and 50 clients);
-  cache on    the default cache: first one pass over every distinct URL with 50 clients (each answer
-              computed once: the cold pass), then 1 and 50 clients on the warm cache.
+  warmed      the default (cache on, ``--warm``): the time the background warm-up takes to compute every
+              region profile, cluster ranking and map layer into the cache (polled on /api/v1/health,
+              no load), then 1 and 50 clients on the warm cache;
+  fresh       a fresh default server under load at once: 50 clients asking all three kinds (mixed) while
+              the warm-up runs, and how far the warm-up got meanwhile (it yields to live requests).
 
 For each it reports p50/p95/p99 latency, requests/s, errors (any non-2xx/3xx,
 timeouts, socket errors) and the server's peak resident memory (VmHWM, summed
@@ -210,7 +213,7 @@ def _serve(atlas: Path, port: int, cache_mb: float | None, workers: int) -> subp
     args = [sys.executable, "-c", "from clusteratlas.cli import run; run()", "serve", "--atlas", str(atlas),
             "--port", str(port), "--read-only", "--workers", str(workers)]
     if cache_mb is not None:
-        args += ["--cache-mb", str(cache_mb)]
+        args += ["--cache-mb", str(cache_mb), "--no-warm"]
     server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import httpx
 
@@ -222,6 +225,23 @@ def _serve(atlas: Path, port: int, cache_mb: float | None, workers: int) -> subp
             time.sleep(0.1)
     server.terminate()
     raise RuntimeError("the server did not start")
+
+
+def _warm_status(base: str) -> dict:
+    import httpx
+
+    return httpx.get(f"{base}/api/v1/health", timeout=30).json()["warm_up"]
+
+
+def _wait_warm(base: str, timeout: float = 3600) -> dict:
+    """Poll the health route until the warm-up has finished (done, or the cache full); its status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = _warm_status(base)
+        if status["state"] in ("done", "full", "failed", "off"):
+            return status
+        time.sleep(0.5)
+    return _warm_status(base)
 
 
 def bench(name: str, atlas: Path, seconds: float, generator: str, workers: int = 1) -> dict:
@@ -241,20 +261,18 @@ def bench(name: str, atlas: Path, seconds: float, generator: str, workers: int =
     one = max(seconds / 3, 2)
     out: dict = {"generator": generator, "workers": workers, "regions": len(regions), "clusters": len(clusters),
                  "load_average_at_start": round(os.getloadavg()[0], 2)}
-    for mode, cache_mb in (("cache off", 0), ("cache on", None)):
+    for mode, cache_mb in (("cache off", 0), ("warmed", None)):
         port = _free_port()
         server = _serve(atlas, port, cache_mb, workers)
         base = f"http://127.0.0.1:{port}"
         try:
+            if mode == "warmed":  # each worker process warms its own cache; health answers from one of them
+                status = _wait_warm(base)
+                out["warm-up (no load)"] = {**status, "load_average": round(os.getloadavg()[0], 2)}
+                print(name, "warm-up", status, flush=True)
             for label, paths in scenarios.items():
                 if mode == "cache off":  # a few answers first: the first reads of DuckDB's blocks are not the cost
                     asyncio.run(_httpx(base, random.Random(3).sample(paths, min(20, len(paths))), None, 1))
-                else:  # every distinct answer once (computed: the cache is empty), 50 at once
-                    first = asyncio.run(_httpx(base, random.Random(2).sample(paths, len(paths)), None))
-                    out[f"{label}, cache on, first pass (httpx, {len(paths)} URLs)"] = first
-                    print(name, label, mode, "first pass", first, flush=True)
-                    for extra in range(1, workers):  # each worker process has its own cache: one pass each
-                        asyncio.run(_httpx(base, random.Random(2 + extra).sample(paths, len(paths)), None))
                 for clients, secs in ((1, one), (CLIENTS, seconds)):
                     got = _load(generator, base, paths, secs, clients)
                     out[f"{label}, {mode}, {clients} client{'s' if clients > 1 else ''}"] = got
@@ -263,6 +281,19 @@ def bench(name: str, atlas: Path, seconds: float, generator: str, workers: int =
         finally:
             server.terminate()
             server.wait(timeout=30)
+    # a fresh server under load at once: the warm-up yields to the live requests
+    port = _free_port()
+    server = _serve(atlas, port, None, workers)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        mixed = [p for paths in scenarios.values() for p in paths]
+        got = _load(generator, base, mixed, seconds, CLIENTS)
+        got["warm_up_after_load"] = _warm_status(base)["text"]
+        out[f"fresh server (warm-up running), mixed, {CLIENTS} clients"] = got
+        print(name, "fresh server", got, flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     region, cluster = regions[len(regions) // 2], clusters[0]
     out["cli show region s"] = _cli_seconds(["show", "region", region, "--atlas", str(atlas)])
     out["cli show cluster s"] = _cli_seconds(["show", "cluster", cluster, "--atlas", str(atlas)])

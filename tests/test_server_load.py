@@ -93,10 +93,12 @@ def writable(tmp_path_factory, sample_files):
 
 
 def _client(path, **settings):
+    """A test client; the cache starts cold (no warm-up) unless ``warm=True``: these tests count hits."""
     from fastapi.testclient import TestClient
 
     from clusteratlas.server import Settings, create_app
 
+    settings.setdefault("warm", False)
     return TestClient(create_app(Settings(atlas=str(path), **settings)))
 
 
@@ -304,3 +306,132 @@ def test_facts_kept_about_the_atlas_are_dropped_after_a_write(writable, monkeypa
                    files={"file": ("custom.csv", CUSTOM, "text/csv")})
         assert r.status_code == 201, r.text
         assert custom_regions() == (before + 1, rows + 1)
+
+
+# ----------------------------------------------------------------------------------------------- warm-up
+def _warmed(client, *, after: tuple | None = None, timeout: float = 300) -> dict:
+    """Wait until the warm-up has finished a pass (of an atlas version other than ``after``); its status."""
+    import time
+
+    warmer = client.app.state.warmer
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"{API}/health").json()["warm_up"]
+        if status["state"] in ("done", "full", "failed") and warmer.version != after:
+            assert status["state"] == "done", status
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"the warm-up did not finish: {warmer.status()}")
+
+
+WARMED = [f"{API}/regions/S1C1", f"{API}/regions/S1", f"{API}/clusters/C01/ranking?metric=lq&top=20",
+          f"{API}/clusters/C01/map?metric=lq", f"{API}/clusters/C02/ranking", f"{API}/clusters/C02/map"]
+
+
+def test_after_the_warm_up_common_answers_are_hits_identical_to_computed_ones(writable):
+    path, _ = writable
+    with _client(path, read_only=True) as cold:  # the answers a live request computes
+        computed = {(url, enc): cold.get(url, headers={"Accept-Encoding": enc}) for url in WARMED
+                    for enc in ("gzip, deflate", "identity")}
+        assert len(cold.app.state.service.cache) == len(computed)  # nothing but what was asked
+    with _client(path, read_only=True, warm=True) as c:
+        status = _warmed(c)
+        service = c.app.state.service
+        assert status["done"] == status["total"] == status["answered"] > len(WARMED)  # every one a 200
+        assert status["text"].startswith(f"done: {status['total']:,} / {status['total']:,}")
+        assert len(service.cache) >= status["answered"]
+        for (url, enc), first in computed.items():
+            hits = service.cache.hits
+            again = c.get(url, headers={"Accept-Encoding": enc})
+            assert service.cache.hits == hits + 1, url  # answered from the cache, before routing
+            assert again.status_code == first.status_code == 200
+            assert again.content == first.content, url
+            assert dict(again.headers) == dict(first.headers), url
+
+
+def test_a_write_empties_the_cache_and_the_warm_up_runs_again_for_the_new_version(writable):
+    """Custom regions (then the re-map) through the editor route: the warm-up starts again, its answers carry
+    the new version only, and the new region's profile is among them."""
+    from tests.test_server_security import CUSTOM
+
+    path, token = writable
+    with _client(path, warm=True) as c:
+        service, warmer = c.app.state.service, c.app.state.warmer
+        before = _warmed(c)
+        old = warmer.version
+        assert c.get(f"{API}/regions/NEWREG").status_code == 404  # not there yet
+        r = c.post(f"{API}/custom-regions", headers={"Authorization": f"Bearer {token}"},
+                   files={"file": ("custom.csv", CUSTOM, "text/csv")})
+        assert r.status_code == 201, r.text
+        after = _warmed(c, after=old)
+        assert warmer.version == service.cache_version() != old
+        assert after["total"] > before["total"]  # the new custom region's profile is warmed too
+        versions = {key[0] for key in list(service.cache._items)}
+        assert versions == {service.cache_version()}  # never an answer of the atlas before the write
+        hits = service.cache.hits
+        new = c.get(f"{API}/regions/NEWREG")
+        assert new.status_code == 200 and service.cache.hits == hits + 1
+        assert new.headers["x-atlas-version"] == service.cache_version()[0]
+
+
+def test_no_warm_leaves_the_cache_cold(writable):
+    import time
+
+    from clusteratlas.server import Settings
+
+    path, _ = writable
+    with _client(path, warm=False) as c:
+        time.sleep(0.5)
+        assert len(c.app.state.service.cache) == 0
+        assert c.get(f"{API}/health").json()["warm_up"]["state"] == "off"
+    with _client(path, warm=True, cache_mb=0) as c:  # no cache: nothing to warm
+        assert c.get(f"{API}/health").json()["warm_up"]["state"] == "off"
+    settings = Settings(atlas="a.duckdb", warm=False)
+    assert settings.to_env()["CLUSTERATLAS_SERVE_WARM"] == "0"
+
+
+def test_serve_has_a_no_warm_option():
+    from typer.testing import CliRunner
+
+    from clusteratlas.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "--no-warm" in result.output
+
+
+def test_live_requests_are_answered_while_warming(writable, monkeypatch):
+    """With every warmed profile slowed down, live requests (new answers and cache hits) are answered at once
+    while the warm-up is still running, and the warm-up pauses while they are computed."""
+    import threading
+    import time
+
+    from clusteratlas import queries
+
+    path, _ = writable
+    slow = queries.region_profile
+    live_during_warm: list[int] = []
+
+    def slowed(*args, **kwargs):
+        if threading.current_thread().name == "atlas-warm":
+            time.sleep(0.2)
+        else:
+            live_during_warm.append(1)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "region_profile", slowed)
+    with _client(path, read_only=True, warm=True) as c:
+        warmer = c.app.state.warmer
+        deadline = time.monotonic() + 120
+        while warmer.status()["state"] != "warming" or warmer.done < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        for url in (f"{API}/regions/S1C2?level=county", f"{API}/clusters/C03/ranking?metric=share_of_region",
+                    f"{API}/results?limit=20", f"{API}/clusters/C01/map?metric=lq"):
+            t0 = time.perf_counter()
+            r = c.get(url)
+            assert r.status_code == 200, r.text[:200]
+            assert time.perf_counter() - t0 < 5
+        status = c.get(f"{API}/health").json()["warm_up"]
+        assert status["state"] == "warming" and status["done"] < status["total"], status
+        assert status["text"] == f"warming {status['done']:,} / {status['total']:,}"
+        assert live_during_warm  # the live profile was computed on a live thread, not after the warm-up

@@ -42,6 +42,9 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
                                                          "e.g. 600/minute (default: no limit).")] = None,
           cache_mb: Annotated[float, typer.Option(help="Memory for recent answers, in MB, per server process "
                                                   "(0: no cache).", min=0)] = 256.0,
+          warm: Annotated[bool, typer.Option(help="After start-up and every write, compute the common answers "
+                                             "(every region's profile, every cluster's ranking and map "
+                                             "layer) into the cache in the background.")] = True,
           log_level: Annotated[str, typer.Option(help="Uvicorn log level.")] = "warning") -> None:
     """Serve the atlas over HTTP: REST API under /api/v1, docs at /api/docs (see docs/api.md)."""
     import os
@@ -60,7 +63,8 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
                 raise ClusterAtlasError(f"bad --rate-limit {rate_limit!r}; expected e.g. 600/minute") from None
         path = _demo_atlas() if demo else atlas
         settings = Settings(atlas=str(path), read_only=read_only or workers > 1, max_body=int(max_body_mb * 1e6),
-                            cors_origins=list(cors_origin or []), rate_limit=rate_limit, cache_mb=cache_mb)
+                            cors_origins=list(cors_origin or []), rate_limit=rate_limit, cache_mb=cache_mb,
+                            warm=warm)
         app = create_app(settings) if workers == 1 else None
         if app is None:  # check the atlas opens, then hand the settings to the workers through the environment
             os.environ.update(settings.to_env())

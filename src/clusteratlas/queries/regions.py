@@ -75,6 +75,15 @@ def list_regions(con: duckdb.DuckDBPyConnection, *, q: str | None = None, level:
     return TableResult(table, {"total": total, "offset": offset, "limit": limit, "next": nxt})
 
 
+def mapped_regions(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every region the latest map stored results for (any level, any year), by level and id: the regions
+    that have a profile."""
+    if "results_regions" not in tables(con):
+        return []
+    return [r[0] for r in con.execute("SELECT region FROM results_regions GROUP BY level, region "
+                                      "ORDER BY level, region").fetchall()]
+
+
 def _region_choices(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT region FROM results_regions ORDER BY 1 LIMIT 5000"
                                       ).fetchall()]

@@ -49,6 +49,7 @@ class Settings:
     rate_limit: str | None = None  # e.g. "600/minute", per token or client address
     memory_limit: str | None = None
     cache_mb: float = DEFAULT_CACHE_MB  # encoded answers kept in memory (0: none)
+    warm: bool = True  # compute the common answers into the cache after start-up and every write
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -59,14 +60,16 @@ class Settings:
                    cors_origins=[o for o in env.get("CLUSTERATLAS_SERVE_CORS", "").split(",") if o],
                    rate_limit=env.get("CLUSTERATLAS_SERVE_RATE_LIMIT") or None,
                    memory_limit=env.get("CLUSTERATLAS_MEMORY_LIMIT") or None,
-                   cache_mb=float(env.get("CLUSTERATLAS_SERVE_CACHE_MB") or DEFAULT_CACHE_MB))
+                   cache_mb=float(env.get("CLUSTERATLAS_SERVE_CACHE_MB") or DEFAULT_CACHE_MB),
+                   warm=env.get("CLUSTERATLAS_SERVE_WARM", "1") != "0")
 
     def to_env(self) -> dict[str, str]:
         return {"CLUSTERATLAS_SERVE_ATLAS": str(self.atlas), "CLUSTERATLAS_SERVE_READ_ONLY": "1" if self.read_only
                 else "0", "CLUSTERATLAS_SERVE_MAX_BODY": str(self.max_body),
                 "CLUSTERATLAS_SERVE_CORS": ",".join(self.cors_origins),
                 "CLUSTERATLAS_SERVE_RATE_LIMIT": self.rate_limit or "",
-                "CLUSTERATLAS_SERVE_CACHE_MB": str(self.cache_mb)}
+                "CLUSTERATLAS_SERVE_CACHE_MB": str(self.cache_mb),
+                "CLUSTERATLAS_SERVE_WARM": "1" if self.warm else "0"}
 
 
 # ----------------------------------------------------------------- models (docs)
@@ -206,7 +209,10 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         service.open()
+        warmer = app.state.warmer
+        warmer.start()
         yield
+        warmer.stop()
         service.close()
 
     app = FastAPI(title="clusteratlas API", version=__version__, lifespan=lifespan,
@@ -215,6 +221,10 @@ def create_app(settings: Settings) -> FastAPI:
                               "with their provenance. Read routes are open; write routes need a token.")
     app.state.service = service
     app.state.settings = settings
+    from clusteratlas.server.warm import Warmer
+
+    app.state.warmer = Warmer(app, service, enabled=settings.warm)
+    service.on_clear = app.state.warmer.kick
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -33,6 +33,7 @@ from typing import Any
 from clusteratlas import i18n
 from clusteratlas.queries._core import memo
 from clusteratlas.server.formats import negotiate
+from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
 
 #: Default bound of the cache, in MB.
 DEFAULT_CACHE_MB = 256.0
@@ -69,7 +70,7 @@ class ResponseCache:
         self._items: OrderedDict[tuple, tuple[int, list[tuple[bytes, bytes]], bytes]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.evictions = 0
 
     @property
     def enabled(self) -> bool:
@@ -106,6 +107,7 @@ class ResponseCache:
             while self._size > self.max_bytes and self._items:
                 _, (_, h, b) = self._items.popitem(last=False)
                 self._size -= _cost(h, b)
+                self.evictions += 1
 
     def clear(self) -> None:
         with self._lock:
@@ -144,7 +146,7 @@ class AnswerCacheMiddleware:
             path = scope["path"]
             if (scope["method"] != "GET" or not self.cache.enabled or not path.startswith(PREFIX)
                     or path in _UNCACHED):
-                await self.app(scope, receive, send)
+                await self._live(scope, receive, send)
                 return
             headers = dict(scope.get("headers") or ())
             version = self.service.cache_version()
@@ -156,7 +158,19 @@ class AnswerCacheMiddleware:
             if hit is not None:
                 await _replay(hit, headers, send)
                 return
-            await self.app(scope, receive, self._keeping(key, version[0], send))
+            await self._live(scope, receive, self._keeping(key, version[0], send))
+
+    async def _live(self, scope: dict, receive: Any, send: Any) -> None:
+        """Pass a request on, counting it while it runs unless it is the warm-up's (which waits while any
+        live request is being computed: :mod:`clusteratlas.server.warm`)."""
+        if scope.get(WARM_SCOPE_KEY):
+            await self.app(scope, receive, send)
+            return
+        self.service.live_requests += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.service.live_requests -= 1
 
     def _keeping(self, key: tuple, version: str, send: Any) -> Any:
         """``send``, keeping a copy of a cacheable answer (200, of this atlas version) as it goes out."""

@@ -18,6 +18,8 @@ import math
 import time
 from typing import Any
 
+from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
+
 MAX_URL = 32 * 1024
 
 
@@ -64,7 +66,7 @@ class GuardMiddleware:
                     await _problem(send, scope, 413, "Request body too large",
                                    f"the body has {size} bytes; the limit is {self.max_body}")
                     return
-        if self.limiter is not None:
+        if self.limiter is not None and not scope.get(WARM_SCOPE_KEY):  # the server's own warm-up is not limited
             auth = headers.get(b"authorization", b"").decode("latin-1")
             parts = auth.split("_")
             key = f"token:{parts[1]}" if auth.lower().startswith("bearer ca_") and len(parts) > 2 else \

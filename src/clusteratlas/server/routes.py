@@ -16,6 +16,7 @@ from clusteratlas.queries._core import TableResult
 from clusteratlas.server.app import OBJECT, TABULAR, Format, cache_headers
 from clusteratlas.server.formats import json_response, negotiate, table_response
 from clusteratlas.server.service import AtlasService
+from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
 
 router = APIRouter()
 #: Queries run at once (new answers); the others wait their turn, cached answers never wait.
@@ -62,6 +63,8 @@ async def _cached(request: Request, service: AtlasService, fmt: str,
     headers, fresh = cache_headers(request, service, fmt)
     if fresh:
         return Response(status_code=304, headers=headers)
+    if request.scope.get(WARM_SCOPE_KEY):  # the warm-up's own thread computes it: no live request's slot taken
+        return build(headers)
     if service.read_limiter is None:  # a few queries at once: more only thrash the cores and DuckDB's memory
         service.read_limiter = anyio.CapacityLimiter(READERS)
     return await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
@@ -92,12 +95,16 @@ async def _object(request: Request, run: Callable[[Any], Any]) -> Response:
 
 @router.get("/health", tags=["service"], responses={200: {"description": "The server is up"}})
 def health(request: Request) -> Response:
-    """Liveness and what is served (never cached)."""
+    """Liveness, what is served, the answer cache and how far its warm-up is (never cached)."""
     service = _service(request)
     version, modified = service.stamp()
     service.reader().execute("SELECT 1").fetchall()
+    warmer = getattr(request.app.state, "warmer", None)
     return json_response({"status": "ok", "atlas": service.path.name, "version": version,
-                          "last_modified": modified.isoformat(), "read_only": service.read_only})
+                          "last_modified": modified.isoformat(), "read_only": service.read_only,
+                          "cache": {"answers": len(service.cache), "bytes": service.cache.size,
+                                    "max_bytes": service.cache.max_bytes},
+                          "warm_up": warmer.status() if warmer is not None else {"state": "off", "text": "off"}})
 
 
 @router.get("/provenance", tags=["provenance"], responses=OBJECT)

@@ -52,6 +52,8 @@ class AtlasService:
         self._memo: tuple[tuple[str, int], dict[tuple, Any]] | None = None
         self.read_limiter: Any = None  # an anyio CapacityLimiter, made on the event loop
         self._generation = 0
+        self.live_requests = 0  # requests being computed now, not from the cache (the warm-up waits for 0)
+        self.on_clear: Callable[[], None] | None = None  # called when a write empties the cache (the warm-up)
         self.con: duckdb.DuckDBPyConnection | None = None
         self.open()
 
@@ -139,6 +141,8 @@ class AtlasService:
             self._writes += 1
             self._provenance = self._memo = None
             self.cache.clear()
+            if self.on_clear is not None:
+                self.on_clear()
 
     def close(self) -> None:
         """Finish queued writes, then close every connection."""
