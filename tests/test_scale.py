@@ -208,3 +208,11 @@ def test_region_parts_cover_every_code_once():
     assert sorted(c for hit in hits for c in hit) == ["0", "R000", "R100", "R199", "ZZZ"]
     assert len(_engine.Engine(con).region_parts(obs, groups_per_region=1)) == 1  # 200 groups fit: no cut
     assert _engine.Engine().region_parts(obs, groups_per_region=10**6) == [None]  # not cut without a connection
+
+
+@pytest.mark.parametrize("limit, expected", [("3GB", 3e9), ("100KB", 1e5), ("750MB", 7.5e8)])
+def test_memory_limit_is_read_back_in_bytes(limit, expected):
+    """The parts are sized from DuckDB's limit, which it reports as text ('2.7 GiB')."""
+    from clusteratlas.metrics._engine import memory_limit_bytes
+
+    assert memory_limit_bytes(connect(memory_limit=limit)) == pytest.approx(expected, rel=0.01)

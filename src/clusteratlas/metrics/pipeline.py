@@ -169,7 +169,6 @@ def _only(frame: nw.LazyFrame, rows: nw.Expr | None) -> nw.LazyFrame:
     return frame if rows is None else frame.filter(rows)
 
 
-
 def _years(frame: nw.LazyFrame) -> list[int]:
     """The distinct years of a frame, in order (a small query on the aggregated rows)."""
     return [int(y) for y in distinct(frame, "year")]
