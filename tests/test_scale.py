@@ -212,7 +212,7 @@ def test_region_parts_cover_every_code_once():
 
 @pytest.mark.parametrize("limit, expected", [("3GB", 3e9), ("100KB", 1e5), ("750MB", 7.5e8)])
 def test_memory_limit_is_read_back_in_bytes(limit, expected):
-    """The parts are sized from DuckDB's limit, which it reports as text ('2.7 GiB')."""
+    """The parts are sized from DuckDB's limit, which it reports as text rounded to 0.1 of a unit ("2.7 GiB")."""
     from clusteratlas.metrics._engine import memory_limit_bytes
 
-    assert memory_limit_bytes(connect(memory_limit=limit)) == pytest.approx(expected, rel=0.01)
+    assert memory_limit_bytes(connect(memory_limit=limit)) == pytest.approx(expected, rel=0.05)
