@@ -170,9 +170,11 @@ def test_map_in_region_parts_gives_the_same_results(monkeypatch, tmp_path, sampl
     from clusteratlas.metrics import _engine
 
     atlases = {}
-    for name, per_group in (("whole", None), ("parts", 10**9)):
+    # "parts": many parts, sorted afterwards; "unsorted": many parts left in their order (as at 600 M rows)
+    for name, per_group, sorted_parts in (("whole", None, None), ("parts", 10**9, 10**6), ("unsorted", 10**9, 0)):
         if per_group:
             monkeypatch.setattr(_engine, "BYTES_PER_GROUP", per_group)
+            monkeypatch.setattr(_engine, "MAX_SORTED_PARTS", sorted_parts)
         path = atlases[name] = tmp_path / f"{name}.duckdb"
         with Atlas(path, create=True) as atlas:
             for kind in ("regions", "custom-regions", "definitions", "observations"):
@@ -184,6 +186,7 @@ def test_map_in_region_parts_gives_the_same_results(monkeypatch, tmp_path, sampl
     assert _rows(atlases["parts"], "results_clusters")
     for table in ("results_clusters", "results_regions", "results_unmapped"):
         _same_rows(_rows(atlases["whole"], table), _rows(atlases["parts"], table))
+        _same_rows(_rows(atlases["whole"], table), _rows(atlases["unsorted"], table))
     levels = {r[0] for r in query_atlas(atlases["parts"], "SELECT DISTINCT level FROM results_clusters")}
     assert {"state", "custom"} <= levels
     # stored sorted by level, year, region, cluster across the parts too (the API's lookups skip row groups)
