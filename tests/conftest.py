@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import threading
@@ -60,6 +61,23 @@ def mapped_atlas(tmp_path, sample_files):
             atlas.import_file(kind, sample_files[kind], name="sample")
         atlas.map(levels=["state", "custom"])
     return path
+
+
+def rate_template(template: Path, *, assessed_on: str | None = None) -> None:
+    """Fill an `assess template` CSV as an assessor would: one ◎, one ○ and one △ per column (the
+    framework's rule), the rest blank; ``assessed_on`` also sets every row's date."""
+    with open(template, encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    seen: dict[str, int] = {}
+    for r in rows:
+        n = seen[r["column"]] = seen.get(r["column"], -1) + 1
+        r["value"] = ("◎", "○", "△", "")[min(n, 3)]
+        if assessed_on is not None:
+            r["assessed_on"] = assessed_on
+    with open(template, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def query_atlas(path: Path, sql: str) -> list[tuple]:

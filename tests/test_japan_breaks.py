@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import invoke, rate_template
 
 
 @pytest.fixture
@@ -44,16 +44,7 @@ def test_assess_import_reads_the_dates_the_template_accepts(tmp_path, runner, at
     res = invoke(runner, "assess", "template", "nistep-jp-15", template, "--subject", "x", "--assessor", "me",
                  "--date", date, "--atlas", atlas)
     assert res.exit_code == 0, res.output
-    with open(template, encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
-    seen: dict[str, int] = {}
-    for r in rows:  # one ◎, one ○ and one △ per column (the framework's rule)
-        n = seen[r["column"]] = seen.get(r["column"], -1) + 1
-        r["value"], r["assessed_on"] = ("◎", "○", "△", "")[min(n, 3)], date
-    with open(template, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    rate_template(template, assessed_on=date)
     res = invoke(runner, "assess", "import", template, "--atlas", atlas)
     assert res.exit_code == 0, res.output
 

@@ -11,7 +11,7 @@ import pytest
 from clusteratlas import i18n
 from clusteratlas.dates import format_date, format_year, parse_year
 from clusteratlas.store import Atlas
-from tests.conftest import invoke
+from tests.conftest import invoke, rate_template
 
 
 @pytest.mark.parametrize(("written", "year"), [
@@ -111,7 +111,6 @@ def test_registry_start_years_as_the_sources_write_them(runner, monkeypatch):
 
 
 def test_assessment_dates_shown_in_the_era_on_request(tmp_path, runner, monkeypatch):
-    import csv
 
     monkeypatch.setenv("COLUMNS", "200")
     atlas = _atlas(tmp_path)
@@ -119,16 +118,7 @@ def test_assessment_dates_shown_in_the_era_on_request(tmp_path, runner, monkeypa
     res = invoke(runner, "assess", "template", "nistep-jp-15", template, "--subject", "x", "--assessor", "me",
                  "--date", "R6.4.1", "--atlas", atlas)
     assert res.exit_code == 0, res.output
-    with open(template, encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
-    seen: dict[str, int] = {}
-    for r in rows:  # one ◎, one ○ and one △ per column (the framework's rule)
-        n = seen[r["column"]] = seen.get(r["column"], -1) + 1
-        r["value"] = ("◎", "○", "△", "")[min(n, 3)]
-    with open(template, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    rate_template(template)
     assert invoke(runner, "assess", "import", template, "--atlas", atlas).exit_code == 0
     plain = invoke(runner, "assess", "history", "x", "--atlas", atlas)
     era = invoke(runner, "assess", "history", "x", "--era", "--atlas", atlas)
