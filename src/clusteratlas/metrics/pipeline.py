@@ -106,9 +106,10 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     if "type" not in definitions.collect_schema().names():
         definitions = definitions.with_columns(nw.lit("traded").alias("type"))
     parts: list[nw.Expr | None] = [None]
+    years: list[int] = []
     if engine.partitions:  # output rows per region: clusters (or subclusters) × years
-        per_region = len(distinct(definitions, keys[-1])) * len(distinct(observations, "year"))
-        parts = engine.region_parts(observations, groups_per_region=per_region)
+        years = [int(y) for y in distinct(observations, "year")]
+        parts = engine.region_parts(observations, groups_per_region=len(distinct(definitions, keys[-1])) * len(years))
     base = engine.checkpoint_parts(
         to_clusters(_only(observations, part), definitions, by_subcluster=params.by_subcluster) for part in parts)
     unmapped = checkpoint(unmapped_industries(base))
@@ -140,7 +141,7 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     if engine.partitions:
         # Exact quantiles hold every value of a group in memory (DuckDB cannot spill them): one year at a time.
         thresholds = engine.checkpoint_parts(
-            peer_thresholds(rows.filter(nw.col("year") == year), params) for year in _years(base))
+            peer_thresholds(rows.filter(nw.col("year") == year), params) for year in years)
     grown = add_growth(rate(rows, params, thresholds=thresholds), ["level", "region", *keys],
                        base_year=base_year, source=series)
     clusters = grown.with_columns(
@@ -167,11 +168,6 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
 def _only(frame: nw.LazyFrame, rows: nw.Expr | None) -> nw.LazyFrame:
     """``frame`` filtered to one part of :meth:`Engine.region_parts` (all of it for None)."""
     return frame if rows is None else frame.filter(rows)
-
-
-def _years(frame: nw.LazyFrame) -> list[int]:
-    """The distinct years of a frame, in order (a small query on the aggregated rows)."""
-    return [int(y) for y in distinct(frame, "year")]
 
 
 def _first_year(frame: nw.LazyFrame) -> int:
