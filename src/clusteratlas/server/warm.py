@@ -34,7 +34,7 @@ import os
 import threading
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 log = logging.getLogger("clusteratlas.server")
 API = "/api/v1"
@@ -175,8 +175,6 @@ class Warmer:
     async def _get(self, path: str, encoding: bytes) -> int:
         """GET ``path`` through the whole app, as a client with default headers; its status."""
         raw_path, _, query = path.partition("?")
-        from urllib.parse import unquote
-
         scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
                  "method": "GET", "scheme": "http", "server": ("127.0.0.1", 0), "client": ("127.0.0.1", 0),
                  "root_path": "", "path": unquote(raw_path), "raw_path": raw_path.encode(),
