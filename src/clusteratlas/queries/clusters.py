@@ -45,11 +45,17 @@ def _check_cluster(con: duckdb.DuckDBPyConnection, cluster: str) -> None:
         raise not_found("cluster", cluster, known)
 
 
-def list_clusters(con: duckdb.DuckDBPyConnection) -> TableResult:
-    """The clusters of the latest map run: code, names, type, industries, and national jobs in the latest year."""
+def list_clusters(con: duckdb.DuckDBPyConnection, *, level: str | None = None,
+                  year: int | None = None) -> TableResult:
+    """The clusters of the latest map run: code, names, type, industries, and their jobs and strong regions at
+    one level (default: :func:`~clusteratlas.queries._core.default_level`) in one year (default: the latest).
+
+    ``employment`` is the sum over the level's regions, so over a level whose regions do not overlap it
+    counts each job once; ``meta`` names the level, the year and how many regions were summed.
+    """
     require(con, "results_clusters", RESULTS_HINT)
-    level = check_level(con, None)
-    year = latest_year(con, "results_regions", None)
+    level = check_level(con, level)
+    year = latest_year(con, "results_regions", year)
     table = con.sql(
         f"""SELECT c.cluster, d.cluster_name, d.cluster_name_ja, any_value(c.type) AS type,
                    sum(c.employment) AS employment, count(*) FILTER (WHERE c.strong) AS strong_regions,
@@ -57,7 +63,9 @@ def list_clusters(con: duckdb.DuckDBPyConnection) -> TableResult:
                     (SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1)) AS industries
             FROM results_clusters c LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
             WHERE c.level = ? AND c.year = ? GROUP BY ALL ORDER BY c.cluster""", params=[level, year]).to_arrow_table()
-    return TableResult(finite(table), {"level": level, "year": year})
+    regions = con.execute("SELECT count(*) FROM results_regions WHERE level = ? AND year = ?",
+                          [level, year]).fetchall()[0][0]
+    return TableResult(finite(table), {"level": level, "year": year, "regions": int(regions)})
 
 
 @dataclass

@@ -131,6 +131,13 @@ async def writes(request: Request, fmt: Fmt = None) -> Response:
     return await _table(request, fmt, "writes", Q.writes)
 
 
+@router.get("/overview", tags=["regions"], responses=OBJECT)
+async def overview(request: Request) -> Response:
+    """The home page's figures: one level's regions and jobs in the latest year (``level``, ``year``,
+    ``regions``, ``employment``: all industries), the regions of every level, and the clusters at that level."""
+    return await _object(request, Q.overview)
+
+
 # ------------------------------------------------------------------- regions
 @router.get("/regions", tags=["regions"], responses=TABULAR)
 async def regions(request: Request, q: Text = None, level: Level = None, parent: Text = None, limit: Limit = 100,

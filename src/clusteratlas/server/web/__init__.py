@@ -179,17 +179,10 @@ def search(con, text: str, limit: int = 50) -> tuple[list[dict], list[dict]]:
 # --------------------------------------------------------------------- pages
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    con = _con(request)
-    clusters = _maybe(Q.list_clusters, con)
-    regions = Q.list_regions(con, limit=1)
-    rows = clusters.rows() if clusters else []
-    headline = {"regions": regions.meta["total"], "clusters": len(rows),
-                "employment": sum(r["employment"] or 0 for r in rows),
-                "strong": sum(r["strong_regions"] or 0 for r in rows),
-                "level": clusters.meta["level"] if clusters else None,
-                "year": clusters.meta["year"] if clusters else None}
-    top = sorted(rows, key=lambda r: -(r["employment"] or 0))
-    return render(request, "home.html", twin="/api/v1/clusters", clusters=top, headline=headline,
+    overview = _maybe(Q.overview, _con(request))
+    view = overview.as_dict() if overview else None
+    top = sorted(view["clusters"], key=lambda r: -(r["employment"] or 0)) if view else []
+    return render(request, "home.html", twin="/api/v1/overview", clusters=top, overview=view,
                   downloads={"CSV": "/api/v1/clusters?format=csv", "Excel": "/api/v1/clusters?format=xlsx"})
 
 
