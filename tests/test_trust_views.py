@@ -1,7 +1,9 @@
-"""Issue 19, every figure equals its definition (items 4, 5, 8), on small synthetic atlases (the truth harness,
+"""Issue 19, every figure equals its definition (items 4, 5), on small synthetic atlases (the truth harness,
 tests/test_truth.py, checks the same on the four atlases of real shapes):
 
 - a total is one level's total, named, and the pages, the API and the CLI count regions one way (item 4);
+- with one year of data there is no time axis, growth says "one year only" and the portfolio stands on
+  LQ × employment (item 5);
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import pyarrow.csv as pacsv
 import pytest
 from fastapi.testclient import TestClient
 
-from clusteratlas import Atlas
+from clusteratlas import Atlas, generate_sample
 from clusteratlas.server import Settings, create_app
 from tests.conftest import invoke
+from tests.test_web import CHROMIUM, Watched, browser, live_server  # noqa: F401  (browser: a fixture)
 from tests.truth import Page, compute
 
 
@@ -76,3 +79,67 @@ def test_totals_are_one_levels_total_named_when_regions_overlap(overlapping, run
     # the CLI's default level is the same
     res = invoke(runner, "show", "cluster", "C01", "--atlas", overlapping, "--wide")
     assert res.exit_code == 0 and "county" in res.output and "P0" not in res.output
+
+
+@pytest.fixture(scope="module")
+def one_year(tmp_path_factory):
+    """The sample economy of one year (2020) only, mapped at county and state level."""
+    folder = tmp_path_factory.mktemp("one-year")
+    paths = generate_sample(7, years=(2020,)).write(folder / "sample")
+    path = folder / "atlas.duckdb"
+    with Atlas(path, create=True) as atlas:
+        for kind in ("regions", "definitions", "observations"):
+            atlas.import_file(kind, paths[kind], name="sample")
+        atlas.map(levels=["state"])
+        from clusteratlas.store.geometry import import_geometry
+
+        import_geometry(atlas.con, paths["geometry-county"], level="county", tolerance=0)
+    return path
+
+
+def test_one_year_says_so_on_every_face(one_year, runner):
+    """One year: the API's notes, the CLI and both languages of the pages say "one year only"; the region page
+    has no growth column and no time series, the cluster page no time chart."""
+    with _served(one_year) as client:
+        profile = client.get("/api/v1/regions/S1C1").json()["data"]
+        assert profile["summary"]["years"] == [2020] and profile["summary"]["employment_growth"] is None
+        assert any("one year only (2020)" in n for n in profile["notes"])
+        assert any("one year only (2020)" in n for n in client.get("/api/v1/clusters/C01").json()["data"]["notes"])
+        page = client.get("/regions/S1C1").text
+        parsed = Page(page)
+        assert parsed.tiles["tile-growth"] == ["Growth", "one year only (2020)"]
+        assert "Growth per year" not in parsed.tables["cluster-table"]["head"]
+        assert 'id="series"' not in page and "one year only (2020): no time series." in parsed.notes
+        assert parsed.data["one_year"] is True
+        ja = Page(client.get("/regions/S1C1?lang=ja").text)
+        assert ja.tiles["tile-growth"] == ["成長率", "1年分のみ (2020)"]
+        cluster = client.get("/clusters/C01?lang=en").text
+        assert 'id="series"' not in cluster and "one year only (2020): no time series." in Page(cluster).notes
+    res = invoke(runner, "show", "region", "S1C1", "--atlas", one_year)
+    assert res.exit_code == 0 and "one year only (2020)" in " ".join(res.output.split())
+    res = invoke(runner, "--lang", "ja", "show", "region", "S1C1", "--atlas", one_year)
+    assert "2020年の1年分のみ" in " ".join(res.output.split())
+
+
+def test_one_year_charts(browser, one_year):  # noqa: F811  (the browser fixture of tests/test_web.py)
+    """The portfolio of a one-year atlas stands on LQ × employment (log), one bubble per cluster with jobs at
+    its employment, not every bubble at y = 0; there is no time axis to run from 1007 to 2014."""
+    with live_server(one_year) as base:
+        w = Watched(browser)
+        try:
+            w.open(base + "/regions/S1C1", charts=("bubble", "locator"))
+            option = w.page.evaluate("""() => { const o = CA.charts.bubble.getOption();
+                return {axis: o.yAxis[0].type, name: o.yAxis[0].name, y: o.series[0].encode.y,
+                        points: o.series[0].data.map(p => p.value)}; }""")
+            assert option["axis"] == "log" and option["name"] == "Employment"
+            y = option["y"][0] if isinstance(option["y"], list) else option["y"]
+            assert y == 2 and len({p[2] for p in option["points"]}) > 10
+            assert w.page.evaluate("() => !('series' in CA.charts) && !document.getElementById('series')")
+            laid = w.page.evaluate("""() => { const c = CA.charts.bubble, pts = c.getOption().series[0].data;
+                return pts.map(p => c.convertToPixel({seriesIndex: 0}, [p.value[0], p.value[2]])[1]); }""")
+            assert len(set(round(v) for v in laid)) > 10  # the bubbles spread over the employment axis
+            w.open(base + "/clusters/C01")
+            assert w.page.evaluate("() => !('series' in CA.charts)")
+            assert not w.errors, w.errors
+        finally:
+            w.close()

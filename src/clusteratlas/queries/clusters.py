@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -84,12 +84,13 @@ class ClusterProfile:
     subclusters: list[str]
     ranking: pa.Table
     series: pa.Table
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"cluster": self.cluster, "definition": self.definition, "name": self.name, "name_ja": self.name_ja,
                 "type": self.type, "level": self.level, "year": self.year, "metric": self.metric,
                 "industries": to_rows(self.industries), "subclusters": self.subclusters,
-                "ranking": to_rows(self.ranking), "series": to_rows(self.series)}
+                "ranking": to_rows(self.ranking), "series": to_rows(self.series), "notes": self.notes}
 
 
 def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "employment",
@@ -103,7 +104,7 @@ def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
     by the metric (what ``show cluster`` prints); ``rank`` stays the rank by
     the metric. ``meta['notes']`` warns when the level has few peer regions.
     """
-    from clusteratlas.queries.regions import small_n_notes
+    from clusteratlas.queries.regions import one_year_notes, small_n_notes
 
     require(con, "results_clusters", RESULTS_HINT)
     _check_cluster(con, cluster)
@@ -125,8 +126,11 @@ def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
             LEFT JOIN regions r USING (region) LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
             ORDER BY {final.format(m=metric)}""", params=params + ([top] if top is not None else [])
     ).to_arrow_table()
+    years = memoised(("years_at", level), lambda: [r[0] for r in con.execute(
+        "SELECT DISTINCT year FROM results_regions WHERE level = ? ORDER BY 1", [level]).fetchall()])
     return TableResult(finite(table), {"cluster": cluster, "metric": metric, "level": level, "year": year,
-                                       "notes": small_n_notes(con, level, year)})
+                                       "years": years,
+                                       "notes": [*small_n_notes(con, level, year), *one_year_notes(years)]})
 
 
 def names(con: duckdb.DuckDBPyConnection, kind: str) -> dict[str, tuple[str | None, str | None]]:
@@ -188,7 +192,7 @@ def cluster_profile(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
            FROM results_clusters WHERE cluster = ? AND level = ? GROUP BY year ORDER BY year""",
         params=[cluster, level]).to_arrow_table()
     return ClusterProfile(cluster, definition, name, name_ja, ctype, level, year, metric, industries, subclusters,
-                          ranking.table, finite(series))
+                          ranking.table, finite(series), ranking.meta["notes"])
 
 
 def related_clusters(con: duckdb.DuckDBPyConnection, item: str, *, top: int = 10) -> TableResult:
