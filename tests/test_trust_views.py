@@ -1,9 +1,10 @@
-"""Issue 19, every figure equals its definition (items 4, 5), on small synthetic atlases (the truth harness,
+"""Issue 19, every figure equals its definition (items 4, 5, 8), on small synthetic atlases (the truth harness,
 tests/test_truth.py, checks the same on the four atlases of real shapes):
 
 - a total is one level's total, named, and the pages, the API and the CLI count regions one way (item 4);
 - with one year of data there is no time axis, growth says "one year only" and the portfolio stands on
   LQ × employment (item 5);
+- the average wage has one unit everywhere: currency units per job and year (item 8).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from clusteratlas import Atlas, generate_sample
 from clusteratlas.server import Settings, create_app
-from tests.conftest import invoke
+from tests.conftest import invoke, query_atlas
 from tests.test_web import CHROMIUM, Watched, browser, live_server  # noqa: F401  (browser: a fixture)
 from tests.truth import Page, compute
 
@@ -143,3 +144,35 @@ def test_one_year_charts(browser, one_year):  # noqa: F811  (the browser fixture
             assert not w.errors, w.errors
         finally:
             w.close()
+
+
+def test_average_wage_one_unit_everywhere(tmp_path, runner):
+    """The demo's average wage is the same number in currency units per job and year on the page, in the API,
+    in the CLI and in an export: payroll ÷ employment from the stored observations (not 63.9 in one place and
+    60,962 in another)."""
+    from clusteratlas.api import build_demo_atlas
+
+    path = tmp_path / "demo.duckdb"
+    build_demo_atlas(path, sample_dir=tmp_path / "sample")
+    truth = compute(path)
+    cell = truth.cell("county", "S1C1", "C01", 2020)
+    region = truth.cells[(truth.cells.region == "S1C1") & (truth.cells.year == 2020)
+                         & (truth.cells.level == "county") & truth.cells.payroll.notna()]
+    wage = region.payroll.sum() / region.employment.sum()
+    assert 35_000 < cell["average_wage"] < 85_000 and 35_000 < wage < 85_000  # currency units, not thousands
+    with _served(path) as client:
+        api = client.get("/api/v1/regions/S1C1").json()["data"]
+        assert api["summary"]["average_wage"] == pytest.approx(wage, rel=1e-12)
+        row = next(r for r in api["clusters"] if r["cluster"] == "C01")
+        assert row["average_wage"] == pytest.approx(cell["average_wage"], rel=1e-12)
+        page = Page(client.get("/regions/S1C1").text)
+        assert page.tiles["tile-wage"] == ["Average wage (per job and year)", f"{wage:,.0f}"]
+    res = invoke(runner, "show", "region", "S1C1", "--atlas", path, "--wide")
+    text = " ".join(res.output.split())
+    assert f"average wage {wage:,.0f} per job and year" in text
+    assert re.search(rf"Automotive \(C01\).*│ +{cell['average_wage']:,.0f} │", res.output)
+    out = tmp_path / "clusters.csv"
+    assert invoke(runner, "export", "clusters", out, "--atlas", path).exit_code == 0
+    exported = query_atlas(path, f"SELECT average_wage FROM read_csv('{out}') WHERE region = 'S1C1' AND "
+                                 "cluster = 'C01' AND year = 2020 AND level = 'county'")
+    assert exported[0][0] == pytest.approx(cell["average_wage"], rel=1e-9)
