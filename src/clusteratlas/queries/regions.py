@@ -297,7 +297,7 @@ def peer_regions(con: duckdb.DuckDBPyConnection, region: str, *, n: int = 9, lev
 
 
 def top_region(con: duckdb.DuckDBPyConnection, *, level: str | None = None) -> str:
-    """The region of a level (default: the most detailed) with the most three-star clusters, then the most jobs,
+    """The region of a level (default: the default level) with the most three-star clusters, then the most jobs,
     in any year: the demo's example region."""
     from clusteratlas.queries._core import check_level
 
