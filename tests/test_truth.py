@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -395,6 +396,10 @@ def test_cluster_profiles_api_and_page(case, report):
             report.number(row["LQ"][0], truth.lq, 2, at + " LQ")
             report.equal(stars(row["Stars"][0]), truth.stars, at + " stars")
             report.equal(row["Strong"][0] == "strong", bool(truth.strong), at + " strong")
+        layer_shown = page.data.get("layer", [])
+        report.equal(len(layer_shown), len(now), what + " map layer rows")
+        for row in layer_shown:
+            report.number(row["value"], by_region.lq[row["region"]], EXACT, f"{what} map layer {row['region']}")
         if len(t.years) == 1 and f"one year only ({year}): no time series." not in page.notes:
             report.fail(f"{what}: no 'one year only' note ({page.notes})")
         shown = page.table("Strong regions")
@@ -435,6 +440,28 @@ def test_compare_api_and_page(case, report):
                 continue
             report.number(text.replace("★", "").strip(), value.lq, 2, what + " LQ")
             report.equal(stars(text), value.stars, what + " stars")
+    # "largest differences": the ten clusters whose LQ differs most between the regions, highest and lowest
+    spread = truth.dropna(subset=["lq"]).groupby("cluster").lq.agg(["max", "min", "count"])
+    spread = spread[spread["count"] >= 2].assign(spread=lambda d: d["max"] - d["min"])
+    expected = sorted(spread.sort_values("spread", ascending=False).head(10)[["max", "min"]].itertuples(index=False))
+    found = [re.search(r"highest in .* \(([\d.,]+)\), lowest in .* \(([\d.,]+)\)\.$", text)
+             for text, _ in page.items]
+    shown = sorted(((m.group(1), m.group(2)) for m in found if m), key=lambda p: (number(p[0]), number(p[1])))
+    report.equal(len(shown), len(expected), "compare page largest differences")
+    for (hi, lo), (shown_hi, shown_lo) in zip(expected, shown, strict=False):
+        report.number(shown_hi, hi, 2, "compare page largest differences, highest")
+        report.number(shown_lo, lo, 2, "compare page largest differences, lowest")
+    # a region and its nine peers: the regions of its level closest in employment (log scale)
+    region = regions[0]
+    now = t.regions[(t.regions.level == level) & (t.regions.year == year) & (t.regions.employment > 0)]
+    me = float(now[now.region == region].employment.iloc[0])
+    others = now[now.region != region].assign(distance=lambda d: (np.log(d.employment) - math.log(me)).abs())
+    peers = others.sort_values(["distance", "region"]).region.head(9).tolist()
+    page = case.page(f"/compare?peers={region}")
+    shown_ids = [link_id(href) for href in page.tables.get("heat", {}).get("links", [])[1:]]
+    report.equal(shown_ids, [region, *peers], "compare page peers")
+    answer = case.api(f"/compare?regions={','.join([region, *peers])}&level={level}")
+    report.equal(sorted({r["region"] for r in answer["data"]}), sorted([region, *peers]), "/compare peers")
     report.done()
 
 

@@ -286,7 +286,8 @@ def _compute(con: duckdb.DuckDBPyConnection) -> Truth:
 
 # --------------------------------------------------------------------- what the pages show
 class Page(HTMLParser):
-    """What a rendered page shows: its tables (cells as text with their first link), tiles and notes."""
+    """What a rendered page shows: its tables (cells as text with their first link), tiles, notes, list items
+    (text and links) and the page's chart data."""
 
     def __init__(self, html: str) -> None:
         super().__init__()
@@ -294,6 +295,8 @@ class Page(HTMLParser):
         self.tiles: dict[str, list[str]] = {}
         self.notes: list[str] = []
         self.data: dict = {}
+        self.items: list[tuple[str, list[str]]] = []
+        self._item: tuple[list[str], list[str]] | None = None
         self._table: dict | None = None
         self._cell: list | None = None
         self._tile: list[str] | None = None
@@ -307,7 +310,8 @@ class Page(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "table":
-            self._table = {"id": a.get("id") or f"table{len(self.tables)}", "caption": "", "head": [], "rows": []}
+            self._table = {"id": a.get("id") or f"table{len(self.tables)}", "caption": "", "head": [], "links": [],
+                           "rows": []}
         elif tag == "caption" and self._table is not None:
             self._caption = []
         elif tag == "tr" and self._table is not None:
@@ -316,6 +320,10 @@ class Page(HTMLParser):
             self._cell = [[], None, tag]
         elif tag == "a" and self._cell is not None and self._cell[1] is None:
             self._cell[1] = a.get("href")
+        elif tag == "li":
+            self._item = ([], [])
+        elif tag == "a" and self._item is not None:
+            self._item[1].append(a.get("href"))
         elif tag == "div" and "tile" in (a.get("class") or "").split():
             self._tile, self._tile_id = [], a.get("id")
         elif tag == "span" and self._tile is not None:
@@ -326,6 +334,9 @@ class Page(HTMLParser):
             self._script = []
 
     def handle_endtag(self, tag):
+        if tag == "li" and self._item is not None:
+            self.items.append((" ".join("".join(self._item[0]).split()), self._item[1]))
+            self._item = None
         if tag in ("td", "th") and self._cell is not None:
             text, href, kind = self._cell
             self._table["rows"][-1].append((" ".join("".join(text).split()), href, kind))
@@ -337,6 +348,7 @@ class Page(HTMLParser):
             rows = [r for r in self._table["rows"] if r]
             if rows and all(kind == "th" for *_, kind in rows[0]):
                 self._table["head"] = [t for t, *_ in rows[0]]
+                self._table["links"] = [h for _, h, _ in rows[0]]
                 rows = rows[1:]
             self._table["rows"] = rows
             self.tables[self._table["id"]] = self._table
@@ -357,7 +369,7 @@ class Page(HTMLParser):
 
     def handle_data(self, data):
         for sink in (self._cell[0] if self._cell is not None else None, self._span, self._note, self._caption,
-                     self._script):
+                     self._script, self._item[0] if self._item is not None else None):
             if sink is not None:
                 sink.append(data)
 
