@@ -157,7 +157,7 @@ def _derived(con: duckdb.DuckDBPyConnection, region: str, level: str, year: int,
     """The summary figures a region's page shows beyond its results row, each defined once here.
 
     ``traded_share``: traded_employment / employment. ``average_wage``: payroll / employment of the region's
-    clusters that have payroll data (the unit of ``payroll``, see docs/data-model.md). ``years``: the years
+    clusters that have payroll data, in currency units per job and year (docs/data-model.md). ``years``: the years
     with results. ``base_year`` and ``employment_growth``: the first of them and the growth of the region's
     employment since then (employment / employment in base_year − 1); None with one year only, or in the
     base year itself.
@@ -184,10 +184,13 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
 
     Ranked by stars, then employment (then US rating and LQ): a cell of a few
     dozen jobs with a high LQ does not come first. ``min_employment`` leaves
-    out smaller cells. ``notes`` holds, as plain text: a programme region's
-    coverage and declared fields beside their statistics, a warning when the
-    level has few peer regions, and (when ``opportunities`` > 0 and there is
-    no relate run) how to get opportunities.
+    out smaller cells. ``summary`` is the region's results row with its names
+    and the figures the pages show beside it (traded share, average wage,
+    years, growth: see :func:`_derived`). ``notes`` holds, as plain text: a
+    programme region's coverage and declared fields beside their statistics,
+    a warning when the level has few peer regions, "one year only" when the
+    results have one year, and (when ``opportunities`` > 0 and there is no
+    relate run) how to get opportunities.
     """
     from clusteratlas.reference.programmes import profile_notes
 

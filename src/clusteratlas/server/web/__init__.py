@@ -241,7 +241,8 @@ def cluster_page(request: Request, cluster: str, level: str | None = None, year:
     levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()]
     q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year})
     one_year = len(profile["series"]) == 1
-    return render(request, "cluster.html", one_year=one_year, twin=f"/api/v1/clusters/{cluster}?level={level}&year={year}",
+    return render(request, "cluster.html", one_year=one_year,
+                  twin=f"/api/v1/clusters/{cluster}?level={level}&year={year}",
                   map_twin=f"/api/v1/clusters/{cluster}/map?{q}",
                   downloads={"CSV": f"/api/v1/clusters/{cluster}/ranking?format=csv&top=10000&level={level}",
                              "Excel": f"/api/v1/clusters/{cluster}/ranking?format=xlsx&top=10000&level={level}"},
