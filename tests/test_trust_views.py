@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from clusteratlas import Atlas, generate_sample
 from clusteratlas.server import Settings, create_app
 from tests.conftest import invoke, query_atlas
-from tests.test_web import CHROMIUM, Watched, browser, live_server  # noqa: F401  (browser: a fixture)
+from tests.test_web import Watched, browser, live_server  # noqa: F401  (browser: a fixture)
 from tests.truth import Page, compute
 
 
