@@ -379,6 +379,11 @@ def test_cluster_profiles_api_and_page(case, report):
             report.number(row["employment"], series.employment[y], EXACT, f"/clusters/{cluster} series {y}")
             report.equal(row["strong_regions"], series.strong[y], f"/clusters/{cluster} strong regions {y}")
             report.equal(row["regions"], series.regions[y], f"/clusters/{cluster} regions {y}")
+        by_lq = now.assign(key=now.lq.fillna(-math.inf)).sort_values(["key", "region"], ascending=[False, True])
+        ranking = case.api(f"/clusters/{cluster}/ranking?metric=lq&top=10&level={level}")["data"]
+        report.equal([r["region"] for r in ranking], by_lq.region.head(10).tolist(), f"/clusters/{cluster}/ranking lq")
+        for row in ranking:
+            report.cell(row, by_region.loc[row["region"]].to_dict(), f"/clusters/{cluster}/ranking {row['region']}")
         layer = case.api(f"/clusters/{cluster}/map?metric=lq&level={level}")
         report.equal(len(layer["data"]), len(now), f"/clusters/{cluster}/map rows")
         for row in layer["data"]:
