@@ -117,7 +117,7 @@ TABULAR = [
     "/frameworks/nistep-jp-15/averages?by=formation_base",
 ]
 OBJECTS = ["/regions/S2C3", "/clusters/C01", "/frameworks/nistep-jp-15", "/assessments/nistep2004-sapporo-it",
-           "/provenance"]
+           "/provenance", "/overview"]
 
 
 @pytest.mark.parametrize("url", TABULAR)

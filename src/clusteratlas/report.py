@@ -188,6 +188,8 @@ def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *
                  "{strength}").format(employment=_num(summary["employment"]), traded=_num(summary["traded_employment"]),
                                       strong=summary["strong_clusters"] or 0,
                                       strength=_num(summary["cluster_strength"], "{:.1%}"))
+             + (_(", average wage {wage} per job and year").format(wage=_num(summary["average_wage"]))
+                if summary.get("average_wage") is not None else "")
              + reference_line(reference))
     table = FitTable(title, [
         Col("Cluster", priority=0, flex=True), Col("Type", priority=4),
@@ -201,7 +203,7 @@ def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *
             _label(row.get("cluster_name"), row.get("cluster_name_ja"), row["cluster"]),
             row["type"], _num(row["employment"]), _num(row["share_of_region"], "{:.1%}"),
             _num(row["lq"], "{:.2f}"), _num(row["lq_within_type"], "{:.2f}"), _stars(row["stars"]),
-            rating, _num(row["average_wage"], "{:,.1f}"), _pct(row["employment_cagr"]),
+            rating, _num(row["average_wage"], "{:,.0f}"), _pct(row["employment_cagr"]),
             _estimate_note(row),
         )
     return table

@@ -193,8 +193,8 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
 @fails_cleanly
 def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                  top: Annotated[int, typer.Option(help="How many regions.")] = 20,
-                 level: Annotated[str | None, typer.Option(help="Region level (default: the one with "
-                                                           "the most regions).")] = None,
+                 level: Annotated[str | None, typer.Option(help="Region level (default: the largest level "
+                                                           "whose regions do not overlap).")] = None,
                  min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:

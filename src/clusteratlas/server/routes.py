@@ -27,7 +27,8 @@ MAX_ID = 200
 Id = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="An id as stored in the atlas")]
 Text = Annotated[str | None, Query(max_length=200)]
 Year = Annotated[int | None, Query(ge=1800, le=2200, description="Year (default: the latest)")]
-Level = Annotated[str | None, Query(max_length=100, description="Region level (default: the most detailed)")]
+Level = Annotated[str | None, Query(max_length=100, description="Region level (default: the largest level whose "
+                                   "regions do not overlap)")]
 Limit = Annotated[int, Query(ge=1, le=Q.MAX_PAGE, description="Rows per page")]
 Top = Annotated[int, Query(ge=1, le=10_000)]
 Cursor = Annotated[str | None, Query(max_length=200, description="The 'next' cursor of the previous page")]
@@ -131,6 +132,13 @@ async def writes(request: Request, fmt: Fmt = None) -> Response:
     return await _table(request, fmt, "writes", Q.writes)
 
 
+@router.get("/overview", tags=["regions"], responses=OBJECT)
+async def overview(request: Request) -> Response:
+    """The home page's figures: one level's regions and jobs in the latest year (``level``, ``year``,
+    ``regions``, ``employment``: all industries), the regions of every level, and the clusters at that level."""
+    return await _object(request, Q.overview)
+
+
 # ------------------------------------------------------------------- regions
 @router.get("/regions", tags=["regions"], responses=TABULAR)
 async def regions(request: Request, q: Text = None, level: Level = None, parent: Text = None, limit: Limit = 100,
@@ -169,9 +177,9 @@ async def compare(request: Request, regions: Annotated[str, Query(min_length=1, 
 
 # ------------------------------------------------------------------ clusters
 @router.get("/clusters", tags=["clusters"], responses=TABULAR)
-async def clusters(request: Request, fmt: Fmt = None) -> Response:
-    """The clusters of the latest map run, with names, type and jobs."""
-    return await _table(request, fmt, "clusters", Q.list_clusters)
+async def clusters(request: Request, level: Level = None, year: Year = None, fmt: Fmt = None) -> Response:
+    """The clusters of the latest map run, with names, type, and their jobs and strong regions at one level."""
+    return await _table(request, fmt, "clusters", lambda con: Q.list_clusters(con, level=level, year=year))
 
 
 @router.get("/clusters/{cluster}", tags=["clusters"], responses=OBJECT)

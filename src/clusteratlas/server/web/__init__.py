@@ -179,17 +179,10 @@ def search(con, text: str, limit: int = 50) -> tuple[list[dict], list[dict]]:
 # --------------------------------------------------------------------- pages
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    con = _con(request)
-    clusters = _maybe(Q.list_clusters, con)
-    regions = Q.list_regions(con, limit=1)
-    rows = clusters.rows() if clusters else []
-    headline = {"regions": regions.meta["total"], "clusters": len(rows),
-                "employment": sum(r["employment"] or 0 for r in rows),
-                "strong": sum(r["strong_regions"] or 0 for r in rows),
-                "level": clusters.meta["level"] if clusters else None,
-                "year": clusters.meta["year"] if clusters else None}
-    top = sorted(rows, key=lambda r: -(r["employment"] or 0))
-    return render(request, "home.html", twin="/api/v1/clusters", clusters=top, headline=headline,
+    overview = _maybe(Q.overview, _con(request))
+    view = overview.as_dict() if overview else None
+    top = sorted(view["clusters"], key=lambda r: -(r["employment"] or 0)) if view else []
+    return render(request, "home.html", twin="/api/v1/overview", clusters=top, overview=view,
                   downloads={"CSV": "/api/v1/clusters?format=csv", "Excel": "/api/v1/clusters?format=xlsx"})
 
 
@@ -218,23 +211,14 @@ def region_page(request: Request, region: str, year: int | None = None, level: s
         if values:
             indicators.append({"indicator": row["indicator"], "unit": row.get("unit"), "value": values[-1]})
     assessed = _maybe(Q.assessments, con, subject=region)
-    paid = [c for c in clusters if c.get("payroll") is not None]
-    emp_paid = sum(c["employment"] or 0 for c in paid)
-    first = profile["series"][0] if profile["series"] else None
     summary = profile["summary"]
-    tiles = {"employment": summary.get("employment"),
-             "traded_share": (summary["traded_employment"] / summary["employment"]) if summary.get("employment")
-             else None,
-             "strong": summary.get("strong_clusters"), "strength": summary.get("cluster_strength"),
-             "wage": (sum(c["payroll"] or 0 for c in paid) * 1000 / emp_paid) if paid and emp_paid else None,
-             "growth": (summary["employment"] / first["employment"] - 1) if first and first["employment"]
-             and first["year"] != profile["year"] else None, "base_year": first["year"] if first else None}
+    one_year = len(summary["years"]) == 1
     geo = Q.geometry_levels(con)
     q = urlencode({k: v for k, v in (("year", year), ("level", level)) if v is not None})
     return render(request, "region.html", twin=f"/api/v1/regions/{region}" + (f"?{q}" if q else ""),
                   downloads={"CSV": f"/api/v1/regions/{region}/clusters?format=csv" + (f"&{q}" if q else ""),
                              "Excel": f"/api/v1/regions/{region}/clusters?format=xlsx" + (f"&{q}" if q else "")},
-                  p=profile, tiles=tiles, series=series, indicators=indicators,
+                  p=profile, one_year=one_year, series=series, indicators=indicators,
                   assessments=assessed.rows() if assessed else [], map_level=profile["level"]
                   if profile["level"] in geo else None)
 
@@ -256,7 +240,9 @@ def cluster_page(request: Request, cluster: str, level: str | None = None, year:
     related = _maybe(lambda: Q.related_clusters(con, cluster, top=10))
     levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()]
     q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year})
-    return render(request, "cluster.html", twin=f"/api/v1/clusters/{cluster}?level={level}&year={year}",
+    one_year = len(profile["series"]) == 1
+    return render(request, "cluster.html", one_year=one_year,
+                  twin=f"/api/v1/clusters/{cluster}?level={level}&year={year}",
                   map_twin=f"/api/v1/clusters/{cluster}/map?{q}",
                   downloads={"CSV": f"/api/v1/clusters/{cluster}/ranking?format=csv&top=10000&level={level}",
                              "Excel": f"/api/v1/clusters/{cluster}/ranking?format=xlsx&top=10000&level={level}"},

@@ -71,9 +71,11 @@
 
   CA.regionPage = function () {
     var d = data(), L = d.labels;
+    // One year of data has no growth: the bubbles then stand on LQ × employment (dimension 2), not at y = 0.
+    var oneYear = !!d.one_year;
     var points = d.clusters.filter(function (c) { return c.employment > 0 && c.lq > 0; }).map(function (c) {
-      return {value: [c.lq, c.employment_cagr === null ? 0 : c.employment_cagr * 100, c.employment, c.stars || 0,
-                      c.strong ? 1 : 0], cluster: c.cluster,
+      var growth = oneYear ? null : (c.employment_cagr === null ? 0 : c.employment_cagr * 100);
+      return {value: [c.lq, growth, c.employment, c.stars || 0, c.strong ? 1 : 0], cluster: c.cluster,
               name: (d.lang === "ja" ? (c.cluster_name_ja || c.cluster_name) : (c.cluster_name || c.cluster_name_ja)) || c.cluster};
     });
     var maxEmp = Math.max.apply(null, points.map(function (p) { return p.value[2]; }).concat([1]));
@@ -90,10 +92,10 @@
           + (v[4] ? "<br>" + L.strong : "");
       }},
       xAxis: {type: "log", name: L.lq, nameLocation: "middle", nameGap: 30, logBase: 10},
-      yAxis: {type: "value", name: L.growth + " (%)"},
+      yAxis: oneYear ? {type: "log", name: L.employment, logBase: 10} : {type: "value", name: L.growth + " (%)"},
       visualMap: {show: false, dimension: 3, type: "piecewise", pieces: [
         {value: 0, color: OKABE[0]}, {value: 1, color: OKABE[1]}, {value: 2, color: OKABE[2]}, {value: 3, color: OKABE[3]}]},
-      series: [{type: "scatter", data: points, cursor: "pointer",
+      series: [{type: "scatter", data: points, cursor: "pointer", encode: {x: 0, y: oneYear ? 2 : 1},
         symbolSize: function (v) { return 6 + 54 * Math.sqrt(v[2] / maxEmp); },
         itemStyle: {opacity: 0.8, borderColor: "#000", borderWidth: 0},
         emphasis: {focus: "self"},
@@ -108,11 +110,11 @@
         window.location.href = "/clusters/" + encodeURIComponent(p.data.cluster) + "?level=" + encodeURIComponent(d.level);
       }
     });
-    var s = chart("series");
+    var s = chart("series");  // absent with one year of data: no time axis to draw
     var names = Object.keys(d.series);
     var byId = {};
     d.clusters.forEach(function (c) { byId[c.cluster] = (d.lang === "ja" ? c.cluster_name_ja || c.cluster_name : c.cluster_name || c.cluster_name_ja) || c.cluster; });
-    s.setOption({animation: false, color: OKABE.slice(1), tooltip: {trigger: "axis"}, legend: {type: "scroll", bottom: 0},
+    if (s) s.setOption({animation: false, color: OKABE.slice(1), tooltip: {trigger: "axis"}, legend: {type: "scroll", bottom: 0},
       grid: {left: 70, right: 20, top: 20, bottom: 50},
       xAxis: {type: "value", min: "dataMin", max: "dataMax", minInterval: 1, axisLabel: {formatter: String}},
       yAxis: {type: "value"},
