@@ -109,6 +109,8 @@ class MapSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", tuple(dict.fromkeys(self.levels)))
         object.__setattr__(self, "datasets", tuple(dict.fromkeys(self.datasets)))
+        if isinstance(self.years, int):
+            object.__setattr__(self, "years", (self.years, self.years))
         if self.years is not None:
             first, last = (int(y) for y in self.years)
             if first > last:
@@ -264,11 +266,14 @@ class MapInputs:
     """The inputs of one map as lazy frames of one engine (DuckDB relations or Spark DataFrames).
 
     ``observations`` has the columns of the observation table (``size_class``
-    included; optionally ``level``); ``definitions`` industry, cluster, type
-    (and subcluster); ``reference_totals`` industry, year, employment (None:
-    the LQs compare with the sum of ``reference_regions``, or of every
-    observed region); ``membership`` the added levels (region, level, member).
-    ``labels`` name each input in an error (a file; None for the atlas).
+    included); ``region_levels`` the level of each observed region (region,
+    level; None: every region is of level 'region'), joined after the rules,
+    so that they read the observations alone; ``definitions`` industry,
+    cluster, type (and subcluster); ``reference_totals`` industry, year,
+    employment (None: the LQs compare with the sum of ``reference_regions``,
+    or of every observed region); ``membership`` the added levels (region,
+    level, member). ``labels`` name each input in an error (a file; None for
+    the atlas).
     """
 
     observations: nw.LazyFrame
@@ -276,6 +281,7 @@ class MapInputs:
     reference_totals: nw.LazyFrame | None = None
     reference_regions: nw.LazyFrame | None = None
     membership: nw.LazyFrame | None = None
+    region_levels: nw.LazyFrame | None = None
     labels: Mapping[str, str | None] = field(default_factory=dict)
 
 
@@ -388,7 +394,7 @@ class Covers:
             raise InputError(self.problem, file=job.labels.get(self.table), column=self.column,
                              value=", ".join(map(str, missing)),
                              expected=f"reference totals for every year mapped ({years_text(sorted(have))} given)",
-                             hint="Import them, or map against the observations (--reference observations)")
+                             hint="Give reference totals for those years, or map against the observations")
 
 
 @dataclass(frozen=True)
@@ -461,7 +467,10 @@ def run_map(spec: MapSpec, inputs: MapInputs, *, engine: Engine | None = None,
     if not job.employment_by_year():
         raise InputError("no observations to map", file=inputs.labels.get("observations"),
                          hint="Import some with 'clusteratlas import observations FILE'")
-    observations = impute_suppressed(job.frames["observations"]).drop("size_class")
+    observations = job.frames["observations"]
+    if inputs.region_levels is not None:
+        observations = observations.join(inputs.region_levels.select("region", "level"), on="region", how="left")
+    observations = impute_suppressed(observations).drop("size_class")
     job.result = map_clusters(observations, job.frames["definitions"], reference=job.frames["reference_totals"],
                               membership=inputs.membership, reference_regions=inputs.reference_regions,
                               params=spec.params, engine=engine or Engine(), table=table)

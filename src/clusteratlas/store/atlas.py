@@ -511,10 +511,8 @@ class Atlas:
                                      "an imported dataset")
             where = f"WHERE o.dataset IN ({', '.join('?' for _ in spec.datasets)})"
             args = list(spec.datasets)
-        obs = self.con.sql(
-            "SELECT o.region, o.industry, o.year, o.employment, o.establishments, o.payroll, o.flag, "
-            f"o.size_class, coalesce(r.level, 'region') AS level FROM observations o "
-            f"LEFT JOIN regions r USING (region) {where}", params=args)
+        obs = self.con.sql("SELECT o.region, o.industry, o.year, o.employment, o.establishments, o.payroll, "
+                           f"o.flag, o.size_class FROM observations o {where}", params=args)
         if obs.limit(1).fetchall() == []:
             raise InputError("the atlas has no observations to map",
                              hint="Import some with 'clusteratlas import observations FILE'")
@@ -532,6 +530,7 @@ class Atlas:
             reference_totals=nw.from_native(self.con.table("reference_totals")) if economy.table is None else None,
             reference_regions=None if economy.table is None else nw.from_native(self.con.table(economy.table)),
             membership=nw.from_native(membership) if membership is not None else None,
+            region_levels=nw.from_native(self.con.table("__observed")),
             labels={"observations": "the atlas's observations", "definitions": f"definition '{definition}'",
                     "reference_totals": "the atlas's reference totals"})
         before = self._result_levels()
