@@ -311,3 +311,36 @@ def test_a_spark_run_is_read_back_and_replayed_and_equals_duckdb(spark, tmp_path
     assert again.run.regions == duck.run.regions == {"region": 6}
     assert one.filter((pl.col("region") == "R0") & (pl.col("cluster") == "X"))["employment"].to_list() == [
         float(sum((0 * 7 + i * 3 + 2020) % 50 + 1 for i in (1, 2)))]
+
+
+def test_a_results_folder_of_the_previous_format_still_imports_its_run_marked_legacy(mapped_atlas, tmp_path,
+                                                                                   sample_files):
+    """A folder written by 'map --engine spark' before runs were stored whole (format 1: parameters and the
+    reference economy in words) imports as before; its run is read back as what it recorded, marked legacy."""
+    from clusteratlas.metrics import CLUSTER_COLUMNS, REGION_COLUMNS
+    from clusteratlas.store.results import import_results
+
+    folder = tmp_path / "res"
+    con = duckdb.connect(str(mapped_atlas), read_only=True)
+    for part, table, cols in (("clusters", "results_clusters", CLUSTER_COLUMNS),
+                              ("regions", "results_regions", REGION_COLUMNS),
+                              ("unmapped", "results_unmapped", ("industry", "employment", "rows"))):
+        (folder / part).mkdir(parents=True)
+        where = "" if part == "unmapped" else " WHERE level = 'county'"
+        con.execute(f"COPY (SELECT {', '.join(cols)} FROM {table}{where}) TO '{folder / part / 'part-0.parquet'}' "
+                    "(FORMAT parquet)")
+    rows = con.execute("SELECT count(*) FROM results_clusters WHERE level = 'county'").fetchall()[0][0]
+    con.close()
+    manifest = {"format": 1, "engine": "spark 3.5.1", "data": "obs.parquet", "definition": "defs/sample.csv",
+                "reference": "observations: every region of the file", "parameters": {"specialisation_lq": 1.5},
+                "clusters": rows, "unmapped_employment": 0.0}
+    (folder / "run").mkdir()
+    duckdb.connect().execute(f"COPY (SELECT '{json.dumps(manifest)}' AS manifest) TO "
+                             f"'{folder / 'run' / 'part-0.parquet'}' (FORMAT parquet)")
+    with Atlas(tmp_path / "imported.duckdb", create=True) as atlas:
+        atlas.import_file("definitions", sample_files["definitions"], name="sample")
+        import_results(atlas, folder, name="sample")
+        run = atlas.last_run()
+    assert run.legacy and run.definition == "sample" and run.reference == "observations"
+    assert run.spec.params == MapParams(specialisation_lq=1.5) and run.cluster_rows == rows
+    assert run.reference_label == "every region of the file" and run.engine == "spark 3.5.1"
