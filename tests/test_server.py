@@ -77,7 +77,7 @@ def _parquet_rows(client, url):
     r = _ok(client, url + ("&" if "?" in url else "?") + "format=parquet")
     table = pq.read_table(io.BytesIO(r.content))
     meta = table.schema.metadata
-    assert json.loads(meta[b"clusteratlas.provenance"])["map_run"]["definition"]
+    assert json.loads(meta[b"clusteratlas.provenance"])["map_run"]["spec"]["definition"]
     return table.to_pylist()
 
 
@@ -133,8 +133,8 @@ def test_tabular_route_answers_json_csv_parquet_alike(client, url):
 def test_object_route_names_provenance(client, url):
     body = _ok(client, API + url).json()
     prov = body["provenance"]
-    assert prov["map_run"]["definition"] == "sample"
-    assert prov["map_run"]["reference_economy"]
+    assert prov["map_run"]["spec"]["definition"] == "sample"
+    assert prov["map_run"]["spec"]["reference"] == "observations" and prov["map_run"]["reference_label"]
     assert {s["kind"] for s in prov["sources"]} >= {"observations", "definitions"}
     assert all(len(s["sha256"]) == 64 for s in prov["sources"])
 

@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 
 from clusteratlas import __version__
 from clusteratlas.errors import InputError
+from clusteratlas.metrics.run import MapRun
 from clusteratlas.queries._core import Missing, NotFound
 from clusteratlas.server.auth import AuthError
 from clusteratlas.server.cache import DEFAULT_CACHE_MB, AnswerCacheMiddleware, not_modified
@@ -86,15 +87,6 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-class MapRunModel(BaseModel):
-    run_at: str
-    definition: str
-    parameters: dict[str, Any]
-    reference_economy: str
-    clusters: int | None = None
-    unmapped_employment: float | None = None
-
-
 class SourceModel(BaseModel):
     kind: str
     name: str | None = None
@@ -110,7 +102,7 @@ class ProvenanceModel(BaseModel):
     atlas: str
     version: str
     last_modified: str
-    map_run: MapRunModel | None = None
+    map_run: MapRun | None = None  # the stored run itself (clusteratlas.metrics.run), its spec nested
     sources: list[SourceModel]
 
 

@@ -117,20 +117,10 @@ def upload_assessments(request: Request, who: Who, file: Annotated[UploadFile, F
                          lambda atlas, path: asdict(atlas.import_assessments(path)) | {"file": path.name})
 
 
-def _remap(atlas, definition: str | None = None) -> dict[str, Any]:
-    """Map again with the latest run's definition and parameters, at its levels (and custom regions)."""
-    from clusteratlas._sql import first_row
-    from clusteratlas.metrics import MapParams
-
-    last = first_row(atlas.con, "SELECT definition, parameters FROM map_runs ORDER BY run_at DESC LIMIT 1")
-    params = MapParams(**json.loads(last[1])) if last else MapParams()
-    levels = [r[0] for r in atlas.con.execute(
-        "SELECT DISTINCT level FROM regions WHERE region NOT IN (SELECT DISTINCT region FROM observations) "
-        "AND level IN (SELECT DISTINCT level FROM results_regions UNION SELECT 'custom') ORDER BY 1").fetchall()] \
-        if "results_regions" in {r[0] for r in atlas.con.execute(
-            "SELECT table_name FROM duckdb_tables()").fetchall()} else []
-    summary = atlas.map(definition or (last[0] if last else None), levels=levels, params=params)
-    return asdict(summary)
+def _remap(atlas, definition: str | None = None, add_levels: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Map again by replaying the latest run's stored spec (Atlas.remap): the same definition (unless another is
+    named), levels (plus ``add_levels``), years, parameters and reference economy."""
+    return atlas.remap(definition=definition, add_levels=add_levels).to_dict()
 
 
 @router.post("/custom-regions", status_code=201, responses={201: {"model": WriteAnswer}, **WRITE_ERRORS})
@@ -138,8 +128,9 @@ def upload_custom_regions(request: Request, who: Who, file: Annotated[UploadFile
         description="Custom regions (region, member, name, name_ja)")]) -> Response:
     """Define custom regions (editor), then map again so their results exist."""
     def job(atlas, path):
+        atlas.replayable_spec()  # checked before the import: an upload that cannot be mapped changes nothing
         report = atlas.import_file("custom-regions", path)
-        return {"rows": report.rows, "map": _remap(atlas)}
+        return {"rows": report.rows, "map": _remap(atlas, add_levels=("custom",))}
 
     return _write_upload(request, who, "editor", file, "custom-regions", job)
 
