@@ -199,7 +199,7 @@ def export(what: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTA
            file: Annotated[Path, typer.Argument(help="Output .csv, .parquet or .xlsx.")],
            atlas: AtlasOpt = DEFAULT_PATH, bom: BomOpt = False) -> None:
     """Export a table of the atlas to CSV, Parquet or Excel."""
-    with Atlas(atlas) as a, step(f"Exporting {what}"):
+    with Atlas(atlas, read_only=True) as a, step(f"Exporting {what}"):
         n = a.export(what, file)
     if bom:
         from clusteratlas.store.export import add_bom

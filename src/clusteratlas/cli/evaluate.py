@@ -77,7 +77,7 @@ def frameworks(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help=
         rows = [{"framework": f.id, "version": f.version, "name": f.name, "name_ja": f.name_ja,
                  "factors": len(f.factors), "where": "built in"} for f in builtin_frameworks().values()]
         if atlas is not None:
-            with Atlas(atlas) as a:
+            with Atlas(atlas, read_only=True) as a:
                 rows += [{"framework": r[0], "version": r[1], "name": r[2], "name_ja": r[3], "factors": None,
                           "where": "atlas"} for r in a.con.execute(
                     "SELECT framework, version, name, name_ja FROM evaluation_frameworks ORDER BY 1, 2").fetchall()]
@@ -109,7 +109,7 @@ def show(framework: Annotated[str, typer.Argument(help="Framework id, e.g. niste
 
 def _resolve(framework: str, version: str | None, atlas: Path | None):
     if atlas is not None and atlas.exists():
-        with Atlas(atlas) as a:
+        with Atlas(atlas, read_only=True) as a:
             return a.framework(framework, version)
     from clusteratlas.evaluate.frameworks import builtin_frameworks
 
@@ -201,7 +201,7 @@ def export(out_file: Annotated[Path, typer.Argument(help="Output .csv, .parquet 
         from clusteratlas.store.evaluations import assessments_table
 
         _output(out_file)
-        with Atlas(atlas) as a:
+        with Atlas(atlas, read_only=True) as a:
             table = assessments_table(a.assessments(framework=framework, all_revisions=all_revisions))
         n = _write(table, out_file)
         out.print(f"Wrote {n:,} scores to {out_file}")
@@ -221,7 +221,7 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
     if out_file is not None:
         with failing_cleanly():
             _output(out_file)
-    with failing_cleanly(), Atlas(atlas) as a:
+    with failing_cleanly(), Atlas(atlas, read_only=True) as a:
         from clusteratlas.evaluate.analysis import distribution, gap_profile, left_out, over_time
         from clusteratlas.report import averages_table, gap_table, plain_table, region_table
 
@@ -284,7 +284,7 @@ def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: 
             era: Annotated[bool, typer.Option("--era", help="Show the assessment dates in the Japanese era "
                                               "(令和6年4月1日).")] = False) -> None:
     """Every revision of every assessment of one subject, with who recorded it and when."""
-    with failing_cleanly(), Atlas(atlas) as a:
+    with failing_cleanly(), Atlas(atlas, read_only=True) as a:
         from clusteratlas.report import plain_table
 
         a.assessments(subject=subject, all_revisions=True)
@@ -309,7 +309,7 @@ def html(out_file: Annotated[Path, typer.Argument(help="The report to write (.ht
     """A self-contained HTML report: a radar profile per assessment, scores with evidence (print it to PDF)."""
     with failing_cleanly():
         _output(out_file)
-        with Atlas(atlas) as a:
+        with Atlas(atlas, read_only=True) as a:
             from clusteratlas.evaluate.html import report_html
 
             items = a.assessments(framework=framework, subject=subject)
@@ -447,7 +447,7 @@ def _file_matrix(path: Path, unit: str, indicators: list[str] | None):
 
 
 def _assessment_matrix(atlas: Path, framework: str):
-    with Atlas(atlas) as a:
+    with Atlas(atlas, read_only=True) as a:
         fw = a.framework(framework)
         items = a.assessments(framework=framework)
     factors = [f for f in fw.factors if any(fw.scale_for(f, c).kind != "categorical" for c in fw.columns)]

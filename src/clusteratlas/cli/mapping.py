@@ -199,7 +199,7 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
 
     Ranked by stars, then employment: a cell of a few dozen jobs with a high LQ does not come first.
     """
-    with Atlas(atlas) as a:
+    with Atlas(atlas, read_only=True) as a:
         profile = Q.region_profile(a.con, region, year=year, include_empty=all_, opportunities=0,
                                    min_employment=min_employment)
         economy = a.last_run()
@@ -215,7 +215,7 @@ def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = N
                                                            "whose regions do not overlap).")] = None,
                  min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
     """A cluster's top regions by employment, with their ratings."""
-    with Atlas(atlas) as a:
+    with Atlas(atlas, read_only=True) as a:
         ranking = Q.cluster_ranking(a.con, cluster, year=year, top=top, level=level,
                                     min_employment=min_employment, order="stars")
         economy = a.last_run()
@@ -236,7 +236,7 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
     """An innovation or context indicator per employee or per head, region by region."""
     from clusteratlas.report import Col, FitTable, _num
 
-    with Atlas(atlas) as a:
+    with Atlas(atlas, read_only=True) as a:
         rows = a.indicator_rates(indicator, per=per, scale=scale, year=year)
         if out_file is not None:
             write_table(a.con.from_arrow(rows), out_file)
@@ -267,7 +267,7 @@ def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas
         summary = build_demo_atlas(atlas, seed=seed, sample_dir=workdir / "sample",
                                    on_import=lambda kind, rows: out.print(f"  imported {rows:>7,} {kind}"))
     out.print(summary_panel(summary))
-    with Atlas(atlas) as a:
+    with Atlas(atlas, read_only=True) as a:
         top = Q.top_region(a.con, level="county")
         profile = Q.region_profile(a.con, top, opportunities=0)
         out.print(region_table(profile.summary, profile.clusters, wide=wide), crop=not wide)

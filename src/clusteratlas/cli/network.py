@@ -157,7 +157,7 @@ def coordinators(atlas: AtlasOpt = DEFAULT_PATH, network: NetOpt = None,
     with failing_cleanly():
         from clusteratlas.networks.brokerage import coordinators as ranked
 
-        with Atlas(atlas) as a:
+        with Atlas(atlas, read_only=True) as a:
             frame = ranked(a.con, network, top=top, region=region)
         _show(coordinator_table(frame, "Coordinators / コーディネーター (between-group brokerage, betweenness, "
                                        "removal effect)", wide=wide), wide)
@@ -171,7 +171,7 @@ def spinoffs(root: Annotated[str, typer.Argument(help="Root firm: actor id or na
     with failing_cleanly():
         from clusteratlas.networks.spinoffs import flatten, genealogy, render_text
 
-        with Atlas(atlas) as a:
+        with Atlas(atlas, read_only=True) as a:
             tree = genealogy(a.con, network, root)
         out.print(render_text(tree), highlight=False)
         if timeline:
@@ -208,7 +208,7 @@ def match(atlas: AtlasOpt = DEFAULT_PATH, network: NetOpt = None,
     with failing_cleanly():
         from clusteratlas.networks.matching import match_actors, match_clusters
 
-        with Atlas(atlas) as a:
+        with Atlas(atlas, read_only=True) as a:
             if cluster is not None:
                 region, sep, code = cluster.partition(":")
                 if not sep or not region or not code:
@@ -229,7 +229,7 @@ def show_actor(actor: Annotated[str, typer.Argument(help="Actor id.")], atlas: A
     with failing_cleanly():
         from clusteratlas.networks.queries import actor_profile
 
-        with Atlas(atlas) as a:
+        with Atlas(atlas, read_only=True) as a:
             profile = actor_profile(a.con, network, actor)
         out.print(json.dumps(profile["actor"], ensure_ascii=False, indent=1, default=str), highlight=False)
         ties = pl.DataFrame(profile["ties"])
@@ -252,7 +252,7 @@ def show_network(group: Annotated[str, typer.Argument(help="A region (or country
     with failing_cleanly():
         from clusteratlas.networks.queries import group_network
 
-        with Atlas(atlas) as a:
+        with Atlas(atlas, read_only=True) as a:
             view = group_network(a.con, network, group, top=top)
         summary = view["summary"][0]
         _show(_fit(pl.DataFrame({"figure": list(summary), "value": [_cell(v, None) for v in summary.values()]}),

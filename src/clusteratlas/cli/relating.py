@@ -149,7 +149,7 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
             weights[name.strip()] = float(value)
         except ValueError:
             raise ClusterAtlasError(f"--weight takes measure=number, got {w!r}") from None
-    with Atlas(atlas) as a, step("Deriving cluster definitions"):
+    with Atlas(atlas, read_only=True) as a, step("Deriving cluster definitions"):
         rep = a.define(out_file, k=k, k_range=None if k else (k_min, k_max), year=year, level=level, io_path=io,
                        io_crosswalk=io_crosswalk, io_make=io_make, occupations_path=occupations, method=method,
                        weights=weights or None, seed=seed, starts=starts, occupation_transform=occupation_transform,
@@ -179,7 +179,7 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
 def show_related(item: str, atlas: AtlasOpt = DEFAULT_PATH,
                  top: Annotated[int, typer.Option(help="How many partners.")] = 10, wide: WideOpt = False) -> None:
     """The clusters (or industries) most related to one, from the latest relate run."""
-    with Atlas(atlas) as a:
+    with Atlas(atlas, read_only=True) as a:
         rows = Q.related_clusters(a.con, item, top=top).table
         names = Q.names(a.con, rows["breakdown"][0].as_py())
     out.print(related_table(item, rows, wide=wide, names=names), crop=not wide)

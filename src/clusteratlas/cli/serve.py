@@ -30,8 +30,8 @@ def _demo_atlas() -> Path:
 def serve(atlas: AtlasOpt = DEFAULT_PATH,
           host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
-          workers: Annotated[int, typer.Option(help="Server processes; above 1 the atlas is served read-only.",
-                                               min=1, max=64)] = 1,
+          workers: Annotated[int, typer.Option(help="Server processes; every one reads the atlas and accepts "
+                                               "writes (taken one at a time).", min=1, max=64)] = 1,
           read_only: Annotated[bool, typer.Option(help="Serve read-only (write routes answer 503).")] = False,
           demo: Annotated[bool, typer.Option(help="Build the demo atlas (sample economy) and serve it.")] = False,
           max_body_mb: Annotated[float, typer.Option(help="Largest request body (uploads), in MB.", min=0.001)]
@@ -62,7 +62,7 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
             except ValueError:
                 raise ClusterAtlasError(f"bad --rate-limit {rate_limit!r}; expected e.g. 600/minute") from None
         path = _demo_atlas() if demo else atlas
-        settings = Settings(atlas=str(path), read_only=read_only or workers > 1, max_body=int(max_body_mb * 1e6),
+        settings = Settings(atlas=str(path), read_only=read_only, max_body=int(max_body_mb * 1e6),
                             cors_origins=list(cors_origin or []), rate_limit=rate_limit, cache_mb=cache_mb,
                             warm=warm)
         app = create_app(settings) if workers == 1 else None
@@ -102,7 +102,7 @@ def token_list(atlas: AtlasOpt = DEFAULT_PATH) -> None:
     from clusteratlas.report import plain_table
     from clusteratlas.server.auth import list_tokens
 
-    with failing_cleanly(), Atlas(atlas) as a:
+    with failing_cleanly(), Atlas(atlas, read_only=True) as a:
         rows = list_tokens(a.con).to_pylist()
     out.print(plain_table(rows, "API tokens") if rows else "No tokens.")
 

@@ -19,15 +19,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from clusteratlas.errors import InputError
+from clusteratlas.store.schema import DDL as SCHEMA_DDL
 
 ROLES = ("editor", "admin")
 RANK = {"anonymous": 0, "editor": 1, "admin": 2}
-DDL = [
-    "CREATE TABLE IF NOT EXISTS api_tokens (id VARCHAR PRIMARY KEY, name VARCHAR, role VARCHAR, hash VARCHAR, "
-    "created_at TIMESTAMP, expires_at TIMESTAMP, revoked_at TIMESTAMP)",
-    "CREATE TABLE IF NOT EXISTS api_writes (written_at TIMESTAMP, token VARCHAR, name VARCHAR, role VARCHAR, "
-    "action VARCHAR, detail VARCHAR, sha256 VARCHAR)",
-]
+#: The token and write-log tables (part of the atlas's schema: clusteratlas.store.schema).
+DDL = [statement for statement in SCHEMA_DDL if "api_tokens" in statement or "api_writes" in statement]
 _HASHER = PasswordHasher()
 
 
@@ -50,9 +47,13 @@ class AuthError(Exception):
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the token and write-log tables if missing (they sit beside the atlas's own tables)."""
+    """Create the token and write-log tables if missing (no-op when both exist, so a read-only connection works;
+    an atlas opened by :class:`clusteratlas.store.Atlas` has them)."""
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                                      "current_database()").fetchall()}
     for statement in DDL:
-        con.execute(statement)
+        if statement.split("EXISTS ")[1].split(" ")[0] not in have:
+            con.execute(statement)
 
 
 def _now() -> datetime:

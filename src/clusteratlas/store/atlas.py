@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import tempfile
 import uuid
@@ -27,6 +28,7 @@ from clusteratlas.metrics._engine import Engine
 from clusteratlas.metrics.run import MapInputs, MapRun, MapSpec, describe_results, run_map
 from clusteratlas.sources.files import LINE, sha256_file
 from clusteratlas.sources.generic import stage
+from clusteratlas.store.access import Notify, Reading, Writing, conflict, open_read_only, say, wait_for_open
 from clusteratlas.store.analyses import (
     HotspotSummary,
     RelateSummary,
@@ -45,6 +47,62 @@ DEFAULT_PATH = Path("atlas.duckdb")
 NAMED_KINDS = ("observations", "definitions", "indicators")
 
 
+def upgrade_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Add what this version's schema has and the atlas lacks (tables, columns; idempotent)."""
+    for statement in DDL:
+        con.execute(statement)
+    from clusteratlas.store.networks import ensure_network_schema
+
+    ensure_network_schema(con)
+
+
+@functools.cache
+def _schema_columns() -> frozenset[tuple[str, str]]:
+    """(table, column) of every table of this version's schema (built once in memory)."""
+    with duckdb.connect() as con:
+        upgrade_schema(con)
+        return frozenset(con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                                     "WHERE database_name = current_database() AND NOT internal").fetchall())
+
+
+def schema_is_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the atlas on ``con`` has every table and column of this version's schema."""
+    have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                           "WHERE database_name = current_database()").fetchall())
+    return _schema_columns() <= have
+
+
+def read_connection(path: str | os.PathLike[str], *, memory_limit: str | None = None,
+                    notify: Notify | None = say, wait: bool = True) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the atlas at ``path`` (see :func:`clusteratlas.store.access.open_read_only`).
+
+    Waits (``wait``; else fails) while a program that takes no clusteratlas lock writes it. An
+    atlas made by an older version is brought up to this version's schema
+    first, by a write (so readers never meet a missing table); a DuckDB file
+    that is not an atlas is an error.
+    """
+    def opener() -> duckdb.DuckDBPyConnection:
+        return open_read_only(path, memory_limit=memory_limit)
+
+    try:
+        con = wait_for_open(opener, notify=notify) if wait else opener()
+    except duckdb.Error as exc:
+        if not wait and conflict(exc):
+            raise
+        raise InputError(f"cannot open as an atlas: {str(exc).splitlines()[0]}", file=str(path),
+                         expected="a clusteratlas DuckDB file") from None
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                                        "current_database()").fetchall()}
+    if "atlas_meta" not in tables:
+        con.close()
+        raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(path))
+    if not schema_is_current(con):
+        con.close()
+        Atlas(path, memory_limit=memory_limit, notify=notify).close()
+        con = wait_for_open(opener, notify=notify)
+    return con
+
+
 @dataclass
 class ImportReport:
     """What an import did (or, with dry_run, would do)."""
@@ -61,6 +119,12 @@ class ImportReport:
 class Atlas:
     """An atlas file: import, map, query and export.
 
+    Any number of processes may read an atlas while one writes it (see
+    :mod:`clusteratlas.store.access`): a writer takes the atlas's write lock,
+    and writes the file in place when nobody reads it, else a copy that
+    :meth:`close` swaps in. Leaving a ``with`` block by an exception throws
+    such a copy away.
+
     Parameters
     ----------
     path
@@ -69,40 +133,82 @@ class Atlas:
         Create the file and its tables if missing (``clusteratlas init``).
     memory_limit
         Cap on DuckDB's memory, e.g. "800MB" (see :func:`clusteratlas._sql.connect`).
+    read_only
+        Open for reading only: no write lock; servers and other readers may
+        read at the same time, and writers swap in new versions meanwhile
+        (this connection keeps reading the version it opened).
+    notify
+        Told when opening has to wait for a writer (default: a line on stderr).
     """
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH, *, create: bool = False,
-                 memory_limit: str | None = None) -> None:
+                 memory_limit: str | None = None, read_only: bool = False, notify: Notify | None = say) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        self._access: Writing | Reading | None = None
+        self.con = None
         if not create and not self.path.exists():
             raise InputError("no atlas here", file=str(self.path),
                              hint="Create one with 'clusteratlas init' or pass --atlas PATH")
+        if read_only:
+            self._access = Reading(self.path, notify=notify)
+            try:
+                self.con = read_connection(self.path, memory_limit=memory_limit, notify=notify)
+            except BaseException:
+                self.close(keep=False)
+                raise
+            return
+        self._access = Writing(self.path, notify=notify)
         try:
-            self.con = connect(str(self.path), memory_limit=memory_limit)
+            self.con = self._open_for_writing(memory_limit)
+            tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            if not create and "atlas_meta" not in tables:
+                raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
+            upgrade_schema(self.con)
+            if create:
+                self.con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)",
+                                 [str(SCHEMA_VERSION)])
+        except BaseException:
+            self.close(keep=False)
+            raise
+
+    def _open_for_writing(self, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+        """A read-write connection to the write's target; an error that names the culprit when there is none."""
+        access = self._access
+        assert isinstance(access, Writing)
+        try:
+            return connect(str(access.target), memory_limit=memory_limit)
         except InputError:
             raise
         except duckdb.Error as exc:
+            who = conflict(exc)
+            if who is not None and access.in_place and "read-only mode" in str(exc):
+                # a reader that takes no clusteratlas lock (DuckDB's own CLI, an older clusteratlas): write a copy
+                access.to_copy()
+                return self._open_for_writing(memory_limit)
+            if who is not None:
+                raise InputError("another program has the atlas open for writing and does not take "
+                                 "clusteratlas's locks", file=str(self.path), value=who,
+                                 hint="Let it finish or stop it, then run this again") from None
             raise InputError(f"cannot open as an atlas: {str(exc).splitlines()[0]}",
                              file=str(self.path), expected="a clusteratlas DuckDB file") from None
-        tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not create and "atlas_meta" not in tables:
-            self.con.close()
-            raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
-        for statement in DDL:  # idempotent: an atlas made by an older version gains the new tables
-            self.con.execute(statement)
-        __import__("clusteratlas.store.networks").store.networks.ensure_network_schema(self.con)  # issue 12
-        if create:
-            self.con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)",
-                             [str(SCHEMA_VERSION)])
 
-    def close(self) -> None:
-        self.con.close()
+    def close(self, *, keep: bool = True) -> None:
+        """Close the atlas; a write is made visible (``keep``) or, when it wrote a copy, thrown away."""
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        access, self._access = self._access, None
+        if isinstance(access, Writing):
+            access.commit() if keep else access.abort()
+        elif access is not None:
+            access.close()
 
     def __enter__(self) -> Atlas:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(keep=exc_type is None)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -57,6 +57,12 @@ DDL = [
     # Rows of older versions keep NULL there and are read back marked legacy (clusteratlas.store.runs).
     *(f"ALTER TABLE map_runs ADD COLUMN IF NOT EXISTS {col}" for col in (
         "run_id VARCHAR", "spec VARCHAR", "outcome VARCHAR")),
+    # The service's tokens (only their hashes) and its write log (clusteratlas.server.auth): part of the
+    # schema, so that every reader finds them and the command line can manage tokens beside a running server.
+    "CREATE TABLE IF NOT EXISTS api_tokens (id VARCHAR PRIMARY KEY, name VARCHAR, role VARCHAR, hash VARCHAR, "
+    "created_at TIMESTAMP, expires_at TIMESTAMP, revoked_at TIMESTAMP)",
+    "CREATE TABLE IF NOT EXISTS api_writes (written_at TIMESTAMP, token VARCHAR, name VARCHAR, role VARCHAR, "
+    "action VARCHAR, detail VARCHAR, sha256 VARCHAR)",
 ]
 
 #: Tables a user can export, and what they hold.
