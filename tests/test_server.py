@@ -217,9 +217,8 @@ def test_the_api_answers_what_the_query_layer_answers(client, full_atlas):
     """The Python query functions and the HTTP API return the same rows (switch local ↔ remote)."""
     from clusteratlas import queries as Q
 
-    con = client.app.state.service.con.cursor()  # the served database (one writer process holds the file)
+    con = client.app.state.service.reader()  # the served database (this thread's cursor on the version served)
     local = Q.cluster_ranking(con, "C02", metric="lq", top=10).rows()
-    con.close()
     assert client.get(f"{API}/clusters/C02/ranking?metric=lq&top=10").json()["data"] == local
 
 

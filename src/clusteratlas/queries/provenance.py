@@ -90,9 +90,11 @@ def source_files(con: duckdb.DuckDBPyConnection) -> list[SourceFile]:
             for k, n, f, r, s, t in rows]
 
 
-def provenance(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str]) -> Provenance:
-    """The provenance of answers from the atlas at ``path``."""
-    version, modified = atlas_stamp(path)
+def provenance(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str],
+               stamp: tuple[str, datetime] | None = None) -> Provenance:
+    """The provenance of answers from the atlas at ``path`` (``stamp``: the version and time of the file
+    ``con`` reads, when known: a server reads a version that a write may since have replaced)."""
+    version, modified = stamp or atlas_stamp(path)
     return Provenance(Path(path).name, version, modified.isoformat(), latest_map_run(con), source_files(con))
 
 

@@ -224,8 +224,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(AuthError, lambda r, e: problem(e.status, "Unauthorized" if e.status == 401
                                                               else "Forbidden", e.detail, r))
     app.add_exception_handler(ReadOnly, lambda r, e: problem(
-        503, "Read-only", "this server serves the atlas read-only (--read-only or --workers > 1); "
-        "run one worker without --read-only to accept writes", r))
+        503, "Read-only", "this server serves the atlas read-only (--read-only); serve it without "
+        "--read-only to accept writes", r))
     app.add_exception_handler(Exception, _any_error)
 
     import importlib.resources

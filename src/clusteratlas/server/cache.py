@@ -1,20 +1,19 @@
 """Answers kept encoded and served before routing; the request's language for the query layer.
 
-The atlas changes only through this server's writer queue (or between
-restarts, or by another process while it is served read-only), and every
-answer already names the atlas version it was computed from (its ETag and
+The server reads one version of the atlas file at a time; a write (through
+this server or any other process) makes a new version, which the server
+opens at the next request (:mod:`clusteratlas.server.service`). Every
+answer names the version it was computed from (its ETag and
 ``X-Atlas-Version``). So a read answer is kept, exactly as it was sent
 (status, headers, body bytes, gzipped or not), under the key
 
-    (atlas version, write generation, path, query string, format asked by Accept, language, gzip or not)
+    (atlas version, generation, path, query string, format asked by Accept, language, gzip or not)
 
 and the next identical request is answered from memory by a small ASGI
 check before FastAPI routes and validates it: the same headers, and 304 when
-the client's ETag (or Last-Modified) is current. The atlas version moves
-with any committed change of the file or its write-ahead log
-(:func:`clusteratlas.queries.provenance.atlas_stamp`), and the write
-generation with every write through the server (which also empties the
-cache), so an answer of an atlas that has changed is never served.
+the client's ETag (or Last-Modified) is current. The version and the
+generation move with every new version the server opens (which also empties
+the cache), so an answer of an atlas that has changed is never served.
 
 Only successful answers that carry ``X-Atlas-Version`` (the read routes')
 are kept: problem documents, the token list, health and the pages are not.
@@ -140,6 +139,11 @@ class AnswerCacheMiddleware:
         from starlette.requests import Request
 
         lang = self._language(Request(scope))
+        # the request reads one version of the atlas from start to end (a newer one if a write replaced the file)
+        with self.service.pinned():
+            await self._answer(scope, receive, send, lang)
+
+    async def _answer(self, scope: dict, receive: Any, send: Any, lang: str) -> None:
         # a GET only reads: its queries may keep facts about this version of the atlas (levels, years…)
         facts = self.service.memo() if scope["method"] in ("GET", "HEAD") else None
         with i18n.language_for(lang), memo(facts):

@@ -1,111 +1,234 @@
-"""The served atlas: one DuckDB database, many readers, one writer.
+"""The served atlas: read-only snapshots of the file, reopened when a write replaces it; one writer queue.
 
-DuckDB lets one process write a database file. The serving process opens
-it once; every request thread reads through its own cursor (a connection
-to the same database, so reads see each committed write and are answered
-while a write runs). Writes go through a queue with a single worker thread,
-so two uploads never interleave: each runs in its own transaction, the
-second after the first.
+A server only ever reads the atlas file: it opens it read-only (registered
+as a reader, see :mod:`clusteratlas.store.access`), so any number of server
+processes (``--workers N``, or separate ``serve`` processes) and command-line
+readers can read it at once. Every write, from this server's routes or from
+anywhere else, takes the atlas's write lock and, since the file is being
+read, writes a copy that is renamed over the file when done.
 
-Served read-only (``--read-only``, or ``--workers`` above 1), any number
-of processes may read the file; the write routes then answer 503.
+Each open version of the file is a :class:`Snapshot`. Every request pins the
+current snapshot for its whole life (its answer comes from one version); at
+its start the server compares the file at the path with the one it has open
+(one ``stat``), and when a write has replaced it, opens the new version for
+the requests that follow, drops the answers cached for the old one, and
+closes the old one once its last request has finished. Writes through this
+server run on one writer thread, so they keep their order within the
+process; the write lock orders them with every other process's.
+
+Served read-only (``--read-only``) the write routes answer 503.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
-from clusteratlas._sql import connect
 from clusteratlas.errors import InputError
-from clusteratlas.queries.provenance import Provenance, atlas_stamp, provenance
-from clusteratlas.server.auth import ensure_tables
+from clusteratlas.queries.provenance import Provenance, provenance
 from clusteratlas.server.cache import DEFAULT_CACHE_MB, ResponseCache
+from clusteratlas.store.access import ALIAS, Notify, Reading, identity, say
+from clusteratlas.store.atlas import read_connection
 
 T = TypeVar("T")
+log = logging.getLogger("clusteratlas.server")
+
+
+@dataclass(eq=False)
+class Snapshot:
+    """One version of the atlas file, open read-only, with a cursor per thread that reads it."""
+
+    con: duckdb.DuckDBPyConnection
+    identity: tuple[int, int, int, int] | None  # of the file it opened (device, inode, mtime, size)
+    version: str
+    modified: datetime
+    generation: int
+    pins: int = 0
+    retired: bool = False
+    cursors: dict[int, duckdb.DuckDBPyConnection] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on this version."""
+        key = threading.get_ident()
+        cur = self.cursors.get(key)
+        if cur is None:
+            with self.lock:
+                cur = self.con.cursor()
+                cur.execute(f"USE {ALIAS}")  # a cursor is a new connection: it starts in the in-memory database
+                self.cursors[key] = cur
+        return cur
+
+    def close(self) -> None:
+        with self.lock:
+            for cur in self.cursors.values():
+                with contextlib.suppress(duckdb.Error):
+                    cur.close()
+            self.cursors.clear()
+        with contextlib.suppress(duckdb.Error):
+            self.con.close()
 
 
 class AtlasService:
-    """An atlas opened for serving: per-thread read cursors and a one-thread write queue."""
+    """An atlas opened for serving: the current snapshot (reopened after a write) and a one-thread write queue."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None,
-                 cache_bytes: int = int(DEFAULT_CACHE_MB * 1e6)) -> None:
+                 cache_bytes: int = int(DEFAULT_CACHE_MB * 1e6), notify: Notify | None = say) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self.memory_limit = memory_limit
+        self.notify = notify
         if not self.path.is_file():
             raise InputError("no atlas here", file=str(self.path),
                              hint="Create one with 'clusteratlas init' or 'clusteratlas demo --atlas FILE', "
                                   "or browse the sample with 'clusteratlas serve --demo'")
-        self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._lock = threading.Lock()
-        self._provenance: tuple[str, Provenance] | None = None
+        self._switch = threading.Lock()
+        self._pinned: ContextVar[Snapshot | None] = ContextVar(f"atlas-snapshot-{id(self)}", default=None)
+        self._provenance: tuple[tuple[str, int], Provenance] | None = None
         self.cache = ResponseCache(cache_bytes)
-        self._writes = 0  # writes through this server: part of the cache key
         self._memo: tuple[tuple[str, int], dict[tuple, Any]] | None = None
         self.read_limiter: Any = None  # an anyio CapacityLimiter, made on the event loop
         self._generation = 0
         self.live_requests = 0  # requests being computed now, not from the cache (the warm-up waits for 0)
-        self.on_clear: Callable[[], None] | None = None  # called when a write empties the cache (the warm-up)
-        self.con: duckdb.DuckDBPyConnection | None = None
+        self.on_clear: Callable[[], None] | None = None  # called when the cache is emptied (the warm-up restarts)
+        self._snapshot: Snapshot | None = None
+        self._reading: Reading | None = None
+        self._writer: ThreadPoolExecutor | None = None
         self.open()
 
+    # ------------------------------------------------------------- versions
     def open(self) -> None:
-        """Open the database (again, after :meth:`close`); a file that is not an atlas is a clear error."""
-        if self.con is not None:
+        """Register as a reader and open the current version (again, after :meth:`close`).
+
+        Waits, saying so, while a writer writes the file in place; a file
+        that is not an atlas is a clear error.
+        """
+        if self._snapshot is not None:
             return
+        self._reading = Reading(self.path, notify=self.notify)
         try:
-            if self.read_only:
-                con = duckdb.connect(str(self.path), read_only=True, config={"preserve_insertion_order": False})
-            else:
-                con = connect(str(self.path), memory_limit=self.memory_limit)
-        except duckdb.Error as exc:
-            raise InputError(f"cannot open the atlas: {str(exc).splitlines()[0]}", file=str(self.path),
-                             hint="Another process may be writing it; serve it with --read-only, or stop "
-                                  "that process") from None
-        names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "atlas_meta" not in names:
-            con.close()
-            raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
-        if not self.read_only:
-            ensure_tables(con)
-        self.con = con
-        self._generation += 1
+            self._snapshot = self._open_snapshot(wait=True)
+        except BaseException:
+            self._reading.close()
+            self._reading = None
+            raise
         self._writer = None if self.read_only else ThreadPoolExecutor(max_workers=1,
                                                                       thread_name_prefix="atlas-writer")
-        self._atlas: Any = None
+
+    def _open_snapshot(self, *, wait: bool) -> Snapshot:
+        """The file at the path now, opened; the identity recorded is the opened file's (retried if it moved)."""
+        for _attempt in range(20):
+            before = identity(self.path)
+            con = read_connection(self.path, memory_limit=self.memory_limit, notify=self.notify, wait=wait)
+            if identity(self.path) == before:
+                break
+            con.close()  # replaced while opening: open the newer one
+        else:
+            raise InputError("the atlas file kept changing while it was being opened", file=str(self.path))
+        self._generation += 1
+        version = hashlib.sha256(f"{self.path.resolve()}|{before}".encode()).hexdigest()[:16]
+        modified = datetime.fromtimestamp((before[2] if before else 0) / 1e9, UTC).replace(microsecond=0)
+        return Snapshot(con, before, version, modified, self._generation)
+
+    def refresh(self) -> Snapshot:
+        """The current snapshot, reopened first when a write has replaced the file (one ``stat`` otherwise).
+
+        A version that cannot be opened yet (another program holds the file)
+        leaves the old one served; the next request tries again.
+        """
+        current = self._snapshot
+        if current is None:
+            raise RuntimeError("the atlas service is closed")
+        now = identity(self.path)
+        if now is None or now == current.identity:
+            return current
+        with self._switch:
+            if self._snapshot is not current:
+                return self._snapshot or current
+            try:
+                fresh = self._open_snapshot(wait=False)
+            except (duckdb.Error, InputError, OSError):
+                log.warning("the atlas file changed but cannot be opened yet; serving the previous version",
+                            exc_info=True)
+                return current
+            self._snapshot = fresh
+            self._provenance = self._memo = None
+            self.cache.clear()
+            self._retire(current)
+        if self.on_clear is not None:
+            self.on_clear()
+        return fresh
+
+    def _retire(self, snapshot: Snapshot) -> None:
+        with snapshot.lock:
+            snapshot.retired = True
+            idle = snapshot.pins == 0
+        if idle:
+            snapshot.close()
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[Snapshot]:
+        """The current version for the block (a request): its reads all come from it, it stays open until the
+        block ends even if a write replaces the file meanwhile."""
+        snapshot = self.refresh()
+        with snapshot.lock:
+            snapshot.pins += 1
+        token = self._pinned.set(snapshot)
+        try:
+            yield snapshot
+        finally:
+            self._pinned.reset(token)
+            with snapshot.lock:
+                snapshot.pins -= 1
+                idle = snapshot.retired and snapshot.pins == 0
+            if idle:
+                snapshot.close()
+
+    def snapshot(self) -> Snapshot:
+        """The version this request (or thread) reads: the pinned one, else the current one."""
+        pinned = self._pinned.get()
+        if pinned is not None:
+            return pinned
+        if self._snapshot is None:
+            self.open()
+        assert self._snapshot is not None
+        return self._snapshot
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The connection of the version read now."""
+        return self.snapshot().con
 
     # ----------------------------------------------------------------- reads
     def reader(self) -> duckdb.DuckDBPyConnection:
-        """This thread's read cursor."""
-        generation, cur = getattr(self._local, "cursor", (0, None))
-        if cur is None or generation != self._generation:
-            if self.con is None:
-                self.open()
-            cur = self.con.cursor()
-            self._local.cursor = (self._generation, cur)
-            with self._lock:
-                self._cursors.append(cur)
-        return cur
+        """This thread's read cursor on the version read now."""
+        return self.snapshot().cursor()
 
-    def stamp(self):
-        """(version, last-modified) of the atlas file."""
-        return atlas_stamp(self.path)
+    def stamp(self) -> tuple[str, datetime]:
+        """(version, last-modified) of the version read now."""
+        snapshot = self.snapshot()
+        return snapshot.version, snapshot.modified
 
     def cache_version(self) -> tuple[str, int]:
-        """(atlas version, writes through this server): what a cached answer must match to be served."""
-        return self.stamp()[0], self._writes
+        """(atlas version, generation): what a cached answer must match to be served; a reopened file is a new
+        generation even if its stamp were the same."""
+        snapshot = self.snapshot()
+        return snapshot.version, snapshot.generation
 
     def memo(self) -> dict[tuple, Any]:
         """Facts the queries keep about the atlas (tables, levels, years: :func:`clusteratlas.queries.memo`),
-        a new store whenever the atlas changes."""
+        a new store for every version."""
         version = self.cache_version()
         current = self._memo
         if current is None or current[0] != version:
@@ -114,51 +237,48 @@ class AtlasService:
         return current[1]
 
     def provenance(self) -> Provenance:
-        """The provenance of answers now (cached until the atlas changes)."""
-        version, _ = self.stamp()
+        """The provenance of answers from the version read now (kept per version)."""
+        key = self.cache_version()
         cached = self._provenance
-        if cached and cached[0] == version:
+        if cached and cached[0] == key:
             return cached[1]
-        prov = provenance(self.reader(), self.path)
-        self._provenance = (version, prov)
+        prov = provenance(self.reader(), self.path, stamp=self.stamp())
+        self._provenance = (key, prov)
         return prov
 
     # ---------------------------------------------------------------- writes
     def write(self, job: Callable[[Any], T], timeout: float = 3600) -> T:
-        """Run ``job(atlas)`` on the writer thread, after any write queued before it; return its result."""
+        """Run ``job(atlas)`` on the writer thread, after any write queued before it; return its result.
+
+        ``atlas`` is a :class:`clusteratlas.store.Atlas` opened for this one
+        write (the write lock held: writes of other processes wait, and this
+        one waits for theirs); the write is swapped in when ``job`` returns,
+        and thrown away when it raises. The server reads the new version at
+        once.
+        """
         if self._writer is None:
             raise ReadOnly()
         return self._writer.submit(self._run, job).result(timeout=timeout)
 
     def _run(self, job: Callable[[Any], T]) -> T:
-        if self._atlas is None:
-            from clusteratlas.store import Atlas
+        from clusteratlas.store import Atlas
 
-            self._atlas = Atlas(self.path, memory_limit=self.memory_limit)
-        try:
-            return job(self._atlas)
-        finally:  # committed or not, answers kept before this write are never served again
-            self._writes += 1
-            self._provenance = self._memo = None
-            self.cache.clear()
-            if self.on_clear is not None:
-                self.on_clear()
+        with Atlas(self.path, memory_limit=self.memory_limit, notify=log.warning) as atlas:
+            result = job(atlas)
+        self.refresh()
+        return result
 
     def close(self) -> None:
-        """Finish queued writes, then close every connection."""
-        if self.con is None:
-            return
+        """Finish queued writes, close every version, stop reading the file."""
         if self._writer is not None:
             self._writer.shutdown(wait=True)
-        if self._atlas is not None:
-            self._atlas.close()
-        with self._lock:
-            for cur in self._cursors:
-                with contextlib.suppress(duckdb.Error):
-                    cur.close()
-            self._cursors.clear()
-        self.con.close()
-        self.con = None
+            self._writer = None
+        snapshot, self._snapshot = self._snapshot, None
+        if snapshot is not None:
+            snapshot.close()
+        if self._reading is not None:
+            self._reading.close()
+            self._reading = None
 
 
 class ReadOnly(Exception):

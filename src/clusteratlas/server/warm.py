@@ -1,8 +1,9 @@
 """Cache warm-up: the common answers of the latest map run, computed before anyone asks.
 
 A cold answer costs a query (tens to hundreds of ms on two cores); a cached
-one a few ms. After start-up, and again after every write (which empties
-the cache) or any other change of the atlas file, one background thread
+one a few ms. After start-up, and again after every new version of the
+atlas file (a write here or in any other process: the cache is emptied), one
+background thread
 asks the app itself, in-process, for
 
   every cluster's ranking  ``/api/v1/clusters/{id}/ranking?metric=lq&top=20`` and ``…/ranking``
@@ -118,6 +119,10 @@ class Warmer:
 
     async def _loop(self) -> None:
         while not self._stop.is_set():
+            try:
+                self.service.refresh()  # a write by another process replaced the file: warm the new version
+            except RuntimeError:  # the service was closed
+                return
             version = self.service.cache_version()
             if version != self.version:
                 self._kick.clear()
@@ -165,12 +170,13 @@ class Warmer:
         from clusteratlas.errors import InputError
         from clusteratlas.queries.regions import mapped_regions
 
-        con = self.service.reader()
-        try:
-            clusters = [str(c) for c in Q.list_clusters(con).table.column("cluster").to_pylist()]
-        except InputError:  # nothing mapped yet: nothing to warm
-            return [], []
-        return clusters, mapped_regions(con)
+        with self.service.pinned():
+            con = self.service.reader()
+            try:
+                clusters = [str(c) for c in Q.list_clusters(con).table.column("cluster").to_pylist()]
+            except InputError:  # nothing mapped yet: nothing to warm
+                return [], []
+            return clusters, mapped_regions(con)
 
     async def _get(self, path: str, encoding: bytes) -> int:
         """GET ``path`` through the whole app, as a client with default headers; its status."""

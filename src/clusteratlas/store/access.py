@@ -125,7 +125,9 @@ def _process(pid: object, command: object = None) -> str:
     if not command and pid:
         with contextlib.suppress(OSError):
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            command = command.strip()[:160]
+    if command:
+        command = " ".join(str(command).split())  # one line, however the program was started
+        command = command if len(command) <= 160 else command[:159] + "…"
     return _("process {pid}").format(pid=pid or "?") + (f" ({command})" if command else "")
 
 
