@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -231,36 +232,66 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
                       _num(r["rate"], "{:,.2f}"))
     out.print(table, crop=not wide)
 
+def _demo_step(step_: str, n: int) -> str:
+    """One progress line of ``demo``: what a step of :func:`clusteratlas.api.build_demo_atlas` stored."""
+    lines = {
+        "regions": _("imported {n:,} regions (a country, 6 states, 36 counties)"),
+        "custom-regions": _("imported a custom region ({n:,} members)"),
+        "industries": _("imported {n:,} industry names (NAICS 2017, English and Japanese)"),
+        "definitions": _("imported a cluster definition of {n:,} industries (20 benchmark clusters)"),
+        "observations": _("imported {n:,} observations (county × industry × year)"),
+        "weights": _("imported {n:,} neighbour links"),
+        "indicators": _("imported {n:,} values of an indicator (patents)"),
+        "map": _("mapped {n:,} region × cluster × year rows (counties, states, the custom region)"),
+        "geometry": _("stored {n:,} map shapes"),
+        "relate": _("relatedness and complexity: {n:,} related pairs"),
+        "shift-share": _("shift-share: {n:,} rows"),
+        "hotspots": _("hot spots: {n:,} high-high counties"),
+        "assessments": _("assessments: {n:,} (success factors, with radars)"),
+        "network": _("actors and networks: {n:,} actors in the demo network, and a spin-off tree"),
+    }
+    return lines[step_].format(n=n)
+
+
 @app.command()
 @fails_cleanly
-def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas file to create "
-                                                    "(default: a temporary one).")] = None,
+def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas file to create and keep "
+                                                    "(default: a temporary one, removed when the demo ends).")]
+         = None,
          seed: Annotated[int, typer.Option(help="Random seed of the sample economy.")] = 7,
          wide: WideOpt = False,
          serve_: Annotated[bool, typer.Option("--serve", help="Then serve the demo atlas over HTTP "
                                                                "(as 'clusteratlas serve').")] = False) -> None:
-    """Run the whole job on the bundled sample economy and show the results."""
-    workdir = Path(tempfile.mkdtemp(prefix="clusteratlas-demo-"))
-    atlas = atlas or workdir / "demo.duckdb"
-    if atlas.exists():
-        raise ClusterAtlasError(f"{atlas} already exists; choose another --atlas path")
-    out.print(f"Sample economy written to {workdir / 'sample'}")
-    with step("Building the demo atlas: importing and mapping the sample economy"):
-        summary = build_demo_atlas(atlas, seed=seed, sample_dir=workdir / "sample",
-                                   on_import=lambda kind, rows: out.print(f"  imported {rows:>7,} {kind}"))
-    out.print(summary_panel(summary))
-    with Atlas(atlas) as a:
-        top = Q.top_region(a.con, level="county")
-        profile = Q.region_profile(a.con, top, opportunities=0)
-        out.print(region_table(profile.summary, profile.clusters, wide=wide), crop=not wide)
-        out.print(cluster_table("C01", Q.cluster_ranking(a.con, "C01", top=8).table, wide=wide), crop=not wide)
-    from clusteratlas.cli.network import demo_network
+    """Build every part of the observatory on the bundled sample economy and show the results.
 
-    with step("Actors and networks"):
-        demo_network(atlas)
-    out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}\n"
-              f"Browse: clusteratlas serve --atlas {atlas}")
-    if serve_:
-        from clusteratlas.cli.serve import serve
+    Maps, relatedness and complexity, shift-share, hot spots, an indicator, assessments and a network; nothing is
+    left in the system's temporary folder.
+    """
+    if atlas is not None and atlas.exists():
+        raise ClusterAtlasError(_("{atlas} already exists; choose another --atlas path").format(atlas=atlas))
+    with contextlib.ExitStack() as stack:
+        path = atlas if atlas is not None else Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="clusteratlas-demo-"))) / "demo.duckdb"
+        with step(_("Building the demo atlas on the sample economy")):
+            summary = build_demo_atlas(path, seed=seed, on_step=lambda s, n: out.print("  " + _demo_step(s, n),
+                                                                                       highlight=False))
+        out.print(summary_panel(summary))
+        with Atlas(path) as a:
+            top = Q.top_region(a.con, level="county")
+            profile = Q.region_profile(a.con, top, opportunities=0)
+            out.print(region_table(profile.summary, profile.clusters, wide=wide), crop=not wide)
+            out.print(cluster_table("C01", Q.cluster_ranking(a.con, "C01", top=8).table, wide=wide), crop=not wide)
+        from clusteratlas.cli.network import demo_network
 
-        serve(atlas=atlas)
+        demo_network(path)
+        if atlas is None:
+            out.print("\n" + _("The demo atlas is temporary. Keep one with: clusteratlas demo --atlas demo.duckdb"),
+                      highlight=False)
+        else:
+            out.print("\n" + _("Atlas: {atlas}").format(atlas=path) + "\n"
+                      + _("Try: clusteratlas show region 'East County 3' --atlas {atlas}").format(atlas=path) + "\n"
+                      + _("Browse: clusteratlas serve --atlas {atlas}").format(atlas=path), highlight=False)
+        if serve_:
+            from clusteratlas.cli.serve import serve
+
+            serve(atlas=path)

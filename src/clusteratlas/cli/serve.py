@@ -5,6 +5,7 @@ A thin layer over :mod:`clusteratlas.server`; registered on the main app when im
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -18,11 +19,11 @@ from clusteratlas.store import DEFAULT_PATH, Atlas
 token_app = typer.Typer(help="API tokens: create (shown once, stored hashed), list, revoke.", no_args_is_help=True)
 
 
-def _demo_atlas() -> Path:
-    """Build the demo atlas (the sample economy, mapped) in a temporary folder."""
+def _demo_atlas(stack: contextlib.ExitStack) -> Path:
+    """Build the demo atlas (the sample economy, every part) in a temporary folder removed when ``stack`` closes."""
     from clusteratlas.api import build_demo_atlas
 
-    path = Path(tempfile.mkdtemp(prefix="clusteratlas-serve-demo-")) / "demo.duckdb"
+    path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clusteratlas-serve-demo-"))) / "demo.duckdb"
     build_demo_atlas(path)
     return path
 
@@ -47,6 +48,15 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
                                              "layer) into the cache in the background.")] = True,
           log_level: Annotated[str, typer.Option(help="Uvicorn log level.")] = "warning") -> None:
     """Serve the atlas over HTTP: REST API under /api/v1, docs at /api/docs (see docs/api.md)."""
+    with contextlib.ExitStack() as stack:
+        _serve(stack, atlas, host, port, workers, read_only, demo, max_body_mb, cors_origin, rate_limit, cache_mb,
+               warm, log_level)
+
+
+def _serve(stack: contextlib.ExitStack, atlas: Path, host: str, port: int, workers: int, read_only: bool, demo: bool,
+           max_body_mb: float, cors_origin: list[str] | None, rate_limit: str | None, cache_mb: float, warm: bool,
+           log_level: str) -> None:
+    """The body of :func:`serve` (a demo atlas lives in a folder that ``stack`` removes when serving ends)."""
     import os
 
     import uvicorn
@@ -61,7 +71,7 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
                 parse(rate_limit)
             except ValueError:
                 raise ClusterAtlasError(f"bad --rate-limit {rate_limit!r}; expected e.g. 600/minute") from None
-        path = _demo_atlas() if demo else atlas
+        path = _demo_atlas(stack) if demo else atlas
         settings = Settings(atlas=str(path), read_only=read_only or workers > 1, max_body=int(max_body_mb * 1e6),
                             cors_origins=list(cors_origin or []), rate_limit=rate_limit, cache_mb=cache_mb,
                             warm=warm)
