@@ -101,6 +101,7 @@ def analysed(tmp_path_factory):
             found[seed] = {
                 "sample": sample,
                 "eci": dict(atlas.con.execute("SELECT region, eci FROM relate_regions").fetchall()),
+                "pci": dict(atlas.con.execute("SELECT item, pci FROM relate_items").fetchall()),
                 "presence": atlas.con.execute("SELECT region, item FROM relate_cells WHERE presence").fetchall(),
                 "items": [r[0] for r in atlas.con.execute("SELECT DISTINCT item FROM relate_cells").fetchall()],
                 "hot": atlas.con.execute("SELECT item, region FROM hotspots WHERE significant AND quadrant = 1"
@@ -111,10 +112,13 @@ def analysed(tmp_path_factory):
 @pytest.mark.parametrize("seed", [7, 8, 9])
 def test_region_cluster_network_is_connected_and_complexity_finds_the_capabilities(analysed, seed):
     """Economic complexity means something on the sample: the county × cluster network (RCA ≥ 1) is one component,
-    and ECI orders the counties as their planted capability does (sign aside: an eigenvector's sign is a choice)."""
+    ECI orders the counties as their planted capability does (the sign too: ECI is oriented to rise with diversity,
+    and capable counties are the diverse ones), and PCI the traded clusters as their planted complexity."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.stats import spearmanr
+
+    from clusteratlas.sample import CLUSTERS
 
     got = analysed[seed]
     regions = sorted(got["eci"])
@@ -124,7 +128,10 @@ def test_region_cluster_network_is_connected_and_complexity_finds_the_capabiliti
     assert connected_components(graph, directed=False)[0] == 1
     capability = got["sample"].capability
     rho = spearmanr([got["eci"][r] for r in regions], [capability[r] for r in regions])[0]
-    assert abs(rho) > 0.8, rho
+    assert rho > 0.8, rho
+    sorted_ = [c for c in CLUSTERS if c.complexity is not None]
+    rho = spearmanr([got["pci"][c.code] for c in sorted_], [c.complexity for c in sorted_])[0]
+    assert rho > 0.6, rho
 
 
 @pytest.mark.parametrize("seed", [7, 8, 9])

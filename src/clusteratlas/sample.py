@@ -13,11 +13,14 @@ Employment of county r in industry i is ``size_r × weight_i × noise``, times:
 - ``boost`` for the planted clusters (:data:`PLANTED`), each stating the
   ratings it must earn;
 - a *capability* pattern, so that economic complexity has something to find:
-  each county has a capability ``c_r`` in [0, 1] and each traded cluster a
-  complexity ``k_c`` in [-1, 1]; the factor ``exp(CAPABILITY_STRENGTH ×
-  k_c × (c_r - ½))`` (0.74 to 1.35) makes capable counties relatively
-  larger in complex clusters and the others in simple ones. The region ×
-  cluster network is then connected and its ECI ranks counties by ``c_r``;
+  each county has a capability ``c_r`` in [0, 1] and most traded clusters a
+  complexity ``k_c`` in [-1, 1]; the factor ``exp((c_r - ½) ×
+  (TRADED_INTENSITY + CAPABILITY_STRENGTH × k_c))`` on those clusters (0.61
+  to 1.65) gives capable counties more traded jobs, most of all in complex
+  clusters, and the others more local jobs and simple clusters. Capable
+  counties are then specialised in more clusters (diversity rises with
+  ``c_r``, which orients ECI), the region × cluster network is connected,
+  ECI ranks the counties by ``c_r`` and PCI the clusters by ``k_c``;
 - spatial *hills* (:data:`HILLS`): a cluster raised around a county, most
   there and less with distance, so that hot-spot statistics find them.
 
@@ -54,7 +57,7 @@ class SampleCluster:
     name_ja: str
     type: str
     share: float  # share of all jobs, before the planted factors (normalised over the clusters)
-    complexity: float  # k_c in [-1, 1]; 0 for local clusters and the hills' clusters
+    complexity: float | None  # k_c in [-1, 1]; None: not sorted by capability (local clusters, the hills')
 
 
 #: The clusters, named as the US benchmark definition names them (Japanese as clusteratlas's JSIC benchmark).
@@ -68,24 +71,27 @@ CLUSTERS = (
     SampleCluster("C06", "Financial Services", "金融サービス", "traded", 0.030, 0.6),
     SampleCluster("C07", "Medical Devices", "医療機器", "traded", 0.006, 0.8),
     SampleCluster("C08", "Plastics", "プラスチック", "traded", 0.010, -0.6),
-    SampleCluster("C09", "Food Processing and Manufacturing", "食品加工・製造", "traded", 0.020, 0.0),
+    SampleCluster("C09", "Food Processing and Manufacturing", "食品加工・製造", "traded", 0.020, None),
     SampleCluster("C10", "Metalworking Technology", "金属加工技術", "traded", 0.010, -0.2),
     SampleCluster("C11", "Education and Knowledge Creation", "教育・知識創造", "traded", 0.040, 0.6),
     SampleCluster("C12", "Marketing, Design, and Publishing", "マーケティング・デザイン・出版", "traded", 0.020, 0.4),
     SampleCluster("C13", "Printing Services", "印刷サービス", "traded", 0.008, -0.4),
     SampleCluster("C14", "Transportation and Logistics", "運輸・物流", "traded", 0.030, -0.4),
-    SampleCluster("C15", "Hospitality and Tourism", "宿泊・観光", "traded", 0.040, 0.0),
-    SampleCluster("C16", "Local Health Services", "地域型：保健医療サービス", "local", 0.140, 0.0),
+    SampleCluster("C15", "Hospitality and Tourism", "宿泊・観光", "traded", 0.040, None),
+    SampleCluster("C16", "Local Health Services", "地域型：保健医療サービス", "local", 0.140, None),
     SampleCluster("C17", "Local Retailing of Clothing and General Merchandise", "地域型：衣料品・総合小売", "local",
-                  0.060, 0.0),
+                  0.060, None),
     SampleCluster("C18", "Local Food and Beverage Processing and Distribution", "地域型：飲食料品の加工・流通",
-                  "local", 0.080, 0.0),
+                  "local", 0.080, None),
     SampleCluster("C19", "Local Real Estate, Construction, and Development", "地域型：不動産・建設・開発", "local",
-                  0.100, 0.0),
-    SampleCluster("C20", "Local Utilities", "地域型：公益事業", "local", 0.020, 0.0),
+                  0.100, None),
+    SampleCluster("C20", "Local Utilities", "地域型：公益事業", "local", 0.020, None),
 )
 #: How strongly capability sorts complex clusters into capable counties (factor exp(±strength / 2)).
-CAPABILITY_STRENGTH = 0.6
+CAPABILITY_STRENGTH = 0.3
+#: How much more of their jobs capable counties have in traded clusters (factor exp(±intensity / 2)): they are
+#: specialised in more clusters than the others, whose jobs are more local, so diversity rises with capability.
+TRADED_INTENSITY = 0.7
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ PLANTED = (
 @dataclass(frozen=True)
 class Hill:
     """A cluster raised around a county: by ``peak`` there, by ``1 + (peak - 1) exp(-d² / 2)`` at grid distance
-    ``d`` (neighbours ×1.55, diagonal ×1.33 for a peak of 1.9): a spatial hot spot for LISA and Gi* to find."""
+    ``d`` (neighbours ×1.45, diagonal ×1.28 for a peak of 1.75): a spatial hot spot for LISA and Gi* to find."""
 
     cluster: str
     centre: str
@@ -136,8 +142,8 @@ def _cell(county: str) -> tuple[int, int]:
 
 #: The hills: food processing in the south-east of the grid, hospitality and tourism on the coast.
 HILLS = (
-    Hill("C09", "S5C5", 1.9),
-    Hill("C15", "S6C2", 1.9),
+    Hill("C09", "S5C5", 1.75),
+    Hill("C15", "S6C2", 1.75),
 )
 
 
@@ -239,8 +245,9 @@ def generate_sample(seed: int = 7, *, counties_per_state: int = 6,
     weights = shares[industry_cluster] * within / totals[industry_cluster]
     weights /= weights.sum()
 
-    complexity = np.array([c.complexity for c in CLUSTERS])
-    boost = np.exp(CAPABILITY_STRENGTH * np.outer(capability - 0.5, complexity))  # counties × clusters
+    sorted_ = np.array([c.complexity is not None for c in CLUSTERS], dtype=float)
+    complexity = np.array([c.complexity or 0.0 for c in CLUSTERS])
+    boost = np.exp(np.outer(capability - 0.5, sorted_ * (TRADED_INTENSITY + CAPABILITY_STRENGTH * complexity)))
     for hill in HILLS:
         boost[:, codes.index(hill.cluster)] *= [hill.factor(c) for c in counties]
     growth = np.zeros_like(boost)
