@@ -13,9 +13,18 @@ from fastapi.testclient import TestClient
 
 from clusteratlas.api import build_demo_atlas
 from clusteratlas.server import Settings, create_app
-from tests.conftest import query_atlas
+from tests.conftest import invoke, query_atlas
 
 API = "/api/v1"
+
+
+@pytest.fixture(autouse=True)
+def english_again():
+    """A command run with --lang ja sets the process's language: back to English after each test."""
+    yield
+    from clusteratlas import i18n
+
+    i18n.set_language("en")
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +34,14 @@ def demo_atlas(tmp_path_factory) -> Path:
     build_demo_atlas(path, on_step=steps.__setitem__)
     assert all(n > 0 for n in steps.values()), steps
     return path
+
+
+@pytest.fixture(scope="module")
+def cli_atlas(demo_atlas, tmp_path_factory) -> Path:
+    """A copy of the demo atlas for the command line (the pages' server holds the first one open)."""
+    import shutil
+
+    return Path(shutil.copyfile(demo_atlas, tmp_path_factory.mktemp("cli") / "demo.duckdb"))
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +131,39 @@ def test_every_page_shows_something_on_the_demo(demo_client, lang):
     for region, assessment in (("S2C3", "demo-east-bio"), ("CORRIDOR", "demo-corridor-programme")):
         page = demo_client.get(f"/regions/{region}?lang={lang}").text
         assert assessment in page and translate(lang, "No assessment of this region's clusters.") not in page
+
+
+# ------------------------------------------------------------------ item 3: names on the command line
+@pytest.mark.parametrize(("kind", "typed", "code", "how"), [
+    ("region", "東第3郡", "S2C3", "its name"), ("region", "ＥＡＳＴ county 3", "S2C3", "its name"),
+    ("region", "corridor", "CORRIDOR", "its name"), ("region", "S2C3", "S2C3", None),
+    ("cluster", "Automotive", "C01", "its name"), ("cluster", "あぱれる", "C05", "its name"),
+    ("cluster", "ｱﾊﾟﾚﾙ", "C05", "its name"), ("cluster", "biopharm", "C02", "the only name that contains it")])
+def test_show_finds_regions_and_clusters_by_name_in_either_language(runner, cli_atlas, kind, typed, code, how):
+    res = invoke(runner, "show", kind, typed, "--atlas", cli_atlas)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    if how is None:
+        assert "found by" not in text
+    else:
+        assert f"'{typed}' is" in text and f"({code}), found by {how}" in text, text
+    assert f"({code})" in text.split("found by")[-1]  # and the table is that one's
+
+
+def test_several_matches_are_listed_and_none_is_a_clear_error(runner, cli_atlas):
+    res = invoke(runner, "show", "region", "county 3", "--atlas", cli_atlas)
+    message = " ".join(res.stderr.split())
+    assert res.exit_code == 2 and "several regions match" in message
+    assert all(f"S{s}C3" in message for s in range(1, 7)) and "Give the code, or more of the name" in message
+    res = invoke(runner, "--lang", "ja", "show", "cluster", "造船", "--atlas", cli_atlas)
+    message = " ".join(res.stderr.split())
+    assert res.exit_code == 2 and "C01" in message and "unknown cluster" not in message, message
+
+
+def test_the_command_line_and_the_search_box_share_one_forgiving_match():
+    from clusteratlas.queries import lookup
+    from clusteratlas.server import web
+
+    assert web.search is lookup.search and web.search_variants is lookup.search_variants
+    assert lookup.fold("ｱﾊﾟﾚﾙ") == lookup.fold("あぱれる") == lookup.fold("アパレル")
+    assert lookup.fold("ＡＰＰＡＲＥＬ") == lookup.fold("apparel")

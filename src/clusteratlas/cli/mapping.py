@@ -175,7 +175,9 @@ def _map_elsewhere(engine: str, data: str, clusters: str, out_file: str, *, regi
 
 @show_app.command("region")
 @fails_cleanly
-def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
+def show_region(region: Annotated[str, typer.Argument(help="The region: its code, or its name in English or "
+                                                     "Japanese (case, width and kana forgiven).")],
+                atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                 all_: Annotated[bool, typer.Option("--all", help="Include clusters with no jobs.")] = False,
                 min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
     """A region's clusters: stars, LQ, employment, wages, growth, estimate flags.
@@ -183,26 +185,32 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
     Ranked by stars, then employment: a cell of a few dozen jobs with a high LQ does not come first.
     """
     with Atlas(atlas) as a:
-        profile = Q.region_profile(a.con, region, year=year, include_empty=all_, opportunities=0,
+        found = Q.find_region(a.con, region)
+        profile = Q.region_profile(a.con, found.code, year=year, include_empty=all_, opportunities=0,
                                    min_employment=min_employment)
         economy = a.reference_economy()
+    print_notes([found.note()] if found.note() else [])
     out.print(region_table(profile.summary, profile.clusters, economy, wide=wide), crop=not wide)
     print_notes(profile.notes)
 
 
 @show_app.command("cluster")
 @fails_cleanly
-def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
+def show_cluster(cluster: Annotated[str, typer.Argument(help="The cluster: its code, or its name in English or "
+                                                       "Japanese (case, width and kana forgiven).")],
+                 atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                  top: Annotated[int, typer.Option(help="How many regions.")] = 20,
                  level: Annotated[str | None, typer.Option(help="Region level (default: the one with "
                                                            "the most regions).")] = None,
                  min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:
-        ranking = Q.cluster_ranking(a.con, cluster, year=year, top=top, level=level,
+        found = Q.find_cluster(a.con, cluster)
+        ranking = Q.cluster_ranking(a.con, found.code, year=year, top=top, level=level,
                                     min_employment=min_employment, order="stars")
         economy = a.reference_economy()
-    out.print(cluster_table(cluster, ranking.table, economy, wide=wide), crop=not wide)
+    print_notes([found.note()] if found.note() else [])
+    out.print(cluster_table(found.code, ranking.table, economy, wide=wide), crop=not wide)
     print_notes(ranking.meta["notes"] if ranking.table.num_rows else [])
 
 

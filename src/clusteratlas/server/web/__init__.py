@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gettext
 import json
-import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path as FilePath
@@ -32,6 +31,7 @@ from clusteratlas import i18n
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import Missing, to_rows
+from clusteratlas.queries.lookup import search, search_variants  # the search box's forgiving match, as the CLI's
 from clusteratlas.server.app import OBJECT
 from clusteratlas.server.formats import dumps
 
@@ -147,33 +147,6 @@ def _maybe(call, *args, **kwargs):
         return call(*args, **kwargs)
     except Missing:
         return None
-
-
-# -------------------------------------------------------------------- search
-def search_variants(text: str) -> list[str]:
-    """The query as typed, NFKC-folded (full/half width), and with katakana <-> hiragana swapped."""
-    folded = unicodedata.normalize("NFKC", text).strip()
-    hira = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in folded)
-    kata = "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in folded)
-    return list(dict.fromkeys(v for v in (text.strip(), folded, hira, kata) if v))
-
-
-def search(con, text: str, limit: int = 50) -> tuple[list[dict], list[dict]]:
-    """Regions (through ``list_regions``) and clusters whose id or name matches any variant of ``text``."""
-    regions: dict[str, dict] = {}
-    for variant in search_variants(text):
-        for row in Q.list_regions(con, q=variant, limit=limit).rows():
-            regions.setdefault(row["region"], row)
-    clusters = []
-    listed = _maybe(Q.list_clusters, con)
-    if listed is not None:
-        needles = [unicodedata.normalize("NFKC", v).casefold() for v in search_variants(text)]
-        for row in listed.rows():
-            hay = unicodedata.normalize("NFKC", " ".join(str(row.get(k) or "") for k in (
-                "cluster", "cluster_name", "cluster_name_ja"))).casefold()
-            if any(n in hay for n in needles):
-                clusters.append(row)
-    return list(regions.values())[:limit], clusters[:limit]
 
 
 # --------------------------------------------------------------------- pages
@@ -392,7 +365,9 @@ def mount(app: FastAPI) -> None:
         if request.url.path.startswith("/api/"):
             return api_handler(request, exc)
         status = 404 if isinstance(exc, Q.NotFound | Missing) else 422
-        response = render(request, "error.html", twin=None, status=status, message=str(exc),
+        with i18n.language_for(language(request)):  # the message in the page's language
+            message = str(exc)
+        response = render(request, "error.html", twin=None, status=status, message=message,
                           value=getattr(exc, "value", None), expected=getattr(exc, "expected", None),
                           hint=getattr(exc, "hint", None))
         response.status_code = status
