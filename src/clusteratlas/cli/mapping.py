@@ -32,6 +32,7 @@ from clusteratlas.cli._common import (
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.i18n import _
 from clusteratlas.report import (
+    Folded,
     cluster_table,
     region_table,
     summary_panel,
@@ -88,6 +89,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                                        "level), region:CODE (one region). Default: totals if "
                                                        "imported, else level:country if observed, else "
                                                        "observations.")] = None,
+         wide: WideOpt = False,
          engine: Annotated[str, typer.Option(help="duckdb (one machine) or spark (stateless mode; --data, "
                                              "--clusters and --reference-totals may be any path Spark reads, "
                                              "Parquet or CSV; --out becomes a results folder for 'import "
@@ -122,7 +124,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                     "cluster).").format(rows=report.rows, out=report.out, share=report.mapped_share) + "\n"
                   + _("LQ reference economy: {reference}.").format(reference=report.reference))
         if report.unmapped.num_rows:
-            out.print(unmapped_table(report.unmapped))
+            out.print(unmapped_table(report.unmapped, wide=wide), crop=not wide)
         return
     if engine != "duckdb":
         raise ClusterAtlasError(f"--engine {engine} maps files (--data, --clusters, --out); load its results "
@@ -134,7 +136,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         rate(len(a.con.table("observations")), started)
     out.print(summary_panel(summary))
     if unmapped.num_rows:
-        out.print(unmapped_table(unmapped))
+        out.print(unmapped_table(unmapped, wide=wide), crop=not wide)
 
 MinEmploymentOpt = Annotated[float, typer.Option(help="Leave out cells with fewer jobs than this: with few "
                                                  "regions (47 prefectures) tiny cells rank high on LQ alone.")]
@@ -145,9 +147,9 @@ def print_notes(notes: list[str]) -> None:
     for note in notes:
         head, sep, rest = note.partition(" ")
         if sep and head in (_("note:"), _("coverage:")):
-            out.print(f"[yellow]{escape(head)}[/] {escape(rest)}", highlight=False)
+            out.print(Folded(f"[yellow]{escape(head)}[/] {escape(rest)}"))
         else:
-            out.print(escape(note), highlight=False)
+            out.print(Folded(escape(note)))
 
 
 def _map_elsewhere(engine: str, data: str, clusters: str, out_file: str, *, regions_out: Path | None,
@@ -225,19 +227,22 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
                out_file: Annotated[Path | None, typer.Option("--out", help="Also write all rows here.")] = None,
                wide: WideOpt = False) -> None:
     """An innovation or context indicator per employee or per head, region by region."""
-    from clusteratlas.report import Col, FitTable, _num
+    from clusteratlas.report import Col, FitTable, _label, _num
 
     with Atlas(atlas) as a:
         rows = a.indicator_rates(indicator, per=per, scale=scale, year=year)
         if out_file is not None:
             write_table(a.con.from_arrow(rows), out_file)
-    table = FitTable(f"{indicator} per {scale:,.0f} {per}", [
+    base = _("jobs") if per == "employment" else per
+    title = _("{indicator} per {scale:,.0f} {base}").format(indicator=indicator, scale=scale, base=base)
+    table = FitTable(title, [
         Col("Region", priority=0, flex=True), Col("Year", "right", 2), Col(indicator, "right", 1),
-        Col(per, "right", 1), Col("Rate", "right", 0)], wide=wide)
+        Col(base, "right", 1), Col("Rate", "right", 0)], wide=wide,
+        legend=_("Rate: {indicator} per {scale:,.0f} {base} of the region, highest first.").format(
+            indicator=indicator, scale=scale, base=base))
     for r in rows.slice(0, top).to_pylist():
-        label = " / ".join(x for x in (r["name"], r["name_ja"]) if x) or r["region"]
-        table.add_row(label, str(r["year"]), _num(r["value"], "{:,.1f}"), _num(r["base"]),
-                      _num(r["rate"], "{:,.2f}"))
+        table.add_row(_label(r["name"], r["name_ja"], r["region"]), str(r["year"]), _num(r["value"], "{:,.1f}"),
+                      _num(r["base"]), _num(r["rate"], "{:,.2f}"))
     out.print(table, crop=not wide)
 
 def _demo_step(step_: str, n: int) -> str:

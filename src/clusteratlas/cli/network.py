@@ -19,6 +19,7 @@ import typer
 from clusteratlas.cli._common import WideOpt, app, failing_cleanly, out, show_app
 from clusteratlas.errors import InputError
 from clusteratlas.i18n import _
+from clusteratlas.networks.model import ACTOR_KINDS
 from clusteratlas.report import Col, FitTable
 from clusteratlas.sources.generic import parse_mapping
 from clusteratlas.store import DEFAULT_PATH, Atlas
@@ -49,7 +50,7 @@ def _cell(value: object, fmt: str | None) -> str | None:
     if fmt:
         return fmt.format(value)
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
@@ -64,7 +65,8 @@ def _fit(frame: pl.DataFrame, title: str, fields: list[Field], *, wide: bool = F
     table = FitTable(title, [Col(f.header, "right" if numeric[f.column] else "left", f.priority, f.short,
                                  f.flex) for f in fields], wide=wide)
     for row in frame.iter_rows(named=True):
-        table.add_row(*(_cell(row[f.column], f.fmt) for f in fields))
+        table.add_row(*(_(row[f.column]) if f.column == "kind" and row[f.column] in ACTOR_KINDS
+                        else _cell(row[f.column], f.fmt) for f in fields))
     return table
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from clusteratlas.cli._common import AtlasOpt, app, err, failing_cleanly, out
+from clusteratlas.cli._common import AtlasOpt, WideOpt, app, err, failing_cleanly, out
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.store import DEFAULT_PATH, Atlas
 
@@ -107,14 +107,14 @@ def token_create(role: Annotated[str, typer.Option(help="editor or admin.")],
 
 
 @token_app.command("list")
-def token_list(atlas: AtlasOpt = DEFAULT_PATH) -> None:
+def token_list(atlas: AtlasOpt = DEFAULT_PATH, wide: WideOpt = False) -> None:
     """List tokens (id, name, role, dates, state); never their secrets."""
     from clusteratlas.report import plain_table
     from clusteratlas.server.auth import list_tokens
 
     with failing_cleanly(), Atlas(atlas) as a:
         rows = list_tokens(a.con).to_pylist()
-    out.print(plain_table(rows, "API tokens") if rows else "No tokens.")
+    out.print(plain_table(rows, "API tokens", wide=wide) if rows else "No tokens.", crop=not wide)
 
 
 @token_app.command("revoke")
