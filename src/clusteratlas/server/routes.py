@@ -34,7 +34,8 @@ Cursor = Annotated[str | None, Query(max_length=200, description="The 'next' cur
 Sort = Annotated[str | None, Query(max_length=300, description="Column(s) to sort by, '-col' for descending, "
                                    "comma-separated")]
 Fmt = Annotated[Format | None, Query(alias="format", description="json, csv, parquet or xlsx (else the Accept "
-                                     "header; default json)")]
+                                     "header; default json); with csv, bom=true starts the file with a UTF-8 "
+                                     "byte-order mark, so that Excel (Japanese Windows included) reads it as UTF-8")]
 By = Annotated[Literal["cluster", "industry"], Query(description="Clusters or industries")]
 
 
@@ -70,13 +71,23 @@ async def _cached(request: Request, service: AtlasService, fmt: str,
     return await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
 
 
+def _bom(request: Request) -> bool:
+    """The ``bom`` query parameter of a tabular route (true/false, 1/0; default false)."""
+    value = request.query_params.get("bom", "false").strip().lower()
+    if value not in ("true", "1", "false", "0", ""):
+        raise InputError("bad value for bom", value=value, expected="true or false")
+    return value in ("true", "1")
+
+
 async def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:
     service = _service(request)
     chosen = negotiate(fmt, request.headers.get("accept"))
+    bom = _bom(request)
 
     def build(headers: dict[str, str]) -> Response:
         result = run(service.reader())
-        return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name)
+        return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name,
+                              bom=bom)
 
     return await _cached(request, service, chosen, build)
 

@@ -24,14 +24,17 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from clusteratlas import i18n
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
+from clusteratlas.model import REGION_LEVELS
 from clusteratlas.queries._core import Missing, to_rows
 from clusteratlas.queries.lookup import search, search_variants  # the search box's forgiving match, as the CLI's
+from clusteratlas.reference.programmes import programme_name
 from clusteratlas.server.app import OBJECT
 from clusteratlas.server.formats import dumps
 
@@ -98,6 +101,7 @@ def environment(lang: str) -> jinja2.Environment:
     env.filters["tojson_safe"] = lambda v: jinja2.utils.markupsafe.Markup(
         dumps(v).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     env.globals["name"] = lambda en, ja, fallback="": (ja or en or fallback) if lang == "ja" else (en or ja or fallback)
+    env.filters["level"] = lambda v: translate(lang, v) if v in REGION_LEVELS else (v or "")  # county → 郡
     return env
 
 
@@ -128,8 +132,10 @@ def render(request: Request, template: str, *, twin: str | None, downloads: dict
     lang = language(request)
     service = request.app.state.service
     provenance = service.provenance().as_dict()
+    # a page's CSV opens in Excel, Japanese Windows included: UTF-8 with a byte-order mark
+    downloads = {k: v + "&bom=true" if "format=csv" in v else v for k, v in (downloads or {}).items()}
     html = environment(lang).get_template(template).render(
-        request=request, lang=lang, twin=twin, downloads=downloads or {}, provenance=provenance,
+        request=request, lang=lang, twin=twin, downloads=downloads, provenance=provenance,
         url_with=lambda **kw: url_with(request, **kw), other_lang="en" if lang == "ja" else "ja", **context)
     response = HTMLResponse(html)
     if request.query_params.get("lang") in i18n.LANGUAGES:
@@ -270,6 +276,29 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
                   differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions)
 
 
+def _tag_value_name(value: str) -> tuple[str | None, str | None]:
+    """(English, Japanese) name of a categorical value of a built-in framework (``growth``: 成長・安定期), else
+    the value itself; how an assessment's tags (phase, creation type) are shown."""
+    from clusteratlas.evaluate.frameworks import builtin_frameworks
+
+    for fw in builtin_frameworks().values():
+        for scale in fw.scales.values():
+            for v in getattr(scale, "values", None) or []:
+                if getattr(v, "value", None) == value:
+                    return v.name or value, v.name_ja or v.name or value
+    return value, value
+
+
+@cache
+def _place_names() -> dict[str, tuple[str | None, str | None]]:
+    """Names of the places programmes lie in: Japan's prefectures and METI bureaus (built in)."""
+    from clusteratlas.reference.japan import prefectures
+
+    table = prefectures()
+    return {r: (en, ja) for r, en, ja in zip(table["region"].to_pylist(), table["name"].to_pylist(),
+                                             table["name_ja"].to_pylist(), strict=True)}
+
+
 def _default_grouping(framework: str) -> str | None:
     """NISTEP published its averages by formation base: group nistep-jp-15 that way unless asked otherwise."""
     from clusteratlas.reference.programmes import NISTEP_FRAMEWORK, NISTEP_GROUPING
@@ -277,9 +306,15 @@ def _default_grouping(framework: str) -> str | None:
     return NISTEP_GROUPING if framework == NISTEP_FRAMEWORK else None
 
 
-def _averages_view(result: Q.TableResult) -> dict:
+def _averages_view(result: Q.TableResult, document: dict | None = None) -> dict:
     """The query's long rows (group × column × factor) laid out as the page's table: a row per factor, a column
-    per group × framework column, and the published figure beside each when there is one."""
+    per group × framework column, and the published figure beside each when there is one.
+
+    Each head has the group's and the column's names (NISTEP's published groups and the framework's columns in
+    English and Japanese), and ``empty`` says whether some group has no assessment (the page says why)."""
+    from clusteratlas.reference.programmes import published_group_name
+
+    columns = {c.get("id"): (c.get("name"), c.get("name_ja")) for c in (document or {}).get("columns", [])}
     rows = result.rows()
     heads = list(dict.fromkeys((r["group"], r["column"], r["assessments"]) for r in rows))
     published = any(r["published"] is not None for r in rows)
@@ -291,7 +326,9 @@ def _averages_view(result: Q.TableResult) -> dict:
                                                               if published else ()))]}
              for f, n, en, ja in factors]
     return {"framework": result.meta["framework"], "by": result.meta["by"], "published": published,
-            "heads": [{"group": g, "column": c, "n": n} for g, c, n in heads], "rows": table,
+            "heads": [{"group": g, "column": c, "n": n, "group_name": published_group_name(g),
+                       "column_name": columns.get(c, (None, None))} for g, c, n in heads], "rows": table,
+            "empty": any(n == 0 for _g, _c, n in heads),
             "notes": result.meta["notes"]}
 
 
@@ -314,6 +351,7 @@ def evaluations_page(request: Request) -> Response:
         series = {c: [points.get((f["id"], c), 0) for f in factors] for c in columns}
         tags = current.get("tags") or {}
         radars.append({"assessment": row["assessment"], "name": row.get("subject_name"),
+                       "tag_names": {k: _tag_value_name(v) for k, v in tags.items()},
                        "name_ja": row.get("subject_name_ja"), "framework": key, "tags": tags,
                        "axes": [{"name": f.get("name"), "name_ja": f.get("name_ja"), "id": f["id"]} for f in factors],
                        "columns": [{"id": c.get("id"), "name": c.get("name"), "name_ja": c.get("name_ja")}
@@ -322,16 +360,22 @@ def evaluations_page(request: Request) -> Response:
     averages = []
     for key in dict.fromkeys(r["framework"] for r in rows):
         try:
-            averages.append(_averages_view(Q.group_averages(con, key, by=by or _default_grouping(key))))
+            averages.append(_averages_view(Q.group_averages(con, key, by=by or _default_grouping(key)),
+                                           documents.get(key)))
         except InputError as exc:  # categories only, or nothing to group by: say so instead of a table
             averages.append({"framework": key, "by": by, "heads": [], "rows": [], "published": False,
                              "notes": [" ".join(x for x in (exc.problem, exc.hint) if x)]})
     frameworks = Q.frameworks(con).rows()
     programmes = _maybe(Q.programmes, con)
+    programmes = programmes.rows() if programmes else []
+    places = _place_names()
+    for p in programmes:  # the programme and its places by name (a METI bureau's id is no name)
+        p["programme_name"] = programme_name(p["programme"])
+        p["places"] = [places.get(r, (r, r)) for r in (p.get("regions") or "").split()]
     return render(request, "evaluations.html", twin="/api/v1/assessments",
                   downloads={"CSV": "/api/v1/assessments?format=csv", "Excel": "/api/v1/assessments?format=xlsx"},
                   assessments=rows, radars=radars, averages=averages, by=by, frameworks=frameworks,
-                  programmes=programmes.rows() if programmes else [],
+                  programmes=programmes,
                   has_prefectures="prefecture" in Q.geometry_levels(con))
 
 
@@ -373,7 +417,26 @@ def mount(app: FastAPI) -> None:
         response.status_code = status
         return response
 
+    api_validation = app.exception_handlers[RequestValidationError]
+
+    def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        """A page's bad query parameter (a search text too long, a year that is no number): the error page, not
+        the API's problem document, which a browser would show as raw JSON."""
+        if request.url.path.startswith("/api/"):
+            return api_validation(request, exc)
+        lang = language(request)
+        wrong = [str(e.get("loc", ("", ""))[-1]) for e in exc.errors()]
+        limits = [e.get("ctx", {}).get("max_length") for e in exc.errors() if e.get("type") == "string_too_long"]
+        expected = (translate(lang, "at most {n} characters").format(n=limits[0]) if limits
+                    else translate(lang, "a valid value"))
+        response = render(request, "error.html", twin=None, status=422,
+                          message=translate(lang, "A parameter of this address is not valid"),
+                          value=", ".join(wrong), expected=expected, hint=None)
+        response.status_code = 422
+        return response
+
     app.add_exception_handler(InputError, input_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(router)
