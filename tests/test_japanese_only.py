@@ -166,3 +166,23 @@ def test_japanese_pages_show_no_english(demo_atlas, page):
     assert r.status_code in (200, 404), r.text[:300]
     found = english_words(visible_text(r.text))
     assert not found, found
+
+
+@pytest.mark.parametrize("width", [30, 41, 52, 63, 80])
+def test_japanese_lines_break_between_characters_not_inside_numbers_or_options(width):
+    """The note under a Japanese table, at several terminal widths: every number, code and option name stays on
+    one line (Rich alone cut a Japanese sentence, one long word to it, anywhere: '--min' / '-employment')."""
+    from rich.console import Console
+
+    from clusteratlas.report import Folded
+
+    note = ("注: 郡の地域は 36 しかありません: 規模と集中のスター（比較対象の上位 10%）はクラスターごとに約 4 地域に"
+            "しか付きません。より多くの比較対象と比べる（市区町村データを取り込んだうえで clusteratlas map --peers "
+            "county=municipality）か、従業者 1,000 人以上のセルだけを順位付けしてください（--min-employment）。")
+    console = Console(width=width, record=True, color_system=None)
+    console.print(Folded(note))
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= width * 2 for line in lines) and len(lines) > 1
+    for whole in ("--min-employment", "county=municipality", "--peers", "1,000", "10%", "36"):
+        assert any(whole in line for line in lines), (whole, lines)
+    assert "".join(lines).replace(" ", "") == note.replace(" ", "")  # nothing lost, nothing added

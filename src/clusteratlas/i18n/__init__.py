@@ -154,7 +154,8 @@ def line_breaks(text: str, width: int) -> list[int]:
     units: list[str] = []
     for m in _UNIT.finditer(text):
         u = m.group(0)
-        glued = len(units) >= 2 and units[-1].isspace() and not u.isspace() and (u.isascii() != units[-2].isascii())
+        glued = (len(units) >= 2 and units[-1].isspace() and not u.isspace()
+                 and u[0].isascii() != units[-2][-1].isascii())  # the characters either side of the space
         if glued:  # a number and its unit (2014 年, 郡 36): the space between ASCII and Japanese does not break
             space = units.pop()
             units[-1] += space + u
