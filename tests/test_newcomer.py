@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from clusteratlas.api import build_demo_atlas
 from clusteratlas.server import Settings, create_app
 from tests.conftest import invoke, query_atlas
+from tests.test_web import browser  # noqa: F401  (the Chromium fixture)
 
 API = "/api/v1"
 
@@ -347,3 +348,36 @@ def test_duckdb_draws_no_progress_bar_into_a_log():
     direct = [str(p.relative_to(source)) for p in source.rglob("*.py")
               if "duckdb.connect(" in p.read_text(encoding="utf-8") and p.name != "_sql.py"]
     assert not direct, direct
+
+
+#: Every text ECharts drew in the radars of the evaluations page, with its box in the chart's pixels.
+RADAR_TEXTS = """() => {
+  const out = [];
+  document.querySelectorAll('#radars .chart').forEach(div => {
+    const chart = echarts.getInstanceByDom(div);
+    chart.getZr().storage.getDisplayList().forEach(el => {
+      if (!el.style || typeof el.style.text !== 'string' || !el.style.text) return;
+      const r = el.getBoundingRect().clone();
+      if (el.transform) r.applyTransform(el.transform);
+      out.push({text: el.style.text, left: r.x, right: r.x + r.width, width: chart.getWidth()});
+    });
+  });
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_page_radar_names_stay_inside_their_chart(browser, demo_atlas, lang):  # noqa: F811 (the fixture)
+    """The success-factor radars of the evaluations page: every factor's name is drawn inside its chart (long
+    Japanese names ran off the right edge: 世界市場アクセスを目指した大企業との連携)."""
+    from tests.test_web import live_server
+
+    with live_server(demo_atlas) as site:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{site}/evaluations?lang={lang}")
+        page.wait_for_function("window.CA && CA.radars === 3")
+        texts = page.evaluate(RADAR_TEXTS)
+        page.close()
+    assert len(texts) > 45
+    outside = [t["text"] for t in texts if t["left"] < 0 or t["right"] > t["width"] + 0.5]
+    assert not outside, outside

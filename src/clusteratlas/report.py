@@ -124,7 +124,6 @@ def years_text(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}–{last}"
 
 
-#: What the symbols and columns of a table of cluster results mean (under region and cluster tables).
 def results_legend() -> str:
     """The legend of a table of cluster results: stars, LQ, the US rating, estimates, the reference economy."""
     return _("★ stars of the European Cluster Observatory, one each for size (jobs in the top 10 % of the "
