@@ -507,8 +507,8 @@ def carry_report(report, definitions: pa.Table, lost: pa.Table, split: pa.Table,
 def averages_table(table: pa.Table, fw, reference: pa.Table | None = None, *, wide: bool = False) -> FitTable:
     """Mean points per factor, a column per group × framework column (and the published figures beside).
 
-    A group is named as NISTEP's published table names it when it is one of its groups (in the current
-    language); the legend says what n is, and why a group has none.
+    Headers stay short: a group as tagged and a column by its id, in Japanese the published group's name (知的集積)
+    and the column's (母体形成時の強さ); the legend says what n is, and why a group has none.
     """
     from clusteratlas.reference.programmes import published_group_name
 
@@ -517,10 +517,11 @@ def averages_table(table: pa.Table, fw, reference: pa.Table | None = None, *, wi
     counts = {g: n for g, n in zip(table["group"].to_pylist(), table["assessments"].to_pylist(), strict=True)}
     cols = [Col("Factor", priority=0, flex=True)]
     keys = []
-    for g in groups:
-        group = i18n.name(*published_group_name(g)) or g
+    japanese = i18n.get_language() == "ja"
+    for g in groups:  # short headers: the group as tagged and the column's id, or their Japanese names
+        group = (published_group_name(g)[1] if japanese else None) or g
         for c in columns:
-            label = i18n.name(fw.column(c).name, fw.column(c).name_ja) or c
+            label = (fw.column(c).name_ja if japanese else None) or c
             cols.append(Col(f"{group} (n={counts[g]})\n{label}", "right", 1))
             keys.append((g, c, None))
             if reference is not None:
