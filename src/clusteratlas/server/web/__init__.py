@@ -34,6 +34,7 @@ from clusteratlas.errors import InputError
 from clusteratlas.queries._core import Missing, to_rows
 from clusteratlas.server.app import OBJECT
 from clusteratlas.server.formats import dumps
+from clusteratlas.sources.codes import visible
 
 HERE = FilePath(__file__).resolve().parent
 DOMAIN = "web"
@@ -87,9 +88,13 @@ def fmt_percent(value: Any, lang: str, digits: int = 1) -> str:
 @cache
 def environment(lang: str) -> jinja2.Environment:
     """One Jinja2 environment per language (the i18n extension bound to that language's catalogue)."""
+    # every value written into a page is HTML-escaped (autoescape) and shows invisible or direction-changing
+    # characters as <U+XXXX> (finalize: names come from imported files); JSON for the scripts is escaped for a
+    # <script> element by tojson_safe and left to app.js's own shown()
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                              autoescape=jinja2.select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True,
+                             finalize=lambda value: visible(value) if type(value) is str else value)
     env.install_gettext_callables(gettext=lambda m: translate(lang, m),
                                   ngettext=lambda s, p, n: translate(lang, s if n == 1 else p), newstyle=True)
     env.filters["num"] = lambda v, d=0: fmt_number(v, lang, d)

@@ -1,0 +1,279 @@
+"""Issue 20, the browser- and response-facing findings: a served atlas whose imported names carry payloads.
+
+The atlas is the full sample atlas with hostile names and codes in regions, clusters, industries, custom regions
+and an assessment form (HTML and script injection, a template expression, a spreadsheet formula, a right-to-left
+override). A headless Chromium visits every page type in English and Japanese, shows the tooltip of every data
+item of every chart and map, and fails if a payload ran or the browser reported a Content-Security-Policy
+violation. The other tests replay the other findings: formula injection in CSV and Excel answers and exports,
+the security headers, the write log and authentication messages, upload errors, ``Accept`` quality values, and
+the header and body timeouts of the served port.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from clusteratlas import Atlas
+from clusteratlas.reference.programmes import nistep_profiles_path
+from clusteratlas.server import Settings, create_app
+from clusteratlas.store.geometry import import_geometry
+from tests.test_server import build_full_atlas
+
+API = "/api/v1"
+CHROMIUM = Path("/usr/bin/chromium")
+IMG = "<img src=x onerror=window.__pwned=1>"
+SCRIPT = '"><script>window.__pwned=2</script>'
+SVG = "<svg onload=window.__pwned=3>"
+TEMPLATE = "{{7*7}}"
+FORMULA = '=HYPERLINK("http://evil.example/","click")'
+BIDI = "Sample\u202etxt.exe"
+#: A code that is itself a payload (codes may hold any printable character): a custom region and a cluster.
+CODE_REGION = "<img src=x onerror=window.__pwned=4>"
+CODE_CLUSTER = "<img src=x onerror=window.__pwned=5>"
+REGION_NAMES = {"S1C1": (IMG, SCRIPT), "S1C2": (SCRIPT, IMG), "S2C1": (FORMULA, TEMPLATE), "S2C2": (TEMPLATE, FORMULA),
+                "S3C1": (BIDI, BIDI), "S1": (SVG, SVG), "S2": ("-2+3", "@SUM(A1)")}
+CLUSTER_NAMES = {"C01": (IMG, SCRIPT), "C02": (SCRIPT, IMG), "C03": (FORMULA, SVG), "C04": (BIDI, TEMPLATE)}
+
+
+def _rewrite(source: Path, target: Path, change) -> Path:
+    with open(source, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    fields = list(rows[0])
+    rows = [change(dict(r)) for r in rows]
+    with open(target, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(r for r in rows if r is not None)
+    return target
+
+
+def hostile_files(sample_files: dict, folder: Path) -> dict:
+    """The sample files with payloads in names and codes."""
+    def region(r):
+        if r["region"] in REGION_NAMES:
+            r["name"], r["name_ja"] = REGION_NAMES[r["region"]]
+        return r
+
+    def definition(r):
+        if r["cluster"] in CLUSTER_NAMES:
+            r["cluster_name"], r["cluster_name_ja"] = CLUSTER_NAMES[r["cluster"]]
+        if r["cluster"] == "C05":
+            r["cluster"], r["subcluster"] = CODE_CLUSTER, r["subcluster"].replace("C05", CODE_CLUSTER)
+        return r
+
+    def custom(r):
+        r["name"], r["name_ja"] = SVG, IMG
+        return r
+
+    files = dict(sample_files)
+    files["regions"] = _rewrite(sample_files["regions"], folder / "regions.csv", region)
+    files["definitions"] = _rewrite(sample_files["definitions"], folder / "definitions.csv", definition)
+    custom_file = _rewrite(sample_files["custom-regions"], folder / "custom.csv", custom)
+    with open(custom_file, "a", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        for member in ("S4C1", "S4C2"):
+            w.writerow([CODE_REGION, member, TEMPLATE, SCRIPT])
+    files["custom-regions"] = custom_file
+    return files
+
+
+def hostile_assessment(folder: Path) -> Path:
+    """The NISTEP profiles as a new assessment whose subject, assessor, tags and evidence carry payloads."""
+    def change(r):
+        if r["assessment"] != "nistep2004-sapporo-it":
+            return None
+        r.update({"assessment": "hostile", "subject_name": IMG, "subject_name_ja": SCRIPT, "assessor": SVG,
+                  "tag:provenance": FORMULA, "evidence": IMG})
+        return r
+
+    return _rewrite(Path(nistep_profiles_path()), folder / "hostile-assessment.csv", change)
+
+
+@pytest.fixture(scope="module")
+def hostile_atlas(tmp_path_factory, sample_files):
+    folder = tmp_path_factory.mktemp("hostile")
+    path = folder / "atlas.duckdb"
+    build_full_atlas(path, hostile_files(sample_files, folder))
+    industries = folder / "industries.csv"
+    with open(sample_files["definitions"], encoding="utf-8") as fh:
+        codes = sorted({r["industry"] for r in csv.DictReader(fh)})
+    with open(industries, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["industry", "name", "name_ja"])
+        for i, code in enumerate(codes):
+            w.writerow([code, (IMG, SCRIPT, FORMULA, BIDI)[i % 4], (SVG, TEMPLATE, IMG, BIDI)[i % 4]])
+    with Atlas(path) as atlas:
+        atlas.import_file("industries", industries, name="hostile industries")
+        atlas.import_assessments(hostile_assessment(folder))
+        for level in ("county", "state"):
+            import_geometry(atlas.con, sample_files[f"geometry-{level}"], level=level, tolerance=0)
+        import_geometry(atlas.con, "japanmap", level="prefecture", file_format="japanmap")
+    return path
+
+
+# ------------------------------------------------------------------- the browser
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium (.ci/run installs it with apt-get)")
+        pytest.skip("no /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def free_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+class Served:
+    """The app served by uvicorn on a free local port, in a thread (with the server options ``serve`` uses)."""
+
+    def __init__(self, path: Path, read_only: bool = True, **limits) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(Settings(atlas=str(path), read_only=read_only, warm=False)),
+                                host="127.0.0.1", port=self.port, log_level="warning", **server_options(**limits))
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started:
+            assert time.time() < deadline, "the server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def server_options(**limits) -> dict:
+    """The uvicorn options ``clusteratlas serve`` passes (none before the timeouts existed)."""
+    try:
+        from clusteratlas.server.timeouts import ServerLimits
+    except ImportError:
+        return {}
+    return ServerLimits(**limits).uvicorn_options()
+
+
+@pytest.fixture(scope="module")
+def site(hostile_atlas):
+    with Served(hostile_atlas) as served:
+        yield served.base
+
+
+WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', e => window.__csp.push(
+    e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '')));
+"""
+
+#: Show the tooltip of every data item of every chart (what hovering each bubble, region, bar… does), and
+#: return the tooltips' text.
+HOVER_ALL = """() => {
+    const texts = [];
+    for (const [id, chart] of Object.entries(window.CA ? CA.charts : {})) {
+        const option = chart.getOption();
+        (option.series || []).forEach((series, s) => {
+            const n = (series.data || []).length;
+            for (let i = 0; i < n; i++) {
+                chart.dispatchAction({type: 'highlight', seriesIndex: s, dataIndex: i});
+                chart.dispatchAction({type: 'showTip', seriesIndex: s, dataIndex: i});
+                texts.push(chart.getDom().innerText);
+                chart.dispatchAction({type: 'downplay', seriesIndex: s, dataIndex: i});
+            }
+        });
+        chart.dispatchAction({type: 'hideTip'});
+    }
+    return texts.join('\\n');
+}"""
+
+PAGES = {  # page -> (url, charts that must finish drawing)
+    "home": ("/", ()),
+    "search": ("/search?q=img", ()),
+    "search-formula": ("/search?q=HYPERLINK", ()),
+    "region": ("/regions/S1C1", ("bubble", "series", "locator")),
+    "region-state": ("/regions/S1?level=state", ("bubble", "series", "locator")),
+    "custom-region": ("/regions/CORRIDOR", ("bubble", "series")),
+    "custom-region-code": (f"/regions/{CODE_REGION}", ("bubble", "series")),
+    "cluster": ("/clusters/C01?metric=lq&classes=lq", ("map", "series", "graph")),
+    "cluster-hotspots": ("/clusters/C02?classes=hotspots", ("map", "series", "graph")),
+    "cluster-code": (f"/clusters/{CODE_CLUSTER}?level=state", ("map", "series")),
+    "compare": ("/compare?regions=S1C1,S1C2,S2C1,S2C2,S3C1,CORRIDOR", ("m-S1C1", "m-CORRIDOR")),
+    "evaluations": ("/evaluations", ("radar-0", "programme-map")),
+    "not-found": (f"/regions/{IMG}", ()),
+}
+
+
+def test_no_payload_runs_and_no_csp_violation_on_any_page_in_either_language(browser, site):
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    context.add_init_script(WATCH)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    try:
+        tooltips, texts = [], []
+        for lang in ("en", "ja"):
+            for name, (url, charts) in PAGES.items():
+                from urllib.parse import quote
+
+                page.goto(f"{site}{quote(url, safe='/?=&,')}{'&' if '?' in url else '?'}lang={lang}")
+                for chart in charts:
+                    page.wait_for_function(f"window.CA && CA.ready[{chart!r}] === true", timeout=20_000)
+                tooltips.append(page.evaluate(HOVER_ALL))
+                page.wait_for_timeout(50)
+                state = page.evaluate("({pwned: window.__pwned, csp: window.__csp, "
+                                      "injected: document.querySelectorAll('img[src=x], svg[onload], "
+                                      "img[onerror]').length})")
+                assert state["pwned"] is None, (name, lang, state)
+                assert state["csp"] == [], (name, lang, state)
+                assert state["injected"] == 0, (name, lang, state)
+                texts.append(page.inner_text("body"))
+        shown = "\n".join(tooltips)
+        for payload in (IMG, SCRIPT, SVG):  # the names are shown in the tooltips, as text
+            assert payload in shown, payload
+        assert TEMPLATE in "\n".join(texts) and FORMULA in "\n".join(texts)  # text, never evaluated
+        assert "\u202e" not in shown and "<U+202E>" in shown  # the override is shown, not obeyed
+        assert [p for p in problems if "404" not in p] == []
+    finally:
+        context.close()
+
+
+def test_html_assessment_report_escapes_every_text_and_shows_the_override(hostile_atlas, tmp_path):
+    from dataclasses import replace
+
+    from clusteratlas.evaluate.html import report_html
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(hostile_atlas, copy)
+    with Atlas(copy) as a:
+        item = next(i for i in a.assessments() if i.assessment == "hostile")
+        fw = a.framework(item.framework, item.framework_version)
+    text = report_html([(fw, item)])
+    assert "<img" not in text and "<svg onload" not in text and "<script" not in text
+    assert "&lt;img src=x onerror=window.__pwned=1&gt;" in text  # shown as text
+    text = report_html([(fw, replace(item, subject_name=BIDI))])
+    assert "\u202e" not in text and "Sample&lt;U+202E&gt;txt.exe" in text
