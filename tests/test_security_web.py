@@ -26,6 +26,7 @@ from clusteratlas.reference.programmes import nistep_profiles_path
 from clusteratlas.server import Settings, create_app
 from clusteratlas.store.geometry import import_geometry
 from tests.test_server import build_full_atlas
+from tests.test_web import wait_for
 
 API = "/api/v1"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -242,7 +243,7 @@ def test_no_payload_runs_and_no_csp_violation_on_any_page_in_either_language(bro
 
                 page.goto(f"{site}{quote(url, safe='/?=&,')}{'&' if '?' in url else '?'}lang={lang}")
                 for chart in charts:
-                    page.wait_for_function(f"window.CA && CA.ready[{chart!r}] === true", timeout=20_000)
+                    wait_for(page, f"window.CA && CA.ready[{chart!r}] === true")
                 tooltips.append(page.evaluate(HOVER_ALL))
                 page.wait_for_timeout(50)
                 state = page.evaluate("({pwned: window.__pwned, csp: window.__csp, "
@@ -277,3 +278,67 @@ def test_html_assessment_report_escapes_every_text_and_shows_the_override(hostil
     assert "&lt;img src=x onerror=window.__pwned=1&gt;" in text  # shown as text
     text = report_html([(fw, replace(item, subject_name=BIDI))])
     assert "\u202e" not in text and "Sample&lt;U+202E&gt;txt.exe" in text
+
+
+# ------------------------------------------------------------- security headers
+def test_every_answer_carries_the_security_headers(hostile_atlas):
+    from fastapi.testclient import TestClient
+
+    from clusteratlas.server.headers import PAGE_POLICY
+
+    with TestClient(create_app(Settings(atlas=str(hostile_atlas), read_only=True, warm=False, max_body=100)),
+                    raise_server_exceptions=False) as c:
+        answers = {url: c.get(url) for url in ("/", "/evaluations", "/regions/S1C1", "/regions/NOWHERE",
+                                              f"{API}/regions", f"{API}/regions?format=csv", f"{API}/regions/NOWHERE",
+                                              "/static/app.js", "/no-such-page", "/api/openapi.json")}
+        answers["413"] = c.post(f"{API}/assessments", content=b"x" * 1000)
+        answers["cached"] = c.get(f"{API}/regions")
+        docs = c.get("/api/docs")
+    for url, r in answers.items():
+        assert r.headers.get("content-security-policy") == PAGE_POLICY, (url, r.status_code)
+        assert r.headers.get("x-content-type-options") == "nosniff", url
+        assert r.headers.get("x-frame-options") == "DENY", url
+        assert r.headers.get("referrer-policy") == "same-origin", url
+    assert answers["413"].status_code == 413
+    policy = dict(p.strip().split(" ", 1) for p in PAGE_POLICY.split(";"))
+    assert policy["script-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert "unsafe" not in policy["script-src"] + policy["default-src"]
+    docs_policy = dict(p.strip().split(" ", 1) for p in docs.headers["content-security-policy"].split(";"))
+    nonce = docs_policy["script-src"].split("'nonce-")[1].rstrip("'")
+    assert f'<script nonce="{nonce}">' in docs.text and "<script>" not in docs.text
+    assert "unsafe" not in docs_policy["script-src"] and docs_policy["frame-ancestors"] == "'none'"
+    assert docs.headers["x-frame-options"] == "DENY"
+
+
+def test_an_unexpected_error_answer_carries_the_headers_too(hostile_atlas, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from clusteratlas import queries
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(queries, "list_regions", broken)
+    with TestClient(create_app(Settings(atlas=str(hostile_atlas), read_only=True, warm=False, cache_mb=0)),
+                    raise_server_exceptions=False) as c:
+        r = c.get(f"{API}/regions")
+    assert r.status_code == 500 and r.headers["x-frame-options"] == "DENY" and "boom" not in r.text
+
+
+def test_swagger_ui_works_under_its_policy(browser, site):
+    context = browser.new_context()
+    context.add_init_script(WATCH)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        answer = page.goto(f"{site}/api/docs")
+        assert "'nonce-" in answer.headers["content-security-policy"]  # its own policy, its script by nonce
+        page.wait_for_selector(".opblock", timeout=20_000)
+        assert page.locator(".opblock").count() > 20
+        page.locator(".opblock-summary").first.click()  # an operation opens
+        page.wait_for_selector(".opblock-body", timeout=10_000)
+        assert page.evaluate("window.__csp") == [] and errors == []
+    finally:
+        context.close()
