@@ -12,6 +12,7 @@ the header and body timeouts of the served port.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
 import socket
@@ -40,7 +41,8 @@ BIDI = "Sample\u202etxt.exe"
 CODE_REGION = "<img src=x onerror=window.__pwned=4>"
 CODE_CLUSTER = "<img src=x onerror=window.__pwned=5>"
 REGION_NAMES = {"S1C1": (IMG, SCRIPT), "S1C2": (SCRIPT, IMG), "S2C1": (FORMULA, TEMPLATE), "S2C2": (TEMPLATE, FORMULA),
-                "S3C1": (BIDI, BIDI), "S1": (SVG, SVG), "S2": ("-2+3", "@SUM(A1)")}
+                "S3C1": (BIDI, BIDI), "S1": (SVG, SVG), "S2": ("-2+3", "@SUM(A1)"),
+                "S3": ("https://evil.example/login", "\t=1+1")}
 CLUSTER_NAMES = {"C01": (IMG, SCRIPT), "C02": (SCRIPT, IMG), "C03": (FORMULA, SVG), "C04": (BIDI, TEMPLATE)}
 
 
@@ -342,3 +344,111 @@ def test_swagger_ui_works_under_its_policy(browser, site):
         assert page.evaluate("window.__csp") == [] and errors == []
     finally:
         context.close()
+
+
+# ------------------------------------------------------------ formula injection
+FORMULA_START = tuple("=+-@\t\r")
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _table_routes(spec: dict) -> list[str]:
+    """Every GET route with a format parameter, its path parameters filled with ids of the sample atlas."""
+    fill = {"region": "S1C1", "cluster": "C01", "indicator": "patents", "framework": "nistep-jp-15",
+            "of": "regions", "assessment": "hostile"}
+    urls = []
+    for route, ops in spec["paths"].items():
+        params = ops.get("get", {}).get("parameters", [])
+        if any(p["name"] == "format" for p in params):
+            for name, value in fill.items():
+                route = route.replace("{" + name + "}", value)
+            required = [p["name"] for p in params if p["in"] == "query" and p.get("required")]
+            assert set(required) <= {"regions"}, (route, required)
+            urls.append(route + ("?regions=S1C1,S1C2,S2C1,S2C2" if required else ""))
+    return urls
+
+
+def test_csv_and_excel_answers_never_hold_a_formula(hostile_atlas):
+    import openpyxl
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(Settings(atlas=str(hostile_atlas), read_only=True, warm=False))) as c:
+        urls = _table_routes(c.get("/api/openapi.json").json())
+        assert len(urls) > 15
+        marked = 0
+        for url in urls:
+            join = "&" if "?" in url else "?"
+            answer = c.get(f"{url}{join}format=csv&limit=10000")
+            assert answer.status_code == 200, (url, answer.text[:200])
+            rows = list(csv.reader(io.StringIO(answer.text)))
+            cells = [cell for row in rows[1:] for cell in row]
+            assert not [x for x in cells if x.startswith(FORMULA_START) and not _number(x)], url
+            marked += sum(x.startswith(("'=", "'-", "'@", "'\t")) for x in cells)
+            book = openpyxl.load_workbook(io.BytesIO(c.get(f"{url}{join}format=xlsx&limit=10000").content))
+            for sheet in book.worksheets:
+                for row in sheet.iter_rows():
+                    for cell in row:
+                        assert cell.data_type != "f", (url, cell.coordinate, cell.value)
+                        assert cell.hyperlink is None, (url, cell.coordinate, cell.value)
+        assert marked > 10  # the payloads were in the answers, marked
+        regions = c.get(f"{API}/regions?format=xlsx&limit=10000")
+        names = {r[1].value for r in openpyxl.load_workbook(io.BytesIO(regions.content))["data"].iter_rows()}
+        assert FORMULA in names and "https://evil.example/login" in names  # text, as stored
+        answer = c.get(f"{API}/regions?format=csv&limit=10000")
+        listed = {r["region"]: r for r in csv.DictReader(io.StringIO(answer.text))}
+        assert listed["S2C1"]["name"] == "'" + FORMULA and listed["S2"]["name"] == "'-2+3"
+        assert listed["S2"]["name_ja"] == "'@SUM(A1)" and listed["S3"]["name_ja"] == "'\t=1+1"
+        # numbers are untouched: negative shift-share components stay numbers
+        shift = list(csv.DictReader(io.StringIO(c.get(f"{API}/shift-share?format=csv&limit=10000").text)))
+        negative = [v for r in shift for k, v in r.items() if k not in ("region", "item", "name", "name_ja")
+                    and v.startswith("-")]
+        assert negative and all(float(v) < 0 for v in negative)
+        # switched off: the cells as stored
+        kept = {r["region"]: r for r in csv.DictReader(io.StringIO(
+            c.get(f"{API}/regions?format=csv&limit=10000&keep_formulas=true").text))}
+        assert kept["S2C1"]["name"] == FORMULA and kept["S2"]["name"] == "-2+3"
+        bad = c.get(f"{API}/regions?format=csv&keep_formulas=maybe")
+        assert bad.status_code == 422 and "keep_formulas" in bad.json()["detail"]
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_cli_exports_keep_text_as_text(hostile_atlas, tmp_path, runner):
+    import openpyxl
+
+    from tests.conftest import invoke
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(hostile_atlas, copy)
+    out = tmp_path / "regions.csv"
+    assert invoke(runner, "export", "region-list", out, "--atlas", copy).exit_code == 0
+    rows = {r["region"]: r for r in _read_csv(out)}
+    assert rows["S2C1"]["name"] == "'" + FORMULA and rows["S2"]["name"] == "'-2+3"
+    assert rows["S1C1"]["name"] == IMG  # not a formula: as stored
+    assert invoke(runner, "export", "region-list", out, "--atlas", copy, "--keep-formulas").exit_code == 0
+    assert {r["region"]: r for r in _read_csv(out)}["S2C1"]["name"] == FORMULA
+    xlsx = tmp_path / "regions.xlsx"
+    assert invoke(runner, "export", "region-list", xlsx, "--atlas", copy).exit_code == 0
+    cells = [cell for row in openpyxl.load_workbook(xlsx)["data"].iter_rows() for cell in row]
+    assert FORMULA in {c.value for c in cells} and "https://evil.example/login" in {c.value for c in cells}
+    assert all(c.data_type != "f" and c.hyperlink is None for c in cells)
+    # assess export to CSV marks the hostile evidence, and imports back unchanged
+    forms = tmp_path / "assessments.csv"
+    assert invoke(runner, "assess", "export", forms, "--atlas", copy).exit_code == 0
+    exported = [r for r in _read_csv(forms) if r["assessment"] == "hostile"]
+    assert exported and all(r["tag:provenance"] == "'" + FORMULA for r in exported)
+    fresh = tmp_path / "fresh.duckdb"
+    Atlas(fresh, create=True).close()
+    assert invoke(runner, "assess", "import", forms, "--atlas", fresh).exit_code == 0
+    with Atlas(fresh) as a:
+        item = next(i for i in a.assessments() if i.assessment == "hostile")
+    assert item.tags["provenance"] == FORMULA

@@ -2,7 +2,10 @@
 
 JSON wraps rows as ``{"data": [...], "meta": {...}, "provenance": {...}}``;
 CSV is streamed batch by batch; Parquet carries the provenance and meta in
-its schema metadata; Excel has a second sheet with them. In CSV, Parquet
+its schema metadata; Excel has a second sheet with them. No cell runs in a
+spreadsheet: Excel text is stored as text, and CSV text cells that begin with
+``= + - @`` (or a tab or carriage return) get a leading apostrophe unless the
+request says ``keep_formulas=true`` (see :mod:`clusteratlas.store.export`). In CSV, Parquet
 and Excel the provenance is also in the ``Link`` header
 (``/api/v1/provenance``) and the ``X-Atlas-Version`` header.
 """
@@ -20,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import plain, to_rows
+from clusteratlas.store.export import WORKBOOK_OPTIONS, neutralise_formulas
 
 FORMATS = ("json", "csv", "parquet", "xlsx")
 MEDIA = {
@@ -89,10 +93,10 @@ def _flat(table: pa.Table) -> pa.Table:
     return out
 
 
-def _csv_chunks(table: pa.Table) -> Iterator[bytes]:
+def _csv_chunks(table: pa.Table, keep_formulas: bool = False) -> Iterator[bytes]:
     import pyarrow.csv as pcsv
 
-    table = _flat(table)
+    table = _flat(table) if keep_formulas else neutralise_formulas(_flat(table))
     for start in range(0, max(table.num_rows, 1), CHUNK):
         buf = io.BytesIO()
         pcsv.write_csv(table.slice(start, CHUNK), buf,
@@ -116,7 +120,7 @@ def _xlsx(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any]) -> 
 
     table = _flat(table)
     buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True, "nan_inf_to_errors": True,
+    book = xlsxwriter.Workbook(buf, {"in_memory": True, **WORKBOOK_OPTIONS,
                                      "default_date_format": "yyyy-mm-dd hh:mm:ss"})
     sheet = book.add_worksheet("data")
     sheet.write_row(0, 0, table.column_names)
@@ -133,16 +137,16 @@ def _xlsx(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any]) -> 
 
 
 def table_response(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any], fmt: str,
-                   headers: dict[str, str], filename: str) -> Response:
-    """One tabular answer in the format asked for."""
+                   headers: dict[str, str], filename: str, keep_formulas: bool = False) -> Response:
+    """One tabular answer in the format asked for (``keep_formulas``: CSV cells as stored, see the module)."""
     if fmt == "json":
         return json_response({"data": to_rows(table), "meta": meta, "provenance": provenance}, headers=headers)
     headers = {**headers, "Link": '</api/v1/provenance>; rel="describedby"'}
     if fmt == "csv":
         headers["Content-Disposition"] = f'inline; filename="{filename}.csv"'
         if table.num_rows > STREAM_ROWS:  # large: streamed chunk by chunk
-            return StreamingResponse(_csv_chunks(table), media_type=MEDIA["csv"], headers=headers)
-        return Response(b"".join(_csv_chunks(table)), media_type=MEDIA["csv"], headers=headers)
+            return StreamingResponse(_csv_chunks(table, keep_formulas), media_type=MEDIA["csv"], headers=headers)
+        return Response(b"".join(_csv_chunks(table, keep_formulas)), media_type=MEDIA["csv"], headers=headers)
     if fmt == "parquet":
         headers["Content-Disposition"] = f'attachment; filename="{filename}.parquet"'
         return Response(_parquet(table, meta, provenance), media_type=MEDIA["parquet"], headers=headers)
