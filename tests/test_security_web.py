@@ -226,6 +226,7 @@ PAGES = {  # page -> (url, charts that must finish drawing)
     "compare": ("/compare?regions=S1C1,S1C2,S2C1,S2C2,S3C1,CORRIDOR", ("m-S1C1", "m-CORRIDOR")),
     "evaluations": ("/evaluations", ("radar-0", "programme-map")),
     "not-found": (f"/regions/{IMG}", ()),
+    "unknown-path": (f"/no-such-page/{IMG}", ()),
 }
 
 
@@ -452,3 +453,45 @@ def test_cli_exports_keep_text_as_text(hostile_atlas, tmp_path, runner):
     with Atlas(fresh) as a:
         item = next(i for i in a.assessments() if i.assessment == "hostile")
     assert item.tags["provenance"] == FORMULA
+
+
+# ----------------------------------------------------------- Accept quality values
+ACCEPT_CASES = [  # Accept header, the format chosen
+    ("text/csv;q=0.5, application/json", "json"),
+    ("application/json;q=0, text/csv", "csv"),
+    ("application/json;q=0, */*", "csv"),
+    ("*/*;q=0.1, text/csv;q=0.2", "csv"),
+    ("application/vnd.apache.parquet;q=0.9, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     "xlsx"),
+    ("text/csv;q=0.8, */*;q=0.8", "csv"),  # the same quality: the more specific range
+    ("text/csv, application/json", "csv"),  # the same quality and specificity: the first written
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "json"),  # a browser: the default
+    ("image/png", "json"),  # none of them: the default
+]
+
+
+def test_accept_quality_values_choose_the_format():
+    from clusteratlas.server.formats import negotiate
+
+    assert [negotiate(None, accept) for accept, _ in ACCEPT_CASES] == [expected for _, expected in ACCEPT_CASES]
+
+
+def test_answers_follow_the_accept_quality_values_and_pages_answer_browsers_in_html(hostile_atlas):
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(Settings(atlas=str(hostile_atlas), read_only=True, warm=False))) as c:
+        url = f"{API}/clusters/C01/map?metric=lq"
+        parquet = "application/vnd.apache.parquet"
+        for accept, media in (("application/json;q=0.4, text/csv;q=0.6", "text/csv"),
+                              ("text/csv;q=0.4, application/json;q=0.6", "application/json"),  # not the cached CSV
+                              (f"application/json;q=0, {parquet}", parquet)):
+            assert c.get(url, headers={"Accept": accept}).headers["content-type"].startswith(media), accept
+        browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        page = c.get("/no-such-page?lang=ja", headers={"Accept": browser})
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "このアドレスのページはありません" in page.text
+        for accept in ("application/json", "*/*", "text/html;q=0.5, application/json"):
+            r = c.get("/no-such-page", headers={"Accept": accept})
+            assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", accept
+        assert c.get(f"{API}/no-such-route", headers={"Accept": browser}).headers["content-type"] == \
+            "application/problem+json"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -40,17 +40,56 @@ CHUNK = 2000
 STREAM_ROWS = 20_000
 
 
+def accepted(accept: str | None, offered: Sequence[str]) -> str | None:
+    """The type of ``offered`` that an ``Accept`` header prefers, or None when it accepts none (RFC 9110 12.5.1).
+
+    Each offered type takes the quality (``q``, default 1) of the most specific range that matches it
+    (``text/csv``, then ``text/*``, then ``*/*``); the highest quality wins, then the more specific match,
+    then the range written first, then the earlier in ``offered``. A type whose quality is 0 is refused; a
+    range with a malformed quality is ignored. No header accepts the first offered type.
+    """
+    if not accept or not accept.strip():
+        return offered[0] if offered else None
+    ranges: list[tuple[str, str, float]] = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        kind, _, sub = media.lower().partition("/")
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = -1.0
+        if kind and sub and 0 <= quality <= 1:
+            ranges.append((kind, sub, quality))
+    best: tuple[tuple, str] | None = None
+    for order, media in enumerate(offered):
+        kind, _, sub = media.lower().partition("/")
+        matches = []
+        for position, (range_kind, range_sub, quality) in enumerate(ranges):
+            if (range_kind, range_sub) in ((kind, sub), (kind, "*"), ("*", "*")):
+                specificity = (range_kind != "*") + (range_sub != "*")
+                matches.append((specificity, -position, quality))
+        if not matches:
+            continue
+        specificity, position, quality = max(matches)  # the most specific range decides (first written on a tie)
+        rank = (quality, specificity, position, -order)
+        if quality > 0 and (best is None or rank > best[0]):
+            best = (rank, media)
+    return best[1] if best else None
+
+
 def negotiate(fmt: str | None, accept: str | None) -> str:
-    """The answer's format: ``?format=`` first, else the first known type in ``Accept``, else JSON."""
+    """The answer's format: ``?format=`` first, else the type ``Accept`` prefers (:func:`accepted`, quality values
+    honoured), else JSON (also when it accepts none of them: the header may be disregarded, RFC 9110 12.5.1)."""
     if fmt:
         if fmt not in FORMATS:
             raise InputError("unknown format", value=fmt[:40], expected=", ".join(FORMATS))
         return fmt
-    for part in (accept or "").split(","):
-        media = part.split(";")[0].strip().lower()
-        if media in _ACCEPT:
-            return _ACCEPT[media]
-    return "json"
+    media = accepted(accept, list(_ACCEPT))
+    return _ACCEPT[media] if media else "json"
 
 
 def _default(value: Any) -> Any:
