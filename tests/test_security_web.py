@@ -495,3 +495,71 @@ def test_answers_follow_the_accept_quality_values_and_pages_answer_browsers_in_h
             assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", accept
         assert c.get(f"{API}/no-such-route", headers={"Accept": browser}).headers["content-type"] == \
             "application/problem+json"
+
+
+# ------------------------------------------------- the write log, tokens and uploads
+@pytest.fixture
+def writable(hostile_atlas, tmp_path):
+    """A copy of the hostile atlas with tokens: admin, editor, revoked editor, expired editor."""
+    from clusteratlas.server.auth import create_token, revoke_token
+
+    path = tmp_path / "writable.duckdb"
+    shutil.copyfile(hostile_atlas, path)
+    tokens = {}
+    with Atlas(path) as a:
+        for key, role in (("admin", "admin"), ("editor", "editor"), ("revoked", "editor"), ("expired", "editor")):
+            tokens[key] = create_token(a.con, role, name=key)
+        revoke_token(a.con, tokens["revoked"][0])
+        a.con.execute("UPDATE api_tokens SET expires_at = now()::TIMESTAMP - INTERVAL 1 DAY WHERE name = 'expired'")
+    return path, {k: v[1] for k, v in tokens.items()}
+
+
+def _bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_write_log_is_for_editors_and_every_failed_authentication_reads_the_same(writable):
+    from fastapi.testclient import TestClient
+
+    path, tokens = writable
+    known_id = tokens["editor"].split("_")[1]
+    failures = {"none": {}, "basic": {"Authorization": "Basic eDp5"}, "malformed": _bearer("nonsense"),
+                "unknown id": _bearer("ca_000000000000_secret"), "wrong secret": _bearer(f"ca_{known_id}_wrong"),
+                "revoked": _bearer(tokens["revoked"]), "expired": _bearer(tokens["expired"])}
+    with TestClient(create_app(Settings(atlas=str(path), warm=False))) as c:
+        r = c.post(f"{API}/custom-regions", headers=_bearer(tokens["editor"]),
+                   files={"file": ("c.csv", b"region,member,name\nNEWREG,S1C1,New\n", "text/csv")})
+        assert r.status_code == 201, r.text
+        log = c.get(f"{API}/writes", headers=_bearer(tokens["editor"]))
+        assert log.status_code == 200 and log.json()["data"][0]["action"] == "custom-regions"
+        assert c.get(f"{API}/writes", headers=_bearer(tokens["admin"])).status_code == 200
+        answers = {}
+        for case, headers in failures.items():
+            for url in (f"{API}/writes", f"{API}/writes?format=csv", f"{API}/tokens"):  # not the cached log
+                r = c.get(url, headers=headers)
+                assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (case, url, r.text)
+                assert known_id not in r.text, case
+                answers[case, url] = (r.json()["title"], r.json()["detail"])
+            r = c.post(f"{API}/assessments", headers=headers, files={"file": ("a.csv", b"x", "text/csv")})
+            answers[case, "upload"] = (r.json()["title"], r.json()["detail"])
+        assert len(set(answers.values())) == 1, answers
+        assert c.get(f"{API}/tokens", headers=_bearer(tokens["editor"])).status_code == 403  # known, too low
+
+
+def test_upload_errors_name_the_file_sent_never_the_servers_path(writable):
+    from fastapi.testclient import TestClient
+
+    path, tokens = writable
+    bad = {"assessments": [("my form.csv", b"assessment,framework\nx,y\n"), ("form.xlsx", b"not a zip"),
+                           ("empty.csv", b"")],
+           "custom-regions": [("regions.csv", b"region,member\nZZ,NOT-A-REGION\n"), ("r.parquet", b"PAR1xx")]}
+    with TestClient(create_app(Settings(atlas=str(path), warm=False))) as c:
+        for route, files in bad.items():
+            for name, body in files:
+                r = c.post(f"{API}/{route}", headers=_bearer(tokens["editor"]),
+                           files={"file": (name, body, "application/octet-stream")})
+                assert r.status_code == 422, (route, name, r.text)
+                detail = r.json()["detail"]
+                assert detail.startswith(name), (route, name, detail)
+                for secret in (str(path.parent), ".uploads", "/tmp"):
+                    assert secret not in r.text, (route, name, detail)

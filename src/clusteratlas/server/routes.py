@@ -15,9 +15,11 @@ from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import TableResult
 from clusteratlas.server.app import OBJECT, TABULAR, Format, cache_headers
+from clusteratlas.server.auth import require_role
 from clusteratlas.server.formats import json_response, negotiate, table_response
 from clusteratlas.server.service import AtlasService
 from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
+from clusteratlas.server.writes import WRITE_ERRORS, Who
 
 router = APIRouter()
 #: Queries run at once (new answers); the others wait their turn, cached answers never wait.
@@ -141,9 +143,10 @@ async def imports(request: Request, fmt: Fmt = None) -> Response:
     return await _table(request, fmt, "imports", Q.imports)
 
 
-@router.get("/writes", tags=["provenance"], responses=TABULAR)
-async def writes(request: Request, fmt: Fmt = None) -> Response:
-    """Every write made through the API: who, when, what, checksum."""
+@router.get("/writes", tags=["provenance"], responses={**TABULAR, 401: WRITE_ERRORS[401], 403: WRITE_ERRORS[403]})
+async def writes(request: Request, who: Who, fmt: Fmt = None) -> Response:
+    """Every write made through the API: who (token ids and names), when, what, checksum (editor or admin)."""
+    require_role(who, "editor")
     return await _table(request, fmt, "writes", Q.writes)
 
 
