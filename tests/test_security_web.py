@@ -172,12 +172,14 @@ class Served:
 
 
 def server_options(**limits) -> dict:
-    """The uvicorn options ``clusteratlas serve`` passes (none before the timeouts existed)."""
+    """The uvicorn options ``clusteratlas serve`` passes, its defaults unless given (none before they existed)."""
     try:
         from clusteratlas.server.timeouts import ServerLimits
     except ImportError:
         return {}
-    return ServerLimits(**limits).uvicorn_options()
+    defaults = {"header_timeout": 10.0, "body_timeout": 60.0, "keep_alive": 5.0, "max_connections": 500,
+                "max_header_kb": 64}
+    return ServerLimits(**{**defaults, **limits}).uvicorn_options()
 
 
 @pytest.fixture(scope="module")
@@ -563,3 +565,104 @@ def test_upload_errors_name_the_file_sent_never_the_servers_path(writable):
                 assert detail.startswith(name), (route, name, detail)
                 for secret in (str(path.parent), ".uploads", "/tmp"):
                     assert secret not in r.text, (route, name, detail)
+
+
+# ------------------------------------------------------------ slow clients
+def _read_answer(sock: socket.socket) -> bytes:
+    """One whole answer (head and Content-Length body) from a blocking socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def _trickler(port: int, head: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setblocking(False)
+    sock.send(head)
+    return sock
+
+
+def test_the_server_answers_while_slow_clients_trickle_and_cuts_them_at_the_timeouts(hostile_atlas):
+    """200 connections send their headers a byte at a time, 20 their body, 10 the next request after a first
+    answer: the server keeps answering others at once, and closes each slow one with 408 at its timeout."""
+    import httpx
+
+    header_timeout, body_timeout = 2.0, 3.0
+    with Served(hostile_atlas, header_timeout=header_timeout, body_timeout=body_timeout) as served:
+        port = served.port
+        kept = []  # a first request answered, then the next one trickled on the same connection
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_answer(sock).startswith(b"HTTP/1.1 200 ")
+            sock.setblocking(False)
+            sock.send(b"GET /api/v1/health HTTP/1.1\r\n")
+            kept.append(sock)
+        started = time.monotonic()
+        slow = {"headers": [_trickler(port, b"GET /api/v1/health HTTP/1.1\r\n") for _ in range(200)] + kept,
+                "body": [_trickler(port, b"POST /api/v1/map HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                         b"Content-Length: 1000\r\n\r\n{") for _ in range(20)]}
+        closed: dict[socket.socket, tuple[float, bytes]] = {}
+        answered, answer_times = 0, []
+        with httpx.Client(base_url=served.base, timeout=5) as client:
+            while time.monotonic() - started < body_timeout + 2.5:
+                for what, socks in slow.items():
+                    for sock in socks:
+                        if sock in closed:
+                            continue
+                        try:
+                            received = sock.recv(65536)
+                        except BlockingIOError:
+                            received = None
+                        except OSError:
+                            received = b""
+                        if received is not None:  # the server answered (408) and closed, or just closed
+                            closed[sock] = (time.monotonic() - started, received)
+                            continue
+                        try:
+                            sock.send(b"x-slow: 1\r\n"[:1] if what == "headers" else b" ")  # one byte more
+                        except OSError:
+                            closed[sock] = (time.monotonic() - started, b"")
+                t0 = time.monotonic()
+                assert client.get("/api/v1/health").status_code == 200
+                answer_times.append(time.monotonic() - t0)
+                answered += 1
+                time.sleep(0.2)
+        for socks in slow.values():
+            for sock in socks:
+                sock.close()
+    assert answered > 15 and max(answer_times) < 1.5, (answered, max(answer_times))
+    for what, limit in (("headers", header_timeout), ("body", body_timeout)):
+        cut = [closed.get(sock) for sock in slow[what]]
+        assert all(c is not None for c in cut), f"{sum(c is None for c in cut)} slow {what} never cut"
+        assert all(limit - 0.5 < when < limit + 1.5 for when, _ in cut), (what, sorted(w for w, _ in cut)[::20])
+        assert all(answer.startswith(b"HTTP/1.1 408 ") for _, answer in cut), (what, cut[0])
+
+
+def test_serve_passes_its_limits_to_uvicorn(monkeypatch, hostile_atlas, runner):
+    import uvicorn
+
+    from clusteratlas.server.timeouts import TimedH11Protocol
+    from tests.conftest import invoke
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    copy = hostile_atlas.parent / "serve-copy.duckdb"
+    shutil.copyfile(hostile_atlas, copy)
+    res = invoke(runner, "serve", "--atlas", copy, "--header-timeout", "7", "--body-timeout", "90",
+                 "--keep-alive", "3", "--max-connections", "250", "--max-header-kb", "48", "--no-warm")
+    assert res.exit_code == 0, res.output
+    assert seen["http"].func is TimedH11Protocol
+    assert seen["http"].keywords == {"header_timeout": 7.0, "body_timeout": 90.0}
+    assert (seen["timeout_keep_alive"], seen["limit_concurrency"], seen["h11_max_incomplete_event_size"]) == \
+        (3.0, 250, 48 * 1024)
+    seen.clear()
+    assert invoke(runner, "serve", "--atlas", copy, "--no-warm").exit_code == 0
+    assert seen["http"].keywords == {"header_timeout": 10.0, "body_timeout": 60.0}  # the defaults
+    assert seen["limit_concurrency"] == 500
