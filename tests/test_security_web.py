@@ -535,6 +535,8 @@ def test_the_write_log_is_for_editors_and_every_failed_authentication_reads_the_
         assert r.status_code == 201, r.text
         log = c.get(f"{API}/writes", headers=_bearer(tokens["editor"]))
         assert log.status_code == 200 and log.json()["data"][0]["action"] == "custom-regions"
+        for fmt in ("csv", "xlsx", "parquet"):
+            assert c.get(f"{API}/writes?format={fmt}", headers=_bearer(tokens["editor"])).status_code == 200
         assert c.get(f"{API}/writes", headers=_bearer(tokens["admin"])).status_code == 200
         answers = {}
         for case, headers in failures.items():
