@@ -25,7 +25,6 @@
   function esc(v) { return echarts.format.encodeHTML(shown(v)); }
   // A name in the page's language (the other language, then the id, when it is missing), as shown text.
   function pick(lang, en, ja, fallback) { return shown((lang === "ja" ? ja || en : en || ja) || fallback); }
-  CA.shown = shown;
 
   function data() {
     var el = document.getElementById("page-data");
