@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Path, Query, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -33,7 +34,8 @@ from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import Missing, to_rows
 from clusteratlas.server.app import OBJECT
-from clusteratlas.server.formats import dumps
+from clusteratlas.server.formats import accepted, dumps
+from clusteratlas.sources.codes import visible
 
 HERE = FilePath(__file__).resolve().parent
 DOMAIN = "web"
@@ -87,9 +89,13 @@ def fmt_percent(value: Any, lang: str, digits: int = 1) -> str:
 @cache
 def environment(lang: str) -> jinja2.Environment:
     """One Jinja2 environment per language (the i18n extension bound to that language's catalogue)."""
+    # every value written into a page is HTML-escaped (autoescape) and shows invisible or direction-changing
+    # characters as <U+XXXX> (finalize: names come from imported files); JSON for the scripts is escaped for a
+    # <script> element by tojson_safe and left to app.js's own shown()
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                              autoescape=jinja2.select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True,
+                             finalize=lambda value: visible(value) if type(value) is str else value)
     env.install_gettext_callables(gettext=lambda m: translate(lang, m),
                                   ngettext=lambda s, p, n: translate(lang, s if n == 1 else p), newstyle=True)
     env.filters["num"] = lambda v, d=0: fmt_number(v, lang, d)
@@ -370,9 +376,12 @@ def mount(app: FastAPI) -> None:
     """Add the pages, their static assets and the geometry route to the API app.
 
     Errors on a page (an unknown region, a bad parameter) answer an HTML page that says what was wrong;
-    the API's routes keep their problem documents.
+    the API's routes keep their problem documents. Outside the API an HTTP error (an unknown path, a wrong
+    method) is an HTML page when the ``Accept`` header prefers HTML to JSON (a browser), else a problem
+    document (a script, curl).
     """
     api_handler = app.exception_handlers[InputError]
+    http_handler = app.exception_handlers[StarletteHTTPException]
 
     def input_error(request: Request, exc: InputError) -> Response:
         if request.url.path.startswith("/api/"):
@@ -384,7 +393,21 @@ def mount(app: FastAPI) -> None:
         response.status_code = status
         return response
 
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        wanted = accepted(request.headers.get("accept"), ("application/problem+json", "application/json",
+                                                          "text/html"))
+        if request.url.path.startswith("/api/") or wanted != "text/html":
+            return http_handler(request, exc)
+        message = translate(language(request), "No page at this address") if exc.status_code == 404 \
+            else str(exc.detail)
+        response = render(request, "error.html", twin=None, status=exc.status_code, message=message,
+                          value=request.url.path, expected=None, hint=None)
+        response.status_code = exc.status_code
+        response.headers.update(exc.headers or {})
+        return response
+
     app.add_exception_handler(InputError, input_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(router)
