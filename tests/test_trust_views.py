@@ -56,7 +56,8 @@ def test_totals_are_one_levels_total_named_when_regions_overlap(overlapping, run
     still total the counties (each job once), say so, and count the regions of every level as ``map`` does."""
     res = invoke(runner, "map", "--level", "state", "--level", "custom", "--atlas", overlapping)
     assert res.exit_code == 0, res.output
-    mapped = int(re.search(r"([\d,]+) regions \(", " ".join(res.output.split())).group(1).replace(",", ""))
+    listed_levels = re.search(r"regions: ((?:[\d,]+ \w+(?:, )?)+)", " ".join(res.output.split())).group(1)
+    mapped = sum(int(n.replace(",", "")) for n in re.findall(r"(\d[\d,]*) \w+", listed_levels))
     truth = compute(overlapping)
     assert truth.disjoint == ["county", "state"] and truth.levels == {"county": 36, "custom": 40, "state": 6}
     _, jobs = truth.level_total("county", 2020)
