@@ -27,7 +27,8 @@ from rich.text import Text
 
 from clusteratlas import i18n
 from clusteratlas.i18n import _
-from clusteratlas.store.atlas import MapSummary
+from clusteratlas.metrics.run import MapRun, years_text
+from clusteratlas.store.integrity import UnknownRegions
 
 STAR = "★"
 MISSING = "—"
@@ -117,11 +118,6 @@ def rating(row: dict) -> str:
     """The US Cluster Mapping Project's rating of a row in words: strong, significant, qualifying or nothing."""
     return (_("strong") if row.get("strong") else _("significant") if row.get("significant")
             else _("qualifying") if row.get("qualifying") else "")
-
-
-def years_text(first: int, last: int) -> str:
-    """A span of years: ``2015–2020``, or one year."""
-    return str(first) if first == last else f"{first}–{last}"
 
 
 def results_legend() -> str:
@@ -257,6 +253,10 @@ _REFERENCE_WORDS = (
     (re.compile(r"the observed regions of level (?P<level>\S+)(?: \((?P<parts>[^)]*)\))?$"), "level"),
     (re.compile(r"region (?P<region>\S+)(?: \((?P<parts>[^)]*)\))?$"), "region"),
     (re.compile(r"imported reference totals$"), "totals"),
+    (re.compile(r"reference totals from (?P<file>.+)$"), "file totals"),
+    (re.compile(r"every region of the file \(pass --reference-totals when they overlap or leave part of the nation "
+                r"out\)$"), "file"),
+    (re.compile(r"per level \(before clusteratlas recorded it\)$"), "unrecorded"),
 )
 
 
@@ -279,23 +279,28 @@ def reference_words(spec: str | None, label: str | None) -> str:
         words = {"observations": _("the observed regions that no other observed region contains"),
                  "level": _("the observed regions of level {level}").format(level=level_name(found.get("level"))),
                  "region": _("region {region}").format(region=found.get("region")),
-                 "totals": _("imported reference totals")}[kind]
+                 "totals": _("imported reference totals"),
+                 "file totals": _("reference totals from {file}").format(file=found.get("file")),
+                 "file": _("every region of the file (pass --reference-totals when they overlap or leave part of "
+                           "the nation out)"),
+                 "unrecorded": _("per level (before clusteratlas recorded it)")}[kind]
         text = words + (_(" ({parts})").format(parts=parts) if parts else "")
         break
     return text + (_(" (--reference={spec})").format(spec=spec) if spec else "")
 
 
-def reference_line(reference: dict | None) -> str:
-    """The reference economy of the LQs, in one line (see Atlas.reference_economy)."""
-    if not reference:
+def reference_line(run: MapRun | None) -> str:
+    """The reference economy of a map run's LQs, in one line (empty before any run)."""
+    if run is None:
         return ""
-    jobs = _(", {jobs:,.0f} jobs").format(jobs=reference["employment"]) if reference.get("employment") is not None \
+    jobs = _(", {jobs:,.0f} jobs").format(jobs=run.reference_employment) if run.reference_employment is not None \
         else ""
-    words = reference_words(reference.get("spec"), reference.get("label"))
+    spec = None if run.spec.files is not None else run.reference  # a stateless map takes no --reference
+    words = reference_words(spec, run.reference_label)
     return "\n" + _("LQ reference economy: {reference}.").format(reference=escape(words) + jobs)
 
 
-def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *,
+def region_table(summary: dict, rows: pa.Table, reference: MapRun | None = None, *,
                  wide: bool = False) -> FitTable:
     """A region's clusters for one year, strongest first."""
     title = (f"{_label(summary.get('name'), summary.get('name_ja'), summary['region'])} — {summary['year']}\n"
@@ -303,6 +308,8 @@ def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *
                  "{strength}").format(employment=_num(summary["employment"]), traded=_num(summary["traded_employment"]),
                                       strong=summary["strong_clusters"] or 0,
                                       strength=_num(summary["cluster_strength"], "{:.1%}"))
+             + (_(", average wage {wage} per job and year").format(wage=_num(summary["average_wage"]))
+                if summary.get("average_wage") is not None else "")
              + reference_line(reference))
     table = FitTable(title, [
         Col("Cluster", priority=0, flex=True), Col("Type", priority=4),
@@ -316,13 +323,13 @@ def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *
             _(row["type"]) if row["type"] in ("traded", "local") else row["type"], _num(row["employment"]),
             _num(row["share_of_region"], "{:.1%}"),
             _num(row["lq"], "{:.2f}"), _num(row["lq_within_type"], "{:.2f}"), _stars(row["stars"]),
-            rating(row), _num(row["average_wage"], "{:,.1f}"), _pct(row["employment_cagr"]),
+            rating(row), _num(row["average_wage"], "{:,.0f}"), _pct(row["employment_cagr"]),
             _estimate_note(row),
         )
     return table
 
 
-def cluster_table(cluster: str, rows: pa.Table, reference: dict | None = None, *,
+def cluster_table(cluster: str, rows: pa.Table, reference: MapRun | None = None, *,
                   wide: bool = False) -> FitTable:
     """A cluster's top regions for one year."""
     first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
@@ -340,21 +347,31 @@ def cluster_table(cluster: str, rows: pa.Table, reference: dict | None = None, *
     return table
 
 
-def summary_panel(summary: MapSummary) -> Panel:
-    """What a map run produced."""
-    text = (_("definition [bold]{definition}[/]: {rows:,} region × cluster × year rows, {regions:,} regions "
-              "({levels}), years {years}").format(
-                definition=escape(summary.definition), rows=summary.cluster_rows, regions=summary.regions,
-                levels=_(", ").join(level_name(level) for level in summary.levels),
-                years=years_text(summary.years[0], summary.years[-1])) + "\n"
+def summary_panel(run: MapRun) -> Panel:
+    """What a map run produced, and which earlier results it replaced, kept or dropped."""
+    regions = _(", ").join(_("{n:,} {level}").format(n=n, level=level_name(level)) for level, n in run.regions.items())
+    text = (_("definition [bold]{definition}[/]: {rows:,} region × cluster × year rows; regions: {regions}; "
+              "years {years}").format(definition=escape(run.definition or ""), rows=run.cluster_rows,
+                                      regions=escape(regions), years=years_text(list(run.years))) + "\n"
             + _("{share:.1%} of employment mapped to a cluster; {codes} industry code(s) unmapped ({jobs:,.0f} "
-                "jobs)").format(share=summary.mapped_share, codes=summary.unmapped_industries,
-                                jobs=summary.unmapped_employment)
-            + reference_line({"spec": summary.reference, "label": summary.reference_label,
-                              "employment": summary.reference_employment}))
-    if summary.outside.count:
+                "jobs)").format(share=run.mapped_share, codes=run.unmapped_industries, jobs=run.unmapped_employment)
+            + reference_line(run))
+
+    def levels(names: tuple[str, ...]) -> str:
+        return escape(_(", ").join(level_name(level) for level in names))
+
+    if run.levels_replaced:
+        text += "\n" + _("Replaced the earlier results of: {levels}.").format(levels=levels(run.levels_replaced))
+    if run.levels_kept:
+        text += "\n" + _("Kept from the previous run: {levels} (--drop-level LEVEL drops one).").format(
+            levels=levels(run.levels_kept))
+    if run.levels_dropped:
+        text += "\n[yellow]" + _("Dropped the earlier results of: {levels}.").format(
+            levels=levels(run.levels_dropped)) + "[/]"
+    if run.outside_regions:
+        outside = UnknownRegions(run.outside_regions, run.outside_employment, list(run.outside_listed))
         text += "\n[yellow]" + escape(_("{codes} (latest year; they are rated as level 'region')").format(
-            codes=summary.outside.describe("in the observations"))) + "[/]"
+            codes=outside.describe("in the observations"))) + "[/]"
     return Panel(Folded(text), title=_("Map"), expand=False)
 
 

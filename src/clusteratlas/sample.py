@@ -257,7 +257,7 @@ def generate_sample(seed: int = 7, *, counties_per_state: int = 6,
         growth[r, c] = p.growth
 
     rows_region, rows_ind, rows_year, emp_out, est_out, pay_out, flag_out, class_out = ([] for _ in range(8))
-    wage = rng.uniform(35.0, 80.0, size=len(codes))  # thousand per job
+    wage = rng.uniform(35.0, 80.0, size=len(codes)) * 1000  # currency units per job (35,000-80,000)
     scale = 12  # jobs per unit of size × weight: about 9.5 million jobs in all
     for t, year in enumerate(years):
         trend = (1.0 + growth) ** t  # counties × clusters
