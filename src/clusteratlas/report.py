@@ -260,6 +260,14 @@ _REFERENCE_WORDS = (
 )
 
 
+def _region_count(part: str) -> str:
+    """``36 county`` of a stored label in the current language (``郡 36``), as the map summary counts regions."""
+    count, _sep, level = part.partition(" ")
+    if not count.replace(",", "").isdigit() or not level:
+        return part
+    return _("{n:,} {level}").format(n=int(count.replace(",", "")), level=level_name(level))
+
+
 def reference_words(spec: str | None, label: str | None) -> str:
     """The reference economy of a map run in words, in the current language.
 
@@ -274,8 +282,7 @@ def reference_words(spec: str | None, label: str | None) -> str:
         if not m:
             continue
         found = m.groupdict()
-        parts = _(", ").join(f"{level_name(p.split(' ', 1)[1])} {p.split(' ', 1)[0]}" if " " in p else p
-                            for p in (found.get("parts") or "").split(", ") if p)
+        parts = _(", ").join(_region_count(p) for p in (found.get("parts") or "").split(", ") if p)
         words = {"observations": _("the observed regions that no other observed region contains"),
                  "level": _("the observed regions of level {level}").format(level=level_name(found.get("level"))),
                  "region": _("region {region}").format(region=found.get("region")),
