@@ -186,3 +186,10 @@ def test_japanese_lines_break_between_characters_not_inside_numbers_or_options(w
     for whole in ("--min-employment", "county=municipality", "--peers", "1,000", "10%", "36"):
         assert any(whole in line for line in lines), (whole, lines)
     assert "".join(lines).replace(" ", "") == note.replace(" ", "")  # nothing lost, nothing added
+
+
+@pytest.mark.parametrize("width", [12, 14, 16])
+def test_a_span_of_years_is_not_broken_at_its_dash(width):
+    """The map summary's years (``2015–2020``, main's years_text) stay whole in English and Japanese lines alike."""
+    for text in ("years 2015–2020, 2022", "年: 2015–2020、州 6"):
+        assert any("2015–2020" in line for line in i18n.wrap(text, width)), i18n.wrap(text, width)

@@ -136,9 +136,10 @@ def name(en: str | None, ja: str | None) -> str | None:
 
 
 # ------------------------------------------------------------------ line breaking
-#: A run of printable ASCII (a number, a code, an option name, an English word) is never broken; any other
-#: character (a kanji, a kana) may end a line, except before closing and after opening punctuation (kinsoku).
-_UNIT = re.compile(r"[!-~]+|[ \t]+|.", re.S)
+#: A run of printable ASCII (a number, a code, an option name, an English word) is never broken, nor is an en dash
+#: inside one (a span of years, 2015–2020); any other character (a kanji, a kana) may end a line, except before
+#: closing and after opening punctuation (kinsoku).
+_UNIT = re.compile(r"[!-~](?:[!-~]|–(?=[!-~]))*|[ \t]+|.", re.S)
 _NO_START = set("、。，．・：；？！）」』】〕｝〉》ー々ゝゞぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ…‥")
 _NO_END = set("（「『【〔｛〈《")
 
