@@ -56,7 +56,8 @@ def test_totals_are_one_levels_total_named_when_regions_overlap(overlapping, run
     still total the counties (each job once), say so, and count the regions of every level as ``map`` does."""
     res = invoke(runner, "map", "--level", "state", "--level", "custom", "--atlas", overlapping)
     assert res.exit_code == 0, res.output
-    mapped = int(re.search(r"([\d,]+) regions \(", " ".join(res.output.split())).group(1).replace(",", ""))
+    listed_levels = re.search(r"regions: ((?:[\d,]+ \w+(?:, )?)+)", " ".join(res.output.split())).group(1)
+    mapped = sum(int(n.replace(",", "")) for n in re.findall(r"(\d[\d,]*) \w+", listed_levels))
     truth = compute(overlapping)
     assert truth.disjoint == ["county", "state"] and truth.levels == {"county": 36, "custom": 40, "state": 6}
     _, jobs = truth.level_total("county", 2020)
@@ -76,7 +77,7 @@ def test_totals_are_one_levels_total_named_when_regions_overlap(overlapping, run
         assert home.tiles["tile-regions"][:2] == ["Regions", "82"]
         assert "40 custom (overlapping)" in home.tiles["tile-regions"][2]
         ja = Page(client.get("/?lang=ja").text)
-        assert ja.tiles["tile-employment"][0] == "county レベルの 36 地域の従業者数（2020年）"
+        assert ja.tiles["tile-employment"][0] == "郡 レベルの 36 地域の従業者数（2020年）"  # 郡: the level in Japanese
     # the CLI's default level is the same
     res = invoke(runner, "show", "cluster", "C01", "--atlas", overlapping, "--wide")
     assert res.exit_code == 0 and "county" in res.output and "P0" not in res.output

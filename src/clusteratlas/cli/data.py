@@ -184,23 +184,37 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
     _print_import(report, kind, file, dry_run)
 
 
+#: The kinds of table ``import`` takes, said in the current language in its report.
+IMPORT_KINDS = ("observations", "definitions", "regions", "custom-regions", "industries", "reference-totals",
+                "weights", "indicators")
+
+
 def _print_import(report, kind: str, file: Path, dry_run: bool) -> None:
     verb = _("Checked (dry run, nothing stored)") if dry_run else _("Imported")
     label = _(" as '{name}'").format(name=report.name) if report.name else ""
     replaced = _(", replacing {rows:,} rows").format(rows=report.replaced) if report.replaced else ""
-    out.print(_("{verb} {rows:,} {kind} rows from {file}{label}{replaced}.").format(
-        verb=verb, rows=report.rows, kind=kind, file=file, label=label, replaced=replaced))
+    from clusteratlas.report import Folded
+
+    out.print(Folded(escape(_("{verb} {rows:,} {kind} rows from {file}{label}{replaced}.").format(
+        verb=verb, rows=report.rows, kind=_(kind) if kind in IMPORT_KINDS else kind, file=file, label=label,
+        replaced=replaced))))
     for note in report.notes:
-        out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
+        out.print(Folded("[yellow]" + _("note:") + f"[/] {escape(note)}"))
 
 @app.command()
 @fails_cleanly
 def export(what: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}.")],
            file: Annotated[Path, typer.Argument(help="Output .csv, .parquet or .xlsx.")],
-           atlas: AtlasOpt = DEFAULT_PATH, bom: BomOpt = False) -> None:
+           atlas: AtlasOpt = DEFAULT_PATH, bom: BomOpt = False,
+           keep_formulas: Annotated[bool, typer.Option(
+               "--keep-formulas", envvar="CLUSTERATLAS_CSV_KEEP_FORMULAS",
+               help="Write CSV text cells as stored. By default a cell that begins with = + - @ (or a tab or "
+                    "carriage return) gets a leading apostrophe, so that a spreadsheet shows it as text instead "
+                    "of running it as a formula (names come from imported files). Excel files always keep text "
+                    "as text.")] = False) -> None:
     """Export a table of the atlas to CSV, Parquet or Excel."""
     with Atlas(atlas, read_only=True) as a, step(f"Exporting {what}"):
-        n = a.export(what, file)
+        n = a.export(what, file, keep_formulas=keep_formulas)
     if bom:
         from clusteratlas.store.export import add_bom
 

@@ -8,15 +8,18 @@ from typing import Annotated, Any, Literal
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import TableResult
 from clusteratlas.server.app import OBJECT, TABULAR, Format, cache_headers
+from clusteratlas.server.auth import require_role
 from clusteratlas.server.formats import json_response, negotiate, table_response
 from clusteratlas.server.service import AtlasService
 from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
+from clusteratlas.server.writes import WRITE_ERRORS, Who
 
 router = APIRouter()
 #: Queries run at once (new answers); the others wait their turn, cached answers never wait.
@@ -35,7 +38,11 @@ Cursor = Annotated[str | None, Query(max_length=200, description="The 'next' cur
 Sort = Annotated[str | None, Query(max_length=300, description="Column(s) to sort by, '-col' for descending, "
                                    "comma-separated")]
 Fmt = Annotated[Format | None, Query(alias="format", description="json, csv, parquet or xlsx (else the Accept "
-                                     "header; default json)")]
+                                     "header; default json). In CSV, text cells that begin with = + - @ (or a tab "
+                                     "or carriage return) get a leading apostrophe, so that no spreadsheet runs "
+                                     "them as formulas; add keep_formulas=true for the cells as stored; bom=true "
+                                     "starts a CSV with a UTF-8 byte-order mark, so that Excel (Japanese Windows "
+                                     "included) reads it as UTF-8")]
 By = Annotated[Literal["cluster", "industry"], Query(description="Clusters or industries")]
 
 
@@ -71,13 +78,27 @@ async def _cached(request: Request, service: AtlasService, fmt: str,
     return await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
 
 
+def _flag(request: Request, name: str) -> bool:
+    """A true/false query parameter of a tabular answer (``keep_formulas``: CSV cells as stored; ``bom``: a CSV
+    that starts with the UTF-8 byte-order mark), false by default."""
+    value = request.query_params.get(name)
+    if value is None:
+        return False
+    try:
+        return TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        raise InputError(f"{name} must be true or false", value=value[:40], expected="true or false") from None
+
+
 async def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:
     service = _service(request)
     chosen = negotiate(fmt, request.headers.get("accept"))
+    keep, bom = _flag(request, "keep_formulas"), _flag(request, "bom")
 
     def build(headers: dict[str, str]) -> Response:
         result = run(service.reader())
-        return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name)
+        return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name,
+                              keep_formulas=keep, bom=bom)
 
     return await _cached(request, service, chosen, build)
 
@@ -126,9 +147,10 @@ async def imports(request: Request, fmt: Fmt = None) -> Response:
     return await _table(request, fmt, "imports", Q.imports)
 
 
-@router.get("/writes", tags=["provenance"], responses=TABULAR)
-async def writes(request: Request, fmt: Fmt = None) -> Response:
-    """Every write made through the API: who, when, what, checksum."""
+@router.get("/writes", tags=["provenance"], responses={**TABULAR, 401: WRITE_ERRORS[401], 403: WRITE_ERRORS[403]})
+async def writes(request: Request, who: Who, fmt: Fmt = None) -> Response:
+    """Every write made through the API: who (token ids and names), when, what, checksum (editor or admin)."""
+    require_role(who, "editor")
     return await _table(request, fmt, "writes", Q.writes)
 
 

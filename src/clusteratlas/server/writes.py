@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -87,6 +87,16 @@ def _keep_upload(service: AtlasService, upload: UploadFile) -> tuple[Path, str]:
     return target, digest.hexdigest()
 
 
+def as_uploaded(exc: InputError, path: Path, name: str) -> InputError:
+    """The error as the uploader sees it: the file named as it was sent, never the server's path of the kept copy."""
+    def plain(value):
+        if not isinstance(value, str):
+            return value
+        return value.replace(str(path), name).replace(str(path.parent), "uploads")
+
+    return replace(exc, **{f.name: plain(getattr(exc, f.name)) for f in fields(exc) if f.init})
+
+
 def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, action: str, job) -> Response:
     require_role(who, role)
     service = _service(request)
@@ -99,6 +109,9 @@ def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, 
     def run(atlas):
         try:
             result = job(atlas, path)
+        except InputError as exc:
+            path.unlink(missing_ok=True)
+            raise as_uploaded(exc, path, Path(upload.filename or path.name).name) from None
         except BaseException:
             path.unlink(missing_ok=True)
             raise

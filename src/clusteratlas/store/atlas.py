@@ -369,8 +369,10 @@ class Atlas:
                                  expected="codes of an imported region system (--strict)",
                                  hint="Import the region system first ('clusteratlas import regions' or "
                                       "'clusteratlas reference'), or import without --strict")
-            report.notes.append(unknown.describe(where) + "; import their region system, or pass --strict "
-                                "to refuse such files")
+            from clusteratlas.i18n import _
+
+            report.notes.append(unknown.describe(where) + _("; import their region system, or pass --strict to "
+                                                            "refuse such files"))
         return view
 
     def _check_weights(self, view: str, label: str, report: ImportReport, drop_unknown: bool) -> str:
@@ -820,8 +822,12 @@ class Atlas:
         self.import_table("custom-regions", programme_regions(observed or None), name="jp-programmes")
         return table.num_rows
 
-    def export(self, what: str, path: str | os.PathLike[str]) -> int:
-        """Write a table (see :data:`EXPORTABLE`) to CSV, Parquet or Excel; return the row count."""
+    def export(self, what: str, path: str | os.PathLike[str], *, keep_formulas: bool = False) -> int:
+        """Write a table (see :data:`EXPORTABLE`) to CSV, Parquet or Excel; return the row count.
+
+        CSV text cells that begin like a formula get an apostrophe unless ``keep_formulas``
+        (:mod:`clusteratlas.store.export`).
+        """
         if what not in EXPORTABLE:
             raise InputError("unknown table to export", value=what, expected=", ".join(EXPORTABLE))
         table = EXPORTABLE[what]
@@ -829,4 +835,4 @@ class Atlas:
         if table not in tables:
             raise InputError(f"the atlas has no {what} table yet",
                              hint="Run 'clusteratlas map' (or 'relate', 'shift-share') first")
-        return write_table(self.con.table(table), Path(path))
+        return write_table(self.con.table(table), Path(path), keep_formulas=keep_formulas)
