@@ -207,6 +207,26 @@ def plain(value: Any) -> Any:
     return _plain(value)
 
 
+def _json_default(value: Any) -> Any:
+    """What :func:`plain` makes of a value json cannot write itself."""
+    plain_value = plain(value)
+    return str(plain_value) if plain_value is value else plain_value
+
+
+def json_bytes(value: Any) -> bytes:
+    """Strict JSON (no NaN: null), UTF-8, Japanese kept readable: how answers are written (the API's bodies,
+    the stored answers).
+
+    Written directly when the value holds no non-finite float (the usual case: query results are
+    already plain), else after :func:`plain` makes it so; the bytes are the same either way.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
+    except ValueError:  # a NaN or infinity somewhere: null, as plain() writes it
+        text = json.dumps(plain(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+    return text.encode("utf-8")
+
+
 def encode_cursor(offset: int, key: str) -> str:
     """An opaque cursor for the next page of a query (``key`` ties it to the query's filters)."""
     raw = json.dumps({"o": offset, "k": key}, separators=(",", ":")).encode()

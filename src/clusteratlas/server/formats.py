@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from starlette.responses import Response, StreamingResponse
 
 from clusteratlas.errors import InputError
-from clusteratlas.queries._core import plain, to_rows
+from clusteratlas.queries._core import json_bytes, to_rows
 from clusteratlas.store.export import WORKBOOK_OPTIONS, neutralise_formulas
 
 FORMATS = ("json", "csv", "parquet", "xlsx")
@@ -92,23 +92,9 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
     return _ACCEPT[media] if media else "json"
 
 
-def _default(value: Any) -> Any:
-    """What :func:`clusteratlas.queries._core.plain` makes of a value json cannot write itself."""
-    plain_value = plain(value)
-    return str(plain_value) if plain_value is value else plain_value
-
-
 def dumps(value: Any) -> bytes:
-    """Strict JSON (no NaN: null), UTF-8, Japanese kept readable.
-
-    Written directly when the value holds no non-finite float (the usual case: query results are
-    already plain), else after :func:`plain` makes it so; the bytes are the same either way.
-    """
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default)
-    except ValueError:  # a NaN or infinity somewhere: null, as plain() writes it
-        text = json.dumps(plain(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
-    return text.encode("utf-8")
+    """Strict JSON (no NaN: null), UTF-8, Japanese kept readable (:func:`clusteratlas.queries._core.json_bytes`)."""
+    return json_bytes(value)
 
 
 def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None,

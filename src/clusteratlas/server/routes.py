@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
+from clusteratlas.queries import answers as A
 from clusteratlas.queries._core import TableResult
 from clusteratlas.server.app import OBJECT, TABULAR, Format, cache_headers
 from clusteratlas.server.auth import require_role
@@ -174,8 +175,8 @@ async def regions(request: Request, q: Text = None, level: Level = None, parent:
 async def region(request: Request, region: Id, year: Year = None, level: Level = None,
            include_empty: bool = False, opportunities: Annotated[int, Query(ge=0, le=1000)] = 10) -> Response:
     """A region's profile: summary, every cluster with every metric, time series, related opportunities."""
-    return await _object(request, lambda con: Q.region_profile(con, region, year=year, level=level,
-                                                         include_empty=include_empty, opportunities=opportunities))
+    return await _object(request, lambda con: A.ask(con, "region", region, year=year, level=level,
+                                                    include_empty=include_empty, opportunities=opportunities))
 
 
 @router.get("/regions/{region}/clusters", tags=["regions"], responses=TABULAR)
@@ -208,8 +209,8 @@ async def clusters(request: Request, level: Level = None, year: Year = None, fmt
 async def cluster(request: Request, cluster: Id, metric: Annotated[str, Query(max_length=100)] = "employment",
             level: Level = None, year: Year = None, top: Top = 20) -> Response:
     """A cluster's profile: definition, subclusters, industries, top regions by a metric, time series."""
-    return await _object(request, lambda con: Q.cluster_profile(con, cluster, metric=metric, level=level, year=year,
-                                                          top=top))
+    return await _object(request, lambda con: A.ask(con, "cluster", cluster, metric=metric, level=level, year=year,
+                                                    top=top))
 
 
 @router.get("/clusters/{cluster}/ranking", tags=["clusters"], responses=TABULAR)
@@ -218,16 +219,16 @@ async def cluster_ranking(request: Request, cluster: Id, metric: Annotated[str, 
                     min_employment: Annotated[float | None, Query(ge=0, le=1e12)] = None,
                     fmt: Fmt = None) -> Response:
     """The regions of one level ranked by any metric of a cluster."""
-    return await _table(request, fmt, f"ranking-{cluster}", lambda con: Q.cluster_ranking(
-        con, cluster, metric=metric, level=level, year=year, top=top, min_employment=min_employment))
+    return await _table(request, fmt, f"ranking-{cluster}", lambda con: A.ask(
+        con, "ranking", cluster, metric=metric, level=level, year=year, top=top, min_employment=min_employment))
 
 
 @router.get("/clusters/{cluster}/map", tags=["clusters"], responses=TABULAR)
 async def cluster_map(request: Request, cluster: Id, metric: Annotated[str, Query(max_length=100)] = "lq",
                 level: Level = None, year: Year = None, fmt: Fmt = None) -> Response:
     """A map layer: every region's value of one metric of a cluster at one level."""
-    return await _table(request, fmt, f"map-{cluster}", lambda con: Q.map_layer(con, cluster, metric=metric,
-                                                                          level=level, year=year))
+    return await _table(request, fmt, f"map-{cluster}", lambda con: A.ask(con, "map", cluster, metric=metric,
+                                                                    level=level, year=year))
 
 
 @router.get("/clusters/{cluster}/related", tags=["clusters"], responses=TABULAR)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import logging
 import os
 import tempfile
 import uuid
@@ -26,6 +27,7 @@ from clusteratlas.errors import ClusterAtlasError, InputError
 from clusteratlas.metrics import MapParams
 from clusteratlas.metrics._engine import Engine
 from clusteratlas.metrics.run import MapInputs, MapRun, MapSpec, describe_results, run_map
+from clusteratlas.queries.answers import refresh_answers, store_answers
 from clusteratlas.sources.files import LINE, sha256_file
 from clusteratlas.sources.generic import stage
 from clusteratlas.store.access import Notify, Reading, Writing, conflict, open_read_only, say, wait_for_open
@@ -45,6 +47,8 @@ from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
 DEFAULT_PATH = Path("atlas.duckdb")
 #: Import kinds whose rows belong to a named set (observations: dataset; definitions: definition).
 NAMED_KINDS = ("observations", "definitions", "indicators")
+
+log = logging.getLogger("clusteratlas.store")
 
 
 def upgrade_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -196,6 +200,8 @@ class Atlas:
     def close(self, *, keep: bool = True) -> None:
         """Close the atlas; a write is made visible (``keep``) or, when it wrote a copy, thrown away."""
         if self.con is not None:
+            if keep and isinstance(self._access, Writing):
+                self._refresh_answers()
             self.con.close()
             self.con = None
         access, self._access = self._access, None
@@ -203,6 +209,17 @@ class Atlas:
             access.commit() if keep else access.abort()
         elif access is not None:
             access.close()
+
+    def _refresh_answers(self) -> None:
+        """Recompute the stored answers a write has made stale (:func:`clusteratlas.queries.answers.refresh_answers`);
+        none when the write changed nothing they read. A failure leaves them stale, which readers detect (they then
+        compute live), and does not undo the write."""
+        try:
+            with self._transaction():
+                refresh_answers(self.con)
+        except (duckdb.Error, InputError):
+            log.warning("could not recompute the stored answers; they are answered live until the next map",
+                        exc_info=True)
 
     def __enter__(self) -> Atlas:
         return self
@@ -667,6 +684,7 @@ class Atlas:
                 outside_regions=outside.count, outside_employment=outside.employment,
                 outside_listed=tuple(outside.listed))
             save_run(self.con, run)
+            store_answers(self.con, run.run_id)  # the common questions answered now, kept with the run
         return run
 
     def _reference_employment(self, economy, year: int) -> float | None:

@@ -22,7 +22,8 @@ from clusteratlas._sql import plain_connect, scalar
 from clusteratlas.errors import InputError
 from clusteratlas.metrics import CLUSTER_COLUMNS, REGION_COLUMNS
 from clusteratlas.metrics.run import MapRun, MapSpec, params_from_dict
-from clusteratlas.store.runs import clock, save_run
+from clusteratlas.queries.answers import store_answers
+from clusteratlas.store.runs import clock, latest_run, save_run
 
 if TYPE_CHECKING:
     from clusteratlas.store.atlas import Atlas, ImportReport
@@ -133,4 +134,5 @@ def import_results(atlas: Atlas, folder: str | Path, *, name: str | None = None,
                                           run_at=clock(con), reference_employment=employment))
         con.execute("INSERT INTO imports VALUES (now(), 'results', ?, ?, ?, ?)",
                     [definition, str(folder.resolve()), rows, hashlib.sha256(manifest_text.encode()).hexdigest()])
+        store_answers(con, latest_run(con).run_id)  # as a map run here does: the common questions answered now
     return report

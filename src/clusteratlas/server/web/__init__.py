@@ -33,6 +33,7 @@ from clusteratlas import i18n
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.model import REGION_LEVELS
+from clusteratlas.queries import answers as A
 from clusteratlas.queries._core import Missing, to_rows
 from clusteratlas.queries.lookup import search, search_variants  # the search box's forgiving match, as the CLI's
 from clusteratlas.reference.programmes import programme_name
@@ -195,7 +196,7 @@ def search_page(request: Request, q: str = Query("", max_length=200)) -> Respons
 @router.get("/regions/{region}", response_class=HTMLResponse)
 def region_page(request: Request, region: str, year: int | None = None, level: str | None = None) -> Response:
     con = _con(request)
-    profile = Q.region_profile(con, region, year=year, level=level, opportunities=10).as_dict()
+    profile = A.data(A.ask(con, "region", region, year=year, level=level, include_empty=False, opportunities=10))
     clusters = profile["clusters"]
     top = [c["cluster"] for c in sorted(clusters, key=lambda c: -(c["employment"] or 0))[:5]]
     history = Q.results(con, Q.ResultFilters(level=profile["level"], regions=[region]), limit=Q.MAX_PAGE).rows()
@@ -223,7 +224,7 @@ def region_page(request: Request, region: str, year: int | None = None, level: s
 def cluster_page(request: Request, cluster: str, level: str | None = None, year: int | None = None,
                  metric: str = "lq", classes: str = "quantiles") -> Response:
     con = _con(request)
-    profile = Q.cluster_profile(con, cluster, metric="employment", level=level, year=year, top=20).as_dict()
+    profile = A.data(A.ask(con, "cluster", cluster, metric="employment", level=level, year=year, top=20))
     level, year = profile["level"], profile["year"]
     layer = Q.map_layer(con, cluster, metric="employment_cagr" if metric == "growth" else metric,
                         level=level, year=year)

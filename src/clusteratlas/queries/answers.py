@@ -1,0 +1,279 @@
+"""Stored answers: the questions asked most, answered when ``map`` runs and kept with the run.
+
+A region's profile, a cluster's profile, its ranking and its map layer, at
+every level, with the parameters the API routes and the pages use by
+default, are computed by the same query functions a live request runs and
+stored in the table ``stored_answers`` in the transaction that stores the
+map run (:meth:`clusteratlas.store.Atlas.run`, and the import of a results
+folder that Spark wrote). A server started cold then answers them from its
+first request: one lookup instead of a dozen queries, after restarts and
+after writes, with no warm-up.
+
+Each stored answer names
+
+- the map run it belongs to (``run_id``): a new run replaces them all;
+- the request it answers (``kind``, ``item``, ``params``: the query's
+  keyword arguments as JSON, so only an identical request matches);
+- its language (``lang``: ``''`` when the answer is the same in every
+  language, else one row per language, as the notes are translated);
+- its basis: a fingerprint of the tables besides the results that the query
+  reads (imports, region links, programmes, relatedness …). A write that
+  changes one of them (``relate``, a region or programme import) makes the
+  basis differ: the answers of that kind are not used (the query runs live)
+  and are computed again when the write ends (:func:`refresh_answers`); a
+  write that changes none of them (a token, an assessment, a network)
+  recomputes nothing.
+
+Objects are kept as zlib-compressed JSON (what the route would write),
+tables as compressed Arrow IPC with their metadata as JSON, so every format
+(JSON, CSV, Parquet, Excel) renders from them exactly as from a live query.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from clusteratlas import i18n
+from clusteratlas.errors import InputError
+from clusteratlas.queries._core import TableResult, json_bytes, memoised, tables
+
+log = logging.getLogger("clusteratlas.answers")
+
+TABLE = "stored_answers"
+SCHEMA = (f"CREATE TABLE IF NOT EXISTS {TABLE} (run_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, "
+          "item VARCHAR NOT NULL, params VARCHAR NOT NULL, lang VARCHAR NOT NULL, basis VARCHAR NOT NULL, "
+          "meta VARCHAR, body BLOB NOT NULL)")
+#: Tables (besides the run's results, definitions and map_runs) whose content the answers of each kind read.
+_RESULTS_BASIS = ("imports", "region_links", "custom_members")
+BASIS: dict[str, tuple[str, ...]] = {
+    "region": (*_RESULTS_BASIS, "programme_registry", "relate_cells"),
+    "cluster": _RESULTS_BASIS,
+    "ranking": _RESULTS_BASIS,
+    "map": _RESULTS_BASIS,
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One stored question: a kind, the region or cluster it is about, and the query's keyword arguments."""
+
+    kind: str
+    item: str
+    params: dict[str, Any]
+    aliases: tuple[str, ...] = ()  # keys of other requests with the same answer (the default level's)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (params_key(self.params), *self.aliases)
+
+
+def params_key(params: dict[str, Any]) -> str:
+    """The stored form of a request's parameters (sorted JSON): equal parameters, equal keys."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"))
+
+
+def compute(con: duckdb.DuckDBPyConnection, request: Request) -> Any:
+    """The live answer to ``request`` (the query function the route calls, with the same arguments)."""
+    from clusteratlas import queries as Q
+
+    functions: dict[str, Callable[..., Any]] = {"region": Q.region_profile, "cluster": Q.cluster_profile,
+                                                "ranking": Q.cluster_ranking, "map": Q.map_layer}
+    return functions[request.kind](con, request.item, **request.params)
+
+
+# ------------------------------------------------------------------ reading
+def ask(con: duckdb.DuckDBPyConnection, kind: str, item: str, **params: Any) -> Any:
+    """The answer to one common question: the stored one when there is a current one, else the live query's.
+
+    ``kind`` is ``region`` (:func:`~clusteratlas.queries.region_profile`), ``cluster``
+    (:func:`~clusteratlas.queries.cluster_profile`), ``ranking`` (:func:`~clusteratlas.queries.cluster_ranking`)
+    or ``map`` (:func:`~clusteratlas.queries.map_layer`), and ``params`` that function's keyword arguments.
+    An object comes back as its ``as_dict()`` (stored) or as the query's dataclass (live: call ``as_dict()``,
+    or use :func:`data`); a table as a :class:`TableResult` either way.
+    """
+    found = stored(con, kind, item, params)
+    return compute(con, Request(kind, item, params)) if found is None else found
+
+
+def data(answer: Any) -> Any:
+    """An object answer of :func:`ask` as plain data (what the API sends as ``data``)."""
+    return answer.as_dict() if hasattr(answer, "as_dict") else answer
+
+
+def stored(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[str, Any]) -> Any:
+    """The stored answer of the latest run for this exact request in the current language, or None (none
+    stored, an older run's, or one whose basis has changed since)."""
+    if kind not in BASIS or TABLE not in tables(con):
+        return None
+    run_id = memoised(("answers_run",), lambda: _latest_run_id(con))
+    if run_id is None:
+        return None
+    basis = memoised(("answers_basis", kind), lambda: basis_of(con, kind))
+    rows = con.execute(f"SELECT meta, body FROM {TABLE} WHERE run_id = ? AND kind = ? AND item = ? AND params = ? "
+                       "AND basis = ? AND lang IN ('', ?) LIMIT 1",
+                       [run_id, kind, item, params_key(params), basis, i18n.get_language()]).fetchall()
+    if not rows:
+        return None
+    meta, body = rows[0]
+    return decode(meta, body)
+
+
+def decode(meta: str | None, body: bytes) -> Any:
+    """A stored answer back: a dict (an object's ``as_dict()``) or a :class:`TableResult`."""
+    raw = zlib.decompress(body) if meta is None else body
+    if meta is None:
+        return json.loads(raw)
+    with pa.ipc.open_stream(io.BytesIO(raw)) as reader:
+        table = reader.read_all()
+    return TableResult(table, json.loads(meta))
+
+
+def _latest_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    if "map_runs" not in tables(con):
+        return None
+    columns = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'map_runs' "
+                                         "AND database_name = current_database()").fetchall()}
+    if "run_id" not in columns:
+        return None
+    rows = con.execute("SELECT run_id FROM map_runs ORDER BY run_at DESC LIMIT 1").fetchall()
+    return rows[0][0] if rows else None
+
+
+def basis_of(con: duckdb.DuckDBPyConnection, kind: str) -> str:
+    """The fingerprint of what an answer of ``kind`` reads besides the run's results: per table, its rows and
+    an order-independent hash of them (a table the atlas lacks counts as absent)."""
+    present = tables(con)
+    parts = {}
+    for name in BASIS[kind]:
+        if name in present:
+            count, digest = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {name} t").fetchall()[0]
+            parts[name] = [count, str(digest)]
+    return params_key(parts)
+
+
+# ------------------------------------------------------------------ writing
+def requests(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...] = tuple(BASIS)) -> Iterator[Request]:
+    """Every request stored for the atlas's results: per region its profile, per cluster its profile, its
+    ranking (by employment and by LQ) and its LQ map layer; each at every level the results have. The
+    request at the default level (``level=None``, as the routes ask it) is stored too, as an alias
+    (:attr:`Request.aliases`): the same answer, not computed twice."""
+    from clusteratlas.queries._core import default_level
+
+    if "results_clusters" not in tables(con):
+        return
+    levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_clusters ORDER BY 1").fetchall()]
+    if "region" in kinds:
+        for region, region_levels in con.execute("SELECT region, list(DISTINCT level ORDER BY level) FROM "
+                                                 "results_regions GROUP BY region ORDER BY region").fetchall():
+            for level in region_levels:  # a region's default level is its first (queries.regions._region_level)
+                params = {"year": None, "level": level, "include_empty": False, "opportunities": 10}
+                yield Request("region", region, params, _alias(params, level == region_levels[0]))
+    default = default_level(con)
+    clusters = [r[0] for r in con.execute("SELECT DISTINCT cluster FROM results_clusters ORDER BY 1").fetchall()]
+    for cluster in clusters:
+        for level in levels:
+            alias = level == default
+            if "cluster" in kinds:
+                params = {"metric": "employment", "level": level, "year": None, "top": 20}
+                yield Request("cluster", cluster, params, _alias(params, alias))
+            if "ranking" in kinds:
+                for metric in ("employment", "lq"):
+                    params = {"metric": metric, "level": level, "year": None, "top": 20, "min_employment": None}
+                    yield Request("ranking", cluster, params, _alias(params, alias))
+            if "map" in kinds:
+                params = {"metric": "lq", "level": level, "year": None}
+                yield Request("map", cluster, params, _alias(params, alias))
+
+
+def _alias(params: dict[str, Any], default: bool) -> tuple[str, ...]:
+    """The key of the same request at the default level (``level=None``), when ``params`` asks the default."""
+    return (params_key({**params, "level": None}),) if default else ()
+
+
+def encode(value: Any) -> tuple[str | None, bytes]:
+    """``(meta, body)`` as stored: an object as compressed JSON (meta None), a table as compressed Arrow IPC."""
+    if isinstance(value, TableResult):
+        sink = io.BytesIO()
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        with pa.ipc.new_stream(sink, value.table.schema, options=options) as writer:
+            writer.write_table(value.table)
+        return json_bytes(value.meta).decode("utf-8"), sink.getvalue()
+    data = value.as_dict() if hasattr(value, "as_dict") else value
+    return None, zlib.compress(json_bytes(data), 6)
+
+
+def _answers(con: duckdb.DuckDBPyConnection, request: Request) -> list[tuple[str, str | None, bytes]]:
+    """``(lang, meta, body)`` of one request: one row for every language when they agree, else one each.
+    An error (e.g. a cluster without rows at a level) is not stored: the live query raises it again."""
+    by_lang = []
+    for lang in i18n.LANGUAGES:
+        with i18n.language_for(lang):
+            try:
+                meta, body = encode(compute(con, request))
+            except InputError:
+                return []
+        by_lang.append((lang, meta, body))
+    first = by_lang[0]
+    if all(_same(first, other) for other in by_lang[1:]):
+        return [("", first[1], first[2])]
+    return by_lang
+
+
+def _same(a: tuple[str, str | None, bytes], b: tuple[str, str | None, bytes]) -> bool:
+    return a[1] == b[1] and (a[2] == b[2] or (a[1] is None and zlib.decompress(a[2]) == zlib.decompress(b[2])))
+
+
+def store_answers(con: duckdb.DuckDBPyConnection, run_id: str, kinds: tuple[str, ...] = tuple(BASIS)) -> int:
+    """Compute and store the answers of ``kinds`` for the run ``run_id`` (inside the caller's transaction),
+    replacing every stored answer of those kinds; the number of rows stored."""
+    from clusteratlas.queries._core import memo
+
+    con.execute(SCHEMA)
+    marks = ", ".join("?" for _ in kinds)
+    con.execute(f"DELETE FROM {TABLE} WHERE kind IN ({marks}) OR run_id <> ?", [*kinds, run_id])
+    bases = {kind: basis_of(con, kind) for kind in kinds}
+    rows: list[tuple] = []
+    with memo({}):  # one unchanging version while the answers are computed: its facts are kept
+        for request in requests(con, kinds):
+            for lang, meta, body in _answers(con, request):
+                rows += [(run_id, request.kind, request.item, key, lang, bases[request.kind], meta, body)
+                         for key in request.keys]
+    if rows:
+        names = ("run_id", "kind", "item", "params", "lang", "basis", "meta", "body")
+        columns = list(zip(*rows, strict=True))
+        incoming = pa.table({n: pa.array(c, pa.binary() if n == "body" else pa.string())
+                             for n, c in zip(names, columns, strict=True)})
+        con.register("__answers", incoming)
+        try:
+            con.execute(f"INSERT INTO {TABLE} SELECT * FROM __answers")
+        finally:
+            con.unregister("__answers")
+    return len(rows)
+
+
+def refresh_answers(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Recompute the stored answers of every kind whose basis a write has changed (nothing when none has);
+    the kinds recomputed. For the end of a write, in its own transaction."""
+    if TABLE not in tables(con):
+        return []
+    run_id = _latest_run_id(con)
+    if run_id is None:
+        return []
+    stale = []
+    for kind in BASIS:
+        held = {r[0] for r in con.execute(f"SELECT DISTINCT basis FROM {TABLE} WHERE kind = ? AND run_id = ?",
+                                          [kind, run_id]).fetchall()}
+        if held and held != {basis_of(con, kind)}:
+            stale.append(kind)
+    if stale:
+        store_answers(con, run_id, tuple(stale))
+    return stale

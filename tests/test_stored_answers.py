@@ -1,0 +1,149 @@
+"""Answers stored with the map run (issue 21 item 3): equal to the live queries, served cold, renewed by writes."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+from fastapi.testclient import TestClient
+
+from clusteratlas import Atlas, i18n
+from clusteratlas import queries as Q
+from clusteratlas.api import build_demo_atlas
+from clusteratlas.queries import answers as A
+from clusteratlas.queries._core import TableResult, json_bytes, to_rows
+from clusteratlas.server import Settings, create_app
+from tests.conftest import cbp2019_atlas
+
+
+def _as_json(answer) -> object:
+    """What the API sends of an answer (its data; a table's rows and meta), parsed back."""
+    if isinstance(answer, TableResult):
+        return json.loads(json_bytes({"data": to_rows(answer.table), "meta": answer.meta}))
+    return json.loads(json_bytes(A.data(answer)))
+
+
+def _stored_rows(path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("SELECT run_id, kind, item, params, lang, meta, body FROM stored_answers "
+                           "ORDER BY kind, item, params, lang").fetchall()
+
+
+def _check_all_equal_live(path) -> int:
+    """Every stored answer equals what the live query computes now, in each language it is stored for (the
+    JSON the API sends, parsed; a table also as Arrow); the number checked."""
+    rows = _stored_rows(path)
+    checked = 0
+    with Atlas(path, read_only=True) as atlas:
+        run_id = atlas.last_run().run_id
+        for stored_run, kind, item, params, lang, meta, body in rows:
+            assert stored_run == run_id
+            stored = A.decode(meta, body)
+            for language in ([lang] if lang else list(i18n.LANGUAGES)):
+                with i18n.language_for(language):
+                    live = A.compute(atlas.con, A.Request(kind, item, json.loads(params)))
+                assert _as_json(stored) == _as_json(live), (kind, item, params, language)
+                if isinstance(live, TableResult):
+                    assert stored.table.equals(live.table), (kind, item, params)
+                checked += 1
+    return checked
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("answers-demo") / "demo.duckdb"
+    build_demo_atlas(path)
+    return path
+
+
+def test_demo_answers_equal_the_live_queries(demo):
+    with Atlas(demo, read_only=True) as atlas:
+        con = atlas.con
+        mapped = {r[0] for r in con.execute("SELECT DISTINCT region FROM results_regions").fetchall()}
+        clusters = {r[0] for r in con.execute("SELECT DISTINCT cluster FROM results_clusters").fetchall()}
+        levels = {r[0] for r in con.execute("SELECT DISTINCT level FROM results_clusters").fetchall()}
+    rows = _stored_rows(demo)
+    kinds = {(kind, item) for _, kind, item, *_ in rows}
+    # every region's profile and every cluster's profile, ranking and map layer are there …
+    assert {item for kind, item in kinds if kind == "region"} == mapped
+    for kind in ("cluster", "ranking", "map"):
+        assert {item for k, item in kinds if k == kind} == clusters
+    # … at every level and at the default one (level=None)
+    map_levels = {json.loads(params)["level"] for _, kind, _, params, *_ in rows if kind == "map"}
+    assert map_levels == levels | {None}
+    assert _check_all_equal_live(demo) >= len(rows)
+
+
+def test_cbp_metros_answers_equal_the_live_queries(tmp_path_factory):
+    path = cbp2019_atlas(tmp_path_factory.mktemp("answers-cbp"))
+    rows = _stored_rows(path)
+    assert len({item for _, kind, item, *_ in rows if kind == "region"}) == 933
+    assert _check_all_equal_live(path) >= len(rows)
+
+
+def test_a_cold_server_answers_from_the_stored_answers(demo, monkeypatch):
+    """Warm-up off, the profile, ranking and map queries made to fail: the common questions are still
+    answered (from the stored answers), and a question not stored still runs the live query."""
+    def broken(*args, **kwargs):
+        raise AssertionError("the live query ran")
+
+    with Atlas(demo, read_only=True) as atlas:
+        region = atlas.con.execute("SELECT region FROM results_regions ORDER BY region LIMIT 1").fetchall()[0][0]
+        cluster = atlas.con.execute("SELECT cluster FROM results_clusters ORDER BY 1 LIMIT 1").fetchall()[0][0]
+    with TestClient(create_app(Settings(atlas=str(demo), read_only=True, warm=False))) as client:
+        expected = client.get(f"/api/v1/regions/{region}").json()  # live or stored: the reference answer
+        for name in ("region_profile", "cluster_profile", "cluster_ranking", "map_layer"):
+            monkeypatch.setattr(Q, name, broken)
+        client.app.state.service.cache.clear()
+        got = client.get(f"/api/v1/regions/{region}")
+        assert got.status_code == 200 and got.json() == expected
+        assert client.get(f"/api/v1/regions/{region}?lang=ja").status_code == 200
+        for url in (f"/api/v1/clusters/{cluster}", f"/api/v1/clusters/{cluster}/ranking",
+                    f"/api/v1/clusters/{cluster}/ranking?metric=lq&top=20", f"/api/v1/clusters/{cluster}/map",
+                    f"/api/v1/clusters/{cluster}/map?format=csv", f"/regions/{region}"):
+            assert client.get(url).status_code == 200, url
+        with pytest.raises(AssertionError, match="the live query ran"):
+            client.get(f"/api/v1/regions/{region}?opportunities=3")  # not a stored question: computed live
+
+
+def _fingerprint(path) -> list[tuple]:
+    return [(kind, item, params, lang, body) for _, kind, item, params, lang, _, body in _stored_rows(path)]
+
+
+def test_writes_renew_only_what_they_change(tmp_path, sample_files, runner):
+    """A new map run replaces every stored answer; a token or an assessment changes none; a relate run renews
+    the region profiles only (their opportunities), and an answer whose basis changed unseen is not used."""
+    from tests.conftest import invoke
+
+    path = tmp_path / "atlas.duckdb"
+    with Atlas(path, create=True) as atlas:
+        for kind in ("regions", "definitions", "observations"):
+            atlas.import_file(kind, sample_files[kind], name="sample")
+        first = atlas.map(levels=["state"])
+    assert {r[0] for r in _stored_rows(path)} == {first.run_id}
+    before = _fingerprint(path)
+    assert invoke(runner, "token", "create", "--role", "editor", "--name", "x", "--atlas", path).exit_code == 0
+    assert _fingerprint(path) == before
+
+    assert invoke(runner, "relate", "--level", "state", "--atlas", path).exit_code == 0
+    after = _fingerprint(path)
+    changed = {kind for kind, *_ in set(after) ^ set(before)}
+    assert changed == {"region"}
+    assert _check_all_equal_live(path) > 0
+
+    with Atlas(path) as atlas:
+        second = atlas.map(levels=["state"])
+    assert second.run_id != first.run_id
+    assert {r[0] for r in _stored_rows(path)} == {second.run_id}
+    assert _check_all_equal_live(path) > 0
+
+    # a change the writers did not renew the answers for (plain SQL): the stored answers are not used
+    with duckdb.connect(str(path)) as con:
+        region = con.execute("SELECT item FROM stored_answers WHERE kind = 'region' LIMIT 1").fetchall()[0][0]
+        con.execute("DELETE FROM relate_cells WHERE region = ?", [region])
+    with Atlas(path, read_only=True) as atlas:
+        assert A.stored(atlas.con, "region", region, {"year": None, "level": None, "include_empty": False,
+                                                      "opportunities": 10}) is None
+        assert A.stored(atlas.con, "map", Q.list_clusters(atlas.con).rows()[0]["cluster"],
+                        {"metric": "lq", "level": None, "year": None}) is not None
