@@ -27,7 +27,7 @@ old version or the new one, and a ``kill -9`` at any moment leaves either
 removes it). Readers notice that the path names a new file and reopen it.
 
 Readers open the file through ``ATTACH … (READ_ONLY)`` on an in-memory
-connection rather than ``duckdb.connect(path)``: DuckDB keeps one database
+connection rather than a plain connect to the path: DuckDB keeps one database
 instance per path in a process, so after a swap a plain connect would hand
 back the old file.
 """

@@ -22,7 +22,7 @@ import duckdb
 import narwhals as nw
 import pyarrow as pa
 
-from clusteratlas._sql import connect, first_row, scalar
+from clusteratlas._sql import connect, first_row, plain_connect, scalar
 from clusteratlas.errors import ClusterAtlasError, InputError
 from clusteratlas.metrics import MapParams
 from clusteratlas.metrics._engine import Engine
@@ -63,7 +63,7 @@ def upgrade_schema(con: duckdb.DuckDBPyConnection) -> None:
 @functools.cache
 def _schema_columns() -> frozenset[tuple[str, str]]:
     """(table, column) of every table of this version's schema (built once in memory)."""
-    with duckdb.connect() as con:
+    with plain_connect() as con:
         upgrade_schema(con)
         return frozenset(con.execute("SELECT table_name, column_name FROM duckdb_columns() "
                                      "WHERE database_name = current_database() AND NOT internal").fetchall())
@@ -217,7 +217,7 @@ class Atlas:
         try:
             with self._transaction():
                 refresh_answers(self.con)
-        except (duckdb.Error, InputError):
+        except Exception:  # the write itself succeeded: it must not be lost for its stored answers
             log.warning("could not recompute the stored answers; they are answered live until the next map",
                         exc_info=True)
 
