@@ -17,7 +17,7 @@ Each stored answer names
 - its language (``lang``: ``''`` when the answer is the same in every
   language, else one row per language, as the notes are translated);
 - its basis: a fingerprint of the tables besides the results that the query
-  reads (imports, region links, programmes, relatedness …). A write that
+  reads (region names, hierarchies, definitions, programmes, relatedness …). A write that
   changes one of them (``relate``, a region or programme import) makes the
   basis differ: the answers of that kind are not used (the query runs live)
   and are computed again when the write ends (:func:`refresh_answers`); a
@@ -52,14 +52,20 @@ TABLE = "stored_answers"
 SCHEMA = (f"CREATE TABLE IF NOT EXISTS {TABLE} (run_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, "
           "item VARCHAR NOT NULL, params VARCHAR NOT NULL, lang VARCHAR NOT NULL, basis VARCHAR NOT NULL, "
           "meta VARCHAR, body BLOB NOT NULL)")
-#: Tables (besides the run's results, definitions and map_runs) whose content the answers of each kind read.
-_RESULTS_BASIS = ("imports", "region_links", "custom_members")
+#: What the answers of each kind read besides the run's results (its results tables, definitions and map_runs
+#: row are replaced by the next run): the tables whose rows they read.
+_NAMES = ("regions", "region_links", "custom_members", "industries", "definitions")
 BASIS: dict[str, tuple[str, ...]] = {
-    "region": (*_RESULTS_BASIS, "programme_registry", "relate_cells"),
-    "cluster": _RESULTS_BASIS,
-    "ranking": _RESULTS_BASIS,
-    "map": _RESULTS_BASIS,
+    "region": (*_NAMES, "programme_registry", "relate_cells", "observations"),
+    "cluster": _NAMES,
+    "ranking": _NAMES,
+    "map": _NAMES,
 }
+#: How a basis part is fingerprinted when not by its own rows: a programme region's notes read which regions
+#: the observations hold, so the observation imports count, but only when there are programmes.
+_PART_SQL = {"observations": "SELECT count(*), bit_xor(hash(t)) FROM imports t WHERE kind = 'observations' "
+                             "AND EXISTS (SELECT 1 FROM programme_registry)"}
+_PART_NEEDS = {"observations": ("imports", "programme_registry")}
 
 
 @dataclass(frozen=True)
@@ -154,8 +160,9 @@ def basis_of(con: duckdb.DuckDBPyConnection, kind: str) -> str:
     present = tables(con)
     parts = {}
     for name in BASIS[kind]:
-        if name in present:
-            count, digest = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {name} t").fetchall()[0]
+        if all(t in present for t in _PART_NEEDS.get(name, (name,))):
+            sql = _PART_SQL.get(name, f"SELECT count(*), bit_xor(hash(t)) FROM {name} t")
+            count, digest = con.execute(sql).fetchall()[0]
             parts[name] = [count, str(digest)]
     return params_key(parts)
 
@@ -221,6 +228,9 @@ def _answers(con: duckdb.DuckDBPyConnection, request: Request) -> list[tuple[str
                 meta, body = encode(compute(con, request))
             except InputError:
                 return []
+            except Exception:  # a failing query must not fail the map: the live query answers (or fails) instead
+                log.warning("not stored: %s", request, exc_info=True)
+                return []
         by_lang.append((lang, meta, body))
     first = by_lang[0]
     if all(_same(first, other) for other in by_lang[1:]):
@@ -232,12 +242,16 @@ def _same(a: tuple[str, str | None, bytes], b: tuple[str, str | None, bytes]) ->
     return a[1] == b[1] and (a[2] == b[2] or (a[1] is None and zlib.decompress(a[2]) == zlib.decompress(b[2])))
 
 
-def store_answers(con: duckdb.DuckDBPyConnection, run_id: str, kinds: tuple[str, ...] = tuple(BASIS)) -> int:
+def store_answers(con: duckdb.DuckDBPyConnection, run_id: str | None, kinds: tuple[str, ...] = tuple(BASIS)) -> int:
     """Compute and store the answers of ``kinds`` for the run ``run_id`` (inside the caller's transaction),
-    replacing every stored answer of those kinds; the number of rows stored."""
+    replacing every stored answer of those kinds (all of them for a run without an id); the number of rows
+    stored."""
     from clusteratlas.queries._core import memo
 
     con.execute(SCHEMA)
+    if not run_id:  # a run recorded before runs had ids (a legacy results folder): nothing can be keyed to it
+        con.execute(f"DELETE FROM {TABLE}")
+        return 0
     marks = ", ".join("?" for _ in kinds)
     con.execute(f"DELETE FROM {TABLE} WHERE kind IN ({marks}) OR run_id <> ?", [*kinds, run_id])
     bases = {kind: basis_of(con, kind) for kind in kinds}
