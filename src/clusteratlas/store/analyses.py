@@ -82,12 +82,17 @@ def _long_data(con: duckdb.DuckDBPyConnection, by: str, level: str | None, years
                f"FROM results_clusters WHERE level = ? AND year IN ({marks})")
         table = con.sql(sql, params=[level, *years]).to_arrow_table()
     else:
+        _require_observations(con)
         sql = (f"SELECT o.region, o.industry AS item, o.year, coalesce(o.employment, "
                f"CASE upper(o.size_class) {_size_case()} ELSE 0 END) AS employment, "
                f"coalesce(o.establishments, 0) AS establishments, coalesce(r.level, 'region') AS level "
                f"FROM observations o LEFT JOIN regions r USING (region) WHERE o.year IN ({marks})")
         table = con.sql(sql, params=list(years)).to_arrow_table()
         levels = sorted(set(table["level"].to_pylist()))
+        if not levels:  # observations exist, but none in these years
+            found = [r[0] for r in con.execute("SELECT DISTINCT year FROM observations ORDER BY 1").fetchall()]
+            raise InputError("no observations for this year", value=", ".join(map(str, years)),
+                             expected=", ".join(map(str, found)))
         level = level or (levels[0] if len(levels) == 1 else None)
         if level is None:
             raise InputError("the observations have several region levels", value=", ".join(levels),
@@ -97,6 +102,14 @@ def _long_data(con: duckdb.DuckDBPyConnection, by: str, level: str | None, years
     if table.num_rows == 0:
         raise InputError("no data for this level and year", value=f"{level}, {years}")
     return table, level
+
+
+def _require_observations(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse to analyse an atlas without observations (e.g. after an import that failed, stored nothing)."""
+    if not con.execute("SELECT 1 FROM observations LIMIT 1").fetchall():
+        raise InputError("the atlas has no observations",
+                         hint="Import some with 'clusteratlas import observations FILE' (a failed import stores "
+                              "nothing)")
 
 
 def _require_cluster_results(con: duckdb.DuckDBPyConnection) -> None:
@@ -161,11 +174,13 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
     """
     if by == "cluster":
         _require_cluster_results(con)
+    else:
+        _require_observations(con)
     if year is None:
         source = "results_clusters" if by == "cluster" else "observations"
         year = con.execute(f"SELECT max(year) FROM {source}").fetchall()[0][0]
         if year is None:
-            raise InputError("no data to relate", hint="Import observations first")
+            raise InputError("no data to relate", hint="Run 'clusteratlas map' first")
     table, level = _long_data(con, by, level, [year])
     emp = _aligned(table, year)
     if emp.values.shape[0] < 2 or emp.values.shape[1] < 2:
