@@ -33,3 +33,43 @@ def test_an_analysis_of_a_year_without_observations_names_the_years_there_are(ma
     res = invoke(runner, "relate", "--by", "industry", "--year", "1990", "--atlas", mapped_atlas)
     assert res.exit_code == 2
     assert "no observations for this year" in res.output and "several region levels" not in res.output
+
+
+# ------------------------------------------------------------------ item 14: limits per column and unit
+def _observations(tmp_path, rows: str):
+    path = tmp_path / "obs.csv"
+    path.write_text("region,industry,year,employment,establishments,payroll\n" + rows, encoding="utf-8")
+    return path
+
+
+def test_a_national_payroll_and_a_large_employment_count_are_accepted(tmp_path, runner):
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    # US private payroll 2019 ($7.4 trillion, in dollars); a yen payroll (2.3e14); 3 billion persons
+    obs = _observations(tmp_path, "US,00,2019,132989428,7959103,7428553593000\n"
+                                  "JP,00,2019,3000000000,1,230000000000000\n")
+    res = invoke(runner, "import", "observations", obs, "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize(("column", "row", "unit"), [
+    ("employment", "A,11,2020,2e10,1,1", "persons"), ("establishments", "A,11,2020,1,2e10,1", "establishments")])
+def test_the_limit_error_names_the_column_its_limit_and_unit(tmp_path, runner, column, row, unit):
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "observations", _observations(tmp_path, row + "\n"), "--atlas", atlas)
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert f"column '{column}'" in text and "implausibly large" in text and "'2e10'" in text, text
+    assert f"at most 10,000,000,000 {unit} in one cell" in text, text
+
+
+def test_trade_values_in_dollars_pass_with_their_unit_declared(tmp_path, runner):
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    exports = _observations(tmp_path, "US,8802,2019,131000000000,,\nFR,8802,2019,62000000000,,\n")
+    refused = invoke(runner, "import", "observations", exports, "--atlas", atlas)
+    assert refused.exit_code == 2 and "persons" in refused.output
+    res = invoke(runner, "import", "observations", exports, "--unit", "USD", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    assert "values in USD" in " ".join(res.output.split())

@@ -183,7 +183,7 @@ def _year_sql(value: str) -> str:
 
 
 def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = None,
-                    maximum: float | None = None) -> list[Check]:
+                    limit: model.Limit | None = None) -> list[Check]:
     col = ident(name)
     num = f"TRY_CAST({col} AS DOUBLE)"
     checks = []
@@ -195,9 +195,9 @@ def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = N
         Check(name, f"isnan({num}) OR isinf({num})", "not a finite number", "a finite number"),
         Check(name, f"{num} < 0", "negative value", "zero or more"),
     ]
-    if maximum is not None:
-        checks.append(Check(name, f"{num} > {maximum}", "implausibly large value",
-                            f"at most {maximum:,.0f} for one cell"))
+    if limit is not None and limit.maximum is not None:
+        checks.append(Check(name, f"{num} > {limit.maximum}", "implausibly large value",
+                            f"at most {limit.maximum:,.0f} {limit.unit} in one cell ({limit.why})"))
     return checks
 
 
@@ -216,7 +216,8 @@ def _year_checks() -> list[Check]:
     ]
 
 
-def _observation_checks() -> list[Check]:
+def _observation_checks(unit: str | None = None) -> list[Check]:
+    """The rules of an observation file; ``unit`` is the declared unit of its employment column (persons)."""
     flags = ", ".join(literal(f) for f in model.FLAGS if f)
     classes = ", ".join(literal(c) for c in SIZE_CLASS_MIDPOINTS)
     withheld = f"coalesce(lower(flag) = {literal(model.FLAG_SUPPRESSED)}, false) OR size_class IS NOT NULL"
@@ -225,9 +226,9 @@ def _observation_checks() -> list[Check]:
         _text_required("industry"),
         *_year_checks(),
         *_numeric_checks("employment", required=True, allow_empty_if=withheld,
-                         maximum=model.MAX_CELL_EMPLOYMENT),
-        *_numeric_checks("establishments", required=False, maximum=model.MAX_CELL_EMPLOYMENT),
-        *_numeric_checks("payroll", required=False),
+                         limit=model.cell_limit("employment", unit)),
+        *_numeric_checks("establishments", required=False, limit=model.cell_limit("establishments")),
+        *_numeric_checks("payroll", required=False, limit=model.cell_limit("payroll")),
         Check("flag", f"flag IS NOT NULL AND lower(flag) NOT IN ({flags})", "unknown flag",
               f"empty or one of {', '.join(f for f in model.FLAGS if f)}"),
         Check("size_class", f"size_class IS NOT NULL AND upper(size_class) NOT IN ({classes})",
@@ -491,13 +492,16 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
                          expected=" or ".join(FORMAT_KINDS[file_format]))
     options = dict(options or {})
     recode = options.pop("recode", None)
+    unit = options.pop("unit", None)
+    if unit is not None and kind != "observations":
+        raise InputError("a unit is declared for observations only", value=kind)
     label = str(path)
     columns = model.TABLES[kind]
     notes: list[str] = []
     codes.register_code_function(con)
     try:
         raw, text_view, n_rows = _read_and_check(con, Path(path), kind, mapping or {}, encoding, file_format,
-                                                 options, recode, label, notes)
+                                                 options, recode, label, notes, unit)
     except READ_ERRORS as exc:  # DuckDB met a problem while reading the file lazily: name its line
         raise read_error(exc, label, Path(path), encoding or "utf-8") from None
     typed_view = raw + "_typed"
@@ -508,7 +512,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
 
 def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mapping: Mapping[str, str],
                     encoding: str | None, file_format: str, options: dict, recode: pa.Table | None, label: str,
-                    notes: list[str]) -> tuple[str, str, int]:
+                    notes: list[str], unit: str | None = None) -> tuple[str, str, int]:
     """Open the file with its reader, rename, normalise codes and run every check; (raw, text view, rows)."""
     columns = model.TABLES[kind]
     if file_format == "estat" and kind == "observations":
@@ -536,8 +540,12 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
     n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")
     if n_rows == 0:
         raise InputError("the file has a header but no data rows", file=label)
-    _first_violation(con, text_view, CHECKS[kind](), label,
-                     [c for c in _code_checks(kind) if c.column not in checked])
+    checks = _observation_checks(unit) if kind == "observations" else CHECKS[kind]()
+    _first_violation(con, text_view, checks, label, [c for c in _code_checks(kind) if c.column not in checked])
+    limit = model.cell_limit("employment", unit)
+    if kind == "observations" and unit is not None and limit is not None and limit.maximum is None:
+        notes.append(f"{label}: the employment column holds values in {limit.unit} (declared with --unit): "
+                     "no upper limit per cell")
     if recode is not None and kind == "observations":
         text_view, note = recode_regions(con, text_view, recode, label)
         notes.append(note)
