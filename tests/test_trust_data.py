@@ -73,3 +73,34 @@ def test_trade_values_in_dollars_pass_with_their_unit_declared(tmp_path, runner)
     res = invoke(runner, "import", "observations", exports, "--unit", "USD", "--atlas", atlas)
     assert res.exit_code == 0, res.output
     assert "values in USD" in " ".join(res.output.split())
+
+
+# ------------------------------------------------------------------ item 13: the designated cities
+@pytest.mark.realdata
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_designated_cities_of_a_census_table_are_in_the_region_system(tmp_path, runner, dry_run):
+    from tests.conftest import query_atlas, shared_file
+
+    census = shared_file("jp/sfukui_ReagionalIOTables/ExplanatoryVariablesBase.csv")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    invoke(runner, "reference", "jp-prefectures", "--atlas", atlas)
+    res = invoke(runner, "import", "observations", census, "--format", "jp-census", "--year", "2014",
+                 "--atlas", atlas, *(["--dry-run"] if dry_run else []))
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "in no imported or built-in region system" not in text, text
+    assert "7 municipalities (level 'municipality', parent their prefecture)" in text
+    if dry_run:
+        return
+    cities = query_atlas(atlas, "SELECT r.region, r.level, l.parent FROM regions r JOIN region_links l USING "
+                                "(region) WHERE l.hierarchy = 'prefecture' ORDER BY 1")
+    # Sapporo, Saitama, Yokohama, Kawasaki, Okayama, Fukuoka (designated cities) and Gujo, each under its prefecture
+    assert cities == [(c, "municipality", c[:2] + "000") for c in
+                      ("01100", "11100", "14100", "14130", "21219", "33100", "40130")]
+    # and their LQs are there after a map, with nothing outside a region system
+    invoke(runner, "reference", "jp-benchmark", "--atlas", atlas)
+    assert invoke(runner, "map", "--definition", "jp-benchmark-jsic13", "--atlas", atlas).exit_code == 0
+    assert query_atlas(atlas, "SELECT outside_regions FROM map_runs") == [(0,)]
+    assert query_atlas(atlas, "SELECT count(DISTINCT region) FROM results_regions WHERE level = 'municipality'"
+                       ) == [(7,)]

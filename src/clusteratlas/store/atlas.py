@@ -138,7 +138,7 @@ class Atlas:
                     mapping: Mapping[str, str] | None = None, encoding: str | None = None,
                     replace: bool = False, dry_run: bool = False, file_format: str = "generic",
                     options: Mapping[str, object] | None = None, strict: bool = False,
-                    drop_unknown: bool = False) -> ImportReport:
+                    drop_unknown: bool = False, brings_regions: pa.Table | None = None) -> ImportReport:
         """Check a file completely, then store it in one transaction.
 
         ``name`` names the dataset (observations) or the definition
@@ -146,7 +146,9 @@ class Atlas:
 
         Region codes that no region system in the atlas knows are reported
         in the notes (count, codes, employment); ``strict`` makes them an
-        error. Weights naming regions the atlas does not hold at all are an
+        error; ``brings_regions`` (a table with a ``region`` column) holds the
+        regions the same import stores alongside (a census table's cities),
+        which count as known. Weights naming regions the atlas does not hold at all are an
         error, or with ``drop_unknown`` left out and listed. ``replace`` is
         needed to replace a stored set (a dataset, a definition, an
         indicator, the whole weights table); without it weights are merged.
@@ -157,8 +159,11 @@ class Atlas:
         set_name = (name or path.name.split(".")[0]) if kind in NAMED_KINDS else None
         report = ImportReport(kind, set_name, str(path), staged.rows, dry_run=dry_run, notes=list(staged.notes))
         self._check_against_atlas(kind, staged.view, staged.label, set_name, replace, report)
+        if brings_regions is not None:
+            self.con.register("__brought_regions", brings_regions.select(["region"]))
         view = self._check_references(kind, staged.view, staged.label, report, strict=strict,
-                                      drop_unknown=drop_unknown)
+                                      drop_unknown=drop_unknown,
+                                      also_known="SELECT region FROM __brought_regions" if brings_regions else None)
         if dry_run:
             return report
         with self._transaction():
@@ -231,7 +236,7 @@ class Atlas:
                     expected="one place per region in each hierarchy", hint="Pass --replace to move it")
 
     def _check_references(self, kind: str, view: str, label: str, report: ImportReport, *, strict: bool,
-                          drop_unknown: bool) -> str:
+                          drop_unknown: bool, also_known: str | None = None) -> str:
         """Check what a file refers to against the atlas; return the view to store (maybe with rows left out).
 
         - hierarchies (regions, custom regions, industries): parents must exist
@@ -265,7 +270,7 @@ class Atlas:
                    "custom-regions": "member AS region"}.get(kind)
         if columns is None:
             return view
-        also = f"SELECT region FROM {view}" if kind == "custom-regions" else None
+        also = f"SELECT region FROM {view}" if kind == "custom-regions" else also_known
         rows = f"SELECT {columns} FROM {view}"
         if kind == "observations":  # one row per region: the codes are compared once each, not once per row
             rows = f"SELECT region, sum(employment) AS employment FROM {view} GROUP BY region"
