@@ -104,3 +104,55 @@ def test_the_designated_cities_of_a_census_table_are_in_the_region_system(tmp_pa
     assert query_atlas(atlas, "SELECT outside_regions FROM map_runs") == [(0,)]
     assert query_atlas(atlas, "SELECT count(DISTINCT region) FROM results_regions WHERE level = 'municipality'"
                        ) == [(7,)]
+
+
+# ------------------------------------------------------------------ item 12: NUTS files one level at a time
+def _nuts_file(path, features):
+    import json
+
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"NUTS_ID": code, "LEVL_CODE": len(code) - 2, "NAME_LATN": name},
+         "geometry": None} for code, name in features]}), encoding="utf-8")
+    return path
+
+
+def test_a_level_2_nuts_file_imports_alone_with_its_implied_ancestors(tmp_path, runner):
+    from tests.conftest import query_atlas
+
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    level2 = _nuts_file(tmp_path / "NUTS_RG_01M_2016_4326_LEVL_2.geojson",
+                        [("FRF1", "Alsace"), ("FRF2", "Champagne-Ardenne"), ("DE11", "Stuttgart")])
+    res = invoke(runner, "import", "regions", level2, "--format", "nuts", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "4 ancestor region(s) the codes imply but the file lacks (nuts0, nuts1: DE, FR, DE1, FRF)" in text, text
+    regions = query_atlas(atlas, "SELECT region, name, level FROM regions ORDER BY level, region")
+    assert regions == [("DE", None, "nuts0"), ("FR", None, "nuts0"), ("DE1", None, "nuts1"), ("FRF", None, "nuts1"),
+                       ("DE11", "Stuttgart", "nuts2"), ("FRF1", "Alsace", "nuts2"),
+                       ("FRF2", "Champagne-Ardenne", "nuts2")]
+    links = query_atlas(atlas, "SELECT region, parent FROM region_links WHERE hierarchy = 'nuts' ORDER BY 1")
+    assert links == [("DE1", "DE"), ("DE11", "DE1"), ("FRF", "FR"), ("FRF1", "FRF"), ("FRF2", "FRF")]
+    # the level above names them later; the level below, imported again, keeps those names
+    level1 = _nuts_file(tmp_path / "level1.geojson", [("FRF", "Grand Est"), ("DE1", "Baden-Württemberg")])
+    assert invoke(runner, "import", "regions", level1, "--format", "nuts", "--atlas", atlas).exit_code == 0
+    assert invoke(runner, "import", "regions", level2, "--format", "nuts", "--atlas", atlas).exit_code == 0
+    assert query_atlas(atlas, "SELECT region, name FROM regions WHERE level = 'nuts1' ORDER BY 1") == [
+        ("DE1", "Baden-Württemberg"), ("FRF", "Grand Est")]
+
+
+@pytest.mark.realdata
+def test_the_gisco_level_2_file_users_download_imports_alone(tmp_path, runner):
+    from tests.conftest import query_atlas, shared_file
+
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    res = invoke(runner, "import", "regions", shared_file("geo/NUTS_RG_01M_2016_4326_LEVL_2.geojson.gz"),
+                 "--format", "nuts", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    assert query_atlas(atlas, "SELECT level, count(*) FROM regions GROUP BY 1 ORDER BY 1") == [
+        ("nuts0", 37), ("nuts1", 125), ("nuts2", 332)]
+    # every level-2 region reaches its country through the code's own nesting
+    assert query_atlas(atlas, "SELECT count(*) FROM region_links a JOIN region_links b ON b.region = a.parent "
+                              "WHERE a.region IN (SELECT region FROM regions WHERE level = 'nuts2') "
+                              "AND b.parent = left(a.region, 2)") == [(332,)]

@@ -330,9 +330,10 @@ class Atlas:
             ex("DELETE FROM definitions WHERE definition = ?", [set_name])
             ex(f"INSERT INTO definitions SELECT DISTINCT ?, * EXCLUDE ({LINE}) FROM {view}", [set_name])
             return replaced
-        if kind == "regions":
-            ex(f"INSERT OR REPLACE INTO regions SELECT DISTINCT region, name, name_ja, coalesce(level, 'region') "
-               f"FROM {view}")
+        if kind == "regions":  # a file that names no region (NUTS ancestors implied by codes) keeps stored names
+            ex(f"INSERT INTO regions SELECT DISTINCT region, name, name_ja, coalesce(level, 'region') FROM {view} "
+               "ON CONFLICT (region) DO UPDATE SET name = coalesce(excluded.name, regions.name), "
+               "name_ja = coalesce(excluded.name_ja, regions.name_ja), level = excluded.level")
             ex(f"INSERT OR REPLACE INTO region_links SELECT DISTINCT hierarchy, region, parent FROM {view} "
                "WHERE parent IS NOT NULL")
             return 0
