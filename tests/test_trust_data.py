@@ -156,3 +156,197 @@ def test_the_gisco_level_2_file_users_download_imports_alone(tmp_path, runner):
     assert query_atlas(atlas, "SELECT count(*) FROM region_links a JOIN region_links b ON b.region = a.parent "
                               "WHERE a.region IN (SELECT region FROM regions WHERE level = 'nuts2') "
                               "AND b.parent = left(a.region, 2)") == [(332,)]
+
+
+# ------------------------------------------------------------------ item 6: complexity of a network in pieces
+import numpy as np  # noqa: E402
+
+# Two economies that share no specialisation: regions A–C with industries x1–x3, regions D–F with y1–y3,
+# each nested (the diverse region holds the rare industry). The network has two components.
+BLOCKS = np.array([
+    [1.0, 1, 1, 0, 0, 0],
+    [1, 1, 0, 0, 0, 0],
+    [1, 0, 0, 0, 0, 0],
+    [0, 0, 0, 1, 1, 1],
+    [0, 0, 0, 1, 1, 0],
+    [0, 0, 0, 1, 0, 0]])
+
+
+def test_a_network_in_two_pieces_has_no_eci_or_pci():
+    from clusteratlas.relate import components, eci_pci, outlook
+
+    assert components(BLOCKS) == 2
+    cx = eci_pci(BLOCKS)
+    assert np.isnan(cx.eci).all() and np.isnan(cx.pci).all()
+    assert cx.reason == "undefined: the network has 2 components" and cx.components == 2
+    assert np.isnan(eci_pci(BLOCKS, method="reflections").eci).all()
+    omega, coi, cog = outlook(BLOCKS, cx)
+    assert np.isnan(coi).all() and np.isnan(cog).all()
+    assert np.isfinite(omega).all()  # relatedness density needs no eigenvector: still defined
+    # three pieces
+    three = np.zeros((9, 9))
+    for k in range(3):
+        three[3 * k:3 * k + 3, 3 * k:3 * k + 3] = BLOCKS[:3, :3]
+    assert eci_pci(three).reason == "undefined: the network has 3 components"
+
+
+def test_one_bridge_joins_the_pieces_and_eci_equals_the_peer_packages():
+    """One region specialised in both economies makes the network connected: ECI and PCI are defined and equal
+    ecomplexity's (manual presence matrix) and the converged reflections (Datawheel's method, run to the end)."""
+    import warnings
+
+    import pandas as pd
+
+    from clusteratlas.relate import components, eci_pci
+
+    bridged = BLOCKS.copy()
+    bridged[0, 3] = 1.0  # region A is also specialised in y1
+    assert components(bridged) == 1
+    ours = eci_pci(bridged)
+    assert ours.reason == "" and np.isfinite(ours.eci).all() and np.isfinite(ours.pci).all()
+    ecomplexity = pytest.importorskip("ecomplexity").ecomplexity
+    r, i = np.meshgrid(np.arange(6), np.arange(6), indexing="ij")
+    long = pd.DataFrame({"year": 2020, "region": r.ravel(), "industry": i.ravel(), "m": bridged.ravel()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = ecomplexity(long, {"time": "year", "loc": "region", "prod": "industry", "val": "m"},
+                             presence_test="manual", check_logsupermodularity=False, verbose=False)
+    theirs = theirs.sort_values(["region", "industry"])
+    assert ours.eci == pytest.approx(theirs["eci"].to_numpy().reshape(6, 6)[:, 0], abs=1e-9)
+    assert ours.pci == pytest.approx(theirs["pci"].to_numpy().reshape(6, 6)[0], abs=1e-9)
+    assert eci_pci(bridged, method="reflections", iterations=500).eci == pytest.approx(ours.eci, abs=1e-6)
+
+
+def _two_economies_atlas(tmp_path, runner):
+    """An atlas whose regions × industries are BLOCKS (employment 100 where specialised, 1 elsewhere)."""
+    atlas = tmp_path / "a.duckdb"
+    obs = tmp_path / "obs.csv"
+    regions, industries = "ABCDEF", ["x1", "x2", "x3", "y1", "y2", "y3"]
+    rows = [f"{regions[r]},{industries[i]},2020,{100 if BLOCKS[r, i] else 1}"
+            for r in range(6) for i in range(6)]
+    obs.write_text("region,industry,year,employment\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    invoke(runner, "init", "--atlas", atlas)
+    assert invoke(runner, "import", "observations", obs, "--atlas", atlas).exit_code == 0
+    return atlas
+
+
+def test_relate_stores_and_says_complexity_is_undefined_for_a_network_in_pieces(tmp_path, runner):
+    from fastapi.testclient import TestClient
+
+    from clusteratlas.relate import presence, rca
+    from clusteratlas.server import Settings, create_app
+    from tests.conftest import query_atlas
+
+    atlas = _two_economies_atlas(tmp_path, runner)
+    values = np.where(BLOCKS > 0, 100.0, 1.0)
+    assert (presence(rca(values)) == BLOCKS).all()  # the stored data are the hand-built network
+    res = invoke(runner, "relate", "--by", "industry", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "ECI, PCI, COI and COG are undefined: the network of regions and industries has 2 components" in text
+    stored = query_atlas(atlas, "SELECT eci, coi, reason FROM relate_regions ORDER BY region")
+    assert all(e is None and c is None and r == "ECI and COI undefined: the network has 2 components"
+               for e, c, r in stored), stored
+    items = query_atlas(atlas, "SELECT pci, reason FROM relate_items ORDER BY item")
+    assert all(p is None and "PCI and COG undefined: the network has 2 components" in r for p, r in items), items
+    assert query_atlas(atlas, "SELECT count(*) FROM relate_cells WHERE cog IS NOT NULL") == [(0,)]
+    with TestClient(create_app(Settings(atlas=str(atlas)))) as client:
+        body = client.get("/api/v1/complexity/regions", params={"by": "industry"}).json()
+    rows = body["data"]
+    assert len(rows) == 6 and all(r["eci"] is None for r in rows)
+    assert {r["reason"] for r in rows} == {"ECI and COI undefined: the network has 2 components"}
+
+
+# ------------------------------------------------------------------ item 9: the peer packages' conventions
+from pathlib import Path  # noqa: E402
+
+STATA_1995 = Path(__file__).parent / "data" / "ecomplexity_stata_1995.csv"
+
+
+def _stata_fixture():
+    import pandas as pd
+
+    d = pd.read_csv(STATA_1995, dtype={"hs92": str})
+    wide = {c: d.pivot(index="origin", columns="hs92", values=c).to_numpy() for c in ("export_val", "M", "density")}
+    per_region = d.groupby("origin")[["eci", "coi"]].first()
+    return wide, per_region["eci"].to_numpy(), d.groupby("hs92")["pci"].first().to_numpy(), per_region["coi"].to_numpy()
+
+
+def test_the_stata_convention_reproduces_statas_ecomplexity():
+    """Stata's ecomplexity on its own fixture: density without the product's own proximity, ECI/PCI over the
+    sample sd of the long rows, COI z-scored, M = RCA > 1 — each to rounding."""
+    from clusteratlas.relate import eci_pci, outlook, presence, proximity, rca
+
+    wide, eci, pci, coi = _stata_fixture()
+    m = presence(rca(wide["export_val"]), strict=True)
+    assert (m == wide["M"]).all()
+    cx = eci_pci(m, convention="stata")
+    omega, ours_coi, _ = outlook(m, cx, proximity(m), convention="stata")
+    assert np.abs(omega - wide["density"]).max() < 1e-15
+    assert np.abs(cx.eci - eci).max() < 1e-13 and np.abs(cx.pci - pci).max() < 1e-13
+    assert np.abs(ours_coi - coi).max() < 1e-13
+    # the default (Atlas) convention differs from Stata on each of the three, and says so in docs/methods.md
+    atlas = eci_pci(m)
+    omega_atlas, coi_atlas, _ = outlook(m, atlas, proximity(m))
+    assert np.abs(omega_atlas - wide["density"]).max() > 0.05
+    assert atlas.eci / eci == pytest.approx(np.full(10, np.sqrt(299 / 300)) ** -1)  # n vs n − 1, n = 300 rows
+    assert np.abs(coi_atlas - coi).max() > 0.1
+
+
+def test_the_ecomplexity_convention_reproduces_the_python_package():
+    import warnings
+
+    import pandas as pd
+
+    from clusteratlas.relate import density, eci_pci, outlook, presence, proximity, rca
+
+    ecomplexity = pytest.importorskip("ecomplexity").ecomplexity
+    rng = np.random.default_rng(3)
+    capability, difficulty = rng.uniform(size=60)[:, None], rng.uniform(size=40)[None, :]
+    values = 100.0 * np.exp(rng.normal(size=(60, 40)) * 0.5) * (1 + 4 * (capability > difficulty))
+    r, i = np.meshgrid(np.arange(60), np.arange(40), indexing="ij")
+    long = pd.DataFrame({"year": 2020, "region": r.ravel(), "industry": i.ravel(), "emp": values.ravel()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = ecomplexity(long, {"time": "year", "loc": "region", "prod": "industry", "val": "emp"},
+                             check_logsupermodularity=False, verbose=False).sort_values(["region", "industry"])
+    m = presence(rca(values))
+    cx = eci_pci(m, convention="ecomplexity")
+    omega, coi, _ = outlook(m, cx, convention="ecomplexity")
+    assert coi == pytest.approx(theirs["coi"].to_numpy().reshape(60, 40)[:, 0], abs=1e-9)
+    assert omega.ravel() == pytest.approx(theirs["density"].to_numpy(), abs=1e-9)
+    assert cx.eci == pytest.approx(theirs["eci"].to_numpy().reshape(60, 40)[:, 0], abs=1e-9)
+    # the Atlas's COI is the raw sum (not z-scored); leaving the own proximity out changes the density
+    _, coi_atlas, _ = outlook(m, eci_pci(m))
+    assert coi_atlas == pytest.approx(((1 - m) * omega * eci_pci(m).pci).sum(axis=1))
+    assert np.abs(density(m, proximity(m), own_proximity=False) - omega).max() > 0.01
+
+
+def test_relate_convention_stata_from_the_command_line_equals_stata(tmp_path, runner):
+    """The fixture's exports (dollars: --unit USD) imported as observations; 'relate --convention stata'
+    stores Stata's ECI, PCI, COI and density, and the convention with them."""
+    import pandas as pd
+
+    from tests.conftest import query_atlas
+
+    d = pd.read_csv(STATA_1995, dtype={"hs92": str})
+    obs = tmp_path / "exports.csv"
+    d.rename(columns={"origin": "region", "hs92": "industry", "export_val": "employment"}).assign(year=1995)[
+        ["region", "industry", "year", "employment"]].to_csv(obs, index=False)
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    assert invoke(runner, "import", "observations", obs, "--unit", "USD", "--atlas", atlas).exit_code == 0
+    res = invoke(runner, "relate", "--by", "industry", "--convention", "stata", "--atlas", atlas)
+    assert res.exit_code == 0, res.output
+    assert "Complexity convention: stata" in " ".join(res.output.split())
+    stored = dict(((r, c), (e, o, v)) for r, c, e, o, v in query_atlas(
+        atlas, "SELECT r.region, r.convention, r.eci, r.coi, NULL FROM relate_regions r"))
+    for row in d.groupby("origin")[["eci", "coi"]].first().itertuples():
+        eci, coi, _ = stored[(row.Index, "stata")]
+        assert eci == pytest.approx(row.eci, abs=1e-12) and coi == pytest.approx(row.coi, abs=1e-12)
+    dens = dict(((r, i), v) for r, i, v in query_atlas(atlas, "SELECT region, item, density FROM relate_cells"))
+    assert max(abs(dens[(r.origin, r.hs92)] - r.density) for r in d.itertuples()) < 1e-15
+    pci = dict(query_atlas(atlas, "SELECT item, pci FROM relate_items"))
+    assert max(abs(pci[k] - v) for k, v in d.groupby("hs92")["pci"].first().items()) < 1e-12
+    bad = invoke(runner, "relate", "--by", "industry", "--convention", "nope", "--atlas", atlas)
+    assert bad.exit_code == 2 and "unknown complexity convention" in bad.output

@@ -22,6 +22,7 @@ from clusteratlas.cli._common import (
     year_parser,
 )
 from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
 from clusteratlas.report import (
     SHIFT_SHARE_PARTS,
     hotspot_table,
@@ -43,14 +44,31 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
            top: Annotated[int, typer.Option(help="Related partners stored per item.")] = 20,
            since: Annotated[int | None, typer.Option(
                 parser=year_parser, metavar="YEAR", help="Also mark specialisations gained or lost since this "
-                                                     "year.")] = None, wide: WideOpt = False) -> None:
+                                                     "year.")] = None,
+           convention: Annotated[str, typer.Option(help="Settle density, COI and the ECI scale as: atlas (the "
+                                                   "default: density counts an item's own proximity, COI is "
+                                                   "the raw sum, ECI/PCI divided by the population standard "
+                                                   "deviation), ecomplexity (the Growth Lab's Python package: "
+                                                   "COI z-scored) or stata (its Stata package: density leaves "
+                                                   "the own proximity out, COI z-scored, sample standard "
+                                                   "deviation over region × item rows, presence RCA > 1), to "
+                                                   "compare with those tools.")] = "atlas",
+           wide: WideOpt = False) -> None:
     """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
     with Atlas(atlas) as a, step("Computing relatedness and complexity"):
-        summary = a.relate(by=by, year=year, level=level, top=top, since=since)
+        summary = a.relate(by=by, year=year, level=level, top=top, since=since, convention=convention)
         run = Q.relate_run(a.con, by=summary.by, level=summary.level, year=summary.year)
         region_names, item_names = Q.names(a.con, "region"), Q.names(a.con, by)
     out.print(f"Stored relatedness for {summary.regions:,} regions × {summary.items:,} {_plural(by)} "
               f"({summary.level}, {summary.year}); {summary.pairs:,} related pairs.")
+    if summary.convention != "atlas":
+        out.print(_("Complexity convention: {name} (density, COI and the ECI scale as that package computes "
+                    "them; docs/methods.md).").format(name=summary.convention))
+    if summary.complexity_reason:
+        out.print("[yellow]" + _("note:") + "[/] " + _(
+            "ECI, PCI, COI and COG are undefined: the network of regions and {items} has {n} components (the "
+            "second eigenvector of a network in pieces only marks the pieces).").format(
+                items=_(_plural(by)), n=summary.components), highlight=False)
     if since is not None:
         out.print(f"Since {since}: {run.gained:,} specialisations gained, {run.lost:,} lost.")
     for table in relate_tables(run.regions, run.items, by, wide=wide, region_names=region_names, item_names=item_names):

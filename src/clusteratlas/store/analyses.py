@@ -33,6 +33,7 @@ from clusteratlas.relate import (
     ellison_glaeser,
     entries_exits,
     entropy,
+    get_convention,
     getis_ord_star,
     herfindahl,
     hoover,
@@ -65,6 +66,10 @@ class RelateSummary:
     regions: int
     items: int
     pairs: int
+    #: The complexity convention (relate.CONVENTIONS) and why ECI/PCI are undefined throughout ('' if defined).
+    convention: str = "atlas"
+    complexity_reason: str = ""
+    components: int = 1
 
 
 def _long_data(con: duckdb.DuckDBPyConnection, by: str, level: str | None, years: list[int]
@@ -166,12 +171,16 @@ def _aligned(table: pa.Table, year: int, regions: np.ndarray | None = None, item
 
 
 def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int | None = None,
-               level: str | None = None, top: int = 20, since: int | None = None) -> RelateSummary:
+               level: str | None = None, top: int = 20, since: int | None = None,
+               convention: str = "atlas") -> RelateSummary:
     """Compute every relatedness/complexity/concentration measure for one year and store it.
 
     With ``since`` (an earlier year), each cell also says whether the region
     gained (``entered``) or lost (``exited``) the specialisation since then.
+    ``convention`` settles density, COI and the ECI scale as a peer package
+    does (:data:`clusteratlas.relate.CONVENTIONS`); it is stored with the run.
     """
+    conv = get_convention(convention)
     if by == "cluster":
         _require_cluster_results(con)
     else:
@@ -187,10 +196,10 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
         raise InputError("relatedness needs at least two regions and two items", value=emp.values.shape)
     values = emp.values
     r = rca(values)
-    m = presence(r)
+    m = presence(r, strict=conv.strict_presence)
     phi = proximity(m)
-    cx = eci_pci(m)
-    omega, coi, cog = outlook(m, cx.pci, phi)
+    cx = eci_pci(m, convention=conv)
+    omega, coi, cog = outlook(m, cx, phi, convention=conv)
     groups = _groups(con, by, emp.industries)
     ent = entropy(values, groups)
     est = _aligned(table, year, emp.regions, emp.industries, "establishments").values.sum(axis=0)
@@ -201,15 +210,17 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
     region_total, item_total = values.sum(axis=1), values.sum(axis=0)
     regions = _table({
         "region": emp.regions, "level": level, "year": year, "diversity": cx.diversity, "eci": cx.eci,
-        "coi": coi, "hhi": herfindahl(values), "krugman": krugman(values), **ent,
+        "coi": coi, "hhi": herfindahl(values), "krugman": krugman(values), **ent, "convention": conv.name,
         "reason": _join_reasons((region_total == 0, f"{NO_EMPLOYMENT}: every index undefined"),
-                                ((region_total > 0) & (cx.diversity == 0), "no specialisation: ECI undefined")),
+                                ((region_total > 0) & (cx.diversity == 0), "no specialisation: ECI undefined"),
+                                ((cx.diversity > 0) & bool(cx.reason), f"ECI and COI {cx.reason}")),
     })
     items = _table({
         "item": emp.industries, "breakdown": by, "year": year, "ubiquity": cx.ubiquity, "pci": cx.pci,
         "hoover": hoover(values), "locational_gini": locational_gini(values), "hhi": herfindahl(values, axis=0),
-        "ellison_glaeser": gamma,
+        "ellison_glaeser": gamma, "convention": conv.name,
         "reason": _join_reasons((item_total == 0, f"{NO_EMPLOYMENT}: every index undefined"),
+                                ((cx.ubiquity > 0) & bool(cx.reason), f"PCI and COG {cx.reason}"),
                                 ((item_total > 0) & (cx.ubiquity == 0),
                                  "no region specialised: PCI, density and COG undefined"),
                                 ((item_total > 0) & ~usable, "fewer than two establishments: γ undefined"),
@@ -225,7 +236,8 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
         if since >= year:
             raise InputError("--since must be a year before the one related", value=since)
         before_table, _ = _long_data(con, by, level, [since])
-        before = presence(rca(_aligned(before_table, since, emp.regions, emp.industries).values))
+        before = presence(rca(_aligned(before_table, since, emp.regions, emp.industries).values),
+                          strict=conv.strict_presence)
         entered, exited = entries_exits(before, m)
         cells = cells.append_column("since", pa.array([since] * cells.num_rows))
         cells = cells.append_column("entered", pa.array(entered.ravel().astype(bool)))
@@ -233,7 +245,7 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
     pairs = _top_pairs(emp.industries, phi, colocation_correlation(values), coagglomeration(values), top, year)
     _store(con, {"relate_regions": regions, "relate_items": items, "relate_cells": cells, "relate_pairs": pairs},
            keys={"breakdown": by, "level": level, "year": year})
-    return RelateSummary(by, level, year, n_r, n_i, pairs.num_rows)
+    return RelateSummary(by, level, year, n_r, n_i, pairs.num_rows, conv.name, cx.reason, cx.components)
 
 
 def _groups(con: duckdb.DuckDBPyConnection, by: str, items: np.ndarray) -> np.ndarray | None:

@@ -558,9 +558,9 @@ class Atlas:
 
     # -------------------------------------------------------------- analyses
     def relate(self, *, by: str = "cluster", year: int | None = None, level: str | None = None,
-               top: int = 20, since: int | None = None) -> RelateSummary:
+               top: int = 20, since: int | None = None, convention: str = "atlas") -> RelateSummary:
         """Relatedness, complexity and concentration for one year (see :mod:`clusteratlas.store.analyses`)."""
-        return run_relate(self.con, by=by, year=year, level=level, top=top, since=since)
+        return run_relate(self.con, by=by, year=year, level=level, top=top, since=since, convention=convention)
 
     def shift_share(self, start: int, end: int, *, by: str = "cluster", level: str | None = None) -> pa.Table:
         """Shift-share components per region × cluster (or industry) between two years; stored too."""
