@@ -237,7 +237,8 @@ def show_actor(actor: Annotated[str, typer.Argument(help="Actor id.")], atlas: A
             ties = ties.with_columns(pl.coalesce("name", "partner").alias("label"))
         _show(_fit(ties, "Strongest ties", [
             Field("label", "Partner", 0, flex=True), Field("kind", "Kind", 3), Field("region", "Region", 1, "Reg."),
-            Field("tie", "Tie", 4), Field("weight", "Weight", 0, fmt="{:,.0f}"), Field("period", "Period", 2),
+            Field("tie", "Tie", 4), Field("direction", "Direction", 3, "Dir."),
+            Field("weight", "Weight", 0, fmt="{:,.0f}"), Field("period", "Period", 2),
             Field("evidence", "Evidence", 5, flex=True)], wide=wide), wide)
         _show(_fit(pl.DataFrame(profile["memberships"]), "Memberships", [
             Field("project", "Project", 0), Field("role", "Role", 1), Field("year", "Year", 1, fmt="{}"),
@@ -268,7 +269,8 @@ def show_network(group: Annotated[str, typer.Argument(help="A region (or country
             actors = actors.with_columns(pl.coalesce("name", "actor").alias("label"))
         _show(_fit(actors, "Actors by betweenness", [
             Field("label", "Actor", 0, flex=True), Field("kind", "Kind", 3), Field("region", "Region", 2, "Reg."),
-            Field("degree", "Degree", 1, "Deg."), Field("strength", "Strength", 4, "Str.", "{:,.0f}"),
+            Field("degree", "Degree", 1, "Deg."), Field("in_degree", "In (directed)", 4, "In"),
+            Field("out_degree", "Out (directed)", 4, "Out"), Field("strength", "Strength", 4, "Str.", "{:,.0f}"),
             Field("betweenness", "Betweenness", 0, "Betw.", "{:,.0f}"),
             Field("eigenvector", "Eigenvector", 2, "Eig.", "{:.3f}"),
             Field("constraint_burt", "Constraint", 3, "Constr.", "{:.3f}"),

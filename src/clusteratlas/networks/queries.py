@@ -6,6 +6,7 @@ import duckdb
 
 from clusteratlas.errors import InputError
 from clusteratlas.networks.analysis import resolve_network
+from clusteratlas.networks.model import DIRECTED_TIES
 
 
 def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
@@ -21,11 +22,13 @@ def actor_profile(con: duckdb.DuckDBPyConnection, network: str | None, actor: st
         raise InputError(f"no actor '{actor}' in network '{name}'")
     partner = _dicts(con, """
         SELECT CASE WHEN t.source = ? THEN t.target ELSE t.source END AS partner, b.name, b.kind, b.region,
-               t.kind AS tie, t.weight, t.period, t.evidence
+               t.kind AS tie,
+               CASE WHEN t.kind NOT IN (SELECT unnest(?::VARCHAR[])) THEN 'both ways'
+                    WHEN t.source = ? THEN 'out' ELSE 'in' END AS direction, t.weight, t.period, t.evidence
         FROM actor_ties t JOIN actors b ON b.network = t.network
              AND b.actor = CASE WHEN t.source = ? THEN t.target ELSE t.source END
         WHERE t.network = ? AND (t.source = ? OR t.target = ?) ORDER BY t.weight DESC, partner LIMIT ?""",
-                     [actor, actor, name, actor, actor, ties])
+                     [actor, list(DIRECTED_TIES), actor, actor, name, actor, actor, ties])
     members = _dicts(con, "SELECT project, role, year, programme, project_name FROM actor_memberships "
                           "WHERE network = ? AND actor = ? ORDER BY year DESC NULLS LAST, project LIMIT 20",
                      [name, actor])
@@ -43,7 +46,8 @@ def group_network(con: duckdb.DuckDBPyConnection, network: str | None, group: st
     level = summary[0]["level"]
     column = "cluster" if level == "cluster" else "region"
     actors = _dicts(con, f"""
-        SELECT a.actor, a.name, a.kind, a.region, m.degree, m.strength, round(m.betweenness, 1) AS betweenness,
+        SELECT a.actor, a.name, a.kind, a.region, m.degree, m.in_degree, m.out_degree, m.strength,
+               round(m.betweenness, 1) AS betweenness,
                round(m.eigenvector, 4) AS eigenvector, round(m.constraint_burt, 3) AS constraint_burt, m.community
         FROM actors a JOIN network_metrics m USING (network, actor)
         WHERE a.network = ? AND (a.{column} = ? OR a.country = ?)
