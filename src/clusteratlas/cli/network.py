@@ -18,6 +18,7 @@ import typer
 
 from clusteratlas.cli._common import WideOpt, app, failing_cleanly, out, show_app
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.report import Col, FitTable
 from clusteratlas.sources.generic import parse_mapping
 from clusteratlas.store import DEFAULT_PATH, Atlas
@@ -255,15 +256,25 @@ def show_network(group: Annotated[str, typer.Argument(help="A region (or country
 
         with Atlas(atlas) as a:
             view = group_network(a.con, network, group, top=top)
-        summary = view["summary"][0]
-        _show(_fit(pl.DataFrame({"figure": list(summary), "value": [_cell(v, None) for v in summary.values()]}),
-                   f"Network of {group}", [Field("figure", "Figure", 0), Field("value", "Value", 0)], wide=wide),
-              wide)
+        if view["computed"]:
+            summary = view["summary"][0]
+            _show(_fit(pl.DataFrame({"figure": list(summary), "value": [_cell(v, None) for v in summary.values()]}),
+                       f"Network of {group}", [Field("figure", "Figure", 0), Field("value", "Value", 0)], wide=wide),
+                  wide)
+        else:
+            out.print(_("No network figures yet: run 'clusteratlas network compute' for them."), highlight=False)
         if view["clusters"]:
             _show(_fit(pl.DataFrame(view["clusters"]), "Cluster results of the region", [
                 Field("cluster", "Cluster", 0, flex=True), Field("region", "Region", 3),
                 Field("employment", "Employment", 1, "Jobs", "{:,.0f}"), Field("lq", "LQ", 0, fmt="{:.2f}"),
                 Field("stars", "Stars", 2), Field("strong", "Strong", 2)], wide=wide), wide)
+        money = pl.DataFrame(view["contributions"])
+        if money.height and money["with_contribution"].sum() > 0:
+            _show(_fit(money, "EU contribution by country and role (as published)", [
+                Field("country", "Country", 0), Field("role", "Role", 0),
+                Field("participations", "Participations", 1, "Part."),
+                Field("organisations", "Organisations", 3, "Orgs"),
+                Field("contribution", "EU contribution", 0, "EU contr.", "{:,.0f}")], wide=wide), wide)
         actors = pl.DataFrame(view["actors"])
         if actors.height:
             actors = actors.with_columns(pl.coalesce("name", "actor").alias("label"))
