@@ -421,10 +421,14 @@ class StagedTable:
     label: str
     rows: int
     notes: list[str] = field(default_factory=list)
+    #: Further views a reader found beside the rows, by name: ``region_totals`` (region, year, employment),
+    #: a CBP file's total rows (see :func:`clusteratlas.sources.cbp.cbp_totals_view`).
+    extras: dict[str, str] = field(default_factory=dict)
 
 
-#: Readers of official formats: FORMAT -> function(con, raw view, label, **options) -> (view, notes).
-#: Each yields the canonical observation columns as text, then the ordinary checks run.
+#: Readers of official formats: FORMAT -> function(con, raw view, label, **options) -> (view, notes[, extras]).
+#: Each yields the canonical observation columns as text, then the ordinary checks run; ``extras`` names
+#: further views the file holds (a CBP file's region totals).
 def _readers():
     from clusteratlas.sources.cbp import cbp_view
     from clusteratlas.sources.estat import wide_view
@@ -498,21 +502,25 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     label = str(path)
     columns = model.TABLES[kind]
     notes: list[str] = []
+    extras: dict[str, str] = {}
     codes.register_code_function(con)
     try:
         raw, text_view, n_rows = _read_and_check(con, Path(path), kind, mapping or {}, encoding, file_format,
-                                                 options, recode, label, notes, unit)
+                                                 options, recode, label, notes, unit, extras)
     except READ_ERRORS as exc:  # DuckDB met a problem while reading the file lazily: name its line
         raise read_error(exc, label, Path(path), encoding or "utf-8") from None
     typed_view = raw + "_typed"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {typed_view} AS SELECT {_typed_select(columns)}, {LINE} "
                 f"FROM {text_view}")
-    return StagedTable(kind, typed_view, label, n_rows, notes)
+    if recode is not None:
+        extras.pop("region_totals", None)  # totals of the file's own codes: not carried through a recode
+    return StagedTable(kind, typed_view, label, n_rows, notes, extras)
 
 
 def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mapping: Mapping[str, str],
                     encoding: str | None, file_format: str, options: dict, recode: pa.Table | None, label: str,
-                    notes: list[str], unit: str | None = None) -> tuple[str, str, int]:
+                    notes: list[str], unit: str | None = None, extras: dict[str, str] | None = None,
+                    ) -> tuple[str, str, int]:
     """Open the file with its reader, rename, normalise codes and run every check; (raw, text view, rows)."""
     columns = model.TABLES[kind]
     if file_format == "estat" and kind == "observations":
@@ -530,7 +538,9 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
         if file_format == "eurostat":
             options["kind"] = kind
         if file_format != "generic":
-            raw, more = _readers()[file_format](con, raw, label, **options)
+            raw, more, *found = _readers()[file_format](con, raw, label, **options)
+            if found and extras is not None:
+                extras.update(found[0])
     notes.extend(more)
     register_year_function(con)
     checked: set[str] = set()

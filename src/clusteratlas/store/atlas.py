@@ -168,6 +168,8 @@ class Atlas:
             return report
         with self._transaction():
             report.replaced = self._insert(kind, view, set_name, replace=replace)
+            if kind == "observations":
+                self._store_region_totals(set_name, view, staged.extras.get("region_totals"))
             self.con.execute("INSERT INTO imports VALUES (now(), ?, ?, ?, ?, ?)",
                              [kind, set_name, str(path.resolve()), staged.rows, sha256_file(path)])
         return report
@@ -318,6 +320,16 @@ class Atlas:
                          f"WHERE region IN {held} AND neighbor IN {held}")
         return kept
 
+    def _store_region_totals(self, dataset: str, cells: str, totals: str | None) -> None:
+        """Keep a file's own region totals (a CBP file's total rows) for its dataset, with the sum of its cells;
+        a dataset imported again replaces them (and one without total rows has none)."""
+        self.con.execute("DELETE FROM region_totals WHERE dataset = ?", [dataset])
+        if totals is None:
+            return
+        self.con.execute(f"""INSERT INTO region_totals SELECT ?, t.region, t.year, t.employment, c.cells
+            FROM {totals} t JOIN (SELECT region, year, sum(employment) AS cells FROM {cells} GROUP BY ALL) c
+            USING (region, year)""", [dataset])
+
     def _insert(self, kind: str, view: str, set_name: str | None, *, replace: bool = False) -> int:
         ex = self.con.execute
         if kind == "observations":
@@ -461,12 +473,14 @@ class Atlas:
             _check_reference_years(self.con, where, args)
             totals = nw.from_native(self.con.table("reference_totals"))
         membership = self._membership(list(levels or []))
+        published = self._published_totals(datasets)
         with self._transaction():
             result = map_clusters(observations, nw.from_native(defs), reference=totals,
                                   membership=nw.from_native(membership) if membership is not None else None,
                                   reference_regions=None if economy.table is None
                                   else nw.from_native(self.con.table(economy.table)),
-                                  params=params, engine=Engine(self.con), table="results_clusters")
+                                  params=params, engine=Engine(self.con), table="results_clusters",
+                                  published_totals=published)
             result.unmapped.sort("employment", descending=True).to_native().query(
                 "__unmapped", "CREATE OR REPLACE TABLE results_unmapped AS SELECT * FROM __unmapped")
             if strict:
@@ -490,6 +504,13 @@ class Atlas:
                  economy.spec, economy.label, summary.reference_employment, summary.outside.count,
                  summary.outside.employment])
         return summary
+
+    def _published_totals(self, datasets: list[str] | None) -> nw.LazyFrame | None:
+        """The region totals the mapped datasets' files published (region, year, employment), or None."""
+        where = f"WHERE dataset IN ({', '.join('?' for _ in datasets)})" if datasets else ""
+        rel = self.con.sql(f"SELECT region, year, max(employment) AS employment FROM region_totals {where} "
+                           "GROUP BY region, year", params=list(datasets or []))
+        return nw.from_native(rel) if rel.limit(1).fetchall() else None
 
     def _reference_employment(self, economy, year: int) -> float | None:
         """The reference economy's employment in ``year`` (withheld cells as imputed by the map)."""
