@@ -8,6 +8,10 @@ have their own modules (test_cbp_totals.py, test_network_money.py, test_directed
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from tests.conftest import invoke
@@ -159,7 +163,6 @@ def test_the_gisco_level_2_file_users_download_imports_alone(tmp_path, runner):
 
 
 # ------------------------------------------------------------------ item 6: complexity of a network in pieces
-import numpy as np  # noqa: E402
 
 # Two economies that share no specialisation: regions A–C with industries x1–x3, regions D–F with y1–y3,
 # each nested (the diverse region holds the rare industry). The network has two components.
@@ -258,7 +261,6 @@ def test_relate_stores_and_says_complexity_is_undefined_for_a_network_in_pieces(
 
 
 # ------------------------------------------------------------------ item 9: the peer packages' conventions
-from pathlib import Path  # noqa: E402
 
 STATA_1995 = Path(__file__).parent / "data" / "ecomplexity_stata_1995.csv"
 
@@ -350,3 +352,92 @@ def test_relate_convention_stata_from_the_command_line_equals_stata(tmp_path, ru
     assert max(abs(pci[k] - v) for k, v in d.groupby("hs92")["pci"].first().items()) < 1e-12
     bad = invoke(runner, "relate", "--by", "industry", "--convention", "nope", "--atlas", atlas)
     assert bad.exit_code == 2 and "unknown complexity convention" in bad.output
+
+
+# ------------------------------------------------------------------ item 16: hot spots with enough power
+def _lattice_30():
+    libpysal = pytest.importorskip("libpysal")
+    from clusteratlas.relate.spatial import weights_from_libpysal
+
+    w = libpysal.weights.lat2W(30, 30, rook=False)
+    rows, cols = np.divmod(np.arange(900), 30)
+    block = (rows >= 13) & (rows < 17) & (cols >= 13) & (cols < 17)
+    return weights_from_libpysal(w), weights_from_libpysal(w, transform="b"), block
+
+
+def test_a_planted_block_is_found_with_the_defaults_and_null_data_are_not():
+    """40 seeded replicates: a 4 × 4 block at +2 SD on a 30 × 30 queen lattice of standard normal noise. With
+    999 permutations for every test (the old default) the false-discovery control over 900 regions can hardly
+    reject anything; the default (sequential permutations, as many as one region needs) finds the block."""
+    from clusteratlas.relate.spatial import getis_ord_star, local_moran, needed_permutations, power_note
+
+    w, binary, block = _lattice_30()
+    rng = np.random.default_rng(2026)
+    y = rng.normal(size=(900, 40))
+    y[block] += 2.0
+    lisa = local_moran(y, w, seed=0)
+    gstar = getis_ord_star(y - y.min() + 0.01, binary, seed=0)
+    hot_lisa = (lisa.significant & (lisa.quadrant == 1))[block].mean()
+    hot_g = (gstar.significant & (gstar.Zs > 0))[block].mean()
+    assert hot_lisa >= 0.5 and hot_g >= 0.5, (hot_lisa, hot_g)
+    assert lisa.significant[~block].mean() <= 0.01 and gstar.significant[~block].mean() <= 0.01
+    # the tests that needed them ran the permutations one region needs to pass alone: ⌈900 / 0.05⌉ − 1
+    assert needed_permutations(900) == 17_999 and lisa.permutations.max() == 17_999
+    assert np.median(lisa.permutations) < 2_000  # the others stopped early: the cost is in the small p-values
+    stopped = lisa.permutations < 17_999
+    assert (lisa.p_sim[stopped] >= 21 / (lisa.permutations[stopped] + 1) - 1e-12).all()
+    # the two-sided p is twice the folded one-sided p
+    assert lisa.p_two_sided == pytest.approx(np.minimum(2 * lisa.p_sim, 1))
+    # the old default: nothing found, and now said so
+    old = local_moran(y[:, :4], w, permutations=999, seed=0)
+    assert (old.significant & (old.quadrant == 1))[block].mean() <= 0.1
+    # BH at rank k needs p ≤ 0.05 k / 900: with p ≥ 1/1000, k ≥ 18 regions at the floor
+    assert "no region is significant unless at least 18 are that extreme" in power_note(999, 900)
+    assert power_note(17_999, 900) == ""
+
+
+def test_null_data_with_the_default_permutations_find_almost_nothing():
+    from clusteratlas.relate.spatial import getis_ord_star, local_moran
+
+    w, binary, _ = _lattice_30()
+    rng = np.random.default_rng(7)
+    noise = rng.normal(size=(900, 10))
+    ties = (rng.random((900, 6)) < 0.10).astype(float)  # the issue-9 lattice: many ties
+    for y in (noise, ties):
+        lisa = local_moran(y, w, seed=1)
+        gstar = getis_ord_star(y - y.min() + 0.01, binary, seed=1)
+        assert lisa.significant.mean() <= 0.01 and gstar.significant.mean() <= 0.01
+        for a in (0.01, 0.05):  # the one-sided folded p: P(p ≤ a) ≈ 2a under the null, never more
+            assert (lisa.p_sim <= a).mean() <= 2 * a + 0.005
+
+
+def test_hotspots_store_and_show_what_each_p_is(mapped_atlas, runner, tmp_path):
+    from clusteratlas.store import Atlas
+    from tests.conftest import query_atlas
+
+    with Atlas(mapped_atlas) as a:
+        a.import_file("weights", _sample_weights(a, tmp_path))
+    res = invoke(runner, "hotspots", "--level", "county", "--atlas", mapped_atlas)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "Permutations: sequential: 999 to" in text and "one-sided in the observed direction" in text
+    assert "p (two-sided)" in res.output or "p " in res.output
+    rows = query_atlas(mapped_atlas, "SELECT p_sim, p_two_sided, permutations, gi_p_sim, gi_p_two_sided "
+                                     "FROM hotspots WHERE p_sim IS NOT NULL")
+    assert rows and all(abs(b - min(2 * a, 1)) < 1e-12 and n >= 999 and abs(gb - min(2 * ga, 1)) < 1e-12
+                        for a, b, n, ga, gb in rows)
+    res = invoke(runner, "hotspots", "--level", "county", "--permutations", "99", "--atlas", mapped_atlas)
+    assert res.exit_code == 0 and "no region is significant unless at least" in " ".join(res.output.split())
+    exported = tmp_path / "h.csv"
+    assert invoke(runner, "export", "hotspots", exported, "--atlas", mapped_atlas).exit_code == 0
+    assert "p_two_sided" in exported.read_text(encoding="utf-8").splitlines()[0]
+
+
+def _sample_weights(atlas, tmp_path):
+    """Rook-like neighbours for the sample's counties: consecutive codes within a state."""
+    regions = [r[0] for r in atlas.con.execute("SELECT DISTINCT region FROM results_regions WHERE level = "
+                                               "'county' ORDER BY 1").fetchall()]
+    path = tmp_path / "w.csv"
+    pairs = [(a, b) for a, b in itertools.pairwise(regions) if a[:2] == b[:2]]
+    path.write_text("region,neighbor\n" + "".join(f"{a},{b}\n{b},{a}\n" for a, b in pairs), encoding="utf-8")
+    return path

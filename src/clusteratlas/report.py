@@ -310,10 +310,10 @@ def shift_share_table(totals: list[dict], title: str, *, wide: bool = False) -> 
 def hotspot_table(rows: pa.Table, *, wide: bool = False) -> FitTable:
     """Items by global Moran's I, with their high-high hot spots."""
     table = FitTable("Spatial concentration (global Moran's I) and hot spots (LISA high-high, FDR)", [
-        Col("Item", priority=0, flex=True), Col("Moran's I", "right", 1, "I"), Col("p", "right", 1),
+        Col("Item", priority=0, flex=True), Col("Moran's I", "right", 1, "I"), Col("p (two-sided)", "right", 1, "p"),
         Col("Hot spots", "right", 2, "Hot"), Col("Regions", priority=3, flex=True)], wide=wide)
     for r in rows.to_pylist():
-        table.add_row(r["item"], _num(r["moran_i"], "{:.3f}"), _num(r["p_sim"], "{:.3f}"), str(r["hot"]),
+        table.add_row(r["item"], _num(r["moran_i"], "{:.3f}"), _num(r["p_two_sided"], "{:.3f}"), str(r["hot"]),
                       r["regions"] or "")
     return table
 

@@ -23,6 +23,7 @@ from clusteratlas.cli._common import (
 )
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.i18n import _
+from clusteratlas.relate.spatial import FIRST, power_shortfall
 from clusteratlas.report import (
     SHIFT_SHARE_PARTS,
     hotspot_table,
@@ -105,8 +106,12 @@ def shift_share_(start: Annotated[int, typer.Argument(parser=year_parser, metava
 @fails_cleanly
 def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
              value: Annotated[str, typer.Option(help="What to test: lq, employment or share.")] = "lq",
-             permutations: Annotated[int, typer.Option(help="Conditional permutations.")] = 999,
-             alpha: Annotated[float, typer.Option(help="False-discovery rate.")] = 0.05,
+             permutations: Annotated[int | None, typer.Option(
+                 help="Conditional permutations per local test (default: sequential, 999 and more where a "
+                      "p-value is small, up to what one region needs to pass the false-discovery control; a "
+                      "number: that many for every test, as esda).")] = None,
+             alpha: Annotated[float, typer.Option(help="False-discovery rate, in each direction (hot spots and "
+                                                  "clusters; cold spots and outliers).")] = 0.05,
              top: Annotated[int, typer.Option(help="Rows to show.")] = 10, wide: WideOpt = False) -> None:
     """Spatial hot spots: Moran's I, local Moran (LISA) and Getis-Ord Gi* for every cluster; stored.
 
@@ -123,6 +128,21 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
                  if summary.unlinked_regions else "")
               + (f"; {_plural(by)} without variation (no statistic, no p-value): {summary.constant_items}"
                  if summary.constant_items else ""))
+    how = (_("sequential: {first:,} to {most:,} per local test").format(first=FIRST, most=summary.max_permutations)
+           if summary.fixed_permutations is None else
+           _("{n:,} per test").format(n=summary.fixed_permutations))
+    out.print(_("Permutations: {how}. p-values: one-sided in the observed direction (p_sim, as esda) and "
+                "two-sided (p_two_sided = min(2 p_sim, 1)).").format(how=how), highlight=False)
+    short = (power_shortfall(summary.fixed_permutations, summary.tests, alpha)
+             if summary.fixed_permutations is not None else None)
+    if short is not None:
+        smallest, k, needed = short
+        out.print("[yellow]" + _("note:") + "[/] " + _(
+            "with {permutations:,} permutations the smallest p is {smallest:.3g}: after the false-discovery "
+            "control over {tests:,} regions no region is significant unless at least {k:,} are that extreme; use "
+            "{needed:,} or more, or the default (sequential)").format(
+                permutations=summary.fixed_permutations, smallest=smallest, tests=summary.tests, k=k,
+                needed=needed), highlight=False)
     out.print(hotspot_table(rows, wide=wide), crop=not wide)
 
 

@@ -51,7 +51,7 @@ from clusteratlas.relate import (
     to_matrix,
 )
 from clusteratlas.relate.concentration import NO_EMPLOYMENT, ONE_REGION
-from clusteratlas.relate.spatial import NO_VARIATION
+from clusteratlas.relate.spatial import FIRST, NO_VARIATION, needed_permutations, power_note
 
 BY = ("cluster", "industry")
 
@@ -342,6 +342,15 @@ class HotspotSummary:
     hot_spots: int
     unlinked_regions: int
     constant_items: int = 0  # series with no variation: no statistic, no p-value (stored NULL with a reason)
+    #: How the local tests were run ("sequential: 999 to N per local test" or "N per test"), and, with a fixed
+    #: number too small for the false-discovery control over this many regions, why nothing can be significant.
+    permutations: str = ""
+    power_note: str = ""
+    #: The same as numbers: the fixed permutations (None: sequential), the most a test may run, the tests
+    #: per series (regions with neighbours).
+    fixed_permutations: int | None = None
+    max_permutations: int = 0
+    tests: int = 0
 
 
 def _weights(con: duckdb.DuckDBPyConnection, regions: np.ndarray):
@@ -369,12 +378,18 @@ def _weights(con: duckdb.DuckDBPyConnection, regions: np.ndarray):
 
 
 def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int | None = None,
-                 level: str | None = None, value: str = "lq", permutations: int = 999, alpha: float = 0.05,
+                 level: str | None = None, value: str = "lq", permutations: int | None = None, alpha: float = 0.05,
                  seed: int = 0) -> HotspotSummary:
-    """Global and local Moran's I and Gi* of every cluster (or industry) for one year; stored."""
+    """Global and local Moran's I and Gi* of every cluster (or industry) for one year; stored.
+
+    ``permutations`` None: each local test runs as many conditional permutations as a region needs to be
+    significant alone after the false-discovery control (sequential, :mod:`clusteratlas.relate.spatial`);
+    a number: that many for every test (and the summary says when too few to find anything). Global
+    Moran's I uses whole permutations, 999 by default.
+    """
     if value not in VALUES:
         raise InputError("unknown value for hot spots", value=value, expected=", ".join(VALUES))
-    if not 0 < alpha < 1 or permutations < 19:
+    if not 0 < alpha < 1 or (permutations is not None and permutations < 19):
         raise InputError("bad inference settings", value=f"alpha={alpha}, permutations={permutations}",
                          expected="0 < alpha < 1 and at least 19 permutations")
     if by == "cluster":
@@ -391,8 +406,14 @@ def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: i
     binary = w.copy()
     binary.data[:] = 1.0
     gstar = getis_ord_star(data, binary, permutations=permutations, seed=seed, alpha=alpha)
-    glob = moran(data, w, permutations=permutations, seed=seed)
+    glob = moran(data, w, permutations=permutations or FIRST, seed=seed)
     n_r, n_i = data.shape
+    tests = n_r - unlinked
+    if permutations is None:
+        how = f"sequential: {FIRST:,} to {needed_permutations(tests, alpha):,} per local test"
+        note = ""
+    else:
+        how, note = f"{permutations:,} per test", power_note(permutations, tests, alpha)
     # local Moran and Gi* are undefined for the same cells (constant series, regions without neighbours)
     reason = np.where(lisa.reason != "", lisa.reason, gstar.reason).ravel()
     quadrant = lisa.quadrant.ravel()
@@ -400,16 +421,20 @@ def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: i
         "region": np.repeat(emp.regions, n_i), "item": np.tile(emp.industries, n_r), "year": year, "value": value,
         "x": data.ravel(), "local_i": lisa.Is.ravel(),
         "quadrant": pa.array(quadrant, mask=quadrant == 0),  # NULL where local I is undefined
-        "p_sim": lisa.p_sim.ravel(), "significant": lisa.significant.ravel(),
+        "p_sim": lisa.p_sim.ravel(), "p_two_sided": lisa.p_two_sided.ravel(),
+        "permutations": lisa.permutations.ravel().astype(np.int64), "significant": lisa.significant.ravel(),
         "gi_star": gstar.Gs.ravel(), "gi_z": gstar.Zs.ravel(), "gi_p_sim": gstar.p_sim.ravel(),
+        "gi_p_two_sided": gstar.p_two_sided.ravel(), "gi_permutations": gstar.permutations.ravel().astype(np.int64),
         "gi_significant": gstar.significant.ravel(), "reason": reason,
     })
     globals_ = _table({"item": emp.industries, "year": year, "value": value, "moran_i": glob.I,
-                       "expected_i": np.full(n_i, glob.EI), "p_sim": glob.p_sim, "reason": glob.reason})
+                       "expected_i": np.full(n_i, glob.EI), "p_sim": glob.p_sim,
+                       "p_two_sided": np.minimum(2 * glob.p_sim, 1.0), "reason": glob.reason})
     _store(con, {"hotspots": cells, "hotspots_global": globals_},
            keys={"breakdown": by, "level": level, "year": year, "value": value})
     hot = int((lisa.significant & (lisa.quadrant == 1)).sum())
-    return HotspotSummary(by, level, year, value, n_r, n_i, hot, unlinked, int((glob.reason == NO_VARIATION).sum()))
+    return HotspotSummary(by, level, year, value, n_r, n_i, hot, unlinked, int((glob.reason == NO_VARIATION).sum()),
+                          how, note, permutations, permutations or needed_permutations(tests, alpha), tests)
 
 
 def _square_from_long(path, items: np.ndarray, columns: tuple[str, str, str]) -> np.ndarray:

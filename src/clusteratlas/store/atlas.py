@@ -588,8 +588,9 @@ class Atlas:
         return run_shift_share(self.con, start, end, by=by, level=level)
 
     def hotspots(self, *, by: str = "cluster", year: int | None = None, level: str | None = None,
-                 value: str = "lq", permutations: int = 999, alpha: float = 0.05) -> HotspotSummary:
-        """Spatial hot spots (Moran's I, LISA, Gi*) of every cluster or industry; stored."""
+                 value: str = "lq", permutations: int | None = None, alpha: float = 0.05) -> HotspotSummary:
+        """Spatial hot spots (Moran's I, LISA, Gi*) of every cluster or industry; stored (permutations None:
+        sequential, enough for the false-discovery control; see :func:`clusteratlas.store.analyses.run_hotspots`)."""
         return run_hotspots(self.con, by=by, year=year, level=level, value=value, permutations=permutations,
                             alpha=alpha)
 
