@@ -130,6 +130,7 @@ def test_a_level_2_nuts_file_imports_alone_with_its_implied_ancestors(tmp_path, 
     res = invoke(runner, "import", "regions", level2, "--format", "nuts", "--atlas", atlas)
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
+    assert "Imported 3 regions rows" in text  # the file's rows; the ancestors are in the note
     assert "4 ancestor region(s) the codes imply but the file lacks (nuts0, nuts1: DE, FR, DE1, FRF)" in text, text
     regions = query_atlas(atlas, "SELECT region, name, level FROM regions ORDER BY level, region")
     assert regions == [("DE", None, "nuts0"), ("FR", None, "nuts0"), ("DE1", None, "nuts1"), ("FRF", None, "nuts1"),

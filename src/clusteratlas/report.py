@@ -313,7 +313,8 @@ def hotspot_table(rows: pa.Table, *, wide: bool = False) -> FitTable:
         Col("Item", priority=0, flex=True), Col("Moran's I", "right", 1, "I"), Col("p (two-sided)", "right", 1, "p"),
         Col("Hot spots", "right", 2, "Hot"), Col("Regions", priority=3, flex=True)], wide=wide)
     for r in rows.to_pylist():
-        table.add_row(r["item"], _num(r["moran_i"], "{:.3f}"), _num(r["p_two_sided"], "{:.3f}"), str(r["hot"]),
+        two = r.get("p_two_sided", None if r.get("p_sim") is None else min(2 * r["p_sim"], 1.0))
+        table.add_row(r["item"], _num(r["moran_i"], "{:.3f}"), _num(two, "{:.3f}"), str(r["hot"]),
                       r["regions"] or "")
     return table
 

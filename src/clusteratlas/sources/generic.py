@@ -414,7 +414,11 @@ def _kind_specific(con: duckdb.DuckDBPyConnection, view: str, kind: str, label: 
 
 @dataclass
 class StagedTable:
-    """A validated input: a temp view on the connection with canonical, typed columns."""
+    """A validated input: a temp view on the connection with canonical, typed columns.
+
+    ``rows`` counts the file's rows; rows a reader adds that the file implies (line 0: the NUTS ancestors
+    of a one-level file) are in the view but not counted, and the reader's notes say how many.
+    """
 
     kind: str
     view: str
@@ -547,7 +551,8 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
     items = _select_columns(con.table(raw), columns, mapping, label, CODE_COLUMNS[kind], checked)
     text_view = raw + "_text"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
-    n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")
+    # rows a reader implies beyond the file (NUTS ancestors, line 0) are stored but are not the file's rows
+    n_rows = scalar(con, f"SELECT count(*) FILTER (WHERE {LINE} IS DISTINCT FROM 0) FROM {text_view}")
     if n_rows == 0:
         raise InputError("the file has a header but no data rows", file=label)
     checks = _observation_checks(unit) if kind == "observations" else CHECKS[kind]()
