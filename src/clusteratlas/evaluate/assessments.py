@@ -125,9 +125,11 @@ def _rows(path: Path) -> list[dict[str, str | None]]:
     if missing:
         raise InputError(f"required column '{missing[0]}' is missing", file=str(path),
                          hint=did_you_mean(missing[0], [h for h in header if h]))
+    from clusteratlas.store.export import formula_text
+
     out = []
-    for row in rows[1:]:
-        cells = [(str(c).strip() or None) if c is not None else None for c in row] + [None] * len(header)
+    for row in rows[1:]:  # a cell that an export marked with an apostrophe (before = + - @ …) reads as stored
+        cells = [(formula_text(str(c).strip()) or None) if c is not None else None for c in row] + [None] * len(header)
         out.append(dict(zip(header, cells, strict=False)))
     return out
 

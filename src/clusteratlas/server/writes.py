@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -87,6 +87,16 @@ def _keep_upload(service: AtlasService, upload: UploadFile) -> tuple[Path, str]:
     return target, digest.hexdigest()
 
 
+def as_uploaded(exc: InputError, path: Path, name: str) -> InputError:
+    """The error as the uploader sees it: the file named as it was sent, never the server's path of the kept copy."""
+    def plain(value):
+        if not isinstance(value, str):
+            return value
+        return value.replace(str(path), name).replace(str(path.parent), "uploads")
+
+    return replace(exc, **{f.name: plain(getattr(exc, f.name)) for f in fields(exc) if f.init})
+
+
 def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, action: str, job) -> Response:
     require_role(who, role)
     service = _service(request)
@@ -99,6 +109,9 @@ def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, 
     def run(atlas):
         try:
             result = job(atlas, path)
+        except InputError as exc:
+            path.unlink(missing_ok=True)
+            raise as_uploaded(exc, path, Path(upload.filename or path.name).name) from None
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -117,20 +130,10 @@ def upload_assessments(request: Request, who: Who, file: Annotated[UploadFile, F
                          lambda atlas, path: asdict(atlas.import_assessments(path)) | {"file": path.name})
 
 
-def _remap(atlas, definition: str | None = None) -> dict[str, Any]:
-    """Map again with the latest run's definition and parameters, at its levels (and custom regions)."""
-    from clusteratlas._sql import first_row
-    from clusteratlas.metrics import MapParams
-
-    last = first_row(atlas.con, "SELECT definition, parameters FROM map_runs ORDER BY run_at DESC LIMIT 1")
-    params = MapParams(**json.loads(last[1])) if last else MapParams()
-    levels = [r[0] for r in atlas.con.execute(
-        "SELECT DISTINCT level FROM regions WHERE region NOT IN (SELECT DISTINCT region FROM observations) "
-        "AND level IN (SELECT DISTINCT level FROM results_regions UNION SELECT 'custom') ORDER BY 1").fetchall()] \
-        if "results_regions" in {r[0] for r in atlas.con.execute(
-            "SELECT table_name FROM duckdb_tables()").fetchall()} else []
-    summary = atlas.map(definition or (last[0] if last else None), levels=levels, params=params)
-    return asdict(summary)
+def _remap(atlas, definition: str | None = None, add_levels: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Map again by replaying the latest run's stored spec (Atlas.remap): the same definition (unless another is
+    named), levels (plus ``add_levels``), years, parameters and reference economy."""
+    return atlas.remap(definition=definition, add_levels=add_levels).to_dict()
 
 
 @router.post("/custom-regions", status_code=201, responses={201: {"model": WriteAnswer}, **WRITE_ERRORS})
@@ -138,8 +141,9 @@ def upload_custom_regions(request: Request, who: Who, file: Annotated[UploadFile
         description="Custom regions (region, member, name, name_ja)")]) -> Response:
     """Define custom regions (editor), then map again so their results exist."""
     def job(atlas, path):
+        atlas.replayable_spec()  # checked before the import: an upload that cannot be mapped changes nothing
         report = atlas.import_file("custom-regions", path)
-        return {"rows": report.rows, "map": _remap(atlas)}
+        return {"rows": report.rows, "map": _remap(atlas, add_levels=("custom",))}
 
     return _write_upload(request, who, "editor", file, "custom-regions", job)
 
