@@ -131,3 +131,71 @@ def test_cbp_2019_metros_lq_and_shares_against_the_files_own_totals(tmp_path, ru
     # the reference economy is the sum of the 933 total rows
     total = duckdb.sql(f"SELECT sum(emp) FROM {raw} WHERE naics_code = '00'").fetchall()[0][0]
     assert query_atlas(atlas, "SELECT reference_employment FROM map_runs") == [(float(total),)]
+
+
+# two years of the same metros, the year a column as in the Census API's tables: totals differ by year
+CBP_YEARS = "year," + CBP.splitlines()[0] + "\n" + "".join(
+    f"{year},{line}\n" for year in (2018, 2019) for line in CBP.splitlines()[1:]).replace(
+    "2018,10001,------,G,,1000", "2018,10001,------,G,,800")
+#: Region totals of the metros in 2019 (the total rows) and in 2018 (10001's total row 800).
+TOTALS = {2018: {"10001": 800.0, "10002": 500.0}, 2019: {"10001": 1000.0, "10002": 500.0}}
+
+
+def map_three_ways(tmp_path, runner, *extra: str, spark: bool = False) -> dict[str, dict]:
+    """The same small CBP file mapped by the atlas's map, by 'map --data --format cbp' and (``spark``) by
+    'map --engine spark --format cbp': each one's (region, year) → employment, and (region, cluster, year) →
+    (share of region, LQ)."""
+    import polars as pl
+
+    (tmp_path / "cbp.csv").write_text(CBP_YEARS, encoding="utf-8")
+    (tmp_path / "defs.csv").write_text(DEFS, encoding="utf-8")
+    atlas = tmp_path / "a.duckdb"
+    for args in (("init",), ("import", "definitions", tmp_path / "defs.csv"),
+                 ("import", "observations", tmp_path / "cbp.csv", "--format", "cbp"), ("map", *extra)):
+        res = invoke(runner, *args, "--atlas", atlas)
+        assert res.exit_code == 0, res.output
+    found = {"atlas": (query_atlas(atlas, "SELECT region, year, employment FROM results_regions"),
+                       query_atlas(atlas, "SELECT region, cluster, year, share_of_region, lq FROM results_clusters"))}
+    stateless = ("--data", tmp_path / "cbp.csv", "--format", "cbp", "--clusters", tmp_path / "defs.csv", *extra)
+    res = invoke(runner, "map", *stateless, "--out", tmp_path / "files.csv", "--regions-out",
+                 tmp_path / "files_regions.csv")
+    assert res.exit_code == 0, res.output
+    assert "region totals are the file's total rows" in " ".join(res.output.split())
+    read = {"schema_overrides": {"region": pl.String}}
+    found["map --data"] = (
+        pl.read_csv(tmp_path / "files_regions.csv", **read).select("region", "year", "employment").rows(),
+        pl.read_csv(tmp_path / "files.csv", **read).select("region", "cluster", "year", "share_of_region",
+                                                           "lq").rows())
+    if spark:
+        res = invoke(runner, "map", "--engine", "spark", *stateless, "--out", tmp_path / "spark")
+        assert res.exit_code == 0, res.output
+        assert "region totals are the file's total rows" in " ".join(res.output.split())
+        folder = tmp_path / "spark"
+        found["spark"] = (
+            pl.read_parquet(folder / "regions" / "*.parquet").select("region", "year", "employment").rows(),
+            pl.read_parquet(folder / "clusters" / "*.parquet").select("region", "cluster", "year",
+                                                                      "share_of_region", "lq").rows())
+    return {how: {"regions": {(r, int(y)): e for r, y, e in regions},
+                  "cells": {(r, c, int(y)): (s, lq) for r, c, y, s, lq in cells}}
+            for how, (regions, cells) in found.items()}
+
+
+def test_the_atlas_and_map_data_take_region_totals_from_the_total_rows_alike(tmp_path, runner):
+    """One map job: the atlas's map (totals from region_totals) and the stateless 'map --data --format cbp'
+    (totals from the file) give the same region totals, shares and LQs, the total rows' in each year."""
+    found = map_three_ways(tmp_path, runner)
+    expected = {(r, y): e for y, by_region in TOTALS.items() for r, e in by_region.items()}
+    for how, got in found.items():
+        assert got["regions"] == expected, how
+        # 2018: E = 800 + 500; E_Food = 400
+        assert got["cells"][("10001", "Food", 2018)] == (300 / 800, pytest.approx((300 / 800) / (400 / 1300))), how
+    assert found["map --data"]["cells"].keys() == found["atlas"]["cells"].keys()
+    for key, (share, lq) in found["atlas"]["cells"].items():
+        assert found["map --data"]["cells"][key] == (pytest.approx(share, rel=1e-12), pytest.approx(lq, rel=1e-12))
+
+
+def test_one_year_mapped_takes_that_years_totals(tmp_path, runner):
+    found = map_three_ways(tmp_path, runner, "--year", "2018")
+    for how, got in found.items():
+        assert got["regions"] == {("10001", 2018): 800.0, ("10002", 2018): 500.0}, how
+        assert got["cells"][("10002", "IT", 2018)][1] == pytest.approx((250 / 500) / (450 / 1300)), how

@@ -93,7 +93,10 @@ def run_files(spec: MapSpec, out: str | os.PathLike[str], *, regions_out: str | 
         def frame(staged):
             return nw.from_native(con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {staged.view}"))
 
+        totals = obs.extras.get("region_totals")  # a CBP file's total rows: the regions' published totals
         inputs = MapInputs(frame(obs), frame(defs), reference_totals=None if ref is None else frame(ref),
+                           published_totals=None if totals is None else nw.from_native(
+                               con.sql(f"SELECT region, year, employment FROM {totals}")),
                            labels={"observations": files.data, "definitions": files.definitions,
                                    "reference_totals": files.reference_totals})
         outcome = run_map(spec, inputs, engine=Engine(con))
