@@ -151,7 +151,7 @@ CELL_LIMITS: dict[str, Limit] = {
 #: Units of the employment column that count persons (``import observations --unit``); any other unit (e.g.
 #: USD, for a matrix of trade values) declares a measure of value, which has no fixed upper bound.
 PERSON_UNITS = ("persons", "jobs", "employees", "people")
-#: The employment limit (persons), for the engines that check it themselves (Spark).
+#: The employment limit (persons), the name of the one limit of earlier versions (the readers use CELL_LIMITS).
 MAX_CELL_EMPLOYMENT = CELL_LIMITS["employment"].maximum
 
 

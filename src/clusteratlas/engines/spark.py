@@ -185,7 +185,7 @@ def _checks(kind: str, present: set[str]) -> list[tuple[str, Column, str, str]]:
         return F.col(name).try_cast("double")
 
     def numeric(name: str, *, required: bool, allow_empty_if: Column | None = None,
-                maximum: float | None = None) -> list:
+                limit: model.Limit | None = None) -> list:
         if name not in present:
             return []
         c = F.col(name)
@@ -199,8 +199,9 @@ def _checks(kind: str, present: set[str]) -> list[tuple[str, Column, str, str]]:
              "a finite number"),
             (name, num(name) < 0, "negative value", "zero or more"),
         ]
-        if maximum is not None:
-            out.append((name, num(name) > maximum, "implausibly large value", f"at most {maximum:,.0f} for one cell"))
+        if limit is not None and limit.maximum is not None:  # worded as the DuckDB reader's check
+            out.append((name, num(name) > limit.maximum, "implausibly large value",
+                        f"at most {limit.maximum:,.0f} {limit.unit} in one cell ({limit.why})"))
         return out
 
     def required_text(name: str) -> tuple:
@@ -226,9 +227,10 @@ def _checks(kind: str, present: set[str]) -> list[tuple[str, Column, str, str]]:
             withheld = withheld | F.col("size_class").isNotNull()
         checks = [required_text("region"), required_text("industry"), ascii_code("region"), ascii_code("industry"),
                   *year_checks,
-                  *numeric("employment", required=True, allow_empty_if=withheld, maximum=model.MAX_CELL_EMPLOYMENT),
-                  *numeric("establishments", required=False, maximum=model.MAX_CELL_EMPLOYMENT),
-                  *numeric("payroll", required=False)]
+                  *numeric("employment", required=True, allow_empty_if=withheld,
+                           limit=model.cell_limit("employment")),
+                  *numeric("establishments", required=False, limit=model.cell_limit("establishments")),
+                  *numeric("payroll", required=False, limit=model.cell_limit("payroll"))]
         if "flag" in present:
             checks.append(("flag", F.col("flag").isNotNull() & ~F.lower(F.col("flag")).isin(flags), "unknown flag",
                            f"empty or one of {', '.join(flags)}"))
