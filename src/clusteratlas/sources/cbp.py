@@ -34,6 +34,7 @@ import duckdb
 
 from clusteratlas._sql import ident
 from clusteratlas.errors import InputError, did_you_mean
+from clusteratlas.i18n import _
 from clusteratlas.sources.files import LINE
 
 #: (first year, NAICS vintage) in order.
@@ -119,11 +120,12 @@ def cbp_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, year:
     years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM {out} ORDER BY 1").fetchall()]
     vintages = sorted({naics_vintage(int(y)) for y in years if y and y.isdigit()})
     if vintages:
-        notes.append(f"{label}: NAICS {', '.join(map(str, vintages))} codes (by reference year); use a cluster "
-                     "definition of the same vintage")
+        notes.append(f"{label}: " + _("NAICS {vintages} codes (by reference year); use a cluster definition of "
+                                      "the same vintage").format(vintages=_(", ").join(map(str, vintages))))
     n_withheld = con.execute(f"SELECT count(*) FROM {out} WHERE flag = 'suppressed'").fetchall()[0][0]
     if n_withheld:
-        notes.append(f"{label}: {n_withheld:,} withheld cell(s) kept with their size class, imputed at map time")
+        notes.append(f"{label}: " + _("{n:,} withheld cell(s) kept with their size class, imputed at map "
+                                      "time").format(n=n_withheld))
     extras: dict[str, str] = {}
     if digits:
         totals = cbp_totals_view(con, raw_view, label, region=region, year_sql=year_sql, code=code,
@@ -175,8 +177,10 @@ def _coverage_note(con: duckdb.DuckDBPyConnection, cells: str, totals: str, labe
                min(cells / employment)
         FROM c JOIN {totals} t USING (region, year) WHERE t.employment > 0""").fetchall()[0]
     if not n:
-        return f"{label}: the file's total rows name no region of its cells; region totals are the cells' sums"
-    return (f"{label}: region totals are the file's total rows ({n:,} region-years): the {digits}-digit cells "
-            f"hold a median {median:.1%} of them (lowest {lowest:.1%}; {low:,} below 90 %), the rest being in "
-            "cells too small to publish; clusters are sums of the cells, totals, shares and the reference "
-            "economy use the total rows")
+        return f"{label}: " + _("the file's total rows name no region of its cells; region totals are the cells' "
+                                "sums")
+    return f"{label}: " + _("region totals are the file's total rows ({n:,} region-years): the {digits}-digit cells "
+                            "hold a median {median:.1%} of them (lowest {lowest:.1%}; {low:,} below 90 %), the rest "
+                            "being in cells too small to publish; clusters are sums of the cells, totals, shares "
+                            "and the reference economy use the total rows").format(
+        n=n, digits=digits, median=median, lowest=lowest, low=low)

@@ -20,6 +20,7 @@ import pyarrow as pa
 from clusteratlas import model
 from clusteratlas._sql import connect, first_row, ident, literal, scalar
 from clusteratlas.errors import InputError, did_you_mean
+from clusteratlas.i18n import _
 from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
 from clusteratlas.sources import codes
 from clusteratlas.sources.files import LINE, READ_ERRORS, open_relation, read_error
@@ -559,8 +560,8 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
     _first_violation(con, text_view, checks, label, [c for c in _code_checks(kind) if c.column not in checked])
     limit = model.cell_limit("employment", unit)
     if kind == "observations" and unit is not None and limit is not None and limit.maximum is None:
-        notes.append(f"{label}: the employment column holds values in {limit.unit} (declared with --unit): "
-                     "no upper limit per cell")
+        notes.append(f"{label}: " + _("the employment column holds values in {unit} (declared with --unit): no "
+                                      "upper limit per cell").format(unit=limit.unit))
     if recode is not None and kind == "observations":
         text_view, note = recode_regions(con, text_view, recode, label)
         notes.append(note)

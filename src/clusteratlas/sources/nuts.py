@@ -23,6 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError, check_json
+from clusteratlas.i18n import _
 
 #: What :func:`nuts_regions` walks: GISCO features with a NUTS_ID and a LEVL_CODE 0-3.
 NUTS_SCHEMA = {
@@ -83,10 +84,12 @@ def nuts_regions(path: Path) -> tuple[pa.Table, list[str]]:
     notes = []
     if implied:
         levels = ", ".join(sorted({f"nuts{len(c) - 2}" for c in implied}))
-        shown = ", ".join(implied[:8]) + (f" and {len(implied) - 8:,} more" if len(implied) > 8 else "")
-        notes.append(f"{label}: {len(implied):,} ancestor region(s) the codes imply but the file lacks ({levels}: "
-                     f"{shown}) added with their code and level, no name; import the level's own file to name "
-                     "them (regions already in the atlas keep their names)")
+        shown = _(", ").join(implied[:8]) + (_(" and {n:,} more").format(n=len(implied) - 8)
+                                             if len(implied) > 8 else "")
+        notes.append(f"{label}: " + _("{n:,} ancestor region(s) the codes imply but the file lacks ({levels}: "
+                                      "{shown}) added with their code and level, no name; import the level's own "
+                                      "file to name them (regions already in the atlas keep their names)").format(
+            n=len(implied), levels=levels, shown=shown))
     table = pa.table({"region": [r[0] for r in rows], "name": [r[1] for r in rows],
                      "name_ja": pa.nulls(len(rows), pa.string()), "level": [r[2] for r in rows],
                      "parent": [r[3] for r in rows], "hierarchy": ["nuts" if r[3] else None for r in rows],
