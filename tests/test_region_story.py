@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from clusteratlas import i18n
 from clusteratlas import queries as Q
 from clusteratlas.api import build_demo_atlas
-from clusteratlas.queries.story import Figure, plain_text, region_story
+from clusteratlas.queries.story import Figure, footnotes, plain_text, region_story
 from clusteratlas.server import Settings, create_app
 from clusteratlas.store import Atlas
 from tests.conftest import invoke, shared_file
@@ -240,6 +240,11 @@ def test_region_page_report_and_twin_tell_the_same_story(client, con, lang):
     assert f'href="/regions/{REGION}/report' in page
     report = client.get(f"/regions/{REGION}/report?lang={lang}")
     assert report.status_code == 200 and 'id="story"' in report.text
+    # on paper the links are lost: each number carries its footnote, and the footnotes list the addresses
+    notes = footnotes(story)
+    assert re.findall(r'<li><a href="([^"]+)">', report.text) == [n.replace("&", "&amp;") for n in notes]
+    assert report.text.count('<sup class="fn">') == len([f for s in story.sentences for f in s.figures
+                                                         if f.href and not isinstance(f.value, str)])
     twin = client.get(f"/api/v1/regions/{REGION}/story?lang={lang}").json()["data"]
     assert [s["text"] for s in twin["sentences"]] == [s.text for s in story.sentences]
     assert client.get("/api/v1/regions/NOPE/story").status_code == 404
@@ -269,5 +274,36 @@ def test_printed_report_is_one_a4_page(demo, tmp_path):
                 page.emulate_media(media="print")
                 assert not page.locator("header.top").is_visible() and page.locator("#story").is_visible()
                 page.close()
+        finally:
+            browser.close()
+
+
+def test_screenshots_of_the_story(demo):
+    """The region page (its story at the top) and the printed report in both languages, into
+    ``$CLUSTERATLAS_WEB_SCREENSHOTS`` (docs/web.md shows them)."""
+    import os
+
+    folder = os.environ.get("CLUSTERATLAS_WEB_SCREENSHOTS")
+    if not folder or not CHROMIUM.exists():
+        pytest.skip("set CLUSTERATLAS_WEB_SCREENSHOTS=docs/img/web to write them")
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web import live_server, wait_for
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with live_server(demo) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            for lang in ("en", "ja"):
+                page.goto(f"{base}/regions/{REGION}?lang={lang}")
+                wait_for(page, "Array.from(document.querySelectorAll('.chart')).every(e => e.querySelector('canvas'))")
+                page.screenshot(path=str(Path(folder) / f"region-story-{lang}.png"))  # the top: title, tiles, story
+                page.goto(f"{base}/regions/{REGION}/report?lang={lang}")
+                page.emulate_media(media="print")
+                page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+                page.screenshot(path=str(Path(folder) / f"report-{lang}.png"), full_page=True)
+                page.emulate_media(media="screen")
+                page.set_viewport_size({"width": 1280, "height": 1000})
         finally:
             browser.close()

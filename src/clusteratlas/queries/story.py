@@ -379,11 +379,18 @@ def paragraphs(story: Story) -> list[list[Sentence]]:
     return [p for p in grouped if p]
 
 
+def footnotes(story: Story) -> list[str]:
+    """The addresses of the story's numbers (linked figures whose value is not a name), each once, in order of
+    first use: the footnotes of a printed or plain-text story (footnote ``i + 1`` is ``footnotes(story)[i]``)."""
+    hrefs = (f.href for s in story.sentences for f in s.figures if f.href and not isinstance(f.value, str))
+    return list(dict.fromkeys(hrefs))
+
+
 def plain_text(story: Story) -> tuple[list[str], list[str]]:
     """The story as plain text for a terminal: one string per paragraph, a numbered footnote mark after each
     linked figure that is a number (names are not marked), and the footnotes (one per distinct address, in
     order of first use)."""
-    notes: list[str] = []
+    notes = footnotes(story)
     joiner = "" if story.lang == "ja" else " "
     out = []
     for paragraph in paragraphs(story):
@@ -395,9 +402,7 @@ def plain_text(story: Story) -> tuple[list[str], list[str]]:
                     text += part
                     continue
                 text += part.text
-                if part.href and not isinstance(part.value, str):
-                    if part.href not in notes:
-                        notes.append(part.href)
+                if part.href in notes and not isinstance(part.value, str):
                     text += f"[{notes.index(part.href) + 1}]"
             texts.append(text)
         out.append(joiner.join(texts))

@@ -223,11 +223,16 @@ def region_page(request: Request, region: str, year: int | None = None, level: s
 def _story(con, region: str, year: int | None, level: str | None, lang: str):
     """A region's story (:func:`clusteratlas.queries.story.region_story`) in ``lang``, and its paragraphs as the
     templates read them."""
-    from clusteratlas.queries.story import paragraphs, region_story
+    from clusteratlas.queries.story import footnotes, paragraphs, region_story
 
     with i18n.language_for(lang):
         told = region_story(con, region, year=year, level=level)
-    return told, [[s.as_dict() for s in paragraph] for paragraph in paragraphs(told)]
+    notes = footnotes(told)
+    story = [[s.as_dict() for s in paragraph] for paragraph in paragraphs(told)]
+    for part in (p for paragraph in story for s in paragraph for p in s["parts"]):
+        if part.get("href") in notes and not isinstance(part.get("value"), str):
+            part["note"] = notes.index(part["href"]) + 1  # printed after the number (the link is lost on paper)
+    return told, story
 
 
 @router.get("/regions/{region}/report", response_class=HTMLResponse)
@@ -238,8 +243,11 @@ def region_report(request: Request, region: str, year: int | None = None, level:
     profile = Q.region_profile(con, told.region, year=told.year, level=told.level, opportunities=0).as_dict()
     top = sorted(profile["clusters"], key=lambda c: -(c["employment"] or 0))[:8]
     q = urlencode({"level": told.level, "year": told.year, "lang": language(request)})
+    from clusteratlas.queries.story import footnotes
+
     return render(request, "report.html", twin=f"/api/v1/regions/{region}/story?{q}", p=profile, story=story,
-                  top=top, one_year=len(profile["summary"]["years"]) == 1)
+                  top=top, one_year=len(profile["summary"]["years"]) == 1, notes=footnotes(told),
+                  site=str(request.base_url).rstrip("/"))
 
 
 @router.get("/clusters/{cluster}", response_class=HTMLResponse)
@@ -256,7 +264,7 @@ def cluster_page(request: Request, cluster: str, level: str | None = None, year:
             hot = Q.hotspots(con, item=cluster, level=level, limit=Q.MAX_PAGE)
         except InputError:  # no run at this level (or none at all): the page says so
             hot = None
-    related = _maybe(lambda: Q.related_clusters(con, cluster, top=10))
+    related = _maybe(lambda: Q.related_clusters(con, cluster, top=10, level=level))
     levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()]
     q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year})
     one_year = len(profile["series"]) == 1
