@@ -81,7 +81,7 @@ def test_no_serious_or_critical_axe_violation(page, site, kind, lang):
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
-@pytest.mark.parametrize("kind", ["region", "cluster", "evaluations"])
+@pytest.mark.parametrize("kind", ["region", "cluster", "compare", "evaluations"])
 def test_every_chart_has_a_name_in_the_page_language_and_its_figures_in_text(page, site, kind, lang):
     """Each chart is an image with a name in the page's language (ECharts' own aria text, an English list of raw
     values, wrote over it on the Japanese pages), and, where the page has one, points to the table or list that
@@ -100,8 +100,9 @@ def test_every_chart_has_a_name_in_the_page_language_and_its_figures_in_text(pag
             assert not re.search(r"[A-Za-z]{3,}", c["label"]), c
         assert c["target"] in (True, None), c
     described = {c["id"] for c in charts if c["described"]}
-    assert {"region": {"bubble", "series"}, "cluster": {"map", "series", "graph"}, "evaluations": set()}[kind] \
-        <= described
+    expected = {"region": {"bubble", "series"}, "cluster": {"map", "series", "graph"},
+                "compare": {c["id"] for c in charts}, "evaluations": set()}[kind]
+    assert expected <= described
 
 
 def focus_by_tab(page, selector: str, limit: int = 80) -> None:

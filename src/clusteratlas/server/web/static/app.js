@@ -250,6 +250,8 @@
       var cap = document.createElement("figcaption");
       var n = d.names[region];
       cap.textContent = n ? pick(d.lang, n.name, n.name_ja, region) : shown(region);
+      // a named image; its figures are in the heat table
+      div.setAttribute("role", "img"); div.setAttribute("aria-label", cap.textContent); div.setAttribute("aria-describedby", "heat");
       fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
       chart(div.id).setOption({animation: false, grid: {left: 120, right: 10, top: 5, bottom: 20}, color: [OKABE[4]],
         xAxis: {type: "value"}, yAxis: {type: "category", data: cells.map(function (x) { return x.name; }), axisLabel: {fontSize: 9, width: 110, overflow: "truncate"}},
