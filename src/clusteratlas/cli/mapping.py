@@ -204,19 +204,46 @@ def show_region(region: Annotated[str, typer.Argument(help="The region: its code
                                                      "Japanese (case, width and kana forgiven).")],
                 atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                 all_: Annotated[bool, typer.Option("--all", help="Include clusters with no jobs.")] = False,
-                min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
+                min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False,
+                story: Annotated[bool, typer.Option("--story", help="Tell the region in words instead (as its web "
+                                                    "page does), with the sources of the figures as footnotes.")]
+                = False) -> None:
     """A region's clusters: stars, LQ, employment, wages, growth, estimate flags.
 
     Ranked by stars, then employment: a cell of a few dozen jobs with a high LQ does not come first.
     """
     with Atlas(atlas) as a:
         found = Q.find_region(a.con, region)
+        if story:
+            _print_story(a.con, found, year)
+            return
         profile = Q.region_profile(a.con, found.code, year=year, include_empty=all_, opportunities=0,
                                    min_employment=min_employment)
         economy = a.last_run()
     print_notes([found.note()] if found.note() else [])
     out.print(region_table(profile.summary, profile.clusters, economy, wide=wide), crop=not wide)
     print_notes(profile.notes)
+
+
+def _print_story(con, found, year: int | None) -> None:
+    """``show region --story``: the story's paragraphs, then its figures' sources as numbered footnotes (the
+    addresses of the server's API answers, ``clusteratlas serve``)."""
+    from clusteratlas.queries.story import plain_text, region_story
+    from clusteratlas.report import level_name
+
+    told = region_story(con, found.code, year=year)
+    print_notes([found.note()] if found.note() else [])
+    out.print(Folded(f"[bold]{escape(told.name)}[/] ({escape(told.region)} · {escape(level_name(told.level))} · "
+                     f"{told.year})"))
+    paragraphs, sources = plain_text(told)
+    for paragraph in paragraphs:
+        out.print()
+        out.print(Folded(escape(paragraph)))
+    if sources:
+        out.print()
+        out.print(Folded(escape(_("Sources of the figures (addresses on 'clusteratlas serve'):"))))
+        for i, href in enumerate(sources, start=1):
+            out.print(escape(f"[{i}] {href}"), soft_wrap=True, highlight=False)
 
 
 @show_app.command("cluster")
