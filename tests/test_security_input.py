@@ -1,30 +1,54 @@
-"""Issue 20, items 3-4: what reading a file may cost, and regions an editor may not overwrite.
+"""Issue 20, items 2-6: what a request, an upload or a token can cost the server, replayed against it.
 
-- the read limits (columns, cells, unpacked size) on the CLI: a clear error
-  naming the file, the limit and how to raise it; blank rows skipped;
-- a custom region may not take the code of a region of another level.
+- the body limit: both length headers refused, bytes counted as they arrive,
+  the token checked before a byte of an upload is read;
+- hostile uploads (a lying ``<dimension>``, a huge header, millions of blank
+  lines, a zip bomb, a sheet that takes too long) refused with a clear 4xx
+  while the server stays under 1 GB and keeps answering; the same limits on
+  the CLI;
+- a custom region may not take the code of a region of another level;
+- token checks: SHA-256 for the random secrets (older Argon2 hashes upgraded
+  on use), failed checks throttled per address before any hashing, at most
+  two at a time, and a flood of wrong secrets costs neither memory nor
+  latency;
+- ``--rate-limit`` counted per address until a token is verified.
+
+The served tests run ``clusteratlas serve`` in a subprocess (its memory is
+watched through /proc and the process is killed past 1 GB, so a regression
+fails the test instead of the machine).
 """
-
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
+import re
 import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from clusteratlas import Atlas
+from clusteratlas.reference.programmes import nistep_profiles_path
 from clusteratlas.server import Settings, create_app
 from clusteratlas.server.auth import create_token
 from tests.conftest import atlas_fingerprint, invoke, query_atlas
 from tests.test_server import build_full_atlas
 
 API = "/api/v1"
+GB = 1 << 30
 ASSESS_HEADER = ["assessment", "framework", "subject", "assessor", "assessed_on", "factor", "column", "value"]
 CUSTOM_HEADER = ["region", "member", "name", "name_ja"]
 HEADERS = {"assessments": ASSESS_HEADER, "custom-regions": CUSTOM_HEADER}
@@ -126,11 +150,264 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+class Served:
+    """``clusteratlas serve`` in a subprocess, its memory watched (killed past ``cap`` bytes)."""
+
+    def __init__(self, path: Path, *args: str, env: dict[str, str] | None = None, cap: int = GB) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        code = "from clusteratlas.cli import run; run()"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, "serve", "--atlas", str(path), "--port", str(self.port), "--no-warm",
+             *args], env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.cap, self.peak, self.killed = cap, 0, False
+        self._watch = threading.Thread(target=self._watch_memory, daemon=True)
+        self._watch.start()
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server did not start: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(self.url + API + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not answer within 90 s")
+
+    def _status(self, field: str) -> int:
+        with open(f"/proc/{self.process.pid}/status") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh if line.startswith(field + ":"))
+
+    def _watch_memory(self) -> None:
+        while self.process.poll() is None:
+            try:
+                rss = self._status("VmRSS")
+            except (OSError, StopIteration):
+                return
+            self.peak = max(self.peak, rss)
+            if rss > self.cap:
+                self.killed = True
+                self.process.kill()
+                return
+            time.sleep(0.02)
+
+    def high_water(self) -> int:
+        """The server's peak resident memory (VmHWM), or the last peak seen before it was killed."""
+        try:
+            return max(self.peak, self._status("VmHWM"))
+        except (OSError, StopIteration):
+            return self.peak
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="module")
+def served(built, tmp_path_factory):
+    """The atlas served with default limits but an unpacked-size limit of 10 MB (so the zip bomb stays small)."""
+    path, tokens = _with_tokens(built, tmp_path_factory.mktemp("served-input"))
+    server = Served(path, "--max-body-mb", "20", env={"CLUSTERATLAS_MAX_UNPACKED_MB": "10"})
+    yield server, path, tokens
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def served_quick(built, tmp_path_factory):
+    """The atlas served with one second per upload."""
+    path, tokens = _with_tokens(built, tmp_path_factory.mktemp("served-quick"))
+    server = Served(path, "--upload-seconds", "1")
+    yield server, path, tokens
+    server.stop()
+
+
+def _while_health_is_polled(server: Served, action) -> tuple[object, list[tuple[int, float]]]:
+    """Run ``action()`` while another client asks /health every 0.1 s; (its result, [(status, seconds)])."""
+    answers: list[tuple[int, float]] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        with httpx.Client(timeout=10) as client:
+            while True:  # at least once, however quick the action
+                start = time.perf_counter()
+                try:
+                    status = client.get(server.url + API + "/health").status_code
+                except httpx.HTTPError:
+                    status = 0
+                answers.append((status, time.perf_counter() - start))
+                if done.wait(0.1):
+                    return
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        result = action()
+    finally:
+        done.set()
+        poller.join()
+    return result, answers
+
+
+def _upload(server: Served, route: str, name: str, content: bytes, token: str) -> httpx.Response | None:
+    """The answer to an upload; None when the connection broke (the server was killed)."""
+    try:
+        return httpx.post(server.url + API + "/" + route, headers=_auth(token), timeout=120,
+                          files={"file": (name, content, "application/octet-stream")})
+    except httpx.TransportError:
+        return None
+
+
 def _kept_uploads(path: Path) -> list[Path]:
     return sorted(path.with_name(path.name + ".uploads").glob("*"))
 
 
+# ------------------------------------------------------------------------------------- 2. the body limit
+def _raw(server: Served, head: str, body: bytes = b"", *, wait: float = 10) -> bytes:
+    """Send a hand-made request (what an HTTP client would refuse to send); return the start of the answer."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=wait) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        try:
+            while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < int(
+                    re.search(rb"content-length: (\d+)", answer.lower()).group(1)):
+                if not (more := sock.recv(65536)):
+                    break
+                answer += more
+        except (TimeoutError, AttributeError):  # no answer yet; or one without a length
+            pass
+    return answer
+
+
+def _chunked(data: bytes, size: int = 65536) -> bytes:
+    chunks = [data[i:i + size] for i in range(0, len(data), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("who", ["anonymous", "editor"])
+def test_content_length_with_transfer_encoding_is_refused(served, who):
+    """Content-Length 10 with a chunked body of 2 MB: the guard trusted the 10, the server read the 2 MB."""
+    server, path, tokens = served
+    before = _kept_uploads(path)
+    body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n" + \
+        b"x" * 2_000_000 + b"\r\n--b--\r\n"
+    auth = f"Authorization: Bearer {tokens['editor']}\n" if who == "editor" else ""
+    answer = _raw(server, f"POST {API}/assessments HTTP/1.1\nHost: localhost\n{auth}Content-Length: 10\n"
+                          "Transfer-Encoding: chunked\nContent-Type: multipart/form-data; boundary=b\n", _chunked(body))
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"application/problem+json" in answer and b"Transfer-Encoding" in answer
+    assert _kept_uploads(path) == before
+
+
+def test_an_anonymous_upload_is_refused_before_its_body_is_read(served):
+    """Headers and the first 64 KB of a 10 MB body: the 401 comes at once, not after the rest is sent."""
+    server, _, _ = served
+    answer = _raw(server, f"POST {API}/custom-regions HTTP/1.1\nHost: localhost\nContent-Length: 10000000\n"
+                          "Content-Type: multipart/form-data; boundary=b\n", b"--b\r\n" + b"x" * 65536, wait=5)
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:300] or "no answer: the server waited for the body"
+    assert b"www-authenticate: Bearer" in answer.lower().replace(b"bearer", b"Bearer")
+
+
+def test_a_wrong_token_is_refused_before_the_body_is_read(served):
+    server, _, tokens = served
+    answer = _raw(server, f"POST {API}/assessments HTTP/1.1\nHost: localhost\nContent-Length: 10000000\n"
+                          f"Authorization: Bearer {tokens['editor'][:-3]}xyz\n"
+                          "Content-Type: multipart/form-data; boundary=b\n", b"--b\r\n" + b"x" * 65536, wait=5)
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:300] or "no answer: the server waited for the body"
+
+
+def test_a_body_longer_than_its_content_length_is_cut_off_at_the_limit(built, tmp_path):
+    """At the ASGI level (no HTTP client sends this): Content-Length 10, then 50 KB of multipart, limit 2,000."""
+    path, tokens = _with_tokens(built, tmp_path)
+    app = create_app(Settings(atlas=str(path), max_body=2000, warm=False))
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n"
+            + b"region,member\n" + b"NEWREG,S1C1\n" * 4000 + b"\r\n--b--\r\n")
+    chunks = [body[i:i + 4096] for i in range(0, len(body), 4096)]
+    read: list[int] = []
+    sent: list[dict] = []
+
+    async def receive():
+        chunk = chunks.pop(0) if chunks else b""
+        read.append(len(chunk))
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "http_version": "1.1", "method": "POST", "scheme": "http", "path": f"{API}/custom-regions",
+             "raw_path": f"{API}/custom-regions".encode(), "query_string": b"", "root_path": "",
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80),
+             "headers": [(b"host", b"localhost"), (b"content-length", b"10"),
+                         (b"authorization", f"Bearer {tokens['editor']}".encode()),
+                         (b"content-type", b"multipart/form-data; boundary=b")]}
+    asyncio.run(app(scope, receive, send))
+    app.state.service.close()
+    assert sent[0]["status"] == 413
+    assert sum(read) <= 2000 + 4096  # stopped within one chunk of the limit
+    assert not _kept_uploads(path)
+
+
 # --------------------------------------------------------------------------- 3. uploads that exhaust memory
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_upload_is_refused_in_bounded_memory(served, name):
+    """Each file to both upload routes: a clear 4xx problem, the server under 1 GB, /health answered meanwhile."""
+    server, path, tokens = served
+    before = atlas_fingerprint_live(server, tokens)
+    for route in ("assessments", "custom-regions"):
+        content = HOSTILE[name](HEADERS[route])
+        answer, health = _while_health_is_polled(server, lambda r=route, c=content:
+                                                  _upload(server, r, name, c, tokens["editor"]))
+        assert not server.killed, f"{route}: the server passed 1 GB ({server.peak / GB:.2f} GB) and was killed"
+        assert answer is not None and 400 <= answer.status_code < 500, (route, answer and answer.text[:300])
+        assert answer.headers["content-type"] == "application/problem+json"
+        expected = REFUSED[name]
+        if expected:
+            assert answer.status_code == expected[0] and expected[1] in answer.json()["detail"], (route, answer.text)
+        assert health and all(status == 200 and seconds < 5 for status, seconds in health), (route, health)
+    assert server.high_water() < GB, f"peak {server.high_water() / GB:.2f} GB"
+    assert atlas_fingerprint_live(server, tokens) == before
+    assert not _kept_uploads(path)  # a refused upload is not kept
+
+
+def atlas_fingerprint_live(server: Served, tokens: dict[str, str]) -> tuple:
+    """What a refused upload could have changed, asked of the running server: regions, assessments, writes."""
+    regions = httpx.get(server.url + API + "/regions", params={"limit": 1}, timeout=30).json()["meta"]["total"]
+    writes = httpx.get(server.url + API + "/writes", headers=_auth(tokens["admin"]), timeout=30).json()["data"]
+    assessments = len(httpx.get(server.url + API + "/assessments", timeout=30).json()["data"])
+    return regions, len(writes), assessments
+
+
+def test_an_upload_over_its_time_is_refused_and_rolled_back(served_quick):
+    """A workbook within every size limit that takes longer than --upload-seconds 1 to read (300,000 rows)."""
+    server, path, tokens = served_quick
+    slow = _xlsx(_sheet(_row(ASSESS_HEADER) + _row(["x"]) * 300_000))
+    answer, health = _while_health_is_polled(server, lambda: _upload(server, "assessments", "slow.xlsx", slow,
+                                                                      tokens["editor"]))
+    assert answer is not None and answer.status_code == 413, answer and answer.text[:300]
+    assert "time limit" in answer.json()["detail"]
+    assert health and all(status == 200 and seconds < 5 for status, seconds in health), health
+    assert not _kept_uploads(path)
+
+
+def test_duckdb_work_is_interrupted_at_the_upload_time_limit():
+    """The time limit also stops what DuckDB does (a query that would run for hours), as a LimitError."""
+    import duckdb
+
+    from clusteratlas.server.writes import _time_limited
+    from clusteratlas.sources.limits import LimitError
+
+    con = duckdb.connect()
+    start = time.perf_counter()
+    with pytest.raises(LimitError, match="time limit"), _time_limited(con, 0.3, "slow.csv"):
+        con.execute("SELECT count(*) FROM range(1000000000000) a, range(1000) b").fetchall()
+    assert time.perf_counter() - start < 10
+    assert con.execute("SELECT 42").fetchall() == [(42,)]  # the connection is usable after
+
+
 @pytest.mark.parametrize(("variable", "value", "file", "words"), [
     ("CLUSTERATLAS_MAX_COLUMNS", "3", "custom.csv", "more columns than the limit"),
     ("CLUSTERATLAS_MAX_CELLS", "6", "custom.xlsx", "more cells (rows × columns) than the limit"),
@@ -221,3 +498,118 @@ def test_a_custom_region_may_be_redefined_but_not_replace_a_region_in_the_cli(bu
     assert invoke(runner, "import", "custom-regions", again, "--atlas", path).exit_code == 0
     assert sorted(query_atlas(path, "SELECT member FROM custom_members WHERE region = 'CORRIDOR'")) == \
         [("S1C1",), ("S2C2",)]
+
+
+# --------------------------------------------------------------------------------------- 5. token checks
+def test_tokens_are_stored_as_sha256_and_older_argon2_ones_upgraded_on_use(built, tmp_path):
+    path, tokens = _with_tokens(built, tmp_path)
+    stored = dict(query_atlas(path, "SELECT name, hash FROM api_tokens"))
+    assert stored["editor"].startswith("sha256$") and stored["legacy"].startswith("$argon2")
+    with TestClient(create_app(Settings(atlas=str(path), warm=False))) as c:
+        assert c.get(f"{API}/tokens", headers=_auth(tokens["admin"])).status_code == 200
+        r = c.post(f"{API}/assessments", headers=_auth(tokens["legacy"]),
+                   files={"file": ("a.csv", nistep_profiles_path().read_bytes(), "text/csv")})
+        assert r.status_code == 201, r.text  # the older token still works
+    stored = dict(query_atlas(path, "SELECT name, hash FROM api_tokens"))
+    assert stored["legacy"].startswith("sha256$")  # and is now checked in microseconds
+    with TestClient(create_app(Settings(atlas=str(path), warm=False))) as c:
+        assert c.get(f"{API}/tokens", headers=_auth(tokens["legacy"])).status_code == 403  # still the editor
+
+
+def _counting_argon2(monkeypatch) -> dict[str, int]:
+    """Count Argon2 checks, and the most running at once (each made to take 50 ms)."""
+    import argon2
+
+    seen = {"calls": 0, "now": 0, "most": 0}
+    lock = threading.Lock()
+    original = argon2.PasswordHasher.verify
+
+    def verify(self, digest, password):
+        with lock:
+            seen["calls"] += 1
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+        try:
+            time.sleep(0.05)
+            return original(self, digest, password)
+        finally:
+            with lock:
+                seen["now"] -= 1
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", verify)
+    return seen
+
+
+def test_failed_token_checks_are_throttled_per_address_before_hashing(built, tmp_path, monkeypatch):
+    """30 wrong secrets for a known id (ids are public in /writes) from one address: 10 checks, then 429."""
+    path, tokens = _with_tokens(built, tmp_path)
+    seen = _counting_argon2(monkeypatch)
+    wrong = tokens["legacy"][:-4] + "abcd"
+    app = create_app(Settings(atlas=str(path), warm=False))
+    with TestClient(app) as c:
+        codes = [c.get(f"{API}/tokens", headers=_auth(wrong)).status_code for _ in range(30)]
+        assert codes[:10] == [401] * 10 and set(codes[10:]) == {429}
+        last = c.get(f"{API}/tokens", headers=_auth(wrong))
+        assert int(last.headers["retry-after"]) >= 1 and "failed token checks" in last.json()["detail"]
+        other = TestClient(app, client=("192.0.2.7", 40000))  # another address is not locked out
+        assert other.get(f"{API}/tokens", headers=_auth(tokens["admin"])).status_code == 200
+    assert seen["calls"] <= 10
+
+
+def test_at_most_two_token_checks_run_at_once(built, tmp_path, monkeypatch):
+    """16 wrong secrets at once from 16 addresses (none throttled): the checks wait for one of two slots."""
+    path, tokens = _with_tokens(built, tmp_path)
+    seen = _counting_argon2(monkeypatch)
+    wrong = tokens["legacy"][:-4] + "abcd"
+    app = create_app(Settings(atlas=str(path), warm=False))
+    with TestClient(app), ThreadPoolExecutor(16) as pool:
+        clients = [TestClient(app, client=(f"192.0.2.{i + 1}", 40000)) for i in range(16)]
+        codes = list(pool.map(lambda c: c.get(f"{API}/tokens", headers=_auth(wrong)).status_code, clients))
+    assert codes == [401] * 16
+    assert seen["calls"] == 16 and seen["most"] <= 2
+
+
+# ------------------------------------------------------------------------------------------ 6. rate limits
+def test_rate_limit_counts_fake_token_ids_per_address(built, tmp_path):
+    """A fresh fake id per request used to get a fresh allowance each: now the address's allowance is spent."""
+    path, _ = _with_tokens(built, tmp_path)
+    with TestClient(create_app(Settings(atlas=str(path), warm=False, rate_limit="5/minute"))) as c:
+        codes = [c.get(f"{API}/health", headers=_auth(f"ca_fake{i:04d}_secret")).status_code for i in range(9)]
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+
+
+def test_spending_a_real_token_id_does_not_lock_its_owner_out(built, tmp_path):
+    path, tokens = _with_tokens(built, tmp_path)
+    token_id = tokens["editor"].split("_")[1]
+    app = create_app(Settings(atlas=str(path), warm=False, rate_limit="5/minute"))
+    with TestClient(app, client=("198.51.100.9", 40000)) as attacker:
+        codes = [attacker.get(f"{API}/health", headers=_auth(f"ca_{token_id}_wrong{i}")).status_code
+                 for i in range(8)]
+        assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+        owner = TestClient(app, client=("203.0.113.5", 40000))
+        assert [owner.get(f"{API}/health", headers=_auth(tokens["editor"])).status_code
+                for _ in range(5)] == [200] * 5
+        assert owner.get(f"{API}/health", headers=_auth(tokens["editor"])).status_code == 429  # its own allowance
+        assert owner.get(f"{API}/health").status_code == 200  # the address's allowance is another
+
+
+def test_a_flood_of_wrong_secrets_costs_neither_memory_nor_latency(served):
+    """128 concurrent wrong secrets for a token still stored as Argon2 (64 MiB and ~0.15 s per check): the
+    server stays far under 1 GB and /health answers within a second. (Last: it spends the address's failures.)"""
+    server, _, tokens = served
+    wrong = tokens["legacy"][:-4] + "abcd"
+    start_memory = server.high_water()
+
+    def flood():
+        async def run():
+            async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=128)) as client:
+                return await asyncio.gather(*(client.get(server.url + API + "/tokens", headers=_auth(wrong))
+                                              for _ in range(128)))
+        return asyncio.run(run())
+
+    answers, health = _while_health_is_polled(server, flood)
+    assert not server.killed
+    assert {a.status_code for a in answers} <= {401, 429} and sum(a.status_code == 429 for a in answers) >= 100
+    assert health and all(status == 200 and seconds < 1 for status, seconds in health), health
+    assert server.high_water() - start_memory < 400 * (1 << 20), \
+        f"{(server.high_water() - start_memory) / (1 << 20):.0f} MiB more during the flood"

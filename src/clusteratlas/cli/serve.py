@@ -38,8 +38,15 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
           = 20.0,
           cors_origin: Annotated[list[str] | None, typer.Option(help="Allow browser calls from this origin "
                                                                 "(repeatable; default: CORS off).")] = None,
-          rate_limit: Annotated[str | None, typer.Option(help="Requests allowed per token (or client address), "
-                                                         "e.g. 600/minute (default: no limit).")] = None,
+          rate_limit: Annotated[str | None, typer.Option(help="Requests allowed per verified token, else per "
+                                                         "client address, e.g. 600/minute (default: no limit).")]
+          = None,
+          auth_failures: Annotated[str, typer.Option(help="Failed token checks allowed per client address; "
+                                                     "past them it gets 429 until the window moves on.")]
+          = "10/minute",
+          upload_seconds: Annotated[float, typer.Option(help="Seconds for reading and checking one upload "
+                                                        "(0: no limit); past them it is refused with 413 and "
+                                                        "nothing is stored.", min=0)] = 60.0,
           cache_mb: Annotated[float, typer.Option(help="Memory for recent answers, in MB, per server process "
                                                   "(0: no cache).", min=0)] = 256.0,
           warm: Annotated[bool, typer.Option(help="After start-up and every write, compute the common answers "
@@ -54,17 +61,19 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
     from clusteratlas.server import Settings, create_app
 
     with failing_cleanly():
-        if rate_limit:
-            from limits import parse
+        from limits import parse
 
+        for option, value in (("--rate-limit", rate_limit), ("--auth-failures", auth_failures)):
+            if option == "--rate-limit" and not value:
+                continue  # no rate limit
             try:
-                parse(rate_limit)
+                parse(value)
             except ValueError:
-                raise ClusterAtlasError(f"bad --rate-limit {rate_limit!r}; expected e.g. 600/minute") from None
+                raise ClusterAtlasError(f"bad {option} {value!r}; expected e.g. 600/minute") from None
         path = _demo_atlas() if demo else atlas
         settings = Settings(atlas=str(path), read_only=read_only or workers > 1, max_body=int(max_body_mb * 1e6),
                             cors_origins=list(cors_origin or []), rate_limit=rate_limit, cache_mb=cache_mb,
-                            warm=warm)
+                            warm=warm, auth_failures=auth_failures, upload_seconds=upload_seconds or None)
         app = create_app(settings) if workers == 1 else None
         if app is None:  # check the atlas opens, then hand the settings to the workers through the environment
             os.environ.update(settings.to_env())

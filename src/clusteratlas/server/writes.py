@@ -1,16 +1,24 @@
 """Write routes: token-checked, queued on the one writer thread, logged.
 
-Uploads are streamed to a temporary file (python-multipart), then kept
-beside the atlas (``<atlas>.uploads/``) so the import log names a file that
-still exists; an upload that fails its checks is deleted and leaves the
-atlas unchanged (the importers are all-or-nothing).
+The token is checked by the guard (:mod:`clusteratlas.server.guard`) before
+any byte of a body is read. Uploads are streamed to a temporary file
+(python-multipart), then kept beside the atlas (``<atlas>.uploads/``) so the
+import log names a file that still exists; an upload that fails its checks
+is deleted and leaves the atlas unchanged (the importers are all-or-nothing).
+Reading and checking an upload has a time limit (``serve --upload-seconds``)
+besides the read limits of :mod:`clusteratlas.sources.limits`: past it, the
+import is interrupted and rolled back (413), so one upload cannot hold the
+writer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,9 +58,13 @@ def _service(request: Request) -> AtlasService:
 
 
 def caller(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    """Who is calling (anonymous without a token)."""
-    header = request.headers.get("authorization")
-    return authenticate(_service(request).reader(), header)
+    """Who is calling (anonymous without a token), as the guard found (checked here only without the guard)."""
+    from clusteratlas.server.guard import CALLER_KEY
+
+    found = request.scope.get(CALLER_KEY)
+    if found is not None:
+        return found
+    return authenticate(_service(request).reader(), request.headers.get("authorization"))
 
 
 Who = Annotated[Caller, Depends(caller)]
@@ -87,7 +99,41 @@ def _keep_upload(service: AtlasService, upload: UploadFile) -> tuple[Path, str]:
     return target, digest.hexdigest()
 
 
-def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, action: str, job) -> Response:
+@contextlib.contextmanager
+def _time_limited(con, seconds: float | None, label: str) -> Iterator[None]:
+    """Give the code inside ``seconds``: the readers watch the clock, and DuckDB is interrupted at the end."""
+    import duckdb
+
+    from clusteratlas.sources import limits
+
+    if not seconds:
+        yield
+        return
+    lock = threading.Lock()
+    done = False
+
+    def interrupt() -> None:
+        with lock:
+            if not done:
+                con.interrupt()
+
+    timer = threading.Timer(seconds, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        with limits.applied(seconds=seconds):
+            yield
+    except duckdb.InterruptException:
+        raise limits.time_error(label, None, seconds) from None
+    finally:
+        with lock:
+            done = True
+        timer.cancel()
+
+
+def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, action: str,
+                  job: Callable[[Any, Path], dict], then: Callable[[Any, dict], dict] | None = None) -> Response:
+    """Keep the upload, run ``job(atlas, path)`` within the upload time limit, then ``then(atlas, result)``."""
     require_role(who, role)
     service = _service(request)
     if service.read_only:
@@ -95,10 +141,14 @@ def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, 
 
         raise ReadOnly()
     path, sha = _keep_upload(service, upload)
+    seconds = request.app.state.settings.upload_seconds
 
     def run(atlas):
         try:
-            result = job(atlas, path)
+            with _time_limited(atlas.con, seconds, path.name):
+                result = job(atlas, path)
+            if then is not None:
+                result = then(atlas, result)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -137,11 +187,9 @@ def _remap(atlas, definition: str | None = None) -> dict[str, Any]:
 def upload_custom_regions(request: Request, who: Who, file: Annotated[UploadFile, File(
         description="Custom regions (region, member, name, name_ja)")]) -> Response:
     """Define custom regions (editor), then map again so their results exist."""
-    def job(atlas, path):
-        report = atlas.import_file("custom-regions", path)
-        return {"rows": report.rows, "map": _remap(atlas)}
-
-    return _write_upload(request, who, "editor", file, "custom-regions", job)
+    return _write_upload(request, who, "editor", file, "custom-regions",
+                         lambda atlas, path: {"rows": atlas.import_file("custom-regions", path).rows},
+                         then=lambda atlas, result: {**result, "map": _remap(atlas)})
 
 
 class MapRequest(BaseModel):
