@@ -161,7 +161,8 @@ class GuardMiddleware:
             await _problem(send, scope, refused.status, title, refused.detail,
                            extra_headers=[(b"www-authenticate", b"Bearer")] if refused.status == 401 else None)
             return
-        scope[CALLER_KEY] = caller
+        if self.service is not None:
+            scope[CALLER_KEY] = caller
         await self._counted(scope, receive, send)
 
     async def _check(self, header: str, client: str) -> Caller:
