@@ -174,6 +174,7 @@ class Served:
                     return
             except httpx.HTTPError:
                 time.sleep(0.2)
+        self.stop()
         raise RuntimeError("the server did not answer within 90 s")
 
     def _status(self, field: str) -> int:
