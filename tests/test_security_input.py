@@ -29,6 +29,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -159,16 +160,18 @@ class Served:
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         code = "from clusteratlas.cli import run; run()"
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server; a full pipe would stop it)
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, "serve", "--atlas", str(path), "--port", str(self.port), "--no-warm",
-             *args], env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             *args], env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=self.log)
         self.cap, self.peak, self.killed = cap, 0, False
         self._watch = threading.Thread(target=self._watch_memory, daemon=True)
         self._watch.start()
         deadline = time.time() + 90
         while time.time() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server did not start: {self.process.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                raise RuntimeError(f"the server did not start: {self.log.read().decode()[-2000:]}")
             try:
                 if httpx.get(self.url + API + "/health", timeout=2).status_code == 200:
                     return
@@ -207,6 +210,7 @@ class Served:
             self.process.wait(20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
 
 
 @pytest.fixture(scope="module")
