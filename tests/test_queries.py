@@ -147,7 +147,7 @@ def test_non_finite_numbers_become_null():
 def test_provenance_names_the_map_run_and_sources(con, tmp_path):
     prov = Q.provenance(con, "atlas.duckdb")
     assert prov.map_run.definition == "sample"
-    assert prov.map_run.parameters["specialisation_lq"] == 2.0
+    assert prov.map_run.spec.params.specialisation_lq == 2.0
     assert {s.kind for s in prov.sources} == {"regions", "custom-regions", "definitions", "observations"}
     assert all(len(s.sha256) == 64 and "/" not in s.file for s in prov.sources)
 

@@ -51,10 +51,11 @@ def test_cbp_complete_file_layout(tmp_path, runner):
     assert res.exit_code == 0, res.output
     rows = query_atlas(atlas, "SELECT region, industry, year, employment, flag, size_class, payroll FROM observations "
                               "ORDER BY region, industry")
-    assert rows == [("01", "336111", 2019, 12000.0, "", None, 800000.0),  # lfo C dropped, only '-' kept
+    # lfo C dropped, only '-' kept; payroll published in US$ 1,000, stored in US$ (the atlas's one unit for money)
+    assert rows == [("01", "336111", 2019, 12000.0, "", None, 800_000_000.0),
                     ("01", "336112", 2019, None, "suppressed", "E", None),
-                    ("01", "336211", 2019, 900.0, "estimated", None, 40000.0),
-                    ("02", "336111", 2019, 50.0, "", None, 2000.0)]
+                    ("01", "336211", 2019, 900.0, "estimated", None, 40_000_000.0),
+                    ("02", "336111", 2019, 50.0, "", None, 2_000_000.0)]
     res = invoke(runner, "import", "observations", tmp_path / "cbp19st.txt", "--atlas", atlas, "--format", "cbp",
                  "--name", "again")
     assert res.exit_code == 2 and "--year" in res.stderr

@@ -170,7 +170,7 @@ def test_state_series_2000_2011_each_year_with_its_own_vintage(tmp_path, runner)
     assert res.exit_code == 0, res.output
     with Atlas(atlas) as a:
         summary = a.map()
-    assert summary.years == list(range(2000, 2012))
+    assert summary.years == tuple(range(2000, 2012))
     import pyarrow.parquet as pq
 
     for year in (2001, 2005, 2011):

@@ -44,7 +44,8 @@ from fastapi.testclient import TestClient
 from clusteratlas import Atlas
 from clusteratlas.reference.programmes import nistep_profiles_path
 from clusteratlas.server import Settings, create_app
-from clusteratlas.server.auth import create_token
+from clusteratlas.server.auth import UNAUTHORIZED, create_token
+from clusteratlas.server.headers import HEADERS as SECURITY_HEADERS
 from tests.conftest import atlas_fingerprint, invoke, query_atlas
 from tests.test_server import build_full_atlas
 
@@ -288,6 +289,18 @@ def _raw(server: Served, head: str, body: bytes = b"", *, wait: float = 10) -> b
     return answer
 
 
+def _raw_headers(answer: bytes) -> dict[str, str]:
+    """The headers of a raw HTTP answer, names in lower case."""
+    head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
+    return {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in head)}
+
+
+def assert_security_headers(headers, what: object) -> None:
+    """The headers every answer carries (server/headers.py), on this answer too."""
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name.lower()) == value, (what, name, dict(headers))
+
+
 def _chunked(data: bytes, size: int = 65536) -> bytes:
     chunks = [data[i:i + size] for i in range(0, len(data), size)]
     return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
@@ -305,6 +318,7 @@ def test_content_length_with_transfer_encoding_is_refused(served, who):
                           "Transfer-Encoding: chunked\nContent-Type: multipart/form-data; boundary=b\n", _chunked(body))
     assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
     assert b"application/problem+json" in answer and b"Transfer-Encoding" in answer
+    assert_security_headers(_raw_headers(answer), who)
     assert _kept_uploads(path) == before
 
 
@@ -315,6 +329,8 @@ def test_an_anonymous_upload_is_refused_before_its_body_is_read(served):
                           "Content-Type: multipart/form-data; boundary=b\n", b"--b\r\n" + b"x" * 65536, wait=5)
     assert answer.startswith(b"HTTP/1.1 401"), answer[:300] or "no answer: the server waited for the body"
     assert b"www-authenticate: Bearer" in answer.lower().replace(b"bearer", b"Bearer")
+    assert_security_headers(_raw_headers(answer), "401")
+    assert UNAUTHORIZED.encode() in answer
 
 
 def test_a_wrong_token_is_refused_before_the_body_is_read(served):
@@ -369,6 +385,9 @@ def test_hostile_upload_is_refused_in_bounded_memory(served, name):
         assert not server.killed, f"{route}: the server passed 1 GB ({server.peak / GB:.2f} GB) and was killed"
         assert answer is not None and 400 <= answer.status_code < 500, (route, answer and answer.text[:300])
         assert answer.headers["content-type"] == "application/problem+json"
+        assert_security_headers(answer.headers, (route, name))
+        assert answer.json()["detail"].startswith(name), answer.json()["detail"]  # the file as sent
+        assert str(path.parent) not in answer.text and ".uploads" not in answer.text  # never the server's copy
         expected = REFUSED[name]
         if expected:
             assert answer.status_code == expected[0] and expected[1] in answer.json()["detail"], (route, answer.text)
@@ -394,7 +413,27 @@ def test_an_upload_over_its_time_is_refused_and_rolled_back(served_quick):
                                                                       tokens["editor"]))
     assert answer is not None and answer.status_code == 413, answer and answer.text[:300]
     assert "time limit" in answer.json()["detail"]
+    assert answer.json()["detail"].startswith("slow.xlsx, ")  # the file as sent, not the server's kept copy
+    assert str(path.parent) not in answer.text and ".uploads" not in answer.text
+    assert_security_headers(answer.headers, "time limit")
     assert health and all(status == 200 and seconds < 5 for status, seconds in health), health
+    assert not _kept_uploads(path)
+
+
+def test_an_upload_stopped_inside_duckdb_names_the_file_as_sent(built, tmp_path, monkeypatch):
+    """The interrupt's error names the upload as its sender called it, never the server's kept copy."""
+    path, tokens = _with_tokens(built, tmp_path)
+
+    def endless(self, file, **kwargs):
+        self.con.execute("SELECT count(*) FROM range(1000000000000) a, range(1000) b").fetchall()
+
+    monkeypatch.setattr(Atlas, "import_assessments", endless)
+    with TestClient(create_app(Settings(atlas=str(path), warm=False, upload_seconds=0.5))) as c:
+        r = c.post(f"{API}/assessments", headers=_auth(tokens["editor"]),
+                   files={"file": ("my form.csv", b"x", "text/csv")})
+    assert r.status_code == 413 and "time limit" in r.json()["detail"], r.text
+    assert r.json()["detail"].startswith("my form.csv:"), r.json()["detail"]  # not '<stamp>-my_form.csv'
+    assert ".uploads" not in r.text and str(path.parent) not in r.text
     assert not _kept_uploads(path)
 
 
@@ -572,6 +611,152 @@ def test_at_most_two_token_checks_run_at_once(built, tmp_path, monkeypatch):
         codes = list(pool.map(lambda c: c.get(f"{API}/tokens", headers=_auth(wrong)).status_code, clients))
     assert codes == [401] * 16
     assert seen["calls"] == 16 and seen["most"] <= 2
+
+
+# ------------------------------------------------- with issue 20's other items: one 401, headers on refusals
+def _asgi(app, method: str, target: str, headers: list[tuple[bytes, bytes]], chunks: list[bytes],
+          client: str) -> tuple[int, dict[str, str], bytes]:
+    """One request straight to the ASGI app (what no HTTP client sends, too): (status, headers, body)."""
+    pending = list(chunks)
+    sent: list[dict] = []
+
+    async def receive():
+        chunk = pending.pop(0) if pending else b""
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(message):
+        sent.append(message)
+
+    path, _, query = target.partition("?")
+    scope = {"type": "http", "http_version": "1.1", "method": method, "scheme": "http", "path": path,
+             "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+             "client": (client, 5000), "server": ("127.0.0.1", 80), "headers": [(b"host", b"localhost"), *headers]}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, body
+
+
+def test_every_refusal_of_the_guard_carries_the_security_headers(built, tmp_path):
+    """The guard's own answers (400, 411, 413, 422, 401, 429) pass through the headers middleware around it."""
+    path, tokens = _with_tokens(built, tmp_path)
+    app = create_app(Settings(atlas=str(path), max_body=2000, warm=False, rate_limit="3/minute",
+                              auth_failures="2/minute"))
+    editor = [(b"authorization", f"Bearer {tokens['editor']}".encode())]
+    form = [(b"content-type", b"multipart/form-data; boundary=b")]
+    upload = f"{API}/custom-regions"
+    long_body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n"
+                 + b"NEWREG,S1C1\n" * 4000 + b"\r\n--b--\r\n")
+    cases = {  # status: (method, URL, headers, body chunks); each from its own address (the rate limit is 3)
+        "400 both lengths": (400, "POST", upload, [(b"content-length", b"10"), (b"transfer-encoding", b"chunked"),
+                                                   *editor, *form], [b"x" * 10]),
+        "400 NUL": (400, "GET", f"{API}/regions?q=a%00", [], []),
+        "411 no length": (411, "POST", upload, [(b"transfer-encoding", b"chunked"), *editor, *form], [b"x"]),
+        "413 by its length": (413, "POST", upload, [(b"content-length", b"5000"), *editor, *form], [b"x" * 5000]),
+        "413 counted": (413, "POST", upload, [(b"content-length", b"10"), *editor, *form],
+                        [long_body[i:i + 4096] for i in range(0, len(long_body), 4096)]),
+        "422 long URL": (422, "GET", f"{API}/regions?q=" + "a" * 40_000, [], []),
+        "401 anonymous upload": (401, "POST", upload, [(b"content-length", b"100"), *form], [b"x" * 100]),
+        "401 wrong token": (401, "GET", f"{API}/health", [(b"authorization", b"Bearer ca_nobody_secret")], []),
+    }
+    try:
+        for number, (case, (status, method, target, headers, chunks)) in enumerate(cases.items()):
+            got, answer, body = _asgi(app, method, target, headers, chunks, f"192.0.2.{number + 1}")
+            assert got == status, (case, body[:300])
+            assert answer["content-type"] == "application/problem+json", case
+            assert_security_headers(answer, case)
+        rate = [_asgi(app, "GET", f"{API}/health", [], [], "198.51.100.1") for _ in range(4)]
+        assert [status for status, _, _ in rate] == [200, 200, 200, 429]
+        assert_security_headers(rate[-1][1], "429 rate limit")
+        failed = [_asgi(app, "GET", f"{API}/health", [(b"authorization", b"Bearer ca_nobody_secret")], [],
+                        "198.51.100.2") for _ in range(3)]
+        assert [status for status, _, _ in failed] == [401, 401, 429]
+        assert_security_headers(failed[-1][1], "429 failed checks")
+    finally:
+        app.state.service.close()
+
+
+def test_every_failed_token_check_of_the_guard_reads_the_one_401(built, tmp_path):
+    """Tokens stored as SHA-256 and as Argon2, wrong, revoked or expired, on reads and before an upload's body:
+    one 401 (title, detail, WWW-Authenticate), never naming the token id, with the security headers."""
+    path, tokens = _with_tokens(built, tmp_path)
+    with Atlas(path) as a:
+        for name, argon2 in (("revoked", False), ("expired", False), ("legacy-revoked", True),
+                             ("legacy-expired", True)):
+            token_id, tokens[name] = create_token(a.con, "editor", name=name)
+            if argon2:
+                a.con.execute("UPDATE api_tokens SET hash = ? WHERE id = ?",
+                              [PasswordHasher().hash(tokens[name]), token_id])
+            if name.endswith("revoked"):
+                a.con.execute("UPDATE api_tokens SET revoked_at = now()::TIMESTAMP WHERE id = ?", [token_id])
+            else:
+                a.con.execute("UPDATE api_tokens SET expires_at = now()::TIMESTAMP - INTERVAL 1 DAY WHERE id = ?",
+                              [token_id])
+    known_ids = {t.split("_")[1] for t in tokens.values()}
+    failures = {"basic": "Basic eDp5", "malformed": "Bearer nonsense", "unknown id": "Bearer ca_000000000000_x",
+                "wrong secret (SHA-256)": f"Bearer {tokens['editor'][:-4]}abcd",
+                "wrong secret (Argon2)": f"Bearer {tokens['legacy'][:-4]}abcd",
+                **{name: f"Bearer {tokens[name]}" for name in ("revoked", "expired", "legacy-revoked",
+                                                                "legacy-expired")}}
+    answers = {}
+    with TestClient(create_app(Settings(atlas=str(path), warm=False, auth_failures="1000/minute"))) as c:
+        for case, header in [("none", None), *failures.items()]:
+            requests = {"upload": lambda h: c.post(f"{API}/assessments", headers=h,
+                                                   files={"file": ("a.csv", b"x" * 50_000, "text/csv")}),
+                        "map": lambda h: c.post(f"{API}/map", headers=h, json={})}
+            if header is not None:  # without a token, reads are allowed
+                requests |= {"health": lambda h: c.get(f"{API}/health", headers=h),
+                             "tokens": lambda h: c.get(f"{API}/tokens", headers=h)}
+            for route, send in requests.items():
+                r = send({"Authorization": header} if header else {})
+                assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (case, route, r.text)
+                assert not any(token_id in r.text for token_id in known_ids), (case, route)
+                assert_security_headers(r.headers, (case, route))
+                answers[case, route] = (r.json()["title"], r.json()["detail"])
+    assert set(answers.values()) == {("Unauthorized", UNAUTHORIZED)}, answers
+
+
+def test_a_throttled_address_is_told_the_same_whatever_token_it_sends(built, tmp_path):
+    """Past --auth-failures, 429 before any lookup: a known id, an unknown one, an Argon2 one and a valid token
+    get the same answer (only the seconds to wait may differ), with Retry-After and the security headers."""
+    path, tokens = _with_tokens(built, tmp_path)
+    with TestClient(create_app(Settings(atlas=str(path), warm=False, auth_failures="2/minute"))) as c:
+        assert [c.get(f"{API}/health", headers=_auth("ca_000000000000_x")).status_code for _ in range(2)] == \
+            [401, 401]
+        sent = {"unknown id": "ca_000000000000_x", "wrong secret (SHA-256)": tokens["editor"][:-4] + "abcd",
+                "wrong secret (Argon2)": tokens["legacy"][:-4] + "abcd", "valid": tokens["admin"]}
+        answers = {case: c.get(f"{API}/tokens", headers=_auth(token)) for case, token in sent.items()}
+    for case, r in answers.items():
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, (case, r.text)
+        assert_security_headers(r.headers, case)
+        assert not any(token.split("_")[1] in r.text for token in tokens.values()), case
+    assert len({(r.json()["title"], re.sub(r"\d+ s\b", "N s", r.json()["detail"])) for r in answers.values()}) == 1
+
+
+def test_serve_hands_every_limit_to_each_of_its_workers(built, tmp_path, runner, monkeypatch):
+    """``serve --workers 2``: the guard's and the upload's limits reach each worker through the environment,
+    the connection limits through uvicorn's options (which uvicorn hands to each worker process)."""
+    import uvicorn
+
+    from clusteratlas.server.timeouts import TimedH11Protocol
+
+    path, _ = _with_tokens(built, tmp_path)
+    for key in Settings(atlas="").to_env():
+        monkeypatch.setenv(key, "")  # serve writes them for its workers; the test's environment gets them back
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs, target=args[0]))
+    res = invoke(runner, "serve", "--atlas", path, "--workers", "2", "--no-warm", "--auth-failures", "7/minute",
+                 "--upload-seconds", "12", "--rate-limit", "99/minute", "--max-body-mb", "3", "--header-timeout",
+                 "4", "--body-timeout", "33", "--keep-alive", "2", "--max-connections", "77", "--max-header-kb", "16")
+    assert res.exit_code == 0, res.output
+    assert seen["target"] == "clusteratlas.server.app:factory" and seen["factory"] and seen["workers"] == 2
+    assert seen["http"].func is TimedH11Protocol
+    assert seen["http"].keywords == {"header_timeout": 4.0, "body_timeout": 33.0}
+    assert (seen["timeout_keep_alive"], seen["limit_concurrency"], seen["h11_max_incomplete_event_size"]) == \
+        (2.0, 77, 16 * 1024)
+    worker = Settings.from_env()  # what each worker's factory reads
+    assert (worker.auth_failures, worker.upload_seconds, worker.rate_limit, worker.max_body, worker.read_only) == \
+        ("7/minute", 12.0, "99/minute", 3_000_000, True)
 
 
 # ------------------------------------------------------------------------------------------ 6. rate limits

@@ -115,7 +115,7 @@ def test_roles_allow_their_writes_and_every_write_is_logged(atlas):
         assert c.post(f"{API}/assessments", headers=_auth(made["token"]),
                       files={"file": ("a.csv", b"x", "text/csv")}).status_code == 401  # revoked at once
         assert c.post(f"{API}/map", headers=_auth(tokens["admin"]), json={}).status_code == 201
-        log = c.get(f"{API}/writes").json()["data"]
+        log = c.get(f"{API}/writes", headers=_auth(tokens["editor"])).json()["data"]
     assert [w["action"] for w in log][::-1] == ["assess-import", "custom-regions", "token-create", "token-revoke",
                                                 "map"]
     assert log[-1]["name"] == "editor" and len(log[-1]["sha256"]) == 64

@@ -97,6 +97,16 @@ def site(web_atlas):
         yield base
 
 
+def wait_for(page, expression: str, timeout: float = 20.0) -> None:
+    """Poll a JavaScript expression until it is true. Not ``page.wait_for_function``: that evaluates its text with
+    ``eval`` inside the page, which the pages' Content-Security-Policy forbids; ``page.evaluate`` goes through
+    the DevTools protocol instead."""
+    deadline = time.time() + timeout
+    while not page.evaluate(f"() => Boolean({expression})"):
+        assert time.time() < deadline, f"still false after {timeout} s: {expression}"
+        time.sleep(0.05)
+
+
 class Watched:
     """A browser page that records console errors, page errors and failed requests."""
 
@@ -113,7 +123,7 @@ class Watched:
     def open(self, url: str, charts: tuple[str, ...] = ()) -> None:
         self.page.goto(url)
         for chart in charts:
-            self.page.wait_for_function(f"window.CA && CA.ready[{chart!r}] === true", timeout=20_000)
+            wait_for(self.page, f"window.CA && CA.ready[{chart!r}] === true")
 
     def close(self) -> None:
         self.context.close()
@@ -275,7 +285,7 @@ def test_language_switch_changes_every_label_and_is_remembered(browser, site):
         watched.open(f"{site}/regions/S1C1?lang=en", ("bubble",))
         english = watched.page.locator("h2, th, nav a, .tile .k").all_inner_texts()
         watched.page.click("#lang-switch")
-        watched.page.wait_for_function("CA.ready.bubble === true")
+        wait_for(watched.page, "CA.ready.bubble === true")
         japanese = watched.page.locator("h2, th, nav a, .tile .k").all_inner_texts()
         assert watched.page.locator("html").get_attribute("lang") == "ja"
         assert len(english) == len(japanese)
@@ -421,13 +431,13 @@ def test_editor_uploads_an_assessment_form_from_the_page(browser, web_atlas, tmp
             watched.page.fill("#token", "wrong")
             watched.page.set_input_files("#form-file", str(form))
             watched.page.click("#upload button")
-            watched.page.wait_for_function("document.getElementById('upload-result').textContent.length > 0")
+            wait_for(watched.page, "document.getElementById('upload-result').textContent.length > 0")
             assert watched.page.inner_text("#upload-result").startswith("401")
             watched.errors.clear()  # the 401 was the point
             watched.page.fill("#token", token)
             watched.page.evaluate("document.getElementById('upload-result').textContent = ''")
             watched.page.click("#upload button")
-            watched.page.wait_for_function("document.getElementById('upload-result').textContent.length > 0")
+            wait_for(watched.page, "document.getElementById('upload-result').textContent.length > 0")
             assert watched.page.inner_text("#upload-result").startswith("201"), watched.page.inner_text(
                 "#upload-result")
             assert watched.errors == []

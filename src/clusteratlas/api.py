@@ -7,41 +7,50 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import narwhals as nw
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from clusteratlas._sql import connect, scalar
 from clusteratlas.errors import InputError
-from clusteratlas.metrics import Engine, MapParams, impute_suppressed, map_clusters
+from clusteratlas.metrics import Engine, MapParams
 from clusteratlas.metrics.pipeline import CLUSTER_COLUMNS
+from clusteratlas.metrics.run import FileMapReport, MapFiles, MapInputs, MapRun, MapSpec, describe_results, run_map
 from clusteratlas.sources.files import LINE
 from clusteratlas.sources.generic import stage
 from clusteratlas.store.export import export_format, write_table
-
-
-@dataclass
-class FileMapReport:
-    """What :func:`map_files` wrote and what it could not place."""
-
-    out: str
-    rows: int
-    unmapped: pa.Table
-    mapped_share: float
-    notes: list[str]
-    #: The reference economy of the LQs, in words.
-    reference: str = ""
 
 
 def stateless_columns(by_subcluster: bool) -> list[str]:
     """Columns of the stateless ``map`` output (no level; subcluster only when asked)."""
     skip = {"level"} | (set() if by_subcluster else {"subcluster"})
     return [c for c in CLUSTER_COLUMNS if c not in skip]
+
+
+def file_spec(data: str | os.PathLike[str], clusters: str | os.PathLike[str], *, year: int | None = None,
+              reference_totals: str | os.PathLike[str] | None = None, mapping: Mapping[str, str] | None = None,
+              encoding: str | None = None, params: MapParams | None = None, strict: bool = False,
+              file_format: str = "generic", options: Mapping[str, object] | None = None) -> MapSpec:
+    """The spec of a stateless map of files (``map --data``; also what ``map --engine spark`` runs)."""
+    files = MapFiles(str(data), str(clusters), None if reference_totals is None else str(reference_totals),
+                     dict(mapping or {}), file_format, dict(options or {}), encoding)
+    return MapSpec(definition=Path(str(clusters).rstrip("/")).name.split(".")[0],
+                   years=None if year is None else (int(year), int(year)), params=params or MapParams(),
+                   reference="observations" if reference_totals is None else "totals", strict=strict, files=files)
+
+
+def file_reference_label(files: MapFiles) -> str:
+    """The reference economy of a stateless run, in words."""
+    if files.reference_totals is not None:
+        return f"reference totals from {files.reference_totals}"
+    return ("every region of the file (pass --reference-totals when they overlap or leave part of the nation "
+            "out)")
 
 
 def map_files(data: str | os.PathLike[str], clusters: str | os.PathLike[str],
@@ -56,59 +65,54 @@ def map_files(data: str | os.PathLike[str], clusters: str | os.PathLike[str],
 
     Writes one row per region × cluster × year (see docs/data-model.md for
     every column). Nothing is written if any input is invalid, or, with
-    ``strict``, if any industry is missing from the definition.
+    ``strict``, if any industry is missing from the definition. The spec is
+    :func:`file_spec`'s; :func:`run_files` runs it.
     """
-    params = params or MapParams()
+    spec = file_spec(data, clusters, year=year, reference_totals=reference_totals, mapping=mapping,
+                     encoding=encoding, params=params, strict=strict, file_format=file_format, options=options)
+    return run_files(spec, out, regions_out=regions_out, memory_limit=memory_limit)
+
+
+def run_files(spec: MapSpec, out: str | os.PathLike[str], *, regions_out: str | os.PathLike[str] | None = None,
+              memory_limit: str | None = None) -> FileMapReport:
+    """Run a stateless spec (its ``files``) on DuckDB: the one map job, then ``out`` (and ``regions_out``)."""
+    if spec.files is None:
+        raise InputError("this map spec maps an atlas, not files", hint="Use Atlas.run or Atlas.remap")
+    files = spec.files
     out = Path(out)
     export_format(out)
     if regions_out is not None:
         export_format(Path(regions_out))
     con = connect(memory_limit=memory_limit)
-    obs = stage(con, data, "observations", mapping=mapping, encoding=encoding, file_format=file_format,
-                options=options)
-    defs = stage(con, clusters, "definitions")
-    ref = stage(con, reference_totals, "reference-totals") if reference_totals else None
-    where = f"WHERE year = {int(year)}" if year is not None else ""
-    obs_rel = con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {obs.view} {where}")
-    if year is not None and not obs_rel.limit(1).fetchall():
-        years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM {obs.view} ORDER BY 1").fetchall()]
-        raise InputError("no observations for this year", file=str(data), column="year", value=year,
-                         expected=", ".join(map(str, years)))
-    reference = None
-    if ref is not None:
-        reference = nw.from_native(con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {ref.view}"))
-        _check_reference_years(con, obs.view, ref.view, str(reference_totals))
-    observations = impute_suppressed(nw.from_native(obs_rel)).drop("size_class")
-    result = map_clusters(observations, nw.from_native(con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {defs.view}")),
-                          reference=reference, params=params, engine=Engine(con))
-    unmapped = result.unmapped.sort("employment", descending=True).to_native().to_arrow_table()
-    total = scalar(con, f"SELECT coalesce(sum(employment), 0) FROM {obs.view} {where}")
-    unmapped_emp = float(pc.sum(unmapped["employment"]).as_py() or 0) if unmapped.num_rows else 0.0
-    if strict and unmapped.num_rows:
-        listed = ", ".join(f"{i} ({e:,.0f} jobs)" for i, e in zip(
-            unmapped["industry"].to_pylist()[:5], unmapped["employment"].to_pylist()[:5], strict=True))
-        raise InputError(f"{unmapped.num_rows} industry code(s) are not in the cluster definition",
-                         file=str(clusters), value=listed, expected="every industry mapped (--strict)")
-    cols = stateless_columns(params.by_subcluster)
-    clusters_rel = result.clusters.select(*cols).sort("region", "cluster", "year").to_native()
-    rows = write_table(clusters_rel, out)
-    if regions_out is not None:
-        write_table(result.regions.drop("level").sort("region", "year").to_native(), Path(regions_out))
-    con.close()
-    share = 1.0 - unmapped_emp / total if total else 0.0
-    economy = (f"reference totals from {reference_totals}" if reference_totals is not None else
-               "observations: every region of the file (pass --reference-totals when they overlap or "
-               "leave part of the nation out)")
-    return FileMapReport(str(out), rows, unmapped, share, obs.notes, economy)
+    try:
+        obs = stage(con, files.data, "observations", mapping=files.mapping, encoding=files.encoding,
+                    file_format=files.file_format, options=files.options)
+        defs = stage(con, files.definitions, "definitions")
+        ref = stage(con, files.reference_totals, "reference-totals") if files.reference_totals else None
 
+        def frame(staged):
+            return nw.from_native(con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {staged.view}"))
 
-def _check_reference_years(con: duckdb.DuckDBPyConnection, obs_view: str, ref_view: str, label: str) -> None:
-    missing = con.execute(f"SELECT DISTINCT year FROM {obs_view} EXCEPT SELECT DISTINCT year FROM {ref_view} "
-                          "ORDER BY 1").fetchall()
-    if missing:
-        raise InputError("the reference totals have no rows for some observed years", file=label,
-                         column="year", value=", ".join(str(r[0]) for r in missing),
-                         expected="reference totals for every year in the observations")
+        inputs = MapInputs(frame(obs), frame(defs), reference_totals=None if ref is None else frame(ref),
+                           labels={"observations": files.data, "definitions": files.definitions,
+                                   "reference_totals": files.reference_totals})
+        outcome = run_map(spec, inputs, engine=Engine(con))
+        cols = stateless_columns(spec.params.by_subcluster)
+        clusters_rel = outcome.result.clusters.select(*cols).sort("region", "cluster", "year").to_native()
+        rows = write_table(clusters_rel, out)
+        if regions_out is not None:
+            write_table(outcome.result.regions.drop("level").sort("region", "year").to_native(), Path(regions_out))
+        _, regions, years = describe_results(outcome.result.clusters)
+        reference_employment = None if ref is None else scalar(
+            con, f"SELECT sum(employment) FROM {ref.view} WHERE year = ?", [years[-1]])
+    finally:
+        con.close()
+    run = MapRun(spec=spec, run_id=uuid.uuid4().hex[:12], run_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+                 engine=f"duckdb {duckdb.__version__}", cluster_rows=rows, regions=regions, years=years,
+                 unmapped_industries=outcome.unmapped.num_rows, unmapped_employment=outcome.unmapped_employment,
+                 mapped_share=outcome.mapped_share, reference_label=file_reference_label(files),
+                 reference_employment=reference_employment)
+    return FileMapReport(str(out), run, outcome.unmapped, obs.notes)
 
 
 @dataclass
@@ -186,7 +190,7 @@ def build_demo_atlas(atlas: str | os.PathLike[str], *, seed: int = 7, sample_dir
     The sample goes to ``sample_dir`` (default: a ``sample`` folder beside the
     atlas); counties are rated, and states and custom regions built from them.
     ``on_import(kind, rows)`` is called after each import (for progress
-    output). Returns the :class:`~clusteratlas.store.atlas.MapSummary`.
+    output). Returns the :class:`~clusteratlas.metrics.run.MapRun`.
     """
     from clusteratlas.sample import generate_sample
     from clusteratlas.store import Atlas

@@ -57,7 +57,7 @@ OBSERVATIONS = (
     Column("year", "INTEGER", True, "reference year"),
     Column("employment", "DOUBLE", True, "employees (jobs); empty where the source withholds it"),
     Column("establishments", "DOUBLE", False, "number of establishments"),
-    Column("payroll", "DOUBLE", False, "annual payroll, in the source's currency unit"),
+    Column("payroll", "DOUBLE", False, "annual payroll in whole currency units (US$, not US$ 1,000)"),
     Column("flag", "VARCHAR", False, "'' reported, 'estimated', 'suppressed' or 'imputed'"),
     Column("size_class", "VARCHAR", False, "employment size class of a withheld cell (CBP A-M)"),
     Column("source_flag", "VARCHAR", False, "the source's own flags as published (e.g. Eurostat 'd' definition "

@@ -23,7 +23,8 @@ from rich.text import Text
 
 from clusteratlas import i18n
 from clusteratlas.i18n import _
-from clusteratlas.store.atlas import MapSummary
+from clusteratlas.metrics.run import MapRun, years_text
+from clusteratlas.store.integrity import UnknownRegions
 
 STAR = "★"
 MISSING = "—"
@@ -170,17 +171,18 @@ class FitTable:
             yield self.build(options.max_width)
 
 
-def reference_line(reference: dict | None) -> str:
-    """The reference economy of the LQs, in one line (see Atlas.reference_economy)."""
-    if not reference:
+def reference_line(run: MapRun | None) -> str:
+    """The reference economy of a map run's LQs, in one line (empty before any run)."""
+    if run is None:
         return ""
-    jobs = _(", {jobs:,.0f} jobs").format(jobs=reference["employment"]) if reference.get("employment") is not None \
+    jobs = _(", {jobs:,.0f} jobs").format(jobs=run.reference_employment) if run.reference_employment is not None \
         else ""
-    label = f": {reference['label']}" if reference.get("label") else ""
-    return "\n" + _("LQ reference economy: {reference}.").format(reference=f"{reference['spec']}{label}{jobs}")
+    spec = run.reference or run.reference_label
+    label = f": {run.reference_label}" if run.reference_label and run.reference else ""
+    return "\n" + _("LQ reference economy: {reference}.").format(reference=f"{spec}{label}{jobs}")
 
 
-def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *,
+def region_table(summary: dict, rows: pa.Table, reference: MapRun | None = None, *,
                  wide: bool = False) -> FitTable:
     """A region's clusters for one year, strongest first."""
     title = (f"{_label(summary.get('name'), summary.get('name_ja'), summary['region'])} — {summary['year']}\n"
@@ -188,6 +190,8 @@ def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *
                  "{strength}").format(employment=_num(summary["employment"]), traded=_num(summary["traded_employment"]),
                                       strong=summary["strong_clusters"] or 0,
                                       strength=_num(summary["cluster_strength"], "{:.1%}"))
+             + (_(", average wage {wage} per job and year").format(wage=_num(summary["average_wage"]))
+                if summary.get("average_wage") is not None else "")
              + reference_line(reference))
     table = FitTable(title, [
         Col("Cluster", priority=0, flex=True), Col("Type", priority=4),
@@ -201,13 +205,13 @@ def region_table(summary: dict, rows: pa.Table, reference: dict | None = None, *
             _label(row.get("cluster_name"), row.get("cluster_name_ja"), row["cluster"]),
             row["type"], _num(row["employment"]), _num(row["share_of_region"], "{:.1%}"),
             _num(row["lq"], "{:.2f}"), _num(row["lq_within_type"], "{:.2f}"), _stars(row["stars"]),
-            rating, _num(row["average_wage"], "{:,.1f}"), _pct(row["employment_cagr"]),
+            rating, _num(row["average_wage"], "{:,.0f}"), _pct(row["employment_cagr"]),
             _estimate_note(row),
         )
     return table
 
 
-def cluster_table(cluster: str, rows: pa.Table, reference: dict | None = None, *,
+def cluster_table(cluster: str, rows: pa.Table, reference: MapRun | None = None, *,
                   wide: bool = False) -> FitTable:
     """A cluster's top regions for one year."""
     first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
@@ -223,19 +227,26 @@ def cluster_table(cluster: str, rows: pa.Table, reference: dict | None = None, *
     return table
 
 
-def summary_panel(summary: MapSummary) -> Panel:
-    """What a map run produced."""
-    text = (_("definition [bold]{definition}[/]: {rows:,} region × cluster × year rows, {regions:,} regions "
-              "({levels}), years {first}–{last}").format(
-                definition=summary.definition, rows=summary.cluster_rows, regions=summary.regions,
-                levels=", ".join(summary.levels), first=summary.years[0], last=summary.years[-1]) + "\n"
+def summary_panel(run: MapRun) -> Panel:
+    """What a map run produced, and which earlier results it replaced, kept or dropped."""
+    regions = ", ".join(f"{n:,} {level}" for level, n in run.regions.items())
+    text = (_("definition [bold]{definition}[/]: {rows:,} region × cluster × year rows; regions: {regions}; "
+              "years {years}").format(definition=run.definition, rows=run.cluster_rows, regions=regions,
+                                      years=years_text(list(run.years))) + "\n"
             + _("{share:.1%} of employment mapped to a cluster; {codes} industry code(s) unmapped ({jobs:,.0f} "
-                "jobs)").format(share=summary.mapped_share, codes=summary.unmapped_industries,
-                                jobs=summary.unmapped_employment)
-            + reference_line({"spec": summary.reference, "label": summary.reference_label,
-                              "employment": summary.reference_employment}))
-    if summary.outside.count:
-        text += (f"\n[yellow]{summary.outside.describe('in the observations')}[/] (latest year; they are "
+                "jobs)").format(share=run.mapped_share, codes=run.unmapped_industries, jobs=run.unmapped_employment)
+            + reference_line(run))
+    if run.levels_replaced:
+        text += "\n" + _("Replaced the earlier results of: {levels}.").format(levels=", ".join(run.levels_replaced))
+    if run.levels_kept:
+        text += "\n" + _("Kept from the previous run: {levels} (--drop-level LEVEL drops one).").format(
+            levels=", ".join(run.levels_kept))
+    if run.levels_dropped:
+        text += "\n[yellow]" + _("Dropped the earlier results of: {levels}.").format(
+            levels=", ".join(run.levels_dropped)) + "[/]"
+    if run.outside_regions:
+        outside = UnknownRegions(run.outside_regions, run.outside_employment, list(run.outside_listed))
+        text += (f"\n[yellow]{outside.describe('in the observations')}[/] (latest year; they are "
                  "rated as level 'region')")
     return Panel(text, title=_("Map"), expand=False)
 

@@ -138,7 +138,7 @@ def generate_sample(seed: int = 7, *, counties_per_state: int = 6, industries_pe
         boost[r, c], growth[r, c] = p.boost, p.growth
 
     rows_region, rows_ind, rows_year, emp_out, est_out, pay_out, flag_out, class_out = ([] for _ in range(8))
-    wage = rng.uniform(35.0, 80.0, size=len(cluster_codes))  # thousand per job
+    wage = rng.uniform(35.0, 80.0, size=len(cluster_codes)) * 1000  # currency units per job (35,000-80,000)
     for t, year in enumerate(years):
         trend = (1.0 + growth) ** t  # counties × clusters
         mult = boost * trend

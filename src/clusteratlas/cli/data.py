@@ -197,10 +197,16 @@ def _print_import(report, kind: str, file: Path, dry_run: bool) -> None:
 @fails_cleanly
 def export(what: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}.")],
            file: Annotated[Path, typer.Argument(help="Output .csv, .parquet or .xlsx.")],
-           atlas: AtlasOpt = DEFAULT_PATH, bom: BomOpt = False) -> None:
+           atlas: AtlasOpt = DEFAULT_PATH, bom: BomOpt = False,
+           keep_formulas: Annotated[bool, typer.Option(
+               "--keep-formulas", envvar="CLUSTERATLAS_CSV_KEEP_FORMULAS",
+               help="Write CSV text cells as stored. By default a cell that begins with = + - @ (or a tab or "
+                    "carriage return) gets a leading apostrophe, so that a spreadsheet shows it as text instead "
+                    "of running it as a formula (names come from imported files). Excel files always keep text "
+                    "as text.")] = False) -> None:
     """Export a table of the atlas to CSV, Parquet or Excel."""
     with Atlas(atlas) as a, step(f"Exporting {what}"):
-        n = a.export(what, file)
+        n = a.export(what, file, keep_formulas=keep_formulas)
     if bom:
         from clusteratlas.store.export import add_bom
 

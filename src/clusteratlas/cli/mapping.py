@@ -32,6 +32,7 @@ from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.i18n import _
 from clusteratlas.report import (
     cluster_table,
+    reference_line,
     region_table,
     summary_panel,
     unmapped_table,
@@ -54,7 +55,15 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
          regions_out: Annotated[Path | None, typer.Option(help="Also write region summaries here.")] = None,
          reference_totals: Annotated[str | None, typer.Option(help="Reference-area totals (industry, year, "
                                                                "employment) for the LQ denominator.")] = None,
-         year: YearOpt = None,
+         year: Annotated[int | None, typer.Option(parser=year_parser, metavar="YEAR", help="Map this year only "
+                                                  "(default: every year); a year without observations is an "
+                                                  "error.")] = None,
+         drop_level: Annotated[list[str] | None, typer.Option(help="Drop a level the previous map added (atlas "
+                                                              "mode; repeatable): by default a re-map keeps them.")]
+         = None,
+         replay: Annotated[bool, typer.Option(help="Map again with the latest run's spec exactly: definition, "
+                                              "levels, years, parameters, reference economy (atlas mode).")]
+         = False,
          base_year: Annotated[int | None, typer.Option(
                 parser=year_parser, metavar="YEAR", help="Base year for growth (default: first).")] = None,
          by_subcluster: Annotated[bool, typer.Option(help="Rate subclusters instead of clusters.")] = False,
@@ -100,9 +109,15 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
     """
     params = map_params(base_year, by_subcluster, peers, specialisation_lq=specialisation_lq, size_top=size_top,
                      focus_top=focus_top)
+    if replay and any(v not in (None, False, [], "duckdb") for v in (
+            definition, level, data, clusters, out_file, year, drop_level, base_year, by_subcluster, peers, strict,
+            specialisation_lq, size_top, focus_top, reference, engine)):
+        raise ClusterAtlasError("--replay maps with the latest run's spec: it takes no other map option")
     if data or clusters or out_file:
         if not (data and clusters and out_file):
             raise ClusterAtlasError("stateless map needs --data, --clusters and --out together")
+        if drop_level:
+            raise ClusterAtlasError("--drop-level is for atlas mode (a stateless map has no previous run)")
         if engine != "duckdb":
             _map_elsewhere(engine, data, clusters, out_file, year=year, reference_totals=reference_totals,
                            regions_out=regions_out, map_cols=map_cols, params=params, strict=strict,
@@ -118,8 +133,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         for note in report.notes:
             out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
         out.print(_("Wrote {rows:,} region × cluster rows to {out} ({share:.1%} of employment mapped to a "
-                    "cluster).").format(rows=report.rows, out=report.out, share=report.mapped_share) + "\n"
-                  + _("LQ reference economy: {reference}.").format(reference=report.reference))
+                    "cluster).").format(rows=report.rows, out=report.out, share=report.mapped_share)
+                  + reference_line(report.run))
         if report.unmapped.num_rows:
             out.print(unmapped_table(report.unmapped))
         return
@@ -128,7 +143,11 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                 "into an atlas with 'clusteratlas import results FOLDER'")
     started = time.perf_counter()
     with Atlas(atlas, memory_limit=memory_limit) as a, step("Mapping clusters", a.con):
-        summary = a.map(definition, levels=level, params=params, strict=strict, reference=reference)
+        if replay:
+            summary = a.remap()
+        else:
+            summary = a.map(definition, levels=level, params=params, strict=strict, reference=reference,
+                            years=year, drop_levels=drop_level)
         unmapped = a.con.table("results_unmapped").limit(10).to_arrow_table()
         rate(len(a.con.table("observations")), started)
     out.print(summary_panel(summary))
@@ -165,8 +184,7 @@ def _map_elsewhere(engine: str, data: str, clusters: str, out_file: str, *, regi
         report = map_with_spark(data, clusters, out_file, mapping=parse_mapping(map_cols), memory=memory_limit,
                                 **kwargs)
     out.print(f"Wrote {report.rows:,} region × cluster rows to the results folder {report.out} "
-              f"({report.mapped_share:.1%} of employment mapped to a cluster).\n"
-              f"LQ reference economy: {report.reference}.\n"
+              f"({report.mapped_share:.1%} of employment mapped to a cluster)." + reference_line(report.run) + "\n"
               f"Load them into an atlas with: clusteratlas import results {report.out}")
     if report.unmapped.num_rows:
         out.print(unmapped_table(report.unmapped))
@@ -184,7 +202,7 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
     with Atlas(atlas) as a:
         profile = Q.region_profile(a.con, region, year=year, include_empty=all_, opportunities=0,
                                    min_employment=min_employment)
-        economy = a.reference_economy()
+        economy = a.last_run()
     out.print(region_table(profile.summary, profile.clusters, economy, wide=wide), crop=not wide)
     print_notes(profile.notes)
 
@@ -193,14 +211,14 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
 @fails_cleanly
 def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                  top: Annotated[int, typer.Option(help="How many regions.")] = 20,
-                 level: Annotated[str | None, typer.Option(help="Region level (default: the one with "
-                                                           "the most regions).")] = None,
+                 level: Annotated[str | None, typer.Option(help="Region level (default: the largest level "
+                                                           "whose regions do not overlap).")] = None,
                  min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:
         ranking = Q.cluster_ranking(a.con, cluster, year=year, top=top, level=level,
                                     min_employment=min_employment, order="stars")
-        economy = a.reference_economy()
+        economy = a.last_run()
     out.print(cluster_table(cluster, ranking.table, economy, wide=wide), crop=not wide)
     print_notes(ranking.meta["notes"] if ranking.table.num_rows else [])
 

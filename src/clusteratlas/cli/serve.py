@@ -52,13 +52,27 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
           warm: Annotated[bool, typer.Option(help="After start-up and every write, compute the common answers "
                                              "(every region's profile, every cluster's ranking and map "
                                              "layer) into the cache in the background.")] = True,
+          header_timeout: Annotated[float, typer.Option(help="Seconds for a request's line and headers to "
+                                                        "arrive; a slower client is answered 408 and "
+                                                        "disconnected.", min=0.1)] = 10.0,
+          body_timeout: Annotated[float, typer.Option(help="Seconds for a request's body (an upload) to arrive "
+                                                      "after its headers; a slower client is answered 408 and "
+                                                      "disconnected.", min=0.1)] = 60.0,
+          keep_alive: Annotated[float, typer.Option(help="Seconds an idle connection is kept open between two "
+                                                    "requests.", min=0.1)] = 5.0,
+          max_connections: Annotated[int, typer.Option(help="Connections served at once, per server process; a "
+                                                       "request on a connection beyond them is answered 503.",
+                                                       min=1)] = 500,
+          max_header_kb: Annotated[int, typer.Option(help="Largest request line and headers, in KiB.", min=1)]
+          = 64,
           log_level: Annotated[str, typer.Option(help="Uvicorn log level.")] = "warning") -> None:
-    """Serve the atlas over HTTP: REST API under /api/v1, docs at /api/docs (see docs/api.md)."""
+    """Serve the atlas over HTTP: REST API under /api/v1, docs at /api/docs (see docs/api.md and docs/security.md)."""
     import os
 
     import uvicorn
 
     from clusteratlas.server import Settings, create_app
+    from clusteratlas.server.timeouts import ServerLimits
 
     with failing_cleanly():
         from limits import parse
@@ -83,11 +97,13 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
     out.print(f"Serving {path}{mode}: pages at http://{shown}:{port}/ , API at http://{shown}:{port}/api/v1 "
               f"(docs: http://{shown}:{port}/api/docs). "
                   "Ctrl+C stops.", highlight=False, soft_wrap=True)
+    limits = ServerLimits(header_timeout=header_timeout, body_timeout=body_timeout, keep_alive=keep_alive,
+                          max_connections=max_connections, max_header_kb=max_header_kb).uvicorn_options()
     if app is not None:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, **limits)
     else:
         uvicorn.run("clusteratlas.server.app:factory", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, timeout_graceful_shutdown=10)
+                    log_level=log_level, timeout_graceful_shutdown=10, **limits)
 
 
 @token_app.command("create")

@@ -22,25 +22,26 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import narwhals as nw
 
 from clusteratlas import model
 from clusteratlas.errors import ClusterAtlasError, InputError
-from clusteratlas.metrics import Engine, MapParams, impute_suppressed, map_clusters
+from clusteratlas.metrics import Engine, MapParams
+from clusteratlas.metrics.run import FileMapReport, MapInputs, MapRun, MapSpec, describe_results, run_map
 from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
 #: The datasets of a results folder, in the order they are written (``run`` last marks it complete).
 RESULT_PARTS = ("clusters", "regions", "unmapped", "run")
-#: Version of the results-folder layout, checked by ``import results``.
-RESULTS_FORMAT = 1
+#: Version of the results-folder layout, checked by ``import results`` (2: the ``run`` part holds the MapRun).
+RESULTS_FORMAT = 2
 
 _SPARK_TYPES = {"VARCHAR": "string", "INTEGER": "int", "DOUBLE": "double"}
 
@@ -140,8 +141,7 @@ def read_table(spark: SparkSession, path: str, kind: str, *, mapping: Mapping[st
         texts[col.name] = F.when(text != "", text)
     text_frame = raw.select(*(expr.alias(name) for name, expr in texts.items()))
     _check(text_frame, kind, path)
-    if kind in ("observations", "definitions"):
-        _check_unique(text_frame, kind, path)
+    _check_unique(text_frame, kind, path)
     return text_frame.select(*_typed(text_frame.columns, kind))
 
 
@@ -256,94 +256,93 @@ def _check(frame: DataFrame, kind: str, label: str) -> None:
 
 
 def _check_unique(frame: DataFrame, kind: str, label: str) -> None:
+    """The key rule of ``kind`` as the DuckDB reader applies it (:data:`clusteratlas.sources.generic.KEYS`):
+    one row per key, where a kind allows it an exact repeat of a whole row (it then counts once)."""
     from pyspark.sql import functions as F
 
-    key = ["region", "industry", "year"] if kind == "observations" else ["industry"]
-    if kind == "definitions" and "subcluster" in frame.columns:
-        key = ["industry", "cluster"]
-    dup = (frame.groupBy(*(F.coalesce(F.col(k), F.lit("")).alias(k) for k in key)).count()
+    from clusteratlas.sources.generic import EXACT_REPEATS_OK, KEYS
+
+    key = [k for k in KEYS[kind] if k in frame.columns]
+    if kind in EXACT_REPEATS_OK:
+        count = F.countDistinct(*(F.coalesce(F.col(c), F.lit("")) for c in frame.columns))
+    else:
+        count = F.count(F.lit(1))
+    dup = (frame.groupBy(*(F.coalesce(F.col(k), F.lit("")).alias(k) for k in key)).agg(count.alias("count"))
            .filter(F.col("count") > 1).limit(1).collect())
     if dup:
         shown = ", ".join(f"{k}={dup[0][k]}" for k in key)
+        if kind == "definitions":
+            raise InputError(f"industry {dup[0]['industry']} is mapped to more than one cluster", file=label,
+                             column="cluster", expected="each industry in exactly one cluster and subcluster")
         raise InputError(f"duplicate rows for {shown} ({dup[0]['count']} rows)", file=label,
                          expected=f"one row per {' × '.join(key)}")
 
 
 # ------------------------------------------------------------------------- map
-@dataclass
-class SparkMapReport:
-    """What a Spark map wrote: the results folder, its row count and the unmapped industries."""
-
-    out: str
-    rows: int
-    unmapped: pa.Table
-    mapped_share: float
-    reference: str
-    notes: list[str] = field(default_factory=list)
-
-
 def map_with_spark(data: str, clusters: str, out: str, *, year: int | None = None,
                    reference_totals: str | None = None, mapping: Mapping[str, str] | None = None,
                    params: MapParams | None = None, strict: bool = False,
-                   spark: SparkSession | None = None, memory: str | None = None) -> SparkMapReport:
+                   spark: SparkSession | None = None, memory: str | None = None) -> FileMapReport:
     """Map clusters with Spark from an observations input and a definitions input into the folder ``out``.
 
     The results are those of ``clusteratlas map --data … --out …`` on
-    DuckDB, with the level column kept (so ``import results`` can load
-    them). Nothing is written when an input is invalid (or, with ``strict``,
-    when an industry has no cluster); an existing ``out`` is replaced only
-    if it is a results folder, and its ``run`` part is written last, so an
-    interrupted run is never taken for a complete one.
+    DuckDB (the same spec, :func:`clusteratlas.api.file_spec`, run by the same
+    job, :func:`clusteratlas.metrics.run.run_map`), with the level column kept
+    (so ``import results`` can load them). See :func:`run_spark`.
+    """
+    from clusteratlas.api import file_spec
+
+    spec = file_spec(data, clusters, year=year, reference_totals=reference_totals, mapping=mapping, params=params,
+                     strict=strict)
+    return run_spark(spec, out, spark=spark, memory=memory)
+
+
+def run_spark(spec: MapSpec, out: str, *, spark: SparkSession | None = None, memory: str | None = None,
+              ) -> FileMapReport:
+    """Run a stateless spec on Spark into the results folder ``out``; its ``run`` part records the :class:`MapRun`.
+
+    Nothing is written when an input is invalid (or, with ``strict``, when an
+    industry has no cluster); an existing ``out`` is replaced only if it is a
+    results folder, and its ``run`` part is written last, so an interrupted
+    run is never taken for a complete one. :func:`clusteratlas.store.results.read_run` reads the run back.
     """
     from pyspark.sql import functions as F
 
-    params = params or MapParams()
+    from clusteratlas.api import file_reference_label
+
+    if spec.files is None:
+        raise InputError("this map spec maps an atlas, not files", hint="Use Atlas.run or Atlas.remap")
+    files = spec.files
+    if files.file_format != "generic":
+        raise ClusterAtlasError("the Spark engine reads generic Parquet or CSV inputs (no --format)")
     spark = spark or session(memory=memory)
     _prepare_out(spark, out, delete=False)  # refuse a wrong --out before any work
-    obs = read_table(spark, data, "observations", mapping=mapping)
-    if year is not None:
-        obs = obs.filter(F.col("year") == int(year))
-        if not obs.limit(1).collect():
-            years = sorted(r[0] for r in read_table(spark, data, "observations", mapping=mapping)
-                           .select("year").distinct().collect())
-            raise InputError("no observations for this year", file=data, column="year", value=year,
-                             expected=", ".join(map(str, years)))
-    defs = read_table(spark, clusters, "definitions")
-    reference = None
-    if reference_totals is not None:
-        ref = read_table(spark, reference_totals, "reference-totals")
-        missing = sorted(r[0] for r in obs.select("year").distinct().subtract(ref.select("year").distinct()).collect())
-        if missing:
-            raise InputError("the reference totals have no rows for some observed years", file=reference_totals,
-                             column="year", value=", ".join(map(str, missing)),
-                             expected="reference totals for every year in the observations")
-        reference = nw.from_native(ref.select("industry", "year", "employment"))
-    observations = impute_suppressed(nw.from_native(obs)).drop("size_class")
-    result = map_clusters(observations, nw.from_native(defs), reference=reference, params=params, engine=Engine())
-    unmapped = result.unmapped.sort("employment", descending=True).collect().to_arrow()
-    if strict and unmapped.num_rows:
-        listed = ", ".join(f"{i} ({e:,.0f} jobs)" for i, e in zip(
-            unmapped["industry"].to_pylist()[:5], unmapped["employment"].to_pylist()[:5], strict=True))
-        raise InputError(f"{unmapped.num_rows} industry code(s) are not in the cluster definition",
-                         file=clusters, value=listed, expected="every industry mapped (--strict)")
-    total = obs.agg(F.coalesce(F.sum("employment"), F.lit(0.0))).first()[0]
-    unmapped_emp = float(sum(v or 0 for v in unmapped["employment"].to_pylist()))
-    economy = (f"reference totals from {reference_totals}" if reference_totals is not None else
-               "observations: every region of the file (pass --reference-totals when they overlap or "
-               "leave part of the nation out)")
+    obs = read_table(spark, files.data, "observations", mapping=files.mapping)
+    defs = read_table(spark, files.definitions, "definitions")
+    ref = None
+    if files.reference_totals is not None:
+        ref = read_table(spark, files.reference_totals, "reference-totals").select("industry", "year", "employment")
+    inputs = MapInputs(nw.from_native(obs), nw.from_native(defs),
+                       reference_totals=None if ref is None else nw.from_native(ref),
+                       labels={"observations": files.data, "definitions": files.definitions,
+                               "reference_totals": files.reference_totals})
+    outcome = run_map(spec, inputs, engine=Engine())
     _prepare_out(spark, out)
-    clusters_df = result.clusters.to_native()
-    clusters_df.write.mode("overwrite").parquet(f"{out}/clusters")
-    result.regions.to_native().write.mode("overwrite").parquet(f"{out}/regions")
-    result.unmapped.to_native().coalesce(1).write.mode("overwrite").parquet(f"{out}/unmapped")
-    rows = clusters_df.count()
-    manifest = {"format": RESULTS_FORMAT, "engine": f"spark {spark.version}", "data": data,
-                "definition": clusters, "reference": economy, "parameters": asdict(params),
-                "clusters": rows, "unmapped_employment": unmapped_emp}
+    outcome.result.clusters.to_native().write.mode("overwrite").parquet(f"{out}/clusters")
+    outcome.result.regions.to_native().write.mode("overwrite").parquet(f"{out}/regions")
+    outcome.result.unmapped.to_native().coalesce(1).write.mode("overwrite").parquet(f"{out}/unmapped")
+    rows, regions, years = describe_results(nw.from_native(spark.read.parquet(f"{out}/clusters")))
+    reference_employment = None if ref is None else ref.filter(F.col("year") == years[-1]).agg(
+        F.sum("employment")).first()[0]
+    run = MapRun(spec=spec, run_id=uuid.uuid4().hex[:12], run_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+                 engine=f"spark {spark.version}", cluster_rows=rows, regions=regions, years=years,
+                 unmapped_industries=outcome.unmapped.num_rows, unmapped_employment=outcome.unmapped_employment,
+                 mapped_share=outcome.mapped_share, reference_label=file_reference_label(files),
+                 reference_employment=reference_employment)
+    manifest = {"format": RESULTS_FORMAT, "run": run.to_dict()}
     (spark.createDataFrame([(json.dumps(manifest),)], "manifest string").coalesce(1)
      .write.mode("overwrite").parquet(f"{out}/run"))
-    share = 1.0 - unmapped_emp / total if total else 0.0
-    return SparkMapReport(out, rows, unmapped, share, economy)
+    return FileMapReport(out, run, outcome.unmapped)
 
 
 def _prepare_out(spark: SparkSession, out: str, *, delete: bool = True) -> None:

@@ -153,9 +153,11 @@ def _named(rows, label: str) -> list[tuple[int, dict[str, str | None]]]:
     if missing:
         raise InputError(f"required column '{missing[0]}' is missing", file=label,
                          hint=did_you_mean(missing[0], [h for h in header if h]))
+    from clusteratlas.store.export import formula_text
+
     out = []
-    for line, row in rows:
-        cells = [(str(c).strip() or None) if c is not None else None for c in row]
+    for line, row in rows:  # a cell that an export marked with an apostrophe (before = + - @ …) reads as stored
+        cells = [(formula_text(str(c).strip()) or None) if c is not None else None for c in row]
         out.append((line, dict(zip(header, cells + [None] * (len(header) - len(cells)), strict=False))))
     return out
 

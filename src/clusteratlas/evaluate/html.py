@@ -1,7 +1,9 @@
 """A self-contained HTML report of assessments: a radar profile per assessment, scores with evidence.
 
 One file, no scripts, no downloads: the charts are inline SVG, so the report
-opens offline and prints to PDF from any browser. Labels are bilingual.
+opens offline and prints to PDF from any browser. Labels are bilingual. Every
+text from a framework or an assessment form is HTML-escaped, with invisible and
+direction-changing characters shown as ``<U+XXXX>`` (:func:`_h`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from html import escape
 from clusteratlas import i18n
 from clusteratlas.evaluate.assessments import Assessment
 from clusteratlas.evaluate.frameworks import Framework
+from clusteratlas.sources.codes import visible
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 STYLE = """body{font-family:system-ui,'Hiragino Sans','Noto Sans CJK JP',sans-serif;margin:2em;color:#222}
@@ -22,8 +25,13 @@ vertical-align:top}th{background:#f4f4f4}.card{display:flex;gap:2em;flex-wrap:wr
 @media print{.card{page-break-inside:avoid}}"""
 
 
+def _h(value: object) -> str:
+    """Text from a file, safe in HTML and readable as it is stored (see :func:`clusteratlas.sources.codes.visible`)."""
+    return escape(visible(str(value)))
+
+
 def _label(en: str | None, ja: str | None) -> str:
-    return escape(" / ".join(x for x in (en, ja) if x))
+    return _h(" / ".join(x for x in (en, ja) if x))
 
 
 def radar_svg(fw: Framework, a: Assessment, size: int = 360) -> str | None:
@@ -43,7 +51,7 @@ def radar_svg(fw: Framework, a: Assessment, size: int = 360) -> str | None:
         return cx + r * value / top * math.cos(angle), cy + r * value / top * math.sin(angle)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}" '
-             f'role="img" aria-label="{escape(a.subject)}">']
+             f'role="img" aria-label="{_h(a.subject)}">']
     levels = range(1, math.ceil(top) + 1) if top <= 5 else [top * k / 4 for k in range(1, 5)]
     for level in levels:
         ring = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(n)))
@@ -54,7 +62,7 @@ def radar_svg(fw: Framework, a: Assessment, size: int = 360) -> str | None:
         parts.append(f'<line x1="{cx}" y1="{cy}" x2="{x:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
         parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="middle" '
                      f'dominant-baseline="middle"><title>{_label(f.name, f.name_ja)}</title>'
-                     f'{f.number or i + 1}</text>')
+                     f'{_h(f.number or i + 1)}</text>')
     for k, column in enumerate(fw.columns):
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, a.points(f.id, column.id))
                                                        for i, f in enumerate(factors)))
@@ -74,18 +82,18 @@ def assessment_section(fw: Framework, a: Assessment) -> str:
         f = fw.factor(s.factor)
         c = fw.column(s.column)
         v = fw.scale_for(f, c).value(s.value)
-        shown = escape(s.value) + (f" ({_label(v.name, v.name_ja)})" if v and fw.scale_for(f, c).kind ==
+        shown = _h(s.value) + (f" ({_label(v.name, v.name_ja)})" if v and fw.scale_for(f, c).kind ==
                                    "categorical" else "")
-        rows.append(f"<tr><td>{_label(c.name, c.name_ja)}</td><td>{f.number or ''}</td>"
-                    f"<td>{_label(f.name, f.name_ja)}</td><td>{shown}</td><td>{escape(s.evidence or '')}</td>"
-                    f"<td>{escape(s.source or '')}</td></tr>")
-    tags = ", ".join(f"{escape(k)}: {escape(v)}" for k, v in sorted(a.tags.items()))
+        rows.append(f"<tr><td>{_label(c.name, c.name_ja)}</td><td>{_h(f.number or '')}</td>"
+                    f"<td>{_label(f.name, f.name_ja)}</td><td>{shown}</td><td>{_h(s.evidence or '')}</td>"
+                    f"<td>{_h(s.source or '')}</td></tr>")
+    tags = ", ".join(f"{_h(k)}: {_h(v)}" for k, v in sorted(a.tags.items()))
     svg = radar_svg(fw, a)
     chart = f'<div>{svg}<div class="legend">{legend}</div></div>' if svg else ""
     return (f'<h2>{_label(a.subject_name or a.subject, a.subject_name_ja)}</h2>'
-            f'<p class="meta">{escape(a.subject_type)} {escape(a.subject)}'
-            f'{" · region " + escape(a.region) if a.region else ""} · assessed by {escape(a.assessor)} on '
-            f'{escape(a.assessed_on)} · {escape(fw.id)} {escape(fw.version)} · assessment {escape(a.assessment)}'
+            f'<p class="meta">{_h(a.subject_type)} {_h(a.subject)}'
+            f'{" · region " + _h(a.region) if a.region else ""} · assessed by {_h(a.assessor)} on '
+            f'{_h(a.assessed_on)} · {_h(fw.id)} {_h(fw.version)} · assessment {_h(a.assessment)}'
             f'{" (revision " + str(a.revision) + ")" if a.revision else ""}'
             f'{" · " + tags if tags else ""}</p>'
             f'<div class="card">{chart}<table><tr><th>Column / 列</th><th>No.</th><th>Factor / 要素</th>'
@@ -96,10 +104,10 @@ def report_html(items: list[tuple[Framework, Assessment]], *, title: str = "Asse
     """The whole report: one section per assessment, framework sources at the end."""
     sections = [assessment_section(fw, a) for fw, a in items]
     frameworks = {fw.id: fw for fw, _ in items}
-    sources = "".join(f"<li><b>{_label(fw.name, fw.name_ja)}</b> ({escape(fw.id)} {escape(fw.version)}): "
-                      f"{escape(fw.source or '')}</li>" for fw in frameworks.values())
+    sources = "".join(f"<li><b>{_label(fw.name, fw.name_ja)}</b> ({_h(fw.id)} {_h(fw.version)}): "
+                      f"{_h(fw.source or '')}</li>" for fw in frameworks.values())
     return (f'<!DOCTYPE html><html lang="{i18n.get_language()}"><head><meta charset="utf-8">'
-            f'<title>{escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{''.join(sections)}"
+            f'<title>{_h(title)}</title>'
+            f"<style>{STYLE}</style></head><body><h1>{_h(title)}</h1>{''.join(sections)}"
             f"<h2>Frameworks / 評価枠組み</h2><ul>{sources}</ul>"
             f'<p class="meta">Made with clusteratlas.</p></body></html>')

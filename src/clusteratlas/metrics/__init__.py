@@ -11,10 +11,12 @@ from clusteratlas.metrics.imputation import impute_suppressed
 from clusteratlas.metrics.params import MapParams
 from clusteratlas.metrics.pipeline import CLUSTER_COLUMNS, REGION_COLUMNS, MapResult, map_clusters
 from clusteratlas.metrics.ratings import peer_thresholds, rate
+from clusteratlas.metrics.run import INPUT_RULES, MapFiles, MapInputs, MapRun, MapSpec, run_map
 from clusteratlas.metrics.specialisation import location_quotients, region_totals
 
 __all__ = [
-    "CLUSTER_COLUMNS", "REGION_COLUMNS", "Engine", "MapParams", "MapResult", "add_growth", "cagr",
-    "growth_between", "impute_suppressed", "location_quotients", "map_clusters", "peer_thresholds",
-    "rate", "region_totals", "roll_up", "to_clusters", "unmapped_industries",
+    "CLUSTER_COLUMNS", "INPUT_RULES", "REGION_COLUMNS", "Engine", "MapFiles", "MapInputs", "MapParams", "MapResult",
+    "MapRun", "MapSpec", "add_growth", "cagr", "growth_between", "impute_suppressed", "location_quotients",
+    "map_clusters", "peer_thresholds", "rate", "region_totals", "roll_up", "run_map", "to_clusters",
+    "unmapped_industries",
 ]

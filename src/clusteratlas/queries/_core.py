@@ -259,22 +259,61 @@ def latest_year(con: duckdb.DuckDBPyConnection, table: str, year: int | None, wh
     return year
 
 
-def most_detailed_level(con: duckdb.DuckDBPyConnection) -> str:
-    """The level of the map results with the most regions (usually the observed one)."""
-    # results_regions has the same levels and regions as results_clusters, with a row per region and year
-    # instead of per region, cluster and year: the same answer for a fraction of the scan.
-    rows = memoised(("most_detailed_level",), lambda: con.execute(
-        "SELECT level FROM results_regions GROUP BY level ORDER BY count(DISTINCT region) DESC, level LIMIT 1"
-    ).fetchall())
-    if not rows:
+#: The levels whose regions overlap: two regions of the level share a region below them, or one holds another.
+#: Their regions' figures add up to more than the economy (a region's jobs counted once per region holding
+#: it), so no total is given for them and they are not the default level.
+_OVERLAPPING_LEVELS = """
+    WITH RECURSIVE edges AS (SELECT parent AS up, region AS down FROM region_links
+                             UNION SELECT region, member FROM custom_members),
+    mapped AS (SELECT DISTINCT level, region FROM results_regions),
+    walk(level, root, node) AS (
+        SELECT m.level, m.region, e.down FROM mapped m JOIN edges e ON e.up = m.region
+        UNION SELECT w.level, w.root, e.down FROM walk w JOIN edges e ON e.up = w.node)
+    SELECT level FROM walk GROUP BY level, node HAVING count(DISTINCT root) > 1
+    UNION SELECT w.level FROM walk w JOIN mapped m ON m.level = w.level AND m.region = w.node"""
+
+
+def level_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The number of regions of each level the map results have (any year), largest level first.
+
+    This is how every face counts regions: the pages, the API and ``map``'s summary (a region known to the
+    region list but without results, e.g. a nation with no observations of its own, is not counted).
+    """
+    rows = memoised(("level_counts",), lambda: con.execute(
+        "SELECT level, count(DISTINCT region) FROM results_regions GROUP BY level ORDER BY 2 DESC, 1").fetchall())
+    return {level: int(n) for level, n in rows}
+
+
+def overlapping_levels(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The levels of the results whose regions overlap (see :data:`_OVERLAPPING_LEVELS`), e.g. programme
+    regions that share a prefecture."""
+    def compute() -> list[str]:
+        if not {"region_links", "custom_members"} <= tables(con):
+            return []
+        return sorted(r[0] for r in con.execute(_OVERLAPPING_LEVELS).fetchall())
+
+    return memoised(("overlapping_levels",), compute)
+
+
+def default_level(con: duckdb.DuckDBPyConnection) -> str:
+    """The level a question without a level is answered at: of the levels whose regions do not overlap, the
+    one with the most regions (usually the observed one), then by name.
+
+    Totals are given for this level only (a sum over overlapping regions, such as programme regions sharing
+    a prefecture, counts the same jobs several times). When every level overlaps, the largest one.
+    """
+    counts = level_counts(con)
+    if not counts:
         raise Missing("the atlas has no results yet", hint="Run 'clusteratlas map' first")
-    return rows[0][0]
+    overlapping = set(overlapping_levels(con))
+    disjoint = [level for level in counts if level not in overlapping]
+    return (disjoint or list(counts))[0]
 
 
 def check_level(con: duckdb.DuckDBPyConnection, level: str | None, table: str = "results_regions") -> str:
-    """``level`` if the results have it (default: the most detailed), else a clear error."""
+    """``level`` if the results have it (default: :func:`default_level`), else a clear error."""
     if level is None:
-        return most_detailed_level(con)
+        return default_level(con)
     levels = memoised(("levels", table), lambda: [r[0] for r in con.execute(
         f"SELECT DISTINCT level FROM {table} ORDER BY 1").fetchall()])
     if level not in levels:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -45,11 +45,17 @@ def _check_cluster(con: duckdb.DuckDBPyConnection, cluster: str) -> None:
         raise not_found("cluster", cluster, known)
 
 
-def list_clusters(con: duckdb.DuckDBPyConnection) -> TableResult:
-    """The clusters of the latest map run: code, names, type, industries, and national jobs in the latest year."""
+def list_clusters(con: duckdb.DuckDBPyConnection, *, level: str | None = None,
+                  year: int | None = None) -> TableResult:
+    """The clusters of the latest map run: code, names, type, industries, and their jobs and strong regions at
+    one level (default: :func:`~clusteratlas.queries._core.default_level`) in one year (default: the latest).
+
+    ``employment`` is the sum over the level's regions, so over a level whose regions do not overlap it
+    counts each job once; ``meta`` names the level, the year and how many regions were summed.
+    """
     require(con, "results_clusters", RESULTS_HINT)
-    level = check_level(con, None)
-    year = latest_year(con, "results_regions", None)
+    level = check_level(con, level)
+    year = latest_year(con, "results_regions", year)
     table = con.sql(
         f"""SELECT c.cluster, d.cluster_name, d.cluster_name_ja, any_value(c.type) AS type,
                    sum(c.employment) AS employment, count(*) FILTER (WHERE c.strong) AS strong_regions,
@@ -57,7 +63,9 @@ def list_clusters(con: duckdb.DuckDBPyConnection) -> TableResult:
                     (SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1)) AS industries
             FROM results_clusters c LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
             WHERE c.level = ? AND c.year = ? GROUP BY ALL ORDER BY c.cluster""", params=[level, year]).to_arrow_table()
-    return TableResult(finite(table), {"level": level, "year": year})
+    regions = con.execute("SELECT count(*) FROM results_regions WHERE level = ? AND year = ?",
+                          [level, year]).fetchall()[0][0]
+    return TableResult(finite(table), {"level": level, "year": year, "regions": int(regions)})
 
 
 @dataclass
@@ -76,12 +84,13 @@ class ClusterProfile:
     subclusters: list[str]
     ranking: pa.Table
     series: pa.Table
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"cluster": self.cluster, "definition": self.definition, "name": self.name, "name_ja": self.name_ja,
                 "type": self.type, "level": self.level, "year": self.year, "metric": self.metric,
                 "industries": to_rows(self.industries), "subclusters": self.subclusters,
-                "ranking": to_rows(self.ranking), "series": to_rows(self.series)}
+                "ranking": to_rows(self.ranking), "series": to_rows(self.series), "notes": self.notes}
 
 
 def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "employment",
@@ -95,7 +104,7 @@ def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
     by the metric (what ``show cluster`` prints); ``rank`` stays the rank by
     the metric. ``meta['notes']`` warns when the level has few peer regions.
     """
-    from clusteratlas.queries.regions import small_n_notes
+    from clusteratlas.queries.regions import one_year_notes, small_n_notes
 
     require(con, "results_clusters", RESULTS_HINT)
     _check_cluster(con, cluster)
@@ -117,8 +126,11 @@ def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
             LEFT JOIN regions r USING (region) LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
             ORDER BY {final.format(m=metric)}""", params=params + ([top] if top is not None else [])
     ).to_arrow_table()
+    years = memoised(("years_at", level), lambda: [r[0] for r in con.execute(
+        "SELECT DISTINCT year FROM results_regions WHERE level = ? ORDER BY 1", [level]).fetchall()])
     return TableResult(finite(table), {"cluster": cluster, "metric": metric, "level": level, "year": year,
-                                       "notes": small_n_notes(con, level, year)})
+                                       "years": years,
+                                       "notes": [*small_n_notes(con, level, year), *one_year_notes(years)]})
 
 
 def names(con: duckdb.DuckDBPyConnection, kind: str) -> dict[str, tuple[str | None, str | None]]:
@@ -180,7 +192,7 @@ def cluster_profile(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
            FROM results_clusters WHERE cluster = ? AND level = ? GROUP BY year ORDER BY year""",
         params=[cluster, level]).to_arrow_table()
     return ClusterProfile(cluster, definition, name, name_ja, ctype, level, year, metric, industries, subclusters,
-                          ranking.table, finite(series))
+                          ranking.table, finite(series), ranking.meta["notes"])
 
 
 def related_clusters(con: duckdb.DuckDBPyConnection, item: str, *, top: int = 10) -> TableResult:

@@ -12,19 +12,9 @@ from typing import Any
 
 import duckdb
 
+from clusteratlas.metrics.run import MapRun, years_text
 from clusteratlas.queries._core import TableResult, tables
-
-
-@dataclass
-class MapRun:
-    """One map run: the definition, its parameters, the reference economy, when."""
-
-    run_at: str
-    definition: str
-    parameters: dict[str, Any]
-    reference_economy: str
-    clusters: int | None
-    unmapped_employment: float | None
+from clusteratlas.store.runs import latest_run, load_runs
 
 
 @dataclass
@@ -41,7 +31,8 @@ class SourceFile:
 
 @dataclass
 class Provenance:
-    """What every API answer names: the atlas, its latest map run, and the source files behind it."""
+    """What every API answer names: the atlas, the map run whose results it holds (read back as stored, its
+    spec included), and the source files behind it."""
 
     atlas: str
     version: str
@@ -50,7 +41,21 @@ class Provenance:
     sources: list[SourceFile] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"atlas": self.atlas, "version": self.version, "last_modified": self.last_modified,
+                "map_run": None if self.map_run is None else public_run(self.map_run),
+                "sources": [asdict(s) for s in self.sources]}
+
+
+def public_run(run: MapRun) -> dict[str, Any]:
+    """A run as answers show it: :meth:`MapRun.to_dict`, its input files named without their folders (a stateless
+    run's paths would show where a server keeps its files)."""
+    out = run.to_dict()
+    files = out["spec"].get("files")
+    if files:
+        for key in ("data", "definitions", "reference_totals"):
+            if files.get(key):
+                files[key] = Path(files[key].rstrip("/")).name
+    return out
 
 
 def atlas_stamp(path: str | os.PathLike[str]) -> tuple[str, datetime]:
@@ -73,17 +78,8 @@ def atlas_stamp(path: str | os.PathLike[str]) -> tuple[str, datetime]:
 
 
 def latest_map_run(con: duckdb.DuckDBPyConnection) -> MapRun | None:
-    """The map run whose results are in the atlas now, or None."""
-    rows = con.execute("SELECT run_at, definition, parameters, clusters, unmapped_employment FROM map_runs "
-                       "ORDER BY run_at DESC LIMIT 1").fetchall()
-    if not rows:
-        return None
-    run_at, definition, parameters, clusters, unmapped = rows[0]
-    has_reference = con.execute("SELECT count(*) FROM reference_totals").fetchall()[0][0] > 0
-    reference = ("reference totals imported into the atlas (reference_totals)" if has_reference
-                 else "the sum of all observed regions in the atlas")
-    return MapRun(run_at.isoformat() if run_at else "", definition, json.loads(parameters or "{}"), reference,
-                  clusters, unmapped)
+    """The map run whose results are in the atlas now, as stored (:func:`clusteratlas.store.runs.latest_run`)."""
+    return latest_run(con)
 
 
 def source_files(con: duckdb.DuckDBPyConnection) -> list[SourceFile]:
@@ -101,10 +97,27 @@ def provenance(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str]) -> 
 
 
 def map_runs(con: duckdb.DuckDBPyConnection) -> TableResult:
-    """Every map run, newest first."""
-    table = con.sql("SELECT run_at, definition, parameters, clusters, unmapped_employment FROM map_runs "
-                    "ORDER BY run_at DESC").to_arrow_table()
-    return TableResult(table, {"runs": table.num_rows})
+    """Every map run, newest first: what it was asked (``spec``, JSON) and what it produced."""
+    import pyarrow as pa
+
+    runs = load_runs(con)
+    rows = [{"run_id": r.run_id, "run_at": r.run_at, "engine": r.engine, "definition": r.definition,
+             "levels": ", ".join(r.levels), "years": years_text(list(r.years)), "reference": r.reference,
+             "reference_label": r.reference_label, "reference_employment": r.reference_employment,
+             "clusters": r.cluster_rows, "regions": json.dumps(r.regions), "unmapped_industries": r.unmapped_industries,
+             "unmapped_employment": r.unmapped_employment, "mapped_share": r.mapped_share,
+             "levels_kept": ", ".join(r.levels_kept), "levels_replaced": ", ".join(r.levels_replaced),
+             "levels_dropped": ", ".join(r.levels_dropped), "legacy": r.legacy,
+             "spec": json.dumps(public_run(r)["spec"])}
+            for r in runs]
+    schema = pa.schema([("run_id", pa.string()), ("run_at", pa.string()), ("engine", pa.string()),
+                        ("definition", pa.string()), ("levels", pa.string()), ("years", pa.string()),
+                        ("reference", pa.string()), ("reference_label", pa.string()),
+                        ("reference_employment", pa.float64()), ("clusters", pa.int64()), ("regions", pa.string()),
+                        ("unmapped_industries", pa.int64()), ("unmapped_employment", pa.float64()),
+                        ("mapped_share", pa.float64()), ("levels_kept", pa.string()), ("levels_replaced", pa.string()),
+                        ("levels_dropped", pa.string()), ("legacy", pa.bool_()), ("spec", pa.string())])
+    return TableResult(pa.Table.from_pylist(rows, schema=schema), {"runs": len(rows)})
 
 
 def imports(con: duckdb.DuckDBPyConnection) -> TableResult:

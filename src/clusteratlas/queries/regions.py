@@ -144,6 +144,39 @@ def small_n_notes(con: duckdb.DuckDBPyConnection, level: str, year: int) -> list
         "rank only cells of some size (--min-employment).").format(n=n, level=level, top=top)]
 
 
+def one_year_notes(years: list[int]) -> list[str]:
+    """A note when the results have one year only: there is no growth and no time series to show."""
+    if len(years) != 1:
+        return []
+    return [_("note:") + " " + _("one year only ({year}): no growth figures and no time series.").format(
+        year=years[0])]
+
+
+def _derived(con: duckdb.DuckDBPyConnection, region: str, level: str, year: int, summary: dict[str, Any],
+             series: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary figures a region's page shows beyond its results row, each defined once here.
+
+    ``traded_share``: traded_employment / employment. ``average_wage``: payroll / employment of the region's
+    clusters that have payroll data, in currency units per job and year (docs/data-model.md). ``years``: the years
+    with results. ``base_year`` and ``employment_growth``: the first of them and the growth of the region's
+    employment since then (employment / employment in base_year − 1); None with one year only, or in the
+    base year itself.
+    """
+    employment = summary.get("employment")
+    payroll, paid = con.execute(
+        "SELECT sum(payroll), sum(employment) FROM results_clusters WHERE region = ? AND level = ? AND year = ? "
+        "AND payroll IS NOT NULL", [region, level, year]).fetchall()[0]
+    years = [r["year"] for r in series]
+    first = series[0] if series else None
+    growth = None
+    if first and len(years) > 1 and first["year"] != year and first["employment"] and employment is not None:
+        growth = employment / first["employment"] - 1
+    return {"traded_share": summary["traded_employment"] / employment if employment else None,
+            "average_wage": float(payroll) / float(paid) if payroll is not None and paid else None,
+            "years": years, "base_year": first["year"] if first and len(years) > 1 else None,
+            "employment_growth": growth}
+
+
 def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | None = None,
                    level: str | None = None, include_empty: bool = False, opportunities: int = 10,
                    min_employment: float = 0.0) -> RegionProfile:
@@ -151,10 +184,13 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
 
     Ranked by stars, then employment (then US rating and LQ): a cell of a few
     dozen jobs with a high LQ does not come first. ``min_employment`` leaves
-    out smaller cells. ``notes`` holds, as plain text: a programme region's
-    coverage and declared fields beside their statistics, a warning when the
-    level has few peer regions, and (when ``opportunities`` > 0 and there is
-    no relate run) how to get opportunities.
+    out smaller cells. ``summary`` is the region's results row with its names
+    and the figures the pages show beside it (traded share, average wage,
+    years, growth: see :func:`_derived`). ``notes`` holds, as plain text: a
+    programme region's coverage and declared fields beside their statistics,
+    a warning when the level has few peer regions, "one year only" when the
+    results have one year, and (when ``opportunities`` > 0 and there is no
+    relate run) how to get opportunities.
     """
     from clusteratlas.reference.programmes import profile_notes
 
@@ -178,10 +214,12 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
         params=[region, level, year, min_employment, min_employment]).to_arrow_table()
     series = con.sql("SELECT * FROM results_regions WHERE region = ? AND level = ? ORDER BY year",
                      params=[region, level]).to_arrow_table()
+    summary.update(_derived(con, region, level, year, summary, series.to_pylist()))
     # a programme region's declared fields are read from every cluster, with jobs or not
     cells = con.sql("SELECT cluster, lq, stars FROM results_clusters WHERE region = ? AND level = ? AND year = ?",
                     params=[region, level, year]).to_arrow_table()
-    notes: list[str] = [*profile_notes(con, region, cells), *small_n_notes(con, level, year)]
+    notes: list[str] = [*profile_notes(con, region, cells), *small_n_notes(con, level, year),
+                        *one_year_notes(years)]
     opps = pa.table({"item": pa.array([], pa.string())})
     if "relate_cells" in tables(con):
         opps = con.sql(
@@ -262,7 +300,7 @@ def peer_regions(con: duckdb.DuckDBPyConnection, region: str, *, n: int = 9, lev
 
 
 def top_region(con: duckdb.DuckDBPyConnection, *, level: str | None = None) -> str:
-    """The region of a level (default: the most detailed) with the most three-star clusters, then the most jobs,
+    """The region of a level (default: the default level) with the most three-star clusters, then the most jobs,
     in any year: the demo's example region."""
     from clusteratlas.queries._core import check_level
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import format_datetime
@@ -21,16 +22,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from clusteratlas import __version__
 from clusteratlas.errors import InputError
+from clusteratlas.metrics.run import MapRun
 from clusteratlas.queries._core import Missing, NotFound
 from clusteratlas.server.auth import AuthError
 from clusteratlas.server.cache import DEFAULT_CACHE_MB, AnswerCacheMiddleware, not_modified
 from clusteratlas.server.formats import MEDIA, dumps
 from clusteratlas.server.guard import DEFAULT_AUTH_FAILURES
+from clusteratlas.server.headers import HEADERS, SecurityHeadersMiddleware, docs_policy
 from clusteratlas.server.service import AtlasService, ReadOnly
 from clusteratlas.sources.limits import LimitError
 
@@ -96,15 +99,6 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-class MapRunModel(BaseModel):
-    run_at: str
-    definition: str
-    parameters: dict[str, Any]
-    reference_economy: str
-    clusters: int | None = None
-    unmapped_employment: float | None = None
-
-
 class SourceModel(BaseModel):
     kind: str
     name: str | None = None
@@ -120,7 +114,7 @@ class ProvenanceModel(BaseModel):
     atlas: str
     version: str
     last_modified: str
-    map_run: MapRunModel | None = None
+    map_run: MapRun | None = None  # the stored run itself (clusteratlas.metrics.run), its spec nested
     sources: list[SourceModel]
 
 
@@ -164,7 +158,7 @@ def problem(status: int, title: str, detail: str | None = None, request: Request
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "instance": request.url.path if request is not None else None,
             **{k: v for k, v in extra.items() if v is not None}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {**HEADERS, **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}  # a 500 skips the middleware
     return Response(dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -255,10 +249,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/docs", include_in_schema=False)
     def docs() -> Response:
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="clusteratlas API",
+        page = get_swagger_ui_html(openapi_url="/api/openapi.json", title="clusteratlas API",
                                    swagger_js_url="/api/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/api/docs-assets/swagger-ui.css",
                                    swagger_favicon_url="/api/docs-assets/favicon.png")
+        nonce = secrets.token_urlsafe(18)  # its one inline script, allowed by the page's own policy
+        html = bytes(page.body).decode().replace("<script>", f'<script nonce="{nonce}">')
+        return HTMLResponse(html, headers={"Content-Security-Policy": docs_policy(nonce)})
 
     from clusteratlas.server.routes import router
     from clusteratlas.server.writes import router as write_router
@@ -270,8 +267,9 @@ def create_app(settings: Settings) -> FastAPI:
     from clusteratlas.server.web import mount
 
     mount(app)  # the pages (server-rendered HTML over the same queries) and the map geometry route
-    # outermost last: the guard (bad URLs, sizes, rate limits) -> CORS -> cached answers and the request's
-    # language -> gzip -> the routes. Cached answers are kept as gzip sent them (a variant per encoding).
+    # outermost last: the security headers -> the guard (bad URLs, sizes, rate limits) -> CORS -> cached answers
+    # and the request's language -> gzip -> the routes. Cached answers are kept as gzip sent them (a variant per
+    # encoding).
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(AnswerCacheMiddleware, service=service)
     if settings.cors_origins:
@@ -284,6 +282,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(GuardMiddleware, max_body=settings.max_body, rate_limit=settings.rate_limit,
                        auth_failures=settings.auth_failures, service=service,
                        write_routes=write_route_patterns(write_router.routes, "/api/v1"))
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: the guard's refusals carry the headers too
     return app
 
 

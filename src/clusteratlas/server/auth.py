@@ -46,6 +46,10 @@ _ARGON2 = PasswordHasher()
 ARGON2_AT_ONCE = 2
 _ARGON2_SLOTS = threading.BoundedSemaphore(ARGON2_AT_ONCE)
 SHA256_PREFIX = "sha256$"
+#: The one answer to every failed authentication (no token, a malformed, unknown, wrong, revoked or expired one):
+#: different messages would tell a caller which token ids exist.
+UNAUTHORIZED = ("a valid token is needed: send 'Authorization: Bearer ca_<id>_<secret>' with a token that exists, "
+                "has not been revoked and has not expired")
 
 
 @dataclass
@@ -144,25 +148,23 @@ def authenticate(con: duckdb.DuckDBPyConnection, header: str | None, *,
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith("ca_") or token.count("_") < 2 or len(token) > 200:
-        raise AuthError(401, "malformed token: expected 'Authorization: Bearer ca_<id>_<secret>'")
+        raise AuthError(401, UNAUTHORIZED)
     token_id = token.split("_")[1]
     from clusteratlas.queries._core import tables
 
     if "api_tokens" not in tables(con):
-        raise AuthError(401, "unknown token")
+        raise AuthError(401, UNAUTHORIZED)
     rows = con.execute("SELECT name, role, hash, expires_at, revoked_at FROM api_tokens WHERE id = ?",
                        [token_id]).fetchall()
     if not rows:
-        raise AuthError(401, "unknown token")
+        raise AuthError(401, UNAUTHORIZED)
     name, role, digest, expires, revoked = rows[0]
     if not _matches(digest, token):
-        raise AuthError(401, "wrong token")
+        raise AuthError(401, UNAUTHORIZED)
     if upgrade is not None and not digest.startswith(SHA256_PREFIX):
         upgrade(token_id, hash_token(token))
-    if revoked is not None:
-        raise AuthError(401, "this token was revoked")
-    if expires is not None and expires <= _now():
-        raise AuthError(401, "this token has expired")
+    if revoked is not None or (expires is not None and expires <= _now()):
+        raise AuthError(401, UNAUTHORIZED)
     return Caller(role, token_id, name)
 
 
@@ -173,9 +175,10 @@ def store_upgraded_hash(con: duckdb.DuckDBPyConnection, token_id: str, new_hash:
 
 
 def require_role(caller: Caller, role: str) -> None:
-    """401 for an anonymous caller, 403 for a token whose role is below ``role``."""
+    """401 for an anonymous caller (the one message of every failed authentication), 403 for a token whose role
+    is below ``role``."""
     if caller.role == "anonymous":
-        raise AuthError(401, f"this route needs a token with role {role} or above")
+        raise AuthError(401, UNAUTHORIZED)
     if RANK[caller.role] < RANK[role]:
         raise AuthError(403, f"this route needs role {role}; the token has role {caller.role}")
 

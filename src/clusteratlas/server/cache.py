@@ -17,7 +17,7 @@ generation with every write through the server (which also empties the
 cache), so an answer of an atlas that has changed is never served.
 
 Only successful answers that carry ``X-Atlas-Version`` (the read routes')
-are kept: problem documents, the token list, health and the pages are not.
+are kept: problem documents, the token list, the write log, health and the pages are not.
 The cache is bounded in bytes (``serve --cache-mb``, default 256; 0 turns it
 off) and drops the least recently used answers first; with ``--workers N``
 each process has its own.
@@ -39,7 +39,7 @@ from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
 DEFAULT_CACHE_MB = 256.0
 #: Paths under this prefix are cached (health and the write routes answer without X-Atlas-Version: never kept).
 PREFIX = "/api/v1/"
-_UNCACHED = frozenset({"/api/v1/health"})
+_UNCACHED = frozenset({"/api/v1/health", "/api/v1/writes"})  # /writes needs a token: answered by the route
 #: Headers a 304 repeats (RFC 9110 15.4.5).
 _NOT_MODIFIED_HEADERS = frozenset({b"etag", b"last-modified", b"cache-control", b"vary", b"x-atlas-version"})
 

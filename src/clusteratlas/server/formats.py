@@ -2,7 +2,10 @@
 
 JSON wraps rows as ``{"data": [...], "meta": {...}, "provenance": {...}}``;
 CSV is streamed batch by batch; Parquet carries the provenance and meta in
-its schema metadata; Excel has a second sheet with them. In CSV, Parquet
+its schema metadata; Excel has a second sheet with them. No cell runs in a
+spreadsheet: Excel text is stored as text, and CSV text cells that begin with
+``= + - @`` (or a tab or carriage return) get a leading apostrophe unless the
+request says ``keep_formulas=true`` (see :mod:`clusteratlas.store.export`). In CSV, Parquet
 and Excel the provenance is also in the ``Link`` header
 (``/api/v1/provenance``) and the ``X-Atlas-Version`` header.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import plain, to_rows
+from clusteratlas.store.export import WORKBOOK_OPTIONS, neutralise_formulas
 
 FORMATS = ("json", "csv", "parquet", "xlsx")
 MEDIA = {
@@ -36,17 +40,56 @@ CHUNK = 2000
 STREAM_ROWS = 20_000
 
 
+def accepted(accept: str | None, offered: Sequence[str]) -> str | None:
+    """The type of ``offered`` that an ``Accept`` header prefers, or None when it accepts none (RFC 9110 12.5.1).
+
+    Each offered type takes the quality (``q``, default 1) of the most specific range that matches it
+    (``text/csv``, then ``text/*``, then ``*/*``); the highest quality wins, then the more specific match,
+    then the range written first, then the earlier in ``offered``. A type whose quality is 0 is refused; a
+    range with a malformed quality is ignored. No header accepts the first offered type.
+    """
+    if not accept or not accept.strip():
+        return offered[0] if offered else None
+    ranges: list[tuple[str, str, float]] = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        kind, _, sub = media.lower().partition("/")
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = -1.0
+        if kind and sub and 0 <= quality <= 1:
+            ranges.append((kind, sub, quality))
+    best: tuple[tuple, str] | None = None
+    for order, media in enumerate(offered):
+        kind, _, sub = media.lower().partition("/")
+        matches = []
+        for position, (range_kind, range_sub, quality) in enumerate(ranges):
+            if (range_kind, range_sub) in ((kind, sub), (kind, "*"), ("*", "*")):
+                specificity = (range_kind != "*") + (range_sub != "*")
+                matches.append((specificity, -position, quality))
+        if not matches:
+            continue
+        specificity, position, quality = max(matches)  # the most specific range decides (first written on a tie)
+        rank = (quality, specificity, position, -order)
+        if quality > 0 and (best is None or rank > best[0]):
+            best = (rank, media)
+    return best[1] if best else None
+
+
 def negotiate(fmt: str | None, accept: str | None) -> str:
-    """The answer's format: ``?format=`` first, else the first known type in ``Accept``, else JSON."""
+    """The answer's format: ``?format=`` first, else the type ``Accept`` prefers (:func:`accepted`, quality values
+    honoured), else JSON (also when it accepts none of them: the header may be disregarded, RFC 9110 12.5.1)."""
     if fmt:
         if fmt not in FORMATS:
             raise InputError("unknown format", value=fmt[:40], expected=", ".join(FORMATS))
         return fmt
-    for part in (accept or "").split(","):
-        media = part.split(";")[0].strip().lower()
-        if media in _ACCEPT:
-            return _ACCEPT[media]
-    return "json"
+    media = accepted(accept, list(_ACCEPT))
+    return _ACCEPT[media] if media else "json"
 
 
 def _default(value: Any) -> Any:
@@ -89,10 +132,10 @@ def _flat(table: pa.Table) -> pa.Table:
     return out
 
 
-def _csv_chunks(table: pa.Table) -> Iterator[bytes]:
+def _csv_chunks(table: pa.Table, keep_formulas: bool = False) -> Iterator[bytes]:
     import pyarrow.csv as pcsv
 
-    table = _flat(table)
+    table = _flat(table) if keep_formulas else neutralise_formulas(_flat(table))
     for start in range(0, max(table.num_rows, 1), CHUNK):
         buf = io.BytesIO()
         pcsv.write_csv(table.slice(start, CHUNK), buf,
@@ -116,7 +159,7 @@ def _xlsx(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any]) -> 
 
     table = _flat(table)
     buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True, "nan_inf_to_errors": True,
+    book = xlsxwriter.Workbook(buf, {"in_memory": True, **WORKBOOK_OPTIONS,
                                      "default_date_format": "yyyy-mm-dd hh:mm:ss"})
     sheet = book.add_worksheet("data")
     sheet.write_row(0, 0, table.column_names)
@@ -133,16 +176,16 @@ def _xlsx(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any]) -> 
 
 
 def table_response(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any], fmt: str,
-                   headers: dict[str, str], filename: str) -> Response:
-    """One tabular answer in the format asked for."""
+                   headers: dict[str, str], filename: str, keep_formulas: bool = False) -> Response:
+    """One tabular answer in the format asked for (``keep_formulas``: CSV cells as stored, see the module)."""
     if fmt == "json":
         return json_response({"data": to_rows(table), "meta": meta, "provenance": provenance}, headers=headers)
     headers = {**headers, "Link": '</api/v1/provenance>; rel="describedby"'}
     if fmt == "csv":
         headers["Content-Disposition"] = f'inline; filename="{filename}.csv"'
         if table.num_rows > STREAM_ROWS:  # large: streamed chunk by chunk
-            return StreamingResponse(_csv_chunks(table), media_type=MEDIA["csv"], headers=headers)
-        return Response(b"".join(_csv_chunks(table)), media_type=MEDIA["csv"], headers=headers)
+            return StreamingResponse(_csv_chunks(table, keep_formulas), media_type=MEDIA["csv"], headers=headers)
+        return Response(b"".join(_csv_chunks(table, keep_formulas)), media_type=MEDIA["csv"], headers=headers)
     if fmt == "parquet":
         headers["Content-Disposition"] = f'attachment; filename="{filename}.parquet"'
         return Response(_parquet(table, meta, provenance), media_type=MEDIA["parquet"], headers=headers)

@@ -8,15 +8,18 @@ from typing import Annotated, Any, Literal
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import TableResult
 from clusteratlas.server.app import OBJECT, TABULAR, Format, cache_headers
+from clusteratlas.server.auth import require_role
 from clusteratlas.server.formats import json_response, negotiate, table_response
 from clusteratlas.server.service import AtlasService
 from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
+from clusteratlas.server.writes import WRITE_ERRORS, Who
 
 router = APIRouter()
 #: Queries run at once (new answers); the others wait their turn, cached answers never wait.
@@ -27,14 +30,17 @@ MAX_ID = 200
 Id = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="An id as stored in the atlas")]
 Text = Annotated[str | None, Query(max_length=200)]
 Year = Annotated[int | None, Query(ge=1800, le=2200, description="Year (default: the latest)")]
-Level = Annotated[str | None, Query(max_length=100, description="Region level (default: the most detailed)")]
+Level = Annotated[str | None, Query(max_length=100, description="Region level (default: the largest level whose "
+                                   "regions do not overlap)")]
 Limit = Annotated[int, Query(ge=1, le=Q.MAX_PAGE, description="Rows per page")]
 Top = Annotated[int, Query(ge=1, le=10_000)]
 Cursor = Annotated[str | None, Query(max_length=200, description="The 'next' cursor of the previous page")]
 Sort = Annotated[str | None, Query(max_length=300, description="Column(s) to sort by, '-col' for descending, "
                                    "comma-separated")]
 Fmt = Annotated[Format | None, Query(alias="format", description="json, csv, parquet or xlsx (else the Accept "
-                                     "header; default json)")]
+                                     "header; default json). In CSV, text cells that begin with = + - @ (or a tab "
+                                     "or carriage return) get a leading apostrophe, so that no spreadsheet runs "
+                                     "them as formulas; add keep_formulas=true for the cells as stored")]
 By = Annotated[Literal["cluster", "industry"], Query(description="Clusters or industries")]
 
 
@@ -70,13 +76,26 @@ async def _cached(request: Request, service: AtlasService, fmt: str,
     return await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
 
 
+def _keep_formulas(request: Request) -> bool:
+    """The ``keep_formulas`` parameter of a tabular answer (CSV cells as stored), false by default."""
+    value = request.query_params.get("keep_formulas")
+    if value is None:
+        return False
+    try:
+        return TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        raise InputError("keep_formulas must be true or false", value=value[:40], expected="true or false") from None
+
+
 async def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:
     service = _service(request)
     chosen = negotiate(fmt, request.headers.get("accept"))
+    keep = _keep_formulas(request)
 
     def build(headers: dict[str, str]) -> Response:
         result = run(service.reader())
-        return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name)
+        return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name,
+                              keep_formulas=keep)
 
     return await _cached(request, service, chosen, build)
 
@@ -125,10 +144,18 @@ async def imports(request: Request, fmt: Fmt = None) -> Response:
     return await _table(request, fmt, "imports", Q.imports)
 
 
-@router.get("/writes", tags=["provenance"], responses=TABULAR)
-async def writes(request: Request, fmt: Fmt = None) -> Response:
-    """Every write made through the API: who, when, what, checksum."""
+@router.get("/writes", tags=["provenance"], responses={**TABULAR, 401: WRITE_ERRORS[401], 403: WRITE_ERRORS[403]})
+async def writes(request: Request, who: Who, fmt: Fmt = None) -> Response:
+    """Every write made through the API: who (token ids and names), when, what, checksum (editor or admin)."""
+    require_role(who, "editor")
     return await _table(request, fmt, "writes", Q.writes)
+
+
+@router.get("/overview", tags=["regions"], responses=OBJECT)
+async def overview(request: Request) -> Response:
+    """The home page's figures: one level's regions and jobs in the latest year (``level``, ``year``,
+    ``regions``, ``employment``: all industries), the regions of every level, and the clusters at that level."""
+    return await _object(request, Q.overview)
 
 
 # ------------------------------------------------------------------- regions
@@ -169,9 +196,9 @@ async def compare(request: Request, regions: Annotated[str, Query(min_length=1, 
 
 # ------------------------------------------------------------------ clusters
 @router.get("/clusters", tags=["clusters"], responses=TABULAR)
-async def clusters(request: Request, fmt: Fmt = None) -> Response:
-    """The clusters of the latest map run, with names, type and jobs."""
-    return await _table(request, fmt, "clusters", Q.list_clusters)
+async def clusters(request: Request, level: Level = None, year: Year = None, fmt: Fmt = None) -> Response:
+    """The clusters of the latest map run, with names, type, and their jobs and strong regions at one level."""
+    return await _table(request, fmt, "clusters", lambda con: Q.list_clusters(con, level=level, year=year))
 
 
 @router.get("/clusters/{cluster}", tags=["clusters"], responses=OBJECT)

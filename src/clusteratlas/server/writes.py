@@ -19,7 +19,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -99,6 +99,16 @@ def _keep_upload(service: AtlasService, upload: UploadFile) -> tuple[Path, str]:
     return target, digest.hexdigest()
 
 
+def as_uploaded(exc: InputError, path: Path, name: str) -> InputError:
+    """The error as the uploader sees it: the file named as it was sent, never the server's path of the kept copy."""
+    def plain(value):
+        if not isinstance(value, str):
+            return value
+        return value.replace(str(path), name).replace(str(path.parent), "uploads")
+
+    return replace(exc, **{f.name: plain(getattr(exc, f.name)) for f in fields(exc) if f.init})
+
+
 @contextlib.contextmanager
 def _time_limited(con, seconds: float | None, label: str) -> Iterator[None]:
     """Give the code inside ``seconds``: the readers watch the clock, and DuckDB is interrupted at the end."""
@@ -141,14 +151,18 @@ def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, 
 
         raise ReadOnly()
     path, sha = _keep_upload(service, upload)
+    sent = Path(upload.filename or path.name).name
     seconds = request.app.state.settings.upload_seconds
 
     def run(atlas):
         try:
-            with _time_limited(atlas.con, seconds, path.name):
+            with _time_limited(atlas.con, seconds, sent):
                 result = job(atlas, path)
             if then is not None:
                 result = then(atlas, result)
+        except InputError as exc:  # a limit error too: the file named as sent, never the kept copy's path
+            path.unlink(missing_ok=True)
+            raise as_uploaded(exc, path, sent) from None
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -167,29 +181,23 @@ def upload_assessments(request: Request, who: Who, file: Annotated[UploadFile, F
                          lambda atlas, path: asdict(atlas.import_assessments(path)) | {"file": path.name})
 
 
-def _remap(atlas, definition: str | None = None) -> dict[str, Any]:
-    """Map again with the latest run's definition and parameters, at its levels (and custom regions)."""
-    from clusteratlas._sql import first_row
-    from clusteratlas.metrics import MapParams
-
-    last = first_row(atlas.con, "SELECT definition, parameters FROM map_runs ORDER BY run_at DESC LIMIT 1")
-    params = MapParams(**json.loads(last[1])) if last else MapParams()
-    levels = [r[0] for r in atlas.con.execute(
-        "SELECT DISTINCT level FROM regions WHERE region NOT IN (SELECT DISTINCT region FROM observations) "
-        "AND level IN (SELECT DISTINCT level FROM results_regions UNION SELECT 'custom') ORDER BY 1").fetchall()] \
-        if "results_regions" in {r[0] for r in atlas.con.execute(
-            "SELECT table_name FROM duckdb_tables()").fetchall()} else []
-    summary = atlas.map(definition or (last[0] if last else None), levels=levels, params=params)
-    return asdict(summary)
+def _remap(atlas, definition: str | None = None, add_levels: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Map again by replaying the latest run's stored spec (Atlas.remap): the same definition (unless another is
+    named), levels (plus ``add_levels``), years, parameters and reference economy."""
+    return atlas.remap(definition=definition, add_levels=add_levels).to_dict()
 
 
 @router.post("/custom-regions", status_code=201, responses={201: {"model": WriteAnswer}, **WRITE_ERRORS})
 def upload_custom_regions(request: Request, who: Who, file: Annotated[UploadFile, File(
         description="Custom regions (region, member, name, name_ja)")]) -> Response:
     """Define custom regions (editor), then map again so their results exist."""
-    return _write_upload(request, who, "editor", file, "custom-regions",
-                         lambda atlas, path: {"rows": atlas.import_file("custom-regions", path).rows},
-                         then=lambda atlas, result: {**result, "map": _remap(atlas)})
+    def job(atlas, path):
+        atlas.replayable_spec()  # checked before the import: an upload that cannot be mapped changes nothing
+        return {"rows": atlas.import_file("custom-regions", path).rows}
+
+    # the re-map runs after the upload's time limit (it reads no upload: the limit is for reading the file)
+    return _write_upload(request, who, "editor", file, "custom-regions", job,
+                         then=lambda atlas, result: {**result, "map": _remap(atlas, add_levels=("custom",))})
 
 
 class MapRequest(BaseModel):

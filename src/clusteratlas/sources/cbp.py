@@ -11,7 +11,8 @@ Withheld cells carry an employment size class (``empflag`` A–M) and no
 number: they become ``suppressed`` rows with that class, for imputation.
 Noise flags (``emp_nf``): ``D`` and ``S`` (withheld, or not shown for
 quality) → suppressed; ``J`` (high noise) → estimated; ``G`` and ``H`` →
-reported. Payroll stays in the source unit (US$ 1,000).
+reported. Payroll is published in US$ 1,000 and stored in US$, the atlas's one
+unit for money (docs/data-model.md), so average wages read in dollars per job.
 
 NAICS vintages by reference year (Census): 1997 for 1998–2002, 2002 for
 2003–2007, 2007 for 2008–2011, 2012 for 2012–2016, 2017 for 2017–2021, 2022
@@ -35,6 +36,13 @@ def naics_vintage(year: int) -> int:
     if year < VINTAGES[0][0]:
         raise InputError("CBP has no NAICS data before 1998", value=year)
     return [v for first, v in VINTAGES if year >= first][-1]
+
+
+def _dollars(thousands: str) -> str:
+    """SQL for a payroll in US$ 1,000 (text) as US$ (text); a value that is not a number is kept as written,
+    for the checks to report with its line."""
+    number = f"TRY_CAST({thousands} AS DOUBLE)"
+    return f"CASE WHEN {number} IS NULL THEN {thousands} ELSE ({number} * 1000)::VARCHAR END"
 
 
 def _pick(found: dict[str, str], *names: str) -> str | None:
@@ -90,8 +98,8 @@ def cbp_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, year:
         SELECT {region} AS region, {industry} AS industry, {year_sql} AS year,
                CASE WHEN {withheld} THEN NULL ELSE trim({ident(emp)}::VARCHAR) END AS employment,
                {f"trim({ident(est)}::VARCHAR)" if est else "NULL"} AS establishments,
-               CASE WHEN {withheld} THEN NULL ELSE {f"trim({ident(pay)}::VARCHAR)" if pay else "NULL"} END
-                   AS payroll,
+               CASE WHEN {withheld} THEN NULL ELSE {_dollars(f"trim({ident(pay)}::VARCHAR)") if pay else "NULL"}
+                   END AS payroll,
                CASE WHEN {withheld} THEN 'suppressed' WHEN {nf} = 'J' THEN 'estimated' ELSE '' END AS flag,
                {size} AS size_class, {LINE}
         FROM {raw_view} WHERE {' AND '.join(where)}""")

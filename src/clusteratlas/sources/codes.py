@@ -67,6 +67,19 @@ def code_problem(code: str, max_length: int = CODE_MAX_LENGTH) -> str | None:
     return None
 
 
+def visible(text: str) -> str:
+    """``text`` with every character of :data:`FORBIDDEN_CATEGORIES` written as ``<U+XXXX>``, for display.
+
+    Names, unlike codes, are not refused for such characters (real names hold soft hyphens and zero-width
+    joiners), but where they are shown to people a right-to-left override or a zero-width space would make a
+    name read as another (``Sample\u202etxt.exe`` shows as ``Sampleexe.txt``): the web pages and the HTML report
+    show them as visible escapes instead. Printable text (almost every name) is returned as it is.
+    """
+    if text.isprintable():
+        return text
+    return "".join(f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in FORBIDDEN_CATEGORIES else ch for ch in text)
+
+
 def shown(code: str, limit: int = 40) -> str:
     """A code cut to ``limit`` characters for a message (its repr shows the escaped characters)."""
     return code if len(code) <= limit else code[:limit] + "…"

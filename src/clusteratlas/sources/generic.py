@@ -293,8 +293,8 @@ KEYS = {
     "indicators": ("indicator", "region", "year"),
 }
 
-#: Key columns where a repeated key is harmless if the whole row repeats.
-_EXACT_REPEATS_OK = {"definitions", "custom-regions", "regions"}
+#: Kinds where a repeated key is harmless if the whole row repeats (it then counts once).
+EXACT_REPEATS_OK = {"definitions", "custom-regions", "regions"}
 
 
 def _typed_select(columns: tuple[model.Column, ...]) -> str:
@@ -356,7 +356,7 @@ def _duplicate_keys(con: duckdb.DuckDBPyConnection, view: str, kind: str, label:
     cols = ", ".join(f"coalesce({ident(k)}::VARCHAR, '')" for k in key)
     # Blank-padded keys are equal after the trim in the staged view.
     distinct = "count(DISTINCT (" + ", ".join(f"{ident(c)}" for c in _all_names(kind)) + "))"
-    allow_exact = kind in _EXACT_REPEATS_OK
+    allow_exact = kind in EXACT_REPEATS_OK
     if not allow_exact:
         # One pass that keeps only a 64-bit hash of each key (a large file's keys need not fit in memory);
         # only when two hashes meet are the keys themselves compared, by the query below.

@@ -8,11 +8,12 @@ name needs ``replace=True``; nothing is overwritten silently.
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -21,8 +22,9 @@ import pyarrow as pa
 
 from clusteratlas._sql import connect, first_row, scalar
 from clusteratlas.errors import ClusterAtlasError, InputError
-from clusteratlas.metrics import MapParams, impute_suppressed, map_clusters
+from clusteratlas.metrics import MapParams
 from clusteratlas.metrics._engine import Engine
+from clusteratlas.metrics.run import MapInputs, MapRun, MapSpec, describe_results, run_map
 from clusteratlas.sources.files import LINE, sha256_file
 from clusteratlas.sources.generic import stage
 from clusteratlas.store.analyses import (
@@ -34,7 +36,8 @@ from clusteratlas.store.analyses import (
     run_shift_share,
 )
 from clusteratlas.store.export import write_table
-from clusteratlas.store.integrity import UnknownRegions, check_hierarchy, resolve_reference, unknown_regions
+from clusteratlas.store.integrity import check_hierarchy, resolve_reference, unknown_regions
+from clusteratlas.store.runs import clock, latest_run, save_run
 from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
 
 DEFAULT_PATH = Path("atlas.duckdb")
@@ -53,27 +56,6 @@ class ImportReport:
     replaced: int = 0
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class MapSummary:
-    """What a map run produced."""
-
-    definition: str
-    cluster_rows: int
-    regions: int
-    years: list[int]
-    levels: list[str]
-    unmapped_industries: int
-    unmapped_employment: float
-    mapped_share: float
-    #: The reference economy of the LQs: its spec (observations, totals, level:L, region:C) and in words.
-    reference: str = "observations"
-    reference_label: str = ""
-    #: Its employment in the latest year mapped.
-    reference_employment: float | None = None
-    #: Observed regions in no imported or built-in region system (latest year's employment).
-    outside: UnknownRegions = field(default_factory=UnknownRegions)
 
 
 class Atlas:
@@ -395,14 +377,16 @@ class Atlas:
                              expected=", ".join(names) or "an imported definition")
         return definition
 
-    def _membership(self, levels: list[str]) -> duckdb.DuckDBPyRelation | None:
+    def _membership(self, levels: list[str], kept: tuple[str, ...] = ()) -> duckdb.DuckDBPyRelation | None:
         """Distinct observed member regions of every region at the given levels."""
         if not levels:
             return None
         known = {r[0] for r in self.con.execute("SELECT DISTINCT level FROM regions").fetchall()}
         for level in levels:
             if level not in known:
-                raise InputError("unknown region level", value=level, expected=", ".join(sorted(known)))
+                raise InputError("unknown region level", value=level, expected=", ".join(sorted(known)),
+                                 hint=f"Level {level} was kept from the previous map run; pass --drop-level {level} "
+                                      "to drop it" if level in kept else None)
         placeholders = ", ".join("?" for _ in levels)
         sql = f"""
             WITH RECURSIVE edges AS (
@@ -422,33 +406,123 @@ class Atlas:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE __membership AS {sql}", levels)
         return self.con.table("__membership")
 
-    def map(self, definition: str | None = None, *, levels: list[str] | None = None,
-            params: MapParams | None = None, strict: bool = False,
-            datasets: list[str] | None = None, reference: str | None = None) -> MapSummary:
-        """Compute and store cluster results for one definition (replacing earlier results).
+    def last_run(self) -> MapRun | None:
+        """The map run whose results the atlas holds (its spec and what it produced), or None before any."""
+        return latest_run(self.con)
+
+    def map(self, definition: str | None = None, *, levels: Sequence[str] | None = None,
+            params: MapParams | None = None, strict: bool = False, datasets: Sequence[str] | None = None,
+            reference: str | None = None, years: int | tuple[int, int] | None = None,
+            drop_levels: Sequence[str] | None = None) -> MapRun:
+        """Compute and store cluster results for one definition, replacing the earlier results.
 
         Observations are rated at the level their regions have; ``levels``
-        adds parent or custom levels aggregated from member regions.
-        Withheld cells with a size class are imputed first.
+        adds parent or custom levels aggregated from member regions. The
+        levels the previous run added are kept (mapped again with this run's
+        settings) unless named in ``drop_levels``, so no level's results are
+        lost without asking; the returned run says which levels it kept,
+        replaced and dropped. Withheld cells with a size class are imputed
+        first.
+
+        ``years`` maps one year or a ``(first, last)`` range (default: every
+        observed year); a range without observations is an error and
+        changes nothing. ``datasets`` maps some observation datasets only.
 
         ``reference`` is the reference economy of every LQ of the run, one
         for all levels (see :func:`clusteratlas.store.integrity.resolve_reference`):
         by default the imported reference totals, else the nation (observed
         regions of level ``country``, else the observed regions no other
-        observed region contains). It is recorded in ``map_runs`` and in the
-        results' ``reference_economy`` column.
+        observed region contains). The run's spec records the one used, and
+        the results carry it in their ``reference_economy`` column.
+
+        Returns
+        -------
+        MapRun
+            The resolved spec and what it produced, as stored in ``map_runs``.
         """
-        params = params or MapParams()
-        definition = self._pick_definition(definition)
-        where = ""
-        args: list = []
-        if datasets:
-            where = f"WHERE o.dataset IN ({', '.join('?' for _ in datasets)})"
-            args = list(datasets)
-        obs = self.con.sql(
-            "SELECT o.region, o.industry, o.year, o.employment, o.establishments, o.payroll, o.flag, "
-            f"o.size_class, coalesce(r.level, 'region') AS level FROM observations o "
-            f"LEFT JOIN regions r USING (region) {where}", params=args)
+        previous = self.last_run()
+        requested = list(dict.fromkeys(levels or []))
+        earlier = self._added_levels(previous)
+        for level in drop_levels or []:
+            if level in requested:
+                raise InputError("a level cannot be both added and dropped", value=level,
+                                 hint="Leave out --level or --drop-level")
+            if level not in earlier:
+                raise InputError("no level of the previous map run to drop", value=level,
+                                 expected=", ".join(earlier) or "none: the previous run added no level")
+        kept = tuple(lvl for lvl in earlier if lvl not in requested and lvl not in (drop_levels or []))
+        spec = MapSpec(definition=definition, levels=(*requested, *kept),
+                       years=(years, years) if isinstance(years, int) else years, params=params or MapParams(),
+                       reference=reference, datasets=tuple(datasets or ()), strict=strict)
+        return self.run(spec, kept=kept)
+
+    def remap(self, *, definition: str | None = None, add_levels: Sequence[str] = ()) -> MapRun:
+        """Map again with the latest run's spec, exactly: the same definition, levels, years, parameters,
+        reference economy, datasets and ``strict``.
+
+        ``add_levels`` adds levels to the replayed spec (an uploaded custom
+        level); ``definition`` maps another definition with everything else
+        as before. A run recorded by an older clusteratlas, which did not
+        store its spec, cannot be replayed: that is an error, not a guess.
+        """
+        spec = self.replayable_spec()
+        if definition is not None:
+            spec = dataclasses.replace(spec, definition=definition)
+        if add_levels:
+            spec = dataclasses.replace(spec, levels=(*spec.levels, *add_levels))
+        return self.run(spec)
+
+    def replayable_spec(self) -> MapSpec:
+        """The latest run's spec, to replay; an error when there is none or it was not stored (a legacy run)."""
+        last = self.last_run()
+        if last is None:
+            raise InputError("the atlas has no map run to replay", hint="Run 'clusteratlas map' first")
+        if last.legacy:
+            raise InputError("the latest map run was recorded by an older clusteratlas, which did not store its "
+                             "levels and years, so it cannot be replayed", value=last.run_at,
+                             hint="Run 'clusteratlas map' once with the options you want; later re-maps replay it")
+        return last.spec
+
+    def _added_levels(self, previous: MapRun | None) -> list[str]:
+        """The levels the previous run added to the observed ones (a legacy run: its results' other levels)."""
+        if previous is None:
+            return []
+        if not previous.legacy:
+            return list(previous.spec.levels)
+        observed = {r[0] for r in self.con.execute(
+            "SELECT DISTINCT coalesce(r.level, 'region') FROM (SELECT DISTINCT region FROM observations) o "
+            "LEFT JOIN regions r USING (region)").fetchall()}
+        return [lvl for lvl in self._result_levels() if lvl not in observed]
+
+    def _result_levels(self) -> list[str]:
+        """The levels the stored cluster results have, in order."""
+        if "results_clusters" not in {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()")
+                                      .fetchall()}:
+            return []
+        return [r[0] for r in self.con.execute("SELECT DISTINCT level FROM results_clusters ORDER BY 1").fetchall()]
+
+    def run(self, spec: MapSpec, *, kept: tuple[str, ...] = ()) -> MapRun:
+        """Run one spec on the atlas and store its results and its :class:`MapRun`, all or nothing.
+
+        The definition and the reference economy left open in ``spec`` (None)
+        are resolved and recorded; ``kept`` names the levels the caller
+        carried over from the previous run (reported, not acted on).
+        """
+        if spec.files is not None:
+            raise InputError("this map run read files, not the atlas", value=spec.files.data,
+                             hint="Run the same 'clusteratlas map --data …' again and import its results")
+        definition = self._pick_definition(spec.definition)
+        where, args = "", []
+        if spec.datasets:
+            known = [r[0] for r in self.con.execute("SELECT DISTINCT dataset FROM observations ORDER BY 1").fetchall()]
+            for name in spec.datasets:
+                if name not in known:
+                    raise InputError("unknown observation dataset", value=name, expected=", ".join(known) or
+                                     "an imported dataset")
+            where = f"WHERE o.dataset IN ({', '.join('?' for _ in spec.datasets)})"
+            args = list(spec.datasets)
+        obs = self.con.sql("SELECT o.region, o.industry, o.year, o.employment, o.establishments, o.payroll, "
+                           f"o.flag, o.size_class FROM observations o {where}", params=args)
         if obs.limit(1).fetchall() == []:
             raise InputError("the atlas has no observations to map",
                              hint="Import some with 'clusteratlas import observations FILE'")
@@ -456,44 +530,46 @@ class Atlas:
         self.con.execute("CREATE OR REPLACE TEMP TABLE __observed AS SELECT o.region, "
                          "coalesce(r.level, 'region') AS level FROM (SELECT DISTINCT o.region FROM observations o "
                          f"{where}) o LEFT JOIN regions r USING (region)", args)
-        economy = resolve_reference(self.con, reference, "__observed")
+        economy = resolve_reference(self.con, spec.reference, "__observed")
         defs = self.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
                             params=[definition])
-        observations = impute_suppressed(nw.from_native(obs)).drop("size_class")
-        totals = None
-        if economy.table is None:
-            _check_reference_years(self.con, where, args)
-            totals = nw.from_native(self.con.table("reference_totals"))
-        membership = self._membership(list(levels or []))
+        membership = self._membership(list(spec.levels), kept)
+        resolved = dataclasses.replace(spec, definition=definition, reference=economy.spec)
+        inputs = MapInputs(
+            nw.from_native(obs), nw.from_native(defs),
+            reference_totals=nw.from_native(self.con.table("reference_totals")) if economy.table is None else None,
+            reference_regions=None if economy.table is None else nw.from_native(self.con.table(economy.table)),
+            membership=nw.from_native(membership) if membership is not None else None,
+            region_levels=nw.from_native(self.con.table("__observed")),
+            labels={"observations": "the atlas's observations", "definitions": f"definition '{definition}'",
+                    "reference_totals": "the atlas's reference totals"})
+        before = self._result_levels()
+        run_at = clock(self.con)
         with self._transaction():
-            result = map_clusters(observations, nw.from_native(defs), reference=totals,
-                                  membership=nw.from_native(membership) if membership is not None else None,
-                                  reference_regions=None if economy.table is None
-                                  else nw.from_native(self.con.table(economy.table)),
-                                  params=params, engine=Engine(self.con), table="results_clusters")
-            result.unmapped.sort("employment", descending=True).to_native().query(
-                "__unmapped", "CREATE OR REPLACE TABLE results_unmapped AS SELECT * FROM __unmapped")
-            if strict:
-                _raise_if_unmapped(self.con)
-            result.regions.to_native().query(
+            outcome = run_map(resolved, inputs, engine=Engine(self.con), table="results_clusters")
+            self.con.register("__unmapped", outcome.unmapped)
+            self.con.execute("CREATE OR REPLACE TABLE results_unmapped AS SELECT * FROM __unmapped")
+            self.con.unregister("__unmapped")
+            outcome.result.regions.to_native().query(
                 "__regions", "CREATE OR REPLACE TABLE results_regions AS SELECT * FROM __regions")
             for table in ("results_clusters", "results_regions"):
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN reference_economy VARCHAR "
                                  f"DEFAULT '{economy.spec.replace(chr(39), chr(39) * 2)}'")
-            summary = self._summarise(definition)
-            summary.reference, summary.reference_label = economy.spec, economy.label
-            summary.reference_employment = self._reference_employment(economy, summary.years[-1])
-            summary.outside = unknown_regions(  # one row per region: each code is compared once
+            rows, regions, years = describe_results(nw.from_native(self.con.table("results_clusters")))
+            outside = unknown_regions(  # one row per region: each code is compared once
                 self.con, f"SELECT o.region, sum(o.employment) AS employment FROM observations o {where} "
-                f"{'AND' if where else 'WHERE'} o.year = ? GROUP BY o.region", [*args, summary.years[-1]])
-            self.con.execute(
-                "INSERT INTO map_runs (run_at, definition, parameters, clusters, unmapped_employment, reference, "
-                "reference_label, reference_employment, outside_regions, outside_employment) "
-                "VALUES (now(), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [definition, json.dumps(asdict(params)), summary.cluster_rows, summary.unmapped_employment,
-                 economy.spec, economy.label, summary.reference_employment, summary.outside.count,
-                 summary.outside.employment])
-        return summary
+                f"{'AND' if where else 'WHERE'} o.year = ? GROUP BY o.region", [*args, years[-1]])
+            run = MapRun(
+                spec=resolved, run_id=uuid.uuid4().hex[:12], run_at=run_at, engine=f"duckdb {duckdb.__version__}",
+                cluster_rows=rows, regions=regions, years=years, unmapped_industries=outcome.unmapped.num_rows,
+                unmapped_employment=outcome.unmapped_employment, mapped_share=outcome.mapped_share,
+                reference_label=economy.label, reference_employment=self._reference_employment(economy, years[-1]),
+                levels_kept=kept, levels_replaced=tuple(lvl for lvl in before if lvl in regions),
+                levels_dropped=tuple(lvl for lvl in before if lvl not in regions),
+                outside_regions=outside.count, outside_employment=outside.employment,
+                outside_listed=tuple(outside.listed))
+            save_run(self.con, run)
+        return run
 
     def _reference_employment(self, economy, year: int) -> float | None:
         """The reference economy's employment in ``year`` (withheld cells as imputed by the map)."""
@@ -502,30 +578,6 @@ class Atlas:
         return scalar(self.con, f"SELECT sum(employment) FROM results_regions WHERE year = ? AND "
                                 f"(region, level) IN (SELECT (region, level) FROM __observed WHERE region IN "
                                 f"(SELECT region FROM {economy.table}))", [year])
-
-    def reference_economy(self) -> dict | None:
-        """The reference economy of the latest map run (spec, label, employment), or None before any."""
-        row = first_row(self.con, "SELECT reference, reference_label, reference_employment FROM map_runs "
-                                  "ORDER BY run_at DESC LIMIT 1")
-        if row is None:
-            return None
-        spec, label, employment = row
-        if spec is None:  # a run made before the reference economy was recorded
-            return {"spec": "per level (before clusteratlas recorded it)", "label": "", "employment": None}
-        return {"spec": spec, "label": label, "employment": employment}
-
-    def _summarise(self, definition: str) -> MapSummary:
-        n, regions = first_row(self.con,
-            "SELECT count(*), count(DISTINCT (level, region)) FROM results_clusters")
-        years = [r[0] for r in self.con.execute(
-            "SELECT DISTINCT year FROM results_clusters ORDER BY 1").fetchall()]
-        levels = [r[0] for r in self.con.execute(
-            "SELECT DISTINCT level FROM results_clusters ORDER BY 1").fetchall()]
-        n_unmapped, unmapped_emp = first_row(self.con,
-            "SELECT count(*), coalesce(sum(employment), 0) FROM results_unmapped")
-        total = scalar(self.con, "SELECT coalesce(sum(coalesce(employment, 0)), 0) FROM observations")
-        share = 1.0 - (unmapped_emp / total) if total else 0.0
-        return MapSummary(definition, n, regions, years, levels, n_unmapped, float(unmapped_emp), share)
 
     # ------------------------------------------------------------------- query
     def _require_results(self) -> None:
@@ -672,8 +724,12 @@ class Atlas:
         self.import_table("custom-regions", programme_regions(observed or None), name="jp-programmes")
         return table.num_rows
 
-    def export(self, what: str, path: str | os.PathLike[str]) -> int:
-        """Write a table (see :data:`EXPORTABLE`) to CSV, Parquet or Excel; return the row count."""
+    def export(self, what: str, path: str | os.PathLike[str], *, keep_formulas: bool = False) -> int:
+        """Write a table (see :data:`EXPORTABLE`) to CSV, Parquet or Excel; return the row count.
+
+        CSV text cells that begin like a formula get an apostrophe unless ``keep_formulas``
+        (:mod:`clusteratlas.store.export`).
+        """
         if what not in EXPORTABLE:
             raise InputError("unknown table to export", value=what, expected=", ".join(EXPORTABLE))
         table = EXPORTABLE[what]
@@ -681,26 +737,4 @@ class Atlas:
         if table not in tables:
             raise InputError(f"the atlas has no {what} table yet",
                              hint="Run 'clusteratlas map' (or 'relate', 'shift-share') first")
-        return write_table(self.con.table(table), Path(path))
-
-
-def _check_reference_years(con: duckdb.DuckDBPyConnection, where: str, args: list) -> None:
-    """Every observed year needs reference totals, or its LQs would have no denominator."""
-    missing = con.execute(f"SELECT DISTINCT o.year FROM observations o {where} EXCEPT "
-                          "SELECT DISTINCT year FROM reference_totals ORDER BY 1", args).fetchall()
-    if missing:
-        raise InputError("the reference totals have no rows for some observed years", column="year",
-                         value=", ".join(str(r[0]) for r in missing),
-                         expected="reference totals for every year in the observations",
-                         hint="Import them, or map against the observations with --reference observations")
-
-
-def _raise_if_unmapped(con: duckdb.DuckDBPyConnection) -> None:
-    rows = con.execute("SELECT industry, employment FROM results_unmapped ORDER BY employment DESC LIMIT 5"
-                       ).fetchall()
-    if rows:
-        n = scalar(con, "SELECT count(*) FROM results_unmapped")
-        listed = ", ".join(f"{i} ({e:,.0f} jobs)" for i, e in rows)
-        raise InputError(f"{n} industry code(s) with observations are not in the cluster definition",
-                         value=listed, expected="every industry mapped to a cluster (--strict)",
-                         hint="Add them to the definition, or run without --strict to report them only")
+        return write_table(self.con.table(table), Path(path), keep_formulas=keep_formulas)

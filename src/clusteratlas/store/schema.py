@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clusteratlas import model
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _columns(columns: tuple[model.Column, ...], *, skip: tuple[str, ...] = ()) -> str:
@@ -53,6 +53,10 @@ DDL = [
     *(f"ALTER TABLE map_runs ADD COLUMN IF NOT EXISTS {col}" for col in (
         "reference VARCHAR", "reference_label VARCHAR", "reference_employment DOUBLE",
         "outside_regions BIGINT", "outside_employment DOUBLE")),
+    # Added in schema 3: the run's id, its whole spec and what it produced, as JSON (clusteratlas.metrics.run).
+    # Rows of older versions keep NULL there and are read back marked legacy (clusteratlas.store.runs).
+    *(f"ALTER TABLE map_runs ADD COLUMN IF NOT EXISTS {col}" for col in (
+        "run_id VARCHAR", "spec VARCHAR", "outcome VARCHAR")),
 ]
 
 #: Tables a user can export, and what they hold.

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Path, Query, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -33,7 +34,8 @@ from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.queries._core import Missing, to_rows
 from clusteratlas.server.app import OBJECT
-from clusteratlas.server.formats import dumps
+from clusteratlas.server.formats import accepted, dumps
+from clusteratlas.sources.codes import visible
 
 HERE = FilePath(__file__).resolve().parent
 DOMAIN = "web"
@@ -87,9 +89,13 @@ def fmt_percent(value: Any, lang: str, digits: int = 1) -> str:
 @cache
 def environment(lang: str) -> jinja2.Environment:
     """One Jinja2 environment per language (the i18n extension bound to that language's catalogue)."""
+    # every value written into a page is HTML-escaped (autoescape) and shows invisible or direction-changing
+    # characters as <U+XXXX> (finalize: names come from imported files); JSON for the scripts is escaped for a
+    # <script> element by tojson_safe and left to app.js's own shown()
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                              autoescape=jinja2.select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True,
+                             finalize=lambda value: visible(value) if type(value) is str else value)
     env.install_gettext_callables(gettext=lambda m: translate(lang, m),
                                   ngettext=lambda s, p, n: translate(lang, s if n == 1 else p), newstyle=True)
     env.filters["num"] = lambda v, d=0: fmt_number(v, lang, d)
@@ -179,17 +185,10 @@ def search(con, text: str, limit: int = 50) -> tuple[list[dict], list[dict]]:
 # --------------------------------------------------------------------- pages
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    con = _con(request)
-    clusters = _maybe(Q.list_clusters, con)
-    regions = Q.list_regions(con, limit=1)
-    rows = clusters.rows() if clusters else []
-    headline = {"regions": regions.meta["total"], "clusters": len(rows),
-                "employment": sum(r["employment"] or 0 for r in rows),
-                "strong": sum(r["strong_regions"] or 0 for r in rows),
-                "level": clusters.meta["level"] if clusters else None,
-                "year": clusters.meta["year"] if clusters else None}
-    top = sorted(rows, key=lambda r: -(r["employment"] or 0))
-    return render(request, "home.html", twin="/api/v1/clusters", clusters=top, headline=headline,
+    overview = _maybe(Q.overview, _con(request))
+    view = overview.as_dict() if overview else None
+    top = sorted(view["clusters"], key=lambda r: -(r["employment"] or 0)) if view else []
+    return render(request, "home.html", twin="/api/v1/overview", clusters=top, overview=view,
                   downloads={"CSV": "/api/v1/clusters?format=csv", "Excel": "/api/v1/clusters?format=xlsx"})
 
 
@@ -218,23 +217,14 @@ def region_page(request: Request, region: str, year: int | None = None, level: s
         if values:
             indicators.append({"indicator": row["indicator"], "unit": row.get("unit"), "value": values[-1]})
     assessed = _maybe(Q.assessments, con, subject=region)
-    paid = [c for c in clusters if c.get("payroll") is not None]
-    emp_paid = sum(c["employment"] or 0 for c in paid)
-    first = profile["series"][0] if profile["series"] else None
     summary = profile["summary"]
-    tiles = {"employment": summary.get("employment"),
-             "traded_share": (summary["traded_employment"] / summary["employment"]) if summary.get("employment")
-             else None,
-             "strong": summary.get("strong_clusters"), "strength": summary.get("cluster_strength"),
-             "wage": (sum(c["payroll"] or 0 for c in paid) * 1000 / emp_paid) if paid and emp_paid else None,
-             "growth": (summary["employment"] / first["employment"] - 1) if first and first["employment"]
-             and first["year"] != profile["year"] else None, "base_year": first["year"] if first else None}
+    one_year = len(summary["years"]) == 1
     geo = Q.geometry_levels(con)
     q = urlencode({k: v for k, v in (("year", year), ("level", level)) if v is not None})
     return render(request, "region.html", twin=f"/api/v1/regions/{region}" + (f"?{q}" if q else ""),
                   downloads={"CSV": f"/api/v1/regions/{region}/clusters?format=csv" + (f"&{q}" if q else ""),
                              "Excel": f"/api/v1/regions/{region}/clusters?format=xlsx" + (f"&{q}" if q else "")},
-                  p=profile, tiles=tiles, series=series, indicators=indicators,
+                  p=profile, one_year=one_year, series=series, indicators=indicators,
                   assessments=assessed.rows() if assessed else [], map_level=profile["level"]
                   if profile["level"] in geo else None)
 
@@ -256,7 +246,9 @@ def cluster_page(request: Request, cluster: str, level: str | None = None, year:
     related = _maybe(lambda: Q.related_clusters(con, cluster, top=10))
     levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()]
     q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year})
-    return render(request, "cluster.html", twin=f"/api/v1/clusters/{cluster}?level={level}&year={year}",
+    one_year = len(profile["series"]) == 1
+    return render(request, "cluster.html", one_year=one_year,
+                  twin=f"/api/v1/clusters/{cluster}?level={level}&year={year}",
                   map_twin=f"/api/v1/clusters/{cluster}/map?{q}",
                   downloads={"CSV": f"/api/v1/clusters/{cluster}/ranking?format=csv&top=10000&level={level}",
                              "Excel": f"/api/v1/clusters/{cluster}/ranking?format=xlsx&top=10000&level={level}"},
@@ -384,9 +376,12 @@ def mount(app: FastAPI) -> None:
     """Add the pages, their static assets and the geometry route to the API app.
 
     Errors on a page (an unknown region, a bad parameter) answer an HTML page that says what was wrong;
-    the API's routes keep their problem documents.
+    the API's routes keep their problem documents. Outside the API an HTTP error (an unknown path, a wrong
+    method) is an HTML page when the ``Accept`` header prefers HTML to JSON (a browser), else a problem
+    document (a script, curl).
     """
     api_handler = app.exception_handlers[InputError]
+    http_handler = app.exception_handlers[StarletteHTTPException]
 
     def input_error(request: Request, exc: InputError) -> Response:
         if request.url.path.startswith("/api/"):
@@ -398,7 +393,21 @@ def mount(app: FastAPI) -> None:
         response.status_code = status
         return response
 
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        wanted = accepted(request.headers.get("accept"), ("application/problem+json", "application/json",
+                                                          "text/html"))
+        if request.url.path.startswith("/api/") or wanted != "text/html":
+            return http_handler(request, exc)
+        message = translate(language(request), "No page at this address") if exc.status_code == 404 \
+            else str(exc.detail)
+        response = render(request, "error.html", twin=None, status=exc.status_code, message=message,
+                          value=request.url.path, expected=None, hint=None)
+        response.status_code = exc.status_code
+        response.headers.update(exc.headers or {})
+        return response
+
     app.add_exception_handler(InputError, input_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(router)

@@ -1,13 +1,30 @@
 /* clusteratlas pages: sortable tables, and the charts and maps drawn with the vendored Apache ECharts.
    Tables are plain HTML (they work without JavaScript); this file only adds interaction and drawings.
    The data of a page is in <script id="page-data" type="application/json">; map shapes come from
-   /api/v1/geometry/LEVEL (the page's JSON twin for geometry). */
+   /api/v1/geometry/LEVEL (the page's JSON twin for geometry). The page says which drawing it needs in
+   <body data-page="…"> (no inline script: the Content-Security-Policy allows scripts from this server only).
+
+   Names come from imported files and may hold anything: every name passes through shown() (invisible and
+   direction-changing characters as visible <U+XXXX>) and, where it reaches HTML (tooltips), through esc()
+   (echarts.format.encodeHTML). Canvas labels and textContent take shown() text as it is. */
 (function () {
   "use strict";
   // Colour-blind-safe sequential scale (viridis) and a categorical scale (Okabe-Ito).
   var VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
   var OKABE = ["#999999", "#56b4e9", "#e69f00", "#d55e00", "#0072b2", "#009e73", "#cc79a7", "#f0e442"];
   var CA = window.CA = {charts: {}, ready: {}};
+
+  // Control, format (right-to-left override, zero-width…), surrogate, private-use and line/paragraph separator
+  // characters: the same Unicode categories as the server's rule for codes (clusteratlas.sources.codes).
+  var HIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/gu;
+  function shown(v) {
+    return String(v === null || v === undefined ? "" : v).replace(HIDDEN, function (c) {
+      return "<U+" + c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0") + ">";
+    });
+  }
+  function esc(v) { return echarts.format.encodeHTML(shown(v)); }
+  // A name in the page's language (the other language, then the id, when it is missing), as shown text.
+  function pick(lang, en, ja, fallback) { return shown((lang === "ja" ? ja || en : en || ja) || fallback); }
 
   function data() {
     var el = document.getElementById("page-data");
@@ -71,10 +88,12 @@
 
   CA.regionPage = function () {
     var d = data(), L = d.labels;
+    // One year of data has no growth: the bubbles then stand on LQ × employment (dimension 2), not at y = 0.
+    var oneYear = !!d.one_year;
     var points = d.clusters.filter(function (c) { return c.employment > 0 && c.lq > 0; }).map(function (c) {
-      return {value: [c.lq, c.employment_cagr === null ? 0 : c.employment_cagr * 100, c.employment, c.stars || 0,
-                      c.strong ? 1 : 0], cluster: c.cluster,
-              name: (d.lang === "ja" ? (c.cluster_name_ja || c.cluster_name) : (c.cluster_name || c.cluster_name_ja)) || c.cluster};
+      var growth = oneYear ? null : (c.employment_cagr === null ? 0 : c.employment_cagr * 100);
+      return {value: [c.lq, growth, c.employment, c.stars || 0, c.strong ? 1 : 0], cluster: c.cluster,
+              name: pick(d.lang, c.cluster_name, c.cluster_name_ja, c.cluster)};
     });
     var maxEmp = Math.max.apply(null, points.map(function (p) { return p.value[2]; }).concat([1]));
     var b = chart("bubble");
@@ -85,15 +104,16 @@
       grid: {left: 60, right: 30, top: 40, bottom: 50},
       tooltip: {formatter: function (p) {
         var v = p.data.value;
-        return p.data.name + "<br>" + L.lq + ": " + num(v[0], d.lang, 2) + "<br>" + L.growth + ": " + num(v[1], d.lang, 1)
-          + "%<br>" + L.employment + ": " + num(v[2], d.lang) + "<br>" + L.stars + ": " + "★".repeat(v[3])
+        return esc(p.data.name) + "<br>" + L.lq + ": " + num(v[0], d.lang, 2)
+          + (oneYear ? "" : "<br>" + L.growth + ": " + num(v[1], d.lang, 1) + "%")
+          + "<br>" + L.employment + ": " + num(v[2], d.lang) + "<br>" + L.stars + ": " + "★".repeat(v[3])
           + (v[4] ? "<br>" + L.strong : "");
       }},
       xAxis: {type: "log", name: L.lq, nameLocation: "middle", nameGap: 30, logBase: 10},
-      yAxis: {type: "value", name: L.growth + " (%)"},
+      yAxis: oneYear ? {type: "log", name: L.employment, logBase: 10} : {type: "value", name: L.growth + " (%)"},
       visualMap: {show: false, dimension: 3, type: "piecewise", pieces: [
         {value: 0, color: OKABE[0]}, {value: 1, color: OKABE[1]}, {value: 2, color: OKABE[2]}, {value: 3, color: OKABE[3]}]},
-      series: [{type: "scatter", data: points, cursor: "pointer",
+      series: [{type: "scatter", data: points, cursor: "pointer", encode: {x: 0, y: oneYear ? 2 : 1},
         symbolSize: function (v) { return 6 + 54 * Math.sqrt(v[2] / maxEmp); },
         itemStyle: {opacity: 0.8, borderColor: "#000", borderWidth: 0},
         emphasis: {focus: "self"},
@@ -108,15 +128,15 @@
         window.location.href = "/clusters/" + encodeURIComponent(p.data.cluster) + "?level=" + encodeURIComponent(d.level);
       }
     });
-    var s = chart("series");
+    var s = chart("series");  // absent with one year of data: no time axis to draw
     var names = Object.keys(d.series);
     var byId = {};
-    d.clusters.forEach(function (c) { byId[c.cluster] = (d.lang === "ja" ? c.cluster_name_ja || c.cluster_name : c.cluster_name || c.cluster_name_ja) || c.cluster; });
-    s.setOption({animation: false, color: OKABE.slice(1), tooltip: {trigger: "axis"}, legend: {type: "scroll", bottom: 0},
+    d.clusters.forEach(function (c) { byId[c.cluster] = pick(d.lang, c.cluster_name, c.cluster_name_ja, c.cluster); });
+    if (s) s.setOption({animation: false, color: OKABE.slice(1), tooltip: {trigger: "axis"}, legend: {type: "scroll", bottom: 0},
       grid: {left: 70, right: 20, top: 20, bottom: 50},
       xAxis: {type: "value", min: "dataMin", max: "dataMax", minInterval: 1, axisLabel: {formatter: String}},
       yAxis: {type: "value"},
-      series: names.map(function (c) { return {type: "line", name: byId[c] || c, data: d.series[c]}; })});
+      series: names.map(function (c) { return {type: "line", name: byId[c] || shown(c), data: d.series[c]}; })});
     if (d.map_level) {
       var m = chart("locator");
       geometry(d.map_level).then(function (g) {
@@ -156,12 +176,14 @@
         if (d.classes === "hotspots") {
           var hot = {};
           (d.hotspots || []).forEach(function (h) { hot[h.region] = 1; });
-          values = d.layer.map(function (r) { return {name: r.region, value: hot[r.region] ? 1 : 0, label: r.name || r.region}; });
+          values = d.layer.map(function (r) {
+            return {name: r.region, value: hot[r.region] ? 1 : 0, label: pick(d.lang, r.name, r.name_ja, r.region)};
+          });
           visual = {type: "piecewise", pieces: [{value: 1, label: L.hot, color: OKABE[3]}, {value: 0, label: L.other, color: "#dddddd"}]};
         } else {
           values = d.layer.map(function (r) {
             var v = r.value === true ? 1 : r.value === false ? 0 : r.value;
-            return {name: r.region, value: v, label: r.name || r.region};
+            return {name: r.region, value: v, label: pick(d.lang, r.name, r.name_ja, r.region)};
           });
           var breaks = d.classes === "lq" ? [1, 2] : quantileBreaks(values.map(function (x) { return x.value; }), 5);
           if (d.metric === "stars") breaks = [1, 2, 3];
@@ -173,11 +195,12 @@
         var missing = values.filter(function (v) { return !ids[v.name]; }).map(function (v) { return v.name; });
         CA.mapInfo = {features: g.features.length, values: values.length, missing: missing.length};
         var note = document.getElementById("map-note");
-        if (note && missing.length) note.textContent = L.missing + ": " + missing.length + " (" + missing.slice(0, 12).join(", ") + (missing.length > 12 ? ", …" : "") + ")";
+        if (note && missing.length) note.textContent = L.missing + ": " + missing.length + " (" + missing.slice(0, 12).map(shown).join(", ") + (missing.length > 12 ? ", …" : "") + ")";
         m.setOption({
           animation: false, aria: {enabled: true},
           tooltip: {trigger: "item", formatter: function (p) {
-            return (p.data ? p.data.label : p.name) + "<br>" + d.metric + ": " + (p.data ? num(p.data.value, d.lang, 2) : L.nodata);
+            return esc(p.data ? p.data.label : p.name) + "<br>" + esc(d.metric) + ": "
+              + (p.data ? num(p.data.value, d.lang, 2) : esc(L.nodata));
           }},
           visualMap: Object.assign({left: 10, bottom: 10, orient: "vertical", itemSymbol: "rect"}, visual),
           series: [{type: "map", map: g.name, roam: true, selectedMode: false, data: values,
@@ -196,10 +219,10 @@
       series: [{type: "line", name: L.employment, data: d.series.map(function (r) { return [r.year, r.employment]; })}]});
     var gr = chart("graph");
     if (gr && d.related) {
-      var nodes = [{id: d.cluster, name: d.name, symbolSize: 40, itemStyle: {color: OKABE[3]}}];
+      var nodes = [{id: d.cluster, name: shown(d.name), symbolSize: 40, itemStyle: {color: OKABE[3]}}];
       var links = [];
       d.related.forEach(function (r) {
-        var label = (d.lang === "ja" ? r.related_name_ja || r.related_name : r.related_name || r.related_name_ja) || r.related;
+        var label = pick(d.lang, r.related_name, r.related_name_ja, r.related);
         nodes.push({id: r.related, name: label, symbolSize: 20, itemStyle: {color: OKABE[4]}, cluster: r.related});
         links.push({source: d.cluster, target: r.related});
       });
@@ -215,7 +238,7 @@
     d.ids.forEach(function (region) {
       var cells = d.rows.map(function (row) {
         var c = row.cells[region];
-        return {name: (d.lang === "ja" ? row.name_ja || row.name : row.name || row.name_ja) || row.cluster, value: c ? c[d.metric] : null};
+        return {name: pick(d.lang, row.name, row.name_ja, row.cluster), value: c ? c[d.metric] : null};
       }).filter(function (x) { return x.value !== null; }).sort(function (a, b) { return b.value - a.value; }).slice(0, 8).reverse();
       var fig = document.createElement("figure");
       var div = document.createElement("div");
@@ -223,7 +246,7 @@
       div.id = "m-" + region;
       var cap = document.createElement("figcaption");
       var n = d.names[region];
-      cap.textContent = (n ? (d.lang === "ja" ? n.name_ja || n.name : n.name || n.name_ja) : null) || region;
+      cap.textContent = n ? pick(d.lang, n.name, n.name_ja, region) : shown(region);
       fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
       chart(div.id).setOption({animation: false, grid: {left: 120, right: 10, top: 5, bottom: 20}, color: [OKABE[4]],
         xAxis: {type: "value"}, yAxis: {type: "category", data: cells.map(function (x) { return x.name; }), axisLabel: {fontSize: 9, width: 110, overflow: "truncate"}},
@@ -233,7 +256,7 @@
 
   CA.evaluationsPage = function () {
     var d = data(), box = document.getElementById("radars");
-    function nm(o) { return (d.lang === "ja" ? o.name_ja || o.name : o.name || o.name_ja) || o.id; }
+    function nm(o) { return pick(d.lang, o.name, o.name_ja, o.id); }
     CA.radars = 0;
     (d.radars || []).forEach(function (a, i) {
       if (!a.axes.length) return;
@@ -270,4 +293,12 @@
         .then(function (r) { return r.json().then(function (j) { out.textContent = r.status + " " + (j.title || "") + " " + (j.detail || JSON.stringify(j.data || "")); }); });
     });
   };
+
+  // Selects that submit their form when changed (here, not in an inline onchange: the CSP forbids those).
+  document.querySelectorAll("select[data-submit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+  var page = {region: CA.regionPage, cluster: CA.clusterPage, compare: CA.comparePage,
+              evaluations: CA.evaluationsPage}[document.body.dataset.page];
+  if (page) page();
 })();

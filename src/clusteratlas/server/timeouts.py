@@ -1,0 +1,133 @@
+"""Limits of the served port: how long a request may take to arrive, how many connections are served at once.
+
+Uvicorn closes a keep-alive connection that stays idle, but it waits for ever for a request that arrives
+slowly: a client that sends its headers or its body a byte at a time holds a connection, and a few hundred of
+them hold the server's sockets (issue 20). :class:`TimedH11Protocol` (uvicorn's h11 protocol with two timers)
+answers ``408 Request Timeout`` and closes the connection when
+
+- the request line and headers have not all arrived ``header_timeout`` seconds after the connection was made
+  (or after the first byte of the next request on a kept-alive connection), or
+- the body has not all arrived ``body_timeout`` seconds after its headers.
+
+:class:`ServerLimits` holds these with uvicorn's own limits (the keep-alive time, the largest request head,
+the connections served at once: above it uvicorn answers 503) and turns them into ``uvicorn.run`` options;
+``clusteratlas serve`` takes each as an option. On the open internet, put a reverse proxy in front as well
+(docs/security.md): it buffers slow clients and terminates TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+log = logging.getLogger("clusteratlas.server")
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """How long a request may take to arrive and how many connections are served at once.
+
+    The defaults are ``clusteratlas serve``'s: 10 s for the headers, 60 s for a body, 5 s of keep-alive,
+    500 connections, 64 KiB of request head.
+
+    Attributes
+    ----------
+    header_timeout
+        Seconds for a request's line and headers to arrive.
+    body_timeout
+        Seconds for a request's body to arrive, from the end of its headers (a 20 MB upload at 1 MB/s takes 20).
+    keep_alive
+        Seconds an idle connection is kept open between two requests.
+    max_connections
+        Connections served at once; a request on a connection beyond it is answered 503.
+    max_header_kb
+        Largest request line and headers, in KiB (the URL limit of the guard is 32 KiB).
+    """
+
+    header_timeout: float
+    body_timeout: float
+    keep_alive: float
+    max_connections: int
+    max_header_kb: int
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` (picklable: ``--workers N`` sends them)."""
+        return {"http": partial(TimedH11Protocol, header_timeout=self.header_timeout, body_timeout=self.body_timeout),
+                "timeout_keep_alive": self.keep_alive, "limit_concurrency": self.max_connections,
+                "h11_max_incomplete_event_size": self.max_header_kb * 1024}
+
+
+def _timeout_answer() -> bytes:
+    body = json.dumps({"type": "about:blank", "title": "Request timeout", "status": 408,
+                       "detail": "the request did not arrive in time; the connection is closed"}).encode()
+    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\nconnection: close\r\n"
+            b"x-content-type-options: nosniff\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+TIMEOUT_ANSWER = _timeout_answer()
+
+
+class TimedH11Protocol(H11Protocol):
+    """Uvicorn's h11 protocol with a deadline for a request's headers and one for its body (see the module)."""
+
+    def __init__(self, *args: Any, header_timeout: float, body_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = {"headers": header_timeout, "body": body_timeout}
+        self._waiting: str | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._wait("headers")
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._follow()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._wait(None)
+        super().connection_lost(exc)
+
+    def _follow(self) -> None:
+        """Arm the timer the request's state needs: part of a request head, a body on its way, or none."""
+        if self.transport.is_closing():
+            self._wait(None)
+            return
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            self._wait("body")
+        elif state is h11.IDLE and self.conn.trailing_data[0]:  # the start of a request, not all of its head
+            self._wait("headers")
+        else:  # a whole request (the app answers it) or an idle kept-alive connection (uvicorn's own timer)
+            self._wait(None)
+
+    def _wait(self, what: str | None) -> None:
+        """Wait for ``what`` (headers, body) from now on, unless already waiting for it; None: wait for nothing."""
+        if what == self._waiting:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._waiting, self._timer = what, None
+        if what is not None:
+            self._timer = self.loop.call_later(self._limits[what], self._expired)
+
+    def _expired(self) -> None:
+        what, self._waiting, self._timer = self._waiting, None, None
+        if self.transport.is_closing():
+            return
+        log.info("%s: the request's %s did not arrive within %s s; connection closed",
+                 self.client[0] if self.client else "?", what, self._limits[what or "headers"])
+        if what == "headers" or self.cycle is None or not self.cycle.response_started:
+            self.transport.write(TIMEOUT_ANSWER)
+        self.transport.close()
