@@ -759,6 +759,50 @@ def test_serve_hands_every_limit_to_each_of_its_workers(built, tmp_path, runner,
         ("7/minute", 12.0, "99/minute", 3_000_000, True)
 
 
+def _as_uvicorn_loads_it(runner, monkeypatch, path: Path, *args: str):
+    """The app ``serve ARGS`` hands uvicorn, loaded as uvicorn loads it for each worker (with its middleware for
+    forwarded headers when asked); uvicorn.run itself is replaced."""
+    import uvicorn
+
+    for key in Settings(atlas="").to_env():
+        monkeypatch.setenv(key, "")  # serve writes them for its workers; the test's environment gets them back
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kwargs: seen.update(kwargs, target=target))
+    res = invoke(runner, "serve", "--atlas", path, "--no-warm", *args)
+    assert res.exit_code == 0, res.output
+    config = uvicorn.Config(seen.pop("target"), **seen)
+    config.load()
+    return config.loaded_app
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_forwarded_for_is_believed_only_from_the_proxies_named(built, tmp_path, runner, monkeypatch, workers):
+    """Uvicorn believed X-Forwarded-For from 127.0.0.1: a local caller naming a new address per request escaped
+    the throttle of failed token checks. Now no one is believed unless ``--forwarded-allow-ips`` names them."""
+    path, _ = _with_tokens(built, tmp_path)
+    wrong = _auth("ca_000000000000_x")
+
+    def failed_checks(app) -> list[int]:
+        with TestClient(app, client=("127.0.0.1", 40000)) as c:
+            return [c.get(f"{API}/health", headers={**wrong, "X-Forwarded-For": f"203.0.113.{i + 1}"}).status_code
+                    for i in range(12)]
+
+    codes = failed_checks(_as_uvicorn_loads_it(runner, monkeypatch, path, "--workers", workers))
+    assert codes[:10] == [401] * 10 and set(codes[10:]) == {429}, codes  # one address: 127.0.0.1
+    behind = _as_uvicorn_loads_it(runner, monkeypatch, path, "--workers", workers,
+                                  "--forwarded-allow-ips", " 127.0.0.1, 10.0.0.0/8")
+    assert failed_checks(behind) == [401] * 12  # twelve clients, one failure each
+
+
+@pytest.mark.parametrize("value", ["proxy.example.org", "*", "127.0.0.1,", "10.0.0.0/33"])
+def test_forwarded_allow_ips_must_be_addresses_or_networks(built, tmp_path, runner, value):
+    """Uvicorn would take a name for a literal that never matches (so believe no one, silently); '*' everyone."""
+    res = invoke(runner, "serve", "--atlas", built, "--forwarded-allow-ips", value)
+    assert res.exit_code == 2, res.output
+    assert "--forwarded-allow-ips: not an IP address or network" in res.output and "expected" in res.output
+
+
 # ------------------------------------------------------------------------------------------ 6. rate limits
 def test_rate_limit_counts_fake_token_ids_per_address(built, tmp_path):
     """A fresh fake id per request used to get a fresh allowance each: now the address's allowance is spent."""

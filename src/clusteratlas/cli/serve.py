@@ -65,6 +65,9 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
                                                        min=1)] = 500,
           max_header_kb: Annotated[int, typer.Option(help="Largest request line and headers, in KiB.", min=1)]
           = 64,
+          forwarded_allow_ips: Annotated[str | None, typer.Option(
+              help="Behind a reverse proxy: its addresses or networks (comma-separated), whose X-Forwarded-For "
+                   "names the client (default: believed from no one).")] = None,
           log_level: Annotated[str, typer.Option(help="Uvicorn log level.")] = "warning") -> None:
     """Serve the atlas over HTTP: REST API under /api/v1, docs at /api/docs (see docs/api.md and docs/security.md)."""
     import os
@@ -72,7 +75,7 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
     import uvicorn
 
     from clusteratlas.server import Settings, create_app
-    from clusteratlas.server.timeouts import ServerLimits
+    from clusteratlas.server.timeouts import ServerLimits, trusted_proxies
 
     with failing_cleanly():
         from limits import parse
@@ -84,6 +87,7 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
                 parse(value)
             except ValueError:
                 raise ClusterAtlasError(f"bad {option} {value!r}; expected e.g. 600/minute") from None
+        proxies = trusted_proxies(forwarded_allow_ips) if forwarded_allow_ips is not None else None
         path = _demo_atlas() if demo else atlas
         settings = Settings(atlas=str(path), read_only=read_only or workers > 1, max_body=int(max_body_mb * 1e6),
                             cors_origins=list(cors_origin or []), rate_limit=rate_limit, cache_mb=cache_mb,
@@ -98,7 +102,8 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
               f"(docs: http://{shown}:{port}/api/docs). "
                   "Ctrl+C stops.", highlight=False, soft_wrap=True)
     limits = ServerLimits(header_timeout=header_timeout, body_timeout=body_timeout, keep_alive=keep_alive,
-                          max_connections=max_connections, max_header_kb=max_header_kb).uvicorn_options()
+                          max_connections=max_connections, max_header_kb=max_header_kb,
+                          forwarded_allow_ips=proxies).uvicorn_options()
     if app is not None:
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, **limits)
     else:

@@ -13,11 +13,17 @@ answers ``408 Request Timeout`` and closes the connection when
 the connections served at once: above it uvicorn answers 503) and turns them into ``uvicorn.run`` options;
 ``clusteratlas serve`` takes each as an option. On the open internet, put a reverse proxy in front as well
 (docs/security.md): it buffers slow clients and terminates TLS.
+
+Who the client is: uvicorn by default believes ``X-Forwarded-For`` from 127.0.0.1, so any local process
+could name any client address and escape the per-address throttle of failed token checks and the rate
+limit. :class:`ServerLimits` turns forwarded headers off unless the proxies to believe are named
+(``serve --forwarded-allow-ips``, checked by :func:`trusted_proxies`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 from dataclasses import dataclass
@@ -49,6 +55,9 @@ class ServerLimits:
         Connections served at once; a request on a connection beyond it is answered 503.
     max_header_kb
         Largest request line and headers, in KiB (the URL limit of the guard is 32 KiB).
+    forwarded_allow_ips
+        The reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed (addresses or
+        networks, comma-separated); None: no one's, the client is the address that connected.
     """
 
     header_timeout: float
@@ -56,12 +65,48 @@ class ServerLimits:
     keep_alive: float
     max_connections: int
     max_header_kb: int
+    forwarded_allow_ips: str | None = None
 
     def uvicorn_options(self) -> dict[str, Any]:
         """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` (picklable: ``--workers N`` sends them)."""
         return {"http": partial(TimedH11Protocol, header_timeout=self.header_timeout, body_timeout=self.body_timeout),
                 "timeout_keep_alive": self.keep_alive, "limit_concurrency": self.max_connections,
-                "h11_max_incomplete_event_size": self.max_header_kb * 1024}
+                "h11_max_incomplete_event_size": self.max_header_kb * 1024,
+                "proxy_headers": self.forwarded_allow_ips is not None,
+                "forwarded_allow_ips": self.forwarded_allow_ips}
+
+
+def trusted_proxies(value: str) -> str:
+    """``serve --forwarded-allow-ips``: IP addresses or networks separated by commas, normalised.
+
+    Parameters
+    ----------
+    value
+        For example ``127.0.0.1`` or ``10.0.0.5, 10.1.0.0/16``.
+
+    Returns
+    -------
+    str
+        The addresses and networks, comma-separated without blanks (as uvicorn takes them).
+
+    Raises
+    ------
+    InputError
+        An item is neither an address nor a network. Uvicorn would take it as a name that never matches and
+        silently believe no one; ``*`` (everyone) would let any client name any address.
+    """
+    from clusteratlas.errors import InputError
+    from clusteratlas.i18n import _
+
+    items = [item.strip() for item in value.split(",")]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False) if "/" in item else ipaddress.ip_address(item)
+        except ValueError:
+            raise InputError("--forwarded-allow-ips: not an IP address or network", value=item,
+                             expected=_("the reverse proxy's addresses or networks, separated by commas (e.g. "
+                                        "127.0.0.1 or 10.0.0.0/24)")) from None
+    return ",".join(items)
 
 
 def _timeout_answer() -> bytes:
