@@ -544,6 +544,24 @@ def test_a_custom_region_may_be_redefined_but_not_replace_a_region_in_the_cli(bu
         [("S1C1",), ("S2C2",)]
 
 
+@pytest.mark.parametrize("replace", [[], ["--replace"]])
+def test_a_region_system_may_not_replace_a_custom_region(built, tmp_path, runner, replace):
+    """``import regions`` with CORRIDOR (a custom region) used to replace it by a plain region, leaving its
+    members behind; now it is refused like a custom region taking a county's code, and nothing is written."""
+    path, _ = _with_tokens(built, tmp_path)
+    assert query_atlas(path, "SELECT level FROM regions WHERE region = 'CORRIDOR'") == [("custom",)]
+    before = atlas_fingerprint(path)
+    regions = tmp_path / "my regions.csv"
+    regions.write_text("region,name,level\nNEW1,New one,county\nCORRIDOR,Taken,county\n", encoding="utf-8")
+    result = invoke(runner, "import", "regions", regions, "--atlas", path, *replace)
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    for words in ("my regions.csv", "line 3", "column 'region'", "'CORRIDOR'", "of level 'custom'",
+                  "nothing was stored"):
+        assert words in message, (words, message)
+    assert atlas_fingerprint(path) == before
+
+
 # --------------------------------------------------------------------------------------- 5. token checks
 def test_tokens_are_stored_as_sha256_and_older_argon2_ones_upgraded_on_use(built, tmp_path):
     path, tokens = _with_tokens(built, tmp_path)

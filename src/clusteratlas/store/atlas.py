@@ -211,6 +211,14 @@ class Atlas:
                 raise InputError("unknown member region", file=label, row=unknown[0], column="member",
                                  value=unknown[1], expected="a region already in the atlas (import regions "
                                  "or observations first)")
+        if kind == "regions":  # nor may a region system replace a custom region (its members would be left over)
+            taken = first_row(self.con, f"SELECT s.{LINE}, s.region FROM {view} s JOIN regions r USING (region) "
+                              f"WHERE r.level = 'custom' ORDER BY s.{LINE} LIMIT 1")
+            if taken:
+                raise InputError("a region may not take the code of a custom region", file=label, row=taken[0],
+                                 column="region", value=taken[1],
+                                 expected=f"a code of its own ({taken[1]} is already a region of level 'custom')",
+                                 hint="Choose another code for the region; nothing was stored")
         if kind == "regions" and not replace:
             moved = first_row(self.con,
                 f"SELECT s.{LINE}, s.region, s.hierarchy, l.parent, s.parent FROM {view} s JOIN region_links l "
