@@ -734,6 +734,36 @@ def test_every_failed_token_check_of_the_guard_reads_the_one_401(built, tmp_path
     assert set(answers.values()) == {("Unauthorized", UNAUTHORIZED)}, answers
 
 
+def test_every_route_refuses_with_the_one_401(built, tmp_path):
+    """Every route of the app (API and pages), asked anonymously and with a wrong token: each 401 among the
+    answers has the one title, detail and WWW-Authenticate, wherever it was produced (guard or route)."""
+    path, _ = _with_tokens(built, tmp_path)
+    app = create_app(Settings(atlas=str(path), warm=False, auth_failures="100000/minute"))
+    answers = {}
+    from clusteratlas.server import routes, web, writes
+
+    every = [(prefix + route.path, route.methods) for prefix, router in
+             (("/api/v1", routes.router), ("/api/v1", writes.router), ("/api/v1", web.api_router), ("", web.router))
+             for route in router.routes] + [("/api/docs", {"GET"}), ("/api/openapi.json", {"GET"})]
+    assert len(every) > 30
+    with TestClient(app) as c:
+        for route_path, methods in every:
+            target = re.sub(r"\{[^}]+\}", "x", route_path)
+            for method in sorted(methods - {"HEAD"}):
+                for who, headers in (("anonymous", {}), ("wrong", _auth("ca_000000000000_x"))):
+                    r = c.request(method, target, headers=headers)
+                    if r.status_code == 401:
+                        answers[who, method, target] = (r.json()["title"], r.json()["detail"],
+                                                        r.headers.get("www-authenticate"))
+                    else:
+                        assert who == "anonymous", (who, method, target, r.status_code)
+    anonymous = sorted(k[1:] for k in answers if k[0] == "anonymous")
+    assert {("GET", f"{API}/writes"), ("GET", f"{API}/tokens"), ("POST", f"{API}/tokens"),
+            ("DELETE", f"{API}/tokens/x"), ("POST", f"{API}/map"), ("POST", f"{API}/assessments"),
+            ("POST", f"{API}/custom-regions")} <= set(anonymous), anonymous
+    assert set(answers.values()) == {("Unauthorized", UNAUTHORIZED, "Bearer")}, set(answers.values())
+
+
 def test_a_throttled_address_is_told_the_same_whatever_token_it_sends(built, tmp_path):
     """Past --auth-failures, 429 before any lookup: a known id, an unknown one, an Argon2 one and a valid token
     get the same answer (only the seconds to wait may differ), with Retry-After and the security headers."""
@@ -749,6 +779,74 @@ def test_a_throttled_address_is_told_the_same_whatever_token_it_sends(built, tmp
         assert_security_headers(r.headers, case)
         assert not any(token.split("_")[1] in r.text for token in tokens.values()), case
     assert len({(r.json()["title"], re.sub(r"\d+ s\b", "N s", r.json()["detail"])) for r in answers.values()}) == 1
+
+
+def _raw_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Read an HTTP answer until the server closes the connection: (status, headers, body)."""
+    sock.settimeout(10)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    return int(lines[0].split()[1]), {k.strip().lower(): v.strip() for k, v in
+                                      (line.split(":", 1) for line in lines[1:])}, body
+
+
+def test_the_answers_uvicorn_writes_itself_carry_the_security_headers(built, tmp_path):
+    """408 (a request too slow), 400 (not HTTP, or a head over --max-header-kb) and 503 (over
+    --max-connections) are written by the protocol, before the app and its middleware: they used to carry no
+    policy (408: nosniff only; 400 and 503: uvicorn's plain text). Now each is a problem with every header."""
+    import json
+
+    import uvicorn
+
+    from clusteratlas.server.timeouts import ServerLimits
+
+    path, _ = _with_tokens(built, tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    limits = ServerLimits(header_timeout=0.5, body_timeout=0.5, keep_alive=5, max_connections=3, max_header_kb=1)
+    server = uvicorn.Server(uvicorn.Config(create_app(Settings(atlas=str(path), warm=False)), host="127.0.0.1",
+                                           port=port, log_level="error", **limits.uvicorn_options()))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started:
+            assert time.time() < deadline, "the server did not start"
+            time.sleep(0.05)
+        # 408: a head never finished; 400: not HTTP, or an unfinished head over 1 KiB
+        sent = {408: b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n", 400: b"NOT HTTP AT ALL\r\n\r\n",
+                "400 long head": b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 4096}  # unfinished
+        answers = {}
+        for case, request in sent.items():
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(request)
+                answers[case] = _raw_answer(sock)
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]  # three connections held
+        try:
+            time.sleep(0.1)
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                answers[503] = _raw_answer(sock)
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", port)) as sock:  # and below the limit, answered as ever
+            sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answers[200] = _raw_answer(sock)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    for case, (status, headers, body) in answers.items():
+        assert status == (int(case[:3]) if isinstance(case, str) else case), (case, status, body[:200])
+        assert_security_headers(headers, case)
+        if status != 200:
+            assert headers["content-type"] == "application/problem+json", case
+            assert json.loads(body)["status"] == status and headers["connection"] == "close", case
 
 
 def test_serve_hands_every_limit_to_each_of_its_workers(built, tmp_path, runner, monkeypatch):
