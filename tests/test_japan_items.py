@@ -60,7 +60,7 @@ def test_programme_regions_roll_up_from_their_cities_with_a_coverage_warning(map
     assert members["nistep-candidates:sapporo"] == ["01100"]  # the city row, not all of Hokkaido
     assert jobs["nistep-candidates:sapporo"] == jobs["01100"] < jobs["01000"]
     assert members["nistep-candidates:kobe"] == ["28000"]  # Kobe city is not in the extract
-    res = invoke(runner, "reference", "jp-programmes", "--atlas", atlas)
+    res = invoke(runner, "reference", "jp-programmes", "--verbose", "--atlas", atlas)  # each region: --verbose
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert "nistep-candidates:kobe: Kobe City (28100) not in the data, rated from Hyogo (28000)" in text

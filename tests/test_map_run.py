@@ -70,14 +70,14 @@ def test_provenance_names_the_reference_economy_the_map_used(demo, runner):
     with TestClient(create_app(Settings(atlas=str(demo)))) as c:
         prov = c.get(f"{API}/provenance").json()["data"]
         page = c.get("/regions/S2C3").text
-    assert "region:S1: region S1 (6 county)" in _words(page)  # the page footer
+    assert "region S1 (6 county) (--reference=region:S1)" in _words(page)  # the page footer
     run = prov["map_run"]
     assert run["spec"]["reference"] == "region:S1" and run["reference_label"].startswith("region S1 (6 county)")
     cells = query_atlas(demo, "SELECT employment, size_class FROM observations WHERE year = 2020 AND region IN "
                               "(SELECT region FROM region_links WHERE parent = 'S1')")
     employment = sum(e if e is not None else SIZE_CLASS_MIDPOINTS[c] for e, c in cells)  # withheld: midpoints
     assert run["reference_employment"] == pytest.approx(employment)
-    shown = f"region:S1: {run['reference_label']}, {employment:,.0f} jobs"
+    shown = f"{run['reference_label']} (--reference=region:S1), {employment:,.0f} jobs"
     assert shown in _words(invoke(runner, "show", "region", "S2C3", "--atlas", demo).output)  # the CLI, the same
 
 

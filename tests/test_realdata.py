@@ -223,8 +223,10 @@ def test_region_hierarchy_does_not_change_the_lq_reference_economy(cbp2019, tmp_
     res = invoke(runner, "map", "--atlas", atlas)
     assert res.exit_code == 0, res.output
     assert query_atlas(atlas, sql)[0][0] == pytest.approx(before, rel=1e-12)  # was 5.07 with the hierarchy
-    text = " ".join(res.output.split())
-    assert "LQ reference economy: observations" in text and "115,591,806 jobs" in text
+    text = " ".join(res.output.replace("│", " ").split())  # the map's panel, its lines joined
+    # the economy in words, and the --reference value that makes it (issue 22: the spec alone was code, not words)
+    assert "LQ reference economy: the observed regions that no other observed region contains" in text
+    assert "(--reference=observations), 115,591,806 jobs" in text
     # the CBSAs the crosswalk lacks are reported with their employment, the largest first
     assert "21 region code(s) in the observations are in no imported or built-in region system" in text
     assert "19380 (310,961 jobs)" in text
@@ -232,7 +234,7 @@ def test_region_hierarchy_does_not_change_the_lq_reference_economy(cbp2019, tmp_
                              "FROM map_runs ORDER BY run_at DESC LIMIT 1")[0]
     assert run == ("observations", 115_591_806, 21, 618_508)
     res = invoke(runner, "show", "region", "41940", "--atlas", atlas)
-    assert "LQ reference economy: observations" in " ".join(res.output.split())
+    assert "(--reference=observations)" in " ".join(res.output.split())
     out = tmp_path / "clusters.csv"
     assert invoke(runner, "export", "clusters", out, "--atlas", atlas).exit_code == 0
     with open(out) as fh:

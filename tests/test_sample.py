@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from clusteratlas.sample import PLANTED, generate_sample
+from clusteratlas.sample import PLANTED, generate_sample, sample_industries
 
 
 @pytest.fixture(scope="module")
@@ -79,4 +79,73 @@ def test_sample_cli_writes_files(tmp_path, runner):
     assert res.exit_code == 0
     con = duckdb.connect()
     n = con.execute(f"SELECT count(*) FROM read_csv('{tmp_path / 's' / 'observations.csv'}')").fetchall()[0][0]
-    assert n == 36 * 240 * 6
+    assert n == 36 * len(sample_industries()) * 6
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    """Seeds 7, 8, 9 mapped at county level, with relatedness and complexity, and hot spots (9,999 permutations)."""
+    from clusteratlas import Atlas
+
+    found = {}
+    for seed in (7, 8, 9):
+        folder = tmp_path_factory.mktemp(f"analysed{seed}")
+        sample = generate_sample(seed)
+        paths = sample.write(folder)
+        with Atlas(folder / "a.duckdb", create=True) as atlas:
+            for kind in ("regions", "definitions", "observations", "weights"):
+                atlas.import_file(kind, paths[kind])
+            atlas.map()
+            atlas.relate(level="county")
+            atlas.hotspots(level="county", permutations=9999)
+            found[seed] = {
+                "sample": sample,
+                "eci": dict(atlas.con.execute("SELECT region, eci FROM relate_regions").fetchall()),
+                "pci": dict(atlas.con.execute("SELECT item, pci FROM relate_items").fetchall()),
+                "presence": atlas.con.execute("SELECT region, item FROM relate_cells WHERE presence").fetchall(),
+                "items": [r[0] for r in atlas.con.execute("SELECT DISTINCT item FROM relate_cells").fetchall()],
+                "hot": atlas.con.execute("SELECT item, region FROM hotspots WHERE significant AND quadrant = 1"
+                                         ).fetchall()}
+    return found
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_region_cluster_network_is_connected_and_complexity_finds_the_capabilities(analysed, seed):
+    """Economic complexity means something on the sample: the county × cluster network (RCA ≥ 1) is one component,
+    ECI orders the counties as their planted capability does (the sign too: ECI is oriented to rise with diversity,
+    and capable counties are the diverse ones), and PCI the traded clusters as their planted complexity."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.stats import spearmanr
+
+    from clusteratlas.sample import CLUSTERS
+
+    got = analysed[seed]
+    regions = sorted(got["eci"])
+    nodes = {name: i for i, name in enumerate([*regions, *got["items"]])}
+    edges = [(nodes[r], nodes[i]) for r, i in got["presence"]]
+    graph = coo_matrix(([1] * len(edges), ([a for a, _ in edges], [b for _, b in edges])), shape=(len(nodes),) * 2)
+    assert connected_components(graph, directed=False)[0] == 1
+    capability = got["sample"].capability
+    rho = spearmanr([got["eci"][r] for r in regions], [capability[r] for r in regions])[0]
+    assert rho > 0.8, rho
+    sorted_ = [c for c in CLUSTERS if c.complexity is not None]
+    rho = spearmanr([got["pci"][c.code] for c in sorted_], [c.complexity for c in sorted_])[0]
+    assert rho > 0.6, rho
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_hills_are_found_as_hot_spots_and_nothing_else_is(analysed, seed):
+    """Every hill's centre is a significant high-high hot spot (LISA, FDR 5 %), the hot spots of a hill's cluster lie
+    on its hill, and the other 18 clusters (no spatial pattern planted) have at most one between them."""
+    import math
+
+    from clusteratlas.sample import HILLS
+
+    hot = analysed[seed]["hot"]
+    for hill in HILLS:
+        assert (hill.cluster, hill.centre) in hot, (hill, hot)
+        assert all(hill.factor(region) > 1 + (hill.peak - 1) * math.exp(-2.5) for item, region in hot
+                   if item == hill.cluster), (hill, hot)  # within grid distance √5 of the centre
+    others = [h for h in hot if h[0] not in {hill.cluster for hill in HILLS}]
+    assert len(others) <= 1, others

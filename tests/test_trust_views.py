@@ -77,7 +77,7 @@ def test_totals_are_one_levels_total_named_when_regions_overlap(overlapping, run
         assert home.tiles["tile-regions"][:2] == ["Regions", "82"]
         assert "40 custom (overlapping)" in home.tiles["tile-regions"][2]
         ja = Page(client.get("/?lang=ja").text)
-        assert ja.tiles["tile-employment"][0] == "county レベルの 36 地域の従業者数（2020年）"
+        assert ja.tiles["tile-employment"][0] == "郡 レベルの 36 地域の従業者数（2020年）"  # 郡: the level in Japanese
     # the CLI's default level is the same
     res = invoke(runner, "show", "cluster", "C01", "--atlas", overlapping, "--wide")
     assert res.exit_code == 0 and "county" in res.output and "P0" not in res.output

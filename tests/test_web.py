@@ -284,8 +284,9 @@ def test_language_switch_changes_every_label_and_is_remembered(browser, site):
     try:
         watched.open(f"{site}/regions/S1C1?lang=en", ("bubble",))
         english = watched.page.locator("h2, th, nav a, .tile .k").all_inner_texts()
-        watched.page.click("#lang-switch")
-        wait_for(watched.page, "CA.ready.bubble === true")
+        with watched.page.expect_navigation():  # else the old page, or none, may answer the wait below
+            watched.page.click("#lang-switch")
+        wait_for(watched.page, "window.CA && CA.ready.bubble === true")
         japanese = watched.page.locator("h2, th, nav a, .tile .k").all_inner_texts()
         assert watched.page.locator("html").get_attribute("lang") == "ja"
         assert len(english) == len(japanese)
@@ -470,6 +471,7 @@ def test_evaluations_page_shows_group_averages_beside_nistep_published_table(bro
     import shutil
 
     from clusteratlas import queries as Q
+    from clusteratlas.evaluate.frameworks import builtin_frameworks
     from clusteratlas.reference.programmes import nistep_profiles_path
 
     path = tmp_path / "tagged.duckdb"
@@ -494,9 +496,11 @@ def test_evaluations_page_shows_group_averages_beside_nistep_published_table(bro
             table = watched.page.locator("#averages-nistep-jp-15")
             assert "published table" in table.locator("caption").inner_text()
             heads = [h.strip() for h in table.locator("thead th").all_inner_texts()]
-            column = mine[0]["column"]
-            own = heads.index(f"knowledge · {column} (n={mine[0]['assessments']})")
-            assert heads[own + 1] == "published knowledge"
+            # the group and the column by name (issue 22: "knowledge · formation" was English on Japanese pages)
+            group = "Knowledge agglomeration"
+            column = {c.id: c.name for c in builtin_frameworks()["nistep-jp-15"].columns}[mine[0]["column"]]
+            own = heads.index(f"{group} · {column} (n={mine[0]['assessments']})")
+            assert heads[own + 1] == f"published {group}"
             number = mine[0]["number"]
             row = next(r for r in table.locator("tbody tr").all() if r.locator("td").first.inner_text()
                        .startswith(f"{number} "))

@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -51,6 +52,18 @@ def default_temp_directory() -> str:
         folder.mkdir(parents=True, exist_ok=True)
         atexit.register(shutil.rmtree, folder, True)
     return str(folder)
+
+
+def plain_connect(path: str = ":memory:", *, read_only: bool = False,
+                  config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` for a passing job (reading a small file, a read-only atlas), without DuckDB's own
+    progress bar unless standard output is a terminal: a log or a pipe gets no ``[====>   ] 50%`` lines.
+
+    The atlas's working connections are :func:`connect`'s, which draws its progress in the CLI's own bar.
+    """
+    con = duckdb.connect(path, read_only=read_only, config=config or {})
+    con.execute(f"SET enable_progress_bar_print = {str(sys.stdout.isatty()).lower()}")  # a session setting
+    return con
 
 
 def connect(path: str = ":memory:", *, memory_limit: str | None = None,

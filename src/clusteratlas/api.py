@@ -180,32 +180,60 @@ def benchmark_definitions(naics: int | list[int] = 2012, *, definitions: str | o
     return Benchmark(carried.definitions, vintage, [label for label, _ in chain], carried.lost, carried.split)
 
 
-DEMO_IMPORTS = ("regions", "custom-regions", "definitions", "observations")
+#: The sample's tables the demo imports, in order (the definition and observations named "sample").
+DEMO_IMPORTS = ("regions", "custom-regions", "industries", "definitions", "observations", "weights", "indicators")
 
 
 def build_demo_atlas(atlas: str | os.PathLike[str], *, seed: int = 7, sample_dir: str | os.PathLike[str] | None = None,
-                     on_import: Callable[[str, int], None] | None = None):
-    """Create the demo atlas: the sample economy written as CSV files, imported and mapped.
+                     on_step: Callable[[str, int], None] | None = None, permutations: int = 9999):
+    """Create the demo atlas: every part of the observatory, computed on the sample economy.
 
-    The sample goes to ``sample_dir`` (default: a ``sample`` folder beside the
-    atlas); counties are rated, and states and custom regions built from them.
-    ``on_import(kind, rows)`` is called after each import (for progress
-    output). Returns the :class:`~clusteratlas.metrics.run.MapRun`.
+    The sample (:mod:`clusteratlas.sample`) is written as files to ``sample_dir``, or to a temporary folder that
+    is removed before returning (nothing is left in the system's temporary folder); then imported (regions,
+    custom region, industry names, definition, observations, neighbours, a patent indicator) and mapped (counties,
+    states and the custom region), with map shapes for the pages, relatedness and complexity (counties and
+    states), shift-share between
+    the first and last year, hot spots (``permutations`` conditional permutations: with 9,999 the 36 counties'
+    pseudo p-values can pass the false-discovery rate around the sample's hills), three demo assessments
+    (◎○△ success factors: radars and group averages), and the actors-and-networks demo (a co-participation
+    network and the Hybritech spin-off tree). ``on_step(step, count)`` is called after each step (for progress
+    output): the import kinds with their rows, then ``map`` (region × cluster × year rows), ``geometry``
+    (shapes), ``relate`` (related pairs), ``shift-share`` (rows), ``hotspots`` (high-high hot spots),
+    ``assessments`` and ``network`` (actors). Returns the map's :class:`~clusteratlas.metrics.run.MapRun`.
     """
+    import tempfile
+
+    from clusteratlas.networks import importers
+    from clusteratlas.networks.analysis import run_network
+    from clusteratlas.networks.sample import demo_participations_path
+    from clusteratlas.networks.spinoffs import builtin_path
     from clusteratlas.sample import generate_sample
     from clusteratlas.store import Atlas
+    from clusteratlas.store.geometry import import_geometry
 
-    folder = Path(sample_dir) if sample_dir is not None else Path(atlas).parent / "sample"
-    paths = generate_sample(seed).write(folder)
-    with Atlas(atlas, create=True) as a:
-        for kind in DEMO_IMPORTS:
-            report = a.import_file(kind, paths[kind], name="sample" if kind in ("observations", "definitions")
-                                   else None)
-            if on_import is not None:
-                on_import(kind, report.rows)
-        summary = a.map(levels=["state", "custom"])
-        from clusteratlas.store.geometry import import_geometry
+    def done(step: str, count: int) -> None:
+        if on_step is not None:
+            on_step(step, count)
 
-        for level in ("county", "state"):  # the sample's synthetic map, so the pages' maps draw
-            import_geometry(a.con, paths[f"geometry-{level}"], level=level, tolerance=0)
+    with tempfile.TemporaryDirectory(prefix="clusteratlas-sample-") as scratch:
+        paths = generate_sample(seed).write(Path(sample_dir) if sample_dir is not None else Path(scratch))
+        with Atlas(atlas, create=True) as a:
+            for kind in DEMO_IMPORTS:
+                report = a.import_file(kind, paths[kind], name="sample" if kind in ("observations", "definitions")
+                                       else "patents" if kind == "indicators" else None)
+                done(kind, report.rows)
+            summary = a.map(levels=["state", "custom"])
+            done("map", summary.cluster_rows)
+            shapes = sum(import_geometry(a.con, paths[f"geometry-{level}"], level=level, tolerance=0)
+                         for level in ("county", "state"))  # the sample's synthetic map, so the pages' maps draw
+            done("geometry", shapes)
+            done("relate", sum(a.relate(level=level).pairs for level in ("county", "state")))
+            first, last = summary.years[0], summary.years[-1]
+            done("shift-share", a.shift_share(first, last, level="county").num_rows)
+            done("hotspots", a.hotspots(level="county", permutations=permutations).hot_spots)
+            a.import_assessments(paths["assessments"])
+            done("assessments", len(a.assessments()))
+            importers.import_spinoffs(a.con, builtin_path(), "san-diego")
+            importers.import_participations(a.con, demo_participations_path(), "demo")
+            done("network", run_network(a.con, "demo")["actors"])
         return summary

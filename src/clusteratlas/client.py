@@ -20,10 +20,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from clusteratlas import queries as Q
+from clusteratlas._sql import plain_connect
 from clusteratlas.errors import InputError
 
 #: Tabular questions: name -> (API path, the path's parameters, the query function).
@@ -54,7 +54,7 @@ class LocalObservatory:
     """The questions of :mod:`clusteratlas.queries` on an atlas file (opened read-only)."""
 
     def __init__(self, atlas: str | os.PathLike[str]) -> None:
-        self.con = duckdb.connect(str(atlas), read_only=True)
+        self.con = plain_connect(str(atlas), read_only=True)
 
     def close(self) -> None:
         self.con.close()

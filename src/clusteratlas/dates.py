@@ -104,13 +104,26 @@ def _era_year(era: str, year_text: str) -> tuple[int, int]:
     return index, start.year + year - 1
 
 
-def _check_era(index: int, first: dt.date, last: dt.date, written: str) -> None:
+#: How many years past the current one the ongoing era is read: plans and targets name years a few ahead
+#: (令和12年度 for a programme's goal), a year decades ahead is a typing mistake (令和99年).
+ERA_YEARS_AHEAD = 10
+
+
+def _check_era(index: int, first: dt.date, last: dt.date, written: str, today: dt.date | None = None) -> None:
+    """Refuse an era date outside its era: before it began, after the next one began, or, for the era that has
+    not ended, in a year it has not reached (令和99年 would be 2117: more than :data:`ERA_YEARS_AHEAD` year(s) ahead
+    of today is taken for a typing mistake, not a date)."""
     name, _, start = ERAS[index]
     end = ERAS[index + 1][2] if index + 1 < len(ERAS) else None
     if last < start:
         raise ValueError(f"{written} is before {name} began ({start.isoformat()})")
     if end is not None and first >= end:
         raise ValueError(f"{written} is after {name} ended: {ERAS[index + 1][0]} began {end.isoformat()}")
+    if end is None:
+        year = (today or dt.date.today()).year
+        if first.year > year + ERA_YEARS_AHEAD:
+            now = year - start.year + 1
+            raise ValueError(f"{written} is {first.year}, years ahead: {name} is in its year {now} ({year})")
 
 
 def _num(text: str | None) -> int | None:
@@ -198,8 +211,8 @@ def parse_year(value: object) -> int:
         return year
     try:
         return parse_date(value).first.year
-    except ValueError:
-        raise ValueError("not a year") from None
+    except ValueError as exc:  # a date that is wrong says why (令和99年度 is years ahead); other text is no year
+        raise ValueError("not a year" if str(exc) == "not a date" else str(exc)) from None
 
 
 def era_year(year: int) -> str:

@@ -66,7 +66,7 @@ class InputError(ClusterAtlasError):
         if self.expected:
             text += _("; expected {expected}").format(expected=self.expected)
         if self.hint:
-            text += f". {_(self.hint)}"
+            text = _("{message}. {hint}").format(message=text, hint=_(self.hint))
         return text
 
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -30,6 +34,37 @@ STAR = "★"
 MISSING = "—"
 #: A label column (flex) is shortened with … down to this many cells before columns are dropped.
 FLEX_MIN = 24
+
+
+# ------------------------------------------------------------------ wrapping
+def fold(text: Text, width: int) -> list[Text]:
+    """``text`` as lines of at most ``width`` cells (see :func:`clusteratlas.i18n.line_breaks`), styles kept."""
+    lines: list[Text] = []
+    for paragraph in text.split("\n", allow_blank=True):
+        for line in paragraph.divide(i18n.line_breaks(paragraph.plain, max(1, width))):
+            line.rstrip()
+            lines.append(line)
+    return lines
+
+
+class Folded:
+    """Text (Rich markup) wrapped to the console's width by :func:`fold`: Japanese lines break between
+    characters, never inside a number, a code or an option name (Rich would fold a Japanese sentence, one long
+    "word" to it, anywhere: ``--min`` / ``-employment``)."""
+
+    def __init__(self, text: str | Text, style: str | None = None) -> None:
+        self.text = Text.from_markup(text, style=style or "") if isinstance(text, str) else text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in fold(self.text, options.max_width):
+            line.no_wrap = True
+            line.end = "\n"
+            yield line
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = max((cell_len(line) for line in self.text.plain.split("\n")), default=0)
+        longest = max((cell_len(w) for w in i18n.wrap(self.text.plain, 1)), default=0)
+        return Measurement(min(longest, options.max_width), min(widest, options.max_width))
 
 
 def _missing(value: object) -> bool:
@@ -49,14 +84,15 @@ def _label(name: str | None, name_ja: str | None, code: str) -> str:
     shown = i18n.name(name, name_ja)
     if not shown:
         return code
-    return shown + ("" if code == shown else f" [dim]({code})[/]")
+    # a code that is the English name (the JSIC benchmark's clusters) is no code to show beside a Japanese name
+    return shown + ("" if code in (shown, name) else f" [dim]({code})[/]")
 
 
 #: code -> (English name, Japanese name)
 Names = dict[str, tuple[str | None, str | None]]
 
 
-def _named(code: str, names: Names | None) -> str:
+def named(code: str, names: Names | None) -> str:
     """A code with its name when ``names`` knows it."""
     en, ja = (names or {}).get(code, (None, None))
     return _label(en, ja, code)
@@ -68,7 +104,31 @@ def _stars(n: int | None) -> str:
 
 def _estimate_note(row: dict) -> str:
     share = row.get("estimated_share") or 0.0
-    return f"[yellow]est. {share:.0%}[/]" if row.get("estimated") else ""
+    return "[yellow]" + escape(_("est. {share:.0%}").format(share=share)) + "[/]" if row.get("estimated") else ""
+
+
+def level_name(level: str | None) -> str:
+    """A region level in the current language (the levels clusteratlas knows by name; others as stored)."""
+    from clusteratlas.model import REGION_LEVELS
+
+    return _(level) if level in REGION_LEVELS else (level or "")
+
+
+def rating(row: dict) -> str:
+    """The US Cluster Mapping Project's rating of a row in words: strong, significant, qualifying or nothing."""
+    return (_("strong") if row.get("strong") else _("significant") if row.get("significant")
+            else _("qualifying") if row.get("qualifying") else "")
+
+
+def results_legend() -> str:
+    """The legend of a table of cluster results: stars, LQ, the US rating, estimates, the reference economy."""
+    return _("★ stars of the European Cluster Observatory, one each for size (jobs in the top 10 % of the "
+             "cluster's regions), specialisation (LQ ≥ 2) and focus (share of the region's jobs in the top 10 %); "
+             "· none. LQ (location quotient): the cluster's share of the region's jobs over its share of the "
+             "reference economy's; 1 is the reference economy's own mix. US rating (US Cluster Mapping Project, "
+             "traded clusters): strong = LQ within traded or local jobs in the top quarter of the cluster's regions "
+             "and at least 1, with enough jobs and establishments; significant = above the median; qualifying = "
+             "above the lowest quarter. est. 14% = 14 % of the jobs are estimates of withheld cells.")
 
 
 @dataclass(frozen=True)
@@ -96,8 +156,10 @@ def _width(markup: str, *, plain: bool = False) -> int:
 class FitTable:
     """A Rich table that fits the console width when printed (see the module docstring)."""
 
-    def __init__(self, title: str, columns: Iterable[Col], *, wide: bool = False) -> None:
+    def __init__(self, title: str, columns: Iterable[Col], *, wide: bool = False, legend: str | None = None) -> None:
         self.title = title
+        #: What the table's symbols and columns mean, printed under it (Rich markup).
+        self.legend = legend
         # headers in the language of the run (the catalogue's; English source text where it has none)
         self.columns = [dataclasses.replace(c, header=_(c.header), short=_(c.short) if c.short else c.short)
                         for c in columns]
@@ -142,14 +204,23 @@ class FitTable:
             widths[i] = max(4, min(widths[i], spare // max(1, len(flex))))
         return shown, widths, short
 
+    def hidden(self, max_width: int | None) -> list[str]:
+        """The headers of the columns that do not fit ``max_width`` (none with ``wide``)."""
+        shown, _w, _s = self.layout(None if self.wide else max_width)
+        return [self.columns[i].header.replace("\n", " ") for i in range(len(self.columns)) if i not in shown]
+
+    def caption(self, max_width: int | None) -> str:
+        """The lines under the table: which columns are hidden (and how to see them), then the legend."""
+        hidden = self.hidden(max_width)
+        note = _("{n} column(s) hidden ({columns}); use --wide to show all").format(
+            n=len(hidden), columns=_(", ").join(hidden)) if hidden else ""
+        return "\n".join(x for x in (escape(note), self.legend) if x)
+
     def build(self, max_width: int | None) -> Table:
-        """The Rich table for this width (None: every column at full width)."""
+        """The Rich table for this width (None: every column at full width); its title and the lines under it are
+        printed around it (see :meth:`caption`)."""
         shown, widths, short = self.layout(None if self.wide else max_width)
-        hidden = [self.columns[i].header for i in range(len(self.columns)) if i not in shown]
-        caption = (f"{len(hidden)} column(s) hidden ({', '.join(hidden)}); use --wide to show all"
-                   if hidden else None)
-        table = Table(title=self.title, title_justify="left", header_style="bold", caption=caption,
-                      caption_justify="left")
+        table = Table(header_style="bold")
         for i in shown:
             col = self.columns[i]
             header = col.short if short and col.short else col.header
@@ -164,11 +235,65 @@ class FitTable:
         return 1 + sum(3 + self._natural(i, False) for i in range(len(self.columns)))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.title:
+            yield Folded(self.title)
         if self.wide:
             width = max(options.max_width, self.natural_width())
             yield from console.render(self.build(None), options.update(width=width, max_width=width))
         else:
             yield self.build(options.max_width)
+        caption = self.caption(options.max_width)
+        if caption:
+            yield Folded(caption, style="dim")
+
+
+_REFERENCE_WORDS = (
+    (re.compile(r"the observed regions that no other observed region contains(?: \((?P<parts>[^)]*)\))?$"),
+     "observations"),
+    (re.compile(r"the observed regions of level (?P<level>\S+)(?: \((?P<parts>[^)]*)\))?$"), "level"),
+    (re.compile(r"region (?P<region>\S+)(?: \((?P<parts>[^)]*)\))?$"), "region"),
+    (re.compile(r"imported reference totals$"), "totals"),
+    (re.compile(r"reference totals from (?P<file>.+)$"), "file totals"),
+    (re.compile(r"every region of the file \(pass --reference-totals when they overlap or leave part of the nation "
+                r"out\)$"), "file"),
+    (re.compile(r"per level \(before clusteratlas recorded it\)$"), "unrecorded"),
+)
+
+
+def _region_count(part: str) -> str:
+    """``36 county`` of a stored label in the current language (``郡 36``), as the map summary counts regions."""
+    count, _sep, level = part.partition(" ")
+    if not count.replace(",", "").isdigit() or not level:
+        return part
+    return _("{n:,} {level}").format(n=int(count.replace(",", "")), level=level_name(level))
+
+
+def reference_words(spec: str | None, label: str | None) -> str:
+    """The reference economy of a map run in words, in the current language.
+
+    The run stores its economy as a spec (``observations``, ``totals``, ``level:LEVEL``, ``region:CODE``) and an
+    English label (``the observed regions that no other observed region contains (36 county)``); the label is
+    said again in the current language, with its level names, and the spec given as the ``--reference`` value
+    that would make it. A label of another shape is shown as stored.
+    """
+    text = label or ""
+    for pattern, kind in _REFERENCE_WORDS:
+        m = pattern.match(text)
+        if not m:
+            continue
+        found = m.groupdict()
+        parts = _(", ").join(_region_count(p) for p in (found.get("parts") or "").split(", ") if p)
+        words = {"observations": _("the observed regions that no other observed region contains"),
+                 "level": _("the observed regions of level {level}").format(level=level_name(found.get("level"))),
+                 "region": _("region {region}").format(region=found.get("region")),
+                 "totals": _("imported reference totals"),
+                 "file totals": _("reference totals from {file}").format(file=found.get("file")),
+                 "file": _("every region of the file (pass --reference-totals when they overlap or leave part of "
+                           "the nation out)"),
+                 "unrecorded": _("per level (before clusteratlas recorded it)")}[kind]
+        text = words + (_(" ({parts})").format(parts=parts) if parts else "")
+        break
+    return text + (_(" (--reference={spec})").format(spec=spec) if spec else "")
 
 
 def reference_line(run: MapRun | None) -> str:
@@ -177,9 +302,9 @@ def reference_line(run: MapRun | None) -> str:
         return ""
     jobs = _(", {jobs:,.0f} jobs").format(jobs=run.reference_employment) if run.reference_employment is not None \
         else ""
-    spec = run.reference or run.reference_label
-    label = f": {run.reference_label}" if run.reference_label and run.reference else ""
-    return "\n" + _("LQ reference economy: {reference}.").format(reference=f"{spec}{label}{jobs}")
+    spec = None if run.spec.files is not None else run.reference  # a stateless map takes no --reference
+    words = reference_words(spec, run.reference_label)
+    return "\n" + _("LQ reference economy: {reference}.").format(reference=escape(words) + jobs)
 
 
 def region_table(summary: dict, rows: pa.Table, reference: MapRun | None = None, *,
@@ -197,15 +322,15 @@ def region_table(summary: dict, rows: pa.Table, reference: MapRun | None = None,
         Col("Cluster", priority=0, flex=True), Col("Type", priority=4),
         Col("Employment", "right", 1, "Jobs"), Col("Share", "right", 3), Col("LQ", "right", 1),
         Col("LQ (type)", "right", 5, "LQt"), Col("Stars", priority=1), Col("US rating", priority=2, short="US"),
-        Col("Avg wage", "right", 5, "Wage"), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide)
+        Col("Avg wage", "right", 5, "Wage"), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide,
+        legend=results_legend())
     for row in rows.to_pylist():
-        rating = ("strong" if row["strong"] else "significant" if row["significant"]
-                  else "qualifying" if row["qualifying"] else "")
         table.add_row(
             _label(row.get("cluster_name"), row.get("cluster_name_ja"), row["cluster"]),
-            row["type"], _num(row["employment"]), _num(row["share_of_region"], "{:.1%}"),
+            _(row["type"]) if row["type"] in ("traded", "local") else row["type"], _num(row["employment"]),
+            _num(row["share_of_region"], "{:.1%}"),
             _num(row["lq"], "{:.2f}"), _num(row["lq_within_type"], "{:.2f}"), _stars(row["stars"]),
-            rating, _num(row["average_wage"], "{:,.0f}"), _pct(row["employment_cagr"]),
+            rating(row), _num(row["average_wage"], "{:,.0f}"), _pct(row["employment_cagr"]),
             _estimate_note(row),
         )
     return table
@@ -216,44 +341,50 @@ def cluster_table(cluster: str, rows: pa.Table, reference: MapRun | None = None,
     """A cluster's top regions for one year."""
     first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
     name = _label(first.get("cluster_name"), first.get("cluster_name_ja"), cluster)
-    table = FitTable(f"Top regions in {name} — {first.get('year', '')}" + reference_line(reference), [
+    title = _("Top regions in {cluster} — {year}").format(cluster=name, year=first.get("year", ""))
+    table = FitTable(title + reference_line(reference), [
         Col("Region", priority=0, flex=True), Col("Level", priority=4),
         Col("Employment", "right", 1, "Jobs"), Col("LQ", "right", 1), Col("Stars", priority=1),
-        Col("Strong", priority=2), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide)
+        Col("Strong", priority=2), Col("CAGR", "right", 3), Col("Note", priority=2)], wide=wide,
+        legend=results_legend())
     for row in rows.to_pylist():
-        table.add_row(_label(row.get("name"), row.get("name_ja"), row["region"]), row["level"],
+        table.add_row(_label(row.get("name"), row.get("name_ja"), row["region"]), level_name(row["level"]),
                       _num(row["employment"]), _num(row["lq"], "{:.2f}"), _stars(row["stars"]),
-                      "yes" if row["strong"] else "", _pct(row["employment_cagr"]), _estimate_note(row))
+                      _("yes") if row["strong"] else "", _pct(row["employment_cagr"]), _estimate_note(row))
     return table
 
 
 def summary_panel(run: MapRun) -> Panel:
     """What a map run produced, and which earlier results it replaced, kept or dropped."""
-    regions = ", ".join(f"{n:,} {level}" for level, n in run.regions.items())
+    regions = _(", ").join(_("{n:,} {level}").format(n=n, level=level_name(level)) for level, n in run.regions.items())
     text = (_("definition [bold]{definition}[/]: {rows:,} region × cluster × year rows; regions: {regions}; "
-              "years {years}").format(definition=run.definition, rows=run.cluster_rows, regions=regions,
-                                      years=years_text(list(run.years))) + "\n"
+              "years {years}").format(definition=escape(run.definition or ""), rows=run.cluster_rows,
+                                      regions=escape(regions), years=years_text(list(run.years))) + "\n"
             + _("{share:.1%} of employment mapped to a cluster; {codes} industry code(s) unmapped ({jobs:,.0f} "
                 "jobs)").format(share=run.mapped_share, codes=run.unmapped_industries, jobs=run.unmapped_employment)
             + reference_line(run))
+
+    def levels(names: tuple[str, ...]) -> str:
+        return escape(_(", ").join(level_name(level) for level in names))
+
     if run.levels_replaced:
-        text += "\n" + _("Replaced the earlier results of: {levels}.").format(levels=", ".join(run.levels_replaced))
+        text += "\n" + _("Replaced the earlier results of: {levels}.").format(levels=levels(run.levels_replaced))
     if run.levels_kept:
         text += "\n" + _("Kept from the previous run: {levels} (--drop-level LEVEL drops one).").format(
-            levels=", ".join(run.levels_kept))
+            levels=levels(run.levels_kept))
     if run.levels_dropped:
         text += "\n[yellow]" + _("Dropped the earlier results of: {levels}.").format(
-            levels=", ".join(run.levels_dropped)) + "[/]"
+            levels=levels(run.levels_dropped)) + "[/]"
     if run.outside_regions:
         outside = UnknownRegions(run.outside_regions, run.outside_employment, list(run.outside_listed))
-        text += (f"\n[yellow]{outside.describe('in the observations')}[/] (latest year; they are "
-                 "rated as level 'region')")
-    return Panel(text, title=_("Map"), expand=False)
+        text += "\n[yellow]" + escape(_("{codes} (latest year; they are rated as level 'region')").format(
+            codes=outside.describe("in the observations"))) + "[/]"
+    return Panel(Folded(text), title=_("Map"), expand=False)
 
 
 def unmapped_table(unmapped: pa.Table, limit: int = 10, *, wide: bool = False) -> FitTable:
     """Industry codes with observations but no cluster (never dropped silently)."""
-    table = FitTable(f"Industries not in the definition ({unmapped.num_rows}); largest first",
+    table = FitTable(_("Industries not in the definition ({n:,}); largest first").format(n=unmapped.num_rows),
                      [Col("Industry", priority=0, flex=True), Col("Employment", "right", 1, "Jobs"),
                       Col("Rows", "right", 2)], wide=wide)
     for row in unmapped.slice(0, limit).to_pylist():
@@ -270,21 +401,26 @@ def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *,
                   region_names: Names | None = None, item_names: Names | None = None,
                   ) -> list[FitTable]:
     """The most complex regions and items of a relate run, named where the names are known."""
-    reg = FitTable(f"Most complex regions (ECI, by {by})", [
+    reg = FitTable(_("Most complex regions (ECI, by {by})").format(by=_(by)), [
         Col("Region", priority=0, flex=True), Col("ECI", "right", 1), Col("Diversity", "right", 2, "Div."),
         Col("COI", "right", 2), Col("HHI", "right", 3), Col("Krugman", "right", 3, "Krug."),
-        Col("Entropy (bits)", "right", 4, "Entropy")], wide=wide)
+        Col("Entropy (bits)", "right", 4, "Entropy")], wide=wide, legend=_(
+        "ECI (economic complexity index): regions that are specialised (RCA ≥ 1) in many items, and in items few "
+        "regions are specialised in, rank high. Diversity: the number of those items. COI: how near the region is "
+        "to complex items it lacks. HHI, Krugman, entropy: how concentrated the region's jobs are."))
     for r in sorted(regions.to_pylist(), key=lambda r: _desc(r["eci"]))[:top]:
-        reg.add_row(_named(r["region"], region_names), _num(r["eci"], "{:.2f}"), _num(r["diversity"]),
+        reg.add_row(named(r["region"], region_names), _num(r["eci"], "{:.2f}"), _num(r["diversity"]),
                     _num(r["coi"], "{:.2f}"), _num(r["hhi"], "{:.3f}"), _num(r["krugman"], "{:.2f}"),
                     _num(r["total_variety"], "{:.2f}"))
-    plural = "industries" if by == "industry" else f"{by}s"
-    it = FitTable(f"Most complex {plural} (PCI)", [
+    it = FitTable(_("Most complex industries (PCI)") if by == "industry" else _("Most complex clusters (PCI)"), [
         Col(by.capitalize(), priority=0, flex=True), Col("PCI", "right", 1), Col("Ubiquity", "right", 2, "Ubiq."),
         Col("Hoover", "right", 3), Col("Locational Gini", "right", 3, "Gini"), Col("EG γ", "right", 4)],
-        wide=wide)
+        wide=wide, legend=_(
+            "PCI (product complexity index): items made in few regions, and in diverse ones, rank high. Ubiquity: "
+            "the number of regions specialised in the item. Hoover, locational Gini, EG γ (Ellison–Glaeser): how "
+            "concentrated the item's jobs are across regions."))
     for r in sorted(items.to_pylist(), key=lambda r: _desc(r["pci"]))[:top]:
-        it.add_row(_named(r["item"], item_names), _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]),
+        it.add_row(named(r["item"], item_names), _num(r["pci"], "{:.2f}"), _num(r["ubiquity"]),
                    _num(r["hoover"], "{:.3f}"), _num(r["locational_gini"], "{:.3f}"),
                    _num(r["ellison_glaeser"], "{:.4f}"))
     return [reg, it]
@@ -293,12 +429,15 @@ def relate_tables(regions: pa.Table, items: pa.Table, by: str, top: int = 10, *,
 def related_table(item: str, rows: pa.Table, *, wide: bool = False,
                   names: Names | None = None) -> FitTable:
     """An item's most related partners, named where the names are known."""
-    table = FitTable(f"Most related to {_named(item, names)}", [
+    table = FitTable(_("Most related to {item}").format(item=named(item, names)), [
         Col("#", "right", 3), Col("Related", priority=0, flex=True), Col("Proximity", "right", 1, "Prox."),
         Col("Co-location r", "right", 2, "Co-loc r"), Col("Co-agglomeration", "right", 2, "Co-aggl.")],
-        wide=wide)
+        wide=wide, legend=_(
+            "Proximity: how often regions specialised in one are specialised in the other (the lower of the two "
+            "conditional probabilities). Co-location r: correlation of their employment shares across regions. "
+            "Co-agglomeration: Ellison–Glaeser's, above 0 when the two cluster in the same regions."))
     for r in rows.to_pylist():
-        table.add_row(str(r["rank"]), _named(r["related"], names), _num(r["proximity"], "{:.3f}"),
+        table.add_row(str(r["rank"]), named(r["related"], names), _num(r["proximity"], "{:.3f}"),
                       _num(r["colocation"], "{:.3f}"),
                       _num(r["coagglomeration"], "{:.4f}"))
     return table
@@ -312,20 +451,29 @@ def shift_share_table(totals: list[dict], title: str, *, wide: bool = False) -> 
     table = FitTable(title, [
         Col("Region / item", priority=0, flex=True), Col("Change", "right", 1), Col("National", "right", 2, "Nat."),
         Col("Industry mix", "right", 2, "Mix"), Col("Regional", "right", 1, "Reg."),
-        Col("Competitive", "right", 3, "Comp."), Col("Allocation", "right", 3, "Alloc.")], wide=wide)
+        Col("Competitive", "right", 3, "Comp."), Col("Allocation", "right", 3, "Alloc.")], wide=wide, legend=_(
+            "Change in jobs = national growth (as if every item grew as the nation) + industry mix (its items grew "
+            "faster or slower nationally) + regional share (what is left: the region's own performance). Esteban-"
+            "Marquillas split the regional share into a competitive and an allocation effect."))
     for r in totals:
         table.add_row(r["key"], *(_num(r[p], "{:+,.0f}") for p in SHIFT_SHARE_PARTS))
     return table
 
 
-def hotspot_table(rows: pa.Table, *, wide: bool = False) -> FitTable:
-    """Items by global Moran's I, with their high-high hot spots."""
-    table = FitTable("Spatial concentration (global Moran's I) and hot spots (LISA high-high, FDR)", [
+def hotspot_table(rows: pa.Table, *, wide: bool = False, region_names: Names | None = None,
+                  item_names: Names | None = None) -> FitTable:
+    """Items by global Moran's I, with their high-high hot spots (named where the names are known)."""
+    table = FitTable(_("Spatial concentration (global Moran's I) and hot spots (LISA high-high, FDR)"), [
         Col("Item", priority=0, flex=True), Col("Moran's I", "right", 1, "I"), Col("p", "right", 1),
-        Col("Hot spots", "right", 2, "Hot"), Col("Regions", priority=3, flex=True)], wide=wide)
+        Col("Hot spots", "right", 2, "Hot"), Col("Regions", priority=3, flex=True)], wide=wide, legend=_(
+            "Moran's I: above 0 when regions next to each other have similar values (the cluster's LQ); p: the "
+            "share of random rearrangements of the regions that give as high an I. Hot spots: regions that are "
+            "high among high neighbours (local Moran, significant at the false-discovery rate)."))
     for r in rows.to_pylist():
-        table.add_row(r["item"], _num(r["moran_i"], "{:.3f}"), _num(r["p_sim"], "{:.3f}"), str(r["hot"]),
-                      r["regions"] or "")
+        regions = _(", ").join(i18n.name(*(region_names or {}).get(code, (None, None))) or code
+                               for code in (r["regions"] or "").split(", ") if code)
+        table.add_row(named(r["item"], item_names), _num(r["moran_i"], "{:.3f}"), _num(r["p_sim"], "{:.3f}"),
+                      str(r["hot"]), regions)
     return table
 
 
@@ -356,7 +504,7 @@ def comparison_table(title: str, rows: list[tuple[str, dict]], *, wide: bool = F
 
 
 def carry_report(report, definitions: pa.Table, lost: pa.Table, split: pa.Table, origin: str,
-                 limit: int = 10):
+                 limit: int = 10, *, wide: bool = False):
     """What a carried (or loaded) definition holds, and the codes that did not carry cleanly."""
     from rich.console import Group
 
@@ -368,7 +516,7 @@ def carry_report(report, definitions: pa.Table, lost: pa.Table, split: pa.Table,
         table = FitTable(f"{split.num_rows:,} target codes whose sources sit in several clusters "
                          "(lowest purity first)", [
                              Col("Code", priority=0), Col("Cluster chosen", priority=0, short="Cluster", flex=True),
-                             Col("Purity", "right", 1), Col("Also from", priority=2, flex=True)])
+                             Col("Purity", "right", 1), Col("Also from", priority=2, flex=True)], wide=wide)
         for r in sorted(split.to_pylist(), key=lambda r: r["purity"])[:limit]:
             table.add_row(r["industry"], r["cluster"], _pct(r["purity"]), r["alternatives"])
         parts.append(table)
@@ -381,21 +529,37 @@ def carry_report(report, definitions: pa.Table, lost: pa.Table, split: pa.Table,
 
 
 def averages_table(table: pa.Table, fw, reference: pa.Table | None = None, *, wide: bool = False) -> FitTable:
-    """Mean points per factor, a column per group × framework column (and the published figures beside)."""
+    """Mean points per factor, a column per group × framework column (and the published figures beside).
+
+    Headers stay short: a group as tagged and a column by its id, in Japanese the published group's name (知的集積)
+    and the column's (母体形成時の強さ); the legend says what n is, and why a group has none.
+    """
+    from clusteratlas.reference.programmes import published_group_name
+
     groups = list(dict.fromkeys(table["group"].to_pylist()))
     columns = [c.id for c in fw.columns if c.id in set(table["column"].to_pylist())]
     counts = {g: n for g, n in zip(table["group"].to_pylist(), table["assessments"].to_pylist(), strict=True)}
     cols = [Col("Factor", priority=0, flex=True)]
     keys = []
-    for g in groups:
+    japanese = i18n.get_language() == "ja"
+    for g in groups:  # short headers: the group as tagged and the column's id, or their Japanese names
+        group = (published_group_name(g)[1] if japanese else None) or g
         for c in columns:
-            label = fw.column(c).name_ja or c
-            cols.append(Col(f"{g} (n={counts[g]})\n{label}", "right", 1))
+            label = (fw.column(c).name_ja if japanese else None) or c
+            cols.append(Col(f"{group} (n={counts[g]})\n{label}", "right", 1))
             keys.append((g, c, None))
             if reference is not None:
-                cols.append(Col(f"published\n{g}", "right", 2, style="dim"))
+                cols.append(Col(_("published") + f"\n{group}", "right", 2, style="dim"))
                 keys.append((g, c, "ref"))
-    out = FitTable(f"{fw.name} / {fw.name_ja or ''}: mean points (unmarked = 0)", cols, wide=wide)
+    legend = _("Mean points of the assessments in each group (◎ 3, ○ 2, △ 1, unmarked 0); n: how many "
+               "assessments the group holds.")
+    if any(n == 0 for n in counts.values()):
+        legend += " " + _("n = 0: none of this atlas's assessments is in the group; only the published figure is "
+                          "shown beside it.")
+    if reference is not None:
+        legend += " " + _("Published: NISTEP's (2004) averages for the same group.")
+    out = FitTable(_("{framework}: mean points (unmarked = 0)").format(framework=i18n.name(fw.name, fw.name_ja)),
+                   cols, wide=wide, legend=legend)
     means = {(r["group"], r["column"], r["factor"]): r["mean"] for r in table.to_pylist()}
     ref = {(r["group"], r["column"], r["factor"]): r["mean"] for r in reference.to_pylist()} if reference else {}
     for f in fw.factors:
@@ -403,7 +567,7 @@ def averages_table(table: pa.Table, fw, reference: pa.Table | None = None, *, wi
         for g, c, kind in keys:
             value = ref.get((g, c, f.id)) if kind else means.get((g, c, f.id))
             cells.append("" if value is None else _num(value, "{:.1f}"))
-        out.add_row(f"{f.number or ''} {_label(f.name, f.name_ja, f.id)}".strip(), *cells)
+        out.add_row(f"{f.number or ''} {i18n.name(f.name, f.name_ja) or f.id}".strip(), *cells)
     return out
 
 

@@ -184,14 +184,22 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
     _print_import(report, kind, file, dry_run)
 
 
+#: The kinds of table ``import`` takes, said in the current language in its report.
+IMPORT_KINDS = ("observations", "definitions", "regions", "custom-regions", "industries", "reference-totals",
+                "weights", "indicators")
+
+
 def _print_import(report, kind: str, file: Path, dry_run: bool) -> None:
     verb = _("Checked (dry run, nothing stored)") if dry_run else _("Imported")
     label = _(" as '{name}'").format(name=report.name) if report.name else ""
     replaced = _(", replacing {rows:,} rows").format(rows=report.replaced) if report.replaced else ""
-    out.print(_("{verb} {rows:,} {kind} rows from {file}{label}{replaced}.").format(
-        verb=verb, rows=report.rows, kind=kind, file=file, label=label, replaced=replaced))
+    from clusteratlas.report import Folded
+
+    out.print(Folded(escape(_("{verb} {rows:,} {kind} rows from {file}{label}{replaced}.").format(
+        verb=verb, rows=report.rows, kind=_(kind) if kind in IMPORT_KINDS else kind, file=file, label=label,
+        replaced=replaced))))
     for note in report.notes:
-        out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
+        out.print(Folded("[yellow]" + _("note:") + f"[/] {escape(note)}"))
 
 @app.command()
 @fails_cleanly

@@ -13,8 +13,10 @@ import pyarrow as pa
 import typer
 from rich.markup import escape
 
-from clusteratlas.cli._common import AtlasOpt, BomOpt, app, err, failing_cleanly, out
+from clusteratlas.cli._common import AtlasOpt, BomOpt, WideOpt, app, err, failing_cleanly, out
 from clusteratlas.errors import ClusterAtlasError, InputError
+from clusteratlas.i18n import _
+from clusteratlas.report import Folded
 from clusteratlas.store import DEFAULT_PATH, Atlas
 from clusteratlas.store.export import write_table
 
@@ -38,9 +40,9 @@ def _output(path: Path) -> Path:
 
 
 def _write(table: pa.Table, path: Path) -> int:
-    import duckdb
+    from clusteratlas._sql import plain_connect
 
-    con = duckdb.connect()
+    con = plain_connect()
     con.register("t", table)
     try:
         return write_table(con.table("t"), _output(path))
@@ -68,7 +70,7 @@ def _warn(messages: list[str]) -> None:
 
 @assess_app.command("frameworks")
 def frameworks(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Also list the atlas's own.")]
-               = None) -> None:
+               = None, wide: WideOpt = False) -> None:
     """List the frameworks: built in, and stored in an atlas."""
     with failing_cleanly():
         from clusteratlas.evaluate.frameworks import builtin_frameworks
@@ -81,13 +83,14 @@ def frameworks(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help=
                 rows += [{"framework": r[0], "version": r[1], "name": r[2], "name_ja": r[3], "factors": None,
                           "where": "atlas"} for r in a.con.execute(
                     "SELECT framework, version, name, name_ja FROM evaluation_frameworks ORDER BY 1, 2").fetchall()]
-        out.print(plain_table(rows, "Evaluation frameworks / 評価枠組み"))
+        out.print(plain_table(rows, "Evaluation frameworks / 評価枠組み", wide=wide), crop=not wide)
 
 
 @assess_app.command("show")
 def show(framework: Annotated[str, typer.Argument(help="Framework id, e.g. nistep-jp-15.")],
          atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Look in this atlas too.")] = None,
-         version: Annotated[str | None, typer.Option(help="Framework version (default: latest).")] = None) -> None:
+         version: Annotated[str | None, typer.Option(help="Framework version (default: latest).")] = None,
+         wide: WideOpt = False) -> None:
     """A framework's factors, groups, columns and scales, in English and Japanese."""
     with failing_cleanly():
         fw = _resolve(framework, version, atlas)
@@ -100,7 +103,7 @@ def show(framework: Annotated[str, typer.Argument(help="Framework id, e.g. niste
         rows = [{"no.": f.number, "factor": f.id, "group": groups[f.group].name if f.group else None,
                  "name": f.name, "name_ja": f.name_ja,
                  "scale": f.scale or ", ".join(c.scale for c in fw.columns)} for f in fw.factors]
-        out.print(plain_table(rows, "Factors / 要素"))
+        out.print(plain_table(rows, "Factors / 要素", wide=wide), crop=not wide)
         for c in fw.columns:
             scale = fw.scales[c.scale]
             out.print(f"Column [bold]{c.id}[/] ({c.name} / {c.name_ja or ''}): {scale.kind} scale "
@@ -216,7 +219,7 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
            reference: Annotated[bool, typer.Option(help="Show NISTEP's published averages beside "
                                                    "(nistep-jp-15, grouped by formation_base).")] = False,
            out_file: Annotated[Path | None, typer.Option("--out", help="Also write the averages here.")] = None,
-           ) -> None:
+           wide: WideOpt = False) -> None:
     """Averages and distributions by group, or one subject's gap profile beside its quantitative results."""
     if out_file is not None:
         with failing_cleanly():
@@ -236,8 +239,7 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
 
                 result = Q.group_averages(a.con, fw.id, by=by, reference=reference)
                 if result.meta["published_note"]:
-                    out.print(f"[yellow]note:[/] {escape(result.meta['published_note'])}", highlight=False,
-                              soft_wrap=True)
+                    out.print(Folded("[yellow]" + _("note:") + "[/] " + escape(result.meta["published_note"])))
                 averages = result.table
                 own = averages.filter(pc.greater(averages["assessments"], 0))
                 table = own.drop_columns(["published", "published_assessments"]) if own.num_rows else None
@@ -246,18 +248,19 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
                     given = averages.filter(pc.is_valid(averages["published"]))
                     ref = given.select(["group", "column", "factor", "published"]).rename_columns(
                         ["group", "column", "factor", "mean"])
-                out.print(averages_table(averages, fw, ref))
+                out.print(averages_table(averages, fw, ref, wide=wide), crop=not wide)
             else:
                 table = distribution(items, fw, by=by)
                 out.print(plain_table(table.to_pylist(), f"{fw.name}: how often each value was given",
-                                          ["group", "factor", "value", "value_name", "value_name_ja", "count"]))
+                                          ["group", "factor", "value", "value_name", "value_name_ja", "count"],
+                                      wide=wide), crop=not wide)
             if missing:
-                out.print(f"[yellow]note:[/] {len(missing)} of {len(items)} assessment(s) have no {by!r} and "
-                              f"are left out of this grouping: " + ", ".join(m.assessment for m in missing),
-                              highlight=False, soft_wrap=True)
+                out.print(Folded("[yellow]" + _("note:") + "[/] " + escape(_(
+                    "{n} of {total} assessment(s) have no {by!r} and are left out of this grouping: {ids}").format(
+                        n=len(missing), total=len(items), by=by, ids=", ".join(m.assessment for m in missing)))))
             if out_file is not None and table is not None:
                 n = _write(table, out_file)
-                out.print(f"Wrote {n:,} rows to {out_file}")
+                out.print(_("Wrote {n:,} rows to {path}").format(n=n, path=out_file), highlight=False)
             return
         latest = items[-1]
         out.print(f"[bold]{latest.subject_name or subject}[/] {latest.subject_name_ja or ''} — "
@@ -265,24 +268,24 @@ def report(atlas: AtlasOpt = DEFAULT_PATH,
         if len(fw.columns) >= 2:
             now, then = fw.columns[0].id, fw.columns[1].id
             out.print(gap_table(gap_profile(latest, fw), now, then,
-                                    f"Gap profile: {fw.columns[0].name} → {fw.columns[1].name}"))
+                                f"Gap profile: {fw.columns[0].name} → {fw.columns[1].name}", wide=wide), crop=not wide)
         if len(items) > 1 or len(fw.columns) < 2:
             rows = [r for r in over_time(items, fw).to_pylist() if r["value"] is not None]
             out.print(plain_table(rows, "Over time", ["assessed_on", "assessment", "column", "factor", "value",
-                                                          "points"]))
+                                                      "points"], wide=wide), crop=not wide)
         if latest.region:
             try:
                 summary, clusters = a.region_profile(latest.region)
             except InputError as exc:
                 out.print(f"[yellow]note:[/] no quantitative results for region {latest.region} ({exc.problem})")
             else:
-                out.print(region_table(summary, clusters))
+                out.print(region_table(summary, clusters, wide=wide), crop=not wide)
 
 
 @assess_app.command("history")
 def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: AtlasOpt = DEFAULT_PATH,
             era: Annotated[bool, typer.Option("--era", help="Show the assessment dates in the Japanese era "
-                                              "(令和6年4月1日).")] = False) -> None:
+                                              "(令和6年4月1日).")] = False, wide: WideOpt = False) -> None:
     """Every revision of every assessment of one subject, with who recorded it and when."""
     with failing_cleanly(), Atlas(atlas) as a:
         from clusteratlas.report import plain_table
@@ -298,7 +301,7 @@ def history(subject: Annotated[str, typer.Argument(help="Subject id.")], atlas: 
 
             rows = [{**r, "assessed_on": format_date(str(r["assessed_on"]) if r["assessed_on"] else None, "era")}
                     for r in rows]
-        out.print(plain_table(rows, f"History of {subject}"))
+        out.print(plain_table(rows, f"History of {subject}", wide=wide), crop=not wide)
 
 
 @assess_app.command("html")
@@ -326,28 +329,39 @@ def registry(programme: Annotated[str | None, typer.Argument(help="industrial-cl
              era: Annotated[bool, typer.Option("--era", help="Show start years as the sources write them, "
                                                "Japanese era fiscal years (平成19年度); with --lang ja "
                                                "they are shown as 2007年度.")] = False,
-             ) -> None:
+             wide: WideOpt = False) -> None:
     """Japan's cluster programmes (METI, MEXT) and NISTEP's candidate regions, from the sources."""
     with failing_cleanly():
-        from clusteratlas.reference.programmes import programme_table
-        from clusteratlas.report import plain_table
+        from clusteratlas import i18n
+        from clusteratlas.reference.programmes import programme_name, programme_table
+        from clusteratlas.report import Col, FitTable
 
         table = programme_table(programme)
         if programme is None:
-            rows: dict[str, dict] = {}
+            counts: dict[str, int] = {}
             for r in table.to_pylist():
-                acc = rows.setdefault(r["programme"], {"programme": r["programme"], "entries": 0})
-                acc["entries"] += 1
-            out.print(plain_table(list(rows.values()), "Japanese cluster programmes (registry)"))
+                counts[r["programme"]] = counts.get(r["programme"], 0) + 1
+            summary = FitTable(_("Japanese cluster programmes (registry)"), [
+                Col("Programme", priority=0, flex=True), Col("Id", priority=1), Col("Entries", "right", 0)],
+                wide=wide)
+            for key, n in counts.items():
+                summary.add_row(i18n.name(*programme_name(key)) or key, key, f"{n:,}")
+            out.print(summary, crop=not wide)
         else:
-            from clusteratlas import i18n
             from clusteratlas.dates import format_year
 
             style = "era" if era else "year"
             fiscal = era or i18n.get_language() == "ja"  # the programmes start in fiscal years (年度)
-            entries = [{**r, "start": format_year(r["start"], style, fiscal=fiscal)} for r in table.to_pylist()]
-            out.print(plain_table(entries, programme,
-                                      ["id", "name", "name_ja", "start", "type", "fields_ja", "regions"]))
+            entries = FitTable(i18n.name(*programme_name(programme)) or programme, [
+                Col("Region", priority=1), Col("Name", priority=0, flex=True), Col("Start", priority=1),
+                Col("Type", priority=3), Col("Fields", priority=2, flex=True), Col("Prefectures", priority=4)],
+                wide=wide)
+            for r in table.to_pylist():  # the region as 'map --level custom' and 'show region' name it
+                entries.add_row(f"{programme}:{r['id']}", i18n.name(r["name"], r["name_ja"]),
+                                format_year(r["start"], style, fiscal=fiscal),
+                                _(r["type"]) if r["type"] else None, i18n.name(r["fields"], r["fields_ja"]),
+                                r["regions"])
+            out.print(entries, crop=not wide)
         if out_file is not None:
             n = _write(table, out_file)
             out.print(f"Wrote {n:,} rows to {out_file}")
@@ -374,7 +388,7 @@ def scoreboard(file: Annotated[Path | None, typer.Argument(help="A table with on
                atlas: AtlasOpt = DEFAULT_PATH,
                top: Annotated[int, typer.Option(help="Rows to show.")] = 20,
                out_file: Annotated[Path | None, typer.Option("--out", help="Also write all rows here.")] = None,
-               ) -> None:
+               wide: WideOpt = False) -> None:
     """A composite index: normalise, weigh, aggregate, rank, and check the ranks against other weights."""
     with failing_cleanly():
         from clusteratlas.evaluate import scoreboard as sb
@@ -402,7 +416,8 @@ def scoreboard(file: Annotated[Path | None, typer.Argument(help="A table with on
                           "rank_p95": float(sens.high[i])})
         rows.sort(key=lambda r: (r["rank"], r["unit"]))
         out.print(plain_table(rows[:top], f"Composite index ({normalise}, {aggregate}; weights "
-                                  + ", ".join(f"{k} {v:.2f}" for k, v in board.weights.items()) + ")"))
+                              + ", ".join(f"{k} {v:.2f}" for k, v in board.weights.items()) + ")", wide=wide),
+                  crop=not wide)
         if out_file is not None:
             n = _write(pa.Table.from_pylist(rows), out_file)
             out.print(f"Wrote {n:,} rows to {out_file}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from clusteratlas.cli._common import (
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.i18n import _
 from clusteratlas.report import (
+    Folded,
     cluster_table,
     reference_line,
     region_table,
@@ -96,6 +98,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                                        "level), region:CODE (one region). Default: totals if "
                                                        "imported, else level:country if observed, else "
                                                        "observations.")] = None,
+         wide: WideOpt = False,
          engine: Annotated[str, typer.Option(help="duckdb (one machine) or spark (stateless mode; --data, "
                                              "--clusters and --reference-totals may be any path Spark reads, "
                                              "Parquet or CSV; --out becomes a results folder for 'import "
@@ -136,7 +139,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                     "cluster).").format(rows=report.rows, out=report.out, share=report.mapped_share)
                   + reference_line(report.run))
         if report.unmapped.num_rows:
-            out.print(unmapped_table(report.unmapped))
+            out.print(unmapped_table(report.unmapped, wide=wide), crop=not wide)
         return
     if engine != "duckdb":
         raise ClusterAtlasError(f"--engine {engine} maps files (--data, --clusters, --out); load its results "
@@ -152,7 +155,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         rate(len(a.con.table("observations")), started)
     out.print(summary_panel(summary))
     if unmapped.num_rows:
-        out.print(unmapped_table(unmapped))
+        out.print(unmapped_table(unmapped, wide=wide), crop=not wide)
 
 MinEmploymentOpt = Annotated[float, typer.Option(help="Leave out cells with fewer jobs than this: with few "
                                                  "regions (47 prefectures) tiny cells rank high on LQ alone.")]
@@ -163,9 +166,9 @@ def print_notes(notes: list[str]) -> None:
     for note in notes:
         head, sep, rest = note.partition(" ")
         if sep and head in (_("note:"), _("coverage:")):
-            out.print(f"[yellow]{escape(head)}[/] {escape(rest)}", highlight=False)
+            out.print(Folded(f"[yellow]{escape(head)}[/] {escape(rest)}"))
         else:
-            out.print(escape(note), highlight=False)
+            out.print(Folded(escape(note)))
 
 
 def _map_elsewhere(engine: str, data: str, clusters: str, out_file: str, *, regions_out: Path | None,
@@ -192,7 +195,9 @@ def _map_elsewhere(engine: str, data: str, clusters: str, out_file: str, *, regi
 
 @show_app.command("region")
 @fails_cleanly
-def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
+def show_region(region: Annotated[str, typer.Argument(help="The region: its code, or its name in English or "
+                                                     "Japanese (case, width and kana forgiven).")],
+                atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                 all_: Annotated[bool, typer.Option("--all", help="Include clusters with no jobs.")] = False,
                 min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
     """A region's clusters: stars, LQ, employment, wages, growth, estimate flags.
@@ -200,26 +205,32 @@ def show_region(region: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = Non
     Ranked by stars, then employment: a cell of a few dozen jobs with a high LQ does not come first.
     """
     with Atlas(atlas) as a:
-        profile = Q.region_profile(a.con, region, year=year, include_empty=all_, opportunities=0,
+        found = Q.find_region(a.con, region)
+        profile = Q.region_profile(a.con, found.code, year=year, include_empty=all_, opportunities=0,
                                    min_employment=min_employment)
         economy = a.last_run()
+    print_notes([found.note()] if found.note() else [])
     out.print(region_table(profile.summary, profile.clusters, economy, wide=wide), crop=not wide)
     print_notes(profile.notes)
 
 
 @show_app.command("cluster")
 @fails_cleanly
-def show_cluster(cluster: str, atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
+def show_cluster(cluster: Annotated[str, typer.Argument(help="The cluster: its code, or its name in English or "
+                                                       "Japanese (case, width and kana forgiven).")],
+                 atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                  top: Annotated[int, typer.Option(help="How many regions.")] = 20,
                  level: Annotated[str | None, typer.Option(help="Region level (default: the largest level "
                                                            "whose regions do not overlap).")] = None,
                  min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
     """A cluster's top regions by employment, with their ratings."""
     with Atlas(atlas) as a:
-        ranking = Q.cluster_ranking(a.con, cluster, year=year, top=top, level=level,
+        found = Q.find_cluster(a.con, cluster)
+        ranking = Q.cluster_ranking(a.con, found.code, year=year, top=top, level=level,
                                     min_employment=min_employment, order="stars")
         economy = a.last_run()
-    out.print(cluster_table(cluster, ranking.table, economy, wide=wide), crop=not wide)
+    print_notes([found.note()] if found.note() else [])
+    out.print(cluster_table(found.code, ranking.table, economy, wide=wide), crop=not wide)
     print_notes(ranking.meta["notes"] if ranking.table.num_rows else [])
 
 
@@ -234,51 +245,84 @@ def indicators(indicator: Annotated[str, typer.Argument(help="The indicator (e.g
                out_file: Annotated[Path | None, typer.Option("--out", help="Also write all rows here.")] = None,
                wide: WideOpt = False) -> None:
     """An innovation or context indicator per employee or per head, region by region."""
-    from clusteratlas.report import Col, FitTable, _num
+    from clusteratlas.report import Col, FitTable, _label, _num
 
     with Atlas(atlas) as a:
         rows = a.indicator_rates(indicator, per=per, scale=scale, year=year)
         if out_file is not None:
             write_table(a.con.from_arrow(rows), out_file)
-    table = FitTable(f"{indicator} per {scale:,.0f} {per}", [
+    base = _("jobs") if per == "employment" else per
+    title = _("{indicator} per {scale:,.0f} {base}").format(indicator=indicator, scale=scale, base=base)
+    table = FitTable(title, [
         Col("Region", priority=0, flex=True), Col("Year", "right", 2), Col(indicator, "right", 1),
-        Col(per, "right", 1), Col("Rate", "right", 0)], wide=wide)
+        Col(base, "right", 1), Col("Rate", "right", 0)], wide=wide,
+        legend=_("Rate: {indicator} per {scale:,.0f} {base} of the region, highest first.").format(
+            indicator=indicator, scale=scale, base=base))
     for r in rows.slice(0, top).to_pylist():
-        label = " / ".join(x for x in (r["name"], r["name_ja"]) if x) or r["region"]
-        table.add_row(label, str(r["year"]), _num(r["value"], "{:,.1f}"), _num(r["base"]),
-                      _num(r["rate"], "{:,.2f}"))
+        table.add_row(_label(r["name"], r["name_ja"], r["region"]), str(r["year"]), _num(r["value"], "{:,.1f}"),
+                      _num(r["base"]), _num(r["rate"], "{:,.2f}"))
     out.print(table, crop=not wide)
+
+def _demo_step(step_: str, n: int) -> str:
+    """One progress line of ``demo``: what a step of :func:`clusteratlas.api.build_demo_atlas` stored."""
+    lines = {
+        "regions": _("imported {n:,} regions (a country, 6 states, 36 counties)"),
+        "custom-regions": _("imported a custom region ({n:,} members)"),
+        "industries": _("imported {n:,} industry names (NAICS 2017, English and Japanese)"),
+        "definitions": _("imported a cluster definition of {n:,} industries (20 benchmark clusters)"),
+        "observations": _("imported {n:,} observations (county × industry × year)"),
+        "weights": _("imported {n:,} neighbour links"),
+        "indicators": _("imported {n:,} values of an indicator (patents)"),
+        "map": _("mapped {n:,} region × cluster × year rows (counties, states, the custom region)"),
+        "geometry": _("stored {n:,} map shapes"),
+        "relate": _("relatedness and complexity: {n:,} related pairs"),
+        "shift-share": _("shift-share: {n:,} rows"),
+        "hotspots": _("hot spots: {n:,} high-high counties"),
+        "assessments": _("assessments: {n:,} (success factors, with radars)"),
+        "network": _("actors and networks: {n:,} actors in the demo network, and a spin-off tree"),
+    }
+    return lines[step_].format(n=n)
+
 
 @app.command()
 @fails_cleanly
-def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas file to create "
-                                                    "(default: a temporary one).")] = None,
+def demo(atlas: Annotated[Path | None, typer.Option("--atlas", "-a", help="Atlas file to create and keep "
+                                                    "(default: a temporary one, removed when the demo ends).")]
+         = None,
          seed: Annotated[int, typer.Option(help="Random seed of the sample economy.")] = 7,
          wide: WideOpt = False,
          serve_: Annotated[bool, typer.Option("--serve", help="Then serve the demo atlas over HTTP "
                                                                "(as 'clusteratlas serve').")] = False) -> None:
-    """Run the whole job on the bundled sample economy and show the results."""
-    workdir = Path(tempfile.mkdtemp(prefix="clusteratlas-demo-"))
-    atlas = atlas or workdir / "demo.duckdb"
-    if atlas.exists():
-        raise ClusterAtlasError(f"{atlas} already exists; choose another --atlas path")
-    out.print(f"Sample economy written to {workdir / 'sample'}")
-    with step("Building the demo atlas: importing and mapping the sample economy"):
-        summary = build_demo_atlas(atlas, seed=seed, sample_dir=workdir / "sample",
-                                   on_import=lambda kind, rows: out.print(f"  imported {rows:>7,} {kind}"))
-    out.print(summary_panel(summary))
-    with Atlas(atlas) as a:
-        top = Q.top_region(a.con, level="county")
-        profile = Q.region_profile(a.con, top, opportunities=0)
-        out.print(region_table(profile.summary, profile.clusters, wide=wide), crop=not wide)
-        out.print(cluster_table("C01", Q.cluster_ranking(a.con, "C01", top=8).table, wide=wide), crop=not wide)
-    from clusteratlas.cli.network import demo_network
+    """Build every part of the observatory on the bundled sample economy and show the results.
 
-    with step("Actors and networks"):
-        demo_network(atlas)
-    out.print(f"\nAtlas: {atlas}\nTry: clusteratlas show region S2C3 --atlas {atlas}\n"
-              f"Browse: clusteratlas serve --atlas {atlas}")
-    if serve_:
-        from clusteratlas.cli.serve import serve
+    Maps, relatedness and complexity, shift-share, hot spots, an indicator, assessments and a network; nothing is
+    left in the system's temporary folder.
+    """
+    if atlas is not None and atlas.exists():
+        raise ClusterAtlasError(_("{atlas} already exists; choose another --atlas path").format(atlas=atlas))
+    with contextlib.ExitStack() as stack:
+        path = atlas if atlas is not None else Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="clusteratlas-demo-"))) / "demo.duckdb"
+        with step(_("Building the demo atlas on the sample economy")):
+            summary = build_demo_atlas(path, seed=seed, on_step=lambda s, n: out.print("  " + _demo_step(s, n),
+                                                                                       highlight=False))
+        out.print(summary_panel(summary))
+        with Atlas(path) as a:
+            top = Q.top_region(a.con, level="county")
+            profile = Q.region_profile(a.con, top, opportunities=0)
+            out.print(region_table(profile.summary, profile.clusters, wide=wide), crop=not wide)
+            out.print(cluster_table("C01", Q.cluster_ranking(a.con, "C01", top=8).table, wide=wide), crop=not wide)
+        from clusteratlas.cli.network import demo_network
 
-        serve(atlas=atlas)
+        demo_network(path)
+        if atlas is None:
+            out.print("\n" + _("The demo atlas is temporary. Keep one with: clusteratlas demo --atlas demo.duckdb"),
+                      highlight=False)
+        else:
+            out.print("\n" + _("Atlas: {atlas}").format(atlas=path) + "\n"
+                      + _("Try: clusteratlas show region 'East County 3' --atlas {atlas}").format(atlas=path) + "\n"
+                      + _("Browse: clusteratlas serve --atlas {atlas}").format(atlas=path), highlight=False)
+        if serve_:
+            from clusteratlas.cli.serve import serve
+
+            serve(atlas=path)

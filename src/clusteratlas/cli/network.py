@@ -18,6 +18,8 @@ import typer
 
 from clusteratlas.cli._common import WideOpt, app, failing_cleanly, out, show_app
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
+from clusteratlas.networks.model import ACTOR_KINDS
 from clusteratlas.report import Col, FitTable
 from clusteratlas.sources.generic import parse_mapping
 from clusteratlas.store import DEFAULT_PATH, Atlas
@@ -48,7 +50,7 @@ def _cell(value: object, fmt: str | None) -> str | None:
     if fmt:
         return fmt.format(value)
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
@@ -63,7 +65,8 @@ def _fit(frame: pl.DataFrame, title: str, fields: list[Field], *, wide: bool = F
     table = FitTable(title, [Col(f.header, "right" if numeric[f.column] else "left", f.priority, f.short,
                                  f.flex) for f in fields], wide=wide)
     for row in frame.iter_rows(named=True):
-        table.add_row(*(_cell(row[f.column], f.fmt) for f in fields))
+        table.add_row(*(_(row[f.column]) if f.column == "kind" and row[f.column] in ACTOR_KINDS
+                        else _cell(row[f.column], f.fmt) for f in fields))
     return table
 
 
@@ -276,24 +279,15 @@ def show_network(group: Annotated[str, typer.Argument(help="A region (or country
 
 
 def demo_network(atlas: Path) -> None:
-    """The demo's network part: the Hybritech spin-off tree and a small co-participation network.
-
-    Called by ``clusteratlas demo`` on its atlas (one line in cli.demo).
-    """
-    from clusteratlas.networks import importers
-    from clusteratlas.networks.analysis import run_network
-    from clusteratlas.networks.sample import demo_participations_path
-    from clusteratlas.networks.spinoffs import builtin_path, genealogy, render_text
+    """Print the demo's network part, which ``build_demo_atlas`` stored: the Hybritech spin-off tree and the three
+    coordinators of the small co-participation network (called by ``clusteratlas demo``)."""
+    from clusteratlas.networks.brokerage import coordinators as ranked
+    from clusteratlas.networks.spinoffs import genealogy, render_text
 
     with Atlas(atlas) as a:
-        importers.import_spinoffs(a.con, builtin_path(), "san-diego")
-        out.print("\n[bold]Spin-off tree / スピンオフ・ツリー[/] (seed 003)")
+        out.print("\n[bold]" + _("Spin-off tree") + "[/] " + _("(Hybritech, San Diego; NISTEP 2004 seed 003)"))
         out.print(render_text(genealogy(a.con, "san-diego", "hybritech")), highlight=False)
-        importers.import_participations(a.con, demo_participations_path(), "demo")
-        run_network(a.con, "demo")
-        from clusteratlas.networks.brokerage import coordinators as ranked
-
-        out.print(coordinator_table(ranked(a.con, "demo", top=3), "Demo network: coordinators / コーディネーター"))
+        out.print(coordinator_table(ranked(a.con, "demo", top=3), _("Demo network: coordinators")))
 
 
 def register(app: typer.Typer, show_app: typer.Typer) -> None:

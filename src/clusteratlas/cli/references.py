@@ -11,8 +11,10 @@ import pyarrow.compute
 import typer
 from rich.markup import escape
 
+from clusteratlas import i18n
 from clusteratlas.cli._common import (
     AtlasOpt,
+    WideOpt,
     app,
     fails_cleanly,
     out,
@@ -21,6 +23,7 @@ from clusteratlas.cli._common import (
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.i18n import _
 from clusteratlas.report import (
+    Folded,
     carry_report,
 )
 from clusteratlas.store import DEFAULT_PATH, Atlas
@@ -52,7 +55,11 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
               as_name: Annotated[str | None, typer.Option("--name", help="Store the definition under this name "
                                                           "(default: us-benchmark).")] = None,
               jsic: Annotated[int, typer.Option(help="jp-benchmark: JSIC revision, 13 (2013; the 2014 and 2016 "
-                                                "censuses) or 14 (2023).")] = 13) -> None:
+                                                "censuses) or 14 (2023).")] = 13,
+              verbose: Annotated[bool, typer.Option("--verbose", "-v", help="jp-programmes: list every programme "
+                                                    "region the data cover only in part (default: a summary).")]
+              = False,
+              wide: WideOpt = False) -> None:
     """Load built-in reference data into the atlas: Japan's prefectures, or the US benchmark clusters."""
     from clusteratlas.reference.japan import prefecture_neighbours, prefectures
 
@@ -80,8 +87,16 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
             out.print("[yellow]" + _("note:") + "[/] " + _("no observations yet: the programme regions were built from "
                       "prefectures; load them again after importing municipal data to roll them up from their "
                       "cities."))
-        for c in partial:
-            out.print("[yellow]" + _("coverage:") + f"[/] {escape(c['region'])}: {escape(c['note'])}", highlight=False)
+        if partial and not verbose:
+            kinds = [c["kind"] for c in partial]
+            out.print(Folded("[yellow]" + _("coverage:") + "[/] " + escape(_(
+                "{n} of {total} programme regions are not wholly in the data: {none} not rated (no data for them), "
+                "{part} with some of their prefectures or cities missing, {whole} rated from their whole "
+                "prefecture (their cities are not in the data); --verbose lists them.").format(
+                    n=len(partial), total=n, none=kinds.count("none"), part=kinds.count("part"),
+                    whole=kinds.count("whole")))))
+        for c in partial if verbose else []:
+            out.print(Folded("[yellow]" + _("coverage:") + f"[/] {escape(c['region'])}: {escape(c['note'])}"))
         return
     if name == "jp-prefecture-neighbours":
         with Atlas(atlas) as a:  # the built-in prefectures come along, so the links name known regions
@@ -101,22 +116,24 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
             a.import_table("industries", jp_benchmark.industries(jsic), name=f"jsic{jsic}")
         impure = bench.filter(pa.compute.less(bench["purity"], 0.999))
         levels = bench["level"].to_pylist()
-        out.print(f"Loaded {report.rows:,} JSIC Rev. {jsic} codes ({levels.count('3')} 3-digit groups and "
-                  f"{levels.count('4')} 4-digit classes) "
-                  f"into {len(set(table['cluster'].to_pylist()))} benchmark clusters as '{report.name}'; "
-                  f"{impure.num_rows} codes have split links (purity < 1; see 'export definitions' or "
-                  f"clusteratlas.reference.jp_benchmark.benchmark()); {lost.num_rows} codes were lost on the way.",
-                  highlight=False)
+        out.print(Folded(escape(_(
+            "Loaded {rows:,} JSIC Rev. {jsic} codes ({groups} 3-digit groups and {classes} 4-digit classes) into "
+            "{clusters} benchmark clusters as '{name}'; {split} codes have split links (purity < 1; see 'export "
+            "definitions' or clusteratlas.reference.jp_benchmark.benchmark()); {lost} codes were lost on the "
+            "way.").format(rows=report.rows, jsic=jsic, groups=levels.count("3"), classes=levels.count("4"),
+                           clusters=len(set(table["cluster"].to_pylist())), name=report.name,
+                           split=impure.num_rows, lost=lost.num_rows))))
         for step_name in sorted(set(lost["step"].to_pylist())):
             codes = [c for c, s in zip(lost["code"].to_pylist(), lost["step"].to_pylist(), strict=True)
                      if s == step_name]
-            out.print(f"  lost at {step_name}: {len(codes)} ({', '.join(codes[:12])}{' …' if len(codes) > 12 else ''})",
-                      highlight=False)
+            shown = ", ".join(codes[:12]) + (" …" if len(codes) > 12 else "")
+            out.print(Folded(escape("  " + _("lost at {step}: {n} ({codes})").format(
+                step=_(step_name) if i18n.has(step_name) else step_name, n=len(codes), codes=shown))))
         if jsic == 14:
             matches = bench["match"].to_pylist()
             for kind in ("same code, same name", "renumbered", "same code, renamed"):
-                out.print(f"  Rev. 14 codes matched as '{kind}': {sum(str(m).startswith(kind) for m in matches)}",
-                          highlight=False)
+                out.print(escape("  " + _("Rev. 14 codes matched as '{kind}': {n}").format(
+                    kind=_(kind), n=sum(str(m).startswith(kind) for m in matches))), highlight=False)
         return
     if name != "us-benchmark":
         raise ClusterAtlasError(f"unknown reference data {name!r}; available: jp-prefectures, "
@@ -130,7 +147,7 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
         report = a.import_table("definitions", bench.definitions, name=as_name or "us-benchmark")
     origin = "NAICS " + (" + ".join(map(str, naics)) if naics and len(naics) > 1 else str(bench.vintage))
     out.print(carry_report(report, bench.definitions, bench.lost, bench.split,
-                           origin + "".join(f", then {s}" for s in bench.steps)))
+                           origin + "".join(f", then {s}" for s in bench.steps), wide=wide), crop=not wide)
 
 @app.command()
 @fails_cleanly
@@ -149,7 +166,7 @@ def carry(definition: Annotated[str, typer.Argument(help="A cluster definition i
           by_employment: Annotated[bool, typer.Option(help="Weigh each source code's vote by its employment in "
                                                       "the atlas (all regions, latest year; carried along a "
                                                       "chain), so purity is an employment share.")] = False,
-          ) -> None:
+          wide: WideOpt = False) -> None:
     """Carry a cluster definition onto another classification through concordances (e.g. NAICS → NACE)."""
     from clusteratlas.reference.benchmark import (
         BUILTIN_CONCORDANCES,
@@ -177,4 +194,4 @@ def carry(definition: Annotated[str, typer.Argument(help="A cluster definition i
             raise ClusterAtlasError(f"the concordance places none of {definition!r}'s codes; check its columns")
         report = a.import_table("definitions", carried.definitions, name=as_name)
     out.print(carry_report(report, carried.definitions, carried.lost, carried.split,
-                           f"{definition} through {len(concordance)} concordance(s)"))
+                           f"{definition} through {len(concordance)} concordance(s)", wide=wide), crop=not wide)

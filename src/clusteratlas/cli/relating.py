@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from clusteratlas import queries as Q
 from clusteratlas.cli._common import (
@@ -22,9 +23,13 @@ from clusteratlas.cli._common import (
     year_parser,
 )
 from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
 from clusteratlas.report import (
     SHIFT_SHARE_PARTS,
+    Folded,
     hotspot_table,
+    level_name,
+    named,
     relate_tables,
     related_table,
     shift_share_table,
@@ -33,8 +38,8 @@ from clusteratlas.store import DEFAULT_PATH, Atlas
 
 
 def _plural(by: str) -> str:
-    """'clusters' or 'industries'."""
-    return "industries" if by == "industry" else f"{by}s"
+    """'clusters' or 'industries', in the current language."""
+    return _("industries") if by == "industry" else _("clusters")
 
 
 @app.command()
@@ -45,14 +50,17 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
                 parser=year_parser, metavar="YEAR", help="Also mark specialisations gained or lost since this "
                                                      "year.")] = None, wide: WideOpt = False) -> None:
     """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
-    with Atlas(atlas) as a, step("Computing relatedness and complexity"):
+    with Atlas(atlas) as a, step(_("Computing relatedness and complexity")):
         summary = a.relate(by=by, year=year, level=level, top=top, since=since)
         run = Q.relate_run(a.con, by=summary.by, level=summary.level, year=summary.year)
         region_names, item_names = Q.names(a.con, "region"), Q.names(a.con, by)
-    out.print(f"Stored relatedness for {summary.regions:,} regions × {summary.items:,} {_plural(by)} "
-              f"({summary.level}, {summary.year}); {summary.pairs:,} related pairs.")
+    out.print(Folded(escape(_("Stored relatedness for {regions:,} regions × {items:,} {plural} ({level}, {year}); "
+                              "{pairs:,} related pairs.").format(
+        regions=summary.regions, items=summary.items, plural=_plural(by), level=level_name(summary.level),
+        year=summary.year, pairs=summary.pairs))))
     if since is not None:
-        out.print(f"Since {since}: {run.gained:,} specialisations gained, {run.lost:,} lost.")
+        out.print(Folded(escape(_("Since {since}: {gained:,} specialisations gained, {lost:,} lost.").format(
+            since=since, gained=run.gained, lost=run.lost))))
     for table in relate_tables(run.regions, run.items, by, wide=wide, region_names=region_names, item_names=item_names):
         out.print(table, crop=not wide)
 
@@ -64,22 +72,26 @@ def shift_share_(start: Annotated[int, typer.Argument(parser=year_parser, metava
                  region: Annotated[str | None, typer.Option(help="List one region's items instead.")] = None,
                  top: Annotated[int, typer.Option(help="Rows to show.")] = 15, wide: WideOpt = False) -> None:
     """Shift-share (Dunn; Esteban-Marquillas) of employment change between two years; stored."""
-    with Atlas(atlas) as a, step("Decomposing employment change"):
+    with Atlas(atlas) as a, step(_("Decomposing employment change")):
         table = a.shift_share(start, end, by=by, level=level)
+        region_names, item_names = Q.names(a.con, "region"), Q.names(a.con, by)
     rows = table.to_pylist()
     if region is not None:
-        picked = [dict(r, key=r["item"]) for r in rows if r["region"] == region]
+        picked = [dict(r, key=named(r["item"], item_names)) for r in rows if r["region"] == region]
         if not picked:
-            raise ClusterAtlasError(f"unknown region {region!r} in the shift-share results")
-        title = f"Shift-share of {region}, {start}–{end}, by {by}"
+            raise ClusterAtlasError(_("unknown region {region!r} in the shift-share results").format(region=region))
+        title = _("Shift-share of {region}, {start}–{end}, by {by}").format(
+            region=named(region, region_names), start=start, end=end, by=_(by))
     else:
         sums: dict[str, dict] = {}
         for r in rows:
-            acc = sums.setdefault(r["region"], {"key": r["region"], **dict.fromkeys(SHIFT_SHARE_PARTS, 0.0)})
+            acc = sums.setdefault(r["region"], {"key": named(r["region"], region_names),
+                                                **dict.fromkeys(SHIFT_SHARE_PARTS, 0.0)})
             for part in SHIFT_SHARE_PARTS:
                 acc[part] += r[part]
         picked = list(sums.values())
-        title = f"Shift-share by region, {start}–{end} (largest regional-share effects)"
+        title = _("Shift-share by region, {start}–{end} (largest regional-share effects)").format(start=start,
+                                                                                                   end=end)
     picked.sort(key=lambda r: -abs(r["regional_share"]))
     out.print(shift_share_table(picked[:top], title, wide=wide), crop=not wide)
 
@@ -94,18 +106,24 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
 
     Needs region neighbours: 'clusteratlas import weights FILE' (region, neighbor, weight).
     """
-    with Atlas(atlas) as a, step("Testing for spatial hot spots"):
+    with Atlas(atlas) as a, step(_("Testing for spatial hot spots")):
         summary = a.hotspots(by=by, year=year, level=level, value=value, permutations=permutations, alpha=alpha)
         rows = Q.hotspot_summary(a.con, by=summary.by, level=summary.level, year=summary.year,
                                  value=summary.value, top=top).table
-    out.print(f"Tested {summary.items:,} {_plural(by)} on {summary.regions:,} regions "
-              f"({summary.level}, {summary.year}, "
-              f"{summary.value}): {summary.hot_spots:,} high-high hot spots at FDR {alpha:.0%}"
-              + (f"; regions without neighbours (no statistic): {summary.unlinked_regions}"
-                 if summary.unlinked_regions else "")
-              + (f"; {_plural(by)} without variation (no statistic, no p-value): {summary.constant_items}"
-                 if summary.constant_items else ""))
-    out.print(hotspot_table(rows, wide=wide), crop=not wide)
+        region_names, item_names = Q.names(a.con, "region"), Q.names(a.con, by)
+    values = {"lq": _("LQ"), "employment": _("employment"), "share": _("share")}
+    text = _("Tested {items:,} {plural} on {regions:,} regions ({level}, {year}, {value}): {hot:,} high-high hot "
+             "spots at FDR {alpha:.0%}").format(items=summary.items, plural=_plural(by), regions=summary.regions,
+                                                level=level_name(summary.level), year=summary.year,
+                                                value=values.get(summary.value, summary.value),
+                                                hot=summary.hot_spots, alpha=alpha)
+    if summary.unlinked_regions:
+        text += _("; regions without neighbours (no statistic): {n}").format(n=summary.unlinked_regions)
+    if summary.constant_items:
+        text += _("; {plural} without variation (no statistic, no p-value): {n}").format(
+            plural=_plural(by), n=summary.constant_items)
+    out.print(Folded(escape(text)))
+    out.print(hotspot_table(rows, wide=wide, region_names=region_names, item_names=item_names), crop=not wide)
 
 
 @app.command()

@@ -5,24 +5,25 @@ A thin layer over :mod:`clusteratlas.server`; registered on the main app when im
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from clusteratlas.cli._common import AtlasOpt, app, err, failing_cleanly, out
+from clusteratlas.cli._common import AtlasOpt, WideOpt, app, err, failing_cleanly, out
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.store import DEFAULT_PATH, Atlas
 
 token_app = typer.Typer(help="API tokens: create (shown once, stored hashed), list, revoke.", no_args_is_help=True)
 
 
-def _demo_atlas() -> Path:
-    """Build the demo atlas (the sample economy, mapped) in a temporary folder."""
+def _demo_atlas(stack: contextlib.ExitStack) -> Path:
+    """Build the demo atlas (the sample economy, every part) in a temporary folder removed when ``stack`` closes."""
     from clusteratlas.api import build_demo_atlas
 
-    path = Path(tempfile.mkdtemp(prefix="clusteratlas-serve-demo-")) / "demo.duckdb"
+    path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clusteratlas-serve-demo-"))) / "demo.duckdb"
     build_demo_atlas(path)
     return path
 
@@ -70,6 +71,20 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
                    "names the client (default: believed from no one).")] = None,
           log_level: Annotated[str, typer.Option(help="Uvicorn log level.")] = "warning") -> None:
     """Serve the atlas over HTTP: REST API under /api/v1, docs at /api/docs (see docs/api.md and docs/security.md)."""
+    with contextlib.ExitStack() as stack:
+        _serve(stack, atlas=atlas, host=host, port=port, workers=workers, read_only=read_only, demo=demo,
+               max_body_mb=max_body_mb, cors_origin=cors_origin, rate_limit=rate_limit, auth_failures=auth_failures,
+               upload_seconds=upload_seconds, cache_mb=cache_mb, warm=warm, header_timeout=header_timeout,
+               body_timeout=body_timeout, keep_alive=keep_alive, max_connections=max_connections,
+               max_header_kb=max_header_kb, forwarded_allow_ips=forwarded_allow_ips, log_level=log_level)
+
+
+def _serve(stack: contextlib.ExitStack, *, atlas: Path, host: str, port: int, workers: int, read_only: bool,
+           demo: bool, max_body_mb: float, cors_origin: list[str] | None, rate_limit: str | None, auth_failures: str,
+           upload_seconds: float, cache_mb: float, warm: bool, header_timeout: float, body_timeout: float,
+           keep_alive: float, max_connections: int, max_header_kb: int, forwarded_allow_ips: str | None,
+           log_level: str) -> None:
+    """The body of :func:`serve` (a demo atlas lives in a folder that ``stack`` removes when serving ends)."""
     import os
 
     import uvicorn
@@ -88,7 +103,7 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
             except ValueError:
                 raise ClusterAtlasError(f"bad {option} {value!r}; expected e.g. 600/minute") from None
         proxies = trusted_proxies(forwarded_allow_ips) if forwarded_allow_ips is not None else None
-        path = _demo_atlas() if demo else atlas
+        path = _demo_atlas(stack) if demo else atlas
         settings = Settings(atlas=str(path), read_only=read_only or workers > 1, max_body=int(max_body_mb * 1e6),
                             cors_origins=list(cors_origin or []), rate_limit=rate_limit, cache_mb=cache_mb,
                             warm=warm, auth_failures=auth_failures, upload_seconds=upload_seconds or None)
@@ -127,14 +142,14 @@ def token_create(role: Annotated[str, typer.Option(help="editor or admin.")],
 
 
 @token_app.command("list")
-def token_list(atlas: AtlasOpt = DEFAULT_PATH) -> None:
+def token_list(atlas: AtlasOpt = DEFAULT_PATH, wide: WideOpt = False) -> None:
     """List tokens (id, name, role, dates, state); never their secrets."""
     from clusteratlas.report import plain_table
     from clusteratlas.server.auth import list_tokens
 
     with failing_cleanly(), Atlas(atlas) as a:
         rows = list_tokens(a.con).to_pylist()
-    out.print(plain_table(rows, "API tokens") if rows else "No tokens.")
+    out.print(plain_table(rows, "API tokens", wide=wide) if rows else "No tokens.", crop=not wide)
 
 
 @token_app.command("revoke")

@@ -34,35 +34,55 @@ def _label(en: str | None, ja: str | None) -> str:
     return _h(" / ".join(x for x in (en, ja) if x))
 
 
+#: Room around the radar for the factors' names (wrapped to :data:`LABEL_CELLS` cells a line).
+LABEL_MARGIN_X, LABEL_MARGIN_Y, LABEL_CELLS = 120, 48, 16
+
+
+def _label_lines(f) -> list[str]:
+    """A factor's label around the radar: its number and name (Japanese where there is one, as the frameworks are
+    mostly Japanese; both names are in the label's tooltip and in the table below), wrapped."""
+    return i18n.wrap(f"{f.number or ''} {f.name_ja or f.name or f.id}".strip(), LABEL_CELLS)
+
+
 def radar_svg(fw: Framework, a: Assessment, size: int = 360) -> str | None:
-    """An SVG radar of points per factor, one polygon per column; None when the framework has no points."""
+    """An SVG radar of points per factor, one polygon per column; None when the framework has no points.
+
+    Each axis is labelled with the factor's number and names (wrapped; anchored away from the radar, so that a
+    label on the left ends at its axis and one on the right starts there), inside a view box wide enough for
+    them: no label is cut at the picture's edge.
+    """
     factors = [f for f in fw.factors if any(fw.scale_for(f, c).kind != "categorical" for c in fw.columns)]
     if len(factors) < 3:
         return None
     top = max((v.points or 0) for s in fw.scales.values() for v in s.values) if any(
         s.values for s in fw.scales.values()) else max(s.maximum or 1 for s in fw.scales.values())
     top = top or 1
-    cx = cy = size / 2
+    cx, cy = size / 2 + LABEL_MARGIN_X, size / 2 + LABEL_MARGIN_Y
     r = size / 2 - 40
     n = len(factors)
+    width, height = size + 2 * LABEL_MARGIN_X, size + 2 * LABEL_MARGIN_Y
 
     def point(i: int, value: float) -> tuple[float, float]:
         angle = -math.pi / 2 + 2 * math.pi * i / n
         return cx + r * value / top * math.cos(angle), cy + r * value / top * math.sin(angle)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}" '
-             f'role="img" aria-label="{_h(a.subject)}">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{_h(a.subject)}">']
     levels = range(1, math.ceil(top) + 1) if top <= 5 else [top * k / 4 for k in range(1, 5)]
     for level in levels:
         ring = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(n)))
         parts.append(f'<polygon points="{ring}" fill="none" stroke="#ddd"/>')
     for i, f in enumerate(factors):
         x, y = point(i, top)
-        lx, ly = point(i, top * 1.12)
+        lx, ly = point(i, top * 1.08)
+        anchor = "middle" if abs(lx - cx) < 1 else "start" if lx > cx else "end"
+        lines = _label_lines(f)
+        first = ly - (len(lines) - 1) * 6.5 if abs(ly - cy) < r * 0.5 else ly if ly > cy else ly - (len(lines) - 1) * 13
+        spans = "".join(f'<tspan x="{lx:.1f}" y="{first + k * 13:.1f}">{_h(line)}</tspan>'
+                        for k, line in enumerate(lines))
         parts.append(f'<line x1="{cx}" y1="{cy}" x2="{x:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="middle" '
-                     f'dominant-baseline="middle"><title>{_label(f.name, f.name_ja)}</title>'
-                     f'{_h(f.number or i + 1)}</text>')
+        parts.append(f'<text font-size="10" text-anchor="{anchor}" dominant-baseline="middle">'
+                     f'<title>{_label(f.name, f.name_ja)}</title>{spans}</text>')
     for k, column in enumerate(fw.columns):
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, a.points(f.id, column.id))
                                                        for i, f in enumerate(factors)))

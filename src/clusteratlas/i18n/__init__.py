@@ -14,12 +14,16 @@ region, cluster or industry is shown (English by default; Japanese only on reque
 from __future__ import annotations
 
 import gettext
+import itertools
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from importlib import resources
+
+from rich.cells import cell_len
 
 LANGUAGES = ("en", "ja")
 DOMAIN = "clusteratlas"
@@ -129,3 +133,65 @@ def name(en: str | None, ja: str | None) -> str | None:
     """The name in the current language, else the other one (a name is better than a bare code)."""
     first, second = (ja, en) if get_language() == "ja" else (en, ja)
     return first or second or None
+
+
+# ------------------------------------------------------------------ line breaking
+#: A run of printable ASCII (a number, a code, an option name, an English word) is never broken, nor is an en dash
+#: inside one (a span of years, 2015–2020); any other character (a kanji, a kana) may end a line, except before
+#: closing and after opening punctuation (kinsoku).
+_UNIT = re.compile(r"[!-~](?:[!-~]|–(?=[!-~]))*|[ \t]+|.", re.S)
+_NO_START = set("、。，．・：；？！）」』】〕｝〉》ー々ゝゞぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ…‥")
+_NO_END = set("（「『【〔｛〈《")
+
+
+def line_breaks(text: str, width: int) -> list[int]:
+    """Where to break ``text`` (one paragraph) into lines of at most ``width`` terminal cells.
+
+    Rich wraps at spaces and folds a longer "word" anywhere, and a Japanese sentence is one long word: it
+    would be cut inside a number or an option name (``--min`` / ``-employment``). Here a line may end between
+    two Japanese characters or at a space between two ASCII runs, never inside a run of ASCII nor at the space
+    between a number and its Japanese unit (``2014 年``); a run longer than a line is folded.
+    """
+    units: list[str] = []
+    for m in _UNIT.finditer(text):
+        u = m.group(0)
+        glued = (len(units) >= 2 and units[-1].isspace() and not u.isspace()
+                 and u[0].isascii() != units[-2][-1].isascii())  # the characters either side of the space
+        if glued:  # a number and its unit (2014 年, 郡 36): the space between ASCII and Japanese does not break
+            space = units.pop()
+            units[-1] += space + u
+        elif units and (u[0] in _NO_START or units[-1][-1] in _NO_END) and not u.isspace() \
+                and not units[-1].isspace():
+            units[-1] += u
+        else:
+            units.append(u)
+    offsets, pos, used = [], 0, 0
+    for u in units:
+        w = cell_len(u)
+        if u.isspace():
+            pos += len(u)
+            used += w
+            continue
+        if used and used + w > width:  # break before this unit (the spaces before it end the line, and are dropped)
+            offsets.append(pos)
+            used = 0
+        while w > width:  # a unit wider than a line: fold it
+            cut, cells = 0, 0
+            while cut < len(u) and cells + cell_len(u[cut]) <= width:
+                cells += cell_len(u[cut])
+                cut += 1
+            cut = max(cut, 1)
+            pos += cut
+            offsets.append(pos)
+            u, w = u[cut:], cell_len(u[cut:])
+        pos += len(u)
+        used += w
+    return [o for o in offsets if 0 < o < len(text)]
+
+
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """``text`` (one paragraph) as lines of at most ``width`` cells, broken where :func:`line_breaks` says."""
+    cuts = [0, *line_breaks(text, width), len(text)]
+    return [text[a:b].strip() for a, b in itertools.pairwise(cuts) if text[a:b].strip()]

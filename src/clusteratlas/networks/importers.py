@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from clusteratlas._sql import scalar
+from clusteratlas._sql import plain_connect, scalar
 from clusteratlas.errors import InputError, did_you_mean
 from clusteratlas.networks.model import (
     ACTOR_KINDS,
@@ -82,7 +82,7 @@ def read_table(path: str | os.PathLike[str], columns: tuple[str, ...], required:
     an error that lists the file's columns.
     """
     path = Path(path)
-    con = duckdb.connect()
+    con = plain_connect()
     try:
         view = open_relation(con, path, encoding=encoding)
         df = con.sql(f"SELECT * FROM {view}").pl()

@@ -89,7 +89,9 @@ def render_text(tree: dict) -> str:
         if n.get("status"):
             extra += f" [{n['status']}]"
         if n["descendants"]:
-            extra += f" — {n['descendants']} descendant(s)"
+            from clusteratlas.i18n import _
+
+            extra += " — " + _("{n} descendant(s)").format(n=n["descendants"])
         return f"{n['name']}{extra}"
 
     lines = [label(tree)]

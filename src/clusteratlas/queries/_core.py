@@ -41,6 +41,28 @@ class NotFound(InputError):
 
         return difflib.get_close_matches(str(self.value), self.choices, n=3, cutoff=0.5)
 
+    def suggestion(self) -> str | None:
+        """The close matches and the first known ids, in the current language (None when there are none).
+
+        Made when the message is, not when the error is raised, so a page shows it in the visitor's language.
+        """
+        from clusteratlas.i18n import _
+
+        parts = []
+        if self.close_matches:
+            parts.append(_("Did you mean {names}?").format(names=_(" or ").join(repr(c) for c in self.close_matches)))
+        if self.choices:  # the first known ids too: close matches by spelling can miss the one meant (S1C9 -> S1C1)
+            more = _(", … ({n:,} in all)").format(n=len(self.choices)) if len(self.choices) > 20 else ""
+            parts.append(_("Available: {shown}").format(shown=", ".join(self.choices[:20]) + more))
+        return " ".join(parts) or None
+
+    def __str__(self) -> str:
+        from clusteratlas.i18n import _
+
+        text = super().__str__()
+        tip = self.suggestion()
+        return _("{message}. {hint}").format(message=text, hint=tip) if tip and not self.hint else text
+
 
 @dataclass
 class Missing(InputError):
@@ -127,16 +149,9 @@ def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
 
 
 def not_found(what: str, value: str, choices: Iterable[str]) -> NotFound:
-    """A :class:`NotFound` with a "did you mean" hint."""
-    choices = list(choices)
-    err = NotFound(f"unknown {what}", value=value, choices=choices)
-    close = err.close_matches
-    if close:
-        err.hint = "Did you mean " + " or ".join(repr(c) for c in close) + "?"
-    if choices:  # the first known ids too: close matches by spelling can miss the one meant (S1C9 -> S1C1)
-        shown = ", ".join(choices[:20]) + (f", … ({len(choices):,} in all)" if len(choices) > 20 else "")
-        err.hint = " ".join(x for x in (err.hint, f"Available: {shown}") if x)
-    return err
+    """A :class:`NotFound` whose message ends with the close matches and the known ids (see
+    :meth:`NotFound.suggestion`)."""
+    return NotFound(f"unknown {what}", value=value, choices=list(choices))
 
 
 def finite(table: pa.Table) -> pa.Table:

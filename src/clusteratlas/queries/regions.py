@@ -138,10 +138,13 @@ def small_n_notes(con: duckdb.DuckDBPyConnection, level: str, year: int) -> list
     if not n or n >= SMALL_N:
         return []
     top = max(1, math.ceil(n * 0.10))
+    from clusteratlas.report import level_name
+
     return [_("note:") + " " + _(
-        "only {n} {level} regions: the size and focus stars (top 10 % of peers) go to about {top} region(s) per "
+        "only {n} {level_name} regions: the size and focus stars (top 10 % of peers) go to about {top} region(s) per "
         "cluster; compare with more peers (map --peers {level}=municipality when municipal data are imported) or "
-        "rank only cells of some size (--min-employment).").format(n=n, level=level, top=top)]
+        "rank only cells of some size (--min-employment).").format(n=n, level=level, level_name=level_name(level),
+                                                                   top=top)]
 
 
 def one_year_notes(years: list[int]) -> list[str]:
@@ -216,7 +219,8 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
                      params=[region, level]).to_arrow_table()
     summary.update(_derived(con, region, level, year, summary, series.to_pylist()))
     # a programme region's declared fields are read from every cluster, with jobs or not
-    cells = con.sql("SELECT cluster, lq, stars FROM results_clusters WHERE region = ? AND level = ? AND year = ?",
+    cells = con.sql(f"SELECT c.cluster, c.lq, c.stars, d.cluster_name, d.cluster_name_ja FROM results_clusters c "
+                    f"LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster) WHERE c.region = ? AND c.level = ? AND c.year = ?",
                     params=[region, level, year]).to_arrow_table()
     notes: list[str] = [*profile_notes(con, region, cells), *small_n_notes(con, level, year),
                         *one_year_notes(years)]
@@ -232,8 +236,8 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
                 ORDER BY c.density DESC NULLS LAST, c.item LIMIT ?""",
             params=[region, level, region, level, opportunities]).to_arrow_table()
     if opps.num_rows == 0 and opportunities > 0:
-        notes.append("no relatedness results for this region's level: run 'clusteratlas relate --level "
-                     f"{level}' to list opportunities")
+        notes.append(_("note:") + " " + _("no relatedness results for this region's level: run 'clusteratlas relate "
+                                          "--level {level}' to list opportunities").format(level=level))
     return RegionProfile(region, level, year, summary, finite(clusters), finite(series), finite(opps), notes)
 
 

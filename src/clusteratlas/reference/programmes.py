@@ -52,6 +52,15 @@ def registry() -> dict:
     return yaml.safe_load(_data("jp_cluster_programmes.yaml").read_text(encoding="utf-8"))
 
 
+def programme_name(programme: str) -> tuple[str | None, str | None]:
+    """The (English, Japanese) name of a programme of :data:`PROGRAMMES` (``industrial-cluster-plan``: 産業クラスター
+    計画), as the registry gives it; (None, None) for an unknown id."""
+    if programme not in PROGRAMMES:
+        return None, None
+    section = registry()[PROGRAMMES[programme][0]]
+    return section.get("name"), section.get("name_ja")
+
+
 def _region_ids(entry: dict) -> list[str]:
     if entry.get("region"):
         return [entry["region"]]
@@ -146,7 +155,10 @@ def programme_regions(observed: set[str] | None = None) -> pa.Table:
 
 
 def coverage(observed: set[str], names: dict[str, str] | None = None) -> list[dict]:
-    """Programme regions the data cover only in part (or not at all), with what is missing, for a warning."""
+    """Programme regions the data cover only in part (or not at all), with what is missing, for a warning.
+
+    ``kind`` is ``none`` (no data: not rated), ``part`` (some listed prefectures or cities missing) or ``whole``
+    (the named cities are not in the data: rated from their whole prefecture)."""
     from clusteratlas.i18n import _
 
     names = names or {}
@@ -170,8 +182,9 @@ def coverage(observed: set[str], names: dict[str, str] | None = None) -> list[di
                 _(", rated from {regions} as a whole").format(regions=named(held)) if held else ""))
         if not held:
             parts.append(_("no data for this region: not rated"))
+        kind = "none" if not held else "part" if m.missing else "whole"
         found.append({"region": f"{key}:{id_}", "name": entry.get("name"), "share": m.share,
-                      "note": "; ".join(parts)})
+                      "note": "; ".join(parts), "kind": kind})
     return found
 
 
@@ -192,7 +205,8 @@ def profile_notes(con, region: str, rows: pa.Table) -> list[str]:
     """Lines under a programme region's profile: its coverage and its declared fields beside their statistics
     (the benchmark clusters each field is read from, with LQ and stars), as plain text. Empty for other regions.
 
-    ``rows`` needs the columns cluster, lq and stars of the region's clusters (NaN or null LQ shows as —)."""
+    ``rows`` needs the columns cluster, lq and stars of the region's clusters (NaN or null LQ shows as —), and may
+    have cluster_name and cluster_name_ja (a cluster is then named in the current language)."""
     from clusteratlas import i18n
     from clusteratlas.i18n import _
 
@@ -205,10 +219,11 @@ def profile_notes(con, region: str, rows: pa.Table) -> list[str]:
         cells = []
         for cluster in f["clusters"]:
             r = stats.get(cluster)
+            named = i18n.name(r.get("cluster_name"), r.get("cluster_name_ja")) if r else None
             if r and r["lq"] is not None and r["lq"] != r["lq"]:  # NaN: no LQ
                 r = None
-            cells.append(f"{cluster} LQ {r['lq']:.2f} {'★' * (r['stars'] or 0)}".rstrip() if r and r["lq"] is not None
-                         else f"{cluster} —")
+            cells.append(f"{named or cluster} LQ {r['lq']:.2f} {'★' * (r['stars'] or 0)}".rstrip()
+                         if r and r["lq"] is not None else f"{named or cluster} —")
         lines.append(_("declared field {name}: ").format(name=i18n.name(f["name"], f["name_ja"])) + "; ".join(cells))
     return lines
 
@@ -235,6 +250,7 @@ NISTEP_FRAMEWORK = "nistep-jp-15"
 NISTEP_GROUPING = "formation_base"
 
 
+@cache
 def nistep_published_averages() -> pa.Table:
     """NISTEP's published averages (group, its English and Japanese names, assessments, column, factor, mean)."""
     text = _data("nistep_2004_averages.csv").read_text(encoding="utf-8")
@@ -250,6 +266,15 @@ def _label_key(text: str) -> str:
     """A group label reduced for matching: NFKC, case, spaces, '-', '_' and the suffixes 型 / based dropped."""
     text = re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", text)).casefold()
     return re.sub(r"(型|based)$", "", text)
+
+
+def published_group_name(group: str) -> tuple[str | None, str | None]:
+    """(English, Japanese) name of a report's group when it is one of NISTEP's published groups (matched by any of
+    its labels, as :func:`published_beside` matches them), else (None, None)."""
+    for r in nistep_published_averages().to_pylist():
+        if _label_key(group) in {_label_key(x) for x in (r["group"], r["group_name"], r["group_name_ja"])}:
+            return r["group_name"], r["group_name_ja"]
+    return None, None
 
 
 @dataclass

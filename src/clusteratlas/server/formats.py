@@ -132,9 +132,15 @@ def _flat(table: pa.Table) -> pa.Table:
     return out
 
 
-def _csv_chunks(table: pa.Table, keep_formulas: bool = False) -> Iterator[bytes]:
+#: The UTF-8 byte-order mark: Excel (Japanese Windows included) opens a CSV that starts with it as UTF-8.
+BOM = b"\xef\xbb\xbf"
+
+
+def _csv_chunks(table: pa.Table, keep_formulas: bool = False, bom: bool = False) -> Iterator[bytes]:
     import pyarrow.csv as pcsv
 
+    if bom:
+        yield BOM
     table = _flat(table) if keep_formulas else neutralise_formulas(_flat(table))
     for start in range(0, max(table.num_rows, 1), CHUNK):
         buf = io.BytesIO()
@@ -176,16 +182,19 @@ def _xlsx(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any]) -> 
 
 
 def table_response(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any], fmt: str,
-                   headers: dict[str, str], filename: str, keep_formulas: bool = False) -> Response:
-    """One tabular answer in the format asked for (``keep_formulas``: CSV cells as stored, see the module)."""
+                   headers: dict[str, str], filename: str, keep_formulas: bool = False, *,
+                   bom: bool = False) -> Response:
+    """One tabular answer in the format asked for (``keep_formulas``: CSV cells as stored, see the module; a CSV
+    with ``bom`` starts with the UTF-8 byte-order mark)."""
     if fmt == "json":
         return json_response({"data": to_rows(table), "meta": meta, "provenance": provenance}, headers=headers)
     headers = {**headers, "Link": '</api/v1/provenance>; rel="describedby"'}
     if fmt == "csv":
         headers["Content-Disposition"] = f'inline; filename="{filename}.csv"'
         if table.num_rows > STREAM_ROWS:  # large: streamed chunk by chunk
-            return StreamingResponse(_csv_chunks(table, keep_formulas), media_type=MEDIA["csv"], headers=headers)
-        return Response(b"".join(_csv_chunks(table, keep_formulas)), media_type=MEDIA["csv"], headers=headers)
+            return StreamingResponse(_csv_chunks(table, keep_formulas, bom), media_type=MEDIA["csv"],
+                                     headers=headers)
+        return Response(b"".join(_csv_chunks(table, keep_formulas, bom)), media_type=MEDIA["csv"], headers=headers)
     if fmt == "parquet":
         headers["Content-Disposition"] = f'attachment; filename="{filename}.parquet"'
         return Response(_parquet(table, meta, provenance), media_type=MEDIA["parquet"], headers=headers)

@@ -40,7 +40,9 @@ Sort = Annotated[str | None, Query(max_length=300, description="Column(s) to sor
 Fmt = Annotated[Format | None, Query(alias="format", description="json, csv, parquet or xlsx (else the Accept "
                                      "header; default json). In CSV, text cells that begin with = + - @ (or a tab "
                                      "or carriage return) get a leading apostrophe, so that no spreadsheet runs "
-                                     "them as formulas; add keep_formulas=true for the cells as stored")]
+                                     "them as formulas; add keep_formulas=true for the cells as stored; bom=true "
+                                     "starts a CSV with a UTF-8 byte-order mark, so that Excel (Japanese Windows "
+                                     "included) reads it as UTF-8")]
 By = Annotated[Literal["cluster", "industry"], Query(description="Clusters or industries")]
 
 
@@ -76,26 +78,27 @@ async def _cached(request: Request, service: AtlasService, fmt: str,
     return await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
 
 
-def _keep_formulas(request: Request) -> bool:
-    """The ``keep_formulas`` parameter of a tabular answer (CSV cells as stored), false by default."""
-    value = request.query_params.get("keep_formulas")
+def _flag(request: Request, name: str) -> bool:
+    """A true/false query parameter of a tabular answer (``keep_formulas``: CSV cells as stored; ``bom``: a CSV
+    that starts with the UTF-8 byte-order mark), false by default."""
+    value = request.query_params.get(name)
     if value is None:
         return False
     try:
         return TypeAdapter(bool).validate_python(value)
     except ValidationError:
-        raise InputError("keep_formulas must be true or false", value=value[:40], expected="true or false") from None
+        raise InputError(f"{name} must be true or false", value=value[:40], expected="true or false") from None
 
 
 async def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:
     service = _service(request)
     chosen = negotiate(fmt, request.headers.get("accept"))
-    keep = _keep_formulas(request)
+    keep, bom = _flag(request, "keep_formulas"), _flag(request, "bom")
 
     def build(headers: dict[str, str]) -> Response:
         result = run(service.reader())
         return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name,
-                              keep_formulas=keep)
+                              keep_formulas=keep, bom=bom)
 
     return await _cached(request, service, chosen, build)
 

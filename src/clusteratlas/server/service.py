@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from clusteratlas._sql import connect
+from clusteratlas._sql import connect, plain_connect
 from clusteratlas.errors import InputError
 from clusteratlas.queries.provenance import Provenance, atlas_stamp, provenance
 from clusteratlas.server.auth import ensure_tables
@@ -64,7 +64,7 @@ class AtlasService:
             return
         try:
             if self.read_only:
-                con = duckdb.connect(str(self.path), read_only=True, config={"preserve_insertion_order": False})
+                con = plain_connect(str(self.path), read_only=True, config={"preserve_insertion_order": False})
             else:
                 con = connect(str(self.path), memory_limit=self.memory_limit)
         except duckdb.Error as exc:

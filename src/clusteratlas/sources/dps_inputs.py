@@ -31,9 +31,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
+from clusteratlas._sql import plain_connect
 from clusteratlas.errors import InputError
 
 SUPPRESSED = {"", "*", "**", "***", "#", "(D)", "(S)", "(X)", "-", "—", "…", "..."}
@@ -45,7 +45,7 @@ def _read_text(path) -> tuple[list[str], list[tuple]]:
 
     if file_format(Path(path)) == "excel" and (found := _bea_workbook(path)) is not None:
         return found
-    con = duckdb.connect()
+    con = plain_connect()
     try:
         view = open_relation(con, path)
         names = [c for c in con.table(view).columns if c != LINE]

@@ -38,6 +38,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 NATIONAL = "00000"
 #: Cells that e-Stat and the census tables use for a figure withheld or not there.
@@ -134,19 +135,21 @@ def read_census(path: str | Path, *, year: int | None, prefix: str | None = None
             return {}
         near = [h for h in header if h.lower().startswith(pfx.lower()) and not h.startswith(pfx)]
         if near:
-            notes.append(f"{label}: column(s) {', '.join(near)} look like '{pfx}…' with different letter case; "
-                         "left out (a misspelling?)")
+            notes.append(f"{label}: " + _("column(s) {columns} look like '{prefix}…' with different letter case; "
+                                          "left out (a misspelling?)").format(columns=", ".join(near), prefix=pfx))
         found = {}
         for i, h in enumerate(header):
             if not h.startswith(pfx):
                 continue
             code = h[len(pfx):]
             if not _CODE.match(code):
-                notes.append(f"{label}: column {h}: {code!r} is not a JSIC code; left out")
+                notes.append(f"{label}: " + _("column {column}: {code!r} is not a JSIC code; left out").format(
+                    column=h, code=code))
                 continue
             bad = next((r[i] for r in data if _count(r[i]) is False), None)
             if bad is not None:
-                notes.append(f"{label}: column {h} holds values that are not counts (e.g. {bad!r}); left out")
+                notes.append(f"{label}: " + _("column {column} holds values that are not counts (e.g. {value!r}); "
+                                              "left out").format(column=h, value=bad))
                 continue
             found[code] = i
         return found
@@ -158,11 +161,13 @@ def read_census(path: str | Path, *, year: int | None, prefix: str | None = None
     parent_of, standalone = _letter_runs(list(main), main, data, tolerance)
     if parent_of:
         runs = "; ".join(f"{p} = {run}" for run, p in _runs_described(parent_of))
-        notes.append(f"{label}: {len(parent_of)} letter-suffixed columns are details of the group before them "
-                     f"(they add up to it): kept as its children, not added to it ({runs})")
+        notes.append(f"{label}: " + _("{n} letter-suffixed columns are details of the group before them (they add "
+                                      "up to it): kept as its children, not added to it ({runs})").format(
+            n=len(parent_of), runs=runs))
     if standalone:
-        notes.append(f"{label}: column(s) {', '.join(standalone)} are no group's details (the table has no "
-                     "columns for the groups they stand for): kept as groups of their own")
+        notes.append(f"{label}: " + _("column(s) {columns} are no group's details (the table has no columns for the "
+                                      "groups they stand for): kept as groups of their own").format(
+            columns=", ".join(standalone)))
     codes = [c for c in main if c not in parent_of]
     regions, withheld = [], 0
     obs: dict[str, list] = {k: [] for k in ("region", "industry", "year", "employment", "establishments", "flag")}
@@ -211,18 +216,20 @@ def read_census(path: str | Path, *, year: int | None, prefix: str | None = None
         if NATIONAL not in seen:
             raise InputError("no national row for the reference totals", file=label,
                              expected="one row, or a row with area code 00000")
-        notes = [n for n in notes if "national row" not in n]
     elif NATIONAL not in seen:
-        notes.append(f"{label}: no national row (00000): no reference totals; map with --reference observations")
+        notes.append(f"{label}: " + _("no national row (00000): no reference totals; map with --reference "
+                                      "observations"))
     else:
-        notes.append(f"{label}: the national row (00000) is stored as reference totals, not as a region")
+        notes.append(f"{label}: " + _("the national row (00000) is stored as reference totals, not as a region"))
     levels = [region_level(r) for r in regions]
     if "municipality" in levels:
-        notes.append(f"{label}: {levels.count('municipality')} municipalities (level 'municipality', parent their "
-                     f"prefecture) and {levels.count('prefecture')} prefectures: each level is rated on its own")
+        notes.append(f"{label}: " + _("{municipalities} municipalities (level 'municipality', parent their "
+                                      "prefecture) and {prefectures} prefectures: each level is rated on its "
+                                      "own").format(municipalities=levels.count("municipality"),
+                                                    prefectures=levels.count("prefecture")))
     if withheld:
-        notes.append(f"{label}: {withheld} withheld cell(s) ('X', '-', '…', '***') stored without a number, "
-                     "flagged suppressed")
+        notes.append(f"{label}: " + _("{n} withheld cell(s) ('X', '-', '…', '***') stored without a number, "
+                                      "flagged suppressed").format(n=withheld))
     return CensusTable(
         observations=pa.table({"region": obs["region"], "industry": obs["industry"],
                                "year": pa.array(obs["year"], pa.int32()),

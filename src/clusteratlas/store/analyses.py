@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from clusteratlas._sql import plain_connect
 from clusteratlas.errors import InputError
 from clusteratlas.relate import (
     Matrix,
@@ -389,7 +390,7 @@ def _square_from_long(path, items: np.ndarray, columns: tuple[str, str, str]) ->
     """An items × items (or items × others) matrix from a long CSV/Parquet/Excel file."""
     from clusteratlas.sources.files import LINE, open_relation
 
-    con = duckdb.connect()
+    con = plain_connect()
     view = open_relation(con, path)
     names = [c for c in con.table(view).columns if c != LINE]
     missing = [c for c in columns if c not in names]

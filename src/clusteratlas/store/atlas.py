@@ -281,8 +281,10 @@ class Atlas:
                                  expected="codes of an imported region system (--strict)",
                                  hint="Import the region system first ('clusteratlas import regions' or "
                                       "'clusteratlas reference'), or import without --strict")
-            report.notes.append(unknown.describe(where) + "; import their region system, or pass --strict "
-                                "to refuse such files")
+            from clusteratlas.i18n import _
+
+            report.notes.append(unknown.describe(where) + _("; import their region system, or pass --strict to "
+                                                            "refuse such files"))
         return view
 
     def _check_weights(self, view: str, label: str, report: ImportReport, drop_unknown: bool) -> str:

@@ -63,16 +63,22 @@ class UnknownRegions:
     listed: list[tuple[str, float | None]] = field(default_factory=list)
 
     def codes(self) -> str:
-        """The listed codes, with their employment where there is some."""
-        shown = ", ".join(code if emp is None else f"{code} ({emp:,.0f} jobs)" for code, emp in self.listed)
-        more = f" and {self.count - len(self.listed):,} more" if self.count > len(self.listed) else ""
+        """The listed codes, with their employment where there is some (in the current language)."""
+        from clusteratlas.i18n import _
+
+        shown = ", ".join(code if emp is None else _("{code} ({jobs:,.0f} jobs)").format(code=code, jobs=emp)
+                          for code, emp in self.listed)
+        more = _(" and {n:,} more").format(n=self.count - len(self.listed)) if self.count > len(self.listed) else ""
         return shown + more
 
     def describe(self, where: str) -> str:
-        """One sentence: how many codes, which, how many jobs."""
-        jobs = f", {self.employment:,.0f} jobs" if self.employment is not None else ""
-        return (f"{self.count:,} region code(s) {where} are in no imported or built-in region system"
-                f"{jobs}: {self.codes()}")
+        """One sentence: how many codes, which, how many jobs (``where``: "in this file", "among the members" or
+        "in the observations", said in the current language)."""
+        from clusteratlas.i18n import _
+
+        jobs = _(", {jobs:,.0f} jobs").format(jobs=self.employment) if self.employment is not None else ""
+        return _("{n:,} region code(s) {where} are in no imported or built-in region system{jobs}: {codes}").format(
+            n=self.count, where=_(where), jobs=jobs, codes=self.codes())
 
 
 def unknown_regions(con: duckdb.DuckDBPyConnection, rows_sql: str, params: list | None = None, *,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from clusteratlas._sql import scalar
+from clusteratlas._sql import plain_connect, scalar
 from clusteratlas.errors import InputError
 from clusteratlas.metrics import CLUSTER_COLUMNS, REGION_COLUMNS
 from clusteratlas.metrics.run import MapRun, MapSpec, params_from_dict
@@ -63,7 +63,7 @@ def _manifest(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[str, dict]:
 def read_run(folder: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> MapRun:
     """The map run a results folder records (a folder of format 1: a legacy run, its spec partly known)."""
     own = con is None
-    con = con or duckdb.connect()
+    con = con or plain_connect()
     try:
         _, manifest = _manifest(con, Path(folder))
     finally:

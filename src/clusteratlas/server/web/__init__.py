@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gettext
 import json
-import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path as FilePath
@@ -25,6 +24,7 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -32,7 +32,10 @@ from starlette.staticfiles import StaticFiles
 from clusteratlas import i18n
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
+from clusteratlas.model import REGION_LEVELS
 from clusteratlas.queries._core import Missing, to_rows
+from clusteratlas.queries.lookup import search, search_variants  # the search box's forgiving match, as the CLI's
+from clusteratlas.reference.programmes import programme_name
 from clusteratlas.server.app import OBJECT
 from clusteratlas.server.formats import accepted, dumps
 from clusteratlas.sources.codes import visible
@@ -104,7 +107,19 @@ def environment(lang: str) -> jinja2.Environment:
     env.filters["tojson_safe"] = lambda v: jinja2.utils.markupsafe.Markup(
         dumps(v).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     env.globals["name"] = lambda en, ja, fallback="": (ja or en or fallback) if lang == "ja" else (en or ja or fallback)
+    env.filters["level"] = lambda v: translate(lang, v) if v in REGION_LEVELS else (v or "")  # county → 郡
+    env.globals["reference_economy"] = lambda run: reference_economy(run, lang)
     return env
+
+
+def reference_economy(run: dict[str, Any], lang: str) -> str:
+    """A map run's reference economy (its ``map_run`` in the provenance) in words in ``lang``, as the CLI says
+    it (:func:`clusteratlas.report.reference_words`: the label in words, the spec as its ``--reference`` value)."""
+    from clusteratlas.report import reference_words
+
+    spec = run.get("spec") or {}
+    with i18n.language_for(lang):
+        return reference_words(None if spec.get("files") else spec.get("reference"), run.get("reference_label"))
 
 
 def language(request: Request) -> str:
@@ -134,8 +149,10 @@ def render(request: Request, template: str, *, twin: str | None, downloads: dict
     lang = language(request)
     service = request.app.state.service
     provenance = service.provenance().as_dict()
+    # a page's CSV opens in Excel, Japanese Windows included: UTF-8 with a byte-order mark
+    downloads = {k: v + "&bom=true" if "format=csv" in v else v for k, v in (downloads or {}).items()}
     html = environment(lang).get_template(template).render(
-        request=request, lang=lang, twin=twin, downloads=downloads or {}, provenance=provenance,
+        request=request, lang=lang, twin=twin, downloads=downloads, provenance=provenance,
         url_with=lambda **kw: url_with(request, **kw), other_lang="en" if lang == "ja" else "ja", **context)
     response = HTMLResponse(html)
     if request.query_params.get("lang") in i18n.LANGUAGES:
@@ -153,33 +170,6 @@ def _maybe(call, *args, **kwargs):
         return call(*args, **kwargs)
     except Missing:
         return None
-
-
-# -------------------------------------------------------------------- search
-def search_variants(text: str) -> list[str]:
-    """The query as typed, NFKC-folded (full/half width), and with katakana <-> hiragana swapped."""
-    folded = unicodedata.normalize("NFKC", text).strip()
-    hira = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in folded)
-    kata = "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in folded)
-    return list(dict.fromkeys(v for v in (text.strip(), folded, hira, kata) if v))
-
-
-def search(con, text: str, limit: int = 50) -> tuple[list[dict], list[dict]]:
-    """Regions (through ``list_regions``) and clusters whose id or name matches any variant of ``text``."""
-    regions: dict[str, dict] = {}
-    for variant in search_variants(text):
-        for row in Q.list_regions(con, q=variant, limit=limit).rows():
-            regions.setdefault(row["region"], row)
-    clusters = []
-    listed = _maybe(Q.list_clusters, con)
-    if listed is not None:
-        needles = [unicodedata.normalize("NFKC", v).casefold() for v in search_variants(text)]
-        for row in listed.rows():
-            hay = unicodedata.normalize("NFKC", " ".join(str(row.get(k) or "") for k in (
-                "cluster", "cluster_name", "cluster_name_ja"))).casefold()
-            if any(n in hay for n in needles):
-                clusters.append(row)
-    return list(regions.values())[:limit], clusters[:limit]
 
 
 # --------------------------------------------------------------------- pages
@@ -289,6 +279,29 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
                   differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions)
 
 
+def _tag_value_name(value: str) -> tuple[str | None, str | None]:
+    """(English, Japanese) name of a categorical value of a built-in framework (``growth``: 成長・安定期), else
+    the value itself; how an assessment's tags (phase, creation type) are shown."""
+    from clusteratlas.evaluate.frameworks import builtin_frameworks
+
+    for fw in builtin_frameworks().values():
+        for scale in fw.scales.values():
+            for v in getattr(scale, "values", None) or []:
+                if getattr(v, "value", None) == value:
+                    return v.name or value, v.name_ja or v.name or value
+    return value, value
+
+
+@cache
+def _place_names() -> dict[str, tuple[str | None, str | None]]:
+    """Names of the places programmes lie in: Japan's prefectures and METI bureaus (built in)."""
+    from clusteratlas.reference.japan import prefectures
+
+    table = prefectures()
+    return {r: (en, ja) for r, en, ja in zip(table["region"].to_pylist(), table["name"].to_pylist(),
+                                             table["name_ja"].to_pylist(), strict=True)}
+
+
 def _default_grouping(framework: str) -> str | None:
     """NISTEP published its averages by formation base: group nistep-jp-15 that way unless asked otherwise."""
     from clusteratlas.reference.programmes import NISTEP_FRAMEWORK, NISTEP_GROUPING
@@ -296,9 +309,15 @@ def _default_grouping(framework: str) -> str | None:
     return NISTEP_GROUPING if framework == NISTEP_FRAMEWORK else None
 
 
-def _averages_view(result: Q.TableResult) -> dict:
+def _averages_view(result: Q.TableResult, document: dict | None = None) -> dict:
     """The query's long rows (group × column × factor) laid out as the page's table: a row per factor, a column
-    per group × framework column, and the published figure beside each when there is one."""
+    per group × framework column, and the published figure beside each when there is one.
+
+    Each head has the group's and the column's names (NISTEP's published groups and the framework's columns in
+    English and Japanese), and ``empty`` says whether some group has no assessment (the page says why)."""
+    from clusteratlas.reference.programmes import published_group_name
+
+    columns = {c.get("id"): (c.get("name"), c.get("name_ja")) for c in (document or {}).get("columns", [])}
     rows = result.rows()
     heads = list(dict.fromkeys((r["group"], r["column"], r["assessments"]) for r in rows))
     published = any(r["published"] is not None for r in rows)
@@ -310,7 +329,9 @@ def _averages_view(result: Q.TableResult) -> dict:
                                                               if published else ()))]}
              for f, n, en, ja in factors]
     return {"framework": result.meta["framework"], "by": result.meta["by"], "published": published,
-            "heads": [{"group": g, "column": c, "n": n} for g, c, n in heads], "rows": table,
+            "heads": [{"group": g, "column": c, "n": n, "group_name": published_group_name(g),
+                       "column_name": columns.get(c, (None, None))} for g, c, n in heads], "rows": table,
+            "empty": any(n == 0 for _g, _c, n in heads),
             "notes": result.meta["notes"]}
 
 
@@ -333,6 +354,7 @@ def evaluations_page(request: Request) -> Response:
         series = {c: [points.get((f["id"], c), 0) for f in factors] for c in columns}
         tags = current.get("tags") or {}
         radars.append({"assessment": row["assessment"], "name": row.get("subject_name"),
+                       "tag_names": {k: _tag_value_name(v) for k, v in tags.items()},
                        "name_ja": row.get("subject_name_ja"), "framework": key, "tags": tags,
                        "axes": [{"name": f.get("name"), "name_ja": f.get("name_ja"), "id": f["id"]} for f in factors],
                        "columns": [{"id": c.get("id"), "name": c.get("name"), "name_ja": c.get("name_ja")}
@@ -341,16 +363,22 @@ def evaluations_page(request: Request) -> Response:
     averages = []
     for key in dict.fromkeys(r["framework"] for r in rows):
         try:
-            averages.append(_averages_view(Q.group_averages(con, key, by=by or _default_grouping(key))))
+            averages.append(_averages_view(Q.group_averages(con, key, by=by or _default_grouping(key)),
+                                           documents.get(key)))
         except InputError as exc:  # categories only, or nothing to group by: say so instead of a table
             averages.append({"framework": key, "by": by, "heads": [], "rows": [], "published": False,
                              "notes": [" ".join(x for x in (exc.problem, exc.hint) if x)]})
     frameworks = Q.frameworks(con).rows()
     programmes = _maybe(Q.programmes, con)
+    programmes = programmes.rows() if programmes else []
+    places = _place_names()
+    for p in programmes:  # the programme and its places by name (a METI bureau's id is no name)
+        p["programme_name"] = programme_name(p["programme"])
+        p["places"] = [places.get(r, (r, r)) for r in (p.get("regions") or "").split()]
     return render(request, "evaluations.html", twin="/api/v1/assessments",
                   downloads={"CSV": "/api/v1/assessments?format=csv", "Excel": "/api/v1/assessments?format=xlsx"},
                   assessments=rows, radars=radars, averages=averages, by=by, frameworks=frameworks,
-                  programmes=programmes.rows() if programmes else [],
+                  programmes=programmes,
                   has_prefectures="prefecture" in Q.geometry_levels(con))
 
 
@@ -387,10 +415,30 @@ def mount(app: FastAPI) -> None:
         if request.url.path.startswith("/api/"):
             return api_handler(request, exc)
         status = 404 if isinstance(exc, Q.NotFound | Missing) else 422
-        response = render(request, "error.html", twin=None, status=status, message=str(exc),
+        with i18n.language_for(language(request)):  # the message in the page's language
+            message = str(exc)
+        response = render(request, "error.html", twin=None, status=status, message=message,
                           value=getattr(exc, "value", None), expected=getattr(exc, "expected", None),
                           hint=getattr(exc, "hint", None))
         response.status_code = status
+        return response
+
+    api_validation = app.exception_handlers[RequestValidationError]
+
+    def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        """A page's bad query parameter (a search text too long, a year that is no number): the error page, not
+        the API's problem document, which a browser would show as raw JSON."""
+        if request.url.path.startswith("/api/"):
+            return api_validation(request, exc)
+        lang = language(request)
+        wrong = [str(e.get("loc", ("", ""))[-1]) for e in exc.errors()]
+        limits = [e.get("ctx", {}).get("max_length") for e in exc.errors() if e.get("type") == "string_too_long"]
+        expected = (translate(lang, "at most {n} characters").format(n=limits[0]) if limits
+                    else translate(lang, "a valid value"))
+        response = render(request, "error.html", twin=None, status=422,
+                          message=translate(lang, "A parameter of this address is not valid"),
+                          value=", ".join(wrong), expected=expected, hint=None)
+        response.status_code = 422
         return response
 
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -407,6 +455,7 @@ def mount(app: FastAPI) -> None:
         return response
 
     app.add_exception_handler(InputError, input_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
     app.include_router(api_router, prefix="/api/v1")

@@ -254,6 +254,22 @@
     });
   };
 
+  // A label in lines of at most n characters: English broken at spaces, Japanese between characters.
+  function wrapLabel(text, n) {
+    var lines = [], line = "";
+    String(text).split(/(\s+)/).forEach(function (word) {
+      if (/^\s+$/.test(word)) { if (line) line += " "; return; }
+      while (word.length > n && /[^\x00-\x7f]/.test(word)) {  // a Japanese run: cut it into pieces
+        var room = Math.max(1, n - line.trim().length);
+        lines.push((line + word.slice(0, room)).trim()); line = ""; word = word.slice(room);
+      }
+      if ((line + word).trim().length > n && line.trim()) { lines.push(line.trim()); line = ""; }
+      line += word;
+    });
+    if (line.trim()) lines.push(line.trim());
+    return lines.join("\n");
+  }
+
   CA.evaluationsPage = function () {
     var d = data(), box = document.getElementById("radars");
     function nm(o) { return pick(d.lang, o.name, o.name_ja, o.id); }
@@ -268,8 +284,9 @@
       var max = 3;
       Object.keys(a.series).forEach(function (c) { a.series[c].forEach(function (v) { if (v > max) max = v; }); });
       chart(div.id).setOption({animation: false, color: [OKABE[4], OKABE[3]], legend: {bottom: 0, data: cols.map(nm)},
-        radar: {radius: "58%", indicator: a.axes.map(function (f) { return {name: nm(f), max: max}; }),
-                axisName: {color: "#000", fontSize: 9}},
+        // short lines (a few words, or seven Japanese characters) so that no name runs off the chart's edge
+        radar: {radius: "50%", center: ["50%", "47%"], indicator: a.axes.map(function (f) { return {name: nm(f), max: max}; }),
+                axisName: {color: "#000", fontSize: 9, formatter: function (name) { return wrapLabel(name, d.lang === "ja" ? 7 : 16); }}},
         series: [{type: "radar", data: cols.map(function (c) { return {name: nm(c), value: a.series[c.id] || []}; })}]});
       CA.radars += 1;
     });
