@@ -945,7 +945,7 @@ def test_spending_a_real_token_id_does_not_lock_its_owner_out(built, tmp_path):
 
 def test_a_flood_of_wrong_secrets_costs_neither_memory_nor_latency(served):
     """128 concurrent wrong secrets for a token still stored as Argon2 (64 MiB and ~0.15 s per check): the
-    server stays far under 1 GB and /health answers within a second. (Last: it spends the address's failures.)"""
+    server stays far under 1 GB and /health keeps answering. (Last: it spends the address's failures.)"""
     server, _, tokens = served
     wrong = tokens["legacy"][:-4] + "abcd"
     start_memory = server.high_water()
@@ -960,6 +960,9 @@ def test_a_flood_of_wrong_secrets_costs_neither_memory_nor_latency(served):
     answers, health = _while_health_is_polled(server, flood)
     assert not server.killed
     assert {a.status_code for a in answers} <= {401, 429} and sum(a.status_code == 429 for a in answers) >= 100
-    assert health and all(status == 200 and seconds < 1 for status, seconds in health), health
+    # before: 2.6 GB and /health timing out at 30 s; 5 s leaves room for a shared, loaded CI machine (a poll took
+    # 1.8 s at load 13 on two cores), the median shows the server was not held
+    assert health and all(status == 200 and seconds < 5 for status, seconds in health), health
+    assert sorted(seconds for _, seconds in health)[len(health) // 2] < 0.5, health
     assert server.high_water() - start_memory < 400 * (1 << 20), \
         f"{(server.high_water() - start_memory) / (1 << 20):.0f} MiB more during the flood"
