@@ -14,6 +14,7 @@ of processes may read the file; the write routes then answer 503.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -129,6 +130,19 @@ class AtlasService:
         if self._writer is None:
             raise ReadOnly()
         return self._writer.submit(self._run, job).result(timeout=timeout)
+
+    def write_soon(self, job: Callable[[Any], Any]) -> None:
+        """Queue ``job(atlas)`` on the writer thread without waiting (a failure is only logged)."""
+        if self._writer is None:
+            return
+
+        def logged(atlas: Any) -> None:
+            try:
+                job(atlas)
+            except Exception:
+                logging.getLogger("clusteratlas.server").exception("a background write failed")
+
+        self._writer.submit(self._run, logged)
 
     def _run(self, job: Callable[[Any], T]) -> T:
         if self._atlas is None:

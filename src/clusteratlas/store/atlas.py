@@ -199,7 +199,17 @@ class Atlas:
                     f"region {clash[1]}, industry {clash[2]}, year {clash[3]} is already in dataset "
                     f"'{clash[4]}'", file=label, row=clash[0], column="region",
                     expected="each region × industry × year in one dataset only, so no job counts twice")
-        if kind == "custom-regions":
+        if kind == "custom-regions":  # a custom region may redefine a custom region, never replace another level's
+            taken = first_row(self.con,
+                f"SELECT s.{LINE}, s.region, coalesce(r.level, 'observed') FROM {view} s LEFT JOIN regions r "
+                "USING (region) WHERE coalesce(r.level, '') <> 'custom' AND (r.region IS NOT NULL OR s.region IN "
+                f"(SELECT DISTINCT region FROM observations)) ORDER BY s.{LINE} LIMIT 1")
+            if taken:
+                level = "with observations" if taken[2] == "observed" else f"of level '{taken[2]}'"
+                raise InputError("a custom region may not take the code of a region of another level", file=label,
+                                 row=taken[0], column="region", value=taken[1],
+                                 expected=f"a code of its own ({taken[1]} is already a region {level})",
+                                 hint="Choose another code for the custom region; nothing was stored")
             unknown = first_row(self.con,
                 f"SELECT {LINE}, member FROM {view} WHERE member NOT IN (SELECT region FROM regions) "
                 "AND member NOT IN (SELECT DISTINCT region FROM observations) "
@@ -208,6 +218,14 @@ class Atlas:
                 raise InputError("unknown member region", file=label, row=unknown[0], column="member",
                                  value=unknown[1], expected="a region already in the atlas (import regions "
                                  "or observations first)")
+        if kind == "regions":  # nor may a region system replace a custom region (its members would be left over)
+            taken = first_row(self.con, f"SELECT s.{LINE}, s.region FROM {view} s JOIN regions r USING (region) "
+                              f"WHERE r.level = 'custom' ORDER BY s.{LINE} LIMIT 1")
+            if taken:
+                raise InputError("a region may not take the code of a custom region", file=label, row=taken[0],
+                                 column="region", value=taken[1],
+                                 expected=f"a code of its own ({taken[1]} is already a region of level 'custom')",
+                                 hint="Choose another code for the region; nothing was stored")
         if kind == "regions" and not replace:
             moved = first_row(self.con,
                 f"SELECT s.{LINE}, s.region, s.hierarchy, l.parent, s.parent FROM {view} s JOIN region_links l "
