@@ -102,11 +102,10 @@ def test_nuts_regions_and_recode_2013_to_2016(tmp_path, runner):
     conc.write_text("Code 2013,Code 2016\n" + "".join(f"{a},{b}\n" for a, b in FRANCE_2013_2016.items()))
     atlas = tmp_path / "a.duckdb"
     invoke(runner, "init", "--atlas", atlas)
-    # one NUTS level alone names parents (FRF2 → FRF) that exist nowhere: refused, nothing stored
-    before = atlas_fingerprint(atlas)
+    # one NUTS level alone implies its parents by the codes (FRF2 → FRF → FR): they are added, and said so
+    # (issue 19 item 12; it was refused before, "exists nowhere")
     res = invoke(runner, "import", "regions", nuts2016, "--format", "nuts", "--atlas", atlas)
-    assert res.exit_code == 2 and "exists nowhere" in res.stderr and "Import the parent regions first" in res.stderr
-    assert atlas_fingerprint(atlas) == before
+    assert res.exit_code == 0 and "ancestor region(s) the codes imply" in " ".join(res.output.split())
     for level in (0, 1):  # the levels above, then the 2016 NUTS 2 regions under them
         res = invoke(runner, "import", "regions", shared_file(f"geo/NUTS_RG_03M_2021_4326_LEVL_{level}.geojson.gz"),
                      "--format", "nuts", "--atlas", atlas)

@@ -529,7 +529,8 @@ def test_the_write_log_is_for_editors_and_every_failed_authentication_reads_the_
     failures = {"none": {}, "basic": {"Authorization": "Basic eDp5"}, "malformed": _bearer("nonsense"),
                 "unknown id": _bearer("ca_000000000000_secret"), "wrong secret": _bearer(f"ca_{known_id}_wrong"),
                 "revoked": _bearer(tokens["revoked"]), "expired": _bearer(tokens["expired"])}
-    with TestClient(create_app(Settings(atlas=str(path), warm=False))) as c:
+    # 24 failed checks from one address: the throttle (its 429s are tested in test_security_input) is raised
+    with TestClient(create_app(Settings(atlas=str(path), warm=False, auth_failures="1000/minute"))) as c:
         r = c.post(f"{API}/custom-regions", headers=_bearer(tokens["editor"]),
                    files={"file": ("c.csv", b"region,member,name\nNEWREG,S1C1,New\n", "text/csv")})
         assert r.status_code == 201, r.text
@@ -591,13 +592,19 @@ def _trickler(port: int, head: bytes) -> socket.socket:
     return sock
 
 
-def test_the_server_answers_while_slow_clients_trickle_and_cuts_them_at_the_timeouts(hostile_atlas):
+def test_the_server_answers_while_slow_clients_trickle_and_cuts_them_at_the_timeouts(hostile_atlas, tmp_path):
     """200 connections send their headers a byte at a time, 20 their body, 10 the next request after a first
     answer: the server keeps answering others at once, and closes each slow one with 408 at its timeout."""
     import httpx
 
+    from clusteratlas.server.auth import create_token
+
+    path = tmp_path / "slow.duckdb"  # the body tricklers carry a valid token: without one the guard answers
+    shutil.copyfile(hostile_atlas, path)  # 401 before it reads a byte of the body
+    with Atlas(path) as a:
+        token = create_token(a.con, "admin", name="slow")[1]
     header_timeout, body_timeout = 2.0, 3.0
-    with Served(hostile_atlas, header_timeout=header_timeout, body_timeout=body_timeout) as served:
+    with Served(path, header_timeout=header_timeout, body_timeout=body_timeout) as served:
         port = served.port
         kept = []  # a first request answered, then the next one trickled on the same connection
         for _ in range(10):
@@ -610,6 +617,7 @@ def test_the_server_answers_while_slow_clients_trickle_and_cuts_them_at_the_time
         started = time.monotonic()
         slow = {"headers": [_trickler(port, b"GET /api/v1/health HTTP/1.1\r\n") for _ in range(200)] + kept,
                 "body": [_trickler(port, b"POST /api/v1/map HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                         b"Authorization: Bearer " + token.encode() + b"\r\n"
                                          b"Content-Length: 1000\r\n\r\n{") for _ in range(20)]}
         closed: dict[socket.socket, tuple[float, bytes]] = {}
         answered, answer_times = 0, []

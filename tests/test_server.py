@@ -149,6 +149,7 @@ def test_every_get_route_is_tested(client):
                  "/api/v1/frameworks/{framework}", "/api/v1/frameworks/{framework}/averages",
                  "/api/v1/assessments/{assessment}", "/api/v1/tokens",
                  "/api/v1/geometry", "/api/v1/geometry/{level}",  # geometry: tests/test_web.py
+                 "/api/v1/regions/{region}/story",  # tests/test_region_story.py
                  "/api/v1/writes"}  # an editor's: tests/test_security_web.py
     assert routes - templated <= tested
     assert spec["openapi"].startswith("3.1")

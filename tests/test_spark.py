@@ -197,6 +197,34 @@ def test_bad_input_fails_cleanly_and_writes_nothing(spark, sample_files, tmp_pat
     assert (keep / "precious.txt").exists()
 
 
+@pytest.mark.parametrize(("column", "row", "unit"), [
+    ("employment", "A,11,2020,2e10,1", "persons"), ("establishments", "A,11,2020,1,2e10", "establishments")])
+def test_a_cell_over_its_limit_is_named_with_the_limit_and_unit_as_import_says(spark, tmp_path, runner, column,
+                                                                               row, unit):
+    """Issue 19 item 14 on Spark: the limit of the column, in its unit, worded as the DuckDB reader's error."""
+    (tmp_path / "obs.csv").write_text(f"region,industry,year,employment,establishments\n{row}\n")
+    (tmp_path / "defs.csv").write_text("industry,cluster\n11,Farming\n")
+    res = invoke(runner, "map", "--engine", "spark", "--data", tmp_path / "obs.csv", "--clusters",
+                 tmp_path / "defs.csv", "--out", tmp_path / "res")
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and f"column '{column}'" in text and "implausibly large value" in text, text
+    assert f"at most 10,000,000,000 {unit} in one cell" in text, text
+    assert not (tmp_path / "res").exists()
+
+
+def test_a_cbp_file_gives_the_same_region_totals_on_spark_as_in_the_atlas_and_map_data(spark, tmp_path, runner):
+    """Issue 19 item 7 through the one map job: a CBP file's total rows are the region totals whether the atlas
+    maps it (from region_totals), 'map --data --format cbp' does or 'map --engine spark --format cbp' does."""
+    from tests.test_cbp_totals import TOTALS, map_three_ways
+
+    found = map_three_ways(tmp_path, runner, spark=True)
+    expected = {(r, y): e for y, by_region in TOTALS.items() for r, e in by_region.items()}
+    assert {how: got["regions"] for how, got in found.items()} == dict.fromkeys(found, expected)
+    for key, (share, lq) in found["atlas"]["cells"].items():
+        assert found["spark"]["cells"][key] == (pytest.approx(share, rel=1e-12), pytest.approx(lq, rel=1e-12))
+    assert found["spark"]["cells"].keys() == found["atlas"]["cells"].keys()
+
+
 @pytest.mark.realdata
 def test_cbp_2019_metro_reproduction_is_identical_on_spark(spark, tmp_path):
     cbp2019_inputs(tmp_path)

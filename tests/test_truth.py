@@ -2,9 +2,10 @@
 HTML), the API (JSON) and the CLI (``show region``, ``show cluster``) show equals the same figure computed
 here from the stored inputs with plain SQL and pandas (:mod:`tests.truth`).
 
-The atlases: (a) the demo (the library's demo builder); (b) CBP 2019 metros with the US benchmark
-definition; (c) the Japanese 2014 economic census with the JSIC benchmark, one year, prefectures and the
-overlapping programme regions (docs/ja/walkthrough.md); (d) Eurostat SBS 2015 at NUTS 2 and NACE divisions.
+The atlases: (a) the demo (the library's demo builder); (b) CBP 2019 metros as published (``--format cbp``:
+the file's total rows are the regions' totals) with the US benchmark definition; (c) the Japanese 2014
+economic census with the JSIC benchmark, one year, prefectures and the overlapping programme regions
+(docs/ja/walkthrough.md); (d) Eurostat SBS 2015 at NUTS 2 and NACE divisions.
 Regions and clusters are sampled deterministically, extremes included (the largest and the smallest). The
 three atlases of real data are marked ``realdata`` (they read ../shared/data); the demo runs everywhere.
 
@@ -27,10 +28,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from clusteratlas.server import Settings, create_app
-from tests.conftest import cbp2019_atlas, invoke, shared_file
+from tests.conftest import cbp2019_inputs, invoke, shared_file
 from tests.truth import Page, Truth, compute, link_id, number, stars
 
 API = "/api/v1"
+CBP = "us/cbp2019_cbsa_naics2017_emp_est.csv.gz"
 SBS = "eu/eurostat_sbs_r_nuts06_r2_2015_persons_employed.csv"
 JP_EXTRACT = "jp/sfukui_ReagionalIOTables/ExplanatoryVariablesBase.csv"
 
@@ -44,7 +46,17 @@ def _demo(folder: Path) -> Path:
 
 
 def _cbp(folder: Path) -> Path:
-    return cbp2019_atlas(folder)
+    """CBP 2019 metros as the Census Bureau publishes them, read with ``--format cbp``: the file's total rows
+    are the regions' totals (issue 19 item 7), the six-digit cells make the clusters."""
+    from clusteratlas import Atlas
+
+    _, definitions = cbp2019_inputs(folder)
+    with Atlas(folder / "cbp.duckdb", create=True) as atlas:
+        atlas.import_file("definitions", definitions, name="benchmark")
+        atlas.import_file("observations", shared_file(CBP), file_format="cbp", name="cbp2019")
+        atlas.map()
+        assert atlas.con.execute("SELECT count(*) FROM region_totals").fetchall() == [(933,)]
+    return folder / "cbp.duckdb"
 
 
 def _japan(folder: Path) -> Path:

@@ -1,6 +1,6 @@
 """The truth of an atlas: every figure the pages, the API and the CLI show, computed again from the stored
-inputs (observations, definitions, regions, reference totals) with plain SQL and pandas; and a reader of
-what a rendered page shows (:class:`Page`).
+inputs (observations, definitions, regions, reference totals, the region totals a source published) with
+plain SQL and pandas; and a reader of what a rendered page shows (:class:`Page`).
 
 Nothing here reads the results tables or calls the metrics: the figures follow the definitions in
 docs/data-model.md and docs/methods.md, written out again, so a surface that shows another number shows a
@@ -109,9 +109,10 @@ def compute(path: str | Path) -> Truth:
 
 
 def _compute(con: duckdb.DuckDBPyConnection) -> Truth:
-    definition, parameters, reference = con.execute(
-        "SELECT definition, parameters, reference FROM map_runs ORDER BY run_at DESC LIMIT 1").fetchall()[0]
+    definition, parameters, reference, spec = con.execute(
+        "SELECT definition, parameters, reference, spec FROM map_runs ORDER BY run_at DESC LIMIT 1").fetchall()[0]
     params = json.loads(parameters or "{}")
+    datasets = list(json.loads(spec or "{}").get("datasets") or [])
     assert not params.get("peer_levels") and not params.get("by_subcluster"), "the truth knows the default peers"
     mids = pd.DataFrame({"size_class": list(SIZE_CLASS_MIDPOINTS), "midpoint": list(SIZE_CLASS_MIDPOINTS.values())})
     con.register("__mids", mids)
@@ -129,6 +130,14 @@ def _compute(con: duckdb.DuckDBPyConnection) -> Truth:
     levels_made = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions").fetchall()]
     names = dict(con.execute("SELECT region, coalesce(name, region) FROM regions").fetchall())
     totals = con.execute("SELECT industry, year, employment FROM reference_totals").df()
+    # a region's published total (a CBP file's total row; docs/methods.md, "Region totals of CBP files"): the
+    # largest any mapped dataset gives; the region's total is that, or the sum of its cells where they hold more
+    published = pd.DataFrame({"region": pd.Series(dtype=object), "year": pd.Series(dtype="int64"),
+                              "published": pd.Series(dtype=float)})
+    if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'region_totals'").fetchall():
+        only = f"WHERE dataset IN ({', '.join('?' for _ in datasets)})" if datasets else ""
+        published = con.execute(f"SELECT region, year, max(employment) AS published FROM region_totals {only} "
+                                "GROUP BY ALL", datasets).df()
 
     observed = obs[["region", "level"]].drop_duplicates()
     observed_set = set(observed.region)
@@ -167,6 +176,12 @@ def _compute(con: duckdb.DuckDBPyConnection) -> Truth:
     rows["local"] = np.where(rows.type == "local", rows.employment, 0.0)
     per_region = rows.groupby(["region", "year"], as_index=False).agg(
         region_employment=("employment", "sum"), region_traded=("traded", "sum"), region_local=("local", "sum"))
+    # the jobs of the cells a source does not publish: in the region's total, in no cluster, traded or local
+    per_region = per_region.merge(published.astype({"year": per_region.year.dtype}), on=["region", "year"],
+                                  how="left")
+    per_region["unpublished"] = (per_region.published - per_region.region_employment).clip(lower=0).fillna(0.0)
+    per_region["region_employment"] += per_region.unpublished
+    per_region = per_region.drop(columns="published")
     mapped = rows[rows.cluster.notna()]
     per_cell = mapped.groupby(["region", "cluster", "type", "year"], as_index=False).agg(
         employment=("employment", "sum"), establishments=("establishments", lambda s: s.sum(min_count=1)),
@@ -178,7 +193,8 @@ def _compute(con: duckdb.DuckDBPyConnection) -> Truth:
                   establishments=("establishments", lambda s: s.sum(min_count=1)),
                   payroll=("payroll", lambda s: s.sum(min_count=1)))
              .rename(columns={"parent": "region"}))
-    regions = (per_region.rename(columns={"region": "member"}).merge(by_member, on="member")
+    regions = (per_region.drop(columns="unpublished").rename(columns={"region": "member"}).merge(by_member,
+                                                                                                on="member")
                .groupby(["level", "parent", "year"], as_index=False)
                .agg(region_employment=("region_employment", "sum"), region_traded=("region_traded", "sum"),
                     region_local=("region_local", "sum"))
@@ -215,6 +231,12 @@ def _compute(con: duckdb.DuckDBPyConnection) -> Truth:
                      local=np.where(ref.type == "local", ref.employment, 0.0))
     economy = ref.groupby("year", as_index=False).agg(ref_total=("employment", "sum"),
                                                       ref_traded=("traded", "sum"), ref_local=("local", "sum"))
+    if reference != "totals":  # the regions of the reference economy count their published totals
+        gaps = (per_region[per_region.region.isin(chosen)].groupby("year", as_index=False)
+                .agg(unpublished=("unpublished", "sum")))
+        economy = economy.merge(gaps, on="year", how="left")
+        economy["ref_total"] += economy.unpublished.fillna(0.0)
+        economy = economy.drop(columns="unpublished")
     ref_cluster = (ref[ref.cluster.notna()].groupby(["year", "cluster"], as_index=False)
                    .agg(ref_cluster=("employment", "sum")))
 

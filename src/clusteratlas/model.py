@@ -128,6 +128,41 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "indicators": INDICATORS,
 }
 
-#: Upper bound above which an employment figure for one cell is taken as a mistake.
-MAX_CELL_EMPLOYMENT = 1e9
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The largest value one cell of a column may hold, in the column's unit (None: no fixed limit)."""
+
+    column: str
+    maximum: float | None
+    unit: str
+    why: str
+
+
+#: Upper bounds per column and unit, above which a value of one cell is taken as a mistake (a unit slip,
+#: a total row read as a cell). Counts of persons and establishments cannot exceed ten billion (the world has
+#: eight billion people); money has no fixed bound: a nation's payroll in yen is above 10^14.
+CELL_LIMITS: dict[str, Limit] = {
+    "employment": Limit("employment", 1e10, "persons", "no place has more than ten billion people"),
+    "establishments": Limit("establishments", 1e10, "establishments", "no place has ten billion establishments"),
+    "payroll": Limit("payroll", None, "currency units of the source", "money has no natural bound"),
+}
+#: Units of the employment column that count persons (``import observations --unit``); any other unit (e.g.
+#: USD, for a matrix of trade values) declares a measure of value, which has no fixed upper bound.
+PERSON_UNITS = ("persons", "jobs", "employees", "people")
+#: The employment limit (persons), the name of the one limit of earlier versions (the readers use CELL_LIMITS).
+MAX_CELL_EMPLOYMENT = CELL_LIMITS["employment"].maximum
+
+
+def cell_limit(column: str, unit: str | None = None) -> Limit | None:
+    """The limit of one cell of ``column``; ``unit`` is the unit the employment column is declared in.
+
+    The employment column counts persons unless an import declares another unit (a value such as USD), in
+    which case it has no fixed bound. Columns without a limit give None.
+    """
+    limit = CELL_LIMITS.get(column)
+    if limit is None or column != "employment" or unit is None or unit.strip().lower() in PERSON_UNITS:
+        return limit
+    return Limit(column, None, unit.strip(), "a declared unit of value has no fixed bound")
 MIN_YEAR, MAX_YEAR = 1800, 2200

@@ -464,15 +464,17 @@ def hotspot_table(rows: pa.Table, *, wide: bool = False, region_names: Names | N
                   item_names: Names | None = None) -> FitTable:
     """Items by global Moran's I, with their high-high hot spots (named where the names are known)."""
     table = FitTable(_("Spatial concentration (global Moran's I) and hot spots (LISA high-high, FDR)"), [
-        Col("Item", priority=0, flex=True), Col("Moran's I", "right", 1, "I"), Col("p", "right", 1),
+        Col("Item", priority=0, flex=True), Col("Moran's I", "right", 1, "I"), Col("p (two-sided)", "right", 1, "p"),
         Col("Hot spots", "right", 2, "Hot"), Col("Regions", priority=3, flex=True)], wide=wide, legend=_(
-            "Moran's I: above 0 when regions next to each other have similar values (the cluster's LQ); p: the "
-            "share of random rearrangements of the regions that give as high an I. Hot spots: regions that are "
-            "high among high neighbours (local Moran, significant at the false-discovery rate)."))
+            "Moran's I: above 0 when regions next to each other have similar values (the cluster's LQ); p "
+            "(two-sided): twice the share of random rearrangements of the regions that give an I as far out on the "
+            "observed side (at most 1). Hot spots: regions that are high among high neighbours (local Moran, "
+            "significant at the false-discovery rate)."))
     for r in rows.to_pylist():
+        two = r.get("p_two_sided", None if r.get("p_sim") is None else min(2 * r["p_sim"], 1.0))
         regions = _(", ").join(i18n.name(*(region_names or {}).get(code, (None, None))) or code
                                for code in (r["regions"] or "").split(", ") if code)
-        table.add_row(named(r["item"], item_names), _num(r["moran_i"], "{:.3f}"), _num(r["p_sim"], "{:.3f}"),
+        table.add_row(named(r["item"], item_names), _num(r["moran_i"], "{:.3f}"), _num(two, "{:.3f}"),
                       str(r["hot"]), regions)
     return table
 

@@ -114,6 +114,10 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
             simplify: Annotated[float, typer.Option(help="geometry: simplification tolerance in the file's "
                                                     "units (degrees for lon/lat; 0 keeps every point).")]
             = 0.01,
+            unit: Annotated[str | None, typer.Option(help="observations: the unit of the employment column: "
+                                                   "persons (the default; at most 10,000,000,000 in one cell) "
+                                                   "or a unit of value such as USD, for a matrix of trade "
+                                                   "values (no upper limit).")] = None,
             ) -> None:
     """Check a file completely and store it in the atlas, all or nothing.
 
@@ -178,7 +182,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                        "totals_prefix": totals_prefix, "region_column": region_column,
                                        "layer": layer, "id_property": id_property}, kind,
                                        nuts_level=nuts_level, nace_level=nace_level),
-                                       **recode_option(recode, recode_columns)},
+                                       **recode_option(recode, recode_columns),
+                                       **({"unit": unit} if unit is not None else {})},
                                    strict=strict, drop_unknown=drop_unknown)
         rate(report.rows, started)
     _print_import(report, kind, file, dry_run)

@@ -101,7 +101,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
          wide: WideOpt = False,
          engine: Annotated[str, typer.Option(help="duckdb (one machine) or spark (stateless mode; --data, "
                                              "--clusters and --reference-totals may be any path Spark reads, "
-                                             "Parquet or CSV; --out becomes a results folder for 'import "
+                                             "Parquet or CSV, or --data a local file of a --format read on the "
+                                             "driver; --out becomes a results folder for 'import "
                                              "results'; --memory-limit sets the local driver's memory; run it "
                                              "under spark-submit for a cluster).")] = "duckdb",
          ) -> None:
@@ -124,7 +125,9 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
         if engine != "duckdb":
             _map_elsewhere(engine, data, clusters, out_file, year=year, reference_totals=reference_totals,
                            regions_out=regions_out, map_cols=map_cols, params=params, strict=strict,
-                           memory_limit=memory_limit, file_format=file_format)
+                           memory_limit=memory_limit, file_format=file_format,
+                           options=format_options(file_format, year, digits, filter_, nuts_level=nuts_level,
+                                                  nace_level=nace_level))
             return
         with step("Mapping clusters"):
             report = map_files(Path(data), Path(clusters), Path(out_file), year=year,
@@ -178,14 +181,16 @@ def _map_elsewhere(engine: str, data: str, clusters: str, out_file: str, *, regi
 
     if engine not in ENGINES:
         raise ClusterAtlasError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
-    if regions_out is not None or file_format != "generic":
-        raise ClusterAtlasError("--engine spark reads generic Parquet or CSV inputs (no --format) and writes the "
-                                "region summaries into the --out folder (no --regions-out)")
+    if regions_out is not None:
+        raise ClusterAtlasError("--engine spark writes the region summaries into the --out folder (no "
+                                "--regions-out)")
     from clusteratlas.engines.spark import map_with_spark
 
     with step("Mapping clusters with Spark"):
         report = map_with_spark(data, clusters, out_file, mapping=parse_mapping(map_cols), memory=memory_limit,
-                                **kwargs)
+                                file_format=file_format, **kwargs)
+    for note in report.notes:
+        out.print("[yellow]" + _("note:") + f"[/] {escape(note)}", highlight=False)
     out.print(f"Wrote {report.rows:,} region × cluster rows to the results folder {report.out} "
               f"({report.mapped_share:.1%} of employment mapped to a cluster)." + reference_line(report.run) + "\n"
               f"Load them into an atlas with: clusteratlas import results {report.out}")
@@ -199,19 +204,46 @@ def show_region(region: Annotated[str, typer.Argument(help="The region: its code
                                                      "Japanese (case, width and kana forgiven).")],
                 atlas: AtlasOpt = DEFAULT_PATH, year: YearOpt = None,
                 all_: Annotated[bool, typer.Option("--all", help="Include clusters with no jobs.")] = False,
-                min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False) -> None:
+                min_employment: MinEmploymentOpt = 0.0, wide: WideOpt = False,
+                story: Annotated[bool, typer.Option("--story", help="Tell the region in words instead (as its web "
+                                                    "page does), with the sources of the figures as footnotes.")]
+                = False) -> None:
     """A region's clusters: stars, LQ, employment, wages, growth, estimate flags.
 
     Ranked by stars, then employment: a cell of a few dozen jobs with a high LQ does not come first.
     """
     with Atlas(atlas, read_only=True) as a:
         found = Q.find_region(a.con, region)
+        if story:
+            _print_story(a.con, found, year)
+            return
         profile = Q.region_profile(a.con, found.code, year=year, include_empty=all_, opportunities=0,
                                    min_employment=min_employment)
         economy = a.last_run()
     print_notes([found.note()] if found.note() else [])
     out.print(region_table(profile.summary, profile.clusters, economy, wide=wide), crop=not wide)
     print_notes(profile.notes)
+
+
+def _print_story(con, found, year: int | None) -> None:
+    """``show region --story``: the story's paragraphs, then its figures' sources as numbered footnotes (the
+    addresses of the server's API answers, ``clusteratlas serve``)."""
+    from clusteratlas.queries.story import plain_text, region_story
+    from clusteratlas.report import level_name
+
+    told = region_story(con, found.code, year=year)
+    print_notes([found.note()] if found.note() else [])
+    out.print(Folded(f"[bold]{escape(told.name)}[/] ({escape(told.region)} · {escape(level_name(told.level))} · "
+                     f"{told.year})"))
+    paragraphs, sources = plain_text(told)
+    for paragraph in paragraphs:
+        out.print()
+        out.print(Folded(escape(paragraph)))
+    if sources:
+        out.print()
+        out.print(Folded(escape(_("Sources of the figures (addresses on 'clusteratlas serve'):"))))
+        for i, href in enumerate(sources, start=1):
+            out.print(escape(f"[{i}] {href}"), soft_wrap=True, highlight=False)
 
 
 @show_app.command("cluster")

@@ -240,7 +240,8 @@ def show_actor(actor: Annotated[str, typer.Argument(help="Actor id.")], atlas: A
             ties = ties.with_columns(pl.coalesce("name", "partner").alias("label"))
         _show(_fit(ties, "Strongest ties", [
             Field("label", "Partner", 0, flex=True), Field("kind", "Kind", 3), Field("region", "Region", 1, "Reg."),
-            Field("tie", "Tie", 4), Field("weight", "Weight", 0, fmt="{:,.0f}"), Field("period", "Period", 2),
+            Field("tie", "Tie", 4), Field("direction", "Direction", 3, "Dir."),
+            Field("weight", "Weight", 0, fmt="{:,.0f}"), Field("period", "Period", 2),
             Field("evidence", "Evidence", 5, flex=True)], wide=wide), wide)
         _show(_fit(pl.DataFrame(profile["memberships"]), "Memberships", [
             Field("project", "Project", 0), Field("role", "Role", 1), Field("year", "Year", 1, fmt="{}"),
@@ -257,21 +258,32 @@ def show_network(group: Annotated[str, typer.Argument(help="A region (or country
 
         with Atlas(atlas, read_only=True) as a:
             view = group_network(a.con, network, group, top=top)
-        summary = view["summary"][0]
-        _show(_fit(pl.DataFrame({"figure": list(summary), "value": [_cell(v, None) for v in summary.values()]}),
-                   f"Network of {group}", [Field("figure", "Figure", 0), Field("value", "Value", 0)], wide=wide),
-              wide)
+        if view["computed"]:
+            summary = view["summary"][0]
+            _show(_fit(pl.DataFrame({"figure": list(summary), "value": [_cell(v, None) for v in summary.values()]}),
+                       f"Network of {group}", [Field("figure", "Figure", 0), Field("value", "Value", 0)], wide=wide),
+                  wide)
+        else:
+            out.print(_("No network figures yet: run 'clusteratlas network compute' for them."), highlight=False)
         if view["clusters"]:
             _show(_fit(pl.DataFrame(view["clusters"]), "Cluster results of the region", [
                 Field("cluster", "Cluster", 0, flex=True), Field("region", "Region", 3),
                 Field("employment", "Employment", 1, "Jobs", "{:,.0f}"), Field("lq", "LQ", 0, fmt="{:.2f}"),
                 Field("stars", "Stars", 2), Field("strong", "Strong", 2)], wide=wide), wide)
+        money = pl.DataFrame(view["contributions"])
+        if money.height and money["with_contribution"].sum() > 0:
+            _show(_fit(money, "EU contribution by country and role (as published)", [
+                Field("country", "Country", 0), Field("role", "Role", 0),
+                Field("participations", "Participations", 1, "Part."),
+                Field("organisations", "Organisations", 3, "Orgs"),
+                Field("contribution", "EU contribution", 0, "EU contr.", "{:,.0f}")], wide=wide), wide)
         actors = pl.DataFrame(view["actors"])
         if actors.height:
             actors = actors.with_columns(pl.coalesce("name", "actor").alias("label"))
         _show(_fit(actors, "Actors by betweenness", [
             Field("label", "Actor", 0, flex=True), Field("kind", "Kind", 3), Field("region", "Region", 2, "Reg."),
-            Field("degree", "Degree", 1, "Deg."), Field("strength", "Strength", 4, "Str.", "{:,.0f}"),
+            Field("degree", "Degree", 1, "Deg."), Field("in_degree", "In (directed)", 4, "In"),
+            Field("out_degree", "Out (directed)", 4, "Out"), Field("strength", "Strength", 4, "Str.", "{:,.0f}"),
             Field("betweenness", "Betweenness", 0, "Betw.", "{:,.0f}"),
             Field("eigenvector", "Eigenvector", 2, "Eig.", "{:.3f}"),
             Field("constraint_burt", "Constraint", 3, "Constr.", "{:.3f}"),

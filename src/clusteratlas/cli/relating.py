@@ -24,6 +24,7 @@ from clusteratlas.cli._common import (
 )
 from clusteratlas.errors import ClusterAtlasError
 from clusteratlas.i18n import _
+from clusteratlas.relate.spatial import FIRST, power_shortfall
 from clusteratlas.report import (
     SHIFT_SHARE_PARTS,
     Folded,
@@ -48,16 +49,33 @@ def relate(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt 
            top: Annotated[int, typer.Option(help="Related partners stored per item.")] = 20,
            since: Annotated[int | None, typer.Option(
                 parser=year_parser, metavar="YEAR", help="Also mark specialisations gained or lost since this "
-                                                     "year.")] = None, wide: WideOpt = False) -> None:
+                                                     "year.")] = None,
+           convention: Annotated[str, typer.Option(help="Settle density, COI and the ECI scale as: atlas (the "
+                                                   "default: density counts an item's own proximity, COI is "
+                                                   "the raw sum, ECI/PCI divided by the population standard "
+                                                   "deviation), ecomplexity (the Growth Lab's Python package: "
+                                                   "COI z-scored) or stata (its Stata package: density leaves "
+                                                   "the own proximity out, COI z-scored, sample standard "
+                                                   "deviation over region × item rows, presence RCA > 1), to "
+                                                   "compare with those tools.")] = "atlas",
+           wide: WideOpt = False) -> None:
     """Relatedness, complexity (ECI/PCI/COI/COG) and concentration indices for one year; stored."""
     with Atlas(atlas) as a, step(_("Computing relatedness and complexity")):
-        summary = a.relate(by=by, year=year, level=level, top=top, since=since)
+        summary = a.relate(by=by, year=year, level=level, top=top, since=since, convention=convention)
         run = Q.relate_run(a.con, by=summary.by, level=summary.level, year=summary.year)
         region_names, item_names = Q.names(a.con, "region"), Q.names(a.con, by)
     out.print(Folded(escape(_("Stored relatedness for {regions:,} regions × {items:,} {plural} ({level}, {year}); "
                               "{pairs:,} related pairs.").format(
         regions=summary.regions, items=summary.items, plural=_plural(by), level=level_name(summary.level),
         year=summary.year, pairs=summary.pairs))))
+    if summary.convention != "atlas":
+        out.print(Folded(escape(_("Complexity convention: {name} (density, COI and the ECI scale as that package "
+                                  "computes them; docs/methods.md).").format(name=summary.convention))))
+    if summary.complexity_reason:
+        out.print(Folded("[yellow]" + _("note:") + "[/] " + escape(_(
+            "ECI, PCI, COI and COG are undefined: the network of regions and {items} has {n} components (the "
+            "second eigenvector of a network in pieces only marks the pieces).").format(
+                items=_plural(by), n=summary.components))))
     if since is not None:
         out.print(Folded(escape(_("Since {since}: {gained:,} specialisations gained, {lost:,} lost.").format(
             since=since, gained=run.gained, lost=run.lost))))
@@ -99,8 +117,12 @@ def shift_share_(start: Annotated[int, typer.Argument(parser=year_parser, metava
 @fails_cleanly
 def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOpt = None, level: LevelOpt = None,
              value: Annotated[str, typer.Option(help="What to test: lq, employment or share.")] = "lq",
-             permutations: Annotated[int, typer.Option(help="Conditional permutations.")] = 999,
-             alpha: Annotated[float, typer.Option(help="False-discovery rate.")] = 0.05,
+             permutations: Annotated[int | None, typer.Option(
+                 help="Conditional permutations per local test (default: sequential, 999 and more where a "
+                      "p-value is small, up to what one region needs to pass the false-discovery control; a "
+                      "number: that many for every test, as esda).")] = None,
+             alpha: Annotated[float, typer.Option(help="False-discovery rate, in each direction (hot spots and "
+                                                  "clusters; cold spots and outliers).")] = 0.05,
              top: Annotated[int, typer.Option(help="Rows to show.")] = 10, wide: WideOpt = False) -> None:
     """Spatial hot spots: Moran's I, local Moran (LISA) and Getis-Ord Gi* for every cluster; stored.
 
@@ -123,6 +145,21 @@ def hotspots(atlas: AtlasOpt = DEFAULT_PATH, by: ByOpt = "cluster", year: YearOp
         text += _("; {plural} without variation (no statistic, no p-value): {n}").format(
             plural=_plural(by), n=summary.constant_items)
     out.print(Folded(escape(text)))
+    how = (_("sequential: {first:,} to {most:,} per local test").format(first=FIRST, most=summary.max_permutations)
+           if summary.fixed_permutations is None else
+           _("{n:,} per test").format(n=summary.fixed_permutations))
+    out.print(Folded(escape(_("Permutations: {how}. p-values: one-sided in the observed direction (p_sim, as esda) "
+                              "and two-sided (p_two_sided = min(2 p_sim, 1)).").format(how=how))))
+    short = (power_shortfall(summary.fixed_permutations, summary.tests, alpha)
+             if summary.fixed_permutations is not None else None)
+    if short is not None:
+        smallest, k, needed = short
+        out.print(Folded("[yellow]" + _("note:") + "[/] " + escape(_(
+            "with {permutations:,} permutations the smallest p is {smallest:.3g}: after the false-discovery "
+            "control over {tests:,} regions no region is significant unless at least {k:,} are that extreme; use "
+            "{needed:,} or more, or the default (sequential)").format(
+                permutations=summary.fixed_permutations, smallest=smallest, tests=summary.tests, k=k,
+                needed=needed))))
     out.print(hotspot_table(rows, wide=wide, region_names=region_names, item_names=item_names), crop=not wide)
 
 

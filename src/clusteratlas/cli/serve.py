@@ -39,8 +39,15 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
           = 20.0,
           cors_origin: Annotated[list[str] | None, typer.Option(help="Allow browser calls from this origin "
                                                                 "(repeatable; default: CORS off).")] = None,
-          rate_limit: Annotated[str | None, typer.Option(help="Requests allowed per token (or client address), "
-                                                         "e.g. 600/minute (default: no limit).")] = None,
+          rate_limit: Annotated[str | None, typer.Option(help="Requests allowed per verified token, else per "
+                                                         "client address, e.g. 600/minute (default: no limit).")]
+          = None,
+          auth_failures: Annotated[str, typer.Option(help="Failed token checks allowed per client address; "
+                                                     "past them it gets 429 until the window moves on.")]
+          = "10/minute",
+          upload_seconds: Annotated[float, typer.Option(help="Seconds for reading and checking one upload "
+                                                        "(0: no limit); past them it is refused with 413 and "
+                                                        "nothing is stored.", min=0)] = 60.0,
           cache_mb: Annotated[float, typer.Option(help="Memory for recent answers, in MB, per server process "
                                                   "(0: no cache).", min=0)] = 256.0,
           warm: Annotated[bool, typer.Option(help="After start-up and every write, compute the common answers "
@@ -59,16 +66,23 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
                                                        min=1)] = 500,
           max_header_kb: Annotated[int, typer.Option(help="Largest request line and headers, in KiB.", min=1)]
           = 64,
+          forwarded_allow_ips: Annotated[str | None, typer.Option(
+              help="Behind a reverse proxy: its addresses or networks (comma-separated), whose X-Forwarded-For "
+                   "names the client (default: believed from no one).")] = None,
           log_level: Annotated[str, typer.Option(help="Uvicorn log level.")] = "warning") -> None:
     """Serve the atlas over HTTP: REST API under /api/v1, docs at /api/docs (see docs/api.md and docs/security.md)."""
     with contextlib.ExitStack() as stack:
-        _serve(stack, atlas, host, port, workers, read_only, demo, max_body_mb, cors_origin, rate_limit, cache_mb,
-               warm, header_timeout, body_timeout, keep_alive, max_connections, max_header_kb, log_level)
+        _serve(stack, atlas=atlas, host=host, port=port, workers=workers, read_only=read_only, demo=demo,
+               max_body_mb=max_body_mb, cors_origin=cors_origin, rate_limit=rate_limit, auth_failures=auth_failures,
+               upload_seconds=upload_seconds, cache_mb=cache_mb, warm=warm, header_timeout=header_timeout,
+               body_timeout=body_timeout, keep_alive=keep_alive, max_connections=max_connections,
+               max_header_kb=max_header_kb, forwarded_allow_ips=forwarded_allow_ips, log_level=log_level)
 
 
-def _serve(stack: contextlib.ExitStack, atlas: Path, host: str, port: int, workers: int, read_only: bool, demo: bool,
-           max_body_mb: float, cors_origin: list[str] | None, rate_limit: str | None, cache_mb: float, warm: bool,
-           header_timeout: float, body_timeout: float, keep_alive: float, max_connections: int, max_header_kb: int,
+def _serve(stack: contextlib.ExitStack, *, atlas: Path, host: str, port: int, workers: int, read_only: bool,
+           demo: bool, max_body_mb: float, cors_origin: list[str] | None, rate_limit: str | None, auth_failures: str,
+           upload_seconds: float, cache_mb: float, warm: bool, header_timeout: float, body_timeout: float,
+           keep_alive: float, max_connections: int, max_header_kb: int, forwarded_allow_ips: str | None,
            log_level: str) -> None:
     """The body of :func:`serve` (a demo atlas lives in a folder that ``stack`` removes when serving ends)."""
     import os
@@ -76,20 +90,23 @@ def _serve(stack: contextlib.ExitStack, atlas: Path, host: str, port: int, worke
     import uvicorn
 
     from clusteratlas.server import Settings, create_app
-    from clusteratlas.server.timeouts import ServerLimits
+    from clusteratlas.server.timeouts import ServerLimits, trusted_proxies
 
     with failing_cleanly():
-        if rate_limit:
-            from limits import parse
+        from limits import parse
 
+        for option, value in (("--rate-limit", rate_limit), ("--auth-failures", auth_failures)):
+            if option == "--rate-limit" and not value:
+                continue  # no rate limit
             try:
-                parse(rate_limit)
+                parse(value)
             except ValueError:
-                raise ClusterAtlasError(f"bad --rate-limit {rate_limit!r}; expected e.g. 600/minute") from None
+                raise ClusterAtlasError(f"bad {option} {value!r}; expected e.g. 600/minute") from None
+        proxies = trusted_proxies(forwarded_allow_ips) if forwarded_allow_ips is not None else None
         path = _demo_atlas(stack) if demo else atlas
         settings = Settings(atlas=str(path), read_only=read_only, max_body=int(max_body_mb * 1e6),
                             cors_origins=list(cors_origin or []), rate_limit=rate_limit, cache_mb=cache_mb,
-                            warm=warm)
+                            warm=warm, auth_failures=auth_failures, upload_seconds=upload_seconds or None)
         app = create_app(settings) if workers == 1 else None
         if app is None:  # check the atlas opens, then hand the settings to the workers through the environment
             os.environ.update(settings.to_env())
@@ -100,7 +117,8 @@ def _serve(stack: contextlib.ExitStack, atlas: Path, host: str, port: int, worke
               f"(docs: http://{shown}:{port}/api/docs). "
                   "Ctrl+C stops.", highlight=False, soft_wrap=True)
     limits = ServerLimits(header_timeout=header_timeout, body_timeout=body_timeout, keep_alive=keep_alive,
-                          max_connections=max_connections, max_header_kb=max_header_kb).uvicorn_options()
+                          max_connections=max_connections, max_header_kb=max_header_kb,
+                          forwarded_allow_ips=proxies).uvicorn_options()
     if app is not None:
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, **limits)
     else:

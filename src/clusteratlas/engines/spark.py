@@ -7,7 +7,10 @@ DataFrames. Only the edges differ:
 * input: any path Spark reads (local, ``hdfs://``, ``s3a://`` through the
   cluster's own configuration), Parquet or CSV, checked with the rules of
   ``clusteratlas import`` (:mod:`clusteratlas.sources.generic`) written as
-  Spark column expressions (no Python UDF touches a row);
+  Spark column expressions (no Python UDF touches a row); an observations
+  file in an official layout (``--format cbp``, ``eurostat``…) is read on
+  the driver by the same reader as ``import`` and ``map --data``
+  (:func:`read_official`), with the region totals it publishes;
 * output: a results folder (:data:`RESULT_PARTS`), one Parquet dataset per
   table plus a one-row ``run`` dataset written last, which
   ``clusteratlas import results`` loads into an atlas
@@ -32,7 +35,15 @@ import narwhals as nw
 from clusteratlas import model
 from clusteratlas.errors import ClusterAtlasError, InputError
 from clusteratlas.metrics import Engine, MapParams
-from clusteratlas.metrics.run import FileMapReport, MapInputs, MapRun, MapSpec, describe_results, run_map
+from clusteratlas.metrics.run import (
+    FileMapReport,
+    MapFiles,
+    MapInputs,
+    MapRun,
+    MapSpec,
+    describe_results,
+    run_map,
+)
 from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
 
 if TYPE_CHECKING:
@@ -174,7 +185,7 @@ def _checks(kind: str, present: set[str]) -> list[tuple[str, Column, str, str]]:
         return F.col(name).try_cast("double")
 
     def numeric(name: str, *, required: bool, allow_empty_if: Column | None = None,
-                maximum: float | None = None) -> list:
+                limit: model.Limit | None = None) -> list:
         if name not in present:
             return []
         c = F.col(name)
@@ -188,8 +199,9 @@ def _checks(kind: str, present: set[str]) -> list[tuple[str, Column, str, str]]:
              "a finite number"),
             (name, num(name) < 0, "negative value", "zero or more"),
         ]
-        if maximum is not None:
-            out.append((name, num(name) > maximum, "implausibly large value", f"at most {maximum:,.0f} for one cell"))
+        if limit is not None and limit.maximum is not None:  # worded as the DuckDB reader's check
+            out.append((name, num(name) > limit.maximum, "implausibly large value",
+                        f"at most {limit.maximum:,.0f} {limit.unit} in one cell ({limit.why})"))
         return out
 
     def required_text(name: str) -> tuple:
@@ -215,9 +227,10 @@ def _checks(kind: str, present: set[str]) -> list[tuple[str, Column, str, str]]:
             withheld = withheld | F.col("size_class").isNotNull()
         checks = [required_text("region"), required_text("industry"), ascii_code("region"), ascii_code("industry"),
                   *year_checks,
-                  *numeric("employment", required=True, allow_empty_if=withheld, maximum=model.MAX_CELL_EMPLOYMENT),
-                  *numeric("establishments", required=False, maximum=model.MAX_CELL_EMPLOYMENT),
-                  *numeric("payroll", required=False)]
+                  *numeric("employment", required=True, allow_empty_if=withheld,
+                           limit=model.cell_limit("employment")),
+                  *numeric("establishments", required=False, limit=model.cell_limit("establishments")),
+                  *numeric("payroll", required=False, limit=model.cell_limit("payroll"))]
         if "flag" in present:
             checks.append(("flag", F.col("flag").isNotNull() & ~F.lower(F.col("flag")).isin(flags), "unknown flag",
                            f"empty or one of {', '.join(flags)}"))
@@ -278,22 +291,51 @@ def _check_unique(frame: DataFrame, kind: str, label: str) -> None:
                          expected=f"one row per {' × '.join(key)}")
 
 
+def read_official(spark: SparkSession, files: MapFiles) -> tuple[DataFrame, DataFrame | None, list[str]]:
+    """An observations file in an official layout (``files.file_format``: cbp, eurostat…) read on the driver by
+    clusteratlas's own reader, the one ``import`` and ``map --data`` use (:func:`clusteratlas.sources.generic.stage`,
+    on DuckDB: the same rows, checks and notes), handed to Spark as (observations, region totals, notes).
+
+    The region totals (region, year, employment) are those the file publishes (a CBP file's total rows), None
+    when it has none. The file is read where the driver runs (a local path or URL DuckDB reads), and its rows
+    are shipped to the executors: the official files are national tables of a few million rows at most.
+    """
+    from clusteratlas._sql import connect
+    from clusteratlas.sources.files import LINE
+    from clusteratlas.sources.generic import stage
+
+    con = connect()
+    try:
+        staged = stage(con, files.data, "observations", mapping=files.mapping, encoding=files.encoding,
+                       file_format=files.file_format, options=files.options)
+        rows = con.sql(f"SELECT * EXCLUDE ({LINE}) FROM {staged.view}").to_arrow_table()
+        view = staged.extras.get("region_totals")
+        totals = None if view is None else con.sql(f"SELECT region, year, employment FROM {view}").to_arrow_table()
+    finally:
+        con.close()
+    return (spark.createDataFrame(rows), None if totals is None else spark.createDataFrame(totals),
+            list(staged.notes))
+
+
 # ------------------------------------------------------------------------- map
 def map_with_spark(data: str, clusters: str, out: str, *, year: int | None = None,
                    reference_totals: str | None = None, mapping: Mapping[str, str] | None = None,
-                   params: MapParams | None = None, strict: bool = False,
+                   params: MapParams | None = None, strict: bool = False, file_format: str = "generic",
+                   options: Mapping[str, object] | None = None,
                    spark: SparkSession | None = None, memory: str | None = None) -> FileMapReport:
     """Map clusters with Spark from an observations input and a definitions input into the folder ``out``.
 
     The results are those of ``clusteratlas map --data … --out …`` on
     DuckDB (the same spec, :func:`clusteratlas.api.file_spec`, run by the same
     job, :func:`clusteratlas.metrics.run.run_map`), with the level column kept
-    (so ``import results`` can load them). See :func:`run_spark`.
+    (so ``import results`` can load them). ``file_format`` and ``options``
+    are those of the official-format readers (see :func:`read_official`).
+    See :func:`run_spark`.
     """
     from clusteratlas.api import file_spec
 
     spec = file_spec(data, clusters, year=year, reference_totals=reference_totals, mapping=mapping, params=params,
-                     strict=strict)
+                     strict=strict, file_format=file_format, options=options)
     return run_spark(spec, out, spark=spark, memory=memory)
 
 
@@ -313,17 +355,20 @@ def run_spark(spec: MapSpec, out: str, *, spark: SparkSession | None = None, mem
     if spec.files is None:
         raise InputError("this map spec maps an atlas, not files", hint="Use Atlas.run or Atlas.remap")
     files = spec.files
-    if files.file_format != "generic":
-        raise ClusterAtlasError("the Spark engine reads generic Parquet or CSV inputs (no --format)")
     spark = spark or session(memory=memory)
     _prepare_out(spark, out, delete=False)  # refuse a wrong --out before any work
-    obs = read_table(spark, files.data, "observations", mapping=files.mapping)
+    published, notes = None, []
+    if files.file_format == "generic":
+        obs = read_table(spark, files.data, "observations", mapping=files.mapping)
+    else:
+        obs, published, notes = read_official(spark, files)
     defs = read_table(spark, files.definitions, "definitions")
     ref = None
     if files.reference_totals is not None:
         ref = read_table(spark, files.reference_totals, "reference-totals").select("industry", "year", "employment")
     inputs = MapInputs(nw.from_native(obs), nw.from_native(defs),
                        reference_totals=None if ref is None else nw.from_native(ref),
+                       published_totals=None if published is None else nw.from_native(published),
                        labels={"observations": files.data, "definitions": files.definitions,
                                "reference_totals": files.reference_totals})
     outcome = run_map(spec, inputs, engine=Engine())
@@ -342,7 +387,7 @@ def run_spark(spec: MapSpec, out: str, *, spark: SparkSession | None = None, mem
     manifest = {"format": RESULTS_FORMAT, "run": run.to_dict()}
     (spark.createDataFrame([(json.dumps(manifest),)], "manifest string").coalesce(1)
      .write.mode("overwrite").parquet(f"{out}/run"))
-    return FileMapReport(out, run, outcome.unmapped)
+    return FileMapReport(out, run, outcome.unmapped, notes)
 
 
 def _prepare_out(spark: SparkSession, out: str, *, delete: bool = True) -> None:

@@ -104,33 +104,61 @@ class Assessment:
         return next((s.points or 0.0 for s in self.scores if s.factor == factor and s.column == column), 0.0)
 
 
-def _rows(path: Path) -> list[dict[str, str | None]]:
-    from clusteratlas.sources.files import detect_encoding, sheet_rows
+def _rows(path: Path) -> list[tuple[int, dict[str, str | None]]]:
+    """(line, cells by column name) of every non-blank row after the header, within the read limits.
+
+    Streamed: blank rows are skipped without being held, the header's width
+    and the cells kept are capped (:mod:`clusteratlas.sources.limits`).
+    """
+    from clusteratlas.sources import limits
+    from clusteratlas.sources.files import detect_encoding, iter_sheet_rows
 
     if not path.is_file():
         raise InputError("file not found", file=str(path))
+    label = str(path)
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        rows = sheet_rows(path)
-    elif path.suffix.lower() in (".csv", ".txt"):
-        encoding = detect_encoding(path)
-        with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
-            rows = list(csv.reader(fh))
-    else:
-        raise InputError("unsupported file type", file=str(path), value=path.suffix,
+        return _named(iter_sheet_rows(path), label)
+    if path.suffix.lower() not in (".csv", ".txt"):
+        raise InputError("unsupported file type", file=label, value=path.suffix,
                          expected="a .csv or .xlsx assessment file")
-    if not rows:
-        raise InputError("the file is empty", file=str(path))
-    header = [str(h or "").strip() for h in rows[0]]
+    encoding = detect_encoding(path)
+    budget = limits.CellBudget(label)
+    with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
+        def kept():
+            reader = csv.reader(fh)
+            line = 0
+            try:
+                for line, row in enumerate(reader, start=1):
+                    if not any(c.strip() for c in row):
+                        budget.tick(line)
+                        continue
+                    budget.row(len(row), line)
+                    yield line, row
+            except csv.Error as exc:
+                raise InputError(f"cannot read as CSV: {exc}", file=label, row=line + 1) from None
+            except UnicodeDecodeError:
+                raise InputError(f"the file is not valid {encoding} text", file=label, row=line + 1,
+                                 expected=f"{encoding} text throughout") from None
+
+        return _named(kept(), label)
+
+
+def _named(rows, label: str) -> list[tuple[int, dict[str, str | None]]]:
+    """Rows as dicts keyed by the first row's names; the header must hold the required columns."""
+    first = next(rows, None)
+    if first is None:
+        raise InputError("the file is empty", file=label)
+    header = [str(h or "").strip() for h in first[1]]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise InputError(f"required column '{missing[0]}' is missing", file=str(path),
+        raise InputError(f"required column '{missing[0]}' is missing", file=label,
                          hint=did_you_mean(missing[0], [h for h in header if h]))
     from clusteratlas.store.export import formula_text
 
     out = []
-    for row in rows[1:]:  # a cell that an export marked with an apostrophe (before = + - @ …) reads as stored
-        cells = [(formula_text(str(c).strip()) or None) if c is not None else None for c in row] + [None] * len(header)
-        out.append(dict(zip(header, cells, strict=False)))
+    for line, row in rows:  # a cell that an export marked with an apostrophe (before = + - @ …) reads as stored
+        cells = [(formula_text(str(c).strip()) or None) if c is not None else None for c in row]
+        out.append((line, dict(zip(header, cells + [None] * (len(header) - len(cells)), strict=False))))
     return out
 
 
@@ -181,7 +209,7 @@ def read_assessments(path: str | Path, resolve: Callable[[str, str | None], Fram
     rows = _rows(path)
     by_id: dict[str, Assessment] = {}
     first_line: dict[str, int] = {}
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         if not any(row.values()):
             continue
         header = {k: row.get(k) for k in HEADER_FIELDS}

@@ -103,3 +103,36 @@ def unmapped_industries(clusters: nw.LazyFrame) -> nw.LazyFrame:
         .agg(nw.col("employment").sum(), nw.len().alias("rows"))
         .rename({"cluster": "industry"})
     )
+
+
+#: The ``cluster`` of the rows that carry the part of a region's published total its cells do not hold.
+UNPUBLISHED = "(not in the published cells)"
+
+
+def unpublished(clusters: nw.LazyFrame, region_totals: nw.LazyFrame, *, by_subcluster: bool = False,
+                ) -> nw.LazyFrame:
+    """One row per observed region × year with a published total: the employment its cells do not hold.
+
+    ``clusters`` is the output of :func:`to_clusters`; ``region_totals`` has
+    columns region, year, employment: the source's own total of each region
+    (a CBP file's total row), which counts the jobs of cells too small to be
+    published. The row is ``cluster`` :data:`UNPUBLISHED` with no type, so the
+    region's total (and a parent's, and the reference economy made of such
+    regions) is the published one, while no cluster and no traded or local
+    total gains a job; a total below the sum of the cells (noise, imputation)
+    adds nothing.
+    """
+    keys = cluster_keys(by_subcluster)
+    cells = clusters.group_by("level", "region", "year").agg(nw.col("employment").sum().alias("_cells"))
+    totals = region_totals.select(nw.col("region").cast(nw.String), nw.col("year").cast(nw.Int64),
+                                  nw.col("employment").cast(nw.Float64).alias("_total"))
+    gap = (cells.with_columns(nw.col("year").cast(nw.Int64)).join(totals, on=["region", "year"], how="inner")
+           .with_columns((nw.col("_total") - nw.col("_cells")).alias("employment"))
+           .filter(nw.col("employment") > 0))
+    return gap.with_columns(
+        nw.lit(UNPUBLISHED).alias("cluster"), *([nw.lit(None, dtype=nw.String).alias("subcluster")]
+                                               if by_subcluster else []),
+        nw.lit(None, dtype=nw.String).alias("type"), nw.lit(None, dtype=nw.Float64).alias("establishments"),
+        nw.lit(None, dtype=nw.Float64).alias("payroll"), nw.lit(0.0).alias("estimated_employment"),
+        *(nw.lit(0, dtype=nw.Int64).alias(c) for c in ("estimated_cells", "establishment_cells", "payroll_cells")),
+    ).select("level", "region", "year", *keys, "type", *_typed_sums())

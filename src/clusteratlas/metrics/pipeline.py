@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import narwhals as nw
 
 from clusteratlas.metrics._engine import Engine, distinct, safe_ratio
-from clusteratlas.metrics.aggregate import cluster_keys, mapped, roll_up, to_clusters, unmapped_industries
+from clusteratlas.metrics.aggregate import (
+    cluster_keys,
+    mapped,
+    roll_up,
+    to_clusters,
+    unmapped_industries,
+    unpublished,
+)
 from clusteratlas.metrics.growth import add_growth
 from clusteratlas.metrics.params import MapParams
 from clusteratlas.metrics.ratings import peer_thresholds, rate
@@ -67,7 +74,7 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
                  membership: nw.LazyFrame | None = None,
                  reference_regions: nw.LazyFrame | None = None,
                  params: MapParams | None = None, engine: Engine | None = None,
-                 table: str | None = None) -> MapResult:
+                 table: str | None = None, published_totals: nw.LazyFrame | None = None) -> MapResult:
     """Map clusters: aggregate, compare with the reference, rate, and measure growth.
 
     Parameters
@@ -98,6 +105,13 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         inputs so they can be freed early.
     table
         With a DuckDB engine, the permanent table to store the cluster rows in.
+    published_totals
+        Optional published totals of observed regions (region, year,
+        employment), e.g. a CBP file's total rows: each region's total, its
+        shares and the reference economy made of observed regions then count
+        the jobs of the cells the source does not publish, while the clusters
+        are still the sums of the published cells (see
+        :func:`~clusteratlas.metrics.aggregate.unpublished`).
     """
     params = params or MapParams()
     engine = engine or Engine()
@@ -113,12 +127,17 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     base = engine.checkpoint_parts(
         to_clusters(_only(observations, part), definitions, by_subcluster=params.by_subcluster) for part in parts)
     unmapped = checkpoint(unmapped_industries(base))
-    reference_rows = base
+    observed = base
+    if published_totals is not None:  # lazy: a narrow group-by of the aggregated rows, read by the next steps
+        gap = unpublished(base, published_totals, by_subcluster=params.by_subcluster)
+        schema = base.collect_schema()
+        observed = nw.concat([base, gap.select(*(nw.col(c).cast(t) for c, t in schema.items()))], how="vertical")
+    reference_rows = observed
     if membership is not None:
-        rolled = roll_up(base, membership, by_subcluster=params.by_subcluster)
+        rolled = roll_up(observed, membership, by_subcluster=params.by_subcluster)
         reference_rows = nw.concat([reference_rows, rolled.select(reference_rows.columns)], how="vertical")
     if reference is None:
-        economy = base if reference_regions is None else base.join(
+        economy = observed if reference_regions is None else observed.join(
             reference_regions.group_by("region").agg(nw.len()).select("region"), on="region", how="inner")
         ref_cluster, ref_economy = reference_from_regions(economy, by_subcluster=params.by_subcluster)
     else:

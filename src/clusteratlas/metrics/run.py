@@ -272,8 +272,13 @@ class MapInputs:
     cluster, type (and subcluster); ``reference_totals`` industry, year,
     employment (None: the LQs compare with the sum of ``reference_regions``,
     or of every observed region); ``membership`` the added levels (region,
-    level, member). ``labels`` name each input in an error (a file; None for
-    the atlas).
+    level, member); ``published_totals`` region, year, employment: the
+    source's own total of each observed region where it publishes one (a
+    CBP file's total rows; None: a region's total is the sum of its cells),
+    which the map takes as the region's total, its shares' denominator and
+    its part of the reference economy (see
+    :func:`~clusteratlas.metrics.aggregate.unpublished`). ``labels`` name
+    each input in an error (a file; None for the atlas).
     """
 
     observations: nw.LazyFrame
@@ -282,6 +287,7 @@ class MapInputs:
     reference_regions: nw.LazyFrame | None = None
     membership: nw.LazyFrame | None = None
     region_levels: nw.LazyFrame | None = None
+    published_totals: nw.LazyFrame | None = None
     labels: Mapping[str, str | None] = field(default_factory=dict)
 
 
@@ -318,7 +324,7 @@ class _Job:
         self.spec = spec
         self.frames: dict[str, nw.LazyFrame | None] = {
             "observations": inputs.observations, "definitions": inputs.definitions,
-            "reference_totals": inputs.reference_totals}
+            "reference_totals": inputs.reference_totals, "published_totals": inputs.published_totals}
         self.labels = inputs.labels
         self.original = dict(self.frames)
         self.result: MapResult | None = None
@@ -360,6 +366,22 @@ class KeepRows:
                          expected=("a year with observations: " + years_text(available)) if available
                          else "observations (there are none)",
                          hint="Nothing was changed")
+
+
+@dataclass(frozen=True)
+class Follows:
+    """An optional ``table`` keeps the rows where ``where(spec)`` holds, as the observations do (none left is
+    no error: the table only adds to the observations it meets)."""
+
+    name: str
+    table: str
+    where: Callable[[MapSpec], nw.Expr | None]
+    before_map: bool = True
+
+    def apply(self, job: _Job) -> None:
+        frame, condition = job.frames[self.table], self.where(job.spec)
+        if frame is not None and condition is not None:
+            job.frames[self.table] = frame.filter(condition)
 
 
 @dataclass(frozen=True)
@@ -419,8 +441,9 @@ class Mapped:
 
 
 #: The rules on the inputs of every map, in the order they apply: declared once, run on every engine.
-INPUT_RULES: tuple[KeepRows | Distinct | Covers | Mapped, ...] = (
+INPUT_RULES: tuple[KeepRows | Follows | Distinct | Covers | Mapped, ...] = (
     KeepRows("years", "observations", "year", MapSpec.year_filter),
+    Follows("published totals of the years mapped", "published_totals", MapSpec.year_filter),
     Distinct("definitions", "definitions"),
     Covers("reference years", "reference_totals", "year",
            "the reference totals have no rows for some observed years"),
@@ -473,7 +496,8 @@ def run_map(spec: MapSpec, inputs: MapInputs, *, engine: Engine | None = None,
     observations = impute_suppressed(observations).drop("size_class")
     job.result = map_clusters(observations, job.frames["definitions"], reference=job.frames["reference_totals"],
                               membership=inputs.membership, reference_regions=inputs.reference_regions,
-                              params=spec.params, engine=engine or Engine(), table=table)
+                              params=spec.params, engine=engine or Engine(), table=table,
+                              published_totals=job.frames["published_totals"])
     for rule in INPUT_RULES:
         if not rule.before_map:
             rule.apply(job)

@@ -39,14 +39,14 @@ ACTOR_COLUMNS = ("actor", "name", "name_ja", "kind", "region", "country", "city"
                  "founded", "seeds", "needs", "source")
 TIE_COLUMNS = ("source", "target", "kind", "year", "period", "weight", "evidence")
 PARTICIPATION_COLUMNS = ("project", "actor", "role", "type", "name", "city", "region", "country", "year",
-                         "project_name", "programme", "description")
+                         "project_name", "programme", "description", "contribution")
 SPINOFF_COLUMNS = ("child", "parent", "year", "child_name", "parent_name", "founders", "status", "closed",
                    "region", "industry", "link", "source")
 
 #: Column mappings of the public participation tables this project was tested on.
 PRESETS: dict[str, dict[str, str]] = {
     "h2020": {"project": "rcn", "actor": "pic", "role": "role", "type": "type", "country": "country",
-              "year": "start_year"},
+              "year": "start_year", "contribution": "contribution"},
     "anr": {"project": "Projet.Code_Decision_ANR", "actor": "Projet.Partenaire.Nom_organisme",
             "name": "Projet.Partenaire.Nom_organisme",
             "role": "Projet.Partenaire.Est_coordinateur", "type": "Projet.Partenaire.Categorie_organisme",
@@ -106,8 +106,9 @@ def read_table(path: str | os.PathLike[str], columns: tuple[str, ...], required:
     for name in columns:  # absent optional columns are all-null
         if name not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=pl.String).alias(name))
-    return out.with_columns([pl.when(pl.col(c).is_in(list(MISSING))).then(None).otherwise(pl.col(c)).alias(c)
-                             for c in columns])
+    # "NA" is Namibia's ISO code in a country column (11 Horizon 2020 participations), not "not given"
+    return out.with_columns([pl.when(pl.col(c).is_in(list(MISSING - ({"NA"} if c == "country" else set()))))
+                             .then(None).otherwise(pl.col(c)).alias(c) for c in columns])
 
 
 def _fail_first(df: pl.DataFrame, bad: pl.Expr, problem: str, file: str, column: str, *,
@@ -331,11 +332,40 @@ def _parent_name(links: pl.DataFrame, actor: str) -> str | None:
 
 # ---------------------------------------------------------------- participations
 def _roles(df: pl.DataFrame, file: str) -> pl.DataFrame:
+    """``role``: coordinator or member, what the network analysis needs; ``role_published``: the role as the
+    file writes it (CORDIS: coordinator, participant, partner), kept for the figures that tell them apart."""
     low = pl.col("role").str.to_lowercase().fill_null("")
     _fail_first(df, ~low.is_in(list(_COORDINATOR | _MEMBER)), "unknown role", file, "role",
                 expected="coordinator or member (participant, partner, 1/0 accepted)")
-    return df.with_columns(pl.when(low.is_in(list(_COORDINATOR))).then(pl.lit("coordinator"))
+    return df.with_columns(pl.col("role").alias("role_published"),
+                           pl.when(low.is_in(list(_COORDINATOR))).then(pl.lit("coordinator"))
                            .otherwise(pl.lit("member")).alias("role"))
+
+
+def _contributions(df: pl.DataFrame, file: str) -> pl.DataFrame:
+    """``contribution`` as a number ≥ 0 (the EU contribution of a participation, in euros); empty stays empty
+    (CORDIS gives none for partners), anything else that is not a number is an error."""
+    number = pl.col("contribution").str.replace_all(",", "").cast(pl.Float64, strict=False)
+    _fail_first(df, pl.col("contribution").is_not_null() & number.is_null(), "not a number", file, "contribution",
+                expected="an amount in euros, or empty")
+    _fail_first(df, number < 0, "negative contribution", file, "contribution", expected="zero or more")
+    return df.with_columns(number.alias("contribution"))
+
+
+def role_notes(df: pl.DataFrame) -> list[str]:
+    """What the import kept of the published roles and the money: counts per role, the rows without a contribution."""
+    counts = df.group_by("role_published").agg(pl.len().alias("n"), pl.col("contribution").count().alias("paid"),
+                                                pl.col("contribution").sum().alias("sum")).sort("role_published")
+    roles = ", ".join(f"{r['role_published'] or '(empty)'} {r['n']:,}" for r in counts.iter_rows(named=True))
+    notes = [f"roles as published: {roles} (kept in actor_memberships.role_published; every role but the "
+             "coordinator's is a member of the project in the network figures)"]
+    if df["contribution"].is_not_null().any():
+        unpaid = ", ".join(f"{r['role_published']} {r['n'] - r['paid']:,}" for r in counts.iter_rows(named=True)
+                           if r["n"] > r["paid"])
+        notes.append(f"EU contribution: {df['contribution'].sum():,.2f} over {df['contribution'].count():,} "
+                     f"participations" + (f"; no contribution given for {unpaid} (stored empty, not 0)"
+                                          if unpaid else ""))
+    return notes
 
 
 def _mode(column: str) -> pl.Expr:
@@ -364,7 +394,7 @@ def read_participations(path: str | os.PathLike[str], *, preset: str | None = No
         notes.append(f"{skipped.height:,} row(s) without an organisation (e.g. line {skipped[LINE][0]}) skipped")
         df = df.filter(pl.col("actor").is_not_null())
     _required(df, file, "project")
-    df = _roles(df, file)
+    df = _contributions(_roles(df, file), file)
     aliases = {**CORDIS_TYPES, **ANR_CATEGORIES}
     df = _kinds(df, file, "type", ACTOR_KINDS, aliases, "organisation type")
     df = _integers(df, file, "year")
@@ -412,7 +442,11 @@ def read_participations(path: str | os.PathLike[str], *, preset: str | None = No
     if dups.height:
         notes.append(f"{dups.height:,} rows repeat a (project, organisation) pair; each pair counts once "
                      "(coordinator if any of its rows says so)")
-        df = df.sort("role").unique(["project", "actor"], keep="first", maintain_order=True)
+        money = df.group_by("project", "actor").agg(  # the pair's contributions summed; none given stays none
+            pl.when(pl.col("contribution").count() > 0).then(pl.col("contribution").sum()).alias("__money"))
+        df = df.sort("role").unique(["project", "actor"], keep="first", maintain_order=True).join(
+            money, on=["project", "actor"]).with_columns(pl.col("__money").alias("contribution")).drop("__money")
+    notes += role_notes(df)
     return df, notes
 
 
@@ -451,7 +485,8 @@ def import_participations(con: duckdb.DuckDBPyConnection, path: str | os.PathLik
     df, notes = read_participations(path, preset=preset, mapping=mapping, encoding=encoding, lookup=lookup,
                                     projects=projects)
     actors = participation_actors(df).with_columns(pl.lit(source or Path(path).name).alias("source"))
-    members = df.select("actor", "project", "role", "project_name", "programme", "year", "description")
+    members = df.select("actor", "project", "role", "project_name", "programme", "year", "description",
+                        "role_published", "contribution")
     with _transaction(con):
         _clear(con, network)
         _insert(con, "actors", actors, network)

@@ -18,7 +18,7 @@ ACTOR_KINDS: dict[str, str] = {
     "other": "anything else (CORDIS OTH)",
 }
 
-#: Kinds of tie. Ties are undirected in the analysis except spin-off (parent → child) and investment.
+#: Kinds of tie. Ties are undirected in the analysis except those of :data:`DIRECTED_TIES`.
 TIE_KINDS: dict[str, str] = {
     "joint_project": "co-participation in a project (weight: number of shared projects)",
     "co_patent": "co-applicants or co-inventors of a patent",
@@ -28,6 +28,10 @@ TIE_KINDS: dict[str, str] = {
     "membership": "the source is a member of the target (e.g. a cluster organisation)",
     "coordination": "the source coordinates the target's activity",
 }
+
+#: Tie kinds that keep their direction in the analysis (source → target): in-/out-degree, directed paths
+#: (betweenness, brokerage), the spin-off tree.
+DIRECTED_TIES = ("spin_off", "investment")
 
 ROLES = ("coordinator", "member")
 

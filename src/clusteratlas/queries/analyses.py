@@ -101,7 +101,8 @@ def hotspots(con: duckdb.DuckDBPyConnection, *, item: str | None = None, by: str
     rows = con.sql(f"SELECT h.*, r.name, r.name_ja FROM hotspots h LEFT JOIN regions r USING (region) "
                    f"WHERE {' AND '.join(where)} ORDER BY h.item, h.local_i DESC NULLS LAST LIMIT ?",
                    params=[*params, limit]).to_arrow_table()
-    globals_ = con.sql("SELECT item, moran_i, expected_i, p_sim FROM hotspots_global WHERE breakdown = ? "
+    globals_ = con.sql("SELECT item, moran_i, expected_i, p_sim, least(2 * p_sim, 1) AS p_two_sided "
+                       "FROM hotspots_global WHERE breakdown = ? "
                        "AND level = ? AND year = ? AND value = ? ORDER BY moran_i DESC",
                        params=[by, level, year, value]).to_arrow_table()
     from clusteratlas.queries._core import to_rows
@@ -229,7 +230,8 @@ def hotspot_summary(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", leve
     level, year = _run_keys(con, "hotspots", by, level, year)
     keys = [by, level, year, value]
     rows = con.sql(
-        """SELECT g.item, g.moran_i, g.p_sim, count(*) FILTER (WHERE h.significant AND h.quadrant = 1) AS hot,
+        """SELECT g.item, g.moran_i, g.p_sim, least(2 * g.p_sim, 1) AS p_two_sided,
+                  count(*) FILTER (WHERE h.significant AND h.quadrant = 1) AS hot,
                   string_agg(h.region, ', ' ORDER BY h.region) FILTER (WHERE h.significant AND h.quadrant = 1)
                   AS regions
            FROM hotspots_global g JOIN hotspots h USING (item, breakdown, level, year, value)

@@ -195,15 +195,24 @@ def cluster_profile(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
                           ranking.table, finite(series), ranking.meta["notes"])
 
 
-def related_clusters(con: duckdb.DuckDBPyConnection, item: str, *, top: int = 10) -> TableResult:
-    """The clusters (or industries) most related to ``item`` in the latest relate run that has it."""
+def related_clusters(con: duckdb.DuckDBPyConnection, item: str, *, top: int = 10,
+                     level: str | None = None) -> TableResult:
+    """The clusters (or industries) most related to ``item`` in one relate run: the latest that has it, at
+    ``level`` when a run there has it (default: the default level first), each related cluster once."""
+    from clusteratlas.queries._core import default_level
+
     require(con, "relate_pairs", "Run 'clusteratlas relate' first")
+    # runs of several levels in one year (the demo relates counties and states) are never mixed
+    run = con.execute("SELECT year, level FROM relate_pairs WHERE item = ? GROUP BY year, level "
+                      "ORDER BY (level = ?) DESC, year DESC, (level = ?) DESC, level LIMIT 1",
+                      [item, level, default_level(con) if "results_regions" in tables(con) else None]).fetchall()
+    year, level = run[0] if run else (None, None)
     table = con.sql(
         f"""SELECT p.*, d.cluster_name AS related_name, d.cluster_name_ja AS related_name_ja
             FROM relate_pairs p LEFT JOIN ({CLUSTER_NAMES}) d ON d.cluster = p.related
-            WHERE p.item = ? AND p.year = (SELECT max(year) FROM relate_pairs WHERE item = ?)
-            ORDER BY p.rank LIMIT ?""", params=[item, item, top]).to_arrow_table()
+            WHERE p.item = ? AND p.year = ? AND p.level = ?
+            ORDER BY p.rank, p.related LIMIT ?""", params=[item, year, level, top]).to_arrow_table()
     if table.num_rows == 0:
         known = [r[0] for r in con.execute("SELECT DISTINCT item FROM relate_pairs ORDER BY 1").fetchall()]
         raise not_found("cluster or industry", item, known)
-    return TableResult(finite(table), {"item": item, "year": table["year"][0].as_py()})
+    return TableResult(finite(table), {"item": item, "year": year, "level": level})

@@ -4,7 +4,15 @@ Pure NumPy/SciPy functions on dense float64 matrices (rows = regions,
 columns = industries or clusters); :func:`to_matrix` builds one from long data.
 """
 
-from clusteratlas.relate.complexity import Complexity, eci_pci, outlook
+from clusteratlas.relate.complexity import (
+    CONVENTIONS,
+    Complexity,
+    Convention,
+    components,
+    eci_pci,
+    get_convention,
+    outlook,
+)
 from clusteratlas.relate.concentration import (
     coagglomeration,
     ellison_glaeser,
@@ -42,13 +50,16 @@ from clusteratlas.relate.spatial import (
 )
 
 __all__ = [
+    "CONVENTIONS",
     "Complexity",
+    "Convention",
     "GlobalMoran",
     "LocalG",
     "LocalMoran",
     "Matrix",
     "coagglomeration",
     "colocation_correlation",
+    "components",
     "cooccurrence",
     "density",
     "eci_pci",
@@ -56,6 +67,7 @@ __all__ = [
     "entries_exits",
     "entropy",
     "fdr",
+    "get_convention",
     "getis_ord_star",
     "gini",
     "herfindahl",

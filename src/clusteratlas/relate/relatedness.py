@@ -17,9 +17,10 @@ from clusteratlas.errors import InputError
 Normalisation = Literal["min_conditional", "cosine", "association", "jaccard"]
 
 
-def presence(rca_values: np.ndarray, threshold: float = 1.0) -> np.ndarray:
-    """M_ri = 1 where RCA ≥ threshold, else 0 (float64)."""
-    return (np.asarray(rca_values) >= threshold).astype(np.float64)
+def presence(rca_values: np.ndarray, threshold: float = 1.0, *, strict: bool = False) -> np.ndarray:
+    """M_ri = 1 where RCA ≥ threshold (``strict``: RCA > threshold, as Stata's ecomplexity), else 0 (float64)."""
+    values = np.asarray(rca_values)
+    return (values > threshold if strict else values >= threshold).astype(np.float64)
 
 
 def cooccurrence(m: np.ndarray) -> np.ndarray:
@@ -86,15 +87,21 @@ def related(prox: np.ndarray, item: int, top: int = 10) -> np.ndarray:
     return order[:top]
 
 
-def density(m: np.ndarray, prox: np.ndarray) -> np.ndarray:
+def density(m: np.ndarray, prox: np.ndarray, *, own_proximity: bool = True) -> np.ndarray:
     """Relatedness density ω_ri = Σ_j M_rj φ_ji / Σ_j φ_ji: how close region r is to industry i.
 
     "What could we grow into next": a high density for an industry the region
     is not yet specialised in means many related specialisations are present.
     Undefined (NaN) for an industry related to nothing (Σ_j φ_ji = 0, e.g. one
     no region specialises in): 0/0, not "no relatedness".
+
+    The sums run over every j, i itself included (φ_ii = 1), as the Python
+    ecomplexity package does; ``own_proximity=False`` leaves i out (j ≠ i), as
+    the Stata ecomplexity package does (its proximity is φ − I).
     """
-    prox = np.asarray(prox, dtype=np.float64)
+    prox = np.array(prox, dtype=np.float64)
+    if not own_proximity:
+        np.fill_diagonal(prox, 0.0)
     col = prox.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         weights = np.where(col > 0, prox / np.where(col > 0, col, 1.0), 0.0)

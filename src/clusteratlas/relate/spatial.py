@@ -20,6 +20,31 @@ observation in the middle of a pile of ties (e.g. a region with no jobs
 whose neighbours have none either) gets a large p-value, not 1/(P + 1).
 Without ties this is esda's folded pseudo p-value.
 
+**What the p-value is, and enough permutations.** The folded p-value is
+one-sided, in the direction the observation lies (esda's ``p_sim``): under the
+null P(p ≤ a) ≈ 2a, so it is not a two-sided p. Every local result also
+carries the two-sided p = min(2p, 1). Significance is decided per direction:
+the tests in the upper direction (local Moran: positive local association,
+the high-high and low-low clusters; Gi*: hot spots) form one family and those
+in the lower direction (local Moran: the outliers; Gi*: cold spots) another;
+in each family a test's one-sided p is ``p_sim`` where the observation lies
+that way and 1 otherwise, and Benjamini–Hochberg keeps the false-discovery
+rate of its claims at α (:func:`directional_fdr`). With P permutations the
+smallest p is 1/(P + 1), and Benjamini–Hochberg over m regions rejects
+nothing unless some p ≤ α/m: 999 permutations cannot make a region
+significant among more than 50 at α = 0.05. So by default
+(``permutations=None``) each local test is sequential (Besag & Clifford 1991):
+every test gets :data:`FIRST` permutations; a test continues, in growing
+batches, until :data:`STOP_AFTER` draws are at least as extreme as its
+observation or it reaches :func:`needed_permutations` (m, α) = ⌈m/α⌉ − 1
+draws, the fewest with which one region alone can be significant. A test
+that reaches the end has exactly the p-value of that many permutations (the
+counts only grow, so it never stopped early); one that stops has
+p = (g + 1)/(L + 1) from its L draws, g ≥ :data:`STOP_AFTER` of them as
+extreme, large by construction. Only the tests with small p-values pay for
+the long runs. A fixed ``permutations=P`` runs P for every test, as esda
+does; :func:`power_note` says when that many cannot reach significance.
+
 Undefined results are NaN with a reason (``reason``: :data:`NO_VARIATION`
 for a constant series, all-zero included, and :data:`NO_NEIGHBOURS` for a
 region without neighbours), never a number and never significant. ``fdr``
@@ -29,6 +54,8 @@ of each series that have a p-value.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,8 +101,56 @@ def _standardise(y: np.ndarray) -> np.ndarray:
 NO_VARIATION = "no variation"
 NO_NEIGHBOURS = "no neighbours"
 
+#: Permutations every local test gets (the esda default) before the sequential ones continue.
+FIRST = 999
+#: A sequential test stops once this many draws are at least as extreme as the observation.
+STOP_AFTER = 20
+#: Simulated values of one region held at once in the sequential stage (draws × neighbours × series).
+_CELLS = 8_000_000
 
-def pseudo_p(at_least: np.ndarray, at_most: np.ndarray, permutations: int) -> np.ndarray:
+
+def needed_permutations(tests: int, alpha: float = 0.05) -> int:
+    """The fewest permutations P with which one test alone can pass Benjamini–Hochberg over ``tests``
+    tests at false-discovery rate ``alpha``: the smallest p, 1/(P + 1), is ≤ alpha / tests."""
+    return max(FIRST, math.ceil(max(tests, 1) / alpha) - 1)
+
+
+def power_shortfall(permutations: int, tests: int, alpha: float = 0.05) -> tuple[float, int, int] | None:
+    """None when ``permutations`` can make one region significant after FDR over ``tests`` regions; else (the
+    smallest p, how many regions would have to sit at it before any is significant, the permutations needed)."""
+    smallest = 1.0 / (permutations + 1)
+    if tests < 1 or smallest <= alpha / tests:
+        return None
+    return smallest, math.ceil(smallest * tests / alpha - 1e-9), needed_permutations(tests, alpha)
+
+
+def power_note(permutations: int, tests: int, alpha: float = 0.05) -> str:
+    """'' when ``permutations`` can make one region significant after FDR over ``tests`` regions, else why not:
+    how small p can get, and how many regions would have to be that extreme before any is significant."""
+    short = power_shortfall(permutations, tests, alpha)
+    if short is None:
+        return ""
+    smallest, k, needed = short
+    return (f"with {permutations:,} permutations the smallest p is {smallest:.3g}: after the false-discovery "
+            f"control over {tests:,} regions no region is significant unless at least {k:,} are that extreme; "
+            f"use {needed:,} or more, or the default (sequential)")
+
+
+def directional_fdr(p: np.ndarray, upper: np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """Benjamini–Hochberg in each direction: True where a folded one-sided p stays significant among the
+    tests of its own direction (``upper``: the observation lies in the upper tail).
+
+    In the upper family a test's one-sided p is ``p`` where ``upper`` and 1 elsewhere (the observation in
+    the other tail is no evidence that way); the lower family likewise. Each family's claims then have a
+    false-discovery rate of at most ``alpha``. Applied per column; NaN p-values are not tests.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    up = fdr(np.where(np.isfinite(p), np.where(upper, p, 1.0), np.nan), alpha)
+    down = fdr(np.where(np.isfinite(p), np.where(upper, 1.0, p), np.nan), alpha)
+    return (up & upper) | (down & ~upper)
+
+
+def pseudo_p(at_least: np.ndarray, at_most: np.ndarray, permutations: int | np.ndarray) -> np.ndarray:
     """Folded permutation p-value with ties counted as extreme: (min(#sim ≥ obs, #sim ≤ obs) + 1) / (P + 1).
 
     ``at_least`` and ``at_most`` count the simulated statistics ≥ and ≤ the
@@ -187,6 +262,9 @@ class LocalMoran:
     p_sim: np.ndarray
     significant: np.ndarray
     reason: np.ndarray
+    #: min(2 p_sim, 1), the two-sided p; ``permutations``: the draws each test used.
+    p_two_sided: np.ndarray | None = None
+    permutations: np.ndarray | None = None
 
 
 def _neighbours(w: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,6 +277,23 @@ def _random_ids(n: int, permutations: int, max_k: int, seed: int) -> np.ndarray:
     if max_k == 0:
         return np.zeros((permutations, 0), dtype=np.int32)
     return np.argsort(rng.random((permutations, n - 1)), axis=1)[:, :max_k].astype(np.int32)
+
+
+def _distinct_draws(rng: np.random.Generator, population: int, rows: int, k: int) -> np.ndarray:
+    """rows × k draws without replacement from range(population), each row in random order.
+
+    Independent uniform draws, with the rows that hold a repeat drawn again: each row is then uniform over
+    the ordered k-tuples of distinct values, as the first k of a random permutation, without sorting a
+    row of ``population`` random numbers (repeats are rare when k is far below the population).
+    """
+    out = rng.integers(0, population, size=(rows, k), dtype=np.int64) if k else np.zeros((rows, 0), np.int64)
+    while k > 1:
+        ordered = np.sort(out, axis=1)
+        again = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+        if not again.any():
+            break
+        out[again] = rng.integers(0, population, size=(int(again.sum()), k), dtype=np.int64)
+    return out
 
 
 _BLOCK = 128  # series per pass: keeps each region's simulated values (permutations × k × block) in cache
@@ -230,9 +325,64 @@ def _conditional_lags(z: np.ndarray, w: sp.csr_matrix, permutations: int, seed: 
             yield i, cols, lag[i, cols], weights @ block[shifted[i]]
 
 
-def local_moran(y: np.ndarray, w: sp.spmatrix, *, permutations: int = 999, seed: int = 0,
+Tally = Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _sequential(values: np.ndarray, w: sp.csr_matrix, tally: Tally, defined: np.ndarray, *,
+                permutations: int | None, seed: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-sided folded p (regions × series), the permutations each test used, and whether the observation
+    lies in the upper tail (fewer draws at least as large than at most as large).
+
+    ``tally(i, columns, simulated lags (draws × columns))`` counts the draws at least / at most as large
+    as region i's observed statistic. ``permutations`` None: sequential (see the module docstring);
+    a number: that many for every test.
+    """
+    n, k = values.shape
+    first = FIRST if permutations is None else permutations
+    ge, le = np.zeros((n, k)), np.zeros((n, k))
+    for i, cols, _, sim in _conditional_lags(values, w, first, seed):
+        ge[i, cols], le[i, cols] = tally(i, np.arange(k)[cols], sim)
+    used = np.full((n, k), float(first))
+    if permutations is None:
+        tests = int(defined.sum(axis=0).max()) if defined.size else 0
+        most = needed_permutations(tests, alpha)
+        active = defined & (np.minimum(ge, le) < STOP_AFTER)
+        indptr, _, data = _neighbours(w)
+        cards = np.diff(indptr)
+        values32 = np.asarray(values, dtype=np.float32)
+        rng = np.random.default_rng([seed, 7919])  # a stream of its own: the first stage's draws are not reused
+        batch, done = first + 1, first
+        while active.any() and done < most:
+            size = min(batch, most - done)
+            rids = _distinct_draws(rng, n - 1, size, int(cards.max()))  # one matrix of draws for every region
+            for i in np.flatnonzero(active.any(axis=1)):
+                cols = np.flatnonzero(active[i])
+                ids = rids[:, :cards[i]]
+                weights = data[indptr[i]:indptr[i + 1]].astype(np.float32)
+                # the draws are among the other n − 1 regions; one row per series: np.take gathers fast
+                others = np.ascontiguousarray(np.delete(values32[:, cols], i, axis=0).T)
+                step = max(1, _CELLS // (cards[i] * cols.size))  # draws at once: bounded memory
+                for start in range(0, size, step):
+                    sim = (np.take(others, ids[start:start + step], axis=1) @ weights).T
+                    a, b = tally(i, cols, sim)
+                    ge[i, cols] += a
+                    le[i, cols] += b
+            used[active] += size
+            done += size
+            batch *= 2
+            active &= np.minimum(ge, le) < STOP_AFTER
+    return pseudo_p(ge, le, used), used, ge <= le
+
+
+def local_moran(y: np.ndarray, w: sp.spmatrix, *, permutations: int | None = None, seed: int = 0,
                 alpha: float = 0.05) -> LocalMoran:
     """Local Moran's I_i = (n − 1) z_i (Wz)_i / Σ z² for every region and column (esda's definition).
+
+    ``p_sim`` is the folded one-sided p in the observation's direction (esda's), ``p_two_sided`` =
+    min(2 p_sim, 1); ``significant`` keeps the false-discovery rate ``alpha`` within each direction
+    (positive local association: the clusters; negative: the outliers), see :func:`directional_fdr`.
+    ``permutations`` None: sequential, as many as a region needs to be significant alone (see the module
+    docstring); a number: that many.
 
     Undefined (NaN I and p, quadrant 0, never significant, with a reason):
     every region of a constant series (no variation: z is 0/0) and a region
@@ -248,19 +398,21 @@ def local_moran(y: np.ndarray, w: sp.spmatrix, *, permutations: int = 999, seed:
     defined = (den > 0)[None, :] & ~isolated[:, None]
     stat = np.where(defined, scale * z * lag, np.nan)
     quadrant = np.where(defined, np.where(z > 0, np.where(lag > 0, 1, 4), np.where(lag > 0, 2, 3)), 0)
-    p = np.full_like(z, np.nan)
     zmax = np.abs(z).max(axis=0)
-    for i, cols, obs_lag, sim in _conditional_lags(z, w, permutations, seed):
+
+    def tally(i: int, cols: np.ndarray, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # I_sim vs I_obs  ⇔  z_i · lag_sim vs z_i · lag_obs (scale > 0). The simulation runs in float32:
         # values within its rounding (≈ 1e-6 of |z_i| · max|z|) are ties
         zi = z[i, cols]
-        obs = zi * obs_lag
+        obs = zi * lag[i, cols]
         tol = 1e-6 * (np.abs(obs) + np.abs(zi) * zmax[cols])
-        at_least, at_most = _tally(zi * sim, obs, tol)
-        p[i, cols] = pseudo_p(at_least, at_most, permutations)
+        return _tally(zi * sim, obs, tol)
+
+    p, used, upper = _sequential(z, w, tally, defined, permutations=permutations, seed=seed, alpha=alpha)
     p = np.where(defined, p, np.nan)
+    significant = directional_fdr(p, upper, alpha) & defined
     reason = _reasons(z.shape, den == 0, isolated)
-    return LocalMoran(stat, quadrant, p, fdr(p, alpha) & defined, reason)
+    return LocalMoran(stat, quadrant, p, significant, reason, np.minimum(2 * p, 1.0), np.where(defined, used, 0))
 
 
 @dataclass(frozen=True)
@@ -275,14 +427,19 @@ class LocalG:
     p_sim: np.ndarray
     significant: np.ndarray
     reason: np.ndarray
+    #: min(2 p_sim, 1), the two-sided p; ``permutations``: the draws each test used.
+    p_two_sided: np.ndarray | None = None
+    permutations: np.ndarray | None = None
 
 
-def getis_ord_star(y: np.ndarray, w: sp.spmatrix, *, permutations: int = 999, seed: int = 0,
+def getis_ord_star(y: np.ndarray, w: sp.spmatrix, *, permutations: int | None = None, seed: int = 0,
                    alpha: float = 0.05) -> LocalG:
     """Gi* = (y_i + Σ_j w_ij y_j) / Σ_j y_j with binary weights plus the region itself (esda's star form).
 
     ``y`` must be ≥ 0 (e.g. employment or LQ). z-scores use esda's analytical
-    moments; the pseudo p-value holds y_i fixed and draws the neighbours.
+    moments; the pseudo p-value holds y_i fixed and draws the neighbours
+    (one-sided folded ``p_sim``, ``p_two_sided`` and ``permutations`` as in
+    :func:`local_moran`).
 
     Undefined (NaN, never significant, with a reason): z and p of a constant
     series (no variation; Gi* itself too when the series is all zero, 0/0),
@@ -309,14 +466,16 @@ def getis_ord_star(y: np.ndarray, w: sp.spmatrix, *, permutations: int = 999, se
         ev = card / n
         vg = card * (n - card) / (n - 1) / n**2 * np.where(mean > 0, var / mean**2, 0.0)
         zs = np.where(defined & (vg > 0), (stat - ev) / np.sqrt(vg), np.nan)
-    p = np.full_like(y, np.nan)
     ymax = y.max(axis=0)
-    for i, cols, _, sim in _conditional_lags(y, binary, permutations, seed):
+
+    def tally(i: int, cols: np.ndarray, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sims = (sim + y[i, cols].astype(np.float32)) / safe_total[cols].astype(np.float32)
         obs = stat[i, cols]
         tol = 1e-6 * (np.abs(obs) + card[i, 0] * ymax[cols] / safe_total[cols])  # float32 rounding
-        at_least, at_most = _tally(sims, obs, tol)
-        p[i, cols] = pseudo_p(at_least, at_most, permutations)
+        return _tally(sims, obs, tol)
+
+    p, used, upper = _sequential(y, binary, tally, defined, permutations=permutations, seed=seed, alpha=alpha)
     p = np.where(defined, p, np.nan)
+    significant = directional_fdr(p, upper, alpha) & defined  # hot spots and cold spots, each at FDR alpha
     reason = _reasons(y.shape, constant, isolated)
-    return LocalG(stat, zs, p, fdr(p, alpha) & defined, reason)
+    return LocalG(stat, zs, p, significant, reason, np.minimum(2 * p, 1.0), np.where(defined, used, 0))

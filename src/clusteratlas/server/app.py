@@ -32,13 +32,17 @@ from clusteratlas.queries._core import Missing, NotFound
 from clusteratlas.server.auth import AuthError
 from clusteratlas.server.cache import DEFAULT_CACHE_MB, AnswerCacheMiddleware, not_modified
 from clusteratlas.server.formats import MEDIA, dumps
+from clusteratlas.server.guard import DEFAULT_AUTH_FAILURES
 from clusteratlas.server.headers import HEADERS, SecurityHeadersMiddleware, docs_policy
 from clusteratlas.server.service import AtlasService, ReadOnly
+from clusteratlas.sources.limits import LimitError
 
 log = logging.getLogger("clusteratlas.server")
 PROBLEM = "application/problem+json"
 #: Default cap on a request body (uploads included), in bytes.
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
+#: Default time for reading and checking one upload, in seconds (the one writer is busy meanwhile).
+DEFAULT_UPLOAD_SECONDS = 60.0
 
 
 @dataclass
@@ -53,6 +57,8 @@ class Settings:
     memory_limit: str | None = None
     cache_mb: float = DEFAULT_CACHE_MB  # encoded answers kept in memory (0: none)
     warm: bool = True  # compute the common answers into the cache after start-up and every write
+    auth_failures: str = DEFAULT_AUTH_FAILURES  # failed token checks allowed per client address
+    upload_seconds: float | None = DEFAULT_UPLOAD_SECONDS  # reading and checking one upload (None: no limit)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,7 +70,9 @@ class Settings:
                    rate_limit=env.get("CLUSTERATLAS_SERVE_RATE_LIMIT") or None,
                    memory_limit=env.get("CLUSTERATLAS_MEMORY_LIMIT") or None,
                    cache_mb=float(env.get("CLUSTERATLAS_SERVE_CACHE_MB") or DEFAULT_CACHE_MB),
-                   warm=env.get("CLUSTERATLAS_SERVE_WARM", "1") != "0")
+                   warm=env.get("CLUSTERATLAS_SERVE_WARM", "1") != "0",
+                   auth_failures=env.get("CLUSTERATLAS_SERVE_AUTH_FAILURES") or DEFAULT_AUTH_FAILURES,
+                   upload_seconds=float(env.get("CLUSTERATLAS_SERVE_UPLOAD_SECONDS", DEFAULT_UPLOAD_SECONDS)) or None)
 
     def to_env(self) -> dict[str, str]:
         return {"CLUSTERATLAS_SERVE_ATLAS": str(self.atlas), "CLUSTERATLAS_SERVE_READ_ONLY": "1" if self.read_only
@@ -72,7 +80,9 @@ class Settings:
                 "CLUSTERATLAS_SERVE_CORS": ",".join(self.cors_origins),
                 "CLUSTERATLAS_SERVE_RATE_LIMIT": self.rate_limit or "",
                 "CLUSTERATLAS_SERVE_CACHE_MB": str(self.cache_mb),
-                "CLUSTERATLAS_SERVE_WARM": "1" if self.warm else "0"}
+                "CLUSTERATLAS_SERVE_WARM": "1" if self.warm else "0",
+                "CLUSTERATLAS_SERVE_AUTH_FAILURES": self.auth_failures,
+                "CLUSTERATLAS_SERVE_UPLOAD_SECONDS": str(self.upload_seconds or 0)}
 
 
 # ----------------------------------------------------------------- models (docs)
@@ -157,6 +167,8 @@ def _input_error(request: Request, exc: InputError) -> Response:
         return problem(404, "Not found", str(exc), request, did_you_mean=exc.close_matches)
     if isinstance(exc, Missing):
         return problem(404, "Not computed yet", str(exc), request)
+    if isinstance(exc, LimitError):
+        return problem(413, "Upload over a limit", str(exc), request, expected=exc.expected)
     return problem(422, "Bad parameter", str(exc), request, expected=exc.expected)
 
 
@@ -265,9 +277,11 @@ def create_app(settings: Settings) -> FastAPI:
 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST",
                            "DELETE"], allow_headers=["Authorization", "Content-Type", "If-None-Match"])
-    from clusteratlas.server.guard import GuardMiddleware
+    from clusteratlas.server.guard import GuardMiddleware, write_route_patterns
 
-    app.add_middleware(GuardMiddleware, max_body=settings.max_body, rate_limit=settings.rate_limit)
+    app.add_middleware(GuardMiddleware, max_body=settings.max_body, rate_limit=settings.rate_limit,
+                       auth_failures=settings.auth_failures, service=service,
+                       write_routes=write_route_patterns(write_router.routes, "/api/v1"))
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: the guard's refusals carry the headers too
     return app
 

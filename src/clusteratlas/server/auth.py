@@ -1,15 +1,28 @@
-"""API tokens: created once, stored only as an Argon2 hash, with roles, expiry and revocation.
+"""API tokens: created once, stored only as a hash, with roles, expiry and revocation.
 
 A token reads ``ca_<id>_<secret>``: the id finds the stored row (and is what
-``token list`` and the write log show), the secret is checked against the
-Argon2id hash (argon2-cffi). Roles: ``editor`` (upload assessments, define
-custom regions) and ``admin`` (everything, plus tokens and map runs).
-Anonymous callers may only read. Every write is logged in ``api_writes``.
+``token list`` and the write log show), the token is checked against the
+stored hash. Roles: ``editor`` (upload assessments, define custom regions)
+and ``admin`` (everything, plus tokens and map runs). Anonymous callers may
+only read. Every write is logged in ``api_writes``.
+
+**Hashing.** The secret is 256 random bits, so a fast hash protects it as
+well as a slow one: nobody can search 2^256 secrets. Tokens are stored as
+``sha256$<hex>`` and compared in constant time (microseconds). Argon2 is made
+for low-entropy passwords; its cost (~0.15 s and 64 MiB per check) bought
+nothing here but a way to load the server with wrong secrets. Tokens made
+before (stored as ``$argon2id$…``) still work: the first successful check
+rewrites their hash as SHA-256 (``upgrade``), and until then at most
+:data:`ARGON2_AT_ONCE` Argon2 checks run at a time.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +38,11 @@ ROLES = ("editor", "admin")
 RANK = {"anonymous": 0, "editor": 1, "admin": 2}
 #: The token and write-log tables (part of the atlas's schema: clusteratlas.store.schema).
 DDL = [statement for statement in SCHEMA_DDL if "api_tokens" in statement or "api_writes" in statement]
-_HASHER = PasswordHasher()
+_ARGON2 = PasswordHasher()
+#: Argon2 checks (tokens stored before SHA-256) running at once: each takes about 64 MiB.
+ARGON2_AT_ONCE = 2
+_ARGON2_SLOTS = threading.BoundedSemaphore(ARGON2_AT_ONCE)
+SHA256_PREFIX = "sha256$"
 #: The one answer to every failed authentication (no token, a malformed, unknown, wrong, revoked or expired one):
 #: different messages would tell a caller which token ids exist.
 UNAUTHORIZED = ("a valid token is needed: send 'Authorization: Bearer ca_<id>_<secret>' with a token that exists, "
@@ -60,6 +77,22 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(statement)
 
 
+def hash_token(token: str) -> str:
+    """The stored form of a token: ``sha256$`` and the hex SHA-256 of the whole token."""
+    return SHA256_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _matches(digest: str, token: str) -> bool:
+    """True when ``token`` is the one ``digest`` was made from (SHA-256, or Argon2 for older tokens)."""
+    if digest.startswith(SHA256_PREFIX):
+        return hmac.compare_digest(digest, hash_token(token))
+    with _ARGON2_SLOTS:
+        try:
+            return _ARGON2.verify(digest, token)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -78,7 +111,7 @@ def create_token(con: duckdb.DuckDBPyConnection, role: str, *, name: str | None 
     token = f"ca_{token_id}_{secrets.token_urlsafe(32)}"
     expires = _now() + timedelta(days=expires_days) if expires_days else None
     con.execute("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                [token_id, name, role, _HASHER.hash(token), _now(), expires])
+                [token_id, name, role, hash_token(token), _now(), expires])
     return token_id, token
 
 
@@ -103,8 +136,14 @@ def revoke_token(con: duckdb.DuckDBPyConnection, token_id: str) -> None:
         con.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [_now(), token_id])
 
 
-def authenticate(con: duckdb.DuckDBPyConnection, header: str | None) -> Caller:
-    """The caller named by an ``Authorization: Bearer`` header (anonymous without one)."""
+def authenticate(con: duckdb.DuckDBPyConnection, header: str | None, *,
+                 upgrade: Callable[[str, str], None] | None = None) -> Caller:
+    """The caller named by an ``Authorization: Bearer`` header (anonymous without one).
+
+    ``upgrade(token_id, new_hash)`` is called after a token stored with an
+    Argon2 hash passed its check, to store its SHA-256 hash instead (the
+    server queues it on its writer; see :func:`store_upgraded_hash`).
+    """
     if not header:
         return Caller()
     scheme, _, token = header.partition(" ")
@@ -121,13 +160,19 @@ def authenticate(con: duckdb.DuckDBPyConnection, header: str | None) -> Caller:
     if not rows:
         raise AuthError(401, UNAUTHORIZED)
     name, role, digest, expires, revoked = rows[0]
-    try:
-        _HASHER.verify(digest, token)
-    except (VerificationError, InvalidHashError):
-        raise AuthError(401, UNAUTHORIZED) from None
+    if not _matches(digest, token):
+        raise AuthError(401, UNAUTHORIZED)
+    if upgrade is not None and not digest.startswith(SHA256_PREFIX):
+        upgrade(token_id, hash_token(token))
     if revoked is not None or (expires is not None and expires <= _now()):
         raise AuthError(401, UNAUTHORIZED)
     return Caller(role, token_id, name)
+
+
+def store_upgraded_hash(con: duckdb.DuckDBPyConnection, token_id: str, new_hash: str) -> None:
+    """Replace a token's Argon2 hash by its SHA-256 hash (only if still Argon2: a revoked row keeps its state)."""
+    con.execute("UPDATE api_tokens SET hash = ? WHERE id = ? AND hash NOT LIKE ?",
+                [new_hash, token_id, SHA256_PREFIX + "%"])
 
 
 def require_role(caller: Caller, role: str) -> None:

@@ -33,7 +33,8 @@ HEADERS: dict[str, str] = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
-_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in HEADERS.items()]
+#: :data:`HEADERS` as ASGI (and raw HTTP) header pairs.
+RAW_HEADERS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in HEADERS.items()]
 
 
 def docs_policy(nonce: str) -> str:
@@ -67,7 +68,7 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 present = {k.lower() for k, _ in headers}
-                headers.extend((k, v) for k, v in _RAW if k not in present)
+                headers.extend((k, v) for k, v in RAW_HEADERS if k not in present)
                 message = {**message, "headers": headers}
             await send(message)
 

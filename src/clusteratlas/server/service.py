@@ -260,6 +260,19 @@ class AtlasService:
             raise ReadOnly()
         return self._writer.submit(self._run, job).result(timeout=timeout)
 
+    def write_soon(self, job: Callable[[Any], Any]) -> None:
+        """Queue ``job(atlas)`` on the writer thread without waiting (a failure is only logged)."""
+        if self._writer is None:
+            return
+
+        def logged(atlas: Any) -> None:
+            try:
+                job(atlas)
+            except Exception:
+                logging.getLogger("clusteratlas.server").exception("a background write failed")
+
+        self._writer.submit(self._run, logged)
+
     def _run(self, job: Callable[[Any], T]) -> T:
         from clusteratlas.store import Atlas
 

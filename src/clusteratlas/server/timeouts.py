@@ -10,14 +10,24 @@ answers ``408 Request Timeout`` and closes the connection when
 - the body has not all arrived ``body_timeout`` seconds after its headers.
 
 :class:`ServerLimits` holds these with uvicorn's own limits (the keep-alive time, the largest request head,
-the connections served at once: above it uvicorn answers 503) and turns them into ``uvicorn.run`` options;
+the connections served at once: above it the protocol answers 503) and turns them into ``uvicorn.run`` options;
 ``clusteratlas serve`` takes each as an option. On the open internet, put a reverse proxy in front as well
 (docs/security.md): it buffers slow clients and terminates TLS.
+
+Who the client is: uvicorn by default believes ``X-Forwarded-For`` from 127.0.0.1, so any local process
+could name any client address and escape the per-address throttle of failed token checks and the rate
+limit. :class:`ServerLimits` turns forwarded headers off unless the proxies to believe are named
+(``serve --forwarded-allow-ips``, checked by :func:`trusted_proxies`).
+
+The answers the protocol writes itself, before the app and its middleware are reached (400 for a request h11
+cannot read, 408, 503 over the connection limit), are problem documents with the security headers of
+:mod:`clusteratlas.server.headers`, like every other answer (uvicorn's own 400 and 503 are plain text).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 from dataclasses import dataclass
@@ -26,6 +36,8 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from clusteratlas.server.headers import RAW_HEADERS
 
 log = logging.getLogger("clusteratlas.server")
 
@@ -49,6 +61,9 @@ class ServerLimits:
         Connections served at once; a request on a connection beyond it is answered 503.
     max_header_kb
         Largest request line and headers, in KiB (the URL limit of the guard is 32 KiB).
+    forwarded_allow_ips
+        The reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed (addresses or
+        networks, comma-separated); None: no one's, the client is the address that connected.
     """
 
     header_timeout: float
@@ -56,22 +71,75 @@ class ServerLimits:
     keep_alive: float
     max_connections: int
     max_header_kb: int
+    forwarded_allow_ips: str | None = None
 
     def uvicorn_options(self) -> dict[str, Any]:
         """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` (picklable: ``--workers N`` sends them)."""
         return {"http": partial(TimedH11Protocol, header_timeout=self.header_timeout, body_timeout=self.body_timeout),
                 "timeout_keep_alive": self.keep_alive, "limit_concurrency": self.max_connections,
-                "h11_max_incomplete_event_size": self.max_header_kb * 1024}
+                "h11_max_incomplete_event_size": self.max_header_kb * 1024,
+                "proxy_headers": self.forwarded_allow_ips is not None,
+                "forwarded_allow_ips": self.forwarded_allow_ips}
+
+
+def trusted_proxies(value: str) -> str:
+    """``serve --forwarded-allow-ips``: IP addresses or networks separated by commas, normalised.
+
+    Parameters
+    ----------
+    value
+        For example ``127.0.0.1`` or ``10.0.0.5, 10.1.0.0/16``.
+
+    Returns
+    -------
+    str
+        The addresses and networks, comma-separated without blanks (as uvicorn takes them).
+
+    Raises
+    ------
+    InputError
+        An item is neither an address nor a network. Uvicorn would take it as a name that never matches and
+        silently believe no one; ``*`` (everyone) would let any client name any address.
+    """
+    from clusteratlas.errors import InputError
+    from clusteratlas.i18n import _
+
+    items = [item.strip() for item in value.split(",")]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False) if "/" in item else ipaddress.ip_address(item)
+        except ValueError:
+            raise InputError("--forwarded-allow-ips: not an IP address or network", value=item,
+                             expected=_("the reverse proxy's addresses or networks, separated by commas (e.g. "
+                                        "127.0.0.1 or 10.0.0.0/24)")) from None
+    return ",".join(items)
+
+
+def _problem(status: int, title: str, detail: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and body of an answer the protocol writes itself, before (or instead of) the app and its
+    middleware: a problem document with the security headers every answer carries; the connection is closed."""
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    headers = [(b"content-type", b"application/problem+json"), (b"connection", b"close"),
+               (b"content-length", str(len(body)).encode()), *RAW_HEADERS]
+    return headers, body
 
 
 def _timeout_answer() -> bytes:
-    body = json.dumps({"type": "about:blank", "title": "Request timeout", "status": 408,
-                       "detail": "the request did not arrive in time; the connection is closed"}).encode()
-    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\nconnection: close\r\n"
-            b"x-content-type-options: nosniff\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    headers, body = _problem(408, "Request timeout", "the request did not arrive in time; the connection is closed")
+    return (b"HTTP/1.1 408 Request Timeout\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n"
+            + body)
 
 
 TIMEOUT_ANSWER = _timeout_answer()
+BAD_REQUEST = _problem(400, "Bad request", "the request is not valid HTTP/1.1, or its line and headers are too long")
+BUSY = _problem(503, "Unavailable", "the server is serving as many connections as it may; try again shortly")
+
+
+async def _busy(scope: dict, receive: Any, send: Any) -> None:
+    """The answer over the connection limit (uvicorn's own has no security headers)."""
+    headers, body = BUSY
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class TimedH11Protocol(H11Protocol):
@@ -82,6 +150,25 @@ class TimedH11Protocol(H11Protocol):
         self._limits = {"headers": header_timeout, "body": body_timeout}
         self._waiting: str | None = None
         self._timer: asyncio.TimerHandle | None = None
+        # the connection limit answered here, with the security headers, instead of by uvicorn's plain 503
+        self._most, self.limit_concurrency = self.limit_concurrency, None
+        self.app = partial(self._unless_busy, self.app)
+
+    async def _unless_busy(self, app: Any, scope: dict, receive: Any, send: Any) -> None:
+        """``app``, or 503 past the connection limit (uvicorn's test, made as this request's task runs)."""
+        if self._most is not None and (len(self.connections) >= self._most or len(self.tasks) > self._most):
+            log.warning("over the connection limit (%s); answered 503", self._most)
+            await _busy(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    def send_400_response(self, msg: str) -> None:
+        """A request h11 cannot read (malformed, or its head over ``max_header_kb``): 400, security headers."""
+        headers, body = BAD_REQUEST
+        for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body),
+                      h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

@@ -1,16 +1,24 @@
 """Write routes: token-checked, queued on the one writer thread, logged.
 
-Uploads are streamed to a temporary file (python-multipart), then kept
-beside the atlas (``<atlas>.uploads/``) so the import log names a file that
-still exists; an upload that fails its checks is deleted and leaves the
-atlas unchanged (the importers are all-or-nothing).
+The token is checked by the guard (:mod:`clusteratlas.server.guard`) before
+any byte of a body is read. Uploads are streamed to a temporary file
+(python-multipart), then kept beside the atlas (``<atlas>.uploads/``) so the
+import log names a file that still exists; an upload that fails its checks
+is deleted and leaves the atlas unchanged (the importers are all-or-nothing).
+Reading and checking an upload has a time limit (``serve --upload-seconds``)
+besides the read limits of :mod:`clusteratlas.sources.limits`: past it, the
+import is interrupted and rolled back (413), so one upload cannot hold the
+writer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,9 +58,13 @@ def _service(request: Request) -> AtlasService:
 
 
 def caller(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    """Who is calling (anonymous without a token)."""
-    header = request.headers.get("authorization")
-    return authenticate(_service(request).reader(), header)
+    """Who is calling (anonymous without a token), as the guard found (checked here only without the guard)."""
+    from clusteratlas.server.guard import CALLER_KEY
+
+    found = request.scope.get(CALLER_KEY)
+    if found is not None:
+        return found
+    return authenticate(_service(request).reader(), request.headers.get("authorization"))
 
 
 Who = Annotated[Caller, Depends(caller)]
@@ -97,7 +109,41 @@ def as_uploaded(exc: InputError, path: Path, name: str) -> InputError:
     return replace(exc, **{f.name: plain(getattr(exc, f.name)) for f in fields(exc) if f.init})
 
 
-def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, action: str, job) -> Response:
+@contextlib.contextmanager
+def _time_limited(con, seconds: float | None, label: str) -> Iterator[None]:
+    """Give the code inside ``seconds``: the readers watch the clock, and DuckDB is interrupted at the end."""
+    import duckdb
+
+    from clusteratlas.sources import limits
+
+    if not seconds:
+        yield
+        return
+    lock = threading.Lock()
+    done = False
+
+    def interrupt() -> None:
+        with lock:
+            if not done:
+                con.interrupt()
+
+    timer = threading.Timer(seconds, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        with limits.applied(seconds=seconds):
+            yield
+    except duckdb.InterruptException:
+        raise limits.time_error(label, None, seconds) from None
+    finally:
+        with lock:
+            done = True
+        timer.cancel()
+
+
+def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, action: str,
+                  job: Callable[[Any, Path], dict], then: Callable[[Any, dict], dict] | None = None) -> Response:
+    """Keep the upload, run ``job(atlas, path)`` within the upload time limit, then ``then(atlas, result)``."""
     require_role(who, role)
     service = _service(request)
     if service.read_only:
@@ -105,13 +151,18 @@ def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, 
 
         raise ReadOnly()
     path, sha = _keep_upload(service, upload)
+    sent = Path(upload.filename or path.name).name
+    seconds = request.app.state.settings.upload_seconds
 
     def run(atlas):
         try:
-            result = job(atlas, path)
-        except InputError as exc:
+            with _time_limited(atlas.con, seconds, sent):
+                result = job(atlas, path)
+            if then is not None:
+                result = then(atlas, result)
+        except InputError as exc:  # a limit error too: the file named as sent, never the kept copy's path
             path.unlink(missing_ok=True)
-            raise as_uploaded(exc, path, Path(upload.filename or path.name).name) from None
+            raise as_uploaded(exc, path, sent) from None
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -142,10 +193,11 @@ def upload_custom_regions(request: Request, who: Who, file: Annotated[UploadFile
     """Define custom regions (editor), then map again so their results exist."""
     def job(atlas, path):
         atlas.replayable_spec()  # checked before the import: an upload that cannot be mapped changes nothing
-        report = atlas.import_file("custom-regions", path)
-        return {"rows": report.rows, "map": _remap(atlas, add_levels=("custom",))}
+        return {"rows": atlas.import_file("custom-regions", path).rows}
 
-    return _write_upload(request, who, "editor", file, "custom-regions", job)
+    # the re-map runs after the upload's time limit (it reads no upload: the limit is for reading the file)
+    return _write_upload(request, who, "editor", file, "custom-regions", job,
+                         then=lambda atlas, result: {**result, "map": _remap(atlas, add_levels=("custom",))})
 
 
 class MapRequest(BaseModel):

@@ -34,6 +34,7 @@ import duckdb
 
 from clusteratlas._sql import literal
 from clusteratlas.errors import InputError, duplicate_names
+from clusteratlas.sources import limits
 
 LINE = "__line"
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -350,6 +351,8 @@ def _csv_view(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None, 
     label = str(path)
     enc = detect_encoding(path, encoding)
     scan = scan_text(path, label, enc)
+    head = scan.header.decode(enc, errors="replace")
+    limits.check_columns(len(_fields(head, _guess_delimiter(head))), label)  # before DuckDB sniffs a huge header
     # only a transcoded copy needs a folder (it must outlive this call: DuckDB reads it lazily)
     source = path if enc == "utf-8" else _transcode_to_utf8(
         path, enc, workdir or Path(tempfile.mkdtemp(prefix="clusteratlas-")))
@@ -367,6 +370,7 @@ def _csv_view(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None, 
         names = con.table(view).columns
     except READ_ERRORS as exc:
         raise read_error(exc, label, path, enc) from None
+    limits.check_columns(len(names), label)
     if len(names) == 1 and names[0].startswith("column"):
         raise InputError("the file has no header line", file=label,
                          expected="a first line with column names")
@@ -393,51 +397,108 @@ def _check_csv_header(names: list[str], header: str, source: Path, label: str, d
     duplicate_names(fields, label, row=skip + 1)
 
 
-def sheet_rows(path: Path, sheet: int | str = 0) -> list[list[str | None]]:
-    """All rows of one sheet of an .xlsx or .xls workbook as text cells (None where empty).
+def iter_sheet_rows(path: Path, sheet: int | str = 0) -> Iterator[tuple[int, list[str | None]]]:
+    """(line, cells) of every non-blank row of one sheet of an .xlsx or .xls workbook, streaming.
 
-    For official workbooks whose header is not on the first row (titles and
-    notes above it); the caller finds the header.
+    Cells are text (None where empty); a row ends at its last filled cell.
+    Rows of empty or blank cells are skipped without being held. The sheet's
+    ``<dimension>`` is ignored: it may lie, and openpyxl would pad every row
+    to its width (one cell at XFD1048576 made that 17 billion cells). Within
+    the read limits (:mod:`clusteratlas.sources.limits`): an .xlsx may not
+    unpack to more than the limit, the kept rows × the widest row may not pass
+    the cell limit, and a server upload has its time limit.
     """
     path = Path(path)
     _check_exists(path)
+    label = str(path)
+    budget = limits.CellBudget(label)
     try:
         if path.suffix.lower() == ".xls":
             import xlrd
 
             book = xlrd.open_workbook(str(path), on_demand=True)
             ws = book.sheet_by_name(sheet) if isinstance(sheet, str) else book.sheet_by_index(sheet)
-            rows = [[_excel_text(c.value) if c.value not in ("", None) else None for c in ws.row(i)]
-                    for i in range(ws.nrows)]
-            book.release_resources()
-            return rows
-        import openpyxl
+            values = (ws.row_values(i) for i in range(ws.nrows))
+        else:
+            import openpyxl
 
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        ws = book[sheet] if isinstance(sheet, str) else book.worksheets[sheet]
-        rows = [[None if v is None else _excel_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-        book.close()
-        return rows
+            limits.check_unpacked(path, label)
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            ws = book[sheet] if isinstance(sheet, str) else book.worksheets[sheet]
+            ws.reset_dimensions()
+            values = ws.iter_rows(values_only=True)
+        for line, row in enumerate(values, start=1):
+            cells = [None if v is None or v == "" else _excel_text(v) for v in row]
+            while cells and (cells[-1] is None or not cells[-1].strip()):
+                cells.pop()
+            if not cells:
+                budget.tick(line)
+                continue
+            budget.row(len(cells), line)
+            yield line, cells
+        if path.suffix.lower() == ".xls":
+            book.release_resources()
+        else:
+            book.close()
+    except InputError:
+        raise
     except (KeyError, IndexError) as exc:
-        raise InputError(f"the workbook has no sheet {sheet!r}", file=str(path)) from exc
+        raise InputError(f"the workbook has no sheet {sheet!r}", file=label) from exc
     except Exception as exc:  # openpyxl and xlrd raise many types for a bad file
-        raise InputError(f"cannot read as an Excel workbook: {exc}", file=str(path)) from None
+        raise InputError(f"cannot read as an Excel workbook: {exc}", file=label) from None
+
+
+def sheet_rows(path: Path, sheet: int | str = 0) -> list[list[str | None]]:
+    """All rows of one sheet of an .xlsx or .xls workbook as text cells (None where empty).
+
+    For official workbooks whose header is not on the first row (titles and
+    notes above it); the caller finds the header. Blank rows keep their
+    place (so a row's index is its line - 1) up to the last filled row, and
+    every row is padded to the widest; that whole table counts against the
+    cell limit.
+    """
+    rows: list[list[str | None]] = []
+    cells_limit = limits.current().max_cells
+    width = 0
+    for line, cells in iter_sheet_rows(path, sheet):
+        width = max(width, len(cells))
+        if line * width > cells_limit:
+            raise limits.LimitError("the table has more cells (rows × columns) than the limit", file=str(path),
+                                    row=line, value=f"{line:,} rows × {width:,} columns",
+                                    expected=f"at most {cells_limit:,} cells",
+                                    hint="Raise the limit with the environment variable CLUSTERATLAS_MAX_CELLS")
+        rows.extend([] for _ in range(line - 1 - len(rows)))
+        rows.append(cells)
+    for row in rows:
+        row.extend([None] * (width - len(row)))
+    return rows
 
 
 def _excel_table(path: Path):
+    """The first sheet as a table of text columns named by its first non-blank row, with each row's line.
+
+    Streamed into Arrow a batch at a time (a Python list per cell would take
+    several times the memory).
+    """
     import pyarrow as pa
 
-    rows = iter(sheet_rows(path))
-    header = next(rows, None)
-    if not header or all(h is None for h in header):
+    rows = iter_sheet_rows(path)
+    first = next(rows, None)
+    if first is None:
         raise InputError("the first sheet has no header row", file=str(path))
-    names = [str(h).strip() if h is not None else f"column{i}" for i, h in enumerate(header)]
-    duplicate_names(names, str(path))
-    columns: list[list[str | None]] = [[] for _ in names]
-    for row in rows:
-        for i in range(len(names)):
-            columns[i].append(row[i] if i < len(row) else None)
-    return pa.table({n: pa.array(c, type=pa.string()) for n, c in zip(names, columns, strict=True)})
+    names = [str(h).strip() if h is not None else f"column{i}" for i, h in enumerate(first[1])]
+    duplicate_names(names, str(path), row=first[0])
+    schema = pa.schema([*(pa.field(n, pa.string()) for n in names), pa.field(LINE, pa.int64())])
+    batches = []
+    for batch in _batched(rows, 8192):
+        columns = [[row[i] if i < len(row) else None for _, row in batch] for i in range(len(names))]
+        batches.append(pa.record_batch([*columns, [line for line, _ in batch]], schema=schema))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _batched(items, size: int):
+    while batch := list(itertools.islice(items, size)):
+        yield batch
 
 
 def _json_table(path: Path):
@@ -456,6 +517,9 @@ def _json_table(path: Path):
                          expected='an array of rows whose first row names the columns: [["NAICS2017","EMP",…],…]')
     header = doc[0]
     duplicate_names(header, str(path))
+    budget = limits.CellBudget(str(path))
+    for line, row in enumerate(doc, start=1):
+        budget.row(len(row), line)
     for line, row in enumerate(doc[1:], start=2):
         if len(row) != len(header):
             raise InputError(f"row has {len(row)} values, the header {len(header)}", file=str(path), row=line)
@@ -502,8 +566,11 @@ def open_relation(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], 
         except (duckdb.Error, OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)
             raise InputError(f"cannot read as Parquet: {_first_line(exc)}", file=str(path)) from None
         numbered = f"SELECT * EXCLUDE (file_row_number), (file_row_number + 2)::BIGINT AS {LINE} FROM {raw}"
+    elif kind == "excel":
+        con.register(raw, _excel_table(path))
+        numbered = f"SELECT * FROM {raw}"
     else:
-        con.register(raw, _excel_table(path) if kind == "excel" else _json_table(path))
+        con.register(raw, _json_table(path))
         numbered = f"SELECT *, (row_number() OVER () + 1)::BIGINT AS {LINE} FROM {raw}"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {numbered}")
     return view

@@ -20,6 +20,7 @@ import pyarrow as pa
 from clusteratlas import model
 from clusteratlas._sql import connect, first_row, ident, literal, scalar
 from clusteratlas.errors import InputError, did_you_mean
+from clusteratlas.i18n import _
 from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
 from clusteratlas.sources import codes
 from clusteratlas.sources.files import LINE, READ_ERRORS, open_relation, read_error
@@ -183,7 +184,7 @@ def _year_sql(value: str) -> str:
 
 
 def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = None,
-                    maximum: float | None = None) -> list[Check]:
+                    limit: model.Limit | None = None) -> list[Check]:
     col = ident(name)
     num = f"TRY_CAST({col} AS DOUBLE)"
     checks = []
@@ -195,9 +196,9 @@ def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = N
         Check(name, f"isnan({num}) OR isinf({num})", "not a finite number", "a finite number"),
         Check(name, f"{num} < 0", "negative value", "zero or more"),
     ]
-    if maximum is not None:
-        checks.append(Check(name, f"{num} > {maximum}", "implausibly large value",
-                            f"at most {maximum:,.0f} for one cell"))
+    if limit is not None and limit.maximum is not None:
+        checks.append(Check(name, f"{num} > {limit.maximum}", "implausibly large value",
+                            f"at most {limit.maximum:,.0f} {limit.unit} in one cell ({limit.why})"))
     return checks
 
 
@@ -216,7 +217,8 @@ def _year_checks() -> list[Check]:
     ]
 
 
-def _observation_checks() -> list[Check]:
+def _observation_checks(unit: str | None = None) -> list[Check]:
+    """The rules of an observation file; ``unit`` is the declared unit of its employment column (persons)."""
     flags = ", ".join(literal(f) for f in model.FLAGS if f)
     classes = ", ".join(literal(c) for c in SIZE_CLASS_MIDPOINTS)
     withheld = f"coalesce(lower(flag) = {literal(model.FLAG_SUPPRESSED)}, false) OR size_class IS NOT NULL"
@@ -225,9 +227,9 @@ def _observation_checks() -> list[Check]:
         _text_required("industry"),
         *_year_checks(),
         *_numeric_checks("employment", required=True, allow_empty_if=withheld,
-                         maximum=model.MAX_CELL_EMPLOYMENT),
-        *_numeric_checks("establishments", required=False, maximum=model.MAX_CELL_EMPLOYMENT),
-        *_numeric_checks("payroll", required=False),
+                         limit=model.cell_limit("employment", unit)),
+        *_numeric_checks("establishments", required=False, limit=model.cell_limit("establishments")),
+        *_numeric_checks("payroll", required=False, limit=model.cell_limit("payroll")),
         Check("flag", f"flag IS NOT NULL AND lower(flag) NOT IN ({flags})", "unknown flag",
               f"empty or one of {', '.join(f for f in model.FLAGS if f)}"),
         Check("size_class", f"size_class IS NOT NULL AND upper(size_class) NOT IN ({classes})",
@@ -413,17 +415,25 @@ def _kind_specific(con: duckdb.DuckDBPyConnection, view: str, kind: str, label: 
 
 @dataclass
 class StagedTable:
-    """A validated input: a temp view on the connection with canonical, typed columns."""
+    """A validated input: a temp view on the connection with canonical, typed columns.
+
+    ``rows`` counts the file's rows; rows a reader adds that the file implies (line 0: the NUTS ancestors
+    of a one-level file) are in the view but not counted, and the reader's notes say how many.
+    """
 
     kind: str
     view: str
     label: str
     rows: int
     notes: list[str] = field(default_factory=list)
+    #: Further views a reader found beside the rows, by name: ``region_totals`` (region, year, employment),
+    #: a CBP file's total rows (see :func:`clusteratlas.sources.cbp.cbp_totals_view`).
+    extras: dict[str, str] = field(default_factory=dict)
 
 
-#: Readers of official formats: FORMAT -> function(con, raw view, label, **options) -> (view, notes).
-#: Each yields the canonical observation columns as text, then the ordinary checks run.
+#: Readers of official formats: FORMAT -> function(con, raw view, label, **options) -> (view, notes[, extras]).
+#: Each yields the canonical observation columns as text, then the ordinary checks run; ``extras`` names
+#: further views the file holds (a CBP file's region totals).
 def _readers():
     from clusteratlas.sources.cbp import cbp_view
     from clusteratlas.sources.estat import wide_view
@@ -491,24 +501,31 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
                          expected=" or ".join(FORMAT_KINDS[file_format]))
     options = dict(options or {})
     recode = options.pop("recode", None)
+    unit = options.pop("unit", None)
+    if unit is not None and kind != "observations":
+        raise InputError("a unit is declared for observations only", value=kind)
     label = str(path)
     columns = model.TABLES[kind]
     notes: list[str] = []
+    extras: dict[str, str] = {}
     codes.register_code_function(con)
     try:
         raw, text_view, n_rows = _read_and_check(con, Path(path), kind, mapping or {}, encoding, file_format,
-                                                 options, recode, label, notes)
+                                                 options, recode, label, notes, unit, extras)
     except READ_ERRORS as exc:  # DuckDB met a problem while reading the file lazily: name its line
         raise read_error(exc, label, Path(path), encoding or "utf-8") from None
     typed_view = raw + "_typed"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {typed_view} AS SELECT {_typed_select(columns)}, {LINE} "
                 f"FROM {text_view}")
-    return StagedTable(kind, typed_view, label, n_rows, notes)
+    if recode is not None:
+        extras.pop("region_totals", None)  # totals of the file's own codes: not carried through a recode
+    return StagedTable(kind, typed_view, label, n_rows, notes, extras)
 
 
 def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mapping: Mapping[str, str],
                     encoding: str | None, file_format: str, options: dict, recode: pa.Table | None, label: str,
-                    notes: list[str]) -> tuple[str, str, int]:
+                    notes: list[str], unit: str | None = None, extras: dict[str, str] | None = None,
+                    ) -> tuple[str, str, int]:
     """Open the file with its reader, rename, normalise codes and run every check; (raw, text view, rows)."""
     columns = model.TABLES[kind]
     if file_format == "estat" and kind == "observations":
@@ -526,18 +543,25 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
         if file_format == "eurostat":
             options["kind"] = kind
         if file_format != "generic":
-            raw, more = _readers()[file_format](con, raw, label, **options)
+            raw, more, *found = _readers()[file_format](con, raw, label, **options)
+            if found and extras is not None:
+                extras.update(found[0])
     notes.extend(more)
     register_year_function(con)
     checked: set[str] = set()
     items = _select_columns(con.table(raw), columns, mapping, label, CODE_COLUMNS[kind], checked)
     text_view = raw + "_text"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
-    n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")
+    # rows a reader implies beyond the file (NUTS ancestors, line 0) are stored but are not the file's rows
+    n_rows = scalar(con, f"SELECT count(*) FILTER (WHERE {LINE} IS DISTINCT FROM 0) FROM {text_view}")
     if n_rows == 0:
         raise InputError("the file has a header but no data rows", file=label)
-    _first_violation(con, text_view, CHECKS[kind](), label,
-                     [c for c in _code_checks(kind) if c.column not in checked])
+    checks = _observation_checks(unit) if kind == "observations" else CHECKS[kind]()
+    _first_violation(con, text_view, checks, label, [c for c in _code_checks(kind) if c.column not in checked])
+    limit = model.cell_limit("employment", unit)
+    if kind == "observations" and unit is not None and limit is not None and limit.maximum is None:
+        notes.append(f"{label}: " + _("the employment column holds values in {unit} (declared with --unit): no "
+                                      "upper limit per cell").format(unit=limit.unit))
     if recode is not None and kind == "observations":
         text_view, note = recode_regions(con, text_view, recode, label)
         notes.append(note)

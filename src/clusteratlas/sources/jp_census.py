@@ -358,7 +358,9 @@ def import_census(atlas, path: str | Path, *, name: str | None = None, year: int
     """
     table = read_census(path, year=year, **options)
     name = name or Path(path).name.split(".")[0]
-    report = _store(atlas, "observations", table.observations, name, replace=replace, dry_run=True)
+    # the table's own municipalities (the designated cities) are stored with it: they are in a region system
+    report = _store(atlas, "observations", table.observations, name, replace=replace, dry_run=True,
+                    brings_regions=table.regions)
     report.notes[:0] = table.notes
     report.file = str(path)
     if dry_run:

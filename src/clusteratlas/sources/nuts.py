@@ -5,7 +5,12 @@ GISCO publishes one file per NUTS version, scale and level
 ``LEVL_CODE``, ``CNTR_CODE`` and ``NAME_LATN``. Every region becomes a row of
 level ``nuts0`` … ``nuts3`` whose parent, in the hierarchy ``nuts``, is its
 code less the last character (``FRF2`` → ``FRF``), which is how NUTS codes
-nest. Converting data between NUTS versions is a concordance applied at
+nest. GISCO publishes one file per level, and a user downloads the level
+they need: the ancestors a file's codes imply (``FRF`` and ``FR`` for
+``FRF2``) are added as regions of their level with their code only, so a
+level-2 file imports alone; a file of the level above adds their names
+later (the atlas keeps a stored name when a file brings none).
+Converting data between NUTS versions is a concordance applied at
 import (``--recode``), see :func:`clusteratlas.sources.generic.recode_regions`.
 """
 
@@ -18,6 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError, check_json
+from clusteratlas.i18n import _
 
 #: What :func:`nuts_regions` walks: GISCO features with a NUTS_ID and a LEVL_CODE 0-3.
 NUTS_SCHEMA = {
@@ -51,8 +57,12 @@ def read_geojson(path: Path) -> dict:
     return doc
 
 
-def nuts_regions(path: Path) -> pa.Table:
-    """Regions (code, Latin name, level nutsN, parent in hierarchy ``nuts``) from a GISCO NUTS GeoJSON."""
+def nuts_regions(path: Path) -> tuple[pa.Table, list[str]]:
+    """Regions (code, Latin name, level nutsN, parent in hierarchy ``nuts``) from a GISCO NUTS GeoJSON, and notes.
+
+    Every ancestor a code implies but the file lacks (``FRF``, ``FR`` of ``FRF2``) is added with its code
+    and level, no name, and said so in the notes.
+    """
     label = str(path)
     doc = read_geojson(path)
     check_json(doc, NUTS_SCHEMA, label, "a GISCO NUTS GeoJSON (features with properties NUTS_ID, LEVL_CODE 0-3, "
@@ -68,7 +78,20 @@ def nuts_regions(path: Path) -> pa.Table:
                      code[:-1] if int(level) > 0 else None, n))
     if not rows:
         raise InputError("the file has no features", file=label)
-    return pa.table({"region": [r[0] for r in rows], "name": [r[1] for r in rows],
+    given = {r[0] for r in rows}
+    implied = sorted({code[:k] for code in given for k in range(2, len(code))} - given, key=lambda c: (len(c), c))
+    rows += [(code, None, f"nuts{len(code) - 2}", code[:-1] if len(code) > 2 else None, 0) for code in implied]
+    notes = []
+    if implied:
+        levels = ", ".join(sorted({f"nuts{len(c) - 2}" for c in implied}))
+        shown = _(", ").join(implied[:8]) + (_(" and {n:,} more").format(n=len(implied) - 8)
+                                             if len(implied) > 8 else "")
+        notes.append(f"{label}: " + _("{n:,} ancestor region(s) the codes imply but the file lacks ({levels}: "
+                                      "{shown}) added with their code and level, no name; import the level's own "
+                                      "file to name them (regions already in the atlas keep their names)").format(
+            n=len(implied), levels=levels, shown=shown))
+    table = pa.table({"region": [r[0] for r in rows], "name": [r[1] for r in rows],
                      "name_ja": pa.nulls(len(rows), pa.string()), "level": [r[2] for r in rows],
                      "parent": [r[3] for r in rows], "hierarchy": ["nuts" if r[3] else None for r in rows],
                      "__line": pa.array([r[4] for r in rows], pa.int64())})
+    return table, notes

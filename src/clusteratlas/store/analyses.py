@@ -34,6 +34,7 @@ from clusteratlas.relate import (
     ellison_glaeser,
     entries_exits,
     entropy,
+    get_convention,
     getis_ord_star,
     herfindahl,
     hoover,
@@ -51,7 +52,7 @@ from clusteratlas.relate import (
     to_matrix,
 )
 from clusteratlas.relate.concentration import NO_EMPLOYMENT, ONE_REGION
-from clusteratlas.relate.spatial import NO_VARIATION
+from clusteratlas.relate.spatial import FIRST, NO_VARIATION, needed_permutations, power_note
 
 BY = ("cluster", "industry")
 
@@ -66,6 +67,10 @@ class RelateSummary:
     regions: int
     items: int
     pairs: int
+    #: The complexity convention (relate.CONVENTIONS) and why ECI/PCI are undefined throughout ('' if defined).
+    convention: str = "atlas"
+    complexity_reason: str = ""
+    components: int = 1
 
 
 def _long_data(con: duckdb.DuckDBPyConnection, by: str, level: str | None, years: list[int]
@@ -83,12 +88,17 @@ def _long_data(con: duckdb.DuckDBPyConnection, by: str, level: str | None, years
                f"FROM results_clusters WHERE level = ? AND year IN ({marks})")
         table = con.sql(sql, params=[level, *years]).to_arrow_table()
     else:
+        _require_observations(con)
         sql = (f"SELECT o.region, o.industry AS item, o.year, coalesce(o.employment, "
                f"CASE upper(o.size_class) {_size_case()} ELSE 0 END) AS employment, "
                f"coalesce(o.establishments, 0) AS establishments, coalesce(r.level, 'region') AS level "
                f"FROM observations o LEFT JOIN regions r USING (region) WHERE o.year IN ({marks})")
         table = con.sql(sql, params=list(years)).to_arrow_table()
         levels = sorted(set(table["level"].to_pylist()))
+        if not levels:  # observations exist, but none in these years
+            found = [r[0] for r in con.execute("SELECT DISTINCT year FROM observations ORDER BY 1").fetchall()]
+            raise InputError("no observations for this year", value=", ".join(map(str, years)),
+                             expected=", ".join(map(str, found)))
         level = level or (levels[0] if len(levels) == 1 else None)
         if level is None:
             raise InputError("the observations have several region levels", value=", ".join(levels),
@@ -98,6 +108,14 @@ def _long_data(con: duckdb.DuckDBPyConnection, by: str, level: str | None, years
     if table.num_rows == 0:
         raise InputError("no data for this level and year", value=f"{level}, {years}")
     return table, level
+
+
+def _require_observations(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse to analyse an atlas without observations (e.g. after an import that failed, stored nothing)."""
+    if not con.execute("SELECT 1 FROM observations LIMIT 1").fetchall():
+        raise InputError("the atlas has no observations",
+                         hint="Import some with 'clusteratlas import observations FILE' (a failed import stores "
+                              "nothing)")
 
 
 def _require_cluster_results(con: duckdb.DuckDBPyConnection) -> None:
@@ -154,29 +172,35 @@ def _aligned(table: pa.Table, year: int, regions: np.ndarray | None = None, item
 
 
 def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int | None = None,
-               level: str | None = None, top: int = 20, since: int | None = None) -> RelateSummary:
+               level: str | None = None, top: int = 20, since: int | None = None,
+               convention: str = "atlas") -> RelateSummary:
     """Compute every relatedness/complexity/concentration measure for one year and store it.
 
     With ``since`` (an earlier year), each cell also says whether the region
     gained (``entered``) or lost (``exited``) the specialisation since then.
+    ``convention`` settles density, COI and the ECI scale as a peer package
+    does (:data:`clusteratlas.relate.CONVENTIONS`); it is stored with the run.
     """
+    conv = get_convention(convention)
     if by == "cluster":
         _require_cluster_results(con)
+    else:
+        _require_observations(con)
     if year is None:
         source = "results_clusters" if by == "cluster" else "observations"
         year = con.execute(f"SELECT max(year) FROM {source}").fetchall()[0][0]
         if year is None:
-            raise InputError("no data to relate", hint="Import observations first")
+            raise InputError("no data to relate", hint="Run 'clusteratlas map' first")
     table, level = _long_data(con, by, level, [year])
     emp = _aligned(table, year)
     if emp.values.shape[0] < 2 or emp.values.shape[1] < 2:
         raise InputError("relatedness needs at least two regions and two items", value=emp.values.shape)
     values = emp.values
     r = rca(values)
-    m = presence(r)
+    m = presence(r, strict=conv.strict_presence)
     phi = proximity(m)
-    cx = eci_pci(m)
-    omega, coi, cog = outlook(m, cx.pci, phi)
+    cx = eci_pci(m, convention=conv)
+    omega, coi, cog = outlook(m, cx, phi, convention=conv)
     groups = _groups(con, by, emp.industries)
     ent = entropy(values, groups)
     est = _aligned(table, year, emp.regions, emp.industries, "establishments").values.sum(axis=0)
@@ -187,15 +211,17 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
     region_total, item_total = values.sum(axis=1), values.sum(axis=0)
     regions = _table({
         "region": emp.regions, "level": level, "year": year, "diversity": cx.diversity, "eci": cx.eci,
-        "coi": coi, "hhi": herfindahl(values), "krugman": krugman(values), **ent,
+        "coi": coi, "hhi": herfindahl(values), "krugman": krugman(values), **ent, "convention": conv.name,
         "reason": _join_reasons((region_total == 0, f"{NO_EMPLOYMENT}: every index undefined"),
-                                ((region_total > 0) & (cx.diversity == 0), "no specialisation: ECI undefined")),
+                                ((region_total > 0) & (cx.diversity == 0), "no specialisation: ECI undefined"),
+                                ((cx.diversity > 0) & bool(cx.reason), f"ECI and COI {cx.reason}")),
     })
     items = _table({
         "item": emp.industries, "breakdown": by, "year": year, "ubiquity": cx.ubiquity, "pci": cx.pci,
         "hoover": hoover(values), "locational_gini": locational_gini(values), "hhi": herfindahl(values, axis=0),
-        "ellison_glaeser": gamma,
+        "ellison_glaeser": gamma, "convention": conv.name,
         "reason": _join_reasons((item_total == 0, f"{NO_EMPLOYMENT}: every index undefined"),
+                                ((cx.ubiquity > 0) & bool(cx.reason), f"PCI and COG {cx.reason}"),
                                 ((item_total > 0) & (cx.ubiquity == 0),
                                  "no region specialised: PCI, density and COG undefined"),
                                 ((item_total > 0) & ~usable, "fewer than two establishments: γ undefined"),
@@ -211,7 +237,8 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
         if since >= year:
             raise InputError("--since must be a year before the one related", value=since)
         before_table, _ = _long_data(con, by, level, [since])
-        before = presence(rca(_aligned(before_table, since, emp.regions, emp.industries).values))
+        before = presence(rca(_aligned(before_table, since, emp.regions, emp.industries).values),
+                          strict=conv.strict_presence)
         entered, exited = entries_exits(before, m)
         cells = cells.append_column("since", pa.array([since] * cells.num_rows))
         cells = cells.append_column("entered", pa.array(entered.ravel().astype(bool)))
@@ -219,7 +246,7 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
     pairs = _top_pairs(emp.industries, phi, colocation_correlation(values), coagglomeration(values), top, year)
     _store(con, {"relate_regions": regions, "relate_items": items, "relate_cells": cells, "relate_pairs": pairs},
            keys={"breakdown": by, "level": level, "year": year})
-    return RelateSummary(by, level, year, n_r, n_i, pairs.num_rows)
+    return RelateSummary(by, level, year, n_r, n_i, pairs.num_rows, conv.name, cx.reason, cx.components)
 
 
 def _groups(con: duckdb.DuckDBPyConnection, by: str, items: np.ndarray) -> np.ndarray | None:
@@ -316,6 +343,15 @@ class HotspotSummary:
     hot_spots: int
     unlinked_regions: int
     constant_items: int = 0  # series with no variation: no statistic, no p-value (stored NULL with a reason)
+    #: How the local tests were run ("sequential: 999 to N per local test" or "N per test"), and, with a fixed
+    #: number too small for the false-discovery control over this many regions, why nothing can be significant.
+    permutations: str = ""
+    power_note: str = ""
+    #: The same as numbers: the fixed permutations (None: sequential), the most a test may run, the tests
+    #: per series (regions with neighbours).
+    fixed_permutations: int | None = None
+    max_permutations: int = 0
+    tests: int = 0
 
 
 def _weights(con: duckdb.DuckDBPyConnection, regions: np.ndarray):
@@ -343,12 +379,18 @@ def _weights(con: duckdb.DuckDBPyConnection, regions: np.ndarray):
 
 
 def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int | None = None,
-                 level: str | None = None, value: str = "lq", permutations: int = 999, alpha: float = 0.05,
+                 level: str | None = None, value: str = "lq", permutations: int | None = None, alpha: float = 0.05,
                  seed: int = 0) -> HotspotSummary:
-    """Global and local Moran's I and Gi* of every cluster (or industry) for one year; stored."""
+    """Global and local Moran's I and Gi* of every cluster (or industry) for one year; stored.
+
+    ``permutations`` None: each local test runs as many conditional permutations as a region needs to be
+    significant alone after the false-discovery control (sequential, :mod:`clusteratlas.relate.spatial`);
+    a number: that many for every test (and the summary says when too few to find anything). Global
+    Moran's I uses whole permutations, 999 by default.
+    """
     if value not in VALUES:
         raise InputError("unknown value for hot spots", value=value, expected=", ".join(VALUES))
-    if not 0 < alpha < 1 or permutations < 19:
+    if not 0 < alpha < 1 or (permutations is not None and permutations < 19):
         raise InputError("bad inference settings", value=f"alpha={alpha}, permutations={permutations}",
                          expected="0 < alpha < 1 and at least 19 permutations")
     if by == "cluster":
@@ -365,8 +407,14 @@ def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: i
     binary = w.copy()
     binary.data[:] = 1.0
     gstar = getis_ord_star(data, binary, permutations=permutations, seed=seed, alpha=alpha)
-    glob = moran(data, w, permutations=permutations, seed=seed)
+    glob = moran(data, w, permutations=permutations or FIRST, seed=seed)
     n_r, n_i = data.shape
+    tests = n_r - unlinked
+    if permutations is None:
+        how = f"sequential: {FIRST:,} to {needed_permutations(tests, alpha):,} per local test"
+        note = ""
+    else:
+        how, note = f"{permutations:,} per test", power_note(permutations, tests, alpha)
     # local Moran and Gi* are undefined for the same cells (constant series, regions without neighbours)
     reason = np.where(lisa.reason != "", lisa.reason, gstar.reason).ravel()
     quadrant = lisa.quadrant.ravel()
@@ -374,16 +422,20 @@ def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: i
         "region": np.repeat(emp.regions, n_i), "item": np.tile(emp.industries, n_r), "year": year, "value": value,
         "x": data.ravel(), "local_i": lisa.Is.ravel(),
         "quadrant": pa.array(quadrant, mask=quadrant == 0),  # NULL where local I is undefined
-        "p_sim": lisa.p_sim.ravel(), "significant": lisa.significant.ravel(),
+        "p_sim": lisa.p_sim.ravel(), "p_two_sided": lisa.p_two_sided.ravel(),
+        "permutations": lisa.permutations.ravel().astype(np.int64), "significant": lisa.significant.ravel(),
         "gi_star": gstar.Gs.ravel(), "gi_z": gstar.Zs.ravel(), "gi_p_sim": gstar.p_sim.ravel(),
+        "gi_p_two_sided": gstar.p_two_sided.ravel(), "gi_permutations": gstar.permutations.ravel().astype(np.int64),
         "gi_significant": gstar.significant.ravel(), "reason": reason,
     })
     globals_ = _table({"item": emp.industries, "year": year, "value": value, "moran_i": glob.I,
-                       "expected_i": np.full(n_i, glob.EI), "p_sim": glob.p_sim, "reason": glob.reason})
+                       "expected_i": np.full(n_i, glob.EI), "p_sim": glob.p_sim,
+                       "p_two_sided": np.minimum(2 * glob.p_sim, 1.0), "reason": glob.reason})
     _store(con, {"hotspots": cells, "hotspots_global": globals_},
            keys={"breakdown": by, "level": level, "year": year, "value": value})
     hot = int((lisa.significant & (lisa.quadrant == 1)).sum())
-    return HotspotSummary(by, level, year, value, n_r, n_i, hot, unlinked, int((glob.reason == NO_VARIATION).sum()))
+    return HotspotSummary(by, level, year, value, n_r, n_i, hot, unlinked, int((glob.reason == NO_VARIATION).sum()),
+                          how, note, permutations, permutations or needed_permutations(tests, alpha), tests)
 
 
 def _square_from_long(path, items: np.ndarray, columns: tuple[str, str, str]) -> np.ndarray:

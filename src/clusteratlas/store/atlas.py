@@ -243,7 +243,7 @@ class Atlas:
                     mapping: Mapping[str, str] | None = None, encoding: str | None = None,
                     replace: bool = False, dry_run: bool = False, file_format: str = "generic",
                     options: Mapping[str, object] | None = None, strict: bool = False,
-                    drop_unknown: bool = False) -> ImportReport:
+                    drop_unknown: bool = False, brings_regions: pa.Table | None = None) -> ImportReport:
         """Check a file completely, then store it in one transaction.
 
         ``name`` names the dataset (observations) or the definition
@@ -251,7 +251,9 @@ class Atlas:
 
         Region codes that no region system in the atlas knows are reported
         in the notes (count, codes, employment); ``strict`` makes them an
-        error. Weights naming regions the atlas does not hold at all are an
+        error; ``brings_regions`` (a table with a ``region`` column) holds the
+        regions the same import stores alongside (a census table's cities),
+        which count as known. Weights naming regions the atlas does not hold at all are an
         error, or with ``drop_unknown`` left out and listed. ``replace`` is
         needed to replace a stored set (a dataset, a definition, an
         indicator, the whole weights table); without it weights are merged.
@@ -262,12 +264,17 @@ class Atlas:
         set_name = (name or path.name.split(".")[0]) if kind in NAMED_KINDS else None
         report = ImportReport(kind, set_name, str(path), staged.rows, dry_run=dry_run, notes=list(staged.notes))
         self._check_against_atlas(kind, staged.view, staged.label, set_name, replace, report)
+        if brings_regions is not None:
+            self.con.register("__brought_regions", brings_regions.select(["region"]))
         view = self._check_references(kind, staged.view, staged.label, report, strict=strict,
-                                      drop_unknown=drop_unknown)
+                                      drop_unknown=drop_unknown,
+                                      also_known="SELECT region FROM __brought_regions" if brings_regions else None)
         if dry_run:
             return report
         with self._transaction():
             report.replaced = self._insert(kind, view, set_name, replace=replace)
+            if kind == "observations":
+                self._store_region_totals(set_name, view, staged.extras.get("region_totals"))
             self.con.execute("INSERT INTO imports VALUES (now(), ?, ?, ?, ?, ?)",
                              [kind, set_name, str(path.resolve()), staged.rows, sha256_file(path)])
         return report
@@ -315,7 +322,17 @@ class Atlas:
                     f"region {clash[1]}, industry {clash[2]}, year {clash[3]} is already in dataset "
                     f"'{clash[4]}'", file=label, row=clash[0], column="region",
                     expected="each region × industry × year in one dataset only, so no job counts twice")
-        if kind == "custom-regions":
+        if kind == "custom-regions":  # a custom region may redefine a custom region, never replace another level's
+            taken = first_row(self.con,
+                f"SELECT s.{LINE}, s.region, coalesce(r.level, 'observed') FROM {view} s LEFT JOIN regions r "
+                "USING (region) WHERE coalesce(r.level, '') <> 'custom' AND (r.region IS NOT NULL OR s.region IN "
+                f"(SELECT DISTINCT region FROM observations)) ORDER BY s.{LINE} LIMIT 1")
+            if taken:
+                level = "with observations" if taken[2] == "observed" else f"of level '{taken[2]}'"
+                raise InputError("a custom region may not take the code of a region of another level", file=label,
+                                 row=taken[0], column="region", value=taken[1],
+                                 expected=f"a code of its own ({taken[1]} is already a region {level})",
+                                 hint="Choose another code for the custom region; nothing was stored")
             unknown = first_row(self.con,
                 f"SELECT {LINE}, member FROM {view} WHERE member NOT IN (SELECT region FROM regions) "
                 "AND member NOT IN (SELECT DISTINCT region FROM observations) "
@@ -324,6 +341,14 @@ class Atlas:
                 raise InputError("unknown member region", file=label, row=unknown[0], column="member",
                                  value=unknown[1], expected="a region already in the atlas (import regions "
                                  "or observations first)")
+        if kind == "regions":  # nor may a region system replace a custom region (its members would be left over)
+            taken = first_row(self.con, f"SELECT s.{LINE}, s.region FROM {view} s JOIN regions r USING (region) "
+                              f"WHERE r.level = 'custom' ORDER BY s.{LINE} LIMIT 1")
+            if taken:
+                raise InputError("a region may not take the code of a custom region", file=label, row=taken[0],
+                                 column="region", value=taken[1],
+                                 expected=f"a code of its own ({taken[1]} is already a region of level 'custom')",
+                                 hint="Choose another code for the region; nothing was stored")
         if kind == "regions" and not replace:
             moved = first_row(self.con,
                 f"SELECT s.{LINE}, s.region, s.hierarchy, l.parent, s.parent FROM {view} s JOIN region_links l "
@@ -336,7 +361,7 @@ class Atlas:
                     expected="one place per region in each hierarchy", hint="Pass --replace to move it")
 
     def _check_references(self, kind: str, view: str, label: str, report: ImportReport, *, strict: bool,
-                          drop_unknown: bool) -> str:
+                          drop_unknown: bool, also_known: str | None = None) -> str:
         """Check what a file refers to against the atlas; return the view to store (maybe with rows left out).
 
         - hierarchies (regions, custom regions, industries): parents must exist
@@ -370,7 +395,7 @@ class Atlas:
                    "custom-regions": "member AS region"}.get(kind)
         if columns is None:
             return view
-        also = f"SELECT region FROM {view}" if kind == "custom-regions" else None
+        also = f"SELECT region FROM {view}" if kind == "custom-regions" else also_known
         rows = f"SELECT {columns} FROM {view}"
         if kind == "observations":  # one row per region: the codes are compared once each, not once per row
             rows = f"SELECT region, sum(employment) AS employment FROM {view} GROUP BY region"
@@ -420,6 +445,16 @@ class Atlas:
                          f"WHERE region IN {held} AND neighbor IN {held}")
         return kept
 
+    def _store_region_totals(self, dataset: str, cells: str, totals: str | None) -> None:
+        """Keep a file's own region totals (a CBP file's total rows) for its dataset, with the sum of its cells;
+        a dataset imported again replaces them (and one without total rows has none)."""
+        self.con.execute("DELETE FROM region_totals WHERE dataset = ?", [dataset])
+        if totals is None:
+            return
+        self.con.execute(f"""INSERT INTO region_totals SELECT ?, t.region, t.year, t.employment, c.cells
+            FROM {totals} t JOIN (SELECT region, year, sum(employment) AS cells FROM {cells} GROUP BY ALL) c
+            USING (region, year)""", [dataset])
+
     def _insert(self, kind: str, view: str, set_name: str | None, *, replace: bool = False) -> int:
         ex = self.con.execute
         if kind == "observations":
@@ -432,9 +467,10 @@ class Atlas:
             ex("DELETE FROM definitions WHERE definition = ?", [set_name])
             ex(f"INSERT INTO definitions SELECT DISTINCT ?, * EXCLUDE ({LINE}) FROM {view}", [set_name])
             return replaced
-        if kind == "regions":
-            ex(f"INSERT OR REPLACE INTO regions SELECT DISTINCT region, name, name_ja, coalesce(level, 'region') "
-               f"FROM {view}")
+        if kind == "regions":  # a file that names no region (NUTS ancestors implied by codes) keeps stored names
+            ex(f"INSERT INTO regions SELECT DISTINCT region, name, name_ja, coalesce(level, 'region') FROM {view} "
+               "ON CONFLICT (region) DO UPDATE SET name = coalesce(excluded.name, regions.name), "
+               "name_ja = coalesce(excluded.name_ja, regions.name_ja), level = excluded.level")
             ex(f"INSERT OR REPLACE INTO region_links SELECT DISTINCT hierarchy, region, parent FROM {view} "
                "WHERE parent IS NOT NULL")
             return 0
@@ -656,6 +692,7 @@ class Atlas:
             reference_regions=None if economy.table is None else nw.from_native(self.con.table(economy.table)),
             membership=nw.from_native(membership) if membership is not None else None,
             region_levels=nw.from_native(self.con.table("__observed")),
+            published_totals=self._published_totals(list(spec.datasets)),
             labels={"observations": "the atlas's observations", "definitions": f"definition '{definition}'",
                     "reference_totals": "the atlas's reference totals"})
         before = self._result_levels()
@@ -686,6 +723,13 @@ class Atlas:
             save_run(self.con, run)
             store_answers(self.con, run.run_id)  # the common questions answered now, kept with the run
         return run
+
+    def _published_totals(self, datasets: list[str] | None) -> nw.LazyFrame | None:
+        """The region totals the mapped datasets' files published (region, year, employment), or None."""
+        where = f"WHERE dataset IN ({', '.join('?' for _ in datasets)})" if datasets else ""
+        rel = self.con.sql(f"SELECT region, year, max(employment) AS employment FROM region_totals {where} "
+                           "GROUP BY region, year", params=list(datasets or []))
+        return nw.from_native(rel) if rel.limit(1).fetchall() else None
 
     def _reference_employment(self, economy, year: int) -> float | None:
         """The reference economy's employment in ``year`` (withheld cells as imputed by the map)."""
@@ -730,17 +774,18 @@ class Atlas:
 
     # -------------------------------------------------------------- analyses
     def relate(self, *, by: str = "cluster", year: int | None = None, level: str | None = None,
-               top: int = 20, since: int | None = None) -> RelateSummary:
+               top: int = 20, since: int | None = None, convention: str = "atlas") -> RelateSummary:
         """Relatedness, complexity and concentration for one year (see :mod:`clusteratlas.store.analyses`)."""
-        return run_relate(self.con, by=by, year=year, level=level, top=top, since=since)
+        return run_relate(self.con, by=by, year=year, level=level, top=top, since=since, convention=convention)
 
     def shift_share(self, start: int, end: int, *, by: str = "cluster", level: str | None = None) -> pa.Table:
         """Shift-share components per region × cluster (or industry) between two years; stored too."""
         return run_shift_share(self.con, start, end, by=by, level=level)
 
     def hotspots(self, *, by: str = "cluster", year: int | None = None, level: str | None = None,
-                 value: str = "lq", permutations: int = 999, alpha: float = 0.05) -> HotspotSummary:
-        """Spatial hot spots (Moran's I, LISA, Gi*) of every cluster or industry; stored."""
+                 value: str = "lq", permutations: int | None = None, alpha: float = 0.05) -> HotspotSummary:
+        """Spatial hot spots (Moran's I, LISA, Gi*) of every cluster or industry; stored (permutations None:
+        sequential, enough for the false-discovery control; see :func:`clusteratlas.store.analyses.run_hotspots`)."""
         return run_hotspots(self.con, by=by, year=year, level=level, value=value, permutations=permutations,
                             alpha=alpha)
 

@@ -23,11 +23,14 @@ NETWORK_DDL = [
     "CREATE TABLE IF NOT EXISTS actor_ties (network VARCHAR NOT NULL, source VARCHAR NOT NULL, "
     "target VARCHAR NOT NULL, kind VARCHAR NOT NULL, year INTEGER, period VARCHAR, weight DOUBLE, "
     "evidence VARCHAR)",
+    # role: coordinator or member (the analysis); role_published: as the file writes it (CORDIS coordinator,
+    # participant, partner); contribution: the EU contribution in euros (empty where the source gives none)
     "CREATE TABLE IF NOT EXISTS actor_memberships (network VARCHAR NOT NULL, actor VARCHAR NOT NULL, "
     "project VARCHAR NOT NULL, role VARCHAR, project_name VARCHAR, programme VARCHAR, year INTEGER, "
-    "description VARCHAR)",
+    "description VARCHAR, role_published VARCHAR, contribution DOUBLE)",
     # One row per actor and metric run; betweenness_method says 'exact' or 'sampled k=…'.
-    "CREATE TABLE IF NOT EXISTS network_metrics (network VARCHAR, actor VARCHAR, degree BIGINT, strength DOUBLE, "
+    "CREATE TABLE IF NOT EXISTS network_metrics (network VARCHAR, actor VARCHAR, degree BIGINT, in_degree BIGINT, "
+    "out_degree BIGINT, strength DOUBLE, "
     "betweenness DOUBLE, eigenvector DOUBLE, constraint_burt DOUBLE, effective_size DOUBLE, community BIGINT, "
     "coreness BIGINT, core BOOLEAN, coordinator BIGINT, gatekeeper BIGINT, representative BIGINT, "
     "itinerant BIGINT, liaison BIGINT, brokerage_group VARCHAR, PRIMARY KEY (network, actor))",
@@ -57,6 +60,20 @@ def ensure_network_schema(con: duckdb.DuckDBPyConnection) -> None:
     for statement in NETWORK_DDL:
         if statement.split("EXISTS ")[1].split(" ")[0] not in have:
             con.execute(statement)
+    # atlases written before the published roles and contributions (issue 19): add the columns (NULL for old rows)
+    if "actor_memberships" in have and not con.execute(
+            "SELECT 1 FROM duckdb_columns() WHERE table_name = 'actor_memberships' AND column_name = 'contribution'"
+    ).fetchall():
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ALTER TABLE actor_memberships ADD COLUMN IF NOT EXISTS role_published VARCHAR")
+            con.execute("ALTER TABLE actor_memberships ADD COLUMN IF NOT EXISTS contribution DOUBLE")
+    # atlases written before the directed degrees (issue 19): add them (NULL until 'network compute')
+    if "network_metrics" in have and not con.execute(
+            "SELECT 1 FROM duckdb_columns() WHERE table_name = 'network_metrics' AND column_name = 'in_degree'"
+    ).fetchall():
+        with contextlib.suppress(duckdb.Error):  # a read-only atlas is read as it is
+            for column in ("in_degree", "out_degree"):
+                con.execute(f"ALTER TABLE network_metrics ADD COLUMN IF NOT EXISTS {column} BIGINT")
     # atlases written before the unknown-location share: add the column (NULL until 'network compute')
     if "network_summaries" in have and not con.execute(
             "SELECT 1 FROM duckdb_columns() WHERE table_name = 'network_summaries' "

@@ -23,6 +23,9 @@ DDL = [
     f"CREATE TABLE IF NOT EXISTS industries ({_columns(model.INDUSTRIES)}, PRIMARY KEY (industry))",
     f"CREATE TABLE IF NOT EXISTS definitions (definition VARCHAR NOT NULL, {_columns(model.DEFINITIONS)})",
     f"CREATE TABLE IF NOT EXISTS reference_totals ({_columns(model.REFERENCE_TOTALS)})",
+    # the source's own total of each observed region (a CBP file's total rows), per dataset: see metrics.unpublished
+    "CREATE TABLE IF NOT EXISTS region_totals (dataset VARCHAR, region VARCHAR, year INTEGER, employment DOUBLE, "
+    "cells DOUBLE)",
     "CREATE TABLE IF NOT EXISTS region_neighbors (region VARCHAR, neighbor VARCHAR, weight DOUBLE, "
     "PRIMARY KEY (region, neighbor))",
     "CREATE TABLE IF NOT EXISTS indicators (indicator VARCHAR, region VARCHAR, year INTEGER, value DOUBLE, "
@@ -75,6 +78,7 @@ EXPORTABLE = {
     "region-list": "regions",
     "industries": "industries",
     "reference-totals": "reference_totals",
+    "region-totals": "region_totals",
     "imports": "imports",
     "relate-regions": "relate_regions",
     "relate-items": "relate_items",

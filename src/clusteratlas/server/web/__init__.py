@@ -208,6 +208,7 @@ def region_page(request: Request, region: str, year: int | None = None, level: s
         if values:
             indicators.append({"indicator": row["indicator"], "unit": row.get("unit"), "value": values[-1]})
     assessed = _maybe(Q.assessments, con, subject=region)
+    _told, story = _story(con, region, year, level, language(request))
     summary = profile["summary"]
     one_year = len(summary["years"]) == 1
     geo = Q.geometry_levels(con)
@@ -217,7 +218,37 @@ def region_page(request: Request, region: str, year: int | None = None, level: s
                              "Excel": f"/api/v1/regions/{region}/clusters?format=xlsx" + (f"&{q}" if q else "")},
                   p=profile, one_year=one_year, series=series, indicators=indicators,
                   assessments=assessed.rows() if assessed else [], map_level=profile["level"]
-                  if profile["level"] in geo else None)
+                  if profile["level"] in geo else None, story=story, report_query=q)
+
+
+def _story(con, region: str, year: int | None, level: str | None, lang: str):
+    """A region's story (:func:`clusteratlas.queries.story.region_story`) in ``lang``, and its paragraphs as the
+    templates read them."""
+    from clusteratlas.queries.story import footnotes, paragraphs, region_story
+
+    with i18n.language_for(lang):
+        told = region_story(con, region, year=year, level=level)
+    notes = footnotes(told)
+    story = [[s.as_dict() for s in paragraph] for paragraph in paragraphs(told)]
+    for part in (p for paragraph in story for s in paragraph for p in s["parts"]):
+        if part.get("href") in notes and not isinstance(part.get("value"), str):
+            part["note"] = notes.index(part["href"]) + 1  # printed after the number (the link is lost on paper)
+    return told, story
+
+
+@router.get("/regions/{region}/report", response_class=HTMLResponse)
+def region_report(request: Request, region: str, year: int | None = None, level: str | None = None) -> Response:
+    """A region's printable one-page report: its story and its largest clusters (print CSS: one A4 page)."""
+    con = _con(request)
+    told, story = _story(con, region, year, level, language(request))
+    profile = Q.region_profile(con, told.region, year=told.year, level=told.level, opportunities=0).as_dict()
+    top = sorted(profile["clusters"], key=lambda c: -(c["employment"] or 0))[:8]
+    q = urlencode({"level": told.level, "year": told.year, "lang": language(request)})
+    from clusteratlas.queries.story import footnotes
+
+    return render(request, "report.html", twin=f"/api/v1/regions/{region}/story?{q}", p=profile, story=story,
+                  top=top, one_year=len(profile["summary"]["years"]) == 1, notes=footnotes(told),
+                  site=str(request.base_url).rstrip("/"))
 
 
 @router.get("/clusters/{cluster}", response_class=HTMLResponse)
@@ -234,7 +265,7 @@ def cluster_page(request: Request, cluster: str, level: str | None = None, year:
             hot = Q.hotspots(con, item=cluster, level=level, limit=Q.MAX_PAGE)
         except InputError:  # no run at this level (or none at all): the page says so
             hot = None
-    related = _maybe(lambda: Q.related_clusters(con, cluster, top=10))
+    related = _maybe(lambda: Q.related_clusters(con, cluster, top=10, level=level))
     levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()]
     q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year})
     one_year = len(profile["series"]) == 1
@@ -399,6 +430,22 @@ async def geometry(request: Request, level: Annotated[str, Path(min_length=1, ma
     from clusteratlas.server.routes import _object
 
     return await _object(request, lambda con: Q.geometry(con, level))
+
+
+@api_router.get("/regions/{region}/story", tags=["regions"], responses=OBJECT)
+async def region_story(request: Request, region: Annotated[str, Path(min_length=1, max_length=200)],
+                       year: int | None = None, level: Annotated[str | None, Query(max_length=100)] = None,
+                       lang: Annotated[str, Query(pattern="^(en|ja)$")] = "en") -> Response:
+    """A region told in words: sentences of text and figures, each figure with its value and the address of the
+    answer it comes from (the region page's story, ``show region --story``)."""
+    from clusteratlas.queries.story import region_story as told
+    from clusteratlas.server.routes import _object
+
+    def build(con):
+        with i18n.language_for(lang):
+            return told(con, region, year=year, level=level)
+
+    return await _object(request, build)
 
 
 def mount(app: FastAPI) -> None:

@@ -39,7 +39,10 @@
     if (!el) return null;
     var c = echarts.init(el, null, {renderer: "canvas"});
     CA.charts[id] = c;
+    // the page's own label, in its language (ECharts' aria writes an English list of raw values over it)
+    var label = el.getAttribute("aria-label");
     c.on("finished", function () {  // drawn: only once a series is set (an empty chart finishes too)
+      if (label && el.getAttribute("aria-label") !== label) el.setAttribute("aria-label", label);
       var o = c.getOption();
       if (o && o.series && o.series.length) CA.ready[id] = true;
     });
@@ -247,6 +250,8 @@
       var cap = document.createElement("figcaption");
       var n = d.names[region];
       cap.textContent = n ? pick(d.lang, n.name, n.name_ja, region) : shown(region);
+      // a named image; its figures are in the heat table
+      div.setAttribute("role", "img"); div.setAttribute("aria-label", cap.textContent); div.setAttribute("aria-describedby", "heat");
       fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
       chart(div.id).setOption({animation: false, grid: {left: 120, right: 10, top: 5, bottom: 20}, color: [OKABE[4]],
         xAxis: {type: "value"}, yAxis: {type: "category", data: cells.map(function (x) { return x.name; }), axisLabel: {fontSize: 9, width: 110, overflow: "truncate"}},
@@ -279,6 +284,7 @@
       var fig = document.createElement("figure"), div = document.createElement("div"), cap = document.createElement("figcaption");
       div.className = "chart radar"; div.id = "radar-" + i;
       cap.textContent = nm({name: a.name, name_ja: a.name_ja, id: a.assessment});
+      div.setAttribute("role", "img"); div.setAttribute("aria-label", cap.textContent);
       fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
       var cols = a.columns.length ? a.columns : Object.keys(a.series).map(function (c) { return {id: c}; });
       var max = 3;
