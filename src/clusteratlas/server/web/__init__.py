@@ -33,10 +33,10 @@ from clusteratlas import i18n
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.model import REGION_LEVELS
-from clusteratlas.queries._core import Missing, to_rows
+from clusteratlas.queries._core import Missing, level_counts, to_rows
 from clusteratlas.queries.lookup import search, search_variants  # the search box's forgiving match, as the CLI's
 from clusteratlas.reference.programmes import programme_name
-from clusteratlas.server.app import OBJECT
+from clusteratlas.server.app import OBJECT, TABULAR
 from clusteratlas.server.formats import accepted, dumps
 from clusteratlas.sources.codes import visible
 
@@ -322,7 +322,10 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
     return render(request, "compare.html", twin=f"/api/v1/compare?{q}" if len(ids) >= 2 else None,
                   downloads={"CSV": f"/api/v1/compare?{q}&format=csv", "Excel": f"/api/v1/compare?{q}&format=xlsx"}
                   if len(ids) >= 2 else {}, ids=ids, rows=list(clusters.values()), names=names, metric=metric,
-                  differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions)
+                  differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions,
+                  levels=list(level_counts(con)),
+                  pick_level=(meta.get("summaries") or [{}])[0].get("level") if meta else None,
+                  max_compare=MAX_COMPARE)
 
 
 def _tag_value_name(value: str) -> tuple[str | None, str | None]:
@@ -382,10 +385,17 @@ def _averages_view(result: Q.TableResult, document: dict | None = None) -> dict:
 
 
 @router.get("/evaluations", response_class=HTMLResponse)
-def evaluations_page(request: Request) -> Response:
+def evaluations_page(request: Request, programme: str | None = Query(None, max_length=100),
+                     phase: str | None = Query(None, max_length=100), region: str | None = Query(None, max_length=200),
+                     q: str | None = Query(None, max_length=200)) -> Response:
+    """Assessments and programmes, filtered by programme, phase, region and text (the filters' state is in the
+    URL), with the programmes' map."""
+    from clusteratlas.queries.evaluation import filter_assessments, filter_programmes
+
     con = _con(request)
     listed = _maybe(Q.assessments, con)
-    rows = listed.rows() if listed else []
+    every = listed.rows() if listed else []
+    rows = filter_assessments(every, phase=phase, region=region, text=q)
     documents: dict[str, dict] = {}
     radars = []
     for row in rows[:48]:
@@ -416,15 +426,25 @@ def evaluations_page(request: Request) -> Response:
                              "notes": [" ".join(x for x in (exc.problem, exc.hint) if x)]})
     frameworks = Q.frameworks(con).rows()
     programmes = _maybe(Q.programmes, con)
-    programmes = programmes.rows() if programmes else []
+    all_programmes = programmes.rows() if programmes else []
+    programmes = filter_programmes(all_programmes, programme=programme, region=region, text=q)
     places = _place_names()
     for p in programmes:  # the programme and its places by name (a METI bureau's id is no name)
         p["programme_name"] = programme_name(p["programme"])
         p["places"] = [places.get(r, (r, r)) for r in (p.get("regions") or "").split()]
+    phases = sorted({json.loads(r["tags"]).get("phase") if isinstance(r.get("tags"), str) else None
+                     for r in every} - {None})
+    kinds = list(dict.fromkeys(r["programme"] for r in all_programmes))
+    in_regions = sorted({x for r in all_programmes for x in (r.get("regions") or "").split()}
+                        | {r.get("region") for r in every if r.get("region")})
+    filters = {"programme": programme, "phase": phase, "region": region, "q": q}
     return render(request, "evaluations.html", twin="/api/v1/assessments",
                   downloads={"CSV": "/api/v1/assessments?format=csv", "Excel": "/api/v1/assessments?format=xlsx"},
                   assessments=rows, radars=radars, averages=averages, by=by, frameworks=frameworks,
-                  programmes=programmes,
+                  programmes=programmes, all_programmes=len(all_programmes), all_assessments=len(every),
+                  filters=filters, phases=[(v, _tag_value_name(v)) for v in phases],
+                  kinds=[(k, programme_name(k)) for k in kinds],
+                  places=[(r, places.get(r, (None, None))) for r in in_regions],
                   has_prefectures="prefecture" in Q.geometry_levels(con))
 
 
@@ -460,6 +480,17 @@ async def suggestions(request: Request, q: Annotated[str, Query(max_length=200, 
     kinds = ("region", "cluster") if kind == "all" else (kind,)
     return await _object(request, lambda con: {"suggestions": Q.suggest(con, q, limit=limit, level=level,
                                                                         kinds=kinds)})
+
+
+@api_router.get("/regions/{region}/peers", tags=["regions"], responses=TABULAR)
+async def peers(request: Request, region: Annotated[str, Path(min_length=1, max_length=200)],
+                n: Annotated[int, Query(ge=1, le=50)] = 9, fmt: Annotated[str | None, Query(alias="format")] = None
+                ) -> Response:
+    """The ``n`` regions of the same level closest in size (total employment, log scale) to ``region``: the
+    compare page's peers."""
+    from clusteratlas.server.routes import _table
+
+    return await _table(request, fmt, f"peers-{region}", lambda con: Q.peer_regions(con, region, n=n))
 
 
 def mount(app: FastAPI) -> None:

@@ -261,8 +261,60 @@
     }
   };
 
+  // The compare page's picker: chosen regions as removable chips (the hidden "regions" field follows them), a
+  // finder limited to the chosen level, and the last chosen region's peers offered as buttons.
+  function comparePicker(d) {
+    var form = document.getElementById("compare-form");
+    if (!form) return;
+    var chips = document.getElementById("picked"), field = document.getElementById("regions-value");
+    var offers = document.getElementById("peer-offers"), finderBox = form.querySelector("[data-finder]");
+    var level = document.getElementById("pick-level"), L = d.labels;
+    function fmt(t, v) { return t.replace(/\{(\w+)\}/g, function (_, k) { return v[k]; }); }
+    function ids() { return Array.prototype.map.call(chips.children, function (li) { return li.dataset.region; }); }
+    function sync() { field.value = ids().join(","); CA.picked = ids(); }
+    function wire(li) {
+      li.querySelector("button").addEventListener("click", function () {
+        var next = li.nextElementSibling || li.previousElementSibling;
+        li.remove(); sync();
+        (next ? next.querySelector("button") : finderBox.querySelector("input")).focus();
+      });
+    }
+    function add(code, label) {
+      if (ids().indexOf(code) >= 0) return;
+      if (ids().length >= d.max) { offers.textContent = fmt(L.full, {n: d.max}); return; }
+      var li = document.createElement("li"), b = document.createElement("button");
+      li.dataset.region = code; li.textContent = label + " ";
+      b.type = "button"; b.textContent = "×"; b.setAttribute("aria-label", fmt(L.remove, {region: label}));
+      li.appendChild(b); chips.appendChild(li); wire(li); sync();
+    }
+    function offerPeers(code, label) {
+      fetch("/api/v1/regions/" + encodeURIComponent(code) + "/peers?n=6").then(function (r) { return r.json(); }).then(function (doc) {
+        offers.textContent = "";
+        var p = document.createElement("p"); p.textContent = fmt(L.peers, {region: label}); offers.appendChild(p);
+        doc.data.forEach(function (row) {
+          var name = pick(d.lang, row.name, row.name_ja, row.region), b = document.createElement("button");
+          b.type = "button"; b.textContent = "+ " + name; b.setAttribute("aria-label", fmt(L.add, {region: name}));
+          b.dataset.region = row.region;
+          b.addEventListener("click", function () { add(row.region, name); b.remove(); });
+          offers.appendChild(b);
+        });
+        CA.peersOffered = doc.data.length;
+      });
+    }
+    Array.prototype.forEach.call(chips.children, wire);
+    sync();
+    level.addEventListener("change", function () { finderBox.dataset.level = level.value; });
+    finderBox.addEventListener("picked", function (e) {
+      var s = e.detail, label = pick(d.lang, s.name, s.name_ja, s.code);
+      add(s.code, label);
+      if (s.level && !level.value) { level.value = s.level; finderBox.dataset.level = s.level; }
+      offerPeers(s.code, label);
+    });
+  }
+
   CA.comparePage = function () {
     var d = data(), box = document.getElementById("multiples");
+    comparePicker(d);
     if (!box || !d.rows || !d.rows.length) return;
     d.ids.forEach(function (region) {
       var cells = d.rows.map(function (row) {
@@ -329,6 +381,11 @@
         m.setOption({animation: false, tooltip: {}, visualMap: {type: "piecewise", left: 10, bottom: 10,
           pieces: [{value: 0, color: "#eeeeee"}, {min: 1, max: 1, color: VIRIDIS[1]}, {min: 2, color: VIRIDIS[3]}]},
           series: [{type: "map", map: g.name, data: g.features.map(function (f) { return {name: f.id, value: count[f.id] || 0}; })}]});
+        m.on("click", function (p) {  // a prefecture filters the list to its programmes
+          var params = new URLSearchParams(window.location.search);
+          params.set("region", p.name);
+          window.location.search = params.toString();
+        });
       });
     }
     var form = document.getElementById("upload");
