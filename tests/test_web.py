@@ -130,7 +130,7 @@ class Watched:
 
 
 SAMPLE_PAGES = {  # page -> (url, charts that must finish drawing)
-    "home": ("/", ()),
+    "home": ("/", ("home-map",)),
     "search": ("/search?q=north", ()),
     "region": ("/regions/S1C1", ("bubble", "series", "locator")),
     "cluster": ("/clusters/C01?metric=lq&classes=lq", ("map", "series", "graph")),

@@ -168,8 +168,13 @@ def test_evaluations_filters_narrow_the_list(browser, demo):  # noqa: F811
     watched = Watched(browser)
     try:
         watched.open(f"{base}/evaluations?lang=en", ("radar-0",))  # the demo has no prefecture shapes
-        every = watched.page.locator("#programmes tbody tr").count()
-        assert every == 143
+        assert "143 of 143 programmes" in watched.page.locator("#filter-count").inner_text()
+        assert watched.page.locator("#programmes tbody tr").count() == 25  # a page at a time, not 143 rows
+        watched.page.locator(".pager a[rel=next]").focus()
+        watched.page.keyboard.press("Enter")
+        watched.page.wait_for_url(re.compile(r"page=2"))
+        assert watched.page.locator("#programmes caption").inner_text() == "Programmes 26–50 of 143"
+        every = 143
         watched.page.select_option("select[name=programme]", "knowledge-cluster")
         watched.page.wait_for_url(re.compile(r"programme=knowledge-cluster"))
         wait_for(watched.page, "window.CA && CA.ready['radar-0'] === true")
@@ -210,7 +215,11 @@ def test_japanese_census_atlas_home_compare_and_evaluations(browser, japan):  # 
         watched.open(f"{base}/compare?lang=ja", ())
         assert _suggest(watched.page, "#pick-region", "愛知")[0].startswith("愛知県")
         watched.open(f"{base}/evaluations?lang=ja", ("programme-map",))
-        assert watched.page.locator("#programmes tbody tr").count() > 100
+        assert watched.page.locator("#programmes tbody tr").count() == 25
+        # filtered by a prefecture (where a click on the map leads): Aichi's programmes only
+        watched.open(f"{base}/evaluations?region=23000&lang=ja", ("programme-map",))
+        places = watched.page.locator("#programmes tbody tr td:last-child").all_inner_texts()
+        assert places and all("愛知県" in p for p in places)
         assert watched.errors == []
     finally:
         watched.close()

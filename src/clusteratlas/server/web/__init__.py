@@ -45,6 +45,7 @@ DOMAIN = "web"
 LANG_COOKIE = "clusteratlas_lang"
 METRICS = ("lq", "stars", "strong", "employment", "employment_cagr")
 MAX_COMPARE = 25
+PROGRAMMES_PER_PAGE = 25  # the evaluations page lists programmes a page at a time (143 made a 7,500-pixel table)
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter()
 
@@ -387,9 +388,10 @@ def _averages_view(result: Q.TableResult, document: dict | None = None) -> dict:
 @router.get("/evaluations", response_class=HTMLResponse)
 def evaluations_page(request: Request, programme: str | None = Query(None, max_length=100),
                      phase: str | None = Query(None, max_length=100), region: str | None = Query(None, max_length=200),
-                     q: str | None = Query(None, max_length=200)) -> Response:
+                     q: str | None = Query(None, max_length=200), page: int = Query(1, ge=1, le=10_000)
+                     ) -> Response:
     """Assessments and programmes, filtered by programme, phase, region and text (the filters' state is in the
-    URL), with the programmes' map."""
+    URL), with the programmes' map; the programme list in pages of :data:`PROGRAMMES_PER_PAGE`."""
     from clusteratlas.queries.evaluation import filter_assessments, filter_programmes
 
     con = _con(request)
@@ -442,6 +444,9 @@ def evaluations_page(request: Request, programme: str | None = Query(None, max_l
                   downloads={"CSV": "/api/v1/assessments?format=csv", "Excel": "/api/v1/assessments?format=xlsx"},
                   assessments=rows, radars=radars, averages=averages, by=by, frameworks=frameworks,
                   programmes=programmes, all_programmes=len(all_programmes), all_assessments=len(every),
+                  listed=programmes[(page - 1) * PROGRAMMES_PER_PAGE:page * PROGRAMMES_PER_PAGE], page=page,
+                  first=(page - 1) * PROGRAMMES_PER_PAGE + 1,
+                  pages=max(1, -(-len(programmes) // PROGRAMMES_PER_PAGE)),
                   filters=filters, phases=[(v, _tag_value_name(v)) for v in phases],
                   kinds=[(k, programme_name(k)) for k in kinds],
                   places=[(r, places.get(r, (None, None))) for r in in_regions],

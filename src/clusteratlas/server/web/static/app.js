@@ -147,7 +147,9 @@
     }
   };
 
-  // Colour-blind-safe diverging scale (ColorBrewer RdBu): falls red, rises blue, around 0.
+  // Map classes: pale for low, dark for high (ColorBrewer YlGnBu, colour-blind-safe), so that the few specialised
+  // regions stand out; growth on a diverging scale (ColorBrewer RdBu): falls red, rises blue, around 0.
+  var SEQUENTIAL = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"];
   var DIVERGING = ["#b2182b", "#ef8a62", "#fddbc7", "#d1e5f0", "#67a9cf", "#2166ac"];
   function spread(colours, n) {
     var out = [];
@@ -163,13 +165,13 @@
     }
     if (k.scheme === "stars") {
       return [0, 1, 2, 3].map(function (n) {
-        return {value: n, label: n ? "★".repeat(n) : L.nostar, color: ["#dddddd", VIRIDIS[1], VIRIDIS[2], VIRIDIS[4]][n]};
+        return {value: n, label: n ? "★".repeat(n) : L.nostar, color: ["#eeeeee", SEQUENTIAL[1], SEQUENTIAL[3], SEQUENTIAL[4]][n]};
       });
     }
     if (k.scheme === "yes-no") return [{value: 1, label: L.yes, color: OKABE[3]}, {value: 0, label: L.no, color: "#dddddd"}];
-    if (!k.breaks.length) return [{min: -1e300, max: 1e300, label: L.allregions, color: VIRIDIS[2]}];
+    if (!k.breaks.length) return [{min: -1e300, max: 1e300, label: L.allregions, color: SEQUENTIAL[2]}];
     var f = function (b) { return k.percent ? num(b * 100, lang, k.digits) + "%" : num(b, lang, k.digits); };
-    var colours = k.kind === "diverging" ? DIVERGING : spread(VIRIDIS, k.breaks.length + 1);
+    var colours = k.kind === "diverging" ? DIVERGING : spread(SEQUENTIAL, k.breaks.length + 1);
     var p = [], lo = null;
     k.breaks.concat([null]).forEach(function (b, i) {
       var piece = {color: colours[i]};
@@ -203,7 +205,7 @@
       var values = rows.map(function (r) {
         var item = {name: r.region, value: classValue(k, r), raw: r.value, stars: r.stars, strong: r.strong,
                     label: pick(lang, r.name, r.name_ja, r.region)};
-        if (r.strong && opts.outline) item.itemStyle = {borderColor: "#000", borderWidth: 1.6};
+        if (r.strong && opts.outline) item.itemStyle = {borderColor: OKABE[3], borderWidth: 2.4};
         return item;
       });
       var ids = {};
