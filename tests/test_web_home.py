@@ -245,3 +245,40 @@ def test_the_pages_ask_the_query_layer(demo, tmp_path):
         assert Q.suggest(con, "S1C")[0]["code"].startswith("S1C")
     finally:
         con.close()
+
+
+def test_home_without_shapes_says_so_and_lists_regions_and_clusters(demo, tmp_path):
+    import shutil
+
+    import duckdb
+
+    path = shutil.copy(demo[0], tmp_path / "flat.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM geometries")
+    con.close()
+    with TestClient(create_app(Settings(atlas=str(path), read_only=True, warm=False))) as client:
+        for lang, words in (("en", "No map: this atlas has no region shapes"), ("ja", "地図はありません")):
+            page = client.get("/", params={"lang": lang}).text
+            assert words in page and 'id="home-map"' not in page
+            assert page.count('href="/regions/') >= 43 and page.count('class="browse-type"') == 2
+
+
+def test_filters_and_suggestions_on_hand_made_rows():
+    from clusteratlas.queries.evaluation import filter_assessments, filter_programmes
+
+    rows = [{"programme": "knowledge-cluster", "id": "nagano", "name": "All of Nagano", "name_ja": "長野県全域",
+             "fields": "Nanotechnology", "fields_ja": "ナノテクノロジー", "regions": "20000"},
+            {"programme": "knowledge-cluster", "id": "tokai", "name": "Greater Tokai", "name_ja": "東海広域",
+             "fields": "Environment", "fields_ja": "環境", "regions": "23000 21000"},
+            {"programme": "city-area", "id": "aichi", "name": "Aichi", "name_ja": "愛知", "fields": "Life science",
+             "fields_ja": "ライフサイエンス", "regions": "23000"}]
+    assert [r["id"] for r in filter_programmes(rows, programme="knowledge-cluster")] == ["nagano", "tokai"]
+    assert [r["id"] for r in filter_programmes(rows, region="23000")] == ["tokai", "aichi"]
+    assert [r["id"] for r in filter_programmes(rows, text="ＮＡＮＯ")] == ["nagano"]  # width and case folded
+    assert [r["id"] for r in filter_programmes(rows, text="らいふ")] == ["aichi"]  # kana folded
+    assert filter_programmes(rows, programme="city-area", region="20000") == []
+    assert filter_programmes(rows) == rows
+    assessed = [{"subject": "A", "region": "23000", "tags": '{"phase": "growth"}', "subject_name": "Aichi cluster"},
+                {"subject": "B", "region": "20000", "tags": '{"phase": "formation"}', "subject_name": "Nagano"}]
+    assert [r["subject"] for r in filter_assessments(assessed, phase="growth")] == ["A"]
+    assert [r["subject"] for r in filter_assessments(assessed, region="20000", text="nagano")] == ["B"]

@@ -107,7 +107,10 @@ def environment(lang: str) -> jinja2.Environment:
     env.filters["stars"] = lambda v: "★" * int(v or 0)
     env.filters["tojson_safe"] = lambda v: jinja2.utils.markupsafe.Markup(
         dumps(v).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-    env.globals["name"] = lambda en, ja, fallback="": (ja or en or fallback) if lang == "ja" else (en or ja or fallback)
+    # a name shows its invisible characters even inside a translated sentence ("LQ of {name}"), which finalize
+    # does not see (the sentence is Markup, not str)
+    env.globals["name"] = lambda en, ja, fallback="": visible(
+        ((ja or en or fallback) if lang == "ja" else (en or ja or fallback)) or "")
     env.filters["level"] = lambda v: translate(lang, v) if v in REGION_LEVELS else (v or "")  # county → 郡
     env.globals["reference_economy"] = lambda run: reference_economy(run, lang)
     env.globals["map_labels"] = lambda: map_labels(lang)

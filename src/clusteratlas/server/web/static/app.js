@@ -200,8 +200,9 @@
   }
   // A choropleth of one level: rows {region, name, name_ja, value, stars, strong}; strong regions outlined.
   function choropleth(id, level, rows, k, opts) {
-    var m = chart(id), L = opts.labels, lang = opts.lang;
+    var L = opts.labels, lang = opts.lang;
     return geometry(level).then(function (g) {
+      var m = chart(id);  // made once the shapes are here: no half-made chart in CA.charts meanwhile
       var values = rows.map(function (r) {
         var item = {name: r.region, value: classValue(k, r), raw: r.value, stars: r.stars, strong: r.strong,
                     label: pick(lang, r.name, r.name_ja, r.region)};
