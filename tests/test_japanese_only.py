@@ -156,7 +156,10 @@ def visible_text(html: str) -> str:
 
 PAGES = ["/", "/search?q=郡", "/regions/S2C3", "/regions/S1", "/regions/CORRIDOR", "/clusters/C01",
          "/clusters/C09?classes=hotspots&level=county", "/compare?regions=S1C1,S2C3,S3C2", "/evaluations",
-         "/regions/S9C9"]
+         "/regions/S9C9",
+         # issue 22's home map, map classes, compare picker and evaluations' filters
+         "/?colour=C01", "/clusters/C01?classes=lisa&level=county", "/clusters/C01?classes=lisa&level=state",
+         "/clusters/C01?metric=employment_cagr", "/compare", "/evaluations?programme=knowledge-cluster&q=nano"]
 
 
 @pytest.mark.parametrize("page", PAGES)
