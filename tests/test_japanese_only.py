@@ -48,7 +48,7 @@ DATA = {
 COMMAND = re.compile(r"clusteratlas(?: [^\s、。）)」]+)*")
 OPTION = re.compile(r"(?<![\w-])--?[a-z][a-z0-9-]*(?:=[^\s、。（）()」]+)?")
 FILE = re.compile(r"\S*\.(?:duckdb|csv|xlsx|parquet|json|geojson|topojson|po|txt|html)\b")
-PATH = re.compile(r"(?:/[\w.\-]+)+/?")
+PATH = re.compile(r"(?:/[\w.\-]+)+/?(?:\?[\w=&%.,\-]*)?")  # an address, with its query string
 CODE = re.compile(r"\b(?:S\dC\d+|S\d|C\d\d|\d{2,6}[A-Z]?|[0-9a-f]{16}|[a-z0-9]+(?:-[a-z0-9]+)+(?::[a-z0-9-]+)?)\b")
 WORD = re.compile(r"[A-Za-z][A-Za-z'’_-]*[A-Za-z]|[A-Za-z]{2,}")
 
@@ -156,7 +156,10 @@ def visible_text(html: str) -> str:
 
 PAGES = ["/", "/search?q=郡", "/regions/S2C3", "/regions/S1", "/regions/CORRIDOR", "/clusters/C01",
          "/clusters/C09?classes=hotspots&level=county", "/compare?regions=S1C1,S2C3,S3C2", "/evaluations",
-         "/regions/S9C9"]
+         "/regions/S9C9",
+         # issue 22's home map, map classes, compare picker and evaluations' filters
+         "/?colour=C01", "/clusters/C01?classes=lisa&level=county", "/clusters/C01?classes=lisa&level=state",
+         "/clusters/C01?metric=employment_cagr", "/compare", "/evaluations?programme=knowledge-cluster&q=nano"]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -215,7 +215,7 @@ HOVER_ALL = """() => {
 }"""
 
 PAGES = {  # page -> (url, charts that must finish drawing)
-    "home": ("/", ()),
+    "home": ("/", ("home-map",)),
     "search": ("/search?q=img", ()),
     "search-formula": ("/search?q=HYPERLINK", ()),
     "region": ("/regions/S1C1", ("bubble", "series", "locator")),

@@ -148,4 +148,4 @@ def test_writes_renew_only_what_they_change(tmp_path, sample_files, runner):
     with Atlas(path, read_only=True) as atlas:
         assert A.stored(atlas.con, "region", region, params) is None
         assert A.stored(atlas.con, "map", Q.list_clusters(atlas.con).rows()[0]["cluster"],
-                        {"metric": "lq", "level": None, "year": None}) is not None
+                        {"metric": "lq", "level": None, "year": None, "classes": "auto"}) is not None

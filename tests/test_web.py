@@ -130,7 +130,7 @@ class Watched:
 
 
 SAMPLE_PAGES = {  # page -> (url, charts that must finish drawing)
-    "home": ("/", ()),
+    "home": ("/", ("home-map",)),
     "search": ("/search?q=north", ()),
     "region": ("/regions/S1C1", ("bubble", "series", "locator")),
     "cluster": ("/clusters/C01?metric=lq&classes=lq", ("map", "series", "graph")),
@@ -374,7 +374,7 @@ def test_real_us_metro_atlas_pages(browser, cbp_site):
         assert f": {len(layer - shapes)} (" in watched.page.locator("#map-note").inner_text()
         watched.open(f"{base}/compare?peers=41940", ("m-41940",))
         assert watched.page.locator("#heat thead th").count() == 11
-        watched.open(f"{base}/?lang=ja", ())
+        watched.open(f"{base}/?lang=ja", ("home-map",))  # the home map of the metros (waited for: not cut off)
         watched.open(f"{base}/search?q=41940", ())  # the CBP file has codes only (no names)
         assert watched.page.locator("a[href='/regions/41940']").count() == 1
         assert watched.errors == []

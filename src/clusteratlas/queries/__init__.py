@@ -18,6 +18,7 @@ from clusteratlas.queries.analyses import (
     relate_run,
     shift_share,
 )
+from clusteratlas.queries.classes import Classes, map_classes
 from clusteratlas.queries.clusters import (
     ClusterProfile,
     cluster_profile,
@@ -38,8 +39,8 @@ from clusteratlas.queries.evaluation import (
     programmes,
 )
 from clusteratlas.queries.geometry import geometry, geometry_levels
-from clusteratlas.queries.lookup import Match, find_cluster, find_region, search
-from clusteratlas.queries.overview import Overview, overview
+from clusteratlas.queries.lookup import Match, find_cluster, find_region, search, suggest
+from clusteratlas.queries.overview import Overview, home_level, overview, region_index, strong_map
 from clusteratlas.queries.provenance import Provenance, imports, map_runs, provenance, writes
 from clusteratlas.queries.regions import (
     RegionProfile,
@@ -54,15 +55,19 @@ from clusteratlas.queries.regions import (
 from clusteratlas.queries.results import ResultFilters, results
 
 __all__ = [
-    "MAX_PAGE", "AssessmentHistory", "ClusterProfile", "Match", "Missing", "NotFound", "Overview", "Provenance",
+    "MAX_PAGE", "AssessmentHistory", "Classes", "ClusterProfile", "Match", "Missing", "NotFound", "Overview",
+    "Provenance",
     "RegionProfile",
     "RelateRun", "ResultFilters", "TableResult", "assessment", "assessments", "cluster_profile", "cluster_ranking",
     "compare_regions", "complexity", "find_cluster", "find_region", "framework", "frameworks", "geometry",
     "geometry_levels",
-    "group_averages", "hotspot_summary",
-    "hotspots", "imports", "indicator", "indicator_names", "list_clusters", "list_regions", "map_layer",
+    "group_averages", "home_level", "hotspot_summary",
+    "hotspots", "imports", "indicator", "indicator_names", "list_clusters", "list_regions", "map_classes",
+    "map_layer",
     "map_runs", "metrics", "names", "overview", "peer_regions", "programmes", "provenance", "region_clusters",
+    "region_index",
     "region_profile",
     "relate_run",
-    "related_clusters", "results", "search", "shift_share", "small_n_notes", "top_region", "writes",
+    "related_clusters", "results", "search", "shift_share", "small_n_notes", "strong_map", "suggest",
+    "top_region", "writes",
 ]

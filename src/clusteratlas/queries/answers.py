@@ -197,7 +197,7 @@ def requests(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...] = tuple(BASI
                     params = {"metric": metric, "level": level, "year": None, "top": 20, "min_employment": None}
                     yield Request("ranking", cluster, params, _alias(params, alias))
             if "map" in kinds:
-                params = {"metric": "lq", "level": level, "year": None}
+                params = {"metric": "lq", "level": level, "year": None, "classes": "auto"}
                 yield Request("map", cluster, params, _alias(params, alias))
 
 

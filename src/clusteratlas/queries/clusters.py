@@ -22,6 +22,7 @@ from clusteratlas.queries._core import (
     tables,
     to_rows,
 )
+from clusteratlas.queries.classes import SCHEMES, lisa_classes, map_classes
 from clusteratlas.queries.regions import CLUSTER_NAMES, RESULTS_HINT
 
 #: Columns of the results that are not metrics.
@@ -156,18 +157,37 @@ def names(con: duckdb.DuckDBPyConnection, kind: str) -> dict[str, tuple[str | No
 
 
 def map_layer(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "lq", level: str | None = None,
-              year: int | None = None) -> TableResult:
-    """Every region's value of one metric of one cluster at one level (what a choropleth map draws)."""
+              year: int | None = None, classes: str = "auto") -> TableResult:
+    """Every region's value of one metric of one cluster at one level (what a choropleth map draws), and the
+    map's classes in ``meta['classes']`` (:func:`~clusteratlas.queries.classes.map_classes`; ``lisa``: the
+    hot spots of the latest stored run of this cluster and level, or the reason there are none)."""
     require(con, "results_clusters", RESULTS_HINT)
     _check_cluster(con, cluster)
     metric = check_choice("metric", metric, metrics(con))
+    scheme = check_choice("classes", classes, SCHEMES)
     level = check_level(con, level)
     year = latest_year(con, "results_regions", year)
     table = con.sql(f"""SELECT c.region, r.name, r.name_ja, c."{metric}" AS value, c.employment, c.stars, c.strong
                         FROM results_clusters c LEFT JOIN regions r USING (region)
                         WHERE c.cluster = ? AND c.year = ? AND c.level = ? ORDER BY c.region""",
                     params=[cluster, year, level]).to_arrow_table()
-    return TableResult(finite(table), {"cluster": cluster, "metric": metric, "level": level, "year": year})
+    table = finite(table)
+    found = (lisa_classes(_lisa_quadrants(con, cluster, level), level=level, cluster=cluster) if scheme == "lisa"
+             else map_classes(table["value"].to_pylist(), metric, scheme))
+    return TableResult(table, {"cluster": cluster, "metric": metric, "level": level, "year": year,
+                               "classes": found.as_dict()})
+
+
+def _lisa_quadrants(con: duckdb.DuckDBPyConnection, cluster: str, level: str) -> dict[str, tuple[int, bool]] | None:
+    """``{region: (quadrant, significant)}`` of the latest stored LQ hot-spot run of ``cluster`` at ``level``;
+    None when there is none."""
+    if "hotspots" not in tables(con):
+        return None
+    rows = con.execute("""SELECT region, quadrant, significant FROM hotspots
+                          WHERE breakdown = 'cluster' AND value = 'lq' AND item = ? AND level = ?
+                            AND year = (SELECT max(year) FROM hotspots WHERE breakdown = 'cluster' AND value = 'lq'
+                                        AND item = ? AND level = ?)""", [cluster, level, cluster, level]).fetchall()
+    return {r: (int(q or 0), bool(s)) for r, q, s in rows} or None
 
 
 def cluster_profile(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "employment",
@@ -210,7 +230,7 @@ def related_clusters(con: duckdb.DuckDBPyConnection, item: str, *, top: int = 10
     table = con.sql(
         f"""SELECT p.*, d.cluster_name AS related_name, d.cluster_name_ja AS related_name_ja
             FROM relate_pairs p LEFT JOIN ({CLUSTER_NAMES}) d ON d.cluster = p.related
-            WHERE p.item = ? AND p.year = ? AND p.level = ?
+            WHERE p.item = ? AND p.year = ? AND p.level IS NOT DISTINCT FROM ?
             ORDER BY p.rank, p.related LIMIT ?""", params=[item, year, level, top]).to_arrow_table()
     if table.num_rows == 0:
         known = [r[0] for r in con.execute("SELECT DISTINCT item FROM relate_pairs ORDER BY 1").fetchall()]

@@ -173,3 +173,34 @@ def group_averages(con: duckdb.DuckDBPyConnection, framework_id: str = "nistep-j
     return TableResult(table, {"framework": fw.id, "version": fw.version, "by": by, "reference": reference,
                                "assessments": len(items), "left_out": [m.assessment for m in missing],
                                "published_note": published_note, "notes": notes})
+
+
+def _matches(text: str | None, *fields: Any) -> bool:
+    from clusteratlas.queries.lookup import fold
+
+    wanted = fold(text)
+    return not wanted or any(wanted in fold(str(f)) for f in fields if f)
+
+
+def filter_programmes(rows: list[dict[str, Any]], *, programme: str | None = None, region: str | None = None,
+                      text: str | None = None) -> list[dict[str, Any]]:
+    """The rows of :func:`programmes` of one programme (``industrial-cluster-plan``…), lying in ``region`` (a
+    prefecture or METI bureau id of their ``regions``), and whose id, names or fields contain ``text`` (folded
+    for case, width and kana as the search is): the evaluations page's filters. None keeps every row."""
+    return [r for r in rows if (not programme or r.get("programme") == programme)
+            and (not region or region in (r.get("regions") or "").split())
+            and _matches(text, r.get("id"), r.get("name"), r.get("name_ja"), r.get("fields"), r.get("fields_ja"))]
+
+
+def filter_assessments(rows: list[dict[str, Any]], *, phase: str | None = None, region: str | None = None,
+                       text: str | None = None) -> list[dict[str, Any]]:
+    """The rows of :func:`assessments` whose ``phase`` tag is ``phase``, whose subject or region is ``region``,
+    and whose subject (id or names) or assessor contains ``text``. None keeps every row."""
+    def phase_of(row: dict[str, Any]) -> str | None:
+        tags = row.get("tags")
+        tags = json.loads(tags) if isinstance(tags, str) else (tags or {})
+        return tags.get("phase")
+
+    return [r for r in rows if (not phase or phase_of(r) == phase)
+            and (not region or region in (r.get("region"), r.get("subject")))
+            and _matches(text, r.get("subject"), r.get("subject_name"), r.get("subject_name_ja"), r.get("assessor"))]

@@ -135,3 +135,29 @@ def find_cluster(con: duckdb.DuckDBPyConnection, typed: str) -> Match:
 
     rows = list_clusters(con).rows()
     return _pick("cluster", typed, rows, "cluster", "cluster_name", "cluster_name_ja", [r["cluster"] for r in rows])
+
+
+def suggest(con: duckdb.DuckDBPyConnection, text: str, *, limit: int = 8, level: str | None = None,
+            kinds: tuple[str, ...] = ("region", "cluster")) -> list[dict[str, Any]]:
+    """Suggestions for what a visitor is typing: the regions and clusters :func:`search` finds, those whose
+    code or name (English or Japanese, folded as :func:`fold` does) starts with the text first, then the
+    others by name; ``level`` keeps the regions of one level (the compare page's picker), ``kinds`` which
+    sorts are wanted. Each is ``{kind, code, name, name_ja, level, type}``."""
+    if not text.strip():
+        return []
+    regions, clusters = search(con, text, limit=200)
+    wanted = fold(text)
+    found: list[dict[str, Any]] = []
+    if "region" in kinds:
+        found += [{"kind": "region", "code": r["region"], "name": r.get("name"), "name_ja": r.get("name_ja"),
+                   "level": r.get("level"), "type": None} for r in regions if level is None or r.get("level") == level]
+    if "cluster" in kinds:
+        found += [{"kind": "cluster", "code": c["cluster"], "name": c.get("cluster_name"),
+                   "name_ja": c.get("cluster_name_ja"), "level": None, "type": c.get("type")} for c in clusters]
+
+    def rank(s: dict[str, Any]) -> tuple[int, str]:
+        names = [fold(s["code"]), fold(s["name"]), fold(s["name_ja"])]
+        return (0 if wanted in names else 1 if any(n.startswith(wanted) for n in names) else 2,
+                fold(s["name"] or s["name_ja"] or s["code"]))
+
+    return sorted(found, key=rank)[:limit]

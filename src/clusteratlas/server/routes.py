@@ -225,10 +225,13 @@ async def cluster_ranking(request: Request, cluster: Id, metric: Annotated[str, 
 
 @router.get("/clusters/{cluster}/map", tags=["clusters"], responses=TABULAR)
 async def cluster_map(request: Request, cluster: Id, metric: Annotated[str, Query(max_length=100)] = "lq",
-                level: Level = None, year: Year = None, fmt: Fmt = None) -> Response:
-    """A map layer: every region's value of one metric of a cluster at one level."""
+                level: Level = None, year: Year = None, fmt: Fmt = None,
+                classes: Annotated[str, Query(max_length=20, description="auto (by metric: fixed LQ breaks around "
+                                              "1, quantiles, diverging around 0 for growth), lq, quantiles or "
+                                              "lisa (hot spots)")] = "auto") -> Response:
+    """A map layer: every region's value of one metric of a cluster at one level, and its classes (``meta``)."""
     return await _table(request, fmt, f"map-{cluster}", lambda con: A.ask(con, "map", cluster, metric=metric,
-                                                                    level=level, year=year))
+                                                                    level=level, year=year, classes=classes))
 
 
 @router.get("/clusters/{cluster}/related", tags=["clusters"], responses=TABULAR)

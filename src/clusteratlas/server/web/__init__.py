@@ -34,10 +34,10 @@ from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.model import REGION_LEVELS
 from clusteratlas.queries import answers as A
-from clusteratlas.queries._core import Missing, to_rows
+from clusteratlas.queries._core import Missing, level_counts, to_rows
 from clusteratlas.queries.lookup import search, search_variants  # the search box's forgiving match, as the CLI's
 from clusteratlas.reference.programmes import programme_name
-from clusteratlas.server.app import OBJECT
+from clusteratlas.server.app import OBJECT, TABULAR
 from clusteratlas.server.formats import accepted, dumps
 from clusteratlas.sources.codes import visible
 
@@ -46,6 +46,7 @@ DOMAIN = "web"
 LANG_COOKIE = "clusteratlas_lang"
 METRICS = ("lq", "stars", "strong", "employment", "employment_cagr")
 MAX_COMPARE = 25
+PROGRAMMES_PER_PAGE = 25  # the evaluations page lists programmes a page at a time (143 made a 7,500-pixel table)
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter()
 
@@ -107,10 +108,24 @@ def environment(lang: str) -> jinja2.Environment:
     env.filters["stars"] = lambda v: "★" * int(v or 0)
     env.filters["tojson_safe"] = lambda v: jinja2.utils.markupsafe.Markup(
         dumps(v).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-    env.globals["name"] = lambda en, ja, fallback="": (ja or en or fallback) if lang == "ja" else (en or ja or fallback)
+    # a name shows its invisible characters even inside a translated sentence ("LQ of {name}"), which finalize
+    # does not see (the sentence is Markup, not str)
+    env.globals["name"] = lambda en, ja, fallback="": visible(
+        ((ja or en or fallback) if lang == "ja" else (en or ja or fallback)) or "")
     env.filters["level"] = lambda v: translate(lang, v) if v in REGION_LEVELS else (v or "")  # county → 郡
     env.globals["reference_economy"] = lambda run: reference_economy(run, lang)
+    env.globals["map_labels"] = lambda: map_labels(lang)
+    env.globals["level_names"] = lambda: {lv: translate(lang, lv) for lv in REGION_LEVELS}
     return env
+
+
+def map_labels(lang: str) -> dict[str, str]:
+    """The words app.js writes on a map (legend, tooltip, notes) in ``lang``."""
+    words = {"employment": "Employment", "nodata": "no data", "missing": "Regions without a shape in the map file",
+             "hot": "hot spot (high-high)", "cold": "cold spot (low-low)", "other": "not a hot spot", "yes": "yes",
+             "no": "no", "nostar": "no star", "allregions": "all regions (no classes)",
+             "strong": "strong (US Cluster Mapping Project)"}
+    return {k: translate(lang, v) for k, v in words.items()}
 
 
 def reference_economy(run: dict[str, Any], lang: str) -> str:
@@ -175,12 +190,30 @@ def _maybe(call, *args, **kwargs):
 
 # --------------------------------------------------------------------- pages
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> Response:
-    overview = _maybe(Q.overview, _con(request))
+def home(request: Request, colour: str = Query("strong", max_length=200)) -> Response:
+    """The home page: a map of the atlas' top level with shapes (:func:`~clusteratlas.queries.home_level`)
+    coloured by the number of strong clusters or by one cluster's LQ (``colour``), the finder, and the
+    regions by level and the clusters by type."""
+    con = _con(request)
+    overview = _maybe(Q.overview, con)
     view = overview.as_dict() if overview else None
     top = sorted(view["clusters"], key=lambda r: -(r["employment"] or 0)) if view else []
+    level = Q.home_level(con) if view else None
+    layer = None
+    if level:
+        known = {c["cluster"] for c in top}
+        colour = colour if colour in known else "strong"
+        layer = Q.strong_map(con, level=level) if colour == "strong" else Q.map_layer(con, colour, level=level)
+    by_type: dict[str, list[dict]] = {}
+    for c in sorted(top, key=lambda r: (r.get("cluster_name") or r["cluster"])):
+        by_type.setdefault(c.get("type") or "", []).append(c)
+    lang = language(request)
     return render(request, "home.html", twin="/api/v1/overview", clusters=top, overview=view,
-                  downloads={"CSV": "/api/v1/clusters?format=csv", "Excel": "/api/v1/clusters?format=xlsx"})
+                  downloads={"CSV": "/api/v1/clusters?format=csv", "Excel": "/api/v1/clusters?format=xlsx"},
+                  map_level=level, colour=colour, layer=layer.rows() if layer else [],
+                  map_classes=layer.meta["classes"] if layer else None,
+                  classes_note=classes_note(layer.meta["classes"], lang) if layer else None,
+                  by_type=by_type, regions_by_level=Q.region_index(con) if view else {})
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -253,30 +286,47 @@ def region_report(request: Request, region: str, year: int | None = None, level:
 
 @router.get("/clusters/{cluster}", response_class=HTMLResponse)
 def cluster_page(request: Request, cluster: str, level: str | None = None, year: int | None = None,
-                 metric: str = "lq", classes: str = "quantiles") -> Response:
+                 metric: str = "lq", classes: str = "auto") -> Response:
     con = _con(request)
+    lang = language(request)
     profile = A.data(A.ask(con, "cluster", cluster, metric="employment", level=level, year=year, top=20))
     level, year = profile["level"], profile["year"]
+    classes = "lisa" if classes == "hotspots" else classes  # the name of the hot-spot classes before issue 22
     layer = Q.map_layer(con, cluster, metric="employment_cagr" if metric == "growth" else metric,
-                        level=level, year=year)
-    hot = None
-    if classes == "hotspots":
-        try:
-            hot = Q.hotspots(con, item=cluster, level=level, limit=Q.MAX_PAGE)
-        except InputError:  # no run at this level (or none at all): the page says so
-            hot = None
+                        level=level, year=year, classes=classes)
     related = _maybe(lambda: Q.related_clusters(con, cluster, top=10, level=level))
     levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()]
-    q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year})
+    q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year, "classes": classes})
     one_year = len(profile["series"]) == 1
+    shown = layer.meta["classes"]
     return render(request, "cluster.html", one_year=one_year,
                   twin=f"/api/v1/clusters/{cluster}?level={level}&year={year}",
                   map_twin=f"/api/v1/clusters/{cluster}/map?{q}",
                   downloads={"CSV": f"/api/v1/clusters/{cluster}/ranking?format=csv&top=10000&level={level}",
                              "Excel": f"/api/v1/clusters/{cluster}/ranking?format=xlsx&top=10000&level={level}"},
                   p=profile, layer=layer.rows(), metric=layer.meta["metric"], metrics=METRICS, classes=classes,
+                  map_classes=shown, classes_note=classes_note(shown, lang, {
+                      cluster: (profile["name_ja"] if lang == "ja" else profile["name"]) or cluster}),
                   level=level, levels=levels, has_geometry=level in Q.geometry_levels(con),
-                  hotspots=hot.rows() if hot else None, related=related.rows() if related else None)
+                  related=related.rows() if related else None)
+
+
+def classes_note(classes: dict[str, Any], lang: str, names: dict[str, str] | None = None) -> str | None:
+    """Why a map has no classes or no hot spot, in ``lang`` (the reason's English text is the catalogue's
+    msgid; a cluster's code is replaced by its name and a level by its name in ``lang``)."""
+    if not classes.get("reason_template"):
+        return None
+    values = dict(classes["reason_values"])
+    if "cluster" in values:
+        values["cluster"] = (names or {}).get(values["cluster"], values["cluster"])
+    if "value" in values:
+        values["value"] = fmt_number(values["value"], lang, 2)
+    if "n" in values:
+        values["n"] = fmt_number(values["n"], lang)
+    if "level" in values:
+        values["level_name"] = translate(lang, values["level"]) if values["level"] in REGION_LEVELS \
+            else values["level"]
+    return translate(lang, classes["reason_template"]).format(**values)
 
 
 @router.get("/compare", response_class=HTMLResponse)
@@ -308,7 +358,10 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
     return render(request, "compare.html", twin=f"/api/v1/compare?{q}" if len(ids) >= 2 else None,
                   downloads={"CSV": f"/api/v1/compare?{q}&format=csv", "Excel": f"/api/v1/compare?{q}&format=xlsx"}
                   if len(ids) >= 2 else {}, ids=ids, rows=list(clusters.values()), names=names, metric=metric,
-                  differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions)
+                  differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions,
+                  levels=list(level_counts(con)),
+                  pick_level=(meta.get("summaries") or [{}])[0].get("level") if meta else None,
+                  max_compare=MAX_COMPARE)
 
 
 def _tag_value_name(value: str) -> tuple[str | None, str | None]:
@@ -368,10 +421,18 @@ def _averages_view(result: Q.TableResult, document: dict | None = None) -> dict:
 
 
 @router.get("/evaluations", response_class=HTMLResponse)
-def evaluations_page(request: Request) -> Response:
+def evaluations_page(request: Request, programme: str | None = Query(None, max_length=100),
+                     phase: str | None = Query(None, max_length=100), region: str | None = Query(None, max_length=200),
+                     q: str | None = Query(None, max_length=200), page: int = Query(1, ge=1, le=10_000)
+                     ) -> Response:
+    """Assessments and programmes, filtered by programme, phase, region and text (the filters' state is in the
+    URL), with the programmes' map; the programme list in pages of :data:`PROGRAMMES_PER_PAGE`."""
+    from clusteratlas.queries.evaluation import filter_assessments, filter_programmes
+
     con = _con(request)
     listed = _maybe(Q.assessments, con)
-    rows = listed.rows() if listed else []
+    every = listed.rows() if listed else []
+    rows = filter_assessments(every, phase=phase, region=region, text=q)
     documents: dict[str, dict] = {}
     radars = []
     for row in rows[:48]:
@@ -402,15 +463,28 @@ def evaluations_page(request: Request) -> Response:
                              "notes": [" ".join(x for x in (exc.problem, exc.hint) if x)]})
     frameworks = Q.frameworks(con).rows()
     programmes = _maybe(Q.programmes, con)
-    programmes = programmes.rows() if programmes else []
+    all_programmes = programmes.rows() if programmes else []
+    programmes = filter_programmes(all_programmes, programme=programme, region=region, text=q)
     places = _place_names()
     for p in programmes:  # the programme and its places by name (a METI bureau's id is no name)
         p["programme_name"] = programme_name(p["programme"])
         p["places"] = [places.get(r, (r, r)) for r in (p.get("regions") or "").split()]
+    phases = sorted({json.loads(r["tags"]).get("phase") if isinstance(r.get("tags"), str) else None
+                     for r in every} - {None})
+    kinds = list(dict.fromkeys(r["programme"] for r in all_programmes))
+    in_regions = sorted({x for r in all_programmes for x in (r.get("regions") or "").split()}
+                        | {r.get("region") for r in every if r.get("region")})
+    filters = {"programme": programme, "phase": phase, "region": region, "q": q}
     return render(request, "evaluations.html", twin="/api/v1/assessments",
                   downloads={"CSV": "/api/v1/assessments?format=csv", "Excel": "/api/v1/assessments?format=xlsx"},
                   assessments=rows, radars=radars, averages=averages, by=by, frameworks=frameworks,
-                  programmes=programmes,
+                  programmes=programmes, all_programmes=len(all_programmes), all_assessments=len(every),
+                  listed=programmes[(page - 1) * PROGRAMMES_PER_PAGE:page * PROGRAMMES_PER_PAGE], page=page,
+                  first=(page - 1) * PROGRAMMES_PER_PAGE + 1,
+                  pages=max(1, -(-len(programmes) // PROGRAMMES_PER_PAGE)),
+                  filters=filters, phases=[(v, _tag_value_name(v)) for v in phases],
+                  kinds=[(k, programme_name(k)) for k in kinds],
+                  places=[(r, places.get(r, (None, None))) for r in in_regions],
                   has_prefectures="prefecture" in Q.geometry_levels(con))
 
 
@@ -446,6 +520,33 @@ async def region_story(request: Request, region: Annotated[str, Path(min_length=
             return told(con, region, year=year, level=level)
 
     return await _object(request, build)
+
+
+@api_router.get("/suggest", tags=["regions"], responses=OBJECT)
+async def suggestions(request: Request, q: Annotated[str, Query(max_length=200, description="What is typed")] = "",
+                      level: Annotated[str | None, Query(max_length=100, description="Regions of this level only")]
+                      = None,
+                      kind: Annotated[str, Query(pattern="^(region|cluster|all)$", description="region, cluster, all")]
+                      = "all",
+                      limit: Annotated[int, Query(ge=1, le=50)] = 8) -> Response:
+    """Suggestions for a search box: regions and clusters whose code or name (English or Japanese, folded for
+    case, width and kana, as the search page and the CLI fold them) contains ``q``, those starting with it first."""
+    from clusteratlas.server.routes import _object
+
+    kinds = ("region", "cluster") if kind == "all" else (kind,)
+    return await _object(request, lambda con: {"suggestions": Q.suggest(con, q, limit=limit, level=level,
+                                                                        kinds=kinds)})
+
+
+@api_router.get("/regions/{region}/peers", tags=["regions"], responses=TABULAR)
+async def peers(request: Request, region: Annotated[str, Path(min_length=1, max_length=200)],
+                n: Annotated[int, Query(ge=1, le=50)] = 9, fmt: Annotated[str | None, Query(alias="format")] = None
+                ) -> Response:
+    """The ``n`` regions of the same level closest in size (total employment, log scale) to ``region``: the
+    compare page's peers."""
+    from clusteratlas.server.routes import _table
+
+    return await _table(request, fmt, f"peers-{region}", lambda con: Q.peer_regions(con, region, n=n))
 
 
 def mount(app: FastAPI) -> None:

@@ -150,70 +150,102 @@
     }
   };
 
-  function quantileBreaks(values, k) {
-    var v = values.filter(function (x) { return x !== null && isFinite(x); }).sort(function (a, b) { return a - b; });
+  // Map classes: pale for low, dark for high (ColorBrewer YlGnBu, colour-blind-safe), so that the few specialised
+  // regions stand out; growth on a diverging scale (ColorBrewer RdBu): falls red, rises blue, around 0.
+  var SEQUENTIAL = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"];
+  var DIVERGING = ["#b2182b", "#ef8a62", "#fddbc7", "#d1e5f0", "#67a9cf", "#2166ac"];
+  function spread(colours, n) {
     var out = [];
-    for (var i = 1; i < k; i++) { var q = v[Math.floor(i * v.length / k)]; if (q !== undefined && out.indexOf(q) < 0) out.push(q); }
+    for (var i = 0; i < n; i++) out.push(colours[Math.round(i * (colours.length - 1) / Math.max(1, n - 1))]);
     return out;
   }
-  function pieces(breaks, lang) {
+  // The legend of a map from the classes the server chose (clusteratlas.queries.classes): bounds as they are,
+  // with the digits that keep them distinct; growth as percentages.
+  function classPieces(k, L, lang) {
+    if (k.scheme === "lisa") {
+      return [{value: 2, label: L.hot, color: OKABE[3]}, {value: 1, label: L.cold, color: OKABE[4]},
+              {value: 0, label: L.other, color: "#dddddd"}];
+    }
+    if (k.scheme === "stars") {
+      return [0, 1, 2, 3].map(function (n) {
+        return {value: n, label: n ? "★".repeat(n) : L.nostar, color: ["#eeeeee", SEQUENTIAL[1], SEQUENTIAL[3], SEQUENTIAL[4]][n]};
+      });
+    }
+    if (k.scheme === "yes-no") return [{value: 1, label: L.yes, color: OKABE[3]}, {value: 0, label: L.no, color: "#dddddd"}];
+    if (!k.breaks.length) return [{min: -1e300, max: 1e300, label: L.allregions, color: SEQUENTIAL[2]}];
+    var f = function (b) { return k.percent ? num(b * 100, lang, k.digits) + "%" : num(b, lang, k.digits); };
+    var colours = k.kind === "diverging" ? DIVERGING : spread(SEQUENTIAL, k.breaks.length + 1);
     var p = [], lo = null;
-    breaks.concat([null]).forEach(function (b, i, all) {
-      var piece = {};
+    k.breaks.concat([null]).forEach(function (b, i) {
+      var piece = {color: colours[i]};
       if (lo !== null) piece.gte = lo;
       if (b !== null) piece.lt = b;
-      piece.label = (lo === null ? "< " + num(b, lang, 2) : b === null ? "≥ " + num(lo, lang, 2) : num(lo, lang, 2) + " – " + num(b, lang, 2));
-      piece.color = VIRIDIS[Math.round(i * (VIRIDIS.length - 1) / Math.max(1, all.length - 1))];
+      if (k.whole) {  // counts: [2, 5) reads "2 – 4", [0, 1) reads "0"
+        var last = b === null ? null : b - 1;
+        piece.label = b === null ? "≥ " + f(lo) : lo === null ? (last === 0 ? f(0) : "≤ " + f(last))
+          : lo === last ? f(lo) : f(lo) + " – " + f(last);
+      } else {
+        piece.label = lo === null ? "< " + f(b) : b === null ? "≥ " + f(lo) : f(lo) + " – " + f(b);
+      }
       p.push(piece);
       lo = b;
     });
     return p;
   }
+  CA.classPieces = classPieces;
+  // The value a region is coloured by: its hot-spot category, its stars or rating, or its value.
+  function classValue(k, r) {
+    if (k.scheme === "lisa") {
+      var hot = (k.regions || {}).hot || [], cold = (k.regions || {}).cold || [];
+      return hot.indexOf(r.region) >= 0 ? 2 : cold.indexOf(r.region) >= 0 ? 1 : 0;
+    }
+    return r.value === true ? 1 : r.value === false ? 0 : r.value;
+  }
+  // A choropleth of one level: rows {region, name, name_ja, value, stars, strong}; strong regions outlined.
+  function choropleth(id, level, rows, k, opts) {
+    var L = opts.labels, lang = opts.lang;
+    return geometry(level).then(function (g) {
+      var m = chart(id);  // made once the shapes are here: no half-made chart in CA.charts meanwhile
+      var values = rows.map(function (r) {
+        var item = {name: r.region, value: classValue(k, r), raw: r.value, stars: r.stars, strong: r.strong,
+                    label: pick(lang, r.name, r.name_ja, r.region)};
+        if (r.strong && opts.outline) item.itemStyle = {borderColor: OKABE[3], borderWidth: 2.4};
+        return item;
+      });
+      var ids = {};
+      g.features.forEach(function (f) { ids[f.id] = 1; });
+      var missing = values.filter(function (v) { return !ids[v.name]; }).map(function (v) { return v.name; });
+      CA.mapInfo = {features: g.features.length, values: values.length, missing: missing.length};
+      CA.mapLegend = classPieces(k, L, lang).map(function (p) { return p.label; });
+      var note = document.getElementById(opts.note || "map-note");
+      if (note && missing.length) note.textContent = L.missing + ": " + missing.length + " (" + missing.slice(0, 12).map(shown).join(", ") + (missing.length > 12 ? ", …" : "") + ")";
+      m.setOption({
+        animation: false, aria: {enabled: true},
+        tooltip: {trigger: "item", formatter: function (p) {
+          if (!p.data) return esc(p.name) + "<br>" + esc(L.nodata);
+          var v = p.data.raw;
+          var shownValue = v === true ? L.yes : v === false ? L.no : k.percent ? num(v * 100, lang, 1) + "%" : num(v, lang, 2);
+          return esc(p.data.label) + "<br>" + esc(opts.metricLabel) + ": " + shownValue
+            + (p.data.stars ? "<br>" + "★".repeat(p.data.stars) : "") + (p.data.strong && L.strong ? "<br>" + esc(L.strong) : "");
+        }},
+        visualMap: {type: "piecewise", left: 10, bottom: 10, orient: "vertical", itemSymbol: "rect",
+                    pieces: classPieces(k, L, lang), textStyle: {fontSize: 12}},
+        series: [{type: "map", map: g.name, roam: true, selectedMode: false, data: values,
+                  itemStyle: {areaColor: "#f4f4f4", borderColor: "#666", borderWidth: 0.2},
+                  emphasis: {label: {show: false}, itemStyle: {borderWidth: 1, borderColor: "#000"}}}]
+      });
+      m.on("click", function (p) {
+        if (p.name) window.location.href = "/regions/" + encodeURIComponent(p.name) + "?level=" + encodeURIComponent(level);
+      });
+      return m;
+    }).catch(function (e) { CA.error = String(e); });
+  }
 
   CA.clusterPage = function () {
     var d = data(), L = d.labels;
     if (d.has_geometry) {
-      var m = chart("map");
-      geometry(d.level).then(function (g) {
-        var visual, values;
-        if (d.classes === "hotspots") {
-          var hot = {};
-          (d.hotspots || []).forEach(function (h) { hot[h.region] = 1; });
-          values = d.layer.map(function (r) {
-            return {name: r.region, value: hot[r.region] ? 1 : 0, label: pick(d.lang, r.name, r.name_ja, r.region)};
-          });
-          visual = {type: "piecewise", pieces: [{value: 1, label: L.hot, color: OKABE[3]}, {value: 0, label: L.other, color: "#dddddd"}]};
-        } else {
-          values = d.layer.map(function (r) {
-            var v = r.value === true ? 1 : r.value === false ? 0 : r.value;
-            return {name: r.region, value: v, label: pick(d.lang, r.name, r.name_ja, r.region)};
-          });
-          var breaks = d.classes === "lq" ? [1, 2] : quantileBreaks(values.map(function (x) { return x.value; }), 5);
-          if (d.metric === "stars") breaks = [1, 2, 3];
-          if (d.metric === "strong") breaks = [1];
-          visual = {type: "piecewise", pieces: pieces(breaks, d.lang)};
-        }
-        var ids = {};
-        g.features.forEach(function (f) { ids[f.id] = 1; });
-        var missing = values.filter(function (v) { return !ids[v.name]; }).map(function (v) { return v.name; });
-        CA.mapInfo = {features: g.features.length, values: values.length, missing: missing.length};
-        var note = document.getElementById("map-note");
-        if (note && missing.length) note.textContent = L.missing + ": " + missing.length + " (" + missing.slice(0, 12).map(shown).join(", ") + (missing.length > 12 ? ", …" : "") + ")";
-        m.setOption({
-          animation: false, aria: {enabled: true},
-          tooltip: {trigger: "item", formatter: function (p) {
-            return esc(p.data ? p.data.label : p.name) + "<br>" + esc(d.metric) + ": "
-              + (p.data ? num(p.data.value, d.lang, 2) : esc(L.nodata));
-          }},
-          visualMap: Object.assign({left: 10, bottom: 10, orient: "vertical", itemSymbol: "rect"}, visual),
-          series: [{type: "map", map: g.name, roam: true, selectedMode: false, data: values,
-                    itemStyle: {areaColor: "#f4f4f4", borderColor: "#666", borderWidth: 0.2},
-                    emphasis: {label: {show: false}, itemStyle: {borderWidth: 1, borderColor: "#000"}}}]
-        });
-        m.on("click", function (p) {
-          if (p.name) window.location.href = "/regions/" + encodeURIComponent(p.name) + "?level=" + encodeURIComponent(d.level);
-        });
-      }).catch(function (e) { CA.error = String(e); });
+      choropleth("map", d.level, d.layer, d.classes, {labels: L, lang: d.lang, metricLabel: d.metric_label,
+                                                      outline: d.classes.scheme !== "yes-no"});
     }
     var s = chart("series");
     if (s) s.setOption({animation: false, color: [OKABE[4]], tooltip: {trigger: "axis"}, grid: {left: 80, right: 20, top: 20, bottom: 30},
@@ -235,8 +267,60 @@
     }
   };
 
+  // The compare page's picker: chosen regions as removable chips (the hidden "regions" field follows them), a
+  // finder limited to the chosen level, and the last chosen region's peers offered as buttons.
+  function comparePicker(d) {
+    var form = document.getElementById("compare-form");
+    if (!form) return;
+    var chips = document.getElementById("picked"), field = document.getElementById("regions-value");
+    var offers = document.getElementById("peer-offers"), finderBox = form.querySelector("[data-finder]");
+    var level = document.getElementById("pick-level"), L = d.labels;
+    function fmt(t, v) { return t.replace(/\{(\w+)\}/g, function (_, k) { return v[k]; }); }
+    function ids() { return Array.prototype.map.call(chips.children, function (li) { return li.dataset.region; }); }
+    function sync() { field.value = ids().join(","); CA.picked = ids(); }
+    function wire(li) {
+      li.querySelector("button").addEventListener("click", function () {
+        var next = li.nextElementSibling || li.previousElementSibling;
+        li.remove(); sync();
+        (next ? next.querySelector("button") : finderBox.querySelector("input")).focus();
+      });
+    }
+    function add(code, label) {
+      if (ids().indexOf(code) >= 0) return;
+      if (ids().length >= d.max) { offers.textContent = fmt(L.full, {n: d.max}); return; }
+      var li = document.createElement("li"), b = document.createElement("button");
+      li.dataset.region = code; li.textContent = label + " ";
+      b.type = "button"; b.textContent = "×"; b.setAttribute("aria-label", fmt(L.remove, {region: label}));
+      li.appendChild(b); chips.appendChild(li); wire(li); sync();
+    }
+    function offerPeers(code, label) {
+      fetch("/api/v1/regions/" + encodeURIComponent(code) + "/peers?n=6").then(function (r) { return r.json(); }).then(function (doc) {
+        offers.textContent = "";
+        var p = document.createElement("p"); p.textContent = fmt(L.peers, {region: label}); offers.appendChild(p);
+        doc.data.forEach(function (row) {
+          var name = pick(d.lang, row.name, row.name_ja, row.region), b = document.createElement("button");
+          b.type = "button"; b.textContent = "+ " + name; b.setAttribute("aria-label", fmt(L.add, {region: name}));
+          b.dataset.region = row.region;
+          b.addEventListener("click", function () { add(row.region, name); b.remove(); });
+          offers.appendChild(b);
+        });
+        CA.peersOffered = doc.data.length;
+      });
+    }
+    Array.prototype.forEach.call(chips.children, wire);
+    sync();
+    level.addEventListener("change", function () { finderBox.dataset.level = level.value; });
+    finderBox.addEventListener("picked", function (e) {
+      var s = e.detail, label = pick(d.lang, s.name, s.name_ja, s.code);
+      add(s.code, label);
+      if (s.level && !level.value) { level.value = s.level; finderBox.dataset.level = s.level; }
+      offerPeers(s.code, label);
+    });
+  }
+
   CA.comparePage = function () {
     var d = data(), box = document.getElementById("multiples");
+    comparePicker(d);
     if (!box || !d.rows || !d.rows.length) return;
     d.ids.forEach(function (region) {
       var cells = d.rows.map(function (row) {
@@ -306,6 +390,11 @@
         m.setOption({animation: false, tooltip: {}, visualMap: {type: "piecewise", left: 10, bottom: 10,
           pieces: [{value: 0, color: "#eeeeee"}, {min: 1, max: 1, color: VIRIDIS[1]}, {min: 2, color: VIRIDIS[3]}]},
           series: [{type: "map", map: g.name, data: g.features.map(function (f) { return {name: f.id, value: count[f.id] || 0}; })}]});
+        m.on("click", function (p) {  // a prefecture filters the list to its programmes
+          var params = new URLSearchParams(window.location.search);
+          params.set("region", p.name);
+          window.location.search = params.toString();
+        });
       });
     }
     var form = document.getElementById("upload");
@@ -317,11 +406,79 @@
     });
   };
 
+  CA.homePage = function () {
+    var d = data();
+    if (!d.layer) return;
+    choropleth("home-map", d.level, d.layer, d.classes, {labels: d.labels, lang: d.lang, metricLabel: d.metric_label,
+                                                         outline: d.colour !== "strong"});
+  };
+
+  // A search box with suggestions (the ARIA combobox pattern): typing asks /api/v1/suggest, the arrow keys move
+  // through the list, Enter takes the highlighted one (or submits the form), Escape closes it. Mode "go" opens
+  // the region or cluster; mode "pick" hands it to the page (the compare picker) through a "picked" event.
+  function finder(box) {
+    var input = box.querySelector("input"), list = box.querySelector("[role=listbox]");
+    var lang = document.documentElement.lang, items = [], active = -1, timer = null, asked = 0;
+    var levels = JSON.parse(box.dataset.levels || "{}");
+    function close() { list.hidden = true; input.setAttribute("aria-expanded", "false"); input.removeAttribute("aria-activedescendant"); active = -1; }
+    function highlight(i) {
+      active = i;
+      Array.prototype.forEach.call(list.children, function (li, j) { li.setAttribute("aria-selected", j === i ? "true" : "false"); });
+      if (i >= 0) input.setAttribute("aria-activedescendant", list.children[i].id); else input.removeAttribute("aria-activedescendant");
+    }
+    function choose(s) {
+      if (box.dataset.mode === "pick") {
+        box.dispatchEvent(new CustomEvent("picked", {detail: s, bubbles: true}));
+        input.value = ""; close(); return;
+      }
+      window.location.href = s.kind === "cluster" ? "/clusters/" + encodeURIComponent(s.code)
+        : "/regions/" + encodeURIComponent(s.code) + (s.level ? "?level=" + encodeURIComponent(s.level) : "");
+    }
+    function show(found) {
+      items = found; list.textContent = "";
+      found.forEach(function (s, i) {
+        var li = document.createElement("li");
+        li.id = input.id + "-opt-" + i; li.setAttribute("role", "option"); li.dataset.code = s.code;
+        var label = pick(lang, s.name, s.name_ja, s.code);
+        var kind = s.kind === "cluster" ? (box.dataset.clusterWord || "") : (s.level_name || s.level || "");
+        li.textContent = label + (kind ? " · " + kind : "") + (label !== shown(s.code) ? " (" + shown(s.code) + ")" : "");
+        li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(s); });
+        list.appendChild(li);
+      });
+      list.hidden = !found.length; input.setAttribute("aria-expanded", found.length ? "true" : "false");
+      highlight(-1);
+      CA.suggestions = found.length;
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (!q) { show([]); return; }
+      timer = setTimeout(function () {
+        var n = ++asked;
+        var url = "/api/v1/suggest?q=" + encodeURIComponent(q) + "&kind=" + encodeURIComponent(box.dataset.kind || "all")
+          + (box.dataset.level ? "&level=" + encodeURIComponent(box.dataset.level) : "") + "&lang=" + encodeURIComponent(lang);
+        fetch(url).then(function (r) { return r.json(); }).then(function (doc) {
+          if (n === asked) show(doc.data.suggestions.map(function (s) {
+            s.level_name = levels[s.level]; return s;
+          }));
+        });
+      }, 120);
+    });
+    input.addEventListener("keydown", function (e) {
+      if (e.key === "ArrowDown" && items.length) { e.preventDefault(); list.hidden = false; input.setAttribute("aria-expanded", "true"); highlight((active + 1) % items.length); }
+      else if (e.key === "ArrowUp" && items.length) { e.preventDefault(); highlight(active <= 0 ? items.length - 1 : active - 1); }
+      else if (e.key === "Enter" && active >= 0 && !list.hidden) { e.preventDefault(); choose(items[active]); }
+      else if (e.key === "Escape") { close(); }
+    });
+    input.addEventListener("blur", function () { setTimeout(close, 150); });
+  }
+  document.querySelectorAll("[data-finder]").forEach(finder);
+
   // Selects that submit their form when changed (here, not in an inline onchange: the CSP forbids those).
   document.querySelectorAll("select[data-submit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
-  var page = {region: CA.regionPage, cluster: CA.clusterPage, compare: CA.comparePage,
+  var page = {home: CA.homePage, region: CA.regionPage, cluster: CA.clusterPage, compare: CA.comparePage,
               evaluations: CA.evaluationsPage}[document.body.dataset.page];
   if (page) page();
 })();
