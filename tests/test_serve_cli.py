@@ -36,7 +36,7 @@ CLI = str(Path(sys.executable).with_name("clusteratlas"))
 API = "/api/v1"
 #: What the CLI steps of the main test write: every other table must come out exactly as it went in.
 WRITTEN = {"api_tokens", "observations", "imports", "results_clusters", "results_regions", "results_unmapped",
-           "map_runs", "assessments", "assessment_scores", "evaluation_frameworks", "api_writes"}
+           "map_runs", "stored_answers", "assessments", "assessment_scores", "evaluation_frameworks", "api_writes"}
 
 
 def _cli(*args: object, timeout: float = 600) -> subprocess.CompletedProcess:
