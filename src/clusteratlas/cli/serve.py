@@ -14,6 +14,7 @@ import typer
 
 from clusteratlas.cli._common import AtlasOpt, WideOpt, app, err, failing_cleanly, out
 from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
 from clusteratlas.store import DEFAULT_PATH, Atlas
 
 token_app = typer.Typer(help="API tokens: create (shown once, stored hashed), list, revoke.", no_args_is_help=True)
@@ -101,7 +102,8 @@ def _serve(stack: contextlib.ExitStack, *, atlas: Path, host: str, port: int, wo
             try:
                 parse(value)
             except ValueError:
-                raise ClusterAtlasError(f"bad {option} {value!r}; expected e.g. 600/minute") from None
+                raise ClusterAtlasError(_("bad {option} {value!r}; expected e.g. 600/minute").format(
+                    option=option, value=value)) from None
         proxies = trusted_proxies(forwarded_allow_ips) if forwarded_allow_ips is not None else None
         path = _demo_atlas(stack) if demo else atlas
         settings = Settings(atlas=str(path), read_only=read_only or workers > 1, max_body=int(max_body_mb * 1e6),

@@ -25,6 +25,7 @@ import duckdb
 
 from clusteratlas._sql import connect, plain_connect
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.queries.provenance import Provenance, atlas_stamp, provenance
 from clusteratlas.server.auth import ensure_tables
 from clusteratlas.server.cache import DEFAULT_CACHE_MB, ResponseCache
@@ -41,9 +42,9 @@ class AtlasService:
         self.read_only = read_only
         self.memory_limit = memory_limit
         if not self.path.is_file():
-            raise InputError("no atlas here", file=str(self.path),
-                             hint="Create one with 'clusteratlas init' or 'clusteratlas demo --atlas FILE', "
-                                  "or browse the sample with 'clusteratlas serve --demo'")
+            raise InputError(_("no atlas here"), file=str(self.path),
+                             hint=_("Create one with 'clusteratlas init' or 'clusteratlas demo --atlas FILE', "
+                                  "or browse the sample with 'clusteratlas serve --demo'"))
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
@@ -68,13 +69,14 @@ class AtlasService:
             else:
                 con = connect(str(self.path), memory_limit=self.memory_limit)
         except duckdb.Error as exc:
-            raise InputError(f"cannot open the atlas: {str(exc).splitlines()[0]}", file=str(self.path),
-                             hint="Another process may be writing it; serve it with --read-only, or stop "
-                                  "that process") from None
+            raise InputError(_("cannot open the atlas: {value}").format(value=str(exc).splitlines()[0]),
+                             file=str(self.path),
+                             hint=_("Another process may be writing it; serve it with --read-only, or stop "
+                                  "that process")) from None
         names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if "atlas_meta" not in names:
             con.close()
-            raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
+            raise InputError(_("this DuckDB file is not a clusteratlas atlas"), file=str(self.path))
         if not self.read_only:
             ensure_tables(con)
         self.con = con

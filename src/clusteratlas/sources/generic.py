@@ -70,8 +70,8 @@ def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         canonical, sep, source = pair.partition("=")
         if not sep or not canonical.strip() or not source.strip():
-            raise InputError("bad column mapping", value=pair,
-                             expected="CANONICAL=SOURCE, e.g. employment=EMP")
+            raise InputError(_("bad column mapping"), value=pair,
+                             expected=_("CANONICAL=SOURCE, e.g. employment=EMP"))
         mapping[canonical.strip()] = source.strip()
     return mapping
 
@@ -117,7 +117,7 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
     known = {c.name for c in columns}
     for canonical in mapping:
         if canonical not in known:
-            raise InputError("the column mapping names an unknown column", file=label, value=canonical,
+            raise InputError(_("the column mapping names an unknown column"), file=label, value=canonical,
                              hint=did_you_mean(canonical, sorted(known)))
     items = []
     for col in columns:
@@ -126,7 +126,7 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
         if actual is None:
             if col.required or col.name in mapping:
                 raise InputError(
-                    f"required column '{col.name}' is missing", file=label, column=source,
+                    _("required column '{name}' is missing").format(name=col.name), file=label, column=source,
                     hint=did_you_mean(source, [c for c in rel.columns if c != LINE])
                     + f". Map another column to it with --map {col.name}=YOUR_COLUMN",
                 )
@@ -385,7 +385,7 @@ def _duplicate_keys(con: duckdb.DuckDBPyConnection, view: str, kind: str, label:
         problem = f"duplicate rows for {shown} (lines {lines[0]} and {lines[1]}, {n} in all)"
         expected = f"one row per {', '.join(key)}"
     raise InputError(problem, file=label, row=lines[1], column=key[-1], expected=expected,
-                     hint="Remove or merge the repeated rows")
+                     hint=_("Remove or merge the repeated rows"))
 
 
 def _all_names(kind: str) -> list[str]:
@@ -399,18 +399,20 @@ def _kind_specific(con: duckdb.DuckDBPyConnection, view: str, kind: str, label: 
             f"GROUP BY cluster HAVING count(DISTINCT coalesce(lower(type), 'traded')) > 1 LIMIT 1"
         )
         if row:
-            raise InputError(f"cluster {row[0]} is given more than one type", file=label, row=row[2],
+            raise InputError(_("cluster {value} is given more than one type").format(value=row[0]), file=label,
+                             row=row[2],
                              column="type", value=", ".join(sorted(row[1])),
-                             expected="one type (traded or local) per cluster")
+                             expected=_("one type (traded or local) per cluster"))
     if kind == "regions":
         row = first_row(con,
             f"SELECT region, list(DISTINCT coalesce(level, '')), min({LINE}) FROM {view} GROUP BY region "
             f"HAVING count(DISTINCT coalesce(level, '')) > 1 OR count(DISTINCT coalesce(name, '')) > 1 LIMIT 1"
         )
         if row:
-            raise InputError(f"region {row[0]} appears with different names or levels", file=label,
+            raise InputError(_("region {value} appears with different names or levels").format(value=row[0]),
+                             file=label,
                              row=row[2], column="level",
-                             expected="the same name and level on every line of a region")
+                             expected=_("the same name and level on every line of a region"))
 
 
 @dataclass
@@ -493,17 +495,18 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     codes, e.g. NUTS 2013 to NUTS 2016 (see :func:`recode_regions`).
     """
     if file_format not in FORMATS:
-        raise InputError("unknown file format", value=file_format, expected=", ".join(FORMATS))
+        raise InputError(_("unknown file format"), value=file_format, expected=", ".join(FORMATS))
     if kind not in model.TABLES:
-        raise InputError("unknown table kind", value=kind, expected=", ".join(model.TABLES))
+        raise InputError(_("unknown table kind"), value=kind, expected=", ".join(model.TABLES))
     if file_format != "generic" and kind not in FORMAT_KINDS[file_format]:
-        raise InputError(f"the {file_format} format does not hold {kind}", value=kind,
+        raise InputError(_("the {file_format} format does not hold {kind}").format(file_format=file_format,
+                                                                                   kind=kind), value=kind,
                          expected=" or ".join(FORMAT_KINDS[file_format]))
     options = dict(options or {})
     recode = options.pop("recode", None)
     unit = options.pop("unit", None)
     if unit is not None and kind != "observations":
-        raise InputError("a unit is declared for observations only", value=kind)
+        raise InputError(_("a unit is declared for observations only"), value=kind)
     label = str(path)
     columns = model.TABLES[kind]
     notes: list[str] = []
@@ -534,7 +537,7 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
         raw, more = estat_json_view(con, path, label, **options)
     elif (file_format, kind) in _table_readers():
         if not path.is_file():
-            raise InputError("file not found", file=label)
+            raise InputError(_("file not found"), file=label)
         got = _table_readers()[(file_format, kind)](path, **options)
         table, more = got if isinstance(got, tuple) else (got, [])
         raw = _registered(con, table, file_format.replace("-", "_"), path)
@@ -555,7 +558,7 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
     # rows a reader implies beyond the file (NUTS ancestors, line 0) are stored but are not the file's rows
     n_rows = scalar(con, f"SELECT count(*) FILTER (WHERE {LINE} IS DISTINCT FROM 0) FROM {text_view}")
     if n_rows == 0:
-        raise InputError("the file has a header but no data rows", file=label)
+        raise InputError(_("the file has a header but no data rows"), file=label)
     checks = _observation_checks(unit) if kind == "observations" else CHECKS[kind]()
     _first_violation(con, text_view, checks, label, [c for c in _code_checks(kind) if c.column not in checked])
     limit = model.cell_limit("employment", unit)
@@ -594,9 +597,10 @@ def recode_regions(con: duckdb.DuckDBPyConnection, view: str, concordance: pa.Ta
     bad = first_row(con, f"SELECT source, count(*), sum(weight) FROM {table} GROUP BY source "
                          "HAVING count(*) > 1 AND abs(sum(weight) - 1) > 1e-6 ORDER BY source LIMIT 1")
     if bad:
-        raise InputError(f"region {bad[0]} is split among {bad[1]} targets but its weights add up to {bad[2]:g}",
-                         file=label, expected="shares that add up to 1 for each split region",
-                         hint="Give the concordance a weight column (e.g. population shares)")
+        raise InputError(_("region {value} is split among {value2} targets but its weights add up to "
+                           "{value3:g}").format(value=bad[0], value2=bad[1], value3=bad[2]),
+                         file=label, expected=_("shares that add up to 1 for each split region"),
+                         hint=_("Give the concordance a weight column (e.g. population shares)"))
     num = "TRY_CAST({} AS DOUBLE)"
     w = "coalesce(c.weight, 1.0)"
     width = ("CASE WHEN regexp_full_match(c.target, '[0-9]+') THEN "
