@@ -58,8 +58,8 @@ class InputError(ClusterAtlasError):
         """
         from clusteratlas.i18n import _, has
 
-        def shown(text: str) -> str:
-            return _(text) if has(text) else text
+        def shown(text: str) -> str:  # English source text not in the catalogue still reaches the miss hooks
+            return _(text) if has(text) or text.isascii() else text
 
         where = []
         if self.file:

@@ -181,7 +181,8 @@ def require_role(caller: Caller, role: str) -> None:
     if caller.role == "anonymous":
         raise AuthError(401, UNAUTHORIZED)
     if RANK[caller.role] < RANK[role]:
-        raise AuthError(403, f"this route needs role {role}; the token has role {caller.role}")
+        raise AuthError(403, _("this route needs role {role}; the token has role {has}").format(role=role,
+                                                                                                has=caller.role))
 
 
 def record_write(con: duckdb.DuckDBPyConnection, caller: Caller, action: str, detail: str,
