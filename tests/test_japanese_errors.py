@@ -40,17 +40,28 @@ def unwrapped_messages(source: str) -> list[tuple[int, str]]:
             continue
         args = [node.args[i] for i in ERRORS[name] if i < len(node.args)]
         args += [k.value for k in node.keywords if k.arg in MESSAGE_KEYWORDS]
-        for arg in args:
-            if isinstance(arg, ast.JoinedStr) or (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
-                found.append((arg.lineno, ast.unparse(arg)))
+        found += [(arg.lineno, ast.unparse(arg)) for arg in args if _text(arg)]
+    for node in ast.walk(ast.parse(source)):  # a message made first, then given: problem = f"..."
+        if isinstance(node, ast.Assign) and _text(node.value) and any(
+                isinstance(target, ast.Name) and target.id in MESSAGE_KEYWORDS for target in node.targets):
+            found.append((node.lineno, ast.unparse(node.value)))
     return found
+
+
+def _text(node: ast.expr) -> bool:
+    """Whether ``node`` is text written in the source: a literal, an f-string, or a sum with one in it."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _text(node.left) or _text(node.right)
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
 
 
 def test_the_search_finds_literals_and_f_strings_and_passes_wrapped_ones():
     code = ('raise InputError("bad file", hint=f"use {x}")\n'
             'raise InputError(_("bad {v}").format(v=v), expected=_("a number"))\n'
-            'raise AuthError(401, "no token")\n')
-    assert [line for line, _text in unwrapped_messages(code)] == [1, 1, 3]
+            'raise AuthError(401, "no token")\n'
+            'problem = f"{n} rows"\n'
+            'raise InputError(problem, hint=_("Fix it") + f" ({n})")\n')
+    assert sorted(line for line, _text in unwrapped_messages(code)) == [1, 1, 3, 4, 5]
 
 
 def test_every_error_message_goes_through_the_catalogue():

@@ -329,8 +329,10 @@ def check_rules(a: Assessment, fw: Framework, label: str) -> None:
                     raise InputError(_("assessment {assessment}, column {id}: {value} given {n} "
                                        "time(s)").format(assessment=a.assessment, id=column.id, value=v.value, n=n),
                                      file=label, row=lines[1] if n > 1 else None, column="value", value=v.value,
-                                     expected=("exactly one " if scale.rule == "each_once" else "at most one ")
-                                     + " ".join(x.value for x in scale.values) + " per column")
+                                     expected=(_("exactly one of {values} per column")
+                                               if scale.rule == "each_once" else
+                                               _("at most one of {values} per column")).format(
+                                         values=" ".join(x.value for x in scale.values)))
     for factor in fw.factors:
         if factor.required and not any(s.factor == factor.id for s in a.scores):
             raise InputError(_("assessment {assessment} does not score the required "

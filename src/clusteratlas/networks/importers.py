@@ -119,7 +119,8 @@ def _fail_first(df: pl.DataFrame, bad: pl.Expr, problem: str, file: str, column:
     if hits.height:
         row = hits.row(0, named=True)
         raise InputError(problem, file=file, row=row[LINE], column=column, value=row.get(column),
-                         expected=expected, hint=f"{hits.height:,} row(s) like this" + (f"; {hint}" if hint else ""))
+                         expected=expected, hint=(_("{n:,} row(s) like this; {hint}") if hint else
+                                                  _("{n:,} row(s) like this")).format(n=hits.height, hint=hint))
 
 
 def _required(df: pl.DataFrame, file: str, *names: str) -> None:

@@ -255,8 +255,9 @@ def sort_clause(sort: str | None, allowed: Sequence[str], default: str) -> str:
         desc = item.startswith("-")
         name = item.lstrip("-+")
         if name not in allowed:
-            raise InputError(_("unknown sort column"), value=name, expected="one of " + ", ".join(allowed)
-                             + " (prefix - for descending)",
+            raise InputError(_("unknown sort column"), value=name,
+                             expected=_("one of {columns} (prefix - for descending)").format(
+                                 columns=", ".join(allowed)),
                              hint=close_matches_hint(name, allowed))
         parts.append(f'"{name}" {"DESC" if desc else "ASC"} NULLS LAST')
     return ", ".join(parts)

@@ -116,8 +116,8 @@ def read_cmp(path: str | Path, *, vintage: int | Sequence[int] = 2012,
     vintages = [vintage] if isinstance(vintage, int) else list(vintage)
     for v in vintages:
         if v not in CMP_VINTAGES:
-            raise InputError("the benchmark definitions are published for NAICS "
-                             + ", ".join(map(str, CMP_VINTAGES)), value=v,
+            raise InputError(_("the benchmark definitions are published for NAICS {vintages}").format(
+                             vintages=", ".join(map(str, CMP_VINTAGES))), value=v,
                              hint=_("Carry them to a later vintage with a concordance"))
     rows = []
     for v in vintages:
@@ -356,7 +356,8 @@ def naics_steps(start: int, end: int) -> list[tuple[int, int]]:
     chain = sorted({v for pair in NAICS_CONCORDANCES for v in pair})
     if start not in chain or end not in chain or end < start:
         raise InputError(_("no Census concordance chain between these NAICS vintages"), value=f"{start} → {end}",
-                         expected="vintages among " + ", ".join(map(str, chain)) + ", the second not earlier")
+                         expected=_("vintages among {vintages}, the second not earlier").format(
+                             vintages=", ".join(map(str, chain))))
     return [(a, b) for a, b in itertools.pairwise(chain) if a >= start and b <= end]
 
 

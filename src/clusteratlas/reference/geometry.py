@@ -53,7 +53,8 @@ def _feature_id(obj: dict, id_property: str | None, label: str, n: int) -> str:
     key = id_property or ("NUTS_ID" if "NUTS_ID" in props else None)
     value = props.get(key) if key else obj.get("id")
     if value in (None, ""):
-        raise InputError(f"feature {n} has no id" + (f" property {key!r}" if key else ""), file=label,
+        raise InputError((_("feature {n} has no id property {key!r}") if key else _("feature {n} has no id")).format(
+                             n=n, key=key), file=label,
                          hint=_("Name the id property with --id-property"))
     return str(value)
 

@@ -196,7 +196,8 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
     if got is not None:
         got.url = url
         return got
-    broken = f"The cached copy {target} was removed: {problem}. " if problem else ""
+    broken = _("The cached copy {target} was removed: {problem}. ").format(target=target, problem=_(problem)) \
+        if problem else ""
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     start = part.stat().st_size if part.exists() else 0
@@ -215,8 +216,8 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
     except (urllib.error.URLError, OSError) as exc:
         cached = sorted(p.name for p in cache_dir().glob("*/*")
                         if not p.name.endswith((".part", ".json", ".tmp")))
-        listed = (("Files already in the cache: " + ", ".join(cached[:10])) if cached
-                  else "Nothing is cached yet; connect and try again")
+        listed = (_("Files already in the cache: {files}").format(files=", ".join(cached[:10])) if cached
+                  else _("Nothing is cached yet; connect and try again"))
         raise OfflineError(_("cannot reach the server ({exc}); are you offline?").format(exc=getattr(exc, 'reason',
                                                                                                      exc)),
                            value=url, hint=broken + listed) from None
@@ -237,7 +238,7 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
     if expected_sha256 and digest != expected_sha256.lower():
         part.unlink()
         raise InputError(_("the downloaded file does not match its checksum"), value=digest,
-                         expected=expected_sha256, hint=broken + "The partial file was removed; try again")
+                         expected=expected_sha256, hint=broken + _("The partial file was removed; try again"))
     size = part.stat().st_size
     _discard(meta)  # no record ever vouches for a file it was not written for
     os.replace(part, target)

@@ -120,7 +120,8 @@ def _pick_level(codes: list[str], wanted: int | str, level_of, what: str, label:
         found = sorted({str(v) for v in levels.values() if v is not None})
         raise InputError(_("no {what} code of level {wanted} in the file").format(what=what, wanted=wanted),
                          file=label, column=dimension,
-                         expected="a level among " + (", ".join(found) or "none (only aggregates)"))
+                         expected=_("a level among {levels}").format(
+                             levels=", ".join(found) or _("none (only aggregates)")))
     dropped = sorted(set(codes) - set(kept))
     shown = ", ".join(dropped[:8]) + (f" and {len(dropped) - 8} more" if len(dropped) > 8 else "")
     note = (f"{label}: kept {len(kept):,} {what} code(s) of level {wanted}; left out {len(dropped):,} of other "
@@ -272,7 +273,7 @@ def _cell_notes(con: duckdb.DuckDBPyConnection, parsed: str, label: str, kind: s
         line = scalar(con, f"SELECT min({LINE}) FROM {parsed} WHERE regexp_matches(flags, "
                            f"{literal('[' + ''.join(odd) + ']')})")
         raise InputError(_("unknown Eurostat flag"), file=label, row=line, value=", ".join(odd),
-                         expected="flags among " + ", ".join(sorted(KNOWN_FLAGS)))
+                         expected=_("flags among {flags}").format(flags=", ".join(sorted(KNOWN_FLAGS))))
     withheld, confidential, empty = first_row(
         con, f"SELECT count(*) FILTER (WHERE kind = 'withheld'), "
              f"count(*) FILTER (WHERE kind = 'number' AND contains(flags, 'c')), "

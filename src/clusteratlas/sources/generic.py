@@ -127,8 +127,8 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
             if col.required or col.name in mapping:
                 raise InputError(
                     _("required column '{name}' is missing").format(name=col.name), file=label, column=source,
-                    hint=did_you_mean(source, [c for c in rel.columns if c != LINE])
-                    + f". Map another column to it with --map {col.name}=YOUR_COLUMN",
+                    hint=_("{choices}. Map another column to it with --map {name}=YOUR_COLUMN").format(
+                        choices=did_you_mean(source, [c for c in rel.columns if c != LINE]), name=col.name),
                 )
             items.append(f"NULL::VARCHAR AS {ident(col.name)}")
             continue

@@ -57,7 +57,8 @@ def qcew_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, digi
     n, hidden = con.execute(f"SELECT count(*), count(*) FILTER (WHERE flag = 'suppressed') FROM {out}") \
         .fetchall()[0]
     if n == 0:
-        raise InputError(f"no {digits}-digit rows for " + ", ".join(f"{k}={v}" for k, v in filters.items()),
+        raise InputError(_("no {digits}-digit rows for {filters}").format(
+                             digits=digits, filters=", ".join(f"{k}={v}" for k, v in filters.items())),
                          file=label, hint=_("Check --digits and --filter own_code=…"))
     notes = [f"{label}: QCEW wages are in dollars (CBP payroll is in $1,000)"]
     if hidden:

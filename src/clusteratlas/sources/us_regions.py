@@ -83,7 +83,8 @@ def bea_economic_areas(path: Path) -> pa.Table:
     need = ("FIPS", "County", "EA", "EA Name")
     if any(n not in header for n in need):
         raise InputError(_("not a BEA economic-area county list"), file=label, value=", ".join(header[:6]),
-                         expected="columns " + ", ".join(need) + " (sheet 'EA county definition')")
+                         expected=_("columns {columns} (sheet 'EA county definition')").format(
+                             columns=", ".join(need)))
     at = {n: header.index(n) for n in need}
     counties: list[tuple] = []
     areas: dict[str, tuple[str, int]] = {}

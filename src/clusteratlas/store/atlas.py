@@ -267,12 +267,12 @@ class Atlas:
                 f"SELECT DISTINCT year FROM {view} EXCEPT SELECT DISTINCT year FROM observations ORDER BY 1"
             ).fetchall()]
             if years:
-                problem = (f"the reference totals have {len(years)} year(s) without observations in the atlas: "
-                           + ", ".join(map(str, years)))
+                problem = _("the reference totals have {n} year(s) without observations in the atlas: {years}").format(
+                    n=len(years), years=", ".join(map(str, years)))
                 if strict:
                     raise InputError(problem, file=label, column="year", expected=_("years the observations "
                                      "have (--strict)"), hint=_("Import the observations first"))
-                report.notes.append(problem + " (not used by 'map' until observations for them are imported)")
+                report.notes.append(problem + _(" (not used by 'map' until observations for them are imported)"))
             return view
         columns = {"observations": "region, employment", "indicators": "region",
                    "custom-regions": "member AS region"}.get(kind)

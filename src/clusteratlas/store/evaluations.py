@@ -126,9 +126,10 @@ def _check_identities(con: duckdb.DuckDBPyConnection, items: list[Assessment], l
         if other == a.assessment:  # the made-up id itself collides: two assessors, one subject and day
             other = f"{other}-{a.assessor}"
         differs = [k for k, x, y in zip(IDENTITY, a.identity(), have, strict=True) if x != y]
-        raise InputError(f"assessment id {a.assessment} is already in the atlas for "
-                         + ", ".join(f"{k} {y!r}" for k, y in zip(IDENTITY, have, strict=True))
-                         + f"; this one has {differs[0]} {getattr(a, differs[0])!r}",
+        raise InputError(_("assessment id {assessment} is already in the atlas for {stored}; this one has {key} "
+                           "{value!r}").format(assessment=a.assessment, stored=", ".join(
+                               f"{k} {y!r}" for k, y in zip(IDENTITY, have, strict=True)), key=differs[0],
+                               value=getattr(a, differs[0])),
                          file=label, row=a.line, column="assessment", value=a.assessment,
                          expected=_("an id of its own for each subject, framework and assessor"),
                          hint=_("Give it an id of its own, e.g. {other!r}; nothing was stored").format(other=other))

@@ -238,8 +238,8 @@ def check_hierarchy(con: duckdb.DuckDBPyConnection, kind: str, view: str, label:
             raise InputError(_("the parent of {thing} {value} exists nowhere").format(thing=thing, value=dangling[1]),
                              file=label, row=dangling[0],
                              column="parent", value=dangling[2],
-                             expected=f"a {thing} of this file, of the atlas"
-                             + ("" if kind == "industries" else " or of a built-in region system"),
+                             expected=(_("an industry of this file or of the atlas") if kind == "industries"
+                                       else _("a region of this file, of the atlas or of a built-in region system")),
                              hint=_("Import the parent {thing}s first (e.g. the level above), or leave "
                                     "parent empty").format(thing=thing))
     edges = con.execute(f"SELECT child, parent FROM ({stored}) UNION ALL SELECT child, parent FROM ({incoming})"
