@@ -48,7 +48,7 @@ DATA = {
 COMMAND = re.compile(r"clusteratlas(?: [^\s、。）)」]+)*")
 OPTION = re.compile(r"(?<![\w-])--?[a-z][a-z0-9-]*(?:=[^\s、。（）()」]+)?")
 FILE = re.compile(r"\S*\.(?:duckdb|csv|xlsx|parquet|json|geojson|topojson|po|txt|html)\b")
-PATH = re.compile(r"(?:/[\w.\-]+)+/?")
+PATH = re.compile(r"(?:/[\w.\-]+)+/?(?:\?[\w=&%.,\-]*)?")  # an address, with its query string
 CODE = re.compile(r"\b(?:S\dC\d+|S\d|C\d\d|\d{2,6}[A-Z]?|[0-9a-f]{16}|[a-z0-9]+(?:-[a-z0-9]+)+(?::[a-z0-9-]+)?)\b")
 WORD = re.compile(r"[A-Za-z][A-Za-z'’_-]*[A-Za-z]|[A-Za-z]{2,}")
 
