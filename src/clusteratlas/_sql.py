@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 MEMORY_LIMIT_ENV = "CLUSTERATLAS_MEMORY_LIMIT"
 TEMP_DIR_ENV = "CLUSTERATLAS_TEMP_DIR"
@@ -83,7 +84,8 @@ def connect(path: str = ":memory:", *, memory_limit: str | None = None,
         try:
             duckdb.connect(config={"memory_limit": limit}).close()
         except duckdb.Error:
-            raise InputError("invalid memory limit", value=limit, expected="a size such as 800MB or 2GB") from None
+            raise InputError(_("invalid memory limit"), value=limit,
+                             expected=_("a size such as 800MB or 2GB")) from None
     config["memory_limit"] = limit or default_memory_limit()
     folder = temp_directory or os.environ.get(TEMP_DIR_ENV)
     if folder:

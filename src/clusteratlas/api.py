@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from clusteratlas._sql import connect, scalar
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.metrics import Engine, MapParams
 from clusteratlas.metrics.pipeline import CLUSTER_COLUMNS
 from clusteratlas.metrics.run import FileMapReport, MapFiles, MapInputs, MapRun, MapSpec, describe_results, run_map
@@ -77,7 +78,7 @@ def run_files(spec: MapSpec, out: str | os.PathLike[str], *, regions_out: str | 
               memory_limit: str | None = None) -> FileMapReport:
     """Run a stateless spec (its ``files``) on DuckDB: the one map job, then ``out`` (and ``regions_out``)."""
     if spec.files is None:
-        raise InputError("this map spec maps an atlas, not files", hint="Use Atlas.run or Atlas.remap")
+        raise InputError(_("this map spec maps an atlas, not files"), hint=_("Use Atlas.run or Atlas.remap"))
     files = spec.files
     out = Path(out)
     export_format(out)
@@ -105,7 +106,7 @@ def run_files(spec: MapSpec, out: str | os.PathLike[str], *, regions_out: str | 
         rows = write_table(clusters_rel, out)
         if regions_out is not None:
             write_table(outcome.result.regions.drop("level").sort("region", "year").to_native(), Path(regions_out))
-        _, regions, years = describe_results(outcome.result.clusters)
+        _summary, regions, years = describe_results(outcome.result.clusters)
         reference_employment = None if ref is None else scalar(
             con, f"SELECT sum(employment) FROM {ref.view} WHERE year = ?", [years[-1]])
     finally:
@@ -171,7 +172,8 @@ def benchmark_definitions(naics: int | list[int] = 2012, *, definitions: str | o
         table = read_cmp(definitions, vintage=vintage, subclusters=subclusters)
         steps = naics_steps(vintage, wanted[0]) if wanted[0] != vintage else []
     if concordances and len(concordances) != len(steps):
-        raise InputError(f"NAICS {vintage} → {wanted[0]} takes {len(steps)} concordance(s)",
+        raise InputError(_("NAICS {vintage} → {value} takes {steps} concordance(s)").format(
+            vintage=vintage, value=wanted[0], steps=len(steps)),
                          value=len(concordances), expected=" then ".join(f"{a}→{b}" for a, b in steps))
     chain = []
     for i, (a, b) in enumerate(steps):

@@ -25,6 +25,7 @@ import pyarrow as pa
 from clusteratlas import queries as Q
 from clusteratlas._sql import plain_connect
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 #: Tabular questions: name -> (API path, the path's parameters, the query function).
 TABLES: dict[str, tuple[str, tuple[str, ...], Callable[..., Q.TableResult]]] = {
@@ -41,11 +42,11 @@ TABLES: dict[str, tuple[str, tuple[str, ...], Callable[..., Q.TableResult]]] = {
 
 def _split(name: str, params: dict[str, Any]) -> tuple[str, tuple[str, ...], Callable, list, dict]:
     if name not in TABLES:
-        raise InputError("unknown table", value=name, expected=", ".join(TABLES))
+        raise InputError(_("unknown table"), value=name, expected=", ".join(TABLES))
     path, keys, fn = TABLES[name]
     missing = [k for k in keys if k not in params]
     if missing:
-        raise InputError(f"table {name!r} needs {', '.join(missing)}")
+        raise InputError(_("table {name!r} needs {value}").format(name=name, value=', '.join(missing)))
     positional = [params.pop(k) for k in keys]
     return path, keys, fn, positional, params
 
@@ -114,7 +115,9 @@ class RemoteObservatory:
                 problem = response.json()
             except json.JSONDecodeError:
                 problem = {"title": response.reason_phrase, "detail": response.text[:200]}
-            raise InputError(f"{problem.get('title', 'error')} ({response.status_code}): {problem.get('detail', '')}")
+            raise InputError(_("{value} ({status_code}): {value2}").format(
+                value=problem.get('title', 'error'), status_code=response.status_code, value2=problem.get('detail',
+                                                                                                          '')))
         return response
 
     def table(self, name: str, **params: Any) -> pa.Table:

@@ -125,7 +125,8 @@ def map_params(base_year: int | None, by_subcluster: bool, peers: list[str] | No
     for pair in peers or []:
         level, sep, peer = pair.partition("=")
         if not sep:
-            raise ClusterAtlasError(f"bad --peers {pair!r}; expected LEVEL=PEER_LEVEL, e.g. custom=economic_area")
+            raise ClusterAtlasError(_("bad --peers {pair!r}; expected LEVEL=PEER_LEVEL, e.g. "
+                                      "custom=economic_area").format(pair=pair))
         peer_levels[level.strip()] = peer.strip()
     return MapParams(base_year=base_year, by_subcluster=by_subcluster, peer_levels=peer_levels, **given)
 
@@ -135,7 +136,7 @@ def format_options(file_format: str, year: int | None, digits: int, filters: lis
                     nuts_level: int | None = None, nace_level: str | None = None) -> dict:
     """Reader options for an official file format."""
     if file_format != "eurostat" and (nuts_level is not None or nace_level is not None):
-        raise ClusterAtlasError("--nuts-level and --nace-level work with --format eurostat")
+        raise ClusterAtlasError(_("--nuts-level and --nace-level work with --format eurostat"))
     extra = {k: v for k, v in (wide or {}).items() if v}
     if file_format == "cbp":
         return {"year": year, "digits": digits}
@@ -165,7 +166,8 @@ def recode_option(path: Path | None, columns: str | None) -> dict:
 
     names = [c.strip() for c in columns.split(",")] if columns else []
     if columns and len(names) not in (2, 3):
-        raise ClusterAtlasError(f"bad --recode-columns {columns!r}; expected SOURCE,TARGET[,WEIGHT]")
+        raise ClusterAtlasError(_("bad --recode-columns {columns!r}; expected "
+                                  "SOURCE,TARGET[,WEIGHT]").format(columns=columns))
     source, target, weight = [*names, None, None, None][:3]
     return {"recode": read_concordance(path, source=source, target=target, weight=weight)}
 

@@ -41,7 +41,7 @@ def init(atlas: AtlasOpt = DEFAULT_PATH,
     """Create an empty atlas (a DuckDB file; no server needed)."""
     if atlas.exists():
         if not force:
-            raise ClusterAtlasError(f"{atlas} already exists; pass --force to replace it")
+            raise ClusterAtlasError(_("{atlas} already exists; pass --force to replace it").format(atlas=atlas))
         atlas.unlink()
     Atlas(atlas, create=True).close()
     out.print(_("Created atlas [bold]{atlas}[/]").format(atlas=atlas))
@@ -140,14 +140,15 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
         from clusteratlas.store.geometry import import_geometry
 
         if not level:
-            raise ClusterAtlasError("import geometry needs --level (the region level the shapes are for)")
+            raise ClusterAtlasError(_("import geometry needs --level (the region level the shapes are for)"))
         with Atlas(atlas) as a, step(f"Importing {file}"):
             shapes = import_geometry(a.con, file, level=level, file_format="geojson" if file_format == "generic"
                                      else file_format, layer=layer, id_property=id_property, tolerance=simplify)
         out.print(f"Stored {shapes} shapes for level [bold]{escape(level)}[/] from {escape(str(file))}")
         return
     if kind not in TABLES:
-        raise ClusterAtlasError(f"unknown kind {kind!r}; expected one of {', '.join(TABLES)}")
+        raise ClusterAtlasError(_("unknown kind {kind!r}; expected one of {value}").format(kind=kind,
+                                                                                           value=', '.join(TABLES)))
     if kind == "reference-totals" and file_format in ("wide", "jp-census"):
         # a wide table's national row (00000, or the only row) holds the reference totals
         from clusteratlas.sources.jp_census import read_census, store_table
@@ -163,8 +164,8 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
         return
     if file_format == "jp-census":
         if kind != "observations":
-            raise ClusterAtlasError("--format jp-census reads observations (it also stores the table's regions, "
-                                    "industries and national reference totals)")
+            raise ClusterAtlasError(_("--format jp-census reads observations (it also stores the table's regions, "
+                                    "industries and national reference totals)"))
         from clusteratlas.sources.jp_census import import_census
 
         with Atlas(atlas) as a, step(f"Importing {file}"):
@@ -266,10 +267,12 @@ def fetch(source: Annotated[str, typer.Argument(help="cbp, qcew, eurostat, estat
     name = {"eurostat": f"{dataset}.tsv", "estat": f"estat_{table}.json", "estat-csv": f"estat_{table}.csv",
             "cmp": "cmp_clusters.json"}.get(source)
     if (nuts_level is not None or nace_level is not None) and (source != "eurostat" or into is None):
-        raise ClusterAtlasError("--nuts-level and --nace-level work with 'fetch eurostat … --import ATLAS'")
+        raise ClusterAtlasError(_("--nuts-level and --nace-level work with 'fetch eurostat … --import ATLAS'"))
     if into is not None and source not in ("cbp", "qcew", "eurostat", "estat", "estat-csv"):
-        raise ClusterAtlasError(f"--import works for observations (cbp, qcew, eurostat, estat); load {source} files "
-                                "with 'clusteratlas reference us-benchmark' or 'clusteratlas carry'")
+        raise ClusterAtlasError(_("--import works for observations (cbp, qcew, eurostat, estat); load {source} "
+                                  "files with "
+                                  "'clusteratlas reference us-benchmark' or "
+                                  "'clusteratlas carry'").format(source=source))
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(f"Downloading {source}", total=None)
@@ -300,11 +303,11 @@ def _find_estat_table(source: str, survey: str, year: int | None, area: str, *, 
     from clusteratlas.sources.download import fetch as download
 
     if source not in ("estat", "estat-csv"):
-        raise ClusterAtlasError("--survey works with 'fetch estat' or 'fetch estat-csv'")
+        raise ClusterAtlasError(_("--survey works with 'fetch estat' or 'fetch estat-csv'"))
     if table is not None:
-        raise ClusterAtlasError("give --survey (to find the table) or --table (a statsDataId), not both")
+        raise ClusterAtlasError(_("give --survey (to find the table) or --table (a statsDataId), not both"))
     if year is None or not app_id:
-        raise ClusterAtlasError("--survey needs --year (e.g. 2021) and --app-id (your e-Stat application ID)")
+        raise ClusterAtlasError(_("--survey needs --year (e.g. 2021) and --app-id (your e-Stat application ID)"))
     code = estat_catalogue.SURVEYS.get(survey, ("?",))[0]
     url = estat_catalogue.stats_list_url(base_url("estat", base), app_id=app_id, survey=survey, year=year)
     listed = download(url, name=f"estat_list_{code}_{year}.json")

@@ -31,11 +31,11 @@ def _output(path: Path) -> Path:
     for parent in (folder, *folder.parents):
         if parent.exists():
             if not parent.is_dir():
-                raise InputError("cannot write here: a file stands where a folder should be", file=str(path),
-                                 value=str(parent), expected="a path inside a folder")
+                raise InputError(_("cannot write here: a file stands where a folder should be"), file=str(path),
+                                 value=str(parent), expected=_("a path inside a folder"))
             break
     if path.is_dir():
-        raise InputError("this is a folder, not a file to write", file=str(path), expected="a file name")
+        raise InputError(_("this is a folder, not a file to write"), file=str(path), expected=_("a file name"))
     return path
 
 
@@ -47,7 +47,8 @@ def _write(table: pa.Table, path: Path) -> int:
     try:
         return write_table(con.table("t"), _output(path))
     except OSError as exc:
-        raise InputError(f"cannot write the file: {exc.strerror or exc}", file=str(path)) from None
+        raise InputError(_("cannot write the file: {value}").format(value=exc.strerror or exc),
+                         file=str(path)) from None
 
 
 def _write_text(text: str, path: Path) -> None:
@@ -60,7 +61,8 @@ def _write_text(text: str, path: Path) -> None:
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write the file: {exc.strerror or exc}", file=str(path)) from None
+        raise InputError(_("cannot write the file: {value}").format(value=exc.strerror or exc),
+                         file=str(path)) from None
 
 
 def _warn(messages: list[str]) -> None:
@@ -118,10 +120,11 @@ def _resolve(framework: str, version: str | None, atlas: Path | None):
 
     found = builtin_frameworks().get(framework)
     if found is None:
-        raise InputError("unknown framework", value=framework, expected=", ".join(builtin_frameworks()),
-                         hint="Pass --atlas to look among the frameworks stored there")
+        raise InputError(_("unknown framework"), value=framework, expected=", ".join(builtin_frameworks()),
+                         hint=_("Pass --atlas to look among the frameworks stored there"))
     if version and version != found.version:
-        raise InputError(f"framework {framework} has no version {version!r}", expected=found.version)
+        raise InputError(_("framework {framework} has no version {version!r}").format(
+            framework=framework, version=version), expected=found.version)
     return found
 
 
@@ -401,7 +404,7 @@ def scoreboard(file: Annotated[Path | None, typer.Argument(help="A table with on
             units, names, values = _file_matrix(file, unit, indicator)
             pillars = parse_mapping(pillar) or None
         else:
-            raise ClusterAtlasError("give an indicator table, or --assessments FRAMEWORK")
+            raise ClusterAtlasError(_("give an indicator table, or --assessments FRAMEWORK"))
         weights = {k: _number(v, k) for k, v in parse_mapping(weight).items()}
         options = {"weights": weights, "normalisation": normalise, "aggregation": aggregate,
                    "lower_is_better": set(lower_is_better or []), "pillars": pillars}
@@ -427,7 +430,7 @@ def _number(text: str, key: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise InputError("not a number", column=key, value=text, expected="a weight such as 0.5") from None
+        raise InputError(_("not a number"), column=key, value=text, expected=_("a weight such as 0.5")) from None
 
 
 def _file_matrix(path: Path, unit: str, indicators: list[str] | None):
@@ -438,24 +441,24 @@ def _file_matrix(path: Path, unit: str, indicators: list[str] | None):
     view = open_relation(con, path)
     cols = [c for c in con.table(view).columns if c != LINE]
     if unit not in cols:
-        raise InputError("no such unit column", file=str(path), value=unit, expected=", ".join(cols))
+        raise InputError(_("no such unit column"), file=str(path), value=unit, expected=", ".join(cols))
     chosen = indicators or [c for c in cols if c != unit and scalar(
         con, f'SELECT count(*) FILTER (WHERE "{c}" IS NOT NULL AND TRY_CAST("{c}" AS DOUBLE) IS NULL) = 0 '
         f'AND count("{c}") > 0 FROM {view}')]
     for c in chosen:
         if c not in cols:
-            raise InputError("no such indicator column", file=str(path), value=c, expected=", ".join(cols))
+            raise InputError(_("no such indicator column"), file=str(path), value=c, expected=", ".join(cols))
         bad = con.execute(f'SELECT {LINE}, "{c}" FROM {view} WHERE "{c}" IS NOT NULL AND TRY_CAST("{c}" AS DOUBLE) '
                           f"IS NULL ORDER BY {LINE} LIMIT 1").fetchall()
         if bad:
-            raise InputError("not a number", file=str(path), row=bad[0][0], column=c, value=bad[0][1])
+            raise InputError(_("not a number"), file=str(path), row=bad[0][0], column=c, value=bad[0][1])
     if not chosen:
-        raise InputError("no numeric indicator columns", file=str(path), hint="Name them with --indicator")
+        raise InputError(_("no numeric indicator columns"), file=str(path), hint=_("Name them with --indicator"))
     select = ", ".join(f'TRY_CAST("{c}" AS DOUBLE)' for c in chosen)
     data = con.execute(f'SELECT "{unit}"::VARCHAR, {select} FROM {view} ORDER BY {LINE}').fetchall()
     units = [r[0] for r in data]
     if len(set(units)) != len(units):
-        raise InputError("a unit appears twice", file=str(path), column=unit,
+        raise InputError(_("a unit appears twice"), file=str(path), column=unit,
                          value=next(u for u in units if units.count(u) > 1))
     values = np.array([[np.nan if v is None else v for v in r[1:]] for r in data], dtype=float)
     return units, chosen, values

@@ -116,12 +116,12 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
     if replay and any(v not in (None, False, [], "duckdb") for v in (
             definition, level, data, clusters, out_file, year, drop_level, base_year, by_subcluster, peers, strict,
             specialisation_lq, size_top, focus_top, reference, engine)):
-        raise ClusterAtlasError("--replay maps with the latest run's spec: it takes no other map option")
+        raise ClusterAtlasError(_("--replay maps with the latest run's spec: it takes no other map option"))
     if data or clusters or out_file:
         if not (data and clusters and out_file):
-            raise ClusterAtlasError("stateless map needs --data, --clusters and --out together")
+            raise ClusterAtlasError(_("stateless map needs --data, --clusters and --out together"))
         if drop_level:
-            raise ClusterAtlasError("--drop-level is for atlas mode (a stateless map has no previous run)")
+            raise ClusterAtlasError(_("--drop-level is for atlas mode (a stateless map has no previous run)"))
         if engine != "duckdb":
             _map_elsewhere(engine, data, clusters, out_file, year=year, reference_totals=reference_totals,
                            regions_out=regions_out, map_cols=map_cols, params=params, strict=strict,
@@ -145,8 +145,8 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
             out.print(unmapped_table(report.unmapped, wide=wide), crop=not wide)
         return
     if engine != "duckdb":
-        raise ClusterAtlasError(f"--engine {engine} maps files (--data, --clusters, --out); load its results "
-                                "into an atlas with 'clusteratlas import results FOLDER'")
+        raise ClusterAtlasError(_("--engine {engine} maps files (--data, --clusters, --out); load its results into an "
+                                  "atlas with 'clusteratlas import results FOLDER'").format(engine=engine))
     started = time.perf_counter()
     with Atlas(atlas, memory_limit=memory_limit) as a, step("Mapping clusters", a.con):
         if replay:
@@ -180,10 +180,11 @@ def _map_elsewhere(engine: str, data: str, clusters: str, out_file: str, *, regi
     from clusteratlas.engines import ENGINES
 
     if engine not in ENGINES:
-        raise ClusterAtlasError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+        raise ClusterAtlasError(_("unknown engine {engine!r}; expected one of {value}").format(
+            engine=engine, value=', '.join(ENGINES)))
     if regions_out is not None:
-        raise ClusterAtlasError("--engine spark writes the region summaries into the --out folder (no "
-                                "--regions-out)")
+        raise ClusterAtlasError(_("--engine spark writes the region summaries into the --out folder (no "
+                                "--regions-out)"))
     from clusteratlas.engines.spark import map_with_spark
 
     with step("Mapping clusters with Spark"):

@@ -108,10 +108,10 @@ def network_import(
         from clusteratlas.networks.spinoffs import builtin_path
 
         if kind not in KINDS:
-            raise InputError("unknown network import kind", value=kind, expected=", ".join(KINDS))
+            raise InputError(_("unknown network import kind"), value=kind, expected=", ".join(KINDS))
         if path is None:
             if kind != "spinoffs":
-                raise InputError(f"give the {kind} file")
+                raise InputError(_("give the {kind} file").format(kind=kind))
             path = builtin_path()
         cols = parse_mapping(mapping)
         with Atlas(atlas) as a:
@@ -144,7 +144,7 @@ def network_compute(atlas: AtlasOpt = DEFAULT_PATH, network: NetOpt = None,
         from clusteratlas.networks.analysis import run_network
 
         if group not in ("region", "kind", "country", "cluster", "industry"):
-            raise InputError("unknown brokerage group", value=group, expected="region, kind, country, cluster")
+            raise InputError(_("unknown brokerage group"), value=group, expected=_("region, kind, country, cluster"))
         with Atlas(atlas) as a:
             info = run_network(a.con, network, group=group, seed=seed, pivots=pivots, max_exact=max_exact)
         out.print(f"network [bold]{info['network']}[/]: {info['actors']:,} actors, {info['ties']:,} ties, "
@@ -215,7 +215,7 @@ def match(atlas: AtlasOpt = DEFAULT_PATH, network: NetOpt = None,
             if cluster is not None:
                 region, sep, code = cluster.partition(":")
                 if not sep or not region or not code:
-                    raise InputError("bad --cluster", value=cluster, expected="REGION:CLUSTER, e.g. S1:C01")
+                    raise InputError(_("bad --cluster"), value=cluster, expected=_("REGION:CLUSTER, e.g. S1:C01"))
                 frame = match_clusters(a.con, region, code, kind=kind, top=top, min_employment=min_employment)
                 table = _fit(frame, f"Partner clusters for {cluster} (synergistic: same cluster, similar "
                                     "composition; complementary: related cluster)", CLUSTER_MATCH_FIELDS, wide=wide)

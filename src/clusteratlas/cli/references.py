@@ -136,8 +136,9 @@ def reference(name: Annotated[str, typer.Argument(help="Built-in reference data:
                     kind=_(kind), n=sum(str(m).startswith(kind) for m in matches))), highlight=False)
         return
     if name != "us-benchmark":
-        raise ClusterAtlasError(f"unknown reference data {name!r}; available: jp-prefectures, "
-                                "jp-prefecture-neighbours, jp-programmes, jp-benchmark, us-benchmark")
+        raise ClusterAtlasError(_("unknown reference data {name!r}; available: jp-prefectures, "
+                                  "jp-prefecture-neighbours, "
+                                  "jp-programmes, jp-benchmark, us-benchmark").format(name=name))
     from clusteratlas.api import benchmark_definitions
 
     with step("Reading the benchmark cluster definitions"):
@@ -188,10 +189,11 @@ def carry(definition: Annotated[str, typer.Argument(help="A cluster definition i
                 "SELECT industry, sum(employment) FROM observations WHERE year = (SELECT max(year) FROM "
                 "observations) GROUP BY 1").fetchall())
             if not sizes:
-                raise ClusterAtlasError("--by-employment needs observations in the atlas")
+                raise ClusterAtlasError(_("--by-employment needs observations in the atlas"))
         carried = carry_chain(table, steps, sizes=sizes)
         if carried.definitions.num_rows == 0:
-            raise ClusterAtlasError(f"the concordance places none of {definition!r}'s codes; check its columns")
+            raise ClusterAtlasError(_("the concordance places none of {definition!r}'s codes; check its "
+                                      "columns").format(definition=definition))
         report = a.import_table("definitions", carried.definitions, name=as_name)
     out.print(carry_report(report, carried.definitions, carried.lost, carried.split,
                            f"{definition} through {len(concordance)} concordance(s)", wide=wide), crop=not wide)

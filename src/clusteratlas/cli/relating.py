@@ -199,11 +199,11 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
 
     weights = {}
     for w in weight or []:
-        name, _, value = w.partition("=")
+        name, _sep, value = w.partition("=")
         try:
             weights[name.strip()] = float(value)
         except ValueError:
-            raise ClusterAtlasError(f"--weight takes measure=number, got {w!r}") from None
+            raise ClusterAtlasError(_("--weight takes measure=number, got {w!r}").format(w=w)) from None
     with Atlas(atlas, read_only=True) as a, step("Deriving cluster definitions"):
         rep = a.define(out_file, k=k, k_range=None if k else (k_min, k_max), year=year, level=level, io_path=io,
                        io_crosswalk=io_crosswalk, io_make=io_make, occupations_path=occupations, method=method,

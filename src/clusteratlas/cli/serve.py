@@ -6,7 +6,10 @@ A thin layer over :mod:`clusteratlas.server`; registered on the main app when im
 from __future__ import annotations
 
 import contextlib
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -14,9 +17,33 @@ import typer
 
 from clusteratlas.cli._common import AtlasOpt, WideOpt, app, err, failing_cleanly, out
 from clusteratlas.errors import ClusterAtlasError
+from clusteratlas.i18n import _
 from clusteratlas.store import DEFAULT_PATH, Atlas
 
 token_app = typer.Typer(help="API tokens: create (shown once, stored hashed), list, revoke.", no_args_is_help=True)
+
+
+@contextlib.contextmanager
+def stopping_cleanly_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM ends the process as SIGINT does: by an exception, so every ``with`` block closes
+    (the demo atlas's temporary folder is removed).
+
+    Uvicorn catches SIGINT and SIGTERM to stop serving, then sends the signal again to the process once it has
+    stopped; SIGINT's default handler raises KeyboardInterrupt, but SIGTERM's kills the process at once, leaving
+    the folder behind. Here SIGTERM raises ``SystemExit(143)`` (128 + 15, the shell's code for it) instead.
+    """
+    if threading.current_thread() is not threading.main_thread():  # signals can only be set in the main thread
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _demo_atlas(stack: contextlib.ExitStack) -> Path:
@@ -72,6 +99,7 @@ def serve(atlas: AtlasOpt = DEFAULT_PATH,
           log_level: Annotated[str, typer.Option(help="Uvicorn log level.")] = "warning") -> None:
     """Serve the atlas over HTTP: REST API under /api/v1, docs at /api/docs (see docs/api.md and docs/security.md)."""
     with contextlib.ExitStack() as stack:
+        stack.enter_context(stopping_cleanly_on_sigterm())
         _serve(stack, atlas=atlas, host=host, port=port, workers=workers, read_only=read_only, demo=demo,
                max_body_mb=max_body_mb, cors_origin=cors_origin, rate_limit=rate_limit, auth_failures=auth_failures,
                upload_seconds=upload_seconds, cache_mb=cache_mb, warm=warm, header_timeout=header_timeout,
@@ -101,7 +129,8 @@ def _serve(stack: contextlib.ExitStack, *, atlas: Path, host: str, port: int, wo
             try:
                 parse(value)
             except ValueError:
-                raise ClusterAtlasError(f"bad {option} {value!r}; expected e.g. 600/minute") from None
+                raise ClusterAtlasError(_("bad {option} {value!r}; expected e.g. 600/minute").format(
+                    option=option, value=value)) from None
         proxies = trusted_proxies(forwarded_allow_ips) if forwarded_allow_ips is not None else None
         path = _demo_atlas(stack) if demo else atlas
         settings = Settings(atlas=str(path), read_only=read_only, max_body=int(max_body_mb * 1e6),

@@ -34,6 +34,7 @@ import narwhals as nw
 
 from clusteratlas import model
 from clusteratlas.errors import ClusterAtlasError, InputError
+from clusteratlas.i18n import _
 from clusteratlas.metrics import Engine, MapParams
 from clusteratlas.metrics.run import (
     FileMapReport,
@@ -62,8 +63,8 @@ def require_pyspark() -> None:
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
-        raise ClusterAtlasError('the Spark engine needs PySpark: pip install "clusteratlas[spark]" '
-                                "(and Java 17 or later)") from exc
+        raise ClusterAtlasError(_('the Spark engine needs PySpark: pip install "clusteratlas[spark]" '
+                                "(and Java 17 or later)")) from exc
 
 
 def session(*, memory: str | None = None, app_name: str = "clusteratlas") -> SparkSession:
@@ -128,13 +129,14 @@ def read_table(spark: SparkSession, path: str, kind: str, *, mapping: Mapping[st
         reader = spark.read.option("header", "true") if fmt == "csv" else spark.read
         raw = reader.format(fmt).load(path)
     except AnalysisException as exc:
-        raise InputError("Spark cannot read this input", file=path, expected=f"a {fmt.upper()} file or folder",
+        raise InputError(_("Spark cannot read this input"), file=path,
+                         expected=_("a {value} file or folder").format(value=fmt.upper()),
                          hint=str(exc).splitlines()[0]) from exc
     found = {c.lower(): c for c in raw.columns}
     known = {c.name for c in model.TABLES[kind]}
     for canonical in mapping:
         if canonical not in known:
-            raise InputError("the column mapping names an unknown column", file=path, value=canonical,
+            raise InputError(_("the column mapping names an unknown column"), file=path, value=canonical,
                              expected=", ".join(sorted(known)))
     from pyspark.sql import functions as F
 
@@ -144,9 +146,10 @@ def read_table(spark: SparkSession, path: str, kind: str, *, mapping: Mapping[st
         actual = found.get(source.lower())
         if actual is None:
             if col.required or col.name in mapping:
-                raise InputError(f"required column '{col.name}' is missing", file=path, column=source,
+                raise InputError(_("required column '{name}' is missing").format(name=col.name), file=path,
+                                 column=source,
                                  expected=", ".join(raw.columns),
-                                 hint=f"Map another column to it with --map {col.name}=YOUR_COLUMN")
+                                 hint=_("Map another column to it with --map {name}=YOUR_COLUMN").format(name=col.name))
             continue
         text = F.trim(F.col(f"`{actual}`").cast("string"))
         texts[col.name] = F.when(text != "", text)
@@ -248,7 +251,7 @@ def _checks(kind: str, present: set[str]) -> list[tuple[str, Column, str, str]]:
     if kind == "reference-totals":
         return [required_text("industry"), ascii_code("industry"), *year_checks,
                 *numeric("employment", required=True)]
-    raise ClusterAtlasError(f"the Spark engine does not read {kind}")
+    raise ClusterAtlasError(_("the Spark engine does not read {kind}").format(kind=kind))
 
 
 def _check(frame: DataFrame, kind: str, label: str) -> None:
@@ -265,7 +268,8 @@ def _check(frame: DataFrame, kind: str, label: str) -> None:
     for i, (column, _bad, problem, expected) in enumerate(checks):
         if row[f"n{i}"]:
             more = f" ({row[f'n{i}']:,} rows in all)" if row[f"n{i}"] > 1 else ""
-            raise InputError(f"{problem}{more}", file=label, column=column, value=row[f"v{i}"], expected=expected)
+            raise InputError(_("{problem}{more}").format(problem=problem, more=more), file=label, column=column,
+                             value=row[f"v{i}"], expected=expected)
 
 
 def _check_unique(frame: DataFrame, kind: str, label: str) -> None:
@@ -285,10 +289,12 @@ def _check_unique(frame: DataFrame, kind: str, label: str) -> None:
     if dup:
         shown = ", ".join(f"{k}={dup[0][k]}" for k in key)
         if kind == "definitions":
-            raise InputError(f"industry {dup[0]['industry']} is mapped to more than one cluster", file=label,
-                             column="cluster", expected="each industry in exactly one cluster and subcluster")
-        raise InputError(f"duplicate rows for {shown} ({dup[0]['count']} rows)", file=label,
-                         expected=f"one row per {' × '.join(key)}")
+            raise InputError(_("industry {industry} is mapped to more than one "
+                               "cluster").format(industry=dup[0]['industry']), file=label,
+                             column="cluster", expected=_("each industry in exactly one cluster and subcluster"))
+        raise InputError(_("duplicate rows for {shown} ({count} rows)").format(shown=shown, count=dup[0]['count']),
+                         file=label,
+                         expected=_("one row per {value}").format(value=' × '.join(key)))
 
 
 def read_official(spark: SparkSession, files: MapFiles) -> tuple[DataFrame, DataFrame | None, list[str]]:
@@ -353,7 +359,7 @@ def run_spark(spec: MapSpec, out: str, *, spark: SparkSession | None = None, mem
     from clusteratlas.api import file_reference_label
 
     if spec.files is None:
-        raise InputError("this map spec maps an atlas, not files", hint="Use Atlas.run or Atlas.remap")
+        raise InputError(_("this map spec maps an atlas, not files"), hint=_("Use Atlas.run or Atlas.remap"))
     files = spec.files
     spark = spark or session(memory=memory)
     _prepare_out(spark, out, delete=False)  # refuse a wrong --out before any work
@@ -399,9 +405,10 @@ def _prepare_out(spark: SparkSession, out: str, *, delete: bool = True) -> None:
         return
     entries = {s.getPath().getName() for s in fs.listStatus(path)}
     if entries - set(RESULT_PARTS):
-        raise InputError("the output exists and is not a clusteratlas results folder", file=out,
+        raise InputError(_("the output exists and is not a clusteratlas results folder"), file=out,
                          value=", ".join(sorted(entries)[:5]),
-                         expected=f"a new path, or an earlier results folder ({', '.join(RESULT_PARTS)})")
+                         expected=_("a new path, or an earlier results folder "
+                                    "({value})").format(value=', '.join(RESULT_PARTS)))
     if not delete:
         return
     # The marker first: a run interrupted from here on leaves a folder import refuses.

@@ -18,6 +18,7 @@ import pyarrow as pa
 from clusteratlas.errors import InputError
 from clusteratlas.evaluate.assessments import Assessment
 from clusteratlas.evaluate.frameworks import Framework
+from clusteratlas.i18n import _
 
 ALL = "all"
 
@@ -42,22 +43,24 @@ def _groups(items: list[Assessment], by: str | None) -> dict[str, list[Assessmen
         if key is not None:
             out[key].append(a)
     if not out:
-        raise InputError(f"none of the {len(items)} assessment(s) has a tag or field {by!r} to group by",
-                         value=by, hint=f"Add a tag:{by} column to the assessment file, or leave out --by")
+        raise InputError(_("none of the {items} assessment(s) has a tag or field {by!r} to "
+                           "group by").format(items=len(items), by=by),
+                         value=by, hint=_("Add a tag:{by} column to the assessment file, or leave "
+                                          "out --by").format(by=by))
     return dict(sorted(out.items()))
 
 
 def _of(items: list[Assessment], fw: Framework) -> list[Assessment]:
     chosen = [a for a in items if a.framework == fw.id]
     if not chosen:
-        raise InputError(f"no assessments under framework {fw.id}")
+        raise InputError(_("no assessments under framework {id}").format(id=fw.id))
     return chosen
 
 
 def average_points(items: list[Assessment], fw: Framework, *, by: str | None = None) -> pa.Table:
     """Mean points per group × factor × column (unmarked = 0), with the number of assessments and of marks."""
     if not fw.has_points:
-        raise InputError(f"framework {fw.id} has categories only; use the distribution instead")
+        raise InputError(_("framework {id} has categories only; use the distribution instead").format(id=fw.id))
     rows = []
     for key, group in _groups(_of(items, fw), by).items():
         for column in fw.columns:
@@ -95,7 +98,7 @@ def distribution(items: list[Assessment], fw: Framework, *, by: str | None = Non
 def gap_profile(a: Assessment, fw: Framework, *, now: str | None = None, then: str | None = None) -> pa.Table:
     """Per factor: points now (first column), points to promote (second column) and the gap between them."""
     if len(fw.columns) < 2 and (now is None or then is None):
-        raise InputError(f"framework {fw.id} has one column; compare two assessments over time instead")
+        raise InputError(_("framework {id} has one column; compare two assessments over time instead").format(id=fw.id))
     now = now or fw.columns[0].id
     then = then or fw.columns[1].id
     rows = []

@@ -44,6 +44,7 @@ from clusteratlas.dates import EXPECTED as DATE_EXPECTED
 from clusteratlas.dates import ParsedDate, parse_date
 from clusteratlas.errors import InputError, did_you_mean
 from clusteratlas.evaluate.frameworks import Framework
+from clusteratlas.i18n import _
 
 REQUIRED = ("assessment", "framework", "subject", "assessor", "assessed_on", "factor", "value")
 OPTIONAL = ("framework_version", "subject_type", "subject_name", "subject_name_ja", "region", "column",
@@ -114,13 +115,13 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str | None]]]:
     from clusteratlas.sources.files import detect_encoding, iter_sheet_rows
 
     if not path.is_file():
-        raise InputError("file not found", file=str(path))
+        raise InputError(_("file not found"), file=str(path))
     label = str(path)
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         return _named(iter_sheet_rows(path), label)
     if path.suffix.lower() not in (".csv", ".txt"):
-        raise InputError("unsupported file type", file=label, value=path.suffix,
-                         expected="a .csv or .xlsx assessment file")
+        raise InputError(_("unsupported file type"), file=label, value=path.suffix,
+                         expected=_("a .csv or .xlsx assessment file"))
     encoding = detect_encoding(path)
     budget = limits.CellBudget(label)
     with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
@@ -135,10 +136,11 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str | None]]]:
                     budget.row(len(row), line)
                     yield line, row
             except csv.Error as exc:
-                raise InputError(f"cannot read as CSV: {exc}", file=label, row=line + 1) from None
+                raise InputError(_("cannot read as CSV: {exc}").format(exc=exc), file=label, row=line + 1) from None
             except UnicodeDecodeError:
-                raise InputError(f"the file is not valid {encoding} text", file=label, row=line + 1,
-                                 expected=f"{encoding} text throughout") from None
+                raise InputError(_("the file is not valid {encoding} text").format(encoding=encoding), file=label,
+                                 row=line + 1,
+                                 expected=_("{encoding} text throughout").format(encoding=encoding)) from None
 
         return _named(kept(), label)
 
@@ -147,11 +149,11 @@ def _named(rows, label: str) -> list[tuple[int, dict[str, str | None]]]:
     """Rows as dicts keyed by the first row's names; the header must hold the required columns."""
     first = next(rows, None)
     if first is None:
-        raise InputError("the file is empty", file=label)
+        raise InputError(_("the file is empty"), file=label)
     header = [str(h or "").strip() for h in first[1]]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise InputError(f"required column '{missing[0]}' is missing", file=label,
+        raise InputError(_("required column '{value}' is missing").format(value=missing[0]), file=label,
                          hint=did_you_mean(missing[0], [h for h in header if h]))
     from clusteratlas.store.export import formula_text
 
@@ -172,7 +174,7 @@ def read_date(text: str | None, *, label: str, line: int | None, column: str = "
     try:
         return parse_date(text)
     except ValueError as exc:
-        raise InputError(f"not a date ({exc})", file=label, row=line, column=column, value=text,
+        raise InputError(_("not a date ({exc})").format(exc=exc), file=label, row=line, column=column, value=text,
                          expected=DATE_EXPECTED) from None
 
 
@@ -196,8 +198,9 @@ def _header_date(header: dict, row: dict, label: str, line: int) -> None:
     if written:
         again = read_date(written, label=label, line=line, column="assessed_on_text")
         if again.iso != parsed.iso:
-            raise InputError("assessed_on_text is another date than assessed_on", file=label, row=line,
-                             column="assessed_on_text", value=written, expected=f"the date {parsed.iso}")
+            raise InputError(_("assessed_on_text is another date than assessed_on"), file=label, row=line,
+                             column="assessed_on_text", value=written, expected=_("the date {iso}").format(
+                                 iso=parsed.iso))
     header["assessed_on"] = parsed.iso
     header["assessed_on_text"] = written or (None if parsed.text == parsed.iso else parsed.text)
 
@@ -218,17 +221,17 @@ def read_assessments(path: str | Path, resolve: Callable[[str, str | None], Fram
         aid = row.get("assessment")
         if not aid:
             if not (header["subject"] and header["framework"] and header["assessed_on"]):
-                raise InputError("value is empty", file=label, row=line, column="assessment",
-                                 expected="an assessment id (or subject, framework and assessed_on to make one)")
+                raise InputError(_("value is empty"), file=label, row=line, column="assessment",
+                                 expected=_("an assessment id (or subject, framework and assessed_on to make one)"))
             aid = default_assessment_id(header["subject"], header["framework"], header["assessed_on"])
         tags = {k[4:]: v for k, v in row.items() if k.startswith("tag:") and v}
         if aid not in by_id:
             for key in ("framework", "subject", "assessor", "assessed_on"):
                 if not header[key]:
-                    raise InputError(f"missing {key}", file=label, row=line, column=key,
+                    raise InputError(_("missing {key}").format(key=key), file=label, row=line, column=key,
                                      expected="who assessed" if key == "assessor" else f"a {key}")
             if header["subject_type"] not in SUBJECT_TYPES:
-                raise InputError("unknown subject type", file=label, row=line, column="subject_type",
+                raise InputError(_("unknown subject type"), file=label, row=line, column="subject_type",
                                  value=header["subject_type"], expected=", ".join(SUBJECT_TYPES))
             try:
                 fw = resolve(header["framework"], header["framework_version"])
@@ -250,15 +253,17 @@ def read_assessments(path: str | Path, resolve: Callable[[str, str | None], Fram
                 if key == "framework_version" and given is None:
                     continue
                 if given is not None and given != have:
-                    raise InputError(f"assessment {aid} has another {key} here than on line {first_line[aid]}",
+                    raise InputError(_("assessment {aid} has another {key} here than on line {value}").format(
+                        aid=aid, key=key, value=first_line[aid]),
                                      file=label, row=line, column=key, value=given, expected=repr(have))
             for k, v in tags.items():
                 if a.tags.setdefault(k, v) != v:
-                    raise InputError(f"assessment {aid} has another tag:{k} here than on line {first_line[aid]}",
+                    raise InputError(_("assessment {aid} has another tag:{k} here than on line "
+                                       "{value}").format(aid=aid, k=k, value=first_line[aid]),
                                      file=label, row=line, column=f"tag:{k}", value=v, expected=repr(a.tags[k]))
         _add_score(by_id[aid], resolve(by_id[aid].framework, by_id[aid].framework_version), row, line, label)
     if not by_id:
-        raise InputError("the file has a header but no assessments", file=label)
+        raise InputError(_("the file has a header but no assessments"), file=label)
     for a in by_id.values():
         check_rules(a, resolve(a.framework, a.framework_version), label)
     return list(by_id.values())
@@ -277,28 +282,30 @@ def _add_score(a: Assessment, fw: Framework, row: dict, line: int, label: str) -
         return
     factor = fw.factor(row.get("factor") or "")
     if factor is None:
-        raise InputError(f"unknown factor of framework {fw.id}", file=label, row=line, column="factor",
+        raise InputError(_("unknown factor of framework {id}").format(id=fw.id), file=label, row=line, column="factor",
                          value=row.get("factor"), hint=_near(row.get("factor") or "", [f.id for f in fw.factors]))
     column_id = row.get("column") or (fw.columns[0].id if len(fw.columns) == 1 else None)
     column = fw.column(column_id or "")
     if column is None:
-        raise InputError(f"unknown column of framework {fw.id}", file=label, row=line, column="column",
+        raise InputError(_("unknown column of framework {id}").format(id=fw.id), file=label, row=line, column="column",
                          value=row.get("column"), expected=", ".join(c.id for c in fw.columns))
     scale = fw.scale_for(factor, column)
     if scale.kind == "numeric":
         try:
             number = float(value)
         except ValueError:
-            raise InputError("not a number", file=label, row=line, column="value", value=value,
+            raise InputError(_("not a number"), file=label, row=line, column="value", value=value,
                              expected=scale.describe()) from None
         if not scale.minimum <= number <= scale.maximum:
-            raise InputError("value out of range", file=label, row=line, column="value", value=value,
+            raise InputError(_("value out of range"), file=label, row=line, column="value", value=value,
                              expected=scale.describe())
     elif scale.value(value) is None:
-        raise InputError(f"not a value of the scale '{scale.id}' for {factor.id}", file=label, row=line,
+        raise InputError(_("not a value of the scale '{id}' for {id2}").format(id=scale.id, id2=factor.id),
+                         file=label, row=line,
                          column="value", value=value, expected=scale.describe())
     if any(s.factor == factor.id and s.column == column.id for s in a.scores):
-        raise InputError(f"factor {factor.id} is scored twice in column {column.id} of assessment {a.assessment}",
+        raise InputError(_("factor {id} is scored twice in column {id2} of assessment "
+                           "{assessment}").format(id=factor.id, id2=column.id, assessment=a.assessment),
                          file=label, row=line, column="factor", value=factor.id)
     a.scores.append(Score(factor.id, column.id, value, scale.points(value), row.get("evidence"), row.get("source"),
                           line))
@@ -319,13 +326,17 @@ def check_rules(a: Assessment, fw: Framework, label: str) -> None:
                 bad = n != 1 if scale.rule == "each_once" else n > 1
                 if bad:
                     lines = [s.line for s in in_column if s.value == v.value]
-                    raise InputError(f"assessment {a.assessment}, column {column.id}: {v.value} given {n} time(s)",
+                    raise InputError(_("assessment {assessment}, column {id}: {value} given {n} "
+                                       "time(s)").format(assessment=a.assessment, id=column.id, value=v.value, n=n),
                                      file=label, row=lines[1] if n > 1 else None, column="value", value=v.value,
-                                     expected=("exactly one " if scale.rule == "each_once" else "at most one ")
-                                     + " ".join(x.value for x in scale.values) + " per column")
+                                     expected=(_("exactly one of {values} per column")
+                                               if scale.rule == "each_once" else
+                                               _("at most one of {values} per column")).format(
+                                         values=" ".join(x.value for x in scale.values)))
     for factor in fw.factors:
         if factor.required and not any(s.factor == factor.id for s in a.scores):
-            raise InputError(f"assessment {a.assessment} does not score the required factor {factor.id}",
+            raise InputError(_("assessment {assessment} does not score the required "
+                               "factor {id}").format(assessment=a.assessment, id=factor.id),
                              file=label, column="factor", value=factor.id)
 
 

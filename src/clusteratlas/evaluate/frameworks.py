@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 SCALE_KINDS = ("ranked", "ordinal", "categorical", "numeric")
 
@@ -133,10 +134,10 @@ def _parse(text: str, label: str) -> dict:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"cannot read as YAML/JSON: {getattr(exc, 'problem', exc)}", file=label,
+        raise InputError(_("cannot read as YAML/JSON: {exc}").format(exc=getattr(exc, 'problem', exc)), file=label,
                          row=mark.line + 1 if mark else None) from None
     if not isinstance(doc, dict):
-        raise InputError("a framework file holds one mapping (id, version, scales, columns, factors …)", file=label)
+        raise InputError(_("a framework file holds one mapping (id, version, scales, columns, factors …)"), file=label)
     return doc
 
 
@@ -149,7 +150,7 @@ def framework_from_document(doc: dict, label: str, text: str | None = None) -> F
     if errors:
         first = errors[0]
         where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise InputError(f"invalid framework: {first.message}", file=label, column=where,
+        raise InputError(_("invalid framework: {message}").format(message=first.message), file=label, column=where,
                          hint=f"{len(errors)} problem(s) in all" if len(errors) > 1 else None)
     scales: dict[str, Scale] = {}
     for sid, s in doc["scales"].items():
@@ -158,16 +159,17 @@ def framework_from_document(doc: dict, label: str, text: str | None = None) -> F
         kind = s["kind"]
         if kind == "numeric":
             if "minimum" not in s or "maximum" not in s or s["minimum"] >= s["maximum"]:
-                raise InputError("a numeric scale needs minimum < maximum", file=label, column=f"scales/{sid}")
+                raise InputError(_("a numeric scale needs minimum < maximum"), file=label, column=f"scales/{sid}")
         elif not values:
-            raise InputError(f"a {kind} scale needs values", file=label, column=f"scales/{sid}")
+            raise InputError(_("a {kind} scale needs values").format(kind=kind), file=label, column=f"scales/{sid}")
         if kind in ("ranked", "ordinal") and any(v.points is None for v in values):
-            raise InputError(f"every value of a {kind} scale needs points", file=label, column=f"scales/{sid}")
+            raise InputError(_("every value of a {kind} scale needs points").format(kind=kind), file=label,
+                             column=f"scales/{sid}")
         if kind == "ranked" and not s.get("rule"):
-            raise InputError("a ranked scale needs a rule (each_once or at_most_once)", file=label,
+            raise InputError(_("a ranked scale needs a rule (each_once or at_most_once)"), file=label,
                              column=f"scales/{sid}")
         if len({v.value for v in values}) != len(values):
-            raise InputError("a scale lists a value twice", file=label, column=f"scales/{sid}")
+            raise InputError(_("a scale lists a value twice"), file=label, column=f"scales/{sid}")
         scales[sid] = Scale(sid, kind, values, s.get("rule"), s.get("minimum"), s.get("maximum"))
 
     def named(items: list[dict], what: str) -> tuple[Named, ...]:
@@ -176,7 +178,7 @@ def framework_from_document(doc: dict, label: str, text: str | None = None) -> F
         seen: set[str] = set()
         for n in out:
             if n.id in seen:
-                raise InputError(f"{what} id used twice", file=label, column=what, value=n.id)
+                raise InputError(_("{what} id used twice").format(what=what), file=label, column=what, value=n.id)
             seen.add(n.id)
         return out
 
@@ -186,14 +188,14 @@ def framework_from_document(doc: dict, label: str, text: str | None = None) -> F
     group_ids = {g.id for g in groups}
     for c in columns:
         if c.scale not in scales:
-            raise InputError("unknown scale", file=label, column=f"columns/{c.id}", value=c.scale,
+            raise InputError(_("unknown scale"), file=label, column=f"columns/{c.id}", value=c.scale,
                              expected=", ".join(scales))
     for f in factors:
         if f.scale is not None and f.scale not in scales:
-            raise InputError("unknown scale", file=label, column=f"factors/{f.id}", value=f.scale,
+            raise InputError(_("unknown scale"), file=label, column=f"factors/{f.id}", value=f.scale,
                              expected=", ".join(scales))
         if f.group is not None and f.group not in group_ids:
-            raise InputError("unknown group", file=label, column=f"factors/{f.id}", value=f.group,
+            raise InputError(_("unknown group"), file=label, column=f"factors/{f.id}", value=f.group,
                              expected=", ".join(group_ids) or "groups listed under 'groups'")
     for c in columns:
         ranked = [s for s in {(f.scale or c.scale) for f in factors} if scales[s].kind == "ranked"]
@@ -201,7 +203,7 @@ def framework_from_document(doc: dict, label: str, text: str | None = None) -> F
             if scales[sid].rule == "each_once":
                 marked = [f for f in factors if (f.scale or c.scale) == sid]
                 if len(marked) < len(scales[sid].values):
-                    raise InputError("fewer factors than marks to hand out", file=label, column=f"scales/{sid}")
+                    raise InputError(_("fewer factors than marks to hand out"), file=label, column=f"scales/{sid}")
     raw = text if text is not None else json.dumps(doc, sort_keys=True, ensure_ascii=False)
     return Framework(doc["id"], str(doc["version"]), doc["name"], doc.get("name_ja"), doc.get("source"),
                      doc.get("description"), scales, columns, groups, factors, doc,
@@ -214,9 +216,9 @@ def load_framework(path: str | Path) -> Framework:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError("file not found", file=str(path)) from None
+        raise InputError(_("file not found"), file=str(path)) from None
     except UnicodeDecodeError:
-        raise InputError("a framework file must be UTF-8 text", file=str(path)) from None
+        raise InputError(_("a framework file must be UTF-8 text"), file=str(path)) from None
     return framework_from_document(_parse(text, str(path)), str(path), text)
 
 

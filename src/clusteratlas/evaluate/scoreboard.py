@@ -30,6 +30,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 NORMALISATIONS = ("minmax", "zscore", "rank")
 AGGREGATIONS = ("arithmetic", "geometric")
@@ -39,7 +40,7 @@ _EPSILON = 0.01  # the floor of min-max scores before a geometric mean, so a min
 def normalise(values: np.ndarray, method: str = "minmax", *, higher_is_better: np.ndarray | None = None) -> np.ndarray:
     """Normalise each column of a units × indicators matrix (NaN = missing stays NaN)."""
     if method not in NORMALISATIONS:
-        raise InputError("unknown normalisation", value=method, expected=", ".join(NORMALISATIONS))
+        raise InputError(_("unknown normalisation"), value=method, expected=", ".join(NORMALISATIONS))
     x = np.array(values, dtype=float)
     if higher_is_better is not None:
         x = np.where(np.asarray(higher_is_better, dtype=bool)[None, :], x, -x)
@@ -64,7 +65,7 @@ def normalise(values: np.ndarray, method: str = "minmax", *, higher_is_better: n
 def aggregate(scores: np.ndarray, weights: np.ndarray, method: str = "arithmetic") -> np.ndarray:
     """Weighted arithmetic or geometric mean per row, over the indicators each unit has."""
     if method not in AGGREGATIONS:
-        raise InputError("unknown aggregation", value=method, expected=", ".join(AGGREGATIONS))
+        raise InputError(_("unknown aggregation"), value=method, expected=", ".join(AGGREGATIONS))
     w = np.broadcast_to(np.asarray(weights, dtype=float), scores.shape)
     present = ~np.isnan(scores)
     w = np.where(present, w, 0.0)
@@ -74,7 +75,7 @@ def aggregate(scores: np.ndarray, weights: np.ndarray, method: str = "arithmetic
             out = (np.where(present, scores, 0.0) * w).sum(1)
             return np.where(total > 0, out / total, np.nan)
         if np.nanmin(scores) < 0:
-            raise InputError("a geometric mean needs non-negative scores", hint="Use --normalise minmax or rank")
+            raise InputError(_("a geometric mean needs non-negative scores"), hint=_("Use --normalise minmax or rank"))
         logs = np.where(present, np.log(np.maximum(scores, 0.0) * (1 - _EPSILON) + _EPSILON), 0.0)
         return np.where(total > 0, np.exp((logs * w).sum(1) / total), np.nan)
 
@@ -99,24 +100,24 @@ def composite(units: list[str], indicators: list[str], values: np.ndarray, *, we
     index (weights of pillars by name, equal by default)."""
     values = np.asarray(values, dtype=float)
     if values.shape != (len(units), len(indicators)):
-        raise InputError("the value matrix does not match the units and indicators",
+        raise InputError(_("the value matrix does not match the units and indicators"),
                          value=f"{values.shape} for {len(units)} × {len(indicators)}")
     if len(units) < 2:
-        raise InputError("a scoreboard needs at least two units to compare")
+        raise InputError(_("a scoreboard needs at least two units to compare"))
     weights = dict(weights or {})
     unknown = set(weights) - set(indicators) - set((pillars or {}).values())
     if unknown:
-        raise InputError("weights for unknown indicators or pillars", value=", ".join(sorted(unknown)),
+        raise InputError(_("weights for unknown indicators or pillars"), value=", ".join(sorted(unknown)),
                          expected=", ".join(indicators))
     if any(w < 0 for w in weights.values()):
-        raise InputError("negative weight", value=min(weights.values()), expected="weights of 0 or more")
+        raise InputError(_("negative weight"), value=min(weights.values()), expected=_("weights of 0 or more"))
     better = np.array([i not in (lower_is_better or set()) for i in indicators])
     norm = normalise(values, normalisation, higher_is_better=better)
     pillar_scores: dict[str, np.ndarray] = {}
     if pillars:
         missing_pillar = [i for i in indicators if i not in pillars]
         if missing_pillar:
-            raise InputError("indicators without a pillar", value=", ".join(missing_pillar))
+            raise InputError(_("indicators without a pillar"), value=", ".join(missing_pillar))
         names = sorted(set(pillars.values()), key=list(pillars.values()).index)
         for p in names:
             idx = [k for k, i in enumerate(indicators) if pillars[i] == p]
@@ -124,14 +125,14 @@ def composite(units: list[str], indicators: list[str], values: np.ndarray, *, we
             pillar_scores[p] = aggregate(norm[:, idx], w, aggregation)
         stage = np.column_stack([pillar_scores[p] for p in names])
         if normalisation == "zscore" and aggregation == "geometric":
-            raise InputError("a geometric mean needs non-negative scores", hint="Use --normalise minmax or rank")
+            raise InputError(_("a geometric mean needs non-negative scores"), hint=_("Use --normalise minmax or rank"))
         top = np.array([weights.get(p, 1.0) for p in names])
         score = aggregate(stage, top, aggregation)
         used = {p: float(w) for p, w in zip(names, top / top.sum(), strict=True)}
     else:
         w = np.array([weights.get(i, 1.0) for i in indicators])
         if w.sum() == 0:
-            raise InputError("all weights are 0")
+            raise InputError(_("all weights are 0"))
         score = aggregate(norm, w, aggregation)
         used = {i: float(x) for i, x in zip(indicators, w / w.sum(), strict=True)}
     return Scoreboard(list(units), score, _rank(score), np.isnan(values).sum(axis=1), pillar_scores, used)
@@ -159,7 +160,7 @@ def sensitivity(units: list[str], indicators: list[str], values: np.ndarray, *, 
     centred on the chosen ones (higher ``concentration`` = closer to them); every other choice of
     :func:`composite` is kept."""
     if draws < 10:
-        raise InputError("too few draws for a sensitivity check", value=draws, expected="10 or more")
+        raise InputError(_("too few draws for a sensitivity check"), value=draws, expected=_("10 or more"))
     base = composite(units, indicators, values, **options)
     keys = list(base.weights)
     centre = np.array([base.weights[k] for k in keys])

@@ -65,7 +65,7 @@ def check(lang: str) -> str:
 
     found = (lang or "").strip().split(".")[0].split("_")[0].split("-")[0].lower()
     if found not in LANGUAGES:
-        raise InputError("unsupported language", value=lang, expected=", ".join(LANGUAGES))
+        raise InputError(_("unsupported language"), value=lang, expected=", ".join(LANGUAGES))
     return found
 
 

@@ -75,11 +75,12 @@ def cli_messages() -> list[str]:
 
 
 def source_messages() -> list[tuple[str, str, int]]:
-    """Every ``_("...")`` literal in the package's Python source: (msgid, file, line), by Babel's extractor."""
+    """Every ``_("...")`` literal in the package's Python source (and ``_N("...")``, a message translated later):
+    (msgid, file, line), by Babel's extractor."""
     _, extract, _, _ = _babel()
     found = []
     for filename, lineno, message, _comments, _context in extract.extract_from_dir(
-            str(SOURCE), method_map=[("**.py", "python")], keywords={"_": None}):
+            str(SOURCE), method_map=[("**.py", "python")], keywords={"_": None, "_N": None}):
         if isinstance(message, str) and message:
             found.append((message, filename, lineno))
     return found

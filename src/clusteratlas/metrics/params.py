@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 #: (low, high, inclusive) bounds for each numeric parameter.
 _BOUNDS: dict[str, tuple[float, float, bool]] = {
@@ -59,8 +60,8 @@ class MapParams:
     def __post_init__(self) -> None:
         for level, peer in self.peer_levels.items():
             if not level or not peer or level == peer:
-                raise InputError("bad comparison set", value=f"{level}={peer}",
-                                 expected="LEVEL=OTHER_LEVEL, e.g. custom=economic_area")
+                raise InputError(_("bad comparison set"), value=f"{level}={peer}",
+                                 expected=_("LEVEL=OTHER_LEVEL, e.g. custom=economic_area"))
         for f in fields(self):
             if f.name not in _BOUNDS:
                 continue
@@ -71,5 +72,6 @@ class MapParams:
             )
             if not ok:
                 bracket = "[]" if inclusive else "()"
-                raise InputError(f"parameter {f.name} out of range", value=value,
-                                 expected=f"a number in {bracket[0]}{low:g}, {high:g}{bracket[1]}")
+                raise InputError(_("parameter {name} out of range").format(name=f.name), value=value,
+                                 expected=_("a number in {value}{low:g}, {high:g}{value2}").format(
+                                     value=bracket[0], low=low, high=high, value2=bracket[1]))

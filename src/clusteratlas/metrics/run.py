@@ -37,6 +37,7 @@ import narwhals as nw
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.metrics._engine import Engine, distinct
 from clusteratlas.metrics.imputation import impute_suppressed
 from clusteratlas.metrics.params import MapParams
@@ -114,8 +115,8 @@ class MapSpec:
         if self.years is not None:
             first, last = (int(y) for y in self.years)
             if first > last:
-                raise InputError("the first year comes after the last", value=f"{first}–{last}",
-                                 expected="FIRST ≤ LAST")
+                raise InputError(_("the first year comes after the last"), value=f"{first}–{last}",
+                                 expected=_("FIRST ≤ LAST"))
             object.__setattr__(self, "years", (first, last))
 
     def year_filter(self) -> nw.Expr | None:
@@ -133,13 +134,14 @@ class MapSpec:
         """The spec stored as :meth:`to_dict`; a spec of a newer layout is refused."""
         version = int(data.get("version", SPEC_VERSION))
         if version > SPEC_VERSION:
-            raise InputError("this map run was recorded by a newer clusteratlas", value=version,
-                             expected=f"a map spec of version {SPEC_VERSION} or older",
-                             hint="Upgrade clusteratlas to read it")
+            raise InputError(_("this map run was recorded by a newer clusteratlas"), value=version,
+                             expected=_("a map spec of version {SPEC_VERSION} "
+                                        "or older").format(SPEC_VERSION=SPEC_VERSION),
+                             hint=_("Upgrade clusteratlas to read it"))
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - fields)
         if unknown:
-            raise InputError("a stored map spec has unknown fields", value=", ".join(unknown),
+            raise InputError(_("a stored map spec has unknown fields"), value=", ".join(unknown),
                              expected=", ".join(sorted(fields)))
         values = dict(data)
         values["params"] = params_from_dict(values.get("params") or {})
@@ -157,7 +159,7 @@ def params_from_dict(data: Mapping[str, Any]) -> MapParams:
     known = {f.name for f in dataclasses.fields(MapParams)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise InputError("stored map parameters have unknown names", value=", ".join(unknown),
+        raise InputError(_("stored map parameters have unknown names"), value=", ".join(unknown),
                          expected=", ".join(sorted(known)))
     return MapParams(**{k: (dict(v) if k == "peer_levels" else v) for k, v in data.items()})
 
@@ -365,7 +367,7 @@ class KeepRows:
                          file=job.labels.get(self.table), column=self.column, value=asked,
                          expected=("a year with observations: " + years_text(available)) if available
                          else "observations (there are none)",
-                         hint="Nothing was changed")
+                         hint=_("Nothing was changed"))
 
 
 @dataclass(frozen=True)
@@ -415,8 +417,9 @@ class Covers:
         if missing:
             raise InputError(self.problem, file=job.labels.get(self.table), column=self.column,
                              value=", ".join(map(str, missing)),
-                             expected=f"reference totals for every year mapped ({years_text(sorted(have))} given)",
-                             hint="Give reference totals for those years, or map against the observations")
+                             expected=_("reference totals for every year mapped "
+                                        "({value} given)").format(value=years_text(sorted(have))),
+                             hint=_("Give reference totals for those years, or map against the observations"))
 
 
 @dataclass(frozen=True)
@@ -434,10 +437,11 @@ class Mapped:
             return
         top = job.unmapped.slice(0, self.shown).to_pylist()
         listed = ", ".join(f"{r['industry']} ({r['employment'] or 0:,.0f} jobs)" for r in top)
-        raise InputError(f"{job.unmapped.num_rows} industry code(s) with observations are not in the cluster "
-                         "definition", file=job.labels.get(self.table), value=listed,
-                         expected="every industry mapped to a cluster (--strict)",
-                         hint="Add them to the definition, or run without --strict to report them only")
+        raise InputError(_("{num_rows} industry code(s) with observations are not in the cluster "
+                           "definition").format(
+                               num_rows=job.unmapped.num_rows), file=job.labels.get(self.table), value=listed,
+                         expected=_("every industry mapped to a cluster (--strict)"),
+                         hint=_("Add them to the definition, or run without --strict to report them only"))
 
 
 #: The rules on the inputs of every map, in the order they apply: declared once, run on every engine.
@@ -488,8 +492,8 @@ def run_map(spec: MapSpec, inputs: MapInputs, *, engine: Engine | None = None,
         if rule.before_map:
             rule.apply(job)
     if not job.employment_by_year():
-        raise InputError("no observations to map", file=inputs.labels.get("observations"),
-                         hint="Import some with 'clusteratlas import observations FILE'")
+        raise InputError(_("no observations to map"), file=inputs.labels.get("observations"),
+                         hint=_("Import some with 'clusteratlas import observations FILE'"))
     observations = job.frames["observations"]
     if inputs.region_levels is not None:
         observations = observations.join(inputs.region_levels.select("region", "level"), on="region", how="left")

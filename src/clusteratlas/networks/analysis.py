@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from clusteratlas._sql import scalar
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.networks.model import DIRECTED_TIES, sector
 from clusteratlas.store.networks import ensure_network_schema
 
@@ -55,8 +56,8 @@ class Network:
     def index(self, actor: str) -> int:
         hits = np.flatnonzero(self.actors["actor"].to_numpy() == actor)
         if not hits.size:
-            raise InputError(f"no actor '{actor}' in network '{self.name}'",
-                             hint="list actors with 'clusteratlas show network'")
+            raise InputError(_("no actor '{actor}' in network '{name}'").format(actor=actor, name=self.name),
+                             hint=_("list actors with 'clusteratlas show network'"))
         return int(hits[0])
 
 
@@ -75,7 +76,8 @@ def resolve_network(con: duckdb.DuckDBPyConnection, network: str | None) -> str:
                          expected=", ".join(names) or None,
                          hint=None if names else "import one with 'clusteratlas network import participations'")
     if network not in names:
-        raise InputError(f"no network '{network}' in this atlas", expected=", ".join(names) or "none")
+        raise InputError(_("no network '{network}' in this atlas").format(network=network),
+                         expected=", ".join(names) or "none")
     return network
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.networks.analysis import Network, load_network
 
 
@@ -47,14 +48,16 @@ def coordinators(con: duckdb.DuckDBPyConnection, network: str | None = None, *, 
     net: Network = load_network(con, network)
     metrics = con.sql("SELECT * FROM network_metrics WHERE network = ?", params=[net.name]).pl()
     if not metrics.height:
-        raise InputError(f"no network figures for '{net.name}'", hint="run 'clusteratlas network compute' first")
+        raise InputError(_("no network figures for '{name}'").format(name=net.name),
+                         hint=_("run 'clusteratlas network compute' first"))
     group = metrics["brokerage_group"][0]
     frame = net.actors.select("actor", "name", "kind", "region", "country").with_row_index("i").join(
         metrics, on="actor")
     if region:
         frame = frame.filter((pl.col("region") == region) | (pl.col("country") == region))
         if not frame.height:
-            raise InputError(f"no actor in region '{region}' in network '{net.name}'")
+            raise InputError(_("no actor in region '{region}' in network '{name}'").format(region=region,
+                                                                                           name=net.name))
     between = (pl.col("gatekeeper") + pl.col("representative") + pl.col("itinerant") + pl.col("liaison"))
     ranked = frame.with_columns(between.alias("between_groups")).sort(
         ["between_groups", "betweenness"], descending=True, nulls_last=True).head(top)

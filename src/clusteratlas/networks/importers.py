@@ -24,6 +24,7 @@ import polars as pl
 
 from clusteratlas._sql import plain_connect, scalar
 from clusteratlas.errors import InputError, did_you_mean
+from clusteratlas.i18n import _
 from clusteratlas.networks.model import (
     ACTOR_KINDS,
     ANR_CATEGORIES,
@@ -91,7 +92,7 @@ def read_table(path: str | os.PathLike[str], columns: tuple[str, ...], required:
     mapping = dict(mapping or {})
     for canonical in mapping:
         if canonical not in columns:
-            raise InputError("unknown column in the mapping", file=str(path), value=canonical,
+            raise InputError(_("unknown column in the mapping"), file=str(path), value=canonical,
                              expected=", ".join(columns))
     present = [c for c in df.columns if c != LINE]
     selected: dict[str, pl.Expr] = {}
@@ -100,7 +101,7 @@ def read_table(path: str | os.PathLike[str], columns: tuple[str, ...], required:
         if source in present:
             selected[name] = pl.col(source).cast(pl.String).str.strip_chars()
         elif name in required or name in mapping:
-            raise InputError("missing column", file=str(path), column=source,
+            raise InputError(_("missing column"), file=str(path), column=source,
                              hint=did_you_mean(source, present) or "")
     out = df.select([e.alias(n) for n, e in selected.items()] + [pl.col(LINE).cast(pl.Int64)])
     for name in columns:  # absent optional columns are all-null
@@ -118,7 +119,8 @@ def _fail_first(df: pl.DataFrame, bad: pl.Expr, problem: str, file: str, column:
     if hits.height:
         row = hits.row(0, named=True)
         raise InputError(problem, file=file, row=row[LINE], column=column, value=row.get(column),
-                         expected=expected, hint=f"{hits.height:,} row(s) like this" + (f"; {hint}" if hint else ""))
+                         expected=expected, hint=(_("{n:,} row(s) like this; {hint}") if hint else
+                                                  _("{n:,} row(s) like this")).format(n=hits.height, hint=hint))
 
 
 def _required(df: pl.DataFrame, file: str, *names: str) -> None:
@@ -267,11 +269,11 @@ def check_acyclic(df: pl.DataFrame, file: str) -> None:
     for parent, child, line in df.select("parent", "child", LINE).iter_rows():
         graph.add_edge(parent, child)
         if parent == child:
-            raise InputError("a firm is its own parent", file=file, row=line, column="parent", value=parent)
+            raise InputError(_("a firm is its own parent"), file=file, row=line, column="parent", value=parent)
         if nx.has_path(graph, child, parent):
             path = " → ".join([*nx.shortest_path(graph, child, parent), child])
-            raise InputError("a firm would be its own ancestor", file=file, row=line, column="parent",
-                             value=parent, hint=f"cycle: {path}")
+            raise InputError(_("a firm would be its own ancestor"), file=file, row=line, column="parent",
+                             value=parent, hint=_("cycle: {path}").format(path=path))
 
 
 def read_spinoffs(path: str | os.PathLike[str], *, mapping: Mapping[str, str] | None = None,
@@ -386,7 +388,7 @@ def read_participations(path: str | os.PathLike[str], *, preset: str | None = No
     file = str(path)
     notes: list[str] = []
     if preset and preset not in PRESETS:
-        raise InputError("unknown participation format", value=preset, expected=", ".join(PRESETS))
+        raise InputError(_("unknown participation format"), value=preset, expected=", ".join(PRESETS))
     full_mapping = {**PRESETS.get(preset or "", {}), **dict(mapping or {})}
     df = read_table(path, PARTICIPATION_COLUMNS, ("project", "actor"), mapping=full_mapping, encoding=encoding)
     skipped = df.filter(pl.col("actor").is_null())
@@ -480,8 +482,8 @@ def import_participations(con: duckdb.DuckDBPyConnection, path: str | os.PathLik
     """Import a participation table as a network: actors, memberships, weighted co-participation ties."""
     ensure_network_schema(con)
     if network_exists(con, network) and not replace:
-        raise InputError(f"network '{network}' is already in the atlas", file=str(path),
-                         hint="pass --replace to replace it, or choose another --network")
+        raise InputError(_("network '{network}' is already in the atlas").format(network=network), file=str(path),
+                         hint=_("pass --replace to replace it, or choose another --network"))
     df, notes = read_participations(path, preset=preset, mapping=mapping, encoding=encoding, lookup=lookup,
                                     projects=projects)
     actors = participation_actors(df).with_columns(pl.lit(source or Path(path).name).alias("source"))

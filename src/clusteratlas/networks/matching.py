@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from clusteratlas._sql import first_row
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.networks.analysis import Network
 from clusteratlas.networks.model import sector
 
@@ -276,9 +277,9 @@ def match_actors(con: duckdb.DuckDBPyConnection, network: str | None = None, *, 
     from clusteratlas.networks.analysis import resolve_network
 
     if (need is None) == (actor is None):
-        raise InputError("give either a need (text) or an actor id")
+        raise InputError(_("give either a need (text) or an actor id"))
     if kind not in (None, "complementary", "synergistic"):
-        raise InputError("unknown match kind", value=kind, expected="complementary or synergistic")
+        raise InputError(_("unknown match kind"), value=kind, expected=_("complementary or synergistic"))
     name = resolve_network(con, network)
     idx = index or text_index(con, name)
     key = _atlas_key(con, name, "actors")
@@ -293,7 +294,7 @@ def match_actors(con: duckdb.DuckDBPyConnection, network: str | None = None, *, 
     ids = actors["actor"].to_list()
     n = len(ids)
     if idx.matrix.shape[0] != n:
-        raise InputError("the text index does not match the network's actors", hint="run 'network compute'")
+        raise InputError(_("the text index does not match the network's actors"), hint=_("run 'network compute'"))
     network_score, cluster_score = np.zeros(n), np.zeros(n)
     via: list[str | None] = [None] * n
 
@@ -305,8 +306,8 @@ def match_actors(con: duckdb.DuckDBPyConnection, network: str | None = None, *, 
     else:
         me = int(np.searchsorted(actors["actor"].to_numpy(), actor))
         if me >= n or ids[me] != actor:
-            raise InputError(f"no actor '{actor}' in network '{name}'",
-                             hint="list actors with 'clusteratlas show network'")
+            raise InputError(_("no actor '{actor}' in network '{name}'").format(actor=actor, name=name),
+                             hint=_("list actors with 'clusteratlas show network'"))
         query = idx.matrix[me]
         adj = load_adjacency(con, name)
         if adj is not None:  # stored at 'network compute': a few milliseconds
@@ -506,17 +507,18 @@ def match_clusters(con: duckdb.DuckDBPyConnection, region: str, cluster: str, *,
     compositions).
     """
     if kind not in (None, "complementary", "synergistic"):
-        raise InputError("unknown match kind", value=kind, expected="complementary or synergistic")
+        raise InputError(_("unknown match kind"), value=kind, expected=_("complementary or synergistic"))
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if "results_clusters" not in tables:
-        raise InputError("no cluster results in this atlas", hint="run 'clusteratlas map' first")
+        raise InputError(_("no cluster results in this atlas"), hint=_("run 'clusteratlas map' first"))
     year_sql = "(SELECT max(year) FROM results_clusters)" if year is None else str(int(year))
     res = con.sql(f"SELECT level, region, cluster, year, lq, employment FROM results_clusters "
                   f"WHERE year = {year_sql} AND subcluster IS NULL").pl()
     mine = res.filter((pl.col("region") == region) & (pl.col("cluster") == cluster))
     if not mine.height:
-        raise InputError(f"no result for cluster '{cluster}' in region '{region}'",
-                         hint="see 'clusteratlas show region'")
+        raise InputError(_("no result for cluster '{cluster}' in region '{region}'").format(cluster=cluster,
+                                                                                            region=region),
+                         hint=_("see 'clusteratlas show region'"))
     level, the_year = mine["level"][0], int(mine["year"][0])
     res = res.filter(pl.col("level") == level)
     lq_here = dict(zip(res.filter(pl.col("region") == region)["cluster"],

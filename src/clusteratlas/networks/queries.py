@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.networks.analysis import resolve_network
 from clusteratlas.networks.model import DIRECTED_TIES
 
@@ -19,7 +20,7 @@ def actor_profile(con: duckdb.DuckDBPyConnection, network: str | None, actor: st
     rows = _dicts(con, "SELECT a.*, m.* EXCLUDE (network, actor) FROM actors a LEFT JOIN network_metrics m "
                        "USING (network, actor) WHERE a.network = ? AND a.actor = ?", [name, actor])
     if not rows:
-        raise InputError(f"no actor '{actor}' in network '{name}'")
+        raise InputError(_("no actor '{actor}' in network '{name}'").format(actor=actor, name=name))
     partner = _dicts(con, """
         SELECT CASE WHEN t.source = ? THEN t.target ELSE t.source END AS partner, b.name, b.kind, b.region,
                t.kind AS tie,
@@ -70,8 +71,8 @@ def group_network(con: duckdb.DuckDBPyConnection, network: str | None, group: st
                      [name, group])
     money = contributions(con, name, group)
     if not summary and not money:
-        raise InputError(f"no network figures for '{group}' in network '{name}'",
-                         hint="run 'clusteratlas network compute'; groups are region, country or cluster codes")
+        raise InputError(_("no network figures for '{group}' in network '{name}'").format(group=group, name=name),
+                         hint=_("run 'clusteratlas network compute'; groups are region, country or cluster codes"))
     level = summary[0]["level"] if summary else "region"
     column = "cluster" if level == "cluster" else "region"
     actors = _dicts(con, f"""

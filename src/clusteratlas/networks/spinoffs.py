@@ -15,6 +15,7 @@ import networkx as nx
 import polars as pl
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.networks.analysis import resolve_network
 
 HYBRITECH = "hybritech_spinoffs.csv"
@@ -35,13 +36,13 @@ def genealogy(con: duckdb.DuckDBPyConnection, network: str | None, root: str) ->
     graph.add_edges_from((s, t, {"year": y, "evidence": e}) for s, t, y, e in ties.iter_rows())
     if not nx.is_directed_acyclic_graph(graph):
         cycle = nx.find_cycle(graph)
-        raise InputError("the spin-off links contain a cycle", value=" → ".join(u for u, _ in cycle))
+        raise InputError(_("the spin-off links contain a cycle"), value=" → ".join(u for u, _ in cycle))
     info = {r["actor"]: r for r in actors.iter_rows(named=True)}
     by_name = {(r["name"] or "").lower(): r["actor"] for r in actors.iter_rows(named=True)}
     root_id = root if root in info else by_name.get(root.lower())
     if root_id is None or root_id not in graph:
         roots = sorted(n for n in graph if graph.in_degree(n) == 0)
-        raise InputError(f"no spin-off tree rooted at '{root}' in network '{name}'",
+        raise InputError(_("no spin-off tree rooted at '{root}' in network '{name}'").format(root=root, name=name),
                          expected=", ".join(roots) or "a network with spin-off ties")
 
     def node(actor: str, generation: int) -> dict:

@@ -23,7 +23,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from clusteratlas.errors import InputError, did_you_mean
+from clusteratlas.errors import InputError, close_matches_hint
+from clusteratlas.i18n import _
 
 #: The most rows one page of a paginated query may hold.
 MAX_PAGE = 10_000
@@ -131,7 +132,7 @@ def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 def require(con: duckdb.DuckDBPyConnection, table: str, hint: str) -> None:
     """Raise :class:`Missing` when ``table`` is not in the atlas yet."""
     if table not in tables(con):
-        raise Missing(f"the atlas has no {table} yet", hint=hint)
+        raise Missing(_("the atlas has no {table} yet").format(table=table), hint=hint)
 
 
 def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -143,15 +144,15 @@ def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
     """``value`` if it is one of ``choices``, else a 422-style error naming them."""
     if value not in choices:
-        raise InputError(f"unknown {name}", value=value, expected=", ".join(choices),
-                         hint=(did_you_mean(value, choices) or "").split(" Available")[0] or None)
+        raise InputError(_("unknown {name}").format(name=_(name)), value=value, expected=", ".join(choices),
+                         hint=close_matches_hint(value, choices))
     return value
 
 
 def not_found(what: str, value: str, choices: Iterable[str]) -> NotFound:
     """A :class:`NotFound` whose message ends with the close matches and the known ids (see
     :meth:`NotFound.suggestion`)."""
-    return NotFound(f"unknown {what}", value=value, choices=list(choices))
+    return NotFound(_("unknown {what}").format(what=_(what)), value=value, choices=list(choices))
 
 
 def finite(table: pa.Table) -> pa.Table:
@@ -243,10 +244,11 @@ def decode_cursor(cursor: str | None, key: str) -> int:
         offset = int(data["o"])
         same = data["k"] == key
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InputError("bad cursor", value=cursor[:60], expected="the 'next' cursor of an earlier page") from None
+        raise InputError(_("bad cursor"), value=cursor[:60],
+                         expected=_("the 'next' cursor of an earlier page")) from None
     if not same or not 0 <= offset <= 2**40:
-        raise InputError("this cursor belongs to another query", value=cursor[:60],
-                         expected="the 'next' cursor of the same query (same filters and sort)")
+        raise InputError(_("this cursor belongs to another query"), value=cursor[:60],
+                         expected=_("the 'next' cursor of the same query (same filters and sort)"))
     return offset
 
 
@@ -273,9 +275,10 @@ def sort_clause(sort: str | None, allowed: Sequence[str], default: str) -> str:
         desc = item.startswith("-")
         name = item.lstrip("-+")
         if name not in allowed:
-            raise InputError("unknown sort column", value=name, expected="one of " + ", ".join(allowed)
-                             + " (prefix - for descending)",
-                             hint=(did_you_mean(name, allowed) or "").split(" Available")[0] or None)
+            raise InputError(_("unknown sort column"), value=name,
+                             expected=_("one of {columns} (prefix - for descending)").format(
+                                 columns=", ".join(allowed)),
+                             hint=close_matches_hint(name, allowed))
         parts.append(f'"{name}" {"DESC" if desc else "ASC"} NULLS LAST')
     return ", ".join(parts)
 
@@ -286,11 +289,11 @@ def latest_year(con: duckdb.DuckDBPyConnection, table: str, year: int | None, wh
     years = memoised(("years", table, where, tuple(params)), lambda: [r[0] for r in con.execute(
         f"SELECT DISTINCT year FROM {table} WHERE {where} ORDER BY 1", list(params)).fetchall()])
     if not years:
-        raise Missing(f"no rows in {table}", hint="Run the step that fills it first")
+        raise Missing(_("no rows in {table}").format(table=table), hint=_("Run the step that fills it first"))
     if year is None:
         return years[-1]
     if year not in years:
-        raise InputError("no results for this year", value=year, expected=", ".join(map(str, years)))
+        raise InputError(_("no results for this year"), value=year, expected=", ".join(map(str, years)))
     return year
 
 
@@ -339,7 +342,7 @@ def default_level(con: duckdb.DuckDBPyConnection) -> str:
     """
     counts = level_counts(con)
     if not counts:
-        raise Missing("the atlas has no results yet", hint="Run 'clusteratlas map' first")
+        raise Missing(_("the atlas has no results yet"), hint=_("Run 'clusteratlas map' first"))
     overlapping = set(overlapping_levels(con))
     disjoint = [level for level in counts if level not in overlapping]
     return (disjoint or list(counts))[0]
@@ -352,6 +355,6 @@ def check_level(con: duckdb.DuckDBPyConnection, level: str | None, table: str = 
     levels = memoised(("levels", table), lambda: [r[0] for r in con.execute(
         f"SELECT DISTINCT level FROM {table} ORDER BY 1").fetchall()])
     if level not in levels:
-        raise InputError("unknown region level", value=level, expected=", ".join(levels),
-                         hint=(did_you_mean(level, levels) or "").split(" Available")[0] or None)
+        raise InputError(_("unknown region level"), value=level, expected=", ".join(levels),
+                         hint=close_matches_hint(level, levels))
     return level

@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.queries._core import (
     MAX_PAGE,
     TableResult,
@@ -41,7 +42,7 @@ def _run_keys(con: duckdb.DuckDBPyConnection, table: str, by: str, level: str | 
     if not rows:
         runs = con.execute(f"SELECT DISTINCT breakdown || ' ' || level || ' ' || year FROM {table} ORDER BY 1"
                            ).fetchall()
-        raise InputError(f"no stored {table} run for this breakdown, level and year",
+        raise InputError(_("no stored {table} run for this breakdown, level and year").format(table=table),
                          value=", ".join(str(x) for x in (by, level, year) if x is not None),
                          expected="; ".join(r[0] for r in runs) or "a run of the analysis first")
     return rows[0][0], rows[0][1]
@@ -64,7 +65,7 @@ def complexity(con: duckdb.DuckDBPyConnection, *, of: str = "regions", by: str =
                           + ("AND level = ? " if level else "") + "ORDER BY year DESC LIMIT 1",
                           params + ([level] if level else [])).fetchall()
         if not row:
-            raise InputError("no stored relate run for this breakdown and year",
+            raise InputError(_("no stored relate run for this breakdown and year"),
                              value=", ".join(str(x) for x in (by, level, year) if x is not None))
         level, year = row[0]
     else:
@@ -123,7 +124,7 @@ def shift_share(con: duckdb.DuckDBPyConnection, *, start: int | None = None, end
     if not run:
         periods = con.execute("SELECT DISTINCT breakdown || ' ' || start_year || '-' || end_year FROM shift_share "
                               "ORDER BY 1").fetchall()
-        raise InputError("no stored shift-share for this period", value=f"{by} {start}-{end}",
+        raise InputError(_("no stored shift-share for this period"), value=f"{by} {start}-{end}",
                          expected="; ".join(r[0] for r in periods))
     start, end, level = run[0]
     where, params = equal_filters(breakdown=by, start_year=start, end_year=end, level=level, region=region,
@@ -156,7 +157,7 @@ def indicator(con: duckdb.DuckDBPyConnection, name: str, *, per: str | None = No
     if name not in known:
         raise not_found("indicator", name, known)
     if not 0 < scale < 1e12:
-        raise InputError("scale out of range", value=scale, expected="a number above 0 and below 10^12")
+        raise InputError(_("scale out of range"), value=scale, expected=_("a number above 0 and below 10^12"))
     params: list[Any] = []
     if per is None:
         sql = ("SELECT i.region, r.name, r.name_ja, i.year, i.value, i.unit FROM indicators i "

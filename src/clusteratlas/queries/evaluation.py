@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.queries._core import TableResult, equal_filters, not_found
 
 #: Header columns of an assessment (one row per assessment and revision).
@@ -138,8 +139,9 @@ def group_averages(con: duckdb.DuckDBPyConnection, framework_id: str = "nistep-j
     framework(con, framework_id)  # an unknown framework: a NotFound with close matches (404)
     fw = framework_resolver(con)(framework_id, None)
     if not fw.has_points:
-        raise InputError(f"framework {fw.id} has categories only: it has no points to average", value=fw.id,
-                         expected="a framework whose scales give points")
+        raise InputError(_("framework {id} has categories only: it has no points to average").format(id=fw.id),
+                         value=fw.id,
+                         expected=_("a framework whose scales give points"))
     items = load_assessments(con, framework=fw.id)
     if reference is None:
         reference = fw.id == NISTEP_FRAMEWORK

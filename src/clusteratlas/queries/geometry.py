@@ -7,6 +7,7 @@ from typing import Any
 
 import duckdb
 
+from clusteratlas.i18n import _
 from clusteratlas.queries._core import Missing, tables
 
 
@@ -20,8 +21,8 @@ def geometry_levels(con: duckdb.DuckDBPyConnection) -> list[str]:
 def geometry(con: duckdb.DuckDBPyConnection, level: str) -> dict[str, Any]:
     """A FeatureCollection of every region of ``level`` (feature id = region id, names as properties)."""
     if level not in geometry_levels(con):
-        raise Missing(f"the atlas has no shapes for the level {level!r}",
-                      hint="Import them with 'clusteratlas import geometry FILE --level LEVEL'")
+        raise Missing(_("the atlas has no shapes for the level {level!r}").format(level=level),
+                      hint=_("Import them with 'clusteratlas import geometry FILE --level LEVEL'"))
     rows = con.execute("SELECT g.region, g.geojson, r.name, r.name_ja FROM geometries g "
                        "LEFT JOIN (SELECT region, any_value(name) AS name, any_value(name_ja) AS name_ja "
                        "FROM regions GROUP BY region) r USING (region) WHERE g.level = ? ORDER BY g.region",

@@ -109,7 +109,7 @@ def _pick(kind: str, typed: str, rows: list[dict], key: str, name: str, name_ja:
     more = _(" and {n:,} more").format(n=len(found) - 10) if len(found) > 10 else ""
     raise InputError("several regions match" if kind == "region" else "several clusters match", value=typed,
                      expected=_("one of {listed}").format(listed=listed + more),
-                     hint="Give the code, or more of the name")
+                     hint=_("Give the code, or more of the name"))
 
 
 def find_region(con: duckdb.DuckDBPyConnection, typed: str) -> Match:

@@ -97,7 +97,7 @@ def _region_level(con: duckdb.DuckDBPyConnection, region: str, level: str | None
     if level is None:
         return levels[0]
     if level not in levels:
-        raise InputError("the region has no results at this level", value=level, expected=", ".join(levels))
+        raise InputError(_("the region has no results at this level"), value=level, expected=", ".join(levels))
     return level
 
 
@@ -204,7 +204,7 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
     if year is None:
         year = years[-1]
     elif year not in years:
-        raise InputError("no results for this year", value=year, expected=", ".join(map(str, years)))
+        raise InputError(_("no results for this year"), value=year, expected=", ".join(map(str, years)))
     summary = con.sql("SELECT s.*, r.name, r.name_ja FROM results_regions s LEFT JOIN regions r USING (region) "
                       "WHERE s.region = ? AND s.level = ? AND s.year = ?",
                       params=[region, level, year]).to_arrow_table().to_pylist()[0]
@@ -260,8 +260,8 @@ def compare_regions(con: duckdb.DuckDBPyConnection, regions: list[str], *, year:
     require(con, "results_clusters", RESULTS_HINT)
     unique = list(dict.fromkeys(regions))
     if not 2 <= len(unique) <= 25:
-        raise InputError("compare needs 2 to 25 different regions", value=len(unique),
-                         expected="a comma-separated list of 2 to 25 region ids")
+        raise InputError(_("compare needs 2 to 25 different regions"), value=len(unique),
+                         expected=_("a comma-separated list of 2 to 25 region ids"))
     metric = check_choice("metric", metric, [c for c in columns(con, "results_clusters")
                                              if c not in ("level", "region", "cluster", "subcluster", "type")])
     levels = {r: _region_level(con, r, level) for r in unique}
@@ -276,7 +276,7 @@ def compare_regions(con: duckdb.DuckDBPyConnection, regions: list[str], *, year:
         WHERE ({match}) AND c.year = ? ORDER BY c.cluster, "{metric}" DESC NULLS LAST, c.region""",
         params=[*pairs, year]).to_arrow_table()
     if table.num_rows == 0:
-        raise InputError("no results for these regions in this year", value=year)
+        raise InputError(_("no results for these regions in this year"), value=year)
     summaries = con.sql(f"SELECT s.*, r.name, r.name_ja FROM results_regions s LEFT JOIN regions r USING (region) "
                         f"WHERE s.region IN ({marks}) AND s.year = ? ORDER BY s.region",
                         params=[*unique, year]).to_arrow_table()

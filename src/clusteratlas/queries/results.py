@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.queries._core import (
     MAX_PAGE,
     TableResult,
@@ -45,9 +46,9 @@ def results(con: duckdb.DuckDBPyConnection, filters: ResultFilters | None = None
     require(con, "results_clusters", RESULTS_HINT)
     f = filters or ResultFilters()
     if f.regions is not None and not 1 <= len(f.regions) <= 1000:
-        raise InputError("too many or no regions", value=len(f.regions), expected="1 to 1000 region ids")
+        raise InputError(_("too many or no regions"), value=len(f.regions), expected=_("1 to 1000 region ids"))
     if f.stars_min is not None and not 0 <= f.stars_min <= 10:
-        raise InputError("stars out of range", value=f.stars_min, expected="0 to 10")
+        raise InputError(_("stars out of range"), value=f.stars_min, expected=_("0 to 10"))
     limit = max(1, min(int(limit), MAX_PAGE))
     cols = [*columns(con, "results_clusters"), "cluster_name", "cluster_name_ja"]
     order = sort_clause(sort, cols, "level,region,cluster,year") + ', "level", "region", "cluster", "year"'

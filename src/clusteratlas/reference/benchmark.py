@@ -32,6 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.sources.files import _check_exists, detect_encoding, sheet_rows
 
 #: The NAICS vintages the benchmark definitions are published for.
@@ -64,7 +65,7 @@ def fetch_input(url: str, what: str, *, name: str | None = None, steps: Sequence
     try:
         return fetch(url, name=name).path
     except OfflineError as exc:
-        raise InputError(f"cannot download {what}: {exc.problem}", value=url,
+        raise InputError(_("cannot download {what}: {problem}").format(what=what, problem=exc.problem), value=url,
                          hint=offline_route(steps, naics)) from None
 
 
@@ -92,7 +93,7 @@ def _cluster_type(value: object, label: str) -> str:
         return "traded"
     if text in ("false", "0"):
         return "local"
-    raise InputError("unknown cluster type", file=label, value=value, expected="traded or local")
+    raise InputError(_("unknown cluster type"), file=label, value=value, expected=_("traded or local"))
 
 
 def read_cmp(path: str | Path, *, vintage: int | Sequence[int] = 2012,
@@ -115,24 +116,26 @@ def read_cmp(path: str | Path, *, vintage: int | Sequence[int] = 2012,
     vintages = [vintage] if isinstance(vintage, int) else list(vintage)
     for v in vintages:
         if v not in CMP_VINTAGES:
-            raise InputError("the benchmark definitions are published for NAICS "
-                             + ", ".join(map(str, CMP_VINTAGES)), value=v,
-                             hint="Carry them to a later vintage with a concordance")
+            raise InputError(_("the benchmark definitions are published for NAICS {vintages}").format(
+                             vintages=", ".join(map(str, CMP_VINTAGES))), value=v,
+                             hint=_("Carry them to a later vintage with a concordance"))
     rows = []
     for v in vintages:
         got = _cmp_json(path, v) if path.suffix.lower() == ".json" else _cmp_flat(path, v)
         if not got:
-            raise InputError(f"no cluster codes for NAICS {v}", file=label, expected=f"rows or clusters of vintage {v}")
+            raise InputError(_("no cluster codes for NAICS {v}").format(v=v), file=label,
+                             expected=_("rows or clusters of vintage {v}").format(v=v))
         rows += got
     seen: dict[str, str] = {}
     unique = []
     for row in rows:
         code = row["industry"]
         if not re.fullmatch(r"\d{6}", code or ""):
-            raise InputError("not a six-digit NAICS code", file=label, value=code)
+            raise InputError(_("not a six-digit NAICS code"), file=label, value=code)
         if seen.setdefault(code, row["cluster"]) != row["cluster"]:
-            raise InputError("a NAICS code is in two clusters", file=label, value=code,
-                             expected=f"one cluster (found {seen[code]!r} and {row['cluster']!r})")
+            raise InputError(_("a NAICS code is in two clusters"), file=label, value=code,
+                             expected=_("one cluster (found {value!r} and {cluster!r})").format(value=seen[code],
+                                                                                                cluster=row['cluster']))
         if len(seen) > len(unique):
             unique.append(row)
     rows = unique
@@ -150,7 +153,7 @@ def read_cmp(path: str | Path, *, vintage: int | Sequence[int] = 2012,
 def _dict_rows(path: Path) -> list[dict[str, str | None]]:
     rows = _text_rows(path)
     if not rows:
-        raise InputError("the file is empty", file=str(path))
+        raise InputError(_("the file is empty"), file=str(path))
     header = [str(h or "") for h in rows[0]]
     return [dict(zip(header, r, strict=False)) for r in rows[1:] if any(r)]
 
@@ -160,14 +163,14 @@ def _cmp_flat(path: Path, vintage: int) -> list[dict]:
     needed = {"naics_vintage", "naics", "cluster_name", "type"}
     missing = needed - set(rows[0] if rows else ())
     if missing:
-        raise InputError("not a benchmark definition table: columns missing", file=str(path),
+        raise InputError(_("not a benchmark definition table: columns missing"), file=str(path),
                          value=", ".join(sorted(missing)), expected=", ".join(sorted(needed)))
     out = []
     for line, r in enumerate(rows, start=2):
         if str(r["naics_vintage"]) != str(vintage):
             continue
         if not r["cluster_name"]:
-            raise InputError("empty cluster name", file=str(path), row=line, column="cluster_name")
+            raise InputError(_("empty cluster name"), file=str(path), row=line, column="cluster_name")
         out.append({"industry": r["naics"], "cluster": r["cluster_name"], "cluster_name": r["cluster_name"],
                     "type": _cluster_type(r["type"], f"{path}, line {line}")})
     return out
@@ -177,15 +180,15 @@ def _cmp_json(path: Path, vintage: int) -> list[dict]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read as JSON: {exc}", file=str(path)) from None
+        raise InputError(_("cannot read as JSON: {exc}").format(exc=exc), file=str(path)) from None
     clusters = doc if isinstance(doc, list) else doc.get("clusters") if isinstance(doc, dict) else None
     if not isinstance(clusters, list):
-        raise InputError("not the cluster metadata of the US Cluster Mapping Project", file=str(path),
-                         expected="a JSON list of clusters with name_t and NAICS code lists")
+        raise InputError(_("not the cluster metadata of the US Cluster Mapping Project"), file=str(path),
+                         expected=_("a JSON list of clusters with name_t and NAICS code lists"))
     out = []
     for i, cluster in enumerate(clusters):
         if not isinstance(cluster, dict) or "name_t" not in cluster:
-            raise InputError(f"cluster {i + 1} has no name_t", file=str(path))
+            raise InputError(_("cluster {value} has no name_t").format(value=i + 1), file=str(path))
         name = str(cluster["name_t"]).strip()
         if cluster.get("type_t") in ("traded", "local") or "traded_b" in cluster:
             ctype = _cluster_type(cluster.get("traded_b", cluster.get("type_t")), str(path))
@@ -226,24 +229,25 @@ def read_concordance(path: str | Path, *, source: str | None = None, target: str
             header_at = i
             break
     if header_at is None:
-        raise InputError("no header row with the two code columns found", file=label,
+        raise InputError(_("no header row with the two code columns found"), file=label,
                          expected=f"columns {source!r} and {target!r}" if wanted
                          else "two columns whose names contain 'Code' (e.g. 2012 NAICS Code, 2017 NAICS Code)",
-                         hint="Name them with --source-column and --target-column")
+                         hint=_("Name them with --source-column and --target-column"))
     header = [str(c or "") for c in rows[header_at]]
     code_cols = [i for i, c in enumerate(header) if re.search(r"code", c, re.I)]
     try:
         src = header.index(source) if source else code_cols[0]
         tgt = header.index(target) if target else code_cols[1]
     except (ValueError, IndexError):
-        raise InputError("code column not found", file=label, row=header_at + 1,
-                         value=source or target, hint=f"The header has: {', '.join(h for h in header if h)}") \
+        raise InputError(_("code column not found"), file=label, row=header_at + 1,
+                         value=source or target, hint=_("The header has: {value}").format(
+                             value=', '.join(h for h in header if h))) \
             from None
     lowered = [h.lower() for h in header]
     wcol = header.index(weight) if weight in header else next(
         (i for i, h in enumerate(lowered) if h in ("weight", "share")), None)
     if weight and wcol is None:
-        raise InputError("weight column not found", file=label, value=weight)
+        raise InputError(_("weight column not found"), file=label, value=weight)
     pairs: list[tuple[str, str, float]] = []
     for line, row in enumerate(rows[header_at + 1:], start=header_at + 2):
         cells = row + [None] * (len(header) - len(row))
@@ -255,13 +259,13 @@ def read_concordance(path: str | Path, *, source: str | None = None, target: str
             try:
                 w = float(cells[wcol])
             except ValueError:
-                raise InputError("not a number", file=label, row=line, column=header[wcol], value=cells[wcol]) \
+                raise InputError(_("not a number"), file=label, row=line, column=header[wcol], value=cells[wcol]) \
                     from None
             if w < 0:
-                raise InputError("negative weight", file=label, row=line, column=header[wcol], value=w)
+                raise InputError(_("negative weight"), file=label, row=line, column=header[wcol], value=w)
         pairs.append((str(a), str(b), w))
     if not pairs:
-        raise InputError("the concordance has no code pairs", file=label, row=header_at + 1)
+        raise InputError(_("the concordance has no code pairs"), file=label, row=header_at + 1)
     return pa.table({"source": [p[0] for p in pairs], "target": [p[1] for p in pairs],
                      "weight": pa.array([p[2] for p in pairs], pa.float64())})
 
@@ -351,8 +355,9 @@ def naics_steps(start: int, end: int) -> list[tuple[int, int]]:
     """The Census concordance steps from NAICS ``start`` to ``end`` (e.g. 2012 → 2017 → 2022)."""
     chain = sorted({v for pair in NAICS_CONCORDANCES for v in pair})
     if start not in chain or end not in chain or end < start:
-        raise InputError("no Census concordance chain between these NAICS vintages", value=f"{start} → {end}",
-                         expected="vintages among " + ", ".join(map(str, chain)) + ", the second not earlier")
+        raise InputError(_("no Census concordance chain between these NAICS vintages"), value=f"{start} → {end}",
+                         expected=_("vintages among {vintages}, the second not earlier").format(
+                             vintages=", ".join(map(str, chain))))
     return [(a, b) for a, b in itertools.pairwise(chain) if a >= start and b <= end]
 
 
@@ -382,7 +387,7 @@ def builtin_concordance(name: str, sources: list[str]) -> pa.Table:
     """A built-in concordance over ``sources``: ``isic4-nace2-division`` sends each ISIC Rev. 4 code to its
     NACE Rev. 2 division (identical to ISIC's division by construction of NACE)."""
     if name != "isic4-nace2-division":
-        raise InputError("unknown built-in concordance", value=name, expected=", ".join(BUILTIN_CONCORDANCES))
+        raise InputError(_("unknown built-in concordance"), value=name, expected=", ".join(BUILTIN_CONCORDANCES))
     pairs = [(c, nace_division(c)) for c in sources]
     pairs = [(a, b) for a, b in pairs if b]
     return pa.table({"source": [a for a, _ in pairs], "target": [b for _, b in pairs],

@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError, check_json
+from clusteratlas.i18n import _
 from clusteratlas.sources.nuts import read_geojson
 
 _ID = {"type": ["string", "integer"]}
@@ -52,8 +53,9 @@ def _feature_id(obj: dict, id_property: str | None, label: str, n: int) -> str:
     key = id_property or ("NUTS_ID" if "NUTS_ID" in props else None)
     value = props.get(key) if key else obj.get("id")
     if value in (None, ""):
-        raise InputError(f"feature {n} has no id" + (f" property {key!r}" if key else ""), file=label,
-                         hint="Name the id property with --id-property")
+        raise InputError((_("feature {n} has no id property {key!r}") if key else _("feature {n} has no id")).format(
+                             n=n, key=key), file=label,
+                         hint=_("Name the id property with --id-property"))
     return str(value)
 
 
@@ -74,8 +76,8 @@ def _shared_arcs(doc: dict, layer: str | None, id_property: str | None, label: s
     objects = doc["objects"]
     name = layer or (next(iter(objects)) if len(objects) == 1 else None)
     if name not in objects:
-        raise InputError("choose the TopoJSON layer", file=label, value=layer,
-                         expected=", ".join(objects), hint="Pass --layer NAME")
+        raise InputError(_("choose the TopoJSON layer"), file=label, value=layer,
+                         expected=", ".join(objects), hint=_("Pass --layer NAME"))
     by_arc: dict[int, set[str]] = defaultdict(set)
     for n, geom in enumerate(objects[name].get("geometries") or [], start=1):
         rid = _feature_id(geom, id_property, label, n)
@@ -87,9 +89,9 @@ def _shared_arcs(doc: dict, layer: str | None, id_property: str | None, label: s
             elif isinstance(item, int) and not isinstance(item, bool):
                 by_arc[item if item >= 0 else ~item].add(rid)  # ~i is arc i reversed
             else:
-                raise InputError(f"geometry {n} ({rid}) of layer {name!r} has an arc index that is not an "
-                                 "integer", file=label, value=item,
-                                 expected="arcs as nested lists of integers (~i for arc i reversed)")
+                raise InputError(_("geometry {n} ({rid}) of layer {name!r} has an arc index that is not an "
+                                   "integer").format(n=n, rid=rid, name=name), file=label, value=item,
+                                 expected=_("arcs as nested lists of integers (~i for arc i reversed)"))
     pairs: set[tuple[str, str]] = set()
     for regions in by_arc.values():
         pairs.update((a, b) for a in regions for b in regions if a != b)
@@ -98,7 +100,7 @@ def _shared_arcs(doc: dict, layer: str | None, id_property: str | None, label: s
 
 def _pairs_table(pairs: set[tuple[str, str]], label: str) -> pa.Table:
     if not pairs:
-        raise InputError("no two regions in the file touch", file=label)
+        raise InputError(_("no two regions in the file touch"), file=label)
     ordered = sorted(pairs)
     return pa.table({"region": [p[0] for p in ordered], "neighbor": [p[1] for p in ordered],
                      "weight": pa.array([1.0] * len(ordered), pa.float64())})
@@ -108,7 +110,7 @@ def _shapely():
     try:
         import shapely
     except ImportError:
-        raise InputError("neighbours from polygons need Shapely", hint="pip install 'clusteratlas[spatial]'") \
+        raise InputError(_("neighbours from polygons need Shapely"), hint=_("pip install 'clusteratlas[spatial]'")) \
             from None
     return shapely
 
@@ -122,8 +124,9 @@ def _features(doc: dict, id_property: str | None, label: str) -> tuple[list[str]
         try:
             shapes.append(shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None)
         except (shapely.errors.ShapelyError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-            raise InputError(f"feature {n} ({ids[-1]}) has a geometry Shapely cannot read: {exc}", file=label,
-                             expected="a GeoJSON Polygon or MultiPolygon") from None
+            raise InputError(_("feature {n} ({value}) has a geometry Shapely cannot read: {exc}").format(
+                n=n, value=ids[-1], exc=exc), file=label,
+                             expected=_("a GeoJSON Polygon or MultiPolygon")) from None
     return ids, shapes
 
 
@@ -133,15 +136,15 @@ def _shapefile_features(path: Path, id_property: str | None) -> tuple[list[str],
     try:
         import shapefile
     except ImportError:
-        raise InputError("reading shapefiles needs pyshp", file=str(path),
-                         hint="pip install 'clusteratlas[spatial]'") from None
+        raise InputError(_("reading shapefiles needs pyshp"), file=str(path),
+                         hint=_("pip install 'clusteratlas[spatial]'")) from None
     try:
         reader = shapefile.Reader(str(path))
         fields = [f.name for f in reader.fields[1:]]
         key = id_property or next((f for f in ("GEOID", "NUTS_ID", "FIPS", "STATE_FIPS") if f in fields), None)
         if key not in fields:
-            raise InputError("choose the id field of the shapefile", file=str(path), value=id_property,
-                             expected=", ".join(fields), hint="Pass --id-property FIELD")
+            raise InputError(_("choose the id field of the shapefile"), file=str(path), value=id_property,
+                             expected=", ".join(fields), hint=_("Pass --id-property FIELD"))
         ids, shapes = [], []
         for item in reader.iterShapeRecords():
             ids.append(str(item.record[key]).strip())
@@ -149,7 +152,7 @@ def _shapefile_features(path: Path, id_property: str | None) -> tuple[list[str],
             shapes.append(shapely.geometry.shape(geo) if geo.get("coordinates") else None)
         reader.close()
     except shapefile.ShapefileException as exc:
-        raise InputError(f"cannot read as a shapefile: {exc}", file=str(path)) from None
+        raise InputError(_("cannot read as a shapefile: {exc}").format(exc=exc), file=str(path)) from None
     return ids, shapes
 
 

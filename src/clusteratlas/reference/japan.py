@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError, check_json
+from clusteratlas.i18n import _
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -85,8 +86,8 @@ def jsic(path: str | Path, *, classification: str = "jsic14") -> pa.Table:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read as a JSIC code list: {exc}", file=str(path),
-                         expected="JSON with major_categories[].middle_categories[]…") from None
+        raise InputError(_("cannot read as a JSIC code list: {exc}").format(exc=exc), file=str(path),
+                         expected=_("JSON with major_categories[].middle_categories[]…")) from None
     check_json(doc, _JSIC_SCHEMA, str(path), "a JSIC code list (major_categories[].middle_categories[]"
                ".minor_categories[].detail_categories[], each with a code)")
     majors = doc["major_categories"]
@@ -119,8 +120,8 @@ def municipalities(path: str | Path, *, year: int = 2020) -> pa.Table:
     path = Path(path)
     label = str(path)
     if year not in range(1980, 2021, 5):
-        raise InputError("the converter has municipalities for census years only", file=label, value=year,
-                         expected="1980, 1985, … 2020")
+        raise InputError(_("the converter has municipalities for census years only"), file=label, value=year,
+                         expected=_("1980, 1985, … 2020"))
     english = path.name.endswith("_en.csv")
     sibling = path.with_name(path.name.replace("_en.csv", "_jp.csv") if english
                              else path.name.replace("_jp.csv", "_en.csv"))
@@ -130,7 +131,7 @@ def municipalities(path: str | Path, *, year: int = 2020) -> pa.Table:
         names["ja" if english else "en"] = _converter_names(sibling, year)
     codes = names["en"] or names["ja"]
     if not codes:
-        raise InputError(f"no municipalities for {year}", file=label)
+        raise InputError(_("no municipalities for {year}").format(year=year), file=label)
     ordered = sorted(codes)
 
     def strip_prefecture(name: str | None) -> str | None:
@@ -149,17 +150,17 @@ def _converter_names(path: Path, year: int) -> dict[str, str]:
             reader = csv.DictReader(fh)
             id_col, name_col = f"id_muni{year}", f"name_muni{year}"
             if id_col not in (reader.fieldnames or []) or name_col not in (reader.fieldnames or []):
-                raise InputError("not Kondo's municipality converter", file=str(path),
-                                 expected=f"columns {id_col} and {name_col}")
+                raise InputError(_("not Kondo's municipality converter"), file=str(path),
+                                 expected=_("columns {id_col} and {name_col}").format(id_col=id_col, name_col=name_col))
             out = {}
             for line, row in enumerate(reader, start=2):
                 code = (row[id_col] or "").strip()
                 if not code:
                     continue
                 if not code.isdigit() or len(code) > 5:
-                    raise InputError("not a municipality code", file=str(path), row=line, column=id_col,
-                                     value=code, expected="up to five digits, e.g. 1100 (= 01100)")
+                    raise InputError(_("not a municipality code"), file=str(path), row=line, column=id_col,
+                                     value=code, expected=_("up to five digits, e.g. 1100 (= 01100)"))
                 out[code.zfill(5)] = row[name_col]
             return out
     except UnicodeDecodeError as exc:
-        raise InputError(f"the file is not UTF-8 text: {exc}", file=str(path)) from None
+        raise InputError(_("the file is not UTF-8 text: {exc}").format(exc=exc), file=str(path)) from None

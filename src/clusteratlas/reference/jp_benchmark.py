@@ -42,6 +42,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.reference.benchmark import DEFINITION_COLUMNS, carry, read_cmp
 
 JSIC_REVISIONS = (13, 14)
@@ -69,13 +70,13 @@ def jsic_names(revision: int = 13) -> dict[str, tuple[str | None, str | None]]:
         return {r["jsic13_code"]: (r["name_en"] or None, r["name_ja"] or None) for r in _csv("jsic13_codes.csv")}
     if revision == 14:
         return {r["code"]: (r["name_en"] or None, r["name_ja"] or None) for r in _csv("jsic14_codes.csv")}
-    raise InputError("unknown JSIC revision", value=revision, expected="13 or 14")
+    raise InputError(_("unknown JSIC revision"), value=revision, expected=_("13 or 14"))
 
 
 def benchmark(revision: int = 13) -> pa.Table:
     """The shipped JSIC benchmark: definitions columns plus level, purity, alternatives, names and match."""
     if revision not in JSIC_REVISIONS:
-        raise InputError("unknown JSIC revision", value=revision, expected="13 or 14")
+        raise InputError(_("unknown JSIC revision"), value=revision, expected=_("13 or 14"))
     rows = _csv(f"jp_benchmark_jsic{revision}.csv")
     out = {c: [r.get(c) or None for r in rows] for c in BENCHMARK_COLUMNS}
     out["purity"] = [float(p) for p in out["purity"]]
@@ -119,7 +120,7 @@ def build(shared: str | Path) -> dict[str, list[dict]]:
     names_ja = cluster_names_ja()
     missing = sorted(set(us["cluster"].to_pylist()) - set(names_ja))
     if missing:
-        raise InputError("clusters without a Japanese name", value=", ".join(missing))
+        raise InputError(_("clusters without a Japanese name"), value=", ".join(missing))
     us = us.set_column(us.schema.get_field_index("cluster_name_ja"), "cluster_name_ja",
                        pa.array([names_ja[c] for c in us["cluster"].to_pylist()], pa.string()))
     sizes: dict[str, float] = defaultdict(float)
@@ -247,7 +248,7 @@ def _to_rev14(rows13: list[dict], path: Path) -> tuple[list[dict], list[dict]]:
     by_code = {r["industry"]: r for r in rows13}
     names13 = jsic_names(13)
     by_name: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for code, (_, ja) in names13.items():
+    for code, (_en, ja) in names13.items():
         if code.isdigit() and len(code) in (3, 4):
             by_name[(len(code), _nfkc(ja))].append(code)
     out, lost_rows = [], []

@@ -30,6 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 PROGRAMMES = {
     "industrial-cluster-plan": ("industrial_cluster_plan", "projects"),
@@ -74,7 +75,7 @@ def programme_table(name: str | None = None) -> pa.Table:
     rows = []
     for key in names:
         if key not in PROGRAMMES:
-            raise InputError("unknown programme", value=key, expected=", ".join(PROGRAMMES))
+            raise InputError(_("unknown programme"), value=key, expected=", ".join(PROGRAMMES))
         section, items = PROGRAMMES[key]
         fields = doc["fields"]
         for n, entry in enumerate(doc[section][items], start=1):

@@ -48,6 +48,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.relate.relatedness import density as relatedness_density
 from clusteratlas.relate.relatedness import proximity as relatedness_proximity
 
@@ -97,7 +98,7 @@ def get_convention(name: str | Convention) -> Convention:
     if isinstance(name, Convention):
         return name
     if name not in CONVENTIONS:
-        raise InputError("unknown complexity convention", value=name, expected=", ".join(CONVENTIONS))
+        raise InputError(_("unknown complexity convention"), value=name, expected=", ".join(CONVENTIONS))
     return CONVENTIONS[name]
 
 
@@ -137,11 +138,11 @@ def _valid(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     """The matrix, diversity, ubiquity, and the masks of regions and industries with specialisations."""
     m = np.asarray(m, dtype=np.float64)
     if m.ndim != 2 or m.size == 0:
-        raise InputError("a non-empty region × industry presence matrix is needed")
+        raise InputError(_("a non-empty region × industry presence matrix is needed"))
     div, ubq = m.sum(axis=1), m.sum(axis=0)
     rows, cols = div > 0, ubq > 0
     if rows.sum() < 2 or cols.sum() < 2:
-        raise InputError("complexity needs at least two regions and two industries with specialisations",
+        raise InputError(_("complexity needs at least two regions and two industries with specialisations"),
                          value=f"{int(rows.sum())} regions, {int(cols.sum())} industries")
     return m, div, ubq, rows, cols
 
@@ -180,15 +181,15 @@ def eci_pci(m: np.ndarray, *, method: str = "eigen", iterations: int = 20,
         kc = (mv @ kp) / dv
     elif method == "reflections":
         kc, kp = dv.copy(), uv.copy()
-        for _ in range(iterations):
+        for _step in range(iterations):
             kc, kp = (mv @ kp) / dv, (mv.T @ kc) / uv
             kc, kp = (kc - kc.mean()) / (kc.std() or 1.0), (kp - kp.mean()) / (kp.std() or 1.0)
         kc = (mv @ kp) / dv  # link the scales as in the eigen solution: kc = D⁻¹M kp
     else:
-        raise InputError("unknown complexity method", value=method, expected="eigen or reflections")
+        raise InputError(_("unknown complexity method"), value=method, expected=_("eigen or reflections"))
     mean, std = kc.mean(), kc.std()
     if not np.isfinite(std) or std <= 1e-12 * max(1.0, abs(mean)):
-        raise InputError("every region has the same complexity; ECI is undefined (all-equal input)")
+        raise InputError(_("every region has the same complexity; ECI is undefined (all-equal input)"))
     kc, kp = _fix_sign(kc, kp, mv, dv, uv)
     mean = kc.mean()
     if conv.sample_sd:  # Stata: `sum` over the long data, each region repeated once per industry

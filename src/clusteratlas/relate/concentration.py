@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.relate.matrix import shares
 
 NO_EMPLOYMENT = "no employment"
@@ -31,11 +32,11 @@ def _undefined(out: np.ndarray, totals: np.ndarray) -> np.ndarray:
 def _check(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.size == 0:
-        raise InputError("a non-empty region × industry matrix is needed", value=values.shape)
+        raise InputError(_("a non-empty region × industry matrix is needed"), value=values.shape)
     if not np.isfinite(values).all() or (values < 0).any():
-        raise InputError("the matrix has negative, infinite or missing values")
+        raise InputError(_("the matrix has negative, infinite or missing values"))
     if values.sum() == 0:
-        raise InputError("the matrix is all zeros")
+        raise InputError(_("the matrix is all zeros"))
     return values
 
 
@@ -57,7 +58,7 @@ def rca_population(values: np.ndarray, population: np.ndarray) -> np.ndarray:
     values = _check(values)
     population = np.asarray(population, dtype=np.float64)
     if population.shape != (values.shape[0],) or (population <= 0).any():
-        raise InputError("population must be positive, one value per region", value=population.shape)
+        raise InputError(_("population must be positive, one value per region"), value=population.shape)
     per_head = values / population[:, None]
     reference = values.sum(axis=0) / population.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -91,7 +92,7 @@ def hoover(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarra
     values = _check(values)
     weight = values.sum(axis=1) if reference is None else np.asarray(reference, dtype=np.float64)
     if weight.shape != (values.shape[0],) or weight.sum() <= 0 or (weight < 0).any():
-        raise InputError("the reference must be ≥ 0 with one value per region", value=weight.shape)
+        raise InputError(_("the reference must be ≥ 0 with one value per region"), value=weight.shape)
     out = 0.5 * np.abs(shares(values, axis=0) - (weight / weight.sum())[:, None]).sum(axis=0)
     return _undefined(out, values.sum(axis=0))
 
@@ -104,7 +105,7 @@ def gini(x: np.ndarray) -> float:
     """
     x = np.sort(np.asarray(x, dtype=np.float64))
     if x.size == 0 or (x < 0).any() or not np.isfinite(x).all():
-        raise InputError("Gini needs finite values ≥ 0", value=x.size)
+        raise InputError(_("Gini needs finite values ≥ 0"), value=x.size)
     total = x.sum()
     if total == 0:
         return float("nan")
@@ -173,7 +174,7 @@ def entropy(values: np.ndarray, groups: np.ndarray | None = None) -> dict[str, n
     if groups is not None:
         groups = np.asarray(groups)
         if groups.shape != (values.shape[1],):
-            raise InputError("one group per industry is needed", value=groups.shape)
+            raise InputError(_("one group per industry is needed"), value=groups.shape)
         labels, idx = np.unique(groups, return_inverse=True)
         group_share = np.zeros((values.shape[0], len(labels)))
         np.add.at(group_share.T, idx, s.T)
@@ -200,7 +201,7 @@ def ellison_glaeser(values: np.ndarray, plant_herfindahl: np.ndarray) -> np.ndar
     values = _check(values)
     h = np.asarray(plant_herfindahl, dtype=np.float64)
     if h.shape != (values.shape[1],) or (h < 0).any() or (h >= 1).any():
-        raise InputError("one plant Herfindahl in [0, 1) per industry is needed", value=h.shape)
+        raise InputError(_("one plant Herfindahl in [0, 1) per industry is needed"), value=h.shape)
     x = values.sum(axis=1) / values.sum()
     g = ((shares(values, axis=0) - x[:, None]) ** 2).sum(axis=0)
     spread = 1.0 - (x**2).sum()
@@ -214,7 +215,7 @@ def plant_herfindahl_from_counts(establishments: np.ndarray) -> np.ndarray:
     n = np.asarray(establishments, dtype=np.float64)
     n = n.sum(axis=0) if n.ndim == 2 else n
     if (n <= 1).any():
-        raise InputError("each industry needs more than one establishment for γ", value=float(n.min()))
+        raise InputError(_("each industry needs more than one establishment for γ"), value=float(n.min()))
     return 1.0 / n
 
 

@@ -57,6 +57,7 @@ from scipy.spatial.distance import squareform
 from scipy.stats import rankdata
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.relate.concentration import coagglomeration, hoover
 from clusteratlas.relate.relatedness import colocation_correlation
 
@@ -89,7 +90,7 @@ def rank_scale(matrix: np.ndarray, *, per: str = "industry") -> np.ndarray:
         out[(upper[1], upper[0])] = ranks
         return out
     if per != "industry":
-        raise InputError("unknown rank scaling", value=per, expected="industry or pairs")
+        raise InputError(_("unknown rank scaling"), value=per, expected=_("industry or pairs"))
     np.fill_diagonal(m, np.nan)
     counts = np.isfinite(m).sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -158,7 +159,7 @@ def colocation_measures(employment: np.ndarray, establishments: np.ndarray | Non
     correlation as published, :func:`colocation_correlation`).
     """
     if transform not in COLOCATION_TRANSFORMS:
-        raise InputError("unknown co-location transform", value=transform,
+        raise InputError(_("unknown co-location transform"), value=transform,
                          expected=", ".join(COLOCATION_TRANSFORMS))
     if transform == "loglq":
         def correlation(values, totals):
@@ -181,7 +182,7 @@ def io_linkage(flows: np.ndarray) -> np.ndarray:
     """
     f = np.array(flows, dtype=np.float64)
     if f.ndim != 2 or f.shape[0] != f.shape[1] or not np.isfinite(f).all() or (f < 0).any():
-        raise InputError("input-output flows must be a square matrix of finite values ≥ 0", value=f.shape)
+        raise InputError(_("input-output flows must be a square matrix of finite values ≥ 0"), value=f.shape)
     np.fill_diagonal(f, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         out_share = np.nan_to_num(f / f.sum(axis=1, keepdims=True))  # i's sales going to j
@@ -206,7 +207,7 @@ def occupation_linkage(occupations: np.ndarray, *, transform: str = "shares") ->
     if transform == "sqrt":
         shares = np.sqrt(shares)
     elif transform != "shares":
-        raise InputError("unknown occupation transform", value=transform, expected="shares or sqrt")
+        raise InputError(_("unknown occupation transform"), value=transform, expected=_("shares or sqrt"))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.corrcoef(shares)
 
@@ -218,7 +219,7 @@ def combine(measures: dict[str, np.ndarray], weights: dict[str, float] | None = 
     stack = np.stack([rank_scale(m, per=per) for m in measures.values()])
     w = np.array([float(weights.get(name, 1.0)) for name in measures])[:, None, None]
     if (w < 0).any() or w.sum() <= 0:
-        raise InputError("measure weights must be ≥ 0 and not all 0", value=dict(weights))
+        raise InputError(_("measure weights must be ≥ 0 and not all 0"), value=dict(weights))
     have = np.isfinite(stack)
     total = (np.where(have, stack, 0.0) * w).sum(axis=0)
     norm = (have * w).sum(axis=0)
@@ -291,7 +292,7 @@ def cluster_labels(similarity: np.ndarray, k: int, *, method: str = "ward", seed
                    starts: int = 20, tree: np.ndarray | None = None) -> np.ndarray:
     """Labels 1..k from hierarchical clustering (``method`` = its linkage) or k-means on similarity profiles."""
     if method not in METHODS:
-        raise InputError("unknown clustering method", value=method, expected=", ".join(METHODS))
+        raise InputError(_("unknown clustering method"), value=method, expected=", ".join(METHODS))
     if method == "kmeans":
         from sklearn.cluster import KMeans
 
@@ -337,19 +338,20 @@ def derive_clusters(employment: np.ndarray, *, k: int | None = None, k_range: tu
     employment = np.asarray(employment, dtype=np.float64)
     n = employment.shape[1]
     if method not in METHODS:
-        raise InputError("unknown clustering method", value=method, expected=", ".join(METHODS))
+        raise InputError(_("unknown clustering method"), value=method, expected=", ".join(METHODS))
     if n < 3 or employment.shape[0] < 3:
-        raise InputError("deriving clusters needs at least three regions and three industries",
+        raise InputError(_("deriving clusters needs at least three regions and three industries"),
                          value=employment.shape)
     if k is not None:
         candidates = [k]
     elif k_range is not None:
         candidates = list(range(k_range[0], k_range[1] + 1))
     else:
-        raise InputError("give the number of clusters (k) or a range to search")
+        raise InputError(_("give the number of clusters (k) or a range to search"))
     if not candidates or any(c < 2 or c >= n for c in candidates):
-        raise InputError("the number of clusters must be between 2 and the number of industries − 1",
-                         value=candidates[0] if len(candidates) == 1 else f"{k_range}", expected=f"2–{n - 1}")
+        raise InputError(_("the number of clusters must be between 2 and the number of industries − 1"),
+                         value=candidates[0] if len(candidates) == 1 else f"{k_range}",
+                         expected=_("2–{value}").format(value=n - 1))
     links = relatedness(employment, establishments=establishments, region_totals=region_totals,
                         io_flows=io_flows, occupations=occupations, io_link=io_link,
                         occupation_link=occupation_link, occupation_transform=occupation_transform,
@@ -357,8 +359,8 @@ def derive_clusters(employment: np.ndarray, *, k: int | None = None, k_range: tu
                         establishment_totals=establishment_totals)
     for name, m in links.items():
         if m.shape != (n, n):
-            raise InputError(f"the {name} relatedness does not match the industries", value=m.shape,
-                             expected=f"({n}, {n})")
+            raise InputError(_("the {name} relatedness does not match the industries").format(name=name), value=m.shape,
+                             expected=_("({n}, {n})").format(n=n))
     measures = {name: links[name] for name in MEASURES if name in links}
     combined = combine(measures, weights, per=scaling)
     links["combined"] = combined
@@ -380,7 +382,7 @@ def derive_clusters(employment: np.ndarray, *, k: int | None = None, k_range: tu
             search.append((c, excess, silhouette))
         if best is None or key > best[0]:
             best = (key, labels, c)
-    _, labels, c = best
+    _score, labels, c = best
     # validation per measure, beside random partitions (``validate=False``: the combined similarity only, no draws)
     scores = ({name: chance_adjusted_scores(labels, rank_scale(m, per=scaling) if name != "combined" else m,
                                             seed=seed) for name, m in links.items()} if validate
@@ -448,7 +450,7 @@ def compare_partitions(labels: np.ndarray, reference: np.ndarray, weights: np.nd
 
     labels, reference = np.asarray(labels), np.asarray(reference)
     if labels.shape != reference.shape or labels.size == 0:
-        raise InputError("the partitions to compare must cover the same industries", value=labels.shape,
+        raise InputError(_("the partitions to compare must cover the same industries"), value=labels.shape,
                          expected=reference.shape)
     w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
     best, match = {}, {}

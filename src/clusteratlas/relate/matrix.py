@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,16 @@ def to_matrix(table: pa.Table, *, region: str = "region", industry: str = "indus
     """
     for col in (region, industry, value):
         if col not in table.column_names:
-            raise InputError(f"column '{col}' is missing", expected=", ".join(table.column_names))
+            raise InputError(_("column '{col}' is missing").format(col=col), expected=", ".join(table.column_names))
     vals = table[value].to_numpy(zero_copy_only=False).astype(np.float64)
     if table.num_rows == 0:
-        raise InputError("no rows to build a region × industry matrix from")
+        raise InputError(_("no rows to build a region × industry matrix from"))
     bad = ~np.isfinite(vals) | (vals < 0)
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError("value is not a finite number ≥ 0", column=value, value=vals[i],
-                         hint=f"row {i + 1}: region {table[region][i].as_py()}, "
-                              f"industry {table[industry][i].as_py()}")
+        raise InputError(_("value is not a finite number ≥ 0"), column=value, value=vals[i],
+                         hint=_("row {value}: region {value2}, industry {value3}").format(
+                             value=i + 1, value2=table[region][i].as_py(), value3=table[industry][i].as_py()))
     regions, r_idx = np.unique(table[region].to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
     inds, i_idx = np.unique(table[industry].to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
     flat = np.bincount(r_idx * len(inds) + i_idx, weights=vals, minlength=len(regions) * len(inds))

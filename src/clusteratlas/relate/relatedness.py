@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 Normalisation = Literal["min_conditional", "cosine", "association", "jaccard"]
 
@@ -57,8 +58,8 @@ def proximity(m: np.ndarray, method: Normalisation = "min_conditional") -> np.nd
         elif method == "jaccard":
             out = c / (k[:, None] + k[None, :] - c)
         else:
-            raise InputError("unknown relatedness normalisation", value=method,
-                             expected="min_conditional, cosine, association or jaccard")
+            raise InputError(_("unknown relatedness normalisation"), value=method,
+                             expected=_("min_conditional, cosine, association or jaccard"))
     return np.nan_to_num(out, nan=0.0, posinf=0.0)
 
 
@@ -113,6 +114,6 @@ def density(m: np.ndarray, prox: np.ndarray, *, own_proximity: bool = True) -> n
 def entries_exits(m_before: np.ndarray, m_after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Specialisations gained (entry) and lost (exit) between two years, as 0/1 matrices."""
     if np.shape(m_before) != np.shape(m_after):
-        raise InputError("the two years' matrices must have the same regions and industries")
+        raise InputError(_("the two years' matrices must have the same regions and industries"))
     before, after = np.asarray(m_before) > 0, np.asarray(m_after) > 0
     return (~before & after).astype(np.float64), (before & ~after).astype(np.float64)

@@ -22,12 +22,13 @@ from __future__ import annotations
 import numpy as np
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 
 def _rates(start: np.ndarray, end: np.ndarray) -> tuple[float, np.ndarray]:
     e0_total = start.sum()
     if e0_total <= 0:
-        raise InputError("the start year has no employment")
+        raise InputError(_("the start year has no employment"))
     g = end.sum() / e0_total - 1.0
     col0, col1 = start.sum(axis=0), end.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -44,7 +45,7 @@ def shift_share(start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
     """
     start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
     if start.shape != end.shape:
-        raise InputError("the two years need the same regions and industries", value=(start.shape, end.shape))
+        raise InputError(_("the two years need the same regions and industries"), value=(start.shape, end.shape))
     g, gi = _rates(start, end)
     change = end - start
     ns = start * g

@@ -62,6 +62,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 
 def weights_from_libpysal(w, *, transform: str = "r") -> sp.csr_matrix:
@@ -72,7 +73,7 @@ def weights_from_libpysal(w, *, transform: str = "r") -> sp.csr_matrix:
         return sp.csr_matrix(w.sparse)
     if hasattr(w, "transform") and callable(w.transform):  # libpysal.graph.Graph
         return sp.csr_matrix(w.transform(transform.upper()).sparse)
-    raise InputError("not a libpysal weights object", value=type(w).__name__)
+    raise InputError(_("not a libpysal weights object"), value=type(w).__name__)
 
 
 def _check(y: np.ndarray, w: sp.spmatrix) -> tuple[np.ndarray, sp.csr_matrix]:
@@ -82,13 +83,13 @@ def _check(y: np.ndarray, w: sp.spmatrix) -> tuple[np.ndarray, sp.csr_matrix]:
     w = sp.csr_matrix(w, dtype=np.float64)
     n = y.shape[0]
     if w.shape != (n, n):
-        raise InputError("the weights do not match the regions", value=(w.shape, n))
+        raise InputError(_("the weights do not match the regions"), value=(w.shape, n))
     if not np.isfinite(y).all():
-        raise InputError("the values have missing or infinite entries")
+        raise InputError(_("the values have missing or infinite entries"))
     if n < 3:
-        raise InputError("spatial statistics need at least three regions", value=n)
+        raise InputError(_("spatial statistics need at least three regions"), value=n)
     if w.diagonal().any():
-        raise InputError("the weights link regions to themselves; pass weights without self-links")
+        raise InputError(_("the weights link regions to themselves; pass weights without self-links"))
     return y, w
 
 
@@ -236,7 +237,7 @@ def moran(y: np.ndarray, w: sp.spmatrix, *, permutations: int = 999, seed: int =
     tol = 1e-9 * (1.0 + np.abs(stat))  # the same sum in another order: ties up to rounding
     rng = np.random.default_rng(seed)
     at_least, at_most = np.zeros(y.shape[1]), np.zeros(y.shape[1])
-    for _ in range(permutations):  # a loop over permutations; every series at once
+    for _perm in range(permutations):  # a loop over permutations; every series at once
         zp = z[rng.permutation(n)]
         ge, le = _tally(scale * (zp * (w @ zp)).sum(axis=0), stat, tol, axis=None)
         at_least += ge
@@ -340,7 +341,7 @@ def _sequential(values: np.ndarray, w: sp.csr_matrix, tally: Tally, defined: np.
     n, k = values.shape
     first = FIRST if permutations is None else permutations
     ge, le = np.zeros((n, k)), np.zeros((n, k))
-    for i, cols, _, sim in _conditional_lags(values, w, first, seed):
+    for i, cols, _lag, sim in _conditional_lags(values, w, first, seed):
         ge[i, cols], le[i, cols] = tally(i, np.arange(k)[cols], sim)
     used = np.full((n, k), float(first))
     if permutations is None:
@@ -447,7 +448,7 @@ def getis_ord_star(y: np.ndarray, w: sp.spmatrix, *, permutations: int | None = 
     """
     y, w = _check(y, w)
     if (y < 0).any():
-        raise InputError("Getis–Ord G needs values ≥ 0", value=float(y.min()))
+        raise InputError(_("Getis–Ord G needs values ≥ 0"), value=float(y.min()))
     n = y.shape[0]
     binary = w.copy()
     binary.data[:] = 1.0

@@ -25,8 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from clusteratlas import __version__
+from clusteratlas import __version__, i18n
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.metrics.run import MapRun
 from clusteratlas.queries._core import Missing, NotFound
 from clusteratlas.server.auth import AuthError
@@ -39,6 +40,11 @@ from clusteratlas.sources.limits import LimitError
 
 log = logging.getLogger("clusteratlas.server")
 PROBLEM = "application/problem+json"
+
+
+def _N(message: str) -> str:
+    """``message`` unchanged: marks a catalogue message that :func:`problem` translates when it answers."""
+    return message
 #: Default cap on a request body (uploads included), in bytes.
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
 #: Default time for reading and checking one upload, in seconds (the one writer is busy meanwhile).
@@ -155,6 +161,12 @@ Format = Literal["json", "csv", "parquet", "xlsx"]
 # ---------------------------------------------------------------------- problems
 def problem(status: int, title: str, detail: str | None = None, request: Request | None = None,
             **extra: Any) -> Response:
+    """An RFC 9457 problem document; ``title`` (a catalogue message) and ``detail`` in the request's language.
+
+    The request's language is set around the routes and these handlers (:class:`AnswerCacheMiddleware`); a
+    detail already translated where it was raised is kept as it is.
+    """
+    title, detail = _(title), (_(detail) if detail and i18n.has(detail) else detail)
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "instance": request.url.path if request is not None else None,
             **{k: v for k, v in extra.items() if v is not None}}
@@ -164,25 +176,25 @@ def problem(status: int, title: str, detail: str | None = None, request: Request
 
 def _input_error(request: Request, exc: InputError) -> Response:
     if isinstance(exc, NotFound):
-        return problem(404, "Not found", str(exc), request, did_you_mean=exc.close_matches)
+        return problem(404, _N("Not found"), str(exc), request, did_you_mean=exc.close_matches)
     if isinstance(exc, Missing):
-        return problem(404, "Not computed yet", str(exc), request)
+        return problem(404, _N("Not computed yet"), str(exc), request)
     if isinstance(exc, LimitError):
-        return problem(413, "Upload over a limit", str(exc), request, expected=exc.expected)
-    return problem(422, "Bad parameter", str(exc), request, expected=exc.expected)
+        return problem(413, _N("Upload over a limit"), str(exc), request, expected=exc.expected)
+    return problem(422, _N("Bad parameter"), str(exc), request, expected=exc.expected)
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))[:300],
                "type": str(e.get("type", ""))} for e in exc.errors()]
     detail = "; ".join(f"{'.'.join(e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in errors)[:1000]
-    return problem(422, "Bad parameter", detail, request, errors=errors)
+    return problem(422, _N("Bad parameter"), detail, request, errors=errors)
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
-              401: "Unauthorized", 403: "Forbidden", 400: "Bad request", 503: "Unavailable"}
-    response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), request)
+    titles = {404: _N("Not found"), 405: _N("Method not allowed"), 413: _N("Request body too large"),
+              401: _N("Unauthorized"), 403: _N("Forbidden"), 400: _N("Bad request"), 503: _N("Unavailable")}
+    response = problem(exc.status_code, titles.get(exc.status_code, _N("Error")), str(exc.detail), request)
     response.headers.update(exc.headers or {})
     if exc.status_code == 405:  # every method the schema documents for the path (RFC 9110)
         import re
@@ -196,14 +208,14 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
 
 def _duckdb_error(request: Request, exc: duckdb.Error) -> Response:
     if isinstance(exc, duckdb.ConversionException | duckdb.OutOfRangeException | duckdb.InvalidInputException):
-        return problem(422, "Bad parameter", "a parameter is out of range for the data", request)
+        return problem(422, _N("Bad parameter"), _N("a parameter is out of range for the data"), request)
     log.exception("query failed", exc_info=exc)
-    return problem(500, "Internal error", "the query failed; the server log has the details", request)
+    return problem(500, _N("Internal error"), _N("the query failed; the server log has the details"), request)
 
 
 def _any_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
-    return problem(500, "Internal error", "the server log has the details", request)
+    return problem(500, _N("Internal error"), _N("the server log has the details"), request)
 
 
 # -------------------------------------------------------------------------- app
@@ -235,11 +247,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(duckdb.Error, _duckdb_error)
-    app.add_exception_handler(AuthError, lambda r, e: problem(e.status, "Unauthorized" if e.status == 401
-                                                              else "Forbidden", e.detail, r))
+    app.add_exception_handler(AuthError, lambda r, e: problem(e.status, _N("Unauthorized") if e.status == 401
+                                                              else _N("Forbidden"), e.detail, r))
     app.add_exception_handler(ReadOnly, lambda r, e: problem(
-        503, "Read-only", "this server serves the atlas read-only (--read-only); serve it without "
-        "--read-only to accept writes", r))
+        503, _N("Read-only"), _N("this server serves the atlas read-only (--read-only); serve it without "
+                                 "--read-only to accept writes"), r))
     app.add_exception_handler(Exception, _any_error)
 
     import importlib.resources

@@ -32,6 +32,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.store.schema import DDL as SCHEMA_DDL
 
 ROLES = ("editor", "admin")
@@ -101,11 +102,11 @@ def create_token(con: duckdb.DuckDBPyConnection, role: str, *, name: str | None 
                  expires_days: float | None = None) -> tuple[str, str]:
     """A new token: returns (id, token). Only the hash is stored; the token cannot be shown again."""
     if role not in ROLES:
-        raise InputError("unknown role", value=role, expected=", ".join(ROLES))
+        raise InputError(_("unknown role"), value=role, expected=", ".join(ROLES))
     if expires_days is not None and not 0 < expires_days <= 3650:
-        raise InputError("bad expiry", value=expires_days, expected="a number of days above 0, at most 3650")
+        raise InputError(_("bad expiry"), value=expires_days, expected=_("a number of days above 0, at most 3650"))
     if name is not None and len(name) > 200:
-        raise InputError("token name too long", value=len(name), expected="at most 200 characters")
+        raise InputError(_("token name too long"), value=len(name), expected=_("at most 200 characters"))
     ensure_tables(con)
     token_id = secrets.token_hex(6)
     token = f"ca_{token_id}_{secrets.token_urlsafe(32)}"
@@ -181,7 +182,8 @@ def require_role(caller: Caller, role: str) -> None:
     if caller.role == "anonymous":
         raise AuthError(401, UNAUTHORIZED)
     if RANK[caller.role] < RANK[role]:
-        raise AuthError(403, f"this route needs role {role}; the token has role {caller.role}")
+        raise AuthError(403, _("this route needs role {role}; the token has role {has}").format(role=role,
+                                                                                                has=caller.role))
 
 
 def record_write(con: duckdb.DuckDBPyConnection, caller: Caller, action: str, detail: str,

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from starlette.responses import Response, StreamingResponse
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.queries._core import json_bytes, to_rows
 from clusteratlas.store.export import WORKBOOK_OPTIONS, neutralise_formulas
 
@@ -86,7 +87,7 @@ def negotiate(fmt: str | None, accept: str | None) -> str:
     honoured), else JSON (also when it accepts none of them: the header may be disregarded, RFC 9110 12.5.1)."""
     if fmt:
         if fmt not in FORMATS:
-            raise InputError("unknown format", value=fmt[:40], expected=", ".join(FORMATS))
+            raise InputError(_("unknown format"), value=fmt[:40], expected=", ".join(FORMATS))
         return fmt
     media = accepted(accept, list(_ACCEPT))
     return _ACCEPT[media] if media else "json"

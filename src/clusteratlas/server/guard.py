@@ -37,6 +37,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from clusteratlas import i18n
+from clusteratlas.i18n import _
 from clusteratlas.server.auth import AuthError, Caller, authenticate, require_role, store_upgraded_hash
 from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
 
@@ -53,7 +55,7 @@ class BodyTooLarge(HTTPException):
     """The body passed the limit while it was being read (whatever its headers said)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the body is over the limit of {limit} bytes")
+        super().__init__(413, _("the body is over the limit of {limit} bytes").format(limit=limit))
 
 
 class GuardMiddleware:
@@ -98,35 +100,45 @@ class GuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        from starlette.requests import Request
+
+        from clusteratlas.server.web import language
+
+        with i18n.language_for(language(Request(scope))):  # its refusals in the request's language
+            await self._guard(scope, receive, send)
+
+    async def _guard(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string", b"")
         if len(path) + len(query) > MAX_URL:
-            await _problem(send, scope, 422, "Bad parameter", f"the URL is over {MAX_URL} bytes; expected shorter "
-                           "parameters (send long region lists in several requests)")
+            await _problem(send, scope, 422, _("Bad parameter"), _(
+                "the URL is over {limit} bytes; expected shorter parameters (send long region lists in several "
+                "requests)").format(limit=MAX_URL))
             return
         if b"\x00" in path or b"\x00" in query or b"%00" in path or b"%00" in query or "\x00" in scope["path"]:
-            await _problem(send, scope, 400, "Bad request", "NUL bytes are not allowed in a URL")
+            await _problem(send, scope, 400, _("Bad request"), _("NUL bytes are not allowed in a URL"))
             return
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         length, chunked = headers.get(b"content-length"), headers.get(b"transfer-encoding")
         if length is not None and chunked is not None:
-            await _problem(send, scope, 400, "Bad request", "a request may not carry both Content-Length and "
-                           "Transfer-Encoding; send a Content-Length only")
+            await _problem(send, scope, 400, _("Bad request"), _("a request may not carry both Content-Length and "
+                                                                 "Transfer-Encoding; send a Content-Length only"))
             return
         if scope["method"] in BODY_METHODS:
             if length is None:
                 if chunked is not None:
-                    await _problem(send, scope, 411, "Length required", "send a Content-Length header")
+                    await _problem(send, scope, 411, _("Length required"), _("send a Content-Length header"))
                     return
             else:
                 try:
                     size = int(length)
                 except ValueError:
-                    await _problem(send, scope, 400, "Bad request", "bad Content-Length")
+                    await _problem(send, scope, 400, _("Bad request"), _("bad Content-Length"))
                     return
                 if size > self.max_body:
-                    await _problem(send, scope, 413, "Request body too large",
-                                   f"the body has {size} bytes; the limit is {self.max_body}")
+                    await _problem(send, scope, 413, _("Request body too large"),
+                                   _("the body has {size} bytes; the limit is {limit}").format(size=size,
+                                                                                             limit=self.max_body))
                     return
         client = _client_key(scope)
         caller, refused = Caller(), None
@@ -134,7 +146,7 @@ class GuardMiddleware:
         if header is not None and self.service is not None:
             if not self.failures.test(self.failure_item, client):
                 await self._too_many(send, scope, self.failures, self.failure_item, client,
-                                     "too many failed token checks from this address")
+                                     _("too many failed token checks from this address"))
                 return
             try:
                 caller = await self._check(header.decode("latin-1"), client)
@@ -142,12 +154,12 @@ class GuardMiddleware:
                 refused = exc
             except _Throttled:
                 await self._too_many(send, scope, self.failures, self.failure_item, client,
-                                     "too many failed token checks from this address")
+                                     _("too many failed token checks from this address"))
                 return
         if self.limiter is not None and not scope.get(WARM_SCOPE_KEY):  # the server's own warm-up is not limited
             key = f"token:{caller.token}" if caller.token else f"ip:{client}"
             if not self.limiter.hit(self.item, key):
-                await self._too_many(send, scope, self.limiter, self.item, key, "over the rate limit")
+                await self._too_many(send, scope, self.limiter, self.item, key, _("over the rate limit"))
                 return
         if refused is None and scope["method"] in BODY_METHODS and self.service is not None \
                 and any(scope["method"] in methods and pattern.match(scope["path"])
@@ -157,7 +169,7 @@ class GuardMiddleware:
             except AuthError as exc:
                 refused = exc
         if refused is not None:
-            title = "Unauthorized" if refused.status == 401 else "Forbidden"
+            title = _("Unauthorized") if refused.status == 401 else _("Forbidden")
             await _problem(send, scope, refused.status, title, refused.detail,
                            extra_headers=[(b"www-authenticate", b"Bearer")] if refused.status == 401 else None)
             return
@@ -215,12 +227,13 @@ class GuardMiddleware:
         except BodyTooLarge as exc:  # read outside a route (the routes' handler answers it otherwise)
             if started:
                 raise
-            await _problem(send, scope, 413, "Request body too large", exc.detail)
+            await _problem(send, scope, 413, _("Request body too large"), exc.detail)
 
     async def _too_many(self, send: Any, scope: dict, limiter: Any, item: Any, key: str, what: str) -> None:
         reset = limiter.get_window_stats(item, key).reset_time
         wait = max(1, math.ceil(reset - time.time()))
-        await _problem(send, scope, 429, "Too many requests", f"{what} ({item}); retry in {wait} s",
+        await _problem(send, scope, 429, _("Too many requests"), _("{what} ({item}); retry in {wait} s").format(
+                           what=what, item=item, wait=wait),
                        extra_headers=[(b"retry-after", str(wait).encode())])
 
 
@@ -252,6 +265,9 @@ def write_route_patterns(routes: Iterable[Any], prefix: str = "") -> list[tuple[
 
 async def _problem(send: Any, scope: dict, status: int, title: str, detail: str,
                    extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A problem document; ``title`` and ``detail`` already in the request's language (a catalogue message made
+    earlier, such as :data:`clusteratlas.server.auth.UNAUTHORIZED`, is translated here)."""
+    detail = _(detail) if detail and i18n.has(detail) else detail
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail,
                        "instance": scope["path"].replace("\x00", "")[:200]}).encode()
     await send({"type": "http.response.start", "status": status,

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.queries import answers as A
 from clusteratlas.queries._core import TableResult
 from clusteratlas.server.app import OBJECT, TABULAR, Format, cache_headers
@@ -53,8 +54,9 @@ def _id_list(text: str, name: str) -> list[str]:
     ids = [r.strip() for r in text.split(",") if r.strip()]
     for value in ids:
         if len(value) > MAX_ID:
-            raise InputError(f"an id in '{name}' is too long", value=value[:40] + "…",
-                             expected=f"comma-separated ids of at most {MAX_ID} characters each")
+            raise InputError(_("an id in '{name}' is too long").format(name=name), value=value[:40] + "…",
+                             expected=_("comma-separated ids of at most {MAX_ID} "
+                                        "characters each").format(MAX_ID=MAX_ID))
     return ids
 
 
@@ -88,7 +90,8 @@ def _flag(request: Request, name: str) -> bool:
     try:
         return TypeAdapter(bool).validate_python(value)
     except ValidationError:
-        raise InputError(f"{name} must be true or false", value=value[:40], expected="true or false") from None
+        raise InputError(_("{name} must be true or false").format(name=name), value=value[:40],
+                         expected=_("true or false")) from None
 
 
 async def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:

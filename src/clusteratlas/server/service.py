@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.queries.provenance import Provenance, provenance
 from clusteratlas.server.cache import DEFAULT_CACHE_MB, ResponseCache
 from clusteratlas.store.access import ALIAS, Notify, Reading, identity, say
@@ -90,9 +91,9 @@ class AtlasService:
         self.memory_limit = memory_limit
         self.notify = notify
         if not self.path.is_file():
-            raise InputError("no atlas here", file=str(self.path),
-                             hint="Create one with 'clusteratlas init' or 'clusteratlas demo --atlas FILE', "
-                                  "or browse the sample with 'clusteratlas serve --demo'")
+            raise InputError(_("no atlas here"), file=str(self.path),
+                             hint=_("Create one with 'clusteratlas init' or 'clusteratlas demo --atlas FILE', "
+                                    "or browse the sample with 'clusteratlas serve --demo'"))
         self._switch = threading.Lock()
         self._pinned: ContextVar[Snapshot | None] = ContextVar(f"atlas-snapshot-{id(self)}", default=None)
         self._provenance: tuple[tuple[str, int], Provenance] | None = None
@@ -135,7 +136,7 @@ class AtlasService:
                 break
             con.close()  # replaced while opening: open the newer one
         else:
-            raise InputError("the atlas file kept changing while it was being opened", file=str(self.path))
+            raise InputError(_("the atlas file kept changing while it was being opened"), file=str(self.path))
         self._generation += 1
         version = hashlib.sha256(f"{self.path.resolve()}|{before}".encode()).hexdigest()[:16]
         modified = datetime.fromtimestamp((before[2] if before else 0) / 1e9, UTC).replace(microsecond=0)

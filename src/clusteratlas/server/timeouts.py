@@ -109,7 +109,7 @@ def trusted_proxies(value: str) -> str:
         try:
             ipaddress.ip_network(item, strict=False) if "/" in item else ipaddress.ip_address(item)
         except ValueError:
-            raise InputError("--forwarded-allow-ips: not an IP address or network", value=item,
+            raise InputError(_("--forwarded-allow-ips: not an IP address or network"), value=item,
                              expected=_("the reverse proxy's addresses or networks, separated by commas (e.g. "
                                         "127.0.0.1 or 10.0.0.0/24)")) from None
     return ",".join(items)

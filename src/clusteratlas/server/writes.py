@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.queries._core import to_rows
 from clusteratlas.server.app import ERRORS
 from clusteratlas.server.auth import (
@@ -83,7 +84,7 @@ def _keep_upload(service: AtlasService, upload: UploadFile) -> tuple[Path, str]:
     name = Path(upload.filename or "upload.csv").name
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        raise InputError("unsupported file type", file=name[:100], value=suffix[:20],
+        raise InputError(_("unsupported file type"), file=name[:100], value=suffix[:20],
                          expected=", ".join(sorted(UPLOAD_SUFFIXES)))
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).stem)[:80] or "upload"
     folder = service.path.with_name(service.path.name + ".uploads")

@@ -44,7 +44,7 @@ VINTAGES = ((1998, 1997), (2003, 2002), (2008, 2007), (2012, 2012), (2017, 2017)
 def naics_vintage(year: int) -> int:
     """The NAICS vintage CBP used for a reference year."""
     if year < VINTAGES[0][0]:
-        raise InputError("CBP has no NAICS data before 1998", value=year)
+        raise InputError(_("CBP has no NAICS data before 1998"), value=year)
     return [v for first, v in VINTAGES if year >= first][-1]
 
 
@@ -65,14 +65,14 @@ def cbp_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, year:
     the file's region totals (``{"region_totals": view}``; none when the cells are the totals, ``digits`` 0,
     or the file has no total rows)."""
     if digits not in range(0, 7):
-        raise InputError("NAICS level out of range", value=digits, expected="0 (total) to 6 digits")
+        raise InputError(_("NAICS level out of range"), value=digits, expected=_("0 (total) to 6 digits"))
     cols = [c for c in con.table(raw_view).columns if c != LINE]
     found = {c.lower(): c for c in cols}
     naics = _pick(found, "naics", "naics_code", "naics2017", "naics2012", "naics2022", "naics2007")
     emp = _pick(found, "emp")
     if naics is None or emp is None:
         missing = "naics" if naics is None else "emp"
-        raise InputError(f"not a CBP file: no '{missing}' column", file=label,
+        raise InputError(_("not a CBP file: no '{missing}' column").format(missing=missing), file=label,
                          hint=did_you_mean(missing, cols))
     if "fipscty" in found and "fipstate" in found:
         region = f"lpad(trim({ident(found['fipstate'])}), 2, '0') || lpad(trim({ident(found['fipscty'])}), 3, '0')"
@@ -82,15 +82,15 @@ def cbp_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, year:
         area = _pick(found, "msa", "cbsa_code", "cbsa", "metropolitan statistical area/micropolitan statistical area",
                      "geo_id", "county", "state")
         if area is None:
-            raise InputError("no region column found", file=label,
-                             expected="fipstate (and fipscty), msa or cbsa_code", value=", ".join(cols[:8]))
+            raise InputError(_("no region column found"), file=label,
+                             expected=_("fipstate (and fipscty), msa or cbsa_code"), value=", ".join(cols[:8]))
         region = f"trim({ident(area)})"
     if "year" in found:
         year_sql = f"trim({ident(found['year'])})"
     elif year is not None:
         year_sql = f"'{int(year)}'"
     else:
-        raise InputError("the file has no year column", file=label, hint="Give the year with --year")
+        raise InputError(_("the file has no year column"), file=label, hint=_("Give the year with --year"))
     code = f"trim({ident(naics)})"
     level = (f"TRY_CAST({ident(found['naics_level'])} AS INTEGER)" if "naics_level" in found
              else f"length(regexp_replace({code}, '[^0-9]', '', 'g'))")
@@ -157,14 +157,15 @@ def cbp_totals_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *
     bad = con.execute(f"SELECT {LINE}, text FROM {out} WHERE employment IS NULL OR employment < 0 OR year IS NULL "
                       f"ORDER BY {LINE} LIMIT 1").fetchall()
     if bad:
-        raise InputError("a total row's employment is not a number ≥ 0", file=label, row=bad[0][0], column=emp,
-                         value=bad[0][1], expected="the region's total employment")
+        raise InputError(_("a total row's employment is not a number ≥ 0"), file=label, row=bad[0][0], column=emp,
+                         value=bad[0][1], expected=_("the region's total employment"))
     twice = con.execute(f"SELECT region, year, list({LINE} ORDER BY {LINE}) FROM {out} GROUP BY ALL "
                         "HAVING count(*) > 1 ORDER BY 3 LIMIT 1").fetchall()
     if twice:
         region_code, year, lines = twice[0]
-        raise InputError(f"region {region_code} has two total rows for {year} (lines {lines[0]} and {lines[1]})",
-                         file=label, row=lines[1], column=emp, expected="one total row per region and year")
+        raise InputError(_("region {region_code} has two total rows for {year} (lines {value} and "
+                           "{value2})").format(region_code=region_code, year=year, value=lines[0], value2=lines[1]),
+                         file=label, row=lines[1], column=emp, expected=_("one total row per region and year"))
     return out
 
 

@@ -26,6 +26,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from clusteratlas.i18n import _
+
 #: Longest code accepted (characters, after normalisation).
 CODE_MAX_LENGTH = 64
 #: Longest cluster or subcluster accepted: these may be names (the longest CMP subcluster name has 114).
@@ -61,9 +63,10 @@ def code_problem(code: str, max_length: int = CODE_MAX_LENGTH) -> str | None:
         bad = next(ch for ch in code if unicodedata.category(ch) in FORBIDDEN_CATEGORIES)
         name = unicodedata.name(bad, "")
         kind = _CATEGORY_NAMES[unicodedata.category(bad)]
-        return f"the code holds U+{ord(bad):04X}{' ' + name if name else ''}, {kind}"
+        return _("the code holds U+{point:04X}{name}, {kind}").format(point=ord(bad), name=" " + name if name else "",
+                                                                    kind=_(kind))
     if len(code) > max_length:
-        return f"the code is {len(code):,} characters long"
+        return _("the code is {n:,} characters long").format(n=len(code))
     return None
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.sources.files import sha256_file
 
 CHUNK = 1 << 16
@@ -74,25 +75,25 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
     root = base_url(source, base)
     if source == "cbp":
         if year is None:
-            raise InputError("CBP needs --year")
+            raise InputError(_("CBP needs --year"))
         if level not in CBP_LEVELS:
-            raise InputError("unknown CBP level", value=level, expected=", ".join(CBP_LEVELS))
+            raise InputError(_("unknown CBP level"), value=level, expected=", ".join(CBP_LEVELS))
         return f"{root}/{year}/cbp{year % 100:02d}{CBP_LEVELS[level]}.zip"
     if source == "eurostat":
         if not dataset:
-            raise InputError("Eurostat needs a dataset code, e.g. sbs_r_nuts06_r2")
+            raise InputError(_("Eurostat needs a dataset code, e.g. sbs_r_nuts06_r2"))
         return f"{root}/{dataset}?format=TSV&compressed=false"
     if source == "estat":
         if not table or not app_id:
-            raise InputError("e-Stat needs --table (statsDataId) and --app-id (your application ID)")
+            raise InputError(_("e-Stat needs --table (statsDataId) and --app-id (your application ID)"))
         return f"{root}/getStatsData?appId={app_id}&statsDataId={table}"
     if source == "estat-csv":
         if not table or not app_id:
-            raise InputError("e-Stat needs --table (statsDataId) and --app-id (your application ID)")
+            raise InputError(_("e-Stat needs --table (statsDataId) and --app-id (your application ID)"))
         return f"{root}/getSimpleStatsData?appId={app_id}&statsDataId={table}"
     if source == "qcew":
         if year is None:
-            raise InputError("QCEW needs --year")
+            raise InputError(_("QCEW needs --year"))
         return f"{root}/{year}/csv/{year}_annual_singlefile.zip"
     if source == "cmp":
         return f"{root}/meta/clusters"
@@ -101,29 +102,29 @@ def source_url(source: str, *, base: str | None = None, year: int | None = None,
 
         files = {f"{a}-{b}": name for (a, b), name in NAICS_CONCORDANCES.items()} | CENSUS_CONCORDANCES
         if dataset not in files:
-            raise InputError("unknown NAICS concordance", value=dataset, expected=", ".join(files))
+            raise InputError(_("unknown NAICS concordance"), value=dataset, expected=", ".join(files))
         return f"{root}/{files[dataset]}"
     if source == "census-geo":
         if year is None or level not in ("state", "county", "cbsa"):
-            raise InputError("Census cartographic boundaries need --year and --level state, county or cbsa",
+            raise InputError(_("Census cartographic boundaries need --year and --level state, county or cbsa"),
                              value=f"year={year}, level={level}")
         return f"{root}/GENZ{year}/shp/cb_{year}_us_{level}_500k.zip"
     if source == "gisco":
         if year is None or level not in ("0", "1", "2", "3"):
-            raise InputError("GISCO NUTS geometry needs --year (2013, 2016, 2021, 2024) and --level 0-3",
+            raise InputError(_("GISCO NUTS geometry needs --year (2013, 2016, 2021, 2024) and --level 0-3"),
                              value=f"year={year}, level={level}")
         return f"{root}/NUTS_RG_03M_{year}_4326_LEVL_{level}.geojson"
     if source == "bea-io":  # every BEA input-output table (Use, Make, detail with its NAICS sheet) in one zip
         return f"{root}/AllTablesIO.zip"
     if source == "bls-matrix":  # one industry's National Employment Matrix workbook, by its NEM code
         if not dataset:
-            raise InputError("the BLS matrix needs the industry's matrix code, e.g. 311100")
+            raise InputError(_("the BLS matrix needs the industry's matrix code, e.g. 311100"))
         return f"{root}/ind_xlsx/ind_{dataset}.xlsx"
     if source == "oews":  # OEWS national industry-specific estimates (4-digit NAICS × occupation)
         if year is None:
-            raise InputError("OEWS needs --year")
+            raise InputError(_("OEWS needs --year"))
         return f"{root}/oesm{year % 100:02d}in4.zip"
-    raise InputError("unknown source", value=source, expected=", ".join(SOURCES))
+    raise InputError(_("unknown source"), value=source, expected=", ".join(SOURCES))
 
 
 class OfflineError(InputError):
@@ -195,7 +196,8 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
     if got is not None:
         got.url = url
         return got
-    broken = f"The cached copy {target} was removed: {problem}. " if problem else ""
+    broken = _("The cached copy {target} was removed: {problem}. ").format(target=target, problem=_(problem)) \
+        if problem else ""
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     start = part.stat().st_size if part.exists() else 0
@@ -208,14 +210,16 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
         if exc.code == 416 and start:  # the part is already complete
             response = None
         else:
-            raise InputError(f"the server answered {exc.code} {exc.reason}", value=url,
+            raise InputError(_("the server answered {code} {reason}").format(code=exc.code, reason=exc.reason),
+                             value=url,
                              hint=broken.strip() or None) from None
     except (urllib.error.URLError, OSError) as exc:
         cached = sorted(p.name for p in cache_dir().glob("*/*")
                         if not p.name.endswith((".part", ".json", ".tmp")))
-        listed = (("Files already in the cache: " + ", ".join(cached[:10])) if cached
-                  else "Nothing is cached yet; connect and try again")
-        raise OfflineError(f"cannot reach the server ({getattr(exc, 'reason', exc)}); are you offline?",
+        listed = (_("Files already in the cache: {files}").format(files=", ".join(cached[:10])) if cached
+                  else _("Nothing is cached yet; connect and try again"))
+        raise OfflineError(_("cannot reach the server ({exc}); are you offline?").format(exc=getattr(exc, 'reason',
+                                                                                                     exc)),
                            value=url, hint=broken + listed) from None
     if response is not None:
         with response:
@@ -233,8 +237,8 @@ def fetch(url: str, *, name: str | None = None, expected_sha256: str | None = No
     digest = sha256_file(part)
     if expected_sha256 and digest != expected_sha256.lower():
         part.unlink()
-        raise InputError("the downloaded file does not match its checksum", value=digest,
-                         expected=expected_sha256, hint=broken + "The partial file was removed; try again")
+        raise InputError(_("the downloaded file does not match its checksum"), value=digest,
+                         expected=expected_sha256, hint=broken + _("The partial file was removed; try again"))
     size = part.stat().st_size
     _discard(meta)  # no record ever vouches for a file it was not written for
     os.replace(part, target)
@@ -279,7 +283,7 @@ def unpack(path: Path, *, discard_bad: bool = False) -> Path:
             tmp.unlink(missing_ok=True)
         if discard_bad:
             _discard(path, path.with_name(path.name + ".meta.json"))
-        raise InputError(f"the download is not a valid zip archive: {exc}", file=str(path),
+        raise InputError(_("the download is not a valid zip archive: {exc}").format(exc=exc), file=str(path),
                          hint="It was removed from the cache; fetch again to download it anew" if discard_bad
                          else "Delete it and fetch again") from None
     return out

@@ -35,6 +35,7 @@ import numpy as np
 
 from clusteratlas._sql import plain_connect
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 SUPPRESSED = {"", "*", "**", "***", "#", "(D)", "(S)", "(X)", "-", "—", "…", "..."}
 
@@ -87,10 +88,10 @@ def _number(text, *, file: str, row: int, column: str) -> float | None:
     try:
         value = float(str(text).replace(",", ""))
     except ValueError:
-        raise InputError("not a number", file=file, row=row, column=column, value=text,
-                         expected="a number, or a suppression mark (*, **, #, empty)") from None
+        raise InputError(_("not a number"), file=file, row=row, column=column, value=text,
+                         expected=_("a number, or a suppression mark (*, **, #, empty)")) from None
     if not np.isfinite(value):
-        raise InputError("not a finite number", file=file, row=row, column=column, value=text)
+        raise InputError(_("not a finite number"), file=file, row=row, column=column, value=text)
     return value
 
 
@@ -116,7 +117,7 @@ def _wide(path, names: list[str] | None = None, rows: list[tuple] | None = None,
     text = {i for i, n in enumerate(names) if re.search(r"description|name|title", n, re.I)}
     keep = [i for i in range(1, len(names)) if i not in text]  # BEA workbooks name the codes in a column
     if len(names) < 3:
-        raise InputError("an input-output table needs a code column and at least two industry columns",
+        raise InputError(_("an input-output table needs a code column and at least two industry columns"),
                          file=file, value=names)
     columns = [_code(names[i]) for i in keep]
     out = {}
@@ -143,7 +144,7 @@ def _long_io(path, names: list[str], rows: list[tuple]) -> IOTable:
         if not a or not b or v is None:
             continue
         if v < 0:
-            raise InputError("a flow must be ≥ 0", file=file, row=row[-1], column="value", value=v)
+            raise InputError(_("a flow must be ≥ 0"), file=file, row=row[-1], column="value", value=v)
         cells[(a, b)] = cells.get((a, b), 0.0) + v
     codes = sorted({a for a, _ in cells} | {b for _, b in cells})
     index = {c: i for i, c in enumerate(codes)}
@@ -151,7 +152,7 @@ def _long_io(path, names: list[str], rows: list[tuple]) -> IOTable:
     for (a, b), v in cells.items():
         flows[index[a], index[b]] += v
     if len(codes) < 2:
-        raise InputError("no flows between two industries", file=file)
+        raise InputError(_("no flows between two industries"), file=file)
     return IOTable(codes, flows)
 
 
@@ -179,8 +180,8 @@ def read_io_table(use_path, make_path=None) -> IOTable:
         codes = [c for c in use_cols if c in make]  # industries: columns of Use, rows of Make
         commodities = [c for c in make_cols if c in use]  # commodities: columns of Make, rows of Use
         if not codes or not commodities:
-            raise InputError("the Make table's industries and commodities match none of the Use table's",
-                             file=str(make_path), hint="give the Make table of the same year and schema")
+            raise InputError(_("the Make table's industries and commodities match none of the Use table's"),
+                             file=str(make_path), hint=_("give the Make table of the same year and schema"))
         v, neg_make = _clip(np.array([[make[i].get(c, 0.0) for c in commodities] for i in codes]))
         u, negatives = _clip(np.array([[use[c].get(j, 0.0) for j in codes] for c in commodities]))
         negatives += neg_make
@@ -188,9 +189,9 @@ def read_io_table(use_path, make_path=None) -> IOTable:
         shares = np.divide(v, q, out=np.zeros_like(v), where=q > 0)
         flows = shares @ u
     if len(codes) < 2 or not np.asarray(flows).sum() > 0:
-        raise InputError("no industry × industry flows found: the row codes match none of the column codes",
-                         file=file, expected="BEA's Use table: commodity codes down the first column, "
-                         "industry codes across")
+        raise InputError(_("no industry × industry flows found: the row codes match none of the column codes"),
+                         file=file, expected=_("BEA's Use table: commodity codes down the first column, "
+                         "industry codes across"))
     return IOTable(codes, np.asarray(flows, dtype=np.float64), negatives)
 
 
@@ -202,9 +203,9 @@ def read_crosswalk(path) -> dict[str, list[str]]:
            or [n for n in names if re.search(r"bea.*code", n, re.I)] or [n for n in names if "bea" in n.lower()])
     naics = [n for n in names if re.search(r"naics.*code", n, re.I)] or [n for n in names if "naics" in n.lower()]
     if not bea or not naics:
-        raise InputError("cannot find the BEA code and NAICS code columns", file=file, value=names,
-                         expected="a column naming BEA codes (e.g. BEA_2017_Detail_Code) and one naming NAICS "
-                                  "codes (e.g. NAICS_2017_Code)")
+        raise InputError(_("cannot find the BEA code and NAICS code columns"), file=file, value=names,
+                         expected=_("a column naming BEA codes (e.g. BEA_2017_Detail_Code) and one naming NAICS "
+                                  "codes (e.g. NAICS_2017_Code)"))
     b, n_ = names.index(bea[0]), names.index(naics[0])
     out: dict[str, list[str]] = {}
     for row in rows:
@@ -212,7 +213,7 @@ def read_crosswalk(path) -> dict[str, list[str]]:
         if code and target and target not in out.setdefault(code, []):
             out[code].append(target)
     if not out:
-        raise InputError("the crosswalk has no rows with both codes", file=file)
+        raise InputError(_("the crosswalk has no rows with both codes"), file=file)
     return out
 
 
@@ -257,9 +258,9 @@ def io_link_for(industries, table: IOTable, crosswalk: dict[str, list[str]] | No
         members.append([index[b] for b in crosswalk.get(key, []) if b in index] if key else [])
     matched = sum(bool(m) for m in members)
     if matched == 0:
-        raise InputError("the input-output table's codes match none of the industries", file=file,
+        raise InputError(_("the input-output table's codes match none of the industries"), file=file,
                          value=", ".join(map(str, list(industries)[:5])),
-                         hint="give BEA's crosswalk to NAICS (--io-crosswalk) or a table in the atlas' codes")
+                         hint=_("give BEA's crosswalk to NAICS (--io-crosswalk) or a table in the atlas' codes"))
     n = len(members)
     have = np.array([bool(m) for m in members])
     # the largest link between the two industries' BEA codes: first over a's codes (rows), then over b's
@@ -310,8 +311,8 @@ def read_occupations(path) -> OccupationMatrix:
     ind, occ = _pick(names, _IND), _pick(names, _OCC)
     emp = _pick(names, _EMP, prefix="emp_")
     if not (ind and occ and emp):
-        raise InputError("cannot find the industry, occupation and employment columns", file=file, value=names,
-                         expected="nem_industry_code/NAICS, occ_code/OCC_CODE, emp_…/TOT_EMP/employment")
+        raise InputError(_("cannot find the industry, occupation and employment columns"), file=file, value=names,
+                         expected=_("nem_industry_code/NAICS, occ_code/OCC_CODE, emp_…/TOT_EMP/employment"))
     kind = _pick(names, ("occ_type", "o_group"))
     pos = {n: names.index(n) for n in names}
     cells: dict[tuple[str, str], float] = {}
@@ -327,11 +328,11 @@ def read_occupations(path) -> OccupationMatrix:
             suppressed += 1
             continue
         if v < 0:
-            raise InputError("employment must be ≥ 0", file=file, row=row[-1], column=emp, value=v)
+            raise InputError(_("employment must be ≥ 0"), file=file, row=row[-1], column=emp, value=v)
         cells[(i, o)] = max(cells.get((i, o), 0.0), v)  # a code listed as summary and line item counts once
     if not cells:
-        raise InputError("no occupation employment left: every cell is suppressed or empty", file=file,
-                         value=f"{suppressed} suppressed cells", hint="give BLS's matrix with published cells")
+        raise InputError(_("no occupation employment left: every cell is suppressed or empty"), file=file,
+                         value=f"{suppressed} suppressed cells", hint=_("give BLS's matrix with published cells"))
     industries = sorted({i for i, _ in cells})
     occupations = sorted({o for _, o in cells})
     ii = {c: k for k, c in enumerate(industries)}
@@ -365,7 +366,7 @@ def occupations_for(industries, matrix: OccupationMatrix, *, file: str | None = 
             rows[a] = matrix.employment[keys[key]]
             matched += rows[a].sum() > 0
     if matched == 0:
-        raise InputError("the occupation matrix's industry codes match none of the industries", file=file,
+        raise InputError(_("the occupation matrix's industry codes match none of the industries"), file=file,
                          value=", ".join(matrix.industries[:5]))
     return rows, matched
 

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from clusteratlas._sql import ident
 from clusteratlas.errors import InputError, check_json, duplicate_names
+from clusteratlas.i18n import _
 from clusteratlas.sources.files import LINE
 
 WITHHELD = {"-", "X", "x", "***", "…", "...", ""}
@@ -64,18 +65,19 @@ def _stats_data(path: Path, label: str) -> dict:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read as e-Stat JSON: {exc}", file=label) from None
+        raise InputError(_("cannot read as e-Stat JSON: {exc}").format(exc=exc), file=label) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("GET_STATS_DATA"), dict):
-        raise InputError("not an e-Stat getStatsData answer", file=label, expected="a GET_STATS_DATA object")
+        raise InputError(_("not an e-Stat getStatsData answer"), file=label, expected=_("a GET_STATS_DATA object"))
     check_json(doc, STATS_DATA_SCHEMA, label, "an e-Stat getStatsData answer")
     root = doc["GET_STATS_DATA"]
     status = (root.get("RESULT") or {}).get("STATUS", 0)
     if int(status) not in (0, 1, 2):  # 0 ok, 1-2 ok with notes
-        raise InputError(f"e-Stat reported an error: {root['RESULT'].get('ERROR_MSG')}", file=label,
+        raise InputError(_("e-Stat reported an error: {value}").format(value=root['RESULT'].get('ERROR_MSG')),
+                         file=label,
                          value=status)
     data = root.get("STATISTICAL_DATA") or {}
     if "DATA_INF" not in data:
-        raise InputError("the answer has no DATA_INF (no values)", file=label)
+        raise InputError(_("the answer has no DATA_INF (no values)"), file=label)
     return data
 
 
@@ -94,7 +96,7 @@ def estat_json_view(con: duckdb.DuckDBPyConnection, path: Path, label: str, *, i
     data = _stats_data(path, label)
     values = _as_list(data["DATA_INF"].get("VALUE"))
     if not values:
-        raise InputError("the answer has no values", file=label)
+        raise InputError(_("the answer has no values"), file=label)
     table, notes = _values_table([(n, v) for n, v in enumerate(values, start=1)], label, industry, filters)
     view = f"__estat_{abs(hash(str(path))):x}"
     con.register(view, table)
@@ -106,12 +108,12 @@ def _values_table(values: list[tuple[int, dict]], label: str, industry: str,
     """Canonical observation rows from e-Stat values ({'@area', '@time', '@cat01', …, '$'}), numbered."""
     keys = sorted({k for _, v in values for k in v if k.startswith("@")})
     if f"@{industry}" not in keys:
-        raise InputError("no such classification in the answer", file=label, value=industry,
-                         expected=", ".join(k[1:] for k in keys), hint="Choose it with --filter industry=CLASS")
+        raise InputError(_("no such classification in the answer"), file=label, value=industry,
+                         expected=", ".join(k[1:] for k in keys), hint=_("Choose it with --filter industry=CLASS"))
     filters = dict(filters or {})
     for k in filters:
         if f"@{k}" not in keys:
-            raise InputError("unknown classification in --filter", file=label, value=k,
+            raise InputError(_("unknown classification in --filter"), file=label, value=k,
                              expected=", ".join(k[1:] for k in keys))
     rows = {"region": [], "industry": [], "year": [], "employment": [], "flag": [], LINE: []}
     withheld = 0
@@ -160,9 +162,9 @@ def estat_csv(path: Path, *, industry: str = "cat01",
             header_at = i
             break
     if header_at is None:
-        raise InputError("no e-Stat table header found", file=label,
-                         expected="a header row with 'value' and code columns such as area_code, time_code, "
-                                  "cat01_code (or 地域 コード, 時間軸 コード)")
+        raise InputError(_("no e-Stat table header found"), file=label,
+                         expected=_("a header row with 'value' and code columns such as area_code, time_code, "
+                                  "cat01_code (or 地域 コード, 時間軸 コード)"))
     header = [c.strip() for c in rows[header_at]]
     duplicate_names(header, label, row=header_at + 1)
     taken: list[str] = []
@@ -174,20 +176,21 @@ def estat_csv(path: Path, *, industry: str = "cat01",
             classes[i] = cls
     value_at = next(i for i, c in enumerate(header) if c in ("value", "値"))
     if "area" not in classes.values() or "time" not in classes.values():
-        raise InputError("the e-Stat table has no area or time code column", file=label, row=header_at + 1,
-                         value=", ".join(header), expected="area_code and time_code columns")
+        raise InputError(_("the e-Stat table has no area or time code column"), file=label, row=header_at + 1,
+                         value=", ".join(header), expected=_("area_code and time_code columns"))
     values = []
     for line, row in enumerate(rows[header_at + 1:], start=header_at + 2):
         if not any(c.strip() for c in row):
             continue
         if len(row) != len(header):
-            raise InputError(f"the row has {len(row)} cells, the header {len(header)} (a truncated file?)",
+            raise InputError(_("the row has {row} cells, the header {header} (a "
+                               "truncated file?)").format(row=len(row), header=len(header)),
                              file=label, row=line)
         entry = {f"@{cls}": row[i].strip() for i, cls in classes.items()}
         entry["$"] = row[value_at].strip()
         values.append((line, entry))
     if not values:
-        raise InputError("the e-Stat table has a header but no values", file=label, row=header_at + 1)
+        raise InputError(_("the e-Stat table has a header but no values"), file=label, row=header_at + 1)
     return _values_table(values, label, industry, filters)
 
 
@@ -214,8 +217,8 @@ def _csv_rows(path: Path, label: str) -> list[list[str]]:
         with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
             return list(csv.reader(fh))
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read as an e-Stat CSV: {exc}", file=label,
-                         expected="UTF-8 or Shift_JIS/CP932 text") from None
+        raise InputError(_("cannot read as an e-Stat CSV: {exc}").format(exc=exc), file=label,
+                         expected=_("UTF-8 or Shift_JIS/CP932 text")) from None
 
 
 def estat_regions(path: Path, **_: object) -> pa.Table:
@@ -233,9 +236,9 @@ def wide_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, pref
     cols = [c for c in con.table(raw_view).columns if c != LINE]
     region = region_column or cols[0]
     if region not in cols:
-        raise InputError("no such region column", file=label, value=region, expected=", ".join(cols[:8]))
+        raise InputError(_("no such region column"), file=label, value=region, expected=", ".join(cols[:8]))
     if year is None:
-        raise InputError("a wide table has no year column", file=label, hint="Give the year with --year")
+        raise InputError(_("a wide table has no year column"), file=label, hint=_("Give the year with --year"))
     notes: list[str] = []
     materialised = raw_view + "_table"  # many columns are read many times: read the file once
     con.execute(f"CREATE OR REPLACE TEMP TABLE {materialised} AS SELECT * FROM {raw_view}")
@@ -248,7 +251,7 @@ def wide_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, pref
             notes.append(f"{label}: column(s) {', '.join(near)} look like '{pfx}…' with different letter case; "
                          "left out (a misspelling?)")
         if not exact:
-            raise InputError(f"no columns with prefix '{pfx}'", file=label, value=", ".join(cols[:8]))
+            raise InputError(_("no columns with prefix '{pfx}'").format(pfx=pfx), file=label, value=", ".join(cols[:8]))
         checks = ", ".join(f"count(*) FILTER (WHERE {ident(c)} IS NOT NULL AND TRY_CAST({ident(c)} AS DOUBLE) "
                            f"IS NULL), any_value({ident(c)}::VARCHAR)" for c in exact.values())
         found = con.execute(f"SELECT {checks} FROM {raw_view}").fetchall()[0]
@@ -262,7 +265,7 @@ def wide_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, pref
         return good
 
     if not prefix and not establishments_prefix:
-        raise InputError("a wide table needs --prefix (employment columns) or --establishments-prefix",
+        raise InputError(_("a wide table needs --prefix (employment columns) or --establishments-prefix"),
                          file=label)
     emp = usable(prefix) if prefix else {}
     est = usable(establishments_prefix) if establishments_prefix else {}

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 #: Surveys that ``fetch estat --survey`` can search: name -> (statsCode, Japanese name, survey years).
 SURVEYS: dict[str, tuple[str, str, tuple[int, ...]]] = {
@@ -57,13 +58,14 @@ def stats_list_url(root: str, *, app_id: str, survey: str, year: int) -> str:
     """The getStatsList request for the tables of ``survey`` in ``year``."""
     code, _name, years = _survey(survey)
     if year not in years:
-        raise InputError(f"no {survey} in {year}", value=year, expected=", ".join(map(str, years)))
+        raise InputError(_("no {survey} in {year}").format(survey=survey, year=year), value=year,
+                         expected=", ".join(map(str, years)))
     return f"{root}/getStatsList?appId={app_id}&lang=J&statsCode={code}&surveyYears={year}&limit=10000"
 
 
 def _survey(survey: str) -> tuple[str, str, tuple[int, ...]]:
     if survey not in SURVEYS:
-        raise InputError("unknown e-Stat survey", value=survey, expected=", ".join(SURVEYS))
+        raise InputError(_("unknown e-Stat survey"), value=survey, expected=", ".join(SURVEYS))
     return SURVEYS[survey]
 
 
@@ -80,28 +82,28 @@ def read_stats_list(path: str | Path) -> list[Table]:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not a getStatsList JSON answer: {exc}", file=label) from None
+        raise InputError(_("not a getStatsList JSON answer: {exc}").format(exc=exc), file=label) from None
     root = doc.get("GET_STATS_LIST") if isinstance(doc, dict) else None
     if not isinstance(root, dict) or not isinstance(root.get("RESULT"), dict):
-        raise InputError("not a getStatsList JSON answer (no GET_STATS_LIST.RESULT)", file=label)
+        raise InputError(_("not a getStatsList JSON answer (no GET_STATS_LIST.RESULT)"), file=label)
     status = root["RESULT"].get("STATUS")
     message = root["RESULT"].get("ERROR_MSG", "")
     try:
         status = int(status)
     except (TypeError, ValueError):
-        raise InputError("e-Stat answered without a status", file=label, value=status) from None
+        raise InputError(_("e-Stat answered without a status"), file=label, value=status) from None
     if status == 1:
         return []
     if status not in (0, 2):
-        raise InputError(f"e-Stat refused the request: {message}", file=label, value=status,
-                         hint="check --app-id and the year")
+        raise InputError(_("e-Stat refused the request: {message}").format(message=message), file=label, value=status,
+                         hint=_("check --app-id and the year"))
     tables = (root.get("DATALIST_INF") or {}).get("TABLE_INF") or []
     if isinstance(tables, dict):
         tables = [tables]
     out = []
     for entry in tables:
         if not isinstance(entry, dict) or not entry.get("@id"):
-            raise InputError("a getStatsList table without an @id", file=label)
+            raise InputError(_("a getStatsList table without an @id"), file=label)
         spec = entry.get("TITLE_SPEC") if isinstance(entry.get("TITLE_SPEC"), dict) else {}
         out.append(Table(id=str(entry["@id"]), title=_text(entry.get("TITLE")) or _text(spec.get("TABLE_NAME")),
                          statistics_name=_text(entry.get("STATISTICS_NAME")),
@@ -126,13 +128,15 @@ def _score(table: Table, area: str) -> tuple[int, ...] | None:
 def choose_table(tables: list[Table], area: str, *, survey: str, year: int) -> tuple[Table, list[Table]]:
     """The best table for employees by ``area`` × industry, and the other candidates, best first."""
     if area not in AREAS:
-        raise InputError("unknown area level", value=area, expected=", ".join(AREAS))
+        raise InputError(_("unknown area level"), value=area, expected=", ".join(AREAS))
     scored = sorted(((s, t) for t in tables if (s := _score(t, area)) is not None),
                     key=lambda pair: pair[0], reverse=True)
     if not scored:
         listed = "; ".join(t.describe() for t in tables[:8]) or "none"
-        raise InputError(f"no table of employees by {AREAS[area]} × industry among the {len(tables)} "
-                         f"tables e-Stat lists for {survey} {year}", value=area,
-                         hint=f"Listed: {listed}. Pass --table ID to fetch one by its statsDataId")
+        raise InputError(_("no table of employees by {value} × industry among the {tables} tables e-Stat lists for "
+                           "{survey} {year}").format(value=AREAS[area], tables=len(tables), survey=survey,
+                                                     year=year), value=area,
+                         hint=_("Listed: {listed}. Pass --table ID to fetch one by its "
+                                "statsDataId").format(listed=listed))
     ranked = [t for _, t in scored]
     return ranked[0], ranked[1:]

@@ -36,6 +36,7 @@ import duckdb
 
 from clusteratlas._sql import first_row, ident, literal, scalar
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.sources.files import LINE
 
 #: Eurostat's flags (https://ec.europa.eu/eurostat/data/database/information, "Flags and special values").
@@ -96,14 +97,14 @@ def section_letters(code: str) -> set[str]:
 def _check_levels(label: str, nuts: int | None, nace: str | int | None) -> str | None:
     """Validate the level options; a NACE level as its name (digits 1-4 are accepted too)."""
     if nuts is not None and nuts not in NUTS_LEVELS:
-        raise InputError("unknown NUTS level", file=label, value=nuts, expected="0, 1, 2 or 3")
+        raise InputError(_("unknown NUTS level"), file=label, value=nuts, expected=_("0, 1, 2 or 3"))
     if nace is None:
         return None
     name = {"1": "section", **{str(k): v for k, v in _NACE_DIGITS.items()}}.get(str(nace).strip(),
                                                                               str(nace).strip().lower())
     if name not in NACE_LEVELS:
-        raise InputError("unknown NACE level", file=label, value=nace,
-                         expected="section, division, group or class (or 1-4 digits)")
+        raise InputError(_("unknown NACE level"), file=label, value=nace,
+                         expected=_("section, division, group or class (or 1-4 digits)"))
     return name
 
 
@@ -117,8 +118,10 @@ def _pick_level(codes: list[str], wanted: int | str, level_of, what: str, label:
         kept = [c for c in kept if len(c.strip()) == 1 or not section_letters(c) & single]
     if not kept:
         found = sorted({str(v) for v in levels.values() if v is not None})
-        raise InputError(f"no {what} code of level {wanted} in the file", file=label, column=dimension,
-                         expected="a level among " + (", ".join(found) or "none (only aggregates)"))
+        raise InputError(_("no {what} code of level {wanted} in the file").format(what=what, wanted=wanted),
+                         file=label, column=dimension,
+                         expected=_("a level among {levels}").format(
+                             levels=", ".join(found) or _("none (only aggregates)")))
     dropped = sorted(set(codes) - set(kept))
     shown = ", ".join(dropped[:8]) + (f" and {len(dropped) - 8} more" if len(dropped) > 8 else "")
     note = (f"{label}: kept {len(kept):,} {what} code(s) of level {wanted}; left out {len(dropped):,} of other "
@@ -136,7 +139,7 @@ def _long_from_wide(con: duckdb.DuckDBPyConnection, view: str, label: str) -> tu
     years = [c for c in cols if _YEAR.match(c.strip())]
     dims = [c for c in cols if c not in years]
     if not years:
-        raise InputError("no year columns found", file=label, expected="columns such as 2015 or n2015",
+        raise InputError(_("no year columns found"), file=label, expected=_("columns such as 2015 or n2015"),
                          value=", ".join(cols[:6]))
     if len(dims) == 1 and "\\" in dims[0]:  # TSV: "unit,nace_r2,geo\time"
         names = [n.strip() for n in dims[0].split("\\")[0].split(",")]
@@ -186,15 +189,15 @@ def eurostat_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *,
     lower = {d.lower(): d for d in dims}
     geo, nace = lower.get("geo"), next((lower[k] for k in ("nace_r2", "nace_r1", "nace") if k in lower), None)
     if geo is None or (nace is None and kind == "observations"):
-        raise InputError("the file has no geo or NACE dimension", file=label, value=", ".join(dims),
+        raise InputError(_("the file has no geo or NACE dimension"), file=label, value=", ".join(dims),
                          expected="dimensions geo and nace_r2" if kind == "observations" else "a geo dimension")
     if nace is None and nace_name is not None:
-        raise InputError("the file has no NACE dimension to pick a level from", file=label,
-                         value=", ".join(dims), hint="Leave out --nace-level")
+        raise InputError(_("the file has no NACE dimension to pick a level from"), file=label,
+                         value=", ".join(dims), hint=_("Leave out --nace-level"))
     filters = dict(filters or {})
     for key in filters:
         if key not in dims:
-            raise InputError("unknown dimension in --filter", file=label, value=key, expected=", ".join(dims))
+            raise InputError(_("unknown dimension in --filter"), file=label, value=key, expected=", ".join(dims))
     long_view = raw_view + "_long"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {long_view} AS {long_sql}")
     where = " AND ".join(f"{ident(k)} = {literal(v)}" for k, v in filters.items()) or "true"
@@ -204,8 +207,8 @@ def eurostat_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *,
         values = [r[0] for r in con.execute(f"SELECT DISTINCT {ident(d)} FROM {long_view} WHERE {where} "
                                             "ORDER BY 1 LIMIT 12").fetchall()]
         if len(values) > 1:
-            raise InputError(f"dimension '{d}' has several values", file=label, value=", ".join(values),
-                             hint=f"Choose one with --filter {d}=VALUE")
+            raise InputError(_("dimension '{d}' has several values").format(d=d), file=label, value=", ".join(values),
+                             hint=_("Choose one with --filter {d}=VALUE").format(d=d))
     notes: list[str] = []
     for dim, wanted, level_of, what in ((geo, nuts_level, nuts_level_of, "NUTS"),
                                         (nace, nace_name, nace_level_of, "NACE")):
@@ -269,8 +272,8 @@ def _cell_notes(con: duckdb.DuckDBPyConnection, parsed: str, label: str, kind: s
     if odd:
         line = scalar(con, f"SELECT min({LINE}) FROM {parsed} WHERE regexp_matches(flags, "
                            f"{literal('[' + ''.join(odd) + ']')})")
-        raise InputError("unknown Eurostat flag", file=label, row=line, value=", ".join(odd),
-                         expected="flags among " + ", ".join(sorted(KNOWN_FLAGS)))
+        raise InputError(_("unknown Eurostat flag"), file=label, row=line, value=", ".join(odd),
+                         expected=_("flags among {flags}").format(flags=", ".join(sorted(KNOWN_FLAGS))))
     withheld, confidential, empty = first_row(
         con, f"SELECT count(*) FILTER (WHERE kind = 'withheld'), "
              f"count(*) FILTER (WHERE kind = 'number' AND contains(flags, 'c')), "

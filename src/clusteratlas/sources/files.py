@@ -34,6 +34,7 @@ import duckdb
 
 from clusteratlas._sql import literal
 from clusteratlas.errors import InputError, duplicate_names
+from clusteratlas.i18n import _
 from clusteratlas.sources import limits
 
 LINE = "__line"
@@ -69,10 +70,10 @@ def file_format(path: Path) -> str:
     if suffix in JSON_SUFFIXES:
         return "json"
     raise InputError(
-        "unsupported file type",
+        _("unsupported file type"),
         file=str(path),
         value=path.suffix,
-        expected="a .csv, .tsv, .txt, .parquet, .xlsx, .xls or .json (Census API) file",
+        expected=_("a .csv, .tsv, .txt, .parquet, .xlsx, .xls or .json (Census API) file"),
     )
 
 
@@ -85,11 +86,11 @@ def _is_csv(path: Path) -> bool:
 
 def _check_exists(path: Path) -> None:
     if not path.exists():
-        raise InputError("file not found", file=str(path))
+        raise InputError(_("file not found"), file=str(path))
     if path.is_dir():
-        raise InputError("is a folder, not a file", file=str(path))
+        raise InputError(_("is a folder, not a file"), file=str(path))
     if path.stat().st_size == 0:
-        raise InputError("the file is empty", file=str(path), expected="a header line and data rows")
+        raise InputError(_("the file is empty"), file=str(path), expected=_("a header line and data rows"))
 
 
 _DELIMITERS = (",", ";", "\t", "|")
@@ -176,9 +177,10 @@ def scan_text(path: Path, label: str | None = None, encoding: str = "utf-8") -> 
                 if nul >= 0:
                     start = max(data.rfind(b"\n", 0, nul), data.rfind(b"\r", 0, nul)) + 1
                     raise InputError(
-                        f"a NUL byte (\\x00) at character {nul - start + 1} of the line: this is a binary "
-                        "file, or text in UTF-16, not a text CSV", file=label, row=lines + _breaks(data[:nul]) + 1,
-                        expected="a text CSV (UTF-8 or Shift_JIS), a .parquet or an .xlsx file")
+                        _("a NUL byte (\\x00) at character {value} of the line: this is a binary file, or text in "
+                          "UTF-16, not a text CSV").format(
+                              value=nul - start + 1), file=label, row=lines + _breaks(data[:nul]) + 1,
+                        expected=_("a text CSV (UTF-8 or Shift_JIS), a .parquet or an .xlsx file"))
                 crlf = data.count(b"\r\n")
                 cr, lf = data.count(b"\r") - crlf, data.count(b"\n") - crlf
                 counts["crlf"] += crlf
@@ -194,8 +196,9 @@ def scan_text(path: Path, label: str | None = None, encoding: str = "utf-8") -> 
                 if not chunk:
                     break
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise InputError(f"the compressed file is damaged or cut off ({exc})", file=label, row=lines + 1,
-                         expected="a complete gzip file", hint="Download it again") from None
+        raise InputError(_("the compressed file is damaged or cut off ({exc})").format(exc=exc), file=label,
+                         row=lines + 1,
+                         expected=_("a complete gzip file"), hint=_("Download it again")) from None
     if sum(1 for n in counts.values() if n) > 1:
         _locate_mixed_endings(path, label)
     if quotes % 2:
@@ -206,10 +209,11 @@ def scan_text(path: Path, label: str | None = None, encoding: str = "utf-8") -> 
         expected, found = len(_fields(head_text, delimiter)), len(_fields(tail.decode(encoding, "replace"), delimiter))
         if found < expected:
             raise InputError(
-                f"the file ends in the middle of a line: {found} of the header's {expected} fields and no line "
-                "break (a file cut off, e.g. an interrupted download?)", file=label, row=lines + 1,
-                value=_shown(tail, encoding), expected=f"{expected} fields on every line",
-                hint="Download or export the file again")
+                _("the file ends in the middle of a line: {found} of the header's {expected} fields and no "
+                  "line break (a file cut off, e.g. an interrupted download?)").format(
+                      found=found, expected=expected), file=label, row=lines + 1,
+                value=_shown(tail, encoding), expected=_("{expected} fields on every line").format(expected=expected),
+                hint=_("Download or export the file again"))
     return TextScan(lines + (1 if tail else 0), header)
 
 
@@ -227,24 +231,25 @@ def _locate_mixed_endings(path: Path, label: str) -> None:
             first = (style, number)
         elif style != first[0]:
             raise InputError(
-                f"mixed line endings: this line ends with {_ENDINGS[style]}, the lines before it "
-                f"(from line {first[1]}) with {_ENDINGS[first[0]]}", file=label, row=number,
-                expected="one kind of line ending throughout the file",
-                hint="Convert the line endings (e.g. with dos2unix, or save again from a spreadsheet)")
+                _("mixed line endings: this line ends with {value}, the lines before it (from line "
+                  "{value2}) with {value3}").format(value=_ENDINGS[style], value2=first[1],
+                                                    value3=_ENDINGS[first[0]]), file=label, row=number,
+                expected=_("one kind of line ending throughout the file"),
+                hint=_("Convert the line endings (e.g. with dos2unix, or save again from a spreadsheet)"))
 
 
 def _locate_open_quote(path: Path, label: str, encoding: str) -> None:
     """Raise at the line where a quoted field that is never closed starts."""
     inside, opened = False, (0, b"")
-    for number, content, _ in _physical_lines(path):
+    for number, content, _end in _physical_lines(path):
         if content.count(b'"') % 2:
             inside = not inside
             if inside:
                 opened = (number, content)
     if inside:
-        raise InputError("a quoted field starts on this line and is never closed", file=label, row=opened[0],
+        raise InputError(_("a quoted field starts on this line and is never closed"), file=label, row=opened[0],
                          value=_shown(opened[1], encoding),
-                         expected='a closing " for every opening " (a " inside a quoted field is written "")')
+                         expected=_('a closing " for every opening " (a " inside a quoted field is written "")'))
 
 
 def diagnose_csv(path: Path, label: str, encoding: str = "utf-8") -> InputError | None:
@@ -262,12 +267,13 @@ def diagnose_csv(path: Path, label: str, encoding: str = "utf-8") -> InputError 
                 if header is None:
                     header = row
                 elif row and len(row) != len(header):
-                    return InputError(f"the line has {len(row)} fields, the header {len(header)}", file=label,
+                    return InputError(_("the line has {row} fields, the header {header}").format(
+                        row=len(row), header=len(header)), file=label,
                                       row=start, value=_shown(reader.dialect.delimiter.join(row).encode(), "utf-8"),
-                                      expected=f"{len(header)} fields on every line")
+                                      expected=_("{header} fields on every line").format(header=len(header)))
                 start = reader.line_num + 1
         except csv.Error as exc:
-            return InputError(f"cannot read as CSV: {exc}", file=label, row=reader.line_num)
+            return InputError(_("cannot read as CSV: {exc}").format(exc=exc), file=label, row=reader.line_num)
     return None
 
 
@@ -284,15 +290,16 @@ def read_error(exc: Exception, label: str, path: Path | None = None, encoding: s
     original = re.search(r"Original Line: ?(.*)", text)
     if columns:
         expected, found = columns.groups()
-        return InputError(f"the line has {found} fields, the header {expected}", file=label,
+        return InputError(_("the line has {found} fields, the header {expected}").format(found=found,
+                                                                                         expected=expected), file=label,
                           row=int(line.group(1)) if line else None,
                           value=original.group(1)[:80] if original else None,
-                          expected=f"{expected} fields on every line")
+                          expected=_("{expected} fields on every line").format(expected=expected))
     if path is not None and path.is_file() and _is_csv(path):
         diagnosed = diagnose_csv(path, label, encoding)
         if diagnosed is not None:
             return diagnosed
-    return InputError(f"cannot read the file: {_first_line(exc)}", file=label,
+    return InputError(_("cannot read the file: {exc}").format(exc=_first_line(exc)), file=label,
                       row=int(line.group(1)) if line else None)
 
 
@@ -316,10 +323,10 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
             continue
         return "utf-8" if name.replace("_", "-").lower() in ("utf-8", "utf8") else name
     raise InputError(
-        f"cannot decode the file as {' or '.join(candidates)}",
+        _("cannot decode the file as {value}").format(value=' or '.join(candidates)),
         file=str(path),
-        expected="UTF-8 or Shift_JIS/CP932 text",
-        hint="Pass --encoding with the file's encoding",
+        expected=_("UTF-8 or Shift_JIS/CP932 text"),
+        hint=_("Pass --encoding with the file's encoding"),
     )
 
 
@@ -334,10 +341,10 @@ def _transcode_to_utf8(path: Path, encoding: str, workdir: Path) -> Path:
                 text = decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 raise InputError(
-                    f"the file is not valid {encoding} text",
+                    _("the file is not valid {encoding} text").format(encoding=encoding),
                     file=str(path),
                     row=line + chunk[: exc.start].count(b"\n"),
-                    expected=f"{encoding} text throughout",
+                    expected=_("{encoding} text throughout").format(encoding=encoding),
                 ) from None
             line += text.count("\n")
             dst.write(text)
@@ -372,8 +379,8 @@ def _csv_view(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None, 
         raise read_error(exc, label, path, enc) from None
     limits.check_columns(len(names), label)
     if len(names) == 1 and names[0].startswith("column"):
-        raise InputError("the file has no header line", file=label,
-                         expected="a first line with column names")
+        raise InputError(_("the file has no header line"), file=label,
+                         expected=_("a first line with column names"))
     header = scan.header.decode(enc, errors="replace").lstrip("\ufeff")
     if len(names) == 1 and any(d in header for d in _DELIMITERS):
         # DuckDB found no consistent delimiter (it then reads one column): say which line breaks the pattern
@@ -443,9 +450,9 @@ def iter_sheet_rows(path: Path, sheet: int | str = 0) -> Iterator[tuple[int, lis
     except InputError:
         raise
     except (KeyError, IndexError) as exc:
-        raise InputError(f"the workbook has no sheet {sheet!r}", file=label) from exc
+        raise InputError(_("the workbook has no sheet {sheet!r}").format(sheet=sheet), file=label) from exc
     except Exception as exc:  # openpyxl and xlrd raise many types for a bad file
-        raise InputError(f"cannot read as an Excel workbook: {exc}", file=label) from None
+        raise InputError(_("cannot read as an Excel workbook: {exc}").format(exc=exc), file=label) from None
 
 
 def sheet_rows(path: Path, sheet: int | str = 0) -> list[list[str | None]]:
@@ -463,10 +470,10 @@ def sheet_rows(path: Path, sheet: int | str = 0) -> list[list[str | None]]:
     for line, cells in iter_sheet_rows(path, sheet):
         width = max(width, len(cells))
         if line * width > cells_limit:
-            raise limits.LimitError("the table has more cells (rows × columns) than the limit", file=str(path),
+            raise limits.LimitError(_("the table has more cells (rows × columns) than the limit"), file=str(path),
                                     row=line, value=f"{line:,} rows × {width:,} columns",
-                                    expected=f"at most {cells_limit:,} cells",
-                                    hint="Raise the limit with the environment variable CLUSTERATLAS_MAX_CELLS")
+                                    expected=_("at most {cells_limit:,} cells").format(cells_limit=cells_limit),
+                                    hint=_("Raise the limit with the environment variable CLUSTERATLAS_MAX_CELLS"))
         rows.extend([] for _ in range(line - 1 - len(rows)))
         rows.append(cells)
     for row in rows:
@@ -485,7 +492,7 @@ def _excel_table(path: Path):
     rows = iter_sheet_rows(path)
     first = next(rows, None)
     if first is None:
-        raise InputError("the first sheet has no header row", file=str(path))
+        raise InputError(_("the first sheet has no header row"), file=str(path))
     names = [str(h).strip() if h is not None else f"column{i}" for i, h in enumerate(first[1])]
     duplicate_names(names, str(path), row=first[0])
     schema = pa.schema([*(pa.field(n, pa.string()) for n in names), pa.field(LINE, pa.int64())])
@@ -510,11 +517,11 @@ def _json_table(path: Path):
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"cannot read as JSON: {exc}", file=str(path)) from None
+        raise InputError(_("cannot read as JSON: {exc}").format(exc=exc), file=str(path)) from None
     if not (isinstance(doc, list) and doc and all(isinstance(r, list) for r in doc)
             and all(isinstance(h, str) for h in doc[0])):
-        raise InputError("not a table in the Census API's JSON shape", file=str(path),
-                         expected='an array of rows whose first row names the columns: [["NAICS2017","EMP",…],…]')
+        raise InputError(_("not a table in the Census API's JSON shape"), file=str(path),
+                         expected=_('an array of rows whose first row names the columns: [["NAICS2017","EMP",…],…]'))
     header = doc[0]
     duplicate_names(header, str(path))
     budget = limits.CellBudget(str(path))
@@ -522,7 +529,8 @@ def _json_table(path: Path):
         budget.row(len(row), line)
     for line, row in enumerate(doc[1:], start=2):
         if len(row) != len(header):
-            raise InputError(f"row has {len(row)} values, the header {len(header)}", file=str(path), row=line)
+            raise InputError(_("row has {row} values, the header {header}").format(row=len(row), header=len(header)),
+                             file=str(path), row=line)
     return pa.table({name: pa.array([None if r[i] is None else str(r[i]) for r in doc[1:]], pa.string())
                      for i, name in enumerate(header)})
 
@@ -564,7 +572,7 @@ def open_relation(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], 
             con.execute(f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM "
                         f"read_parquet({literal(str(path))}, file_row_number=true)")
         except (duckdb.Error, OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)
-            raise InputError(f"cannot read as Parquet: {_first_line(exc)}", file=str(path)) from None
+            raise InputError(_("cannot read as Parquet: {exc}").format(exc=_first_line(exc)), file=str(path)) from None
         numbered = f"SELECT * EXCLUDE (file_row_number), (file_row_number + 2)::BIGINT AS {LINE} FROM {raw}"
     elif kind == "excel":
         con.register(raw, _excel_table(path))

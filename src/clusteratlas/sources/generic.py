@@ -57,10 +57,10 @@ CODE_COLUMNS: dict[str, dict[str, int]] = {
 def _code_checks(kind: str) -> list[Check]:
     """The code rule on every code column of ``kind`` (values already normalised by the staging view)."""
     def explain(limit: int) -> Callable[[str], tuple[str, str]]:
-        return lambda value: (codes.code_problem(value, limit) or "not a valid code", codes.shown(value))
+        return lambda value: (codes.code_problem(value, limit) or _("not a valid code"), codes.shown(value))
 
-    return [Check(name, codes.bad_code_sql(ident(name), limit), "not a valid code",
-                  codes.RULE.format(n=limit), explain(limit))
+    return [Check(name, codes.bad_code_sql(ident(name), limit), _("not a valid code"),
+                  _(codes.RULE).format(n=limit), explain(limit))
             for name, limit in CODE_COLUMNS[kind].items()]
 
 
@@ -70,8 +70,8 @@ def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         canonical, sep, source = pair.partition("=")
         if not sep or not canonical.strip() or not source.strip():
-            raise InputError("bad column mapping", value=pair,
-                             expected="CANONICAL=SOURCE, e.g. employment=EMP")
+            raise InputError(_("bad column mapping"), value=pair,
+                             expected=_("CANONICAL=SOURCE, e.g. employment=EMP"))
         mapping[canonical.strip()] = source.strip()
     return mapping
 
@@ -117,7 +117,7 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
     known = {c.name for c in columns}
     for canonical in mapping:
         if canonical not in known:
-            raise InputError("the column mapping names an unknown column", file=label, value=canonical,
+            raise InputError(_("the column mapping names an unknown column"), file=label, value=canonical,
                              hint=did_you_mean(canonical, sorted(known)))
     items = []
     for col in columns:
@@ -126,9 +126,9 @@ def _select_columns(rel: duckdb.DuckDBPyRelation, columns: tuple[model.Column, .
         if actual is None:
             if col.required or col.name in mapping:
                 raise InputError(
-                    f"required column '{col.name}' is missing", file=label, column=source,
-                    hint=did_you_mean(source, [c for c in rel.columns if c != LINE])
-                    + f". Map another column to it with --map {col.name}=YOUR_COLUMN",
+                    _("required column '{name}' is missing").format(name=col.name), file=label, column=source,
+                    hint=_("{choices}. Map another column to it with --map {name}=YOUR_COLUMN").format(
+                        choices=did_you_mean(source, [c for c in rel.columns if c != LINE]), name=col.name),
                 )
             items.append(f"NULL::VARCHAR AS {ident(col.name)}")
             continue
@@ -190,30 +190,32 @@ def _numeric_checks(name: str, *, required: bool, allow_empty_if: str | None = N
     checks = []
     if required:
         cond = f"{col} IS NULL" + (f" AND NOT ({allow_empty_if})" if allow_empty_if else "")
-        checks.append(Check(name, cond, "value is empty", "a number"))
+        checks.append(Check(name, cond, _("value is empty"), _("a number")))
     checks += [
-        Check(name, f"{col} IS NOT NULL AND {num} IS NULL", "not a number", "a number such as 1234 or 12.5"),
-        Check(name, f"isnan({num}) OR isinf({num})", "not a finite number", "a finite number"),
-        Check(name, f"{num} < 0", "negative value", "zero or more"),
+        Check(name, f"{col} IS NOT NULL AND {num} IS NULL", _("not a number"), _("a number such as 1234 or 12.5")),
+        Check(name, f"isnan({num}) OR isinf({num})", _("not a finite number"), _("a finite number")),
+        Check(name, f"{num} < 0", _("negative value"), _("zero or more")),
     ]
     if limit is not None and limit.maximum is not None:
-        checks.append(Check(name, f"{num} > {limit.maximum}", "implausibly large value",
-                            f"at most {limit.maximum:,.0f} {limit.unit} in one cell ({limit.why})"))
+        checks.append(Check(name, f"{num} > {limit.maximum}", _("implausibly large value"),
+                            _("at most {maximum:,.0f} {unit} in one cell ({why})").format(
+                                maximum=limit.maximum, unit=_(limit.unit), why=_(limit.why))))
     return checks
 
 
 def _text_required(name: str, hint: str = "") -> Check:
-    return Check(name, f"{ident(name)} IS NULL", "value is empty", f"a {name} code{hint}")
+    return Check(name, f"{ident(name)} IS NULL", _("value is empty"), _("a {name} code{hint}").format(
+        name=name, hint=_(hint) if hint else ""))
 
 
 def _year_checks() -> list[Check]:
     num = "TRY_CAST(year AS DOUBLE)"
     return [
         _text_required("year"),
-        Check("year", f"year IS NOT NULL AND ({num} IS NULL OR {num} <> floor({num}))", "not a whole year",
-              "a year such as 2019, 平成31年, H31 or 2019年度"),
-        Check("year", f"{num} < {model.MIN_YEAR} OR {num} > {model.MAX_YEAR}", "year out of range",
-              f"a year between {model.MIN_YEAR} and {model.MAX_YEAR}"),
+        Check("year", f"year IS NOT NULL AND ({num} IS NULL OR {num} <> floor({num}))", _("not a whole year"),
+              _("a year such as 2019, 平成31年, H31 or 2019年度")),
+        Check("year", f"{num} < {model.MIN_YEAR} OR {num} > {model.MAX_YEAR}", _("year out of range"),
+              _("a year between {MIN_YEAR} and {MAX_YEAR}").format(MIN_YEAR=model.MIN_YEAR, MAX_YEAR=model.MAX_YEAR)),
     ]
 
 
@@ -230,10 +232,10 @@ def _observation_checks(unit: str | None = None) -> list[Check]:
                          limit=model.cell_limit("employment", unit)),
         *_numeric_checks("establishments", required=False, limit=model.cell_limit("establishments")),
         *_numeric_checks("payroll", required=False, limit=model.cell_limit("payroll")),
-        Check("flag", f"flag IS NOT NULL AND lower(flag) NOT IN ({flags})", "unknown flag",
-              f"empty or one of {', '.join(f for f in model.FLAGS if f)}"),
+        Check("flag", f"flag IS NOT NULL AND lower(flag) NOT IN ({flags})", _("unknown flag"),
+              _("empty or one of {value}").format(value=', '.join(f for f in model.FLAGS if f))),
         Check("size_class", f"size_class IS NOT NULL AND upper(size_class) NOT IN ({classes})",
-              "unknown employment size class", f"one of {', '.join(SIZE_CLASS_MIDPOINTS)}"),
+              _("unknown employment size class"), _("one of {value}").format(value=', '.join(SIZE_CLASS_MIDPOINTS))),
     ]
 
 
@@ -243,21 +245,21 @@ def _definition_checks() -> list[Check]:
         _text_required("industry"),
         _text_required("cluster", " (to leave an industry out of every cluster, leave it out of the file; "
                                   "its employment is then reported as unmapped)"),
-        Check("type", f"type IS NOT NULL AND lower(type) NOT IN ({types})", "unknown cluster type",
-              "'traded' or 'local'"),
+        Check("type", f"type IS NOT NULL AND lower(type) NOT IN ({types})", _("unknown cluster type"),
+              _("'traded' or 'local'")),
     ]
 
 
 def _region_checks() -> list[Check]:
     return [
         _text_required("region"),
-        Check("parent", "parent = region", "a region cannot be its own parent", "another region's id"),
+        Check("parent", "parent = region", _("a region cannot be its own parent"), _("another region's id")),
     ]
 
 
 def _custom_region_checks() -> list[Check]:
     return [_text_required("region"), _text_required("member"),
-            Check("member", "member = region", "a custom region cannot contain itself", "another region's id")]
+            Check("member", "member = region", _("a custom region cannot contain itself"), _("another region's id"))]
 
 
 def _reference_checks() -> list[Check]:
@@ -273,13 +275,13 @@ CHECKS = {
     "reference-totals": _reference_checks,
     "industries": lambda: [_text_required("industry")],
     "indicators": lambda: [_text_required("region"), *_year_checks(), _text_required("value"),
-                           Check("value", "value IS NOT NULL AND TRY_CAST(value AS DOUBLE) IS NULL", "not a number",
-                                 "a number"),
+                           Check("value", "value IS NOT NULL AND TRY_CAST(value AS DOUBLE) IS NULL", _("not a number"),
+                                 _("a number")),
                            Check("value", "isnan(TRY_CAST(value AS DOUBLE)) OR isinf(TRY_CAST(value AS DOUBLE))",
-                                 "not a finite number", "a finite number")],
+                                 _("not a finite number"), _("a finite number"))],
     "weights": lambda: [_text_required("region"), _text_required("neighbor"),
-                        Check("neighbor", "neighbor = region", "a region cannot be its own neighbour",
-                              "another region's id"),
+                        Check("neighbor", "neighbor = region", _("a region cannot be its own neighbour"),
+                              _("another region's id")),
                         *_numeric_checks("weight", required=False)],
 }
 
@@ -345,7 +347,7 @@ def _raise_for(con: duckdb.DuckDBPyConnection, view: str, check: Check, n: int, 
     # leave NaN out, so "WHERE isnan(x)" can skip the very row group that holds the NaN.
     line = scalar(con, f"SELECT min({LINE}) FILTER (WHERE coalesce({check.bad}, false)) FROM {view}")
     value = scalar(con, f"SELECT {ident(check.column)}::VARCHAR FROM {view} WHERE {LINE} = ?", [line])
-    more = f" ({n - 1} more line(s) with the same problem)" if n > 1 else ""
+    more = _(" ({n} more line(s) with the same problem)").format(n=n - 1) if n > 1 else ""
     problem = check.problem
     if check.explain is not None and value is not None:
         problem, value = check.explain(value)
@@ -375,17 +377,19 @@ def _duplicate_keys(con: duckdb.DuckDBPyConnection, view: str, kind: str, label:
     *values, lines, n = row
     shown = ", ".join(f"{k}={v}" for k, v in zip(key, values, strict=True))
     if kind == "definitions":
-        problem = f"industry {values[0]} is mapped to more than one cluster (lines {lines[0]} and {lines[1]})"
-        expected = "each industry in exactly one cluster and subcluster"
+        problem = _("industry {industry} is mapped to more than one cluster (lines {first} and {second})").format(
+            industry=values[0], first=lines[0], second=lines[1])
+        expected = _("each industry in exactly one cluster and subcluster")
     elif kind == "regions":
-        problem = (f"region {values[0]} is placed twice in hierarchy '{values[1] or 'default'}' "
-                   f"(lines {lines[0]} and {lines[1]})")
-        expected = "at most one parent per region in each hierarchy"
+        problem = _("region {region} is placed twice in hierarchy '{hierarchy}' (lines {first} and {second})").format(
+            region=values[0], hierarchy=values[1] or "default", first=lines[0], second=lines[1])
+        expected = _("at most one parent per region in each hierarchy")
     else:
-        problem = f"duplicate rows for {shown} (lines {lines[0]} and {lines[1]}, {n} in all)"
-        expected = f"one row per {', '.join(key)}"
+        problem = _("duplicate rows for {shown} (lines {first} and {second}, {n} in all)").format(
+            shown=shown, first=lines[0], second=lines[1], n=n)
+        expected = _("one row per {columns}").format(columns=", ".join(key))
     raise InputError(problem, file=label, row=lines[1], column=key[-1], expected=expected,
-                     hint="Remove or merge the repeated rows")
+                     hint=_("Remove or merge the repeated rows"))
 
 
 def _all_names(kind: str) -> list[str]:
@@ -399,18 +403,20 @@ def _kind_specific(con: duckdb.DuckDBPyConnection, view: str, kind: str, label: 
             f"GROUP BY cluster HAVING count(DISTINCT coalesce(lower(type), 'traded')) > 1 LIMIT 1"
         )
         if row:
-            raise InputError(f"cluster {row[0]} is given more than one type", file=label, row=row[2],
+            raise InputError(_("cluster {value} is given more than one type").format(value=row[0]), file=label,
+                             row=row[2],
                              column="type", value=", ".join(sorted(row[1])),
-                             expected="one type (traded or local) per cluster")
+                             expected=_("one type (traded or local) per cluster"))
     if kind == "regions":
         row = first_row(con,
             f"SELECT region, list(DISTINCT coalesce(level, '')), min({LINE}) FROM {view} GROUP BY region "
             f"HAVING count(DISTINCT coalesce(level, '')) > 1 OR count(DISTINCT coalesce(name, '')) > 1 LIMIT 1"
         )
         if row:
-            raise InputError(f"region {row[0]} appears with different names or levels", file=label,
+            raise InputError(_("region {value} appears with different names or levels").format(value=row[0]),
+                             file=label,
                              row=row[2], column="level",
-                             expected="the same name and level on every line of a region")
+                             expected=_("the same name and level on every line of a region"))
 
 
 @dataclass
@@ -493,17 +499,18 @@ def stage(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], kind: st
     codes, e.g. NUTS 2013 to NUTS 2016 (see :func:`recode_regions`).
     """
     if file_format not in FORMATS:
-        raise InputError("unknown file format", value=file_format, expected=", ".join(FORMATS))
+        raise InputError(_("unknown file format"), value=file_format, expected=", ".join(FORMATS))
     if kind not in model.TABLES:
-        raise InputError("unknown table kind", value=kind, expected=", ".join(model.TABLES))
+        raise InputError(_("unknown table kind"), value=kind, expected=", ".join(model.TABLES))
     if file_format != "generic" and kind not in FORMAT_KINDS[file_format]:
-        raise InputError(f"the {file_format} format does not hold {kind}", value=kind,
+        raise InputError(_("the {file_format} format does not hold {kind}").format(file_format=file_format,
+                                                                                   kind=kind), value=kind,
                          expected=" or ".join(FORMAT_KINDS[file_format]))
     options = dict(options or {})
     recode = options.pop("recode", None)
     unit = options.pop("unit", None)
     if unit is not None and kind != "observations":
-        raise InputError("a unit is declared for observations only", value=kind)
+        raise InputError(_("a unit is declared for observations only"), value=kind)
     label = str(path)
     columns = model.TABLES[kind]
     notes: list[str] = []
@@ -534,7 +541,7 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
         raw, more = estat_json_view(con, path, label, **options)
     elif (file_format, kind) in _table_readers():
         if not path.is_file():
-            raise InputError("file not found", file=label)
+            raise InputError(_("file not found"), file=label)
         got = _table_readers()[(file_format, kind)](path, **options)
         table, more = got if isinstance(got, tuple) else (got, [])
         raw = _registered(con, table, file_format.replace("-", "_"), path)
@@ -555,7 +562,7 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
     # rows a reader implies beyond the file (NUTS ancestors, line 0) are stored but are not the file's rows
     n_rows = scalar(con, f"SELECT count(*) FILTER (WHERE {LINE} IS DISTINCT FROM 0) FROM {text_view}")
     if n_rows == 0:
-        raise InputError("the file has a header but no data rows", file=label)
+        raise InputError(_("the file has a header but no data rows"), file=label)
     checks = _observation_checks(unit) if kind == "observations" else CHECKS[kind]()
     _first_violation(con, text_view, checks, label, [c for c in _code_checks(kind) if c.column not in checked])
     limit = model.cell_limit("employment", unit)
@@ -594,9 +601,10 @@ def recode_regions(con: duckdb.DuckDBPyConnection, view: str, concordance: pa.Ta
     bad = first_row(con, f"SELECT source, count(*), sum(weight) FROM {table} GROUP BY source "
                          "HAVING count(*) > 1 AND abs(sum(weight) - 1) > 1e-6 ORDER BY source LIMIT 1")
     if bad:
-        raise InputError(f"region {bad[0]} is split among {bad[1]} targets but its weights add up to {bad[2]:g}",
-                         file=label, expected="shares that add up to 1 for each split region",
-                         hint="Give the concordance a weight column (e.g. population shares)")
+        raise InputError(_("region {value} is split among {value2} targets but its weights add up to "
+                           "{value3:g}").format(value=bad[0], value2=bad[1], value3=bad[2]),
+                         file=label, expected=_("shares that add up to 1 for each split region"),
+                         hint=_("Give the concordance a weight column (e.g. population shares)"))
     num = "TRY_CAST({} AS DOUBLE)"
     w = "coalesce(c.weight, 1.0)"
     width = ("CASE WHEN regexp_full_match(c.target, '[0-9]+') THEN "
@@ -646,6 +654,6 @@ def _normal_concordance(concordance: pa.Table) -> pa.Table:
             problem = codes.code_problem(value) if value is not None else None
             if problem:
                 raise InputError(problem, file="the --recode concordance", row=number, column=name,
-                                 value=codes.shown(value), expected=codes.RULE.format(n=codes.CODE_MAX_LENGTH))
+                                 value=codes.shown(value), expected=_(codes.RULE).format(n=codes.CODE_MAX_LENGTH))
         concordance = concordance.set_column(concordance.column_names.index(name), name, values)
     return concordance

@@ -83,7 +83,7 @@ def _rows(path: Path) -> list[list[str]]:
         with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
             return list(csv.reader(fh))
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read as a census table: {exc}", file=str(path)) from None
+        raise InputError(_("cannot read as a census table: {exc}").format(exc=exc), file=str(path)) from None
 
 
 def _count(raw: str) -> float | bool | None:
@@ -108,27 +108,28 @@ def read_census(path: str | Path, *, year: int | None, prefix: str | None = None
     path = Path(path)
     label = str(path)
     if year is None:
-        raise InputError("a census table has no year column", file=label, hint="Give the year with --year")
+        raise InputError(_("a census table has no year column"), file=label, hint=_("Give the year with --year"))
     rows = [r for r in _rows(path) if any(c.strip() for c in r)]
     if len(rows) < 2:
-        raise InputError("the table has no data rows", file=label)
+        raise InputError(_("the table has no data rows"), file=label)
     header = [h.strip() for h in rows[0]]
     region_at = header.index(region_column) if region_column in header else 0
     if region_column and region_column not in header:
-        raise InputError("no such region column", file=label, value=region_column, expected=", ".join(header[:8]))
+        raise InputError(_("no such region column"), file=label, value=region_column, expected=", ".join(header[:8]))
     if prefix is None and establishments_prefix is None:
         for emp, est in _PREFIXES:
             if any(h.startswith(emp) for h in header) or any(h.startswith(est) for h in header):
                 prefix, establishments_prefix = emp, est
                 break
         else:
-            raise InputError("no employment or establishment columns found", file=label,
-                             expected="columns PREFIX + JSIC code, e.g. SEmp_392 (or give --prefix)")
+            raise InputError(_("no employment or establishment columns found"), file=label,
+                             expected=_("columns PREFIX + JSIC code, e.g. SEmp_392 (or give --prefix)"))
     notes: list[str] = []
     data = rows[1:]
     for n, row in enumerate(data, start=2):
         if len(row) != len(header):
-            raise InputError(f"the row has {len(row)} cells, the header {len(header)}", file=label, row=n)
+            raise InputError(_("the row has {row} cells, the header {header}").format(
+                row=len(row), header=len(header)), file=label, row=n)
 
     def columns(pfx: str | None) -> dict[str, int]:
         if not pfx:
@@ -156,7 +157,8 @@ def read_census(path: str | Path, *, year: int | None, prefix: str | None = None
 
     emp, est = columns(prefix), columns(establishments_prefix)
     if not emp and not est:
-        raise InputError(f"no usable columns with prefix {prefix or establishments_prefix!r}", file=label)
+        raise InputError(_("no usable columns with prefix {value!r}").format(value=prefix or establishments_prefix),
+                         file=label)
     main = emp or est
     parent_of, standalone = _letter_runs(list(main), main, data, tolerance)
     if parent_of:
@@ -181,10 +183,10 @@ def read_census(path: str | Path, *, year: int | None, prefix: str | None = None
         if code.isdigit() and len(code) < 5:
             code = code.zfill(5)
         if not re.fullmatch(r"\d{5}", code):
-            raise InputError("not an area code", file=label, row=n, column=header[region_at], value=code,
-                             expected="a five-digit area code (00000 Japan, 13000 Tokyo, 28100 Kobe city)")
+            raise InputError(_("not an area code"), file=label, row=n, column=header[region_at], value=code,
+                             expected=_("a five-digit area code (00000 Japan, 13000 Tokyo, 28100 Kobe city)"))
         if code in seen:
-            raise InputError("the area appears twice", file=label, row=n, value=code)
+            raise InputError(_("the area appears twice"), file=label, row=n, value=code)
         seen.add(code)
         if code == NATIONAL:
             for c in codes:
@@ -214,8 +216,8 @@ def read_census(path: str | Path, *, year: int | None, prefix: str | None = None
             child["employment"].append(_count(row[main[c]]))
     if national_only:
         if NATIONAL not in seen:
-            raise InputError("no national row for the reference totals", file=label,
-                             expected="one row, or a row with area code 00000")
+            raise InputError(_("no national row for the reference totals"), file=label,
+                             expected=_("one row, or a row with area code 00000"))
     elif NATIONAL not in seen:
         notes.append(f"{label}: " + _("no national row (00000): no reference totals; map with --reference "
                                       "observations"))

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 ENV = {"max_columns": "CLUSTERATLAS_MAX_COLUMNS", "max_cells": "CLUSTERATLAS_MAX_CELLS",
        "max_unpacked_mb": "CLUSTERATLAS_MAX_UNPACKED_MB"}
@@ -66,7 +67,7 @@ class ReadLimits:
             except ValueError:
                 value = -1.0
             if not value > 0:
-                raise InputError(f"bad {var}", value=text, expected="a number above 0")
+                raise InputError(_("bad {var}").format(var=var), value=text, expected=_("a number above 0"))
             given[name] = value if name == "max_unpacked_mb" else int(value)
         return cls(**given)
 
@@ -96,9 +97,9 @@ def check_columns(count: int, label: str, row: int | None = 1) -> None:
     """Refuse a header (or row) wider than the column limit."""
     limit = current().max_columns
     if count > limit:
-        raise LimitError("the table has more columns than the limit", file=label, row=row, value=count,
-                         expected=f"at most {limit:,} columns",
-                         hint="Raise the limit with the environment variable CLUSTERATLAS_MAX_COLUMNS")
+        raise LimitError(_("the table has more columns than the limit"), file=label, row=row, value=count,
+                         expected=_("at most {limit:,} columns").format(limit=limit),
+                         hint=_("Raise the limit with the environment variable CLUSTERATLAS_MAX_COLUMNS"))
 
 
 def check_time(label: str, row: int | None = None) -> None:
@@ -110,9 +111,9 @@ def check_time(label: str, row: int | None = None) -> None:
 
 def time_error(label: str, row: int | None, seconds: float | None) -> LimitError:
     """The error for a file that took longer to read than its time limit (also raised on a DuckDB interrupt)."""
-    return LimitError("reading the file took longer than the time limit", file=label, row=row,
+    return LimitError(_("reading the file took longer than the time limit"), file=label, row=row,
                       expected=f"at most {seconds:g} s per upload" if seconds else None,
-                      hint="Split the file, or ask the server's operator to raise serve --upload-seconds")
+                      hint=_("Split the file, or ask the server's operator to raise serve --upload-seconds"))
 
 
 class CellBudget:
@@ -137,10 +138,10 @@ class CellBudget:
             check_columns(width, self.label, line)
         self.rows += 1
         if self.rows * self.width > self.limits.max_cells:
-            raise LimitError("the table has more cells (rows × columns) than the limit", file=self.label,
+            raise LimitError(_("the table has more cells (rows × columns) than the limit"), file=self.label,
                              row=line, value=f"{self.rows:,} rows × {self.width:,} columns",
-                             expected=f"at most {self.limits.max_cells:,} cells",
-                             hint="Raise the limit with the environment variable CLUSTERATLAS_MAX_CELLS")
+                             expected=_("at most {max_cells:,} cells").format(max_cells=self.limits.max_cells),
+                             hint=_("Raise the limit with the environment variable CLUSTERATLAS_MAX_CELLS"))
         self.tick(line)
 
     def tick(self, line: int | None) -> None:
@@ -164,6 +165,6 @@ def check_unpacked(path: Path, label: str) -> None:
     except (zipfile.BadZipFile, OSError):
         return  # not a zip: the Excel reader says what it is
     if size > limit * 1e6:
-        raise LimitError("the workbook unpacks to more than the limit", file=label, value=f"{size / 1e6:,.0f} MB",
-                         expected=f"at most {limit:,.0f} MB unpacked",
-                         hint="Raise the limit with the environment variable CLUSTERATLAS_MAX_UNPACKED_MB")
+        raise LimitError(_("the workbook unpacks to more than the limit"), file=label, value=f"{size / 1e6:,.0f} MB",
+                         expected=_("at most {limit:,.0f} MB unpacked").format(limit=limit),
+                         hint=_("Raise the limit with the environment variable CLUSTERATLAS_MAX_UNPACKED_MB"))

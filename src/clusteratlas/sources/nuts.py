@@ -50,9 +50,9 @@ def read_geojson(path: Path) -> dict:
             raw = gzip.decompress(raw)
         doc = json.loads(raw.decode("utf-8"))
     except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"cannot read as GeoJSON/TopoJSON: {exc}", file=label) from None
+        raise InputError(_("cannot read as GeoJSON/TopoJSON: {exc}").format(exc=exc), file=label) from None
     if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Topology"):
-        raise InputError("not a GeoJSON FeatureCollection or a TopoJSON Topology", file=label,
+        raise InputError(_("not a GeoJSON FeatureCollection or a TopoJSON Topology"), file=label,
                          value=doc.get("type") if isinstance(doc, dict) else type(doc).__name__)
     return doc
 
@@ -72,12 +72,12 @@ def nuts_regions(path: Path) -> tuple[pa.Table, list[str]]:
         props = feature["properties"]
         code, level = props["NUTS_ID"], props["LEVL_CODE"]
         if int(level) != len(code) - 2:
-            raise InputError(f"feature {n}: the code's length does not match its NUTS level", file=label,
+            raise InputError(_("feature {n}: the code's length does not match its NUTS level").format(n=n), file=label,
                              value=f"{code} at level {level}")
         rows.append((code, props.get("NAME_LATN") or props.get("NUTS_NAME"), f"nuts{int(level)}",
                      code[:-1] if int(level) > 0 else None, n))
     if not rows:
-        raise InputError("the file has no features", file=label)
+        raise InputError(_("the file has no features"), file=label)
     given = {r[0] for r in rows}
     implied = sorted({code[:k] for code in given for k in range(2, len(code))} - given, key=lambda c: (len(c), c))
     rows += [(code, None, f"nuts{len(code) - 2}", code[:-1] if len(code) > 2 else None, 0) for code in implied]

@@ -18,6 +18,7 @@ import duckdb
 
 from clusteratlas._sql import ident, literal
 from clusteratlas.errors import InputError, did_you_mean
+from clusteratlas.i18n import _
 from clusteratlas.sources.files import LINE
 
 COLUMNS = ("area_fips", "own_code", "industry_code", "agglvl_code", "year", "disclosure_code", "annual_avg_estabs",
@@ -30,14 +31,14 @@ def qcew_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, digi
     cols = {c.lower(): c for c in con.table(raw_view).columns if c != LINE}
     for name in COLUMNS:
         if name not in cols:
-            raise InputError(f"not a QCEW annual file: no '{name}' column", file=label,
+            raise InputError(_("not a QCEW annual file: no '{name}' column").format(name=name), file=label,
                              hint=did_you_mean(name, list(cols.values())))
     if digits not in range(2, 7):
-        raise InputError("NAICS level out of range for QCEW", value=digits, expected="2 to 6 digits")
+        raise InputError(_("NAICS level out of range for QCEW"), value=digits, expected=_("2 to 6 digits"))
     filters = {"own_code": "5", "size_code": "0", **(filters or {})}
     for key in filters:
         if key not in cols:
-            raise InputError("unknown column in --filter", file=label, value=key, expected=", ".join(cols))
+            raise InputError(_("unknown column in --filter"), file=label, value=key, expected=", ".join(cols))
     c = {k: ident(v) for k, v in cols.items()}
     where = [f"trim({c[k]}::VARCHAR) = {literal(v)}" for k, v in filters.items()]
     code = f"trim({c['industry_code']}::VARCHAR)"
@@ -56,8 +57,9 @@ def qcew_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, digi
     n, hidden = con.execute(f"SELECT count(*), count(*) FILTER (WHERE flag = 'suppressed') FROM {out}") \
         .fetchall()[0]
     if n == 0:
-        raise InputError(f"no {digits}-digit rows for " + ", ".join(f"{k}={v}" for k, v in filters.items()),
-                         file=label, hint="Check --digits and --filter own_code=…")
+        raise InputError(_("no {digits}-digit rows for {filters}").format(
+                             digits=digits, filters=", ".join(f"{k}={v}" for k, v in filters.items())),
+                         file=label, hint=_("Check --digits and --filter own_code=…"))
     notes = [f"{label}: QCEW wages are in dollars (CBP payroll is in $1,000)"]
     if hidden:
         notes.append(f"{label}: {hidden:,} undisclosed cell(s) (disclosure code N) stored as withheld")

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from clusteratlas._sql import ident
 from clusteratlas.errors import InputError, duplicate_names
+from clusteratlas.i18n import _
 from clusteratlas.sources.files import LINE
 
 OMB = {"county": ("FIPS State Code", "FIPS County Code"), "county_name": "County/County Equivalent",
@@ -34,9 +35,9 @@ def us_regions_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str) -
     cols = set(con.table(raw_view).columns)
     spec = OMB if "CBSA Code" in cols else CROSSWALK if "stco_code" in cols else None
     if spec is None:
-        raise InputError("not a US county delineation file", file=label,
-                         expected="OMB columns (CBSA Code, FIPS State Code, FIPS County Code, …) or "
-                                  "stco_code, st_code, cbsa_code")
+        raise InputError(_("not a US county delineation file"), file=label,
+                         expected=_("OMB columns (CBSA Code, FIPS State Code, FIPS County Code, …) or "
+                                  "stco_code, st_code, cbsa_code"))
     if len(spec["county"]) == 2:
         st, co = (ident(c) for c in spec["county"])
         county = f"lpad(trim({st}::VARCHAR), 2, '0') || lpad(trim({co}::VARCHAR), 3, '0')"
@@ -81,8 +82,9 @@ def bea_economic_areas(path: Path) -> pa.Table:
     duplicate_names(header, label)
     need = ("FIPS", "County", "EA", "EA Name")
     if any(n not in header for n in need):
-        raise InputError("not a BEA economic-area county list", file=label, value=", ".join(header[:6]),
-                         expected="columns " + ", ".join(need) + " (sheet 'EA county definition')")
+        raise InputError(_("not a BEA economic-area county list"), file=label, value=", ".join(header[:6]),
+                         expected=_("columns {columns} (sheet 'EA county definition')").format(
+                             columns=", ".join(need)))
     at = {n: header.index(n) for n in need}
     counties: list[tuple] = []
     areas: dict[str, tuple[str, int]] = {}
@@ -92,11 +94,11 @@ def bea_economic_areas(path: Path) -> pa.Table:
         if not fips and not ea:
             continue
         if not re.fullmatch(r"\d{4,5}", fips):
-            raise InputError("not a county FIPS code", file=label, row=line, column="FIPS", value=fips,
-                             expected="five digits, e.g. 38001")
+            raise InputError(_("not a county FIPS code"), file=label, row=line, column="FIPS", value=fips,
+                             expected=_("five digits, e.g. 38001"))
         if not re.fullmatch(r"\d{1,3}", ea):
-            raise InputError("not an economic-area code", file=label, row=line, column="EA", value=ea,
-                             expected="up to three digits, e.g. 001")
+            raise InputError(_("not an economic-area code"), file=label, row=line, column="EA", value=ea,
+                             expected=_("up to three digits, e.g. 001"))
         ea = ea.zfill(3)
         counties.append((fips.zfill(5), name, ea, line))
         areas.setdefault(ea, (ea_name, line))
@@ -120,4 +122,5 @@ def _csv_rows(path: Path) -> list[list[str]]:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             return list(csv.reader(fh))
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read as a CSV: {exc}", file=str(path), expected="UTF-8 text") from None
+        raise InputError(_("cannot read as a CSV: {exc}").format(exc=exc), file=str(path),
+                         expected=_("UTF-8 text")) from None

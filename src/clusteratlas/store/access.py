@@ -221,8 +221,8 @@ class Writing:
         try:
             self._lock: int | None = _open_lock(lock_file(self.path))
         except OSError as exc:
-            raise InputError("cannot create the lock file beside the atlas", file=str(lock_file(self.path)),
-                             value=exc.strerror, expected="a folder this process may write in") from None
+            raise InputError(_("cannot create the lock file beside the atlas"), file=str(lock_file(self.path)),
+                             value=exc.strerror, expected=_("a folder this process may write in")) from None
         try:
             _take(self._lock, fcntl.LOCK_EX, lambda: _("{atlas} is being written by {process}; this write waits "
                                                        "for it to finish (Ctrl+C stops waiting).").format(
@@ -320,7 +320,7 @@ class Reading:
         self._fd: int | None = None
         with _in_place_guard:
             if self.path in _in_place:
-                raise InputError("this process is writing the atlas; read it through the writing connection",
+                raise InputError(_("this process is writing the atlas; read it through the writing connection"),
                                  file=str(self.path))
         try:
             self._fd = _open_lock(readers_file(self.path))

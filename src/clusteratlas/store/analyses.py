@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from clusteratlas._sql import plain_connect
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.relate import (
     Matrix,
     coagglomeration,
@@ -77,7 +78,7 @@ def _long_data(con: duckdb.DuckDBPyConnection, by: str, level: str | None, years
                ) -> tuple[pa.Table, str]:
     """region, item, year, employment, establishments for the given years."""
     if by not in BY:
-        raise InputError("unknown breakdown", value=by, expected="cluster or industry")
+        raise InputError(_("unknown breakdown"), value=by, expected=_("cluster or industry"))
     marks = ", ".join("?" for _ in years)
     if by == "cluster":
         _require_cluster_results(con)
@@ -97,31 +98,31 @@ def _long_data(con: duckdb.DuckDBPyConnection, by: str, level: str | None, years
         levels = sorted(set(table["level"].to_pylist()))
         if not levels:  # observations exist, but none in these years
             found = [r[0] for r in con.execute("SELECT DISTINCT year FROM observations ORDER BY 1").fetchall()]
-            raise InputError("no observations for this year", value=", ".join(map(str, years)),
+            raise InputError(_("no observations for this year"), value=", ".join(map(str, years)),
                              expected=", ".join(map(str, found)))
         level = level or (levels[0] if len(levels) == 1 else None)
         if level is None:
-            raise InputError("the observations have several region levels", value=", ".join(levels),
-                             hint="Choose one with --level")
+            raise InputError(_("the observations have several region levels"), value=", ".join(levels),
+                             hint=_("Choose one with --level"))
         mask = pa.compute.equal(table["level"], level)
         table = table.filter(mask).drop_columns(["level"])
     if table.num_rows == 0:
-        raise InputError("no data for this level and year", value=f"{level}, {years}")
+        raise InputError(_("no data for this level and year"), value=f"{level}, {years}")
     return table, level
 
 
 def _require_observations(con: duckdb.DuckDBPyConnection) -> None:
     """Refuse to analyse an atlas without observations (e.g. after an import that failed, stored nothing)."""
     if not con.execute("SELECT 1 FROM observations LIMIT 1").fetchall():
-        raise InputError("the atlas has no observations",
-                         hint="Import some with 'clusteratlas import observations FILE' (a failed import stores "
-                              "nothing)")
+        raise InputError(_("the atlas has no observations"),
+                         hint=_("Import some with 'clusteratlas import observations FILE' (a failed import stores "
+                              "nothing)"))
 
 
 def _require_cluster_results(con: duckdb.DuckDBPyConnection) -> None:
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if "results_clusters" not in tables:
-        raise InputError("the atlas has no cluster results yet", hint="Run 'clusteratlas map' first")
+        raise InputError(_("the atlas has no cluster results yet"), hint=_("Run 'clusteratlas map' first"))
 
 
 def _column(values: object, n: int) -> pa.Array:
@@ -190,11 +191,11 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
         source = "results_clusters" if by == "cluster" else "observations"
         year = con.execute(f"SELECT max(year) FROM {source}").fetchall()[0][0]
         if year is None:
-            raise InputError("no data to relate", hint="Run 'clusteratlas map' first")
+            raise InputError(_("no data to relate"), hint=_("Run 'clusteratlas map' first"))
     table, level = _long_data(con, by, level, [year])
     emp = _aligned(table, year)
     if emp.values.shape[0] < 2 or emp.values.shape[1] < 2:
-        raise InputError("relatedness needs at least two regions and two items", value=emp.values.shape)
+        raise InputError(_("relatedness needs at least two regions and two items"), value=emp.values.shape)
     values = emp.values
     r = rca(values)
     m = presence(r, strict=conv.strict_presence)
@@ -235,8 +236,8 @@ def run_relate(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: int
     })
     if since is not None:
         if since >= year:
-            raise InputError("--since must be a year before the one related", value=since)
-        before_table, _ = _long_data(con, by, level, [since])
+            raise InputError(_("--since must be a year before the one related"), value=since)
+        before_table, _before = _long_data(con, by, level, [since])
         before = presence(rca(_aligned(before_table, since, emp.regions, emp.industries).values),
                           strict=conv.strict_presence)
         entered, exited = entries_exits(before, m)
@@ -305,12 +306,12 @@ def run_shift_share(con: duckdb.DuckDBPyConnection, start: int, end: int, *, by:
                     level: str | None = None) -> pa.Table:
     """Dunn and Esteban-Marquillas components per region × item between two years; stored and returned."""
     if start >= end:
-        raise InputError("the start year must come before the end year", value=f"{start}, {end}")
+        raise InputError(_("the start year must come before the end year"), value=f"{start}, {end}")
     table, level = _long_data(con, by, level, [start, end])
     years = set(table["year"].to_pylist())
     for y in (start, end):
         if y not in years:
-            raise InputError("no data for this year", value=y, expected=", ".join(map(str, sorted(years))))
+            raise InputError(_("no data for this year"), value=y, expected=", ".join(map(str, sorted(years))))
     a = _aligned(table, start)
     b = _aligned(table, end)
     regions, items = np.union1d(a.regions, b.regions), np.union1d(a.industries, b.industries)
@@ -360,8 +361,8 @@ def _weights(con: duckdb.DuckDBPyConnection, regions: np.ndarray):
 
     links = con.execute("SELECT region, neighbor, weight FROM region_neighbors").fetchall()
     if not links:
-        raise InputError("the atlas has no region neighbours", hint="Import them with 'clusteratlas import "
-                         "weights FILE' (columns region, neighbor, optional weight)")
+        raise InputError(_("the atlas has no region neighbours"), hint=_("Import them with 'clusteratlas import "
+                         "weights FILE' (columns region, neighbor, optional weight)"))
     index = {r: i for i, r in enumerate(regions)}
     rows, cols, vals = [], [], []
     for a, b, wt in links:
@@ -370,8 +371,8 @@ def _weights(con: duckdb.DuckDBPyConnection, regions: np.ndarray):
             cols.append(index[b])
             vals.append(wt)
     if not rows:
-        raise InputError("no neighbour link joins two regions of these results",
-                         hint="Check that the weights use the same region ids and level")
+        raise InputError(_("no neighbour link joins two regions of these results"),
+                         hint=_("Check that the weights use the same region ids and level"))
     w = sp.csr_matrix((vals, (rows, cols)), shape=(len(regions), len(regions)))
     row_sums = np.asarray(w.sum(axis=1)).ravel()
     scale = sp.diags(np.where(row_sums > 0, 1.0 / np.where(row_sums > 0, row_sums, 1.0), 0.0))
@@ -389,10 +390,10 @@ def run_hotspots(con: duckdb.DuckDBPyConnection, *, by: str = "cluster", year: i
     Moran's I uses whole permutations, 999 by default.
     """
     if value not in VALUES:
-        raise InputError("unknown value for hot spots", value=value, expected=", ".join(VALUES))
+        raise InputError(_("unknown value for hot spots"), value=value, expected=", ".join(VALUES))
     if not 0 < alpha < 1 or (permutations is not None and permutations < 19):
-        raise InputError("bad inference settings", value=f"alpha={alpha}, permutations={permutations}",
-                         expected="0 < alpha < 1 and at least 19 permutations")
+        raise InputError(_("bad inference settings"), value=f"alpha={alpha}, permutations={permutations}",
+                         expected=_("0 < alpha < 1 and at least 19 permutations"))
     if by == "cluster":
         _require_cluster_results(con)
     if year is None:
@@ -447,13 +448,14 @@ def _square_from_long(path, items: np.ndarray, columns: tuple[str, str, str]) ->
     names = [c for c in con.table(view).columns if c != LINE]
     missing = [c for c in columns if c not in names]
     if missing:
-        raise InputError(f"column '{missing[0]}' is missing", file=str(path), expected=", ".join(columns))
+        raise InputError(_("column '{value}' is missing").format(value=missing[0]), file=str(path),
+                         expected=", ".join(columns))
     a, b, v = columns
     rows = con.sql(f'SELECT "{a}"::VARCHAR, "{b}"::VARCHAR, TRY_CAST("{v}" AS DOUBLE), {LINE} FROM {view}'
                    ).fetchall()
     for row in rows:
         if row[2] is None or not np.isfinite(row[2]) or row[2] < 0:
-            raise InputError("not a number ≥ 0", file=str(path), row=row[3], column=v, value=row[2])
+            raise InputError(_("not a number ≥ 0"), file=str(path), row=row[3], column=v, value=row[2])
     index = {k: i for i, k in enumerate(items)}
     if b == "occupation":
         others = sorted({r[1] for r in rows})
@@ -462,7 +464,7 @@ def _square_from_long(path, items: np.ndarray, columns: tuple[str, str, str]) ->
     else:
         col_index = index
         out = np.zeros((len(items), len(items)))
-    for r_key, c_key, value, _ in rows:
+    for r_key, c_key, value, _other in rows:
         if r_key in index and c_key in col_index:
             out[index[r_key], col_index[c_key]] += value
     return out
@@ -494,8 +496,8 @@ def _reference_definition(con: duckdb.DuckDBPyConnection, reference) -> tuple[st
         names, rows = _read_text(reference)
         lower = [n.lower() for n in names]
         if "industry" not in lower or "cluster" not in lower:
-            raise InputError("the reference definition needs columns industry and cluster", file=str(reference),
-                             value=names, expected="industry, cluster[, type]")
+            raise InputError(_("the reference definition needs columns industry and cluster"), file=str(reference),
+                             value=names, expected=_("industry, cluster[, type]"))
         i, c = lower.index("industry"), lower.index("cluster")
         t = lower.index("type") if "type" in lower else None
         out = {str(r[i]).strip(): (str(r[c]).strip(), (str(r[t]).strip().lower() if t is not None and r[t]
@@ -507,7 +509,7 @@ def _reference_definition(con: duckdb.DuckDBPyConnection, reference) -> tuple[st
         out = {r[0]: (r[1], r[2]) for r in rows}
         label = str(reference)
     if not out:
-        raise InputError("the reference definition is neither a file nor a definition in the atlas, or is empty",
+        raise InputError(_("the reference definition is neither a file nor a definition in the atlas, or is empty"),
                          value=str(reference))
     return label, out
 
@@ -549,7 +551,7 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
     if year is None:
         year = con.execute("SELECT max(year) FROM observations").fetchall()[0][0]
         if year is None:
-            raise InputError("the atlas has no observations", hint="Import some first")
+            raise InputError(_("the atlas has no observations"), hint=_("Import some first"))
     table, level = _long_data(con, "industry", level, [year])
     emp = _aligned(table, year)
     est = _aligned(table, year, emp.regions, emp.industries, "establishments").values
@@ -578,7 +580,7 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
             notes.append(f"traded industries by the data (Hoover dissimilarity ≥ {local_threshold})")
     codes, values, est = codes[keep], emp.values[:, keep], est[:, keep]
     if len(codes) < 3:
-        raise InputError("fewer than three industries with employment to cluster", value=len(codes))
+        raise InputError(_("fewer than three industries with employment to cluster"), value=len(codes))
     io_link = occ_link = None
     if io_path is not None:
         table_io = dps.read_io_table(io_path, io_make)
@@ -605,7 +607,7 @@ def run_define(con: duckdb.DuckDBPyConnection, out, *, k: int | None = None, k_r
     if reference is not None:
         in_ref = np.array([c in reference for c in codes])
         if in_ref.sum() < 2:
-            raise InputError("the reference definition shares fewer than two industries with the data",
+            raise InputError(_("the reference definition shares fewer than two industries with the data"),
                              file=ref_label)
         ref = np.array([reference[c][0] for c in codes[in_ref]])
         labels = result.labels[in_ref]

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from clusteratlas._sql import connect, first_row, plain_connect, scalar
 from clusteratlas.errors import ClusterAtlasError, InputError
+from clusteratlas.i18n import _
 from clusteratlas.metrics import MapParams
 from clusteratlas.metrics._engine import Engine
 from clusteratlas.metrics.run import MapInputs, MapRun, MapSpec, describe_results, run_map
@@ -93,13 +94,13 @@ def read_connection(path: str | os.PathLike[str], *, memory_limit: str | None = 
     except duckdb.Error as exc:
         if not wait and conflict(exc):
             raise
-        raise InputError(f"cannot open as an atlas: {str(exc).splitlines()[0]}", file=str(path),
-                         expected="a clusteratlas DuckDB file") from None
+        raise InputError(_("cannot open as an atlas: {value}").format(value=str(exc).splitlines()[0]), file=str(path),
+                         expected=_("a clusteratlas DuckDB file")) from None
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = "
                                         "current_database()").fetchall()}
     if "atlas_meta" not in tables:
         con.close()
-        raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(path))
+        raise InputError(_("this DuckDB file is not a clusteratlas atlas"), file=str(path))
     if not schema_is_current(con):
         con.close()
         Atlas(path, memory_limit=memory_limit, notify=notify).close()
@@ -152,8 +153,8 @@ class Atlas:
         self._access: Writing | Reading | None = None
         self.con = None
         if not create and not self.path.exists():
-            raise InputError("no atlas here", file=str(self.path),
-                             hint="Create one with 'clusteratlas init' or pass --atlas PATH")
+            raise InputError(_("no atlas here"), file=str(self.path),
+                             hint=_("Create one with 'clusteratlas init' or pass --atlas PATH"))
         if read_only:
             self._access = Reading(self.path, notify=notify)
             try:
@@ -167,7 +168,7 @@ class Atlas:
             self.con = self._open_for_writing(memory_limit)
             tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
             if not create and "atlas_meta" not in tables:
-                raise InputError("this DuckDB file is not a clusteratlas atlas", file=str(self.path))
+                raise InputError(_("this DuckDB file is not a clusteratlas atlas"), file=str(self.path))
             upgrade_schema(self.con)
             if create:
                 self.con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)",
@@ -191,11 +192,11 @@ class Atlas:
                 access.to_copy()
                 return self._open_for_writing(memory_limit)
             if who is not None:
-                raise InputError("another program has the atlas open for writing and does not take "
-                                 "clusteratlas's locks", file=str(self.path), value=who,
-                                 hint="Let it finish or stop it, then run this again") from None
-            raise InputError(f"cannot open as an atlas: {str(exc).splitlines()[0]}",
-                             file=str(self.path), expected="a clusteratlas DuckDB file") from None
+                raise InputError(_("another program has the atlas open for writing and does not take "
+                                   "clusteratlas's locks"), file=str(self.path), value=who,
+                                 hint=_("Let it finish or stop it, then run this again")) from None
+            raise InputError(_("cannot open as an atlas: {value}").format(value=str(exc).splitlines()[0]),
+                             file=str(self.path), expected=_("a clusteratlas DuckDB file")) from None
 
     def close(self, *, keep: bool = True) -> None:
         """Close the atlas; a write is made visible (``keep``) or, when it wrote a copy, thrown away."""
@@ -302,16 +303,17 @@ class Atlas:
                               "WHERE coalesce(s.indicator, ?) IN (SELECT DISTINCT indicator FROM indicators) "
                               "GROUP BY 1 LIMIT 1", [set_name, set_name])
             if clash and not replace:
-                raise InputError(f"indicator '{clash[0]}' is already in the atlas", file=label,
-                                 hint="Pass --replace to replace it")
+                raise InputError(_("indicator '{value}' is already in the atlas").format(value=clash[0]), file=label,
+                                 hint=_("Pass --replace to replace it"))
         table = {"observations": "observations", "definitions": "definitions"}.get(kind)
         if table:
             key = "dataset" if kind == "observations" else "definition"
             existing = self._count(f"SELECT count(*) FROM {table} WHERE {key} = ?", [set_name])
             if existing and not replace:
-                raise InputError(f"{kind} '{set_name}' is already in the atlas ({existing} rows)",
-                                 file=label, hint="Pass --replace to replace it, or --name to add it "
-                                 "under another name")
+                raise InputError(_("{kind} '{set_name}' is already in the atlas ({existing} rows)").format(
+                    kind=kind, set_name=set_name, existing=existing),
+                                 file=label, hint=_("Pass --replace to replace it, or --name to add it "
+                                 "under another name"))
         if kind == "observations":
             clash = first_row(self.con,
                 f"SELECT s.{LINE}, s.region, s.industry, s.year, o.dataset FROM {view} s JOIN observations o "
@@ -319,9 +321,10 @@ class Atlas:
                 [set_name])
             if clash:
                 raise InputError(
-                    f"region {clash[1]}, industry {clash[2]}, year {clash[3]} is already in dataset "
-                    f"'{clash[4]}'", file=label, row=clash[0], column="region",
-                    expected="each region × industry × year in one dataset only, so no job counts twice")
+                    _("region {value}, industry {value2}, year {value3} is already in dataset "
+                      "'{value4}'").format(value=clash[1], value2=clash[2], value3=clash[3],
+                                           value4=clash[4]), file=label, row=clash[0], column="region",
+                    expected=_("each region × industry × year in one dataset only, so no job counts twice"))
         if kind == "custom-regions":  # a custom region may redefine a custom region, never replace another level's
             taken = first_row(self.con,
                 f"SELECT s.{LINE}, s.region, coalesce(r.level, 'observed') FROM {view} s LEFT JOIN regions r "
@@ -329,26 +332,28 @@ class Atlas:
                 f"(SELECT DISTINCT region FROM observations)) ORDER BY s.{LINE} LIMIT 1")
             if taken:
                 level = "with observations" if taken[2] == "observed" else f"of level '{taken[2]}'"
-                raise InputError("a custom region may not take the code of a region of another level", file=label,
+                raise InputError(_("a custom region may not take the code of a region of another level"), file=label,
                                  row=taken[0], column="region", value=taken[1],
-                                 expected=f"a code of its own ({taken[1]} is already a region {level})",
-                                 hint="Choose another code for the custom region; nothing was stored")
+                                 expected=_("a code of its own ({value} is already a region "
+                                            "{level})").format(value=taken[1], level=level),
+                                 hint=_("Choose another code for the custom region; nothing was stored"))
             unknown = first_row(self.con,
                 f"SELECT {LINE}, member FROM {view} WHERE member NOT IN (SELECT region FROM regions) "
                 "AND member NOT IN (SELECT DISTINCT region FROM observations) "
                 f"AND member NOT IN (SELECT region FROM {view}) ORDER BY {LINE} LIMIT 1")
             if unknown:
-                raise InputError("unknown member region", file=label, row=unknown[0], column="member",
-                                 value=unknown[1], expected="a region already in the atlas (import regions "
-                                 "or observations first)")
+                raise InputError(_("unknown member region"), file=label, row=unknown[0], column="member",
+                                 value=unknown[1], expected=_("a region already in the atlas (import regions "
+                                 "or observations first)"))
         if kind == "regions":  # nor may a region system replace a custom region (its members would be left over)
             taken = first_row(self.con, f"SELECT s.{LINE}, s.region FROM {view} s JOIN regions r USING (region) "
                               f"WHERE r.level = 'custom' ORDER BY s.{LINE} LIMIT 1")
             if taken:
-                raise InputError("a region may not take the code of a custom region", file=label, row=taken[0],
+                raise InputError(_("a region may not take the code of a custom region"), file=label, row=taken[0],
                                  column="region", value=taken[1],
-                                 expected=f"a code of its own ({taken[1]} is already a region of level 'custom')",
-                                 hint="Choose another code for the region; nothing was stored")
+                                 expected=_("a code of its own ({value} is already a region of level "
+                                            "'custom')").format(value=taken[1]),
+                                 hint=_("Choose another code for the region; nothing was stored"))
         if kind == "regions" and not replace:
             moved = first_row(self.con,
                 f"SELECT s.{LINE}, s.region, s.hierarchy, l.parent, s.parent FROM {view} s JOIN region_links l "
@@ -356,9 +361,10 @@ class Atlas:
                 f"AND l.parent <> s.parent ORDER BY s.{LINE} LIMIT 1")
             if moved:
                 raise InputError(
-                    f"region {moved[1]} already belongs to {moved[3]} in hierarchy '{moved[2]}'",
+                    _("region {value} already belongs to {value2} in hierarchy '{value3}'").format(
+                        value=moved[1], value2=moved[3], value3=moved[2]),
                     file=label, row=moved[0], column="parent", value=moved[4],
-                    expected="one place per region in each hierarchy", hint="Pass --replace to move it")
+                    expected=_("one place per region in each hierarchy"), hint=_("Pass --replace to move it"))
 
     def _check_references(self, kind: str, view: str, label: str, report: ImportReport, *, strict: bool,
                           drop_unknown: bool, also_known: str | None = None) -> str:
@@ -378,18 +384,18 @@ class Atlas:
         if kind == "weights":
             return self._check_weights(view, label, report, drop_unknown)
         if drop_unknown:
-            raise InputError("--drop-unknown applies to weights only", value=kind)
+            raise InputError(_("--drop-unknown applies to weights only"), value=kind)
         if kind == "reference-totals":
             years = [r[0] for r in self.con.execute(
                 f"SELECT DISTINCT year FROM {view} EXCEPT SELECT DISTINCT year FROM observations ORDER BY 1"
             ).fetchall()]
             if years:
-                problem = (f"the reference totals have {len(years)} year(s) without observations in the atlas: "
-                           + ", ".join(map(str, years)))
+                problem = _("the reference totals have {n} year(s) without observations in the atlas: {years}").format(
+                    n=len(years), years=", ".join(map(str, years)))
                 if strict:
-                    raise InputError(problem, file=label, column="year", expected="years the observations "
-                                     "have (--strict)", hint="Import the observations first")
-                report.notes.append(problem + " (not used by 'map' until observations for them are imported)")
+                    raise InputError(problem, file=label, column="year", expected=_("years the observations "
+                                     "have (--strict)"), hint=_("Import the observations first"))
+                report.notes.append(problem + _(" (not used by 'map' until observations for them are imported)"))
             return view
         columns = {"observations": "region, employment", "indicators": "region",
                    "custom-regions": "member AS region"}.get(kind)
@@ -408,10 +414,9 @@ class Atlas:
                                   f"(SELECT region FROM regions) {f'AND {column} NOT IN ({also})' if also else ''} "
                                   f"ORDER BY {LINE} LIMIT 1")
                 raise InputError(unknown.describe(where), file=label, row=first[0], column=column, value=first[1],
-                                 expected="codes of an imported region system (--strict)",
-                                 hint="Import the region system first ('clusteratlas import regions' or "
-                                      "'clusteratlas reference'), or import without --strict")
-            from clusteratlas.i18n import _
+                                 expected=_("codes of an imported region system (--strict)"),
+                                 hint=_("Import the region system first ('clusteratlas import regions' or "
+                                      "'clusteratlas reference'), or import without --strict"))
 
             report.notes.append(unknown.describe(where) + _("; import their region system, or pass --strict to "
                                                             "refuse such files"))
@@ -432,11 +437,12 @@ class Atlas:
             line, region, neighbor = first_row(self.con, f"SELECT {LINE}, region, neighbor FROM ({bad}) "
                                                          f"ORDER BY {LINE} LIMIT 1")
             column, value = ("region", region) if region in codes else ("neighbor", neighbor)
-            raise InputError(f"a weights row names a region the atlas does not hold ({len(codes):,} such "
-                             f"code(s) in {n:,} row(s): {listed})", file=label, row=line, column=column,
-                             value=value, expected="regions of an imported region system or with observations",
-                             hint="Import the regions (or observations) first, or pass --drop-unknown to leave "
-                                  "these rows out")
+            raise InputError(_("a weights row names a region the atlas does not hold ({codes:,} such code(s) in {n:,} "
+                               "row(s): {listed})").format(codes=len(codes), n=n,
+                                                           listed=listed), file=label, row=line, column=column,
+                             value=value, expected=_("regions of an imported region system or with observations"),
+                             hint=_("Import the regions (or observations) first, or pass --drop-unknown to leave "
+                                  "these rows out"))
         report.rows -= n
         report.notes.append(f"left out {n:,} weights row(s) naming {len(codes):,} region code(s) the atlas does "
                             f"not hold (--drop-unknown): {listed}")
@@ -505,7 +511,7 @@ class Atlas:
             ex(f"DELETE FROM reference_totals WHERE (industry, year) IN (SELECT (industry, year) FROM {view})")
             ex(f"INSERT INTO reference_totals SELECT * EXCLUDE ({LINE}) FROM {view}")
             return replaced
-        raise ClusterAtlasError(f"no importer for {kind}")
+        raise ClusterAtlasError(_("no importer for {kind}").format(kind=kind))
 
     # --------------------------------------------------------------------- map
     def definitions(self) -> list[str]:
@@ -519,12 +525,12 @@ class Atlas:
             if len(names) == 1:
                 return names[0]
             if not names:
-                raise InputError("the atlas has no cluster definition",
-                                 hint="Import one with 'clusteratlas import definitions FILE'")
-            raise InputError("the atlas has several cluster definitions", value=", ".join(names),
-                             hint="Choose one with --definition")
+                raise InputError(_("the atlas has no cluster definition"),
+                                 hint=_("Import one with 'clusteratlas import definitions FILE'"))
+            raise InputError(_("the atlas has several cluster definitions"), value=", ".join(names),
+                             hint=_("Choose one with --definition"))
         if definition not in names:
-            raise InputError("unknown cluster definition", value=definition,
+            raise InputError(_("unknown cluster definition"), value=definition,
                              expected=", ".join(names) or "an imported definition")
         return definition
 
@@ -535,7 +541,7 @@ class Atlas:
         known = {r[0] for r in self.con.execute("SELECT DISTINCT level FROM regions").fetchall()}
         for level in levels:
             if level not in known:
-                raise InputError("unknown region level", value=level, expected=", ".join(sorted(known)),
+                raise InputError(_("unknown region level"), value=level, expected=", ".join(sorted(known)),
                                  hint=f"Level {level} was kept from the previous map run; pass --drop-level {level} "
                                       "to drop it" if level in kept else None)
         placeholders = ", ".join("?" for _ in levels)
@@ -596,10 +602,10 @@ class Atlas:
         earlier = self._added_levels(previous)
         for level in drop_levels or []:
             if level in requested:
-                raise InputError("a level cannot be both added and dropped", value=level,
-                                 hint="Leave out --level or --drop-level")
+                raise InputError(_("a level cannot be both added and dropped"), value=level,
+                                 hint=_("Leave out --level or --drop-level"))
             if level not in earlier:
-                raise InputError("no level of the previous map run to drop", value=level,
+                raise InputError(_("no level of the previous map run to drop"), value=level,
                                  expected=", ".join(earlier) or "none: the previous run added no level")
         kept = tuple(lvl for lvl in earlier if lvl not in requested and lvl not in (drop_levels or []))
         spec = MapSpec(definition=definition, levels=(*requested, *kept),
@@ -627,11 +633,11 @@ class Atlas:
         """The latest run's spec, to replay; an error when there is none or it was not stored (a legacy run)."""
         last = self.last_run()
         if last is None:
-            raise InputError("the atlas has no map run to replay", hint="Run 'clusteratlas map' first")
+            raise InputError(_("the atlas has no map run to replay"), hint=_("Run 'clusteratlas map' first"))
         if last.legacy:
-            raise InputError("the latest map run was recorded by an older clusteratlas, which did not store its "
-                             "levels and years, so it cannot be replayed", value=last.run_at,
-                             hint="Run 'clusteratlas map' once with the options you want; later re-maps replay it")
+            raise InputError(_("the latest map run was recorded by an older clusteratlas, which did not store its "
+                             "levels and years, so it cannot be replayed"), value=last.run_at,
+                             hint=_("Run 'clusteratlas map' once with the options you want; later re-maps replay it"))
         return last.spec
 
     def _added_levels(self, previous: MapRun | None) -> list[str]:
@@ -660,23 +666,23 @@ class Atlas:
         carried over from the previous run (reported, not acted on).
         """
         if spec.files is not None:
-            raise InputError("this map run read files, not the atlas", value=spec.files.data,
-                             hint="Run the same 'clusteratlas map --data …' again and import its results")
+            raise InputError(_("this map run read files, not the atlas"), value=spec.files.data,
+                             hint=_("Run the same 'clusteratlas map --data …' again and import its results"))
         definition = self._pick_definition(spec.definition)
         where, args = "", []
         if spec.datasets:
             known = [r[0] for r in self.con.execute("SELECT DISTINCT dataset FROM observations ORDER BY 1").fetchall()]
             for name in spec.datasets:
                 if name not in known:
-                    raise InputError("unknown observation dataset", value=name, expected=", ".join(known) or
+                    raise InputError(_("unknown observation dataset"), value=name, expected=", ".join(known) or
                                      "an imported dataset")
             where = f"WHERE o.dataset IN ({', '.join('?' for _ in spec.datasets)})"
             args = list(spec.datasets)
         obs = self.con.sql("SELECT o.region, o.industry, o.year, o.employment, o.establishments, o.payroll, "
                            f"o.flag, o.size_class FROM observations o {where}", params=args)
         if obs.limit(1).fetchall() == []:
-            raise InputError("the atlas has no observations to map",
-                             hint="Import some with 'clusteratlas import observations FILE'")
+            raise InputError(_("the atlas has no observations to map"),
+                             hint=_("Import some with 'clusteratlas import observations FILE'"))
         # distinct regions first, then their level (a region has one: regions.region is the key)
         self.con.execute("CREATE OR REPLACE TEMP TABLE __observed AS SELECT o.region, "
                          "coalesce(r.level, 'region') AS level FROM (SELECT DISTINCT o.region FROM observations o "
@@ -743,7 +749,7 @@ class Atlas:
     def _require_results(self) -> None:
         tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if "results_clusters" not in tables:
-            raise InputError("the atlas has no results yet", hint="Run 'clusteratlas map' first")
+            raise InputError(_("the atlas has no results yet"), hint=_("Run 'clusteratlas map' first"))
 
     def region_profile(self, region: str, *, year: int | None = None, include_empty: bool = False,
                        ) -> tuple[dict, pa.Table]:
@@ -803,8 +809,8 @@ class Atlas:
         known = [r[0] for r in self.con.execute("SELECT DISTINCT indicator FROM indicators ORDER BY 1").fetchall()]
         for name in {indicator} | ({per} if per != "employment" else set()):
             if name not in known:
-                raise InputError("unknown indicator", value=name, expected=", ".join(known) or "an imported one",
-                                 hint="Import it with 'clusteratlas import indicators FILE --name NAME'")
+                raise InputError(_("unknown indicator"), value=name, expected=", ".join(known) or "an imported one",
+                                 hint=_("Import it with 'clusteratlas import indicators FILE --name NAME'"))
         if per == "employment":
             self._require_results()
             denominator = "SELECT region, year, employment AS base FROM results_regions"
@@ -818,8 +824,9 @@ class Atlas:
                 WHERE i.indicator = ? AND d.base > 0 {'AND i.year = ?' if year else ''}
                 ORDER BY rate DESC""", params=params).to_arrow_table()
         if rows.num_rows == 0:
-            raise InputError(f"no region and year has both {indicator} and {per}",
-                             hint="Check that both use the same region ids and years")
+            raise InputError(_("no region and year has both {indicator} and {per}").format(indicator=indicator,
+                                                                                           per=per),
+                             hint=_("Check that both use the same region ids and years"))
         return rows
 
     def related(self, item: str, *, top: int = 10) -> pa.Table:
@@ -866,7 +873,7 @@ class Atlas:
             what = " ".join(x for x in (f"under {framework}" if framework else "",
                                         f"of {subject}" if subject else "") if x)
             raise InputError(f"no assessments {what}".strip(),
-                             hint="Import some with 'clusteratlas assess import FILE'")
+                             hint=_("Import some with 'clusteratlas assess import FILE'"))
         return items
 
     def load_programmes(self) -> int:
@@ -892,10 +899,10 @@ class Atlas:
         (:mod:`clusteratlas.store.export`).
         """
         if what not in EXPORTABLE:
-            raise InputError("unknown table to export", value=what, expected=", ".join(EXPORTABLE))
+            raise InputError(_("unknown table to export"), value=what, expected=", ".join(EXPORTABLE))
         table = EXPORTABLE[what]
         tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if table not in tables:
-            raise InputError(f"the atlas has no {what} table yet",
-                             hint="Run 'clusteratlas map' (or 'relate', 'shift-share') first")
+            raise InputError(_("the atlas has no {what} table yet").format(what=what),
+                             hint=_("Run 'clusteratlas map' (or 'relate', 'shift-share') first"))
         return write_table(self.con.table(table), Path(path), keep_formulas=keep_formulas)

@@ -35,6 +35,7 @@ from clusteratlas.evaluate.assessments import (
     read_assessments,
 )
 from clusteratlas.evaluate.frameworks import Framework, builtin_frameworks, framework_from_document
+from clusteratlas.i18n import _
 
 
 def framework_resolver(con: duckdb.DuckDBPyConnection):
@@ -56,11 +57,12 @@ def framework_resolver(con: duckdb.DuckDBPyConnection):
             versions.add(builtins[framework].version)
         if not versions:
             known = sorted({f for f, _ in stored} | set(builtins))
-            raise InputError("unknown framework", value=framework, expected=", ".join(known),
-                             hint="Add your own with 'clusteratlas assess add-framework FILE'")
+            raise InputError(_("unknown framework"), value=framework, expected=", ".join(known),
+                             hint=_("Add your own with 'clusteratlas assess add-framework FILE'"))
         chosen = version or max(versions)
         if chosen not in versions:
-            raise InputError(f"framework {framework} has no version {chosen!r}", value=chosen,
+            raise InputError(_("framework {framework} has no version {chosen!r}").format(framework=framework,
+                                                                                         chosen=chosen), value=chosen,
                              expected=", ".join(sorted(versions)))
         if (framework, chosen) in stored:
             doc, sha = stored[(framework, chosen)]
@@ -79,8 +81,9 @@ def store_framework(con: duckdb.DuckDBPyConnection, fw: Framework) -> bool:
                     [fw.id, fw.version])
     if row:
         if row[0] != fw.sha256:
-            raise InputError(f"framework {fw.id} version {fw.version} is already in the atlas with other content",
-                             value=fw.version, hint="Give the changed framework a new version")
+            raise InputError(_("framework {id} version {version} is already in the atlas with other "
+                               "content").format(id=fw.id, version=fw.version),
+                             value=fw.version, hint=_("Give the changed framework a new version"))
         return False
     con.execute("INSERT INTO evaluation_frameworks VALUES (?, ?, ?, ?, ?, ?, now())",
                 [fw.id, fw.version, fw.sha256, fw.name, fw.name_ja,
@@ -123,12 +126,13 @@ def _check_identities(con: duckdb.DuckDBPyConnection, items: list[Assessment], l
         if other == a.assessment:  # the made-up id itself collides: two assessors, one subject and day
             other = f"{other}-{a.assessor}"
         differs = [k for k, x, y in zip(IDENTITY, a.identity(), have, strict=True) if x != y]
-        raise InputError(f"assessment id {a.assessment} is already in the atlas for "
-                         + ", ".join(f"{k} {y!r}" for k, y in zip(IDENTITY, have, strict=True))
-                         + f"; this one has {differs[0]} {getattr(a, differs[0])!r}",
+        raise InputError(_("assessment id {assessment} is already in the atlas for {stored}; this one has {key} "
+                           "{value!r}").format(assessment=a.assessment, stored=", ".join(
+                               f"{k} {y!r}" for k, y in zip(IDENTITY, have, strict=True)), key=differs[0],
+                               value=getattr(a, differs[0])),
                          file=label, row=a.line, column="assessment", value=a.assessment,
-                         expected="an id of its own for each subject, framework and assessor",
-                         hint=f"Give it an id of its own, e.g. {other!r}; nothing was stored")
+                         expected=_("an id of its own for each subject, framework and assessor"),
+                         hint=_("Give it an id of its own, e.g. {other!r}; nothing was stored").format(other=other))
 
 
 def import_assessments(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, transaction,
@@ -218,5 +222,5 @@ def assessments_table(items: list[Assessment]) -> pa.Table:
                          "factor": s.factor, "column": s.column, "value": s.value, "points": s.points,
                          "evidence": s.evidence, "source": s.source})
     if not rows:
-        raise InputError("no assessments to export", hint="Import some with 'clusteratlas assess import FILE'")
+        raise InputError(_("no assessments to export"), hint=_("Import some with 'clusteratlas assess import FILE'"))
     return pa.Table.from_pylist(rows)

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from clusteratlas._sql import ident, literal
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 EXCEL_MAX_ROWS = 1_048_575
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel"}
@@ -37,7 +38,7 @@ def export_format(path: Path) -> str:
     """'csv', 'parquet' or 'excel' from the file name, or raise InputError."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError("unsupported export format", file=str(path), value=path.suffix,
+        raise InputError(_("unsupported export format"), file=str(path), value=path.suffix,
                          expected=", ".join(FORMATS))
     return fmt
 
@@ -94,7 +95,7 @@ def add_bom(path: Path) -> None:
     """
     path = Path(path)
     if export_format(path) != "csv":
-        raise InputError("a byte-order mark is for CSV files", file=str(path), expected="a .csv file")
+        raise InputError(_("a byte-order mark is for CSV files"), file=str(path), expected=_("a .csv file"))
     with open(path, "rb") as fh:
         if fh.read(3) == BOM:
             return
@@ -134,9 +135,10 @@ def write_table(rel: duckdb.DuckDBPyRelation, path: Path, *, bom: bool = False, 
 
             table = rel.to_arrow_table()
             if table.num_rows > EXCEL_MAX_ROWS:
-                raise InputError("too many rows for one Excel sheet", file=str(path),
-                                 value=table.num_rows, expected=f"at most {EXCEL_MAX_ROWS:,} rows",
-                                 hint="Export to .csv or .parquet instead")
+                raise InputError(_("too many rows for one Excel sheet"), file=str(path),
+                                 value=table.num_rows, expected=_("at most {EXCEL_MAX_ROWS:,} rows").format(
+                                     EXCEL_MAX_ROWS=EXCEL_MAX_ROWS),
+                                 hint=_("Export to .csv or .parquet instead"))
             book = xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS)
             pl.from_arrow(table).write_excel(book, worksheet="data", autofit=True)
             book.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS geometries (level VARCHAR, region VARCHAR, geojson VARCHAR)"
 FORMATS = ("geojson", "topojson", "shapefile", "japanmap")
@@ -33,11 +34,11 @@ def _topology_features(doc: dict, layer: str | None, label: str) -> dict:
     objects = doc["objects"]
     if layer is None:
         if len(objects) > 1:
-            raise InputError("the TopoJSON file has several layers", file=label, expected=", ".join(objects),
-                             hint="Choose one with --layer")
+            raise InputError(_("the TopoJSON file has several layers"), file=label, expected=", ".join(objects),
+                             hint=_("Choose one with --layer"))
         layer = next(iter(objects))
     if layer not in objects:
-        raise InputError("no such layer in the TopoJSON file", file=label, value=layer, expected=", ".join(objects))
+        raise InputError(_("no such layer in the TopoJSON file"), file=label, value=layer, expected=", ".join(objects))
     scale, shift = (doc.get("transform") or {}).get("scale"), (doc.get("transform") or {}).get("translate")
     arcs = []
     for arc in doc.get("arcs") or []:
@@ -68,7 +69,8 @@ def _topology_features(doc: dict, layer: str | None, label: str) -> dict:
             else:
                 shape = None
         except (IndexError, TypeError) as exc:
-            raise InputError(f"geometry {n} of layer {layer!r} points at an arc the file lacks ({exc})",
+            raise InputError(_("geometry {n} of layer {layer!r} points at an arc the file lacks ({exc})").format(
+                n=n, layer=layer, exc=exc),
                              file=label) from None
         features.append({"type": "Feature", "id": geom.get("id"), "properties": geom.get("properties") or {},
                          "geometry": shape})
@@ -83,7 +85,7 @@ def read_shapes(path: str | Path, *, file_format: str, layer: str | None = None,
 
     path = Path(path)
     if file_format not in FORMATS:
-        raise InputError("unknown geometry format", value=file_format, expected=", ".join(FORMATS))
+        raise InputError(_("unknown geometry format"), value=file_format, expected=", ".join(FORMATS))
     if file_format == "japanmap":
         return japan_prefectures()
     if file_format == "shapefile":
@@ -132,12 +134,12 @@ def store(con: duckdb.DuckDBPyConnection, level: str, ids: list[str], geojson: l
     """Replace the shapes of ``level`` (all or nothing); returns the number of shapes stored."""
     rows = [(level, r, g) for r, g in zip(ids, geojson, strict=True) if g is not None]
     if not rows:
-        raise InputError("no shapes to store", value=level)
+        raise InputError(_("no shapes to store"), value=level)
     seen: set[str] = set()
     dupes = sorted({r for _, r, _ in rows if r in seen or seen.add(r)})  # type: ignore[func-returns-value]
     if dupes:
-        raise InputError("a region has several shapes", value=", ".join(dupes[:5]),
-                         expected="one feature per region (dissolve them first)")
+        raise InputError(_("a region has several shapes"), value=", ".join(dupes[:5]),
+                         expected=_("one feature per region (dissolve them first)"))
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(SCHEMA)

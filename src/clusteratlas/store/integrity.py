@@ -33,6 +33,7 @@ import duckdb
 
 from clusteratlas._sql import first_row, scalar
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.sources.files import LINE
 
 #: Every region code a region system knows: imported or loaded (incl. custom regions).
@@ -158,11 +159,11 @@ def resolve_reference(con: duckdb.DuckDBPyConnection, spec: str | None, observed
             spec = "level:country"
         else:
             spec = "observations"
-    kind, _, arg = spec.partition(":")
+    kind, _sep, arg = spec.partition(":")
     if spec == "totals":
         if not scalar(con, "SELECT count(*) FROM reference_totals"):
-            raise InputError("the atlas has no reference totals", value=spec,
-                             hint="Import them with 'clusteratlas import reference-totals FILE'")
+            raise InputError(_("the atlas has no reference totals"), value=spec,
+                             hint=_("Import them with 'clusteratlas import reference-totals FILE'"))
         return ReferenceEconomy(spec, "imported reference totals", 0, None)
     if spec == "observations":
         sql = f"""WITH RECURSIVE edges AS ({_EDGES}),
@@ -184,13 +185,14 @@ def resolve_reference(con: duckdb.DuckDBPyConnection, spec: str | None, observed
         params = [arg]
         words = f"region {arg}"
     else:
-        raise InputError("unknown reference economy", value=spec, expected=", ".join(REFERENCE_KINDS))
+        raise InputError(_("unknown reference economy"), value=spec, expected=", ".join(REFERENCE_KINDS))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", params)
     n = int(scalar(con, f"SELECT count(*) FROM {table}"))
     if n == 0:
         levels = [r[0] for r in con.execute(f"SELECT DISTINCT level FROM {observed} ORDER BY 1").fetchall()]
-        raise InputError("the reference economy holds no observed region", value=spec,
-                         expected=f"an observed level ({', '.join(levels)}) or a region with observed members")
+        raise InputError(_("the reference economy holds no observed region"), value=spec,
+                         expected=_("an observed level ({value}) or a region with observed "
+                                    "members").format(value=', '.join(levels)))
     by_level = con.execute(f"SELECT o.level, count(*) FROM {table} t JOIN {observed} o USING (region) "
                            "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     parts = ", ".join(f"{c:,} {lvl}" for lvl, c in by_level)
@@ -233,12 +235,13 @@ def check_hierarchy(con: duckdb.DuckDBPyConnection, kind: str, view: str, label:
         dangling = first_row(con, f"SELECT {LINE}, child, parent FROM ({incoming}) WHERE parent NOT IN "
                                   f"({nodes}) ORDER BY {LINE} LIMIT 1")
         if dangling:
-            raise InputError(f"the parent of {thing} {dangling[1]} exists nowhere", file=label, row=dangling[0],
+            raise InputError(_("the parent of {thing} {value} exists nowhere").format(thing=thing, value=dangling[1]),
+                             file=label, row=dangling[0],
                              column="parent", value=dangling[2],
-                             expected=f"a {thing} of this file, of the atlas"
-                             + ("" if kind == "industries" else " or of a built-in region system"),
-                             hint=f"Import the parent {thing}s first (e.g. the level above), or leave parent "
-                                  "empty")
+                             expected=(_("an industry of this file or of the atlas") if kind == "industries"
+                                       else _("a region of this file, of the atlas or of a built-in region system")),
+                             hint=_("Import the parent {thing}s first (e.g. the level above), or leave "
+                                    "parent empty").format(thing=thing))
     edges = con.execute(f"SELECT child, parent FROM ({stored}) UNION ALL SELECT child, parent FROM ({incoming})"
                         ).fetchall()
     cycle = find_cycle(edges)
@@ -252,6 +255,7 @@ def check_hierarchy(con: duckdb.DuckDBPyConnection, kind: str, view: str, label:
         at = cycle.index(line[1])
         cycle = cycle[at:-1] + cycle[:at + 1]
     where = "custom region" if kind == "custom-regions" else thing
-    raise InputError(f"this file makes a {where} part of itself: {' → '.join(cycle)} (each in the next)",
+    raise InputError(_("this file makes a {where} part of itself: {value} (each in the next)").format(
+        where=where, value=' → '.join(cycle)),
                      file=label, row=line[0] if line else None, column="member" if kind == "custom-regions"
-                     else "parent", expected="a hierarchy without cycles (file and atlas together)")
+                     else "parent", expected=_("a hierarchy without cycles (file and atlas together)"))

@@ -20,6 +20,7 @@ import duckdb
 
 from clusteratlas._sql import plain_connect, scalar
 from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 from clusteratlas.metrics import CLUSTER_COLUMNS, REGION_COLUMNS
 from clusteratlas.metrics.run import MapRun, MapSpec, params_from_dict
 from clusteratlas.queries.answers import store_answers
@@ -42,22 +43,23 @@ _PARTS = {"clusters": ("results_clusters", CLUSTER_COLUMNS),
 def _dataset(folder: Path, part: str) -> str:
     files = sorted((folder / part).glob("*.parquet")) if (folder / part).is_dir() else []
     if not files:
-        raise InputError(f"the results folder has no {part} data", file=str(folder / part),
-                         expected="a folder written by 'clusteratlas map --engine spark'",
-                         hint="copy the whole folder from the cluster (e.g. hdfs dfs -get, aws s3 sync)")
+        raise InputError(_("the results folder has no {part} data").format(part=part), file=str(folder / part),
+                         expected=_("a folder written by 'clusteratlas map --engine spark'"),
+                         hint=_("copy the whole folder from the cluster (e.g. hdfs dfs -get, aws s3 sync)"))
     return "read_parquet(" + repr([str(f) for f in files]) + ")"
 
 
 def _manifest(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[str, dict]:
     if not (folder / "run").is_dir():
-        raise InputError("not a complete results folder (no 'run' part: the map did not finish, or this is "
-                         "another kind of folder)", file=str(folder),
-                         expected="a folder written by 'clusteratlas map --engine spark'")
+        raise InputError(_("not a complete results folder (no 'run' part: the map did not finish, or this is "
+                         "another kind of folder)"), file=str(folder),
+                         expected=_("a folder written by 'clusteratlas map --engine spark'"))
     text = scalar(con, f"SELECT manifest FROM {_dataset(folder, 'run')} LIMIT 1")
     manifest = json.loads(text)
     if manifest.get("format") not in READABLE_FORMATS:
-        raise InputError("results folder of another clusteratlas version", file=str(folder / "run"),
-                         value=manifest.get("format"), expected=f"format {' or '.join(map(str, READABLE_FORMATS))}")
+        raise InputError(_("results folder of another clusteratlas version"), file=str(folder / "run"),
+                         value=manifest.get("format"), expected=_("format {value}").format(value=' or '.join(map(str,
+                                                                                                                 READABLE_FORMATS))))
     return text, manifest
 
 
@@ -94,7 +96,7 @@ def import_results(atlas: Atlas, folder: str | Path, *, name: str | None = None,
 
     folder = Path(folder)
     con = atlas.con
-    manifest_text, _ = _manifest(con, folder)
+    manifest_text, _hash = _manifest(con, folder)
     run = read_run(folder, con)
     sources = {}
     for part, (_table, columns) in _PARTS.items():
@@ -102,12 +104,13 @@ def import_results(atlas: Atlas, folder: str | Path, *, name: str | None = None,
         found = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
         missing = [c for c in columns if c not in found]
         if missing:
-            raise InputError(f"the {part} data lack columns", file=str(folder / part), column=", ".join(missing),
+            raise InputError(_("the {part} data lack columns").format(part=part), file=str(folder / part),
+                             column=", ".join(missing),
                              expected=", ".join(columns))
         sources[part] = source
     rows = int(scalar(con, f"SELECT count(*) FROM {sources['clusters']}"))
     if rows != run.cluster_rows:
-        raise InputError("the clusters data do not have the rows the run wrote (a part is missing or extra)",
+        raise InputError(_("the clusters data do not have the rows the run wrote (a part is missing or extra)"),
                          file=str(folder / "clusters"), value=rows, expected=str(run.cluster_rows))
     definition = name or run.definition
     report = ImportReport("results", definition, str(folder), rows, dry_run=dry_run,
