@@ -870,9 +870,9 @@ def test_serve_hands_every_limit_to_each_of_its_workers(built, tmp_path, runner,
     assert seen["http"].keywords == {"header_timeout": 4.0, "body_timeout": 33.0}
     assert (seen["timeout_keep_alive"], seen["limit_concurrency"], seen["h11_max_incomplete_event_size"]) == \
         (2.0, 77, 16 * 1024)
-    worker = Settings.from_env()  # what each worker's factory reads
+    worker = Settings.from_env()  # what each worker's factory reads; every worker accepts writes (one writer lock)
     assert (worker.auth_failures, worker.upload_seconds, worker.rate_limit, worker.max_body, worker.read_only) == \
-        ("7/minute", 12.0, "99/minute", 3_000_000, True)
+        ("7/minute", 12.0, "99/minute", 3_000_000, False)
 
 
 def _as_uvicorn_loads_it(runner, monkeypatch, path: Path, *args: str):
