@@ -26,6 +26,27 @@
   // A name in the page's language (the other language, then the id, when it is missing), as shown text.
   function pick(lang, en, ja, fallback) { return shown((lang === "ja" ? ja || en : en || ja) || fallback); }
 
+  // The static edition (clusteratlas publish) sets <body data-static-root>: addresses are then its files, named
+  // as clusteratlas.publish.file_for names them (bytes other than letters, digits and "-" as _XX; ~key=value).
+  var ROOT = document.body.dataset.staticRoot;
+  function safe(s) {
+    return Array.prototype.map.call(new TextEncoder().encode(String(s)), function (b) {
+      var c = String.fromCharCode(b);
+      return /[A-Za-z0-9-]/.test(c) ? c : "_" + (b < 16 ? "0" : "") + b.toString(16).toUpperCase();
+    }).join("");
+  }
+  function to(parts, params, api) {  // a page (or, with api, an /api/v1 answer) by its path parts
+    params = params || {};
+    if (ROOT === undefined) {
+      var q = new URLSearchParams(params).toString();
+      return (api ? "/api/v1/" : "/") + parts.map(encodeURIComponent).join("/") + (q ? "?" + q : "");
+    }
+    return ROOT + (api ? "api/v1/" : document.documentElement.lang + "/") + parts.map(safe).join("/")
+      + Object.keys(params).sort().map(function (k) { return "~" + safe(k) + "=" + safe(params[k]); }).join("")
+      + (api ? ".json" : ".html");
+  }
+  CA.to = to;
+
   function data() {
     var el = document.getElementById("page-data");
     return el ? JSON.parse(el.textContent) : {};
@@ -76,7 +97,7 @@
   document.querySelectorAll("table.sortable").forEach(sortable);
 
   function geometry(level) {
-    return fetch("/api/v1/geometry/" + encodeURIComponent(level)).then(function (r) {
+    return fetch(to(["geometry", level], null, true)).then(function (r) {
       if (!r.ok) throw new Error("geometry " + r.status);
       return r.json();
     }).then(function (doc) {
@@ -125,7 +146,7 @@
     })}]});
     b.on("click", function (p) {
       if (p.data && p.data.cluster) {
-        window.location.href = "/clusters/" + encodeURIComponent(p.data.cluster) + "?level=" + encodeURIComponent(d.level);
+        window.location.href = to(["clusters", p.data.cluster], {level: d.level});
       }
     });
     var s = chart("series");  // absent with one year of data: no time axis to draw
@@ -208,7 +229,7 @@
                     emphasis: {label: {show: false}, itemStyle: {borderWidth: 1, borderColor: "#000"}}}]
         });
         m.on("click", function (p) {
-          if (p.name) window.location.href = "/regions/" + encodeURIComponent(p.name) + "?level=" + encodeURIComponent(d.level);
+          if (p.name) window.location.href = to(["regions", p.name], {level: d.level});
         });
       }).catch(function (e) { CA.error = String(e); });
     }
@@ -228,7 +249,7 @@
       });
       gr.setOption({animation: false, series: [{type: "graph", layout: "circular", roam: true, label: {show: true, fontSize: 10},
         data: nodes, links: links, lineStyle: {color: "#888"}}]});
-      gr.on("click", function (p) { if (p.data && p.data.cluster) window.location.href = "/clusters/" + encodeURIComponent(p.data.cluster); });
+      gr.on("click", function (p) { if (p.data && p.data.cluster) window.location.href = to(["clusters", p.data.cluster]); });
     }
   };
 
