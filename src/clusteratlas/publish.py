@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
 from clusteratlas.errors import InputError
@@ -44,6 +44,8 @@ MANIFEST = ".clusteratlas-publish.json"
 PAGE_PARAMS = frozenset({"level", "peers"})
 #: Query parameters of an API answer that only choose its form, not its content (``format`` is the extension).
 FORM_PARAMS = frozenset({"format", "bom", "lang"})
+#: The note that replaces a form needing the server (in the pages' catalogue, web.po).
+READ_ONLY = "The static edition is read-only: this form needs the server (clusteratlas serve)."
 _SAFE = re.compile(r"[A-Za-z0-9-]")
 
 
@@ -88,18 +90,26 @@ class Address:
     def url(self) -> str:
         """The address the app is asked (pages in their language)."""
         params = [*self.query, *((("lang", self.lang),) if self.lang else ())]
-        from urllib.parse import urlencode
-
         return self.path + ("?" + urlencode(params) if params else "")
 
 
-def _address(href: str, lang: str, levels: set[str] | None) -> Address | None:
+@dataclass(frozen=True)
+class Scope:
+    """What is published: the region levels (None: all), and the level of each region or cluster that has
+    results at one level only (its page without ``?level=`` is that level's page: one file, not two)."""
+
+    levels: frozenset[str] | None = None
+    single: dict[str, str] = field(default_factory=dict)
+
+
+def _address(href: str, lang: str, scope: Scope) -> Address | None:
     """What an internal link of a page in ``lang`` points to, if the static edition publishes it; else None."""
     parts = urlsplit(href)
     if parts.scheme or parts.netloc or not parts.path.startswith("/"):
         return None
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
-    path = parts.path
+    path = quote(unquote(parts.path), safe="/")
+    levels = scope.levels
     if path.startswith("/api/"):
         if not path.startswith("/api/v1/") or params.get("format", "json") not in ("json", "csv"):
             return None  # the API explorer, an Excel download
@@ -111,6 +121,8 @@ def _address(href: str, lang: str, levels: set[str] | None) -> Address | None:
         return None
     if path == "/search":
         params = {}
+    if "level" not in params and unquote(path) in scope.single:
+        params["level"] = scope.single[unquote(path)]
     return Address(path, tuple(sorted(params.items())), target)
 
 
@@ -201,7 +213,7 @@ class _Rewriter(HTMLParser):
         self._emit(f"<![{data}]>")
 
 
-def rewrite(page: str, here: str, lang: str, levels: set[str] | None,
+def rewrite(page: str, here: str, lang: str, scope: Scope,
             found: Callable[[Address], bool]) -> tuple[str, list[Address]]:
     """A page's HTML with its links relative to its file ``here``, and the addresses it links to.
 
@@ -216,7 +228,7 @@ def rewrite(page: str, here: str, lang: str, levels: set[str] | None,
             return posixpath.relpath(href.lstrip("/"), base or ".")
         if href.startswith("/search"):
             href = "/search"
-        address = _address(href, lang, levels)
+        address = _address(href, lang, scope)
         if address is None or not found(address):
             return None
         linked.append(address)
@@ -224,8 +236,9 @@ def rewrite(page: str, here: str, lang: str, levels: set[str] | None,
         return posixpath.relpath(address.file, base or ".") + (f"#{fragment}" if fragment else "")
 
     search = _search_head(root, lang) if here.endswith("/search.html") else ""
-    parser = _Rewriter(link, _("The static edition is read-only: this form needs the server "
-                                "(clusteratlas serve)."), root, search)
+    from clusteratlas.server.web import translate
+
+    parser = _Rewriter(link, translate(lang, READ_ONLY), root, search)
     parser.feed(page)
     parser.close()
     return "".join(parser.out), linked
@@ -368,17 +381,21 @@ def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LAN
     root.mkdir(parents=True, exist_ok=True)
     with TestClient(app, follow_redirects=False) as client:
         con = app.state.service.reader()
-        known = list(dict.fromkeys(r[0] for r in con.execute(
-            "SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall())) if "results_regions" in tables(con) else []
+        mapped = "results_regions" in tables(con)
+        known = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()] \
+            if mapped else []
         chosen = list(levels) if levels else known
         unknown = [x for x in chosen if x not in known]
         if unknown:
             raise InputError("no results at this level", value=",".join(unknown),
                              expected=_("one of {levels}").format(levels=", ".join(known) or "–"),
                              hint="Run 'clusteratlas map' at that level first")
-        wanted = set(chosen) if levels else None
-        seeds = _seeds(con, chosen)
-        _crawl(client, out, seeds, langs, wanted, edition, progress)
+        single = {f"/{kind}/{item}": level for kind, table, column in (
+            ("regions", "results_regions", "region"), ("clusters", "results_clusters", "cluster"))
+            for item, level in con.execute(f"SELECT {column}, min(level) FROM {table} GROUP BY {column} "
+                                           "HAVING count(DISTINCT level) = 1").fetchall()}
+        scope = Scope(frozenset(chosen) if levels else None, single)
+        _crawl(client, out, _seeds(con, chosen), langs, scope, edition, progress)
         for level in Q.geometry_levels(con):  # the maps' shapes, which app.js fetches
             _answer(client, out, Address(f"/api/v1/geometry/{level}", (), None), edition)
         out.put("search-index.json", _search_index(con, out.files, langs))
@@ -404,8 +421,6 @@ def _seeds(con, levels: list[str]) -> list[str]:
 
 
 def _quote(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(value, safe="")
 
 
@@ -413,7 +428,7 @@ def _page(kind: str, item: str, level: str) -> str:
     return f"/{kind}/{_quote(item)}?level={_quote(level)}"
 
 
-def _crawl(client, out: _Folder, seeds: list[str], langs: list[str], levels: set[str] | None, edition: Edition,
+def _crawl(client, out: _Folder, seeds: list[str], langs: list[str], scope: Scope, edition: Edition,
            progress: Callable[[int, int], None] | None) -> None:
     """Render every seed page in every language and everything they link to, breadth first.
 
@@ -431,7 +446,7 @@ def _crawl(client, out: _Folder, seeds: list[str], langs: list[str], levels: set
 
     for lang in langs:
         for href in seeds:
-            address = _address(href, lang, levels)
+            address = _address(href, lang, scope)
             if address is not None:
                 add(address)
 
@@ -440,7 +455,7 @@ def _crawl(client, out: _Folder, seeds: list[str], langs: list[str], levels: set
         if response.status_code != 200 or "text/html" not in response.headers.get("content-type", ""):
             edition.skipped.append(f"{address.url} ({response.status_code})")
             return False
-        body, linked = rewrite(response.text, address.file, address.lang or "en", levels,
+        body, linked = rewrite(response.text, address.file, address.lang or "en", scope,
                                lambda a: a not in missing)
         links[address] = linked
         out.put(address.file, body.encode(), again=again)

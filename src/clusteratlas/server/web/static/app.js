@@ -241,8 +241,11 @@
     var gr = chart("graph");
     if (gr && d.related) {
       var nodes = [{id: d.cluster, name: shown(d.name), symbolSize: 40, itemStyle: {color: OKABE[3]}}];
-      var links = [];
+      var links = [], added = {};
+      added[d.cluster] = true;
       d.related.forEach(function (r) {
+        if (added[r.related]) return;  // one node per cluster (a relate run at two levels lists it twice)
+        added[r.related] = true;
         var label = pick(d.lang, r.related_name, r.related_name_ja, r.related);
         nodes.push({id: r.related, name: label, symbolSize: 20, itemStyle: {color: OKABE[4]}, cluster: r.related});
         links.push({source: d.cluster, target: r.related});
