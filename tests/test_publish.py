@@ -121,7 +121,6 @@ def visit(browser, base: str, url: str) -> Watched:
     requests: list[str] = []
     w.page.on("request", lambda r: requests.append(r.url))
     w.page.goto(url)
-    w.page.wait_for_load_state("networkidle")
     charts = w.page.evaluate("() => Array.from(document.querySelectorAll('.chart')).map(d => d.id)")
     for chart in charts:
         wait_for(w.page, f"window.CA && CA.ready[{chart!r}] === true")
@@ -193,7 +192,7 @@ def test_demo_edition_links_and_drawings(demo_edition, browser):
             w = visit(browser, base, f"{base}/{lang}/{name}")
             drawn.update(w.charts)
             w.close()
-    assert {"bubble", "series", "locator", "map", "radar-0", "programme-map"} <= drawn
+    assert {"bubble", "series", "locator", "map", "graph", "radar-0", "m-S1C1"} <= drawn
     # the upload form needs the server: a note says so instead
     evaluations = (folder / "en/evaluations.html").read_text()
     assert 'id="upload"' not in evaluations and "static edition is read-only" in evaluations
@@ -218,23 +217,24 @@ def test_republish_unchanged_then_after_a_change(demo_edition, tmp_path):
     shutil.copytree(folder, copy)
     again = publish(atlas, copy)
     assert (again.written, again.removed) == (0, 0) and again.unchanged == again.files
-    # a re-map: exactly the files whose content changed are written; the vendored files are not
+    # a re-map, published without the custom level: exactly the files whose content changed are written (not
+    # the vendored files), and the files of pages that are no longer published are removed, no others
     remapped = tmp_path / "remapped.duckdb"
     shutil.copy(atlas, remapped)
     from clusteratlas.store import Atlas
 
     with Atlas(remapped) as a:
-        a.map(levels=["state"])
+        a.map(levels=["state", "custom"])
     before = digests(copy)
-    after_edition = publish(remapped, copy)
+    after_edition = publish(remapped, copy, levels=["county", "state"])
     after = digests(copy)
     changed = {f for f in after if before.get(f) != after[f]}
     assert after_edition.written == len(changed) > 0
     assert not any(f.startswith("static/") for f in changed)
-    # pages that no longer exist (the custom level was not mapped again) are removed, other files kept
     gone = set(before) - set(after)
     assert after_edition.removed == len(gone) > 0
     assert all("custom" in f or "CORRIDOR" in f for f in gone), sorted(gone)[:5]
+    assert broken_links(copy) == []
 
 
 def test_folder_with_other_files_is_refused(demo_edition, tmp_path, runner):

@@ -398,7 +398,7 @@ def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LAN
         _crawl(client, out, _seeds(con, chosen), langs, scope, edition, progress)
         for level in Q.geometry_levels(con):  # the maps' shapes, which app.js fetches
             _answer(client, out, Address(f"/api/v1/geometry/{level}", (), None), edition)
-        out.put("search-index.json", _search_index(con, out.files, langs))
+        out.put("search-index.json", _search_index(con, out.files, langs[0], scope))
     _copy_static(out)
     out.put("index.html", _root_page(langs[0]))
     out.put("sitemap.xml", _sitemap(sorted(f for f in out.files if f.endswith(".html") and "/" in f), base_url))
@@ -491,20 +491,23 @@ def _answer(client, out: _Folder, address: Address, edition: Edition) -> bool:
     return True
 
 
-def _search_index(con, files: set[str], langs: list[str]) -> bytes:
+def _search_index(con, files: set[str], lang: str, scope: Scope) -> bytes:
     """The search box's index: each published region and cluster page with its names and a key folded as the
     server's search folds what is typed (width, case, kana), so the browser only folds the query."""
     from clusteratlas import queries as Q
     from clusteratlas.queries.lookup import fold
     from clusteratlas.queries.regions import mapped_regions
 
-    lang = langs[0]
+    def page_of(kind: str, item: str) -> str | None:
+        address = _address(f"/{kind}/{_quote(item)}", lang, scope)
+        return address.file if address is not None and address.file in files else None
+
     entries = []
     regions = {r: (en, ja, lv) for r, en, ja, lv in con.execute(
         "SELECT region, name, name_ja, level FROM regions").fetchall()}
     for region in dict.fromkeys(mapped_regions(con)):
-        page = file_for(f"/regions/{_quote(region)}", {}, lang)
-        if page not in files:
+        page = page_of("regions", region)
+        if page is None:
             continue
         en, ja, lv = regions.get(region, (None, None, None))
         entries.append({"t": "region", "id": region, "n": en, "j": ja, "l": lv,
@@ -514,8 +517,8 @@ def _search_index(con, files: set[str], langs: list[str]) -> bytes:
     except Q.Missing:
         clusters = []
     for row in clusters:
-        page = file_for(f"/clusters/{_quote(row['cluster'])}", {}, lang)
-        if page not in files:
+        page = page_of("clusters", row["cluster"])
+        if page is None:
             continue
         entries.append({"t": "cluster", "id": row["cluster"], "n": row.get("cluster_name"),
                         "j": row.get("cluster_name_ja"), "p": page.split("/", 1)[1],
