@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from clusteratlas.publish import MANIFEST, file_for, publish, safe
+from clusteratlas.publish import MANIFEST, Scope, _address, file_for, publish, safe
 from tests.conftest import cbp2019_atlas, invoke, shared_file
 from tests.test_web import CHROMIUM, Watched, wait_for
 
@@ -156,6 +156,19 @@ def test_file_names_are_plain_and_match_app_js(browser, tmp_path):
     w.close()
 
 
+def test_which_addresses_are_published():
+    scope = Scope(frozenset({"county"}), {"/regions/A": "county", "/regions/B": "custom"})
+    assert _address("/regions/A", "en", scope).file == "en/regions/A~level=county.html"  # one file, not two
+    assert _address("/regions/A?lang=ja", "en", scope).file == "ja/regions/A~level=county.html"
+    assert _address("/regions/B", "en", scope) is None  # its only level is left out (--levels county)
+    assert _address("/regions/C?level=state", "en", scope) is None
+    assert _address("/clusters/K?level=county&metric=stars", "en", scope) is None  # a variant needing the server
+    assert _address("/search?q=x&go=1", "ja", scope).file == "ja/search.html"  # the browser searches
+    assert _address("/api/v1/clusters?format=xlsx", "en", scope) is None
+    assert _address("/api/v1/clusters?format=csv&bom=true", "en", scope).file == "api/v1/clusters.csv"
+    assert _address("https://example.org/", "en", scope) is None
+
+
 # ------------------------------------------------------------------ the demo atlas
 @pytest.fixture(scope="module")
 def demo_edition(tmp_path_factory, static_server):
@@ -168,7 +181,8 @@ def demo_edition(tmp_path_factory, static_server):
     folder = root / "sub" / "demo"  # served from a sub-path of the host
     started = time.perf_counter()
     edition = publish(atlas, folder)
-    edition.seconds = time.perf_counter() - started
+    print(f"demo atlas: {edition.pages} pages, {edition.files} files, {edition.size / 1e6:.1f} MB, "
+          f"{time.perf_counter() - started:.0f} s")
     return atlas, folder, f"{base}/sub/demo", edition
 
 

@@ -117,12 +117,12 @@ def _address(href: str, lang: str, scope: Scope) -> Address | None:
     if path.startswith("/static/"):
         return None
     target = i18n_lang(params.pop("lang", None)) or lang
-    if set(params) - PAGE_PARAMS or (levels is not None and params.get("level", "") not in levels | {""}):
-        return None
     if path == "/search":
-        params = {}
+        params = {}  # one search page: the browser searches the index
     if "level" not in params and unquote(path) in scope.single:
         params["level"] = scope.single[unquote(path)]
+    if set(params) - PAGE_PARAMS or (levels is not None and params.get("level", "") not in levels | {""}):
+        return None
     return Address(path, tuple(sorted(params.items())), target)
 
 
@@ -226,8 +226,6 @@ def rewrite(page: str, here: str, lang: str, scope: Scope,
     def link(href: str) -> str | None:
         if href.startswith("/static/"):
             return posixpath.relpath(href.lstrip("/"), base or ".")
-        if href.startswith("/search"):
-            href = "/search"
         address = _address(href, lang, scope)
         if address is None or not found(address):
             return None
