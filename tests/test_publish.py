@@ -167,6 +167,8 @@ def test_which_addresses_are_published():
     assert _address("/api/v1/clusters?format=xlsx", "en", scope) is None
     assert _address("/api/v1/clusters?format=csv&bom=true", "en", scope).file == "api/v1/clusters.csv"
     assert _address("https://example.org/", "en", scope) is None
+    english = Scope(None, {}, frozenset({"en"}))  # an edition in English only has no Japanese pages
+    assert _address("/regions/A?lang=ja", "en", english) is None and _address("/regions/A", "en", english)
 
 
 # ------------------------------------------------------------------ the demo atlas

@@ -95,11 +95,13 @@ class Address:
 
 @dataclass(frozen=True)
 class Scope:
-    """What is published: the region levels (None: all), and the level of each region or cluster that has
-    results at one level only (its page without ``?level=`` is that level's page: one file, not two)."""
+    """What is published: the region levels (None: all), the level of each region or cluster that has
+    results at one level only (its page without ``?level=`` is that level's page: one file, not two), and the
+    languages."""
 
     levels: frozenset[str] | None = None
     single: dict[str, str] = field(default_factory=dict)
+    langs: frozenset[str] = frozenset(LANGUAGES)
 
 
 def _address(href: str, lang: str, scope: Scope) -> Address | None:
@@ -117,6 +119,8 @@ def _address(href: str, lang: str, scope: Scope) -> Address | None:
     if path.startswith("/static/"):
         return None
     target = i18n_lang(params.pop("lang", None)) or lang
+    if target not in scope.langs:  # the language switch of an edition in one language
+        return None
     if path == "/search":
         params = {}  # one search page: the browser searches the index
     if "level" not in params and unquote(path) in scope.single:
@@ -392,7 +396,7 @@ def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LAN
             ("regions", "results_regions", "region"), ("clusters", "results_clusters", "cluster"))
             for item, level in con.execute(f"SELECT {column}, min(level) FROM {table} GROUP BY {column} "
                                            "HAVING count(DISTINCT level) = 1").fetchall()}
-        scope = Scope(frozenset(chosen) if levels else None, single)
+        scope = Scope(frozenset(chosen) if levels else None, single, frozenset(langs))
         _crawl(client, out, _seeds(con, chosen), langs, scope, edition, progress)
         for level in Q.geometry_levels(con):  # the maps' shapes, which app.js fetches
             _answer(client, out, Address(f"/api/v1/geometry/{level}", (), None), edition)
