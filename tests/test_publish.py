@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from clusteratlas.publish import MANIFEST, Scope, _address, file_for, publish, safe
-from tests.conftest import cbp2019_atlas, invoke, shared_file
+from tests.conftest import cbp2019_inputs, invoke, shared_file
 from tests.test_web import CHROMIUM, Watched, wait_for
 
 
@@ -264,8 +264,21 @@ def test_folder_with_other_files_is_refused(demo_edition, tmp_path, runner):
 # ------------------------------------------------------------------ real atlases
 @pytest.mark.realdata
 def test_cbp_metro_edition(tmp_path_factory, static_server, browser):
+    from clusteratlas.store import Atlas
+
     work = tmp_path_factory.mktemp("cbp")
-    atlas = cbp2019_atlas(work)
+    obs, definitions = cbp2019_inputs(work)
+    atlas = work / "cbp.duckdb"
+    with Atlas(atlas, create=True) as a:  # with the metros' names (San Jose-Sunnyvale-Santa Clara, CA)
+        a.import_file("regions", shared_file("us/county_cbsa_state_crosswalk.csv"), file_format="us-regions")
+        a.import_file("definitions", definitions, name="benchmark")
+        a.import_file("observations", obs, name="cbp2019")
+        a.map()
+        from clusteratlas.store.geometry import import_geometry
+
+        for level in ("metro_area", "micro_area"):  # CMP's 942 metro and micro area shapes
+            import_geometry(a.con, shared_file("geo/cmp_counties_eas_msas.topojson.json"), level=level,
+                            file_format="topojson", layer="msas")
     root, base = static_server
     folder = root / "cbp"
     started = time.perf_counter()
@@ -280,9 +293,10 @@ def test_cbp_metro_edition(tmp_path_factory, static_server, browser):
     texts = w.page.evaluate("() => Array.from(document.querySelectorAll('ul.results a')).map(a => a.textContent)")
     assert any("San Jose" in t for t in texts), texts
     w.close()
-    for name in ("en/regions/41940~level=region.html", "en/compare~peers=41940.html", "en/index.html"):
+    assert "San Jose" in (folder / "en/regions/41940~level=metro_area.html").read_text()
+    for name in ("en/regions/41940~level=metro_area.html", "en/compare~peers=41940.html", "en/index.html"):
         visit(browser, base, f"{base}/{name}").close()
-    cluster = sorted((folder / "en/clusters").iterdir())[0].name
+    cluster = sorted((folder / "en/clusters").glob("*~level=metro_area.html"))[0].name
     assert "map" in visit(browser, base, f"{base}/en/clusters/{cluster}").charts
 
 

@@ -402,7 +402,7 @@ def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LAN
             _answer(client, out, Address(f"/api/v1/geometry/{level}", (), None), edition)
         out.put("search-index.json", _search_index(con, out.files, langs[0], scope))
     _copy_static(out)
-    out.put("index.html", _root_page(langs[0]))
+    out.put("index.html", _root_page(langs))
     out.put("sitemap.xml", _sitemap(sorted(f for f in out.files if f.endswith(".html") and "/" in f), base_url))
     out.finish()
     return edition
@@ -539,13 +539,15 @@ def _copy_static(out: _Folder) -> None:
             out.put("static/" + path.relative_to(static).as_posix(), path.read_bytes())
 
 
-def _root_page(lang: str) -> bytes:
-    """The folder's own index.html: it sends the visitor to the home page (relative, so any sub-path works)."""
-    target = f"{lang}/index.html"
+def _root_page(langs: list[str]) -> bytes:
+    """The folder's own index.html: it sends the visitor to the home page of the first language and links the
+    others (relative, so any sub-path works)."""
+    names = {"en": "English", "ja": "日本語"}
+    target = f"{langs[0]}/index.html"
+    links = " · ".join(f'<a href="{x}/index.html" hreflang="{x}">{names.get(x, x)}</a>' for x in langs)
     return (f'<!doctype html>\n<html><head><meta charset="utf-8"><title>Cluster atlas</title>'
             f'<meta http-equiv="refresh" content="0; url={target}"></head>'
-            f'<body><p><a href="{target}">Cluster atlas</a> · <a href="ja/index.html">日本語</a></p></body></html>\n'
-            ).encode()
+            f'<body><p>{links}</p></body></html>\n').encode()
 
 
 def _sitemap(pages: list[str], base_url: str | None) -> bytes:
