@@ -116,7 +116,9 @@ class Watched:
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+        # a request the browser cancels because the page navigates away (net::ERR_ABORTED) is not a failure
+        self.page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "")
+                     else self.errors.append(f"failed: {r.url} ({r.failure})"))
         self.page.on("response", lambda r: self.errors.append(f"HTTP {r.status}: {r.url}")
                      if r.status >= 400 else None)
 

@@ -9,7 +9,7 @@ from importlib import import_module
 from clusteratlas.cli._common import app, failing_cleanly, run
 
 # Importing a group's module registers its commands; this order is the order of ``--help``.
-COMMAND_GROUPS = ("data", "mapping", "relating", "references", "evaluate", "network", "serve")
+COMMAND_GROUPS = ("data", "mapping", "relating", "references", "evaluate", "network", "serve", "publishing")
 for _group in COMMAND_GROUPS:
     import_module(f"clusteratlas.cli.{_group}")
 

@@ -26,6 +26,27 @@
   // A name in the page's language (the other language, then the id, when it is missing), as shown text.
   function pick(lang, en, ja, fallback) { return shown((lang === "ja" ? ja || en : en || ja) || fallback); }
 
+  // The static edition (clusteratlas publish) sets <body data-static-root>: addresses are then its files, named
+  // as clusteratlas.publish.file_for names them (bytes other than letters, digits and "-" as _XX; ~key=value).
+  var ROOT = document.body.dataset.staticRoot;
+  function safe(s) {
+    return Array.prototype.map.call(new TextEncoder().encode(String(s)), function (b) {
+      var c = String.fromCharCode(b);
+      return /[A-Za-z0-9-]/.test(c) ? c : "_" + (b < 16 ? "0" : "") + b.toString(16).toUpperCase();
+    }).join("");
+  }
+  function to(parts, params, api) {  // a page (or, with api, an /api/v1 answer) by its path parts
+    params = params || {};
+    if (ROOT === undefined) {
+      var q = new URLSearchParams(params).toString();
+      return (api ? "/api/v1/" : "/") + parts.map(encodeURIComponent).join("/") + (q ? "?" + q : "");
+    }
+    return ROOT + (api ? "api/v1/" : document.documentElement.lang + "/") + parts.map(safe).join("/")
+      + Object.keys(params).sort().map(function (k) { return "~" + safe(k) + "=" + safe(params[k]); }).join("")
+      + (api ? ".json" : ".html");
+  }
+  CA.to = to;
+
   function data() {
     var el = document.getElementById("page-data");
     return el ? JSON.parse(el.textContent) : {};
@@ -79,7 +100,7 @@
   document.querySelectorAll("table.sortable").forEach(sortable);
 
   function geometry(level) {
-    return fetch("/api/v1/geometry/" + encodeURIComponent(level)).then(function (r) {
+    return fetch(to(["geometry", level], null, true)).then(function (r) {
       if (!r.ok) throw new Error("geometry " + r.status);
       return r.json();
     }).then(function (doc) {
@@ -128,7 +149,7 @@
     })}]});
     b.on("click", function (p) {
       if (p.data && p.data.cluster) {
-        window.location.href = "/clusters/" + encodeURIComponent(p.data.cluster) + "?level=" + encodeURIComponent(d.level);
+        window.location.href = to(["clusters", p.data.cluster], {level: d.level});
       }
     });
     var s = chart("series");  // absent with one year of data: no time axis to draw
@@ -235,7 +256,7 @@
                   emphasis: {label: {show: false}, itemStyle: {borderWidth: 1, borderColor: "#000"}}}]
       });
       m.on("click", function (p) {
-        if (p.name) window.location.href = "/regions/" + encodeURIComponent(p.name) + "?level=" + encodeURIComponent(level);
+        if (p.name) window.location.href = to(["regions", p.name], {level: level});
       });
       return m;
     }).catch(function (e) { CA.error = String(e); });
@@ -255,15 +276,18 @@
     var gr = chart("graph");
     if (gr && d.related) {
       var nodes = [{id: d.cluster, name: shown(d.name), symbolSize: 40, itemStyle: {color: OKABE[3]}}];
-      var links = [];
+      var links = [], added = {};
+      added[d.cluster] = true;
       d.related.forEach(function (r) {
+        if (added[r.related]) return;  // one node per cluster (a relate run at two levels lists it twice)
+        added[r.related] = true;
         var label = pick(d.lang, r.related_name, r.related_name_ja, r.related);
         nodes.push({id: r.related, name: label, symbolSize: 20, itemStyle: {color: OKABE[4]}, cluster: r.related});
         links.push({source: d.cluster, target: r.related});
       });
       gr.setOption({animation: false, series: [{type: "graph", layout: "circular", roam: true, label: {show: true, fontSize: 10},
         data: nodes, links: links, lineStyle: {color: "#888"}}]});
-      gr.on("click", function (p) { if (p.data && p.data.cluster) window.location.href = "/clusters/" + encodeURIComponent(p.data.cluster); });
+      gr.on("click", function (p) { if (p.data && p.data.cluster) window.location.href = to(["clusters", p.data.cluster]); });
     }
   };
 
@@ -294,6 +318,7 @@
       li.appendChild(b); chips.appendChild(li); wire(li); sync();
     }
     function offerPeers(code, label) {
+      if (ROOT !== undefined) return;  // the static edition has no peers route
       fetch("/api/v1/regions/" + encodeURIComponent(code) + "/peers?n=6").then(function (r) { return r.json(); }).then(function (doc) {
         offers.textContent = "";
         var p = document.createElement("p"); p.textContent = fmt(L.peers, {region: label}); offers.appendChild(p);
@@ -431,8 +456,8 @@
         box.dispatchEvent(new CustomEvent("picked", {detail: s, bubbles: true}));
         input.value = ""; close(); return;
       }
-      window.location.href = s.kind === "cluster" ? "/clusters/" + encodeURIComponent(s.code)
-        : "/regions/" + encodeURIComponent(s.code) + (s.level ? "?level=" + encodeURIComponent(s.level) : "");
+      window.location.href = s.kind === "cluster" ? to(["clusters", s.code])
+        : to(["regions", s.code], s.level ? {level: s.level} : {});
     }
     function show(found) {
       items = found; list.textContent = "";
@@ -452,7 +477,7 @@
     input.addEventListener("input", function () {
       clearTimeout(timer);
       var q = input.value.trim();
-      if (!q) { show([]); return; }
+      if (!q || ROOT !== undefined) { show([]); return; }  // the static edition has no /api/v1/suggest: its search page searches
       timer = setTimeout(function () {
         var n = ++asked;
         var url = "/api/v1/suggest?q=" + encodeURIComponent(q) + "&kind=" + encodeURIComponent(box.dataset.kind || "all")
