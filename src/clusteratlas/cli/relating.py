@@ -204,7 +204,7 @@ def define(out_file: Annotated[Path, typer.Option("--out", help="Definitions fil
             weights[name.strip()] = float(value)
         except ValueError:
             raise ClusterAtlasError(_("--weight takes measure=number, got {w!r}").format(w=w)) from None
-    with Atlas(atlas, read_only=True) as a, step("Deriving cluster definitions"):
+    with Atlas(atlas) as a, step("Deriving cluster definitions"):  # define stages its inputs in the atlas
         rep = a.define(out_file, k=k, k_range=None if k else (k_min, k_max), year=year, level=level, io_path=io,
                        io_crosswalk=io_crosswalk, io_make=io_make, occupations_path=occupations, method=method,
                        weights=weights or None, seed=seed, starts=starts, occupation_transform=occupation_transform,
