@@ -7,13 +7,12 @@ at test time. One browser and one served demo atlas for the module. docs/web.md 
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
 from clusteratlas.api import build_demo_atlas
-from tests.test_web import CHROMIUM, live_server, wait_for
+from tests.test_web import browser, live_server, wait_for  # noqa: F401  (browser: the Chromium fixture)
 
 #: One address per page type (the demo's largest county, its first cluster, a search, a page that is not there).
 PAGES = {"home": "/", "search": "/search?q=county", "region": "/regions/S1C1", "report": "/regions/S1C1/report",
@@ -31,22 +30,10 @@ def site(tmp_path_factory):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian's chromium (.ci/run installs it with apt-get)")
-        pytest.skip("no /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
-def page(browser):
+def page(browser):  # noqa: F811
     context = browser.new_context(viewport={"width": 1280, "height": 1200})
     tab = context.new_page()
     tab.errors = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 
 from clusteratlas.publish import MANIFEST, Scope, _address, file_for, publish, safe
 from tests.conftest import cbp2019_inputs, invoke, shared_file
-from tests.test_web import CHROMIUM, Watched, wait_for
+from tests.test_web import CHROMIUM, Watched, browser, wait_for  # noqa: F401  (browser: the Chromium fixture)
 
 
 # ------------------------------------------------------------------ helpers
@@ -92,17 +91,6 @@ def static_server(tmp_path_factory):
     proc.wait(10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    playwright_api = __import__("playwright.sync_api", fromlist=["sync_playwright"])
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian's chromium")
-        pytest.skip("no /usr/bin/chromium")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 BLANK = """() => Array.from(document.querySelectorAll('.chart')).filter(div => {
@@ -114,7 +102,7 @@ BLANK = """() => Array.from(document.querySelectorAll('.chart')).filter(div => {
 }).map(div => div.id)"""
 
 
-def visit(browser, base: str, url: str) -> Watched:
+def visit(browser, base: str, url: str) -> Watched:  # noqa: F811
     """Open a published page; wait until every chart of it says it is drawn; fail on errors or on a request
     that leaves the edition's folder."""
     w = Watched(browser)
@@ -133,7 +121,7 @@ def visit(browser, base: str, url: str) -> Watched:
 
 
 # ------------------------------------------------------------------ addresses
-def test_file_names_are_plain_and_match_app_js(browser, tmp_path):
+def test_file_names_are_plain_and_match_app_js(browser, tmp_path):  # noqa: F811
     assert file_for("/regions/06085", {"level": "cbsa", "lang": "ja"}, "ja") == "ja/regions/06085~level=cbsa.html"
     assert file_for("/", {}, "en") == "en/index.html"
     assert file_for("/api/v1/regions/06085/clusters", {"format": "csv", "bom": "true"}, "en") == \
@@ -188,7 +176,7 @@ def demo_edition(tmp_path_factory, static_server):
     return atlas, folder, f"{base}/sub/demo", edition
 
 
-def test_demo_edition_links_and_drawings(demo_edition, browser):
+def test_demo_edition_links_and_drawings(demo_edition, browser):  # noqa: F811
     _atlas, folder, base, edition = demo_edition
     assert edition.skipped == [] and edition.pages > 100
     assert broken_links(folder) == []
@@ -214,7 +202,7 @@ def test_demo_edition_links_and_drawings(demo_edition, browser):
     assert 'id="upload"' not in evaluations and "static edition is read-only" in evaluations
 
 
-def test_demo_search_without_server(demo_edition, browser):
+def test_demo_search_without_server(demo_edition, browser):  # noqa: F811
     _atlas, folder, base, _edition = demo_edition
     index = json.loads((folder / "search-index.json").read_text())
     some = next(e for e in index["entries"] if e["t"] == "region" and e["n"])
@@ -263,7 +251,7 @@ def test_folder_with_other_files_is_refused(demo_edition, tmp_path, runner):
 
 # ------------------------------------------------------------------ real atlases
 @pytest.mark.realdata
-def test_cbp_metro_edition(tmp_path_factory, static_server, browser):
+def test_cbp_metro_edition(tmp_path_factory, static_server, browser):  # noqa: F811
     from clusteratlas.store import Atlas
 
     work = tmp_path_factory.mktemp("cbp")
@@ -302,7 +290,7 @@ def test_cbp_metro_edition(tmp_path_factory, static_server, browser):
 
 
 @pytest.mark.realdata
-def test_japanese_search_finds_aichi(tmp_path, runner, static_server, browser):
+def test_japanese_search_finds_aichi(tmp_path, runner, static_server, browser):  # noqa: F811
     source = shared_file("jp/sfukui_ReagionalIOTables/ExplanatoryVariablesBase.csv")
     atlas = tmp_path / "jp.duckdb"
     for argv in (["init"], ["reference", "jp-prefectures"], ["reference", "jp-benchmark"],
