@@ -332,11 +332,11 @@ def _digest(content: bytes) -> str:
 def _check_folder(folder: Path) -> None:
     """A folder to publish into: new, empty, or a previous edition (nothing else is overwritten)."""
     if folder.exists() and not folder.is_dir():
-        raise InputError("the edition's folder is a file", value=str(folder), expected=_("a folder"))
+        raise InputError(_("the edition's folder is a file"), value=str(folder), expected=_("a folder"))
     if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).is_file():
-        raise InputError("the folder holds files that are not a static edition", value=str(folder),
+        raise InputError(_("the folder holds files that are not a static edition"), value=str(folder),
                          expected=_("an empty folder, or one that clusteratlas publish wrote"),
-                         hint="Choose another folder, or empty this one")
+                         hint=_("Choose another folder, or empty this one"))
 
 
 # ------------------------------------------------------------------ publish
@@ -372,10 +372,10 @@ def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LAN
     langs = list(dict.fromkeys(langs))
     bad = [x for x in langs if x not in LANGUAGES]
     if bad or not langs:
-        raise InputError("unknown language", value=",".join(bad), expected=", ".join(LANGUAGES))
+        raise InputError(_("unknown language"), value=",".join(bad), expected=", ".join(LANGUAGES))
     atlas, root = Path(atlas), Path(folder)
     if not atlas.is_file():
-        raise InputError("no atlas file", value=str(atlas), expected=_("an atlas made by clusteratlas init"))
+        raise InputError(_("no atlas file"), value=str(atlas), expected=_("an atlas made by clusteratlas init"))
     _check_folder(root)
     app = create_app(Settings(atlas=str(atlas), read_only=True, cache_mb=0, warm=False))
     edition = Edition(root)
@@ -389,9 +389,9 @@ def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LAN
         chosen = list(levels) if levels else known
         unknown = [x for x in chosen if x not in known]
         if unknown:
-            raise InputError("no results at this level", value=",".join(unknown),
+            raise InputError(_("no results at this level"), value=",".join(unknown),
                              expected=_("one of {levels}").format(levels=", ".join(known) or "–"),
-                             hint="Run 'clusteratlas map' at that level first")
+                             hint=_("Run 'clusteratlas map' at that level first"))
         single = {f"/{kind}/{item}": level for kind, table, column in (
             ("regions", "results_regions", "region"), ("clusters", "results_clusters", "cluster"))
             for item, level in con.execute(f"SELECT {column}, min(level) FROM {table} GROUP BY {column} "
