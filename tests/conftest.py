@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shutil
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -171,3 +172,18 @@ def cbp2019_atlas(folder: Path, name: str = "cbp.duckdb") -> Path:
         atlas.import_file("observations", obs, name="cbp2019")
         atlas.map()
     return path
+
+
+@pytest.fixture(scope="session")
+def cbp2019_built(tmp_path_factory) -> Path:
+    """The atlas of :func:`cbp2019_atlas`, built once per test session (its map is the costly part; the inputs
+    ``obs.parquet`` and ``crosswalk.csv`` lie beside it). Tests that only read it share it; a test that writes
+    works on its own copy (:func:`copy_atlas`)."""
+    return cbp2019_atlas(tmp_path_factory.mktemp("cbp2019"))
+
+
+def copy_atlas(source: Path, folder: Path, name: str = "cbp.duckdb") -> Path:
+    """A private copy ``folder/name`` of the atlas file ``source`` (closed, so one file holds it all)."""
+    target = folder / name
+    shutil.copyfile(source, target)
+    return target

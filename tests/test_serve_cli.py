@@ -29,7 +29,6 @@ import httpx
 import pytest
 
 from clusteratlas.store.access import SWAP
-from tests.conftest import cbp2019_atlas
 from tests.test_server_security import _assessment_file
 
 CLI = str(Path(sys.executable).with_name("clusteratlas"))
@@ -119,9 +118,9 @@ def _strays(path: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def cbp(tmp_path_factory) -> Path:
+def cbp(cbp2019_built) -> Path:
     """The CBP 2019 metro atlas (real data), built once; each test serves its own copy."""
-    return cbp2019_atlas(tmp_path_factory.mktemp("cbp-serve-cli"))
+    return cbp2019_built
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from clusteratlas import Atlas
 from clusteratlas.reference.programmes import nistep_profiles_path
 from clusteratlas.server import Settings, create_app
-from tests.conftest import cbp2019_atlas
 
 API = "/api/v1"
 
@@ -227,9 +226,8 @@ def test_the_api_answers_what_the_query_layer_answers(client, full_atlas):
 
 # ------------------------------------------------------------------ real data
 @pytest.fixture(scope="module")
-def cbp_client(tmp_path_factory):
-    path = cbp2019_atlas(tmp_path_factory.mktemp("cbp-served"))
-    with TestClient(create_app(Settings(atlas=str(path), read_only=True))) as c:
+def cbp_client(cbp2019_built):
+    with TestClient(create_app(Settings(atlas=str(cbp2019_built), read_only=True))) as c:
         yield c
 
 

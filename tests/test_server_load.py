@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from clusteratlas import queries as Q
-from tests.conftest import cbp2019_atlas
+from tests.conftest import copy_atlas
 
 
 def _storage_order(path) -> list[tuple]:
@@ -37,8 +37,8 @@ def test_map_stores_cluster_results_by_level_year_region(mapped_atlas):
 
 
 @pytest.fixture(scope="module")
-def cbp_atlas(tmp_path_factory):
-    return cbp2019_atlas(tmp_path_factory.mktemp("cbp-load"))
+def cbp_atlas(cbp2019_built, tmp_path_factory):
+    return copy_atlas(cbp2019_built, tmp_path_factory.mktemp("cbp-load"))
 
 
 def test_cbp_results_are_stored_in_order(cbp_atlas):

@@ -14,7 +14,6 @@ from clusteratlas.api import build_demo_atlas
 from clusteratlas.queries import answers as A
 from clusteratlas.queries._core import TableResult, json_bytes, to_rows
 from clusteratlas.server import Settings, create_app
-from tests.conftest import cbp2019_atlas
 
 
 def _as_json(answer) -> object:
@@ -75,8 +74,8 @@ def test_demo_answers_equal_the_live_queries(demo):
     assert _check_all_equal_live(demo) >= len(rows)
 
 
-def test_cbp_metros_answers_equal_the_live_queries(tmp_path_factory):
-    path = cbp2019_atlas(tmp_path_factory.mktemp("answers-cbp"))
+def test_cbp_metros_answers_equal_the_live_queries(cbp2019_built):
+    path = cbp2019_built
     rows = _stored_rows(path)
     assert len({item for _, kind, item, *_ in rows if kind == "region"}) == 933
     assert _check_all_equal_live(path) >= len(rows)

@@ -27,7 +27,7 @@ from clusteratlas.server import Settings, create_app
 from clusteratlas.server.web import search_variants
 from clusteratlas.store import Atlas
 from clusteratlas.store.geometry import import_geometry
-from tests.conftest import cbp2019_atlas, invoke, shared_file
+from tests.conftest import copy_atlas, invoke, shared_file
 from tests.test_server import build_full_atlas
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -332,10 +332,10 @@ def test_screenshots_of_every_page(browser, site):
 
 # ---------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
-def cbp_site(tmp_path_factory):
+def cbp_site(cbp2019_built, tmp_path_factory):
     """An atlas of CBP 2019 metros (CBSAs) with the US Cluster Mapping Project's metro shapes."""
     folder = tmp_path_factory.mktemp("cbp-web")
-    path = cbp2019_atlas(folder)
+    path = copy_atlas(cbp2019_built, folder)
     with Atlas(path) as atlas:
         level = atlas.con.execute("SELECT any_value(level) FROM results_regions").fetchall()[0][0]
         import_geometry(atlas.con, shared_file("geo/cmp_counties_eas_msas.topojson.json"), level=level,
