@@ -266,7 +266,7 @@ def test_bubble_per_cluster_and_click_opens_it(browser, site, client):
         watched.close()
 
 
-def test_compare_ten_regions(browser, site):
+def test_compare_ten_regions(browser, site, client):
     watched = Watched(browser)
     try:
         url, charts = SAMPLE_PAGES["compare"]
@@ -274,6 +274,14 @@ def test_compare_ten_regions(browser, site):
         assert watched.page.locator("#heat thead th").count() == 11  # the cluster column + 10 regions
         assert watched.page.locator("#multiples .chart").count() == 10
         assert watched.page.locator("ul.diffs li").count() > 0
+        # each small multiple shows the region's eight highest LQs, as the API gives them
+        drawn = watched.page.evaluate("echarts.getInstanceByDom(document.getElementById('m-S1C1'))"
+                                      ".getOption().series[0].data")
+        rows = client.get(f"{API}/compare?regions={url.split('=', 1)[1]}&metric=lq").json()["data"]
+        top = sorted((r["lq"] for r in rows if r["region"] == "S1C1" and r["lq"] is not None), reverse=True)[:8]
+        assert drawn == pytest.approx(top[::-1])
+        size = len(watched.page.evaluate("document.getElementById('page-data').textContent"))
+        assert size < 30_000, size  # one figure per cell, not every column of every cell (was 200 KB)
         watched.open(f"{site}/compare?peers=S1C1", ())
         assert watched.page.locator("#heat thead th").count() == 11  # the region and its 9 peers
         assert watched.errors == []

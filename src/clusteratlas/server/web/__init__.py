@@ -354,10 +354,15 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
             hi, lo = max(values, key=lambda v: v[1]), min(values, key=lambda v: v[1])
             differences.append({**entry, "high": hi, "low": lo, "spread": hi[1] - lo[1]})
     differences.sort(key=lambda d: -d["spread"])
+    # the small multiples need one figure per cell and the regions' names; the table above has the rest
+    chart_rows = [{**{k: entry[k] for k in ("cluster", "name", "name_ja")},
+                   "cells": {r: c.get(metric) for r, c in entry["cells"].items()}} for entry in clusters.values()]
+    chart_names = {r: {"name": s.get("name"), "name_ja": s.get("name_ja")} for r, s in names.items()}
     q = urlencode({"regions": ",".join(ids), "metric": metric})
     return render(request, "compare.html", twin=f"/api/v1/compare?{q}" if len(ids) >= 2 else None,
                   downloads={"CSV": f"/api/v1/compare?{q}&format=csv", "Excel": f"/api/v1/compare?{q}&format=xlsx"}
                   if len(ids) >= 2 else {}, ids=ids, rows=list(clusters.values()), names=names, metric=metric,
+                  chart_rows=chart_rows, chart_names=chart_names,
                   differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions,
                   levels=list(level_counts(con)),
                   pick_level=(meta.get("summaries") or [{}])[0].get("level") if meta else None,

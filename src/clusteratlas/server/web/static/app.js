@@ -349,8 +349,8 @@
     if (!box || !d.rows || !d.rows.length) return;
     d.ids.forEach(function (region) {
       var cells = d.rows.map(function (row) {
-        var c = row.cells[region];
-        return {name: pick(d.lang, row.name, row.name_ja, row.cluster), value: c ? c[d.metric] : null};
+        var v = row.cells[region];
+        return {name: pick(d.lang, row.name, row.name_ja, row.cluster), value: v === undefined ? null : v};
       }).filter(function (x) { return x.value !== null; }).sort(function (a, b) { return b.value - a.value; }).slice(0, 8).reverse();
       var fig = document.createElement("figure");
       var div = document.createElement("div");
