@@ -249,6 +249,31 @@ def test_folder_with_other_files_is_refused(demo_edition, tmp_path, runner):
     assert (tmp_path / "mine.txt").read_text() == "keep me" and len(list(tmp_path.iterdir())) == 1
 
 
+def test_lang_of_publish_is_the_pages_languages_and_a_lang_before_it_the_interfaces(monkeypatch):
+    """``publish --lang`` chooses the pages' languages; the entry point used to take it for the interface's
+    language (so ``--lang en`` published both languages and ``--lang en,ja`` failed as an unknown language)."""
+    from clusteratlas.cli._common import interface_language
+
+    monkeypatch.delenv("CLUSTERATLAS_LANG", raising=False)
+    monkeypatch.setenv("LANG", "C")
+    assert interface_language(["publish", "ed", "--lang", "en,ja"]) == ("en", ["publish", "ed", "--lang", "en,ja"])
+    assert interface_language(["--lang", "ja", "publish", "ed", "--lang", "en"]) == (
+        "ja", ["publish", "ed", "--lang", "en"])
+    assert interface_language(["show", "region", "S1", "--lang", "ja"]) == ("ja", ["show", "region", "S1"])
+    assert interface_language(["token", "create", "--lang=ja"]) == ("ja", ["token", "create"])
+
+
+def test_publish_in_one_language_from_the_command_line(demo_edition, tmp_path):
+    """The installed command, as a user runs it: ``--lang en`` writes English pages only."""
+    atlas = demo_edition[0]
+    command = Path(sys.executable).with_name("clusteratlas")
+    done = subprocess.run([str(command), "publish", str(tmp_path / "ed"), "--atlas", str(atlas), "--lang", "en",
+                           "--levels", "state"], capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ed" / "en" / "index.html").is_file() and not (tmp_path / "ed" / "ja").exists()
+
+
 # ------------------------------------------------------------------ real atlases
 @pytest.mark.realdata
 def test_cbp_metro_edition(tmp_path_factory, static_server, browser):  # noqa: F811

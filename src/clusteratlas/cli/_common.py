@@ -270,19 +270,36 @@ ByOpt = Annotated[str, typer.Option(help="Work on clusters (from the map results
 LevelOpt = Annotated[str | None, typer.Option(help="Region level (default: the most detailed).")]
 
 
+def interface_language(argv: list[str]) -> tuple[str, list[str]]:
+    """The language of help and messages, and the command line without the ``--lang`` that chose it.
+
+    ``--lang`` anywhere on the line is the interface's language and moves to the top level, except where the
+    command has a ``--lang`` of its own (``publish --lang en,ja``: the languages of the pages): there only a
+    ``--lang`` before the command's name chooses the interface's language."""
+    root = typer.main.get_command(app)
+    command, end = root, 0  # the command named, and where its own arguments begin
+    for i, token in enumerate(argv):
+        sub = getattr(command, "commands", {}).get(token)
+        if sub is not None:
+            command, end = sub, i + 1
+        elif not token.startswith("-") and (i == 0 or argv[i - 1] != "--lang"):
+            break
+    owns = command is not root and any("--lang" in p.opts for p in command.params)
+    scanned = argv[:end] if owns else argv
+    lang = i18n.detect(scanned)
+    for i, arg in enumerate(scanned):  # --lang belongs to the top level: move it there from wherever it was given
+        if arg == "--lang" and i + 1 < len(scanned):
+            return lang, argv[:i] + argv[i + 2:]
+        if arg.startswith("--lang="):
+            return lang, argv[:i] + argv[i + 1:]
+    return lang, argv
+
+
 def run() -> None:
     """Entry point: the language first (``--lang`` anywhere on the line, CLUSTERATLAS_LANG, the locale),
     so that help is translated whatever its place; then the commands."""
-    argv = sys.argv[1:]
     with failing_cleanly():
-        lang = i18n.detect(argv)
-    for i, arg in enumerate(argv):  # --lang belongs to the top level: move it there from wherever it was given
-        if arg == "--lang" and i + 1 < len(argv):
-            argv = argv[:i] + argv[i + 2:]
-            break
-        if arg.startswith("--lang="):
-            argv = argv[:i] + argv[i + 1:]
-            break
+        lang, argv = interface_language(sys.argv[1:])
     try:
         app(["--lang", lang, *argv])
     except KeyboardInterrupt:
