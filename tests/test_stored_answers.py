@@ -29,10 +29,15 @@ def _stored_rows(path) -> list[tuple]:
                            "ORDER BY kind, item, params, lang").fetchall()
 
 
-def _check_all_equal_live(path) -> int:
-    """Every stored answer equals what the live query computes now, in each language it is stored for (the
-    JSON the API sends, parsed; a table also as Arrow); the number checked."""
+def _check_all_equal_live(path, every: int = 1) -> int:
+    """Every stored answer (with ``every`` > 1: those of every ``every``-th region and cluster, by id) equals
+    what the live query computes now, in each language it is stored for (the JSON the API sends, parsed; a
+    table also as Arrow); the number checked."""
     rows = _stored_rows(path)
+    if every > 1:
+        items = sorted({row[2] for row in rows})
+        chosen = set(items[::every])
+        rows = [row for row in rows if row[2] in chosen]
     checked = 0
     with Atlas(path, read_only=True) as atlas:
         run_id = atlas.last_run().run_id
@@ -78,7 +83,10 @@ def test_cbp_metros_answers_equal_the_live_queries(cbp2019_built):
     path = cbp2019_built
     rows = _stored_rows(path)
     assert len({item for _, kind, item, *_ in rows if kind == "region"}) == 933
-    assert _check_all_equal_live(path) >= len(rows)
+    # every 7th region and cluster (about 140 regions, 10 clusters, every kind and level): the live queries
+    # one item at a time cost minutes for all; the demo's are all checked, and tests/test_answers_batch.py
+    # checks the whole-level queries against the one-item ones
+    assert _check_all_equal_live(path, every=7) >= len(rows) // 10
 
 
 def test_a_cold_server_answers_from_the_stored_answers(demo, monkeypatch):
