@@ -159,6 +159,13 @@ def test_map_engine_spark_matches_the_duckdb_command_and_imports_into_an_atlas(s
     res = invoke(runner, "show", "cluster", "C01", "--atlas", atlas)
     assert res.exit_code == 0 and "Automotive" in res.output
     assert query_atlas(atlas, "SELECT kind, rows FROM imports WHERE kind = 'results'") == [("results", stored.height)]
+    # the imported run's common answers are stored with it, as a map in the atlas stores them, and equal the live
+    # queries (a server started cold on this atlas answers them without computing)
+    from tests.test_stored_answers import _check_all_equal_live
+
+    kinds = {r[0] for r in query_atlas(atlas, "SELECT DISTINCT kind FROM stored_answers")}
+    assert kinds == {"region", "cluster", "ranking", "map"}
+    assert _check_all_equal_live(atlas, every=5) > 0
 
 
 def test_import_results_refuses_an_unfinished_folder_and_keeps_the_atlas(spark, sample_files, tmp_path, runner,
