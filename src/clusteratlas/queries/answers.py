@@ -218,14 +218,28 @@ def encode(value: Any) -> tuple[str | None, bytes]:
     return None, zlib.compress(json_bytes(data), 6)
 
 
-def _answers(con: duckdb.DuckDBPyConnection, request: Request) -> list[tuple[str, str | None, bytes]]:
+def batch(con: duckdb.DuckDBPyConnection, kind: str, params: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """The answers of ``kind`` with ``params`` for every region or cluster at once (the whole-level queries of
+    :func:`~clusteratlas.queries.region_profiles`, :func:`~clusteratlas.queries.cluster_profiles`,
+    :func:`~clusteratlas.queries.cluster_rankings`, :func:`~clusteratlas.queries.map_layers`): item -> a
+    function giving its answer in the current language, equal to :func:`compute` of the same request."""
+    from clusteratlas import queries as Q
+
+    functions: dict[str, Callable[..., dict[str, Callable[[], Any]]]] = {
+        "region": Q.region_profiles, "cluster": Q.cluster_profiles, "ranking": Q.cluster_rankings,
+        "map": Q.map_layers}
+    return functions[kind](con, **params)
+
+
+def _answers(build: Callable[[], Any], request: Request) -> list[tuple[str, str | None, bytes]]:
     """``(lang, meta, body)`` of one request: one row for every language when they agree, else one each.
-    An error (e.g. a cluster without rows at a level) is not stored: the live query raises it again."""
+    The tables are computed once (``build`` only writes the notes in the current language); an error is not
+    stored: the live query raises it again."""
     by_lang = []
     for lang in i18n.LANGUAGES:
         with i18n.language_for(lang):
             try:
-                meta, body = encode(compute(con, request))
+                meta, body = encode(build())
             except InputError:
                 return []
             except Exception:  # a failing query must not fail the map: the live query answers (or fails) instead
@@ -255,12 +269,24 @@ def store_answers(con: duckdb.DuckDBPyConnection, run_id: str | None, kinds: tup
     marks = ", ".join("?" for _ in kinds)
     con.execute(f"DELETE FROM {TABLE} WHERE kind IN ({marks}) OR run_id <> ?", [*kinds, run_id])
     bases = {kind: basis_of(con, kind) for kind in kinds}
+    groups: dict[tuple[str, str], list[Request]] = {}
+    for request in requests(con, kinds):  # the same question about every region or cluster: one batch
+        groups.setdefault((request.kind, params_key(request.params)), []).append(request)
     rows: list[tuple] = []
     with memo({}):  # one unchanging version while the answers are computed: its facts are kept
-        for request in requests(con, kinds):
-            for lang, meta, body in _answers(con, request):
-                rows += [(run_id, request.kind, request.item, key, lang, bases[request.kind], meta, body)
-                         for key in request.keys]
+        for (kind, _key), group in groups.items():
+            try:
+                answers = batch(con, kind, group[0].params)
+            except InputError:
+                continue
+            except Exception:  # as for one answer (_answers): the live queries answer instead
+                log.warning("not stored: %s %s", kind, group[0].params, exc_info=True)
+                continue
+            for request in group:
+                if request.item in answers:
+                    rows += [(run_id, request.kind, request.item, key, lang, bases[request.kind], meta, body)
+                             for lang, meta, body in _answers(answers[request.item], request)
+                             for key in request.keys]
     if rows:
         names = ("run_id", "kind", "item", "params", "lang", "basis", "meta", "body")
         columns = list(zip(*rows, strict=True))
