@@ -244,6 +244,12 @@ def _profiles(con: duckdb.DuckDBPyConnection, level: str, region: str | None, *,
     picked = (f"picked AS (SELECT region, {picked_year} AS year, list(DISTINCT year ORDER BY year) AS years "
               f"FROM results_regions WHERE level = ? {one} GROUP BY region {having})")
 
+    # one region: its id in every query too, so DuckDB reads its rows only (not the level's, then the join)
+    mine = [region] if region is not None else []
+
+    def only(alias: str) -> str:
+        return f"AND {alias}.region = ?" if region is not None else ""
+
     def table(sql: str, params: list[Any]) -> pa.Table:
         return finite(con.sql(f"WITH {picked} {sql}", params=[*picked_params, *params]).to_arrow_table())
 
@@ -251,21 +257,24 @@ def _profiles(con: duckdb.DuckDBPyConnection, level: str, region: str | None, *,
                          picked_params).fetchall()
     summaries = con.sql(f"WITH {picked} SELECT s.*, r.name, r.name_ja FROM results_regions s JOIN picked p "
                         f"ON p.region = s.region AND p.year = s.year LEFT JOIN regions r ON r.region = s.region "
-                        f"WHERE s.level = ? ORDER BY s.region", params=[*picked_params, level]).to_arrow_table()
+                        f"WHERE s.level = ? {only('s')} ORDER BY s.region",
+                        params=[*picked_params, level, *mine]).to_arrow_table()
     summaries = {row["region"]: row for row in summaries.to_pylist()}
     keys = [r for r, *_ in chosen]
     clusters = split_sorted(table(
         f"""SELECT c.*, d.cluster_name, d.cluster_name_ja FROM results_clusters c
         JOIN picked p ON p.region = c.region AND p.year = c.year LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
-        WHERE c.level = ? {'' if include_empty else 'AND c.employment > 0'} AND (? <= 0 OR c.employment >= ?)
+        WHERE c.level = ? {only('c')} {'' if include_empty else 'AND c.employment > 0'}
+          AND (? <= 0 OR c.employment >= ?)
         ORDER BY c.region, c.stars DESC NULLS LAST, c.employment DESC NULLS LAST, c.strong DESC, c.lq DESC,
-                 c.cluster""", [level, min_employment, min_employment]), "region", keys)
-    series = split_sorted(table("SELECT s.* FROM results_regions s WHERE s.level = ? AND s.region IN "
-                                "(SELECT region FROM picked) ORDER BY s.region, s.year", [level]), "region", keys)
+                 c.cluster""", [level, *mine, min_employment, min_employment]), "region", keys)
+    series = split_sorted(table(f"SELECT s.* FROM results_regions s WHERE s.level = ? {only('s')} AND s.region IN "
+                                "(SELECT region FROM picked) ORDER BY s.region, s.year", [level, *mine]), "region",
+                          keys)
     payroll = {r[0]: r[1:] for r in con.execute(
         f"WITH {picked} SELECT c.region, sum(c.payroll), sum(c.employment) FROM results_clusters c JOIN picked p "
-        f"ON p.region = c.region AND p.year = c.year WHERE c.level = ? AND c.payroll IS NOT NULL GROUP BY c.region",
-        [*picked_params, level]).fetchall()}
+        f"ON p.region = c.region AND p.year = c.year WHERE c.level = ? {only('c')} AND c.payroll IS NOT NULL "
+        f"GROUP BY c.region", [*picked_params, level, *mine]).fetchall()}
     # a programme region's declared fields are read from every cluster, with jobs or not
     programmes = [r for r, *_ in chosen if _programme_region(r)]
     cells: dict[str, pa.Table] = {}
@@ -283,12 +292,13 @@ def _profiles(con: duckdb.DuckDBPyConnection, level: str, region: str | None, *,
             f"""SELECT c.item AS cluster, d.cluster_name, d.cluster_name_ja, c.year, c.density, c.cog, c.rca,
                        c.employment, c.region AS "__region"
                 FROM relate_cells c LEFT JOIN ({CLUSTER_NAMES}) d ON d.cluster = c.item
-                JOIN (SELECT region, max(year) AS year FROM relate_cells WHERE level = ? AND breakdown = 'cluster'
-                      GROUP BY region) latest ON latest.region = c.region AND latest.year = c.year
-                WHERE c.level = ? AND c.breakdown = 'cluster' AND NOT c.presence
+                JOIN (SELECT region, max(year) AS year FROM relate_cells r WHERE level = ? {only('r')}
+                      AND breakdown = 'cluster' GROUP BY region) latest
+                  ON latest.region = c.region AND latest.year = c.year
+                WHERE c.level = ? {only('c')} AND c.breakdown = 'cluster' AND NOT c.presence
                   AND c.region IN (SELECT region FROM picked)
                 QUALIFY row_number() OVER (PARTITION BY c.region ORDER BY c.density DESC NULLS LAST, c.item) <= ?
-                ORDER BY c.region, c.density DESC NULLS LAST, c.item""", [level, level, opportunities])
+                ORDER BY c.region, c.density DESC NULLS LAST, c.item""", [level, *mine, level, *mine, opportunities])
         opps = split_sorted(found, "__region", keys, drop=True)
 
     def finish(region: str, year: int, years: list[int]) -> Callable[[], RegionProfile]:
