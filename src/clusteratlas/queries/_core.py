@@ -168,6 +168,28 @@ def finite(table: pa.Table) -> pa.Table:
     return out
 
 
+def split_sorted(table: pa.Table, column: str, keys: list[Any] | None = None,
+                 drop: bool = False) -> dict[Any, pa.Table]:
+    """The rows of ``table`` (sorted by ``column``) per value of ``column``, as zero-copy slices in their order;
+    with ``keys``, every key has a table (empty when it has no rows). ``drop`` leaves ``column`` out.
+
+    How a whole-level query is cut into the answers of its regions or clusters
+    (:func:`clusteratlas.queries.region_profiles`, :mod:`clusteratlas.queries.clusters`).
+    """
+    values = table.column(column).to_pylist()
+    if drop:
+        table = table.drop_columns([column])
+    out: dict[Any, pa.Table] = {}
+    start = 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] != values[start]:
+            out[values[start]] = table.slice(start, i - start)
+            start = i
+    for key in keys or ():
+        out.setdefault(key, table.slice(0, 0))
+    return out
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         value = int(value) if value == value.to_integral_value() else float(value)

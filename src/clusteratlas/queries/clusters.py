@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from clusteratlas.queries._core import (
     memoised,
     not_found,
     require,
+    split_sorted,
     tables,
     to_rows,
 )
@@ -105,33 +107,63 @@ def cluster_ranking(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str
     by the metric (what ``show cluster`` prints); ``rank`` stays the rank by
     the metric. ``meta['notes']`` warns when the level has few peer regions.
     """
-    from clusteratlas.queries.regions import one_year_notes, small_n_notes
-
     require(con, "results_clusters", RESULTS_HINT)
     _check_cluster(con, cluster)
+    return _rankings(con, cluster, metric=metric, level=level, year=year, top=top, min_employment=min_employment,
+                     order=order)[cluster]()
+
+
+def cluster_rankings(con: duckdb.DuckDBPyConnection, *, metric: str = "employment", level: str | None = None,
+                     year: int | None = None, top: int | None = 20, min_employment: float | None = None,
+                     order: str = "metric") -> dict[str, Callable[[], TableResult]]:
+    """Every cluster's ranking (as :func:`cluster_ranking` with the same arguments) from one query: for storing
+    them all when ``map`` runs (:mod:`clusteratlas.queries.answers`). Each cluster maps to a function that
+    returns its ranking with its notes in the current language."""
+    require(con, "results_clusters", RESULTS_HINT)
+    return _rankings(con, None, metric=metric, level=level, year=year, top=top, min_employment=min_employment,
+                     order=order)
+
+
+def _all_clusters(con: duckdb.DuckDBPyConnection, cluster: str | None) -> list[str]:
+    if cluster is not None:
+        return [cluster]
+    return [r[0] for r in con.execute("SELECT DISTINCT cluster FROM results_clusters ORDER BY 1").fetchall()]
+
+
+def _rankings(con: duckdb.DuckDBPyConnection, cluster: str | None, *, metric: str, level: str | None,
+              year: int | None, top: int | None, min_employment: float | None,
+              order: str) -> dict[str, Callable[[], TableResult]]:
+    """The rankings of one cluster (``cluster``) or of every cluster (None): the one way both are computed."""
+    from clusteratlas.queries.regions import one_year_notes, small_n_notes
+
     metric = check_choice("metric", metric, metrics(con))
     order = check_choice("order", order, ("metric", "stars"))
     level = check_level(con, level)
     year = latest_year(con, "results_regions", year)
+    one = "AND cluster = ?" if cluster is not None else ""
     where = "AND employment >= ?" if min_employment else ""
-    params: list[Any] = [cluster, year, level, *([min_employment] if min_employment else [])]
-    # the top rows by the metric first, then names for those only (the rank is their order: the same as
-    # ranking every region and keeping the first ``top``)
-    limit = "" if top is None else "LIMIT ?"
+    params: list[Any] = [year, level, *([cluster] if cluster is not None else []),
+                         *([min_employment] if min_employment else [])]
+    # the rank is the order by the metric within the cluster; the top rows first, then names for those only
+    limit = "" if top is None else "QUALIFY rank <= ?"
     final = "stars DESC NULLS LAST, \"{m}\" DESC NULLS LAST, rank" if order == "stars" else "rank"
     table = con.sql(
-        f"""SELECT row_number() OVER (ORDER BY c."{metric}" DESC NULLS LAST, c.region) AS rank, c.*,
-                   r.name, r.name_ja, d.cluster_name, d.cluster_name_ja
-            FROM (SELECT * FROM results_clusters WHERE cluster = ? AND year = ? AND level = ? {where}
-                  ORDER BY "{metric}" DESC NULLS LAST, region {limit}) c
+        f"""SELECT c.*, r.name, r.name_ja, d.cluster_name, d.cluster_name_ja
+            FROM (SELECT row_number() OVER (PARTITION BY cluster ORDER BY "{metric}" DESC NULLS LAST, region) AS rank,
+                         * FROM results_clusters WHERE year = ? AND level = ? {one} {where} {limit}) c
             LEFT JOIN regions r USING (region) LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
-            ORDER BY {final.format(m=metric)}""", params=params + ([top] if top is not None else [])
+            ORDER BY c.cluster, {final.format(m=metric)}""", params=params + ([top] if top is not None else [])
     ).to_arrow_table()
+    tables_by_cluster = split_sorted(finite(table), "cluster", _all_clusters(con, cluster))
     years = memoised(("years_at", level), lambda: [r[0] for r in con.execute(
         "SELECT DISTINCT year FROM results_regions WHERE level = ? ORDER BY 1", [level]).fetchall()])
-    return TableResult(finite(table), {"cluster": cluster, "metric": metric, "level": level, "year": year,
-                                       "years": years,
-                                       "notes": [*small_n_notes(con, level, year), *one_year_notes(years)]})
+
+    def finish(name: str, ranked: pa.Table) -> Callable[[], TableResult]:
+        return lambda: TableResult(ranked, {"cluster": name, "metric": metric, "level": level, "year": year,
+                                            "years": years,
+                                            "notes": [*small_n_notes(con, level, year), *one_year_notes(years)]})
+
+    return {name: finish(name, ranked) for name, ranked in tables_by_cluster.items()}
 
 
 def names(con: duckdb.DuckDBPyConnection, kind: str) -> dict[str, tuple[str | None, str | None]]:
@@ -163,19 +195,41 @@ def map_layer(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "lq
     hot spots of the latest stored run of this cluster and level, or the reason there are none)."""
     require(con, "results_clusters", RESULTS_HINT)
     _check_cluster(con, cluster)
+    return _map_layers(con, cluster, metric=metric, level=level, year=year, classes=classes)[cluster]()
+
+
+def map_layers(con: duckdb.DuckDBPyConnection, *, metric: str = "lq", level: str | None = None,
+               year: int | None = None, classes: str = "auto") -> dict[str, Callable[[], TableResult]]:
+    """Every cluster's map layer (as :func:`map_layer` with the same arguments) from one query; each cluster
+    maps to a function that returns its layer in the current language."""
+    require(con, "results_clusters", RESULTS_HINT)
+    return _map_layers(con, None, metric=metric, level=level, year=year, classes=classes)
+
+
+def _map_layers(con: duckdb.DuckDBPyConnection, cluster: str | None, *, metric: str, level: str | None,
+                year: int | None, classes: str) -> dict[str, Callable[[], TableResult]]:
+    """The map layers of one cluster (``cluster``) or of every cluster (None): the one way both are computed."""
     metric = check_choice("metric", metric, metrics(con))
     scheme = check_choice("classes", classes, SCHEMES)
     level = check_level(con, level)
     year = latest_year(con, "results_regions", year)
-    table = con.sql(f"""SELECT c.region, r.name, r.name_ja, c."{metric}" AS value, c.employment, c.stars, c.strong
+    one = "AND c.cluster = ?" if cluster is not None else ""
+    table = con.sql(f"""SELECT c.region, r.name, r.name_ja, c."{metric}" AS value, c.employment, c.stars, c.strong,
+                               c.cluster AS "__cluster"
                         FROM results_clusters c LEFT JOIN regions r USING (region)
-                        WHERE c.cluster = ? AND c.year = ? AND c.level = ? ORDER BY c.region""",
-                    params=[cluster, year, level]).to_arrow_table()
-    table = finite(table)
-    found = (lisa_classes(_lisa_quadrants(con, cluster, level), level=level, cluster=cluster) if scheme == "lisa"
-             else map_classes(table["value"].to_pylist(), metric, scheme))
-    return TableResult(table, {"cluster": cluster, "metric": metric, "level": level, "year": year,
-                               "classes": found.as_dict()})
+                        WHERE c.year = ? AND c.level = ? {one} ORDER BY c.cluster, c.region""",
+                    params=[year, level, *([cluster] if cluster is not None else [])]).to_arrow_table()
+    layers = split_sorted(finite(table), "__cluster", _all_clusters(con, cluster), drop=True)
+
+    def finish(name: str, layer: pa.Table) -> Callable[[], TableResult]:
+        def answer() -> TableResult:
+            found = (lisa_classes(_lisa_quadrants(con, name, level), level=level, cluster=name) if scheme == "lisa"
+                     else map_classes(layer["value"].to_pylist(), metric, scheme))
+            return TableResult(layer, {"cluster": name, "metric": metric, "level": level, "year": year,
+                                       "classes": found.as_dict()})
+        return answer
+
+    return {name: finish(name, layer) for name, layer in layers.items()}
 
 
 def _lisa_quadrants(con: duckdb.DuckDBPyConnection, cluster: str, level: str) -> dict[str, tuple[int, bool]] | None:
@@ -193,26 +247,59 @@ def _lisa_quadrants(con: duckdb.DuckDBPyConnection, cluster: str, level: str) ->
 def cluster_profile(con: duckdb.DuckDBPyConnection, cluster: str, *, metric: str = "employment",
                     level: str | None = None, year: int | None = None, top: int = 20) -> ClusterProfile:
     """Definition, subclusters, industries (with names), top regions by ``metric`` and national series."""
-    ranking = cluster_ranking(con, cluster, metric=metric, level=level, year=year, top=top)
-    level, year, metric = ranking.meta["level"], ranking.meta["year"], ranking.meta["metric"]
+    require(con, "results_clusters", RESULTS_HINT)
+    _check_cluster(con, cluster)
+    return _profiles(con, cluster, metric=metric, level=level, year=year, top=top)[cluster]()
+
+
+def cluster_profiles(con: duckdb.DuckDBPyConnection, *, metric: str = "employment", level: str | None = None,
+                     year: int | None = None, top: int = 20) -> dict[str, Callable[[], ClusterProfile]]:
+    """Every cluster's profile (as :func:`cluster_profile` with the same arguments) from a few queries; each
+    cluster maps to a function that returns its profile in the current language."""
+    require(con, "results_clusters", RESULTS_HINT)
+    return _profiles(con, None, metric=metric, level=level, year=year, top=top)
+
+
+def _profiles(con: duckdb.DuckDBPyConnection, cluster: str | None, *, metric: str, level: str | None,
+              year: int | None, top: int) -> dict[str, Callable[[], ClusterProfile]]:
+    """The profiles of one cluster (``cluster``) or of every cluster (None): the one way both are computed."""
+    rankings = _rankings(con, cluster, metric=metric, level=level, year=year, top=top, min_employment=None,
+                         order="metric")
+    if not rankings:
+        return {}
+    meta = next(iter(rankings.values()))().meta
+    level, year, metric = meta["level"], meta["year"], meta["metric"]
     run = con.execute("SELECT definition FROM map_runs ORDER BY run_at DESC LIMIT 1").fetchall()
     definition = run[0][0] if run else None
-    industries = con.sql(
-        """SELECT d.industry, i.name, i.name_ja, d.subcluster, d.type FROM definitions d
-           LEFT JOIN industries i USING (industry) WHERE d.definition = ? AND d.cluster = ?
-           ORDER BY d.industry""", params=[definition, cluster]).to_arrow_table()
-    names = con.execute(f"SELECT cluster_name, cluster_name_ja, cluster_type FROM ({CLUSTER_NAMES}) WHERE cluster = ?",
-                        [cluster]).fetchall()
-    name, name_ja, ctype = names[0] if names else (None, None, None)
-    subclusters = sorted({s for s in industries["subcluster"].to_pylist() if s})
-    series = con.sql(
-        """SELECT year, sum(employment) AS employment, count(*) FILTER (WHERE employment > 0) AS regions,
+    one = "AND d.cluster = ?" if cluster is not None else ""
+    picked = [cluster] if cluster is not None else []
+    industries = split_sorted(con.sql(
+        f"""SELECT d.industry, i.name, i.name_ja, d.subcluster, d.type, d.cluster AS "__cluster" FROM definitions d
+           LEFT JOIN industries i USING (industry) WHERE d.definition = ? {one}
+           ORDER BY d.cluster, d.industry""", params=[definition, *picked]).to_arrow_table(),
+        "__cluster", list(rankings), drop=True)
+    found = {r[0]: r[1:] for r in con.execute(
+        f"SELECT cluster, cluster_name, cluster_name_ja, cluster_type FROM ({CLUSTER_NAMES}) d WHERE true {one}",
+        picked).fetchall()}
+    series = split_sorted(finite(con.sql(
+        f"""SELECT year, sum(employment) AS employment, count(*) FILTER (WHERE employment > 0) AS regions,
                   count(*) FILTER (WHERE strong) AS strong_regions, sum(establishments) AS establishments,
-                  sum(payroll) AS payroll
-           FROM results_clusters WHERE cluster = ? AND level = ? GROUP BY year ORDER BY year""",
-        params=[cluster, level]).to_arrow_table()
-    return ClusterProfile(cluster, definition, name, name_ja, ctype, level, year, metric, industries, subclusters,
-                          ranking.table, finite(series), ranking.meta["notes"])
+                  sum(payroll) AS payroll, cluster AS "__cluster"
+           FROM results_clusters d WHERE level = ? {one} GROUP BY cluster, year ORDER BY cluster, year""",
+        params=[level, *picked]).to_arrow_table()), "__cluster", list(rankings), drop=True)
+
+    def finish(name: str, ranking: Callable[[], TableResult]) -> Callable[[], ClusterProfile]:
+        listed = industries[name]
+        subclusters = sorted({s for s in listed["subcluster"].to_pylist() if s})
+        name_en, name_ja, ctype = found.get(name, (None, None, None))
+
+        def profile() -> ClusterProfile:
+            ranked = ranking()
+            return ClusterProfile(name, definition, name_en, name_ja, ctype, level, year, metric, listed,
+                                  subclusters, ranked.table, series[name], ranked.meta["notes"])
+        return profile
+
+    return {name: finish(name, ranking) for name, ranking in rankings.items()}
 
 
 def related_clusters(con: duckdb.DuckDBPyConnection, item: str, *, top: int = 10,

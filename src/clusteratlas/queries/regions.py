@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,27 +156,25 @@ def one_year_notes(years: list[int]) -> list[str]:
         year=years[0])]
 
 
-def _derived(con: duckdb.DuckDBPyConnection, region: str, level: str, year: int, summary: dict[str, Any],
-             series: list[dict[str, Any]]) -> dict[str, Any]:
+def _derived(year: int, summary: dict[str, Any], series: list[dict[str, Any]],
+             payroll: tuple[Any, Any]) -> dict[str, Any]:
     """The summary figures a region's page shows beyond its results row, each defined once here.
 
     ``traded_share``: traded_employment / employment. ``average_wage``: payroll / employment of the region's
-    clusters that have payroll data, in currency units per job and year (docs/data-model.md). ``years``: the years
-    with results. ``base_year`` and ``employment_growth``: the first of them and the growth of the region's
-    employment since then (employment / employment in base_year − 1); None with one year only, or in the
-    base year itself.
+    clusters that have payroll data (``payroll``: those two sums), in currency units per job and year
+    (docs/data-model.md). ``years``: the years with results. ``base_year`` and ``employment_growth``: the first
+    of them and the growth of the region's employment since then (employment / employment in base_year − 1);
+    None with one year only, or in the base year itself.
     """
     employment = summary.get("employment")
-    payroll, paid = con.execute(
-        "SELECT sum(payroll), sum(employment) FROM results_clusters WHERE region = ? AND level = ? AND year = ? "
-        "AND payroll IS NOT NULL", [region, level, year]).fetchall()[0]
+    paid_payroll, paid = payroll
     years = [r["year"] for r in series]
     first = series[0] if series else None
     growth = None
     if first and len(years) > 1 and first["year"] != year and first["employment"] and employment is not None:
         growth = employment / first["employment"] - 1
     return {"traded_share": summary["traded_employment"] / employment if employment else None,
-            "average_wage": float(payroll) / float(paid) if payroll is not None and paid else None,
+            "average_wage": float(paid_payroll) / float(paid) if paid_payroll is not None and paid else None,
             "years": years, "base_year": first["year"] if first and len(years) > 1 else None,
             "employment_growth": growth}
 
@@ -194,51 +193,135 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
     a warning when the level has few peer regions, "one year only" when the
     results have one year, and (when ``opportunities`` > 0 and there is no
     relate run) how to get opportunities.
-    """
-    from clusteratlas.reference.programmes import profile_notes
 
+    The same questions as :func:`region_profiles` asks for every region of a level, restricted to this one.
+    """
     require(con, "results_regions", RESULTS_HINT)
     level = _region_level(con, region, level)
-    years = [r[0] for r in con.execute("SELECT DISTINCT year FROM results_regions WHERE region = ? AND level = ? "
-                                       "ORDER BY 1", [region, level]).fetchall()]
-    if year is None:
-        year = years[-1]
-    elif year not in years:
-        raise InputError(_("no results for this year"), value=year, expected=", ".join(map(str, years)))
-    summary = con.sql("SELECT s.*, r.name, r.name_ja FROM results_regions s LEFT JOIN regions r USING (region) "
-                      "WHERE s.region = ? AND s.level = ? AND s.year = ?",
-                      params=[region, level, year]).to_arrow_table().to_pylist()[0]
-    clusters = con.sql(
+    if year is not None:
+        years = [r[0] for r in con.execute("SELECT DISTINCT year FROM results_regions WHERE region = ? "
+                                           "AND level = ? ORDER BY 1", [region, level]).fetchall()]
+        if year not in years:
+            raise InputError(_("no results for this year"), value=year, expected=", ".join(map(str, years)))
+    return _profiles(con, level, region, year=year, include_empty=include_empty, opportunities=opportunities,
+                     min_employment=min_employment)[region]()
+
+
+def region_profiles(con: duckdb.DuckDBPyConnection, level: str, *, year: int | None = None,
+                    include_empty: bool = False, opportunities: int = 10,
+                    min_employment: float = 0.0) -> dict[str, Callable[[], RegionProfile]]:
+    """Every region's profile at ``level`` (as :func:`region_profile` with the same arguments), from a few
+    whole-level queries: for storing them all when ``map`` runs (:mod:`clusteratlas.queries.answers`).
+
+    Each region maps to a function that returns its profile in the current language: the tables are read
+    once, only the notes are written per call. ``year=None`` is each region's latest year; a region
+    without results in ``year`` is left out.
+    """
+    require(con, "results_regions", RESULTS_HINT)
+    return _profiles(con, level, None, year=year, include_empty=include_empty, opportunities=opportunities,
+                     min_employment=min_employment)
+
+
+def _programme_region(region: str) -> bool:
+    from clusteratlas.reference.programmes import PROGRAMMES
+
+    return ":" in region and region.split(":", 1)[0] in PROGRAMMES
+
+
+def _profiles(con: duckdb.DuckDBPyConnection, level: str, region: str | None, *, year: int | None,
+              include_empty: bool, opportunities: int,
+              min_employment: float) -> dict[str, Callable[[], RegionProfile]]:
+    """The profiles of one region (``region``) or of every region at ``level`` (None): the one way both are
+    computed. Each query reads the picked (region, year) pairs and is split per region in Arrow."""
+    from clusteratlas.queries._core import split_sorted
+
+    one = "AND region = ?" if region is not None else ""
+    picked_year = "max(year)" if year is None else "any_value(?)"
+    picked_params: list[Any] = ([] if year is None else [year]) + [level] + ([region] if region is not None else [])
+    having = "" if year is None else "HAVING bool_or(year = ?)"
+    if year is not None:
+        picked_params.append(year)
+    picked = (f"picked AS (SELECT region, {picked_year} AS year, list(DISTINCT year ORDER BY year) AS years "
+              f"FROM results_regions WHERE level = ? {one} GROUP BY region {having})")
+
+    # one region: its id in every query too, so DuckDB reads its rows only (not the level's, then the join)
+    mine = [region] if region is not None else []
+
+    def only(alias: str) -> str:
+        return f"AND {alias}.region = ?" if region is not None else ""
+
+    def table(sql: str, params: list[Any]) -> pa.Table:
+        return finite(con.sql(f"WITH {picked} {sql}", params=[*picked_params, *params]).to_arrow_table())
+
+    chosen = con.execute(f"WITH {picked} SELECT region, year, years FROM picked ORDER BY region",
+                         picked_params).fetchall()
+    summaries = con.sql(f"WITH {picked} SELECT s.*, r.name, r.name_ja FROM results_regions s JOIN picked p "
+                        f"ON p.region = s.region AND p.year = s.year LEFT JOIN regions r ON r.region = s.region "
+                        f"WHERE s.level = ? {only('s')} ORDER BY s.region",
+                        params=[*picked_params, level, *mine]).to_arrow_table()
+    summaries = {row["region"]: row for row in summaries.to_pylist()}
+    keys = [r for r, *_ in chosen]
+    clusters = split_sorted(table(
         f"""SELECT c.*, d.cluster_name, d.cluster_name_ja FROM results_clusters c
-        LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
-        WHERE c.region = ? AND c.level = ? AND c.year = ? {'' if include_empty else 'AND c.employment > 0'}
+        JOIN picked p ON p.region = c.region AND p.year = c.year LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
+        WHERE c.level = ? {only('c')} {'' if include_empty else 'AND c.employment > 0'}
           AND (? <= 0 OR c.employment >= ?)
-        ORDER BY c.stars DESC NULLS LAST, c.employment DESC NULLS LAST, c.strong DESC, c.lq DESC, c.cluster""",
-        params=[region, level, year, min_employment, min_employment]).to_arrow_table()
-    series = con.sql("SELECT * FROM results_regions WHERE region = ? AND level = ? ORDER BY year",
-                     params=[region, level]).to_arrow_table()
-    summary.update(_derived(con, region, level, year, summary, series.to_pylist()))
+        ORDER BY c.region, c.stars DESC NULLS LAST, c.employment DESC NULLS LAST, c.strong DESC, c.lq DESC,
+                 c.cluster""", [level, *mine, min_employment, min_employment]), "region", keys)
+    series = split_sorted(table(f"SELECT s.* FROM results_regions s WHERE s.level = ? {only('s')} AND s.region IN "
+                                "(SELECT region FROM picked) ORDER BY s.region, s.year", [level, *mine]), "region",
+                          keys)
+    payroll = {r[0]: r[1:] for r in con.execute(
+        f"WITH {picked} SELECT c.region, sum(c.payroll), sum(c.employment) FROM results_clusters c JOIN picked p "
+        f"ON p.region = c.region AND p.year = c.year WHERE c.level = ? {only('c')} AND c.payroll IS NOT NULL "
+        f"GROUP BY c.region", [*picked_params, level, *mine]).fetchall()}
     # a programme region's declared fields are read from every cluster, with jobs or not
-    cells = con.sql(f"SELECT c.cluster, c.lq, c.stars, d.cluster_name, d.cluster_name_ja FROM results_clusters c "
-                    f"LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster) WHERE c.region = ? AND c.level = ? AND c.year = ?",
-                    params=[region, level, year]).to_arrow_table()
-    notes: list[str] = [*profile_notes(con, region, cells), *small_n_notes(con, level, year),
-                        *one_year_notes(years)]
-    opps = pa.table({"item": pa.array([], pa.string())})
+    programmes = [r for r, *_ in chosen if _programme_region(r)]
+    cells: dict[str, pa.Table] = {}
+    if programmes:
+        marks = ", ".join("?" for _ in programmes)
+        cells = split_sorted(table(
+            f"""SELECT c.region, c.cluster, c.lq, c.stars, d.cluster_name, d.cluster_name_ja FROM results_clusters c
+            JOIN picked p ON p.region = c.region AND p.year = c.year LEFT JOIN ({CLUSTER_NAMES}) d USING (cluster)
+            WHERE c.level = ? AND c.region IN ({marks}) ORDER BY c.region""", [level, *programmes]),
+            "region", drop=True)
+    opps: dict[str, pa.Table] = {}
+    empty_opps = pa.table({"item": pa.array([], pa.string())})
     if "relate_cells" in tables(con):
-        opps = con.sql(
+        found = table(
             f"""SELECT c.item AS cluster, d.cluster_name, d.cluster_name_ja, c.year, c.density, c.cog, c.rca,
-                       c.employment
+                       c.employment, c.region AS "__region"
                 FROM relate_cells c LEFT JOIN ({CLUSTER_NAMES}) d ON d.cluster = c.item
-                WHERE c.region = ? AND c.level = ? AND c.breakdown = 'cluster' AND NOT c.presence
-                  AND c.year = (SELECT max(year) FROM relate_cells WHERE region = ? AND level = ?
-                                AND breakdown = 'cluster')
-                ORDER BY c.density DESC NULLS LAST, c.item LIMIT ?""",
-            params=[region, level, region, level, opportunities]).to_arrow_table()
-    if opps.num_rows == 0 and opportunities > 0:
-        notes.append(_("note:") + " " + _("no relatedness results for this region's level: run 'clusteratlas relate "
-                                          "--level {level}' to list opportunities").format(level=level))
-    return RegionProfile(region, level, year, summary, finite(clusters), finite(series), finite(opps), notes)
+                JOIN (SELECT region, max(year) AS year FROM relate_cells r WHERE level = ? {only('r')}
+                      AND breakdown = 'cluster' GROUP BY region) latest
+                  ON latest.region = c.region AND latest.year = c.year
+                WHERE c.level = ? {only('c')} AND c.breakdown = 'cluster' AND NOT c.presence
+                  AND c.region IN (SELECT region FROM picked)
+                QUALIFY row_number() OVER (PARTITION BY c.region ORDER BY c.density DESC NULLS LAST, c.item) <= ?
+                ORDER BY c.region, c.density DESC NULLS LAST, c.item""", [level, *mine, level, *mine, opportunities])
+        opps = split_sorted(found, "__region", keys, drop=True)
+
+    def finish(region: str, year: int, years: list[int]) -> Callable[[], RegionProfile]:
+        summary = dict(summaries[region])
+        region_series = series[region]
+        summary.update(_derived(year, summary, region_series.to_pylist(), tuple(payroll.get(region, (None, None)))))
+        region_opps = opps.get(region, empty_opps)  # no relate run: an empty table of its own
+        region_cells = cells.get(region)
+
+        def profile() -> RegionProfile:
+            from clusteratlas.reference.programmes import profile_notes
+
+            notes: list[str] = [*(profile_notes(con, region, region_cells) if region_cells is not None else []),
+                                *small_n_notes(con, level, year), *one_year_notes(years)]
+            if region_opps.num_rows == 0 and opportunities > 0:
+                notes.append(_("note:") + " " + _("no relatedness results for this region's level: run "
+                                                  "'clusteratlas relate --level {level}' to list opportunities"
+                                                  ).format(level=level))
+            return RegionProfile(region, level, year, dict(summary), clusters[region],
+                                 region_series, region_opps, list(notes))
+        return profile
+
+    return {r: finish(r, y, ys) for r, y, ys in chosen if r in summaries}
 
 
 def region_clusters(con: duckdb.DuckDBPyConnection, region: str, *, year: int | None = None,
