@@ -366,7 +366,7 @@ def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LAN
         from starlette.testclient import TestClient
 
     from clusteratlas import queries as Q
-    from clusteratlas.queries._core import tables
+    from clusteratlas.queries._core import level_counts, tables
     from clusteratlas.server import Settings, create_app
 
     langs = list(dict.fromkeys(langs))
@@ -384,8 +384,7 @@ def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LAN
     with TestClient(app, follow_redirects=False) as client:
         con = app.state.service.reader()
         mapped = "results_regions" in tables(con)
-        known = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()] \
-            if mapped else []
+        known = sorted(level_counts(con)) if mapped else []  # the levels with results, as the cluster page lists them
         chosen = list(levels) if levels else known
         unknown = [x for x in chosen if x not in known]
         if unknown:

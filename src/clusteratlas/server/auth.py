@@ -4,7 +4,8 @@ A token reads ``ca_<id>_<secret>``: the id finds the stored row (and is what
 ``token list`` and the write log show), the token is checked against the
 stored hash. Roles: ``editor`` (upload assessments, define custom regions)
 and ``admin`` (everything, plus tokens and map runs). Anonymous callers may
-only read. Every write is logged in ``api_writes``.
+only read. Every write is logged in ``api_writes``. The rows themselves are
+stored and read by :mod:`clusteratlas.store.tokens`; this module is the policy.
 
 **Hashing.** The secret is 256 random bits, so a fast hash protects it as
 well as a slow one: nobody can search 2^256 secrets. Tokens are stored as
@@ -33,12 +34,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from clusteratlas.errors import InputError
 from clusteratlas.i18n import _
-from clusteratlas.store.schema import DDL as SCHEMA_DDL
+from clusteratlas.store import tokens as stored
 
 ROLES = ("editor", "admin")
 RANK = {"anonymous": 0, "editor": 1, "admin": 2}
-#: The token and write-log tables (part of the atlas's schema: clusteratlas.store.schema).
-DDL = [statement for statement in SCHEMA_DDL if "api_tokens" in statement or "api_writes" in statement]
 _ARGON2 = PasswordHasher()
 #: Argon2 checks (tokens stored before SHA-256) running at once: each takes about 64 MiB.
 ARGON2_AT_ONCE = 2
@@ -66,16 +65,6 @@ class AuthError(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-
-
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the token and write-log tables if missing (no-op when both exist, so a read-only connection works;
-    an atlas opened by :class:`clusteratlas.store.Atlas` has them)."""
-    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = "
-                                      "current_database()").fetchall()}
-    for statement in DDL:
-        if statement.split("EXISTS ")[1].split(" ")[0] not in have:
-            con.execute(statement)
 
 
 def hash_token(token: str) -> str:
@@ -107,34 +96,21 @@ def create_token(con: duckdb.DuckDBPyConnection, role: str, *, name: str | None 
         raise InputError(_("bad expiry"), value=expires_days, expected=_("a number of days above 0, at most 3650"))
     if name is not None and len(name) > 200:
         raise InputError(_("token name too long"), value=len(name), expected=_("at most 200 characters"))
-    ensure_tables(con)
     token_id = secrets.token_hex(6)
     token = f"ca_{token_id}_{secrets.token_urlsafe(32)}"
     expires = _now() + timedelta(days=expires_days) if expires_days else None
-    con.execute("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                [token_id, name, role, hash_token(token), _now(), expires])
+    stored.insert_token(con, token_id, name, role, hash_token(token), _now(), expires)
     return token_id, token
 
 
 def list_tokens(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Every token (never its secret or hash), newest first, with its state."""
-    ensure_tables(con)
-    return con.sql("SELECT id, name, role, created_at, expires_at, revoked_at, CASE WHEN revoked_at IS NOT NULL "
-                   "THEN 'revoked' WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 'expired' ELSE 'active' "
-                   "END AS state FROM api_tokens ORDER BY created_at DESC", params=[_now()]).to_arrow_table()
+    return stored.token_table(con, _now())
 
 
 def revoke_token(con: duckdb.DuckDBPyConnection, token_id: str) -> None:
     """Revoke a token at once; an unknown id is a clear error."""
-    ensure_tables(con)
-    rows = con.execute("SELECT revoked_at FROM api_tokens WHERE id = ?", [token_id]).fetchall()
-    if not rows:
-        from clusteratlas.queries._core import not_found
-
-        known = [r[0] for r in con.execute("SELECT id FROM api_tokens ORDER BY 1").fetchall()]
-        raise not_found("token", token_id, known)
-    if rows[0][0] is None:
-        con.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [_now(), token_id])
+    stored.revoke(con, token_id, _now())
 
 
 def authenticate(con: duckdb.DuckDBPyConnection, header: str | None, *,
@@ -152,15 +128,10 @@ def authenticate(con: duckdb.DuckDBPyConnection, header: str | None, *,
     if scheme.lower() != "bearer" or not token.startswith("ca_") or token.count("_") < 2 or len(token) > 200:
         raise AuthError(401, UNAUTHORIZED)
     token_id = token.split("_")[1]
-    from clusteratlas.queries._core import tables
-
-    if "api_tokens" not in tables(con):
+    row = stored.token_row(con, token_id)
+    if row is None:
         raise AuthError(401, UNAUTHORIZED)
-    rows = con.execute("SELECT name, role, hash, expires_at, revoked_at FROM api_tokens WHERE id = ?",
-                       [token_id]).fetchall()
-    if not rows:
-        raise AuthError(401, UNAUTHORIZED)
-    name, role, digest, expires, revoked = rows[0]
+    name, role, digest, expires, revoked = row
     if not _matches(digest, token):
         raise AuthError(401, UNAUTHORIZED)
     if upgrade is not None and not digest.startswith(SHA256_PREFIX):
@@ -172,8 +143,7 @@ def authenticate(con: duckdb.DuckDBPyConnection, header: str | None, *,
 
 def store_upgraded_hash(con: duckdb.DuckDBPyConnection, token_id: str, new_hash: str) -> None:
     """Replace a token's Argon2 hash by its SHA-256 hash (only if still Argon2: a revoked row keeps its state)."""
-    con.execute("UPDATE api_tokens SET hash = ? WHERE id = ? AND hash NOT LIKE ?",
-                [new_hash, token_id, SHA256_PREFIX + "%"])
+    stored.replace_hash(con, token_id, new_hash, unless_prefix=SHA256_PREFIX)
 
 
 def require_role(caller: Caller, role: str) -> None:
@@ -189,6 +159,4 @@ def require_role(caller: Caller, role: str) -> None:
 def record_write(con: duckdb.DuckDBPyConnection, caller: Caller, action: str, detail: str,
                  sha256: str | None) -> None:
     """Log one write: who, when, what, the checksum of what was sent."""
-    ensure_tables(con)
-    con.execute("INSERT INTO api_writes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [_now(), caller.token, caller.name, caller.role, action, detail, sha256])
+    stored.insert_write(con, _now(), caller.token, caller.name, caller.role, action, detail, sha256)

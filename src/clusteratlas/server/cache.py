@@ -31,8 +31,9 @@ from typing import Any
 
 from clusteratlas import i18n
 from clusteratlas.queries._core import memo
+from clusteratlas.server.contract import WARM_SCOPE_KEY
 from clusteratlas.server.formats import negotiate
-from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
+from clusteratlas.server.language import language
 
 #: Default bound of the cache, in MB.
 DEFAULT_CACHE_MB = 256.0
@@ -125,8 +126,6 @@ class AnswerCacheMiddleware:
     and keeps a cacheable answer on its way out."""
 
     def __init__(self, app: Any, *, service: Any) -> None:
-        from clusteratlas.server.web import language
-
         self.app = app
         self.service = service
         self.cache: ResponseCache = service.cache

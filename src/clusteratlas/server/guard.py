@@ -33,18 +33,20 @@ import re
 import time
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from clusteratlas import i18n
 from clusteratlas.i18n import _
 from clusteratlas.server.auth import AuthError, Caller, authenticate, require_role, store_upgraded_hash
-from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
+from clusteratlas.server.contract import CALLER_KEY, WARM_SCOPE_KEY
+from clusteratlas.server.language import language
 
 MAX_URL = 32 * 1024
-#: Where the guard leaves the request's caller (a Caller) for the routes.
-CALLER_KEY = "clusteratlas.caller"
 DEFAULT_AUTH_FAILURES = "10/minute"
 #: Token checks running at once (each on its own worker thread, never one of the routes').
 CHECKS_AT_ONCE = 2
@@ -100,10 +102,6 @@ class GuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from starlette.requests import Request
-
-        from clusteratlas.server.web import language
-
         with i18n.language_for(language(Request(scope))):  # its refusals in the request's language
             await self._guard(scope, receive, send)
 
@@ -275,3 +273,18 @@ async def _problem(send: Any, scope: dict, status: int, title: str, detail: str,
                             (b"content-length", str(len(body)).encode()), *(extra_headers or [])]})
     await send({"type": "http.response.body", "body": body})
 
+
+# ------------------------------------------------------------------ the caller
+bearer = HTTPBearer(auto_error=False, description="A token from 'clusteratlas token create' (ca_<id>_<secret>)")
+
+
+def caller(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    """Who is calling (anonymous without a token), as the guard found (checked here only without the guard)."""
+    found = request.scope.get(CALLER_KEY)
+    if found is not None:
+        return found
+    return authenticate(request.app.state.service.reader(), request.headers.get("authorization"))
+
+
+#: A route's caller, as a FastAPI dependency (documents the bearer token in the schema).
+Who = Annotated[Caller, Depends(caller)]

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from clusteratlas import queries as Q
 from clusteratlas.errors import InputError
 from clusteratlas.i18n import _
 from clusteratlas.queries import answers as A
-from clusteratlas.queries._core import TableResult
-from clusteratlas.server.app import OBJECT, TABULAR, Format, cache_headers
+from clusteratlas.server.answering import answer_object, answer_table, service_of
 from clusteratlas.server.auth import require_role
-from clusteratlas.server.formats import json_response, negotiate, table_response
-from clusteratlas.server.service import AtlasService
-from clusteratlas.server.warm import SCOPE_KEY as WARM_SCOPE_KEY
-from clusteratlas.server.writes import WRITE_ERRORS, Who
+from clusteratlas.server.contract import OBJECT, TABULAR, WRITE_ERRORS, Format
+from clusteratlas.server.formats import json_response
+from clusteratlas.server.guard import Who
 
 router = APIRouter()
-#: Queries run at once (new answers); the others wait their turn, cached answers never wait.
-READERS = 4
 #: The longest id (region, cluster, …) a route accepts, alone or in a comma-separated list.
 MAX_ID = 200
 
@@ -60,71 +52,12 @@ def _id_list(text: str, name: str) -> list[str]:
     return ids
 
 
-def _service(request: Request) -> AtlasService:
-    return request.app.state.service
-
-
-async def _cached(request: Request, service: AtlasService, fmt: str,
-                  build: Callable[[dict[str, str]], Response]) -> Response:
-    """304 when the client's copy is current, else a new answer, built on a worker thread (a few at once).
-
-    Identical requests are answered before they reach here, from the cache of encoded answers
-    (:mod:`clusteratlas.server.cache`), which keeps this answer on its way out.
-    """
-    headers, fresh = cache_headers(request, service, fmt)
-    if fresh:
-        return Response(status_code=304, headers=headers)
-    if request.scope.get(WARM_SCOPE_KEY):  # the warm-up's own thread computes it: no live request's slot taken
-        return build(headers)
-    if service.read_limiter is None:  # a few queries at once: more only thrash the cores and DuckDB's memory
-        service.read_limiter = anyio.CapacityLimiter(READERS)
-    return await anyio.to_thread.run_sync(build, headers, limiter=service.read_limiter)
-
-
-def _flag(request: Request, name: str) -> bool:
-    """A true/false query parameter of a tabular answer (``keep_formulas``: CSV cells as stored; ``bom``: a CSV
-    that starts with the UTF-8 byte-order mark), false by default."""
-    value = request.query_params.get(name)
-    if value is None:
-        return False
-    try:
-        return TypeAdapter(bool).validate_python(value)
-    except ValidationError:
-        raise InputError(_("{name} must be true or false").format(name=name), value=value[:40],
-                         expected=_("true or false")) from None
-
-
-async def _table(request: Request, fmt: str | None, name: str, run: Callable[[Any], TableResult]) -> Response:
-    service = _service(request)
-    chosen = negotiate(fmt, request.headers.get("accept"))
-    keep, bom = _flag(request, "keep_formulas"), _flag(request, "bom")
-
-    def build(headers: dict[str, str]) -> Response:
-        result = run(service.reader())
-        return table_response(result.table, result.meta, service.provenance().as_dict(), chosen, headers, name,
-                              keep_formulas=keep, bom=bom)
-
-    return await _cached(request, service, chosen, build)
-
-
-async def _object(request: Request, run: Callable[[Any], Any]) -> Response:
-    service = _service(request)
-
-    def build(headers: dict[str, str]) -> Response:
-        data = run(service.reader())
-        if hasattr(data, "as_dict"):
-            data = data.as_dict()
-        return json_response({"data": data, "provenance": service.provenance().as_dict()}, headers=headers)
-
-    return await _cached(request, service, "json", build)
-
-
 @router.get("/health", tags=["service"], responses={200: {"description": "The server is up"}})
 def health(request: Request) -> Response:
     """Liveness, what is served, the answer cache and how far its warm-up is (never cached)."""
-    service = _service(request)
+    service = service_of(request)
     version, modified = service.stamp()
-    service.reader().execute("SELECT 1").fetchall()
+    service.ping()
     warmer = getattr(request.app.state, "warmer", None)
     return json_response({"status": "ok", "atlas": service.path.name, "version": version,
                           "last_modified": modified.isoformat(), "read_only": service.read_only,
@@ -136,33 +69,33 @@ def health(request: Request) -> Response:
 @router.get("/provenance", tags=["provenance"], responses=OBJECT)
 async def provenance(request: Request) -> Response:
     """The atlas, its latest map run (definition, parameters, reference economy, time) and its source files."""
-    return await _object(request, lambda con: _service(request).provenance().as_dict())
+    return await answer_object(request, lambda con: service_of(request).provenance().as_dict())
 
 
 @router.get("/map-runs", tags=["provenance"], responses=TABULAR)
 async def map_runs(request: Request, fmt: Fmt = None) -> Response:
     """Every map run, newest first."""
-    return await _table(request, fmt, "map-runs", Q.map_runs)
+    return await answer_table(request, fmt, "map-runs", Q.map_runs)
 
 
 @router.get("/imports", tags=["provenance"], responses=TABULAR)
 async def imports(request: Request, fmt: Fmt = None) -> Response:
     """Every imported file with its SHA-256, oldest first."""
-    return await _table(request, fmt, "imports", Q.imports)
+    return await answer_table(request, fmt, "imports", Q.imports)
 
 
 @router.get("/writes", tags=["provenance"], responses={**TABULAR, 401: WRITE_ERRORS[401], 403: WRITE_ERRORS[403]})
 async def writes(request: Request, who: Who, fmt: Fmt = None) -> Response:
     """Every write made through the API: who (token ids and names), when, what, checksum (editor or admin)."""
     require_role(who, "editor")
-    return await _table(request, fmt, "writes", Q.writes)
+    return await answer_table(request, fmt, "writes", Q.writes)
 
 
 @router.get("/overview", tags=["regions"], responses=OBJECT)
 async def overview(request: Request) -> Response:
     """The home page's figures: one level's regions and jobs in the latest year (``level``, ``year``,
     ``regions``, ``employment``: all industries), the regions of every level, and the clusters at that level."""
-    return await _object(request, Q.overview)
+    return await answer_object(request, Q.overview)
 
 
 # ------------------------------------------------------------------- regions
@@ -170,7 +103,7 @@ async def overview(request: Request) -> Response:
 async def regions(request: Request, q: Text = None, level: Level = None, parent: Text = None, limit: Limit = 100,
             cursor: Cursor = None, fmt: Fmt = None) -> Response:
     """Regions by id or name (English or Japanese), level and parent; paged by cursor."""
-    return await _table(request, fmt, "regions", lambda con: Q.list_regions(con, q=q, level=level, parent=parent,
+    return await answer_table(request, fmt, "regions", lambda con: Q.list_regions(con, q=q, level=level, parent=parent,
                                                                        limit=limit, cursor=cursor))
 
 
@@ -178,7 +111,7 @@ async def regions(request: Request, q: Text = None, level: Level = None, parent:
 async def region(request: Request, region: Id, year: Year = None, level: Level = None,
            include_empty: bool = False, opportunities: Annotated[int, Query(ge=0, le=1000)] = 10) -> Response:
     """A region's profile: summary, every cluster with every metric, time series, related opportunities."""
-    return await _object(request, lambda con: A.ask(con, "region", region, year=year, level=level,
+    return await answer_object(request, lambda con: A.ask(con, "region", region, year=year, level=level,
                                                     include_empty=include_empty, opportunities=opportunities))
 
 
@@ -186,7 +119,7 @@ async def region(request: Request, region: Id, year: Year = None, level: Level =
 async def region_clusters(request: Request, region: Id, year: Year = None, level: Level = None,
                     include_empty: bool = False, fmt: Fmt = None) -> Response:
     """A region's clusters (the profile's table), strongest first."""
-    return await _table(request, fmt, f"region-{region}", lambda con: Q.region_clusters(
+    return await answer_table(request, fmt, f"region-{region}", lambda con: Q.region_clusters(
         con, region, year=year, level=level, include_empty=include_empty))
 
 
@@ -197,7 +130,7 @@ async def compare(request: Request, regions: Annotated[str, Query(min_length=1, 
             fmt: Fmt = None) -> Response:
     """Two to 25 regions side by side: one row per region × cluster with every metric."""
     ids = _id_list(regions, "regions")
-    return await _table(request, fmt, "compare", lambda con: Q.compare_regions(con, ids, year=year, level=level,
+    return await answer_table(request, fmt, "compare", lambda con: Q.compare_regions(con, ids, year=year, level=level,
                                                                          metric=metric))
 
 
@@ -205,15 +138,15 @@ async def compare(request: Request, regions: Annotated[str, Query(min_length=1, 
 @router.get("/clusters", tags=["clusters"], responses=TABULAR)
 async def clusters(request: Request, level: Level = None, year: Year = None, fmt: Fmt = None) -> Response:
     """The clusters of the latest map run, with names, type, and their jobs and strong regions at one level."""
-    return await _table(request, fmt, "clusters", lambda con: Q.list_clusters(con, level=level, year=year))
+    return await answer_table(request, fmt, "clusters", lambda con: Q.list_clusters(con, level=level, year=year))
 
 
 @router.get("/clusters/{cluster}", tags=["clusters"], responses=OBJECT)
 async def cluster(request: Request, cluster: Id, metric: Annotated[str, Query(max_length=100)] = "employment",
             level: Level = None, year: Year = None, top: Top = 20) -> Response:
     """A cluster's profile: definition, subclusters, industries, top regions by a metric, time series."""
-    return await _object(request, lambda con: A.ask(con, "cluster", cluster, metric=metric, level=level, year=year,
-                                                    top=top))
+    return await answer_object(request, lambda con: A.ask(con, "cluster", cluster, metric=metric, level=level,
+                                                          year=year, top=top))
 
 
 @router.get("/clusters/{cluster}/ranking", tags=["clusters"], responses=TABULAR)
@@ -222,7 +155,7 @@ async def cluster_ranking(request: Request, cluster: Id, metric: Annotated[str, 
                     min_employment: Annotated[float | None, Query(ge=0, le=1e12)] = None,
                     fmt: Fmt = None) -> Response:
     """The regions of one level ranked by any metric of a cluster."""
-    return await _table(request, fmt, f"ranking-{cluster}", lambda con: A.ask(
+    return await answer_table(request, fmt, f"ranking-{cluster}", lambda con: A.ask(
         con, "ranking", cluster, metric=metric, level=level, year=year, top=top, min_employment=min_employment))
 
 
@@ -233,7 +166,7 @@ async def cluster_map(request: Request, cluster: Id, metric: Annotated[str, Quer
                                               "1, quantiles, diverging around 0 for growth), lq, quantiles or "
                                               "lisa (hot spots)")] = "auto") -> Response:
     """A map layer: every region's value of one metric of a cluster at one level, and its classes (``meta``)."""
-    return await _table(request, fmt, f"map-{cluster}", lambda con: A.ask(con, "map", cluster, metric=metric,
+    return await answer_table(request, fmt, f"map-{cluster}", lambda con: A.ask(con, "map", cluster, metric=metric,
                                                                     level=level, year=year, classes=classes))
 
 
@@ -241,7 +174,7 @@ async def cluster_map(request: Request, cluster: Id, metric: Annotated[str, Quer
 async def related(request: Request, cluster: Id, top: Annotated[int, Query(ge=1, le=1000)] = 10,
             fmt: Fmt = None) -> Response:
     """The most related clusters (or industries) by proximity, co-location and co-agglomeration."""
-    return await _table(request, fmt, f"related-{cluster}", lambda con: Q.related_clusters(con, cluster, top=top))
+    return await answer_table(request, fmt, f"related-{cluster}", lambda con: Q.related_clusters(con, cluster, top=top))
 
 
 # ------------------------------------------------------------------- results
@@ -254,7 +187,7 @@ async def results(request: Request, level: Level = None, year: Year = None, clus
     """Region × cluster results: filters, sort by any column, cursor pagination."""
     filters = Q.ResultFilters(level=level, year=year, cluster=cluster, type=type, stars_min=stars_min,
                               strong=strong, regions=_id_list(regions, "regions") if regions is not None else None)
-    return await _table(request, fmt, "results", lambda con: Q.results(con, filters, sort=sort, limit=limit,
+    return await answer_table(request, fmt, "results", lambda con: Q.results(con, filters, sort=sort, limit=limit,
                                                                  cursor=cursor))
 
 
@@ -263,7 +196,7 @@ async def results(request: Request, level: Level = None, year: Year = None, clus
 async def complexity(request: Request, of: Literal["regions", "items"], by: By = "cluster", level: Level = None,
                year: Year = None, sort: Sort = None, limit: Limit = 1000, fmt: Fmt = None) -> Response:
     """Complexity rankings: regions (ECI, COI, diversity…) or clusters/industries (PCI, ubiquity…)."""
-    return await _table(request, fmt, f"complexity-{of}", lambda con: Q.complexity(
+    return await answer_table(request, fmt, f"complexity-{of}", lambda con: Q.complexity(
         con, of=of, by=by, level=level, year=year, sort=sort, limit=limit))
 
 
@@ -272,7 +205,7 @@ async def hotspots(request: Request, item: Text = None, by: By = "cluster", leve
              value: Literal["lq", "employment", "share"] = "lq", significant: bool = True, limit: Limit = 1000,
              fmt: Fmt = None) -> Response:
     """Spatial hot spots (LISA high-high, Gi*) of the stored run; global Moran's I in meta."""
-    return await _table(request, fmt, "hotspots", lambda con: Q.hotspots(
+    return await answer_table(request, fmt, "hotspots", lambda con: Q.hotspots(
         con, item=item, by=by, level=level, year=year, value=value, significant=significant, limit=limit))
 
 
@@ -280,14 +213,14 @@ async def hotspots(request: Request, item: Text = None, by: By = "cluster", leve
 async def shift_share(request: Request, start: Year = None, end: Year = None, region: Text = None, item: Text = None,
                 by: By = "cluster", sort: Sort = None, limit: Limit = 1000, fmt: Fmt = None) -> Response:
     """Stored shift-share components per region × item (default: the latest stored period)."""
-    return await _table(request, fmt, "shift-share", lambda con: Q.shift_share(
+    return await answer_table(request, fmt, "shift-share", lambda con: Q.shift_share(
         con, start=start, end=end, region=region, item=item, by=by, sort=sort, limit=limit))
 
 
 @router.get("/indicators", tags=["analyses"], responses=TABULAR)
 async def indicators(request: Request, fmt: Fmt = None) -> Response:
     """The indicators in the atlas (units, years, regions)."""
-    return await _table(request, fmt, "indicators", Q.indicator_names)
+    return await answer_table(request, fmt, "indicators", Q.indicator_names)
 
 
 @router.get("/indicators/{indicator}", tags=["analyses"], responses=TABULAR)
@@ -295,7 +228,7 @@ async def indicator(request: Request, indicator: Id, per: Text = None,
               scale: Annotated[float, Query(gt=0, lt=1e12)] = 1000.0, year: Year = None,
               fmt: Fmt = None) -> Response:
     """An indicator by region and year; with ``per`` (employment or another indicator), a rate."""
-    return await _table(request, fmt, f"indicator-{indicator}", lambda con: Q.indicator(con, indicator, per=per,
+    return await answer_table(request, fmt, f"indicator-{indicator}", lambda con: Q.indicator(con, indicator, per=per,
                                                                                   scale=scale, year=year))
 
 
@@ -303,13 +236,13 @@ async def indicator(request: Request, indicator: Id, per: Text = None,
 @router.get("/frameworks", tags=["evaluation"], responses=TABULAR)
 async def frameworks(request: Request, fmt: Fmt = None) -> Response:
     """Evaluation frameworks: built in and stored in the atlas."""
-    return await _table(request, fmt, "frameworks", Q.frameworks)
+    return await answer_table(request, fmt, "frameworks", Q.frameworks)
 
 
 @router.get("/frameworks/{framework}", tags=["evaluation"], responses=OBJECT)
 async def framework(request: Request, framework: Id, version: Text = None) -> Response:
     """One framework's document (factors, columns, scales)."""
-    return await _object(request, lambda con: Q.framework(con, framework, version))
+    return await answer_object(request, lambda con: Q.framework(con, framework, version))
 
 
 @router.get("/frameworks/{framework}/averages", tags=["evaluation"], responses=TABULAR)
@@ -319,7 +252,7 @@ async def framework_averages(request: Request, framework: Id, by: Text = None,
                              = None, fmt: Fmt = None) -> Response:
     """Mean points per group × column × factor of a framework's assessments, grouped by a tag or field
     (e.g. formation_base), with NISTEP's published table beside for nistep-jp-15."""
-    return await _table(request, fmt, f"averages-{framework}", lambda con: Q.group_averages(
+    return await answer_table(request, fmt, f"averages-{framework}", lambda con: Q.group_averages(
         con, framework, by=by, reference=reference))
 
 
@@ -327,17 +260,17 @@ async def framework_averages(request: Request, framework: Id, by: Text = None,
 async def assessments(request: Request, framework: Text = None, subject: Text = None, all_revisions: bool = False,
                 fmt: Fmt = None) -> Response:
     """Assessments: the current revision of each (or every revision)."""
-    return await _table(request, fmt, "assessments", lambda con: Q.assessments(
+    return await answer_table(request, fmt, "assessments", lambda con: Q.assessments(
         con, framework=framework, subject=subject, all_revisions=all_revisions))
 
 
 @router.get("/assessments/{assessment}", tags=["evaluation"], responses=OBJECT)
 async def assessment(request: Request, assessment: Id) -> Response:
     """One assessment with its full revision history, scores and evidence."""
-    return await _object(request, lambda con: Q.assessment(con, assessment))
+    return await answer_object(request, lambda con: Q.assessment(con, assessment))
 
 
 @router.get("/programmes", tags=["evaluation"], responses=TABULAR)
 async def programmes(request: Request, programme: Text = None, fmt: Fmt = None) -> Response:
     """Japan's cluster programme registry."""
-    return await _table(request, fmt, "programmes", lambda con: Q.programmes(con, programme=programme))
+    return await answer_table(request, fmt, "programmes", lambda con: Q.programmes(con, programme=programme))

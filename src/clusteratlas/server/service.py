@@ -39,7 +39,7 @@ from clusteratlas.errors import InputError
 from clusteratlas.i18n import _
 from clusteratlas.queries.provenance import Provenance, provenance
 from clusteratlas.server.cache import DEFAULT_CACHE_MB, ResponseCache
-from clusteratlas.store.access import ALIAS, Notify, Reading, identity, say
+from clusteratlas.store.access import Notify, Reading, identity, ping, read_cursor, say
 from clusteratlas.store.atlas import read_connection
 
 T = TypeVar("T")
@@ -66,8 +66,7 @@ class Snapshot:
         cur = self.cursors.get(key)
         if cur is None:
             with self.lock:
-                cur = self.con.cursor()
-                cur.execute(f"USE {ALIAS}")  # a cursor is a new connection: it starts in the in-memory database
+                cur = read_cursor(self.con)
                 self.cursors[key] = cur
         return cur
 
@@ -215,6 +214,10 @@ class AtlasService:
     def reader(self) -> duckdb.DuckDBPyConnection:
         """This thread's read cursor on the version read now."""
         return self.snapshot().cursor()
+
+    def ping(self) -> None:
+        """Ask the version read now the smallest question (the health route's probe): raises when it cannot."""
+        ping(self.reader())
 
     def stamp(self) -> tuple[str, datetime]:
         """(version, last-modified) of the version read now."""

@@ -37,10 +37,10 @@ import time
 from typing import Any
 from urllib.parse import quote, unquote
 
+from clusteratlas.server.contract import WARM_SCOPE_KEY
+
 log = logging.getLogger("clusteratlas.server")
 API = "/api/v1"
-#: Marks a warm-up request in the ASGI scope (never set by a client: scopes come from the server).
-SCOPE_KEY = "clusteratlas.warm"
 #: Accept-Encoding of the two variants kept per answer: what browsers and Python clients send, then curl/wrk.
 ENCODINGS = (b"gzip, deflate", b"identity")
 #: The warm-up stops once the cache holds this share of its bound.
@@ -184,7 +184,7 @@ class Warmer:
         scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
                  "method": "GET", "scheme": "http", "server": ("127.0.0.1", 0), "client": ("127.0.0.1", 0),
                  "root_path": "", "path": unquote(raw_path), "raw_path": raw_path.encode(),
-                 "query_string": query.encode(), "state": {}, SCOPE_KEY: True,
+                 "query_string": query.encode(), "state": {}, WARM_SCOPE_KEY: True,
                  "headers": [(b"host", b"localhost"), (b"accept", b"*/*"), (b"accept-encoding", encoding),
                              (b"user-agent", b"clusteratlas-warm")]}
         got: dict[str, Any] = {"status": 0}

@@ -24,51 +24,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi import Path as PathParam
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from clusteratlas.errors import InputError
 from clusteratlas.i18n import _
 from clusteratlas.queries._core import to_rows
-from clusteratlas.server.app import ERRORS
-from clusteratlas.server.auth import (
-    Caller,
-    authenticate,
-    create_token,
-    list_tokens,
-    record_write,
-    require_role,
-    revoke_token,
-)
+from clusteratlas.server.answering import service_of
+from clusteratlas.server.auth import Caller, create_token, list_tokens, record_write, require_role, revoke_token
+from clusteratlas.server.contract import WRITE_ERRORS
 from clusteratlas.server.formats import json_response
-from clusteratlas.server.service import AtlasService
+from clusteratlas.server.guard import Who
+from clusteratlas.server.service import AtlasService, ReadOnly
 
 router = APIRouter(tags=["writes"])
-bearer = HTTPBearer(auto_error=False, description="A token from 'clusteratlas token create' (ca_<id>_<secret>)")
-WRITE_ERRORS = {**ERRORS, 401: {**ERRORS[404], "description": "No token, or a wrong, revoked or expired one"},
-                403: {**ERRORS[404], "description": "The token's role is too low"},
-                503: {**ERRORS[404], "description": "The atlas is served read-only"}}
 UPLOAD_SUFFIXES = {".csv", ".xlsx", ".parquet", ".tsv", ".txt"}
-
-
-def _service(request: Request) -> AtlasService:
-    return request.app.state.service
-
-
-def caller(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    """Who is calling (anonymous without a token), as the guard found (checked here only without the guard)."""
-    from clusteratlas.server.guard import CALLER_KEY
-
-    found = request.scope.get(CALLER_KEY)
-    if found is not None:
-        return found
-    return authenticate(_service(request).reader(), request.headers.get("authorization"))
-
-
-Who = Annotated[Caller, Depends(caller)]
 
 
 class WriteAnswer(BaseModel):
@@ -146,10 +118,8 @@ def _write_upload(request: Request, who: Caller, role: str, upload: UploadFile, 
                   job: Callable[[Any, Path], dict], then: Callable[[Any, dict], dict] | None = None) -> Response:
     """Keep the upload, run ``job(atlas, path)`` within the upload time limit, then ``then(atlas, result)``."""
     require_role(who, role)
-    service = _service(request)
+    service = service_of(request)
     if service.read_only:
-        from clusteratlas.server.service import ReadOnly
-
         raise ReadOnly()
     path, sha = _keep_upload(service, upload)
     sent = Path(upload.filename or path.name).name
@@ -216,7 +186,7 @@ def run_map(request: Request, who: Who, body: MapRequest | None = None) -> Respo
         record_write(atlas.con, who, "map", json.dumps(result, default=str), None)
         return result
 
-    return json_response({"action": "map", "result": _service(request).write(job)}, status=201)
+    return json_response({"action": "map", "result": service_of(request).write(job)}, status=201)
 
 
 class TokenRequest(BaseModel):
@@ -229,7 +199,7 @@ class TokenRequest(BaseModel):
 def tokens(request: Request, who: Who) -> Response:
     """List the tokens (admin)."""
     require_role(who, "admin")
-    return json_response({"data": to_rows(list_tokens(_service(request).reader()))})
+    return json_response({"data": to_rows(list_tokens(service_of(request).reader()))})
 
 
 @router.post("/tokens", status_code=201, responses={201: {"description": "The new token, shown once"},
@@ -243,7 +213,7 @@ def new_token(request: Request, who: Who, body: TokenRequest) -> Response:
         record_write(atlas.con, who, "token-create", json.dumps({"id": token_id, "role": body.role}), None)
         return token_id, token
 
-    token_id, token = _service(request).write(job)
+    token_id, token = service_of(request).write(job)
     return json_response({"id": token_id, "token": token, "role": body.role, "name": body.name}, status=201)
 
 
@@ -257,7 +227,7 @@ def delete_token(request: Request, who: Who,
         revoke_token(atlas.con, token_id)
         record_write(atlas.con, who, "token-revoke", json.dumps({"id": token_id}), None)
 
-    _service(request).write(job)
+    service_of(request).write(job)
     return json_response({"id": token_id, "state": "revoked"})
 
 

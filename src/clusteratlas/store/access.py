@@ -373,6 +373,22 @@ def open_read_only(path: str | os.PathLike[str], *, memory_limit: str | None = N
     return con
 
 
+def read_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new cursor of a connection from :func:`open_read_only`, reading the atlas.
+
+    A cursor is a new connection to the same instance: it starts in the in-memory database, not the attached
+    atlas, until told to use it.
+    """
+    cur = con.cursor()
+    cur.execute(f"USE {ALIAS}")
+    return cur
+
+
+def ping(con: duckdb.DuckDBPyConnection) -> None:
+    """Ask the database the smallest question: raises when the connection no longer answers (a health probe)."""
+    con.execute("SELECT 1").fetchall()
+
+
 def repair(path: str | os.PathLike[str], notify: Notify | None = say) -> None:
     """Take the write lock and undo what a killed writer left (see :func:`_recover`)."""
     path = Path(path).absolute()

@@ -60,7 +60,7 @@ DDL = [
     # Rows of older versions keep NULL there and are read back marked legacy (clusteratlas.store.runs).
     *(f"ALTER TABLE map_runs ADD COLUMN IF NOT EXISTS {col}" for col in (
         "run_id VARCHAR", "spec VARCHAR", "outcome VARCHAR")),
-    # The service's tokens (only their hashes) and its write log (clusteratlas.server.auth): part of the
+    # The service's tokens (only their hashes) and its write log (clusteratlas.store.tokens): part of the
     # schema, so that every reader finds them and the command line can manage tokens beside a running server.
     "CREATE TABLE IF NOT EXISTS api_tokens (id VARCHAR PRIMARY KEY, name VARCHAR, role VARCHAR, hash VARCHAR, "
     "created_at TIMESTAMP, expires_at TIMESTAMP, revoked_at TIMESTAMP)",

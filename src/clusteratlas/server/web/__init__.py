@@ -37,13 +37,14 @@ from clusteratlas.queries import answers as A
 from clusteratlas.queries._core import Missing, level_counts, to_rows
 from clusteratlas.queries.lookup import search, search_variants  # the search box's forgiving match, as the CLI's
 from clusteratlas.reference.programmes import programme_name
-from clusteratlas.server.app import OBJECT, TABULAR
+from clusteratlas.server.answering import answer_object, answer_table
+from clusteratlas.server.contract import OBJECT, TABULAR
 from clusteratlas.server.formats import accepted, dumps
+from clusteratlas.server.language import LANG_COOKIE, language
 from clusteratlas.sources.codes import visible
 
 HERE = FilePath(__file__).resolve().parent
 DOMAIN = "web"
-LANG_COOKIE = "clusteratlas_lang"
 METRICS = ("lq", "stars", "strong", "employment", "employment_cagr")
 MAX_COMPARE = 25
 PROGRAMMES_PER_PAGE = 25  # the evaluations page lists programmes a page at a time (143 made a 7,500-pixel table)
@@ -136,15 +137,6 @@ def reference_economy(run: dict[str, Any], lang: str) -> str:
     spec = run.get("spec") or {}
     with i18n.language_for(lang):
         return reference_words(None if spec.get("files") else spec.get("reference"), run.get("reference_label"))
-
-
-def language(request: Request) -> str:
-    """``?lang=`` first (then remembered in a cookie), else the cookie, else English."""
-    asked = i18n.normalise(request.query_params.get("lang"))
-    if asked in i18n.LANGUAGES:
-        return asked
-    kept = i18n.normalise(request.cookies.get(LANG_COOKIE))
-    return kept if kept in i18n.LANGUAGES else "en"
 
 
 def url_with(request: Request, **changes: Any) -> str:
@@ -295,7 +287,7 @@ def cluster_page(request: Request, cluster: str, level: str | None = None, year:
     layer = Q.map_layer(con, cluster, metric="employment_cagr" if metric == "growth" else metric,
                         level=level, year=year, classes=classes)
     related = _maybe(lambda: Q.related_clusters(con, cluster, top=10, level=level))
-    levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_regions ORDER BY 1").fetchall()]
+    levels = sorted(level_counts(con))  # the levels with results, as the static edition lists them
     q = urlencode({"metric": layer.meta["metric"], "level": level, "year": year, "classes": classes})
     one_year = len(profile["series"]) == 1
     shown = layer.meta["classes"]
@@ -497,18 +489,14 @@ def evaluations_page(request: Request, programme: str | None = Query(None, max_l
 @api_router.get("/geometry", tags=["geometry"], responses=OBJECT)
 async def geometry_levels(request: Request) -> Response:
     """The region levels that have shapes for the maps."""
-    from clusteratlas.server.routes import _object
-
-    return await _object(request, lambda con: {"levels": Q.geometry_levels(con)})
+    return await answer_object(request, lambda con: {"levels": Q.geometry_levels(con)})
 
 
 @api_router.get("/geometry/{level}", tags=["geometry"], responses=OBJECT)
 async def geometry(request: Request, level: Annotated[str, Path(min_length=1, max_length=100,
                                                                description="A region level with shapes")]) -> Response:
     """Simplified shapes of every region of a level, as a GeoJSON FeatureCollection (in ``data``)."""
-    from clusteratlas.server.routes import _object
-
-    return await _object(request, lambda con: Q.geometry(con, level))
+    return await answer_object(request, lambda con: Q.geometry(con, level))
 
 
 @api_router.get("/regions/{region}/story", tags=["regions"], responses=OBJECT)
@@ -518,13 +506,11 @@ async def region_story(request: Request, region: Annotated[str, Path(min_length=
     """A region told in words: sentences of text and figures, each figure with its value and the address of the
     answer it comes from (the region page's story, ``show region --story``)."""
     from clusteratlas.queries.story import region_story as told
-    from clusteratlas.server.routes import _object
-
     def build(con):
         with i18n.language_for(lang):
             return told(con, region, year=year, level=level)
 
-    return await _object(request, build)
+    return await answer_object(request, build)
 
 
 @api_router.get("/suggest", tags=["regions"], responses=OBJECT)
@@ -536,10 +522,8 @@ async def suggestions(request: Request, q: Annotated[str, Query(max_length=200, 
                       limit: Annotated[int, Query(ge=1, le=50)] = 8) -> Response:
     """Suggestions for a search box: regions and clusters whose code or name (English or Japanese, folded for
     case, width and kana, as the search page and the CLI fold them) contains ``q``, those starting with it first."""
-    from clusteratlas.server.routes import _object
-
     kinds = ("region", "cluster") if kind == "all" else (kind,)
-    return await _object(request, lambda con: {"suggestions": Q.suggest(con, q, limit=limit, level=level,
+    return await answer_object(request, lambda con: {"suggestions": Q.suggest(con, q, limit=limit, level=level,
                                                                         kinds=kinds)})
 
 
@@ -549,9 +533,7 @@ async def peers(request: Request, region: Annotated[str, Path(min_length=1, max_
                 ) -> Response:
     """The ``n`` regions of the same level closest in size (total employment, log scale) to ``region``: the
     compare page's peers."""
-    from clusteratlas.server.routes import _table
-
-    return await _table(request, fmt, f"peers-{region}", lambda con: Q.peer_regions(con, region, n=n))
+    return await answer_table(request, fmt, f"peers-{region}", lambda con: Q.peer_regions(con, region, n=n))
 
 
 def mount(app: FastAPI) -> None:
@@ -616,4 +598,4 @@ def mount(app: FastAPI) -> None:
     app.include_router(router)
 
 
-__all__ = ["json", "mount", "render", "search", "search_variants", "to_rows"]
+__all__ = ["json", "language", "mount", "render", "search", "search_variants", "to_rows"]
