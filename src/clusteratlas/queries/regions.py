@@ -222,12 +222,6 @@ def region_profiles(con: duckdb.DuckDBPyConnection, level: str, *, year: int | N
                      min_employment=min_employment)
 
 
-def _programme_region(region: str) -> bool:
-    from clusteratlas.reference.programmes import PROGRAMMES
-
-    return ":" in region and region.split(":", 1)[0] in PROGRAMMES
-
-
 def _profiles(con: duckdb.DuckDBPyConnection, level: str, region: str | None, *, year: int | None,
               include_empty: bool, opportunities: int,
               min_employment: float) -> dict[str, Callable[[], RegionProfile]]:
@@ -276,7 +270,9 @@ def _profiles(con: duckdb.DuckDBPyConnection, level: str, region: str | None, *,
         f"ON p.region = c.region AND p.year = c.year WHERE c.level = ? {only('c')} AND c.payroll IS NOT NULL "
         f"GROUP BY c.region", [*picked_params, level, *mine]).fetchall()}
     # a programme region's declared fields are read from every cluster, with jobs or not
-    programmes = [r for r, *_ in chosen if _programme_region(r)]
+    from clusteratlas.reference.programmes import is_programme_region
+
+    programmes = [r for r, *_ in chosen if is_programme_region(r)]
     cells: dict[str, pa.Table] = {}
     if programmes:
         marks = ", ".join("?" for _ in programmes)

@@ -202,6 +202,11 @@ def region_names(con) -> dict[str, str]:
             if en or ja}
 
 
+def is_programme_region(region: str) -> bool:
+    """Whether ``region`` is a programme's region (``programme:id``, the programme one of :data:`PROGRAMMES`)."""
+    return ":" in region and region.split(":", 1)[0] in PROGRAMMES
+
+
 def profile_notes(con, region: str, rows: pa.Table) -> list[str]:
     """Lines under a programme region's profile: its coverage and its declared fields beside their statistics
     (the benchmark clusters each field is read from, with LQ and stars), as plain text. Empty for other regions.
@@ -211,7 +216,7 @@ def profile_notes(con, region: str, rows: pa.Table) -> list[str]:
     from clusteratlas import i18n
     from clusteratlas.i18n import _
 
-    if ":" not in region or region.split(":", 1)[0] not in PROGRAMMES:
+    if not is_programme_region(region):
         return []
     lines = [_("coverage:") + f" {c['note']}" for c in coverage(observed_regions(con), region_names(con))
              if c["region"] == region]

@@ -104,7 +104,7 @@ async def regions(request: Request, q: Text = None, level: Level = None, parent:
             cursor: Cursor = None, fmt: Fmt = None) -> Response:
     """Regions by id or name (English or Japanese), level and parent; paged by cursor."""
     return await answer_table(request, fmt, "regions", lambda con: Q.list_regions(con, q=q, level=level, parent=parent,
-                                                                       limit=limit, cursor=cursor))
+                                                                                  limit=limit, cursor=cursor))
 
 
 @router.get("/regions/{region}", tags=["regions"], responses=OBJECT)
@@ -112,7 +112,7 @@ async def region(request: Request, region: Id, year: Year = None, level: Level =
            include_empty: bool = False, opportunities: Annotated[int, Query(ge=0, le=1000)] = 10) -> Response:
     """A region's profile: summary, every cluster with every metric, time series, related opportunities."""
     return await answer_object(request, lambda con: A.ask(con, "region", region, year=year, level=level,
-                                                    include_empty=include_empty, opportunities=opportunities))
+                                                          include_empty=include_empty, opportunities=opportunities))
 
 
 @router.get("/regions/{region}/clusters", tags=["regions"], responses=TABULAR)
@@ -131,7 +131,7 @@ async def compare(request: Request, regions: Annotated[str, Query(min_length=1, 
     """Two to 25 regions side by side: one row per region × cluster with every metric."""
     ids = _id_list(regions, "regions")
     return await answer_table(request, fmt, "compare", lambda con: Q.compare_regions(con, ids, year=year, level=level,
-                                                                         metric=metric))
+                                                                                     metric=metric))
 
 
 # ------------------------------------------------------------------ clusters
@@ -166,8 +166,8 @@ async def cluster_map(request: Request, cluster: Id, metric: Annotated[str, Quer
                                               "1, quantiles, diverging around 0 for growth), lq, quantiles or "
                                               "lisa (hot spots)")] = "auto") -> Response:
     """A map layer: every region's value of one metric of a cluster at one level, and its classes (``meta``)."""
-    return await answer_table(request, fmt, f"map-{cluster}", lambda con: A.ask(con, "map", cluster, metric=metric,
-                                                                    level=level, year=year, classes=classes))
+    return await answer_table(request, fmt, f"map-{cluster}", lambda con: A.ask(
+        con, "map", cluster, metric=metric, level=level, year=year, classes=classes))
 
 
 @router.get("/clusters/{cluster}/related", tags=["clusters"], responses=TABULAR)
@@ -188,7 +188,7 @@ async def results(request: Request, level: Level = None, year: Year = None, clus
     filters = Q.ResultFilters(level=level, year=year, cluster=cluster, type=type, stars_min=stars_min,
                               strong=strong, regions=_id_list(regions, "regions") if regions is not None else None)
     return await answer_table(request, fmt, "results", lambda con: Q.results(con, filters, sort=sort, limit=limit,
-                                                                 cursor=cursor))
+                                                                             cursor=cursor))
 
 
 # ------------------------------------------------------------------ analyses
@@ -229,7 +229,7 @@ async def indicator(request: Request, indicator: Id, per: Text = None,
               fmt: Fmt = None) -> Response:
     """An indicator by region and year; with ``per`` (employment or another indicator), a rate."""
     return await answer_table(request, fmt, f"indicator-{indicator}", lambda con: Q.indicator(con, indicator, per=per,
-                                                                                  scale=scale, year=year))
+                                                                                              scale=scale, year=year))
 
 
 # ---------------------------------------------------------------- evaluation

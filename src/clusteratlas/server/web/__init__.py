@@ -524,7 +524,7 @@ async def suggestions(request: Request, q: Annotated[str, Query(max_length=200, 
     case, width and kana, as the search page and the CLI fold them) contains ``q``, those starting with it first."""
     kinds = ("region", "cluster") if kind == "all" else (kind,)
     return await answer_object(request, lambda con: {"suggestions": Q.suggest(con, q, limit=limit, level=level,
-                                                                        kinds=kinds)})
+                                                                              kinds=kinds)})
 
 
 @api_router.get("/regions/{region}/peers", tags=["regions"], responses=TABULAR)
