@@ -140,7 +140,7 @@ def test_writes_renew_only_what_they_change(tmp_path, sample_files, runner):
     params = {"year": None, "level": None, "include_empty": False, "opportunities": 10}
     with Atlas(path, read_only=True) as atlas:  # the renewed profile lists the opportunities relate found
         region = atlas.con.execute("SELECT region FROM relate_cells LIMIT 1").fetchall()[0][0]
-        renewed = A.stored(atlas.con, "region", region, params)
+        renewed = A.data(A.stored(atlas.con, "region", region, params))
         assert renewed["opportunities"] and renewed == _as_json(Q.region_profile(atlas.con, region))
 
     with Atlas(path) as atlas:

@@ -110,6 +110,11 @@ def memo_active() -> bool:
     return _MEMO.get() is not None
 
 
+def memo_store() -> dict[tuple, Any] | None:
+    """The current :func:`memo` store (the server's, for the atlas version read now), or None (the CLI)."""
+    return _MEMO.get()
+
+
 def memoised(key: tuple, compute: Callable[[], Any]) -> Any:
     """``compute()``, or its value kept under ``key`` in the current :func:`memo` store."""
     store = _MEMO.get()

@@ -39,6 +39,14 @@ encoded; an answer whose languages agree is kept once.
 Objects are kept as zlib-compressed JSON (what the route would write),
 tables as compressed Arrow IPC with their metadata as JSON, so every format
 (JSON, CSV, Parquet, Excel) renders from them exactly as from a live query.
+
+A server (queries inside a :func:`~clusteratlas.queries._core.memo` store)
+reads the stored answers of a kind into memory once per atlas version, on
+the first request that asks one (:func:`stored`; up to :data:`SHELF_BYTES`
+of compressed answers per kind, else it reads one row per request), and
+sends an object's stored JSON as it is (:class:`StoredObject`): a request
+then costs a dictionary lookup and a decompression, not a query of the
+table and a parse and re-encoding of the JSON.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ import dataclasses
 import io
 import json
 import logging
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,7 +66,7 @@ import pyarrow as pa
 
 from clusteratlas import i18n
 from clusteratlas.errors import InputError
-from clusteratlas.queries._core import TableResult, json_bytes, memoised, tables
+from clusteratlas.queries._core import TableResult, json_bytes, memo_store, memoised, tables
 from clusteratlas.queries.clusters import ClusterProfile
 from clusteratlas.queries.regions import RegionProfile
 
@@ -83,6 +92,22 @@ _PART_SQL = {"observations": "SELECT count(*), bit_xor(hash(t)) FROM imports t W
 _PART_NEEDS = {"observations": ("imports", "programme_registry")}
 #: zlib's level for the JSON answers: 3 writes them about three times as fast as 6 for a tenth more bytes.
 LEVEL = 3
+#: A server keeps the stored answers of a kind in memory when their compressed bytes are at most this much
+#: (the synthetic 3,000-region atlas: about 60 MB of region profiles); a larger kind is read row by row.
+SHELF_BYTES = 256 * 1024 * 1024
+#: One thread loads a shelf; the others, meanwhile, read their own row rather than wait for it.
+_SHELF_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A stored object answer as the JSON the route sends as ``data`` (the bytes of ``json_bytes(as_dict())``),
+    so it is sent as it is; :meth:`as_dict` parses it for the pages."""
+
+    json: bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return json.loads(self.json)
 
 
 @dataclass(frozen=True)
@@ -120,8 +145,8 @@ def ask(con: duckdb.DuckDBPyConnection, kind: str, item: str, **params: Any) -> 
     ``kind`` is ``region`` (:func:`~clusteratlas.queries.region_profile`), ``cluster``
     (:func:`~clusteratlas.queries.cluster_profile`), ``ranking`` (:func:`~clusteratlas.queries.cluster_ranking`)
     or ``map`` (:func:`~clusteratlas.queries.map_layer`), and ``params`` that function's keyword arguments.
-    An object comes back as its ``as_dict()`` (stored) or as the query's dataclass (live: call ``as_dict()``,
-    or use :func:`data`); a table as a :class:`TableResult` either way.
+    An object comes back as a :class:`StoredObject` (stored) or as the query's dataclass (live): both have
+    ``as_dict()`` (or use :func:`data`); a table as a :class:`TableResult` either way.
     """
     found = stored(con, kind, item, params)
     return compute(con, Request(kind, item, params)) if found is None else found
@@ -134,28 +159,63 @@ def data(answer: Any) -> Any:
 
 def stored(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[str, Any]) -> Any:
     """The stored answer of the latest run for this exact request in the current language, or None (none
-    stored, an older run's, or one whose basis has changed since)."""
+    stored, an older run's, or one whose basis has changed since): a :class:`StoredObject` or a
+    :class:`TableResult` (:func:`decode`)."""
     if kind not in BASIS or TABLE not in tables(con):
         return None
     run_id = memoised(("answers_run",), lambda: _latest_run_id(con))
     if run_id is None:
         return None
     basis = memoised(("answers_basis", kind), lambda: basis_of(con, kind))
+    key, lang = params_key(params), i18n.get_language()
+    shelf = _shelf(con, kind, run_id, basis)
+    if shelf is not None:
+        found = shelf.get((item, key, lang)) or shelf.get((item, key, ""))
+        return None if found is None else decode(*found)
     rows = con.execute(f"SELECT meta, body FROM {TABLE} WHERE run_id = ? AND kind = ? AND item = ? AND params = ? "
                        "AND basis = ? AND lang IN ('', ?) LIMIT 1",
-                       [run_id, kind, item, params_key(params), basis, i18n.get_language()]).fetchall()
-    if not rows:
+                       [run_id, kind, item, key, basis, lang]).fetchall()
+    return decode(*rows[0]) if rows else None
+
+
+def _shelf(con: duckdb.DuckDBPyConnection, kind: str, run_id: str, basis: str
+           ) -> dict[tuple[str, str, str], tuple[str | None, bytes]] | None:
+    """The current stored answers of ``kind`` in memory, ``(item, params, lang) -> (meta, body)``, kept in the
+    server's store for this atlas version (loaded by the first request that finds none; None outside a server,
+    while another thread loads it, or when the kind's answers are larger than :data:`SHELF_BYTES`)."""
+    store = memo_store()
+    if store is None:
         return None
-    meta, body = rows[0]
-    return decode(meta, body)
+    name = ("answers_shelf", kind)
+    if name in store:
+        return store[name]
+    if not _SHELF_LOCK.acquire(blocking=False):
+        return None
+    try:
+        if name not in store:
+            store[name] = _load_shelf(con, kind, run_id, basis)
+        return store[name]
+    finally:
+        _SHELF_LOCK.release()
+
+
+def _load_shelf(con: duckdb.DuckDBPyConnection, kind: str, run_id: str, basis: str
+                ) -> dict[tuple[str, str, str], tuple[str | None, bytes]] | None:
+    where = f"FROM {TABLE} WHERE run_id = ? AND kind = ? AND basis = ?"
+    size = con.execute(f"SELECT coalesce(sum(octet_length(body)), 0) {where}", [run_id, kind, basis]).fetchall()[0][0]
+    if size > SHELF_BYTES:
+        log.info("stored %s answers (%d bytes) are read row by row", kind, size)
+        return None
+    rows = con.execute(f"SELECT item, params, lang, meta, body {where}", [run_id, kind, basis]).fetchall()
+    return {(item, key, lang): (meta, body) for item, key, lang, meta, body in rows}
 
 
 def decode(meta: str | None, body: bytes) -> Any:
-    """A stored answer back: a dict (an object's ``as_dict()``) or a :class:`TableResult`."""
-    raw = zlib.decompress(body) if meta is None else body
+    """A stored answer back: a :class:`StoredObject` (an object's ``as_dict()`` as JSON) or a
+    :class:`TableResult`."""
     if meta is None:
-        return json.loads(raw)
-    with pa.ipc.open_stream(io.BytesIO(raw)) as reader:
+        return StoredObject(zlib.decompress(body))
+    with pa.ipc.open_stream(io.BytesIO(body)) as reader:
         table = reader.read_all()
     return TableResult(table, json.loads(meta))
 

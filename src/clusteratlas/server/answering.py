@@ -21,9 +21,10 @@ from starlette.responses import Response
 from clusteratlas.errors import InputError
 from clusteratlas.i18n import _, get_language
 from clusteratlas.queries._core import TableResult
+from clusteratlas.queries.answers import StoredObject
 from clusteratlas.server.cache import not_modified
 from clusteratlas.server.contract import WARM_SCOPE_KEY
-from clusteratlas.server.formats import json_response, negotiate, table_response
+from clusteratlas.server.formats import dumps, json_response, negotiate, table_response
 from clusteratlas.server.service import AtlasService
 
 #: Queries run at once (new answers); the others wait their turn, cached answers never wait.
@@ -102,8 +103,12 @@ async def answer_object(request: Request, run: Callable[[Any], Any]) -> Response
 
     def build(headers: dict[str, str]) -> Response:
         data = run(service.reader())
+        provenance = service.provenance().as_dict()
+        if isinstance(data, StoredObject):  # its JSON as stored: the bytes json_response would write
+            body = b'{"data":' + data.json + b',"provenance":' + dumps(provenance) + b"}"
+            return Response(body, media_type="application/json", headers=headers)
         if hasattr(data, "as_dict"):
             data = data.as_dict()
-        return json_response({"data": data, "provenance": service.provenance().as_dict()}, headers=headers)
+        return json_response({"data": data, "provenance": provenance}, headers=headers)
 
     return await _cached(request, service, "json", build)

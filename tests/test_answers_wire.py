@@ -1,0 +1,112 @@
+"""A served atlas reads its stored answers into memory once per version and sends an object's stored JSON as
+it is (issue 21 item 3): the same bytes as the live answer, in every language, whichever way it was read."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+from clusteratlas import Atlas, i18n
+from clusteratlas import queries as Q
+from clusteratlas.api import build_demo_atlas
+from clusteratlas.queries import answers as A
+from clusteratlas.queries._core import json_bytes, memo
+from clusteratlas.server import Settings, create_app
+
+PARAMS = {"year": None, "level": None, "include_empty": False, "opportunities": 10}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("wire-demo") / "demo.duckdb"
+    build_demo_atlas(path)
+    return path
+
+
+def _regions(path) -> list[str]:
+    with Atlas(path, read_only=True) as atlas:
+        return [r[0] for r in atlas.con.execute("SELECT DISTINCT item FROM stored_answers WHERE kind = 'region' "
+                                                "ORDER BY 1").fetchall()]
+
+
+def _live_body(path, region: str, lang: str, provenance: dict) -> bytes:
+    """What the route writes for the live query (no stored answer), with the served provenance."""
+    with Atlas(path, read_only=True) as atlas, i18n.language_for(lang):
+        live = Q.region_profile(atlas.con, region).as_dict()
+    return json_bytes({"data": live, "provenance": provenance})
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_stored_profile_is_sent_byte_for_byte_as_the_live_one(demo, lang):
+    with TestClient(create_app(Settings(atlas=str(demo), read_only=True, warm=False, cache_mb=0))) as client:
+        for region in _regions(demo)[:5]:
+            got = client.get(f"/api/v1/regions/{region}?lang={lang}")
+            assert got.status_code == 200 and got.headers["content-type"].startswith("application/json")
+            assert got.content == _live_body(demo, region, lang, got.json()["provenance"])
+
+
+def test_the_shelf_holds_every_current_answer_of_a_kind_once_per_version(demo):
+    regions = _regions(demo)
+    store: dict = {}
+    with Atlas(demo, read_only=True) as atlas, memo(store):
+        first = A.stored(atlas.con, "region", regions[0], PARAMS)
+        shelf = store[("answers_shelf", "region")]
+        rows = atlas.con.execute("SELECT count(*) FROM stored_answers WHERE kind = 'region'").fetchall()[0][0]
+        assert len(shelf) == rows
+        # every region is answered from it, equal to the row the table holds
+        for region in regions:
+            from_shelf = A.stored(atlas.con, "region", region, PARAMS)
+            meta, body = atlas.con.execute(
+                "SELECT meta, body FROM stored_answers WHERE kind = 'region' AND item = ? AND params = ? "
+                "AND lang IN ('', ?)", [region, A.params_key(PARAMS), i18n.get_language()]).fetchall()[0]
+            assert from_shelf == A.decode(meta, body)
+        assert A.data(first) == Q.region_profile(atlas.con, regions[0]).as_dict()
+        assert A.stored(atlas.con, "region", "no such region", PARAMS) is None
+    with Atlas(demo, read_only=True) as atlas:  # outside a server (the CLI): one row read, nothing kept
+        assert A.data(A.stored(atlas.con, "region", regions[0], PARAMS)) == A.data(first)
+
+
+def test_a_kind_larger_than_the_shelf_is_read_row_by_row(demo, monkeypatch):
+    monkeypatch.setattr(A, "SHELF_BYTES", 0)
+    region = _regions(demo)[0]
+    store: dict = {}
+    with Atlas(demo, read_only=True) as atlas, memo(store):
+        got = A.stored(atlas.con, "region", region, PARAMS)
+        assert store[("answers_shelf", "region")] is None
+        assert A.data(got) == Q.region_profile(atlas.con, region).as_dict()
+
+
+def test_while_one_thread_loads_the_shelf_the_others_read_their_row(demo):
+    region = _regions(demo)[0]
+    store: dict = {}
+    with A._SHELF_LOCK, Atlas(demo, read_only=True) as atlas, memo(store):  # another thread is loading it
+        got = A.stored(atlas.con, "region", region, PARAMS)
+        assert ("answers_shelf", "region") not in store
+        assert A.data(got) == Q.region_profile(atlas.con, region).as_dict()
+    result = []
+    worker = threading.Thread(target=lambda: result.append(A._SHELF_LOCK.acquire(blocking=False)))
+    worker.start()
+    worker.join()
+    assert result == [True]  # released again
+    A._SHELF_LOCK.release()
+
+
+def test_a_write_gives_the_next_version_its_own_shelf(demo, tmp_path):
+    """After a write that changes what the profiles read (relate), the server answers the renewed profile."""
+    path = tmp_path / "atlas.duckdb"
+    path.write_bytes(demo.read_bytes())
+    region = _regions(path)[0]
+    with TestClient(create_app(Settings(atlas=str(path), warm=False, cache_mb=0))) as client:
+        before = client.get(f"/api/v1/regions/{region}").json()
+        version = client.get("/api/v1/overview").headers["X-Atlas-Version"]
+        client.app.state.service.write(lambda atlas: atlas.con.execute(
+            "UPDATE regions SET name = name || ' (renamed)' WHERE region = ?", [region]))
+        assert client.get("/api/v1/overview").headers["X-Atlas-Version"] != version
+        after = client.get(f"/api/v1/regions/{region}").json()
+        assert after["data"]["summary"]["name"] == before["data"]["summary"]["name"] + " (renamed)"
+        with Atlas(path, read_only=True) as atlas:
+            live = Q.region_profile(atlas.con, region).as_dict()
+        assert after["data"] == json.loads(json_bytes(live))
