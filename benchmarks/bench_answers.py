@@ -7,7 +7,12 @@ on 127.0.0.1 (with the default answer cache, and again with ``--cache-mb 0``:
 every request computed or read from the stored answers), and drives each
 kind for ``--seconds`` with wrk at 50 connections (random paths over every
 region or cluster; :mod:`bench_serve`'s Lua script, which prints p50/p95/p99).
-A fresh server per scenario, so every one starts cold.
+A fresh server per scenario, so every one starts cold. The scenario "after a
+write" serves a copy of the atlas read-write, makes a write through the CLI
+beside it (``clusteratlas token create``, which the server takes as a new
+version of the file: its answer cache and the stored answers it keeps in
+memory start again), checks that the server reads the new version
+(``X-Atlas-Version``), and then measures.
 
 The server runs whatever ``clusteratlas`` the environment imports: to
 compare with the code before the stored answers, run the same command with
@@ -17,6 +22,7 @@ Run:
 
     python benchmarks/bench_answers.py --atlas cbp.duckdb            # 30 s per scenario
     python benchmarks/bench_answers.py --build synthetic --atlas benchmarks/data/synthetic.duckdb
+    python benchmarks/bench_answers.py --atlas cbp.duckdb --scenarios "after a write, cache on"
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -48,11 +55,17 @@ def paths(atlas: Path) -> dict[str, list[str]]:
             "map layer": [f"{api}/clusters/{quote(c, safe='')}/map?metric=lq" for c in clusters]}
 
 
-def serve(atlas: Path, cache_mb: float | None) -> tuple[subprocess.Popen, str]:
+#: The scenarios: (answer cache in MB, None for the default; whether a write beside the server comes first).
+SCENARIOS = {"cold, cache on": (None, False), "cold, cache off": (0, False), "after a write, cache on": (None, True)}
+CLI = [sys.executable, "-c", "from clusteratlas.cli import run; run()"]
+
+
+def serve(atlas: Path, cache_mb: float | None, read_only: bool = True) -> tuple[subprocess.Popen, str]:
     """A cold server (no warm-up) on a free port, once its health route answers."""
     port = _free_port()
-    args = [sys.executable, "-c", "from clusteratlas.cli import run; run()", "serve", "--atlas", str(atlas),
-            "--read-only", "--no-warm", "--port", str(port)]
+    args = [*CLI, "serve", "--atlas", str(atlas), "--no-warm", "--port", str(port)]
+    if read_only:
+        args.append("--read-only")
     if cache_mb is not None:
         args += ["--cache-mb", str(cache_mb)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -68,26 +81,49 @@ def serve(atlas: Path, cache_mb: float | None) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"the server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
 
 
+def _write_beside(base: str, atlas: Path) -> None:
+    """A write through the CLI while the server runs (a new editor token), then wait until the server reads
+    the new version of the file."""
+    before = httpx.get(f"{base}/api/v1/overview", timeout=30).headers["X-Atlas-Version"]
+    subprocess.run([*CLI, "token", "create", "--role", "editor", "--name", "bench", "--atlas", str(atlas)],
+                   check=True, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{base}/api/v1/overview", timeout=30).headers["X-Atlas-Version"] == before:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server still reads the version before the write")
+        time.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--atlas", type=Path, required=True)
     parser.add_argument("--build", choices=("cbp", "synthetic"), help="build the atlas first if it is missing")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
+    parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
     args = parser.parse_args()
     if args.build and not args.atlas.exists():
         (build_cbp if args.build == "cbp" else build_synthetic)(args.atlas)
     figures = []
-    for label, cache_mb in (("cold, cache on", None), ("cold, cache off", 0)):
+    for label in args.scenarios:
+        cache_mb, write = SCENARIOS[label]
         for kind, listed in paths(args.atlas).items():
+            atlas = args.atlas
+            if write:  # a copy, as the write changes the file
+                atlas = args.atlas.with_name(args.atlas.stem + "-write.duckdb")
+                shutil.copyfile(args.atlas, atlas)
             load = os.getloadavg()[0]
-            proc, base = serve(args.atlas, cache_mb)
+            proc, base = serve(atlas, cache_mb, read_only=not write)
             try:
+                if write:
+                    _write_beside(base, atlas)
                 got = _wrk(base, listed, args.seconds, CLIENTS)
                 got["server_peak_mb"] = round(_peak_rss_mb(proc.pid))
             finally:
                 proc.terminate()
                 proc.wait(30)
+                if write:
+                    atlas.unlink(missing_ok=True)
             figures.append({"server": label, "kind": kind, "load_average": round(load, 2), **got})
             print(json.dumps(figures[-1]), flush=True)
     if args.out:
