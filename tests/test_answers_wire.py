@@ -110,3 +110,24 @@ def test_a_write_gives_the_next_version_its_own_shelf(demo, tmp_path):
         with Atlas(path, read_only=True) as atlas:
             live = Q.region_profile(atlas.con, region).as_dict()
         assert after["data"] == json.loads(json_bytes(live))
+
+
+def test_json_bytes_writes_what_json_would_and_keeps_its_rules():
+    """orjson writes the answers: the same values as the standard library's strict JSON, non-finite floats as
+    null, dates as ISO text, Japanese as UTF-8, and integers beyond 64 bits through the standard library."""
+    import datetime
+    import decimal
+    import math
+
+    import numpy as np
+
+    value = {"lq": 1.2345678901234567, "small": 1e-05, "big": 1e22, "jobs": 12, "nan": math.nan,
+             "inf": [-math.inf], "name": "愛知県", "day": datetime.date(2020, 1, 2),
+             "at": datetime.datetime(2020, 1, 2, 3, 4, 5), "sum": decimal.Decimal("3"), "share": decimal.Decimal("0.5"),
+             "np": np.float64(2.5), "n": np.int64(7), "nested": {"k": [True, None, "x"]}}
+    text = json_bytes(value)
+    assert json.loads(text) == {"lq": 1.2345678901234567, "small": 1e-05, "big": 1e22, "jobs": 12, "nan": None,
+                                "inf": [None], "name": "愛知県", "day": "2020-01-02", "at": "2020-01-02T03:04:05",
+                                "sum": 3, "share": 0.5, "np": 2.5, "n": 7, "nested": {"k": [True, None, "x"]}}
+    assert "愛知県".encode() in text and b"NaN" not in text and b" " not in text
+    assert json.loads(json_bytes({"id": 2**70})) == {"id": 2**70}

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -241,13 +242,23 @@ def _json_default(value: Any) -> Any:
     return str(plain_value) if plain_value is value else plain_value
 
 
+#: orjson's options for :func:`json_bytes`: numpy scalars as numbers, keys of any type as text, dates and times
+#: through :func:`_json_default` (ISO text, as :func:`plain` writes them).
+_ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def json_bytes(value: Any) -> bytes:
     """Strict JSON (no NaN: null), UTF-8, Japanese kept readable: how answers are written (the API's bodies,
     the stored answers).
 
-    Written directly when the value holds no non-finite float (the usual case: query results are
-    already plain), else after :func:`plain` makes it so; the bytes are the same either way.
+    Written by orjson (non-finite floats as null, as :func:`plain` makes them; numbers as Python writes
+    them but for small exponents, 0.00001 for 1e-05); an integer beyond 64 bits, which orjson refuses,
+    goes through :mod:`json` instead.
     """
+    try:
+        return orjson.dumps(value, default=_json_default, option=_ORJSON)
+    except orjson.JSONEncodeError:
+        pass
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
     except ValueError:  # a NaN or infinity somewhere: null, as plain() writes it
