@@ -131,3 +131,15 @@ def test_json_bytes_writes_what_json_would_and_keeps_its_rules():
                                 "sum": 3, "share": 0.5, "np": 2.5, "n": 7, "nested": {"k": [True, None, "x"]}}
     assert "愛知県".encode() in text and b"NaN" not in text and b" " not in text
     assert json.loads(json_bytes({"id": 2**70})) == {"id": 2**70}
+
+
+def test_answers_written_in_small_batches_are_the_same_rows(demo, tmp_path, monkeypatch):
+    """``map`` writes the answers in batches (to bound its memory): a batch per answer stores the same rows."""
+    path = tmp_path / "atlas.duckdb"
+    path.write_bytes(demo.read_bytes())
+    query = "SELECT run_id, kind, item, params, lang, basis, meta, body FROM stored_answers ORDER BY ALL"
+    with Atlas(path) as atlas:
+        before = atlas.con.execute(query).fetchall()
+        monkeypatch.setattr(A, "FLUSH_BYTES", 1)
+        assert A.store_answers(atlas.con, atlas.last_run().run_id) == len(before)
+        assert atlas.con.execute(query).fetchall() == before

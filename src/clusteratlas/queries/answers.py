@@ -96,6 +96,9 @@ LEVEL = 3
 #: A server keeps the stored answers of a kind in memory when their compressed bytes are at most this much
 #: (the synthetic 3,000-region atlas: about 60 MB of region profiles); a larger kind is read row by row.
 SHELF_BYTES = 256 * 1024 * 1024
+#: Stored answers are written in batches of about this many compressed bytes, so that ``map`` holds one batch,
+#: not every answer of a large atlas (30,000 regions' profiles: several hundred MB), in memory.
+FLUSH_BYTES = 64 * 1024 * 1024
 #: One thread loads a shelf; the others, meanwhile, read their own row rather than wait for it.
 _SHELF_LOCK = threading.Lock()
 
@@ -385,7 +388,8 @@ def store_answers(con: duckdb.DuckDBPyConnection, run_id: str | None, kinds: tup
     groups: dict[tuple[str, str], list[Request]] = {}
     for request in requests(con, kinds):  # the same question about every region or cluster: one batch
         groups.setdefault((request.kind, params_key(request.params)), []).append(request)
-    rows: list[tuple] = []
+    pending: list[tuple] = []
+    stored = size = 0
     with memo({}):  # one unchanging version while the answers are computed: its facts are kept
         for (kind, _key), group in groups.items():
             try:
@@ -396,20 +400,31 @@ def store_answers(con: duckdb.DuckDBPyConnection, run_id: str | None, kinds: tup
                 log.warning("not stored: %s %s", kind, group[0].params, exc_info=True)
                 continue
             for request in group:
-                if request.item in answers:
-                    rows += [(run_id, request.kind, request.item, key, lang, bases[request.kind], meta, body)
-                             for lang, meta, body in _answers(answers[request.item], request)
-                             for key in request.keys]
-    if rows:
-        names = ("run_id", "kind", "item", "params", "lang", "basis", "meta", "body")
-        columns = list(zip(*rows, strict=True))
-        incoming = pa.table({n: _binary(c) if n == "body" else pa.array(c, pa.string())
-                             for n, c in zip(names, columns, strict=True)})
-        con.register("__answers", incoming)
-        try:
-            con.execute(f"INSERT INTO {TABLE} SELECT * FROM __answers")
-        finally:
-            con.unregister("__answers")
+                if request.item not in answers:
+                    continue
+                for lang, meta, body in _answers(answers[request.item], request):
+                    pending += [(run_id, request.kind, request.item, key, lang, bases[request.kind], meta, body)
+                                for key in request.keys]
+                    size += len(body)
+                if size >= FLUSH_BYTES:
+                    stored += _insert(con, pending)
+                    pending, size = [], 0
+    return stored + _insert(con, pending)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> int:
+    """Append ``rows`` (run_id, kind, item, params, lang, basis, meta, body) to the table; their number."""
+    if not rows:
+        return 0
+    names = ("run_id", "kind", "item", "params", "lang", "basis", "meta", "body")
+    columns = list(zip(*rows, strict=True))
+    incoming = pa.table({n: _binary(c) if n == "body" else pa.array(c, pa.string())
+                         for n, c in zip(names, columns, strict=True)})
+    con.register("__answers", incoming)
+    try:
+        con.execute(f"INSERT INTO {TABLE} SELECT * FROM __answers")
+    finally:
+        con.unregister("__answers")
     return len(rows)
 
 
