@@ -42,8 +42,9 @@ tables as compressed Arrow IPC with their metadata as JSON, so every format
 
 A server (queries inside a :func:`~clusteratlas.queries._core.memo` store)
 reads the stored answers of a kind into memory once per atlas version, on
-the first request that asks one (:func:`stored`; up to :data:`SHELF_BYTES`
-of compressed answers per kind, else it reads one row per request), and
+a thread of its own that the first request asking one starts (:func:`stored`;
+up to :data:`SHELF_BYTES` of compressed answers per kind, else it reads one
+row per request, as every request does until they are loaded), and
 sends an object's stored JSON as it is (:class:`StoredObject`): a request
 then costs a dictionary lookup and a decompression, not a query of the
 table and a parse and re-encoding of the JSON.
@@ -99,7 +100,7 @@ SHELF_BYTES = 256 * 1024 * 1024
 #: Stored answers are written in batches of about this many compressed bytes, so that ``map`` holds one batch,
 #: not every answer of a large atlas (30,000 regions' profiles: several hundred MB), in memory.
 FLUSH_BYTES = 64 * 1024 * 1024
-#: One thread loads a shelf; the others, meanwhile, read their own row rather than wait for it.
+#: One thread loads a shelf at a time; requests, meanwhile, read their own row rather than wait for it.
 _SHELF_LOCK = threading.Lock()
 
 
@@ -185,21 +186,38 @@ def stored(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[st
 def _shelf(con: duckdb.DuckDBPyConnection, kind: str, run_id: str, basis: str
            ) -> dict[tuple[str, str, str], tuple[str | None, bytes]] | None:
     """The current stored answers of ``kind`` in memory, ``(item, params, lang) -> (meta, body)``, kept in the
-    server's store for this atlas version (loaded by the first request that finds none; None outside a server,
-    while another thread loads it, or when the kind's answers are larger than :data:`SHELF_BYTES`)."""
+    server's store for this atlas version; None outside a server, when the kind's answers are larger than
+    :data:`SHELF_BYTES`, or until they are loaded: the first request that finds none starts loading them on a
+    thread of their own (no request waits for it) and, like every request meanwhile, reads its own row."""
     store = memo_store()
     if store is None:
         return None
     name = ("answers_shelf", kind)
     if name in store:
         return store[name]
-    if not _SHELF_LOCK.acquire(blocking=False):
-        return None
+    if _SHELF_LOCK.acquire(blocking=False):
+        try:
+            database = con.execute("SELECT current_database()").fetchall()[0][0]
+            cursor = con.cursor()  # a new connection to the same database, which starts in its default one
+            cursor.execute('USE "{}"'.format(database.replace('"', '""')))
+            threading.Thread(target=_fill_shelf, args=(store, name, cursor, run_id, basis), daemon=True,
+                             name=f"answers-{kind}").start()
+        except BaseException:
+            _SHELF_LOCK.release()
+            raise
+    return None
+
+
+def _fill_shelf(store: dict[tuple, Any], name: tuple[str, str], cursor: duckdb.DuckDBPyConnection, run_id: str,
+                basis: str) -> None:
+    """Load a kind's stored answers into ``store`` (a version's memo store) on a cursor of that version."""
     try:
         if name not in store:
-            store[name] = _load_shelf(con, kind, run_id, basis)
-        return store[name]
+            store[name] = _load_shelf(cursor, name[1], run_id, basis)
+    except Exception:  # the version closed meanwhile (a write replaced it): its requests read their rows
+        log.info("stored %s answers not kept in memory", name[1], exc_info=True)
     finally:
+        cursor.close()
         _SHELF_LOCK.release()
 
 
