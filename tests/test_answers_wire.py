@@ -144,13 +144,16 @@ def test_json_bytes_writes_what_json_would_and_keeps_its_rules():
     assert json.loads(json_bytes({"id": 2**70})) == {"id": 2**70}
 
 
-def test_answers_written_in_small_batches_are_the_same_rows(demo, tmp_path, monkeypatch):
-    """``map`` writes the answers in batches (to bound its memory): a batch per answer stores the same rows."""
+@pytest.mark.parametrize("part", [1, 2, 7])
+def test_answers_written_in_small_batches_are_the_same_rows(demo, tmp_path, monkeypatch, part):
+    """``map`` computes region profiles a range of regions at a time and writes the answers in batches (to
+    bound its memory): parts of 1, 2 or 7 regions and a batch per answer store the same rows."""
     path = tmp_path / "atlas.duckdb"
     path.write_bytes(demo.read_bytes())
     query = "SELECT run_id, kind, item, params, lang, basis, meta, body FROM stored_answers ORDER BY ALL"
     with Atlas(path) as atlas:
         before = atlas.con.execute(query).fetchall()
         monkeypatch.setattr(A, "FLUSH_BYTES", 1)
+        monkeypatch.setattr(A, "REGION_PART", part)
         assert A.store_answers(atlas.con, atlas.last_run().run_id) == len(before)
         assert atlas.con.execute(query).fetchall() == before

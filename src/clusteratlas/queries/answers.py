@@ -97,6 +97,9 @@ LEVEL = 3
 #: A server keeps the stored answers of a kind in memory when their compressed bytes are at most this much
 #: (the synthetic 3,000-region atlas: about 60 MB of region profiles); a larger kind is read row by row.
 SHELF_BYTES = 256 * 1024 * 1024
+#: Region profiles are computed this many regions at a time (a 30,000-region level's profiles hold about 2 M
+#: cluster rows of 40 columns: over 600 MB of Arrow at once).
+REGION_PART = 1000
 #: Stored answers are written in batches of about this many compressed bytes, so that ``map`` holds one batch,
 #: not every answer of a large atlas (30,000 regions' profiles: several hundred MB), in memory.
 FLUSH_BYTES = 64 * 1024 * 1024
@@ -317,12 +320,17 @@ def encode(value: Any) -> tuple[str | None, bytes]:
     return None, zlib.compress(json_bytes(data), LEVEL)
 
 
-def batch(con: duckdb.DuckDBPyConnection, kind: str, params: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+def batch(con: duckdb.DuckDBPyConnection, kind: str, params: dict[str, Any],
+          between: tuple[str, str] | None = None) -> dict[str, Callable[[], Any]]:
     """The answers of ``kind`` with ``params`` for every region or cluster at once (the whole-level queries of
     :func:`~clusteratlas.queries.region_profiles`, :func:`~clusteratlas.queries.cluster_profiles`,
     :func:`~clusteratlas.queries.cluster_rankings`, :func:`~clusteratlas.queries.map_layers`): item -> a
-    function giving its answer in the current language, equal to :func:`compute` of the same request."""
+    function giving its answer in the current language, equal to :func:`compute` of the same request.
+    ``between=(first, last)``: only the regions with ids in that range (region profiles only)."""
     from clusteratlas import queries as Q
+
+    if between is not None:
+        return Q.region_profiles(con, **params, between=between)
 
     functions: dict[str, Callable[..., dict[str, Callable[[], Any]]]] = {
         "region": Q.region_profiles, "cluster": Q.cluster_profiles, "ranking": Q.cluster_rankings,
@@ -409,15 +417,17 @@ def store_answers(con: duckdb.DuckDBPyConnection, run_id: str | None, kinds: tup
     pending: list[tuple] = []
     stored = size = 0
     with memo({}):  # one unchanging version while the answers are computed: its facts are kept
-        for (kind, _key), group in groups.items():
+        for part in _parts(groups):
+            kind, params = part[0].kind, part[0].params
+            between = (part[0].item, part[-1].item) if kind == "region" else None
             try:
-                answers = batch(con, kind, group[0].params)
+                answers = batch(con, kind, params, between)
             except InputError:
                 continue
             except Exception:  # as for one answer (_answers): the live queries answer instead
-                log.warning("not stored: %s %s", kind, group[0].params, exc_info=True)
+                log.warning("not stored: %s %s", kind, params, exc_info=True)
                 continue
-            for request in group:
+            for request in part:
                 if request.item not in answers:
                     continue
                 for lang, meta, body in _answers(answers[request.item], request):
@@ -428,6 +438,16 @@ def store_answers(con: duckdb.DuckDBPyConnection, run_id: str | None, kinds: tup
                     stored += _insert(con, pending)
                     pending, size = [], 0
     return stored + _insert(con, pending)
+
+
+def _parts(groups: dict[tuple[str, str], list[Request]]) -> Iterator[list[Request]]:
+    """The requests of each group (one kind, one set of parameters) in the parts one batch answers: all of a
+    group at once, but region profiles :data:`REGION_PART` regions at a time (in the order of their ids, as
+    :func:`requests` lists them), so that the tables a batch holds do not grow with the atlas."""
+    for (kind, _key), group in groups.items():
+        size = REGION_PART if kind == "region" else len(group)
+        for start in range(0, len(group), max(size, 1)):
+            yield group[start:start + size]
 
 
 def _insert(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> int:

@@ -203,46 +203,48 @@ def region_profile(con: duckdb.DuckDBPyConnection, region: str, *, year: int | N
                                            "AND level = ? ORDER BY 1", [region, level]).fetchall()]
         if year not in years:
             raise InputError(_("no results for this year"), value=year, expected=", ".join(map(str, years)))
-    return _profiles(con, level, region, year=year, include_empty=include_empty, opportunities=opportunities,
-                     min_employment=min_employment)[region]()
+    return _profiles(con, level, (region, region), year=year, include_empty=include_empty,
+                     opportunities=opportunities, min_employment=min_employment)[region]()
 
 
 def region_profiles(con: duckdb.DuckDBPyConnection, level: str, *, year: int | None = None,
-                    include_empty: bool = False, opportunities: int = 10,
-                    min_employment: float = 0.0) -> dict[str, Callable[[], RegionProfile]]:
+                    include_empty: bool = False, opportunities: int = 10, min_employment: float = 0.0,
+                    between: tuple[str, str] | None = None) -> dict[str, Callable[[], RegionProfile]]:
     """Every region's profile at ``level`` (as :func:`region_profile` with the same arguments), from a few
     whole-level queries: for storing them all when ``map`` runs (:mod:`clusteratlas.queries.answers`).
 
     Each region maps to a function that returns its profile in the current language: the tables are read
     once, only the notes are written per call. ``year=None`` is each region's latest year; a region
-    without results in ``year`` is left out.
+    without results in ``year`` is left out. ``between=(first, last)``: only the regions whose ids are in
+    that range (inclusive), so that a large level is asked in parts of bounded size.
     """
     require(con, "results_regions", RESULTS_HINT)
-    return _profiles(con, level, None, year=year, include_empty=include_empty, opportunities=opportunities,
+    return _profiles(con, level, between, year=year, include_empty=include_empty, opportunities=opportunities,
                      min_employment=min_employment)
 
 
-def _profiles(con: duckdb.DuckDBPyConnection, level: str, region: str | None, *, year: int | None,
+def _profiles(con: duckdb.DuckDBPyConnection, level: str, span: tuple[str, str] | None, *, year: int | None,
               include_empty: bool, opportunities: int,
               min_employment: float) -> dict[str, Callable[[], RegionProfile]]:
-    """The profiles of one region (``region``) or of every region at ``level`` (None): the one way both are
-    computed. Each query reads the picked (region, year) pairs and is split per region in Arrow."""
+    """The profiles of one region (``span`` = (region, region)), of the regions whose ids are in ``span``, or
+    of every region at ``level`` (None): the one way all are computed. Each query reads the picked (region,
+    year) pairs and is split per region in Arrow."""
     from clusteratlas.queries._core import split_sorted
 
-    one = "AND region = ?" if region is not None else ""
+    # one region or a range: its ids in every query too, so DuckDB reads its rows only (not the level's)
+    mine: list[str] = [] if span is None else [span[0]] if span[0] == span[1] else list(span)
+    test = "" if span is None else "= ?" if len(mine) == 1 else "BETWEEN ? AND ?"
+    one = f"AND region {test}" if mine else ""
     picked_year = "max(year)" if year is None else "any_value(?)"
-    picked_params: list[Any] = ([] if year is None else [year]) + [level] + ([region] if region is not None else [])
+    picked_params: list[Any] = ([] if year is None else [year]) + [level] + mine
     having = "" if year is None else "HAVING bool_or(year = ?)"
     if year is not None:
         picked_params.append(year)
     picked = (f"picked AS (SELECT region, {picked_year} AS year, list(DISTINCT year ORDER BY year) AS years "
               f"FROM results_regions WHERE level = ? {one} GROUP BY region {having})")
 
-    # one region: its id in every query too, so DuckDB reads its rows only (not the level's, then the join)
-    mine = [region] if region is not None else []
-
     def only(alias: str) -> str:
-        return f"AND {alias}.region = ?" if region is not None else ""
+        return f"AND {alias}.region {test}" if mine else ""
 
     def table(sql: str, params: list[Any]) -> pa.Table:
         return finite(con.sql(f"WITH {picked} {sql}", params=[*picked_params, *params]).to_arrow_table())
