@@ -80,6 +80,8 @@ def fmt_number(value: Any, lang: str, digits: int = 0) -> str:
         return ""
     from babel.numbers import format_decimal
 
+    value = int(value) if isinstance(value, bool) else value  # a yes/no metric (strong) as 1 or 0
+
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
     return format_decimal(value, format=pattern, locale="ja_JP" if lang == "ja" else "en_US")
 
@@ -222,16 +224,11 @@ def search_page(request: Request, q: str = Query("", max_length=200)) -> Respons
 def region_page(request: Request, region: str, year: int | None = None, level: str | None = None) -> Response:
     con = _con(request)
     profile = A.data(A.ask(con, "region", region, year=year, level=level, include_empty=False, opportunities=10))
-    clusters = profile["clusters"]
-    top = [c["cluster"] for c in sorted(clusters, key=lambda c: -(c["employment"] or 0))[:5]]
-    history = Q.results(con, Q.ResultFilters(level=profile["level"], regions=[region]), limit=Q.MAX_PAGE).rows()
-    series = {c: [[r["year"], r["employment"]] for r in history if r["cluster"] == c] for c in top}
-    indicators = []
-    names = _maybe(Q.indicator_names, con)
-    for row in (names.rows() if names else []):
-        values = [r for r in Q.indicator(con, row["indicator"]).rows() if r.get("region") == region]
-        if values:
-            indicators.append({"indicator": row["indicator"], "unit": row.get("unit"), "value": values[-1]})
+    largest = Q.region_top_series(con, region, level=profile["level"], year=profile["year"], top=5)
+    series: dict[str, list[list[Any]]] = {c: [] for c in largest.meta["clusters"]}  # the chart's shape
+    for r in largest.rows():
+        series[r["cluster"]].append([r["year"], r["employment"]])
+    indicators = Q.region_indicators(con, region).rows()
     assessed = _maybe(Q.assessments, con, subject=region)
     _told, story = _story(con, region, year, level, language(request))
     summary = profile["summary"]
@@ -339,13 +336,6 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
                                                      "name_ja": row.get("cluster_name_ja"), "cells": {}})
         entry["cells"][row["region"]] = row
     names = {s["region"]: s for s in meta.get("summaries", [])}
-    differences = []
-    for entry in clusters.values():
-        values = [(r, c.get(metric)) for r, c in entry["cells"].items() if c.get(metric) is not None]
-        if len(values) >= 2:
-            hi, lo = max(values, key=lambda v: v[1]), min(values, key=lambda v: v[1])
-            differences.append({**entry, "high": hi, "low": lo, "spread": hi[1] - lo[1]})
-    differences.sort(key=lambda d: -d["spread"])
     # the small multiples need one figure per cell and the regions' names; the table above has the rest
     chart_rows = [{**{k: entry[k] for k in ("cluster", "name", "name_ja")},
                    "cells": {r: c.get(metric) for r, c in entry["cells"].items()}} for entry in clusters.values()]
@@ -355,7 +345,7 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
                   downloads={"CSV": f"/api/v1/compare?{q}&format=csv", "Excel": f"/api/v1/compare?{q}&format=xlsx"}
                   if len(ids) >= 2 else {}, ids=ids, rows=list(clusters.values()), names=names, metric=metric,
                   chart_rows=chart_rows, chart_names=chart_names,
-                  differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions,
+                  differences=meta.get("differences", [])[:10], peer_rows=peer_rows, peers=peers, regions=regions,
                   levels=list(level_counts(con)),
                   pick_level=(meta.get("summaries") or [{}])[0].get("level") if meta else None,
                   max_compare=MAX_COMPARE)
