@@ -149,3 +149,29 @@ def test_region_page_charts_the_top_series(client, con):
     assert data["series"] == {c: [[r["year"], r["employment"]] for r in got.rows() if r["cluster"] == c]
                               for c in got.meta["clusters"]}
 
+
+# --------------------------------------------------------------------------- home
+def test_overview_clusters_largest_first_and_regions_of_every_level(con):
+    o = Q.overview(con)
+    counts = dict(con.execute("SELECT level, count(DISTINCT region) FROM results_regions GROUP BY level").fetchall())
+    assert o.all_regions == sum(counts.values()) == o.as_dict()["all_regions"]
+    jobs = con.execute("SELECT cluster, sum(employment) AS jobs FROM results_clusters WHERE level = ? AND year = ? "
+                       "GROUP BY cluster", [o.level, o.year]).df()
+    expected = list(jobs.assign(jobs=jobs.jobs.fillna(0)).sort_values(["jobs", "cluster"], ascending=[False, True])
+                    .cluster)
+    assert o.clusters.column("cluster").to_pylist() == expected
+    index = Q.region_index(con, per_level=3)
+    for level, entry in index.items():
+        year = con.execute("SELECT max(year) FROM results_regions WHERE level = ?", [level]).fetchall()[0][0]
+        n = con.execute("SELECT count(*) FROM results_regions WHERE level = ? AND year = ?", [level, year]
+                        ).fetchall()[0][0]
+        assert entry["count"] == n == len(entry["regions"]) + entry["more"]
+
+
+def test_home_page_shows_the_overviews_figures(client):
+    o = client.get(f"{API}/overview").json()["data"]
+    page = client.get("/?lang=en").text
+    tile = page.split('id="tile-regions"')[1].split("</div>")[0]
+    assert f'<span class="v">{fmt_number(o["all_regions"], "en")}</span>' in tile
+    table = page.split('id="clusters"')[1].split("</table>")[0]
+    assert re.findall(r'href="/clusters/([^"]+)"', table) == [c["cluster"] for c in o["clusters"]]

@@ -191,7 +191,7 @@ def home(request: Request, colour: str = Query("strong", max_length=200)) -> Res
     con = _con(request)
     overview = _maybe(Q.overview, con)
     view = overview.as_dict() if overview else None
-    top = sorted(view["clusters"], key=lambda r: -(r["employment"] or 0)) if view else []
+    top = view["clusters"] if view else []  # largest first
     level = Q.home_level(con) if view else None
     layer = None
     if level:
