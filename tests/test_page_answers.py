@@ -175,3 +175,32 @@ def test_home_page_shows_the_overviews_figures(client):
     assert f'<span class="v">{fmt_number(o["all_regions"], "en")}</span>' in tile
     table = page.split('id="clusters"')[1].split("</table>")[0]
     assert re.findall(r'href="/clusters/([^"]+)"', table) == [c["cluster"] for c in o["clusters"]]
+
+
+# -------------------------------------------------------------------- evaluations
+def test_assessment_points_recomputed_from_the_stored_scores(con):
+    scores = con.execute("SELECT s.factor, s.\"column\", s.points FROM assessment_scores s JOIN assessments_current a "
+                         "USING (assessment, revision) WHERE assessment = 'nistep2004-sapporo-it'").df()
+    got = Q.assessment_points(con, "nistep2004-sapporo-it")
+    document = Q.framework(con, got["framework"], got["framework_version"])["document"]
+    factors = [f["id"] for f in document["factors"]]
+    assert [f["id"] for f in got["factors"]] == factors and len(factors) == 15
+    assert got["columns"] == [c["id"] for c in document["columns"]]
+    for column in got["columns"]:
+        mine = scores[scores.column == column].set_index("factor")["points"].fillna(0).to_dict()
+        assert got["points"][column] == [mine.get(f, 0) for f in factors]
+    assert sum(v > 0 for v in got["points"][got["columns"][0]]) == 3  # ◎ ○ △ once each per column
+
+
+def test_evaluations_page_radars_are_the_assessments_points(client, con):
+    page = client.get("/evaluations?lang=en").text
+    radars = json.loads(page.split('id="page-data">')[1].split("</script>")[0])["radars"]
+    assert len(radars) == 3  # the three worked NISTEP profiles
+    for radar in radars:
+        assert radar["series"] == Q.assessment_points(con, radar["assessment"])["points"]
+
+
+def test_region_report_lists_the_largest_clusters_of_the_page(client, con):
+    page = client.get("/regions/S2C3/report?lang=en").text
+    listed = re.findall(r'href="/clusters/([^"?]+)', page.split("<table")[1].split("</table>")[0])
+    assert listed == Q.region_top_series(con, "S2C3", top=8).meta["clusters"]

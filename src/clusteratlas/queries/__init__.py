@@ -36,6 +36,7 @@ from clusteratlas.queries.clusters import (
 from clusteratlas.queries.evaluation import (
     AssessmentHistory,
     assessment,
+    assessment_points,
     assessments,
     framework,
     frameworks,
@@ -65,7 +66,8 @@ __all__ = [
     "MAX_PAGE", "AssessmentHistory", "Classes", "ClusterProfile", "Match", "Missing", "NotFound", "Overview",
     "Provenance",
     "RegionProfile",
-    "RelateRun", "ResultFilters", "TableResult", "assessment", "assessments", "cluster_profile", "cluster_profiles",
+    "RelateRun", "ResultFilters", "TableResult", "assessment", "assessment_points", "assessments",
+    "cluster_profile", "cluster_profiles",
     "cluster_ranking", "cluster_rankings",
     "compare_regions", "complexity", "find_cluster", "find_region", "framework", "frameworks", "geometry",
     "geometry_levels",

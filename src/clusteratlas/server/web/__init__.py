@@ -264,7 +264,9 @@ def region_report(request: Request, region: str, year: int | None = None, level:
     con = _con(request)
     told, story = _story(con, region, year, level, language(request))
     profile = Q.region_profile(con, told.region, year=told.year, level=told.level, opportunities=0).as_dict()
-    top = sorted(profile["clusters"], key=lambda c: -(c["employment"] or 0))[:8]
+    by_id = {c["cluster"]: c for c in profile["clusters"]}
+    top = [by_id[c] for c in Q.region_top_series(con, told.region, level=told.level, year=told.year,
+                                                  top=8).meta["clusters"]]  # its largest clusters, as the page's
     q = urlencode({"level": told.level, "year": told.year, "lang": language(request)})
     from clusteratlas.queries.story import footnotes
 
@@ -420,31 +422,21 @@ def evaluations_page(request: Request, programme: str | None = Query(None, max_l
     listed = _maybe(Q.assessments, con)
     every = listed.rows() if listed else []
     rows = filter_assessments(every, phase=phase, region=region, text=q)
-    documents: dict[str, dict] = {}
     radars = []
     for row in rows[:48]:
-        key = row["framework"]
-        if key not in documents:
-            documents[key] = Q.framework(con, key, row.get("framework_version"))["document"]
-        doc = documents[key]
-        current = Q.assessment(con, row["assessment"]).as_dict()["revisions"][-1]
-        columns = [c["id"] for c in doc.get("columns", [])] or sorted({s["column"] for s in current["scores"]})
-        points = {(s["factor"], s["column"]): s["points"] or 0 for s in current["scores"]}
-        factors = doc.get("factors", [])
-        series = {c: [points.get((f["id"], c), 0) for f in factors] for c in columns}
-        tags = current.get("tags") or {}
+        points = Q.assessment_points(con, row["assessment"])
+        tags = points["tags"]
         radars.append({"assessment": row["assessment"], "name": row.get("subject_name"),
                        "tag_names": {k: _tag_value_name(v) for k, v in tags.items()},
-                       "name_ja": row.get("subject_name_ja"), "framework": key, "tags": tags,
-                       "axes": [{"name": f.get("name"), "name_ja": f.get("name_ja"), "id": f["id"]} for f in factors],
-                       "columns": [{"id": c.get("id"), "name": c.get("name"), "name_ja": c.get("name_ja")}
-                                   for c in doc.get("columns", [])], "series": series})
+                       "name_ja": row.get("subject_name_ja"), "framework": row["framework"], "tags": tags,
+                       "axes": [{"name": f["name"], "name_ja": f["name_ja"], "id": f["id"]} for f in points["factors"]],
+                       "columns": points["column_names"], "series": points["points"]})
     by = request.query_params.get("by") or None
     averages = []
     for key in dict.fromkeys(r["framework"] for r in rows):
         try:
             averages.append(_averages_view(Q.group_averages(con, key, by=by or _default_grouping(key)),
-                                           documents.get(key)))
+                                           Q.framework(con, key)["document"]))
         except InputError as exc:  # categories only, or nothing to group by: say so instead of a table
             averages.append({"framework": key, "by": by, "heads": [], "rows": [], "published": False,
                              "notes": [" ".join(x for x in (exc.problem, exc.hint) if x)]})
@@ -468,6 +460,7 @@ def evaluations_page(request: Request, programme: str | None = Query(None, max_l
                   programmes=programmes, all_programmes=len(all_programmes), all_assessments=len(every),
                   listed=programmes[(page - 1) * PROGRAMMES_PER_PAGE:page * PROGRAMMES_PER_PAGE], page=page,
                   first=(page - 1) * PROGRAMMES_PER_PAGE + 1,
+                  last=min(page * PROGRAMMES_PER_PAGE, len(programmes)),
                   pages=max(1, -(-len(programmes) // PROGRAMMES_PER_PAGE)),
                   filters=filters, phases=[(v, _tag_value_name(v)) for v in phases],
                   kinds=[(k, programme_name(k)) for k in kinds],
