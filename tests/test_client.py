@@ -29,6 +29,7 @@ def both(tmp_path_factory, sample_files):
     ("regions", {"q": "county", "limit": 50}),
     ("clusters", {}),
     ("region-clusters", {"region": "S1C1"}),
+    ("region-indicators", {"region": "S1C1"}),
     ("ranking", {"cluster": "C01", "metric": "lq", "top": 10}),
     ("map", {"cluster": "C02", "level": "state"}),
     ("related", {"cluster": "C02", "top": 5}),

@@ -113,7 +113,7 @@ TABULAR = [
     "/complexity/regions", "/complexity/items", "/hotspots?significant=false&limit=30", "/shift-share?limit=30",
     "/indicators", "/indicators/patents?per=employment", "/frameworks", "/assessments",
     "/assessments?all_revisions=true", "/programmes", "/map-runs", "/imports",
-    "/frameworks/nistep-jp-15/averages?by=formation_base", "/regions/S2C3/peers?n=3",
+    "/frameworks/nistep-jp-15/averages?by=formation_base", "/regions/S2C3/peers?n=3", "/regions/S2C3/indicators",
 ]
 OBJECTS = ["/regions/S2C3", "/clusters/C01", "/frameworks/nistep-jp-15", "/assessments/nistep2004-sapporo-it",
            "/provenance", "/overview", "/suggest?q=north"]
@@ -150,6 +150,7 @@ def test_every_get_route_is_tested(client):
                  "/api/v1/geometry", "/api/v1/geometry/{level}",  # geometry: tests/test_web.py
                  "/api/v1/regions/{region}/story",  # tests/test_region_story.py
                  "/api/v1/regions/{region}/peers",  # in TABULAR as /regions/S2C3/peers
+                 "/api/v1/regions/{region}/indicators",  # in TABULAR as /regions/S2C3/indicators
                  "/api/v1/writes"}  # an editor's: tests/test_security_web.py
     assert routes - templated <= tested
     assert spec["openapi"].startswith("3.1")

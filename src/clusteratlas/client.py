@@ -32,6 +32,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], Callable[..., Q.TableResult]]] = {
     "regions": ("/regions", (), Q.list_regions),
     "clusters": ("/clusters", (), Q.list_clusters),
     "region-clusters": ("/regions/{region}/clusters", ("region",), Q.region_clusters),
+    "region-indicators": ("/regions/{region}/indicators", ("region",), Q.region_indicators),
     "ranking": ("/clusters/{cluster}/ranking", ("cluster",), Q.cluster_ranking),
     "map": ("/clusters/{cluster}/map", ("cluster",), Q.map_layer),
     "related": ("/clusters/{cluster}/related", ("cluster",), Q.related_clusters),

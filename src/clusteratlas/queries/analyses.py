@@ -185,6 +185,27 @@ def indicator(con: duckdb.DuckDBPyConnection, name: str, *, per: str | None = No
                                       "year": year})
 
 
+def region_indicators(con: duckdb.DuckDBPyConnection, region: str) -> TableResult:
+    """Every indicator of one region at its latest year there: ``indicator``, ``year``, ``value`` and the
+    ``unit`` of that value, by indicator (the region page's table of indicators).
+
+    Filtered on the region in SQL (not every region's values read and one kept). An indicator the region has
+    no value of is not listed; a region the atlas does not know at all (not in the regions, the results or the
+    indicators) is an error with close matches.
+    """
+    rows = con.sql("SELECT indicator, year, value, unit FROM indicators WHERE region = ? "
+                   "QUALIFY row_number() OVER (PARTITION BY indicator ORDER BY year DESC) = 1 ORDER BY indicator",
+                   params=[region]).to_arrow_table()
+    if rows.num_rows == 0:
+        known = "SELECT region FROM regions UNION ALL SELECT region FROM indicators" + (
+            " UNION ALL SELECT region FROM results_regions" if "results_regions" in tables(con) else "")
+        if not con.execute(f"SELECT 1 FROM ({known}) WHERE region = ? LIMIT 1", [region]).fetchall():
+            choices = [r[0] for r in con.execute(f"SELECT DISTINCT region FROM ({known}) ORDER BY 1 LIMIT 5000"
+                                                 ).fetchall()]
+            raise not_found("region", region, choices)
+    return TableResult(finite(rows), {"region": region, "indicators": rows.num_rows})
+
+
 def has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether an analysis table exists in the atlas."""
     return table in tables(con)

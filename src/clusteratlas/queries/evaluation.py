@@ -95,6 +95,31 @@ def assessment(con: duckdb.DuckDBPyConnection, assessment_id: str) -> Assessment
     return AssessmentHistory(assessment_id, heads[-1]["revision"], heads)
 
 
+def assessment_points(con: duckdb.DuckDBPyConnection, assessment_id: str) -> dict[str, Any]:
+    """The points of an assessment's current revision per framework column and factor: the evaluations page's
+    radar of it.
+
+    ``points[column]`` lists the points of every factor of the framework (its version the assessment was made
+    under), in the framework's order; a factor not marked counts 0, as in the group averages
+    (:meth:`clusteratlas.evaluate.assessments.Assessment.points`). ``columns`` are the framework's columns (else
+    the columns the scores have), ``factors`` and ``column_names`` the framework's, with names in English and
+    Japanese.
+    """
+    history = assessment(con, assessment_id)
+    current = history.revisions[-1]
+    document = framework(con, current["framework"], current.get("framework_version"))["document"]
+    columns = [c["id"] for c in document.get("columns", [])] or sorted({s["column"] for s in current["scores"]})
+    marked = {(s["factor"], s["column"]): s["points"] or 0 for s in current["scores"]}
+    factors = document.get("factors", [])
+    return {"assessment": assessment_id, "revision": current["revision"], "framework": current["framework"],
+            "framework_version": current.get("framework_version"), "tags": current.get("tags") or {},
+            "factors": [{"id": f["id"], "name": f.get("name"), "name_ja": f.get("name_ja")} for f in factors],
+            "columns": columns,
+            "column_names": [{"id": c.get("id"), "name": c.get("name"), "name_ja": c.get("name_ja")}
+                             for c in document.get("columns", [])],
+            "points": {c: [marked.get((f["id"], c), 0) for f in factors] for c in columns}}
+
+
 def programmes(con: duckdb.DuckDBPyConnection, *, programme: str | None = None) -> TableResult:
     """Japan's cluster programme registry (from the atlas when loaded, else the built-in copy)."""
     from clusteratlas.reference.programmes import PROGRAMMES, programme_table

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from clusteratlas.queries._core import (
     TableResult,
@@ -50,7 +51,8 @@ class Overview:
     years
         Every year of the results.
     clusters
-        The clusters at ``level`` in ``year`` (:func:`~clusteratlas.queries.list_clusters`).
+        The clusters at ``level`` in ``year`` (:func:`~clusteratlas.queries.list_clusters`), largest (most jobs)
+        first, then by id.
     """
 
     level: str
@@ -64,8 +66,15 @@ class Overview:
     years: list[int]
     clusters: pa.Table
 
+    @property
+    def all_regions(self) -> int:
+        """The regions of every level, each level's counted (a region at two levels counts twice): the home
+        page's number of regions, beside the count per level."""
+        return sum(self.levels.values())
+
     def as_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "year": self.year, "regions": self.regions, "employment": self.employment,
+        return {"level": self.level, "year": self.year, "regions": self.regions, "all_regions": self.all_regions,
+                "employment": self.employment,
                 "cluster_employment": self.cluster_employment, "strong": self.strong, "levels": self.levels,
                 "overlapping": self.overlapping, "years": self.years, "clusters": to_rows(self.clusters)}
 
@@ -81,8 +90,9 @@ def overview(con: duckdb.DuckDBPyConnection) -> Overview:
     regions, employment = con.execute(
         "SELECT count(*), coalesce(sum(employment), 0) FROM results_regions WHERE level = ? AND year = ?",
         [level, year]).fetchall()[0]
-    clusters = list_clusters(con, level=level, year=year)
-    rows = clusters.table
+    rows = list_clusters(con, level=level, year=year).table  # by id
+    size = pa.table({"jobs": pc.fill_null(rows["employment"], 0), "cluster": rows["cluster"]})
+    rows = rows.take(pc.sort_indices(size, sort_keys=[("jobs", "descending"), ("cluster", "ascending")]))
     years = [r[0] for r in con.execute("SELECT DISTINCT year FROM results_regions ORDER BY 1").fetchall()]
     return Overview(level, int(year), int(regions), float(employment),
                     float(sum(v or 0 for v in rows.column("employment").to_pylist())),
@@ -130,16 +140,18 @@ def strong_map(con: duckdb.DuckDBPyConnection, *, level: str | None = None, year
 
 def region_index(con: duckdb.DuckDBPyConnection, *, per_level: int = 1000) -> dict[str, Any]:
     """The regions with results, by level (largest level first), each with its names and its jobs in its latest
-    year, at most ``per_level`` per level by name (``more`` counts the rest): the home page's lists."""
+    year, at most ``per_level`` per level by name (``more`` counts the rest, ``count`` all of them): the home page's
+    lists."""
     require(con, "results_regions", RESULTS_HINT)
     rows = con.execute("""SELECT g.level, g.region, r.name, r.name_ja, g.employment FROM results_regions g
                           LEFT JOIN (SELECT region, any_value(name) AS name, any_value(name_ja) AS name_ja
                                      FROM regions GROUP BY region) r USING (region)
                           WHERE g.year = (SELECT max(year) FROM results_regions x WHERE x.level = g.level)
                           ORDER BY g.level, coalesce(r.name, g.region), g.region""").fetchall()
-    levels: dict[str, dict[str, Any]] = {lv: {"regions": [], "more": 0} for lv in level_counts(con)}
+    levels: dict[str, dict[str, Any]] = {lv: {"regions": [], "more": 0, "count": 0} for lv in level_counts(con)}
     for level, region, name, name_ja, employment in rows:
-        entry = levels.setdefault(level, {"regions": [], "more": 0})
+        entry = levels.setdefault(level, {"regions": [], "more": 0, "count": 0})
+        entry["count"] += 1
         if len(entry["regions"]) < per_level:
             entry["regions"].append({"region": region, "name": name, "name_ja": name_ja, "employment": employment})
         else:

@@ -361,8 +361,80 @@ def compare_regions(con: duckdb.DuckDBPyConnection, regions: list[str], *, year:
     summaries = con.sql(f"SELECT s.*, r.name, r.name_ja FROM results_regions s LEFT JOIN regions r USING (region) "
                         f"WHERE s.region IN ({marks}) AND s.year = ? ORDER BY s.region",
                         params=[*unique, year]).to_arrow_table()
-    return TableResult(finite(table), {"regions": unique, "year": year, "metric": metric,
-                                       "summaries": to_rows(finite(summaries))})
+    table = finite(table)
+    return TableResult(table, {"regions": unique, "year": year, "metric": metric,
+                               "summaries": to_rows(finite(summaries)),
+                               "differences": largest_differences(to_rows(table), metric)})
+
+
+def largest_differences(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Per cluster of the compared regions' rows (one per region × cluster, as :func:`compare_regions` returns
+    them), the region where ``metric`` is highest and the one where it is lowest, and their difference
+    (``spread`` = high − low), largest spread first (then by cluster).
+
+    A cluster with fewer than two regions with a value, or with the same value in every region (no region is
+    higher than another), has no difference and is left out. Ties go to the smaller region id. Booleans
+    (``strong``) count as 1 and 0.
+    """
+    by_cluster: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        value = row.get(metric)
+        if value is None or isinstance(value, str):
+            continue
+        value = int(value) if isinstance(value, bool) else value
+        entry = by_cluster.setdefault(row["cluster"], {"cluster": row["cluster"],
+                                                       "cluster_name": row.get("cluster_name"),
+                                                       "cluster_name_ja": row.get("cluster_name_ja"),
+                                                       "values": []})
+        entry["values"].append((row["region"], value))
+    differences = []
+    for entry in by_cluster.values():
+        values = entry.pop("values")
+        if len(values) < 2:
+            continue
+        high = min(values, key=lambda v: (-v[1], v[0]))
+        low = min(values, key=lambda v: (v[1], v[0]))
+        spread = high[1] - low[1]
+        if spread == 0:
+            continue
+        differences.append({**entry, "high_region": high[0], "high": high[1], "low_region": low[0],
+                            "low": low[1], "spread": spread})
+    differences.sort(key=lambda d: (-d["spread"], d["cluster"]))
+    return differences
+
+
+def region_top_series(con: duckdb.DuckDBPyConnection, region: str, *, level: str | None = None,
+                      year: int | None = None, top: int = 5) -> TableResult:
+    """The employment of a region's ``top`` largest clusters in every year of its results: the region page's
+    chart of its largest clusters over time.
+
+    The clusters are those with the most jobs in ``year`` (default: the region's latest year at ``level``;
+    clusters without jobs that year are not among them; ties in the order of :func:`region_profile`'s table:
+    stars, strong, LQ, id). One row per cluster × year (``cluster``, ``year``, ``employment``), the largest
+    cluster first, years in order; ``meta['clusters']`` lists the clusters, largest first.
+    """
+    require(con, "results_clusters", RESULTS_HINT)
+    level = _region_level(con, region, level)
+    years = [r[0] for r in con.execute("SELECT DISTINCT year FROM results_regions WHERE region = ? AND level = ? "
+                                       "ORDER BY 1", [region, level]).fetchall()]
+    if year is None:
+        year = years[-1]
+    elif year not in years:
+        raise InputError(_("no results for this year"), value=year, expected=", ".join(map(str, years)))
+    if not 1 <= top <= 1000:
+        raise InputError(_("parameter {name} out of range").format(name="top"), value=top, expected="1–1000")
+    table = con.sql(
+        """WITH largest AS (
+               SELECT cluster, row_number() OVER (ORDER BY employment DESC, stars DESC NULLS LAST, strong DESC,
+                                                           lq DESC, cluster) AS rank
+               FROM results_clusters WHERE region = ? AND level = ? AND year = ? AND employment > 0
+               QUALIFY rank <= ?)
+           SELECT c.cluster, c.year, c.employment FROM results_clusters c JOIN largest l USING (cluster)
+           WHERE c.region = ? AND c.level = ? ORDER BY l.rank, c.year""",
+        params=[region, level, year, top, region, level]).to_arrow_table()
+    table = finite(table)
+    return TableResult(table, {"region": region, "level": level, "year": year,
+                               "clusters": list(dict.fromkeys(table.column("cluster").to_pylist()))})
 
 
 def peer_regions(con: duckdb.DuckDBPyConnection, region: str, *, n: int = 9, level: str | None = None,

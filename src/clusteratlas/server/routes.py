@@ -123,12 +123,20 @@ async def region_clusters(request: Request, region: Id, year: Year = None, level
         con, region, year=year, level=level, include_empty=include_empty))
 
 
+@router.get("/regions/{region}/indicators", tags=["regions"], responses=TABULAR)
+async def region_indicators(request: Request, region: Id, fmt: Fmt = None) -> Response:
+    """A region's indicators, each at its latest year there (year, value, unit): the region page's indicators."""
+    return await answer_table(request, fmt, f"indicators-{region}", lambda con: Q.region_indicators(con, region))
+
+
 @router.get("/compare", tags=["regions"], responses=TABULAR)
 async def compare(request: Request, regions: Annotated[str, Query(min_length=1, max_length=5000,
                                                             description="2 to 25 region ids, comma-separated")],
             year: Year = None, level: Level = None, metric: Annotated[str, Query(max_length=100)] = "lq",
             fmt: Fmt = None) -> Response:
-    """Two to 25 regions side by side: one row per region × cluster with every metric."""
+    """Two to 25 regions side by side: one row per region × cluster with every metric; ``meta['differences']``:
+    per cluster, the regions where the metric is highest and lowest and the spread, largest first (the compare
+    page's largest differences)."""
     ids = _id_list(regions, "regions")
     return await answer_table(request, fmt, "compare", lambda con: Q.compare_regions(con, ids, year=year, level=level,
                                                                                      metric=metric))

@@ -80,6 +80,8 @@ def fmt_number(value: Any, lang: str, digits: int = 0) -> str:
         return ""
     from babel.numbers import format_decimal
 
+    value = int(value) if isinstance(value, bool) else value  # a yes/no metric (strong) as 1 or 0
+
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
     return format_decimal(value, format=pattern, locale="ja_JP" if lang == "ja" else "en_US")
 
@@ -189,7 +191,7 @@ def home(request: Request, colour: str = Query("strong", max_length=200)) -> Res
     con = _con(request)
     overview = _maybe(Q.overview, con)
     view = overview.as_dict() if overview else None
-    top = sorted(view["clusters"], key=lambda r: -(r["employment"] or 0)) if view else []
+    top = view["clusters"] if view else []  # largest first
     level = Q.home_level(con) if view else None
     layer = None
     if level:
@@ -222,16 +224,11 @@ def search_page(request: Request, q: str = Query("", max_length=200)) -> Respons
 def region_page(request: Request, region: str, year: int | None = None, level: str | None = None) -> Response:
     con = _con(request)
     profile = A.data(A.ask(con, "region", region, year=year, level=level, include_empty=False, opportunities=10))
-    clusters = profile["clusters"]
-    top = [c["cluster"] for c in sorted(clusters, key=lambda c: -(c["employment"] or 0))[:5]]
-    history = Q.results(con, Q.ResultFilters(level=profile["level"], regions=[region]), limit=Q.MAX_PAGE).rows()
-    series = {c: [[r["year"], r["employment"]] for r in history if r["cluster"] == c] for c in top}
-    indicators = []
-    names = _maybe(Q.indicator_names, con)
-    for row in (names.rows() if names else []):
-        values = [r for r in Q.indicator(con, row["indicator"]).rows() if r.get("region") == region]
-        if values:
-            indicators.append({"indicator": row["indicator"], "unit": row.get("unit"), "value": values[-1]})
+    largest = Q.region_top_series(con, region, level=profile["level"], year=profile["year"], top=5)
+    series: dict[str, list[list[Any]]] = {c: [] for c in largest.meta["clusters"]}  # the chart's shape
+    for r in largest.rows():
+        series[r["cluster"]].append([r["year"], r["employment"]])
+    indicators = Q.region_indicators(con, region).rows()
     assessed = _maybe(Q.assessments, con, subject=region)
     _told, story = _story(con, region, year, level, language(request))
     summary = profile["summary"]
@@ -267,7 +264,9 @@ def region_report(request: Request, region: str, year: int | None = None, level:
     con = _con(request)
     told, story = _story(con, region, year, level, language(request))
     profile = Q.region_profile(con, told.region, year=told.year, level=told.level, opportunities=0).as_dict()
-    top = sorted(profile["clusters"], key=lambda c: -(c["employment"] or 0))[:8]
+    by_id = {c["cluster"]: c for c in profile["clusters"]}
+    top = [by_id[c] for c in Q.region_top_series(con, told.region, level=told.level, year=told.year,
+                                                  top=8).meta["clusters"]]  # its largest clusters, as the page's
     q = urlencode({"level": told.level, "year": told.year, "lang": language(request)})
     from clusteratlas.queries.story import footnotes
 
@@ -339,13 +338,6 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
                                                      "name_ja": row.get("cluster_name_ja"), "cells": {}})
         entry["cells"][row["region"]] = row
     names = {s["region"]: s for s in meta.get("summaries", [])}
-    differences = []
-    for entry in clusters.values():
-        values = [(r, c.get(metric)) for r, c in entry["cells"].items() if c.get(metric) is not None]
-        if len(values) >= 2:
-            hi, lo = max(values, key=lambda v: v[1]), min(values, key=lambda v: v[1])
-            differences.append({**entry, "high": hi, "low": lo, "spread": hi[1] - lo[1]})
-    differences.sort(key=lambda d: -d["spread"])
     # the small multiples need one figure per cell and the regions' names; the table above has the rest
     chart_rows = [{**{k: entry[k] for k in ("cluster", "name", "name_ja")},
                    "cells": {r: c.get(metric) for r, c in entry["cells"].items()}} for entry in clusters.values()]
@@ -355,7 +347,7 @@ def compare_page(request: Request, regions: str = Query("", max_length=5000), me
                   downloads={"CSV": f"/api/v1/compare?{q}&format=csv", "Excel": f"/api/v1/compare?{q}&format=xlsx"}
                   if len(ids) >= 2 else {}, ids=ids, rows=list(clusters.values()), names=names, metric=metric,
                   chart_rows=chart_rows, chart_names=chart_names,
-                  differences=differences[:10], peer_rows=peer_rows, peers=peers, regions=regions,
+                  differences=meta.get("differences", [])[:10], peer_rows=peer_rows, peers=peers, regions=regions,
                   levels=list(level_counts(con)),
                   pick_level=(meta.get("summaries") or [{}])[0].get("level") if meta else None,
                   max_compare=MAX_COMPARE)
@@ -430,31 +422,21 @@ def evaluations_page(request: Request, programme: str | None = Query(None, max_l
     listed = _maybe(Q.assessments, con)
     every = listed.rows() if listed else []
     rows = filter_assessments(every, phase=phase, region=region, text=q)
-    documents: dict[str, dict] = {}
     radars = []
     for row in rows[:48]:
-        key = row["framework"]
-        if key not in documents:
-            documents[key] = Q.framework(con, key, row.get("framework_version"))["document"]
-        doc = documents[key]
-        current = Q.assessment(con, row["assessment"]).as_dict()["revisions"][-1]
-        columns = [c["id"] for c in doc.get("columns", [])] or sorted({s["column"] for s in current["scores"]})
-        points = {(s["factor"], s["column"]): s["points"] or 0 for s in current["scores"]}
-        factors = doc.get("factors", [])
-        series = {c: [points.get((f["id"], c), 0) for f in factors] for c in columns}
-        tags = current.get("tags") or {}
+        points = Q.assessment_points(con, row["assessment"])
+        tags = points["tags"]
         radars.append({"assessment": row["assessment"], "name": row.get("subject_name"),
                        "tag_names": {k: _tag_value_name(v) for k, v in tags.items()},
-                       "name_ja": row.get("subject_name_ja"), "framework": key, "tags": tags,
-                       "axes": [{"name": f.get("name"), "name_ja": f.get("name_ja"), "id": f["id"]} for f in factors],
-                       "columns": [{"id": c.get("id"), "name": c.get("name"), "name_ja": c.get("name_ja")}
-                                   for c in doc.get("columns", [])], "series": series})
+                       "name_ja": row.get("subject_name_ja"), "framework": row["framework"], "tags": tags,
+                       "axes": [{"name": f["name"], "name_ja": f["name_ja"], "id": f["id"]} for f in points["factors"]],
+                       "columns": points["column_names"], "series": points["points"]})
     by = request.query_params.get("by") or None
     averages = []
     for key in dict.fromkeys(r["framework"] for r in rows):
         try:
             averages.append(_averages_view(Q.group_averages(con, key, by=by or _default_grouping(key)),
-                                           documents.get(key)))
+                                           Q.framework(con, key)["document"]))
         except InputError as exc:  # categories only, or nothing to group by: say so instead of a table
             averages.append({"framework": key, "by": by, "heads": [], "rows": [], "published": False,
                              "notes": [" ".join(x for x in (exc.problem, exc.hint) if x)]})
@@ -478,6 +460,7 @@ def evaluations_page(request: Request, programme: str | None = Query(None, max_l
                   programmes=programmes, all_programmes=len(all_programmes), all_assessments=len(every),
                   listed=programmes[(page - 1) * PROGRAMMES_PER_PAGE:page * PROGRAMMES_PER_PAGE], page=page,
                   first=(page - 1) * PROGRAMMES_PER_PAGE + 1,
+                  last=min(page * PROGRAMMES_PER_PAGE, len(programmes)),
                   pages=max(1, -(-len(programmes) // PROGRAMMES_PER_PAGE)),
                   filters=filters, phases=[(v, _tag_value_name(v)) for v in phases],
                   kinds=[(k, programme_name(k)) for k in kinds],
