@@ -220,6 +220,59 @@ def test_demo_search_without_server(demo_edition, browser):  # noqa: F811
     w.close()
 
 
+SUGGESTED = "() => Array.from(document.querySelectorAll('#q-home-list li')).map(li => li.dataset.code)"
+
+
+def type_in_finder(browser, base: str, url: str, typed: str):  # noqa: F811
+    """Open a published home page, type into its finder; the page, its suggestions' codes and every request."""
+    w = Watched(browser)
+    requests: list[str] = []
+    w.page.on("request", lambda r: requests.append(r.url))
+    w.page.goto(url)
+    w.page.focus("#q-home")
+    w.page.keyboard.type(typed)
+    wait_for(w.page, "document.querySelectorAll('#q-home-list li').length > 0")
+    return w, w.page.evaluate(SUGGESTED), requests
+
+
+def test_static_finder_suggests_as_the_server_does(demo_edition, browser):  # noqa: F811
+    """The home page's finder in the static edition suggests from search-index.json what the server's
+    /api/v1/suggest suggests (same order, same markup, the ARIA combobox), and opens the published page."""
+    import duckdb
+
+    from clusteratlas import queries as Q
+
+    atlas, folder, base, _edition = demo_edition
+    con = duckdb.connect(str(atlas), read_only=True)
+    try:
+        cases = [(lang, typed, [s["code"] for s in Q.suggest(con, typed)])
+                 for lang, typed in (("en", "Nor"), ("ja", "あぱれ"), ("ja", "ｱﾊﾟﾚﾙ"), ("en", "c0"), ("ja", "東"))]
+    finally:
+        con.close()
+    assert cases[0][2][0] == "S1" and cases[1][2] == cases[2][2] == ["C05"]  # North; アパレル, by kana and width
+    for lang, typed, expected in cases:
+        w, got, requests = type_in_finder(browser, base, f"{base}/{lang}/index.html", typed)
+        assert got == expected, (lang, typed, got, expected)
+        first = w.page.locator("#q-home-list li").first
+        assert first.get_attribute("role") == "option" and w.page.get_attribute("#q-home", "aria-expanded") == "true"
+        if (lang, typed) in (("en", "Nor"), ("ja", "あぱれ")):
+            text = first.text_content()
+            assert text == ("North · state (S1)" if lang == "en" else "アパレル · クラスター (C05)"), text
+            w.page.keyboard.press("ArrowDown")
+            assert w.page.get_attribute("#q-home", "aria-activedescendant") == first.get_attribute("id")
+            assert first.get_attribute("aria-selected") == "true"
+            with w.page.expect_navigation():
+                w.page.keyboard.press("Enter")
+            page = "regions/S1~level=state.html" if lang == "en" else "clusters/C05.html"
+            index = json.loads((folder / "search-index.json").read_text())
+            assert page in {e["p"] for e in index["entries"]}
+            assert w.page.url == f"{base}/{lang}/{page}" and (folder / lang / page).is_file()
+        assert sum(r.endswith("/search-index.json") for r in requests) == 1  # fetched once
+        assert [r for r in requests if not r.startswith(base)] == []
+        assert w.errors == [], w.errors
+        w.close()
+
+
 def test_republish_unchanged_then_after_a_change(demo_edition, tmp_path):
     atlas, folder, _base, _edition = demo_edition
     copy = tmp_path / "edition"
@@ -394,6 +447,13 @@ def test_cbp_metro_edition(tmp_path_factory, static_server, browser):  # noqa: F
     assert "San Jose" in (folder / san_jose).read_text()
     for name in (san_jose, "en/compare~peers=41940.html", "en/index.html"):
         visit(browser, base, f"{base}/{name}").close()
+    w, got, requests = type_in_finder(browser, base, f"{base}/en/index.html", "San Jose")  # the finder suggests
+    assert got[0] == "41940", got
+    with w.page.expect_navigation():
+        w.page.locator("#q-home-list li").first.click()
+    assert w.page.url == f"{base}/{san_jose}" and w.errors == []
+    assert [r for r in requests if not r.startswith(base)] == []
+    w.close()
     cluster = sorted((folder / "en/clusters").glob(f"*~level={safe('metro_area')}.html"))[0].name
     assert "map" in visit(browser, base, f"{base}/en/clusters/{cluster}").charts
 
@@ -419,5 +479,8 @@ def test_japanese_search_finds_aichi(tmp_path, runner, static_server, browser): 
         texts = w.page.evaluate("() => Array.from(document.querySelectorAll('ul.results a')).map(a => a.textContent)")
         assert any(expected in t for t in texts), texts
         w.close()
+    w, got, requests = type_in_finder(browser, base, f"{base}/ja/index.html", "愛知")  # the finder suggests
+    assert got[0] == "23000" and w.errors == [] and [r for r in requests if not r.startswith(base)] == [], got
+    w.close()
     aichi = next((root / "jp/ja/regions").glob("23000~*.html")).name
     assert visit(browser, base, f"{base}/ja/regions/{aichi}").charts
