@@ -10,9 +10,10 @@ the files it fetches (map shapes) and opens (a click on a map) the same way :fun
 
 What needs a server (uploads, token forms, comparisons of regions chosen in a form, other map settings) is not
 published: such a form is replaced by a note that the static edition is read-only, and a link to an address
-that was not published (an Excel download, the API explorer) loses its ``href``. The search box searches a
-JSON index in the browser, with the keys folded as the server's search folds what is typed
-(:func:`clusteratlas.queries.lookup.fold`).
+that was not published (an Excel download, the API explorer) loses its ``href``. The search page and the home
+page's finder (its suggestions as one types) search a JSON index in the browser, with the keys folded as the
+server's search folds what is typed (:func:`clusteratlas.queries.lookup.fold`) and the suggestions ranked as
+:func:`clusteratlas.queries.lookup.suggest` ranks them (``app.js``: ``CA.suggestIn``).
 
 The edition's manifest (``.clusteratlas-publish.json``) records what it was made from (the atlas version, as
 the server's ``X-Atlas-Version``; the languages, levels and base URL; the clusteratlas version and a digest of
