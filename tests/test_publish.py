@@ -376,6 +376,20 @@ def test_republish_over_an_edition_of_the_first_manifest_format(demo_atlas, tmp_
     assert publish(atlas, folder, langs=["en"], levels=["state"]).current
 
 
+def test_an_unreadable_manifest_is_as_none(tmp_path):
+    """A manifest cut short or edited into another shape: the edition is rendered again (nothing matches it),
+    never a crash; one of the first format lists its files only."""
+    from clusteratlas.publish import Manifest
+
+    for text in ('{"format": 2, "source": {}', '{"format": 2, "source": {}, "pages": 1, "files": {"a": [1]}}',
+                 '[1, 2]', '{"format": 2, "source": [], "pages": "x", "files": {}}'):
+        (tmp_path / MANIFEST).write_text(text)
+        assert Manifest.read(tmp_path) is None, text
+    (tmp_path / MANIFEST).write_text('{"files": ["en/index.html"]}')
+    old = Manifest.read(tmp_path)
+    assert old is not None and old.source == {} and old.files == {"en/index.html": (-1, -1, "")}
+
+
 def test_folder_with_other_files_is_refused(demo_edition, tmp_path, runner):
     atlas = demo_edition[0]
     (tmp_path / "mine.txt").write_text("keep me")

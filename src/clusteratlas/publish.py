@@ -311,12 +311,12 @@ class Manifest:
             return None
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            if doc.get("format") != MANIFEST_FORMAT:
+                return cls({}, 0, {str(f): (-1, -1, "") for f in doc.get("files", [])})
+            return cls(dict(doc["source"]), int(doc["pages"]), {str(f): (int(a), int(b), str(c)) for f, (a, b, c)
+                                                                in doc["files"].items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable: as if there were none
             return None
-        if doc.get("format") != MANIFEST_FORMAT:
-            return cls({}, 0, {str(f): (-1, -1, "") for f in doc.get("files", [])})
-        return cls(doc["source"], int(doc["pages"]), {f: (int(a), int(b), str(c)) for f, (a, b, c) in
-                                                      doc["files"].items()})
 
     def write(self, folder: Path) -> None:
         doc = {"format": MANIFEST_FORMAT, "source": self.source, "pages": self.pages,
