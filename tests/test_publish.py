@@ -161,12 +161,17 @@ def test_which_addresses_are_published():
 
 # ------------------------------------------------------------------ the demo atlas
 @pytest.fixture(scope="module")
-def demo_edition(tmp_path_factory, static_server):
+def demo_atlas(tmp_path_factory) -> Path:
     from clusteratlas.api import build_demo_atlas
 
-    work = tmp_path_factory.mktemp("demo")
-    atlas = work / "demo.duckdb"
+    atlas = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     build_demo_atlas(atlas, permutations=99)
+    return atlas
+
+
+@pytest.fixture(scope="module")
+def demo_edition(demo_atlas, static_server):
+    atlas = demo_atlas
     root, base = static_server
     folder = root / "sub" / "demo"  # served from a sub-path of the host
     started = time.perf_counter()
@@ -215,12 +220,65 @@ def test_demo_search_without_server(demo_edition, browser):  # noqa: F811
     w.close()
 
 
+SUGGESTED = "() => Array.from(document.querySelectorAll('#q-home-list li')).map(li => li.dataset.code)"
+
+
+def type_in_finder(browser, base: str, url: str, typed: str):  # noqa: F811
+    """Open a published home page, type into its finder; the page, its suggestions' codes and every request."""
+    w = Watched(browser)
+    requests: list[str] = []
+    w.page.on("request", lambda r: requests.append(r.url))
+    w.page.goto(url)
+    w.page.focus("#q-home")
+    w.page.keyboard.type(typed)
+    wait_for(w.page, "document.querySelectorAll('#q-home-list li').length > 0")
+    return w, w.page.evaluate(SUGGESTED), requests
+
+
+def test_static_finder_suggests_as_the_server_does(demo_edition, browser):  # noqa: F811
+    """The home page's finder in the static edition suggests from search-index.json what the server's
+    /api/v1/suggest suggests (same order, same markup, the ARIA combobox), and opens the published page."""
+    import duckdb
+
+    from clusteratlas import queries as Q
+
+    atlas, folder, base, _edition = demo_edition
+    con = duckdb.connect(str(atlas), read_only=True)
+    try:
+        cases = [(lang, typed, [s["code"] for s in Q.suggest(con, typed)])
+                 for lang, typed in (("en", "Nor"), ("ja", "あぱれ"), ("ja", "ｱﾊﾟﾚﾙ"), ("en", "c0"), ("ja", "東"))]
+    finally:
+        con.close()
+    assert cases[0][2][0] == "S1" and cases[1][2] == cases[2][2] == ["C05"]  # North; アパレル, by kana and width
+    for lang, typed, expected in cases:
+        w, got, requests = type_in_finder(browser, base, f"{base}/{lang}/index.html", typed)
+        assert got == expected, (lang, typed, got, expected)
+        first = w.page.locator("#q-home-list li").first
+        assert first.get_attribute("role") == "option" and w.page.get_attribute("#q-home", "aria-expanded") == "true"
+        if (lang, typed) in (("en", "Nor"), ("ja", "あぱれ")):
+            text = first.text_content()
+            assert text == ("North · state (S1)" if lang == "en" else "アパレル · クラスター (C05)"), text
+            w.page.keyboard.press("ArrowDown")
+            assert w.page.get_attribute("#q-home", "aria-activedescendant") == first.get_attribute("id")
+            assert first.get_attribute("aria-selected") == "true"
+            with w.page.expect_navigation():
+                w.page.keyboard.press("Enter")
+            page = "regions/S1~level=state.html" if lang == "en" else "clusters/C05.html"
+            index = json.loads((folder / "search-index.json").read_text())
+            assert page in {e["p"] for e in index["entries"]}
+            assert w.page.url == f"{base}/{lang}/{page}" and (folder / lang / page).is_file()
+        assert sum(r.endswith("/search-index.json") for r in requests) == 1  # fetched once
+        assert [r for r in requests if not r.startswith(base)] == []
+        assert w.errors == [], w.errors
+        w.close()
+
+
 def test_republish_unchanged_then_after_a_change(demo_edition, tmp_path):
     atlas, folder, _base, _edition = demo_edition
     copy = tmp_path / "edition"
     shutil.copytree(folder, copy)
-    again = publish(atlas, copy)
-    assert (again.written, again.removed) == (0, 0) and again.unchanged == again.files
+    again = publish(atlas, copy)  # a copy keeps the files' times: the edition is up to date
+    assert again.current and (again.written, again.removed) == (0, 0) and again.unchanged == again.files
     # a re-map, published without the custom level: exactly the files whose content changed are written (not
     # the vendored files), and the files of pages that are no longer published are removed, no others
     remapped = tmp_path / "remapped.duckdb"
@@ -239,6 +297,97 @@ def test_republish_unchanged_then_after_a_change(demo_edition, tmp_path):
     assert after_edition.removed == len(gone) > 0
     assert all("custom" in f or "CORRIDOR" in f for f in gone), sorted(gone)[:5]
     assert broken_links(copy) == []
+
+
+def test_republish_of_an_unchanged_atlas_does_nothing(demo_atlas, tmp_path, runner):
+    """The manifest records the atlas version (the server's X-Atlas-Version) and the options; with both as they
+    were and every file as written, publish returns at once. A changed option, an edited or a deleted file, or
+    --force render again, and only the files whose content differs are written."""
+    from fastapi.testclient import TestClient
+
+    from clusteratlas.server import Settings, create_app
+
+    atlas = tmp_path / "demo.duckdb"
+    shutil.copy(demo_atlas, atlas)
+    folder = tmp_path / "ed"
+    small = {"langs": ["en"], "levels": ["state"]}  # a small edition: each render here takes seconds
+    first = publish(atlas, folder, **small)
+    assert not first.current and first.written == first.files > 50 and first.removed == 0
+    manifest = json.loads((folder / MANIFEST).read_text())
+    with TestClient(create_app(Settings(atlas=str(atlas), read_only=True))) as client:
+        assert manifest["source"]["atlas"] == client.get("/api/v1/overview").headers["X-Atlas-Version"]
+    assert (manifest["source"]["langs"], manifest["source"]["levels"], manifest["source"]["base_url"]) == (
+        ["en"], ["state"], None)
+    recorded = manifest["files"]
+    assert set(recorded) == set(digests(folder)) and len(recorded) == first.files
+    for name in ("sitemap.xml", "en/index.html"):
+        size, mtime, sha = recorded[name]
+        stat = (folder / name).stat()
+        assert (size, mtime, sha) == (stat.st_size, stat.st_mtime_ns, digests(folder)[name])
+
+    started = time.perf_counter()
+    again = publish(atlas, folder, **small)
+    assert again.current and time.perf_counter() - started < 5
+    assert (again.written, again.removed, again.unchanged, again.files, again.pages, again.size) == (
+        0, 0, first.files, first.files, first.pages, first.size)
+    assert json.loads((folder / MANIFEST).read_text()) == manifest  # nothing touched
+
+    # another option: rendered again, and only the sitemap (absolute URLs now) differs
+    based = publish(atlas, folder, **small, base_url="https://example.org/a/")
+    assert not based.current and (based.written, based.removed) == (1, 0)
+    assert "<loc>https://example.org/a/en/index.html</loc>" in (folder / "sitemap.xml").read_text()
+
+    # a page edited by hand and one deleted: rendered again, and those two written back, no others
+    before = digests(folder)
+    page, gone = folder / "en/index.html", folder / "en/regions/S1~level=state.html"
+    page.write_text(page.read_text() + "<!-- edited -->")
+    gone.unlink()
+    mended = publish(atlas, folder, **small, base_url="https://example.org/a/")
+    assert not mended.current and (mended.written, mended.removed) == (2, 0) and digests(folder) == before
+
+    # --force renders although nothing changed, and writes nothing
+    forced = publish(atlas, folder, **small, base_url="https://example.org/a/", force=True)
+    assert not forced.current and (forced.written, forced.removed, forced.unchanged) == (0, 0, forced.files)
+
+    # the command line says so, in English and in Japanese
+    res = invoke(runner, "publish", folder, "--atlas", atlas, "--lang", "en", "--levels", "state",
+                 "--base-url", "https://example.org/a/")
+    assert res.exit_code == 0 and "is up to date" in res.output and f"its {first.files:,} files" in res.output
+    res = invoke(runner, "--lang", "ja", "publish", folder, "--atlas", atlas, "--lang", "en", "--levels", "state",
+                 "--base-url", "https://example.org/a/")
+    assert res.exit_code == 0 and "静的版は最新です" in res.output, res.output
+    res = invoke(runner, "--lang", "ja", "publish", folder, "--atlas", atlas, "--lang", "en", "--levels", "state",
+                 "--force")
+    assert res.exit_code == 0 and "書き込み: 1 · 変更なし: " in res.output and "削除: 0" in res.output, res.output
+
+
+def test_republish_over_an_edition_of_the_first_manifest_format(demo_atlas, tmp_path):
+    """An edition written before the manifest recorded its source (a bare list of files) is rendered again;
+    the files it listed that are no longer published are removed."""
+    atlas = demo_atlas
+    folder = tmp_path / "ed"
+    first = publish(atlas, folder, langs=["en"], levels=["state"])
+    listed = sorted(json.loads((folder / MANIFEST).read_text())["files"])
+    (folder / "en/old.html").write_text("a page of an older edition")
+    (folder / MANIFEST).write_text(json.dumps({"files": [*listed, "en/old.html"]}))
+    again = publish(atlas, folder, langs=["en"], levels=["state"])
+    assert not again.current and (again.written, again.removed, again.files) == (0, 1, first.files)
+    assert not (folder / "en/old.html").exists()
+    assert publish(atlas, folder, langs=["en"], levels=["state"]).current
+
+
+def test_an_unreadable_manifest_is_as_none(tmp_path):
+    """A manifest cut short or edited into another shape: the edition is rendered again (nothing matches it),
+    never a crash; one of the first format lists its files only."""
+    from clusteratlas.publish import Manifest
+
+    for text in ('{"format": 2, "source": {}', '{"format": 2, "source": {}, "pages": 1, "files": {"a": [1]}}',
+                 '[1, 2]', '{"format": 2, "source": [], "pages": "x", "files": {}}'):
+        (tmp_path / MANIFEST).write_text(text)
+        assert Manifest.read(tmp_path) is None, text
+    (tmp_path / MANIFEST).write_text('{"files": ["en/index.html"]}')
+    old = Manifest.read(tmp_path)
+    assert old is not None and old.source == {} and old.files == {"en/index.html": (-1, -1, "")}
 
 
 def test_folder_with_other_files_is_refused(demo_edition, tmp_path, runner):
@@ -312,6 +461,13 @@ def test_cbp_metro_edition(tmp_path_factory, static_server, browser):  # noqa: F
     assert "San Jose" in (folder / san_jose).read_text()
     for name in (san_jose, "en/compare~peers=41940.html", "en/index.html"):
         visit(browser, base, f"{base}/{name}").close()
+    w, got, requests = type_in_finder(browser, base, f"{base}/en/index.html", "San Jose")  # the finder suggests
+    assert got[0] == "41940", got
+    with w.page.expect_navigation():
+        w.page.locator("#q-home-list li").first.click()
+    assert w.page.url == f"{base}/{san_jose}" and w.errors == []
+    assert [r for r in requests if not r.startswith(base)] == []
+    w.close()
     cluster = sorted((folder / "en/clusters").glob(f"*~level={safe('metro_area')}.html"))[0].name
     assert "map" in visit(browser, base, f"{base}/en/clusters/{cluster}").charts
 
@@ -327,7 +483,7 @@ def test_japanese_search_finds_aichi(tmp_path, runner, static_server, browser): 
         assert res.exit_code == 0, (argv, res.output)
     root, base = static_server
     res = invoke(runner, "publish", root / "jp", "--atlas", atlas, "--base-url", "https://example.org/atlas/")
-    assert res.exit_code == 0 and "0 removed" in res.output, res.output
+    assert res.exit_code == 0 and "removed: 0" in res.output, res.output
     assert "<loc>https://example.org/atlas/ja/index.html</loc>" in (root / "jp/sitemap.xml").read_text()
     assert broken_links(root / "jp") == []
     base = f"{base}/jp"
@@ -337,5 +493,8 @@ def test_japanese_search_finds_aichi(tmp_path, runner, static_server, browser): 
         texts = w.page.evaluate("() => Array.from(document.querySelectorAll('ul.results a')).map(a => a.textContent)")
         assert any(expected in t for t in texts), texts
         w.close()
+    w, got, requests = type_in_finder(browser, base, f"{base}/ja/index.html", "愛知")  # the finder suggests
+    assert got[0] == "23000" and w.errors == [] and [r for r in requests if not r.startswith(base)] == [], got
+    w.close()
     aichi = next((root / "jp/ja/regions").glob("23000~*.html")).name
     assert visit(browser, base, f"{base}/ja/regions/{aichi}").charts

@@ -43,6 +43,32 @@ def test_region_search_by_english_and_japanese_names_level_and_parent(con):
     assert children == {r[0] for r in links} and children
 
 
+def test_levels_of_each_mapped_region_and_cluster(con):
+    """What the static edition publishes (a page per item and level; one page for an item of one level)."""
+    for kind, table in (("region", "results_regions"), ("cluster", "results_clusters")):
+        expected: dict[str, set[str]] = {}
+        for row in _all(con, table):
+            expected.setdefault(row[kind], set()).add(row["level"])
+        got = Q.region_levels(con) if kind == "region" else Q.cluster_levels(con)
+        assert list(got) == sorted(expected) and {k: set(v) for k, v in got.items()} == expected
+        assert all(v == sorted(v) for v in got.values())
+    levels = Q.region_levels(con)
+    assert levels["S1C1"] == ["county"] and levels["S1"] == ["state"]  # counties observed, states added by map
+    assert set(Q.cluster_levels(con)["C01"]) == {"county", "state", "custom"}
+
+
+def test_known_regions_are_the_region_list_and_mapped_regions_not_in_it(con):
+    listed = {r["region"]: (r["name"], r["name_ja"], r["level"]) for r in _all(con, "regions")}
+    unlisted = {(r["region"], r["level"]) for r in _all(con, "results_regions") if r["region"] not in listed}
+    known = Q.known_regions(con)
+    assert [(r["level"], r["region"]) for r in known] == sorted((r["level"], r["region"]) for r in known)
+    assert {r["region"]: (r["name"], r["name_ja"], r["level"]) for r in known if r["region"] in listed} == listed
+    assert {(r["region"], r["level"]) for r in known if r["region"] not in listed} == unlisted
+    assert len(known) == len(listed) + len(unlisted)
+    # the rows the search looks through: list_regions pages them
+    assert len(known) == Q.list_regions(con, limit=1).meta["total"]
+
+
 def test_region_pages_cover_every_region_once(con):
     seen, cursor = [], None
     while True:

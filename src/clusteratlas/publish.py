@@ -10,13 +10,17 @@ the files it fetches (map shapes) and opens (a click on a map) the same way :fun
 
 What needs a server (uploads, token forms, comparisons of regions chosen in a form, other map settings) is not
 published: such a form is replaced by a note that the static edition is read-only, and a link to an address
-that was not published (an Excel download, the API explorer) loses its ``href``. The search box searches a
-JSON index in the browser, with the keys folded as the server's search folds what is typed
-(:func:`clusteratlas.queries.lookup.fold`).
+that was not published (an Excel download, the API explorer) loses its ``href``. The search page and the home
+page's finder (its suggestions as one types) search a JSON index in the browser, with the keys folded as the
+server's search folds what is typed (:func:`clusteratlas.queries.lookup.fold`) and the suggestions ranked as
+:func:`clusteratlas.queries.lookup.suggest` ranks them (``app.js``: ``CA.suggestIn``).
 
-Re-publishing compares each file's content with what is in the folder: only what changed is written, and a
-file the previous edition published that no longer exists is removed (the list of published files is kept in
-``.clusteratlas-publish.json``; other files in the folder are left alone).
+The edition's manifest (``.clusteratlas-publish.json``) records what it was made from (the atlas version, as
+the server's ``X-Atlas-Version``; the languages, levels and base URL; the clusteratlas version and a digest of
+its code) and each file it wrote (size, modification time, SHA-256). Re-publishing when all of that is the same
+and every file is still as written (same size and modification time) does nothing; otherwise every page is
+rendered again and only the files whose content changed are written, and files the previous edition published
+that this one does not are removed (other files in the folder are left alone).
 """
 
 from __future__ import annotations
@@ -31,14 +35,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
 from clusteratlas.errors import InputError
 from clusteratlas.i18n import LANGUAGES, _
 
-#: The list of files the last edition wrote, in the edition's folder (what a re-publish may remove).
+#: The edition's manifest, in its folder: what it was made from and the files it wrote (what a re-publish may
+#: remove, and what it checks to know that nothing needs doing).
 MANIFEST = ".clusteratlas-publish.json"
+#: The manifest's layout (1: a bare list of files, before the edition recorded what it was made from).
+MANIFEST_FORMAT = 2
 #: Query parameters a published page may have (besides ``lang``, which is the folder): other variants of a page
 #: (map metric, classes, a comparison chosen in a form) need the server.
 PAGE_PARAMS = frozenset({"level", "peers"})
@@ -47,6 +55,9 @@ FORM_PARAMS = frozenset({"format", "bom", "lang"})
 #: The note that replaces a form needing the server (in the pages' catalogue, web.po).
 READ_ONLY = "The static edition is read-only: this form needs the server (clusteratlas serve)."
 _SAFE = re.compile(r"[A-Za-z0-9-]")
+#: Between the folded code and names of a search-index key: a line break, which no typed (one-line, trimmed)
+#: query holds, so a query matches within one name as the server's search does, never across two.
+KEY_SEPARATOR = "\n"
 
 
 # ------------------------------------------------------------------ addresses
@@ -262,7 +273,10 @@ def _search_head(root: str, lang: str) -> str:
 # ------------------------------------------------------------------ writing
 @dataclass
 class Edition:
-    """What a publish did: files written, unchanged and removed, and the pages it could not render."""
+    """What a publish did: files written, unchanged and removed, and the pages it could not render.
+
+    ``current`` is True when the edition was already up to date (same atlas version, options and code, every
+    file as written): nothing was rendered, and the counts are the edition's as its manifest records them."""
 
     folder: Path
     written: int = 0
@@ -272,44 +286,121 @@ class Edition:
     files: int = 0
     size: int = 0
     skipped: list[str] = field(default_factory=list)
+    current: bool = False
 
     def as_dict(self) -> dict:
         return {"folder": str(self.folder), "written": self.written, "unchanged": self.unchanged,
                 "removed": self.removed, "pages": self.pages, "files": self.files, "bytes": self.size,
-                "skipped": self.skipped}
+                "skipped": self.skipped, "current": self.current}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An edition's manifest: what it was made from (``source``: atlas version, options, clusteratlas version and
+    code digest), its page count, and each file's (size, modification time in ns, SHA-256) as written."""
+
+    source: dict[str, Any]
+    pages: int
+    files: dict[str, tuple[int, int, str]]
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest | None:
+        """The manifest in ``folder`` (one of format 1 lists files only: nothing matches its source), or None."""
+        path = folder / MANIFEST
+        if not path.is_file():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("format") != MANIFEST_FORMAT:
+                return cls({}, 0, {str(f): (-1, -1, "") for f in doc.get("files", [])})
+            return cls(dict(doc["source"]), int(doc["pages"]), {str(f): (int(a), int(b), str(c)) for f, (a, b, c)
+                                                                in doc["files"].items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable: as if there were none
+            return None
+
+    def write(self, folder: Path) -> None:
+        doc = {"format": MANIFEST_FORMAT, "source": self.source, "pages": self.pages,
+               "files": {f: list(v) for f, v in sorted(self.files.items())}}
+        _write(folder / MANIFEST, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+
+    def intact(self, folder: Path) -> bool:
+        """Whether every file listed is in ``folder`` with the size and modification time it was written with
+        (a stat per file, no reading: an edit that keeps both is not seen; ``publish --force`` renders anyway)."""
+        for relative, (size, mtime, _sha) in self.files.items():
+            try:
+                st = (folder / relative).stat()
+            except OSError:
+                return False
+            if (st.st_size, st.st_mtime_ns) != (size, mtime):
+                return False
+        return True
+
+
+def source_of(atlas_version: str, langs: list[str], levels: Iterable[str] | None, base_url: str | None,
+              code: str) -> dict[str, Any]:
+    """What an edition is made from, as its manifest records it: the atlas version, the options, and the
+    clusteratlas version with ``code``, the digest of its code (:func:`_code_digest`: templates, scripts,
+    catalogues and queries make the pages, so a new version or an edited checkout renders again)."""
+    from clusteratlas import __version__
+
+    return {"atlas": atlas_version, "langs": list(langs), "levels": sorted(levels) if levels else None,
+            "base_url": base_url, "clusteratlas": __version__, "code": code}
+
+
+def _code_digest() -> str:
+    """SHA-256 of the installed package's files (about 5 MB: milliseconds)."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 class _Folder:
-    """The edition's folder: writes a file only when its content differs from what is there."""
+    """The edition's folder: writes a file only when its content differs from what is there.
 
-    def __init__(self, root: Path, edition: Edition) -> None:
+    Whether it differs is known from the previous manifest's SHA-256 when the file still has the size and
+    modification time recorded there (no reading), else by reading the file."""
+
+    def __init__(self, root: Path, edition: Edition, before: Manifest | None) -> None:
         self.root, self.edition = root, edition
-        self.sizes: dict[str, int] = {}
+        self.before = before.files if before is not None else {}
+        self.entries: dict[str, tuple[int, int, str]] = {}
         self.written: set[str] = set()
 
     @property
     def files(self) -> set[str]:
-        return set(self.sizes)
+        return set(self.entries)
 
     def put(self, relative: str, content: bytes, *, again: bool = False) -> None:
         """Write ``content`` to ``relative`` unless it holds it already (or, unless ``again``, was put before)."""
-        if relative in self.sizes and not again:
+        if relative in self.entries and not again:
             return
-        self.sizes[relative] = len(content)
+        digest = _digest(content)
         target = self.root / relative
-        if target.is_file() and _digest(target.read_bytes()) == _digest(content):
-            return
+        try:
+            st = target.stat()
+        except OSError:
+            st = None
+        if st is not None:
+            size, mtime, recorded = self.before.get(relative, (-1, -1, ""))
+            same = (recorded == digest if (st.st_size, st.st_mtime_ns) == (size, mtime)
+                    else st.st_size == len(content) and _digest(target.read_bytes()) == digest)
+            if same:
+                self.entries[relative] = (st.st_size, st.st_mtime_ns, digest)
+                self.written.discard(relative)
+                return
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(content)
-        partial.replace(target)  # a reader of the folder never sees half a file
+        _write(target, content)
+        st = target.stat()
+        self.entries[relative] = (st.st_size, st.st_mtime_ns, digest)
         self.written.add(relative)
 
-    def finish(self) -> None:
-        """Remove what the previous edition published and this one did not; record this edition's files."""
-        manifest = self.root / MANIFEST
-        before = set(json.loads(manifest.read_text(encoding="utf-8"))["files"]) if manifest.is_file() else set()
-        for relative in sorted(before - self.files):
+    def finish(self, source: dict[str, Any]) -> None:
+        """Remove what the previous edition published and this one did not; record this edition's manifest."""
+        for relative in sorted(set(self.before) - self.files):
             gone = self.root / relative
             if gone.is_file():
                 gone.unlink()
@@ -318,11 +409,18 @@ class _Folder:
                     if parent == self.root or any(parent.iterdir()):
                         break
                     parent.rmdir()
-        manifest.write_text(json.dumps({"files": sorted(self.files)}, indent=0), encoding="utf-8")
-        self.edition.files = len(self.sizes)
-        self.edition.size = sum(self.sizes.values())
+        Manifest(source, self.edition.pages, self.entries).write(self.root)
+        self.edition.files = len(self.entries)
+        self.edition.size = sum(size for size, _mtime, _sha in self.entries.values())
         self.edition.written = len(self.written)
-        self.edition.unchanged = len(self.sizes) - len(self.written)
+        self.edition.unchanged = len(self.entries) - len(self.written)
+
+
+def _write(target: Path, content: bytes) -> None:
+    """Write through a temporary name and rename: a reader of the folder never sees half a file."""
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(content)
+    partial.replace(target)
 
 
 def _digest(content: bytes) -> str:
@@ -341,7 +439,7 @@ def _check_folder(folder: Path) -> None:
 
 # ------------------------------------------------------------------ publish
 def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LANGUAGES,
-            levels: Iterable[str] | None = None, base_url: str | None = None,
+            levels: Iterable[str] | None = None, base_url: str | None = None, force: bool = False,
             progress: Callable[[int, int], None] | None = None) -> Edition:
     """Write the static edition of ``atlas`` to ``folder`` (see the module's docstring).
 
@@ -356,66 +454,81 @@ def publish(atlas: str | Path, folder: str | Path, *, langs: Iterable[str] = LAN
     base_url
         The address the folder will be served at; the sitemap's URLs are then absolute (the sitemap protocol
         asks for them), else relative to the folder.
+    force
+        Render every page even when the edition is up to date (same atlas version, options and code, every
+        file as written); only files whose content changed are written all the same.
     progress
         Called with (done, known) as pages are written (the command line's progress bar).
     """
     import warnings
+
+    from clusteratlas.store.access import identity, version_of
+
+    langs = list(dict.fromkeys(langs))
+    bad = [x for x in langs if x not in LANGUAGES]
+    if bad or not langs:
+        raise InputError(_("unknown language"), value=",".join(bad), expected=", ".join(LANGUAGES))
+    levels = list(dict.fromkeys(levels)) if levels else None
+    atlas, root = Path(atlas), Path(folder)
+    if not atlas.is_file():
+        raise InputError(_("no atlas file"), value=str(atlas), expected=_("an atlas made by clusteratlas init"))
+    _check_folder(root)
+    before = Manifest.read(root)
+    code = _code_digest()  # of the code that renders this edition (taken before, not after, the rendering)
+    if not force and before is not None and before.source == source_of(
+            version_of(atlas, identity(atlas)), langs, levels, base_url, code) and before.intact(root):
+        return Edition(root, unchanged=len(before.files), pages=before.pages, files=len(before.files),
+                       size=sum(size for size, _mtime, _sha in before.files.values()), current=True)
 
     with warnings.catch_warnings():  # starlette's notice about its own httpx use; nothing to do here
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
     from clusteratlas import queries as Q
-    from clusteratlas.queries._core import level_counts, tables
+    from clusteratlas.queries._core import level_counts
     from clusteratlas.server import Settings, create_app
 
-    langs = list(dict.fromkeys(langs))
-    bad = [x for x in langs if x not in LANGUAGES]
-    if bad or not langs:
-        raise InputError(_("unknown language"), value=",".join(bad), expected=", ".join(LANGUAGES))
-    atlas, root = Path(atlas), Path(folder)
-    if not atlas.is_file():
-        raise InputError(_("no atlas file"), value=str(atlas), expected=_("an atlas made by clusteratlas init"))
-    _check_folder(root)
     app = create_app(Settings(atlas=str(atlas), read_only=True, cache_mb=0, warm=False))
     edition = Edition(root)
-    out = _Folder(root, edition)
+    out = _Folder(root, edition, before)
     root.mkdir(parents=True, exist_ok=True)
     with TestClient(app, follow_redirects=False) as client:
+        # the version the pages are rendered from (a write during the publish moves the file's version past it:
+        # the next publish then renders again)
+        version = app.state.service.stamp()[0]
         con = app.state.service.reader()
-        mapped = "results_regions" in tables(con)
-        known = sorted(level_counts(con)) if mapped else []  # the levels with results, as the cluster page lists them
-        chosen = list(levels) if levels else known
+        region_levels, cluster_levels = Q.region_levels(con), Q.cluster_levels(con)
+        known = sorted(level_counts(con)) if region_levels else []  # the levels with results
+        chosen = levels or known
         unknown = [x for x in chosen if x not in known]
         if unknown:
             raise InputError(_("no results at this level"), value=",".join(unknown),
                              expected=_("one of {levels}").format(levels=", ".join(known) or "–"),
                              hint=_("Run 'clusteratlas map' at that level first"))
-        single = {f"/{kind}/{item}": level for kind, table, column in (
-            ("regions", "results_regions", "region"), ("clusters", "results_clusters", "cluster"))
-            for item, level in con.execute(f"SELECT {column}, min(level) FROM {table} GROUP BY {column} "
-                                           "HAVING count(DISTINCT level) = 1").fetchall()}
+        single = {f"/{kind}/{item}": found[0] for kind, items in (("regions", region_levels),
+                                                                  ("clusters", cluster_levels))
+                  for item, found in items.items() if len(found) == 1}
         scope = Scope(frozenset(chosen) if levels else None, single, frozenset(langs))
-        _crawl(client, out, _seeds(con, chosen), langs, scope, edition, progress)
+        _crawl(client, out, _seeds(chosen, region_levels, cluster_levels), langs, scope, edition, progress)
         for level in Q.geometry_levels(con):  # the maps' shapes, which app.js fetches
             _answer(client, out, Address(f"/api/v1/geometry/{level}", (), None), edition)
         out.put("search-index.json", _search_index(con, out.files, langs[0], scope))
     _copy_static(out)
     out.put("index.html", _root_page(langs))
     out.put("sitemap.xml", _sitemap(sorted(f for f in out.files if f.endswith(".html") and "/" in f), base_url))
-    out.finish()
+    out.finish(source_of(version, langs, levels, base_url, code))
     return edition
 
 
-def _seeds(con, levels: list[str]) -> list[str]:
-    """The known routes: home, search, comparisons, evaluations, every region and cluster at each level, and
-    each region compared with its peers."""
+def _seeds(levels: list[str], region_levels: dict[str, list[str]],
+           cluster_levels: dict[str, list[str]]) -> list[str]:
+    """The known routes: home, search, comparisons, evaluations, every region and cluster at each level (from
+    :func:`~clusteratlas.queries.region_levels` and :func:`~clusteratlas.queries.cluster_levels`), and each
+    region compared with its peers."""
     seeds = ["/", "/search", "/compare", "/evaluations"]
     for level in levels:
-        regions = [r[0] for r in con.execute("SELECT DISTINCT region FROM results_regions WHERE level = ? "
-                                             "ORDER BY 1", [level]).fetchall()]
-        clusters = [r[0] for r in con.execute("SELECT DISTINCT cluster FROM results_clusters WHERE level = ? "
-                                              "ORDER BY 1", [level]).fetchall()]
+        regions = [r for r, found in region_levels.items() if level in found]
+        clusters = [c for c, found in cluster_levels.items() if level in found]
         seeds += [_page("regions", r, level) for r in regions] + [_page("clusters", c, level) for c in clusters]
         seeds += [f"/compare?peers={_quote(r)}" for r in regions]
     return seeds
@@ -497,22 +610,23 @@ def _search_index(con, files: set[str], lang: str, scope: Scope) -> bytes:
     server's search folds what is typed (width, case, kana), so the browser only folds the query."""
     from clusteratlas import queries as Q
     from clusteratlas.queries.lookup import fold
-    from clusteratlas.queries.regions import mapped_regions
 
     def page_of(kind: str, item: str) -> str | None:
         address = _address(f"/{kind}/{_quote(item)}", lang, scope)
         return address.file if address is not None and address.file in files else None
 
     entries = []
-    regions = {r: (en, ja, lv) for r, en, ja, lv in con.execute(
-        "SELECT region, name, name_ja, level FROM regions").fetchall()}
-    for region in dict.fromkeys(mapped_regions(con)):
-        page = page_of("regions", region)
+    mapped = set(Q.region_levels(con))
+    known: dict[str, dict[str, Any]] = {}
+    for row in Q.known_regions(con):  # by level and id, as the server's search lists them
+        known.setdefault(row["region"], row)
+    for region, row in known.items():
+        page = page_of("regions", region) if region in mapped else None
         if page is None:
             continue
-        en, ja, lv = regions.get(region, (None, None, None))
-        entries.append({"t": "region", "id": region, "n": en, "j": ja, "l": lv,
-                        "p": page.split("/", 1)[1], "k": " ".join(fold(x) for x in (region, en, ja) if x)})
+        en, ja = row["name"], row["name_ja"]
+        entries.append({"t": "region", "id": region, "n": en, "j": ja, "l": row["level"],
+                        "p": page.split("/", 1)[1], "k": KEY_SEPARATOR.join(fold(x) for x in (region, en, ja) if x)})
     try:
         clusters = Q.list_clusters(con).rows()
     except Q.Missing:
@@ -523,8 +637,8 @@ def _search_index(con, files: set[str], lang: str, scope: Scope) -> bytes:
             continue
         entries.append({"t": "cluster", "id": row["cluster"], "n": row.get("cluster_name"),
                         "j": row.get("cluster_name_ja"), "p": page.split("/", 1)[1],
-                        "k": " ".join(fold(row.get(k)) for k in ("cluster", "cluster_name", "cluster_name_ja")
-                                      if row.get(k))})
+                        "k": KEY_SEPARATOR.join(fold(row.get(k)) for k in ("cluster", "cluster_name",
+                                                                           "cluster_name_ja") if row.get(k))})
     return json.dumps({"entries": entries}, ensure_ascii=False, separators=(",", ":")).encode()
 
 

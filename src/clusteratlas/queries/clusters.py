@@ -124,6 +124,16 @@ def cluster_rankings(con: duckdb.DuckDBPyConnection, *, metric: str = "employmen
                      order=order)
 
 
+def cluster_levels(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Each cluster of the latest map's results with the region levels it has results at (any year), sorted;
+    by cluster code (the cluster pages there are: one per level)."""
+    if "results_clusters" not in tables(con):
+        return {}
+    return {c: list(levels) for c, levels in con.execute(
+        "SELECT cluster, list(DISTINCT level ORDER BY level) FROM results_clusters GROUP BY cluster "
+        "ORDER BY cluster").fetchall()}
+
+
 def _all_clusters(con: duckdb.DuckDBPyConnection, cluster: str | None) -> list[str]:
     if cluster is not None:
         return [cluster]

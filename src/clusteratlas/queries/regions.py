@@ -85,6 +85,25 @@ def mapped_regions(con: duckdb.DuckDBPyConnection) -> list[str]:
                                       "ORDER BY level, region").fetchall()]
 
 
+def region_levels(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Each region the latest map stored results for, with the levels it has results at (any year), sorted; by
+    region id. A region with one level has one page (its address without ``?level=`` is that level's page):
+    the static edition publishes it once."""
+    if "results_regions" not in tables(con):
+        return {}
+    return {r: list(levels) for r, levels in con.execute(
+        "SELECT region, list(DISTINCT level ORDER BY level) FROM results_regions GROUP BY region ORDER BY region"
+    ).fetchall()}
+
+
+def known_regions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every region the atlas knows (the region list, and mapped regions not in it) with its names and level,
+    by level and id: what the search and the suggestions look through (:func:`list_regions` pages the same
+    rows), and what the static edition's search index holds."""
+    return to_rows(con.sql(f"SELECT region, name, name_ja, level FROM ({_known_regions(con)}) "
+                           "ORDER BY level, region").to_arrow_table())
+
+
 def _region_choices(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT region FROM results_regions ORDER BY 1 LIMIT 5000"
                                       ).fetchall()]

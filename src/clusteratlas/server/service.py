@@ -22,7 +22,6 @@ Served read-only (``--read-only``) the write routes answer 503.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -39,7 +38,7 @@ from clusteratlas.errors import InputError
 from clusteratlas.i18n import _
 from clusteratlas.queries.provenance import Provenance, provenance
 from clusteratlas.server.cache import DEFAULT_CACHE_MB, ResponseCache
-from clusteratlas.store.access import Notify, Reading, identity, ping, read_cursor, say
+from clusteratlas.store.access import Notify, Reading, identity, ping, read_cursor, say, version_of
 from clusteratlas.store.atlas import read_connection
 
 T = TypeVar("T")
@@ -137,7 +136,7 @@ class AtlasService:
         else:
             raise InputError(_("the atlas file kept changing while it was being opened"), file=str(self.path))
         self._generation += 1
-        version = hashlib.sha256(f"{self.path.resolve()}|{before}".encode()).hexdigest()[:16]
+        version = version_of(self.path, before)
         modified = datetime.fromtimestamp((before[2] if before else 0) / 1e9, UTC).replace(microsecond=0)
         return Snapshot(con, before, version, modified, self._generation)
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -409,6 +410,13 @@ def identity(path: str | os.PathLike[str]) -> tuple[int, int, int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def version_of(path: str | os.PathLike[str], stamp: tuple[int, int, int, int] | None) -> str:
+    """The atlas version of the file at ``path`` whose :func:`identity` is ``stamp``: what a server sends as
+    ``X-Atlas-Version`` and keys its cache by, and what a static edition records (any write, in place or by a
+    swap, moves it; a copy of the file elsewhere is another version)."""
+    return hashlib.sha256(f"{Path(path).resolve()}|{stamp}".encode()).hexdigest()[:16]
 
 
 def wait_for_open(opener: Callable[[], duckdb.DuckDBPyConnection], *, notify: Notify | None = say,

@@ -438,9 +438,46 @@
                                                          outline: d.colour !== "strong"});
   };
 
-  // A search box with suggestions (the ARIA combobox pattern): typing asks /api/v1/suggest, the arrow keys move
-  // through the list, Enter takes the highlighted one (or submits the form), Escape closes it. Mode "go" opens
-  // the region or cluster; mode "pick" hands it to the page (the compare picker) through a "picked" event.
+  // Text as the server's search compares it (clusteratlas.queries.lookup.fold): NFKC (width), katakana as
+  // hiragana, lower case. The static edition's index keys are folded so on the server; the typed text is here.
+  function fold(s) {
+    return String(s || "").normalize("NFKC").trim().replace(/[\u30a1-\u30f6]/g, function (c) {
+      return String.fromCharCode(c.charCodeAt(0) - 0x60);
+    }).toLowerCase();
+  }
+  CA.fold = fold;
+  // The static edition's search-index.json (clusteratlas.publish: each published region and cluster page, its
+  // names and its folded key), fetched once, when first needed: by the finder's suggestions and the search page.
+  var searchIndex = null;
+  CA.searchIndex = function () {
+    if (!searchIndex) searchIndex = fetch(ROOT + "search-index.json").then(function (r) { return r.json(); });
+    return searchIndex;
+  };
+  // The suggestions the server's /api/v1/suggest gives (clusteratlas.queries.lookup.suggest), from the index: the
+  // entries whose code or a name contains the text (folded), of the kind asked (and, for regions, the level),
+  // those whose code or name is the text first, then those starting with it, then by name; each in the shape
+  // of the server's suggestion, with the published page it opens.
+  function suggestIn(entries, text, kind, level, limit) {
+    var wanted = fold(text);
+    function rank(e) {
+      var names = [fold(e.id), fold(e.n), fold(e.j)];
+      return names.indexOf(wanted) >= 0 ? 0 : names.some(function (n) { return n.indexOf(wanted) === 0; }) ? 1 : 2;
+    }
+    return entries.filter(function (e) {
+      return (kind === "all" || e.t === kind) && !(level && e.t === "region" && e.l !== level)
+        && e.k.indexOf(wanted) >= 0;
+    }).map(function (e) { return {e: e, rank: rank(e), by: fold(e.n || e.j || e.id)}; }).sort(function (a, b) {
+      return a.rank - b.rank || (a.by < b.by ? -1 : a.by > b.by ? 1 : 0);
+    }).slice(0, limit).map(function (x) {
+      return {kind: x.e.t, code: x.e.id, name: x.e.n, name_ja: x.e.j, level: x.e.l || null, page: x.e.p};
+    });
+  }
+  CA.suggestIn = suggestIn;
+
+  // A search box with suggestions (the ARIA combobox pattern): typing asks /api/v1/suggest (in the static
+  // edition: the search index, see suggestIn), the arrow keys move through the list, Enter takes the highlighted
+  // one (or submits the form), Escape closes it. Mode "go" opens the region or cluster; mode "pick" hands it to
+  // the page (the compare picker) through a "picked" event.
   function finder(box) {
     var input = box.querySelector("input"), list = box.querySelector("[role=listbox]");
     var lang = document.documentElement.lang, items = [], active = -1, timer = null, asked = 0;
@@ -456,8 +493,8 @@
         box.dispatchEvent(new CustomEvent("picked", {detail: s, bubbles: true}));
         input.value = ""; close(); return;
       }
-      window.location.href = s.kind === "cluster" ? to(["clusters", s.code])
-        : to(["regions", s.code], s.level ? {level: s.level} : {});
+      window.location.href = s.page ? ROOT + lang + "/" + s.page  // the static edition: the page as published
+        : s.kind === "cluster" ? to(["clusters", s.code]) : to(["regions", s.code], s.level ? {level: s.level} : {});
     }
     function show(found) {
       items = found; list.textContent = "";
@@ -474,20 +511,23 @@
       highlight(-1);
       CA.suggestions = found.length;
     }
+    if (ROOT !== undefined) input.addEventListener("focus", function () { CA.searchIndex(); });
     input.addEventListener("input", function () {
       clearTimeout(timer);
       var q = input.value.trim();
-      if (!q || ROOT !== undefined) { show([]); return; }  // the static edition has no /api/v1/suggest: its search page searches
+      if (!q) { show([]); return; }
+      var kind = box.dataset.kind || "all";
       timer = setTimeout(function () {
         var n = ++asked;
-        var url = "/api/v1/suggest?q=" + encodeURIComponent(q) + "&kind=" + encodeURIComponent(box.dataset.kind || "all")
+        var url = "/api/v1/suggest?q=" + encodeURIComponent(q) + "&kind=" + encodeURIComponent(kind)
           + (box.dataset.level ? "&level=" + encodeURIComponent(box.dataset.level) : "") + "&lang=" + encodeURIComponent(lang);
-        fetch(url).then(function (r) { return r.json(); }).then(function (doc) {
-          if (n === asked) show(doc.data.suggestions.map(function (s) {
-            s.level_name = levels[s.level]; return s;
-          }));
+        var found = ROOT === undefined
+          ? fetch(url).then(function (r) { return r.json(); }).then(function (doc) { return doc.data.suggestions; })
+          : CA.searchIndex().then(function (index) { return suggestIn(index.entries, q, kind, box.dataset.level, 8); });
+        found.then(function (suggestions) {
+          if (n === asked) show(suggestions.map(function (s) { s.level_name = levels[s.level]; return s; }));
         });
-      }, 120);
+      }, ROOT === undefined ? 120 : 0);
     });
     input.addEventListener("keydown", function (e) {
       if (e.key === "ArrowDown" && items.length) { e.preventDefault(); list.hidden = false; input.setAttribute("aria-expanded", "true"); highlight((active + 1) % items.length); }

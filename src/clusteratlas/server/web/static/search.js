@@ -1,15 +1,11 @@
 /* The static edition's search (clusteratlas publish): the search page finds regions and clusters in
    search-index.json, in the browser, with no server. The index's keys are folded as the server's search folds
-   text (clusteratlas.queries.lookup.fold: NFKC width, katakana as hiragana, case); fold() folds the query the
-   same way, so ｱｲﾁ, あいち and AICHI find what they find on the server. The page's labels come translated in
+   text (clusteratlas.queries.lookup.fold: NFKC width, katakana as hiragana, case); CA.fold (app.js) folds the
+   query the same way, so ｱｲﾁ, あいち and AICHI find what they find on the server. The page's labels come translated in
    <script id="search-labels">. With ?go=1 (the home page's box) one hit opens its page directly. */
 (function () {
   "use strict";
-  function fold(s) {
-    return String(s || "").normalize("NFKC").trim().replace(/[\u30a1-\u30f6]/g, function (c) {
-      return String.fromCharCode(c.charCodeAt(0) - 0x60);
-    }).toLowerCase();
-  }
+  var fold = window.CA.fold;  // app.js, which runs before this deferred script: one fold, one index fetch
   var root = document.body.dataset.staticRoot || "";
   var lang = document.documentElement.lang;
   var labels = JSON.parse(document.getElementById("search-labels").textContent);
@@ -19,7 +15,7 @@
   if (box) box.value = q;
   if (!q.trim()) return;
   var needle = fold(q);
-  fetch(root + "search-index.json").then(function (r) { return r.json(); }).then(function (index) {
+  window.CA.searchIndex().then(function (index) {
     var hits = index.entries.filter(function (e) { return e.k.indexOf(needle) >= 0; });
     var regions = hits.filter(function (e) { return e.t === "region"; });
     var clusters = hits.filter(function (e) { return e.t === "cluster"; });
