@@ -199,6 +199,7 @@ def measure(argv: tuple[str, ...], log: Path, env: dict[str, str], timings: Path
         timings.unlink(missing_ok=True)
         env = {**env, "CLUSTERATLAS_TIMINGS": str(timings)}
     harness = own_peak_kib()
+    launched_at = time.time()  # beside the command's own start (its timings' started_at): its start-up
     with log.open("w") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
@@ -208,7 +209,7 @@ def measure(argv: tuple[str, ...], log: Path, env: dict[str, str], timings: Path
     figures = {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
                "peak_gib": round(usage.ru_maxrss / 1024**2, 3), "exit_code": proc.returncode,
                "load_before": round(load, 2), "harness_peak_gib": round(harness / 1024**2, 3),
-               "upper_bound": usage.ru_maxrss <= harness}
+               "upper_bound": usage.ru_maxrss <= harness, "launched_at": round(launched_at, 3)}
     stages = read_stages(timings) if timings is not None and not proc.returncode else None
     if stages is not None:
         figures["stages"] = stages
@@ -229,13 +230,25 @@ def read_stages(path: Path) -> dict | None:
             isinstance(s, dict) and isinstance(s.get("stage"), str) and s["stage"]
             and isinstance(s.get("wall"), int | float) and isinstance(s.get("cpu"), int | float) for s in stages):
         raise ValueError(f"{path}: not the stage timings of a clusteratlas command")
-    return {"command": data.get("command", ""), "wall": data.get("wall"), "cpu": data.get("cpu"), "stages": stages}
+    return {"command": data.get("command", ""), "started_at": data.get("started_at"),
+            "startup_cpu": data.get("startup_cpu"), "wall": data.get("wall"), "cpu": data.get("cpu"),
+            "stages": stages}
+
+
+def _startup(run: dict) -> tuple[float, float] | None:
+    """A command's start-up, (wall, CPU) seconds: from its launch to the first line of the command (Python, the
+    imports, the arguments), and the CPU time it had used by then; None when its timings do not say."""
+    timed = run["stages"]
+    if not (timed.get("started_at") and run.get("launched_at")):
+        return None
+    return max(timed["started_at"] - run["launched_at"], 0.0), timed.get("startup_cpu") or 0.0
 
 
 def stage_table(table: list[dict]) -> list[str]:
     """Markdown lines: per step that timed its stages, each stage's wall and CPU time (min–max over the runs)
-    and its share of the step's wall time (the process's, measured from outside); then what no stage covers
-    (start-up: Python and the imports, and the report). Empty when no step timed its stages."""
+    and its share of the step's wall time (the process's, measured from outside); then the start-up (from
+    the launch to the command's first line: Python, the imports, the arguments) and the rest no stage covers
+    (the report, the exit). Empty when no step timed its stages."""
     lines = []
     for r in table:
         runs = [run for run in r["runs"] if run.get("stages") and run["exit_code"] == 0]
@@ -248,9 +261,17 @@ def stage_table(table: list[dict]) -> list[str]:
             lines.append(f"| {r['label']} | {key} | {_span([s['wall'] for s, _ in found], 2)} | "
                          f"{_span([s['cpu'] for s, _ in found], 2)} | "
                          f"{_span([100 * s['wall'] / run['seconds'] for s, run in found if run['seconds']], 0)} % |")
-        rest = [(run["seconds"] - sum(s["wall"] for s in run["stages"]["stages"]),
-                 run["cpu_seconds"] - sum(s["cpu"] for s in run["stages"]["stages"]), run) for run in runs]
-        lines.append(f"| {r['label']} | *start-up and the rest (no stage)* | "
+        startup = [_startup(run) for run in runs]
+        if all(startup):
+            shares = [100 * w / run["seconds"] for (w, _), run in zip(startup, runs, strict=True) if run["seconds"]]
+            lines.append(f"| {r['label']} | *start-up (Python, imports, arguments)* | "
+                         f"{_span([w for w, _ in startup], 2)} | {_span([c for _, c in startup], 2)} | "
+                         f"{_span(shares, 0)} % |")
+        rest = [(run["seconds"] - (first or (0, 0))[0] - sum(s["wall"] for s in run["stages"]["stages"]),
+                 run["cpu_seconds"] - (first or (0, 0))[1] - sum(s["cpu"] for s in run["stages"]["stages"]), run)
+                for first, run in zip(startup, runs, strict=True)]
+        label = "*the rest (report, exit)*" if all(startup) else "*start-up and the rest (no stage)*"
+        lines.append(f"| {r['label']} | {label} | "
                      f"{_span([max(w, 0) for w, _, _ in rest], 2)} | {_span([max(c, 0) for _, c, _ in rest], 2)} | "
                      f"{_span([100 * max(w, 0) / run['seconds'] for w, _, run in rest if run['seconds']], 0)} % |")
     if not lines:

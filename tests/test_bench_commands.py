@@ -101,6 +101,14 @@ def test_stage_timings_are_read_and_tabled(tmp_path):
         "| `import observations` | store | 3.00 | 5.00 | 30–38 % |",  # 3/10 and 3/8
         "| `import observations` | *start-up and the rest (no stage)* | 3.00 | 2.00–3.50 | 30–38 % |",
     ]
+    # with the launch time and the command's own start: its start-up apart from the rest
+    runs[0] |= {"launched_at": 100.0, "stages": {**runs[0]["stages"], "started_at": 101.2, "startup_cpu": 1.1}}
+    runs[1] |= {"launched_at": 200.0, "stages": {**runs[1]["stages"], "started_at": 201.0, "startup_cpu": 1.0}}
+    lines = harness.stage_table([{"key": "import-observations", "label": "`import observations`", "runs": runs}])
+    assert [line for line in lines if line.startswith("| `import")][2:] == [
+        "| `import observations` | *start-up (Python, imports, arguments)* | 1.00–1.20 | 1.00–1.10 | 12 % |",
+        "| `import observations` | *the rest (report, exit)* | 1.80–2.00 | 1.00–2.40 | 18–25 % |",  # 10-1.2-7, 8-1-5
+    ]
     untimed = [{k: v for k, v in run.items() if k != "stages"} for run in runs]
     assert harness.stage_table([{"key": "init", "label": "`init`", "runs": untimed}]) == []  # none, no table
     path.write_text(json.dumps({"stages": [{"stage": "", "wall": "1"}]}))

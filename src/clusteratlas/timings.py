@@ -53,6 +53,11 @@ class Timings:
     stages: dict[str, Stage] = field(default_factory=dict)
     wall: float = 0.0
     cpu: float = 0.0
+    #: When the recording started, in seconds since the epoch: beside the time a process was launched, what
+    #: its start-up took (Python, the imports, the arguments).
+    started_at: float = field(default_factory=time.time)
+    #: The CPU time the process had used when the recording started (its start-up's).
+    startup_cpu: float = field(default_factory=time.process_time)
     _started: tuple[float, float] = field(default_factory=lambda: (time.perf_counter(), time.process_time()))
     _depth: int = 0
 
@@ -70,7 +75,9 @@ class Timings:
 
     def as_dict(self) -> dict:
         """The timings as JSON-ready data: seconds rounded to milliseconds."""
-        return {"command": self.command, "wall": round(self.wall, 3), "cpu": round(self.cpu, 3),
+        return {"command": self.command, "started_at": round(self.started_at, 3),
+                "startup_cpu": round(self.startup_cpu, 3),
+                "wall": round(self.wall, 3), "cpu": round(self.cpu, 3),
                 "stages": [{"stage": s.key, "wall": round(s.wall, 3), "cpu": round(s.cpu, 3)}
                            for s in self.stages.values()]}
 
