@@ -64,6 +64,8 @@ from bench_map import generate  # noqa: E402  (the one generator of the benchmar
 INDUSTRIES, YEARS = 1000, 20
 SCALES = {"6M": 6_000_000, "60M": 60_000_000, "600M": 600_000_000}
 GROUPS = ("floor", "pipeline", "analyses", "stateless")
+#: The steps whose stage timings the second table gives (the others' are a second or two of start-up).
+TIMED_STEPS = ("import-observations", "map")
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,7 @@ def stage_table(table: list[dict]) -> list[str]:
     lines = []
     for r in table:
         runs = [run for run in r["runs"] if run.get("stages") and run["exit_code"] == 0]
-        if not runs:
+        if not runs or r["key"] not in TIMED_STEPS:
             continue
         keys = list(dict.fromkeys(s["stage"] for run in runs for s in run["stages"]["stages"]))
         for key in keys:
@@ -467,7 +469,8 @@ def main() -> int:
                 continue  # a later step cannot run on an atlas an earlier one failed to build
             log = logs / f"{label}-{step.key}-run{run}.log"
             print(f"run {run}: {shown(step.argv, cli, python)}", flush=True)
-            figures = measure(step.argv, log, env, timings=log.with_suffix(".timings.json"))
+            figures = measure(step.argv, log, env, timings=log.with_suffix(".timings.json")
+                              if step.key in TIMED_STEPS else None)
             if figures["exit_code"]:
                 figures["error"] = _tail(log)
                 broken = broken or step.group == "pipeline"
