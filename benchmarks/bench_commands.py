@@ -28,6 +28,11 @@ and a queen-lattice neighbour file for the regions.
     PYTHONPATH=src python benchmarks/bench_commands.py --rows 6M
     PYTHONPATH=src python benchmarks/bench_commands.py --rows 60M --doc docs/benchmarks.md
 
+The import and the map also time their own stages (reading, each check,
+storing; see clusteratlas.timings): each command runs with
+CLUSTERATLAS_TIMINGS=<log>.timings.json, and a second table gives each
+stage's wall and CPU time and its share of the step's wall time.
+
 The Markdown table is printed and written to benchmarks/results/commands-<rows>.md
 (raw figures in the .json beside it); with --doc it also replaces the block
 between `<!-- bench_commands:<rows> -->` and `<!-- /bench_commands:<rows> -->`
@@ -59,6 +64,8 @@ from bench_map import generate  # noqa: E402  (the one generator of the benchmar
 INDUSTRIES, YEARS = 1000, 20
 SCALES = {"6M": 6_000_000, "60M": 60_000_000, "600M": 600_000_000}
 GROUPS = ("floor", "pipeline", "analyses", "stateless")
+#: The steps whose stage timings the second table gives (the others' are a second or two of start-up).
+TIMED_STEPS = ("import-observations", "map")
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ def own_peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def measure(argv: tuple[str, ...], log: Path, env: dict[str, str]) -> dict:
+def measure(argv: tuple[str, ...], log: Path, env: dict[str, str], timings: Path | None = None) -> dict:
     """Run one command as a child process; its wall time, CPU time, peak RSS and exit code.
 
     os.wait4 gives the rusage of this one child: its ru_maxrss is the child's
@@ -185,19 +192,95 @@ def measure(argv: tuple[str, ...], log: Path, env: dict[str, str]) -> dict:
     itself small (no DuckDB in this process: inputs are made by a child) and
     records its own peak beside each figure; a figure not above it is only an
     upper bound, and the table marks it "≤".
+
+    With ``timings``, the command is asked to write its stage timings there
+    (CLUSTERATLAS_TIMINGS) and they are returned as ``stages`` when it did.
     """
     load = os.getloadavg()[0]
+    if timings is not None:
+        timings.unlink(missing_ok=True)
+        env = {**env, "CLUSTERATLAS_TIMINGS": str(timings)}
     harness = own_peak_kib()
+    launched_at = time.time()  # beside the command's own start (its timings' started_at): its start-up
     with log.open("w") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait for it again
-    return {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_gib": round(usage.ru_maxrss / 1024**2, 3), "exit_code": proc.returncode,
-            "load_before": round(load, 2), "harness_peak_gib": round(harness / 1024**2, 3),
-            "upper_bound": usage.ru_maxrss <= harness}
+    figures = {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+               "peak_gib": round(usage.ru_maxrss / 1024**2, 3), "exit_code": proc.returncode,
+               "load_before": round(load, 2), "harness_peak_gib": round(harness / 1024**2, 3),
+               "upper_bound": usage.ru_maxrss <= harness, "launched_at": round(launched_at, 3)}
+    stages = read_stages(timings) if timings is not None and not proc.returncode else None
+    if stages is not None:
+        figures["stages"] = stages
+    return figures
+
+
+def read_stages(path: Path) -> dict | None:
+    """The stage timings a command wrote (CLUSTERATLAS_TIMINGS), or None when it wrote none.
+
+    Kept as written: {"command", "wall", "cpu", "stages": [{"stage", "wall", "cpu"}, ...]}, seconds. A file
+    that is not such timings is an error (a harness that silently dropped them would hide a broken command).
+    """
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    stages = data.get("stages") if isinstance(data, dict) else None
+    if not isinstance(stages, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("stage"), str) and s["stage"]
+            and isinstance(s.get("wall"), int | float) and isinstance(s.get("cpu"), int | float) for s in stages):
+        raise ValueError(f"{path}: not the stage timings of a clusteratlas command")
+    return {"command": data.get("command", ""), "started_at": data.get("started_at"),
+            "startup_cpu": data.get("startup_cpu"), "wall": data.get("wall"), "cpu": data.get("cpu"),
+            "stages": stages}
+
+
+def _startup(run: dict) -> tuple[float, float] | None:
+    """A command's start-up, (wall, CPU) seconds: from its launch to the first line of the command (Python, the
+    imports, the arguments), and the CPU time it had used by then; None when its timings do not say."""
+    timed = run["stages"]
+    if not (timed.get("started_at") and run.get("launched_at")):
+        return None
+    return max(timed["started_at"] - run["launched_at"], 0.0), timed.get("startup_cpu") or 0.0
+
+
+def stage_table(table: list[dict]) -> list[str]:
+    """Markdown lines: per step that timed its stages, each stage's wall and CPU time (min–max over the runs)
+    and its share of the step's wall time (the process's, measured from outside); then the start-up (from
+    the launch to the command's first line: Python, the imports, the arguments) and the rest no stage covers
+    (the report, the exit). Empty when no step timed its stages."""
+    lines = []
+    for r in table:
+        runs = [run for run in r["runs"] if run.get("stages") and run["exit_code"] == 0]
+        if not runs or r["key"] not in TIMED_STEPS:
+            continue
+        keys = list(dict.fromkeys(s["stage"] for run in runs for s in run["stages"]["stages"]))
+        for key in keys:
+            found = [(next((s for s in run["stages"]["stages"] if s["stage"] == key), None), run) for run in runs]
+            found = [(s, run) for s, run in found if s is not None]
+            lines.append(f"| {r['label']} | {key} | {_span([s['wall'] for s, _ in found], 2)} | "
+                         f"{_span([s['cpu'] for s, _ in found], 2)} | "
+                         f"{_span([100 * s['wall'] / run['seconds'] for s, run in found if run['seconds']], 0)} % |")
+        startup = [_startup(run) for run in runs]
+        if all(startup):
+            shares = [100 * w / run["seconds"] for (w, _), run in zip(startup, runs, strict=True) if run["seconds"]]
+            lines.append(f"| {r['label']} | *start-up (Python, imports, arguments)* | "
+                         f"{_span([w for w, _ in startup], 2)} | {_span([c for _, c in startup], 2)} | "
+                         f"{_span(shares, 0)} % |")
+        rest = [(run["seconds"] - (first or (0, 0))[0] - sum(s["wall"] for s in run["stages"]["stages"]),
+                 run["cpu_seconds"] - (first or (0, 0))[1] - sum(s["cpu"] for s in run["stages"]["stages"]), run)
+                for first, run in zip(startup, runs, strict=True)]
+        label = "*the rest (report, exit)*" if all(startup) else "*start-up and the rest (no stage)*"
+        lines.append(f"| {r['label']} | {label} | "
+                     f"{_span([max(w, 0) for w, _, _ in rest], 2)} | {_span([max(c, 0) for _, c, _ in rest], 2)} | "
+                     f"{_span([100 * max(w, 0) / run['seconds'] for w, _, run in rest if run['seconds']], 0)} % |")
+    if not lines:
+        return []
+    return ["", "Stages inside the commands (their own timers, `CLUSTERATLAS_TIMINGS`; share of the step's wall "
+            "time as measured above; min–max over the runs):", "",
+            "| step | stage | wall time (s) | CPU time (s) | share of the step |", "|---|---|---:|---:|---:|", *lines]
 
 
 def _tail(log: Path, lines: int = 3) -> str:
@@ -280,6 +363,7 @@ def markdown(rows: int, facts: dict, table: list[dict], commands: list[str]) -> 
     if inside:
         lines += ["", "Inside the floor (its own timers): " + ", ".join(
             f"{stage} {_span([s[stage] for s in inside], 1)} s" for stage in inside[0]) + "."]
+    lines += stage_table(table)
     lines += ["", "Commands (from the repository root; `PYTHONPATH=src` when run from a checkout):", "",
               "```bash", *commands, "```"]
     return "\n".join(lines) + "\n"
@@ -385,7 +469,8 @@ def main() -> int:
                 continue  # a later step cannot run on an atlas an earlier one failed to build
             log = logs / f"{label}-{step.key}-run{run}.log"
             print(f"run {run}: {shown(step.argv, cli, python)}", flush=True)
-            figures = measure(step.argv, log, env)
+            figures = measure(step.argv, log, env, timings=log.with_suffix(".timings.json")
+                              if step.key in TIMED_STEPS else None)
             if figures["exit_code"]:
                 figures["error"] = _tail(log)
                 broken = broken or step.group == "pipeline"

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / "benchmarks" / "bench_commands.py"
 
@@ -69,6 +71,49 @@ def test_harness_runs_every_command_end_to_end(tmp_path):
     table = (tmp_path / "results" / "commands-200000.md").read_text(encoding="utf-8")
     for key in expected:
         assert saved["steps"][key]["command"] in table
+    for key in ("import-observations", "map"):  # their own stage timings, within the process's time
+        (run,) = saved["steps"][key]["runs"]
+        stages = run["stages"]["stages"]
+        assert {"open atlas", "store" if key != "map" else "map", "close"} <= {s["stage"] for s in stages}
+        assert sum(s["wall"] for s in stages) <= run["stages"]["wall"] + 0.001 * len(stages) <= run["seconds"]
+        assert f"| `{key.replace('-', ' ')}`" in table
+    assert "| `import observations` | duplicates |" in table
+    assert "stages" not in saved["steps"]["floor"]["runs"][0]  # the floor reports its own (inside)
+
+
+def test_stage_timings_are_read_and_tabled(tmp_path):
+    """A command's CLUSTERATLAS_TIMINGS file becomes rows of the stage table: seconds and share of the step."""
+    harness = _harness()
+    assert harness.read_stages(tmp_path / "none.json") is None  # a command that times nothing
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"command": "import observations", "wall": 9.0, "cpu": 15.0, "stages": [
+        {"stage": "values", "wall": 4.0, "cpu": 7.5}, {"stage": "store", "wall": 3.0, "cpu": 5.0}]}))
+    stages = harness.read_stages(path)
+    runs = [{"seconds": 10.0, "cpu_seconds": 16.0, "peak_gib": 1.0, "exit_code": 0, "load_before": 0.1,
+             "stages": stages},
+            {"seconds": 8.0, "cpu_seconds": 14.0, "peak_gib": 1.0, "exit_code": 0, "load_before": 0.1,
+             "stages": {**stages, "stages": [{"stage": "values", "wall": 2.0, "cpu": 7.0},
+                                             {"stage": "store", "wall": 3.0, "cpu": 5.0}]}}]
+    lines = harness.stage_table([{"key": "import-observations", "label": "`import observations`", "runs": runs}])
+    rows = [line for line in lines if line.startswith("| `import")]
+    assert rows == [
+        "| `import observations` | values | 2.00–4.00 | 7.00–7.50 | 25–40 % |",  # 2/8 and 4/10 of the step
+        "| `import observations` | store | 3.00 | 5.00 | 30–38 % |",  # 3/10 and 3/8
+        "| `import observations` | *start-up and the rest (no stage)* | 3.00 | 2.00–3.50 | 30–38 % |",
+    ]
+    # with the launch time and the command's own start: its start-up apart from the rest
+    runs[0] |= {"launched_at": 100.0, "stages": {**runs[0]["stages"], "started_at": 101.2, "startup_cpu": 1.1}}
+    runs[1] |= {"launched_at": 200.0, "stages": {**runs[1]["stages"], "started_at": 201.0, "startup_cpu": 1.0}}
+    lines = harness.stage_table([{"key": "import-observations", "label": "`import observations`", "runs": runs}])
+    assert [line for line in lines if line.startswith("| `import")][2:] == [
+        "| `import observations` | *start-up (Python, imports, arguments)* | 1.00–1.20 | 1.00–1.10 | 12 % |",
+        "| `import observations` | *the rest (report, exit)* | 1.80–2.00 | 1.00–2.40 | 18–25 % |",  # 10-1.2-7, 8-1-5
+    ]
+    untimed = [{k: v for k, v in run.items() if k != "stages"} for run in runs]
+    assert harness.stage_table([{"key": "init", "label": "`init`", "runs": untimed}]) == []  # none, no table
+    path.write_text(json.dumps({"stages": [{"stage": "", "wall": "1"}]}))
+    with pytest.raises(ValueError, match="not the stage timings"):
+        harness.read_stages(path)
 
 
 def test_benchmark_doc_tables_are_the_harness_output():

@@ -34,6 +34,8 @@ out = Console()
 err = Console(stderr=True)
 
 AtlasOpt = Annotated[Path, typer.Option("--atlas", "-a", help="The atlas file.")]
+TimingsOpt = Annotated[bool, typer.Option("--timings", help="Print the wall and CPU time of each stage (reading, "
+                                          "each check, storing) on stderr when done.")]
 BomOpt = Annotated[bool, typer.Option("--bom", envvar="CLUSTERATLAS_CSV_BOM",
                                       help="Start a CSV with a UTF-8 byte-order mark, so that Excel (Japanese "
                                            "Windows included) opens it as UTF-8 instead of garbling it.")]
@@ -90,6 +92,32 @@ def fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def records_timings(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A command whose stages are timed (:mod:`clusteratlas.timings`), ``name`` formatted with its arguments.
+
+    With ``--timings`` (a ``timings`` argument) the table is printed on
+    stderr when the command succeeds; with the environment variable
+    ``CLUSTERATLAS_TIMINGS=path.json`` the timings are written there as
+    JSON (the benchmark harness reads them).
+    """
+    from clusteratlas import timings as timing
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with timing.recording(name.format(**kwargs)) as recorded:
+                result = fn(*args, **kwargs)
+            if kwargs.get("timings"):
+                err.print(timing.render(recorded), markup=False, highlight=False, soft_wrap=True)
+            if os.environ.get(timing.ENV):
+                timing.write_json(recorded, os.environ[timing.ENV])
+            return result
+
+        return wrapper
+
+    return decorate
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from clusteratlas.cli._common import (
     BomOpt,
     NaceLevelOpt,
     NutsLevelOpt,
+    TimingsOpt,
     app,
     err,
     fails_cleanly,
@@ -22,6 +23,7 @@ from clusteratlas.cli._common import (
     out,
     rate,
     recode_option,
+    records_timings,
     step,
     year_parser,
 )
@@ -48,6 +50,7 @@ def init(atlas: AtlasOpt = DEFAULT_PATH,
 
 @app.command("import")
 @fails_cleanly
+@records_timings("import {kind}")
 def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', '.join(TABLES)}, geometry; or "
                                                   "results (a folder written by 'map --engine spark').")],
             file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or Shift_JIS), Parquet or Excel file.")],
@@ -118,6 +121,7 @@ def import_(kind: Annotated[str, typer.Argument(help=f"What the file holds: {', 
                                                    "persons (the default; at most 10,000,000,000 in one cell) "
                                                    "or a unit of value such as USD, for a matrix of trade "
                                                    "values (no upper limit).")] = None,
+            timings: TimingsOpt = False,
             ) -> None:
     """Check a file completely and store it in the atlas, all or nothing.
 

@@ -17,6 +17,7 @@ from clusteratlas.cli._common import (
     AtlasOpt,
     NaceLevelOpt,
     NutsLevelOpt,
+    TimingsOpt,
     WideOpt,
     YearOpt,
     app,
@@ -25,6 +26,7 @@ from clusteratlas.cli._common import (
     map_params,
     out,
     rate,
+    records_timings,
     show_app,
     step,
     year_parser,
@@ -46,6 +48,7 @@ from clusteratlas.store.export import write_table
 
 @app.command("map")
 @fails_cleanly
+@records_timings("map")
 def map_(atlas: AtlasOpt = DEFAULT_PATH,
          definition: Annotated[str | None, typer.Option(help="Cluster definition (atlas mode).")] = None,
          level: Annotated[list[str] | None, typer.Option(help="Also map this parent/custom level, "
@@ -105,6 +108,7 @@ def map_(atlas: AtlasOpt = DEFAULT_PATH,
                                              "driver; --out becomes a results folder for 'import "
                                              "results'; --memory-limit sets the local driver's memory; run it "
                                              "under spark-submit for a cluster).")] = "duckdb",
+         timings: TimingsOpt = False,
          ) -> None:
     """Compute cluster results: LQs, stars, strong clusters, growth.
 

@@ -24,6 +24,7 @@ from clusteratlas.i18n import _
 from clusteratlas.reference.size_classes import SIZE_CLASS_MIDPOINTS
 from clusteratlas.sources import codes
 from clusteratlas.sources.files import LINE, READ_ERRORS, open_relation, read_error
+from clusteratlas.timings import stage as timed
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,11 @@ def _plain_codes(rel: duckdb.DuckDBPyRelation, column: str, max_length: int) -> 
     plain ASCII codes of an accepted length then need neither a per-row
     normalisation nor the code check.
     """
-    found = rel.query("__codes", f"SELECT bool_and(regexp_full_match(v, {literal(_PLAIN_CODE)}) AND "
-                                 f"length(v) <= {int(max_length)}) FROM "
-                                 f"(SELECT DISTINCT {ident(column)} AS v FROM __codes WHERE v IS NOT NULL)"
-                      ).fetchall()[0][0]
+    with timed("plain codes"):
+        found = rel.query("__codes", f"SELECT bool_and(regexp_full_match(v, {literal(_PLAIN_CODE)}) AND "
+                                     f"length(v) <= {int(max_length)}) FROM "
+                                     f"(SELECT DISTINCT {ident(column)} AS v FROM __codes WHERE v IS NOT NULL)"
+                          ).fetchall()[0][0]
     return found is None or bool(found)
 
 
@@ -328,14 +330,17 @@ def _first_violation(con: duckdb.DuckDBPyConnection, view: str, checks: list[Che
     rows only when one fails; the other checks share one pass over the rows.
     """
     for check in code_checks or []:
-        if scalar(con, f"SELECT count(*) FROM (SELECT DISTINCT {ident(check.column)} FROM {view}) "
-                       f"WHERE coalesce({check.bad}, false)"):
+        with timed("codes"):
+            broken = scalar(con, f"SELECT count(*) FROM (SELECT DISTINCT {ident(check.column)} FROM {view}) "
+                                 f"WHERE coalesce({check.bad}, false)")
+        if broken:
             _raise_for(con, view, check, scalar(con, f"SELECT count(*) FROM {view} WHERE coalesce({check.bad}, false)"),
                        label)
     if not checks:
         return
     counts = ", ".join(f"count(*) FILTER (WHERE coalesce({c.bad}, false))" for c in checks)
-    found = first_row(con, f"SELECT {counts} FROM {view}")
+    with timed("values"):
+        found = first_row(con, f"SELECT {counts} FROM {view}")
     for check, n in zip(checks, found, strict=True):
         if n:
             _raise_for(con, view, check, n, label)
@@ -534,7 +539,40 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
                     notes: list[str], unit: str | None = None, extras: dict[str, str] | None = None,
                     ) -> tuple[str, str, int]:
     """Open the file with its reader, rename, normalise codes and run every check; (raw, text view, rows)."""
-    columns = model.TABLES[kind]
+    with timed("open file"):
+        raw, more = _open_raw(con, path, kind, encoding, file_format, options, label, extras)
+    notes.extend(more)
+    register_year_function(con)
+    checked: set[str] = set()
+    items = _select_columns(con.table(raw), model.TABLES[kind], mapping, label, CODE_COLUMNS[kind], checked)
+    text_view = raw + "_text"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
+    # rows a reader implies beyond the file (NUTS ancestors, line 0) are stored but are not the file's rows
+    with timed("count"):
+        n_rows = scalar(con, f"SELECT count(*) FILTER (WHERE {LINE} IS DISTINCT FROM 0) FROM {text_view}")
+    if n_rows == 0:
+        raise InputError(_("the file has a header but no data rows"), file=label)
+    checks = _observation_checks(unit) if kind == "observations" else CHECKS[kind]()
+    _first_violation(con, text_view, checks, label, [c for c in _code_checks(kind) if c.column not in checked])
+    limit = model.cell_limit("employment", unit)
+    if kind == "observations" and unit is not None and limit is not None and limit.maximum is None:
+        notes.append(f"{label}: " + _("the employment column holds values in {unit} (declared with --unit): no "
+                                      "upper limit per cell").format(unit=limit.unit))
+    if recode is not None and kind == "observations":
+        with timed("recode"):
+            text_view, note = recode_regions(con, text_view, recode, label)
+            notes.append(note)
+            n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")  # merges and splits change the count
+    with timed("duplicates"):
+        _duplicate_keys(con, text_view, kind, label)
+    with timed("consistency"):
+        _kind_specific(con, text_view, kind, label)
+    return raw, text_view, n_rows
+
+
+def _open_raw(con: duckdb.DuckDBPyConnection, path: Path, kind: str, encoding: str | None, file_format: str,
+              options: dict, label: str, extras: dict[str, str] | None) -> tuple[str, list[str]]:
+    """Open the file with the reader of its format; (the raw view, the reader's notes)."""
     if file_format == "estat" and kind == "observations":
         from clusteratlas.sources.estat import estat_json_view
 
@@ -553,29 +591,7 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: Path, kind: str, mappi
             raw, more, *found = _readers()[file_format](con, raw, label, **options)
             if found and extras is not None:
                 extras.update(found[0])
-    notes.extend(more)
-    register_year_function(con)
-    checked: set[str] = set()
-    items = _select_columns(con.table(raw), columns, mapping, label, CODE_COLUMNS[kind], checked)
-    text_view = raw + "_text"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT {', '.join(items)}, {LINE} FROM {raw}")
-    # rows a reader implies beyond the file (NUTS ancestors, line 0) are stored but are not the file's rows
-    n_rows = scalar(con, f"SELECT count(*) FILTER (WHERE {LINE} IS DISTINCT FROM 0) FROM {text_view}")
-    if n_rows == 0:
-        raise InputError(_("the file has a header but no data rows"), file=label)
-    checks = _observation_checks(unit) if kind == "observations" else CHECKS[kind]()
-    _first_violation(con, text_view, checks, label, [c for c in _code_checks(kind) if c.column not in checked])
-    limit = model.cell_limit("employment", unit)
-    if kind == "observations" and unit is not None and limit is not None and limit.maximum is None:
-        notes.append(f"{label}: " + _("the employment column holds values in {unit} (declared with --unit): no "
-                                      "upper limit per cell").format(unit=limit.unit))
-    if recode is not None and kind == "observations":
-        text_view, note = recode_regions(con, text_view, recode, label)
-        notes.append(note)
-        n_rows = scalar(con, f"SELECT count(*) FROM {text_view}")  # merges and splits change the count
-    _duplicate_keys(con, text_view, kind, label)
-    _kind_specific(con, text_view, kind, label)
-    return raw, text_view, n_rows
+    return raw, more
 
 
 def recode_regions(con: duckdb.DuckDBPyConnection, view: str, concordance: pa.Table,

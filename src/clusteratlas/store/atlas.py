@@ -44,6 +44,7 @@ from clusteratlas.store.export import write_table
 from clusteratlas.store.integrity import check_hierarchy, resolve_reference, unknown_regions
 from clusteratlas.store.runs import clock, latest_run, save_run
 from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
+from clusteratlas.timings import stage as timed
 
 DEFAULT_PATH = Path("atlas.duckdb")
 #: Import kinds whose rows belong to a named set (observations: dataset; definitions: definition).
@@ -163,19 +164,20 @@ class Atlas:
                 self.close(keep=False)
                 raise
             return
-        self._access = Writing(self.path, notify=notify)
-        try:
-            self.con = self._open_for_writing(memory_limit)
-            tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-            if not create and "atlas_meta" not in tables:
-                raise InputError(_("this DuckDB file is not a clusteratlas atlas"), file=str(self.path))
-            upgrade_schema(self.con)
-            if create:
-                self.con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)",
-                                 [str(SCHEMA_VERSION)])
-        except BaseException:
-            self.close(keep=False)
-            raise
+        with timed("open atlas"):  # the wait for the write lock included
+            self._access = Writing(self.path, notify=notify)
+            try:
+                self.con = self._open_for_writing(memory_limit)
+                tables = {r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+                if not create and "atlas_meta" not in tables:
+                    raise InputError(_("this DuckDB file is not a clusteratlas atlas"), file=str(self.path))
+                upgrade_schema(self.con)
+                if create:
+                    self.con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)",
+                                     [str(SCHEMA_VERSION)])
+            except BaseException:
+                self.close(keep=False)
+                raise
 
     def _open_for_writing(self, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
         """A read-write connection to the write's target; an error that names the culprit when there is none."""
@@ -202,12 +204,15 @@ class Atlas:
         """Close the atlas; a write is made visible (``keep``) or, when it wrote a copy, thrown away."""
         if self.con is not None:
             if keep and isinstance(self._access, Writing):
-                self._refresh_answers()
-            self.con.close()
+                with timed("answers"):
+                    self._refresh_answers()
+            with timed("close"):
+                self.con.close()
             self.con = None
         access, self._access = self._access, None
         if isinstance(access, Writing):
-            access.commit() if keep else access.abort()
+            with timed("close"):  # a copy written beside a reader is swapped in here
+                access.commit() if keep else access.abort()
         elif access is not None:
             access.close()
 
@@ -237,7 +242,8 @@ class Atlas:
             with contextlib.suppress(duckdb.Error):  # a failed rollback must not hide what went wrong
                 self.con.execute("ROLLBACK")
             raise
-        self.con.execute("COMMIT")
+        with timed("commit"):
+            self.con.execute("COMMIT")
 
     # ------------------------------------------------------------------ import
     def import_file(self, kind: str, path: str | os.PathLike[str], *, name: str | None = None,
@@ -264,20 +270,26 @@ class Atlas:
                        options=options)
         set_name = (name or path.name.split(".")[0]) if kind in NAMED_KINDS else None
         report = ImportReport(kind, set_name, str(path), staged.rows, dry_run=dry_run, notes=list(staged.notes))
-        self._check_against_atlas(kind, staged.view, staged.label, set_name, replace, report)
+        with timed("other datasets"):
+            self._check_against_atlas(kind, staged.view, staged.label, set_name, replace, report)
         if brings_regions is not None:
             self.con.register("__brought_regions", brings_regions.select(["region"]))
-        view = self._check_references(kind, staged.view, staged.label, report, strict=strict,
-                                      drop_unknown=drop_unknown,
-                                      also_known="SELECT region FROM __brought_regions" if brings_regions else None)
+        with timed("references"):
+            view = self._check_references(kind, staged.view, staged.label, report, strict=strict,
+                                          drop_unknown=drop_unknown,
+                                          also_known="SELECT region FROM __brought_regions" if brings_regions
+                                          else None)
         if dry_run:
             return report
         with self._transaction():
-            report.replaced = self._insert(kind, view, set_name, replace=replace)
+            with timed("store"):
+                report.replaced = self._insert(kind, view, set_name, replace=replace)
             if kind == "observations":
-                self._store_region_totals(set_name, view, staged.extras.get("region_totals"))
-            self.con.execute("INSERT INTO imports VALUES (now(), ?, ?, ?, ?, ?)",
-                             [kind, set_name, str(path.resolve()), staged.rows, sha256_file(path)])
+                with timed("region totals"):
+                    self._store_region_totals(set_name, view, staged.extras.get("region_totals"))
+            with timed("checksum"):
+                self.con.execute("INSERT INTO imports VALUES (now(), ?, ?, ?, ?, ?)",
+                                 [kind, set_name, str(path.resolve()), staged.rows, sha256_file(path)])
         return report
 
     def import_table(self, kind: str, table: pa.Table, *, name: str, replace: bool = True) -> ImportReport:
@@ -668,66 +680,71 @@ class Atlas:
         if spec.files is not None:
             raise InputError(_("this map run read files, not the atlas"), value=spec.files.data,
                              hint=_("Run the same 'clusteratlas map --data …' again and import its results"))
-        definition = self._pick_definition(spec.definition)
-        where, args = "", []
-        if spec.datasets:
-            known = [r[0] for r in self.con.execute("SELECT DISTINCT dataset FROM observations ORDER BY 1").fetchall()]
-            for name in spec.datasets:
-                if name not in known:
-                    raise InputError(_("unknown observation dataset"), value=name, expected=", ".join(known) or
-                                     "an imported dataset")
-            where = f"WHERE o.dataset IN ({', '.join('?' for _ in spec.datasets)})"
-            args = list(spec.datasets)
-        obs = self.con.sql("SELECT o.region, o.industry, o.year, o.employment, o.establishments, o.payroll, "
-                           f"o.flag, o.size_class FROM observations o {where}", params=args)
-        if obs.limit(1).fetchall() == []:
-            raise InputError(_("the atlas has no observations to map"),
-                             hint=_("Import some with 'clusteratlas import observations FILE'"))
-        # distinct regions first, then their level (a region has one: regions.region is the key)
-        self.con.execute("CREATE OR REPLACE TEMP TABLE __observed AS SELECT o.region, "
-                         "coalesce(r.level, 'region') AS level FROM (SELECT DISTINCT o.region FROM observations o "
-                         f"{where}) o LEFT JOIN regions r USING (region)", args)
-        economy = resolve_reference(self.con, spec.reference, "__observed")
-        defs = self.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
-                            params=[definition])
-        membership = self._membership(list(spec.levels), kept)
-        resolved = dataclasses.replace(spec, definition=definition, reference=economy.spec)
-        inputs = MapInputs(
-            nw.from_native(obs), nw.from_native(defs),
-            reference_totals=nw.from_native(self.con.table("reference_totals")) if economy.table is None else None,
-            reference_regions=None if economy.table is None else nw.from_native(self.con.table(economy.table)),
-            membership=nw.from_native(membership) if membership is not None else None,
-            region_levels=nw.from_native(self.con.table("__observed")),
-            published_totals=self._published_totals(list(spec.datasets)),
-            labels={"observations": "the atlas's observations", "definitions": f"definition '{definition}'",
-                    "reference_totals": "the atlas's reference totals"})
-        before = self._result_levels()
-        run_at = clock(self.con)
+        with timed("inputs"):
+            definition = self._pick_definition(spec.definition)
+            where, args = "", []
+            if spec.datasets:
+                known = [r[0] for r in self.con.execute(
+                    "SELECT DISTINCT dataset FROM observations ORDER BY 1").fetchall()]
+                for name in spec.datasets:
+                    if name not in known:
+                        raise InputError(_("unknown observation dataset"), value=name, expected=", ".join(known) or
+                                         "an imported dataset")
+                where = f"WHERE o.dataset IN ({', '.join('?' for _ in spec.datasets)})"
+                args = list(spec.datasets)
+            obs = self.con.sql("SELECT o.region, o.industry, o.year, o.employment, o.establishments, o.payroll, "
+                               f"o.flag, o.size_class FROM observations o {where}", params=args)
+            if obs.limit(1).fetchall() == []:
+                raise InputError(_("the atlas has no observations to map"),
+                                 hint=_("Import some with 'clusteratlas import observations FILE'"))
+            # distinct regions first, then their level (a region has one: regions.region is the key)
+            self.con.execute("CREATE OR REPLACE TEMP TABLE __observed AS SELECT o.region, "
+                             "coalesce(r.level, 'region') AS level FROM (SELECT DISTINCT o.region FROM observations o "
+                             f"{where}) o LEFT JOIN regions r USING (region)", args)
+            economy = resolve_reference(self.con, spec.reference, "__observed")
+            defs = self.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
+                                params=[definition])
+            membership = self._membership(list(spec.levels), kept)
+            resolved = dataclasses.replace(spec, definition=definition, reference=economy.spec)
+            inputs = MapInputs(
+                nw.from_native(obs), nw.from_native(defs),
+                reference_totals=nw.from_native(self.con.table("reference_totals")) if economy.table is None else None,
+                reference_regions=None if economy.table is None else nw.from_native(self.con.table(economy.table)),
+                membership=nw.from_native(membership) if membership is not None else None,
+                region_levels=nw.from_native(self.con.table("__observed")),
+                published_totals=self._published_totals(list(spec.datasets)),
+                labels={"observations": "the atlas's observations", "definitions": f"definition '{definition}'",
+                        "reference_totals": "the atlas's reference totals"})
+            before = self._result_levels()
+            run_at = clock(self.con)
         with self._transaction():
-            outcome = run_map(resolved, inputs, engine=Engine(self.con), table="results_clusters")
-            self.con.register("__unmapped", outcome.unmapped)
-            self.con.execute("CREATE OR REPLACE TABLE results_unmapped AS SELECT * FROM __unmapped")
-            self.con.unregister("__unmapped")
-            outcome.result.regions.to_native().query(
-                "__regions", "CREATE OR REPLACE TABLE results_regions AS SELECT * FROM __regions")
-            for table in ("results_clusters", "results_regions"):
-                self.con.execute(f"ALTER TABLE {table} ADD COLUMN reference_economy VARCHAR "
-                                 f"DEFAULT '{economy.spec.replace(chr(39), chr(39) * 2)}'")
-            rows, regions, years = describe_results(nw.from_native(self.con.table("results_clusters")))
-            outside = unknown_regions(  # one row per region: each code is compared once
-                self.con, f"SELECT o.region, sum(o.employment) AS employment FROM observations o {where} "
-                f"{'AND' if where else 'WHERE'} o.year = ? GROUP BY o.region", [*args, years[-1]])
-            run = MapRun(
-                spec=resolved, run_id=uuid.uuid4().hex[:12], run_at=run_at, engine=f"duckdb {duckdb.__version__}",
-                cluster_rows=rows, regions=regions, years=years, unmapped_industries=outcome.unmapped.num_rows,
-                unmapped_employment=outcome.unmapped_employment, mapped_share=outcome.mapped_share,
-                reference_label=economy.label, reference_employment=self._reference_employment(economy, years[-1]),
-                levels_kept=kept, levels_replaced=tuple(lvl for lvl in before if lvl in regions),
-                levels_dropped=tuple(lvl for lvl in before if lvl not in regions),
-                outside_regions=outside.count, outside_employment=outside.employment,
-                outside_listed=tuple(outside.listed))
-            save_run(self.con, run)
-            store_answers(self.con, run.run_id)  # the common questions answered now, kept with the run
+            with timed("map"):
+                outcome = run_map(resolved, inputs, engine=Engine(self.con), table="results_clusters")
+            with timed("results"):
+                self.con.register("__unmapped", outcome.unmapped)
+                self.con.execute("CREATE OR REPLACE TABLE results_unmapped AS SELECT * FROM __unmapped")
+                self.con.unregister("__unmapped")
+                outcome.result.regions.to_native().query(
+                    "__regions", "CREATE OR REPLACE TABLE results_regions AS SELECT * FROM __regions")
+                for table in ("results_clusters", "results_regions"):
+                    self.con.execute(f"ALTER TABLE {table} ADD COLUMN reference_economy VARCHAR "
+                                     f"DEFAULT '{economy.spec.replace(chr(39), chr(39) * 2)}'")
+                rows, regions, years = describe_results(nw.from_native(self.con.table("results_clusters")))
+                outside = unknown_regions(  # one row per region: each code is compared once
+                    self.con, f"SELECT o.region, sum(o.employment) AS employment FROM observations o {where} "
+                    f"{'AND' if where else 'WHERE'} o.year = ? GROUP BY o.region", [*args, years[-1]])
+                run = MapRun(
+                    spec=resolved, run_id=uuid.uuid4().hex[:12], run_at=run_at, engine=f"duckdb {duckdb.__version__}",
+                    cluster_rows=rows, regions=regions, years=years, unmapped_industries=outcome.unmapped.num_rows,
+                    unmapped_employment=outcome.unmapped_employment, mapped_share=outcome.mapped_share,
+                    reference_label=economy.label, reference_employment=self._reference_employment(economy, years[-1]),
+                    levels_kept=kept, levels_replaced=tuple(lvl for lvl in before if lvl in regions),
+                    levels_dropped=tuple(lvl for lvl in before if lvl not in regions),
+                    outside_regions=outside.count, outside_employment=outside.employment,
+                    outside_listed=tuple(outside.listed))
+                save_run(self.con, run)
+            with timed("stored answers"):
+                store_answers(self.con, run.run_id)  # the common questions answered now, kept with the run
         return run
 
     def _published_totals(self, datasets: list[str] | None) -> nw.LazyFrame | None:
