@@ -440,8 +440,7 @@ def region_top_series(con: duckdb.DuckDBPyConnection, region: str, *, level: str
         year = years[-1]
     elif year not in years:
         raise InputError(_("no results for this year"), value=year, expected=", ".join(map(str, years)))
-    if not 1 <= top <= 1000:
-        raise InputError(_("parameter {name} out of range").format(name="top"), value=top, expected="1–1000")
+    top = max(1, min(int(top), 1000))
     table = con.sql(
         """WITH largest AS (
                SELECT cluster, row_number() OVER (ORDER BY employment DESC, stars DESC NULLS LAST, strong DESC,
