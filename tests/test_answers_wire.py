@@ -157,3 +157,11 @@ def test_answers_written_in_small_batches_are_the_same_rows(demo, tmp_path, monk
         monkeypatch.setattr(A, "REGION_PART", part)
         assert A.store_answers(atlas.con, atlas.last_run().run_id) == len(before)
         assert atlas.con.execute(query).fetchall() == before
+
+
+def test_a_server_reads_the_stored_answers_into_memory_before_its_first_request(demo):
+    with Atlas(demo, read_only=True) as atlas:
+        counts = dict(atlas.con.execute("SELECT kind, count(*) FROM stored_answers GROUP BY kind").fetchall())
+    with TestClient(create_app(Settings(atlas=str(demo), read_only=True, warm=False, cache_mb=0))) as client:
+        store = client.app.state.service.memo()
+        assert {kind: len(store[("answers_shelf", kind)]) for kind in A.BASIS} == counts

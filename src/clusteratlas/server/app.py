@@ -113,6 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         service.open()
+        service.load_answers()  # the stored answers in memory before the first request
         warmer = app.state.warmer
         warmer.start()
         yield
