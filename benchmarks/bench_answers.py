@@ -86,7 +86,7 @@ def _write_beside(base: str, atlas: Path) -> None:
     the new version of the file."""
     before = httpx.get(f"{base}/api/v1/overview", timeout=30).headers["X-Atlas-Version"]
     subprocess.run([*CLI, "token", "create", "--role", "editor", "--name", "bench", "--atlas", str(atlas)],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while httpx.get(f"{base}/api/v1/overview", timeout=30).headers["X-Atlas-Version"] == before:
         if time.monotonic() > deadline:
