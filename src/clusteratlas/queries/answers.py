@@ -41,10 +41,11 @@ tables as compressed Arrow IPC with their metadata as JSON, so every format
 (JSON, CSV, Parquet, Excel) renders from them exactly as from a live query.
 
 A server (queries inside a :func:`~clusteratlas.queries._core.memo` store)
-reads the stored answers of a kind into memory once per atlas version, on
-a thread of its own that the first request asking one starts (:func:`stored`;
-up to :data:`SHELF_BYTES` of compressed answers per kind, else it reads one
-row per request, as every request does until they are loaded), and
+reads the stored answers into memory once per atlas version: at start-up
+(:func:`load_answers`), and for a newer version on a thread of its own that
+the first request asking one starts (:func:`stored`); up to
+:data:`SHELF_BYTES` of compressed answers per kind, else it reads one row
+per request, as every request does until they are loaded. It
 sends an object's stored JSON as it is (:class:`StoredObject`): a request
 then costs a dictionary lookup and a decompression, not a query of the
 table and a parse and re-encoding of the JSON.
@@ -95,7 +96,7 @@ _PART_NEEDS = {"observations": ("imports", "programme_registry")}
 #: zlib's level for the JSON answers: 3 writes them about three times as fast as 6 for a tenth more bytes.
 LEVEL = 3
 #: A server keeps the stored answers of a kind in memory when their compressed bytes are at most this much
-#: (the synthetic 3,000-region atlas: about 60 MB of region profiles); a larger kind is read row by row.
+#: (the synthetic 3,000-region atlas: 109 MB of region profiles); a larger kind is read row by row.
 SHELF_BYTES = 256 * 1024 * 1024
 #: Region profiles are computed this many regions at a time (a 30,000-region level's profiles hold about 2 M
 #: cluster rows of 40 columns: over 600 MB of Arrow at once).
