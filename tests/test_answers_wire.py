@@ -69,10 +69,13 @@ def test_the_shelf_holds_every_current_answer_of_a_kind_once_per_version(demo):
         # every region is answered from it, equal to the row the table holds
         for region in regions:
             from_shelf = A.stored(atlas.con, "region", region, PARAMS)
-            meta, body = atlas.con.execute(
-                "SELECT meta, body FROM stored_answers WHERE kind = 'region' AND item = ? AND params = ? "
-                "AND lang IN ('', ?)", [region, A.params_key(PARAMS), i18n.get_language()]).fetchall()[0]
-            assert from_shelf == A.decode(meta, body)
+            level = atlas.con.execute("SELECT min(level) FROM results_regions WHERE region = ?",
+                                      [region]).fetchall()[0][0]
+            meta, body, notes = atlas.con.execute(
+                "SELECT meta, body, notes FROM stored_answers WHERE kind = 'region' AND item = ? AND params = ? "
+                "AND lang IN ('', ?)", [region, A.params_key({**PARAMS, "level": level}), i18n.get_language()]
+            ).fetchall()[0]
+            assert from_shelf == A.decode(meta, body, notes)
         assert A.data(first) == Q.region_profile(atlas.con, regions[0]).as_dict()
         assert A.stored(atlas.con, "region", "no such region", PARAMS) is None
     with Atlas(demo, read_only=True) as atlas:  # outside a server (the CLI): one row read, nothing kept
@@ -150,7 +153,7 @@ def test_answers_written_in_small_batches_are_the_same_rows(demo, tmp_path, monk
     bound its memory): parts of 1, 2 or 7 regions and a batch per answer store the same rows."""
     path = tmp_path / "atlas.duckdb"
     path.write_bytes(demo.read_bytes())
-    query = "SELECT run_id, kind, item, params, lang, basis, meta, body FROM stored_answers ORDER BY ALL"
+    query = "SELECT run_id, kind, item, params, lang, basis, meta, body, notes FROM stored_answers ORDER BY ALL"
     with Atlas(path) as atlas:
         before = atlas.con.execute(query).fetchall()
         monkeypatch.setattr(A, "FLUSH_BYTES", 1)
@@ -165,3 +168,38 @@ def test_a_server_reads_the_stored_answers_into_memory_before_its_first_request(
     with TestClient(create_app(Settings(atlas=str(demo), read_only=True, warm=False, cache_mb=0))) as client:
         store = client.app.state.service.memo()
         assert {kind: len(store[("answers_shelf", kind)]) for kind in A.BASIS} == counts
+
+
+def test_a_new_version_is_served_with_its_answers_read_ahead(demo, tmp_path):
+    """A write beside the server (another process's, here a plain connection through the write lock): the
+    server's watcher opens the new version with no request asking, and reads its stored answers before it
+    serves it; a write that changes no answer's basis (a token) hands the last version's answers on as they
+    are, one that changes the profiles' (relate) reads the profiles again and hands the others on."""
+    from clusteratlas.server.auth import create_token
+
+    path = tmp_path / "atlas.duckdb"
+    path.write_bytes(demo.read_bytes())
+    with TestClient(create_app(Settings(atlas=str(path), read_only=True, warm=False, cache_mb=0))) as client:
+        service = client.app.state.service
+
+        def next_version(write) -> dict:
+            old, before = service._snapshot, service.memo()
+            with Atlas(path) as atlas:  # beside the server, as the CLI writes
+                write(atlas)
+            deadline = time.monotonic() + 20
+            while service._snapshot is old:  # no request made: the watcher opens it
+                assert time.monotonic() < deadline, "the new version was not opened"
+                time.sleep(0.05)
+            after = service.memo()
+            assert after is not before
+            assert all(after[("answers_shelf", kind)] is not None for kind in A.BASIS)
+            return {kind: after[("answers_shelf", kind)] is before[("answers_shelf", kind)] for kind in A.BASIS}
+
+        assert next_version(lambda atlas: create_token(atlas.con, "editor", name="x")) == dict.fromkeys(A.BASIS, True)
+        handed = next_version(lambda atlas: atlas.con.execute(  # what a relate run changes: the opportunities
+            "DELETE FROM relate_cells WHERE region = (SELECT min(region) FROM relate_cells)"))
+        assert handed == {"region": False, "cluster": True, "ranking": True, "map": True}
+        region = _regions(path)[0]
+        with Atlas(path, read_only=True) as atlas:
+            live = Q.region_profile(atlas.con, region).as_dict()
+        assert client.get(f"/api/v1/regions/{region}").json()["data"] == json.loads(json_bytes(live))

@@ -25,7 +25,7 @@ def _as_json(answer) -> object:
 
 def _stored_rows(path) -> list[tuple]:
     with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute("SELECT run_id, kind, item, params, lang, meta, body FROM stored_answers "
+        return con.execute("SELECT run_id, kind, item, params, lang, meta, body, notes FROM stored_answers "
                            "ORDER BY kind, item, params, lang").fetchall()
 
 
@@ -41,11 +41,11 @@ def _check_all_equal_live(path, every: int = 1) -> int:
     checked = 0
     with Atlas(path, read_only=True) as atlas:
         run_id = atlas.last_run().run_id
-        for stored_run, kind, item, params, lang, meta, body in rows:
+        for stored_run, kind, item, params, lang, meta, body, notes in rows:
             assert stored_run == run_id
-            stored = A.decode(meta, body)
             for language in ([lang] if lang else list(i18n.LANGUAGES)):
                 with i18n.language_for(language):
+                    stored = A.decode(meta, body, notes)
                     live = A.compute(atlas.con, A.Request(kind, item, json.loads(params)))
                 assert _as_json(stored) == _as_json(live), (kind, item, params, language)
                 if isinstance(live, TableResult):
@@ -73,9 +73,15 @@ def test_demo_answers_equal_the_live_queries(demo):
     assert {item for kind, item in kinds if kind == "region"} == mapped
     for kind in ("cluster", "ranking", "map"):
         assert {item for k, item in kinds if k == kind} == clusters
-    # … at every level and at the default one (level=None)
+    # … at every level, each once: a request at the default level (level=None) is looked up at the level it
+    # means (test_the_default_level_is_answered_from_the_level_it_means)
     map_levels = {json.loads(params)["level"] for _, kind, _, params, *_ in rows if kind == "map"}
-    assert map_levels == levels | {None}
+    assert map_levels == levels
+    assert len(rows) == len({(kind, item, params, lang) for _, kind, item, params, lang, *_ in rows})
+    # a profile is one row in every language, its notes alone per language
+    profiles = [row for row in rows if row[1] == "region"]
+    assert {row[4] for row in profiles} == {""}
+    assert any(row[7] is not None for row in profiles)
     assert _check_all_equal_live(demo) >= len(rows)
 
 
@@ -114,8 +120,52 @@ def test_a_cold_server_answers_from_the_stored_answers(demo, monkeypatch):
             client.get(f"/api/v1/regions/{region}?opportunities=3")  # not a stored question: computed live
 
 
+@pytest.mark.parametrize("in_server", [False, True])
+def test_the_default_level_is_answered_from_the_level_it_means(demo, in_server):
+    """A request without a level (as the routes ask) finds the answer stored at the level it means: a region's
+    first level, a cluster's default level; the same as the live query's, in each language."""
+    from clusteratlas.queries._core import default_level, memo
+
+    region_params = {"year": None, "level": None, "include_empty": False, "opportunities": 10}
+    map_params = {"metric": "lq", "level": None, "year": None, "classes": "auto"}
+    with Atlas(demo, read_only=True) as atlas, memo({} if in_server else None):
+        con = atlas.con
+        if in_server:
+            assert A.load_answers(con) > 0  # as a server does at its start: the shelves, read now
+        firsts = con.execute("SELECT region, min(level) FROM results_regions GROUP BY region ORDER BY 1").fetchall()
+        assert len({level for _, level in firsts}) > 1  # regions whose first levels differ
+        for region, level in firsts[::5]:
+            for lang in i18n.LANGUAGES:
+                with i18n.language_for(lang):
+                    found = A.stored(con, "region", region, region_params)
+                    assert found is not None, region
+                    assert _as_json(found) == _as_json(A.stored(con, "region", region, {**region_params,
+                                                                                        "level": level}))
+                    assert _as_json(found) == _as_json(Q.region_profile(con, region))
+        cluster = Q.list_clusters(con).rows()[0]["cluster"]
+        found = A.stored(con, "map", cluster, map_params)
+        assert found is not None
+        assert found.table.equals(A.stored(con, "map", cluster, {**map_params, "level": default_level(con)}).table)
+        assert A.stored(con, "region", "no-such-region", region_params) is None
+
+
+def test_an_atlas_stored_before_the_notes_column_still_reads_its_answers(demo, tmp_path):
+    import shutil
+
+    path = tmp_path / "old.duckdb"
+    shutil.copy(demo, path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("DELETE FROM stored_answers WHERE notes IS NOT NULL")
+        con.execute("ALTER TABLE stored_answers DROP COLUMN notes")
+        item, params = con.execute("SELECT item, params FROM stored_answers WHERE kind = 'map' LIMIT 1").fetchall()[0]
+    with Atlas(path, read_only=True) as atlas:
+        found = A.stored(atlas.con, "map", item, json.loads(params))
+        assert found is not None and found.table.equals(Q.map_layer(atlas.con, item, **json.loads(params)).table)
+
+
 def _fingerprint(path) -> list[tuple]:
-    return [(kind, item, params, lang, body) for _, kind, item, params, lang, _, body in _stored_rows(path)]
+    return [(kind, item, params, lang, body, notes) for _, kind, item, params, lang, _, body, notes
+            in _stored_rows(path)]
 
 
 def test_writes_renew_only_what_they_change(tmp_path, sample_files, runner):

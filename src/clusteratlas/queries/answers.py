@@ -13,9 +13,14 @@ Each stored answer names
 
 - the map run it belongs to (``run_id``): a new run replaces them all;
 - the request it answers (``kind``, ``item``, ``params``: the query's
-  keyword arguments as JSON, so only an identical request matches);
+  keyword arguments as JSON, so only an identical request matches). A
+  request at the default level (``level=None``, as the routes ask it) is
+  looked up at the level it means (:func:`_meant`), so it is stored once;
 - its language (``lang``: ``''`` when the answer is the same in every
-  language, else one row per language, as the notes are translated);
+  language, else one row per language); a profile whose notes alone are
+  translated is one row, ``''``, whose ``body`` holds all but the notes and
+  whose ``notes`` the notes' JSON per language, so its tables are stored
+  once, not once per language;
 - its basis: a fingerprint of the tables besides the results that the query
   reads (region names, hierarchies, definitions, programmes, relatedness …). A write that
   changes one of them (``relate``, a region or programme import) makes the
@@ -41,9 +46,11 @@ tables as compressed Arrow IPC with their metadata as JSON, so every format
 (JSON, CSV, Parquet, Excel) renders from them exactly as from a live query.
 
 A server (queries inside a :func:`~clusteratlas.queries._core.memo` store)
-reads the stored answers into memory once per atlas version: at start-up
-(:func:`load_answers`), and for a newer version on a thread of its own that
-the first request asking one starts (:func:`stored`); up to
+reads the stored answers into memory once per atlas version: at start-up,
+and for a newer version before it serves it (:func:`load_answers`, which
+hands on the last version's answers of a kind whose run and basis are the
+same), else on a thread of its own that the first request asking one
+starts (:func:`stored`); up to
 :data:`SHELF_BYTES` of compressed answers per kind, else it reads one row
 per request, as every request does until they are loaded. It
 sends an object's stored JSON as it is (:class:`StoredObject`): a request
@@ -69,7 +76,7 @@ import pyarrow as pa
 
 from clusteratlas import i18n
 from clusteratlas.errors import InputError
-from clusteratlas.queries._core import TableResult, json_bytes, memo_store, memoised, tables
+from clusteratlas.queries._core import Missing, TableResult, json_bytes, memo_store, memoised, tables
 from clusteratlas.queries.clusters import ClusterProfile
 from clusteratlas.queries.regions import RegionProfile
 
@@ -78,7 +85,7 @@ log = logging.getLogger("clusteratlas.answers")
 TABLE = "stored_answers"
 SCHEMA = (f"CREATE TABLE IF NOT EXISTS {TABLE} (run_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, "
           "item VARCHAR NOT NULL, params VARCHAR NOT NULL, lang VARCHAR NOT NULL, basis VARCHAR NOT NULL, "
-          "meta VARCHAR, body BLOB NOT NULL)")
+          "meta VARCHAR, body BLOB NOT NULL, notes VARCHAR)")
 #: What the answers of each kind read besides the run's results (its results tables, definitions and map_runs
 #: row are replaced by the next run): the tables whose rows they read.
 _NAMES = ("regions", "region_links", "custom_members", "industries", "definitions")
@@ -126,11 +133,6 @@ class Request:
     kind: str
     item: str
     params: dict[str, Any]
-    aliases: tuple[str, ...] = ()  # keys of other requests with the same answer (the default level's)
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return (params_key(self.params), *self.aliases)
 
 
 def params_key(params: dict[str, Any]) -> str:
@@ -175,21 +177,59 @@ def stored(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[st
     run_id = memoised(("answers_run",), lambda: _latest_run_id(con))
     if run_id is None:
         return None
+    params = _meant(con, kind, item, params)
+    if params is None:
+        return None
     basis = memoised(("answers_basis", kind), lambda: basis_of(con, kind))
     key, lang = params_key(params), i18n.get_language()
     shelf = _shelf(con, kind, run_id, basis)
     if shelf is not None:
         found = shelf.get((item, key, lang)) or shelf.get((item, key, ""))
         return None if found is None else decode(*found)
-    rows = con.execute(f"SELECT meta, body FROM {TABLE} WHERE run_id = ? AND kind = ? AND item = ? AND params = ? "
-                       "AND basis = ? AND lang IN ('', ?) LIMIT 1",
+    rows = con.execute(f"SELECT {_columns(con)} FROM {TABLE} WHERE run_id = ? AND kind = ? AND item = ? "
+                       "AND params = ? AND basis = ? AND lang IN ('', ?) LIMIT 1",
                        [run_id, kind, item, key, basis, lang]).fetchall()
     return decode(*rows[0]) if rows else None
 
 
+def _meant(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """``params`` with the default level (``level=None``) replaced by the level it means, as the query resolves
+    it: a region's first level (:func:`~clusteratlas.queries.regions._region_level`), a cluster's
+    :func:`~clusteratlas.queries._core.default_level`; None when there is none (the live query says why)."""
+    if "level" not in params or params["level"] is not None:
+        return params
+    if kind == "region":
+        if memo_store() is None:
+            level = con.execute("SELECT min(level) FROM results_regions WHERE region = ?", [item]).fetchall()[0][0]
+        else:  # a server: every region's at once, once per version
+            level = _first_levels(con).get(item)
+    else:
+        from clusteratlas.queries._core import default_level
+
+        try:
+            level = default_level(con)
+        except Missing:
+            return None
+    return None if level is None else {**params, "level": level}
+
+
+def _first_levels(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Every mapped region's first level (what ``level=None`` means for it), kept per version."""
+    return memoised(("answers_region_levels",), lambda: dict(con.execute(
+        "SELECT region, min(level) FROM results_regions GROUP BY region").fetchall()))
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> str:
+    """The columns :func:`decode` reads (an atlas stored before the ``notes`` column: none there)."""
+    present = memoised(("answers_notes",), lambda: bool(con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = 'notes' "
+        "AND database_name = current_database()", [TABLE]).fetchall()[0][0]))
+    return "meta, body, notes" if present else "meta, body, NULL"
+
+
 def _shelf(con: duckdb.DuckDBPyConnection, kind: str, run_id: str, basis: str
-           ) -> dict[tuple[str, str, str], tuple[str | None, bytes]] | None:
-    """The current stored answers of ``kind`` in memory, ``(item, params, lang) -> (meta, body)``, kept in the
+           ) -> dict[tuple[str, str, str], tuple[str | None, bytes, str | None]] | None:
+    """The current stored answers of ``kind`` in memory, ``(item, params, lang) -> (meta, body, notes)``, kept in the
     server's store for this atlas version; None outside a server, when the kind's answers are larger than
     :data:`SHELF_BYTES`, or until they are loaded: the first request that finds none starts loading them on a
     thread of their own (no request waits for it) and, like every request meanwhile, reads its own row."""
@@ -212,9 +252,14 @@ def _shelf(con: duckdb.DuckDBPyConnection, kind: str, run_id: str, basis: str
     return None
 
 
-def load_answers(con: duckdb.DuckDBPyConnection) -> int:
-    """Read the current stored answers of every kind into the current memo store now (a server's start, so
-    that its first requests find them in memory); the number of answers read. Nothing outside a server."""
+def load_answers(con: duckdb.DuckDBPyConnection, previous: dict[tuple, Any] | None = None) -> int:
+    """Read the current stored answers of every kind into the current memo store now, so that the first
+    requests of this version find them in memory (a server's start, and a new version before it is served);
+    the number of answers held. Nothing outside a server.
+
+    ``previous``: the memo store of the version served before. A kind whose answers are those of the same run
+    on the same basis (a write that changed none of them: a token, an assessment) is taken from it as it is,
+    not read again."""
     store = memo_store()
     if store is None or TABLE not in tables(con):
         return 0
@@ -226,7 +271,12 @@ def load_answers(con: duckdb.DuckDBPyConnection) -> int:
             name = ("answers_shelf", kind)
             if name not in store:
                 basis = memoised(("answers_basis", kind), lambda kind=kind: basis_of(con, kind))
-                store[name] = _load_shelf(con, kind, run_id, basis)
+                if (previous is not None and name in previous and previous.get(("answers_run",)) == run_id
+                        and previous.get(("answers_basis", kind)) == basis):
+                    store[name] = previous[name]
+                else:
+                    store[name] = _load_shelf(con, kind, run_id, basis)
+        _first_levels(con)
     return sum(len(store[("answers_shelf", kind)] or ()) for kind in BASIS)
 
 
@@ -244,21 +294,24 @@ def _fill_shelf(store: dict[tuple, Any], name: tuple[str, str], cursor: duckdb.D
 
 
 def _load_shelf(con: duckdb.DuckDBPyConnection, kind: str, run_id: str, basis: str
-                ) -> dict[tuple[str, str, str], tuple[str | None, bytes]] | None:
+                ) -> dict[tuple[str, str, str], tuple[str | None, bytes, str | None]] | None:
     where = f"FROM {TABLE} WHERE run_id = ? AND kind = ? AND basis = ?"
     size = con.execute(f"SELECT coalesce(sum(octet_length(body)), 0) {where}", [run_id, kind, basis]).fetchall()[0][0]
     if size > SHELF_BYTES:
         log.info("stored %s answers (%d bytes) are read row by row", kind, size)
         return None
-    rows = con.execute(f"SELECT item, params, lang, meta, body {where}", [run_id, kind, basis]).fetchall()
-    return {(item, key, lang): (meta, body) for item, key, lang, meta, body in rows}
+    rows = con.execute(f"SELECT item, params, lang, {_columns(con)} {where}", [run_id, kind, basis]).fetchall()
+    return {(item, key, lang): (meta, body, notes) for item, key, lang, meta, body, notes in rows}
 
 
-def decode(meta: str | None, body: bytes) -> Any:
-    """A stored answer back: a :class:`StoredObject` (an object's ``as_dict()`` as JSON) or a
+def decode(meta: str | None, body: bytes, notes: str | None = None) -> Any:
+    """A stored answer back in the current language: a :class:`StoredObject` (an object's ``as_dict()`` as
+    JSON; with ``notes``, the body holds all but the notes and ``notes`` them per language) or a
     :class:`TableResult`."""
     if meta is None:
-        return StoredObject(zlib.decompress(body))
+        if notes is None:
+            return StoredObject(zlib.decompress(body))
+        return StoredObject(zlib.decompress(body) + json.loads(notes)[i18n.get_language()].encode("utf-8") + b"}")
     with pa.ipc.open_stream(io.BytesIO(body)) as reader:
         table = reader.read_all()
     return TableResult(table, json.loads(meta))
@@ -291,40 +344,28 @@ def basis_of(con: duckdb.DuckDBPyConnection, kind: str) -> str:
 # ------------------------------------------------------------------ writing
 def requests(con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...] = tuple(BASIS)) -> Iterator[Request]:
     """Every request stored for the atlas's results: per region its profile, per cluster its profile, its
-    ranking (by employment and by LQ) and its LQ map layer; each at every level the results have. The
-    request at the default level (``level=None``, as the routes ask it) is stored too, as an alias
-    (:attr:`Request.aliases`): the same answer, not computed twice."""
-    from clusteratlas.queries._core import default_level
-
+    ranking (by employment and by LQ) and its LQ map layer; each at every level the results have (a request
+    at the default level is looked up at the level it means: :func:`_meant`)."""
     if "results_clusters" not in tables(con):
         return
     levels = [r[0] for r in con.execute("SELECT DISTINCT level FROM results_clusters ORDER BY 1").fetchall()]
     if "region" in kinds:
         for region, region_levels in con.execute("SELECT region, list(DISTINCT level ORDER BY level) FROM "
                                                  "results_regions GROUP BY region ORDER BY region").fetchall():
-            for level in region_levels:  # a region's default level is its first (queries.regions._region_level)
-                params = {"year": None, "level": level, "include_empty": False, "opportunities": 10}
-                yield Request("region", region, params, _alias(params, level == region_levels[0]))
-    default = default_level(con)
+            for level in region_levels:
+                yield Request("region", region, {"year": None, "level": level, "include_empty": False,
+                                                 "opportunities": 10})
     clusters = [r[0] for r in con.execute("SELECT DISTINCT cluster FROM results_clusters ORDER BY 1").fetchall()]
     for cluster in clusters:
         for level in levels:
-            alias = level == default
             if "cluster" in kinds:
-                params = {"metric": "employment", "level": level, "year": None, "top": 20}
-                yield Request("cluster", cluster, params, _alias(params, alias))
+                yield Request("cluster", cluster, {"metric": "employment", "level": level, "year": None, "top": 20})
             if "ranking" in kinds:
                 for metric in ("employment", "lq"):
-                    params = {"metric": metric, "level": level, "year": None, "top": 20, "min_employment": None}
-                    yield Request("ranking", cluster, params, _alias(params, alias))
+                    yield Request("ranking", cluster, {"metric": metric, "level": level, "year": None, "top": 20,
+                                                       "min_employment": None})
             if "map" in kinds:
-                params = {"metric": "lq", "level": level, "year": None, "classes": "auto"}
-                yield Request("map", cluster, params, _alias(params, alias))
-
-
-def _alias(params: dict[str, Any], default: bool) -> tuple[str, ...]:
-    """The key of the same request at the default level (``level=None``), when ``params`` asks the default."""
-    return (params_key({**params, "level": None}),) if default else ()
+                yield Request("map", cluster, {"metric": "lq", "level": level, "year": None, "classes": "auto"})
 
 
 def encode(value: Any) -> tuple[str | None, bytes]:
@@ -357,8 +398,9 @@ def batch(con: duckdb.DuckDBPyConnection, kind: str, params: dict[str, Any],
     return functions[kind](con, **params)
 
 
-def _answers(build: Callable[[], Any], request: Request) -> list[tuple[str, str | None, bytes]]:
-    """``(lang, meta, body)`` of one request: one row for every language when they agree, else one each.
+def _answers(build: Callable[[], Any], request: Request) -> list[tuple[str, str | None, bytes, str | None]]:
+    """``(lang, meta, body, notes)`` of one request: one row for every language when they agree (or differ in
+    a profile's notes only), else one each.
     The tables are computed once (``build`` only writes the notes in the current language) and encoded
     once; an error is not stored: the live query raises it again."""
     by_lang: dict[str, Any] = {}
@@ -378,29 +420,31 @@ def _answers(build: Callable[[], Any], request: Request) -> list[tuple[str, str 
         return []
 
 
-def _encoded(by_lang: dict[str, Any]) -> list[tuple[str, str | None, bytes]]:
-    """The rows of one answer in each language (one row, language ``''``, when they agree): the
-    language-neutral part (the tables) encoded once, only the notes per language; the bytes of
-    :func:`encode` of each answer."""
+def _encoded(by_lang: dict[str, Any]) -> list[tuple[str, str | None, bytes, str | None]]:
+    """The rows of one answer (one row, language ``''``, when the languages agree): the language-neutral part
+    (the tables) encoded once. A profile whose notes alone differ is one row too: its body all but the notes
+    (the JSON up to ``"notes":``), its ``notes`` a JSON object of each language's notes as JSON text, which
+    :func:`decode` joins back into the bytes of :func:`encode` of that language's answer."""
     first = next(iter(by_lang.values()))
     if isinstance(first, TableResult) and all(a.table is first.table for a in by_lang.values()):
         _, body = encode(TableResult(first.table, {}))
         metas = {lang: json_bytes(a.meta).decode("utf-8") for lang, a in by_lang.items()}
         if len(set(metas.values())) == 1:
-            return [("", metas[next(iter(metas))], body)]
-        return [(lang, meta, body) for lang, meta in metas.items()]
+            return [("", metas[next(iter(metas))], body, None)]
+        return [(lang, meta, body, None) for lang, meta in metas.items()]
     if isinstance(first, (RegionProfile, ClusterProfile)) and all(_same_but_notes(a, first)
                                                                    for a in by_lang.values()):
         shared = first.as_dict()
         shared.pop("notes")  # the last key (as_dict): the rest is written once
         head = json_bytes(shared)[:-1] + b',"notes":'
         if all(a.notes == first.notes for a in by_lang.values()):
-            return [("", None, zlib.compress(head + json_bytes(first.notes) + b"}", LEVEL))]
-        return [(lang, None, zlib.compress(head + json_bytes(a.notes) + b"}", LEVEL)) for lang, a in by_lang.items()]
-    rows = [(lang, *encode(a)) for lang, a in by_lang.items()]
+            return [("", None, zlib.compress(head + json_bytes(first.notes) + b"}", LEVEL), None)]
+        notes = {lang: json_bytes(a.notes).decode("utf-8") for lang, a in by_lang.items()}
+        return [("", None, zlib.compress(head, LEVEL), json_bytes(notes).decode("utf-8"))]
+    rows = [(lang, *encode(a), None) for lang, a in by_lang.items()]
     lead = rows[0]
     if all(_same(lead, other) for other in rows[1:]):
-        return [("", lead[1], lead[2])]
+        return [("", lead[1], lead[2], None)]
     return rows
 
 
@@ -413,7 +457,7 @@ def _same_but_notes(a: Any, b: Any) -> bool:
     return True
 
 
-def _same(a: tuple[str, str | None, bytes], b: tuple[str, str | None, bytes]) -> bool:
+def _same(a: tuple[str, str | None, bytes, None], b: tuple[str, str | None, bytes, None]) -> bool:
     return a[1] == b[1] and (a[2] == b[2] or (a[1] is None and zlib.decompress(a[2]) == zlib.decompress(b[2])))
 
 
@@ -424,6 +468,7 @@ def store_answers(con: duckdb.DuckDBPyConnection, run_id: str | None, kinds: tup
     from clusteratlas.queries._core import memo
 
     con.execute(SCHEMA)
+    con.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS notes VARCHAR")  # an atlas stored before it
     if not run_id:  # a run recorded before runs had ids (a legacy results folder): nothing can be keyed to it
         con.execute(f"DELETE FROM {TABLE}")
         return 0
@@ -449,10 +494,11 @@ def store_answers(con: duckdb.DuckDBPyConnection, run_id: str | None, kinds: tup
             for request in part:
                 if request.item not in answers:
                     continue
-                for lang, meta, body in _answers(answers[request.item], request):
-                    pending += [(run_id, request.kind, request.item, key, lang, bases[request.kind], meta, body)
-                                for key in request.keys]
-                    size += len(body)
+                key = params_key(request.params)
+                for lang, meta, body, notes in _answers(answers[request.item], request):
+                    pending.append((run_id, request.kind, request.item, key, lang, bases[request.kind], meta, body,
+                                    notes))
+                    size += len(body) + len(notes or "")
                 if size >= FLUSH_BYTES:
                     stored += _insert(con, pending)
                     pending, size = [], 0
@@ -470,16 +516,17 @@ def _parts(groups: dict[tuple[str, str], list[Request]]) -> Iterator[list[Reques
 
 
 def _insert(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> int:
-    """Append ``rows`` (run_id, kind, item, params, lang, basis, meta, body) to the table; their number."""
+    """Append ``rows`` (run_id, kind, item, params, lang, basis, meta, body, notes) to the table; their
+    number."""
     if not rows:
         return 0
-    names = ("run_id", "kind", "item", "params", "lang", "basis", "meta", "body")
+    names = ("run_id", "kind", "item", "params", "lang", "basis", "meta", "body", "notes")
     columns = list(zip(*rows, strict=True))
     incoming = pa.table({n: _binary(c) if n == "body" else pa.array(c, pa.string())
                          for n, c in zip(names, columns, strict=True)})
     con.register("__answers", incoming)
     try:
-        con.execute(f"INSERT INTO {TABLE} SELECT * FROM __answers")
+        con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM __answers")
     finally:
         con.unregister("__answers")
     return len(rows)

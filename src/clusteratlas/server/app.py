@@ -114,10 +114,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI):
         service.open()
         service.load_answers()  # the stored answers in memory before the first request
+        unwatch = service.watch()  # a write from anywhere: its version opened, and its answers read, at once
         warmer = app.state.warmer
         warmer.start()
         yield
         warmer.stop()
+        unwatch()
         service.close()
 
     app = FastAPI(title="clusteratlas API", version=__version__, lifespan=lifespan,

@@ -96,7 +96,7 @@ class AtlasService:
         self._pinned: ContextVar[Snapshot | None] = ContextVar(f"atlas-snapshot-{id(self)}", default=None)
         self._provenance: tuple[tuple[str, int], Provenance] | None = None
         self.cache = ResponseCache(cache_bytes)
-        self._memo: tuple[tuple[str, int], dict[tuple, Any]] | None = None
+        self._memos: dict[tuple[str, int], dict[tuple, Any]] = {}  # per version: the current and the last
         self.read_limiter: Any = None  # an anyio CapacityLimiter, made on the event loop
         self._generation = 0
         self.live_requests = 0  # requests being computed now, not from the cache (the warm-up waits for 0)
@@ -161,13 +161,56 @@ class AtlasService:
                 log.warning("the atlas file changed but cannot be opened yet; serving the previous version",
                             exc_info=True)
                 return current
+            self._prepare(fresh, self._memos.get((current.version, current.generation)))
             self._snapshot = fresh
-            self._provenance = self._memo = None
+            self._provenance = None
             self.cache.clear()
             self._retire(current)
         if self.on_clear is not None:
             self.on_clear()
         return fresh
+
+    def _prepare(self, fresh: Snapshot, previous: dict[tuple, Any] | None) -> None:
+        """Read a new version's stored answers into its memo store before it is served, so that no request
+        of it reads them from the file (those the last version held for the same run and basis are taken
+        as they are: :func:`clusteratlas.queries.answers.load_answers`). A failure here is only logged: the
+        version is served all the same, its requests reading their rows."""
+        from clusteratlas.queries._core import memo
+        from clusteratlas.queries.answers import load_answers
+
+        key = (fresh.version, fresh.generation)
+        store = self._memos.setdefault(key, {})
+        for old in [k for k in self._memos if k[1] < fresh.generation - 1]:
+            self._memos.pop(old, None)
+        try:
+            with memo(store):
+                load_answers(fresh.cursor(), previous)
+        except duckdb.Error:
+            log.warning("the stored answers of the new version were not read ahead", exc_info=True)
+
+    def watch(self, every: float = 0.5) -> Callable[[], None]:
+        """Look at the file every ``every`` seconds on a thread of its own and open a new version as soon as a
+        write has replaced it (its answers read ahead: :meth:`_prepare`), rather than at the next request;
+        returns the function that stops it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                if self._snapshot is None:
+                    continue
+                try:
+                    self.refresh()
+                except Exception:  # the next turn, or the next request, tries again
+                    log.warning("could not open the new version of the atlas", exc_info=True)
+
+        thread = threading.Thread(target=loop, daemon=True, name="atlas-watch")
+        thread.start()
+
+        def stopped() -> None:
+            stop.set()
+            thread.join(timeout=5)
+
+        return stopped
 
     def _retire(self, snapshot: Snapshot) -> None:
         with snapshot.lock:
@@ -240,13 +283,13 @@ class AtlasService:
 
     def memo(self) -> dict[tuple, Any]:
         """Facts the queries keep about the atlas (tables, levels, years: :func:`clusteratlas.queries.memo`),
-        a new store for every version."""
+        a store for every version (kept for the current version and the one before, whose requests may still
+        be running)."""
         version = self.cache_version()
-        current = self._memo
-        if current is None or current[0] != version:
-            current = (version, {})
-            self._memo = current
-        return current[1]
+        store = self._memos.get(version)
+        if store is None:
+            store = self._memos.setdefault(version, {})
+        return store
 
     def provenance(self) -> Provenance:
         """The provenance of answers from the version read now (kept per version)."""
