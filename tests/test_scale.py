@@ -222,7 +222,7 @@ def test_memory_limit_is_read_back_in_bytes(limit, expected):
     assert memory_limit_bytes(connect(memory_limit=limit)) == pytest.approx(expected, rel=0.05)
 
 
-def test_parts_written_in_order_let_a_filter_on_that_order_skip_row_groups():
+def test_parts_written_in_order_let_a_filter_on_that_order_skip_row_groups(monkeypatch):
     """``checkpoint_parts(part_order=("year",))`` writes each part's rows by year, in its parts' order: a filter
     on one year then reads a row group or two of each part, not the whole table (the per-year peer
     quantiles at 600 M rows read 2.4 GB a year before), and a filter on a part's regions still skips the
@@ -231,6 +231,7 @@ def test_parts_written_in_order_let_a_filter_on_that_order_skip_row_groups():
 
     from clusteratlas.metrics import _engine
 
+    monkeypatch.setattr(_engine, "MAX_SORTED_PARTS", 2)  # 3 parts count as many
     con = connect(memory_limit="512MB")
     # 3 parts of 20 years × 15,000 regions' rows (300,000 rows, several row groups each), years shuffled
     source = ("SELECT 'R' || lpad((p * 15000 + i % 15000)::VARCHAR, 6, '0') AS region, 2000 + (i * 7919) % 20 "

@@ -124,7 +124,7 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     if engine.partitions:  # output rows per region: clusters (or subclusters) × years
         years = [int(y) for y in distinct(observations, "year")]
         parts = engine.region_parts(observations, groups_per_region=len(distinct(definitions, keys[-1])) * len(years))
-    # each part's rows by year: the peer thresholds below read one year at a time
+    # each part's rows by year, when there are many: the peer thresholds below read one year at a time
     base = engine.checkpoint_parts(
         (to_clusters(_only(observations, part), definitions, by_subcluster=params.by_subcluster) for part in parts),
         part_order=("year",) if len(parts) > 1 else ())
