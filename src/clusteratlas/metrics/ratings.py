@@ -35,13 +35,6 @@ from clusteratlas.metrics.params import MapParams
 def peer_thresholds(rows: nw.LazyFrame, params: MapParams) -> nw.LazyFrame:
     """Quantiles of each cluster's peer regions, one row per level × year × cluster."""
     keys = cluster_keys(params.by_subcluster)
-    if rows.implementation is nw.Implementation.DUCKDB:
-        return _peer_thresholds_duckdb(rows, params, keys)
-    return _peer_thresholds_portable(rows, params, keys)
-
-
-def _peer_thresholds_portable(rows: nw.LazyFrame, params: MapParams, keys: list[str]) -> nw.LazyFrame:
-    """:func:`peer_thresholds` in Narwhals expressions (any engine): one quantile call per threshold."""
 
     def q(col: str, p: float, name: str) -> nw.Expr:
         return nw.col(col).quantile(p, interpolation="linear").alias(name)
@@ -63,29 +56,6 @@ def _peer_thresholds_portable(rows: nw.LazyFrame, params: MapParams, keys: list[
             q("lq_within_type", params.strong10_quantile, "_lq_strong10"),
         )
     )
-
-
-def _peer_thresholds_duckdb(rows: nw.LazyFrame, params: MapParams, keys: list[str]) -> nw.LazyFrame:
-    """:func:`peer_thresholds` in one DuckDB statement that takes the quantiles of a column at once
-    (``quantile_cont(x, [p, q])`` sorts its values once, where one call per quantile sorts them again): the
-    same values as the portable form (``tests/test_ratings.py``), in about half the holistic aggregates."""
-    group = ", ".join(f'"{c}"' for c in ("level", "year", *keys))
-
-    def p(value: float) -> str:  # the relation API takes no parameters: a number, written out exactly
-        return f"CAST({float(value)!r} AS DOUBLE)"
-
-    sql = (f"SELECT {group}, peers, _emp[1] AS _size_cut, _focus_cut, _wage_cut, _emp[2] AS _emp_floor, "
-           "_est_floor, _peer_est_cells, _lq[1] AS _lq_q, _lq[2] AS _lq_s, _lq[3] AS _lq_strong, "
-           f"_lq[4] AS _lq_strong10 FROM (SELECT {group}, count(*) AS peers, "
-           f"quantile_cont(employment, [{p(1 - params.size_top)}, {p(params.size_quantile)}]) AS _emp, "
-           f"quantile_cont(share_of_region, {p(1 - params.focus_top)}) AS _focus_cut, "
-           f"quantile_cont(average_wage, {p(1 - params.productivity_top)}) AS _wage_cut, "
-           f"quantile_cont(establishments, {p(params.size_quantile)}) AS _est_floor, "
-           "sum(establishment_cells) AS _peer_est_cells, "
-           f"quantile_cont(lq_within_type, [{p(params.qualifying_quantile)}, {p(params.significant_quantile)}, "
-           f"{p(params.strong_quantile)}, {p(params.strong10_quantile)}]) AS _lq "
-           f"FROM __peer_rows WHERE employment > 0 GROUP BY {group})")
-    return nw.from_native(rows.to_native().query("__peer_rows", sql))
 
 
 def _peer_level(params: MapParams) -> nw.Expr:
