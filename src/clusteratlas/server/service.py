@@ -185,7 +185,7 @@ class AtlasService:
         try:
             with memo(store):
                 load_answers(fresh.cursor(), previous)
-        except duckdb.Error:
+        except Exception:  # never a reason not to serve the new version
             log.warning("the stored answers of the new version were not read ahead", exc_info=True)
 
     def watch(self, every: float = 0.5) -> Callable[[], None]:
