@@ -76,9 +76,9 @@ import pyarrow as pa
 
 from clusteratlas import i18n
 from clusteratlas.errors import InputError
-from clusteratlas.queries._core import Missing, TableResult, json_bytes, memo_store, memoised, tables
+from clusteratlas.queries._core import TableResult, default_level, json_bytes, memo_store, memoised, tables
 from clusteratlas.queries.clusters import ClusterProfile
-from clusteratlas.queries.regions import RegionProfile
+from clusteratlas.queries.regions import RegionProfile, _region_level
 
 log = logging.getLogger("clusteratlas.answers")
 
@@ -198,23 +198,19 @@ def _meant(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[st
     :func:`~clusteratlas.queries._core.default_level`; None when there is none (the live query says why)."""
     if "level" not in params or params["level"] is not None:
         return params
-    if kind == "region":
-        if memo_store() is None:
-            level = con.execute("SELECT min(level) FROM results_regions WHERE region = ?", [item]).fetchall()[0][0]
-        else:  # a server: every region's at once, once per version
-            level = _first_levels(con).get(item)
+    if kind == "region" and memo_store() is not None:  # a server: every region's at once, once per version
+        level = _first_levels(con).get(item)
     else:
-        from clusteratlas.queries._core import default_level
-
         try:
-            level = default_level(con)
-        except Missing:
+            level = _region_level(con, item, None) if kind == "region" else default_level(con)
+        except InputError:  # an unknown region, no results: the live query says so
             return None
     return None if level is None else {**params, "level": level}
 
 
 def _first_levels(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Every mapped region's first level (what ``level=None`` means for it), kept per version."""
+    """Every mapped region's first level (what ``level=None`` means for it, as
+    :func:`~clusteratlas.queries.regions._region_level` has it), kept per version."""
     return memoised(("answers_region_levels",), lambda: dict(con.execute(
         "SELECT region, min(level) FROM results_regions GROUP BY region").fetchall()))
 

@@ -253,14 +253,11 @@ class AtlasService:
         return self.snapshot().con
 
     # ----------------------------------------------------------------- reads
-    def load_answers(self) -> int:
-        """Read the stored answers of the version read now into memory (:func:`clusteratlas.queries.answers.
-        load_answers`): at start-up, so that the first requests do not each read their row from the file."""
-        from clusteratlas.queries._core import memo
-        from clusteratlas.queries.answers import load_answers
-
-        with self.pinned(), memo(self.memo()):
-            return load_answers(self.reader())
+    def load_answers(self) -> None:
+        """Read the stored answers of the version read now into memory (:meth:`_prepare`): at start-up, so that
+        the first requests do not each read their row from the file."""
+        with self.pinned() as snapshot:
+            self._prepare(snapshot, None)
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         """This thread's read cursor on the version read now."""
