@@ -127,7 +127,7 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     # each part's rows by year, when there are many: the peer thresholds below read one year at a time
     base = engine.checkpoint_parts(
         (to_clusters(_only(observations, part), definitions, by_subcluster=params.by_subcluster) for part in parts),
-        part_order=("year",) if len(parts) > 1 else ())
+        part_order=("year",))
     unmapped = checkpoint(unmapped_industries(base))
     observed = base
     if published_totals is not None:  # lazy: a narrow group-by of the aggregated rows, read by the next steps
