@@ -339,7 +339,11 @@ def _first_violation(con: duckdb.DuckDBPyConnection, view: str, checks: list[Che
     if not checks:
         return
     counts = ", ".join(f"count(*) FILTER (WHERE coalesce({c.bad}, false))" for c in checks)
+    anything = " OR ".join(f"coalesce({c.bad}, false)" for c in checks)
     with timed("values"):
+        # one test of every rule at once (a quarter of the time of counting each); the counts only when one fails
+        if not scalar(con, f"SELECT bool_or({anything}) FROM {view}"):
+            return
         found = first_row(con, f"SELECT {counts} FROM {view}")
     for check, n in zip(checks, found, strict=True):
         if n:
@@ -367,10 +371,11 @@ def _duplicate_keys(con: duckdb.DuckDBPyConnection, view: str, kind: str, label:
     distinct = "count(DISTINCT (" + ", ".join(f"{ident(c)}" for c in _all_names(kind)) + "))"
     allow_exact = kind in EXACT_REPEATS_OK
     if not allow_exact:
-        # One pass that keeps only a 64-bit hash of each key (a large file's keys need not fit in memory);
-        # only when two hashes meet are the keys themselves compared, by the query below.
+        # One pass that keeps only a 64-bit hash of each key (a large file's keys need not fit in memory), as a
+        # count of distinct hashes (faster than grouping them); only when two hashes meet are the keys
+        # themselves compared, by the query below.
         hashed = f"hash({', '.join(ident(k) for k in key)})"
-        if not first_row(con, f"SELECT {hashed} AS h FROM {view} GROUP BY h HAVING count(*) > 1 LIMIT 1"):
+        if scalar(con, f"SELECT count(*) = count(DISTINCT {hashed}) FROM {view}"):
             return
     having = f"{distinct} > 1" if allow_exact else "count(*) > 1"
     row = first_row(con,
