@@ -253,7 +253,7 @@ def test_fast_json_writes_the_same_values_as_the_value_by_value_path(cbp_atlas):
 
     import pyarrow as pa
 
-    from clusteratlas.queries._core import _plain, plain, to_rows
+    from clusteratlas.queries._core import _plain, finite, plain, to_rows
     from clusteratlas.server.formats import dumps
 
     def reference(value):
@@ -279,7 +279,9 @@ def test_fast_json_writes_the_same_values_as_the_value_by_value_path(cbp_atlas):
         tables = [Q.map_layer(con, "Business Services").table,
                   Q.region_profile(con, "41940").clusters, Q.region_profile(con, "41940").series,
                   Q.results(con, Q.ResultFilters(), limit=500).table, Q.map_runs(con).table, Q.imports(con).table,
-                  pa.table({"f": pa.array([1.0, math.nan, None]), "s": ["a", "b", None]})]
+                  pa.table({"f": pa.array([1.0, math.nan, None]), "s": ["a", "b", None]}),
+                  # finite() marks the columns it made finite; a float column added after it is still tested
+                  finite(pa.table({"f": [1.0, math.inf]})).append_column("g", pa.array([math.nan, 2.0]))]
     finally:
         con.close()
     for table in tables:

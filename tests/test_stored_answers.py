@@ -163,6 +163,28 @@ def test_an_atlas_stored_before_the_notes_column_still_reads_its_answers(demo, t
         assert found is not None and found.table.equals(Q.map_layer(atlas.con, item, **json.loads(params)).table)
 
 
+def test_an_atlas_stored_with_zlib_bodies_still_reads_its_answers(demo, tmp_path):
+    """Object answers are stored zstd-compressed now; an atlas whose bodies are zlib's (stored before) answers
+    the same JSON from them."""
+    import shutil
+    import zlib
+
+    path = tmp_path / "old.duckdb"
+    shutil.copy(demo, path)
+    with duckdb.connect(str(path)) as con:
+        rows = con.execute("SELECT rowid, body FROM stored_answers WHERE meta IS NULL").fetchall()
+        assert rows and all(body[:3] == b"zs1" for _, body in rows)
+        for rowid, body in rows:
+            con.execute("UPDATE stored_answers SET body = ? WHERE rowid = ?",
+                        [zlib.compress(A.unpack(body), 3), rowid])
+        item, params = con.execute("SELECT item, params FROM stored_answers WHERE kind = 'region' "
+                                   "LIMIT 1").fetchall()[0]
+    with Atlas(path, read_only=True) as atlas:
+        found = A.stored(atlas.con, "region", item, json.loads(params))
+        live = Q.region_profile(atlas.con, item, **json.loads(params))
+        assert found is not None and found.as_dict() == json.loads(json.dumps(live.as_dict()))
+
+
 def _fingerprint(path) -> list[tuple]:
     return [(kind, item, params, lang, body, notes) for _, kind, item, params, lang, _, body, notes
             in _stored_rows(path)]

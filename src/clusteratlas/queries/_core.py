@@ -161,17 +161,25 @@ def not_found(what: str, value: str, choices: Iterable[str]) -> NotFound:
     return NotFound(_("unknown {what}").format(what=_(what)), value=value, choices=list(choices))
 
 
+#: The schema metadata key under which :func:`finite` lists the float columns it made finite (slices and
+#: column selections keep it), so that :func:`to_rows` need not test them again for each slice.
+FINITE_KEY = b"clusteratlas.finite"
+
+
 def finite(table: pa.Table) -> pa.Table:
     """The table with NaN and infinite floats as nulls (JSON, CSV and Parquet then agree)."""
     out = table
+    made = []
     for i, f in enumerate(table.schema):
         if pa.types.is_decimal(f.type):  # DuckDB sums and counts: whole numbers as integers, else floats
             out = out.set_column(i, f.name, pc.cast(table.column(i), pa.int64() if f.type.scale == 0
                                                     else pa.float64()))
+            made.append(f.name)
         elif pa.types.is_floating(f.type):
             col = table.column(i)
             out = out.set_column(i, f.name, pc.if_else(pc.is_finite(col), col, pa.scalar(None, f.type)))
-    return out
+            made.append(f.name)
+    return out.replace_schema_metadata({**(out.schema.metadata or {}), FINITE_KEY: json.dumps(made).encode()})
 
 
 def split_sorted(table: pa.Table, column: str, keys: list[Any] | None = None,
@@ -212,10 +220,12 @@ def _plain(value: Any) -> Any:
 
 def _plain_already(table: pa.Table) -> bool:
     """Whether Arrow's own Python values are JSON-ready: only text, integers, booleans and finite floats."""
+    marked = (table.schema.metadata or {}).get(FINITE_KEY)
+    made = set(json.loads(marked)) if marked else set()
     for f, col in zip(table.schema, table.columns, strict=True):
         t = f.type
         if pa.types.is_floating(t):
-            if col.null_count < len(col) and not pc.all(pc.is_finite(col)).as_py():
+            if f.name not in made and col.null_count < len(col) and not pc.all(pc.is_finite(col)).as_py():
                 return False
         elif not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
                   or pa.types.is_boolean(t) or pa.types.is_null(t)):

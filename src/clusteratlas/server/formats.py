@@ -23,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from clusteratlas.errors import InputError
 from clusteratlas.i18n import _
-from clusteratlas.queries._core import json_bytes, to_rows
+from clusteratlas.queries._core import FINITE_KEY, json_bytes, to_rows
 from clusteratlas.store.export import WORKBOOK_OPTIONS, neutralise_formulas
 
 FORMATS = ("json", "csv", "parquet", "xlsx")
@@ -140,6 +140,7 @@ def _parquet(table: pa.Table, meta: dict[str, Any], provenance: dict[str, Any]) 
     import pyarrow.parquet as pq
 
     schema_meta = dict(table.schema.metadata or {})
+    schema_meta.pop(FINITE_KEY, None)  # the query layer's own mark, not the download's
     schema_meta[b"clusteratlas.meta"] = dumps(meta)
     schema_meta[b"clusteratlas.provenance"] = dumps(provenance)
     buf = io.BytesIO()
