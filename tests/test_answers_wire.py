@@ -49,6 +49,43 @@ def test_a_stored_profile_is_sent_byte_for_byte_as_the_live_one(demo, lang):
             assert got.content == _live_body(demo, region, lang, got.json()["provenance"])
 
 
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_held_profile_is_answered_without_a_worker_thread_with_the_same_bytes(demo, lang, monkeypatch):
+    """Once the server holds a version's answers (and its provenance), a region or cluster profile it holds is
+    answered on the event loop: the bytes of the thread's answer. What it does not hold (another parameter)
+    still goes to a worker thread."""
+    import anyio.to_thread
+
+    from clusteratlas.server import answering
+
+    real = anyio.to_thread.run_sync
+    calls: list[str] = []
+
+    async def counted(*args, **kwargs):
+        calls.append(args[0].__qualname__)
+        return await real(*args, **kwargs)
+
+    with TestClient(create_app(Settings(atlas=str(demo), read_only=True, warm=False, cache_mb=0))) as client:
+        region = _regions(demo)[0]
+        first = client.get(f"/api/v1/regions/{region}?lang={lang}")  # the provenance is read on a thread once
+        assert first.status_code == 200
+        monkeypatch.setattr(answering.anyio.to_thread, "run_sync", counted)
+        cluster = json.loads(client.get("/api/v1/clusters?fmt=json").content)["data"][0]["cluster"]
+        calls.clear()
+        for region in _regions(demo)[:5]:
+            got = client.get(f"/api/v1/regions/{region}?lang={lang}")
+            assert got.status_code == 200
+            assert got.content == _live_body(demo, region, lang, got.json()["provenance"])
+        held = client.get(f"/api/v1/clusters/{cluster}?lang={lang}")
+        assert held.status_code == 200 and calls == []
+        other = client.get(f"/api/v1/regions/{region}?lang={lang}&include_empty=true")  # not stored
+        assert other.status_code == 200 and len(calls) == 1
+        monkeypatch.setattr(answering.anyio.to_thread, "run_sync", real)
+        with TestClient(create_app(Settings(atlas=str(demo), read_only=True, warm=False, cache_mb=0))) as fresh:
+            fresh.get(f"/api/v1/regions/{region}?lang={lang}")
+            assert fresh.get(f"/api/v1/clusters/{cluster}?lang={lang}").content == held.content
+
+
 def _loaded(store: dict, kind: str) -> object:
     """The shelf of ``kind`` once its thread has filled it (and released the loading lock)."""
     deadline = time.monotonic() + 60

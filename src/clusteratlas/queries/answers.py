@@ -61,6 +61,7 @@ table and a parse and re-encoding of the JSON.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -190,12 +191,42 @@ def stored(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[st
     key, lang = params_key(params), i18n.get_language()
     shelf = _shelf(con, kind, run_id, basis)
     if shelf is not None:
-        found = shelf.get((item, key, lang)) or shelf.get((item, key, ""))
-        return None if found is None else decode(*found)
+        return _from_shelf(shelf, item, key)
     rows = con.execute(f"SELECT {_columns(con)} FROM {TABLE} WHERE run_id = ? AND kind = ? AND item = ? "
                        "AND params = ? AND basis = ? AND lang IN ('', ?) LIMIT 1",
                        [run_id, kind, item, key, basis, lang]).fetchall()
     return decode(*rows[0]) if rows else None
+
+
+def held(kind: str, item: str, params: dict[str, Any]) -> Any:
+    """The stored answer to this request when the server holds it in memory (its version's answers read:
+    :func:`load_answers`), found without running any query, so that a route may answer it on the event loop
+    instead of waiting for a worker thread; None when it is not held (then :func:`ask`). The same answer as
+    :func:`stored`."""
+    store = memo_store()
+    if store is None or kind not in BASIS:
+        return None
+    shelf = store.get(("answers_shelf", kind))
+    if not shelf:
+        return None
+    if "level" in params and params["level"] is None:  # the level it means, as _meant finds it in a server
+        level = (store.get(_REGION_LEVELS) or {}).get(item) if kind == "region" else store.get(_DEFAULT_LEVEL)
+        if level is None:
+            return None
+        params = {**params, "level": level}
+    return _from_shelf(shelf, item, params_key(params))
+
+
+def _from_shelf(shelf: dict[tuple[str, str, str], tuple[str | None, bytes, str | None]], item: str, key: str) -> Any:
+    """The answer a shelf holds for ``item`` with parameters ``key`` in the current language (or for every
+    language), decoded; None when it holds none."""
+    found = shelf.get((item, key, i18n.get_language())) or shelf.get((item, key, ""))
+    return None if found is None else decode(*found)
+
+
+#: Memo keys of the levels a request at the default level means (in a server: once per version).
+_REGION_LEVELS = ("answers_region_levels",)
+_DEFAULT_LEVEL = ("answers_default_level",)
 
 
 def _meant(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -208,7 +239,8 @@ def _meant(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[st
         level = _first_levels(con).get(item)
     else:
         try:
-            level = _region_level(con, item, None) if kind == "region" else default_level(con)
+            level = (_region_level(con, item, None) if kind == "region"
+                     else memoised(_DEFAULT_LEVEL, lambda: default_level(con)))
         except InputError:  # an unknown region, no results: the live query says so
             return None
     return None if level is None else {**params, "level": level}
@@ -217,7 +249,7 @@ def _meant(con: duckdb.DuckDBPyConnection, kind: str, item: str, params: dict[st
 def _first_levels(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Every mapped region's first level (what ``level=None`` means for it, as
     :func:`~clusteratlas.queries.regions._region_level` has it), kept per version."""
-    return memoised(("answers_region_levels",), lambda: dict(con.execute(
+    return memoised(_REGION_LEVELS, lambda: dict(con.execute(
         "SELECT region, min(level) FROM results_regions GROUP BY region").fetchall()))
 
 
@@ -279,6 +311,8 @@ def load_answers(con: duckdb.DuckDBPyConnection, previous: dict[tuple, Any] | No
                 else:
                     store[name] = _load_shelf(con, kind, run_id, basis)
         _first_levels(con)
+        with contextlib.suppress(InputError):  # no results at any level: nothing is held for clusters
+            memoised(_DEFAULT_LEVEL, lambda: default_level(con))
     return sum(len(store[("answers_shelf", kind)] or ()) for kind in BASIS)
 
 

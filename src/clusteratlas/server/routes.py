@@ -111,8 +111,9 @@ async def regions(request: Request, q: Text = None, level: Level = None, parent:
 async def region(request: Request, region: Id, year: Year = None, level: Level = None,
            include_empty: bool = False, opportunities: Annotated[int, Query(ge=0, le=1000)] = 10) -> Response:
     """A region's profile: summary, every cluster with every metric, time series, related opportunities."""
-    return await answer_object(request, lambda con: A.ask(con, "region", region, year=year, level=level,
-                                                          include_empty=include_empty, opportunities=opportunities))
+    params = {"year": year, "level": level, "include_empty": include_empty, "opportunities": opportunities}
+    return await answer_object(request, lambda con: A.ask(con, "region", region, **params),
+                               held=lambda: A.held("region", region, params))
 
 
 @router.get("/regions/{region}/clusters", tags=["regions"], responses=TABULAR)
@@ -153,8 +154,9 @@ async def clusters(request: Request, level: Level = None, year: Year = None, fmt
 async def cluster(request: Request, cluster: Id, metric: Annotated[str, Query(max_length=100)] = "employment",
             level: Level = None, year: Year = None, top: Top = 20) -> Response:
     """A cluster's profile: definition, subclusters, industries, top regions by a metric, time series."""
-    return await answer_object(request, lambda con: A.ask(con, "cluster", cluster, metric=metric, level=level,
-                                                          year=year, top=top))
+    params = {"metric": metric, "level": level, "year": year, "top": top}
+    return await answer_object(request, lambda con: A.ask(con, "cluster", cluster, **params),
+                               held=lambda: A.held("cluster", cluster, params))
 
 
 @router.get("/clusters/{cluster}/ranking", tags=["clusters"], responses=TABULAR)

@@ -290,13 +290,18 @@ class AtlasService:
 
     def provenance(self) -> Provenance:
         """The provenance of answers from the version read now (kept per version)."""
+        held = self.held_provenance()
+        if held is not None:
+            return held
         key = self.cache_version()
-        cached = self._provenance
-        if cached and cached[0] == key:
-            return cached[1]
         prov = provenance(self.reader(), self.path, stamp=self.stamp())
         self._provenance = (key, prov)
         return prov
+
+    def held_provenance(self) -> Provenance | None:
+        """The provenance of the version read now if it is known already (no query runs), else None."""
+        cached = self._provenance
+        return cached[1] if cached and cached[0] == self.cache_version() else None
 
     # ---------------------------------------------------------------- writes
     def write(self, job: Callable[[Any], T], timeout: float = 3600) -> T:
