@@ -144,6 +144,28 @@ def test_the_api_answers_problems_in_the_requests_language(mapped_atlas):
         assert client.get("/api/v1/regions/ZZ9").json()["title"] == "Not found"  # English stays English
 
 
+def test_a_refused_parameter_is_explained_in_the_requests_language(mapped_atlas):
+    """FastAPI's 422 for a parameter out of range or of the wrong type: each reason in the request's language
+    (pydantic writes English only), the parameter named as it is in the URL."""
+    cases = {"/api/v1/regions/S1?opportunities=5000": ("opportunities", "1000 以下で指定してください",
+                                                       "must be at most 1000"),
+             "/api/v1/regions/S1?include_empty=maybe": ("include_empty", "true または false で指定してください",
+                                                        "must be true or false"),
+             "/api/v1/regions/S1?opportunities=many": ("opportunities", "整数で指定してください",
+                                                       "must be a whole number"),
+             "/api/v1/clusters/C1/ranking?top=0": ("top", "以上で指定してください", "must be at least")}
+    with TestClient(create_app(Settings(atlas=str(mapped_atlas), read_only=True, warm=False))) as client:
+        for url, (name, japanese, english) in cases.items():
+            ja = client.get(url + "&lang=ja").json()
+            en = client.get(url).json()
+            assert ja["status"] == en["status"] == 422, (url, ja)
+            assert ja["title"] == "パラメータが不正です" and en["title"] == "Bad parameter"
+            assert f"{name}: " in ja["detail"] and japanese in ja["detail"], ja
+            assert english in en["detail"] and english in en["errors"][0]["msg"], en
+            text = ja["detail"].replace(name, " ").replace("true", " ").replace("false", " ")
+            assert not english_words(text), (english_words(text), text)
+
+
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_an_error_raised_in_one_language_and_shown_in_another_keeps_its_fixed_words_right(lang):
     """A catalogue message kept as the English source (e.g. made at import time) is translated when shown."""

@@ -62,9 +62,44 @@ def input_error(request: Request, exc: InputError) -> Response:
     return problem(422, _N("Bad parameter"), str(exc), request, expected=exc.expected)
 
 
+#: What pydantic's error types for a query or path parameter mean, as catalogue messages (the error's context
+#: fills the braces), so that a 422 reads in the request's language; another type keeps pydantic's English.
+_VALIDATION = {
+    "missing": _N("a value is required"),
+    "int_parsing": _N("must be a whole number"),
+    "int_from_float": _N("must be a whole number"),
+    "float_parsing": _N("must be a number"),
+    "finite_number": _N("must be a finite number"),
+    "bool_parsing": _N("must be true or false"),
+    "greater_than_equal": _N("must be at least {ge}"),
+    "greater_than": _N("must be more than {gt}"),
+    "less_than_equal": _N("must be at most {le}"),
+    "less_than": _N("must be less than {lt}"),
+    "string_too_long": _N("must be at most {max_length} characters long"),
+    "string_too_short": _N("must be at least {min_length} characters long"),
+    "string_pattern_mismatch": _N("does not have the expected form ({pattern})"),
+    "literal_error": _N("must be one of {expected}"),
+    "enum": _N("must be one of {expected}"),
+}
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    """One refused parameter's reason in the request's language (pydantic's own message for a type not
+    in :data:`_VALIDATION`)."""
+    template = _VALIDATION.get(str(error.get("type", "")))
+    if template is not None:
+        try:
+            context = {k: re.sub(r"\s+or\s+", ", ", v) if k == "expected" and isinstance(v, str) else v
+                       for k, v in (error.get("ctx") or {}).items()}  # pydantic's "'a', 'b' or 'c'": a list
+            return _(template).format(**context)
+        except (KeyError, IndexError, ValueError):
+            pass
+    return str(error.get("msg", ""))
+
+
 def validation_error(request: Request, exc: RequestValidationError) -> Response:
-    """422 naming each parameter FastAPI refused and why."""
-    errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))[:300],
+    """422 naming each parameter FastAPI refused and why, in the request's language."""
+    errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": _validation_message(e)[:300],
                "type": str(e.get("type", ""))} for e in exc.errors()]
     detail = "; ".join(f"{'.'.join(e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in errors)[:1000]
     return problem(422, _N("Bad parameter"), detail, request, errors=errors)
