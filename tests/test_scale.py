@@ -75,6 +75,7 @@ def test_typed_and_text_files_store_the_same_rows(tmp_path):
 @pytest.mark.parametrize(("column", "values", "line", "problem", "value"), [
     ("employment", pa.array([5.0, -1.0, 9.0]), 3, "negative value", "-1.0"),
     ("employment", pa.array([5.0, 7.0, float("nan")]), 4, "not a finite number", "nan"),
+    ("payroll", pa.array([5.0, float("inf"), 9.0]), 3, "not a finite number", "inf"),
     ("employment", pa.array([5.0, None, 9.0]), 3, "value is empty", None),
     ("year", pa.array([2020.0, 2020.5, 2020.0]), 3, "not a whole year", "2020.5"),
     ("year", pa.array([2020, 1700, 2020], pa.int32()), 3, "year out of range", "1700"),
