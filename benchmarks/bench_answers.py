@@ -23,6 +23,10 @@ Run:
     python benchmarks/bench_answers.py --atlas cbp.duckdb            # 30 s per scenario
     python benchmarks/bench_answers.py --build synthetic --atlas benchmarks/data/synthetic.duckdb
     python benchmarks/bench_answers.py --atlas cbp.duckdb --scenarios "after a write, cache on"
+    python benchmarks/bench_answers.py --atlas synthetic.duckdb --scenarios "cold, cache on" --windows 6
+
+``--windows N`` splits each measurement into N consecutive wrk runs of ``--seconds / N`` on the same server
+and prints each window's figures: how a cold server's first seconds compare with its later ones.
 """
 
 from __future__ import annotations
@@ -101,6 +105,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
+    parser.add_argument("--windows", type=int, default=1,
+                        help="consecutive wrk runs per measurement, each --seconds / N (figures per window)")
     args = parser.parse_args()
     if args.build and not args.atlas.exists():
         (build_cbp if args.build == "cbp" else build_synthetic)(args.atlas)
@@ -117,7 +123,9 @@ def main() -> None:
             try:
                 if write:
                     _write_beside(base, atlas)
-                got = _wrk(base, listed, args.seconds, CLIENTS)
+                windows = [_wrk(base, listed, args.seconds / args.windows, CLIENTS)
+                           for _ in range(max(1, args.windows))]
+                got = windows[0] if len(windows) == 1 else {"windows": windows}
                 got["server_peak_mb"] = round(_peak_rss_mb(proc.pid))
             finally:
                 proc.terminate()
