@@ -107,6 +107,30 @@ def test_suppressed_cells_are_imputed_and_flagged(mapped_atlas):
     assert clean[0][0] == 0
 
 
+@pytest.mark.parametrize(("flag", "employment", "size_class", "estimated", "cluster_jobs"), [
+    ("", "30", "", 0.0, 130.0),             # nothing flagged or withheld: the map reads neither column
+    ("estimated", "30", "", 30.0, 130.0),   # flagged only: the flag is read, nothing imputed
+    ("", "", "A", 10.0, 110.0),             # withheld with a size class: imputed at its midpoint (10)
+])
+def test_flags_and_size_classes_count_whether_or_not_the_map_reads_them(tmp_path, flag, employment, size_class,
+                                                                         estimated, cluster_jobs):
+    """A map leaves out the flag and size-class columns when no cell needs them: the figures are hand-worked."""
+    (tmp_path / "defs.csv").write_text("industry,cluster,type\ni1,C1,traded\ni2,C1,traded\ni3,C2,traded\n")
+    (tmp_path / "obs.csv").write_text(
+        "region,industry,year,employment,flag,size_class\n"
+        "R1,i1,2020,100,,\n"
+        f"R1,i2,2020,{employment},{flag},{size_class}\n"
+        "R1,i3,2020,70,,\n"
+        "R2,i1,2020,50,,\nR2,i3,2020,50,,\n")
+    with Atlas(tmp_path / "a.duckdb", create=True) as atlas:
+        atlas.import_file("definitions", tmp_path / "defs.csv", name="d")
+        atlas.import_file("observations", tmp_path / "obs.csv", name="o")
+        atlas.map("d")
+    row = query_atlas(tmp_path / "a.duckdb", """SELECT employment, estimated, estimated_share
+        FROM results_clusters WHERE region = 'R1' AND cluster = 'C1'""")[0]
+    assert row == (cluster_jobs, estimated > 0, pytest.approx(estimated / cluster_jobs))
+
+
 def test_cp932_excel_and_parquet_imports(tmp_path, runner):
     atlas = tmp_path / "a.duckdb"
     invoke(runner, "init", "--atlas", atlas)

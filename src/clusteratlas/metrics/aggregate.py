@@ -24,7 +24,7 @@ def cluster_keys(by_subcluster: bool) -> list[str]:
 
 
 def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
-                by_subcluster: bool = False) -> nw.LazyFrame:
+                by_subcluster: bool = False, levels: nw.LazyFrame | None = None) -> nw.LazyFrame:
     """Sum observations from industries to clusters for every region and year.
 
     Industries missing from the definition are kept, each under its own code
@@ -35,7 +35,10 @@ def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     count the contributing cells that carry a value (or, for
     ``estimated_cells``, that rest on an estimate). Optional input columns
     (level, establishments, payroll, flag) may be absent; their sums are
-    then null or zero, and the level is 'region'.
+    then null or zero, and the level is 'region'. ``levels`` (region, level)
+    gives each region its level instead of a ``level`` column: joined to
+    the sums, a row per region × cluster × year, rather than to every
+    observation (a tenth of a 60 M-row map's grouping).
     """
     keys = cluster_keys(by_subcluster)
     names = set(observations.collect_schema().names())
@@ -60,10 +63,12 @@ def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         aggs += [nw.col("estimated_employment").sum(), nw.col("estimated_cells").count()]
     else:
         filled += [nw.lit(0.0).alias("estimated_employment"), nw.lit(0, dtype=nw.Int64).alias("estimated_cells")]
-    if not group:
+    if not group and levels is None:
         filled.append(nw.lit("region").alias("level"))
     out = rows.group_by(*group, "region", "year", *keys, "type", drop_null_keys=False).agg(*aggs)
     out = out.with_columns(nw.col("employment").fill_null(0.0), *filled)
+    if levels is not None and not group:
+        out = out.join(levels.select("region", "level"), on="region", how="left")
     return out.select("level", "region", "year", *keys, "type", *_typed_sums())
 
 

@@ -74,14 +74,16 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
                  membership: nw.LazyFrame | None = None,
                  reference_regions: nw.LazyFrame | None = None,
                  params: MapParams | None = None, engine: Engine | None = None,
-                 table: str | None = None, published_totals: nw.LazyFrame | None = None) -> MapResult:
+                 table: str | None = None, published_totals: nw.LazyFrame | None = None,
+                 levels: nw.LazyFrame | None = None) -> MapResult:
     """Map clusters: aggregate, compare with the reference, rate, and measure growth.
 
     Parameters
     ----------
     observations
         Columns region, industry, year, employment and optionally
-        establishments, payroll, flag, level (default level 'region').
+        establishments, payroll, flag, level (default level 'region', or
+        the region's in ``levels``).
         Suppressed cells must already be imputed or carry a null employment.
     definitions
         Columns industry, cluster, type ('traded'/'local') and, with
@@ -112,6 +114,9 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         the jobs of the cells the source does not publish, while the clusters
         are still the sums of the published cells (see
         :func:`~clusteratlas.metrics.aggregate.unpublished`).
+    levels
+        Optional level of each observed region (region, level), for
+        observations without a level column.
     """
     params = params or MapParams()
     engine = engine or Engine()
@@ -126,7 +131,8 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         parts = engine.region_parts(observations, groups_per_region=len(distinct(definitions, keys[-1])) * len(years))
     # each part's rows by year, when there are many: the peer thresholds below read one year at a time
     base = engine.checkpoint_parts(
-        (to_clusters(_only(observations, part), definitions, by_subcluster=params.by_subcluster) for part in parts),
+        (to_clusters(_only(observations, part), definitions, by_subcluster=params.by_subcluster, levels=levels)
+         for part in parts),
         part_order=("year",))
     unmapped = checkpoint(unmapped_industries(base))
     observed = base

@@ -267,10 +267,11 @@ class MapRun:
 class MapInputs:
     """The inputs of one map as lazy frames of one engine (DuckDB relations or Spark DataFrames).
 
-    ``observations`` has the columns of the observation table (``size_class``
-    included); ``region_levels`` the level of each observed region (region,
-    level; None: every region is of level 'region'), joined after the rules,
-    so that they read the observations alone; ``definitions`` industry,
+    ``observations`` has the columns of the observation table (``flag`` and
+    ``size_class`` may be left out where no cell is flagged or withheld);
+    ``region_levels`` the level of each observed region (region, level;
+    None: every region is of level 'region'), joined to the sums per
+    cluster, after the rules; ``definitions`` industry,
     cluster, type (and subcluster); ``reference_totals`` industry, year,
     employment (None: the LQs compare with the sum of ``reference_regions``,
     or of every observed region); ``membership`` the added levels (region,
@@ -494,14 +495,13 @@ def run_map(spec: MapSpec, inputs: MapInputs, *, engine: Engine | None = None,
     if not job.employment_by_year():
         raise InputError(_("no observations to map"), file=inputs.labels.get("observations"),
                          hint=_("Import some with 'clusteratlas import observations FILE'"))
-    observations = job.frames["observations"]
-    if inputs.region_levels is not None:
-        observations = observations.join(inputs.region_levels.select("region", "level"), on="region", how="left")
-    observations = impute_suppressed(observations).drop("size_class")
+    observations = impute_suppressed(job.frames["observations"])
+    if "size_class" in observations.collect_schema().names():
+        observations = observations.drop("size_class")
     job.result = map_clusters(observations, job.frames["definitions"], reference=job.frames["reference_totals"],
                               membership=inputs.membership, reference_regions=inputs.reference_regions,
                               params=spec.params, engine=engine or Engine(), table=table,
-                              published_totals=job.frames["published_totals"])
+                              published_totals=job.frames["published_totals"], levels=inputs.region_levels)
     for rule in INPUT_RULES:
         if not rule.before_map:
             rule.apply(job)

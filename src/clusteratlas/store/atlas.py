@@ -22,6 +22,7 @@ import duckdb
 import narwhals as nw
 import pyarrow as pa
 
+from clusteratlas import model
 from clusteratlas._sql import connect, first_row, plain_connect, scalar
 from clusteratlas.errors import ClusterAtlasError, InputError
 from clusteratlas.i18n import _
@@ -692,8 +693,7 @@ class Atlas:
                                          "an imported dataset")
                 where = f"WHERE o.dataset IN ({', '.join('?' for _ in spec.datasets)})"
                 args = list(spec.datasets)
-            obs = self.con.sql("SELECT o.region, o.industry, o.year, o.employment, o.establishments, o.payroll, "
-                               f"o.flag, o.size_class FROM observations o {where}", params=args)
+            obs = self.con.sql(f"SELECT {self._map_columns(where, args)} FROM observations o {where}", params=args)
             if obs.limit(1).fetchall() == []:
                 raise InputError(_("the atlas has no observations to map"),
                                  hint=_("Import some with 'clusteratlas import observations FILE'"))
@@ -746,6 +746,23 @@ class Atlas:
             with timed("stored answers"):
                 store_answers(self.con, run.run_id)  # the common questions answered now, kept with the run
         return run
+
+    def _map_columns(self, where: str, args: list) -> str:
+        """The observation columns a map reads: ``size_class`` only when some cell is withheld with a size
+        class to impute, ``flag`` only then or when some cell is flagged as not reported.
+
+        Either column left out gives the same results (nothing to impute, no estimated cells), and reading
+        them costs a fifth of a 60 M-row map's grouping. Both probes stop at the first such row, and read
+        nothing when the column's statistics rule every row out.
+        """
+        flags = ", ".join(f"'{f}'" for f in model.NOT_REPORTED_FLAGS)
+        both = "AND" if where else "WHERE"
+        withheld, flagged = (scalar(self.con, f"SELECT EXISTS (SELECT 1 FROM observations o {where} {both} {test})",
+                                    args)
+                             for test in ("o.employment IS NULL AND o.size_class IS NOT NULL",
+                                          f"o.flag IN ({flags})"))
+        columns = ["o.region", "o.industry", "o.year", "o.employment", "o.establishments", "o.payroll"]
+        return ", ".join(columns + ["o.flag"] * (withheld or flagged) + ["o.size_class"] * withheld)
 
     def _published_totals(self, datasets: list[str] | None) -> nw.LazyFrame | None:
         """The region totals the mapped datasets' files published (region, year, employment), or None."""
