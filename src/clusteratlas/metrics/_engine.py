@@ -20,10 +20,12 @@ _names = itertools.count()
 
 #: Memory to allow per output row of a grouping when cutting it into parts (see Engine.region_parts).
 #: Measured on the map's first grouping (600 M rows, 718 MB limit): 3.65 M groups per statement
-#: worked, 6.7 M did not (110-200 bytes a group); this leaves a margin of two.
-BYTES_PER_GROUP = 400
+#: worked, 6.7 M did not (110-200 bytes a group). Near the limit DuckDB's hash tables slow down
+#: before they fail: the same grouping in parts of 1.8 M groups (400 bytes a group) took 63 s, in
+#: parts of 1.2 M (600) 45 s, of 0.9 M (800) 46 s; at 60 M rows 3 or 4 parts take the same time.
+BYTES_PER_GROUP = 600
 #: Results stored in more parts than this are not sorted (see Engine.checkpoint_parts): 60 M
-#: observations make 3 parts at the default limit and are sorted; 600 M make 22 and are not.
+#: observations make 4 parts at the default limit and are sorted; 600 M make 33 and are not.
 MAX_SORTED_PARTS = 4
 _UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15,
           "EB": 10**18, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40, "PIB": 1 << 50,
