@@ -831,6 +831,9 @@ def test_the_answers_uvicorn_writes_itself_carry_the_security_headers(built, tmp
             with socket.create_connection(("127.0.0.1", port)) as sock:
                 sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
                 answers[503] = _raw_answer(sock)
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(b"GET /api/v1/health?lang=ja HTTP/1.1\r\nHost: x\r\n\r\n")
+                answers["503 ja"] = _raw_answer(sock)
         finally:
             for sock in idle:
                 sock.close()
@@ -847,6 +850,15 @@ def test_the_answers_uvicorn_writes_itself_carry_the_security_headers(built, tmp
         if status != 200:
             assert headers["content-type"] == "application/problem+json", case
             assert json.loads(body)["status"] == status and headers["connection"] == "close", case
+    # in the request's language where it could be read (503), else in every language (400 and 408: no request)
+    busy, busy_ja = (json.loads(answers[case][2]) for case in (503, "503 ja"))
+    assert busy["detail"].startswith("the server is serving") and "サーバー" not in busy["detail"]
+    assert "サーバー" in busy_ja["detail"] and not re.search("[A-Za-z]", busy_ja["title"] + busy_ja["detail"])
+    for case in (408, 400, "400 long head"):
+        problem = json.loads(answers[case][2])
+        english, japanese = problem["detail"].split(" / ")
+        assert re.search("[A-Za-z]{4}", english) and re.search("[ぁ-んァ-ン]", japanese), (case, problem)
+        assert " / " in problem["title"], (case, problem)
 
 
 def test_serve_hands_every_limit_to_each_of_its_workers(built, tmp_path, runner, monkeypatch):

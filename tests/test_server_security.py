@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import threading
 
@@ -184,8 +185,12 @@ def test_rate_limit_per_client(atlas):
     with TestClient(create_app(Settings(atlas=str(path), rate_limit="5/minute"))) as c:
         codes = [c.get(f"{API}/health").status_code for _ in range(7)]
         last = c.get(f"{API}/health")
+        last_ja = c.get(f"{API}/health", params={"lang": "ja"})
     assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
     assert int(last.headers["retry-after"]) >= 1
+    # the allowance in the request's language (the limits library's own text is English: "5 per 1 minute")
+    assert "(5 per minute)" in last.json()["detail"]
+    assert "1 分あたり 5 回" in last_ja.json()["detail"] and not re.search("[A-Za-z]", last_ja.json()["detail"])
 
 
 def test_hostile_values_in_every_parameter_never_break_the_server(atlas):

@@ -231,8 +231,23 @@ class GuardMiddleware:
         reset = limiter.get_window_stats(item, key).reset_time
         wait = max(1, math.ceil(reset - time.time()))
         await _problem(send, scope, 429, _("Too many requests"), _("{what} ({item}); retry in {wait} s").format(
-                           what=what, item=item, wait=wait),
+                           what=what, item=allowance(item), wait=wait),
                        extra_headers=[(b"retry-after", str(wait).encode())])
+
+
+def allowance(item: Any) -> str:
+    """A ``limits`` rate (``600/minute``) in the current language: its own ``str`` is English only
+    ("600 per 1 minute")."""
+    spans = {  # (one span, several), translated as asked: a refusal is rare
+        "second": (_("{amount:,} per second"), _("{amount:,} per {n:,} seconds")),
+        "minute": (_("{amount:,} per minute"), _("{amount:,} per {n:,} minutes")),
+        "hour": (_("{amount:,} per hour"), _("{amount:,} per {n:,} hours")),
+        "day": (_("{amount:,} per day"), _("{amount:,} per {n:,} days")),
+        "month": (_("{amount:,} per month"), _("{amount:,} per {n:,} months")),
+        "year": (_("{amount:,} per year"), _("{amount:,} per {n:,} years")),
+    }
+    one, several = spans[item.GRANULARITY.name]
+    return (one if item.multiples == 1 else several).format(amount=item.amount, n=item.multiples)
 
 
 class _Throttled(Exception):

@@ -21,7 +21,8 @@ limit. :class:`ServerLimits` turns forwarded headers off unless the proxies to b
 
 The answers the protocol writes itself, before the app and its middleware are reached (400 for a request h11
 cannot read, 408, 503 over the connection limit), are problem documents with the security headers of
-:mod:`clusteratlas.server.headers`, like every other answer (uvicorn's own 400 and 503 are plain text).
+:mod:`clusteratlas.server.headers`, like every other answer (uvicorn's own 400 and 503 are plain English
+text): the 503 in the request's language, the 400 and 408 in every language, since no language could be read.
 """
 
 from __future__ import annotations
@@ -31,13 +32,17 @@ import ipaddress
 import json
 import logging
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import h11
+from starlette.requests import Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from clusteratlas import i18n
+from clusteratlas.i18n import _
 from clusteratlas.server.headers import RAW_HEADERS
+from clusteratlas.server.language import language
 
 log = logging.getLogger("clusteratlas.server")
 
@@ -118,26 +123,46 @@ def trusted_proxies(value: str) -> str:
 def _problem(status: int, title: str, detail: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """Headers and body of an answer the protocol writes itself, before (or instead of) the app and its
     middleware: a problem document with the security headers every answer carries; the connection is closed."""
-    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail},
+                      ensure_ascii=False).encode()
     headers = [(b"content-type", b"application/problem+json"), (b"connection", b"close"),
                (b"content-length", str(len(body)).encode()), *RAW_HEADERS]
     return headers, body
 
 
+def _every_language(message: str) -> str:
+    """``message`` in every language, " / " between: for an answer written before any request could be read,
+    so before its language is known (``?lang=`` or the cookie)."""
+    texts = []
+    for lang in i18n.LANGUAGES:
+        with i18n.language_for(lang):
+            texts.append(_(message))
+    return " / ".join(dict.fromkeys(texts))
+
+
 def _timeout_answer() -> bytes:
-    headers, body = _problem(408, "Request timeout", "the request did not arrive in time; the connection is closed")
+    headers, body = _problem(408, _every_language("Request timeout"),
+                             _every_language("the request did not arrive in time; the connection is closed"))
     return (b"HTTP/1.1 408 Request Timeout\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n"
             + body)
 
 
 TIMEOUT_ANSWER = _timeout_answer()
-BAD_REQUEST = _problem(400, "Bad request", "the request is not valid HTTP/1.1, or its line and headers are too long")
-BUSY = _problem(503, "Unavailable", "the server is serving as many connections as it may; try again shortly")
+BAD_REQUEST = _problem(400, _every_language("Bad request"), _every_language(
+    "the request is not valid HTTP/1.1, or its line and headers are too long"))
+
+
+@cache
+def _busy_answer(lang: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    with i18n.language_for(lang):
+        return _problem(503, _("Unavailable"),
+                        _("the server is serving as many connections as it may; try again shortly"))
 
 
 async def _busy(scope: dict, receive: Any, send: Any) -> None:
-    """The answer over the connection limit (uvicorn's own has no security headers)."""
-    headers, body = BUSY
+    """The answer over the connection limit, in the request's language (uvicorn's own is plain English text
+    with no security headers)."""
+    headers, body = _busy_answer(language(Request(scope)))
     await send({"type": "http.response.start", "status": 503, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
