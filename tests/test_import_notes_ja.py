@@ -55,3 +55,46 @@ def test_a_unit_of_value_note_in_japanese(tmp_path, runner):
     text = _ja(["import", "observations", exports, "--unit", "USD", "--atlas", atlas])
     assert english_words(text, also={"USD", "obs", "FR"}) == [], text
     assert "従業者数の列は USD 単位の値です" in text, text
+
+
+def test_eurostat_notes_in_japanese(tmp_path, runner):
+    """A corrupted cell, a confidential cell and the flags kept: each note in Japanese."""
+    (tmp_path / "sdmx.csv").write_text(
+        "DATAFLOW,LAST UPDATE,freq,nace_r2,geo,TIME_PERIOD,OBS_VALUE,OBS_FLAG\n"
+        "ESTAT:X(1.0),01/01/24,A,C10,DE11,2021,1500,\n"
+        "ESTAT:X(1.0),01/01/24,A,C10,DE12,2021,,c\n"
+        "ESTAT:X(1.0),01/01/24,A,C11,DE11,2021,300,e\n"
+        "ESTAT:X(1.0),01/01/24,A,C11,DE12,2021,12:00 AM,\n", encoding="utf-8")
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    text = _ja(["import", "observations", tmp_path / "sdmx.csv", "--format", "eurostat", "--atlas", atlas])
+    # codes, the flag letters and the column and flag values (source_flag, suppressed) are data
+    assert english_words(text, also={"Eurostat", "AM", "DE", "e", "c", "source_flag", "suppressed", "sdmx"}) == [], text
+    assert "Eurostat のフラグ付き数値として読めない破損セルが 1 件あります（5 行目：'12:00 AM" in text, text
+    assert "秘匿セル（Eurostat が秘匿データを表す ':' または空白）1 件" in text, text
+    assert "c（秘匿）：1 セル、うち数値あり 0 セル；e（推計値）：1 セル、うち数値あり 1 セル" in text, text
+
+
+def test_qcew_and_estat_notes_in_japanese(tmp_path, runner):
+    import json
+
+    from tests.test_readers import QCEW_HEADER
+
+    atlas = tmp_path / "a.duckdb"
+    invoke(runner, "init", "--atlas", atlas)
+    qcew = tmp_path / "2017.annual.singlefile.csv"
+    qcew.write_text(QCEW_HEADER + "\n"
+                    '"36061","5","541511","78","0","2017","A","","3000","40000","6000000000","0","0","2885","150000"\n'
+                    '"36061","5","541512","78","0","2017","A","N","0","0","0","0","0","0","0"\n', encoding="utf-8")
+    text = _ja(["import", "observations", qcew, "--format", "qcew", "--atlas", atlas])
+    assert english_words(text, also={"QCEW", "CBP", "N", "singlefile"}) == [], text
+    assert "QCEW の賃金はドル単位です" in text and "非公表のセル（開示コード N）1 件" in text, text
+    answer = {"GET_STATS_DATA": {"RESULT": {"STATUS": 0}, "STATISTICAL_DATA": {
+        "CLASS_INF": {"CLASS_OBJ": {"@id": "area", "CLASS": {"@code": "13000", "@name": "東京都"}}},
+        "DATA_INF": {"VALUE": [
+            {"@cat01": "E", "@area": "13000", "@time": "2016000000", "$": "1,200"},
+            {"@cat01": "F", "@area": "13000", "@time": "2016000000", "$": "X"}]}}}}
+    (tmp_path / "e.json").write_text(json.dumps(answer, ensure_ascii=False), encoding="utf-8")
+    text = _ja(["import", "observations", tmp_path / "e.json", "--format", "estat", "--atlas", atlas])
+    assert english_words(text) == [], text
+    assert "秘匿セル（'-'、'X'、'***'）1 件を数値なしで保存しました" in text, text

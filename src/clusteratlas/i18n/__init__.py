@@ -129,6 +129,12 @@ def _(msgid: str) -> str:
     return translations(lang).gettext(msgid)
 
 
+def _N(message: str) -> str:
+    """``message`` unchanged: marks a catalogue message kept in a constant and translated (with :func:`_`)
+    where it is shown."""
+    return message
+
+
 def name(en: str | None, ja: str | None) -> str | None:
     """The name in the current language, else the other one (a name is better than a bare code)."""
     first, second = (ja, en) if get_language() == "ja" else (en, ja)

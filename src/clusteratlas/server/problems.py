@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from clusteratlas import i18n
 from clusteratlas.errors import InputError
-from clusteratlas.i18n import _
+from clusteratlas.i18n import _N, _
 from clusteratlas.queries._core import Missing, NotFound
 from clusteratlas.server.auth import AuthError
 from clusteratlas.server.contract import PROBLEM
@@ -29,11 +29,6 @@ from clusteratlas.server.service import ReadOnly
 from clusteratlas.sources.limits import LimitError
 
 log = logging.getLogger("clusteratlas.server")
-
-
-def _N(message: str) -> str:
-    """``message`` unchanged: marks a catalogue message that :func:`problem` translates when it answers."""
-    return message
 
 
 def problem(status: int, title: str, detail: str | None = None, request: Request | None = None,

@@ -136,7 +136,8 @@ def _values_table(values: list[tuple[int, dict]], label: str, industry: str,
     table = pa.table({k: pa.array(v, type=pa.int64() if k == LINE else pa.string()) for k, v in rows.items()})
     for extra in ("establishments", "payroll", "size_class"):
         table = table.append_column(extra, pa.nulls(table.num_rows, pa.string()))
-    notes = [f"{label}: {withheld} withheld cell(s) ('-', 'X', '***') stored without a number"] if withheld else []
+    notes = [f"{label}: " + _("{n:,} withheld cell(s) ('-', 'X', '***') stored without a number").format(n=withheld)
+             ] if withheld else []
     return table, notes
 
 
@@ -248,8 +249,8 @@ def wide_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, pref
         exact = {c[len(pfx):]: c for c in cols if c.startswith(pfx)}
         near = [c for c in cols if c.lower().startswith(pfx.lower()) and not c.startswith(pfx)]
         if near:
-            notes.append(f"{label}: column(s) {', '.join(near)} look like '{pfx}…' with different letter case; "
-                         "left out (a misspelling?)")
+            notes.append(f"{label}: " + _("column(s) {columns} look like '{prefix}…' with different letter case; "
+                                          "left out (a misspelling?)").format(columns=", ".join(near), prefix=pfx))
         if not exact:
             raise InputError(_("no columns with prefix '{pfx}'").format(pfx=pfx), file=label, value=", ".join(cols[:8]))
         checks = ", ".join(f"count(*) FILTER (WHERE {ident(c)} IS NOT NULL AND TRY_CAST({ident(c)} AS DOUBLE) "
@@ -258,8 +259,8 @@ def wide_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, pref
         good = {}
         for n, (code, col) in enumerate(exact.items()):
             if found[2 * n]:
-                notes.append(f"{label}: column {col} holds values that are not counts "
-                             f"(e.g. {found[2 * n + 1]!r}); left out")
+                notes.append(f"{label}: " + _("column {column} holds values that are not counts (e.g. {value!r}); "
+                                              "left out").format(column=col, value=found[2 * n + 1]))
             else:
                 good[code] = col
         return good
@@ -270,8 +271,8 @@ def wide_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, pref
     emp = usable(prefix) if prefix else {}
     est = usable(establishments_prefix) if establishments_prefix else {}
     if not emp:
-        notes.append(f"{label}: no employment columns; rows carry establishments only (flag suppressed: no "
-                     "employment number)")
+        notes.append(f"{label}: " + _("no employment columns; rows carry establishments only (flag suppressed: "
+                                      "no employment number)"))
     codes = list(emp) or list(est)
 
     def cell(columns: dict[str, str], code: str) -> str:
@@ -293,7 +294,8 @@ def wide_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, pref
         if totals and detail:
             d, t = con.execute(f"SELECT sum({detail}), sum({total}) FROM {raw_view}").fetchall()[0]
             if t and d > t * 1.001:
-                notes.append(f"{label}: the detail columns add up to {d:,.0f}, {d / t - 1:.0%} more than the "
-                             f"{len(totals)} total columns ({t:,.0f}): some overlap or are aggregates, so sums "
-                             "over them count some units twice")
+                notes.append(f"{label}: " + _("the detail columns add up to {detail:,.0f}, {excess:.0%} more than "
+                                              "the {n} total columns ({total:,.0f}): some overlap or are aggregates, "
+                                              "so sums over them count some units twice").format(
+                    detail=d, excess=d / t - 1, n=len(totals), total=t))
     return out, notes

@@ -36,14 +36,14 @@ import duckdb
 
 from clusteratlas._sql import first_row, ident, literal, scalar
 from clusteratlas.errors import InputError
-from clusteratlas.i18n import _
+from clusteratlas.i18n import _N, _
 from clusteratlas.sources.files import LINE
 
 #: Eurostat's flags (https://ec.europa.eu/eurostat/data/database/information, "Flags and special values").
 FLAG_MEANINGS = {
-    "b": "break in time series", "c": "confidential", "d": "definition differs", "e": "estimated",
-    "f": "forecast", "n": "not significant", "p": "provisional", "r": "revised", "s": "Eurostat estimate",
-    "u": "low reliability", "z": "not applicable",
+    "b": _N("break in time series"), "c": _N("confidential"), "d": _N("definition differs"), "e": _N("estimated"),
+    "f": _N("forecast"), "n": _N("not significant"), "p": _N("provisional"), "r": _N("revised"),
+    "s": _N("Eurostat estimate"), "u": _N("low reliability"), "z": _N("not applicable"),
 }
 KNOWN_FLAGS = set(FLAG_MEANINGS)
 ESTIMATE_FLAGS = ("e", "u")
@@ -123,9 +123,10 @@ def _pick_level(codes: list[str], wanted: int | str, level_of, what: str, label:
                          expected=_("a level among {levels}").format(
                              levels=", ".join(found) or _("none (only aggregates)")))
     dropped = sorted(set(codes) - set(kept))
-    shown = ", ".join(dropped[:8]) + (f" and {len(dropped) - 8} more" if len(dropped) > 8 else "")
-    note = (f"{label}: kept {len(kept):,} {what} code(s) of level {wanted}; left out {len(dropped):,} of other "
-            f"levels or aggregates" + (f" ({shown})" if dropped else ""))
+    shown = ", ".join(dropped[:8]) + (_(" and {n:,} more").format(n=len(dropped) - 8) if len(dropped) > 8 else "")
+    note = f"{label}: " + _("kept {kept:,} {what} code(s) of level {level}; left out {dropped:,} of other levels or "
+                            "aggregates").format(kept=len(kept), what=what, level=wanted, dropped=len(dropped)) + (
+        f" ({shown})" if dropped else "")
     return kept, note
 
 
@@ -260,13 +261,14 @@ def eurostat_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *,
 def _cell_notes(con: duckdb.DuckDBPyConnection, parsed: str, label: str, kind: str) -> list[str]:
     """Exact counts of corrupted, withheld and empty cells, and of each flag kept."""
     notes = []
-    kept = "left out" if kind == "indicators" else "stored as withheld (flag suppressed)"
+    kept = _("left out") if kind == "indicators" else _("stored as withheld (flag suppressed)")
     bad = first_row(con, f"SELECT count(*), list({LINE} ORDER BY {LINE})[1:3], list(cell ORDER BY {LINE})[1:3] "
                          f"FROM {parsed} WHERE kind = 'corrupted'")
     if bad[0]:
-        examples = ", ".join(f"line {ln}: {c!r}" for ln, c in zip(bad[1], bad[2], strict=True))
-        notes.append(f"{label}: {bad[0]:,} corrupted cell(s), not numbers with Eurostat flags ({examples}); "
-                     f"{kept}, not read as numbers")
+        examples = _(", ").join(_("line {line}: {cell!r}").format(line=ln, cell=c)
+                             for ln, c in zip(bad[1], bad[2], strict=True))
+        notes.append(f"{label}: " + _("{n:,} corrupted cell(s), not numbers with Eurostat flags ({examples}); "
+                                      "{kept}, not read as numbers").format(n=bad[0], examples=examples, kept=kept))
     letters = [r[0] for r in con.execute(f"SELECT DISTINCT flags FROM {parsed} WHERE flags <> ''").fetchall()]
     odd = sorted({ch for f in letters for ch in f} - KNOWN_FLAGS)
     if odd:
@@ -279,17 +281,19 @@ def _cell_notes(con: duckdb.DuckDBPyConnection, parsed: str, label: str, kind: s
              f"count(*) FILTER (WHERE kind = 'number' AND contains(flags, 'c')), "
              f"count(*) FILTER (WHERE kind = 'empty') FROM {parsed}")
     if withheld or confidential:
-        flagged_c = f", {confidential:,} number(s) flagged c" if confidential else ""
-        notes.append(f"{label}: {withheld + confidential:,} withheld cell(s) (':' or blank, as Eurostat writes "
-                     f"confidential data{flagged_c}) {kept}")
+        flagged_c = _(", {n:,} number(s) flagged c").format(n=confidential) if confidential else ""
+        notes.append(f"{label}: " + _("{n:,} withheld cell(s) (':' or blank, as Eurostat writes confidential "
+                                      "data{flagged}) {kept}").format(n=withheld + confidential, flagged=flagged_c,
+                                                                     kept=kept))
     if empty:
-        notes.append(f"{label}: {empty:,} empty cell(s) (no value at all) {kept}")
+        notes.append(f"{label}: " + _("{n:,} empty cell(s) (no value at all) {kept}").format(n=empty, kept=kept))
     if kind == "observations":
         counts = con.execute(f"""SELECT f, count(*), count(*) FILTER (WHERE kind = 'number')
             FROM (SELECT unnest(string_split(flags, '')) AS f, kind FROM {parsed} WHERE flags <> '')
             GROUP BY f ORDER BY f""").fetchall()
         if counts:
-            listed = "; ".join(f"{f} ({FLAG_MEANINGS[f]}) on {n:,} cell(s), {k:,} with a number"
-                               for f, n, k in counts)
-            notes.append(f"{label}: Eurostat flags kept as published in source_flag: {listed}")
+            listed = _("; ").join(_("{flag} ({meaning}) on {n:,} cell(s), {k:,} with a number").format(
+                flag=f, meaning=_(FLAG_MEANINGS[f]), n=n, k=k) for f, n, k in counts)
+            notes.append(f"{label}: " + _("Eurostat flags kept as published in source_flag: {listed}").format(
+                listed=listed))
     return notes

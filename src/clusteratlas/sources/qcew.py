@@ -60,7 +60,8 @@ def qcew_view(con: duckdb.DuckDBPyConnection, raw_view: str, label: str, *, digi
         raise InputError(_("no {digits}-digit rows for {filters}").format(
                              digits=digits, filters=", ".join(f"{k}={v}" for k, v in filters.items())),
                          file=label, hint=_("Check --digits and --filter own_code=…"))
-    notes = [f"{label}: QCEW wages are in dollars (CBP payroll is in $1,000)"]
+    notes = [f"{label}: " + _("QCEW wages are in dollars (CBP payroll is in $1,000)")]
     if hidden:
-        notes.append(f"{label}: {hidden:,} undisclosed cell(s) (disclosure code N) stored as withheld")
+        notes.append(f"{label}: " + _("{n:,} undisclosed cell(s) (disclosure code N) stored as withheld").format(
+            n=hidden))
     return out, notes

@@ -67,7 +67,7 @@ class UnknownRegions:
         """The listed codes, with their employment where there is some (in the current language)."""
         from clusteratlas.i18n import _
 
-        shown = ", ".join(code if emp is None else _("{code} ({jobs:,.0f} jobs)").format(code=code, jobs=emp)
+        shown = _(", ").join(code if emp is None else _("{code} ({jobs:,.0f} jobs)").format(code=code, jobs=emp)
                           for code, emp in self.listed)
         more = _(" and {n:,} more").format(n=self.count - len(self.listed)) if self.count > len(self.listed) else ""
         return shown + more
