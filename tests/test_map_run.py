@@ -132,6 +132,32 @@ def test_an_upload_that_cannot_be_mapped_changes_nothing(tmp_path, sample_files)
     assert atlas_fingerprint(path) == before
 
 
+def test_an_upload_whose_remap_fails_after_its_import_changes_nothing(tmp_path, sample_files, monkeypatch):
+    """The import and the re-map are two steps of one write: the served atlas's write goes to a copy that is
+    swapped in only when both succeed, so a re-map failing after the rows were imported leaves the file as it
+    was (no custom regions without their results)."""
+    import clusteratlas.server.writes as writes
+
+    path = tmp_path / "atlas.duckdb"
+    with Atlas(path, create=True) as atlas:
+        for kind in ("regions", "definitions", "observations"):
+            atlas.import_file(kind, sample_files[kind], name="sample")
+        atlas.map(levels=["state"])
+        token = create_token(atlas.con, "editor")[1]
+    before = atlas_fingerprint(path)
+
+    def failing(atlas, **_):
+        assert atlas.con.execute("SELECT count(*) FROM custom_members").fetchall()[0][0] > 0  # imported by then
+        raise RuntimeError("the re-map failed")
+
+    monkeypatch.setattr(writes, "_remap", failing)
+    with TestClient(create_app(Settings(atlas=str(path))), raise_server_exceptions=False) as c:
+        r = c.post(f"{API}/custom-regions", headers={"Authorization": f"Bearer {token}"},
+                   files={"file": ("custom.csv", CUSTOM, "text/csv")})
+        assert r.status_code == 500, r.text
+    assert atlas_fingerprint(path) == before
+
+
 # ----------------------------------------------------------------------------------------- item 3
 def test_a_year_without_observations_is_an_error_and_changes_nothing(mapped_atlas, runner):
     before = atlas_fingerprint(mapped_atlas)

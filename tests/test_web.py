@@ -280,6 +280,16 @@ def test_compare_ten_regions(browser, site, client):
         rows = client.get(f"{API}/compare?regions={url.split('=', 1)[1]}&metric=lq").json()["data"]
         top = sorted((r["lq"] for r in rows if r["region"] == "S1C1" and r["lq"] is not None), reverse=True)[:8]
         assert drawn == pytest.approx(top[::-1])
+        # one x scale for all ten (a chart's own scale would draw unequal figures as equal bars), titled, from 0
+        axes = watched.page.evaluate("""() => Array.from(document.querySelectorAll('#multiples .chart'), div => {
+            const o = echarts.getInstanceByDom(div).getOption();
+            return {min: o.xAxis[0].min, max: o.xAxis[0].max, name: o.xAxis[0].name,
+                    most: Math.max(...o.series[0].data), line: o.series[0].markLine.data[0].xAxis};
+        })""")
+        assert len({(a["min"], a["max"], a["name"]) for a in axes}) == 1 and axes[0]["min"] == 0, axes
+        assert axes[0]["name"] == "LQ" and {a["line"] for a in axes} == {1}, axes
+        most = max(a["most"] for a in axes)
+        assert most <= axes[0]["max"] <= 1.34 * most, axes  # the nearest round number above the largest
         size = len(watched.page.evaluate("document.getElementById('page-data').textContent"))
         assert size < 30_000, size  # one figure per cell, not every column of every cell (was 200 KB)
         watched.open(f"{site}/compare?peers=S1C1", ())

@@ -347,11 +347,19 @@
     var d = data(), box = document.getElementById("multiples");
     comparePicker(d);
     if (!box || !d.rows || !d.rows.length) return;
+    var tops = {}, most = 0;
     d.ids.forEach(function (region) {
-      var cells = d.rows.map(function (row) {
+      tops[region] = d.rows.map(function (row) {
         var v = row.cells[region];
         return {name: pick(d.lang, row.name, row.name_ja, row.cluster), value: v === undefined ? null : v};
       }).filter(function (x) { return x.value !== null; }).sort(function (a, b) { return b.value - a.value; }).slice(0, 8).reverse();
+      tops[region].forEach(function (x) { if (x.value > most) most = x.value; });
+    });
+    // one scale for every region, so that equal bars mean equal figures (a chart's own scale would make a
+    // region's LQ 1.2 as long as another's 6.0); LQ 1 (as specialised as the reference) drawn on each
+    var top = niceCeil(most), lq = d.metric === "lq" || d.metric === "lq_within_type";
+    d.ids.forEach(function (region) {
+      var cells = tops[region];
       var fig = document.createElement("figure");
       var div = document.createElement("div");
       div.className = "chart mini";
@@ -362,11 +370,24 @@
       // a named image; its figures are in the heat table
       div.setAttribute("role", "img"); div.setAttribute("aria-label", cap.textContent); div.setAttribute("aria-describedby", "heat");
       fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
-      chart(div.id).setOption({animation: false, grid: {left: 120, right: 10, top: 5, bottom: 20}, color: [OKABE[4]],
-        xAxis: {type: "value"}, yAxis: {type: "category", data: cells.map(function (x) { return x.name; }), axisLabel: {fontSize: 9, width: 110, overflow: "truncate"}},
-        series: [{type: "bar", data: cells.map(function (x) { return x.value; })}]});
+      chart(div.id).setOption({animation: false, grid: {left: 120, right: 14, top: 5, bottom: 38}, color: [OKABE[4]],
+        xAxis: {type: "value", min: 0, max: top, name: d.labels.metric, nameLocation: "middle", nameGap: 22},
+        yAxis: {type: "category", data: cells.map(function (x) { return x.name; }), axisLabel: {fontSize: 9, width: 110, overflow: "truncate"}},
+        series: [{type: "bar", data: cells.map(function (x) { return x.value; }),
+                  markLine: lq && top >= 1 ? {silent: true, symbol: "none", label: {show: false}, lineStyle: {color: "#000", type: "dashed"},
+                                              data: [{xAxis: 1}]} : undefined}]});
     });
+    CA.multiplesMax = top;
   };
+
+  // The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten) at or above v: an
+  // axis end a reader can read, at most a third above the largest bar.
+  function niceCeil(v) {
+    if (!(v > 0)) return 1;
+    var p = Math.pow(10, Math.floor(Math.log10(v))), steps = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
+    for (var i = 0; i < steps.length; i++) { if (steps[i] * p >= v * (1 - 1e-12)) return steps[i] * p; }
+    return 10 * p;
+  }
 
   // A label in lines of at most n characters: English broken at spaces, Japanese between characters.
   function wrapLabel(text, n) {
