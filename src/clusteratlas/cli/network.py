@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
 from clusteratlas.cli._common import WideOpt, app, failing_cleanly, out, show_app
@@ -23,6 +22,9 @@ from clusteratlas.networks.model import ACTOR_KINDS
 from clusteratlas.report import Col, FitTable
 from clusteratlas.sources.generic import parse_mapping
 from clusteratlas.store import DEFAULT_PATH, Atlas
+
+if TYPE_CHECKING:  # Polars is imported by the commands that use it: every command would pay for it
+    import polars as pl
 
 network_app = typer.Typer(help="Actors and their networks: import, compute figures.", no_args_is_help=True)
 
@@ -84,6 +86,8 @@ COORDINATOR_FIELDS = [
 
 def coordinator_table(frame: pl.DataFrame, title: str, *, wide: bool = False) -> FitTable:
     """Coordinators: name, brokerage between groups, betweenness, what is lost without them."""
+    import polars as pl
+
     if frame.height:
         frame = frame.with_columns(pl.coalesce("name", "actor").alias("label"))
     return _fit(frame, title, COORDINATOR_FIELDS, wide=wide)
@@ -209,6 +213,8 @@ def match(atlas: AtlasOpt = DEFAULT_PATH, network: NetOpt = None,
           wide: WideOpt = False) -> None:
     """Suggest partners, each with its reasons: for a need or an actor, or partner clusters for REGION:CLUSTER."""
     with failing_cleanly():
+        import polars as pl
+
         from clusteratlas.networks.matching import match_actors, match_clusters
 
         with Atlas(atlas, read_only=True) as a:
@@ -230,6 +236,8 @@ def show_actor(actor: Annotated[str, typer.Argument(help="Actor id.")], atlas: A
                network: NetOpt = None, wide: WideOpt = False) -> None:
     """An actor: what it is, its network figures, its strongest ties and memberships."""
     with failing_cleanly():
+        import polars as pl
+
         from clusteratlas.networks.queries import actor_profile
 
         with Atlas(atlas, read_only=True) as a:
@@ -254,6 +262,8 @@ def show_network(group: Annotated[str, typer.Argument(help="A region (or country
                  top: Annotated[int, typer.Option(help="Actors listed.")] = 15, wide: WideOpt = False) -> None:
     """A region's or cluster's network: summary figures beside its cluster results, and its central actors."""
     with failing_cleanly():
+        import polars as pl
+
         from clusteratlas.networks.queries import group_network
 
         with Atlas(atlas, read_only=True) as a:

@@ -43,9 +43,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
-from scipy.sparse.linalg import eigsh
 
 from clusteratlas.errors import InputError
 from clusteratlas.i18n import _
@@ -130,6 +127,9 @@ def components(m: np.ndarray) -> int:
     mv = m[np.ix_(m.sum(axis=1) > 0, m.sum(axis=0) > 0)]
     if mv.size == 0:
         return 0
+    import scipy.sparse as sp  # here, not at import: every command would pay for SciPy (~0.2 s)
+    from scipy.sparse.csgraph import connected_components
+
     graph = sp.bmat([[None, sp.csr_matrix(mv)], [sp.csr_matrix(mv.T), None]])
     return int(connected_components(graph, directed=False)[0])
 
@@ -173,6 +173,8 @@ def eci_pci(m: np.ndarray, *, method: str = "eigen", iterations: int = 20,
         a = mv / np.sqrt(dv)[:, None] / np.sqrt(uv)[None, :]  # D^-½ M U^-½
         sym = a.T @ a
         if len(uv) > 2:
+            from scipy.sparse.linalg import eigsh
+
             start = np.random.default_rng(0).uniform(0.5, 1.5, size=len(uv))  # fixed: reproducible
             vals, vecs = eigsh(sym, k=2, which="LA", v0=start, tol=0)
         else:

@@ -57,16 +57,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from clusteratlas.errors import InputError
 from clusteratlas.i18n import _
 
+if TYPE_CHECKING:  # SciPy is imported where it is used: every command would pay for it (~0.2 s)
+    import scipy.sparse as sp
+
 
 def weights_from_libpysal(w, *, transform: str = "r") -> sp.csr_matrix:
     """A CSR matrix from a libpysal ``W`` or ``Graph`` (``transform`` 'r' row-standardises, 'b' binary)."""
+    import scipy.sparse as sp
+
     if hasattr(w, "transform") and hasattr(w, "sparse") and not callable(w.transform):
         w = w.copy() if hasattr(w, "copy") else w
         w.transform = transform.upper()
@@ -77,6 +82,8 @@ def weights_from_libpysal(w, *, transform: str = "r") -> sp.csr_matrix:
 
 
 def _check(y: np.ndarray, w: sp.spmatrix) -> tuple[np.ndarray, sp.csr_matrix]:
+    import scipy.sparse as sp
+
     y = np.asarray(y, dtype=np.float64)
     if y.ndim == 1:
         y = y[:, None]
@@ -446,6 +453,8 @@ def getis_ord_star(y: np.ndarray, w: sp.spmatrix, *, permutations: int | None = 
     series (no variation; Gi* itself too when the series is all zero, 0/0),
     and Gi*, z and p of a region without neighbours (only its own value).
     """
+    import scipy.sparse as sp
+
     y, w = _check(y, w)
     if (y < 0).any():
         raise InputError(_("Getis–Ord G needs values ≥ 0"), value=float(y.min()))
