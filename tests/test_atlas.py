@@ -131,6 +131,42 @@ def test_flags_and_size_classes_count_whether_or_not_the_map_reads_them(tmp_path
     assert row == (cluster_jobs, estimated > 0, pytest.approx(estimated / cluster_jobs))
 
 
+@pytest.mark.parametrize("datasets", [("clean",), None])
+def test_leaving_out_flag_and_size_class_changes_no_result(tmp_path, sample_files, monkeypatch, datasets):
+    """The same maps with both columns always read give the same result tables: the sample without its
+    withheld cells, beside a dataset with a flagged cell; mapped alone (neither column needed: a flagged cell
+    of a dataset left out does not count) and with both datasets (flag needed)."""
+    import duckdb
+
+    clean, flagged = tmp_path / "clean.csv", tmp_path / "flagged.csv"
+    source = sample_files["observations"]
+    duckdb.execute(f"COPY (SELECT * FROM read_csv('{source}') WHERE flag IS NULL) TO '{clean}' (HEADER)")
+    duckdb.execute(f"""COPY (SELECT region, industry, year + 10 AS year, employment, establishments, payroll,
+        'estimated' AS flag, NULL AS size_class FROM read_csv('{source}') WHERE flag IS NULL LIMIT 50)
+        TO '{flagged}' (HEADER)""")
+    read: dict[str, list[str]] = {}
+    results: dict[str, dict[str, list]] = {}
+    for mode in ("chosen", "every column"):
+        if mode == "every column":
+            monkeypatch.setattr(Atlas, "_map_columns", lambda self, where, args: "o.*")
+        path = tmp_path / f"{mode}.duckdb"
+        with Atlas(path, create=True) as atlas:
+            for kind in ("regions", "definitions"):
+                atlas.import_file(kind, sample_files[kind], name="sample")
+            atlas.import_file("observations", clean, name="clean")
+            atlas.import_file("observations", flagged, name="flagged")
+            if mode == "chosen":
+                where = "WHERE o.dataset IN (?)" if datasets else ""
+                read[mode] = atlas._map_columns(where, list(datasets or ())).split(", ")
+            atlas.map(levels=["county", "state"], datasets=datasets)
+        results[mode] = {t: query_atlas(path, f"SELECT * FROM {t} ORDER BY ALL")
+                         for t in ("results_clusters", "results_regions")}
+    assert ("o.flag" in read["chosen"]) == (datasets is None) and "o.size_class" not in read["chosen"]
+    assert results["chosen"]["results_clusters"] and results["chosen"] == results["every column"]
+    estimated = query_atlas(tmp_path / "chosen.duckdb", "SELECT count(*) FROM results_clusters WHERE estimated > 0")
+    assert (estimated[0][0] > 0) == (datasets is None)  # the flagged cells counted only where mapped
+
+
 def test_cp932_excel_and_parquet_imports(tmp_path, runner):
     atlas = tmp_path / "a.duckdb"
     invoke(runner, "init", "--atlas", atlas)

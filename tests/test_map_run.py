@@ -146,15 +146,18 @@ def test_an_upload_whose_remap_fails_after_its_import_changes_nothing(tmp_path, 
         token = create_token(atlas.con, "editor")[1]
     before = atlas_fingerprint(path)
 
+    imported: list[int] = []
+
     def failing(atlas, **_):
-        assert atlas.con.execute("SELECT count(*) FROM custom_members").fetchall()[0][0] > 0  # imported by then
+        imported.append(atlas.con.execute("SELECT count(*) FROM custom_members").fetchall()[0][0])
         raise RuntimeError("the re-map failed")
 
     monkeypatch.setattr(writes, "_remap", failing)
     with TestClient(create_app(Settings(atlas=str(path))), raise_server_exceptions=False) as c:
         r = c.post(f"{API}/custom-regions", headers={"Authorization": f"Bearer {token}"},
                    files={"file": ("custom.csv", CUSTOM, "text/csv")})
-        assert r.status_code == 500, r.text
+    assert r.status_code == 500 and r.json()["status"] == 500, r.text
+    assert imported and imported[0] > 0  # the re-map was reached with the upload's rows in the atlas
     assert atlas_fingerprint(path) == before
 
 

@@ -195,14 +195,19 @@ def test_map_in_region_parts_gives_the_same_results(monkeypatch, tmp_path, sampl
     assert {"state", "custom"} <= levels
     # each part stored sorted by level, year, region, cluster (the API's lookups skip row groups): the table
     # is a run of sorted parts, one for each range of regions, each holding its rows of every level and year
-    con = duckdb.connect(str(atlases["parts"]), read_only=True, config={"preserve_insertion_order": True})
-    stored = con.execute("SELECT level, year, region, cluster FROM results_clusters").fetchall()
-    con.close()
-    breaks = [i + 1 for i, (a, b) in enumerate(itertools.pairwise(stored)) if a > b]
-    runs = [stored[lo:hi] for lo, hi in itertools.pairwise([0, *breaks, len(stored)])]
-    assert 1 < len(runs) <= len(parts)
-    assert all(run == sorted(run) for run in runs)
-    assert all(len({(level, year) for level, year, *_ in run}) > 1 for run in runs)
+    def runs(name: str) -> list[list[tuple]]:
+        """The stored rows in their order, cut where the order descends: the table's sorted runs."""
+        con = duckdb.connect(str(atlases[name]), read_only=True, config={"preserve_insertion_order": True})
+        stored = con.execute("SELECT level, year, region, cluster FROM results_clusters").fetchall()
+        con.close()
+        breaks = [i + 1 for i, (a, b) in enumerate(itertools.pairwise(stored)) if a > b]
+        return [stored[lo:hi] for lo, hi in itertools.pairwise([0, *breaks, len(stored)])]
+
+    # the parts written sorted: at most one run a part (many more if a part were stored in no order), each run
+    # holding several levels and years, so each run is a whole part sorted, not a slice of one
+    assert 1 < len(runs("parts")) <= len(parts)
+    assert all(len({(level, year) for level, year, *_ in run}) > 1 for run in runs("parts"))
+    assert len(runs("unsorted")) > 10 * len(parts)  # the check tells sorted parts from unsorted ones
 
 
 def test_region_parts_cover_every_code_once():

@@ -290,6 +290,15 @@ def test_compare_ten_regions(browser, site, client):
         assert axes[0]["name"] == "LQ" and {a["line"] for a in axes} == {1}, axes
         most = max(a["most"] for a in axes)
         assert most <= axes[0]["max"] <= 1.34 * most, axes  # the nearest round number above the largest
+        # a growth rate falls below zero in some regions: the one scale reaches as far below zero
+        watched.open(site + url + "&metric=employment_cagr", charts)
+        spans = watched.page.evaluate("""() => Array.from(document.querySelectorAll('#multiples .chart'), div => {
+            const o = echarts.getInstanceByDom(div).getOption(), v = o.series[0].data;
+            return {min: o.xAxis[0].min, max: o.xAxis[0].max, low: Math.min(...v), high: Math.max(...v)};
+        })""")
+        low, high = min(a["low"] for a in spans), max(a["high"] for a in spans)
+        assert low < 0 < high and len({(a["min"], a["max"]) for a in spans}) == 1, spans
+        assert spans[0]["min"] <= low and spans[0]["max"] >= high, spans
         size = len(watched.page.evaluate("document.getElementById('page-data').textContent"))
         assert size < 30_000, size  # one figure per cell, not every column of every cell (was 200 KB)
         watched.open(f"{site}/compare?peers=S1C1", ())

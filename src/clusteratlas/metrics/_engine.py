@@ -170,7 +170,7 @@ class Engine:
         for frame in frames[1:]:
             frame.to_native().query("__cp_src", f"INSERT INTO {name} SELECT * FROM __cp_src"
                                                 f"{_order_clause(part_order)}")
-        stored = nw.from_native(self.con.table(name))  # bound after the sort replaced the table
+        stored = nw.from_native(self.con.table(name))  # bound to the table as its parts were written
         if table is None:
             self._tables[id(stored)] = name
         return stored

@@ -347,17 +347,19 @@
     var d = data(), box = document.getElementById("multiples");
     comparePicker(d);
     if (!box || !d.rows || !d.rows.length) return;
-    var tops = {}, most = 0;
+    var tops = {}, most = 0, least = 0;
     d.ids.forEach(function (region) {
       tops[region] = d.rows.map(function (row) {
         var v = row.cells[region];
         return {name: pick(d.lang, row.name, row.name_ja, row.cluster), value: v === undefined ? null : v};
       }).filter(function (x) { return x.value !== null; }).sort(function (a, b) { return b.value - a.value; }).slice(0, 8).reverse();
-      tops[region].forEach(function (x) { if (x.value > most) most = x.value; });
+      tops[region].forEach(function (x) { most = Math.max(most, x.value); least = Math.min(least, x.value); });
     });
     // one scale for every region, so that equal bars mean equal figures (a chart's own scale would make a
     // region's LQ 1.2 as long as another's 6.0); LQ 1 (as specialised as the reference) drawn on each
-    var top = niceCeil(most), lq = d.metric === "lq" || d.metric === "lq_within_type";
+    // (a change or a growth rate may be negative: the scale then reaches as far below zero)
+    var top = most > 0 || least === 0 ? niceCeil(most) : 0, bottom = least < 0 ? -niceCeil(-least) : 0;
+    var lq = d.metric === "lq" || d.metric === "lq_within_type";
     d.ids.forEach(function (region) {
       var cells = tops[region];
       var fig = document.createElement("figure");
@@ -371,7 +373,7 @@
       div.setAttribute("role", "img"); div.setAttribute("aria-label", cap.textContent); div.setAttribute("aria-describedby", "heat");
       fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
       chart(div.id).setOption({animation: false, grid: {left: 120, right: 14, top: 5, bottom: 38}, color: [OKABE[4]],
-        xAxis: {type: "value", min: 0, max: top, name: d.labels.metric, nameLocation: "middle", nameGap: 22},
+        xAxis: {type: "value", min: bottom, max: top, name: d.labels.metric, nameLocation: "middle", nameGap: 22},
         yAxis: {type: "category", data: cells.map(function (x) { return x.name; }), axisLabel: {fontSize: 9, width: 110, overflow: "truncate"}},
         series: [{type: "bar", data: cells.map(function (x) { return x.value; }),
                   markLine: lq && top >= 1 ? {silent: true, symbol: "none", label: {show: false}, lineStyle: {color: "#000", type: "dashed"},
@@ -385,8 +387,10 @@
   function niceCeil(v) {
     if (!(v > 0)) return 1;
     var p = Math.pow(10, Math.floor(Math.log10(v))), steps = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
-    for (var i = 0; i < steps.length; i++) { if (steps[i] * p >= v * (1 - 1e-12)) return steps[i] * p; }
-    return 10 * p;
+    for (var i = 0; i < steps.length; i++) {
+      if (steps[i] * p >= v * (1 - 1e-12)) return +(steps[i] * p).toPrecision(12);  // 0.3, not 0.30000000000000004
+    }
+    return +(10 * p).toPrecision(12);
   }
 
   // A label in lines of at most n characters: English broken at spaces, Japanese between characters.
