@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import socket
@@ -616,9 +617,10 @@ def test_the_server_answers_while_slow_clients_trickle_and_cuts_them_at_the_time
             kept.append(sock)
         started = time.monotonic()
         slow = {"headers": [_trickler(port, b"GET /api/v1/health HTTP/1.1\r\n") for _ in range(200)] + kept,
-                "body": [_trickler(port, b"POST /api/v1/map HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "body": [_trickler(port, b"POST /api/v1/map" + (b"?lang=ja" if i % 2 else b"")
+                                         + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                          b"Authorization: Bearer " + token.encode() + b"\r\n"
-                                         b"Content-Length: 1000\r\n\r\n{") for _ in range(20)]}
+                                         b"Content-Length: 1000\r\n\r\n{") for i in range(20)]}
         closed: dict[socket.socket, tuple[float, bytes]] = {}
         answered, answer_times = 0, []
         with httpx.Client(base_url=served.base, timeout=5) as client:
@@ -654,6 +656,11 @@ def test_the_server_answers_while_slow_clients_trickle_and_cuts_them_at_the_time
         assert all(c is not None for c in cut), f"{sum(c is None for c in cut)} slow {what} never cut"
         assert all(limit - 0.5 < when < limit + 1.5 for when, _ in cut), (what, sorted(w for w, _ in cut)[::20])
         assert all(answer.startswith(b"HTTP/1.1 408 ") for _, answer in cut), (what, cut[0])
+    # a head that never arrived names no language: both; a body's request asked for one (odd ones: ?lang=ja)
+    titles = {what: [json.loads(closed[sock][1].partition(b"\r\n\r\n")[2])["title"] for sock in slow[what]]
+              for what in slow}
+    assert set(titles["headers"]) == {"Request timeout / リクエストのタイムアウト"}, set(titles["headers"])
+    assert titles["body"] == ["Request timeout", "リクエストのタイムアウト"] * 10, titles["body"]
 
 
 def test_serve_passes_its_limits_to_uvicorn(monkeypatch, hostile_atlas, runner):

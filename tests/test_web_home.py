@@ -147,6 +147,7 @@ def test_compare_picker_works_by_keyboard(browser, demo):  # noqa: F811
         watched.page.keyboard.press("ArrowDown")
         watched.page.keyboard.press("Enter")
         assert watched.page.evaluate("CA.picked") == ["S1C1", "S2C3"]
+        wait_for(watched.page, "CA.peersFor === 'S2C3'")  # the new region's peers replace the first's
         watched.page.locator("#peer-offers button").first.focus()  # a peer, by keyboard
         watched.page.keyboard.press("Enter")
         assert len(watched.page.evaluate("CA.picked")) == 3

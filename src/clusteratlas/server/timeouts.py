@@ -22,7 +22,8 @@ limit. :class:`ServerLimits` turns forwarded headers off unless the proxies to b
 The answers the protocol writes itself, before the app and its middleware are reached (400 for a request h11
 cannot read, 408, 503 over the connection limit), are problem documents with the security headers of
 :mod:`clusteratlas.server.headers`, like every other answer (uvicorn's own 400 and 503 are plain English
-text): the 503 in the request's language, the 400 and 408 in every language, since no language could be read.
+text): the 503 and a body's 408 in the request's language, the 400 and a head's 408 in every language, since no
+language could be read.
 """
 
 from __future__ import annotations
@@ -140,14 +141,21 @@ def _every_language(message: str) -> str:
     return " / ".join(dict.fromkeys(texts))
 
 
-def _timeout_answer() -> bytes:
-    headers, body = _problem(408, _every_language("Request timeout"),
-                             _every_language("the request did not arrive in time; the connection is closed"))
+@cache
+def _timeout_answer(lang: str | None) -> bytes:
+    """The 408, in ``lang``; None (the request's head never arrived, so no language is known): in every one."""
+    def text(message: str) -> str:
+        if lang is None:
+            return _every_language(message)
+        with i18n.language_for(lang):
+            return _(message)
+
+    headers, body = _problem(408, text("Request timeout"),
+                             text("the request did not arrive in time; the connection is closed"))
     return (b"HTTP/1.1 408 Request Timeout\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n"
             + body)
 
 
-TIMEOUT_ANSWER = _timeout_answer()
 BAD_REQUEST = _problem(400, _every_language("Bad request"), _every_language(
     "the request is not valid HTTP/1.1, or its line and headers are too long"))
 
@@ -241,5 +249,7 @@ class TimedH11Protocol(H11Protocol):
         log.info("%s: the request's %s did not arrive within %s s; connection closed",
                  self.client[0] if self.client else "?", what, self._limits[what or "headers"])
         if what == "headers" or self.cycle is None or not self.cycle.response_started:
-            self.transport.write(TIMEOUT_ANSWER)
+            # a body that did not arrive follows its request's language; a head that did not, every language
+            scope = getattr(self, "scope", None) if what == "body" else None
+            self.transport.write(_timeout_answer(language(Request(scope)) if scope else None))
         self.transport.close()

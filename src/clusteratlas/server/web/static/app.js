@@ -329,7 +329,7 @@
           b.addEventListener("click", function () { add(row.region, name); b.remove(); });
           offers.appendChild(b);
         });
-        CA.peersOffered = doc.data.length;
+        CA.peersOffered = doc.data.length; CA.peersFor = code;
       });
     }
     Array.prototype.forEach.call(chips.children, wire);
