@@ -135,6 +135,14 @@ def _N(message: str) -> str:
     return message
 
 
+def listing(items: Sequence[str], most: int, total: int | None = None) -> str:
+    """The first ``most`` of ``items`` joined in the current language, and how many of ``total`` (default: all
+    the items) are left out: "A, B and 3 more", 「A、B、ほか 3 件」."""
+    total = len(items) if total is None else total
+    rest = total - min(len(items), most)
+    return _(", ").join(items[:most]) + (_(" and {n:,} more").format(n=rest) if rest > 0 else "")
+
+
 def name(en: str | None, ja: str | None) -> str | None:
     """The name in the current language, else the other one (a name is better than a bare code)."""
     first, second = (ja, en) if get_language() == "ja" else (en, ja)

@@ -105,10 +105,10 @@ def _pick(kind: str, typed: str, rows: list[dict], key: str, name: str, name_ja:
         return match(found[0], "part")
     if not found:
         raise not_found(kind, typed, choices)
-    listed = ", ".join(f"{r[key]} ({i18n.name(r.get(name), r.get(name_ja)) or r[key]})" for r in found[:10])
-    more = _(" and {n:,} more").format(n=len(found) - 10) if len(found) > 10 else ""
+    listed = i18n.listing([f"{r[key]} ({i18n.name(r.get(name), r.get(name_ja)) or r[key]})" for r in found[:10]],
+                          10, len(found))
     raise InputError("several regions match" if kind == "region" else "several clusters match", value=typed,
-                     expected=_("one of {listed}").format(listed=listed + more),
+                     expected=_("one of {listed}").format(listed=listed),
                      hint=_("Give the code, or more of the name"))
 
 

@@ -36,7 +36,7 @@ import duckdb
 
 from clusteratlas._sql import first_row, ident, literal, scalar
 from clusteratlas.errors import InputError
-from clusteratlas.i18n import _N, _
+from clusteratlas.i18n import _N, _, listing
 from clusteratlas.sources.files import LINE
 
 #: Eurostat's flags (https://ec.europa.eu/eurostat/data/database/information, "Flags and special values").
@@ -123,7 +123,7 @@ def _pick_level(codes: list[str], wanted: int | str, level_of, what: str, label:
                          expected=_("a level among {levels}").format(
                              levels=", ".join(found) or _("none (only aggregates)")))
     dropped = sorted(set(codes) - set(kept))
-    shown = ", ".join(dropped[:8]) + (_(" and {n:,} more").format(n=len(dropped) - 8) if len(dropped) > 8 else "")
+    shown = listing(dropped, 8)
     note = f"{label}: " + _("kept {kept:,} {what} code(s) of level {level}; left out {dropped:,} of other levels or "
                             "aggregates").format(kept=len(kept), what=what, level=wanted, dropped=len(dropped)) + (
         f" ({shown})" if dropped else "")

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clusteratlas.errors import InputError, check_json
-from clusteratlas.i18n import _
+from clusteratlas.i18n import _, listing
 
 #: What :func:`nuts_regions` walks: GISCO features with a NUTS_ID and a LEVL_CODE 0-3.
 NUTS_SCHEMA = {
@@ -84,8 +84,7 @@ def nuts_regions(path: Path) -> tuple[pa.Table, list[str]]:
     notes = []
     if implied:
         levels = ", ".join(sorted({f"nuts{len(c) - 2}" for c in implied}))
-        shown = _(", ").join(implied[:8]) + (_(" and {n:,} more").format(n=len(implied) - 8)
-                                             if len(implied) > 8 else "")
+        shown = listing(implied, 8)
         notes.append(f"{label}: " + _("{n:,} ancestor region(s) the codes imply but the file lacks ({levels}: "
                                       "{shown}) added with their code and level, no name; import the level's own "
                                       "file to name them (regions already in the atlas keep their names)").format(

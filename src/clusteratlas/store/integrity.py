@@ -33,7 +33,7 @@ import duckdb
 
 from clusteratlas._sql import first_row, scalar
 from clusteratlas.errors import InputError
-from clusteratlas.i18n import _
+from clusteratlas.i18n import _, listing
 from clusteratlas.sources.files import LINE
 
 #: Every region code a region system knows: imported or loaded (incl. custom regions).
@@ -65,12 +65,8 @@ class UnknownRegions:
 
     def codes(self) -> str:
         """The listed codes, with their employment where there is some (in the current language)."""
-        from clusteratlas.i18n import _
-
-        shown = _(", ").join(code if emp is None else _("{code} ({jobs:,.0f} jobs)").format(code=code, jobs=emp)
-                          for code, emp in self.listed)
-        more = _(" and {n:,} more").format(n=self.count - len(self.listed)) if self.count > len(self.listed) else ""
-        return shown + more
+        return listing([code if emp is None else _("{code} ({jobs:,.0f} jobs)").format(code=code, jobs=emp)
+                        for code, emp in self.listed], len(self.listed), self.count)
 
     def describe(self, where: str) -> str:
         """One sentence: how many codes, which, how many jobs (``where``: "in this file", "among the members" or
