@@ -142,6 +142,12 @@ def test_one_year_charts(browser, one_year):  # noqa: F811  (the browser fixture
             assert len(set(round(v) for v in laid)) > 10  # the bubbles spread over the employment axis
             w.open(base + "/clusters/C01")
             assert w.page.evaluate("() => !('series' in CA.charts)")
+            # growth compared in one year: no empty axes, a note says why, in either language
+            for lang, said in (("en", "growth needs two years or more"), ("ja", "成長率には 2 年以上のデータが必要")):
+                w.open(f"{base}/compare?regions=S1C1,S1C2,S2C1&metric=employment_cagr&lang={lang}")
+                assert w.page.locator("#multiples .chart").count() == 0
+                assert said in w.page.locator("#multiples p.note").inner_text()
+                assert w.page.locator("h2", has_text="Largest differences").count() == 0
             assert not w.errors, w.errors
         finally:
             w.close()

@@ -299,6 +299,13 @@ def test_compare_ten_regions(browser, site, client):
         low, high = min(a["low"] for a in spans), max(a["high"] for a in spans)
         assert low < 0 < high and len({(a["min"], a["max"]) for a in spans}) == 1, spans
         assert spans[0]["min"] <= low and spans[0]["max"] >= high, spans
+        # a growth rate is a percentage in the table, the differences and the axis (0.023 is not "0")
+        cells = [t for t in watched.page.locator("#heat tbody td.n").all_inner_texts() if t.strip()]
+        assert cells and all(re.match(r"-?\d+\.\d%( ★+)?$", t.strip()) for t in cells), cells[:5]
+        assert "%" in watched.page.locator("ul.diffs li").first.inner_text()
+        ticks = watched.page.evaluate("echarts.getInstanceByDom(document.getElementById('m-S1C1'))"
+                                      ".getOption().xAxis[0].axisLabel.formatter(0.05)")
+        assert ticks == "5%"
         size = len(watched.page.evaluate("document.getElementById('page-data').textContent"))
         assert size < 30_000, size  # one figure per cell, not every column of every cell (was 200 KB)
         watched.open(f"{site}/compare?peers=S1C1", ())

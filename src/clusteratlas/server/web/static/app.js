@@ -360,6 +360,11 @@
     // (a change or a growth rate may be negative: the scale then reaches as far below zero)
     var top = most > 0 || least === 0 ? niceCeil(most) : 0, bottom = least < 0 ? -niceCeil(-least) : 0;
     var lq = d.metric === "lq" || d.metric === "lq_within_type";
+    function note(text) { var p = document.createElement("p"); p.className = "note"; p.textContent = text; return p; }
+    if (d.ids.every(function (region) { return !tops[region].length; })) {  // e.g. growth in a one-year atlas
+      box.appendChild(note(d.labels.none));
+      return;
+    }
     d.ids.forEach(function (region) {
       var cells = tops[region];
       var fig = document.createElement("figure");
@@ -369,11 +374,14 @@
       var cap = document.createElement("figcaption");
       var n = d.names[region];
       cap.textContent = n ? pick(d.lang, n.name, n.name_ja, region) : shown(region);
+      fig.appendChild(cap); box.appendChild(fig);
+      if (!cells.length) { fig.appendChild(note(d.labels.none_here)); return; }  // no empty axes
       // a named image; its figures are in the heat table
       div.setAttribute("role", "img"); div.setAttribute("aria-label", cap.textContent); div.setAttribute("aria-describedby", "heat");
-      fig.appendChild(cap); fig.appendChild(div); box.appendChild(fig);
+      fig.appendChild(div);
       chart(div.id).setOption({animation: false, grid: {left: 120, right: 14, top: 5, bottom: 38}, color: [OKABE[4]],
-        xAxis: {type: "value", min: bottom, max: top, name: d.labels.metric, nameLocation: "middle", nameGap: 22},
+        xAxis: {type: "value", min: bottom, max: top, name: d.labels.metric, nameLocation: "middle", nameGap: 22,
+                axisLabel: d.fraction ? {formatter: function (v) { return +(v * 100).toPrecision(12) + "%"; }} : {}},
         yAxis: {type: "category", data: cells.map(function (x) { return x.name; }), axisLabel: {fontSize: 9, width: 110, overflow: "truncate"}},
         series: [{type: "bar", data: cells.map(function (x) { return x.value; }),
                   markLine: lq && top >= 1 ? {silent: true, symbol: "none", label: {show: false}, lineStyle: {color: "#000", type: "dashed"},
