@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import openpyxl
 import polars as pl
@@ -79,6 +80,93 @@ def test_replace_dataset(tmp_path, sample_files):
         assert atlas._count("SELECT count(*) FROM observations") == report.rows
 
 
+def _clean_and_flagged(tmp_path, sample_files) -> tuple[Path, Path]:
+    """The sample's observations without their withheld cells (no flag anywhere), and 50 of them ten years
+    later, each flagged as estimated."""
+    import duckdb
+
+    clean, flagged = tmp_path / "clean.csv", tmp_path / "flagged.csv"
+    source = sample_files["observations"]
+    duckdb.execute(f"COPY (SELECT * FROM read_csv('{source}') WHERE flag IS NULL) TO '{clean}' (HEADER)")
+    duckdb.execute(f"""COPY (SELECT region, industry, year + 10 AS year, employment, establishments, payroll,
+        'estimated' AS flag, NULL AS size_class FROM read_csv('{source}') WHERE flag IS NULL LIMIT 50)
+        TO '{flagged}' (HEADER)""")
+    return clean, flagged
+
+
+def _observations(path: Path, dataset: str) -> list[tuple]:
+    return query_atlas(path, f"SELECT * EXCLUDE (dataset) FROM observations WHERE dataset = '{dataset}' ORDER BY ALL")
+
+
+def test_each_dataset_is_stored_with_the_columns_it_uses(tmp_path, sample_files):
+    """A dataset with no flag, size class or source flag is stored without those columns; the view
+    ``observations`` shows every dataset with all its columns, as imported, and a replaced dataset keeps its
+    number and moves to the table its new rows need."""
+    clean, flagged = _clean_and_flagged(tmp_path, sample_files)
+    path = tmp_path / "a.duckdb"
+    with Atlas(path, create=True) as atlas:
+        atlas.import_file("observations", clean, name="clean")
+        atlas.import_file("observations", flagged, name="flagged")
+    ids = dict(query_atlas(path, "SELECT name, id FROM datasets"))
+    assert sorted(ids) == ["clean", "flagged"] and len(set(ids.values())) == 2
+    assert query_atlas(path, "SELECT DISTINCT dataset_id FROM observations_unflagged") == [(ids["clean"],)]
+    assert query_atlas(path, "SELECT DISTINCT dataset_id FROM observations_flagged") == [(ids["flagged"],)]
+    expected = query_atlas(path, f"""SELECT region::VARCHAR, industry::VARCHAR, year, employment::DOUBLE,
+        establishments::DOUBLE, payroll::DOUBLE, coalesce(flag, ''), size_class, NULL FROM read_csv('{clean}')
+        ORDER BY ALL""")
+    assert len(expected) > 100 and _observations(path, "clean") == [tuple(r) for r in expected]
+    marked = _observations(path, "flagged")
+    assert len(marked) == 50 and {r[6] for r in marked} == {"estimated"}
+
+    unmarked = tmp_path / "unmarked.csv"  # the same 50 cells, now reported as published
+    query_atlas(path, f"COPY (SELECT * REPLACE (NULL AS flag) FROM read_csv('{flagged}')) TO '{unmarked}' (HEADER)")
+    with Atlas(path) as atlas:
+        report = atlas.import_file("observations", unmarked, name="flagged", replace=True)
+    assert report.replaced == 50
+    assert dict(query_atlas(path, "SELECT name, id FROM datasets")) == ids
+    assert query_atlas(path, "SELECT count(*) FROM observations_flagged") == [(0,)]
+    assert _observations(path, "flagged") == [(*r[:6], "", *r[7:]) for r in marked]
+
+
+def test_an_atlas_of_schema_3_is_brought_up_without_changing_a_row(tmp_path, sample_files):
+    """Before schema 4 the observations were one table with each row's dataset name: the first opening
+    splits them into the new tables, and every reader sees the same rows and maps to the same results."""
+    import duckdb
+
+    clean, flagged = _clean_and_flagged(tmp_path, sample_files)
+    path = tmp_path / "old.duckdb"
+    with Atlas(path, create=True) as atlas:
+        for kind in ("regions", "definitions"):
+            atlas.import_file(kind, sample_files[kind], name="sample")
+        atlas.import_file("observations", clean, name="clean")
+        atlas.import_file("observations", flagged, name="flagged")
+        atlas.map(levels=["county", "state"])
+    before = {t: query_atlas(path, f"SELECT * FROM {t} ORDER BY ALL")
+              for t in ("observations", "results_clusters", "results_regions")}
+    con = duckdb.connect(str(path))  # the schema-3 layout, as an earlier version wrote it
+    con.execute("CREATE TABLE observations_3 AS SELECT * FROM observations")
+    con.execute("DROP VIEW observations")
+    for table in ("observations_unflagged", "observations_flagged", "datasets"):
+        con.execute(f"DROP TABLE {table}")
+    con.execute("ALTER TABLE observations_3 RENAME TO observations")
+    con.execute("UPDATE atlas_meta SET value = '3' WHERE key = 'schema_version'")
+    con.close()
+    assert query_atlas(path, "SELECT * FROM observations ORDER BY ALL") == before["observations"]
+
+    with Atlas(path, read_only=True) as atlas:  # a reader first: the atlas is brought up by a write
+        assert atlas.con.execute("SELECT * FROM observations ORDER BY ALL").fetchall() == before["observations"]
+    kinds = dict(query_atlas(path, "SELECT table_name, table_type FROM information_schema.tables "
+                                   "WHERE table_name LIKE 'observations%'"))
+    assert kinds == {"observations": "VIEW", "observations_unflagged": "BASE TABLE",
+                     "observations_flagged": "BASE TABLE"}
+    ids = dict(query_atlas(path, "SELECT name, id FROM datasets"))
+    assert query_atlas(path, "SELECT DISTINCT dataset_id FROM observations_flagged") == [(ids["flagged"],)]
+    with Atlas(path) as atlas:
+        atlas.map(levels=["county", "state"])
+    after = {t: query_atlas(path, f"SELECT * FROM {t} ORDER BY ALL") for t in before}
+    assert after == before
+
+
 def test_parent_and_custom_regions_count_each_job_once(mapped_atlas):
     rows = dict(query_atlas(mapped_atlas, """
         SELECT region, employment FROM results_regions WHERE year = 2020 AND region IN ('S1', 'CORRIDOR')"""))
@@ -136,14 +224,7 @@ def test_leaving_out_flag_and_size_class_changes_no_result(tmp_path, sample_file
     """The same maps with both columns always read give the same result tables: the sample without its
     withheld cells, beside a dataset with a flagged cell; mapped alone (neither column needed: a flagged cell
     of a dataset left out does not count) and with both datasets (flag needed)."""
-    import duckdb
-
-    clean, flagged = tmp_path / "clean.csv", tmp_path / "flagged.csv"
-    source = sample_files["observations"]
-    duckdb.execute(f"COPY (SELECT * FROM read_csv('{source}') WHERE flag IS NULL) TO '{clean}' (HEADER)")
-    duckdb.execute(f"""COPY (SELECT region, industry, year + 10 AS year, employment, establishments, payroll,
-        'estimated' AS flag, NULL AS size_class FROM read_csv('{source}') WHERE flag IS NULL LIMIT 50)
-        TO '{flagged}' (HEADER)""")
+    clean, flagged = _clean_and_flagged(tmp_path, sample_files)
     read: dict[str, list[str]] = {}
     results: dict[str, dict[str, list]] = {}
     for mode in ("chosen", "every column"):

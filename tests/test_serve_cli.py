@@ -34,8 +34,9 @@ from tests.test_server_security import _assessment_file
 CLI = str(Path(sys.executable).with_name("clusteratlas"))
 API = "/api/v1"
 #: What the CLI steps of the main test write: every other table must come out exactly as it went in.
-WRITTEN = {"api_tokens", "observations", "imports", "results_clusters", "results_regions", "results_unmapped",
-           "map_runs", "stored_answers", "assessments", "assessment_scores", "evaluation_frameworks", "api_writes"}
+WRITTEN = {"api_tokens", "datasets", "observations_unflagged", "observations_flagged", "imports", "results_clusters",
+           "results_regions", "results_unmapped", "map_runs", "stored_answers", "assessments", "assessment_scores",
+           "evaluation_frameworks", "api_writes"}
 
 
 def _cli(*args: object, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -64,6 +64,9 @@ OBSERVATIONS = (
                                             "differs, 'bu'); `flag` says what they mean for the figures"),
 )
 
+#: The observation columns that say how a figure was published, empty in most files (stored apart: store.schema).
+OBSERVATION_NOTES = ("flag", "size_class", "source_flag")
+
 DEFINITIONS = (
     Column("industry", "VARCHAR", True, "industry code"),
     Column("cluster", "VARCHAR", True, "cluster code or name"),

@@ -44,7 +44,7 @@ from clusteratlas.store.analyses import (
 from clusteratlas.store.export import write_table
 from clusteratlas.store.integrity import check_hierarchy, resolve_reference, unknown_regions
 from clusteratlas.store.runs import clock, latest_run, save_run
-from clusteratlas.store.schema import DDL, EXPORTABLE, SCHEMA_VERSION
+from clusteratlas.store.schema import DDL, EXPORTABLE, HAS_NOTE, SCHEMA_VERSION, column_names, split_observations
 from clusteratlas.timings import stage as timed
 
 DEFAULT_PATH = Path("atlas.duckdb")
@@ -56,6 +56,7 @@ log = logging.getLogger("clusteratlas.store")
 
 def upgrade_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Add what this version's schema has and the atlas lacks (tables, columns; idempotent)."""
+    split_observations(con)
     for statement in DDL:
         con.execute(statement)
     from clusteratlas.store.networks import ensure_network_schema
@@ -478,8 +479,17 @@ class Atlas:
         ex = self.con.execute
         if kind == "observations":
             replaced = self._count("SELECT count(*) FROM observations WHERE dataset = ?", [set_name])
-            ex("DELETE FROM observations WHERE dataset = ?", [set_name])
-            ex(f"INSERT INTO observations SELECT ?, * EXCLUDE ({LINE}) FROM {view}", [set_name])
+            ex("INSERT INTO datasets SELECT coalesce(max(id), 0) + 1, ? FROM datasets ON CONFLICT (name) DO NOTHING",
+               [set_name])
+            dataset_id = self._count("SELECT id FROM datasets WHERE name = ?", [set_name])
+            for table in ("observations_unflagged", "observations_flagged"):
+                ex(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
+            if scalar(self.con, f"SELECT EXISTS (SELECT 1 FROM {view} WHERE {HAS_NOTE})"):
+                ex(f"INSERT INTO observations_flagged SELECT ?, {column_names(model.OBSERVATIONS)} FROM {view}",
+                   [dataset_id])
+            else:  # stored without the columns that would only hold their defaults
+                ex(f"INSERT INTO observations_unflagged SELECT ?, "
+                   f"{column_names(model.OBSERVATIONS, skip=model.OBSERVATION_NOTES)} FROM {view}", [dataset_id])
             return replaced
         if kind == "definitions":
             replaced = self._count("SELECT count(*) FROM definitions WHERE definition = ?", [set_name])
