@@ -128,6 +128,19 @@ def test_each_dataset_is_stored_with_the_columns_it_uses(tmp_path, sample_files)
     assert _observations(path, "flagged") == [(*r[:6], "", *r[7:]) for r in marked]
 
 
+def test_a_map_of_an_unknown_dataset_names_the_known_ones(tmp_path, sample_files):
+    from clusteratlas.errors import InputError
+
+    clean, flagged = _clean_and_flagged(tmp_path, sample_files)
+    with Atlas(tmp_path / "a.duckdb", create=True) as atlas:
+        atlas.import_file("definitions", sample_files["definitions"], name="sample")
+        atlas.import_file("observations", clean, name="clean")
+        atlas.import_file("observations", flagged, name="flagged")
+        with pytest.raises(InputError) as caught:
+            atlas.map(datasets=("clean", "cbp2019"))
+    assert caught.value.value == "cbp2019" and caught.value.expected == "clean, flagged"
+
+
 def test_an_atlas_of_schema_3_is_brought_up_without_changing_a_row(tmp_path, sample_files):
     """Before schema 4 the observations were one table with each row's dataset name: the first opening
     splits them into the new tables, and every reader sees the same rows and maps to the same results."""
@@ -225,24 +238,23 @@ def test_leaving_out_flag_and_size_class_changes_no_result(tmp_path, sample_file
     withheld cells, beside a dataset with a flagged cell; mapped alone (neither column needed: a flagged cell
     of a dataset left out does not count) and with both datasets (flag needed)."""
     clean, flagged = _clean_and_flagged(tmp_path, sample_files)
-    read: dict[str, list[str]] = {}
+    read: dict[str, str] = {}
     results: dict[str, dict[str, list]] = {}
     for mode in ("chosen", "every column"):
         if mode == "every column":
-            monkeypatch.setattr(Atlas, "_map_columns", lambda self, where, args: "o.*")
+            monkeypatch.setattr(Atlas, "_notes_needed", lambda self, where: (True, True))
         path = tmp_path / f"{mode}.duckdb"
         with Atlas(path, create=True) as atlas:
             for kind in ("regions", "definitions"):
                 atlas.import_file(kind, sample_files[kind], name="sample")
             atlas.import_file("observations", clean, name="clean")
             atlas.import_file("observations", flagged, name="flagged")
-            if mode == "chosen":
-                where = "WHERE o.dataset IN (?)" if datasets else ""
-                read[mode] = atlas._map_columns(where, list(datasets or ())).split(", ")
+            read[mode] = atlas._map_source(datasets or ())
             atlas.map(levels=["county", "state"], datasets=datasets)
         results[mode] = {t: query_atlas(path, f"SELECT * FROM {t} ORDER BY ALL")
                          for t in ("results_clusters", "results_regions")}
-    assert ("o.flag" in read["chosen"]) == (datasets is None) and "o.size_class" not in read["chosen"]
+    assert ("AS flag" in read["chosen"]) == (datasets is None) and "size_class" not in read["chosen"]
+    assert "size_class" in read["every column"]
     assert results["chosen"]["results_clusters"] and results["chosen"] == results["every column"]
     estimated = query_atlas(tmp_path / "chosen.duckdb", "SELECT count(*) FROM results_clusters WHERE estimated > 0")
     assert (estimated[0][0] > 0) == (datasets is None)  # the flagged cells counted only where mapped

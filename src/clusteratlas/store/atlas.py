@@ -693,24 +693,15 @@ class Atlas:
                              hint=_("Run the same 'clusteratlas map --data …' again and import its results"))
         with timed("inputs"):
             definition = self._pick_definition(spec.definition)
-            where, args = "", []
-            if spec.datasets:
-                known = [r[0] for r in self.con.execute(
-                    "SELECT DISTINCT dataset FROM observations ORDER BY 1").fetchall()]
-                for name in spec.datasets:
-                    if name not in known:
-                        raise InputError(_("unknown observation dataset"), value=name, expected=", ".join(known) or
-                                         "an imported dataset")
-                where = f"WHERE o.dataset IN ({', '.join('?' for _ in spec.datasets)})"
-                args = list(spec.datasets)
-            obs = self.con.sql(f"SELECT {self._map_columns(where, args)} FROM observations o {where}", params=args)
+            source = self._map_source(spec.datasets)
+            obs = self.con.sql(f"SELECT * FROM {source} o")
             if obs.limit(1).fetchall() == []:
                 raise InputError(_("the atlas has no observations to map"),
                                  hint=_("Import some with 'clusteratlas import observations FILE'"))
             # distinct regions first, then their level (a region has one: regions.region is the key)
             self.con.execute("CREATE OR REPLACE TEMP TABLE __observed AS SELECT o.region, "
-                             "coalesce(r.level, 'region') AS level FROM (SELECT DISTINCT o.region FROM observations o "
-                             f"{where}) o LEFT JOIN regions r USING (region)", args)
+                             f"coalesce(r.level, 'region') AS level FROM (SELECT DISTINCT o.region FROM {source} o) o "
+                             "LEFT JOIN regions r USING (region)")
             economy = resolve_reference(self.con, spec.reference, "__observed")
             defs = self.con.sql("SELECT * EXCLUDE (definition) FROM definitions WHERE definition = ?",
                                 params=[definition])
@@ -741,8 +732,8 @@ class Atlas:
                                      f"DEFAULT '{economy.spec.replace(chr(39), chr(39) * 2)}'")
                 rows, regions, years = describe_results(nw.from_native(self.con.table("results_clusters")))
                 outside = unknown_regions(  # one row per region: each code is compared once
-                    self.con, f"SELECT o.region, sum(o.employment) AS employment FROM observations o {where} "
-                    f"{'AND' if where else 'WHERE'} o.year = ? GROUP BY o.region", [*args, years[-1]])
+                    self.con, f"SELECT o.region, sum(o.employment) AS employment FROM {source} o WHERE o.year = ? "
+                    "GROUP BY o.region", [years[-1]])
                 run = MapRun(
                     spec=resolved, run_id=uuid.uuid4().hex[:12], run_at=run_at, engine=f"duckdb {duckdb.__version__}",
                     cluster_rows=rows, regions=regions, years=years, unmapped_industries=outcome.unmapped.num_rows,
@@ -757,9 +748,34 @@ class Atlas:
                 store_answers(self.con, run.run_id)  # the common questions answered now, kept with the run
         return run
 
-    def _map_columns(self, where: str, args: list) -> str:
-        """The observation columns a map reads: ``size_class`` only when some cell is withheld with a size
-        class to impute, ``flag`` only then or when some cell is flagged as not reported.
+    def _map_source(self, datasets: tuple[str, ...] = ()) -> str:
+        """The observations a map reads (all, or those of ``datasets``), as a subquery of the stored tables.
+
+        It reads the tables, not the view ``observations``, whose join to the datasets' names costs a
+        map a tenth of its grouping; the datasets are chosen by their numbers. ``flag`` and
+        ``size_class`` are read only when :meth:`_notes_needed` finds a cell that needs them.
+        """
+        where = ""
+        if datasets:
+            ids = dict(self.con.execute("SELECT name, id FROM datasets ORDER BY name").fetchall())
+            for name in datasets:
+                if name not in ids:
+                    raise InputError(_("unknown observation dataset"), value=name,
+                                     expected=", ".join(ids) or "an imported dataset")
+            where = f" WHERE dataset_id IN ({', '.join(str(ids[name]) for name in datasets)})"
+        withheld, flagged = self._notes_needed(where)
+        core = column_names(model.OBSERVATIONS, skip=model.OBSERVATION_NOTES)
+        notes = ["flag"] * (withheld or flagged) + ["size_class"] * withheld
+        stored = "".join(f", {name}" for name in notes)
+        defaults = "".join(", ''::VARCHAR AS flag" if name == "flag" else ", NULL::VARCHAR AS size_class"
+                           for name in notes)  # as the view shows the rows stored without them
+        return (f"(SELECT {core}{defaults} FROM observations_unflagged{where} "
+                f"UNION ALL SELECT {core}{stored} FROM observations_flagged{where})")
+
+    def _notes_needed(self, where: str) -> tuple[bool, bool]:
+        """Whether a map must read ``size_class`` (some cell is withheld with a size class to impute) and
+        ``flag`` (some cell is flagged as not reported), among the observations of ``where`` (a filter on
+        ``dataset_id``). Only ``observations_flagged`` holds such cells.
 
         Either column left out gives the same results (nothing to impute, no estimated cells), and reading
         them costs a fifth of a 60 M-row map's grouping. Both probes stop at the first such row, and read
@@ -767,12 +783,10 @@ class Atlas:
         """
         flags = ", ".join(f"'{f}'" for f in model.NOT_REPORTED_FLAGS)
         both = "AND" if where else "WHERE"
-        withheld, flagged = (scalar(self.con, f"SELECT EXISTS (SELECT 1 FROM observations o {where} {both} {test})",
-                                    args)
-                             for test in ("o.employment IS NULL AND o.size_class IS NOT NULL",
-                                          f"o.flag IN ({flags})"))
-        columns = ["o.region", "o.industry", "o.year", "o.employment", "o.establishments", "o.payroll"]
-        return ", ".join(columns + ["o.flag"] * (withheld or flagged) + ["o.size_class"] * withheld)
+        withheld, flagged = (bool(scalar(self.con, f"SELECT EXISTS (SELECT 1 FROM observations_flagged{where} "
+                                                   f"{both} {test})"))
+                             for test in ("employment IS NULL AND size_class IS NOT NULL", f"flag IN ({flags})"))
+        return withheld, flagged
 
     def _published_totals(self, datasets: list[str] | None) -> nw.LazyFrame | None:
         """The region totals the mapped datasets' files published (region, year, employment), or None."""
