@@ -178,6 +178,7 @@ def test_map_in_region_parts_gives_the_same_results(monkeypatch, tmp_path, sampl
         if per_group:
             monkeypatch.setattr(_engine, "BYTES_PER_GROUP", per_group)
             monkeypatch.setattr(_engine, "MAX_SORTED_PARTS", sorted_parts)
+            monkeypatch.setattr(_engine, "QUANTILE_BYTES_PER_ROW", 10**9)  # each year's quantiles alone
         path = atlases[name] = tmp_path / f"{name}.duckdb"
         with Atlas(path, create=True) as atlas:
             for kind in ("regions", "custom-regions", "definitions", "observations"):
@@ -225,6 +226,17 @@ def test_region_parts_cover_every_code_once():
     assert sorted(c for hit in hits for c in hit) == ["0", "R000", "R100", "R199", "ZZZ"]
     assert len(_engine.Engine(con).region_parts(obs, groups_per_region=1)) == 1  # 200 groups fit: no cut
     assert _engine.Engine().region_parts(obs, groups_per_region=10**6) == [None]  # not cut without a connection
+
+
+def test_quantile_batches_hold_as_many_years_as_fit():
+    """Consecutive years while their rows fit the memory limit together; a year too big alone still gets a batch."""
+    from clusteratlas.metrics import _engine
+
+    con = connect(memory_limit="100KB")
+    fit = _engine.memory_limit_bytes(con) // _engine.QUANTILE_BYTES_PER_ROW
+    rows = {2002: fit // 2, 2000: fit // 4, 2001: fit // 4, 2003: fit * 3, 2004: 1}
+    assert _engine.Engine(con).quantile_batches(rows) == [[2000, 2001, 2002], [2003], [2004]]
+    assert _engine.Engine().quantile_batches(rows) == [[2000], [2001], [2002], [2003], [2004]]
 
 
 @pytest.mark.parametrize("limit, expected", [("3GB", 3e9), ("100KB", 1e5), ("750MB", 7.5e8)])

@@ -166,9 +166,13 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         "region_traded", "region_local", "ref_cluster", "ref_total", "ref_traded", "ref_local")
     thresholds = None
     if engine.partitions:
-        # Exact quantiles hold every value of a group in memory (DuckDB cannot spill them): one year at a time.
+        # Exact quantiles hold every value of a group in memory (DuckDB cannot spill them): as many years at a
+        # time as fit (60 M observations: 2 statements of 18 and 2 years in 0.9 s instead of 20 in 1.55 s).
+        counted = reference_rows.group_by("year").agg(nw.len().alias("rows")).collect()
+        per_year = dict(zip(counted["year"].to_list(), counted["rows"].to_list(), strict=True))
         thresholds = engine.checkpoint_parts(
-            peer_thresholds(rows.filter(nw.col("year") == year), params) for year in years)
+            peer_thresholds(rows.filter(nw.col("year").is_in(chunk)), params)
+            for chunk in engine.quantile_batches(per_year))
     grown = add_growth(rate(rows, params, thresholds=thresholds), ["level", "region", *keys],
                        base_year=base_year, source=series)
     clusters = grown.with_columns(
