@@ -179,3 +179,30 @@ def test_year_option_keeps_one_year(tmp_path, runner):
                  "--out", out, "--year", "2020")
     assert res.exit_code == 0, res.output
     assert {r["year"] for r in csv.DictReader(out.open())} == {"2020"}
+
+
+@pytest.mark.parametrize("by_subcluster", [False, True])
+def test_each_cluster_keeps_its_type_and_an_unmapped_code_stays_apart(by_subcluster):
+    """Sums are grouped by whether an industry is mapped and take their cluster's type afterwards: a mapped
+    industry without a subcluster keeps its cluster's type, and an unmapped industry whose code happens to be
+    a cluster's name stays its own row with no type (worked by hand)."""
+    import narwhals as nw
+    import polars as pl
+
+    from clusteratlas.metrics.aggregate import to_clusters
+
+    obs = pl.DataFrame({"region": ["R"] * 4, "industry": ["i1", "i2", "i3", "C1"], "year": [2020] * 4,
+                        "employment": [10.0, 20.0, 30.0, 5.0]})
+    defs = pl.DataFrame({"industry": ["i1", "i2", "i3"], "cluster": ["C1", "C1", "L1"],
+                         "subcluster": ["S1", None, "L1a"], "type": ["traded", "traded", "local"]})
+    out = to_clusters(nw.from_native(obs.lazy()), nw.from_native(defs.lazy()), by_subcluster=by_subcluster)
+    rows = out.collect().to_native()
+    keys = ["cluster", "subcluster"] if by_subcluster else ["cluster"]
+    got = sorted((tuple(r[k] or "" for k in keys), r["type"] or "", r["employment"])
+                 for r in rows.select(*keys, "type", "employment").to_dicts())
+    if by_subcluster:
+        expected = [(("C1", ""), "", 5.0), (("C1", ""), "traded", 20.0), (("C1", "S1"), "traded", 10.0),
+                    (("L1", "L1a"), "local", 30.0)]
+    else:
+        expected = [(("C1",), "", 5.0), (("C1",), "traded", 30.0), (("L1",), "local", 30.0)]
+    assert got == expected

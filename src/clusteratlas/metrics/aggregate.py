@@ -53,7 +53,8 @@ def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     known = definitions.select(*(nw.col(c).cast(nw.String) for c in ("industry", *keys, "type")))
     rows = observations.join(known, on="industry", how="left")
     rows = rows.with_columns(
-        nw.when(nw.col("type").is_null()).then(nw.col("industry")).otherwise(nw.col("cluster")).alias("cluster"))
+        nw.when(nw.col("type").is_null()).then(nw.col("industry")).otherwise(nw.col("cluster")).alias("cluster"),
+        nw.col("type").is_null().alias("_unmapped"))
     if "flag" in names:
         estimated = nw.col("flag").is_in(list(model.NOT_REPORTED_FLAGS))
         rows = rows.with_columns(
@@ -65,8 +66,13 @@ def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         filled += [nw.lit(0.0).alias("estimated_employment"), nw.lit(0, dtype=nw.Int64).alias("estimated_cells")]
     if not group and levels is None:
         filled.append(nw.lit("region").alias("level"))
-    out = rows.group_by(*group, "region", "year", *keys, "type", drop_null_keys=False).agg(*aggs)
-    out = out.with_columns(nw.col("employment").fill_null(0.0), *filled)
+    # grouped by whether the industry is mapped, not by its cluster's text type: each cluster's type (one per
+    # cluster, checked on import) is joined to the sums (a tenth of a 60 M-row map's grouping)
+    out = rows.group_by(*group, "region", "year", *keys, "_unmapped", drop_null_keys=False).agg(*aggs)
+    types = known.filter(~nw.col("type").is_null()).group_by("cluster").agg(nw.col("type").min())
+    out = out.join(types, on="cluster", how="left").with_columns(
+        nw.when(nw.col("_unmapped")).then(nw.lit(None, dtype=nw.String)).otherwise(nw.col("type")).alias("type"),
+        nw.col("employment").fill_null(0.0), *filled)
     if levels is not None and not group:
         out = out.join(levels.select("region", "level"), on="region", how="left")
     return out.select("level", "region", "year", *keys, "type", *_typed_sums())
