@@ -206,3 +206,20 @@ def test_each_cluster_keeps_its_type_and_an_unmapped_code_stays_apart(by_subclus
     else:
         expected = [(("C1",), "", 5.0), (("C1",), "traded", 30.0), (("L1",), "local", 30.0)]
     assert got == expected
+
+
+def test_a_cluster_given_two_types_is_refused_by_the_library_too():
+    """An import refuses such a definition; handed to the library (or to Spark) directly it must not be
+    quietly given one of the two types."""
+    import narwhals as nw
+    import polars as pl
+
+    from clusteratlas.errors import InputError
+    from clusteratlas.metrics.aggregate import to_clusters
+
+    obs = pl.DataFrame({"region": ["R", "R"], "industry": ["i1", "i2"], "year": [2020, 2020],
+                        "employment": [10.0, 20.0]})
+    defs = pl.DataFrame({"industry": ["i1", "i2"], "cluster": ["C", "C"], "type": ["traded", "local"]})
+    with pytest.raises(InputError, match="more than one type") as caught:
+        to_clusters(nw.from_native(obs.lazy()), nw.from_native(defs.lazy())).collect()
+    assert "cluster C is given more than one type" in str(caught.value)

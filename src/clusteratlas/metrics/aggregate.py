@@ -8,6 +8,8 @@ from __future__ import annotations
 import narwhals as nw
 
 from clusteratlas import model
+from clusteratlas.errors import InputError
+from clusteratlas.i18n import _
 
 SUMS = ("employment", "establishments", "payroll", "estimated_employment", "estimated_cells",
         "establishment_cells", "payroll_cells")
@@ -66,16 +68,27 @@ def to_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
         filled += [nw.lit(0.0).alias("estimated_employment"), nw.lit(0, dtype=nw.Int64).alias("estimated_cells")]
     if not group and levels is None:
         filled.append(nw.lit("region").alias("level"))
-    # grouped by whether the industry is mapped, not by its cluster's text type: each cluster's type (one per
-    # cluster, checked on import) is joined to the sums (a tenth of a 60 M-row map's grouping)
+    # grouped by whether the industry is mapped, not by its cluster's text type: each cluster's one type is
+    # joined to the sums (a tenth of a 60 M-row map's grouping)
     out = rows.group_by(*group, "region", "year", *keys, "_unmapped", drop_null_keys=False).agg(*aggs)
-    types = known.filter(~nw.col("type").is_null()).group_by("cluster").agg(nw.col("type").min())
-    out = out.join(types, on="cluster", how="left").with_columns(
+    out = out.join(_cluster_types(known), on="cluster", how="left").with_columns(
         nw.when(nw.col("_unmapped")).then(nw.lit(None, dtype=nw.String)).otherwise(nw.col("type")).alias("type"),
         nw.col("employment").fill_null(0.0), *filled)
     if levels is not None and not group:
         out = out.join(levels.select("region", "level"), on="region", how="left")
     return out.select("level", "region", "year", *keys, "type", *_typed_sums())
+
+
+def _cluster_types(known: nw.LazyFrame) -> nw.LazyFrame:
+    """Each cluster's type (cluster, type); an error for a cluster given two types, which an import refuses
+    but a definition handed to the library or to Spark directly might carry."""
+    types = known.filter(~nw.col("type").is_null()).group_by("cluster").agg(
+        nw.col("type").min(), nw.col("type").n_unique().alias("types"))
+    mixed = types.filter(nw.col("types") > 1).select("cluster").collect()
+    if len(mixed):
+        raise InputError(_("cluster {value} is given more than one type").format(value=mixed["cluster"][0]),
+                         expected=_("one type (traded or local) per cluster"))
+    return types.select("cluster", "type")
 
 
 def roll_up(clusters: nw.LazyFrame, membership: nw.LazyFrame, *,

@@ -128,7 +128,8 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     years: list[int] = []
     if engine.partitions:  # output rows per region: clusters (or subclusters) × years
         years = [int(y) for y in distinct(observations, "year")]
-        parts = engine.region_parts(observations, groups_per_region=len(distinct(definitions, keys[-1])) * len(years))
+        clusters_per_region = len(distinct(definitions, keys[-1]))
+        parts = engine.region_parts(observations, groups_per_region=clusters_per_region * len(years))
     # each part's rows by year, when there are many: the peer thresholds below read one year at a time
     base = engine.checkpoint_parts(
         (to_clusters(_only(observations, part), definitions, by_subcluster=params.by_subcluster, levels=levels)
@@ -168,8 +169,10 @@ def map_clusters(observations: nw.LazyFrame, definitions: nw.LazyFrame, *,
     if engine.partitions:
         # Exact quantiles hold every value of a group in memory (DuckDB cannot spill them): as many years at a
         # time as fit (60 M observations: 2 statements of 18 and 2 years in 0.9 s instead of 20 in 1.55 s).
-        counted = reference_rows.group_by("year").agg(nw.len().alias("rows")).collect()
-        per_year = dict(zip(counted["year"].to_list(), counted["rows"].to_list(), strict=True))
+        # each year's rows at most: its regions (the stored totals, one row per level × region × year) × clusters
+        counted = totals.group_by("year").agg(nw.len().alias("regions")).collect()
+        per_year = {year: regions * clusters_per_region
+                    for year, regions in zip(counted["year"].to_list(), counted["regions"].to_list(), strict=True)}
         thresholds = engine.checkpoint_parts(
             peer_thresholds(rows.filter(nw.col("year").is_in(chunk)), params)
             for chunk in engine.quantile_batches(per_year))

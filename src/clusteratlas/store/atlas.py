@@ -56,9 +56,11 @@ log = logging.getLogger("clusteratlas.store")
 
 def upgrade_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Add what this version's schema has and the atlas lacks (tables, columns; idempotent)."""
-    split_observations(con)
+    split = split_observations(con)
     for statement in DDL:
         con.execute(statement)
+    if split:  # the atlas now has this version's layout of the observations
+        con.execute("INSERT OR REPLACE INTO atlas_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     from clusteratlas.store.networks import ensure_network_schema
 
     ensure_network_schema(con)
