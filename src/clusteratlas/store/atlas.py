@@ -44,7 +44,15 @@ from clusteratlas.store.analyses import (
 from clusteratlas.store.export import write_table
 from clusteratlas.store.integrity import check_hierarchy, resolve_reference, unknown_regions
 from clusteratlas.store.runs import clock, latest_run, save_run
-from clusteratlas.store.schema import DDL, EXPORTABLE, HAS_NOTE, SCHEMA_VERSION, column_names, split_observations
+from clusteratlas.store.schema import (
+    DDL,
+    EXPORTABLE,
+    HAS_NOTE,
+    SCHEMA_VERSION,
+    column_names,
+    note_defaults,
+    split_observations,
+)
 from clusteratlas.timings import stage as timed
 
 DEFAULT_PATH = Path("atlas.duckdb")
@@ -769,9 +777,7 @@ class Atlas:
         core = column_names(model.OBSERVATIONS, skip=model.OBSERVATION_NOTES)
         notes = ["flag"] * (withheld or flagged) + ["size_class"] * withheld
         stored = "".join(f", {name}" for name in notes)
-        defaults = "".join(", ''::VARCHAR AS flag" if name == "flag" else ", NULL::VARCHAR AS size_class"
-                           for name in notes)  # as the view shows the rows stored without them
-        return (f"(SELECT {core}{defaults} FROM observations_unflagged{where} "
+        return (f"(SELECT {core}{note_defaults(notes)} FROM observations_unflagged{where} "
                 f"UNION ALL SELECT {core}{stored} FROM observations_flagged{where})")
 
     def _notes_needed(self, where: str) -> tuple[bool, bool]:

@@ -29,10 +29,24 @@ OBSERVATION_TABLES = [
     f"{_columns(model.OBSERVATIONS, skip=model.OBSERVATION_NOTES)})",
     f"CREATE TABLE IF NOT EXISTS observations_flagged (dataset_id INTEGER NOT NULL, {_columns(model.OBSERVATIONS)})",
 ]
+#: What each note column holds in a row stored without notes: ``flag`` '' (reported as published), the others null.
+NOTE_DEFAULTS = {"flag": "''", "size_class": "NULL", "source_flag": "NULL"}
+
+
+def note_defaults(names: tuple[str, ...] | list[str]) -> str:
+    """Select items giving the note columns ``names`` their defaults (``, ''::VARCHAR AS flag`` …): how the rows
+    stored without notes are read as if they had them."""
+    return "".join(f", {NOTE_DEFAULTS[name]}::VARCHAR AS {name}" for name in names)
+
+
+#: Whether an observation row carries a note (a note column other than its default): its dataset is then stored
+#: in ``observations_flagged``.
+HAS_NOTE = "(" + " OR ".join(f"{name} IS DISTINCT FROM {default}" for name, default in NOTE_DEFAULTS.items()) + ")"
+
 OBSERVATIONS_VIEW = (
     f"CREATE OR REPLACE VIEW observations AS SELECT d.name AS dataset, {column_names(model.OBSERVATIONS, 'o.')} "
-    f"FROM (SELECT dataset_id, {column_names(model.OBSERVATIONS, skip=model.OBSERVATION_NOTES)}, "
-    "''::VARCHAR AS flag, NULL::VARCHAR AS size_class, NULL::VARCHAR AS source_flag FROM observations_unflagged "
+    f"FROM (SELECT dataset_id, {column_names(model.OBSERVATIONS, skip=model.OBSERVATION_NOTES)}"
+    f"{note_defaults(model.OBSERVATION_NOTES)} FROM observations_unflagged "
     f"UNION ALL SELECT dataset_id, {column_names(model.OBSERVATIONS)} FROM observations_flagged) o "
     "JOIN datasets d ON d.id = o.dataset_id")
 
@@ -118,11 +132,6 @@ EXPORTABLE = {
     "frameworks": "evaluation_frameworks",
     "programmes": "programme_registry",
 }
-
-
-#: Whether an observation row carries a note (flag, size class or the source's flag): its dataset is then stored
-#: in ``observations_flagged``. ``flag`` is '' where a figure is reported as published.
-HAS_NOTE = "(flag IS DISTINCT FROM '' OR size_class IS NOT NULL OR source_flag IS NOT NULL)"
 
 
 def split_observations(con: duckdb.DuckDBPyConnection) -> bool:
